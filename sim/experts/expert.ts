@@ -1,0 +1,31 @@
+// Scripted experts: policies with privileged access to the task state (object poses) that solve the
+// sim tasks. They answer like any chunking policy: given the observation taken at tick k, the actions
+// for ticks k+1 .. k+H. The runtime drops the prefix that is already in the past, so an expert's plan is
+// indexed by absolute tick, never by "steps since the last call".
+import type { TaskState } from '../tasks/task.js';
+
+export interface ExpertObservation {
+  /** Tick at which the observation was taken. */
+  tick: number;
+  /** Arm joints in action order (rad). */
+  position_rad: ArrayLike<number>;
+  /** One per gripper, 0 closed .. 1 open. */
+  gripper: ArrayLike<number>;
+  task: TaskState;
+}
+
+export interface ExpertOptions {
+  /**
+   * 0 = the clean expert. Larger values perturb grasp and place points and add smooth (Ornstein-Uhlenbeck)
+   * noise to the joint targets, for imperfect demonstrations. 1 is "clumsy but often successful".
+   */
+  noise?: number;
+}
+
+export interface ScriptedExpert {
+  readonly action_dim: number;
+  /** Start a new episode; the seed drives the noise. */
+  reset(seed: number): void;
+  /** Actions for ticks obs.tick+1 .. obs.tick+horizon, row-major [horizon x action_dim]. */
+  chunk(obs: ExpertObservation, horizon: number): Float64Array;
+}

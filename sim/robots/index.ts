@@ -1,0 +1,70 @@
+// The robots the sim knows: their arms, start pose, table and cameras. The action vector of every
+// robot is, per arm in order, the arm's joint targets (rad) then its gripper (0 closed .. 1 open).
+import type { CameraSpec, SceneSpec } from '../mjcf.js';
+import type { ArmSpec } from './arm-spec.js';
+import { jointNames } from './arm-spec.js';
+import { urArm, UR_HOME_RAD } from './ur.js';
+import { alohaArms, ALOHA_HOME_RAD } from './aloha.js';
+
+export const ROBOT_NAMES = ['ur5', 'ur5e', 'aloha'] as const;
+export type RobotName = (typeof ROBOT_NAMES)[number];
+
+export interface RobotModel {
+  name: RobotName;
+  arms: ArmSpec[];
+  /** Start pose: all arm joints in action order (rad) and one opening per gripper (0..1). */
+  home_rad: number[];
+  home_gripper: number[];
+  table: SceneSpec['table'];
+  cameras: CameraSpec[];
+}
+
+const WOOD: [number, number, number, number] = [0.62, 0.52, 0.40, 1];
+
+function urRobot(name: 'ur5' | 'ur5e'): RobotModel {
+  return {
+    name,
+    arms: [urArm(name)],
+    home_rad: [...UR_HOME_RAD],
+    home_gripper: [1],
+    table: { centre_xy: [0.35, 0], half_xy: [0.75, 0.7], rgba: WOOD },
+    cameras: [
+      // in front of the robot, looking down at the workspace
+      { name: 'top', body: 'world', pos: [1.3, 0, 1.2], lookat: [0.38, 0, 0.08], up: [0, 0, 1], fovy_deg: 55 },
+      // on the side of the palm, looking past the fingertips
+      { name: 'wrist', body: 'gripper', pos: [0.07, 0, 0.04], lookat: [0, 0, 0.24], up: [1, 0, 0], fovy_deg: 75 },
+    ],
+  };
+}
+
+function alohaRobot(): RobotModel {
+  return {
+    name: 'aloha',
+    arms: alohaArms(),
+    home_rad: [...ALOHA_HOME_RAD, ...ALOHA_HOME_RAD],
+    home_gripper: [1, 1],
+    table: { centre_xy: [0, 0], half_xy: [0.75, 0.45], rgba: WOOD },
+    cameras: [
+      { name: 'top', body: 'world', pos: [0, -0.55, 0.85], lookat: [0, 0.02, 0], up: [0, 0, 1], fovy_deg: 60 },
+      { name: 'left_wrist', body: 'left_gripper', pos: [0.06, 0, 0.03], lookat: [0, 0, 0.2], up: [1, 0, 0], fovy_deg: 75 },
+      { name: 'right_wrist', body: 'right_gripper', pos: [0.06, 0, 0.03], lookat: [0, 0, 0.2], up: [1, 0, 0], fovy_deg: 75 },
+    ],
+  };
+}
+
+export function robotModel(name: RobotName): RobotModel {
+  switch (name) {
+    case 'ur5': return urRobot('ur5');
+    case 'ur5e': return urRobot('ur5e');
+    case 'aloha': return alohaRobot();
+  }
+}
+
+export function isRobotName(s: string): s is RobotName {
+  return (ROBOT_NAMES as readonly string[]).includes(s);
+}
+
+/** Names of the action vector's entries, e.g. ['shoulder_pan_joint', ..., 'gripper']. */
+export function actionNames(robot: RobotModel): string[] {
+  return robot.arms.flatMap((arm) => [...jointNames(arm), `${arm.prefix}gripper`]);
+}

@@ -1,0 +1,308 @@
+// The simulated robot cell: one MuJoCo model and data for a robot + task, stepped one control tick
+// (physics_hz / control_hz substeps) at a time. It knows nothing about wall time; the sim driver
+// decides when ticks happen.
+import { loadMujoco, nameToId, type Mujoco, type MjModel, type MjData } from './mujoco.js';
+import { sceneToMjcf } from './mjcf.js';
+import { actionNames, robotModel, type RobotModel, type RobotName } from './robots/index.js';
+import { jointNames } from './robots/arm-spec.js';
+import { createTask, TASKS_BY_ROBOT, type Task, type TaskName, type TaskState, type TaskWorld } from './tasks/index.js';
+import type { ObjectPose } from './tasks/task.js';
+import { RayCamera, RenderScene, type CameraFrame } from './camera.js';
+import type { Vec3 } from './math3d.js';
+import { Rng } from '../src/util/rng.js';
+
+export interface SimOptions {
+  robot: RobotName;
+  task?: TaskName;
+  /** Physics rate (Hz); must be a whole multiple of control_hz. Default 500. */
+  physics_hz?: number;
+  /** Control tick rate (Hz). Default 50. */
+  control_hz?: number;
+}
+
+export interface SimArmState {
+  position_rad: Float64Array;
+  velocity_rad_s: Float64Array;
+  /** One per gripper, 0 closed .. 1 open. */
+  gripper: Float64Array;
+}
+
+interface ArmIndex {
+  qposAdr: number[];
+  dofAdr: number[];
+  actuator: number[];
+  gripperActuator: number;
+  gripperTendon: number;
+  fingerTravel_m: number;
+  tcpSite: number;
+}
+
+export class SimEnv implements TaskWorld {
+  readonly robot: RobotModel;
+  readonly task: Task;
+  readonly physics_hz: number;
+  readonly control_hz: number;
+  readonly substeps: number;
+  readonly action_dim: number;
+  readonly action_names: string[];
+  readonly joint_names: string[];
+  readonly xml: string;
+  private readonly arms: ArmIndex[];
+  private readonly cameras = new Map<string, RayCamera>();
+  private renderScene: RenderScene | undefined;
+  private tickCount = 0;
+  private achieved = false;
+  private contactPairs: Set<string> | undefined;
+  private disposed = false;
+  private readonly ids = new Map<string, number>();
+
+  static async create(opts: SimOptions): Promise<SimEnv> {
+    return new SimEnv(await loadMujoco(), opts);
+  }
+
+  private constructor(private readonly mj: Mujoco, opts: SimOptions) {
+    this.robot = robotModel(opts.robot);
+    const taskName = opts.task ?? TASKS_BY_ROBOT[opts.robot][0];
+    if (!TASKS_BY_ROBOT[opts.robot].includes(taskName)) {
+      throw new Error(`task '${taskName}' is not available for robot '${opts.robot}' (valid: ${TASKS_BY_ROBOT[opts.robot].join(', ')})`);
+    }
+    this.task = createTask(taskName);
+    this.control_hz = opts.control_hz ?? 50;
+    this.physics_hz = opts.physics_hz ?? 500;
+    const substeps = this.physics_hz / this.control_hz;
+    if (!Number.isInteger(substeps) || substeps < 1) {
+      throw new Error(`physics rate ${this.physics_hz} Hz must be a whole multiple of the control rate ${this.control_hz} Hz`);
+    }
+    this.substeps = substeps;
+    this.xml = sceneToMjcf({
+      name: `${this.robot.name}-${taskName}`,
+      timestep_s: 1 / this.physics_hz,
+      arms: this.robot.arms,
+      table: this.robot.table,
+      objects: this.task.objects(),
+      cameras: this.robot.cameras,
+    });
+    this.model = mj.MjModel.from_xml_string(this.xml);
+    this.data = new mj.MjData(this.model);
+    const jntQpos = this.model.jnt_qposadr as Int32Array;
+    const jntDof = this.model.jnt_dofadr as Int32Array;
+    this.arms = this.robot.arms.map((arm) => {
+      const joints = arm.links.map((l) => nameToId(mj, this.model, 'joint', arm.prefix + l.joint));
+      return {
+        qposAdr: joints.map((j) => jntQpos[j]),
+        dofAdr: joints.map((j) => jntDof[j]),
+        actuator: arm.links.map((l) => nameToId(mj, this.model, 'actuator', arm.prefix + l.joint)),
+        gripperActuator: nameToId(mj, this.model, 'actuator', `${arm.prefix}gripper`),
+        gripperTendon: nameToId(mj, this.model, 'tendon', `${arm.prefix}gripper`),
+        fingerTravel_m: arm.gripper.finger_travel_m,
+        tcpSite: nameToId(mj, this.model, 'site', `${arm.prefix}tcp`),
+      };
+    });
+    this.action_names = actionNames(this.robot);
+    this.action_dim = this.action_names.length;
+    this.joint_names = this.robot.arms.flatMap(jointNames);
+  }
+
+  readonly model: MjModel;
+  readonly data: MjData;
+
+  get tick(): number { return this.tickCount; }
+  /** True once the task's goal has held at the end of some tick this episode. */
+  get success(): boolean { return this.achieved; }
+  get done(): boolean { return this.achieved || this.tickCount >= this.task.max_ticks; }
+  get sim_time_s(): number { return this.tickCount / this.control_hz; }
+
+  /** Start a new episode: robot at home, objects placed from `seed`. */
+  reset(seed: number): void {
+    const { mj, model, data } = this;
+    mj.mj_resetData(model, data);
+    const qpos = data.qpos as Float64Array;
+    const ctrl = data.ctrl as Float64Array;
+    let j = 0;
+    this.arms.forEach((arm, a) => {
+      arm.qposAdr.forEach((adr, i) => { qpos[adr] = this.robot.home_rad[j]; ctrl[arm.actuator[i]] = this.robot.home_rad[j]; j++; });
+      const g = this.robot.home_gripper[a] * arm.fingerTravel_m;
+      ctrl[arm.gripperActuator] = g;
+      // both fingers start where the actuator will hold them
+      const tendonJoints = this.fingerQposAdr(a);
+      qpos[tendonJoints[0]] = g;
+      qpos[tendonJoints[1]] = g;
+    });
+    this.task.reset(this, new Rng(seed));
+    mj.mj_forward(model, data);
+    this.tickCount = 0;
+    this.achieved = false;
+    this.contactPairs = undefined;
+  }
+
+  /** Set the servo targets: per arm, joint positions (rad) then gripper (0 closed .. 1 open). */
+  applyAction(action: ArrayLike<number>): void {
+    if (action.length !== this.action_dim) {
+      throw new Error(`action has ${action.length} values, ${this.robot.name} expects ${this.action_dim} (${this.action_names.join(', ')})`);
+    }
+    for (let i = 0; i < action.length; i++) {
+      if (!Number.isFinite(action[i])) throw new Error(`action[${i}] (${this.action_names[i]}) is not finite: ${action[i]}`);
+    }
+    const ctrl = this.data.ctrl as Float64Array;
+    let k = 0;
+    for (const arm of this.arms) {
+      for (const act of arm.actuator) ctrl[act] = action[k++];
+      const g = Math.min(1, Math.max(0, action[k++]));
+      ctrl[arm.gripperActuator] = g * arm.fingerTravel_m;
+    }
+  }
+
+  /** Advance one control tick and update the task's success. */
+  step(): void {
+    for (let i = 0; i < this.substeps; i++) this.mj.mj_step(this.model, this.data);
+    this.tickCount++;
+    this.contactPairs = undefined;
+    if (this.task.evaluate(this)) this.achieved = true;
+  }
+
+  readState(out: SimArmState): SimArmState {
+    const qpos = this.data.qpos as Float64Array;
+    const qvel = this.data.qvel as Float64Array;
+    const ten = this.data.ten_length as Float64Array;
+    let k = 0;
+    this.arms.forEach((arm, a) => {
+      for (let i = 0; i < arm.qposAdr.length; i++, k++) {
+        out.position_rad[k] = qpos[arm.qposAdr[i]];
+        out.velocity_rad_s[k] = qvel[arm.dofAdr[i]];
+      }
+      out.gripper[a] = Math.min(1, Math.max(0, ten[arm.gripperTendon] / arm.fingerTravel_m));
+    });
+    return out;
+  }
+
+  newState(): SimArmState {
+    return {
+      position_rad: new Float64Array(this.joint_names.length),
+      velocity_rad_s: new Float64Array(this.joint_names.length),
+      gripper: new Float64Array(this.arms.length),
+    };
+  }
+
+  taskState(): TaskState {
+    return this.task.state(this);
+  }
+
+  cameraNames(): string[] {
+    return this.robot.cameras.map((c) => c.name);
+  }
+
+  /** A renderer for one camera at one size; reuse its frames to avoid allocating per image. */
+  camera(name: string, width: number, height = width): RayCamera {
+    if (!this.cameraNames().includes(name)) {
+      throw new Error(`robot '${this.robot.name}' has no camera '${name}' (valid: ${this.cameraNames().join(', ')})`);
+    }
+    const key = `${name}@${width}x${height}`;
+    let cam = this.cameras.get(key);
+    if (!cam) {
+      this.renderScene ??= new RenderScene(this.mj, this.model);
+      cam = new RayCamera(this.mj, this.model, this.renderScene, name, width, height);
+      this.cameras.set(key, cam);
+    }
+    return cam;
+  }
+
+  /** Render the current state. Kinematics are refreshed first so the image matches readState(). */
+  render(camera: RayCamera, out: CameraFrame = camera.newFrame()): CameraFrame {
+    this.mj.mj_kinematics(this.model, this.data);
+    this.renderScene!.sync(this.data);
+    return camera.render(this.data, out);
+  }
+
+  // ---- TaskWorld ----
+
+  objectPose(name: string): ObjectPose {
+    const adr = this.freeJointQposAdr(name);
+    const q = this.data.qpos as Float64Array;
+    return { pos: [q[adr], q[adr + 1], q[adr + 2]], quat: [q[adr + 3], q[adr + 4], q[adr + 5], q[adr + 6]] };
+  }
+
+  setObjectPose(name: string, pose: ObjectPose): void {
+    const adr = this.freeJointQposAdr(name);
+    const q = this.data.qpos as Float64Array;
+    q.set(pose.pos, adr);
+    q.set(pose.quat, adr + 3);
+    const dof = (this.model.jnt_dofadr as Int32Array)[this.id('joint', `${name}_joint`)];
+    (this.data.qvel as Float64Array).fill(0, dof, dof + 6);
+  }
+
+  markerPos(name: string): Vec3 {
+    const m = this.mocapId(name);
+    const p = this.data.mocap_pos as Float64Array;
+    return [p[3 * m], p[3 * m + 1], p[3 * m + 2]];
+  }
+
+  setMarkerPos(name: string, pos: Vec3): void {
+    (this.data.mocap_pos as Float64Array).set(pos, 3 * this.mocapId(name));
+  }
+
+  gripperGap_m(arm: number): number {
+    return 2 * (this.data.ten_length as Float64Array)[this.arms[arm].gripperTendon];
+  }
+
+  tcpPos(arm: number): Vec3 {
+    const s = this.arms[arm].tcpSite;
+    const p = this.data.site_xpos as Float64Array;
+    return [p[3 * s], p[3 * s + 1], p[3 * s + 2]];
+  }
+
+  touching(geomA: string, geomB: string): boolean {
+    if (!this.contactPairs) {
+      const pairs = new Set<string>();
+      const ncon = this.data.ncon;
+      if (ncon > 0) {
+        const contacts = this.data.contact;
+        for (let i = 0; i < ncon; i++) {
+          const c = contacts.get(i)!;
+          pairs.add(c.geom1 < c.geom2 ? `${c.geom1}:${c.geom2}` : `${c.geom2}:${c.geom1}`);
+          c.delete();
+        }
+        contacts.delete();
+      }
+      this.contactPairs = pairs;
+    }
+    const a = this.id('geom', geomA);
+    const b = this.id('geom', geomB);
+    return this.contactPairs.has(a < b ? `${a}:${b}` : `${b}:${a}`);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const cam of this.cameras.values()) cam.dispose();
+    this.renderScene?.dispose();
+    this.data.delete();
+    this.model.delete();
+  }
+
+  /** Name lookups are memoised: tasks ask for the same few objects after every tick. */
+  private id(type: 'joint' | 'geom' | 'body', name: string): number {
+    const key = `${type}:${name}`;
+    let id = this.ids.get(key);
+    if (id === undefined) {
+      id = nameToId(this.mj, this.model, type, name);
+      this.ids.set(key, id);
+    }
+    return id;
+  }
+
+  private freeJointQposAdr(name: string): number {
+    return (this.model.jnt_qposadr as Int32Array)[this.id('joint', `${name}_joint`)];
+  }
+
+  private mocapId(name: string): number {
+    const id = (this.model.body_mocapid as Int32Array)[this.id('body', name)];
+    if (id < 0) throw new Error(`body '${name}' is not a mocap body`);
+    return id;
+  }
+
+  private fingerQposAdr(arm: number): [number, number] {
+    const p = this.robot.arms[arm].prefix;
+    const q = this.model.jnt_qposadr as Int32Array;
+    return [q[this.id('joint', `${p}finger_left_joint`)], q[this.id('joint', `${p}finger_right_joint`)]];
+  }
+}

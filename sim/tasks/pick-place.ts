@@ -1,0 +1,56 @@
+// UR pick-place: a 4 cm cube on the table is to be put down inside a target disc.
+import type { Rng } from '../../src/util/rng.js';
+import type { SceneObject } from '../mjcf.js';
+import { distXY, yawQuat, type Task, type TaskState, type TaskWorld } from './task.js';
+
+export const CUBE_HALF_M = 0.02;
+export const TARGET_RADIUS_M = 0.06;
+/** Where cube and target are placed, in the robot's base frame (m). */
+export const WORKSPACE = { x: [0.35, 0.62], y: [-0.25, 0.25] } as const;
+const MIN_SEPARATION_M = 0.18;
+
+export class PickPlaceTask implements Task {
+  readonly name = 'pick-place' as const;
+  readonly max_ticks = 400;
+
+  objects(): SceneObject[] {
+    return [
+      { kind: 'box', name: 'cube', half_m: [CUBE_HALF_M, CUBE_HALF_M, CUBE_HALF_M], mass_kg: 0.1, rgba: [0.85, 0.12, 0.1, 1], friction: 1, pos: [0.5, 0, CUBE_HALF_M] },
+      { kind: 'marker', name: 'target', radius_m: TARGET_RADIUS_M, rgba: [0.15, 0.7, 0.25, 1], pos: [0.5, -0.2, 0.0005] },
+    ];
+  }
+
+  reset(world: TaskWorld, rng: Rng): void {
+    const cx = rng.uniform(WORKSPACE.x[0], WORKSPACE.x[1]);
+    const cy = rng.uniform(WORKSPACE.y[0], WORKSPACE.y[1]);
+    let tx = 0, ty = 0;
+    do {
+      tx = rng.uniform(WORKSPACE.x[0], WORKSPACE.x[1]);
+      ty = rng.uniform(WORKSPACE.y[0], WORKSPACE.y[1]);
+    } while (Math.hypot(tx - cx, ty - cy) < MIN_SEPARATION_M);
+    world.setObjectPose('cube', { pos: [cx, cy, CUBE_HALF_M], quat: yawQuat(rng.uniform(-Math.PI / 4, Math.PI / 4)) });
+    world.setMarkerPos('target', [tx, ty, 0.0005]);
+  }
+
+  evaluate(world: TaskWorld): boolean {
+    const cube = world.objectPose('cube').pos;
+    const target = world.markerPos('target');
+    const inside = distXY(cube, target) < TARGET_RADIUS_M;
+    const resting = cube[2] < CUBE_HALF_M + 0.005;
+    // put down means let go: the fingers are apart or the hand has left the cube
+    const released = world.gripperGap_m(0) > 2 * CUBE_HALF_M + 0.01 || Math.hypot(...sub3(world.tcpPos(0), cube)) > 0.06;
+    return inside && resting && released;
+  }
+
+  state(world: TaskWorld): TaskState {
+    return {
+      task: this.name,
+      objects: { cube: world.objectPose('cube') },
+      target: { pos: world.markerPos('target'), radius_m: TARGET_RADIUS_M },
+    };
+  }
+}
+
+function sub3(a: number[], b: number[]): [number, number, number] {
+  return [a[0] - b[0], a[1] - b[1], a[2] - b[2]];
+}

@@ -1,0 +1,55 @@
+// UR push: a 5 cm cube is pushed along the table onto a target disc; lifting it fails the episode.
+import type { Rng } from '../../src/util/rng.js';
+import type { SceneObject } from '../mjcf.js';
+import { distXY, yawQuat, type Task, type TaskState, type TaskWorld } from './task.js';
+
+export const PUSH_CUBE_HALF_M = 0.025;
+export const PUSH_TARGET_RADIUS_M = 0.05;
+const WORKSPACE = { x: [0.38, 0.6], y: [-0.22, 0.22] } as const;
+/** Lifting the cube by more than this above its resting height counts as picking, not pushing. */
+const LIFT_TOLERANCE_M = 0.015;
+
+export class PushTask implements Task {
+  readonly name = 'push' as const;
+  readonly max_ticks = 400;
+  private lifted = false;
+
+  objects(): SceneObject[] {
+    const h = PUSH_CUBE_HALF_M;
+    return [
+      { kind: 'box', name: 'cube', half_m: [h, h, h], mass_kg: 0.2, rgba: [0.15, 0.35, 0.85, 1], friction: 0.6, pos: [0.5, 0, h] },
+      { kind: 'marker', name: 'target', radius_m: PUSH_TARGET_RADIUS_M, rgba: [0.9, 0.75, 0.15, 1], pos: [0.5, -0.2, 0.0005] },
+    ];
+  }
+
+  reset(world: TaskWorld, rng: Rng): void {
+    this.lifted = false;
+    let cx = 0, cy = 0, tx = 0, ty = 0;
+    // the target is 12-22 cm from the cube, both inside the workspace
+    for (;;) {
+      cx = rng.uniform(WORKSPACE.x[0], WORKSPACE.x[1]);
+      cy = rng.uniform(WORKSPACE.y[0], WORKSPACE.y[1]);
+      const heading = rng.uniform(-Math.PI, Math.PI);
+      const dist = rng.uniform(0.12, 0.22);
+      tx = cx + dist * Math.cos(heading);
+      ty = cy + dist * Math.sin(heading);
+      if (tx >= WORKSPACE.x[0] && tx <= WORKSPACE.x[1] && ty >= WORKSPACE.y[0] && ty <= WORKSPACE.y[1]) break;
+    }
+    world.setObjectPose('cube', { pos: [cx, cy, PUSH_CUBE_HALF_M], quat: yawQuat(rng.uniform(-Math.PI / 4, Math.PI / 4)) });
+    world.setMarkerPos('target', [tx, ty, 0.0005]);
+  }
+
+  evaluate(world: TaskWorld): boolean {
+    const cube = world.objectPose('cube').pos;
+    if (cube[2] > PUSH_CUBE_HALF_M + LIFT_TOLERANCE_M) this.lifted = true;
+    return !this.lifted && distXY(cube, world.markerPos('target')) < PUSH_TARGET_RADIUS_M;
+  }
+
+  state(world: TaskWorld): TaskState {
+    return {
+      task: this.name,
+      objects: { cube: world.objectPose('cube') },
+      target: { pos: world.markerPos('target'), radius_m: PUSH_TARGET_RADIUS_M },
+    };
+  }
+}

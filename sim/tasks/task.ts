@@ -1,0 +1,58 @@
+// A task adds objects to the scene, randomises them from a seed, and judges success. The TaskWorld is
+// the narrow view of the simulation a task (and its scripted expert) may use.
+import type { Quat, Vec3 } from '../math3d.js';
+import type { SceneObject } from '../mjcf.js';
+import type { Rng } from '../../src/util/rng.js';
+
+export const TASK_NAMES = ['pick-place', 'push', 'transfer-cube'] as const;
+export type TaskName = (typeof TASK_NAMES)[number];
+
+export interface ObjectPose {
+  pos: Vec3;
+  quat: Quat;
+}
+
+/**
+ * Privileged task state: object poses and the target. Only scripted experts read it; a learned
+ * policy sees cameras and joints like it would on a real robot.
+ */
+export interface TaskState {
+  task: TaskName;
+  objects: Record<string, ObjectPose>;
+  target?: { pos: Vec3; radius_m: number };
+}
+
+export interface TaskWorld {
+  objectPose(name: string): ObjectPose;
+  setObjectPose(name: string, pose: ObjectPose): void;
+  markerPos(name: string): Vec3;
+  setMarkerPos(name: string, pos: Vec3): void;
+  /** Distance between the two finger pads of arm `arm` (m). */
+  gripperGap_m(arm: number): number;
+  tcpPos(arm: number): Vec3;
+  /** Whether two named geoms are in contact now. */
+  touching(geomA: string, geomB: string): boolean;
+}
+
+export interface Task {
+  readonly name: TaskName;
+  /** Episode length limit in control ticks. */
+  readonly max_ticks: number;
+  objects(): SceneObject[];
+  reset(world: TaskWorld, rng: Rng): void;
+  /** Called after every control tick: updates per-episode bookkeeping and says whether the goal holds now. */
+  evaluate(world: TaskWorld): boolean;
+  state(world: TaskWorld): TaskState;
+}
+
+export function isTaskName(s: string): s is TaskName {
+  return (TASK_NAMES as readonly string[]).includes(s);
+}
+
+export function yawQuat(yaw_rad: number): Quat {
+  return [Math.cos(yaw_rad / 2), 0, 0, Math.sin(yaw_rad / 2)];
+}
+
+export function distXY(a: Vec3, b: Vec3): number {
+  return Math.hypot(a[0] - b[0], a[1] - b[1]);
+}

@@ -1,0 +1,67 @@
+// What every command line tool shares: exit codes, usage errors that list the valid values, and
+// running a command so that a user sees one clear line instead of a stack trace.
+import { CommanderError, type Command } from 'commander';
+
+/** 0 success, 1 a check failed, 2 bad usage or bad input (design.md). */
+export const EXIT = { ok: 0, check_failed: 1, usage: 2 } as const;
+
+/** Bad usage or bad input: printed as one line, exit code 2. */
+export class UsageError extends Error {}
+
+export function choice<T extends string>(what: string, value: string, valid: readonly T[]): T {
+  if (!(valid as readonly string[]).includes(value)) {
+    throw new UsageError(`unknown ${what} '${value}' (valid: ${valid.join(', ')})`);
+  }
+  return value as T;
+}
+
+export function intArg(what: string, value: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${what} must be an integer in [${min}, ${max}], got '${value}'`);
+  return n;
+}
+
+export function numArg(what: string, value: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min || n > max) throw new UsageError(`${what} must be a number in [${min}, ${max}], got '${value}'`);
+  return n;
+}
+
+/**
+ * Parse argv and run the chosen action. Usage errors exit 2 with one line on stderr; any other error
+ * exits 1 with its message (the stack only with VLA_DEBUG=1).
+ */
+export async function runProgram(program: Command, argv: string[], tool: string): Promise<void> {
+  program.exitOverride();
+  program.configureOutput({ outputError: (str, write) => write(str) });
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version arrive here too, with exit code 0
+      process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      return;
+    }
+    const debug = process.env.VLA_DEBUG === '1';
+    if (err instanceof UsageError) {
+      process.stderr.write(`${tool}: ${err.message}\n`);
+      process.exitCode = EXIT.usage;
+      return;
+    }
+    process.stderr.write(`${tool}: ${debug && err instanceof Error ? err.stack : err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = EXIT.check_failed;
+  }
+}
+
+/** A one-line progress indicator on stderr when it is a terminal; silent otherwise. */
+export function progress(label: string): { update(done: number, total: number, note?: string): void; end(): void } {
+  const tty = process.stderr.isTTY === true;
+  return {
+    update(done, total, note = '') {
+      if (tty) process.stderr.write(`\r${label} ${done}/${total} ${note}`.padEnd(70));
+    },
+    end() {
+      if (tty) process.stderr.write('\n');
+    },
+  };
+}

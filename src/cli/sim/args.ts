@@ -1,0 +1,27 @@
+// Robot, task and camera flags, checked against what the sim offers, with the valid values in the error.
+import { ROBOT_NAMES, robotModel, type RobotName } from '../../../sim/robots/index.js';
+import { TASKS_BY_ROBOT, type TaskName } from '../../../sim/tasks/index.js';
+import { choice, UsageError } from '../common.js';
+
+export function robotArg(value: string | undefined): RobotName {
+  if (value === undefined) throw new UsageError(`--robot is required (valid: ${ROBOT_NAMES.join(', ')})`);
+  return choice('robot', value, ROBOT_NAMES);
+}
+
+export function taskArg(robot: RobotName, value: string | undefined): TaskName {
+  const valid = TASKS_BY_ROBOT[robot];
+  if (value === undefined) return valid[0];
+  return choice(`task for ${robot}`, value, valid);
+}
+
+export function cameraArg(robot: RobotName, value: string | undefined): string {
+  const valid = robotModel(robot).cameras.map((c) => c.name);
+  if (value === undefined) return valid[0];
+  return choice(`camera for ${robot}`, value, valid);
+}
+
+export function cameraListArg(robot: RobotName, value: string | undefined): string[] {
+  if (value === undefined) return robotModel(robot).cameras.map((c) => c.name);
+  if (value === '' || value === 'none') return [];
+  return value.split(',').map((c) => cameraArg(robot, c.trim()));
+}

@@ -1,0 +1,34 @@
+// vla-sim bench: simulation throughput, camera cost and expert success (sim/benchmark.ts).
+import type { Command } from 'commander';
+import { benchmarkSim } from '../../../sim/benchmark.js';
+import { intArg, progress } from '../common.js';
+import { robotArg, taskArg } from './args.js';
+
+export function benchCommand(program: Command): void {
+  program.command('bench')
+    .description('measure realtime factor (with and without a camera), camera ms per frame and expert success')
+    .option('--robot <name>', 'ur5 | ur5e | aloha', 'ur5e')
+    .option('--task <name>', 'task (default: the robot\'s first)')
+    .option('--episodes <n>', 'expert episodes (seeds 0..n-1)', '100')
+    .option('--json', 'print one JSON object on stdout')
+    .action(async (o: Record<string, string | boolean | undefined>) => {
+      const robot = robotArg(o.robot as string);
+      const task = taskArg(robot, o.task as string | undefined);
+      const episodes = intArg('--episodes', o.episodes as string, 1, 100_000);
+      const bar = progress('bench');
+      const r = await benchmarkSim({ robot, task, episodes, onProgress: (stage, done, total) => bar.update(done, total, stage) });
+      bar.end();
+      if (o.json) {
+        process.stdout.write(JSON.stringify(r) + '\n');
+        return;
+      }
+      const lines = [
+        `${r.robot} ${r.task}: ${r.episodes} episodes, physics ${r.physics_hz} Hz, control ${r.control_hz} Hz`,
+        `  realtime factor          ${r.realtime_factor}  (${r.ticks_per_s} ticks/s; target >= 100)`,
+        `  realtime factor, camera  ${r.realtime_factor_camera}  (one 96x96 camera at 10 Hz; target >= 20)`,
+        `  camera ms per frame      ${Object.entries(r.camera_ms).map(([k, v]) => `${k}px ${v}`).join(', ')}  (target 224px <= 10)`,
+        `  expert success           ${(100 * r.expert_success_rate).toFixed(1)}%  (95% CI ${r.expert_success_ci95.map((x) => (100 * x).toFixed(1)).join('-')}%; target >= 95%)`,
+      ];
+      process.stdout.write(lines.join('\n') + '\n');
+    });
+}

@@ -1,0 +1,31 @@
+// vla-sim: the embedded MuJoCo simulation on its own: run and record scripted episodes, render camera
+// snapshots, benchmark the sim, print the generated MuJoCo model, inspect recordings.
+import { Command } from 'commander';
+import { SimEnv } from '../../sim/sim-env.js';
+import { runProgram } from './common.js';
+import { robotArg, taskArg } from './sim/args.js';
+import { runCommand } from './sim/run.js';
+import { snapshotCommand } from './sim/snapshot.js';
+import { benchCommand } from './sim/bench.js';
+import { inspectCommand } from './sim/inspect.js';
+
+const program = new Command('vla-sim')
+  .description('The embedded MuJoCo simulation of vla-runtime: UR5/UR5e and ALOHA cells with scripted experts.')
+  .showHelpAfterError('(add --help for usage)');
+
+runCommand(program);
+snapshotCommand(program);
+benchCommand(program);
+inspectCommand(program);
+program.command('model')
+  .description('print the generated MuJoCo XML of a robot + task (open it in MuJoCo\'s viewer)')
+  .option('--robot <name>', 'ur5 | ur5e | aloha')
+  .option('--task <name>', 'task (default: the robot\'s first)')
+  .action(async (o: Record<string, string | undefined>) => {
+    const robot = robotArg(o.robot);
+    const env = await SimEnv.create({ robot, task: taskArg(robot, o.task) });
+    process.stdout.write(env.xml);
+    env.dispose();
+  });
+
+await runProgram(program, process.argv, 'vla-sim');

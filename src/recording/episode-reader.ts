@@ -1,0 +1,175 @@
+// Reads an episode recorded by EpisodeWriter back into flat typed arrays. Anything wrong with the
+// file (missing, not MCAP, truncated, damaged, not an episode) is an EpisodeFileError naming the
+// file and the problem; no error from fs or @mcap/core escapes unwrapped.
+import { open, type FileHandle } from 'node:fs/promises';
+import { McapIndexedReader, type TypedMcapRecords } from '@mcap/core';
+import { EpisodeFileError, describeFsError, reasonOf } from './errors.js';
+import type { EpisodeMeta } from './episode-writer.js';
+import { FileReadable, crc32OfRange, haveCrc32, readExactly } from './file-io.js';
+import { decodePngRgb } from './png.js';
+import {
+  EPISODE_METADATA_NAME, MESSAGE_ENCODING, TOPIC_ACTION, TOPIC_JOINT_STATE, cameraTopic, decodeEpisodeMetadata,
+} from './schemas.js';
+import { TickAssembler } from './tick-assembler.js';
+
+export { EpisodeFileError } from './errors.js';
+
+export interface EpisodeFrames { width: number; height: number; tick: Int32Array; rgb: Uint8Array[] }
+export interface Episode {
+  path: string; meta: EpisodeMeta; success: boolean; ticks: number;
+  tick: Int32Array; stamp_ns: BigInt64Array;
+  position_rad: Float64Array;   // ticks x joint_names.length, row-major
+  velocity_rad_s: Float64Array; // same
+  gripper: Float64Array;        // ticks x gripper_names.length
+  action: Float64Array;         // ticks x action_names.length
+  frames: Record<string, EpisodeFrames>;
+}
+
+const MAGIC = Uint8Array.of(0x89, 0x4d, 0x43, 0x41, 0x50, 0x30, 0x0d, 0x0a); // \x89MCAP0\r\n
+const FOOTER_LEN = 1 + 8 + 8 + 8 + 4; // opcode, record length, summary start, summary offset start, crc
+const TRUNCATED = 'truncated MCAP file (no footer; was the recording interrupted?)';
+/** @mcap/core tags its errors with the writing library, which says nothing to a user here. */
+const mcapReason = (err: unknown): string => reasonOf(err).replace(/ \[library=[^\]]*\]$/, '');
+
+/**
+ * Reads a whole episode. With `frames: false` camera messages are not even parsed (and `frames` is
+ * `{}`), which makes reading state/action for training or plots cheap.
+ */
+export async function readEpisode(path: string, opts: { frames?: boolean } = {}): Promise<Episode> {
+  const wantFrames = opts.frames ?? true;
+  let fh: FileHandle;
+  try {
+    fh = await open(path, 'r');
+  } catch (err) {
+    throw new EpisodeFileError(path, describeFsError(err, 'open'), { cause: err });
+  }
+  try {
+    return await readOpen(path, fh, wantFrames);
+  } catch (err) {
+    if (err instanceof EpisodeFileError) throw err;
+    // Whatever else got here came out of parsing bytes we do not trust.
+    throw new EpisodeFileError(path, `corrupt MCAP file (${mcapReason(err)})`, { cause: err });
+  } finally {
+    await fh.close().catch(() => {});
+  }
+}
+
+async function readOpen(path: string, fh: FileHandle, wantFrames: boolean): Promise<Episode> {
+  const fail = (problem: string, cause?: unknown): never => {
+    throw new EpisodeFileError(path, problem, cause === undefined ? undefined : { cause });
+  };
+  let size: number;
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) fail('not a regular file');
+    size = st.size;
+  } catch (err) {
+    if (err instanceof EpisodeFileError) throw err;
+    return fail(describeFsError(err, 'read'), err);
+  }
+  await checkEnvelope(fh, size, fail);
+
+  let reader: McapIndexedReader;
+  try {
+    reader = await McapIndexedReader.Initialize({ readable: new FileReadable(fh, BigInt(size)) });
+  } catch (err) {
+    return fail(`corrupt MCAP file: cannot read its index (${mcapReason(err)})`, err);
+  }
+  // Chunk CRCs only cover message bytes; the data-section CRC also covers the metadata record and
+  // message indexes, so one pass over the file catches any damaged byte.
+  if (reader.dataSectionCrc !== undefined && haveCrc32) {
+    const crc = await crc32OfRange(fh, 0, Number(reader.dataEndOffset));
+    if (crc !== reader.dataSectionCrc) {
+      fail(`corrupt MCAP file (data section CRC is ${crc}, the file says ${reader.dataSectionCrc}; bytes were damaged)`);
+    }
+  }
+
+  const records: TypedMcapRecords['Metadata'][] = [];
+  try {
+    for await (const rec of reader.readMetadata({ name: EPISODE_METADATA_NAME })) records.push(rec);
+  } catch (err) {
+    fail(`corrupt MCAP file: cannot read metadata (${mcapReason(err)})`, err);
+  }
+  if (records.length === 0) {
+    fail(`no "${EPISODE_METADATA_NAME}" metadata record: not a vla-runtime episode (or written by something else)`);
+  }
+  if (records.length > 1) fail(`${records.length} "${EPISODE_METADATA_NAME}" metadata records; expected one`);
+  let decoded: ReturnType<typeof decodeEpisodeMetadata>;
+  try {
+    decoded = decodeEpisodeMetadata(records[0]!.metadata);
+  } catch (err) {
+    return fail(`bad "${EPISODE_METADATA_NAME}" metadata: ${reasonOf(err)}`, err);
+  }
+  const { meta, success, ticks } = decoded;
+
+  // Route channels by topic; anything else in the file (extra topics) is left alone.
+  const kinds = new Map<number, 'joint' | 'action' | string>();
+  const cameraTopics = new Map(meta.cameras.map((c) => [cameraTopic(c.name), c.name]));
+  for (const ch of reader.channelsById.values()) {
+    const kind = ch.topic === TOPIC_JOINT_STATE ? 'joint' : ch.topic === TOPIC_ACTION ? 'action' : cameraTopics.get(ch.topic);
+    if (kind === undefined || (!wantFrames && kind !== 'joint' && kind !== 'action')) continue;
+    if (ch.messageEncoding !== MESSAGE_ENCODING) {
+      fail(`channel ${ch.topic} has message encoding "${ch.messageEncoding}", expected "${MESSAGE_ENCODING}"`);
+    }
+    kinds.set(ch.id, kind === 'joint' || kind === 'action' ? kind : `camera:${kind}`);
+  }
+
+  // The assembler allocates for `ticks` rows up front, so check the count against the index first.
+  const stats = reader.statistics?.channelMessageCounts;
+  if (stats) {
+    let joint = 0n;
+    for (const [id, n] of stats) if (kinds.get(id) === 'joint') joint += n;
+    if (BigInt(ticks) > joint) fail(`episode metadata says ${ticks} ticks but the file has only ${joint} ${TOPIC_JOINT_STATE} messages`);
+  }
+  const asm = new TickAssembler(meta, ticks, wantFrames);
+  const topics = wantFrames ? [TOPIC_JOINT_STATE, TOPIC_ACTION, ...cameraTopics.keys()] : [TOPIC_JOINT_STATE, TOPIC_ACTION];
+  let iter: AsyncGenerator<TypedMcapRecords['Message'], void, void>;
+  try {
+    iter = reader.readMessages({ topics });
+  } catch (err) {
+    return fail(`corrupt MCAP file: cannot read messages (${mcapReason(err)})`, err);
+  }
+  for (;;) {
+    let next: IteratorResult<TypedMcapRecords['Message'], void>;
+    try {
+      next = await iter.next();
+    } catch (err) {
+      return fail(`corrupt MCAP file: cannot read messages (${mcapReason(err)})`, err);
+    }
+    if (next.done) break;
+    const msg = next.value;
+    const kind = kinds.get(msg.channelId);
+    if (kind === undefined) continue;
+    const problem = asm.add(kind, msg.logTime, msg.data);
+    if (problem !== undefined) fail(problem);
+  }
+  const problem = asm.finish();
+  if (problem !== undefined) fail(problem);
+
+  const frames: Record<string, EpisodeFrames> = {};
+  if (wantFrames) {
+    for (const cam of meta.cameras) {
+      const got = asm.frames.get(cam.name)!;
+      frames[cam.name] = { width: cam.width, height: cam.height, tick: Int32Array.from(got.tick), rgb: got.rgb };
+    }
+  }
+  return {
+    path, meta, success, ticks,
+    tick: asm.tick, stamp_ns: asm.stamp_ns,
+    position_rad: asm.position_rad, velocity_rad_s: asm.velocity_rad_s, gripper: asm.gripper, action: asm.action,
+    frames,
+  };
+}
+
+/** Tells "not MCAP" from "truncated" before @mcap/core gives a generic parse error for both. */
+async function checkEnvelope(fh: FileHandle, size: number, fail: (problem: string) => never): Promise<void> {
+  if (size === 0) fail('empty file (0 bytes), not an MCAP recording');
+  const head = await readExactly(fh, 0, Math.min(size, MAGIC.length));
+  if (!head.equals(MAGIC.subarray(0, head.length))) fail('not an MCAP file (bad magic at start of file)');
+  if (size < MAGIC.length * 2 + FOOTER_LEN) fail(TRUNCATED);
+  const tail = await readExactly(fh, size - MAGIC.length - FOOTER_LEN, MAGIC.length + FOOTER_LEN);
+  if (tail.subarray(FOOTER_LEN).equals(MAGIC)) return;
+  // An intact footer record (opcode 0x02, length 20) before damaged magic is damage, not truncation.
+  if (tail[0] === 0x02 && tail.readBigUInt64LE(1) === 20n) fail('corrupt MCAP file (damaged magic at end of file)');
+  fail(TRUNCATED);
+}

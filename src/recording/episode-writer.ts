@@ -1,0 +1,270 @@
+// Records one episode (50 Hz ticks of joint state, action and camera frames) to an MCAP file that
+// Foxglove Studio opens as is. See schemas.ts for the layout and episode-reader.ts for reading back.
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { McapWriter } from '@mcap/core';
+import { EpisodeFileError, describeFsError, reasonOf } from './errors.js';
+import { FileWritable } from './file-io.js';
+import { encodeRgbPng } from './png.js';
+import {
+  ACTION_SCHEMA, CAMERA_NAME_RE, COMPRESSED_IMAGE_SCHEMA, EPISODE_METADATA_NAME, JOINT_STATE_SCHEMA,
+  MCAP_LIBRARY, MESSAGE_ENCODING, SCHEMA_ENCODING, TOPIC_ACTION, TOPIC_JOINT_STATE,
+  cameraTopic, encodeEpisodeMetadata, isStringArray, numberArrayJson, schemaBytes, timeJson,
+  type SchemaDef,
+} from './schemas.js';
+
+export interface CameraInfo { name: string; width: number; height: number }
+export interface EpisodeMeta {
+  robot: string; task: string; seed: number; control_hz: number;
+  joint_names: string[]; gripper_names: string[]; action_names: string[];
+  cameras: CameraInfo[]; policy?: string;
+}
+export interface RecordedFrame { camera: string; width: number; height: number; rgb: Uint8Array /* row-major RGB, 3 bytes/pixel */ }
+export interface TickRecord {
+  tick: number;
+  /** Log time of this tick in ns since the Unix epoch (the caller decides: wall time, or start + tick*dt). */
+  stamp_ns: bigint;
+  position_rad: ArrayLike<number>; velocity_rad_s: ArrayLike<number>; gripper: ArrayLike<number>;
+  action: ArrayLike<number>;
+  frames?: RecordedFrame[];
+}
+
+const MAX_TICK = 2 ** 31 - 1; // the reader hands ticks back as Int32Array
+const MAX_STAMP = 2n ** 63n - 1n; // ... and stamps as BigInt64Array
+
+interface CameraChannel { info: CameraInfo; channelId: number }
+type Pending = { channelId: number; data: Uint8Array }[];
+
+/**
+ * Writes ticks as they come; the file is only complete (footer, index, episode metadata) after
+ * close(). A killed process leaves a file that readEpisode reports as truncated.
+ *
+ * Calls need not be awaited one by one: writes are queued in call order, because McapWriter corrupts
+ * its output if a call starts before the previous one finished. Everything taken from a TickRecord is
+ * serialized before writeTick returns, so callers may reuse their arrays right away.
+ */
+export class EpisodeWriter {
+  readonly path: string;
+  readonly meta: EpisodeMeta;
+  #fh: FileHandle;
+  #mcap: McapWriter;
+  #jointChannel: number;
+  #actionChannel: number;
+  #cameras: Map<string, CameraChannel>;
+  #jointNamesJson: string;
+  #actionNamesJson: string;
+  #encoder = new TextEncoder();
+  #queue: Promise<void> = Promise.resolve();
+  #failure: unknown;
+  #closed = false;
+  #ticks = 0;
+  #lastTick = -1;
+  #firstStamp: bigint | undefined;
+  #lastStamp = -1n;
+
+  private constructor(path: string, meta: EpisodeMeta, fh: FileHandle, mcap: McapWriter,
+    jointChannel: number, actionChannel: number, cameras: Map<string, CameraChannel>) {
+    this.path = path;
+    this.meta = meta;
+    this.#fh = fh;
+    this.#mcap = mcap;
+    this.#jointChannel = jointChannel;
+    this.#actionChannel = actionChannel;
+    this.#cameras = cameras;
+    this.#jointNamesJson = JSON.stringify(meta.joint_names);
+    this.#actionNamesJson = JSON.stringify(meta.action_names);
+  }
+
+  /** Creates (or overwrites) `path`, creating missing parent directories. */
+  static async open(path: string, meta: EpisodeMeta): Promise<EpisodeWriter> {
+    const own = copyMeta(meta, path);
+    let fh: FileHandle;
+    try {
+      await mkdir(dirname(path), { recursive: true });
+      fh = await open(path, 'w');
+    } catch (err) {
+      throw new EpisodeFileError(path, describeFsError(err, 'create'), { cause: err });
+    }
+    try {
+      const mcap = new McapWriter({ writable: new FileWritable(fh) });
+      await mcap.start({ profile: '', library: MCAP_LIBRARY });
+      const register = async (topic: string, def: SchemaDef, schemaId?: number) => {
+        const id = schemaId ?? await mcap.registerSchema({ name: def.name, encoding: SCHEMA_ENCODING, data: schemaBytes(def) });
+        return {
+          schemaId: id,
+          channelId: await mcap.registerChannel({ topic, schemaId: id, messageEncoding: MESSAGE_ENCODING, metadata: new Map() }),
+        };
+      };
+      const joint = await register(TOPIC_JOINT_STATE, JOINT_STATE_SCHEMA);
+      const action = await register(TOPIC_ACTION, ACTION_SCHEMA);
+      const cameras = new Map<string, CameraChannel>();
+      let imageSchemaId: number | undefined;
+      for (const info of own.cameras) {
+        const ch = await register(cameraTopic(info.name), COMPRESSED_IMAGE_SCHEMA, imageSchemaId);
+        imageSchemaId = ch.schemaId;
+        cameras.set(info.name, { info, channelId: ch.channelId });
+      }
+      return new EpisodeWriter(path, own, fh, mcap, joint.channelId, action.channelId, cameras);
+    } catch (err) {
+      await fh.close().catch(() => {});
+      throw new EpisodeFileError(path, `cannot start recording: ${describeFsError(err, 'write')}`, { cause: err });
+    }
+  }
+
+  get ticks(): number {
+    return this.#ticks;
+  }
+
+  /** Validates against the episode meta (rejecting leaves the file untouched), then queues the tick. */
+  async writeTick(rec: TickRecord): Promise<void> {
+    const messages = this.#encodeTick(rec);
+    const stamp = rec.stamp_ns;
+    return this.#enqueue(async () => {
+      for (const m of messages) {
+        await this.#mcap.addMessage({ channelId: m.channelId, sequence: rec.tick, logTime: stamp, publishTime: stamp, data: m.data });
+      }
+    });
+  }
+
+  /** Writes the episode metadata and the MCAP summary/footer, then closes the file. */
+  async close(result: { success: boolean }): Promise<void> {
+    if (this.#closed) throw new Error(`${this.path}: EpisodeWriter.close() called twice`);
+    if (typeof result?.success !== 'boolean') throw new TypeError(`${this.path}: close() needs { success: boolean }`);
+    this.#closed = true;
+    const metadata = encodeEpisodeMetadata(this.meta, {
+      success: result.success,
+      ticks: this.#ticks,
+      start_ns: this.#firstStamp,
+      end_ns: this.#ticks > 0 ? this.#lastStamp : undefined,
+    });
+    let firstError: unknown;
+    try {
+      await this.#enqueue(async () => {
+        await this.#mcap.addMetadata({ name: EPISODE_METADATA_NAME, metadata });
+        await this.#mcap.end();
+      });
+    } catch (err) {
+      firstError = err;
+    }
+    // The handle is released even when the writes failed; the first error is the one to report.
+    try {
+      await this.#fh.close();
+    } catch (err) {
+      firstError ??= new EpisodeFileError(this.path, describeFsError(err, 'write'), { cause: err });
+    }
+    if (firstError !== undefined) throw firstError;
+  }
+
+  #enqueue(op: () => Promise<void>): Promise<void> {
+    const run = this.#queue.then(async () => {
+      if (this.#failure !== undefined) {
+        throw new EpisodeFileError(this.path, `an earlier write failed (${reasonOf(this.#failure)})`, { cause: this.#failure });
+      }
+      try {
+        await op();
+      } catch (err) {
+        this.#failure = err;
+        throw new EpisodeFileError(this.path, describeFsError(err, 'write'), { cause: err });
+      }
+    });
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  #encodeTick(rec: TickRecord): Pending {
+    const fail = (what: string): never => {
+      throw new RangeError(`${this.path}: tick ${rec?.tick}: ${what}`);
+    };
+    if (this.#closed) fail('writeTick() after close()');
+    const { tick, stamp_ns } = rec;
+    if (!Number.isInteger(tick) || tick < 0 || tick > MAX_TICK) fail(`tick must be an integer in [0, ${MAX_TICK}]`);
+    if (tick <= this.#lastTick) fail(`ticks must increase; the previous tick was ${this.#lastTick}`);
+    if (typeof stamp_ns !== 'bigint' || stamp_ns < 0n || stamp_ns > MAX_STAMP) fail('stamp_ns must be a non-negative bigint (ns since the Unix epoch)');
+    // Equal or backward log times would let another tick's messages interleave on playback.
+    if (stamp_ns <= this.#lastStamp) {
+      fail(`stamp_ns ${stamp_ns} is not after the previous tick's ${this.#lastStamp}; use a monotonic clock or start + tick*dt`);
+    }
+    const m = this.meta;
+    checkLength(rec.position_rad, m.joint_names.length, 'position_rad', 'joint_names', fail);
+    checkLength(rec.velocity_rad_s, m.joint_names.length, 'velocity_rad_s', 'joint_names', fail);
+    checkLength(rec.gripper, m.gripper_names.length, 'gripper', 'gripper_names', fail);
+    checkLength(rec.action, m.action_names.length, 'action', 'action_names', fail);
+    const frames = rec.frames ?? [];
+    const seen = new Set<string>();
+    for (const f of frames) {
+      const cam = this.#cameras.get(f?.camera as string);
+      if (!cam) fail(`frame for unknown camera ${JSON.stringify(f?.camera)} (meta.cameras: ${[...this.#cameras.keys()].join(', ') || 'none'})`);
+      if (seen.has(f.camera)) fail(`two frames for camera "${f.camera}"`);
+      seen.add(f.camera);
+      const { width, height } = cam!.info;
+      if (f.width !== width || f.height !== height) fail(`camera "${f.camera}" frame is ${f.width}x${f.height}, meta says ${width}x${height}`);
+      if (!(f.rgb instanceof Uint8Array) || f.rgb.length !== width * height * 3) {
+        fail(`camera "${f.camera}" rgb has ${f.rgb?.length} bytes, expected ${width}x${height}x3 = ${width * height * 3}`);
+      }
+    }
+
+    const t = timeJson(stamp_ns);
+    const out: Pending = [
+      {
+        channelId: this.#jointChannel,
+        data: this.#encoder.encode(`{"timestamp":${t},"tick":${tick},"name":${this.#jointNamesJson},"position":${numberArrayJson(rec.position_rad)},"velocity":${numberArrayJson(rec.velocity_rad_s)},"gripper":${numberArrayJson(rec.gripper)}}`),
+      },
+      {
+        channelId: this.#actionChannel,
+        data: this.#encoder.encode(`{"timestamp":${t},"tick":${tick},"name":${this.#actionNamesJson},"action":${numberArrayJson(rec.action)}}`),
+      },
+    ];
+    for (const f of frames) {
+      const png = encodeRgbPng(f.width, f.height, f.rgb);
+      // Camera names are restricted to [A-Za-z0-9_.-], so frame_id needs no escaping.
+      out.push({
+        channelId: this.#cameras.get(f.camera)!.channelId,
+        data: Buffer.from(`{"timestamp":${t},"frame_id":"${f.camera}","format":"png","data":"${png.toString('base64')}"}`, 'latin1'),
+      });
+    }
+    this.#lastTick = tick;
+    this.#lastStamp = stamp_ns;
+    this.#firstStamp ??= stamp_ns;
+    this.#ticks++;
+    return out;
+  }
+}
+
+function checkLength(values: ArrayLike<number>, expected: number, field: string, namesField: string, fail: (what: string) => never): void {
+  const n = values?.length;
+  if (typeof n !== 'number') fail(`${field} is missing`);
+  if (n !== expected) fail(`${field} has ${n} values but meta.${namesField} has ${expected}`);
+}
+
+/** Validates the meta up front (a bad one would only surface when reading back) and takes a private copy. */
+function copyMeta(meta: EpisodeMeta, path: string): EpisodeMeta {
+  const fail = (what: string): never => {
+    throw new TypeError(`${path}: invalid episode meta: ${what}`);
+  };
+  if (typeof meta !== 'object' || meta === null) fail('meta must be an object');
+  if (typeof meta.robot !== 'string') fail('robot must be a string');
+  if (typeof meta.task !== 'string') fail('task must be a string');
+  if (typeof meta.seed !== 'number' || !Number.isFinite(meta.seed)) fail('seed must be a finite number');
+  if (typeof meta.control_hz !== 'number' || !(meta.control_hz > 0) || !Number.isFinite(meta.control_hz)) fail('control_hz must be a positive number');
+  for (const key of ['joint_names', 'gripper_names', 'action_names'] as const) {
+    if (!isStringArray(meta[key])) fail(`${key} must be an array of strings`);
+  }
+  if (meta.policy !== undefined && typeof meta.policy !== 'string') fail('policy must be a string when given');
+  if (!Array.isArray(meta.cameras)) fail('cameras must be an array');
+  const names = new Set<string>();
+  for (const c of meta.cameras) {
+    if (typeof c?.name !== 'string' || !CAMERA_NAME_RE.test(c.name)) fail(`camera name ${JSON.stringify(c?.name)} must match ${CAMERA_NAME_RE}`);
+    if (!Number.isSafeInteger(c.width) || c.width <= 0 || !Number.isSafeInteger(c.height) || c.height <= 0) {
+      fail(`camera "${c.name}" needs positive integer width and height`);
+    }
+    if (names.has(c.name)) fail(`camera "${c.name}" is listed twice`);
+    names.add(c.name);
+  }
+  const copy: EpisodeMeta = {
+    robot: meta.robot, task: meta.task, seed: meta.seed, control_hz: meta.control_hz,
+    joint_names: [...meta.joint_names], gripper_names: [...meta.gripper_names], action_names: [...meta.action_names],
+    cameras: meta.cameras.map(({ name, width, height }) => ({ name, width, height })),
+  };
+  if (meta.policy !== undefined) copy.policy = meta.policy;
+  return copy;
+}
