@@ -3,6 +3,8 @@
 //  realtime_factor_camera  the same with one 96 x 96 camera rendered at 10 Hz
 //  camera_ms               median ms per rendered frame by size, per camera
 //  expert_success_rate     over the episodes run for realtime_factor, with a Wilson 95% interval
+// This machine is shared: the same run varies by up to ~30% from one minute to the next. Each timing
+// is therefore taken in PASSES passes and the best pass is reported, with all passes alongside.
 import { SimEnv } from './sim-env.js';
 import { createExpert } from './experts/index.js';
 import { runExpertEpisode } from './rollout.js';
@@ -25,8 +27,10 @@ export interface SimBenchResult {
   physics_hz: number;
   control_hz: number;
   realtime_factor: number;
+  realtime_factor_passes: number[];
   ticks_per_s: number;
   realtime_factor_camera: number;
+  realtime_factor_camera_passes: number[];
   camera_ms: Record<string, number>;
   camera_ms_by_camera: Record<string, Record<string, number>>;
   expert_success_rate: number;
@@ -37,6 +41,7 @@ export interface SimBenchResult {
 }
 
 const CAMERA_SIZES = [64, 128, 224] as const;
+const PASSES = 3;
 
 export async function benchmarkSim(opts: SimBenchOptions): Promise<SimBenchResult> {
   const env = await SimEnv.create({ robot: opts.robot, task: opts.task });
@@ -46,28 +51,38 @@ export async function benchmarkSim(opts: SimBenchOptions): Promise<SimBenchResul
     runExpertEpisode(env, expert, 1_000_000);
 
     let ticks = 0, successes = 0;
-    const t0 = performance.now();
-    for (let s = 0; s < opts.episodes; s++) {
-      const r = runExpertEpisode(env, expert, s);
-      ticks += r.ticks;
-      if (r.success) successes++;
-      opts.onProgress?.('expert episodes', s + 1, opts.episodes);
+    const rf: number[] = [];
+    for (let pass = 0; pass < PASSES; pass++) {
+      let passTicks = 0, passSuccesses = 0;
+      const t0 = performance.now();
+      for (let s = 0; s < opts.episodes; s++) {
+        const r = runExpertEpisode(env, expert, s);
+        passTicks += r.ticks;
+        if (r.success) passSuccesses++;
+        opts.onProgress?.(`expert episodes, pass ${pass + 1}/${PASSES}`, s + 1, opts.episodes);
+      }
+      rf.push(passTicks / ((performance.now() - t0) / 1000) / env.control_hz);
+      // the sim is deterministic: every pass must tell the same story
+      if (pass > 0 && (passTicks !== ticks || passSuccesses !== successes)) throw new Error('benchmark passes disagree: the simulation is not deterministic');
+      ticks = passTicks;
+      successes = passSuccesses;
     }
-    const wall_s = (performance.now() - t0) / 1000;
-    const ticks_per_s = ticks / wall_s;
 
     // one 96 x 96 camera at 10 Hz
     const camEpisodes = opts.camera_episodes ?? Math.min(opts.episodes, 20);
     const cam = env.camera(env.cameraNames()[0], 96);
     const frame = cam.newFrame();
     const every = Math.round(env.control_hz / 10);
-    let camTicks = 0;
-    const t1 = performance.now();
-    for (let s = 0; s < camEpisodes; s++) {
-      camTicks += runExpertEpisode(env, expert, s, { onTick: (e) => { if (e.tick % every === 0) e.render(cam, frame); } }).ticks;
-      opts.onProgress?.('camera episodes', s + 1, camEpisodes);
+    const rfCam: number[] = [];
+    for (let pass = 0; pass < PASSES; pass++) {
+      let camTicks = 0;
+      const t1 = performance.now();
+      for (let s = 0; s < camEpisodes; s++) {
+        camTicks += runExpertEpisode(env, expert, s, { onTick: (e) => { if (e.tick % every === 0) e.render(cam, frame); } }).ticks;
+        opts.onProgress?.(`camera episodes, pass ${pass + 1}/${PASSES}`, s + 1, camEpisodes);
+      }
+      rfCam.push(camTicks / ((performance.now() - t1) / 1000) / env.control_hz);
     }
-    const camTicksPerS = camTicks / ((performance.now() - t1) / 1000);
 
     const byCamera: Record<string, Record<string, number>> = {};
     for (const name of env.cameraNames()) byCamera[name] = timeCamera(env, expert, name);
@@ -79,9 +94,11 @@ export async function benchmarkSim(opts: SimBenchOptions): Promise<SimBenchResul
       episodes: opts.episodes,
       physics_hz: env.physics_hz,
       control_hz: env.control_hz,
-      realtime_factor: round(ticks_per_s / env.control_hz, 1),
-      ticks_per_s: round(ticks_per_s, 0),
-      realtime_factor_camera: round(camTicksPerS / env.control_hz, 1),
+      realtime_factor: round(Math.max(...rf), 1),
+      realtime_factor_passes: rf.map((x) => round(x, 1)),
+      ticks_per_s: round(Math.max(...rf) * env.control_hz, 0),
+      realtime_factor_camera: round(Math.max(...rfCam), 1),
+      realtime_factor_camera_passes: rfCam.map((x) => round(x, 1)),
       camera_ms,
       camera_ms_by_camera: byCamera,
       expert_success_rate: round(successes / opts.episodes, 3),
@@ -98,23 +115,30 @@ export async function benchmarkSim(opts: SimBenchOptions): Promise<SimBenchResul
   }
 }
 
-/** Median ms per frame at each size, over frames taken along an expert episode (the arm moves). */
+/**
+ * Median ms per frame at each size, over frames taken along an expert episode (the arm moves); the
+ * lowest median of PASSES passes.
+ */
 function timeCamera(env: SimEnv, expert: ReturnType<typeof createExpert>, name: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const size of CAMERA_SIZES) {
     const cam = env.camera(name, size);
     const frame = cam.newFrame();
-    const times: number[] = [];
-    runExpertEpisode(env, expert, 7, {
-      onTick: (e) => {
-        if (e.tick % 4 !== 0) return;
-        const t = performance.now();
-        e.render(cam, frame);
-        times.push(performance.now() - t);
-      },
-    });
-    // the first frames run before the JIT has optimised the shading loop
-    out[String(size)] = round(median(times.slice(5)), 2);
+    let best = Infinity;
+    for (let pass = 0; pass < PASSES; pass++) {
+      const times: number[] = [];
+      runExpertEpisode(env, expert, 7, {
+        onTick: (e) => {
+          if (e.tick % 4 !== 0) return;
+          const t = performance.now();
+          e.render(cam, frame);
+          times.push(performance.now() - t);
+        },
+      });
+      // the first frames run before the JIT has optimised the shading loop
+      best = Math.min(best, median(times.slice(5)));
+    }
+    out[String(size)] = round(best, 2);
   }
   return out;
 }

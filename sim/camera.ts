@@ -1,7 +1,14 @@
-// A camera image made by ray casting: one ray per pixel through mj_multiRay, which returns the geom hit,
-// and the distance. Colour is the geom's rgba times a Lambert term from one fixed
-// light; depth is the distance along the optical axis. There is no OpenGL in the WebAssembly build,
-// and for policies that see 64-224 px images this is fast enough and fully deterministic.
+// Camera images by ray casting: one ray per pixel. Colour is the geom's rgba times a Lambert term from
+// one fixed light; depth is the distance along the optical axis. There is no OpenGL in MuJoCo's
+// WebAssembly build, and for policies that see 64-224 px images this is fast and fully deterministic.
+//
+// How a frame is cast, cheapest first:
+//  - the image is split into 32 px tiles; a geom whose bounding sphere cannot meet a tile's cone of
+//    rays is hidden from that tile (conservative, so nothing visible is ever dropped);
+//  - the tile's rays go through one mj_multiRay call against the remaining geoms; a tile that no geom
+//    can reach is a known miss and skips the call;
+//  - plane geoms (the table) are intersected here, analytically, and the nearer hit wins.
+// test/camera.test.ts checks the result pixel by pixel against mj_ray, which tests every geom.
 import type { Mujoco, MjModel, MjData } from './mujoco.js';
 import { nameToId } from './mujoco.js';
 
@@ -30,7 +37,9 @@ const GEOM_PLANE = 0, GEOM_CAPSULE = 3, GEOM_ELLIPSOID = 4, GEOM_CYLINDER = 5, G
  * body of a second model whose geom poses are copied from the physics data before each frame.
  * mj_multiRay tests each ray against every body's bounding sphere before it looks at geoms; with one
  * body instead of one per link that per-ray work shrinks and a 224 x 224 frame costs about a third less.
- * The images are identical to casting into the physics model (test/camera.test.ts checks this).
+ * It is also more exact: in the articulated model that per-body test let a few edge pixels of finger
+ * pads fall through to the table. test/camera.test.ts checks the image against mj_ray, which tests
+ * every geom.
  */
 export class RenderScene {
   readonly model: MjModel;
@@ -40,6 +49,12 @@ export class RenderScene {
   readonly geomRgb: Float32Array;
   readonly geomType: Int32Array;
   readonly geomSize: Float64Array;
+  /** Bounding-sphere radius per geom (m); 0 for planes, which are never culled. */
+  readonly geomRbound: Float64Array;
+  /** The geoms' own alpha: 0 means invisible to rays, always. */
+  readonly baseAlpha: Float32Array;
+  /** Visible plane geoms: intersected by the camera itself (see RayCamera.planeHit). */
+  readonly planes: number[];
 
   constructor(mj: Mujoco, physics: MjModel) {
     this.ngeom = physics.ngeom;
@@ -47,6 +62,9 @@ export class RenderScene {
     const type = Int32Array.from((physics.geom_type as Int32Array).subarray(0, this.ngeom));
     const size = Float64Array.from((physics.geom_size as Float64Array).subarray(0, 3 * this.ngeom));
     const rgba = Float32Array.from((physics.geom_rgba as Float32Array).subarray(0, 4 * this.ngeom));
+    this.geomRbound = Float64Array.from((physics.geom_rbound as Float64Array).subarray(0, this.ngeom));
+    this.baseAlpha = Float32Array.from({ length: this.ngeom }, (_, g) => rgba[4 * g + 3]);
+    this.planes = [...type.keys()].filter((g) => type[g] === GEOM_PLANE && this.baseAlpha[g] > 0);
     const geoms: string[] = [];
     for (let g = 0; g < this.ngeom; g++) {
       const t = GEOM_TYPE_NAMES[type[g]];
@@ -68,6 +86,15 @@ export class RenderScene {
     }
   }
 
+  /**
+   * Make only the listed geoms visible to the next mj_multiRay (alpha 0 removes a geom from every
+   * ray's tests at once); `null` restores every geom's own alpha.
+   */
+  showOnly(visible: Uint8Array | null): void {
+    const rgba = this.model.geom_rgba as Float32Array;
+    for (let g = 0; g < this.ngeom; g++) rgba[4 * g + 3] = visible === null || visible[g] ? this.baseAlpha[g] : 0;
+  }
+
   /** Copy the geom poses of the physics data (its kinematics must be current). */
   sync(physics: MjData): void {
     (this.data.geom_xpos as Float64Array).set((physics.geom_xpos as Float64Array).subarray(0, 3 * this.ngeom));
@@ -80,22 +107,39 @@ export class RenderScene {
   }
 }
 
+/** Image tiles cast one mj_multiRay call each, with the geoms no ray of the tile can reach hidden. */
+const TILE_PX = 32;
+
+interface Tile {
+  /** Range of this tile's rays in the camera's ray order (tile after tile). */
+  start: number;
+  count: number;
+  /** Unit direction of the tile's central ray (camera frame) and the widest angle to any of its rays. */
+  centreCam: Float64Array;
+  halfAngle_rad: number;
+  geomId: ReturnType<Mujoco['IntBuffer']['FromArray']>;
+  dist: ReturnType<Mujoco['DoubleBuffer']['FromArray']>;
+}
+
 export class RayCamera {
   readonly camId: number;
   readonly width: number;
   readonly height: number;
   private readonly nray: number;
-  /** Pixel directions in the camera frame (x right, y up, looking down -z), unit length. */
+  /** Ray directions in the camera frame (x right, y up, looking down -z), unit length, tile by tile. */
   private readonly dirCam: Float64Array;
-  /** Cosine between each pixel ray and the optical axis, to turn ray distance into depth. */
+  /** Pixel index (row-major) of each ray. */
+  private readonly pixelOf: Int32Array;
+  /** Cosine between each ray and the optical axis, to turn ray distance into depth. */
   private readonly axisCos: Float32Array;
   private readonly dirWorld: Float64Array;
+  private readonly tiles: Tile[] = [];
+  private readonly centreWorld: Float64Array;
+  private readonly visible: Uint8Array;
   private readonly pnt = new Float64Array(3);
   private readonly pose = new Float64Array(9);
   private raysValid = false;
   private readonly lightLocal: Float64Array;
-  private readonly geomId: ReturnType<Mujoco['IntBuffer']['FromArray']>;
-  private readonly dist: ReturnType<Mujoco['DoubleBuffer']['FromArray']>;
 
   constructor(private readonly mj: Mujoco, physics: MjModel, private readonly scene: RenderScene, readonly name: string, width: number, height: number) {
     if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1 || width > 1024 || height > 1024) {
@@ -109,24 +153,49 @@ export class RayCamera {
     const tanY = Math.tan(fovy / 2);
     const tanX = tanY * (width / height);
     this.dirCam = new Float64Array(3 * this.nray);
+    this.pixelOf = new Int32Array(this.nray);
     this.axisCos = new Float32Array(this.nray);
-    for (let r = 0; r < height; r++) {
-      for (let c = 0; c < width; c++) {
-        const i = r * width + c;
-        // pixel centres; row 0 is the top of the image
-        const x = ((c + 0.5) / width * 2 - 1) * tanX;
-        const y = (1 - (r + 0.5) / height * 2) * tanY;
-        const len = Math.hypot(x, y, 1);
-        this.dirCam[3 * i] = x / len;
-        this.dirCam[3 * i + 1] = y / len;
-        this.dirCam[3 * i + 2] = -1 / len;
-        this.axisCos[i] = 1 / len;
+    let k = 0;
+    for (let r0 = 0; r0 < height; r0 += TILE_PX) {
+      for (let c0 = 0; c0 < width; c0 += TILE_PX) {
+        const start = k;
+        for (let r = r0; r < Math.min(height, r0 + TILE_PX); r++) {
+          for (let c = c0; c < Math.min(width, c0 + TILE_PX); c++, k++) {
+            // pixel centres; row 0 is the top of the image
+            const x = ((c + 0.5) / width * 2 - 1) * tanX;
+            const y = (1 - (r + 0.5) / height * 2) * tanY;
+            const len = Math.hypot(x, y, 1);
+            this.dirCam[3 * k] = x / len;
+            this.dirCam[3 * k + 1] = y / len;
+            this.dirCam[3 * k + 2] = -1 / len;
+            this.axisCos[k] = 1 / len;
+            this.pixelOf[k] = r * width + c;
+          }
+        }
+        this.tiles.push(this.makeTile(start, k - start));
       }
     }
     this.dirWorld = new Float64Array(3 * this.nray);
-    this.geomId = new mj.IntBuffer(this.nray);
-    this.dist = new mj.DoubleBuffer(this.nray);
+    this.centreWorld = new Float64Array(3 * this.tiles.length);
+    this.visible = new Uint8Array(scene.ngeom);
     this.lightLocal = new Float64Array(3 * scene.ngeom);
+  }
+
+  private makeTile(start: number, count: number): Tile {
+    const d = this.dirCam;
+    const c = new Float64Array(3);
+    for (let i = start; i < start + count; i++) { c[0] += d[3 * i]; c[1] += d[3 * i + 1]; c[2] += d[3 * i + 2]; }
+    const len = Math.hypot(c[0], c[1], c[2]);
+    c[0] /= len; c[1] /= len; c[2] /= len;
+    let minCos = 1;
+    for (let i = start; i < start + count; i++) minCos = Math.min(minCos, c[0] * d[3 * i] + c[1] * d[3 * i + 1] + c[2] * d[3 * i + 2]);
+    return {
+      start, count, centreCam: c,
+      // a hair wider than the widest ray: the culling must never drop a geom a ray could hit
+      halfAngle_rad: Math.acos(Math.max(-1, Math.min(1, minCos))) + 1e-6,
+      geomId: new this.mj.IntBuffer(count),
+      dist: new this.mj.DoubleBuffer(count),
+    };
   }
 
   /**
@@ -135,11 +204,51 @@ export class RayCamera {
    */
   render(physics: MjData, out: CameraFrame): CameraFrame {
     this.updateRays(physics);
-    this.mj.mj_multiRay(this.scene.model, this.scene.data, this.pnt as unknown as number[], this.dirWorld as unknown as number[],
-      null as unknown as number[], true, -1, this.geomId, this.dist, null, this.nray, CUTOFF_M);
-    // views are re-read each frame: a growing WebAssembly heap detaches old ones
-    this.shade(this.geomId.GetView() as Int32Array, this.dist.GetView() as Float64Array, out);
+    const sd = this.scene.data;
+    const gpos = sd.geom_xpos as Float64Array;
+    this.prepareLight(sd.geom_xmat as Float64Array);
+    try {
+      for (let t = 0; t < this.tiles.length; t++) {
+        const tile = this.tiles[t];
+        if (this.cullFor(t, gpos) === 0) {
+          // no geom's bounding sphere meets this tile's rays: MuJoCo could only report misses
+          this.shade(tile, null, null, out);
+          continue;
+        }
+        this.scene.showOnly(this.visible);
+        this.mj.mj_multiRay(this.scene.model, sd, this.pnt as unknown as number[],
+          this.dirWorld.subarray(3 * tile.start, 3 * (tile.start + tile.count)) as unknown as number[],
+          null as unknown as number[], true, -1, tile.geomId, tile.dist, null, tile.count, CUTOFF_M);
+        // views are re-read each call: a growing WebAssembly heap detaches old ones
+        this.shade(tile, tile.geomId.GetView() as Int32Array, tile.dist.GetView() as Float64Array, out);
+      }
+    } finally {
+      this.scene.showOnly(null);
+    }
     return out;
+  }
+
+  /**
+   * Which geoms a ray of tile `t` can hit: a geom's bounding sphere must meet the tile's cone of rays.
+   * Planes are left out: shade() intersects them itself.
+   */
+  private cullFor(t: number, gpos: Float64Array): number {
+    const { geomType, geomRbound, ngeom, baseAlpha } = this.scene;
+    let count = 0;
+    const cx = this.centreWorld[3 * t], cy = this.centreWorld[3 * t + 1], cz = this.centreWorld[3 * t + 2];
+    const half = this.tiles[t].halfAngle_rad;
+    for (let g = 0; g < ngeom; g++) {
+      if (baseAlpha[g] === 0) { this.visible[g] = 0; continue; }
+      if (geomType[g] === GEOM_PLANE) { this.visible[g] = 0; continue; }
+      const vx = gpos[3 * g] - this.pnt[0], vy = gpos[3 * g + 1] - this.pnt[1], vz = gpos[3 * g + 2] - this.pnt[2];
+      const dist = Math.sqrt(vx * vx + vy * vy + vz * vz);
+      const r = geomRbound[g];
+      if (dist <= r) { this.visible[g] = 1; count++; continue; }
+      const angle = Math.acos(Math.max(-1, Math.min(1, (vx * cx + vy * cy + vz * cz) / dist)));
+      this.visible[g] = angle <= half + Math.asin(r / dist) ? 1 : 0;
+      count += this.visible[g];
+    }
+    return count;
   }
 
   /** World-frame ray directions; a camera that has not moved since the last frame keeps them. */
@@ -152,46 +261,52 @@ export class RayCamera {
     for (let k = 0; k < 3; k++) if (this.pnt[k] !== xpos[c + k]) { moved = true; this.pnt[k] = xpos[c + k]; }
     if (!moved && this.raysValid) return;
     this.raysValid = true;
-    const m = this.pose, dc = this.dirCam, dw = this.dirWorld;
-    for (let i = 0; i < 3 * this.nray; i += 3) {
-      const x = dc[i], y = dc[i + 1], z = dc[i + 2];
-      dw[i] = m[0] * x + m[1] * y + m[2] * z;
-      dw[i + 1] = m[3] * x + m[4] * y + m[5] * z;
-      dw[i + 2] = m[6] * x + m[7] * y + m[8] * z;
+    rotate(this.pose, this.dirCam, this.dirWorld, this.nray);
+    this.tiles.forEach((tile, t) => rotate(this.pose, tile.centreCam, this.centreWorld.subarray(3 * t, 3 * t + 3), 1));
+  }
+
+  /** The light direction in each geom's frame, so shading needs no per-pixel rotation. */
+  private prepareLight(gmat: Float64Array): void {
+    const L = this.lightLocal;
+    for (let g = 0; g < this.scene.ngeom; g++) {
+      const R = 9 * g;
+      L[3 * g] = gmat[R] * LIGHT[0] + gmat[R + 3] * LIGHT[1] + gmat[R + 6] * LIGHT[2];
+      L[3 * g + 1] = gmat[R + 1] * LIGHT[0] + gmat[R + 4] * LIGHT[1] + gmat[R + 7] * LIGHT[2];
+      L[3 * g + 2] = gmat[R + 2] * LIGHT[0] + gmat[R + 5] * LIGHT[1] + gmat[R + 8] * LIGHT[2];
     }
   }
 
   /**
-   * Colour and depth per pixel. Surface normals come from the hit point in the geom's own frame
-   * (cheaper here than asking mj_multiRay for them); the light is turned into each geom's frame once.
+   * Colour and depth of one tile's pixels. Surface normals come from the hit point in the geom's own
+   * frame (cheaper here than asking mj_multiRay for them).
    */
-  private shade(gid: Int32Array, dist: Float64Array, out: CameraFrame): void {
+  private shade(tile: Tile, gid: Int32Array | null, dist: Float64Array | null, out: CameraFrame): void {
     const sd = this.scene.data;
     const gpos = sd.geom_xpos as Float64Array, gmat = sd.geom_xmat as Float64Array;
-    const { geomRgb: col, geomType: type, geomSize: size, ngeom } = this.scene;
+    const { geomRgb: col, geomType: type, geomSize: size, planes } = this.scene;
     const lightLocal = this.lightLocal;
-    for (let g = 0; g < ngeom; g++) {
-      const R = 9 * g;
-      lightLocal[3 * g] = gmat[R] * LIGHT[0] + gmat[R + 3] * LIGHT[1] + gmat[R + 6] * LIGHT[2];
-      lightLocal[3 * g + 1] = gmat[R + 1] * LIGHT[0] + gmat[R + 4] * LIGHT[1] + gmat[R + 7] * LIGHT[2];
-      lightLocal[3 * g + 2] = gmat[R + 2] * LIGHT[0] + gmat[R + 5] * LIGHT[1] + gmat[R + 8] * LIGHT[2];
-    }
-    const rgb = out.rgb, depth = out.depth_m, cosA = this.axisCos, dw = this.dirWorld;
+    const rgb = out.rgb, depth = out.depth_m, cosA = this.axisCos, dw = this.dirWorld, pixelOf = this.pixelOf;
     const px = this.pnt[0], py = this.pnt[1], pz = this.pnt[2];
-    for (let i = 0, p = 0; i < this.nray; i++, p += 3) {
-      const g = gid[i];
+    for (let j = 0; j < tile.count; j++) {
+      const i = tile.start + j;
+      const pix = pixelOf[i], p = 3 * pix;
+      let g = gid ? gid[j] : -1;
+      let d = dist ? dist[j] : Infinity;
+      for (const pl of planes) {
+        const t = this.planeHit(pl, i, gpos, gmat, size);
+        if (t >= 0 && (g < 0 || t < d)) { g = pl; d = t; }
+      }
       if (g < 0) {
         rgb[p] = BACKGROUND[0]; rgb[p + 1] = BACKGROUND[1]; rgb[p + 2] = BACKGROUND[2];
-        depth[i] = Infinity;
+        depth[pix] = Infinity;
         continue;
       }
-      const d = dist[i];
       let nx = 0, ny = 0, nz = 1;
       const t = type[g];
       if (t !== GEOM_PLANE) {
         // hit point in the geom frame: R^T (hit - centre)
         const R = 9 * g;
-        const hx = px + d * dw[p] - gpos[3 * g], hy = py + d * dw[p + 1] - gpos[3 * g + 1], hz = pz + d * dw[p + 2] - gpos[3 * g + 2];
+        const hx = px + d * dw[3 * i] - gpos[3 * g], hy = py + d * dw[3 * i + 1] - gpos[3 * g + 1], hz = pz + d * dw[3 * i + 2] - gpos[3 * g + 2];
         const x = gmat[R] * hx + gmat[R + 3] * hy + gmat[R + 6] * hz;
         const y = gmat[R + 1] * hx + gmat[R + 4] * hy + gmat[R + 7] * hz;
         const z = gmat[R + 2] * hx + gmat[R + 5] * hy + gmat[R + 8] * hz;
@@ -200,8 +315,7 @@ export class RayCamera {
           const ax = Math.abs(x) / s0, ay = Math.abs(y) / s1, az = Math.abs(z) / s2;
           if (ax >= ay && ax >= az) { nx = Math.sign(x); nz = 0; } else if (ay >= az) { ny = Math.sign(y); nz = 0; } else nz = Math.sign(z);
         } else if (t === GEOM_CAPSULE) {
-          const zc = z > s1 ? z - s1 : z < -s1 ? z + s1 : 0;
-          nx = x; ny = y; nz = zc;
+          nx = x; ny = y; nz = z > s1 ? z - s1 : z < -s1 ? z + s1 : 0;
         } else if (t === GEOM_CYLINDER) {
           if (Math.abs(z) >= s1 - 1e-6) nz = Math.sign(z); else { nx = x; ny = y; nz = 0; }
         } else if (t === GEOM_ELLIPSOID) {
@@ -216,8 +330,29 @@ export class RayCamera {
       rgb[p] = col[3 * g] * shade;
       rgb[p + 1] = col[3 * g + 1] * shade;
       rgb[p + 2] = col[3 * g + 2] * shade;
-      depth[i] = d * cosA[i];
+      depth[pix] = d * cosA[i];
     }
+  }
+
+  /**
+   * Distance along ray `i` to plane geom `g`, or -1: only its front face, only inside its rendered
+   * rectangle (size 0 = unbounded), as mj_ray treats planes. Most rays end on the table, and this
+   * costs a few multiplications where MuJoCo's plane test cost as much as the rest of the ray.
+   */
+  private planeHit(g: number, i: number, gpos: Float64Array, gmat: Float64Array, size: Float64Array): number {
+    const R = 9 * g, dw = this.dirWorld;
+    const dx = dw[3 * i], dy = dw[3 * i + 1], dz = dw[3 * i + 2];
+    const nx = gmat[R + 2], ny = gmat[R + 5], nz = gmat[R + 8];
+    const dn = dx * nx + dy * ny + dz * nz;
+    if (dn > -1e-12) return -1;
+    const ox = this.pnt[0] - gpos[3 * g], oy = this.pnt[1] - gpos[3 * g + 1], oz = this.pnt[2] - gpos[3 * g + 2];
+    const t = -(ox * nx + oy * ny + oz * nz) / dn;
+    if (t < 0) return -1;
+    const hx = ox + t * dx, hy = oy + t * dy, hz = oz + t * dz;
+    const sx = size[3 * g], sy = size[3 * g + 1];
+    if (sx > 0 && Math.abs(gmat[R] * hx + gmat[R + 3] * hy + gmat[R + 6] * hz) > sx) return -1;
+    if (sy > 0 && Math.abs(gmat[R + 1] * hx + gmat[R + 4] * hy + gmat[R + 7] * hz) > sy) return -1;
+    return t;
   }
 
   newFrame(): CameraFrame {
@@ -228,8 +363,20 @@ export class RayCamera {
   }
 
   dispose(): void {
-    this.geomId.delete();
-    this.dist.delete();
+    for (const t of this.tiles) {
+      t.geomId.delete();
+      t.dist.delete();
+    }
+  }
+}
+
+/** out = R v for `n` unit vectors (R row-major 3x3). */
+function rotate(R: Float64Array, v: Float64Array, out: Float64Array, n: number): void {
+  for (let i = 0; i < 3 * n; i += 3) {
+    const x = v[i], y = v[i + 1], z = v[i + 2];
+    out[i] = R[0] * x + R[1] * y + R[2] * z;
+    out[i + 1] = R[3] * x + R[4] * y + R[5] * z;
+    out[i + 2] = R[6] * x + R[7] * y + R[8] * z;
   }
 }
 

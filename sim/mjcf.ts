@@ -1,6 +1,6 @@
 // Writes the MuJoCo XML for a scene: arms from their ArmSpecs, a table, task objects and cameras.
 // Collision filtering keeps the physics cheap: arm links (contype 2) touch only the table; palm,
-// finger pads, objects and table (contype 1) touch each other.
+// finger pads, objects and table (contype 1) touch each other; finger stems are for looks only.
 import type { ArmSpec, CapsuleGeom } from './robots/arm-spec.js';
 import type { Quat, Vec3 } from './math3d.js';
 
@@ -52,14 +52,11 @@ const JOINT_FRICTION_DAMPING = 1;
 const PHYSICS_OPTIONS = 'integrator="implicitfast" cone="elliptic"';
 const PHYSICS_FLAGS = 'sleep="enable"';
 
-/** Objects: sliding friction only (condim 3); the pads add torsional friction to the pairs they make. */
-const GRASP_CONTACT = 'condim="3"';
 /**
- * A pad touches a flat face along a short line, which alone barely resists the object turning about
- * the contact normal (the closing axis); torsional friction (condim 4, MuJoCo takes the larger condim
- * of a pair) stops a held cube from pivoting out when the hand accelerates.
+ * Pads and objects: sliding friction only (condim 3). Torsional friction and elliptic impratio were
+ * measured too: slower, and no more grasps held.
  */
-const PAD_TORSIONAL_FRICTION_M = 0.01;
+const GRASP_CONTACT = 'condim="3"';
 
 const n = (x: number) => (Math.abs(x) < 1e-12 ? '0' : String(Number(x.toFixed(6))));
 const v = (a: ArrayLike<number>) => Array.from(a, n).join(' ');
@@ -68,14 +65,12 @@ export function sceneToMjcf(scene: SceneSpec): string {
   const out: string[] = [];
   out.push(`<mujoco model="${scene.name}">`);
   out.push('  <compiler angle="radian" autolimits="true"/>');
-  // implicitfast integrates the stiff position servos stably at 2 ms; elliptic cones with impratio make
-  // finger grasps hold without slip, as in MuJoCo Menagerie's grippers.
   out.push(`  <option timestep="${n(scene.timestep_s)}" ${PHYSICS_OPTIONS}><flag ${PHYSICS_FLAGS}/></option>`);
   out.push('  <size memory="4M"/>');
   out.push('  <worldbody>');
   const [tx, ty] = scene.table.centre_xy;
   const [hx, hy] = scene.table.half_xy;
-  // a plane: cheaper than a box both for contacts and for the camera rays that nearly all end on it
+  // a plane: cheaper than a box both for contacts (measured) and for the camera rays that nearly all end on it
   out.push(`    <geom name="table" type="plane" pos="${v([tx, ty, 0])}" size="${v([hx, hy, 0.05])}" rgba="${v(scene.table.rgba)}" contype="1" conaffinity="3"/>`);
   for (const cam of scene.cameras.filter((c) => c.body === 'world')) out.push('    ' + cameraXml(cam));
   for (const arm of scene.arms) armXml(arm, scene.cameras, out, '    ');
@@ -134,7 +129,7 @@ function armXml(arm: ArmSpec, cameras: CameraSpec[], out: string[], indent: stri
     const [px, py, pz] = g.pad_half_m;
     const z0 = g.finger_stem_m;
     out.push(`${ind}    <geom name="${p}stem_${side}" type="box" pos="${v([0, sign * py, z0 / 2])}" size="${v([px, py * 0.6, z0 / 2])}" mass="0.02" rgba="${v(g.rgba)}" contype="0" conaffinity="0"/>`);
-    out.push(`${ind}    <geom name="${p}pad_${side}" type="box" pos="${v([0, sign * py, z0 + pz])}" size="${v(g.pad_half_m)}" mass="0.05" rgba="${v(g.rgba)}" friction="${n(g.friction)} ${n(PAD_TORSIONAL_FRICTION_M)} 0.0001" condim="4" contype="1" conaffinity="1"/>`);
+    out.push(`${ind}    <geom name="${p}pad_${side}" type="box" pos="${v([0, sign * py, z0 + pz])}" size="${v(g.pad_half_m)}" mass="0.05" rgba="${v(g.rgba)}" friction="${n(g.friction)} 0.02 0.0001" ${GRASP_CONTACT} contype="1" conaffinity="1"/>`);
     out.push(`${ind}  </body>`);
   }
   out.push(`${ind}</body>`);

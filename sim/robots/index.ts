@@ -45,9 +45,11 @@ function alohaRobot(): RobotModel {
     home_gripper: [1, 1],
     table: { centre_xy: [0, 0], half_xy: [0.75, 0.45], rgba: WOOD },
     cameras: [
-      { name: 'top', body: 'world', pos: [0, -0.55, 0.85], lookat: [0, 0.02, 0], up: [0, 0, 1], fovy_deg: 60 },
-      { name: 'left_wrist', body: 'left_gripper', pos: [0.06, 0, 0.03], lookat: [0, 0, 0.2], up: [1, 0, 0], fovy_deg: 75 },
-      { name: 'right_wrist', body: 'right_gripper', pos: [0.06, 0, 0.03], lookat: [0, 0, 0.2], up: [1, 0, 0], fovy_deg: 75 },
+      // high in front of the table: both arms, bases included, and the cube in one square image
+      { name: 'top', body: 'world', pos: [0, -0.3, 1.1], lookat: [0, 0.03, 0.05], up: [0, 0, 1], fovy_deg: 60 },
+      // above the palm (the side that faces up at home), looking past the fingertips, image upright at home
+      { name: 'left_wrist', body: 'left_gripper', pos: [-0.06, 0, 0.03], lookat: [0, 0, 0.2], up: [-1, 0, 0], fovy_deg: 75 },
+      { name: 'right_wrist', body: 'right_gripper', pos: [-0.06, 0, 0.03], lookat: [0, 0, 0.2], up: [-1, 0, 0], fovy_deg: 75 },
     ],
   };
 }

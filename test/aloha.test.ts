@@ -1,0 +1,78 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SimEnv } from '../sim/sim-env.js';
+import { runExpertEpisode } from '../sim/rollout.js';
+import { createExpert } from '../sim/experts/index.js';
+import { AlohaTransferCubeExpert } from '../sim/experts/aloha-transfer-cube.js';
+
+const env = await SimEnv.create({ robot: 'aloha', task: 'transfer-cube' });
+test.after(() => env.dispose());
+
+const expert = (noise = 0) => new AlohaTransferCubeExpert(env.robot, env.control_hz, { noise });
+
+test('the registry hands out the ALOHA transfer-cube expert', () => {
+  const e = createExpert(env.robot, 'transfer-cube', env.control_hz);
+  assert.ok(e instanceof AlohaTransferCubeExpert);
+  assert.equal(e.action_dim, env.action_dim);
+});
+
+test('the clean expert hands the cube over in seeded episodes', () => {
+  const e = expert();
+  for (const seed of [0, 1, 2, 3, 4]) {
+    const r = runExpertEpisode(env, e, seed);
+    assert.ok(r.success, `seed ${seed} failed after ${r.ticks} ticks`);
+    assert.ok(r.ticks < env.task.max_ticks);
+  }
+});
+
+test('the noisy expert still succeeds', () => {
+  const e = expert(1);
+  for (const seed of [10, 11]) {
+    const r = runExpertEpisode(env, e, seed);
+    assert.ok(r.success, `seed ${seed} failed at noise 1`);
+  }
+});
+
+test('success is false at reset and while only the right hand holds the cube', () => {
+  env.reset(7);
+  assert.equal(env.task.evaluate(env), false);
+  assert.equal(env.success, false);
+
+  let heldByRightOnly = 0;
+  runExpertEpisode(env, expert(), 7, {
+    onTick: (e) => {
+      const right = e.touching('right_pad_left', 'cube') && e.touching('right_pad_right', 'cube');
+      const left = e.touching('left_pad_left', 'cube') || e.touching('left_pad_right', 'cube');
+      if (right && !left && e.objectPose('cube').pos[2] > 0.1) {
+        heldByRightOnly++;
+        assert.equal(e.task.evaluate(e), false, `tick ${e.tick}`);
+        assert.equal(e.success, false, `tick ${e.tick}`);
+      }
+    },
+  });
+  assert.ok(heldByRightOnly > 20, `the right hand held the cube up for only ${heldByRightOnly} ticks`);
+  assert.ok(env.success, 'the handover itself should succeed');
+});
+
+test('same seed, same episode', () => {
+  const final = (noise: number) => {
+    const r = runExpertEpisode(env, expert(noise), 5);
+    return { ...r, cube: env.objectPose('cube') };
+  };
+  for (const noise of [0, 1]) {
+    const a = final(noise);
+    const b = final(noise);
+    assert.deepEqual(b, a, `noise ${noise}`);
+  }
+});
+
+test('overlapping chunks agree: the plan is a function of the absolute tick', () => {
+  env.reset(3);
+  const e = expert(1);
+  e.reset(3);
+  const state = env.readState(env.newState());
+  const obs = (tick: number) => ({ tick, position_rad: state.position_rad, gripper: state.gripper, task: env.taskState() });
+  const a = e.chunk(obs(0), 60);
+  const b = e.chunk(obs(20), 40);
+  assert.deepEqual(b, a.subarray(20 * e.action_dim));
+});

@@ -1,0 +1,146 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SimEnv } from '../sim/sim-env.js';
+import { createExpert } from '../sim/experts/index.js';
+import { runExpertEpisode } from '../sim/rollout.js';
+import { UR_HOME_RAD } from '../sim/robots/ur.js';
+import { CUBE_HALF_M } from '../sim/tasks/pick-place.js';
+import { PUSH_CUBE_HALF_M } from '../sim/tasks/push.js';
+
+const holdAt = (env: SimEnv, q: number[], gripper = 1) => Float64Array.from([...q, gripper]);
+
+test('a joint target is reached within tolerance and a pose is held against gravity', async () => {
+  const env = await SimEnv.create({ robot: 'ur5e', task: 'pick-place' });
+  try {
+    env.reset(0);
+    const state = env.newState();
+    // hold the home pose for 2 s: gravity must not make it sag
+    for (let t = 0; t < 100; t++) { env.applyAction(holdAt(env, UR_HOME_RAD)); env.step(); }
+    env.readState(state);
+    for (let j = 0; j < 6; j++) assert.ok(Math.abs(state.position_rad[j] - UR_HOME_RAD[j]) < 2e-3, `joint ${j} sagged to ${state.position_rad[j]}`);
+    // step the shoulder and elbow 0.3 rad: reached within 1 s, to 2 mrad
+    const target = [...UR_HOME_RAD];
+    target[1] += 0.3; target[2] -= 0.3; target[5] += 0.3;
+    for (let t = 0; t < 50; t++) { env.applyAction(holdAt(env, target)); env.step(); }
+    env.readState(state);
+    for (let j = 0; j < 6; j++) assert.ok(Math.abs(state.position_rad[j] - target[j]) < 2e-3, `joint ${j} at ${state.position_rad[j]}, target ${target[j]}`);
+    for (let j = 0; j < 6; j++) assert.ok(Math.abs(state.velocity_rad_s[j]) < 0.01, `joint ${j} still moving`);
+  } finally {
+    env.dispose();
+  }
+});
+
+test('gripper opens and closes on command (0 closed .. 1 open)', async () => {
+  const env = await SimEnv.create({ robot: 'ur5', task: 'pick-place' });
+  try {
+    env.reset(0);
+    const state = env.newState();
+    for (let t = 0; t < 25; t++) { env.applyAction(holdAt(env, UR_HOME_RAD, 0)); env.step(); }
+    assert.ok(env.readState(state).gripper[0] < 0.02, `closed gripper reads ${state.gripper[0]}`);
+    for (let t = 0; t < 25; t++) { env.applyAction(holdAt(env, UR_HOME_RAD, 0.5)); env.step(); }
+    assert.ok(Math.abs(env.readState(state).gripper[0] - 0.5) < 0.02, `half-open gripper reads ${state.gripper[0]}`);
+  } finally {
+    env.dispose();
+  }
+});
+
+test('the same seed gives the same episode, a different seed a different scene', async () => {
+  const env = await SimEnv.create({ robot: 'ur5e', task: 'pick-place' });
+  try {
+    const expert = createExpert(env.robot, 'pick-place', env.control_hz);
+    const trace = (seed: number) => {
+      const qs: number[] = [];
+      runExpertEpisode(env, expert, seed, { onTick: (_e, _a, s) => qs.push(...s.position_rad) });
+      return { qs, cube: env.objectPose('cube').pos };
+    };
+    const a = trace(5), b = trace(5), c = trace(6);
+    assert.deepEqual(a.qs, b.qs);
+    assert.deepEqual(a.cube, b.cube);
+    assert.notDeepEqual(a.cube, c.cube);
+  } finally {
+    env.dispose();
+  }
+});
+
+test('pick-place success: false at reset, false while held, true once put down in the target', async () => {
+  const env = await SimEnv.create({ robot: 'ur5e', task: 'pick-place' });
+  try {
+    env.reset(3);
+    assert.equal(env.task.evaluate(env), false);
+    const target = env.markerPos('target');
+    // cube dropped onto the target by hand: resting, released, inside
+    env.setObjectPose('cube', { pos: [target[0] + 0.01, target[1], CUBE_HALF_M], quat: [1, 0, 0, 0] });
+    env.step();
+    assert.equal(env.task.evaluate(env), true);
+    // outside the disc
+    env.setObjectPose('cube', { pos: [target[0] + 0.1, target[1], CUBE_HALF_M], quat: [1, 0, 0, 0] });
+    env.step();
+    assert.equal(env.task.evaluate(env), false);
+    // above the target but in the air is not "put down"
+    env.setObjectPose('cube', { pos: [target[0], target[1], 0.2], quat: [1, 0, 0, 0] });
+    env.step();
+    assert.equal(env.task.evaluate(env), false);
+  } finally {
+    env.dispose();
+  }
+});
+
+test('push success: true on the target, and never after the cube was lifted', async () => {
+  const env = await SimEnv.create({ robot: 'ur5', task: 'push' });
+  try {
+    env.reset(4);
+    assert.equal(env.task.evaluate(env), false);
+    const target = env.markerPos('target');
+    env.setObjectPose('cube', { pos: [target[0], target[1], PUSH_CUBE_HALF_M], quat: [1, 0, 0, 0] });
+    env.step();
+    assert.equal(env.task.evaluate(env), true);
+    // lifted once: the episode is lost even if the cube comes back down on the target
+    env.reset(4);
+    env.setObjectPose('cube', { pos: [0.5, 0, 0.15], quat: [1, 0, 0, 0] });
+    env.step();
+    env.task.evaluate(env);
+    env.setObjectPose('cube', { pos: [target[0], target[1], PUSH_CUBE_HALF_M], quat: [1, 0, 0, 0] });
+    env.step();
+    assert.equal(env.task.evaluate(env), false);
+  } finally {
+    env.dispose();
+  }
+});
+
+for (const [robot, task] of [['ur5e', 'pick-place'], ['ur5', 'pick-place'], ['ur5e', 'push'], ['ur5', 'push']] as const) {
+  test(`scripted expert solves ${robot} ${task} (seeds 0-5)`, async () => {
+    const env = await SimEnv.create({ robot, task });
+    try {
+      const expert = createExpert(env.robot, task, env.control_hz);
+      for (let seed = 0; seed < 6; seed++) {
+        const r = runExpertEpisode(env, expert, seed);
+        assert.ok(r.success, `${robot} ${task} seed ${seed} failed after ${r.ticks} ticks`);
+        assert.ok(r.ticks < env.task.max_ticks);
+      }
+    } finally {
+      env.dispose();
+    }
+  });
+}
+
+test('bad input: wrong action length, non-finite action, unknown task for a robot, bad rates', async () => {
+  const env = await SimEnv.create({ robot: 'ur5e' });
+  try {
+    assert.throws(() => env.applyAction(new Float64Array(6)), /expects 7/);
+    assert.throws(() => env.applyAction(Float64Array.from([0, 0, NaN, 0, 0, 0, 1])), /action\[2\] \(elbow_joint\) is not finite/);
+  } finally {
+    env.dispose();
+  }
+  await assert.rejects(SimEnv.create({ robot: 'aloha', task: 'push' }), /not available for robot 'aloha' \(valid: transfer-cube\)/);
+  await assert.rejects(SimEnv.create({ robot: 'ur5', physics_hz: 480, control_hz: 50 }), /whole multiple/);
+});
+
+test('physics and control rates are configurable', async () => {
+  const env = await SimEnv.create({ robot: 'ur5', physics_hz: 1000, control_hz: 100 });
+  try {
+    assert.equal(env.substeps, 10);
+    assert.ok(Math.abs(env.model.opt.timestep - 0.001) < 1e-12);
+  } finally {
+    env.dispose();
+  }
+});
