@@ -86,5 +86,5 @@ export async function runExpertOnDriver(driver: SimDriver, expert: ScriptedExper
   } finally {
     sub.unsubscribe();
   }
-  return { seed, success: driver.success, ticks: driver.tick };
+  return { seed, success: driver.success(), ticks: driver.tick };
 }

@@ -105,7 +105,8 @@ export class SimDriver implements Driver {
   }
 
   get tick(): number { return this.env.tick; }
-  get success(): boolean { return this.env.success; }
+  /** The task has succeeded this episode. */
+  success(): boolean { return this.env.success; }
   /** The episode is over: the task succeeded or its time ran out. */
   get done(): boolean { return this.env.done; }
   taskState(): TaskState { return this.env.taskState(); }
