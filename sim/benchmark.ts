@@ -15,6 +15,8 @@ export interface SimBenchOptions {
   robot: RobotName;
   task: TaskName;
   episodes: number;
+  /** Physics rate (default 500 Hz, 10 substeps per 50 Hz tick). */
+  physics_hz?: number;
   /** Episodes for the camera run (default min(episodes, 20)). */
   camera_episodes?: number;
   onProgress?: (stage: string, done: number, total: number) => void;
@@ -44,29 +46,13 @@ const CAMERA_SIZES = [64, 128, 224] as const;
 const PASSES = 3;
 
 export async function benchmarkSim(opts: SimBenchOptions): Promise<SimBenchResult> {
-  const env = await SimEnv.create({ robot: opts.robot, task: opts.task });
+  const env = await SimEnv.create({ robot: opts.robot, task: opts.task, physics_hz: opts.physics_hz });
   try {
     const expert = createExpert(env.robot, env.task.name, env.control_hz);
     // warm-up: the first episode pays for JIT compilation
     runExpertEpisode(env, expert, 1_000_000);
 
-    let ticks = 0, successes = 0;
-    const rf: number[] = [];
-    for (let pass = 0; pass < PASSES; pass++) {
-      let passTicks = 0, passSuccesses = 0;
-      const t0 = performance.now();
-      for (let s = 0; s < opts.episodes; s++) {
-        const r = runExpertEpisode(env, expert, s);
-        passTicks += r.ticks;
-        if (r.success) passSuccesses++;
-        opts.onProgress?.(`expert episodes, pass ${pass + 1}/${PASSES}`, s + 1, opts.episodes);
-      }
-      rf.push(passTicks / ((performance.now() - t0) / 1000) / env.control_hz);
-      // the sim is deterministic: every pass must tell the same story
-      if (pass > 0 && (passTicks !== ticks || passSuccesses !== successes)) throw new Error('benchmark passes disagree: the simulation is not deterministic');
-      ticks = passTicks;
-      successes = passSuccesses;
-    }
+    const { rf, ticks, successes } = measureRealtimeFactor(env, expert, opts.episodes, opts.onProgress);
 
     // one 96 x 96 camera at 10 Hz
     const camEpisodes = opts.camera_episodes ?? Math.min(opts.episodes, 20);
@@ -113,6 +99,35 @@ export async function benchmarkSim(opts: SimBenchOptions): Promise<SimBenchResul
   } finally {
     env.dispose();
   }
+}
+
+export interface RealtimeFactor {
+  /** One realtime factor per pass. */
+  rf: number[];
+  ticks: number;
+  successes: number;
+}
+
+/** Expert episodes on seeds 0..episodes-1, PASSES times; the sim is deterministic, so every pass agrees. */
+export function measureRealtimeFactor(env: SimEnv, expert: ReturnType<typeof createExpert>, episodes: number,
+  onProgress?: SimBenchOptions['onProgress']): RealtimeFactor {
+  let ticks = 0, successes = 0;
+  const rf: number[] = [];
+  for (let pass = 0; pass < PASSES; pass++) {
+    let passTicks = 0, passSuccesses = 0;
+    const t0 = performance.now();
+    for (let s = 0; s < episodes; s++) {
+      const r = runExpertEpisode(env, expert, s);
+      passTicks += r.ticks;
+      if (r.success) passSuccesses++;
+      onProgress?.(`expert episodes at ${env.physics_hz} Hz, pass ${pass + 1}/${PASSES}`, s + 1, episodes);
+    }
+    rf.push(passTicks / ((performance.now() - t0) / 1000) / env.control_hz);
+    if (pass > 0 && (passTicks !== ticks || passSuccesses !== successes)) throw new Error('benchmark passes disagree: the simulation is not deterministic');
+    ticks = passTicks;
+    successes = passSuccesses;
+  }
+  return { rf, ticks, successes };
 }
 
 /**

@@ -2,7 +2,7 @@
 // Collision filtering keeps the physics cheap: arm links (contype 2) touch only the table; palm,
 // finger pads, objects and table (contype 1) touch each other; finger stems are for looks only.
 import type { ArmSpec, CapsuleGeom } from './robots/arm-spec.js';
-import type { Quat, Vec3 } from './math3d.js';
+import type { Vec3 } from './math3d.js';
 
 export interface CameraSpec {
   name: string;
@@ -166,4 +166,3 @@ const sub = (a: Vec3, b: Vec3): Vec3 => [a[0] - b[0], a[1] - b[1], a[2] - b[2]];
 const cross = (a: Vec3, b: Vec3): Vec3 => [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
 const norm = (a: Vec3): Vec3 => { const l = Math.hypot(a[0], a[1], a[2]); return [a[0] / l, a[1] / l, a[2] / l]; };
 
-export type { Quat };

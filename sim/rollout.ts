@@ -8,6 +8,8 @@ export interface RolloutOptions {
   horizon?: number;
   /** How many actions of each chunk are executed before the next one is requested (default: all). */
   execute?: number;
+  /** Stop after this many ticks even if the episode is not over (default: run to the end). */
+  max_ticks?: number;
   /** Called after every tick with the action that was applied and the state it led to. */
   onTick?: (env: SimEnv, action: Float64Array, state: SimArmState) => void;
 }
@@ -25,9 +27,10 @@ export function runExpertEpisode(env: SimEnv, expert: ScriptedExpert, seed: numb
   expert.reset(seed);
   const state = env.readState(env.newState());
   const action = new Float64Array(env.action_dim);
-  while (!env.done) {
+  const stop = () => env.done || env.tick >= (opts.max_ticks ?? Infinity);
+  while (!stop()) {
     const chunk = expert.chunk({ tick: env.tick, position_rad: state.position_rad, gripper: state.gripper, task: env.taskState() }, horizon);
-    for (let i = 0; i < execute && !env.done; i++) {
+    for (let i = 0; i < execute && !stop(); i++) {
       action.set(chunk.subarray(i * env.action_dim, (i + 1) * env.action_dim));
       env.applyAction(action);
       env.step();

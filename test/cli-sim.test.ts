@@ -20,6 +20,7 @@ test('unknown robot, task or camera: exit 2 with the valid values, no stack trac
     [['snapshot', '--robot', 'ur5', '--camera', 'left_wrist', '--out', '/tmp/x.png'], 'valid: top, wrist'],
     [['run', '--robot', 'ur5', '--clock', 'slow'], 'valid: realtime, fast'],
     [['run', '--robot', 'ur5', '--episodes', '-1'], 'integer'],
+    [['run', '--robot', 'ur5', '--physics-hz', '333'], 'multiple of the 50 Hz control rate'],
   ] as const) {
     const r = vlaSim(...args);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);

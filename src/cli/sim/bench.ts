@@ -2,21 +2,23 @@
 import type { Command } from 'commander';
 import { benchmarkSim } from '../../../sim/benchmark.js';
 import { intArg, progress } from '../common.js';
-import { robotArg, taskArg } from './args.js';
+import { robotArg, taskArg, TASK_HELP, physicsHzArg } from './args.js';
 
 export function benchCommand(program: Command): void {
   program.command('bench')
     .description('measure realtime factor (with and without a camera), camera ms per frame and expert success')
     .option('--robot <name>', 'ur5 | ur5e | aloha', 'ur5e')
-    .option('--task <name>', 'task (default: the robot\'s first)')
+    .option('--task <name>', TASK_HELP)
     .option('--episodes <n>', 'expert episodes (seeds 0..n-1)', '100')
+    .option('--physics-hz <hz>', 'physics rate, a whole multiple of the 50 Hz control rate', '500')
     .option('--json', 'print one JSON object on stdout')
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const robot = robotArg(o.robot as string);
       const task = taskArg(robot, o.task as string | undefined);
       const episodes = intArg('--episodes', o.episodes as string, 1, 100_000);
       const bar = progress('bench');
-      const r = await benchmarkSim({ robot, task, episodes, onProgress: (stage, done, total) => bar.update(done, total, stage) });
+      const physics_hz = physicsHzArg(o.physicsHz as string);
+      const r = await benchmarkSim({ robot, task, episodes, physics_hz, onProgress: (stage, done, total) => bar.update(done, total, stage) });
       bar.end();
       if (o.json) {
         process.stdout.write(JSON.stringify(r) + '\n');

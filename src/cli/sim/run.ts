@@ -9,13 +9,13 @@ import { wilson } from '../../../sim/benchmark.js';
 import { EpisodeWriter } from '../../recording/index.js';
 import { createLogger } from '../../telemetry/log.js';
 import { choice, intArg, numArg, progress } from '../common.js';
-import { cameraListArg, robotArg, taskArg } from './args.js';
+import { cameraListArg, robotArg, taskArg, TASK_HELP, physicsHzArg } from './args.js';
 
 export function runCommand(program: Command): void {
   program.command('run')
     .description('run scripted-expert episodes in the simulation (and record them)')
     .option('--robot <name>', 'ur5 | ur5e | aloha')
-    .option('--task <name>', 'task (default: the robot\'s first)')
+    .option('--task <name>', TASK_HELP)
     .option('--episodes <n>', 'number of episodes', '1')
     .option('--seed <n>', 'seed of the first episode; episode i uses seed + i', '0')
     .option('--noise <x>', 'expert noise, 0 (clean) .. 2, for imperfect demonstrations', '0')
@@ -23,6 +23,7 @@ export function runCommand(program: Command): void {
     .option('--record <dir>', 'write each episode to <dir>/<robot>-<task>-seed<N>.mcap')
     .option('--cameras <list>', 'cameras to record, comma-separated, or "none" (default: all)')
     .option('--camera-size <px>', 'recorded image width and height', '96')
+    .option('--physics-hz <hz>', 'physics rate, a whole multiple of the 50 Hz control rate', '500')
     .option('--json', 'print one JSON object on stdout')
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const robot = robotArg(o.robot as string | undefined);
@@ -35,7 +36,8 @@ export function runCommand(program: Command): void {
       const cameraSize = intArg('--camera-size', o.cameraSize as string, 8, 1024);
       const log = createLogger({ name: 'vla-sim' });
 
-      const driver = await SimDriver.create({ robot, task, clock, camera_size: cameraSize, seed: seed0 });
+      const physicsHz = physicsHzArg(o.physicsHz as string);
+      const driver = await SimDriver.create({ robot, task, clock, camera_size: cameraSize, seed: seed0, physics_hz: physicsHz });
       const expert = createExpert(driver.env.robot, task, driver.env.control_hz, { noise });
       const desc = driver.describe();
       let stop = false;
@@ -68,7 +70,7 @@ export function runCommand(program: Command): void {
       }
       const successes = results.filter((r) => r.success).length;
       const summary = {
-        robot, task, sim: true, policy: 'expert', noise, clock, episodes: results.length, successes,
+        robot, task, sim: true, policy: 'expert', noise, clock, physics_hz: physicsHz, episodes: results.length, successes,
         success_rate: results.length ? successes / results.length : 0,
         success_ci95: wilson(successes, results.length),
         mean_ticks: results.length ? results.reduce((a, r) => a + r.ticks, 0) / results.length : 0,

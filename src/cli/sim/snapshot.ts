@@ -4,15 +4,16 @@ import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { SimEnv } from '../../../sim/sim-env.js';
 import { createExpert } from '../../../sim/experts/index.js';
+import { runExpertEpisode } from '../../../sim/rollout.js';
 import { encodeRgbPng } from '../../recording/png.js';
 import { intArg, UsageError } from '../common.js';
-import { cameraArg, robotArg, taskArg } from './args.js';
+import { cameraArg, robotArg, taskArg, TASK_HELP } from './args.js';
 
 export function snapshotCommand(program: Command): void {
   program.command('snapshot')
     .description('render one camera image of a scene to PNG')
     .option('--robot <name>', 'ur5 | ur5e | aloha')
-    .option('--task <name>', 'task (default: the robot\'s first)')
+    .option('--task <name>', TASK_HELP)
     .option('--camera <name>', 'camera (default: the robot\'s first, "top")')
     .option('--size <px>', 'image width and height in pixels (1..1024)', '224')
     .option('--seed <n>', 'episode seed: object placement', '0')
@@ -30,22 +31,7 @@ export function snapshotCommand(program: Command): void {
       const env = await SimEnv.create({ robot, task });
       try {
         env.reset(seed);
-        if (ticks > 0) {
-          const expert = createExpert(env.robot, task, env.control_hz);
-          expert.reset(seed);
-          const state = env.readState(env.newState());
-          let chunk: Float64Array = new Float64Array(0);
-          let from = 0;
-          for (let t = 0; t < ticks && !env.done; t++) {
-            if (t - from >= 25 || chunk.length === 0) {
-              chunk = expert.chunk({ tick: env.tick, position_rad: state.position_rad, gripper: state.gripper, task: env.taskState() }, 25);
-              from = t;
-            }
-            env.applyAction(chunk.subarray((t - from) * env.action_dim, (t - from + 1) * env.action_dim));
-            env.step();
-            env.readState(state);
-          }
-        }
+        if (ticks > 0) runExpertEpisode(env, createExpert(env.robot, task, env.control_hz), seed, { max_ticks: ticks });
         const frame = env.render(env.camera(camera, size));
         await writeFile(o.out, encodeRgbPng(size, size, frame.rgb));
         if (o.depthOut) await writeFile(o.depthOut, encodeRgbPng(size, size, depthToGrey(frame.depth_m)));
