@@ -6,7 +6,7 @@ import type { Observable } from 'rxjs';
 export interface JointState {
   /** Control tick this state was measured at (ticks since connect or the last reset). */
   tick: number;
-  /** Monotonic time of the measurement (ms, performance.now() time base of this process). */
+  /** Monotonic time of the measurement (ms; src/util/clock.ts, the same in every thread). */
   t_mono_ms: number;
   /** Arm joints in action order (rad). */
   position_rad: Float64Array;

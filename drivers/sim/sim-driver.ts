@@ -1,16 +1,20 @@
 // The embedded MuJoCo simulation behind the Driver contract, so the runtime drives it exactly as it
-// drives a real arm. Two clocks:
+// drives a real arm. Clocks:
 //  - realtime: physics advances one control tick every 1/control_hz of wall time, whatever the caller
 //    does, with the last command latched (a real controller keeps servoing to its last target);
-//  - fast: a virtual clock; every send() advances one tick at once (replay, evaluation, RL).
+//  - fast: a virtual clock; every send() advances one tick at once (replay, evaluation, RL);
+//  - external: every send() advances one tick, paced by a control loop that keeps real time (the
+//    runtime's control thread); states carry monotonic time.
 import { Subject, type Observable } from 'rxjs';
 import type { Driver, JointState, RobotDescription, CameraInfo } from '../driver.js';
 import { SimEnv, type SimOptions, type SimArmState } from '../../sim/sim-env.js';
 import type { CameraFrame, RayCamera } from '../../sim/camera.js';
 import type { TaskState } from '../../sim/tasks/task.js';
+import { monotonicMs } from '../../src/util/clock.js';
 
+/** The clocks a user chooses between. */
 export const SIM_CLOCKS = ['realtime', 'fast'] as const;
-export type SimClock = (typeof SIM_CLOCKS)[number];
+export type SimClock = (typeof SIM_CLOCKS)[number] | 'external';
 
 export interface SimDriverOptions extends SimOptions {
   clock?: SimClock;
@@ -89,12 +93,12 @@ export class SimDriver implements Driver {
       throw new Error(`action has ${action.length} values, ${this.env.robot.name} expects ${this.command.length}`);
     }
     this.command.set(action);
-    if (this.clock === 'fast') this.advance();
+    if (this.clock !== 'realtime') this.advance();
   }
 
   hold(): void {
     this.holdCommand();
-    if (this.clock === 'fast') this.advance();
+    if (this.clock !== 'realtime') this.advance();
   }
 
   async disconnect(): Promise<void> {
@@ -143,7 +147,7 @@ export class SimDriver implements Driver {
     this.env.readState(this.armState);
     this.states.next({
       tick: this.env.tick,
-      t_mono_ms: this.clock === 'fast' ? (this.env.tick * 1000) / this.env.control_hz : performance.now(),
+      t_mono_ms: this.clock === 'fast' ? (this.env.tick * 1000) / this.env.control_hz : monotonicMs(),
       position_rad: Float64Array.from(this.armState.position_rad),
       velocity_rad_s: Float64Array.from(this.armState.velocity_rad_s),
       gripper: Float64Array.from(this.armState.gripper),

@@ -107,14 +107,14 @@ export class AlohaTransferCubeExpert implements ScriptedExpert {
     this.handoverOffset = [0.003 * k * n.normal(), 0.003 * k * n.normal(), 0.003 * k * n.normal()];
   }
 
-  chunk(obs: ExpertObservation, horizon: number): Float64Array {
-    if (!this.left || !this.right) this.makePlans(obs);
-    if (!this.handoverPlanned && obs.tick >= this.settledTick) this.planHandover(obs);
+  chunk(obs: ExpertObservation, horizon: number, first_tick = obs.tick + 1): Float64Array {
+    if (!this.left || !this.right) this.makePlans(obs, first_tick - 1);
+    if (!this.handoverPlanned && obs.tick >= this.settledTick) this.planHandover(obs, first_tick);
     const out = new Float64Array(horizon * this.action_dim);
     const leftNow = armJoints(obs, 0);
     const rightNow = armJoints(obs, 1);
     for (let i = 0; i < horizon; i++) {
-      const tick = obs.tick + 1 + i;
+      const tick = first_tick + i;
       const row = i * this.action_dim;
       const scale = this.noiseScale(tick);
       this.left!.fill(out, row, tick, leftNow, this.scale(this.leftNoise.at(tick), scale));
@@ -138,14 +138,15 @@ export class AlohaTransferCubeExpert implements ScriptedExpert {
     return this.scaled;
   }
 
-  private makePlans(obs: ExpertObservation): void {
+  /** Plans start at `start`: the robot stays where it is until the first action of the first chunk runs. */
+  private makePlans(obs: ExpertObservation, start: number): void {
     const hz = this.control_hz;
     const cubePose = obs.task.objects.cube;
     const cube = cubePose.pos;
     const leftNow = armJoints(obs, 0);
     const rightNow = armJoints(obs, 1);
 
-    const right = new ArmScript(this.rightArm, rightNow, obs.gripper[1], obs.tick);
+    const right = new ArmScript(this.rightArm, rightNow, obs.gripper[1], start);
     const yaw_rad = nearestYaw(quatYaw(cubePose.quat), Math.PI / 2, RIGHT_GRASP_YAW_RAD);
     const downRot = topDownRot(yaw_rad);
     const above: Vec3 = [cube[0] + this.graspOffset[0], cube[1] + this.graspOffset[1], HOVER_Z_M];
@@ -173,15 +174,15 @@ export class AlohaTransferCubeExpert implements ScriptedExpert {
     this.careful = [[descentTick, liftTick], [this.settledTick, Infinity]];
 
     // the left arm is ready and waiting, short of the nominal cube position, when the right arrives
-    const left = new ArmScript(this.leftArm, leftNow, obs.gripper[0], obs.tick);
+    const left = new ArmScript(this.leftArm, leftNow, obs.gripper[0], start);
     const standoff: Vec3 = [meet[0] - STANDOFF_M, meet[1], meet[2]];
-    left.plan.moveTo(standoff, LEFT_MEET_ROT, OPEN, Math.max(1, this.settledTick - obs.tick));
+    left.plan.moveTo(standoff, LEFT_MEET_ROT, OPEN, Math.max(1, this.settledTick - start));
     this.left = left;
     this.right = right;
   }
 
   /** Aim the left grasp at the cube as it sits in the right hand, then swap hands. */
-  private planHandover(obs: ExpertObservation): void {
+  private planHandover(obs: ExpertObservation, first_tick: number): void {
     this.handoverPlanned = true;
     const hz = this.control_hz;
     const left = this.left!, right = this.right!;
@@ -191,7 +192,8 @@ export class AlohaTransferCubeExpert implements ScriptedExpert {
     // would drive the left hand into the table
     const inHand = Math.hypot(cube[0] - rightTcp[0], cube[1] - rightTcp[1], cube[2] - rightTcp[2]) < IN_HAND_M;
     if (!inHand) return;
-    const from = Math.max(obs.tick + 1, this.settledTick);
+    // earlier ticks are already committed to the robot: change the plans only from the first new one
+    const from = Math.max(first_tick, this.settledTick);
     const o = this.handoverOffset;
     const target: Vec3 = [Math.min(cube[0], rightTcp[0] + this.maxTcpOverlap_m) + o[0], cube[1] + o[1], cube[2] + o[2]];
     const pre: Vec3 = [target[0] - STANDOFF_M, target[1], target[2]];

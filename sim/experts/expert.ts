@@ -26,6 +26,10 @@ export interface ScriptedExpert {
   readonly action_dim: number;
   /** Start a new episode; the seed drives the noise. */
   reset(seed: number): void;
-  /** Actions for ticks obs.tick+1 .. obs.tick+horizon, row-major [horizon x action_dim]. */
-  chunk(obs: ExpertObservation, horizon: number): Float64Array;
+  /**
+   * Actions for ticks first_tick .. first_tick+horizon-1 (default first_tick = obs.tick + 1),
+   * row-major [horizon x action_dim]. Plans are indexed by absolute tick, so an expert can start a chunk
+   * where the runtime will first be able to use it.
+   */
+  chunk(obs: ExpertObservation, horizon: number, first_tick?: number): Float64Array;
 }

@@ -44,12 +44,12 @@ export class UrPickPlaceExpert implements ScriptedExpert {
     this.placeOffset = [0.02 * this.noise * n.normal(), 0.02 * this.noise * n.normal(), 0];
   }
 
-  chunk(obs: ExpertObservation, horizon: number): Float64Array {
-    const plan = this.plan ??= this.makePlan(obs);
-    if (!this.reaimed && obs.tick >= this.liftTick) this.reaim(obs, plan);
+  chunk(obs: ExpertObservation, horizon: number, first_tick = obs.tick + 1): Float64Array {
+    const plan = this.plan ??= this.makePlan(obs, first_tick - 1);
+    if (!this.reaimed && obs.tick >= this.liftTick) this.reaim(obs, plan, first_tick);
     const out = new Float64Array(horizon * this.action_dim);
     for (let i = 0; i < horizon; i++) {
-      const tick = obs.tick + 1 + i;
+      const tick = first_tick + i;
       const s = plan.sample(tick);
       const q = this.tracker.solve(tick, s.pose, obs.position_rad);
       const noise = this.jointNoise.at(tick);
@@ -59,16 +59,17 @@ export class UrPickPlaceExpert implements ScriptedExpert {
     return out;
   }
 
-  private makePlan(obs: ExpertObservation): CartesianPlan {
+  /** The plan starts at `start`: the robot stays where it is until the first action of the first chunk runs. */
+  private makePlan(obs: ExpertObservation, start: number): CartesianPlan {
     const hz = this.control_hz;
-    const start = this.tracker.kin.forward(obs.position_rad);
+    const here = this.tracker.kin.forward(obs.position_rad);
     const cube = obs.task.objects.cube;
     const target = obs.task.target!.pos;
-    const yaw0 = yawOf(start.rot);
+    const yaw0 = yawOf(here.rot);
     const graspYaw = nearestYaw(quatYaw(cube.quat), Math.PI / 2, yaw0);
     const rot = topDownRot(graspYaw);
     const above: Vec3 = [cube.pos[0] + this.graspOffset[0], cube.pos[1] + this.graspOffset[1], HOVER_Z_M];
-    const plan = new CartesianPlan({ pos: start.pos, rot: start.rot, gripper: obs.gripper[0], tick: obs.tick });
+    const plan = new CartesianPlan({ pos: here.pos, rot: here.rot, gripper: obs.gripper[0], tick: start });
     plan.moveTo(above, rot, 1, moveTicks(plan.last, above, hz, { speed_m_s: SPEED_M_S, min_s: 0.8, yaw_change_rad: graspYaw - yaw0 }));
     const grasp: Vec3 = [above[0], above[1], GRASP_Z_M];
     plan.moveTo(grasp, rot, 1, moveTicks(plan.last, grasp, hz, { speed_m_s: SLOW_SPEED_M_S, min_s: 0.6 }));
@@ -94,7 +95,7 @@ export class UrPickPlaceExpert implements ScriptedExpert {
    * Once the cube is in the hand, aim the carry so that the cube's centre (not the TCP) ends over the
    * target: the grasp is rarely perfectly centred.
    */
-  private reaim(obs: ExpertObservation, plan: CartesianPlan): void {
+  private reaim(obs: ExpertObservation, plan: CartesianPlan, first_tick: number): void {
     this.reaimed = true;
     const tcp = this.tracker.kin.forward(obs.position_rad).pos;
     const cube = obs.task.objects.cube.pos;
@@ -102,7 +103,8 @@ export class UrPickPlaceExpert implements ScriptedExpert {
     if (!inHand) return;
     const target = obs.task.target!.pos;
     const aim: Vec3 = [target[0] - (cube[0] - tcp[0]), target[1] - (cube[1] - tcp[1]), target[2]];
-    const from = Math.max(obs.tick + 1, this.liftTick);
+    // earlier ticks are already committed to the robot: change the plan only from the first new one
+    const from = Math.max(first_tick, this.liftTick);
     const rot = plan.sample(from).pose.rot;
     const here = plan.sample(from).pose.pos;
     plan.truncateAt(from);

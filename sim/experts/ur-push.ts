@@ -47,13 +47,13 @@ export class UrPushExpert implements ScriptedExpert {
     this.aimOffset_m = 0.01 * noise * rng.fork(2).normal();
   }
 
-  chunk(obs: ExpertObservation, horizon: number): Float64Array {
-    const plan = this.plan ??= this.makePlan(obs);
-    if (this.phase === 'push' && obs.tick > this.pushStartTick) this.steer(obs, plan);
+  chunk(obs: ExpertObservation, horizon: number, first_tick = obs.tick + 1): Float64Array {
+    const plan = this.plan ??= this.makePlan(obs, first_tick - 1);
+    if (this.phase === 'push' && obs.tick > this.pushStartTick) this.steer(obs, plan, first_tick);
     if (this.phase === 'approach' && obs.tick >= this.pushStartTick) this.phase = 'push';
     const out = new Float64Array(horizon * this.action_dim);
     for (let i = 0; i < horizon; i++) {
-      const tick = obs.tick + 1 + i;
+      const tick = first_tick + i;
       const s = plan.sample(tick);
       const q = this.tracker.solve(tick, s.pose, obs.position_rad);
       const noise = this.jointNoise.at(tick);
@@ -63,17 +63,18 @@ export class UrPushExpert implements ScriptedExpert {
     return out;
   }
 
-  private makePlan(obs: ExpertObservation): CartesianPlan {
+  /** The plan starts at `start`: the robot stays where it is until the first action of the first chunk runs. */
+  private makePlan(obs: ExpertObservation, start: number): CartesianPlan {
     const hz = this.control_hz;
-    const start = this.tracker.kin.forward(obs.position_rad);
+    const here = this.tracker.kin.forward(obs.position_rad);
     const cube = obs.task.objects.cube.pos;
     const target = obs.task.target!.pos;
     const u = unitXY(cube, target);
-    const rot = topDownRot(this.pusherYaw(u, yawOf(start.rot)));
+    const rot = topDownRot(this.pusherYaw(u, yawOf(here.rot)));
     const back = PUSH_CUBE_HALF_M + this.padRadius_m + RUN_UP_M;
     const above: Vec3 = [cube[0] - u[0] * back, cube[1] - u[1] * back, HOVER_Z_M];
-    const plan = new CartesianPlan({ pos: start.pos, rot: start.rot, gripper: obs.gripper[0], tick: obs.tick });
-    plan.moveTo(above, rot, PUSH_GRIPPER, moveTicks(plan.last, above, hz, { speed_m_s: SPEED_M_S, min_s: 0.8, yaw_change_rad: yawOf(rot) - yawOf(start.rot) }));
+    const plan = new CartesianPlan({ pos: here.pos, rot: here.rot, gripper: obs.gripper[0], tick: start });
+    plan.moveTo(above, rot, PUSH_GRIPPER, moveTicks(plan.last, above, hz, { speed_m_s: SPEED_M_S, min_s: 0.8, yaw_change_rad: yawOf(rot) - yawOf(here.rot) }));
     const down: Vec3 = [above[0], above[1], PUSH_Z_M];
     plan.moveTo(down, rot, PUSH_GRIPPER, moveTicks(plan.last, down, hz, { speed_m_s: 0.15, min_s: 0.6 }));
     this.pushStartTick = plan.endTick;
@@ -97,7 +98,7 @@ export class UrPushExpert implements ScriptedExpert {
    * Re-aim the rest of the push from where the cube is now: the pusher moves to the far side of the
    * line from cube to target, so the push turns the cube back towards it.
    */
-  private steer(obs: ExpertObservation, plan: CartesianPlan): void {
+  private steer(obs: ExpertObservation, plan: CartesianPlan, first_tick: number): void {
     const cube = obs.task.objects.cube.pos;
     const target = obs.task.target!.pos;
     const remaining = Math.hypot(target[0] - cube[0], target[1] - cube[1]);
@@ -105,7 +106,8 @@ export class UrPushExpert implements ScriptedExpert {
       this.phase = 'retreat';
       return;
     }
-    const from = obs.tick + 1;
+    // earlier ticks are already committed to the robot: change the plan only from the first new one
+    const from = first_tick;
     const here = plan.sample(from).pose;
     if (here.pos[2] > PUSH_Z_M + 0.005) return;
     plan.truncateAt(from);

@@ -1,0 +1,170 @@
+// vla-run: run a policy on a robot with buffered action-chunk execution and print what happened.
+// Only the simulated cell is available so far (--sim); real robots come with their drivers.
+import { Command } from 'commander';
+import { extname, join } from 'node:path';
+import { SimDriver, SIM_CLOCKS } from '../../drivers/sim/sim-driver.js';
+import { robotModel } from '../../sim/robots/index.js';
+import { BLEND_MODES } from '../runtime/action-buffer.js';
+import { parseInjectedLatency } from '../runtime/injected-latency.js';
+import { VirtualClockRuntime } from '../runtime/virtual-clock.js';
+import { RealtimeRuntime } from '../runtime/realtime.js';
+import type { EpisodeOutcome, RuntimeOptions, RuntimeReport, TickRecorder } from '../runtime/runtime-types.js';
+import { loadPolicy, PolicyMismatch } from '../policy/load-policy.js';
+import type { Policy } from '../policy/policy.js';
+import { EpisodeWriter } from '../recording/index.js';
+import { buildSummary, formatSummary } from '../telemetry/summary.js';
+import { createLogger } from '../telemetry/log.js';
+import { choice, EXIT, intArg, numArg, runProgram, UsageError } from './common.js';
+import { physicsHzArg, robotArg, taskArg, TASK_HELP } from './sim/args.js';
+import type { RobotDescription } from '../../drivers/driver.js';
+
+const program = new Command('vla-run')
+  .description('Run a VLA policy on a robot: an inference thread fills an action buffer, a control loop drains it at a fixed rate.')
+  .option('--robot <name>', 'ur5 | ur5e | aloha')
+  .option('--sim', 'drive the embedded MuJoCo simulation (required until the real-robot drivers land)')
+  .option('--task <name>', TASK_HELP)
+  .option('--policy <expert|model.onnx>', 'the scripted expert (sim only) or an ONNX policy with its manifest', 'expert')
+  .option('--episodes <n>', 'episodes to run (seeds --seed, --seed+1, ...)', '1')
+  .option('--duration <s>', 'instead of --episodes: run episodes until this many seconds of robot time have passed')
+  .option('--seed <n>', 'seed of the first episode', '0')
+  .option('--hz <hz>', 'control rate', '50')
+  .option('--delay <auto|N>', 'UAC delay: auto = drop by the measured arrival tick; N = always drop the first N ticks', 'auto')
+  .option('--blend <mode>', 'overlap of chunks: replace | ensemble (ACT temporal ensembling) | average', 'replace')
+  .option('--margin <ticks>', 'buffer kept beyond the expected delay when triggering inference', '2')
+  .option('--inject-latency-ms <N[:J]>', 'add N ms (+- uniform J ms) to every inference, to rehearse a slower model', '0')
+  .option('--clock <clock>', 'sim only: realtime (the control loop keeps wall time) | fast (virtual clock; latency still costs ticks)', 'realtime')
+  .option('--physics-hz <hz>', 'sim only: physics rate, a multiple of the control rate', '500')
+  .option('--record <file.mcap|dir>', 'record every episode (file name gets -seed<N> when there are several)')
+  .option('--json', 'print exactly one JSON object on stdout')
+  .addHelpText('after', `
+Examples:
+  vla-run --robot ur5 --sim                                     the default policy on the default task
+  vla-run --robot ur5e --sim --episodes 20 --clock fast --inject-latency-ms 300 --json
+  vla-run --robot aloha --sim --policy act.onnx --blend ensemble --record runs/
+
+Exit codes: 0 done, 1 a fault stopped the robot (the summary says which), 2 bad usage or input, 130 interrupted.`)
+  .action(main);
+
+async function main(o: Record<string, string | boolean | undefined>): Promise<void> {
+  const robot = robotArg(o.robot as string | undefined);
+  if (!o.sim) throw new UsageError(`no driver for a real ${robot} yet: add --sim to run the simulated cell (a real robot is never commanded unless you name it)`);
+  const task = taskArg(robot, o.task as string | undefined);
+  const hz = intArg('--hz', o.hz as string, 1, 1000);
+  const physics_hz = physicsHzArg(o.physicsHz as string);
+  if (physics_hz % hz !== 0) throw new UsageError(`--physics-hz ${physics_hz} must be a multiple of --hz ${hz}`);
+  const clock = choice('clock', o.clock as string, SIM_CLOCKS);
+  const blend = choice('blend', o.blend as string, BLEND_MODES);
+  const delay = o.delay === 'auto' ? undefined : intArg('--delay', o.delay as string, 0, 1000);
+  const margin = intArg('--margin', o.margin as string, 0, 1000);
+  const seed0 = intArg('--seed', o.seed as string, 0);
+  const duration_s = o.duration !== undefined ? numArg('--duration', o.duration as string, 0.02, 1e6) : undefined;
+  const episodes = duration_s === undefined ? intArg('--episodes', o.episodes as string, 1, 1_000_000) : Number.MAX_SAFE_INTEGER;
+  let injected;
+  try { injected = parseInjectedLatency(o.injectLatencyMs as string); } catch (e) { throw new UsageError((e as Error).message); }
+  const log = createLogger({ name: 'vla-run' });
+
+  const model = robotModel(robot);
+  const probe = await SimDriver.create({ robot, task, clock: 'fast', physics_hz, control_hz: hz });
+  const desc = probe.describe();
+  let loaded;
+  try {
+    loaded = await loadPolicy(o.policy as string, desc, { model, task }, hz);
+  } catch (err) {
+    await probe.disconnect();
+    if (err instanceof PolicyMismatch) throw new UsageError(err.message);
+    throw err;
+  }
+  for (const w of loaded.warnings) log.warn(w);
+  const policy = loaded.policy;
+  const opts: RuntimeOptions = { blend, fixed_delay_ticks: delay, margin_ticks: margin, injected, seed: seed0 };
+  const runner = await makeRunner(clock, probe, policy, opts, { robot, task, physics_hz, hz });
+
+  let interrupted = false;
+  const onSignal = (sig: string) => {
+    interrupted = true;
+    log.warn(`${sig}: holding the robot, then stopping`);
+    runner.hold(`interrupted (${sig})`);
+  };
+  const sigint = () => onSignal('SIGINT'), sigterm = () => onSignal('SIGTERM');
+  process.once('SIGINT', sigint);
+  process.once('SIGTERM', sigterm);
+
+  const results: EpisodeOutcome[] = [];
+  let ticksLeft = duration_s === undefined ? Infinity : Math.round(duration_s * hz);
+  let report: RuntimeReport;
+  try {
+    for (let i = 0; i < episodes && ticksLeft > 0 && !interrupted; i++) {
+      const seed = seed0 + i;
+      const recorder = o.record ? await openRecorder(o.record as string, episodes > 1, { robot, task, seed, desc, policy }) : undefined;
+      const r = await runner.episode(seed, Number.isFinite(ticksLeft) ? ticksLeft : undefined, recorder?.tickRecorder);
+      await recorder?.writer.close({ success: r.success });
+      results.push(r);
+      ticksLeft -= r.ticks;
+      log.info({ seed, success: r.success, ticks: r.ticks, fault: r.fault, file: recorder?.writer.path }, 'episode done');
+      if (r.fault) break;
+    }
+  } finally {
+    report = await runner.stop();
+    await policy.close();
+    process.off('SIGINT', sigint);
+    process.off('SIGTERM', sigterm);
+  }
+  const summary = buildSummary({
+    robot, sim: true, task, policy: policy.describe().name, clock, blend, delay: delay === undefined ? 'auto' : String(delay),
+  }, report, results);
+  process.stdout.write(o.json ? JSON.stringify(summary) + '\n' : formatSummary(summary));
+  if (interrupted) process.exitCode = 130;
+  else if (summary.fault) process.exitCode = EXIT.check_failed;
+}
+
+interface Runner {
+  episode(seed: number, max_ticks: number | undefined, recorder?: TickRecorder): Promise<EpisodeOutcome>;
+  hold(reason: string): void;
+  stop(): Promise<RuntimeReport>;
+}
+
+async function makeRunner(clock: string, probe: SimDriver, policy: Policy, opts: RuntimeOptions,
+  sim: { robot: 'ur5' | 'ur5e' | 'aloha'; task: string; physics_hz: number; hz: number }): Promise<Runner> {
+  if (clock === 'fast') {
+    const rt = new VirtualClockRuntime(probe, policy, opts);
+    return {
+      episode: (seed, max_ticks, recorder) => rt.runEpisode(seed, recorder, max_ticks),
+      hold: (reason) => rt.hold(reason),
+      stop: async () => { const rep = rt.report(); await probe.disconnect(); return rep; },
+    };
+  }
+  await probe.disconnect();
+  const rt = await RealtimeRuntime.start({ kind: 'sim', robot: sim.robot, task: sim.task, physics_hz: sim.physics_hz, control_hz: sim.hz }, policy, { ...opts, control_hz: sim.hz });
+  return {
+    episode: (seed, max_ticks, recorder) => rt.runEpisode(seed, recorder, max_ticks),
+    hold: (reason) => rt.hold(reason),
+    stop: () => rt.stop(),
+  };
+}
+
+async function openRecorder(target: string, many: boolean, ep: { robot: string; task: string; seed: number; desc: RobotDescription; policy: Policy }):
+  Promise<{ writer: EpisodeWriter; tickRecorder: TickRecorder }> {
+  const name = `${ep.robot}-${ep.task}-seed${ep.seed}.mcap`;
+  const path = extname(target) === '.mcap' ? (many ? target.replace(/\.mcap$/, `-seed${ep.seed}.mcap`) : target) : join(target, name);
+  const writer = await EpisodeWriter.open(path, {
+    robot: ep.robot, task: ep.task, seed: ep.seed, control_hz: ep.desc.control_hz, joint_names: ep.desc.joint_names,
+    gripper_names: ep.desc.gripper_names, action_names: ep.desc.action_names, cameras: [], policy: ep.policy.describe().name,
+  });
+  const start_ns = BigInt(Date.now()) * 1_000_000n;
+  const tick_ns = BigInt(Math.round(1e9 / ep.desc.control_hz));
+  let failed: unknown;
+  return {
+    writer,
+    tickRecorder: {
+      tick(state, command, k) {
+        if (failed) return;
+        writer.writeTick({
+          tick: k, stamp_ns: start_ns + BigInt(k) * tick_ns, position_rad: state.position_rad, velocity_rad_s: state.velocity_rad_s,
+          gripper: state.gripper, action: command,
+        }).catch((e: unknown) => { failed = e; });
+      },
+    },
+  };
+}
+
+await runProgram(program, process.argv, 'vla-run');

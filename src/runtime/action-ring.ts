@@ -1,0 +1,160 @@
+// Future actions, one slot per control tick, in memory that the control-loop thread reads while the
+// inference side writes (a SharedArrayBuffer; a plain ArrayBuffer when both run in one thread).
+//
+// A slot is valid only for the tick it is stamped with: the reader asks for "the action for tick k" and
+// gets nothing if the slot holds another tick, so an action can never execute at the wrong tick.
+// One writer, one reader. Each slot has a sequence number (odd while being written); the reader retries
+// if it changed under it, so it never sees half an action.
+
+/** Ticks the ring can hold ahead of the control loop (~10 s at 50 Hz). */
+export const DEFAULT_RING_TICKS = 512;
+
+// per slot: tick, chunk id, predictions blended in, weight sum, and for the newest prediction the tick
+// its chunk starts at and its row in the chunk (the reader re-derives the tick from these two)
+const META = 6;
+const M_TICK = 0, M_CHUNK = 1, M_COUNT = 2, M_WEIGHT = 3, M_FIRST = 4, M_ROW = 5;
+const HEADER = 4; // Int32: executed tick, hold request, reserved x2 (keeps the Float64 part 8-aligned)
+export const H_EXECUTED = 0;
+export const H_HOLD = 1;
+
+export interface RingLayout {
+  capacity: number;
+  dim: number;
+}
+
+export function ringBytes({ capacity, dim }: RingLayout): number {
+  return 4 * (HEADER + capacity) + 8 * capacity * (META + dim);
+}
+
+export interface SlotRead {
+  found: boolean;
+  chunk_id: number;
+  /** Tick the action was predicted for, re-derived from its chunk's first tick and its row. */
+  predicted_tick: number;
+}
+
+export class ActionRing {
+  readonly capacity: number;
+  readonly dim: number;
+  /** Shared control words: H_EXECUTED (last tick the control loop executed), H_HOLD. */
+  readonly header: Int32Array;
+  private readonly seq: Int32Array;
+  private readonly meta: Float64Array;
+  private readonly values: Float64Array;
+
+  constructor(readonly buffer: SharedArrayBuffer | ArrayBuffer, layout: RingLayout) {
+    if (buffer.byteLength < ringBytes(layout)) throw new Error(`action ring needs ${ringBytes(layout)} bytes, got ${buffer.byteLength}`);
+    this.capacity = layout.capacity;
+    this.dim = layout.dim;
+    this.header = new Int32Array(buffer, 0, HEADER);
+    this.seq = new Int32Array(buffer, 4 * HEADER, layout.capacity);
+    const f64 = 4 * (HEADER + layout.capacity); // a multiple of 8 because HEADER is even
+    this.meta = new Float64Array(buffer, f64, layout.capacity * META);
+    this.values = new Float64Array(buffer, f64 + 8 * layout.capacity * META, layout.capacity * layout.dim);
+  }
+
+  static create(layout: RingLayout, shared = true): ActionRing {
+    const buf = shared ? new SharedArrayBuffer(ringBytes(layout)) : new ArrayBuffer(ringBytes(layout));
+    const ring = new ActionRing(buf, layout);
+    ring.clear();
+    return ring;
+  }
+
+  /** Forget every slot (a new episode). */
+  clear(): void {
+    for (let i = 0; i < this.capacity; i++) {
+      this.beginWrite(i);
+      this.meta[i * META + M_TICK] = -1;
+      this.meta[i * META + M_COUNT] = 0;
+      this.endWrite(i);
+    }
+    Atomics.store(this.header, H_EXECUTED, -1);
+  }
+
+  /** The last tick the control loop executed (-1 before the first). */
+  executedTick(): number {
+    return Atomics.load(this.header, H_EXECUTED);
+  }
+
+  markExecuted(tick: number): void {
+    Atomics.store(this.header, H_EXECUTED, tick);
+  }
+
+  // ---- reader side (control loop) ----
+
+  /** Copy the action for `tick` into `out`. found=false if the ring has no action for exactly that tick. */
+  read(tick: number, out: Float64Array, result: SlotRead = { found: false, chunk_id: -1, predicted_tick: -1 }): SlotRead {
+    const i = this.index(tick);
+    const m = i * META, v = i * this.dim;
+    for (;;) {
+      const s1 = Atomics.load(this.seq, i);
+      if (s1 & 1) continue; // being written right now: the writer never takes long
+      const stamped = this.meta[m + M_TICK];
+      const weight = this.meta[m + M_WEIGHT];
+      const count = this.meta[m + M_COUNT];
+      result.chunk_id = this.meta[m + M_CHUNK];
+      result.predicted_tick = this.meta[m + M_FIRST] + this.meta[m + M_ROW];
+      for (let j = 0; j < this.dim; j++) out[j] = this.values[v + j] / weight;
+      if (Atomics.load(this.seq, i) !== s1) continue;
+      result.found = stamped === tick && count > 0;
+      return result;
+    }
+  }
+
+  // ---- writer side (action buffer) ----
+
+  /** Whether the ring holds an action for exactly `tick`. */
+  has(tick: number): boolean {
+    const i = this.index(tick);
+    return this.meta[i * META + M_TICK] === tick && this.meta[i * META + M_COUNT] > 0;
+  }
+
+  /** Number of predictions blended into the slot of `tick` (0 when it holds no action for that tick). */
+  predictions(tick: number): number {
+    return this.has(tick) ? this.meta[this.index(tick) * META + M_COUNT] : 0;
+  }
+
+  /** The (blended) action stored for `tick`; callers check has(tick) first. */
+  peek(tick: number, out: Float32Array | Float64Array, offset = 0): void {
+    const i = this.index(tick);
+    const w = this.meta[i * META + M_WEIGHT];
+    for (let j = 0; j < this.dim; j++) out[offset + j] = this.values[i * this.dim + j] / w;
+  }
+
+  /**
+   * Store `weight * action` into the slot of `tick`: as the only prediction (`accumulate` false) or
+   * added to the predictions already there (a weighted sum; the reader divides by the total weight).
+   */
+  write(tick: number, action: ArrayLike<number>, offset: number, chunk: { id: number; first_tick: number; row: number }, weight: number, accumulate: boolean): void {
+    const i = this.index(tick);
+    const m = i * META, v = i * this.dim;
+    const keep = accumulate && this.meta[m + M_TICK] === tick && this.meta[m + M_COUNT] > 0;
+    this.beginWrite(i);
+    if (keep) {
+      for (let j = 0; j < this.dim; j++) this.values[v + j] += weight * action[offset + j];
+      this.meta[m + M_WEIGHT] += weight;
+      this.meta[m + M_COUNT] += 1;
+    } else {
+      for (let j = 0; j < this.dim; j++) this.values[v + j] = weight * action[offset + j];
+      this.meta[m + M_WEIGHT] = weight;
+      this.meta[m + M_COUNT] = 1;
+    }
+    this.meta[m + M_TICK] = tick;
+    this.meta[m + M_CHUNK] = chunk.id;
+    this.meta[m + M_FIRST] = chunk.first_tick;
+    this.meta[m + M_ROW] = chunk.row;
+    this.endWrite(i);
+  }
+
+  private index(tick: number): number {
+    return ((tick % this.capacity) + this.capacity) % this.capacity;
+  }
+
+  private beginWrite(i: number): void {
+    Atomics.add(this.seq, i, 1);
+  }
+
+  private endWrite(i: number): void {
+    Atomics.add(this.seq, i, 1);
+  }
+}

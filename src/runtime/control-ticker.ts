@@ -1,0 +1,121 @@
+// What the control loop does each tick, whichever thread and clock it runs on: take the action for
+// exactly this tick from the ring (or keep the last command if there is none: an underrun), pass it
+// through safety, and count what happened. No allocation per tick.
+import { H_HOLD, type ActionRing, type SlotRead } from './action-ring.js';
+import type { SafetyFilter } from './safety.js';
+
+export interface ControlCounters {
+  ticks: number;
+  /** Ticks with no action after the robot had started executing buffered actions (the buffer ran dry). */
+  underruns: number;
+  /** Ticks spent holding the start pose until the first buffered action of an episode. */
+  startup_ticks: number;
+  /** Actions executed at a tick other than the one they were predicted for: must stay 0. */
+  stale_actions_executed: number;
+  /** Ticks whose action came from a newer chunk than the previous tick's. */
+  seams: number;
+  seam_jump_sum: number;
+  seam_jump_max: number;
+  within_steps: number;
+  within_step_sum: number;
+}
+
+/** Returned instead of a command when the runtime has asked the robot to hold (a fault). */
+export const HOLD = null;
+
+/** Where the last tick's command came from. */
+export type CommandSource = 'buffer' | 'underrun' | 'startup' | 'hold';
+
+export class ControlTicker {
+  /** The last command sent (after safety). */
+  readonly last: Float64Array;
+  readonly counters: ControlCounters = {
+    ticks: 0, underruns: 0, startup_ticks: 0, stale_actions_executed: 0, seams: 0, seam_jump_sum: 0, seam_jump_max: 0, within_steps: 0, within_step_sum: 0,
+  };
+  private readonly target: Float64Array;
+  private readonly prevTarget: Float64Array;
+  private readonly cmd: Float64Array;
+  private readonly slot: SlotRead = { found: false, chunk_id: -1, predicted_tick: -1 };
+  private prevChunk = -1;
+  private armed = false;
+  /** Where the command of the last next() came from. */
+  source: CommandSource = 'startup';
+
+  constructor(private readonly ring: ActionRing, private readonly safety: SafetyFilter) {
+    const dim = ring.dim;
+    this.last = new Float64Array(dim);
+    this.target = new Float64Array(dim);
+    this.prevTarget = new Float64Array(dim);
+    this.cmd = new Float64Array(dim);
+  }
+
+  /** Start (or restart) from where the robot is: the first command holds that pose. */
+  reset(measured: ArrayLike<number>): void {
+    for (let i = 0; i < this.last.length; i++) this.last[i] = measured[i];
+    this.prevChunk = -1;
+    this.armed = false;
+  }
+
+  /** The command for tick k (HOLD if the runtime requested a hold). Marks tick k executed. */
+  next(k: number): Float64Array | null {
+    this.counters.ticks++;
+    if (Atomics.load(this.ring.header, H_HOLD) !== 0) {
+      this.ring.markExecuted(k);
+      this.source = 'hold';
+      return HOLD;
+    }
+    const s = this.ring.read(k, this.target, this.slot);
+    if (!s.found) {
+      // nothing for this tick: never extrapolate, keep the last command
+      if (this.armed) {
+        this.counters.underruns++;
+        this.source = 'underrun';
+      } else {
+        this.counters.startup_ticks++;
+        this.source = 'startup';
+      }
+      this.prevChunk = -1;
+      this.cmd.set(this.last);
+    } else {
+      this.source = 'buffer';
+      this.armed = true;
+      if (s.predicted_tick !== k) this.counters.stale_actions_executed++;
+      this.trackSeam(s.chunk_id);
+      this.safety.limit(this.target, this.last, this.cmd);
+      this.last.set(this.cmd);
+    }
+    this.ring.markExecuted(k);
+    return this.cmd;
+  }
+
+  /** Joint-space jumps between consecutive buffered actions, at chunk seams and inside chunks. */
+  private trackSeam(chunk: number): void {
+    if (this.prevChunk >= 0) {
+      let jump = 0;
+      const g = this.safety.limits.is_gripper;
+      for (let i = 0; i < this.target.length; i++) {
+        if (g[i]) continue; // a gripper snapping shut is an action, not a seam artefact
+        const d = Math.abs(this.target[i] - this.prevTarget[i]);
+        if (d > jump) jump = d;
+      }
+      const c = this.counters;
+      if (chunk !== this.prevChunk) {
+        c.seams++;
+        c.seam_jump_sum += jump;
+        if (jump > c.seam_jump_max) c.seam_jump_max = jump;
+      } else {
+        c.within_steps++;
+        c.within_step_sum += jump;
+      }
+    }
+    this.prevChunk = chunk;
+    this.prevTarget.set(this.target);
+  }
+}
+
+/** Mean jump at chunk seams over the mean step inside chunks (1 = seams are as smooth as the rest). */
+export function seamJumpRatio(c: ControlCounters): number {
+  if (c.seams === 0 || c.within_steps === 0) return 0;
+  const within = c.within_step_sum / c.within_steps;
+  return within > 0 ? c.seam_jump_sum / c.seams / within : 0;
+}

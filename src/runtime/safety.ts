@@ -1,0 +1,97 @@
+// Safety, in one place for every driver: a command never leaves the runtime without passing here.
+//  - a chunk with any NaN or infinite value is rejected whole (no "mostly fine" chunks);
+//  - every joint command is clamped to the joint's position limits, and moves at most one step per
+//    tick from the previous command (the velocity limit times the tick, or a tighter configured step);
+//  - grippers are clamped to 0 (closed) .. 1 (open).
+// Limits are taken against the last *command*, so a robot lagging behind its target cannot make the
+// runtime release a jump when it catches up.
+import type { RobotDescription } from '../../drivers/driver.js';
+import type { ActionChunk } from '../policy/policy.js';
+
+export interface SafetyLimits {
+  dim: number;
+  /** For each action index: a joint (its limits apply) or a gripper. */
+  is_gripper: Uint8Array;
+  min: Float64Array;
+  max: Float64Array;
+  /** Largest change per tick. */
+  max_step: Float64Array;
+}
+
+export interface SafetyOptions {
+  /** Per-tick step cap (rad) on top of velocity limit x tick (e.g. LeRobot's 5 degrees). */
+  max_step_rad?: number;
+}
+
+export function safetyLimits(desc: RobotDescription, opts: SafetyOptions = {}): SafetyLimits {
+  const dim = desc.action_names.length;
+  const limits: SafetyLimits = {
+    dim, is_gripper: new Uint8Array(dim), min: new Float64Array(dim), max: new Float64Array(dim), max_step: new Float64Array(dim),
+  };
+  const dt = 1 / desc.control_hz;
+  desc.action_names.forEach((name, i) => {
+    const j = desc.joint_names.indexOf(name);
+    if (j >= 0) {
+      limits.min[i] = desc.position_limits_rad[j][0];
+      limits.max[i] = desc.position_limits_rad[j][1];
+      limits.max_step[i] = Math.min(desc.velocity_limits_rad_s[j] * dt, opts.max_step_rad ?? Infinity);
+    } else if (desc.gripper_names.includes(name)) {
+      limits.is_gripper[i] = 1;
+      limits.min[i] = 0;
+      limits.max[i] = 1;
+      limits.max_step[i] = Infinity;
+    } else {
+      throw new Error(`action '${name}' is neither a joint nor a gripper of ${desc.robot}`);
+    }
+  });
+  return limits;
+}
+
+/** Why a chunk must not be used, or null if it may. */
+export function chunkProblem(chunk: ActionChunk, dim: number): string | null {
+  if (chunk.dim !== dim) return `chunk has ${chunk.dim} values per action, the robot takes ${dim}`;
+  if (chunk.actions.length !== chunk.horizon * chunk.dim) return `chunk has ${chunk.actions.length} values, expected ${chunk.horizon} x ${chunk.dim}`;
+  for (let i = 0; i < chunk.actions.length; i++) {
+    if (!Number.isFinite(chunk.actions[i])) {
+      return `action ${Math.floor(i / dim)} value ${i % dim} is ${chunk.actions[i]}`;
+    }
+  }
+  return null;
+}
+
+export class SafetyFilter {
+  /** Commands that were changed by a limit (one per tick at most). */
+  clamped_actions = 0;
+  rejected_chunks = 0;
+  holds = 0;
+
+  constructor(readonly limits: SafetyLimits) {}
+
+  /**
+   * The command to send for `target`, given the previous command `last`: limits applied, written to
+   * `out` (which may be `target`). Returns true if anything was changed.
+   */
+  limit(target: Float64Array, last: Float64Array, out: Float64Array): boolean {
+    const { min, max, max_step, dim } = this.limits;
+    let clamped = false;
+    for (let i = 0; i < dim; i++) {
+      let v = target[i];
+      if (v < min[i]) v = min[i];
+      else if (v > max[i]) v = max[i];
+      const step = v - last[i];
+      if (step > max_step[i]) v = last[i] + max_step[i];
+      else if (step < -max_step[i]) v = last[i] - max_step[i];
+      if (v !== target[i]) clamped = true;
+      out[i] = v;
+    }
+    if (clamped) this.clamped_actions++;
+    return clamped;
+  }
+
+  /** Record a rejected chunk and return the reason, or null if the chunk is fine. */
+  screen(chunk: ActionChunk): string | null {
+    const problem = chunkProblem(chunk, this.limits.dim);
+    if (problem) this.rejected_chunks++;
+    return problem;
+  }
+}
