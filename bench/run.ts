@@ -1,24 +1,44 @@
 // npm run bench: every benchmark of the project, one JSON object on stdout (progress on stderr).
 // Speed targets live here, never in timed unit tests: the machines are shared and noisy.
+//   VLA_BENCH_EPISODES   expert episodes for the sim benchmark (default 100)
+//   VLA_BENCH_JITTER_S   seconds of the control-loop jitter run (default 60)
+//   VLA_BENCH_ONLY       comma-separated subset: sim, policy, runtime
 import { benchmarkSim, measureRealtimeFactor } from '../sim/benchmark.js';
 import { SimEnv } from '../sim/sim-env.js';
 import { createExpert } from '../sim/experts/index.js';
+import { benchmarkPolicy } from './policy-bench.js';
+import { benchmarkInsert, benchmarkJitter, benchmarkLatencySweep, benchmarkSeams } from './runtime-bench.js';
 
 const episodes = Number(process.env.VLA_BENCH_EPISODES ?? 100);
+const jitter_s = Number(process.env.VLA_BENCH_JITTER_S ?? 60);
+const only = new Set((process.env.VLA_BENCH_ONLY ?? 'sim,policy,runtime').split(','));
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+const result: Record<string, unknown> = { node: process.version, date: new Date().toISOString() };
 
-log(`sim: ur5e pick-place, ${episodes} expert episodes`);
-const sim = await benchmarkSim({ robot: 'ur5e', task: 'pick-place', episodes });
-
-// the same episodes with physics at 250 Hz (5 substeps per tick): what a user gains by lowering the rate
-log(`sim: ur5e pick-place at 250 Hz physics, ${episodes} expert episodes`);
-const env = await SimEnv.create({ robot: 'ur5e', task: 'pick-place', physics_hz: 250 });
-const at250 = measureRealtimeFactor(env, createExpert(env.robot, 'pick-place', env.control_hz), episodes);
-env.dispose();
-const sim_250hz = {
-  physics_hz: 250,
-  realtime_factor: Math.round(Math.max(...at250.rf) * 10) / 10,
-  realtime_factor_passes: at250.rf.map((x) => Math.round(x * 10) / 10),
-  expert_success_rate: at250.successes / episodes,
-};
-process.stdout.write(JSON.stringify({ node: process.version, date: new Date().toISOString(), sim, sim_250hz }, null, 2) + '\n');
+if (only.has('sim')) {
+  log(`sim: ur5e pick-place, ${episodes} expert episodes`);
+  result.sim = await benchmarkSim({ robot: 'ur5e', task: 'pick-place', episodes });
+  // the same episodes with physics at 250 Hz (5 substeps per tick): what a user gains by lowering the rate
+  log(`sim: ur5e pick-place at 250 Hz physics, ${episodes} expert episodes`);
+  const env = await SimEnv.create({ robot: 'ur5e', task: 'pick-place', physics_hz: 250 });
+  const at250 = measureRealtimeFactor(env, createExpert(env.robot, 'pick-place', env.control_hz), episodes);
+  env.dispose();
+  result.sim_250hz = {
+    physics_hz: 250,
+    realtime_factor: Math.round(Math.max(...at250.rf) * 10) / 10,
+    realtime_factor_passes: at250.rf.map((x) => Math.round(x * 10) / 10),
+    expert_success_rate: at250.successes / episodes,
+  };
+}
+if (only.has('policy')) {
+  result.policy = await benchmarkPolicy({ log: (m) => log(`policy: ${m}`) });
+}
+if (only.has('runtime')) {
+  result.runtime = {
+    chunk_insert: benchmarkInsert(),
+    seams: await benchmarkSeams(log),
+    latency_sweep: await benchmarkLatencySweep(log),
+    jitter: await benchmarkJitter(jitter_s, log),
+  };
+}
+process.stdout.write(JSON.stringify(result, null, 2) + '\n');

@@ -20,6 +20,11 @@ export interface SimOptions {
   control_hz?: number;
 }
 
+export interface SimSnapshot {
+  qpos: Float64Array;
+  mocap_pos: Float64Array;
+}
+
 export interface SimArmState {
   position_rad: Float64Array;
   velocity_rad_s: Float64Array;
@@ -185,6 +190,24 @@ export class SimEnv implements TaskWorld {
 
   taskState(): TaskState {
     return this.task.state(this);
+  }
+
+  /** Everything the cameras see (joint and object positions, markers), to render elsewhere. */
+  snapshot(): SimSnapshot {
+    return {
+      qpos: Float64Array.from(this.data.qpos as Float64Array),
+      mocap_pos: Float64Array.from(this.data.mocap_pos as Float64Array),
+    };
+  }
+
+  /**
+   * Put the scene into a snapshot's pose for rendering (another thread's sim, same robot and task).
+   * Positions only: do not step physics from here.
+   */
+  showSnapshot(s: SimSnapshot): void {
+    (this.data.qpos as Float64Array).set(s.qpos);
+    (this.data.mocap_pos as Float64Array).set(s.mocap_pos);
+    this.mj.mj_kinematics(this.model, this.data);
   }
 
   cameraNames(): string[] {

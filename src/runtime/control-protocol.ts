@@ -4,6 +4,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { RobotDescription } from '../../drivers/driver.js';
 import type { TaskState } from '../../sim/tasks/task.js';
+import type { SimSnapshot } from '../../sim/sim-env.js';
 import type { BlendMode } from './action-buffer.js';
 import type { CommandSource } from './control-ticker.js';
 
@@ -32,7 +33,7 @@ export interface ControlWorkerData {
 
 export type ToWorker =
   | { type: 'reset'; seed: number }
-  | { type: 'observe'; cameras: { name: string; size: number }[] }
+  | { type: 'observe' }
   | { type: 'end_episode' }
   | { type: 'stop' };
 
@@ -57,7 +58,8 @@ export interface ObservationMessage {
   t_mono_ms: number;
   position_rad: Float64Array;
   gripper: Float64Array;
-  images: { name: string; width: number; height: number; rgb: Uint8Array; t_mono_ms: number }[];
+  /** The simulated scene's pose, for rendering the cameras off the control thread. */
+  snapshot?: SimSnapshot;
   task?: TaskState;
 }
 

@@ -39,7 +39,7 @@ async function run(): Promise<void> {
   const jitter = new Float64Array(JITTER_SAMPLES);
   let jitterCount = 0, overruns = 0;
   let seed: number | undefined; // the episode being run, if any
-  let observe: { name: string; size: number }[] | undefined;
+  let observe = false;
   let stop = false;
   let t0 = 0, n = 0;
   const start = new Float64Array(desc.action_names.length);
@@ -54,7 +54,7 @@ async function run(): Promise<void> {
         t0 = performance.now();
         n = 0;
         break;
-      case 'observe': observe = m.cameras; break;
+      case 'observe': observe = true; break;
       case 'end_episode':
         if (seed !== undefined) post({ type: 'episode_end', seed, success: driver.success(), ticks: driver.tick });
         seed = undefined;
@@ -86,13 +86,9 @@ async function run(): Promise<void> {
       gripper: s.gripper, command: cmd === null ? null : Float64Array.from(cmd), source: ticker.source, done: driver.done, success: driver.success(),
     });
     if (observe) {
-      // rendered after the command went out: a slow camera delays the observation, never the robot
-      const images = observe.map((c) => {
-        const f = driver.render(c.name, undefined, c.size);
-        return { name: c.name, width: f.width, height: f.height, rgb: f.rgb.slice(), t_mono_ms: s.t_mono_ms };
-      });
-      post({ type: 'observation', tick: s.tick, t_mono_ms: s.t_mono_ms, position_rad: s.position_rad, gripper: s.gripper, images, task: driver.taskState() });
-      observe = undefined;
+      // the cameras are rendered from this snapshot by the main thread, never here
+      post({ type: 'observation', tick: s.tick, t_mono_ms: s.t_mono_ms, position_rad: s.position_rad, gripper: s.gripper, snapshot: driver.env.snapshot(), task: driver.taskState() });
+      observe = false;
     }
     n++;
     const behind = Math.floor((performance.now() - t0) / dt_ms) - n;

@@ -20,6 +20,8 @@ import { SafetyFilter, safetyLimits } from './safety.js';
 import { LatencyInjector } from './injected-latency.js';
 import { monotonicMs } from '../util/clock.js';
 import { stateLayout, stateVector, type StateLayout } from './observation.js';
+import { SimCameraRig } from '../../sim/camera-rig.js';
+import type { TaskName } from '../../sim/tasks/task.js';
 import type { ControlWorkerData, DriverConfig, FromWorker, LoopStats, ObservationMessage, StateMessage, ToWorker } from './control-protocol.js';
 import type { EpisodeOutcome, RuntimeOptions, RuntimeReport, TickRecorder } from './runtime-types.js';
 
@@ -52,6 +54,7 @@ export class RealtimeRuntime {
     description: RobotDescription,
     private readonly policy: Policy,
     private readonly opts: RealtimeOptions,
+    private readonly cameras: SimCameraRig | undefined,
   ) {
     this.description = description;
     this.dt_ms = 1000 / opts.control_hz;
@@ -84,7 +87,10 @@ export class RealtimeRuntime {
       worker.once('exit', (code) => reject(new Error(`control loop exited (code ${code}) before it was ready`)));
     });
     const description = await ready;
-    return new RealtimeRuntime(worker, port1, ring, description, policy, opts);
+    const cameras = policy.describe().cameras.length > 0
+      ? await SimCameraRig.create({ robot: driver.robot, task: driver.task as TaskName | undefined, physics_hz: driver.physics_hz, control_hz: driver.control_hz })
+      : undefined;
+    return new RealtimeRuntime(worker, port1, ring, description, policy, opts, cameras);
   }
 
   async runEpisode(seed: number, recorder?: TickRecorder, max_ticks = this.opts.max_ticks): Promise<EpisodeOutcome> {
@@ -129,6 +135,7 @@ export class RealtimeRuntime {
     this.post({ type: 'stop' });
     const m = await Promise.race([statsMsg, new Promise<undefined>((r) => setTimeout(() => r(undefined), 5000))]);
     await this.worker.terminate();
+    this.cameras?.dispose();
     const stats: LoopStats | undefined = m && m.type === 'stats' ? m.stats : undefined;
     return {
       control: stats ?? { ticks: 0, underruns: 0, startup_ticks: 0, stale_actions_executed: 0, seams: 0, seam_jump_sum: 0, seam_jump_max: 0, within_steps: 0, within_step_sum: 0 },
@@ -137,12 +144,9 @@ export class RealtimeRuntime {
       jitter_ms: stats?.jitter_ms ?? [],
       buffer: this.buffer.stats,
       latency: this.latency,
+      stale_observations: this.stale_observations,
       safety: { clamped_actions: stats?.clamped_actions ?? 0, rejected_chunks: this.screen.rejected_chunks, holds: this.screen.holds },
     };
-  }
-
-  get stale_observation_count(): number {
-    return this.stale_observations;
   }
 
   private async inferOnce(): Promise<void> {
@@ -194,7 +198,7 @@ export class RealtimeRuntime {
 
   private requestObservation(): Promise<ObservationMessage> {
     const next = firstValueFrom(this.messages.pipe(filter((m): m is ObservationMessage => m.type === 'observation'), take(1)));
-    this.post({ type: 'observe', cameras: this.policy.describe().cameras.map((c) => ({ name: c.name, size: c.width })) });
+    this.post({ type: 'observe' });
     return next;
   }
 
@@ -203,7 +207,9 @@ export class RealtimeRuntime {
     const state = stateVector(this.layout, m, new Float32Array(this.ring.dim)) as Float32Array;
     const desc = this.policy.describe();
     const committed = desc.max_committed > 0 ? this.buffer.committed(m.tick, Math.min(desc.max_committed, this.expectedDelayTicks())) : undefined;
-    return { tick: m.tick, t_mono_ms: m.t_mono_ms, state, images: m.images, task: m.task, committed, first_tick_hint: Math.max(m.tick + 1, firstTickHint(asked_tick, this.buffer.remaining(asked_tick), this.latency.soonestTicks(this.dt_ms), this.expectedDelayTicks())) };
+    const want = desc.cameras.map((c) => ({ name: c.name, size: c.width }));
+    const images = this.cameras && m.snapshot ? this.cameras.render(m.snapshot, want).map((f) => ({ ...f, t_mono_ms: m.t_mono_ms })) : [];
+    return { tick: m.tick, t_mono_ms: m.t_mono_ms, state, images, task: m.task, committed, first_tick_hint: Math.max(m.tick + 1, firstTickHint(asked_tick, this.buffer.remaining(asked_tick), this.latency.soonestTicks(this.dt_ms), this.expectedDelayTicks())) };
   }
 
   private expectedDelayTicks(): number {

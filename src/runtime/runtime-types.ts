@@ -47,4 +47,6 @@ export interface RuntimeReport {
   buffer: BufferStats;
   safety: { clamped_actions: number; rejected_chunks: number; holds: number };
   latency: LatencyEstimator;
+  /** Observations too old to infer on (skipped, never sent to the policy). */
+  stale_observations: number;
 }

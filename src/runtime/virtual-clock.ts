@@ -132,7 +132,7 @@ export class VirtualClockRuntime {
   report(): RuntimeReport {
     return {
       control: this.ticker.counters, hz: 1000 / this.dt_ms, overruns: 0, jitter_ms: [],
-      buffer: this.buffer.stats, latency: this.latency,
+      buffer: this.buffer.stats, latency: this.latency, stale_observations: 0,
       safety: { clamped_actions: this.safety.clamped_actions, rejected_chunks: this.safety.rejected_chunks, holds: this.safety.holds },
     };
   }

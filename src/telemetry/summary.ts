@@ -15,7 +15,7 @@ export interface RunSummary {
   successes: number;
   success_rate: number;
   control: { hz: number; ticks: number; underruns: number; overruns: number; jitter_ms: { p50: number; p99: number; max: number } };
-  inference: { calls: number; latency_ms: { p50: number; p95: number; p99: number; max: number } };
+  inference: { calls: number; latency_ms: { p50: number; p95: number; p99: number; max: number }; stale_observations_skipped: number };
   buffer: { chunks: number; late_chunks: number; dropped_prefix_actions: number; stale_actions_executed: number; seam_jump_ratio: number };
   safety: { clamped_actions: number; rejected_chunks: number; holds: number };
   fault: string | null;
@@ -38,7 +38,7 @@ export function buildSummary(head: Pick<RunSummary, 'robot' | 'sim' | 'task' | '
       hz: r.hz, ticks: c.ticks, underruns: c.underruns, overruns: r.overruns,
       jitter_ms: { p50: ms(quantile(jitter, 0.5)), p99: ms(quantile(jitter, 0.99)), max: ms(jitter.length ? Math.max(...jitter) : 0) },
     },
-    inference: { calls: lat.calls, latency_ms: { p50: lat.p50, p95: lat.p95, p99: lat.p99, max: lat.max } },
+    inference: { calls: lat.calls, latency_ms: { p50: lat.p50, p95: lat.p95, p99: lat.p99, max: lat.max }, stale_observations_skipped: r.stale_observations },
     buffer: {
       chunks: r.buffer.chunks, late_chunks: r.buffer.late_chunks,
       dropped_prefix_actions: r.buffer.dropped_prefix_actions, stale_actions_executed: c.stale_actions_executed,
@@ -56,7 +56,7 @@ export function formatSummary(s: RunSummary): string {
     `${s.robot}${s.sim ? ' (sim)' : ''}${s.task ? ` ${s.task}` : ''}, policy ${s.policy}, ${s.clock} clock, blend ${s.blend}, delay ${s.delay}`,
     `  episodes   ${s.successes}/${s.episodes} succeeded (${pct(s.success_rate)})`,
     `  control    ${s.control.ticks} ticks at ${s.control.hz} Hz, ${s.control.underruns} underruns, ${s.control.overruns} overruns, jitter p50 ${s.control.jitter_ms.p50} / p99 ${s.control.jitter_ms.p99} / max ${s.control.jitter_ms.max} ms`,
-    `  inference  ${s.inference.calls} calls, latency p50 ${s.inference.latency_ms.p50} / p95 ${s.inference.latency_ms.p95} / p99 ${s.inference.latency_ms.p99} / max ${s.inference.latency_ms.max} ms`,
+    `  inference  ${s.inference.calls} calls, latency p50 ${s.inference.latency_ms.p50} / p95 ${s.inference.latency_ms.p95} / p99 ${s.inference.latency_ms.p99} / max ${s.inference.latency_ms.max} ms${s.inference.stale_observations_skipped ? `, ${s.inference.stale_observations_skipped} stale observations skipped` : ''}`,
     `  buffer     ${s.buffer.chunks} chunks, ${s.buffer.late_chunks} late, ${s.buffer.dropped_prefix_actions} stale actions dropped, ${s.buffer.stale_actions_executed} executed stale, seam jump ratio ${s.buffer.seam_jump_ratio}`,
     `  safety     ${s.safety.clamped_actions} clamped, ${s.safety.rejected_chunks} chunks rejected, ${s.safety.holds} holds`,
     ...(s.fault ? [`  FAULT      ${s.fault}`] : []),

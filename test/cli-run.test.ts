@@ -1,0 +1,88 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { writeTestPolicy } from '../src/policy/onnx/model-writer.js';
+import { readEpisode } from '../src/recording/index.js';
+
+const BIN = resolve(import.meta.dirname, '../../bin/vla-run.js');
+
+function vlaRun(...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('bad usage exits 2 with the valid values and never starts the robot', () => {
+  for (const [args, message] of [
+    [['--robot', 'ur5'], /add --sim/],
+    [['--robot', 'ur7', '--sim'], /valid: ur5, ur5e, aloha/],
+    [['--robot', 'ur5', '--sim', '--blend', 'mix'], /valid: replace, ensemble, average/],
+    [['--robot', 'ur5', '--sim', '--clock', 'slow'], /valid: realtime, fast/],
+    [['--robot', 'ur5', '--sim', '--delay', 'soon'], /--delay must be an integer/],
+    [['--robot', 'ur5', '--sim', '--inject-latency-ms', '300ms'], /N or N:JITTER/],
+    [['--robot', 'ur5', '--sim', '--policy', '/nonexistent/model.onnx'], /model\.onnx/],
+  ] as const) {
+    const r = vlaRun(...args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.equal(r.stdout, '', 'nothing may run on bad input');
+  }
+});
+
+test('a model that does not fit the robot: exit 2 with expected vs found, before any motion', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'vla-cli-'));
+  try {
+    const model = join(dir, 'aloha.onnx');
+    await writeTestPolicy(model, { name: 'act-aloha', cameras: [{ name: 'left_wrist', width: 32, height: 32 }], state_dim: 14, horizon: 25, action_dim: 14, mode: 'net', seed: 1 });
+    const r = vlaRun('--robot', 'ur5e', '--sim', '--policy', model);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /action dimension: expected 7 \(robot ur5e\), found 14/);
+    assert.match(r.stderr, /camera: expected one of top, wrist .* found 'left_wrist'/);
+    assert.equal(r.stdout, '');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('--json prints exactly one object with the summary fields; --record writes the episode', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'vla-cli-'));
+  try {
+    const file = join(dir, 'run.mcap');
+    const r = vlaRun('--robot', 'ur5', '--sim', '--clock', 'fast', '--episodes', '2', '--inject-latency-ms', '200:20', '--record', file, '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines.length, 1);
+    const s = JSON.parse(lines[0]);
+    for (const k of ['robot', 'sim', 'policy', 'episodes', 'successes', 'success_rate']) assert.ok(k in s, k);
+    for (const k of ['hz', 'ticks', 'underruns', 'overruns', 'jitter_ms']) assert.ok(k in s.control, `control.${k}`);
+    for (const k of ['calls', 'latency_ms']) assert.ok(k in s.inference, `inference.${k}`);
+    for (const k of ['chunks', 'late_chunks', 'dropped_prefix_actions', 'stale_actions_executed', 'seam_jump_ratio']) assert.ok(k in s.buffer, `buffer.${k}`);
+    for (const k of ['clamped_actions', 'rejected_chunks', 'holds']) assert.ok(k in s.safety, `safety.${k}`);
+    assert.equal(s.episodes, 2);
+    assert.equal(s.buffer.stale_actions_executed, 0);
+    assert.ok(s.inference.latency_ms.p50 >= 180);
+    const ep = await readEpisode(join(dir, 'run-seed0.mcap'), { frames: false });
+    assert.equal(ep.meta.robot, 'ur5');
+    assert.equal(ep.ticks, s.episodes_detail[0].ticks);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a NaN chunk: hold, a clear error, exit 1, and the summary is still printed', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'vla-cli-'));
+  try {
+    const model = join(dir, 'nan.onnx');
+    await writeTestPolicy(model, { name: 'nan', cameras: [], state_dim: 7, horizon: 25, action_dim: 7, mode: 'nan', seed: 1 });
+    const r = vlaRun('--robot', 'ur5e', '--sim', '--policy', model, '--clock', 'fast', '--json');
+    assert.equal(r.code, 1, r.stderr);
+    const s = JSON.parse(r.stdout);
+    assert.match(s.fault, /NaN/);
+    assert.equal(s.safety.holds, 1);
+    assert.equal(s.safety.rejected_chunks, 1);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
