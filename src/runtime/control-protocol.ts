@@ -6,7 +6,7 @@ import type { RobotDescription } from '../../drivers/driver.js';
 import type { TaskState } from '../../sim/tasks/task.js';
 import type { SimSnapshot } from '../../sim/sim-env.js';
 import type { BlendMode } from './action-buffer.js';
-import type { CommandSource } from './control-ticker.js';
+import type { CommandSource, ControlCounters } from './control-ticker.js';
 
 export interface SimDriverConfig {
   kind: 'sim';
@@ -64,15 +64,7 @@ export interface ObservationMessage {
 }
 
 export interface LoopStats {
-  ticks: number;
-  underruns: number;
-  startup_ticks: number;
-  stale_actions_executed: number;
-  seams: number;
-  seam_jump_sum: number;
-  seam_jump_max: number;
-  within_steps: number;
-  within_step_sum: number;
+  counters: ControlCounters;
   clamped_actions: number;
   overruns: number;
   /** |wake-up - deadline| per tick (ms). */

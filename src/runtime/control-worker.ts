@@ -104,11 +104,8 @@ async function run(): Promise<void> {
     }
   }
 
-  const c = ticker.counters;
   const stats: LoopStats = {
-    ticks: c.ticks, underruns: c.underruns, startup_ticks: c.startup_ticks, stale_actions_executed: c.stale_actions_executed,
-    seams: c.seams, seam_jump_sum: c.seam_jump_sum, seam_jump_max: c.seam_jump_max, within_steps: c.within_steps,
-    within_step_sum: c.within_step_sum, clamped_actions: safety.clamped_actions, overruns,
+    counters: ticker.counters, clamped_actions: safety.clamped_actions, overruns,
     jitter_ms: jitter.slice(0, Math.min(jitterCount, JITTER_SAMPLES)),
   };
   post({ type: 'stats', stats });

@@ -138,7 +138,7 @@ export class RealtimeRuntime {
     this.cameras?.dispose();
     const stats: LoopStats | undefined = m && m.type === 'stats' ? m.stats : undefined;
     return {
-      control: stats ?? { ticks: 0, underruns: 0, startup_ticks: 0, stale_actions_executed: 0, seams: 0, seam_jump_sum: 0, seam_jump_max: 0, within_steps: 0, within_step_sum: 0 },
+      control: stats?.counters ?? { ticks: 0, underruns: 0, startup_ticks: 0, stale_actions_executed: 0, seams: 0, seam_jump_sum: 0, seam_jump_max: 0, within_steps: 0, within_step_sum: 0 },
       hz: this.opts.control_hz,
       overruns: stats?.overruns ?? 0,
       jitter_ms: stats?.jitter_ms ?? [],
