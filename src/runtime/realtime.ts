@@ -43,7 +43,6 @@ export class RealtimeRuntime {
   private readonly messages = new Subject<FromWorker>();
   private readonly dt_ms: number;
   private fault: string | undefined;
-  private workerError: string | undefined;
   private stale_observations = 0;
   private readonly layout: StateLayout;
 
@@ -63,10 +62,7 @@ export class RealtimeRuntime {
     this.screen = new SafetyFilter(safetyLimits(description, { max_step_rad: opts.max_step_rad }));
     this.injector = new LatencyInjector(opts.injected, opts.seed ?? 0);
     this.layout = stateLayout(description);
-    port.on('message', (m: FromWorker) => {
-      if (m.type === 'error') this.workerError ??= m.message;
-      this.messages.next(m);
-    });
+    port.on('message', (m: FromWorker) => this.messages.next(m));
   }
 
   static async start(driver: DriverConfig, policy: Policy, opts: RealtimeOptions): Promise<RealtimeRuntime> {
@@ -133,7 +129,10 @@ export class RealtimeRuntime {
   async stop(): Promise<RuntimeReport> {
     const statsMsg = firstValueFrom(this.messages.pipe(filter((m) => m.type === 'stats' || m.type === 'error'), take(1)));
     this.post({ type: 'stop' });
-    const m = await Promise.race([statsMsg, new Promise<undefined>((r) => setTimeout(() => r(undefined), 5000))]);
+    let timer: NodeJS.Timeout | undefined;
+    // a control thread that does not answer within 5 s is terminated without its statistics
+    const m = await Promise.race([statsMsg, new Promise<undefined>((r) => { timer = setTimeout(() => r(undefined), 5000); })]);
+    clearTimeout(timer);
     await this.worker.terminate();
     this.cameras?.dispose();
     const stats: LoopStats | undefined = m && m.type === 'stats' ? m.stats : undefined;
