@@ -5,6 +5,7 @@
 //  expert_success_rate     over the episodes run for realtime_factor, with a Wilson 95% interval
 // This machine is shared: the same run varies by up to ~30% from one minute to the next. Each timing
 // is therefore taken in PASSES passes and the best pass is reported, with all passes alongside.
+import { wilson } from '../src/util/stats.js';
 import { SimEnv } from './sim-env.js';
 import { createExpert } from './experts/index.js';
 import { runExpertEpisode } from './rollout.js';
@@ -161,16 +162,6 @@ function timeCamera(env: SimEnv, expert: ReturnType<typeof createExpert>, name: 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
-/** Wilson score interval for a binomial proportion (95%). */
-export function wilson(successes: number, n: number, z = 1.96): [number, number] {
-  if (n === 0) return [0, 1];
-  const p = successes / n;
-  const denom = 1 + (z * z) / n;
-  const centre = (p + (z * z) / (2 * n)) / denom;
-  const half = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / denom;
-  return [Math.max(0, centre - half), Math.min(1, centre + half)];
 }
 
 function round(x: number, digits: number): number {

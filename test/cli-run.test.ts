@@ -50,7 +50,7 @@ test('--json prints exactly one object with the summary fields; --record writes 
   const dir = await mkdtemp(join(tmpdir(), 'vla-cli-'));
   try {
     const file = join(dir, 'run.mcap');
-    const r = vlaRun('--robot', 'ur5', '--sim', '--clock', 'fast', '--episodes', '2', '--inject-latency-ms', '200:20', '--record', file, '--json');
+    const r = vlaRun('--robot', 'ur5', '--sim', '--policy', 'expert', '--clock', 'fast', '--episodes', '2', '--inject-latency-ms', '200:20', '--record', file, '--record-size', '24', '--json');
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split('\n');
     assert.equal(lines.length, 1);
@@ -63,9 +63,13 @@ test('--json prints exactly one object with the summary fields; --record writes 
     assert.equal(s.episodes, 2);
     assert.equal(s.buffer.stale_actions_executed, 0);
     assert.ok(s.inference.latency_ms.p50 >= 180);
-    const ep = await readEpisode(join(dir, 'run-seed0.mcap'), { frames: false });
+    const ep = await readEpisode(join(dir, 'run-seed0.mcap'));
     assert.equal(ep.meta.robot, 'ur5');
     assert.equal(ep.ticks, s.episodes_detail[0].ticks);
+    // fast clock: every camera of the robot, one frame per recorded tick, at --record-size
+    assert.deepEqual(ep.meta.cameras, [{ name: 'top', width: 24, height: 24 }, { name: 'wrist', width: 24, height: 24 }]);
+    assert.equal(ep.frames.top.rgb.length, ep.ticks);
+    assert.ok(ep.frames.wrist.rgb[0].some((v) => v !== ep.frames.wrist.rgb[0][0]), 'a rendered frame, not a blank');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

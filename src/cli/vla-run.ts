@@ -11,7 +11,8 @@ import { RealtimeRuntime } from '../runtime/realtime.js';
 import type { EpisodeOutcome, RuntimeOptions, RuntimeReport, TickRecorder } from '../runtime/runtime-types.js';
 import { loadPolicy, PolicyMismatch } from '../policy/load-policy.js';
 import type { Policy } from '../policy/policy.js';
-import { EpisodeWriter } from '../recording/index.js';
+import { defaultPolicy } from '../policy/default-policy.js';
+import { EpisodeWriter, type CameraInfo, type RecordedFrame } from '../recording/index.js';
 import { buildSummary, formatSummary } from '../telemetry/summary.js';
 import { createLogger } from '../telemetry/log.js';
 import { choice, EXIT, intArg, numArg, runProgram, UsageError } from './common.js';
@@ -23,7 +24,7 @@ const program = new Command('vla-run')
   .option('--robot <name>', 'ur5 | ur5e | aloha')
   .option('--sim', 'drive the embedded MuJoCo simulation (required until the real-robot drivers land)')
   .option('--task <name>', TASK_HELP)
-  .option('--policy <expert|model.onnx>', 'the scripted expert (sim only) or an ONNX policy with its manifest', 'expert')
+  .option('--policy <expert|model.onnx>', 'an ONNX policy with its manifest, or the scripted expert (sim only); default: the demo model in models/ for the robot and task, else the expert')
   .option('--episodes <n>', 'episodes to run (seeds --seed, --seed+1, ...)', '1')
   .option('--duration <s>', 'instead of --episodes: run episodes until this many seconds of robot time have passed')
   .option('--seed <n>', 'seed of the first episode', '0')
@@ -34,13 +35,17 @@ const program = new Command('vla-run')
   .option('--inject-latency-ms <N[:J]>', 'add N ms (+- uniform J ms) to every inference, to rehearse a slower model', '0')
   .option('--clock <clock>', 'sim only: realtime (the control loop keeps wall time) | fast (virtual clock; latency still costs ticks)', 'realtime')
   .option('--physics-hz <hz>', 'sim only: physics rate, a multiple of the control rate', '500')
+  .option('--noise <x>', 'scripted expert only: joint noise 0 (clean) .. 2, for imperfect demonstrations', '0')
   .option('--record <file.mcap|dir>', 'record every episode (file name gets -seed<N> when there are several)')
+  .option('--record-cameras <names|all|none>', 'camera frames to record with --record (fast clock only; comma list)', 'all')
+  .option('--record-size <px>', 'size of recorded camera frames (square); a model trained on them takes this size', '96')
   .option('--json', 'print exactly one JSON object on stdout')
   .addHelpText('after', `
 Examples:
   vla-run --robot ur5 --sim                                     the default policy on the default task
   vla-run --robot ur5e --sim --episodes 20 --clock fast --inject-latency-ms 300 --json
   vla-run --robot aloha --sim --policy act.onnx --blend ensemble --record runs/
+  vla-run --robot ur5e --sim --policy expert --noise 1 --episodes 200 --clock fast --record demos/ --record-size 64
 
 Exit codes: 0 done, 1 a fault stopped the robot (the summary says which), 2 bad usage or input, 130 interrupted.`)
   .action(main);
@@ -61,6 +66,9 @@ async function main(o: Record<string, string | boolean | undefined>): Promise<vo
   const episodes = duration_s === undefined ? intArg('--episodes', o.episodes as string, 1, 1_000_000) : Number.MAX_SAFE_INTEGER;
   let injected;
   try { injected = parseInjectedLatency(o.injectLatencyMs as string); } catch (e) { throw new UsageError((e as Error).message); }
+  const noise = numArg('--noise', o.noise as string, 0, 2);
+  const recordCameras = o.record ? recordCameraList(o.recordCameras as string, clock, robotModel(robot).cameras.map((c) => c.name)) : [];
+  const recordSize = intArg('--record-size', o.recordSize as string, 8, 1024);
   const log = createLogger({ name: 'vla-run' });
 
   const model = robotModel(robot);
@@ -68,7 +76,7 @@ async function main(o: Record<string, string | boolean | undefined>): Promise<vo
   const desc = probe.describe();
   let loaded;
   try {
-    loaded = await loadPolicy(o.policy as string, desc, { model, task }, hz);
+    loaded = await loadPolicy((o.policy as string | undefined) ?? defaultPolicy(robot, task), desc, { model, task }, hz, { expert_noise: noise });
   } catch (err) {
     await probe.disconnect();
     if (err instanceof PolicyMismatch) throw new UsageError(err.message);
@@ -95,7 +103,8 @@ async function main(o: Record<string, string | boolean | undefined>): Promise<vo
   try {
     for (let i = 0; i < episodes && ticksLeft > 0 && !interrupted; i++) {
       const seed = seed0 + i;
-      const recorder = o.record ? await openRecorder(o.record as string, episodes > 1, { robot, task, seed, desc, policy }) : undefined;
+      const frames = recordCameras.length ? () => recordCameras.map((name) => ({ ...probe.render(name, undefined, recordSize), camera: name })) : undefined;
+      const recorder = o.record ? await openRecorder(o.record as string, episodes > 1, { robot, task, seed, desc, policy, cameras: recordCameras.map((name) => ({ name, width: recordSize, height: recordSize })), frames }) : undefined;
       const r = await runner.episode(seed, Number.isFinite(ticksLeft) ? ticksLeft : undefined, recorder?.tickRecorder);
       await recorder?.writer.close({ success: r.success });
       results.push(r);
@@ -142,13 +151,27 @@ async function makeRunner(clock: string, probe: SimDriver, policy: Policy, opts:
   };
 }
 
-async function openRecorder(target: string, many: boolean, ep: { robot: string; task: string; seed: number; desc: RobotDescription; policy: Policy }):
+/**
+ * Which cameras --record writes. Frames are rendered in the tick they belong to, which only the virtual
+ * clock can afford (in real time they would load the control loop), so the default 'all' means none there.
+ */
+function recordCameraList(spec: string, clock: string, valid: string[]): string[] {
+  if (spec === 'none') return [];
+  if (spec === 'all') return clock === 'fast' ? valid : [];
+  if (clock !== 'fast') throw new UsageError('--record-cameras needs --clock fast: camera frames are rendered in the tick they belong to');
+  const names = spec.split(',').map((n) => n.trim()).filter(Boolean);
+  for (const n of names) choice('camera', n, valid);
+  return names;
+}
+
+async function openRecorder(target: string, many: boolean, ep: { robot: string; task: string; seed: number; desc: RobotDescription; policy: Policy;
+  cameras: CameraInfo[]; frames: (() => RecordedFrame[]) | undefined }):
   Promise<{ writer: EpisodeWriter; tickRecorder: TickRecorder }> {
   const name = `${ep.robot}-${ep.task}-seed${ep.seed}.mcap`;
   const path = extname(target) === '.mcap' ? (many ? target.replace(/\.mcap$/, `-seed${ep.seed}.mcap`) : target) : join(target, name);
   const writer = await EpisodeWriter.open(path, {
     robot: ep.robot, task: ep.task, seed: ep.seed, control_hz: ep.desc.control_hz, joint_names: ep.desc.joint_names,
-    gripper_names: ep.desc.gripper_names, action_names: ep.desc.action_names, cameras: [], policy: ep.policy.describe().name,
+    gripper_names: ep.desc.gripper_names, action_names: ep.desc.action_names, cameras: ep.cameras, policy: ep.policy.describe().name,
   });
   const start_ns = BigInt(Date.now()) * 1_000_000n;
   const tick_ns = BigInt(Math.round(1e9 / ep.desc.control_hz));
@@ -160,7 +183,7 @@ async function openRecorder(target: string, many: boolean, ep: { robot: string; 
         if (failed) return;
         writer.writeTick({
           tick: k, stamp_ns: start_ns + BigInt(k) * tick_ns, position_rad: state.position_rad, velocity_rad_s: state.velocity_rad_s,
-          gripper: state.gripper, action: command,
+          gripper: state.gripper, action: command, frames: ep.frames?.(),
         }).catch((e: unknown) => { failed = e; });
       },
     },

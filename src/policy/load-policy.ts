@@ -15,11 +15,13 @@ export interface LoadedPolicy {
   warnings: string[];
 }
 
-export async function loadPolicy(spec: string, robot: RobotDescription, sim: { model: RobotModel; task: TaskName } | undefined, control_hz: number): Promise<LoadedPolicy> {
+export async function loadPolicy(spec: string, robot: RobotDescription, sim: { model: RobotModel; task: TaskName } | undefined, control_hz: number,
+  opts: { expert_noise?: number } = {}): Promise<LoadedPolicy> {
   if (spec === 'expert') {
     if (!sim) throw new PolicyMismatch('--policy expert needs the simulator (--sim): the scripted experts read the simulated task state');
-    return { policy: new ExpertPolicy(sim.model, sim.task, { control_hz }), warnings: [] };
+    return { policy: new ExpertPolicy(sim.model, sim.task, { control_hz, noise: opts.expert_noise }), warnings: [] };
   }
+  if (opts.expert_noise) throw new PolicyMismatch('--noise applies to the scripted expert only (--policy expert)');
   let policy: OnnxPolicy;
   try {
     policy = await OnnxPolicy.load(spec);

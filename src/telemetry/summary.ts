@@ -1,6 +1,7 @@
 // The end-of-run summary: one object, printed for people or (with --json) as exactly one JSON line.
 import { seamJumpRatio } from '../runtime/control-ticker.js';
 import { quantile } from '../runtime/latency.js';
+import { wilson } from '../util/stats.js';
 import type { EpisodeOutcome, RuntimeReport } from '../runtime/runtime-types.js';
 
 export interface RunSummary {
@@ -14,6 +15,8 @@ export interface RunSummary {
   episodes: number;
   successes: number;
   success_rate: number;
+  /** Wilson 95% interval of the success rate. */
+  success_ci95: [number, number];
   control: { hz: number; ticks: number; underruns: number; overruns: number; jitter_ms: { p50: number; p99: number; max: number } };
   inference: { calls: number; latency_ms: { p50: number; p95: number; p99: number; max: number }; stale_observations_skipped: number };
   buffer: { chunks: number; late_chunks: number; dropped_prefix_actions: number; stale_actions_executed: number; seam_jump_ratio: number };
@@ -34,6 +37,7 @@ export function buildSummary(head: Pick<RunSummary, 'robot' | 'sim' | 'task' | '
     episodes: episodes.length,
     successes,
     success_rate: episodes.length ? successes / episodes.length : 0,
+    success_ci95: wilson(successes, episodes.length).map((x) => Math.round(x * 1000) / 1000) as [number, number],
     control: {
       hz: r.hz, ticks: c.ticks, underruns: c.underruns, overruns: r.overruns,
       jitter_ms: { p50: ms(quantile(jitter, 0.5)), p99: ms(quantile(jitter, 0.99)), max: ms(jitter.length ? Math.max(...jitter) : 0) },
@@ -54,7 +58,7 @@ export function formatSummary(s: RunSummary): string {
   const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
   return [
     `${s.robot}${s.sim ? ' (sim)' : ''}${s.task ? ` ${s.task}` : ''}, policy ${s.policy}, ${s.clock} clock, blend ${s.blend}, delay ${s.delay}`,
-    `  episodes   ${s.successes}/${s.episodes} succeeded (${pct(s.success_rate)})`,
+    `  episodes   ${s.successes}/${s.episodes} succeeded (${pct(s.success_rate)}${s.episodes > 1 ? `, 95% CI ${pct(s.success_ci95[0])}-${pct(s.success_ci95[1])}` : ''})`,
     `  control    ${s.control.ticks} ticks at ${s.control.hz} Hz, ${s.control.underruns} underruns, ${s.control.overruns} overruns, jitter p50 ${s.control.jitter_ms.p50} / p99 ${s.control.jitter_ms.p99} / max ${s.control.jitter_ms.max} ms`,
     `  inference  ${s.inference.calls} calls, latency p50 ${s.inference.latency_ms.p50} / p95 ${s.inference.latency_ms.p95} / p99 ${s.inference.latency_ms.p99} / max ${s.inference.latency_ms.max} ms${s.inference.stale_observations_skipped ? `, ${s.inference.stale_observations_skipped} stale observations skipped` : ''}`,
     `  buffer     ${s.buffer.chunks} chunks, ${s.buffer.late_chunks} late, ${s.buffer.dropped_prefix_actions} stale actions dropped, ${s.buffer.stale_actions_executed} executed stale, seam jump ratio ${s.buffer.seam_jump_ratio}`,

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { SimDriver, SIM_CLOCKS } from '../../../drivers/sim/sim-driver.js';
 import { createExpert } from '../../../sim/experts/index.js';
 import { runExpertOnDriver } from '../../../sim/expert-episode.js';
-import { wilson } from '../../../sim/benchmark.js';
+import { wilson } from '../../util/stats.js';
 import { EpisodeWriter } from '../../recording/index.js';
 import { createLogger } from '../../telemetry/log.js';
 import { choice, intArg, numArg, progress } from '../common.js';

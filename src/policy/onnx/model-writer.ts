@@ -2,23 +2,12 @@
 // output and manifest a trained model would have, with a tiny network (mean-pool each image, concat
 // with state and the other inputs, one dense layer with seeded weights, tanh, reshape to [1, H, D]).
 import { writeFile } from 'node:fs/promises';
-import onnxProto from 'onnx-proto';
-import type { onnx as OnnxTypes } from 'onnx-proto';
 import { Rng } from '../../util/rng.js';
 import { MANIFEST_FORMAT_VERSION, MANIFEST_METADATA_KEY, parseManifest, type OnnxManifest, type OnnxManifestInput } from './manifest.js';
 import { sidecarPath } from './onnx-file.js';
 
-const { onnx } = onnxProto;
-type INode = OnnxTypes.INodeProto;
-type ITensor = OnnxTypes.ITensorProto;
-type IValueInfo = OnnxTypes.IValueInfoProto;
-const DT = onnx.TensorProto.DataType;
-const AT = onnx.AttributeProto.AttributeType;
+import { DT, GraphBuilder, attrInt, attrInts, valueInfo } from './graph-builder.js';
 
-// IR 8 / opset 15 (ONNX 1.10, the schema onnx-proto carries); onnxruntime 1.30 reads both.
-// ReduceMean still takes `axes` as an attribute at this opset.
-export const TEST_MODEL_IR_VERSION = 8;
-export const TEST_MODEL_OPSET = 15;
 
 type Stats = OnnxManifestInput['action']['normalization'];
 
@@ -160,14 +149,8 @@ export function buildTestPolicy(spec: TestPolicySpec, opts: { embedManifest: boo
   }
   g.nodes.push({ opType: 'Identity', input: [out], output: [manifest.output.name], name: 'output' });
   g.outputs.push(valueInfo(manifest.output.name, DT.FLOAT, [1, H, D]));
-  const model = onnx.ModelProto.create({
-    irVersion: TEST_MODEL_IR_VERSION,
-    opsetImport: [{ domain: '', version: TEST_MODEL_OPSET }],
-    producerName: 'vla-runtime model-writer',
-    graph: { name: manifest.name, node: g.nodes, initializer: g.inits, input: g.inputs, output: g.outputs },
-    metadataProps: opts.embedManifest ? [{ key: MANIFEST_METADATA_KEY, value: JSON.stringify(manifest) }] : [],
-  });
-  return { bytes: onnx.ModelProto.encode(model).finish(), manifest };
+  const bytes = g.model(manifest.name, 'vla-runtime model-writer', opts.embedManifest ? { [MANIFEST_METADATA_KEY]: JSON.stringify(manifest) } : {});
+  return { bytes, manifest };
 }
 
 /** Write the model (and, if asked, its sidecar). */
@@ -187,46 +170,4 @@ function featureCount(m: OnnxManifest): number {
   const { state, language, committed } = m.inputs;
   return m.inputs.images.length * 3 + (state?.dim ?? 0) + (language ? 1 : 0)
     + (committed ? committed.max_length * m.action.dim + (committed.length_input ? 1 : 0) : 0);
-}
-
-class GraphBuilder {
-  readonly nodes: INode[] = [];
-  readonly inits: ITensor[] = [];
-  readonly inputs: IValueInfo[] = [];
-  readonly outputs: IValueInfo[] = [];
-  private n = 0;
-
-  input(name: string, type: number, dims: number[]): void {
-    this.inputs.push(valueInfo(name, type, dims));
-  }
-
-  op(opType: string, inputs: string[], attribute: OnnxTypes.IAttributeProto[] = []): string {
-    const out = `${opType.toLowerCase()}_${this.n++}`;
-    this.nodes.push({ opType, input: inputs, output: [out], attribute, name: out });
-    return out;
-  }
-
-  float(name: string, dims: number[], values: ArrayLike<number>): string {
-    const data = Float32Array.from(values);
-    this.inits.push({ name, dims, dataType: DT.FLOAT, rawData: new Uint8Array(data.buffer) });
-    return name;
-  }
-
-  int64(name: string, values: number[]): string {
-    const data = BigInt64Array.from(values.map((v) => BigInt(v)));
-    this.inits.push({ name, dims: [values.length], dataType: DT.INT64, rawData: new Uint8Array(data.buffer) });
-    return name;
-  }
-}
-
-function valueInfo(name: string, elemType: number, dims: number[]): IValueInfo {
-  return { name, type: { tensorType: { elemType, shape: { dim: dims.map((d) => ({ dimValue: d })) } } } };
-}
-
-function attrInt(name: string, i: number): OnnxTypes.IAttributeProto {
-  return { name, type: AT.INT, i };
-}
-
-function attrInts(name: string, ints: number[]): OnnxTypes.IAttributeProto {
-  return { name, type: AT.INTS, ints };
 }
