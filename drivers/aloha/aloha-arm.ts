@@ -1,0 +1,210 @@
+// One ALOHA arm on its own Dynamixel bus. Per control tick a follower costs one SYNC_READ of
+// Present_Position (all 9 motors, shadows included so their alarms are seen) and one SYNC_WRITE of
+// Goal_Position (the 7 primaries; shadows follow through Secondary_ID). Ticks <-> radians through the
+// calibration: 2048 ticks is a joint's zero; the gripper is normalised 0 closed .. 1 open over its range.
+// A follower gets its calibration written into the motors (torque off) so that the shadows, which take
+// the same goal bytes as their primaries, agree. A leader is only read: its registers are read once and
+// the calibration is applied in software. No goal is ever computed from a failed read.
+import { DynamixelBus, type BusOptions } from '../dynamixel/bus.js';
+import { CENTRE_TICKS, MODEL_NUMBER, REG, TICKS_PER_REV, describeHardwareError, type ModelName } from '../dynamixel/control-table.js';
+import { DynamixelError } from '../dynamixel/errors.js';
+import type { ArmCalibration } from '../../calibration/motor-calibration.js';
+import { alohaMotors, ALOHA_GRIPPER_ID, ALOHA_JOINT_IDS, ALOHA_READ_IDS, ALOHA_WRITE_IDS, type AlohaMotor, type AlohaRole, type AlohaSide } from './motor-map.js';
+
+const TICKS_PER_RAD = TICKS_PER_REV / (2 * Math.PI);
+
+export interface AlohaArmOptions {
+  side: AlohaSide;
+  role?: AlohaRole;
+  port: string;
+  /** Already validated (calibration/motor-calibration.ts). */
+  calibration: ArmCalibration;
+  bus?: Pick<BusOptions, 'baud_rate' | 'timeout_ms' | 'retries'>;
+}
+
+export interface ArmReading {
+  /** 6 joints (rad), in ALOHA_JOINT_NAMES order. */
+  position_rad: Float64Array;
+  /** 0 closed .. 1 open. */
+  gripper: number;
+  /** Calibrated ticks of all 9 motors, ALOHA_READ_IDS order. */
+  ticks: Int32Array;
+}
+
+export interface HardwareAlert {
+  arm: string;
+  id: number;
+  motor: string;
+  bits: number;
+  message: string;
+}
+
+export class ArmFault extends DynamixelError {
+  override name = 'ArmFault';
+}
+
+/** motor ticks -> calibrated ticks: sign * (p - motor_offset) + cal_offset (identity once configured). */
+interface TickMap { sign: 1 | -1; motor_offset: number; cal_offset: number }
+
+export class AlohaArm {
+  readonly name: string;
+  readonly role: AlohaRole;
+  readonly motors: readonly AlohaMotor[];
+  private readonly raw = new Int32Array(ALOHA_READ_IDS.length);
+  private readonly goals = new Int32Array(ALOHA_WRITE_IDS.length);
+  private readonly maps: TickMap[];
+  private readonly last: ArmReading = { position_rad: new Float64Array(6), gripper: 0, ticks: new Int32Array(ALOHA_READ_IDS.length) };
+  /** The last read succeeded; only then may a hold be computed from it. */
+  private fresh = false;
+
+  static async open(opts: AlohaArmOptions): Promise<AlohaArm> {
+    const role = opts.role ?? 'follower';
+    const name = `${opts.side} ${role}`;
+    const bus = await DynamixelBus.open({ path: opts.port, name, ...opts.bus });
+    try {
+      const arm = new AlohaArm(bus, name, role, opts.calibration);
+      await arm.checkMotors();
+      await arm.loadTickMaps();
+      return arm;
+    } catch (err) {
+      await bus.close();
+      throw err;
+    }
+  }
+
+  private constructor(readonly bus: DynamixelBus, name: string, role: AlohaRole, private readonly cal: ArmCalibration) {
+    this.name = name;
+    this.role = role;
+    this.motors = alohaMotors(role);
+    this.maps = this.motors.map(() => ({ sign: 1, motor_offset: 0, cal_offset: 0 }));
+  }
+
+  /** Write the calibration (drive mode, homing offset), operating modes and shadow IDs. Follower only; torque goes off. */
+  async configure(): Promise<void> {
+    this.requireFollower('configure');
+    await this.setTorque(false);
+    for (const m of this.motors) {
+      const c = this.cal[m.name];
+      await this.bus.writeRegister(m.id, REG.operating_mode, m.operating_mode);
+      await this.bus.writeRegister(m.id, REG.drive_mode, c.drive_mode);
+      await this.bus.writeRegister(m.id, REG.homing_offset, c.homing_offset);
+      if (m.shadow_of !== undefined) await this.bus.writeRegister(m.id, REG.secondary_id, m.shadow_of);
+    }
+    await this.loadTickMaps();
+  }
+
+  /** Torque on holds the measured pose (goals are set to it first); off lets the arm go limp. */
+  async setTorque(on: boolean): Promise<void> {
+    this.requireFollower('set torque');
+    if (on) {
+      await this.read();
+      await this.holdMeasured();
+    }
+    for (const m of this.motors) await this.bus.writeRegister(m.id, REG.torque_enable, on ? 1 : 0);
+  }
+
+  /** One SYNC_READ of Present_Position. Throws (and forgets the last pose) if any motor does not answer. */
+  async read(): Promise<ArmReading> {
+    this.fresh = false;
+    await this.bus.syncRead(REG.present_position, ALOHA_READ_IDS, this.raw);
+    const r = this.last;
+    for (let i = 0; i < ALOHA_READ_IDS.length; i++) r.ticks[i] = this.toCalibrated(i, this.raw[i]);
+    for (let j = 0; j < ALOHA_JOINT_IDS.length; j++) r.position_rad[j] = (r.ticks[ALOHA_JOINT_IDS[j] - 1] - CENTRE_TICKS) / TICKS_PER_RAD;
+    const g = this.cal.gripper;
+    r.gripper = clamp01((r.ticks[ALOHA_GRIPPER_ID - 1] - g.range_min) / (g.range_max - g.range_min));
+    this.fresh = true;
+    return r;
+  }
+
+  /** One SYNC_WRITE of Goal_Position: 6 joint targets (rad) and the gripper (0 closed .. 1 open). */
+  async write(position_rad: ArrayLike<number>, gripper: number): Promise<void> {
+    this.requireFollower('write goals');
+    for (let j = 0; j < ALOHA_JOINT_IDS.length; j++) {
+      const q = position_rad[j];
+      if (!Number.isFinite(q)) throw new ArmFault(`${this.name}: goal for ${this.motors[ALOHA_JOINT_IDS[j] - 1].name} is not finite (${q}); nothing sent`);
+      this.goals[j] = this.goalTicks(ALOHA_JOINT_IDS[j], CENTRE_TICKS + q * TICKS_PER_RAD);
+    }
+    if (!Number.isFinite(gripper)) throw new ArmFault(`${this.name}: gripper goal is not finite (${gripper}); nothing sent`);
+    const g = this.cal.gripper;
+    this.goals[6] = this.goalTicks(ALOHA_GRIPPER_ID, g.range_min + clamp01(gripper) * (g.range_max - g.range_min));
+    await this.bus.syncWrite(REG.goal_position, ALOHA_WRITE_IDS, this.goals);
+  }
+
+  /** Command the measured pose. Sends nothing (returns false) unless the last read succeeded. */
+  async holdMeasured(): Promise<boolean> {
+    if (!this.fresh) return false;
+    await this.write(this.last.position_rad, this.last.gripper);
+    return true;
+  }
+
+  /** Motors that raised a hardware alert, with their Hardware_Error_Status decoded. */
+  async hardwareAlerts(): Promise<HardwareAlert[]> {
+    const out: HardwareAlert[] = [];
+    for (const id of [...this.bus.alerts].sort((a, b) => a - b)) {
+      const motor = this.motors.find((m) => m.id === id)?.name ?? `ID ${id}`;
+      let bits = -1;
+      try {
+        bits = await this.bus.readRegister(id, REG.hardware_error_status);
+      } catch { /* reported below with unknown bits */ }
+      const what = bits < 0 ? 'status unreadable' : describeHardwareError(bits);
+      out.push({ arm: this.name, id, motor, bits, message: `${this.name}: hardware alert on ID ${id} (${motor}): ${what}` });
+    }
+    return out;
+  }
+
+  get hasAlert(): boolean { return this.bus.alerts.size > 0; }
+
+  async close(): Promise<void> {
+    await this.bus.close();
+  }
+
+  private async checkMotors(): Promise<void> {
+    const missing: number[] = [];
+    for (const m of this.motors) {
+      try {
+        const { model_number } = await this.bus.ping(m.id);
+        if (this.role === 'follower' && model_number !== MODEL_NUMBER[m.model]) {
+          const found = (Object.keys(MODEL_NUMBER) as ModelName[]).find((k) => MODEL_NUMBER[k] === model_number) ?? `model ${model_number}`;
+          throw new ArmFault(`${this.name}: ID ${m.id} (${m.name}) is a ${found}, expected ${m.model}`);
+        }
+      } catch (err) {
+        if (err instanceof ArmFault) throw err;
+        missing.push(m.id);
+      }
+    }
+    if (missing.length) throw new ArmFault(`${this.name} on ${this.bus.path}: no reply from ID${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (${missing.map((id) => this.motors[id - 1].name).join(', ')})`);
+  }
+
+  /** Read each motor's drive mode and homing offset, to map its ticks onto the calibration's. */
+  private async loadTickMaps(): Promise<void> {
+    for (let i = 0; i < this.motors.length; i++) {
+      const m = this.motors[i];
+      const c = this.cal[m.name];
+      const driveMode = await this.bus.readRegister(m.id, REG.drive_mode);
+      const offset = await this.bus.readRegister(m.id, REG.homing_offset);
+      this.maps[i] = { sign: (driveMode & 1) === (c.drive_mode & 1) ? 1 : -1, motor_offset: offset, cal_offset: c.homing_offset };
+    }
+  }
+
+  private toCalibrated(i: number, motorTicks: number): number {
+    const t = this.maps[i];
+    return t.sign * (motorTicks - t.motor_offset) + t.cal_offset;
+  }
+
+  /** Calibrated target -> motor goal, kept inside the calibrated travel of that motor. */
+  private goalTicks(id: number, calibrated: number): number {
+    const m = this.motors[id - 1];
+    const c = this.cal[m.name];
+    const inRange = Math.min(c.range_max, Math.max(c.range_min, Math.round(calibrated)));
+    const t = this.maps[id - 1];
+    return t.sign * (inRange - t.cal_offset) + t.motor_offset;
+  }
+
+  private requireFollower(what: string): void {
+    if (this.role !== 'follower') throw new ArmFault(`${this.name}: a leader arm is read-only (cannot ${what})`);
+  }
+}
+
+function clamp01(x: number): number {
+  return Math.min(1, Math.max(0, x));
+}

@@ -1,0 +1,204 @@
+// A Dynamixel Protocol 2.0 bus on one serial port (one ALOHA arm). Requests are serialised (the bus is
+// half duplex), each waits at most timeout_ms for its status packets and is retried a bounded number of
+// times; a sync read is retried for the missing IDs only. Counters tell a user how healthy the cable is.
+import { SerialPort } from 'serialport';
+import { PacketFramer } from './framer.js';
+import { InstructionWriter, type BulkReadEntry } from './instructions.js';
+import { BROADCAST_ID, readIntLE, type Packet } from './packet.js';
+import { Transaction } from './transaction.js';
+import { BusClosedError, DynamixelStatusError, DynamixelTimeoutError, PortOpenError } from './errors.js';
+import type { Register } from './control-table.js';
+
+export interface BusOptions {
+  path: string;
+  /** Shown in every error, e.g. "left arm". */
+  name: string;
+  baud_rate?: number;
+  /** Wait for the replies of one attempt (default 10 ms: 9 replies take ~1.5 ms at 1 Mbps). */
+  timeout_ms?: number;
+  /** Attempts after the first (default 2). */
+  retries?: number;
+}
+
+export interface BusCounters {
+  requests: number;
+  retries: number;
+  timeouts: number;
+  /** Packets dropped for a bad CRC, ours (seen by the framer) or the servo's (ERR = CRC error). */
+  crc_errors: number;
+  /** Status packets with the hardware alert bit (ERR bit 7). */
+  hardware_alerts: number;
+  /** Replies nobody waited for (late replies of an earlier attempt). */
+  stale_replies: number;
+}
+
+export class DynamixelBus {
+  readonly name: string;
+  readonly path: string;
+  readonly timeout_ms: number;
+  readonly retries: number;
+  readonly counters: BusCounters = { requests: 0, retries: 0, timeouts: 0, crc_errors: 0, hardware_alerts: 0, stale_replies: 0 };
+  /** IDs that have reported a hardware alert since the last clearAlerts(). */
+  readonly alerts = new Set<number>();
+  private readonly writer = new InstructionWriter();
+  private readonly framer: PacketFramer;
+  private current: Transaction | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  private closeError: Error | undefined;
+
+  static async open(opts: BusOptions): Promise<DynamixelBus> {
+    const port = new SerialPort({ path: opts.path, baudRate: opts.baud_rate ?? 1_000_000, autoOpen: false });
+    await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(new PortOpenError(
+      `${opts.name}: cannot open serial port ${opts.path}: ${err.message}`)) : resolve())));
+    return new DynamixelBus(port, opts);
+  }
+
+  private constructor(private readonly port: SerialPort, opts: BusOptions) {
+    this.name = opts.name;
+    this.path = opts.path;
+    this.timeout_ms = opts.timeout_ms ?? 10;
+    this.retries = opts.retries ?? 2;
+    this.framer = new PacketFramer((p) => this.onPacket(p), () => {
+      this.counters.crc_errors++;
+      this.current?.crcError();
+    });
+    port.on('data', (chunk: Buffer) => this.framer.push(chunk));
+    port.on('close', () => this.onClosed(new BusClosedError(`${this.name}: serial port ${this.path} closed`)));
+    port.on('error', (err: Error) => this.onClosed(new BusClosedError(`${this.name}: serial port ${this.path}: ${err.message}`)));
+  }
+
+  get isOpen(): boolean { return !this.closed; }
+
+  clearAlerts(): void { this.alerts.clear(); }
+
+  /** PING: model number and firmware version. */
+  async ping(id: number): Promise<{ model_number: number; firmware: number }> {
+    let model_number = 0, firmware = 0;
+    await this.request(() => this.writer.ping(id), [id], 3, `PING`, (_, p) => {
+      model_number = readIntLE(p.data, 0, 2);
+      firmware = p.data[2];
+    });
+    return { model_number, firmware };
+  }
+
+  /** READ `length` bytes from `address` (a copy). */
+  async read(id: number, address: number, length: number): Promise<Uint8Array> {
+    const out = new Uint8Array(length);
+    await this.request(() => this.writer.read(id, address, length), [id], length, `READ ${address}+${length}`, (_, p) => out.set(p.data));
+    return out;
+  }
+
+  async readRegister(id: number, reg: Register): Promise<number> {
+    let v = 0;
+    await this.request(() => this.writer.read(id, reg.address, reg.size), [id], reg.size, `READ ${reg.name}`, (_, p) => { v = readIntLE(p.data, 0, reg.size); });
+    return v;
+  }
+
+  /** WRITE raw bytes; waits for the servo's status unless `id` is the broadcast ID. */
+  async write(id: number, address: number, data: ArrayLike<number>): Promise<void> {
+    await this.request(() => this.writer.write(id, address, data), id === BROADCAST_ID ? [] : [id], 0, `WRITE ${address}+${data.length}`);
+  }
+
+  async writeRegister(id: number, reg: Register, value: number): Promise<void> {
+    await this.request(() => this.writer.writeValue(id, reg.address, reg.size, value), id === BROADCAST_ID ? [] : [id], 0, `WRITE ${reg.name}=${value}`);
+  }
+
+  /**
+   * SYNC_READ one integer register of `ids` into out[i] (signed for 4-byte registers). One packet out,
+   * one status packet back per ID; on a retry only the IDs still missing are asked again.
+   */
+  async syncRead(reg: Register, ids: readonly number[], out: Int32Array): Promise<void> {
+    await this.request((missing) => this.writer.syncRead(reg.address, reg.size, missing), ids, reg.size, `SYNC_READ ${reg.name}`,
+      (i, p) => { out[i] = readIntLE(p.data, 0, reg.size); });
+  }
+
+  /** SYNC_WRITE one integer register: values[i] to ids[i]. No replies (broadcast). */
+  async syncWrite(reg: Register, ids: readonly number[], values: ArrayLike<number>): Promise<void> {
+    await this.request(() => this.writer.syncWrite(reg.address, reg.size, ids, values), [], 0, `SYNC_WRITE ${reg.name}`);
+  }
+
+  /** BULK_READ: a different register range per ID; returns a copy of each reply's data. */
+  async bulkRead(entries: readonly BulkReadEntry[]): Promise<Uint8Array[]> {
+    const out = entries.map((e) => new Uint8Array(e.length));
+    const ids = entries.map((e) => e.id);
+    if (new Set(ids).size !== ids.length) throw new Error(`${this.name}: BULK_READ lists an ID twice (${ids.join(', ')})`);
+    await this.request((missing) => this.writer.bulkRead(entries.filter((e) => missing.includes(e.id))), ids, entries.map((e) => e.length), 'BULK_READ',
+      (i, p) => out[i].set(p.data));
+    return out;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.current?.cancel();
+    await new Promise<void>((resolve) => this.port.close(() => resolve()));
+  }
+
+  // ---- request engine ----
+
+  private request(
+    build: (ids: readonly number[]) => Buffer, ids: readonly number[], dataLength: number | readonly number[], what: string,
+    onReply: (index: number, p: Packet) => void = () => {},
+  ): Promise<void> {
+    const run = this.queue.then(() => this.run(build, ids, dataLength, what, onReply));
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  private async run(
+    build: (ids: readonly number[]) => Buffer, ids: readonly number[], dataLength: number | readonly number[], what: string,
+    onReply: (index: number, p: Packet) => void,
+  ): Promise<void> {
+    if (this.closed) throw this.closeError ?? new BusClosedError(`${this.name}: bus is closed`);
+    this.counters.requests++;
+    if (ids.length === 0) {
+      await this.send(build(ids));
+      return;
+    }
+    const tx = new Transaction(ids, dataLength, onReply, (id) => {
+      this.counters.hardware_alerts++;
+      this.alerts.add(id);
+    });
+    const attempts = this.retries + 1;
+    try {
+      for (let attempt = 1; ; attempt++) {
+        this.current = tx;
+        const missing = attempt === 1 ? ids : tx.missingIds();
+        const outcome = tx.attempt(this.timeout_ms);
+        await this.send(build(missing));
+        const o = await outcome;
+        if (o === 'complete') return;
+        if (o === 'refused') throw new DynamixelStatusError(this.name, tx.refusal!.id, tx.refusal!.status, what);
+        if (this.closed) throw this.closeError ?? new BusClosedError(`${this.name}: bus closed during ${what}`);
+        if (o === 'timeout') this.counters.timeouts++;
+        if (attempt === attempts) {
+          throw new DynamixelTimeoutError(this.name, tx.missingIds(), what, attempts, this.timeout_ms);
+        }
+        this.counters.retries++;
+        // drop what is left of a broken packet so it cannot hold up the retry's replies
+        this.framer.reset();
+        await new Promise<void>((resolve) => this.port.flush(() => resolve()));
+      }
+    } finally {
+      this.current = undefined;
+    }
+  }
+
+  private send(packet: Buffer): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.port.write(packet, (err) => (err ? reject(new BusClosedError(`${this.name}: write to ${this.path} failed: ${err.message}`)) : resolve()));
+    });
+  }
+
+  private onPacket(p: Packet): void {
+    if (p.instruction !== 0x55) return; // our own echo on a bus that loops back
+    if (!this.current?.offer(p)) this.counters.stale_replies++;
+  }
+
+  private onClosed(err: Error): void {
+    if (!this.closeError) this.closeError = err;
+    this.closed = true;
+    this.current?.cancel();
+  }
+}

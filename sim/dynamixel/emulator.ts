@@ -1,0 +1,177 @@
+// The Dynamixel bus emulator: both ALOHA follower arms as X-series servos on pseudo-terminals, backed by
+// the MuJoCo ALOHA sim, plus the sim link for cameras, episode reset and success.
+// Clock: the sim steps at 50 Hz on its own (drift-free) clock, whatever the driver does, like a real rig:
+// servos keep moving towards their last goal between writes, and a driver that is late sees it. Stepping
+// per received SYNC_WRITE would be deterministic but would hide exactly the timing faults this is for.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SerialPort } from 'serialport';
+import { SimEnv } from '../sim-env.js';
+import type { TaskName } from '../tasks/index.js';
+import { PacketFramer } from '../../drivers/dynamixel/framer.js';
+import { ALOHA_ARM_SIDES, type AlohaSide } from '../../drivers/aloha/motor-map.js';
+import { EmulatedAlohaRig } from './aloha-rig.js';
+import { ServoChain, type ChainCounters } from './servo-chain.js';
+import { createPtyPair, type PtyPair } from './pty-pair.js';
+import { FaultKnobsSchema, type FaultKnobs } from './fault-knobs.js';
+import { SimLinkServer, type SimLinkRequestParsed } from './sim-link-server.js';
+import { SIM_LINK_PROTOCOL_VERSION } from './sim-link-protocol.js';
+import { FrameRenderer } from './frame-renderer.js';
+
+export interface EmulatorOptions {
+  task?: TaskName;
+  seed?: number;
+  physics_hz?: number;
+  faults?: Partial<FaultKnobs>;
+  /** Start the sim link (default true); port 0 picks a free one. */
+  sim_link?: boolean;
+  sim_link_port?: number;
+  /** Directory for the pty symlinks (default: a fresh temporary one, removed at stop). */
+  dir?: string;
+}
+
+const CONTROL_HZ = 50;
+const MAX_CATCH_UP_TICKS = 5;
+
+export class DynamixelEmulator {
+  readonly ports = {} as Record<AlohaSide, string>;
+  readonly chains = {} as Record<AlohaSide, ServoChain>;
+  sim_link: string | undefined;
+  faults: FaultKnobs;
+  /** Ticks the clock could not run in time (the process stalled). */
+  slipped_ticks = 0;
+  private readonly pairs: PtyPair[] = [];
+  private readonly serial: SerialPort[] = [];
+  private server: SimLinkServer | undefined;
+  private frames: FrameRenderer | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private startMs = 0;
+  private startTick = 0;
+  private ownDir: string | undefined;
+
+  private constructor(readonly env: SimEnv, readonly rig: EmulatedAlohaRig, private readonly opts: EmulatorOptions) {
+    this.faults = FaultKnobsSchema.parse(opts.faults ?? {});
+  }
+
+  static async start(opts: EmulatorOptions = {}): Promise<DynamixelEmulator> {
+    const env = await SimEnv.create({ robot: 'aloha', task: opts.task, physics_hz: opts.physics_hz, control_hz: CONTROL_HZ });
+    const emu = new DynamixelEmulator(env, new EmulatedAlohaRig(env), opts);
+    try {
+      await emu.open();
+    } catch (err) {
+      await emu.stop();
+      throw err;
+    }
+    return emu;
+  }
+
+  private async open(): Promise<void> {
+    this.rig.reset(this.opts.seed ?? 0);
+    const dir = this.opts.dir ?? (this.ownDir = await mkdtemp(join(tmpdir(), 'vla-dxl-')));
+    for (const [i, side] of ALOHA_ARM_SIDES.entries()) {
+      const pair = await createPtyPair(dir, side);
+      this.pairs.push(pair);
+      const port = new SerialPort({ path: pair.device_path, baudRate: 1_000_000, autoOpen: false });
+      await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
+      this.serial.push(port);
+      const chain = new ServoChain(side, this.rig.arms[i].servos, () => this.faults, (bytes) => port.write(bytes), 1 + i);
+      const framer = new PacketFramer((p) => { if (p.instruction !== 0x55) chain.handle(p); });
+      port.on('data', (d: Buffer) => framer.push(d));
+      this.chains[side] = chain;
+      this.ports[side] = pair.user_path;
+    }
+    if (this.opts.sim_link !== false) {
+      this.server = await SimLinkServer.bind((req) => this.onSimLink(req), this.opts.sim_link_port ?? 0);
+      this.sim_link = this.server.address;
+    }
+    this.startClock();
+  }
+
+  setFaults(f: Partial<FaultKnobs>): FaultKnobs {
+    this.faults = FaultKnobsSchema.parse({ ...this.faults, ...f });
+    return this.faults;
+  }
+
+  /** Raise a hardware error (Hardware_Error_Status bits) on one servo: its torque goes off. */
+  alarm(side: string, id: number, bits: number): void {
+    const arm = this.rig.arms.find((a) => a.side === side);
+    if (!arm) throw new Error(`no arm '${side}' (valid: ${ALOHA_ARM_SIDES.join(', ')})`);
+    const servo = arm.servos.find((s) => s.id === id);
+    if (!servo) throw new Error(`${side} arm has no servo with ID ${id}`);
+    servo.raiseHardwareError(bits);
+  }
+
+  reset(seed: number): void {
+    this.rig.reset(seed);
+    this.startClock();
+  }
+
+  counters(): Record<AlohaSide, ChainCounters> {
+    return { left: { ...this.chains.left.counters }, right: { ...this.chains.right.counters } };
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.server?.close();
+    await this.frames?.stop();
+    await Promise.all(this.serial.map((p) => new Promise<void>((r) => (p.isOpen ? p.close(() => r()) : r()))));
+    for (const p of this.pairs) p.close();
+    if (this.ownDir) await rm(this.ownDir, { recursive: true, force: true });
+    this.env.dispose();
+  }
+
+  private async onSimLink(req: SimLinkRequestParsed): Promise<{ reply: object; frames?: Uint8Array[] }> {
+    switch (req.op) {
+      case 'hello':
+        return { reply: {
+          ok: true, protocol: SIM_LINK_PROTOCOL_VERSION, robot: 'aloha', task: this.env.task.name, control_hz: CONTROL_HZ,
+          cameras: this.env.cameraNames(), arms: [...ALOHA_ARM_SIDES],
+        } };
+      case 'reset':
+        this.reset(req.seed);
+        return { reply: { ok: true, tick: this.env.tick } };
+      case 'status':
+        return { reply: { ok: true, tick: this.env.tick, success: this.env.success, done: this.env.done, task_state: this.env.taskState() } };
+      case 'frame': {
+        if (!this.env.cameraNames().includes(req.camera)) throw new Error(`no camera '${req.camera}' (valid: ${this.env.cameraNames().join(', ')})`);
+        const tick = this.env.tick;
+        this.frames ??= new FrameRenderer({ robot: 'aloha', task: this.env.task.name, physics_hz: this.env.physics_hz, control_hz: CONTROL_HZ });
+        const f = await this.frames.render(this.env.snapshot(), req.camera, req.size);
+        return { reply: { ok: true, camera: req.camera, width: f.width, height: f.height, tick }, frames: [f.rgb] };
+      }
+      case 'faults': {
+        const { op: _op, ...knobs } = req;
+        return { reply: { ok: true, faults: this.setFaults(knobs) } };
+      }
+      case 'alarm':
+        this.alarm(req.arm, req.id, req.bits);
+        return { reply: { ok: true } };
+    }
+  }
+
+  private startClock(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.startMs = performance.now();
+    this.startTick = this.env.tick;
+    this.scheduleNext();
+  }
+
+  /** Tick k is due at start + k * dt; a late timer catches up (at most a few ticks), then time slips. */
+  private scheduleNext(): void {
+    const dtMs = 1000 / CONTROL_HZ;
+    const due = this.startMs + (this.env.tick - this.startTick + 1) * dtMs;
+    this.timer = setTimeout(() => {
+      const behind = Math.floor((performance.now() - this.startMs) / dtMs) - (this.env.tick - this.startTick);
+      const steps = Math.max(1, Math.min(behind, MAX_CATCH_UP_TICKS));
+      for (let i = 0; i < steps; i++) this.rig.tick();
+      if (behind > MAX_CATCH_UP_TICKS) {
+        this.slipped_ticks += behind - MAX_CATCH_UP_TICKS;
+        this.startMs = performance.now();
+        this.startTick = this.env.tick;
+      }
+      this.scheduleNext();
+    }, Math.max(0, due - performance.now()));
+  }
+}

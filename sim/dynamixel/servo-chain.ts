@@ -1,0 +1,158 @@
+// The servos of one bus (one arm) answering instruction packets as a daisy chain of X-series servos:
+// unicast instructions get one status packet from the addressed servo; SYNC_READ and BULK_READ get one
+// per listed ID, in the listed order; broadcasts and SYNC_WRITE get none. A servo also obeys writes sent
+// to its Secondary_ID but never answers for it. Injected faults apply to every status packet.
+import { INSTRUCTION, BROADCAST_ID, readIntLE, type Packet } from '../../drivers/dynamixel/packet.js';
+import { InstructionWriter } from '../../drivers/dynamixel/instructions.js';
+import { REG, STATUS_ERROR } from '../../drivers/dynamixel/control-table.js';
+import { Rng } from '../../src/util/rng.js';
+import type { EmulatedServo } from './servo.js';
+import type { FaultKnobs } from './fault-knobs.js';
+
+export interface ChainCounters {
+  requests: number;
+  replies: number;
+  dropped_replies: number;
+  corrupted_replies: number;
+  bad_requests: number;
+}
+
+const REPLY_BUFFER_BYTES = 4096;
+
+export class ServoChain {
+  readonly counters: ChainCounters = { requests: 0, replies: 0, dropped_replies: 0, corrupted_replies: 0, bad_requests: 0 };
+  private readonly writer = new InstructionWriter();
+  private readonly data = new Uint8Array(256);
+  private readonly reply = Buffer.alloc(REPLY_BUFFER_BYTES);
+  private replyLength = 0;
+  private readonly rng: Rng;
+
+  constructor(
+    /** Used to look up silent IDs in the fault knobs. */
+    readonly name: string,
+    readonly servos: EmulatedServo[],
+    private readonly faults: () => FaultKnobs,
+    private readonly send: (bytes: Buffer) => void,
+    seed = 1,
+  ) {
+    this.rng = new Rng(seed);
+  }
+
+  /** Handle one instruction packet; replies are sent in one write (a real bus delivers them back to back). */
+  handle(p: Packet): void {
+    this.counters.requests++;
+    this.replyLength = 0;
+    const d = p.data;
+    switch (p.instruction) {
+      case INSTRUCTION.ping:
+        for (const s of this.addressed(p.id)) this.status(s, 0, [s.get(REG.model_number) & 0xff, s.get(REG.model_number) >> 8, s.get(REG.firmware_version)]);
+        break;
+      case INSTRUCTION.read: {
+        const s = this.primary(p.id);
+        if (!s) break;
+        if (d.length !== 4) { this.bad(s, STATUS_ERROR.data_length); break; }
+        this.readInto(s, readIntLE(d, 0, 2), readIntLE(d, 2, 2));
+        break;
+      }
+      case INSTRUCTION.write: {
+        if (d.length < 3) { const s = this.primary(p.id); if (s) this.bad(s, STATUS_ERROR.data_length); break; }
+        const address = readIntLE(d, 0, 2);
+        const body = d.subarray(2);
+        let err = 0;
+        for (const s of this.obeying(p.id)) {
+          const e = s.write(address, body);
+          if (s.id === p.id) err = e;
+        }
+        const s = this.primary(p.id);
+        if (s) this.status(s, err, []);
+        break;
+      }
+      case INSTRUCTION.sync_read: {
+        if (p.id !== BROADCAST_ID || d.length < 5) { this.counters.bad_requests++; break; }
+        const address = readIntLE(d, 0, 2), length = readIntLE(d, 2, 2);
+        for (let i = 4; i < d.length; i++) {
+          const s = this.primary(d[i]);
+          if (s) this.readInto(s, address, length);
+        }
+        break;
+      }
+      case INSTRUCTION.sync_write: {
+        if (p.id !== BROADCAST_ID || d.length < 5) { this.counters.bad_requests++; break; }
+        const address = readIntLE(d, 0, 2), length = readIntLE(d, 2, 2);
+        if (length === 0 || (d.length - 4) % (length + 1) !== 0) { this.counters.bad_requests++; break; }
+        for (let at = 4; at < d.length; at += length + 1) {
+          const body = d.subarray(at + 1, at + 1 + length);
+          for (const s of this.obeying(d[at])) s.write(address, body);
+        }
+        break;
+      }
+      case INSTRUCTION.bulk_read: {
+        if (p.id !== BROADCAST_ID || d.length % 5 !== 0) { this.counters.bad_requests++; break; }
+        for (let at = 0; at < d.length; at += 5) {
+          const s = this.primary(d[at]);
+          if (s) this.readInto(s, readIntLE(d, at + 1, 2), readIntLE(d, at + 3, 2));
+        }
+        break;
+      }
+      default: {
+        const s = this.primary(p.id);
+        if (s) this.bad(s, STATUS_ERROR.instruction);
+      }
+    }
+    this.flush();
+  }
+
+  private readInto(s: EmulatedServo, address: number, length: number): void {
+    const err = s.read(address, length, this.data, 0);
+    if (err) this.bad(s, err);
+    else this.status(s, 0, this.data, length);
+  }
+
+  private bad(s: EmulatedServo, code: number): void {
+    this.counters.bad_requests++;
+    this.status(s, code, []);
+  }
+
+  /** Append one status packet from servo `s` to the reply, unless a fault eats it. */
+  private status(s: EmulatedServo, error: number, data: ArrayLike<number>, n = data.length): void {
+    const f = this.faults();
+    if (f.silent_ids[this.name]?.includes(s.id)) return;
+    if (f.drop_rate > 0 && this.rng.next() < f.drop_rate) {
+      this.counters.dropped_replies++;
+      return;
+    }
+    const bytes = data instanceof Uint8Array ? data : Uint8Array.from(data);
+    const pkt = this.writer.status(s.id, error | s.statusByte(), bytes, n);
+    if (this.replyLength + pkt.length > REPLY_BUFFER_BYTES) return;
+    pkt.copy(this.reply, this.replyLength);
+    if (f.crc_error_rate > 0 && this.rng.next() < f.crc_error_rate) {
+      this.reply[this.replyLength + pkt.length - 1] ^= 0x5a;
+      this.counters.corrupted_replies++;
+    }
+    this.replyLength += pkt.length;
+    this.counters.replies++;
+  }
+
+  private flush(): void {
+    if (this.replyLength === 0) return;
+    // a copy: the reply buffer is reused by the next request while this one may still be queued
+    const out = Buffer.from(this.reply.subarray(0, this.replyLength));
+    const delay = this.faults().reply_delay_ms;
+    if (delay > 0) setTimeout(() => this.send(out), delay);
+    else this.send(out);
+  }
+
+  private primary(id: number): EmulatedServo | undefined {
+    return this.servos.find((s) => s.id === id);
+  }
+
+  /** Servos that answer a PING to `id` (all of them for a broadcast ping). */
+  private addressed(id: number): EmulatedServo[] {
+    return id === BROADCAST_ID ? this.servos : this.servos.filter((s) => s.id === id);
+  }
+
+  /** Servos that apply a write to `id`: the primary, its shadows (Secondary_ID), or all for a broadcast. */
+  private obeying(id: number): EmulatedServo[] {
+    return id === BROADCAST_ID ? this.servos : this.servos.filter((s) => s.id === id || s.secondaryId === id);
+  }
+}

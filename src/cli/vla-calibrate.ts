@@ -1,0 +1,96 @@
+// vla-calibrate: calibrate the ALOHA follower arms over their serial ports and write LeRobot-compatible
+// calibration files (one per arm) atomically. Prompts go to stderr and wait for Enter on stdin;
+// --yes accepts every step at once (the arms are already in the calibration pose, e.g. the emulator's).
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline/promises';
+import { Command } from 'commander';
+import { runProgram, choice, intArg, UsageError } from './common.js';
+import { DynamixelBus } from '../../drivers/dynamixel/bus.js';
+import { PortOpenError } from '../../drivers/dynamixel/errors.js';
+import { REG } from '../../drivers/dynamixel/control-table.js';
+import { alohaMotors, ALOHA_ARM_SIDES, type AlohaSide } from '../../drivers/aloha/motor-map.js';
+import { parseArmPorts, PortsArgError } from '../../drivers/aloha/ports-arg.js';
+import { AlohaCalibrator, CALIBRATION_POSE_TEXT } from '../../calibration/aloha-calibrator.js';
+import { writeArmCalibrationAtomic } from '../../calibration/motor-calibration.js';
+
+function portsArg(value: string | undefined): Partial<Record<AlohaSide, string>> {
+  try {
+    return parseArmPorts(value);
+  } catch (err) {
+    if (err instanceof PortsArgError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+const program = new Command('vla-calibrate')
+  .description('Calibrate the ALOHA follower arms (Dynamixel) and write LeRobot-compatible calibration files.')
+  .showHelpAfterError('(add --help for usage)')
+  .option('--robot <name>', 'aloha')
+  .option('--ports <arm=path,...>', 'serial port of each follower arm to calibrate, e.g. left=/dev/ttyUSB0,right=/dev/ttyUSB1')
+  .option('--out <dir>', 'where to write <arm>_follower.json', 'aloha-calibration')
+  .option('--yes', 'accept every step without waiting (arms already in the calibration pose; nominal ranges)')
+  .option('--timeout-ms <ms>', 'reply timeout per request', '20')
+  .option('--json', 'print one JSON object on stdout')
+  .addHelpText('after', `
+Steps, per arm: (1) torque off, modes set; (2) put the arm in the calibration pose, Enter;
+(3) move every joint from end to end, Enter. Pose: ${CALIBRATION_POSE_TEXT}.
+Example against the emulator (vla-sim dynamixel --robot aloha --json prints the ports):
+  vla-calibrate --robot aloha --ports left=/dev/pts/3,right=/dev/pts/5 --yes --out cal/`)
+  .action(async (o: { robot?: string; ports?: string; out: string; yes?: boolean; timeoutMs: string; json?: boolean }) => {
+    if (o.robot === undefined) throw new UsageError('--robot is required (valid: aloha)');
+    choice('robot', o.robot, ['aloha'] as const);
+    const ports = portsArg(o.ports);
+    const timeout_ms = intArg('--timeout-ms', o.timeoutMs, 1, 10_000);
+    const outDir = resolve(o.out);
+    const say = (s: string) => process.stderr.write(s + '\n');
+    // lines are consumed in order even when they all arrive at once (a script piping answers)
+    const rl = o.yes ? undefined : createInterface({ input: process.stdin });
+    const answers = rl?.[Symbol.asyncIterator]();
+    const step = async (text: string) => {
+      if (!answers) {
+        say(`${text} (--yes: accepted)`);
+        return;
+      }
+      process.stderr.write(`${text} [Enter]${process.stdin.isTTY ? ' ' : '\n'}`);
+      if ((await answers.next()).done) throw new UsageError('stdin closed before every step was confirmed (use --yes to accept all steps)');
+    };
+
+    // open every port first: a port that cannot be opened is bad input and nothing has been written
+    const buses: [AlohaSide, DynamixelBus][] = [];
+    try {
+      for (const side of ALOHA_ARM_SIDES) {
+        const path = ports[side];
+        if (!path) continue;
+        try {
+          buses.push([side, await DynamixelBus.open({ path, name: `${side} follower`, timeout_ms })]);
+        } catch (err) {
+          if (err instanceof PortOpenError) throw new UsageError(err.message);
+          throw err;
+        }
+      }
+      await mkdir(outDir, { recursive: true });
+      const files: Partial<Record<AlohaSide, string>> = {};
+      for (const [side, bus] of buses) {
+        const motors = alohaMotors('follower');
+        for (const m of motors) await bus.readRegister(m.id, REG.model_number); // every motor answers, or the error names it
+        say(`${side} follower arm on ${bus.path}: ${motors.length} motors found; torque off`);
+        const cal = await new AlohaCalibrator(bus).run({
+          pose: () => step(`Move the ${side} arm to the calibration pose (${CALIBRATION_POSE_TEXT})`),
+          ranges: () => step(`Move every joint of the ${side} arm slowly from end to end (gripper: closed and open), then stop`),
+          nominal_ranges: o.yes === true,
+        });
+        const file = join(outDir, `${side}_follower.json`);
+        await writeArmCalibrationAtomic(file, cal, motors);
+        files[side] = file;
+        say(`${side}: wrote ${file}`);
+      }
+      if (o.json) process.stdout.write(JSON.stringify({ robot: 'aloha', files }) + '\n');
+      else for (const [side, file] of Object.entries(files)) process.stdout.write(`${side} follower calibration: ${file}\n`);
+    } finally {
+      rl?.close();
+      for (const [, bus] of buses) await bus.close();
+    }
+  });
+
+await runProgram(program, process.argv, 'vla-calibrate');

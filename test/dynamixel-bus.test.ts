@@ -1,0 +1,163 @@
+// The real bus and the ALOHA arm layer over real serial I/O: socat pseudo-terminals, serialport, and the
+// Dynamixel emulator (in this process) behind them.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { DynamixelEmulator } from '../sim/dynamixel/emulator.js';
+import { DynamixelBus } from '../drivers/dynamixel/bus.js';
+import { REG, MODEL_NUMBER } from '../drivers/dynamixel/control-table.js';
+import { DynamixelStatusError, DynamixelTimeoutError, PortOpenError } from '../drivers/dynamixel/errors.js';
+import { AlohaArm } from '../drivers/aloha/aloha-arm.js';
+import { AlohaSerialDriver, type AlohaFault } from '../drivers/aloha/aloha-serial-driver.js';
+import { ALOHA_READ_IDS } from '../drivers/aloha/motor-map.js';
+import { emulatorCalibration } from '../sim/dynamixel/aloha-rig.js';
+import type { JointState } from '../drivers/driver.js';
+
+let emu: DynamixelEmulator;
+before(async () => { emu = await DynamixelEmulator.start({ sim_link: false }); });
+after(async () => { await emu.stop(); });
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * Generous timeouts: on a busy machine a process can be descheduled for tens of milliseconds; the logic
+ * under test does not depend on the value (the fault tests set their own).
+ */
+const BUS = { timeout_ms: 60, retries: 3 };
+
+test('ping every servo of both arms: model numbers of the ViperX follower', async () => {
+  for (const side of ['left', 'right'] as const) {
+    const bus = await DynamixelBus.open({ path: emu.ports[side], name: `${side} arm`, ...BUS });
+    try {
+      for (const id of ALOHA_READ_IDS) {
+        const { model_number } = await bus.ping(id);
+        assert.equal(model_number, id <= 7 ? MODEL_NUMBER['XM540-W270'] : MODEL_NUMBER['XM430-W350'], `${side} ID ${id}`);
+      }
+      assert.equal(await bus.readRegister(4, REG.id), 4);
+      const [bytes] = await bus.bulkRead([{ id: 8, address: REG.model_number.address, length: 2 }]);
+      assert.equal(bytes[0] | (bytes[1] << 8), 1020);
+      assert.equal(bus.counters.crc_errors, 0);
+    } finally {
+      await bus.close();
+    }
+  }
+});
+
+test('arm layer: one SYNC_WRITE moves the sim, one SYNC_READ sees it, in radians through the calibration', async () => {
+  const arm = await AlohaArm.open({ side: 'right', port: emu.ports.right, calibration: emulatorCalibration('right'), bus: BUS });
+  try {
+    await arm.configure();
+    const start = Float64Array.from((await arm.read()).position_rad);
+    assert.ok(Math.abs(start[1] - -0.96) < 0.02 && Math.abs(start[2] - 1.16) < 0.02, `home pose read as ${[...start]}`);
+    await arm.setTorque(true);
+    const goal = Float64Array.from(start);
+    goal[0] = 0.4; // waist
+    goal[4] = 0.2; // wrist_angle (a reversed motor)
+    const sentBefore = emu.chains.right.counters.requests;
+    await arm.write(goal, 0.3);
+    await sleep(1200);
+    const r = await arm.read();
+    assert.equal(emu.chains.right.counters.requests - sentBefore, 2, 'one SYNC_WRITE + one SYNC_READ');
+    assert.ok(Math.abs(r.position_rad[0] - 0.4) < 0.03, `waist at ${r.position_rad[0]}`);
+    assert.ok(Math.abs(r.position_rad[4] - 0.2) < 0.05, `wrist_angle at ${r.position_rad[4]}`);
+    assert.ok(Math.abs(r.gripper - 0.3) < 0.1, `gripper at ${r.gripper}`);
+    // the shadows read the same joint as their primaries
+    assert.ok(Math.abs(r.ticks[1] - r.ticks[2]) < 15 && Math.abs(r.ticks[3] - r.ticks[4]) < 15, `shadows ${[...r.ticks]}`);
+    await assert.rejects(arm.write([0, 0, Number.NaN, 0, 0, 0], 1), /elbow is not finite.*nothing sent/);
+    await arm.setTorque(false);
+  } finally {
+    await arm.close();
+  }
+});
+
+test('CRC errors are retried and counted; every sync read still completes', async () => {
+  const bus = await DynamixelBus.open({ path: emu.ports.left, name: 'left arm', ...BUS, retries: 4 });
+  emu.setFaults({ crc_error_rate: 0.2 });
+  try {
+    const out = new Int32Array(9);
+    for (let i = 0; i < 40; i++) await bus.syncRead(REG.present_position, ALOHA_READ_IDS, out);
+    assert.ok(bus.counters.crc_errors > 10, `crc_errors ${bus.counters.crc_errors}`);
+    assert.ok(bus.counters.retries >= 5, `retries ${bus.counters.retries}`);
+    assert.ok(out.every((t) => t !== 0));
+  } finally {
+    emu.setFaults({ crc_error_rate: 0 });
+    await bus.close();
+  }
+});
+
+test('a servo that never answers: the error names the arm and the ID, after the retries', async () => {
+  const bus = await DynamixelBus.open({ path: emu.ports.left, name: 'left arm', timeout_ms: 15, retries: 1 });
+  emu.setFaults({ silent_ids: { left: [5] } });
+  try {
+    const out = new Int32Array(9);
+    await assert.rejects(bus.syncRead(REG.present_position, ALOHA_READ_IDS, out),
+      (err: Error) => err instanceof DynamixelTimeoutError && /^left arm: no reply from ID 5 to SYNC_READ Present_Position \(2 attempts/.test(err.message) && err.ids.join() === '5');
+    await assert.rejects(bus.ping(5), /left arm: no reply from ID 5 to PING/);
+    assert.equal(bus.counters.timeouts, 4); // two attempts each for the sync read and the ping
+    // dropped replies (random) are timeouts too, and the retry gets the data
+    emu.setFaults({ silent_ids: {}, drop_rate: 0.3 });
+    for (let i = 0; i < 10; i++) await bus.ping(1).catch(() => {});
+    assert.ok(bus.counters.timeouts > 3, `timeouts ${bus.counters.timeouts}`);
+  } finally {
+    emu.setFaults({ silent_ids: {}, drop_rate: 0 });
+    await bus.close();
+  }
+});
+
+test('a servo refusing a request is an error naming the ID (EEPROM write with torque on)', async () => {
+  const bus = await DynamixelBus.open({ path: emu.ports.left, name: 'left arm', ...BUS });
+  try {
+    await bus.writeRegister(6, REG.torque_enable, 1);
+    await assert.rejects(bus.writeRegister(6, REG.operating_mode, 4), (err: Error) => err instanceof DynamixelStatusError && /left arm: ID 6 refused WRITE Operating_Mode=4: access error/.test(err.message));
+    await bus.writeRegister(6, REG.torque_enable, 0);
+    await bus.writeRegister(6, REG.operating_mode, 4);
+  } finally {
+    await bus.close();
+  }
+});
+
+test('a port that cannot be opened: PortOpenError naming the arm and the path', async () => {
+  await assert.rejects(DynamixelBus.open({ path: '/dev/does-not-exist-dxl', name: 'left arm' }),
+    (err: Error) => err instanceof PortOpenError && /^left arm: cannot open serial port \/dev\/does-not-exist-dxl/.test(err.message));
+  await assert.rejects(AlohaSerialDriver.create({ ports: { left: '/dev/nope-left', right: emu.ports.right } }).then((d) => d.connect()), /left follower: cannot open serial port \/dev\/nope-left/);
+});
+
+test('driver: 14-value actions at 50 Hz, a hardware alert latches a hold and is reported with the motor', async () => {
+  const d = await AlohaSerialDriver.create({ ports: emu.ports, calibration: { left: emulatorCalibration('left'), right: emulatorCalibration('right') }, bus: BUS, sim: true });
+  const states: JointState[] = [];
+  const faults: AlohaFault[] = [];
+  d.state$.subscribe((s) => states.push(s));
+  d.faults$.subscribe((f) => faults.push(f));
+  try {
+    await d.connect();
+    assert.equal(d.describe().action_names.length, 14);
+    const action = new Float64Array(14);
+    action.set(states[0].position_rad.subarray(0, 6), 0);
+    action.set(states[0].position_rad.subarray(6, 12), 7);
+    action[6] = action[13] = 1;
+    action[7] = -0.3; // right waist
+    const cycle_ms: number[] = [];
+    for (let k = 0; k < 40; k++) {
+      const t0 = performance.now();
+      await d.cycle(action);
+      cycle_ms.push(performance.now() - t0);
+      await sleep(Math.max(0, 20 - cycle_ms[k]));
+    }
+    assert.ok(Math.abs(states.at(-1)!.position_rad[6] - -0.3) < 0.05, `right waist at ${states.at(-1)!.position_rad[6]}`);
+    assert.equal(faults.length, 0, JSON.stringify(faults));
+    cycle_ms.sort((a, b) => a - b);
+    console.log(`# read+write cycle, 18 motors over ptys: p50 ${cycle_ms[20].toFixed(2)} ms, p99 ${cycle_ms[39].toFixed(2)} ms`);
+
+    emu.alarm('left', 4, 0x20);
+    await d.cycle(action);
+    assert.equal(d.latched_fault?.kind, 'hardware_alert');
+    const f = faults.find((x) => x.kind === 'hardware_alert');
+    assert.ok(f && f.kind === 'hardware_alert');
+    assert.match(f.alerts[0].message, /left follower: hardware alert on ID 4 \(elbow\): overload/);
+    // latched: a new target is not sent, the arm holds
+    const held = states.at(-1)!.position_rad[6];
+    action[7] = 0.3;
+    for (let k = 0; k < 10; k++) { await d.cycle(action); await sleep(20); }
+    assert.ok(Math.abs(states.at(-1)!.position_rad[6] - held) < 0.02, 'no motion after the alert');
+  } finally {
+    await d.disconnect();
+  }
+});
