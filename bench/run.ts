@@ -2,16 +2,19 @@
 // Speed targets live here, never in timed unit tests: the machines are shared and noisy.
 //   VLA_BENCH_EPISODES   expert episodes for the sim benchmark (default 100)
 //   VLA_BENCH_JITTER_S   seconds of the control-loop jitter run (default 60)
-//   VLA_BENCH_ONLY       comma-separated subset: sim, policy, runtime
+//   VLA_BENCH_UR_S       seconds of the UR-over-rosbridge run at 50 Hz (default 600)
+//   VLA_BENCH_ONLY       comma-separated subset: sim, policy, runtime, ur
 import { benchmarkSim, measureRealtimeFactor } from '../sim/benchmark.js';
 import { SimEnv } from '../sim/sim-env.js';
 import { createExpert } from '../sim/experts/index.js';
 import { benchmarkPolicy } from './policy-bench.js';
 import { benchmarkInsert, benchmarkJitter, benchmarkLatencySweep, benchmarkSeams } from './runtime-bench.js';
+import { benchmarkUrRos } from './ur-ros-bench.js';
 
 const episodes = Number(process.env.VLA_BENCH_EPISODES ?? 100);
 const jitter_s = Number(process.env.VLA_BENCH_JITTER_S ?? 60);
-const only = new Set((process.env.VLA_BENCH_ONLY ?? 'sim,policy,runtime').split(','));
+const ur_s = Number(process.env.VLA_BENCH_UR_S ?? 600);
+const only = new Set((process.env.VLA_BENCH_ONLY ?? 'sim,policy,runtime,ur').split(','));
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 const result: Record<string, unknown> = { node: process.version, date: new Date().toISOString() };
 
@@ -40,5 +43,8 @@ if (only.has('runtime')) {
     latency_sweep: await benchmarkLatencySweep(log),
     jitter: await benchmarkJitter(jitter_s, log),
   };
+}
+if (only.has('ur')) {
+  result.ur = await benchmarkUrRos(ur_s, log);
 }
 process.stdout.write(JSON.stringify(result, null, 2) + '\n');

@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
+import { RosSettingsBaseSchema } from './ros-settings.js';
 
 const JointLimits = z.object({
   name: z.string().min(1),
@@ -21,6 +22,8 @@ export const RobotProfileSchema = z.object({
   grippers: z.array(z.string().min(1)),
   home_rad: z.array(z.number().finite()),
   cameras: z.array(z.object({ name: z.string().min(1), width: z.number().int().positive(), height: z.number().int().positive() })),
+  /** UR cells: rosbridge URL, layout, topics, fault timings; any field left out takes the layout's default (ros-settings.ts). */
+  ros: RosSettingsBaseSchema.partial().extend({ topics: RosSettingsBaseSchema.shape.topics.partial().optional() }).strict().optional(),
 }).strict().refine((p) => p.home_rad.length === p.joints.length, { message: 'home_rad needs one value per joint', path: ['home_rad'] })
   .refine((p) => p.home_rad.every((q, i) => q >= p.joints[i].min_rad && q <= p.joints[i].max_rad), { message: 'home_rad is outside the joint limits', path: ['home_rad'] });
 

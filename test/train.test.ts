@@ -74,13 +74,13 @@ test('export: ONNX Runtime and the tfjs network agree within 1e-4 on random inpu
     w.mlp[w.mlp.length - 1].w.forEach((_, i, a) => { a[i] = rng.normal() * 0.1; });
     const stats = randomStats(config.action_dim, rng);
     const cameras = ['top', 'wrist'].slice(0, config.cameras);
-    const info = { name: 't', robot: 'ur5e', control_hz: 50, cameras, action_names: Array.from({ length: config.action_dim }, (_, i) => `a${i}`) };
+    const info = { name: 't', robot: 'ur5e', control_hz: 50, cameras, action_names: Array.from({ length: config.action_dim }, (_, i) => (i === config.action_dim - 1 ? 'gripper' : `a${i}`)) };
     const { bytes } = buildOnnx(w, stats, info);
-    const check = await verifyExport(bytes, w, stats, cameras, 3);
+    const check = await verifyExport(bytes, w, stats, info, 3);
     assert.ok(check.max_abs_diff <= 1e-4, `max |diff| ${check.max_abs_diff}`);
     // and the check is not blind: a perturbed weight shows up
     const { bytes: other } = buildOnnx({ ...w, mlp: w.mlp.map((l, i) => (i === 0 ? { ...l, b: l.b.map((v) => v + 0.5) } : l)) }, stats, info);
-    assert.ok((await verifyExport(other, w, stats, cameras, 1)).max_abs_diff > 1e-3);
+    assert.ok((await verifyExport(other, w, stats, info, 1)).max_abs_diff > 1e-3);
   }
 });
 

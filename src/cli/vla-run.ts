@@ -1,13 +1,12 @@
 // vla-run: run a policy on a robot with buffered action-chunk execution and print what happened.
-// Only the simulated cell is available so far (--sim); real robots come with their drivers.
+// Drivers: the embedded sim (--sim), or a UR5/UR5e over rosbridge (--rosbridge: a real cell or the
+// simulated endpoint of `vla-sim serve`). A real robot is commanded only when the user names it.
 import { Command } from 'commander';
 import { extname, join } from 'node:path';
 import { SimDriver, SIM_CLOCKS } from '../../drivers/sim/sim-driver.js';
 import { robotModel } from '../../sim/robots/index.js';
 import { BLEND_MODES } from '../runtime/action-buffer.js';
 import { parseInjectedLatency } from '../runtime/injected-latency.js';
-import { VirtualClockRuntime } from '../runtime/virtual-clock.js';
-import { RealtimeRuntime } from '../runtime/realtime.js';
 import type { EpisodeOutcome, RuntimeOptions, RuntimeReport, TickRecorder } from '../runtime/runtime-types.js';
 import { loadPolicy, PolicyMismatch } from '../policy/load-policy.js';
 import type { Policy } from '../policy/policy.js';
@@ -17,16 +16,23 @@ import { buildSummary, formatSummary } from '../telemetry/summary.js';
 import { createLogger } from '../telemetry/log.js';
 import { choice, EXIT, intArg, numArg, runProgram, UsageError } from './common.js';
 import { physicsHzArg, robotArg, taskArg, TASK_HELP } from './sim/args.js';
+import { simRunner, type Runner } from './run/runner.js';
+import { startRosRun } from './run/ros-runner.js';
+import { ROS_LAYOUTS } from '../../calibration/ros-settings.js';
 import type { RobotDescription } from '../../drivers/driver.js';
 
 const program = new Command('vla-run')
   .description('Run a VLA policy on a robot: an inference thread fills an action buffer, a control loop drains it at a fixed rate.')
   .option('--robot <name>', 'ur5 | ur5e | aloha')
-  .option('--sim', 'drive the embedded MuJoCo simulation (required until the real-robot drivers land)')
+  .option('--sim', 'drive the embedded MuJoCo simulation')
+  .option('--rosbridge [ws://host:port]', 'drive a UR5/UR5e over ROS through this rosbridge server (a real robot, or vla-sim serve); without a value: the robot profile\'s URL')
+  .option('--ros-layout <ros2|ros1>', 'with --rosbridge: topic names of the ROS 2 or the ROS 1 UR driver (default: the profile\'s)')
+  .option('--command-mode <mode>', 'with --rosbridge: forward_position (stream servoj-like targets) | trajectory (one-point trajectories)', 'forward_position')
+  .option('--fault-timeout <s>', 'with --rosbridge: a driver fault (connection lost, stale /joint_states, program stopped) lasting longer ends the run (exit 1); shorter ones hold and resume', '5')
   .option('--task <name>', TASK_HELP)
   .option('--policy <expert|model.onnx>', 'an ONNX policy with its manifest, or the scripted expert (sim only); default: the demo model in models/ for the robot and task, else the expert')
   .option('--episodes <n>', 'episodes to run (seeds --seed, --seed+1, ...)', '1')
-  .option('--duration <s>', 'instead of --episodes: run episodes until this many seconds of robot time have passed')
+  .option('--duration <s>', 'instead of --episodes: run episodes until this many seconds of robot time have passed (a real robot: one run this long, else until Ctrl-C)')
   .option('--seed <n>', 'seed of the first episode', '0')
   .option('--hz <hz>', 'control rate', '50')
   .option('--delay <auto|N>', 'UAC delay: auto = drop by the measured arrival tick; N = always drop the first N ticks', 'auto')
@@ -46,46 +52,84 @@ Examples:
   vla-run --robot ur5e --sim --episodes 20 --clock fast --inject-latency-ms 300 --json
   vla-run --robot aloha --sim --policy act.onnx --blend ensemble --record runs/
   vla-run --robot ur5e --sim --policy expert --noise 1 --episodes 200 --clock fast --record demos/ --record-size 64
+  vla-sim serve --robot ur5e --rosbridge 9090 &                 the simulated UR endpoint, then through ROS:
+  vla-run --robot ur5e --rosbridge ws://127.0.0.1:9090 --policy expert --episodes 20 --json
+  vla-run --robot ur5e --rosbridge ws://ur-cell:9090 --ros-layout ros1 --policy act.onnx --duration 60
 
 Exit codes: 0 done, 1 a fault stopped the robot (the summary says which), 2 bad usage or input, 130 interrupted.`)
   .action(main);
 
 async function main(o: Record<string, string | boolean | undefined>): Promise<void> {
   const robot = robotArg(o.robot as string | undefined);
-  if (!o.sim) throw new UsageError(`no driver for a real ${robot} yet: add --sim to run the simulated cell (a real robot is never commanded unless you name it)`);
-  const task = taskArg(robot, o.task as string | undefined);
+  const rosbridge = o.rosbridge;
+  if (o.sim && rosbridge !== undefined) throw new UsageError('choose one driver: --sim (the embedded simulation) or --rosbridge (a UR over ROS)');
+  if (!o.sim && rosbridge === undefined) {
+    throw new UsageError(`no driver chosen for ${robot}: add --sim to run the simulated cell, or --rosbridge ws://host:9090 to drive a UR over ROS (a real robot is never commanded unless you name it)`);
+  }
   const hz = intArg('--hz', o.hz as string, 1, 1000);
-  const physics_hz = physicsHzArg(o.physicsHz as string);
-  if (physics_hz % hz !== 0) throw new UsageError(`--physics-hz ${physics_hz} must be a multiple of --hz ${hz}`);
   const clock = choice('clock', o.clock as string, SIM_CLOCKS);
+  if (rosbridge !== undefined && clock !== 'realtime') throw new UsageError('--clock fast is sim only: a robot over ROS runs in real time');
   const blend = choice('blend', o.blend as string, BLEND_MODES);
   const delay = o.delay === 'auto' ? undefined : intArg('--delay', o.delay as string, 0, 1000);
   const margin = intArg('--margin', o.margin as string, 0, 1000);
   const seed0 = intArg('--seed', o.seed as string, 0);
   const duration_s = o.duration !== undefined ? numArg('--duration', o.duration as string, 0.02, 1e6) : undefined;
-  const episodes = duration_s === undefined ? intArg('--episodes', o.episodes as string, 1, 1_000_000) : Number.MAX_SAFE_INTEGER;
+  let episodes = duration_s === undefined ? intArg('--episodes', o.episodes as string, 1, 1_000_000) : Number.MAX_SAFE_INTEGER;
   let injected;
   try { injected = parseInjectedLatency(o.injectLatencyMs as string); } catch (e) { throw new UsageError((e as Error).message); }
   const noise = numArg('--noise', o.noise as string, 0, 2);
   const recordCameras = o.record ? recordCameraList(o.recordCameras as string, clock, robotModel(robot).cameras.map((c) => c.name)) : [];
   const recordSize = intArg('--record-size', o.recordSize as string, 8, 1024);
   const log = createLogger({ name: 'vla-run' });
-
-  const model = robotModel(robot);
-  const probe = await SimDriver.create({ robot, task, clock: 'fast', physics_hz, control_hz: hz });
-  const desc = probe.describe();
-  let loaded;
-  try {
-    loaded = await loadPolicy((o.policy as string | undefined) ?? defaultPolicy(robot, task), desc, { model, task }, hz, { expert_noise: noise });
-  } catch (err) {
-    await probe.disconnect();
-    if (err instanceof PolicyMismatch) throw new UsageError(err.message);
-    throw err;
-  }
-  for (const w of loaded.warnings) log.warn(w);
-  const policy = loaded.policy;
   const opts: RuntimeOptions = { blend, fixed_delay_ticks: delay, margin_ticks: margin, injected, seed: seed0 };
-  const runner = await makeRunner(clock, probe, policy, opts, { robot, task, physics_hz, hz });
+
+  let runner: Runner, policy: Policy, desc: RobotDescription, task: string | null, sim: boolean;
+  let probe: SimDriver | undefined;
+  let driverHead: { kind: string; url?: string };
+  if (rosbridge !== undefined) {
+    if (robot === 'aloha') throw new UsageError(`--rosbridge drives a UR5 or UR5e, not ${robot}`);
+    const layout = o.rosLayout !== undefined ? choice('ROS layout', o.rosLayout as string, ROS_LAYOUTS) : undefined;
+    const command_mode = choice('command mode', o.commandMode as string, ['forward_position', 'trajectory'] as const);
+    const fault_timeout_ms = numArg('--fault-timeout', o.faultTimeout as string, 0.1, 3600) * 1000;
+    const ros = await startRosRun({
+      robot, url: typeof rosbridge === 'string' ? rosbridge : undefined, layout, command_mode, task: o.task as string | undefined,
+      policy: o.policy as string | undefined, noise, hz, fault_timeout_ms, opts, log,
+    });
+    for (const w of ros.warnings) log.warn(w);
+    ({ runner, policy, desc, task } = ros);
+    sim = ros.sim_endpoint;
+    driverHead = { kind: 'ur', url: ros.url };
+    // without the endpoint's reset service there is one episode: --duration long, or until Ctrl-C
+    if (!ros.sim_endpoint) {
+      if (duration_s === undefined && episodes > 1) {
+        await runner.stop();
+        await policy.close();
+        throw new UsageError('--episodes needs the simulated endpoint\'s reset service; on a real robot use --duration or stop with Ctrl-C');
+      }
+      episodes = 1;
+    }
+    log.info({ url: ros.url, sim_endpoint: ros.sim_endpoint, task }, 'connected to rosbridge');
+  } else {
+    const simTask = taskArg(robot, o.task as string | undefined);
+    const physics_hz = physicsHzArg(o.physicsHz as string);
+    if (physics_hz % hz !== 0) throw new UsageError(`--physics-hz ${physics_hz} must be a multiple of --hz ${hz}`);
+    probe = await SimDriver.create({ robot, task: simTask, clock: 'fast', physics_hz, control_hz: hz });
+    desc = probe.describe();
+    let loaded;
+    try {
+      loaded = await loadPolicy((o.policy as string | undefined) ?? defaultPolicy(robot, simTask), desc, { model: robotModel(robot), task: simTask }, hz, { expert_noise: noise });
+    } catch (err) {
+      await probe.disconnect();
+      if (err instanceof PolicyMismatch) throw new UsageError(err.message);
+      throw err;
+    }
+    for (const w of loaded.warnings) log.warn(w);
+    policy = loaded.policy;
+    runner = await simRunner(clock, probe, policy, opts, { robot, task: simTask, physics_hz, hz });
+    task = simTask;
+    sim = true;
+    driverHead = { kind: 'sim' };
+  }
 
   let interrupted = false;
   const onSignal = (sig: string) => {
@@ -103,8 +147,9 @@ async function main(o: Record<string, string | boolean | undefined>): Promise<vo
   try {
     for (let i = 0; i < episodes && ticksLeft > 0 && !interrupted; i++) {
       const seed = seed0 + i;
-      const frames = recordCameras.length ? () => recordCameras.map((name) => ({ ...probe.render(name, undefined, recordSize), camera: name })) : undefined;
-      const recorder = o.record ? await openRecorder(o.record as string, episodes > 1, { robot, task, seed, desc, policy, cameras: recordCameras.map((name) => ({ name, width: recordSize, height: recordSize })), frames }) : undefined;
+      const sim_probe = probe;
+      const frames = recordCameras.length && sim_probe ? () => recordCameras.map((name) => ({ ...sim_probe.render(name, undefined, recordSize), camera: name })) : undefined;
+      const recorder = o.record ? await openRecorder(o.record as string, episodes > 1, { robot, task: task ?? 'none', seed, desc, policy, cameras: recordCameras.map((name) => ({ name, width: recordSize, height: recordSize })), frames }) : undefined;
       const r = await runner.episode(seed, Number.isFinite(ticksLeft) ? ticksLeft : undefined, recorder?.tickRecorder);
       await recorder?.writer.close({ success: r.success });
       results.push(r);
@@ -119,36 +164,11 @@ async function main(o: Record<string, string | boolean | undefined>): Promise<vo
     process.off('SIGTERM', sigterm);
   }
   const summary = buildSummary({
-    robot, sim: true, task, policy: policy.describe().name, clock, blend, delay: delay === undefined ? 'auto' : String(delay),
-  }, report, results);
+    robot, sim, task, policy: policy.describe().name, clock, blend, delay: delay === undefined ? 'auto' : String(delay),
+  }, report, results, driverHead);
   process.stdout.write(o.json ? JSON.stringify(summary) + '\n' : formatSummary(summary));
   if (interrupted) process.exitCode = 130;
   else if (summary.fault) process.exitCode = EXIT.check_failed;
-}
-
-interface Runner {
-  episode(seed: number, max_ticks: number | undefined, recorder?: TickRecorder): Promise<EpisodeOutcome>;
-  hold(reason: string): void;
-  stop(): Promise<RuntimeReport>;
-}
-
-async function makeRunner(clock: string, probe: SimDriver, policy: Policy, opts: RuntimeOptions,
-  sim: { robot: 'ur5' | 'ur5e' | 'aloha'; task: string; physics_hz: number; hz: number }): Promise<Runner> {
-  if (clock === 'fast') {
-    const rt = new VirtualClockRuntime(probe, policy, opts);
-    return {
-      episode: (seed, max_ticks, recorder) => rt.runEpisode(seed, recorder, max_ticks),
-      hold: (reason) => rt.hold(reason),
-      stop: async () => { const rep = rt.report(); await probe.disconnect(); return rep; },
-    };
-  }
-  await probe.disconnect();
-  const rt = await RealtimeRuntime.start({ kind: 'sim', robot: sim.robot, task: sim.task, physics_hz: sim.physics_hz, control_hz: sim.hz }, policy, { ...opts, control_hz: sim.hz });
-  return {
-    episode: (seed, max_ticks, recorder) => rt.runEpisode(seed, recorder, max_ticks),
-    hold: (reason) => rt.hold(reason),
-    stop: () => rt.stop(),
-  };
 }
 
 /**

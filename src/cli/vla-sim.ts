@@ -24,6 +24,8 @@ runCommand(program);
 snapshotCommand(program);
 benchCommand(program);
 inspectCommand(program);
+(await import('./sim/dynamixel.js')).dynamixelCommand(program);
+(await import('./sim/serve.js')).serveCommand(program);
 program.command('model')
   .description('print the generated MuJoCo XML of a robot + task (open it in MuJoCo\'s viewer)')
   .option('--robot <name>', 'ur5 | ur5e | aloha')

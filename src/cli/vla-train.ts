@@ -107,7 +107,7 @@ async function main(o: Record<string, string | boolean | undefined>): Promise<vo
   };
   const cameras = set.cameras.map((c) => c.name);
   const { bytes, manifest } = buildOnnx(result.weights, result.stats, { name, robot, control_hz: set.control_hz, cameras, action_names: set.action_names, training });
-  const check = await verifyExport(bytes, result.weights, result.stats, cameras);
+  const check = await verifyExport(bytes, result.weights, result.stats, { cameras, action_names: set.action_names });
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, bytes);
   const base = out.replace(/\.onnx$/, '');

@@ -4,7 +4,7 @@
 // the buffer holds for the same ticks. With a fixed per-robot delay d, the first d actions after the
 // observation are always dropped, whenever the chunk arrives.
 import type { ActionChunk } from '../policy/policy.js';
-import type { ActionRing } from './action-ring.js';
+import { H_LAST_CHUNK, type ActionRing } from './action-ring.js';
 
 export const BLEND_MODES = ['replace', 'ensemble', 'average'] as const;
 export type BlendMode = (typeof BLEND_MODES)[number];
@@ -81,6 +81,7 @@ export class ActionBuffer {
     const dropped = start - first;
     this.stats.dropped_prefix_actions += dropped;
     const id = this.nextChunkId++;
+    Atomics.store(this.ring.header, H_LAST_CHUNK, id);
     const D = this.ring.dim;
     const old = new Float64Array(D);
     const src = { id, first_tick: first, row: 0 };

@@ -13,9 +13,11 @@ export const DEFAULT_RING_TICKS = 512;
 // its chunk starts at and its row in the chunk (the reader re-derives the tick from these two)
 const META = 6;
 const M_TICK = 0, M_CHUNK = 1, M_COUNT = 2, M_WEIGHT = 3, M_FIRST = 4, M_ROW = 5;
-const HEADER = 4; // Int32: executed tick, hold request, reserved x2 (keeps the Float64 part 8-aligned)
+const HEADER = 4; // Int32: executed tick, hold request, last chunk id, reserved (keeps the Float64 part 8-aligned)
 export const H_EXECUTED = 0;
 export const H_HOLD = 1;
+/** Id of the newest chunk the writer has started to insert (the reader can refuse everything up to it). */
+export const H_LAST_CHUNK = 2;
 
 export interface RingLayout {
   capacity: number;

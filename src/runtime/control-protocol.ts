@@ -1,10 +1,11 @@
 // Messages between the main thread and the control-loop worker. Actions do not travel here: they go
-// through the shared action ring. The worker's loop never yields to its event loop, so it reads this
-// port synchronously (receiveMessageOnPort) once per tick.
+// through the shared action ring. The worker reads this port synchronously (receiveMessageOnPort) once
+// per tick, whether its loop blocks between ticks (sim) or yields to its event loop (network drivers).
 import type { MessagePort } from 'node:worker_threads';
 import type { RobotDescription } from '../../drivers/driver.js';
 import type { TaskState } from '../../sim/tasks/task.js';
 import type { SimSnapshot } from '../../sim/sim-env.js';
+import type { RosSettings, UrRobotName } from '../../calibration/ros-settings.js';
 import type { BlendMode } from './action-buffer.js';
 import type { CommandSource, ControlCounters } from './control-ticker.js';
 
@@ -16,7 +17,24 @@ export interface SimDriverConfig {
   control_hz?: number;
 }
 
-export type DriverConfig = SimDriverConfig;
+/** A UR5/UR5e through rosbridge (drivers/ur), a real cell or the simulated endpoint. */
+export interface UrDriverConfig {
+  kind: 'ur';
+  robot: UrRobotName;
+  /** rosbridge server, ws://host:port. */
+  url: string;
+  settings: RosSettings;
+  control_hz: number;
+  /** The far end is `vla-sim serve` (only reported by describe()). */
+  sim_endpoint: boolean;
+}
+
+/**
+ * What the control thread needs to build the driver it owns. One member per kind of driver; each kind
+ * has its binding in driver-bindings/ (the only place that knows how to build and pace it).
+ */
+export type DriverConfig = SimDriverConfig | UrDriverConfig;
+export type DriverKind = DriverConfig['kind'];
 
 export interface ControlWorkerData {
   driver: DriverConfig;
@@ -24,7 +42,7 @@ export interface ControlWorkerData {
   ring_capacity: number;
   control_hz: number;
   max_step_rad?: number;
-  /** The loop sleeps until this long before a tick is due, then spins (ms). */
+  /** The loop waits until this long before a tick is due, then spins (ms). */
   spin_ms: number;
   port: MessagePort;
   /** Only used to label the summary. */
@@ -55,6 +73,7 @@ export interface StateMessage {
 export interface ObservationMessage {
   type: 'observation';
   tick: number;
+  /** Monotonic time the joint state was measured (network drivers: received). */
   t_mono_ms: number;
   position_rad: Float64Array;
   gripper: Float64Array;
@@ -63,18 +82,39 @@ export interface ObservationMessage {
   task?: TaskState;
 }
 
+/** The driver's health as the control thread sees it; any status but ok makes the loop hold. */
+export interface DriverStatusMessage {
+  type: 'driver_status';
+  ok: boolean;
+  /** Driver-specific name ('ok', 'stale', 'program_stopped', 'disconnected', ...). */
+  status: string;
+  reason: string;
+  t_mono_ms: number;
+}
+
+/** What a driver binding reports at the end: fault counters and, for network drivers, command send times. */
+export interface DriverStats {
+  kind: DriverKind;
+  faults: Record<string, number>;
+  /** Monotonic send time of each command put on the wire (the last 65536), for latency benchmarks. */
+  command_t_mono_ms?: Float64Array;
+}
+
 export interface LoopStats {
   counters: ControlCounters;
   clamped_actions: number;
   overruns: number;
   /** |wake-up - deadline| per tick (ms). */
   jitter_ms: Float64Array;
+  driver: DriverStats;
 }
 
 export type FromWorker =
   | { type: 'ready'; description: RobotDescription }
   | StateMessage
   | ObservationMessage
-  | { type: 'episode_end'; seed: number; success: boolean; ticks: number }
+  | DriverStatusMessage
+  | { type: 'episode_end'; seed: number; success: boolean; ticks: number; fault?: string }
   | { type: 'stats'; stats: LoopStats }
-  | { type: 'error'; message: string };
+  /** `connection`: the driver could not reach the robot at start (bad input: exit 2, nothing moved). */
+  | { type: 'error'; message: string; connection?: boolean };

@@ -1,7 +1,7 @@
 // What the control loop does each tick, whichever thread and clock it runs on: take the action for
 // exactly this tick from the ring (or keep the last command if there is none: an underrun), pass it
 // through safety, and count what happened. No allocation per tick.
-import { H_HOLD, type ActionRing, type SlotRead } from './action-ring.js';
+import { H_HOLD, H_LAST_CHUNK, type ActionRing, type SlotRead } from './action-ring.js';
 import type { SafetyFilter } from './safety.js';
 
 export interface ControlCounters {
@@ -18,6 +18,8 @@ export interface ControlCounters {
   seam_jump_max: number;
   within_steps: number;
   within_step_sum: number;
+  /** Ticks held because the driver reported a fault (stale state, connection lost, program stopped). */
+  fault_hold_ticks: number;
 }
 
 /** Returned instead of a command when the runtime has asked the robot to hold (a fault). */
@@ -30,7 +32,7 @@ export class ControlTicker {
   /** The last command sent (after safety). */
   readonly last: Float64Array;
   readonly counters: ControlCounters = {
-    ticks: 0, underruns: 0, startup_ticks: 0, stale_actions_executed: 0, seams: 0, seam_jump_sum: 0, seam_jump_max: 0, within_steps: 0, within_step_sum: 0,
+    ticks: 0, underruns: 0, startup_ticks: 0, stale_actions_executed: 0, seams: 0, seam_jump_sum: 0, seam_jump_max: 0, within_steps: 0, within_step_sum: 0, fault_hold_ticks: 0,
   };
   private readonly target: Float64Array;
   private readonly prevTarget: Float64Array;
@@ -38,6 +40,8 @@ export class ControlTicker {
   private readonly slot: SlotRead = { found: false, chunk_id: -1, predicted_tick: -1 };
   private prevChunk = -1;
   private armed = false;
+  /** Slots of older chunks are planned from before a driver fault: never executed after it. */
+  private minChunk = 0;
   /** Where the command of the last next() came from. */
   source: CommandSource = 'startup';
 
@@ -56,6 +60,16 @@ export class ControlTicker {
     this.armed = false;
   }
 
+  /**
+   * Resume after a driver fault cleared: start again from the fresh measurement, and refuse every chunk
+   * inserted so far (planned before the fault, from where the robot was then), so motion resumes only
+   * with a chunk computed from a fresh observation.
+   */
+  resumeAfterFault(measured: ArrayLike<number>): void {
+    this.reset(measured);
+    this.minChunk = Atomics.load(this.ring.header, H_LAST_CHUNK) + 1;
+  }
+
   /** The command for tick k (HOLD if the runtime requested a hold). Marks tick k executed. */
   next(k: number): Float64Array | null {
     this.counters.ticks++;
@@ -65,7 +79,7 @@ export class ControlTicker {
       return HOLD;
     }
     const s = this.ring.read(k, this.target, this.slot);
-    if (!s.found) {
+    if (!s.found || s.chunk_id < this.minChunk) {
       // nothing for this tick: never extrapolate, keep the last command
       if (this.armed) {
         this.counters.underruns++;
@@ -86,6 +100,16 @@ export class ControlTicker {
     }
     this.ring.markExecuted(k);
     return this.cmd;
+  }
+
+  /** Tick k is held because the driver cannot take commands now: counted, marked executed, nothing popped into use. */
+  holdForFault(k: number): null {
+    this.counters.ticks++;
+    this.counters.fault_hold_ticks++;
+    this.ring.markExecuted(k);
+    this.source = 'hold';
+    this.prevChunk = -1;
+    return HOLD;
   }
 
   /** Joint-space jumps between consecutive buffered actions, at chunk seams and inside chunks. */

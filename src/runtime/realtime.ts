@@ -20,18 +20,27 @@ import { SafetyFilter, safetyLimits } from './safety.js';
 import { LatencyInjector } from './injected-latency.js';
 import { monotonicMs } from '../util/clock.js';
 import { stateLayout, stateVector, type StateLayout } from './observation.js';
-import { SimCameraRig } from '../../sim/camera-rig.js';
-import type { TaskName } from '../../sim/tasks/task.js';
+import { simWorld } from './sim-world.js';
+import { DriverFaults } from './driver-faults.js';
+import { DriverUnreachable } from './driver-bindings/driver-binding.js';
+import type { WorldLink, WorldView } from './world-link.js';
 import type { ControlWorkerData, DriverConfig, FromWorker, LoopStats, ObservationMessage, StateMessage, ToWorker } from './control-protocol.js';
 import type { EpisodeOutcome, RuntimeOptions, RuntimeReport, TickRecorder } from './runtime-types.js';
+
+export { DriverUnreachable };
 
 export interface RealtimeOptions extends RuntimeOptions {
   control_hz: number;
   /** Spin (rather than sleep) for the last part of each period (ms). Default 1.5. */
   spin_ms?: number;
+  /** A driver fault (stale state, connection lost) that lasts longer than this ends the run (ms). Default 5000. */
+  fault_timeout_ms?: number;
 }
 
 const DEFAULT_STALE_OBSERVATION_MS = 100;
+/** Camera frames arrive at their own rate (10-30 Hz): a frame may be older than a joint state and still current. */
+const DEFAULT_STALE_IMAGE_MS = 250;
+const DEFAULT_FAULT_TIMEOUT_MS = 5000;
 
 export class RealtimeRuntime {
   readonly description: RobotDescription;
@@ -45,6 +54,7 @@ export class RealtimeRuntime {
   private fault: string | undefined;
   private stale_observations = 0;
   private readonly layout: StateLayout;
+  private readonly faults: DriverFaults;
 
   private constructor(
     private readonly worker: Worker,
@@ -53,7 +63,8 @@ export class RealtimeRuntime {
     description: RobotDescription,
     private readonly policy: Policy,
     private readonly opts: RealtimeOptions,
-    private readonly cameras: SimCameraRig | undefined,
+    private readonly world: WorldLink,
+    private readonly driverKind: DriverConfig['kind'],
   ) {
     this.description = description;
     this.dt_ms = 1000 / opts.control_hz;
@@ -62,10 +73,19 @@ export class RealtimeRuntime {
     this.screen = new SafetyFilter(safetyLimits(description, { max_step_rad: opts.max_step_rad }));
     this.injector = new LatencyInjector(opts.injected, opts.seed ?? 0);
     this.layout = stateLayout(description);
-    port.on('message', (m: FromWorker) => this.messages.next(m));
+    this.faults = new DriverFaults(opts.fault_timeout_ms ?? DEFAULT_FAULT_TIMEOUT_MS, (reason) => this.hold(reason));
+    port.on('message', (m: FromWorker) => {
+      if (m.type === 'driver_status') this.faults.update(m);
+      this.messages.next(m);
+    });
   }
 
-  static async start(driver: DriverConfig, policy: Policy, opts: RealtimeOptions): Promise<RealtimeRuntime> {
+  /**
+   * Start the control thread with its driver. `world`: episodes, success and cameras as the main thread
+   * sees them (default for the sim: rendered from the control thread's snapshots). Throws DriverUnreachable
+   * when the robot cannot be reached (nothing was sent).
+   */
+  static async start(driver: DriverConfig, policy: Policy, opts: RealtimeOptions, world?: WorldLink): Promise<RealtimeRuntime> {
     const dim = actionNames(robotModel(driver.robot)).length;
     const ring = ActionRing.create({ capacity: DEFAULT_RING_TICKS, dim }, true);
     const { port1, port2 } = new MessageChannel();
@@ -77,16 +97,24 @@ export class RealtimeRuntime {
     const ready = new Promise<RobotDescription>((resolve, reject) => {
       port1.on('message', function first(m: FromWorker) {
         if (m.type === 'ready') { port1.off('message', first); resolve(m.description); }
-        if (m.type === 'error') { port1.off('message', first); reject(new Error(`control loop failed to start: ${m.message}`)); }
+        if (m.type === 'error') {
+          port1.off('message', first);
+          reject(m.connection ? new DriverUnreachable(m.message) : new Error(`control loop failed to start: ${m.message}`));
+        }
       });
       worker.once('error', reject);
       worker.once('exit', (code) => reject(new Error(`control loop exited (code ${code}) before it was ready`)));
     });
-    const description = await ready;
-    const cameras = policy.describe().cameras.length > 0
-      ? await SimCameraRig.create({ robot: driver.robot, task: driver.task as TaskName | undefined, physics_hz: driver.physics_hz, control_hz: driver.control_hz })
-      : undefined;
-    return new RealtimeRuntime(worker, port1, ring, description, policy, opts, cameras);
+    let description: RobotDescription;
+    try {
+      description = await ready;
+    } catch (err) {
+      await worker.terminate();
+      throw err;
+    }
+    const wantsCameras = policy.describe().cameras.length > 0;
+    const w = world ?? (driver.kind === 'sim' ? await simWorld(driver, wantsCameras) : { view: () => ({ images: [] }), close: async () => undefined });
+    return new RealtimeRuntime(worker, port1, ring, description, policy, opts, w, driver.kind);
   }
 
   async runEpisode(seed: number, recorder?: TickRecorder, max_ticks = this.opts.max_ticks): Promise<EpisodeOutcome> {
@@ -94,6 +122,16 @@ export class RealtimeRuntime {
     Atomics.store(this.ring.header, H_HOLD, 0);
     this.policy.reset?.(seed);
     this.fault = undefined;
+    const fault_timeout_ms = this.opts.fault_timeout_ms ?? DEFAULT_FAULT_TIMEOUT_MS;
+    const notOk = await this.faults.whenOk(fault_timeout_ms);
+    if (notOk) return { seed, success: false, ticks: 0, fault: `cannot start the episode: ${notOk}` };
+    if (this.world.reset) {
+      try {
+        await this.world.reset(seed);
+      } catch (err) {
+        return { seed, success: false, ticks: 0, fault: `cannot reset the episode: ${(err as Error).message}` };
+      }
+    }
     const ended = firstValueFrom(this.messages.pipe(filter((m) => m.type === 'episode_end' || m.type === 'error'), take(1)));
     const subs = new Subscription();
     const states = this.messages.pipe(filter((m): m is StateMessage => m.type === 'state'));
@@ -101,6 +139,9 @@ export class RealtimeRuntime {
     if (max_ticks !== undefined) {
       subs.add(states.pipe(filter((s) => s.tick >= max_ticks), take(1)).subscribe(() => this.post({ type: 'end_episode' })));
     }
+    const worldSuccess = this.world.success?.bind(this.world);
+    // the episode ends right after the world reports success, as the sim ends it itself
+    if (worldSuccess) subs.add(states.pipe(filter(() => worldSuccess()), take(1)).subscribe(() => this.post({ type: 'end_episode' })));
     this.post({ type: 'reset', seed });
     if (this.latency.summary().calls === 0) {
       await this.warmUp();
@@ -108,14 +149,15 @@ export class RealtimeRuntime {
       this.policy.reset?.(seed);
     }
     subs.add(states.pipe(
-      filter((s) => !s.done && !this.fault && shouldInfer(this.buffer.remaining(this.ring.executedTick()), this.expectedDelayTicks(), this.opts.margin_ticks)),
+      filter((s) => !s.done && !this.fault && this.faults.ok && shouldInfer(this.buffer.remaining(this.ring.executedTick()), this.expectedDelayTicks(), this.opts.margin_ticks)),
       exhaustMap(() => from(this.inferOnce())),
     ).subscribe());
     const end = await ended;
     subs.unsubscribe();
     if (end.type === 'error') throw new Error(`control loop failed: ${end.message}`);
     if (end.type !== 'episode_end') throw new Error('unexpected message');
-    return { seed, success: end.success, ticks: end.ticks, fault: this.fault };
+    const fault = this.fault ?? end.fault;
+    return { seed, success: worldSuccess ? worldSuccess() : end.success, ticks: end.ticks, ...(fault ? { fault } : {}) };
   }
 
   /** Stop the robot where it is (a fault, or the user pressed Ctrl-C) and end the episode. */
@@ -134,10 +176,11 @@ export class RealtimeRuntime {
     const m = await Promise.race([statsMsg, new Promise<undefined>((r) => { timer = setTimeout(() => r(undefined), 5000); })]);
     clearTimeout(timer);
     await this.worker.terminate();
-    this.cameras?.dispose();
+    this.faults.dispose();
+    await this.world.close();
     const stats: LoopStats | undefined = m && m.type === 'stats' ? m.stats : undefined;
     return {
-      control: stats?.counters ?? { ticks: 0, underruns: 0, startup_ticks: 0, stale_actions_executed: 0, seams: 0, seam_jump_sum: 0, seam_jump_max: 0, within_steps: 0, within_step_sum: 0 },
+      control: stats?.counters ?? { ticks: 0, underruns: 0, startup_ticks: 0, stale_actions_executed: 0, seams: 0, seam_jump_sum: 0, seam_jump_max: 0, within_steps: 0, within_step_sum: 0, fault_hold_ticks: 0 },
       hz: this.opts.control_hz,
       overruns: stats?.overruns ?? 0,
       jitter_ms: stats?.jitter_ms ?? [],
@@ -145,6 +188,7 @@ export class RealtimeRuntime {
       latency: this.latency,
       stale_observations: this.stale_observations,
       safety: { clamped_actions: stats?.clamped_actions ?? 0, rejected_chunks: this.screen.rejected_chunks, holds: this.screen.holds },
+      driver: { kind: this.driverKind, faults: stats?.driver.faults ?? {}, ...this.faults.summary(monotonicMs()), command_t_mono_ms: stats?.driver.command_t_mono_ms },
     };
   }
 
@@ -159,7 +203,13 @@ export class RealtimeRuntime {
       this.stale_observations++;
       return;
     }
-    const obs = this.observation(msg, asked_tick);
+    const view = this.world.view(msg, this.wantedCameras());
+    const now = monotonicMs();
+    if (view.images.some((img) => now - img.t_mono_ms > (this.opts.stale_image_ms ?? DEFAULT_STALE_IMAGE_MS))) {
+      this.stale_observations++;
+      return;
+    }
+    const obs = this.observation(msg, view, asked_tick);
     let chunk;
     try {
       chunk = await this.policy.infer(obs);
@@ -170,6 +220,8 @@ export class RealtimeRuntime {
       return;
     }
     this.latency.record(monotonicMs() - asked);
+    // planned from a state measured before a driver fault: never inserted (motion resumes from a fresh one)
+    if (!this.faults.ok || this.faults.lastFaultStart_ms > asked) return;
     const problem = this.screen.screen(chunk);
     if (problem) {
       this.hold(`rejected a chunk from the policy: ${problem}`);
@@ -183,7 +235,7 @@ export class RealtimeRuntime {
     const asked = monotonicMs();
     const msg = await this.requestObservation();
     try {
-      const chunk = await this.policy.infer(this.observation(msg, this.ring.executedTick()));
+      const chunk = await this.policy.infer(this.observation(msg, this.world.view(msg, this.wantedCameras()), this.ring.executedTick()));
       const extra = this.injector.sample_ms();
       if (extra > 0) await new Promise((r) => setTimeout(r, extra));
       const problem = this.screen.screen(chunk);
@@ -202,13 +254,15 @@ export class RealtimeRuntime {
   }
 
   /** `asked_tick`: the tick when the trigger fired; the chunk is expected to land a delay after it. */
-  private observation(m: ObservationMessage, asked_tick: number): Observation {
+  private observation(m: ObservationMessage, view: WorldView, asked_tick: number): Observation {
     const state = stateVector(this.layout, m, new Float32Array(this.ring.dim)) as Float32Array;
     const desc = this.policy.describe();
     const committed = desc.max_committed > 0 ? this.buffer.committed(m.tick, Math.min(desc.max_committed, this.expectedDelayTicks())) : undefined;
-    const want = desc.cameras.map((c) => ({ name: c.name, size: c.width }));
-    const images = this.cameras && m.snapshot ? this.cameras.render(m.snapshot, want).map((f) => ({ ...f, t_mono_ms: m.t_mono_ms })) : [];
-    return { tick: m.tick, t_mono_ms: m.t_mono_ms, state, images, task: m.task, committed, first_tick_hint: Math.max(m.tick + 1, firstTickHint(asked_tick, this.buffer.remaining(asked_tick), this.latency.soonestTicks(this.dt_ms), this.expectedDelayTicks())) };
+    return { tick: m.tick, t_mono_ms: m.t_mono_ms, state, images: view.images, task: view.task, committed, first_tick_hint: Math.max(m.tick + 1, firstTickHint(asked_tick, this.buffer.remaining(asked_tick), this.latency.soonestTicks(this.dt_ms), this.expectedDelayTicks())) };
+  }
+
+  private wantedCameras(): { name: string; size: number }[] {
+    return this.policy.describe().cameras.map((c) => ({ name: c.name, size: c.width }));
   }
 
   private expectedDelayTicks(): number {

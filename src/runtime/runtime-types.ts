@@ -4,6 +4,7 @@ import type { BlendMode, BufferStats } from './action-buffer.js';
 import type { ControlCounters } from './control-ticker.js';
 import type { LatencyEstimator } from './latency.js';
 import type { InjectedLatency } from './injected-latency.js';
+import type { DriverFaultReport } from './driver-faults.js';
 
 export interface RuntimeOptions {
   blend: BlendMode;
@@ -22,6 +23,8 @@ export interface RuntimeOptions {
   max_ticks?: number;
   /** Never run inference on an observation older than this (ms). */
   stale_observation_ms?: number;
+  /** Never run inference on a camera image older than this (ms). */
+  stale_image_ms?: number;
 }
 
 export interface EpisodeOutcome {
@@ -49,4 +52,14 @@ export interface RuntimeReport {
   latency: LatencyEstimator;
   /** Observations too old to infer on (skipped, never sent to the policy). */
   stale_observations: number;
+  /** The driver's faults and the holds they caused (real-time runtime only). */
+  driver?: DriverReport;
+}
+
+export interface DriverReport extends DriverFaultReport {
+  kind: string;
+  /** The driver's own fault counters (e.g. UR: stale_states, disconnects, reconnects, held_ticks). */
+  faults: Record<string, number>;
+  /** Monotonic send time of each command put on the wire (network drivers), for latency benchmarks. */
+  command_t_mono_ms?: Float64Array;
 }

@@ -21,12 +21,20 @@ export interface RunSummary {
   inference: { calls: number; latency_ms: { p50: number; p95: number; p99: number; max: number }; stale_observations_skipped: number };
   buffer: { chunks: number; late_chunks: number; dropped_prefix_actions: number; stale_actions_executed: number; seam_jump_ratio: number };
   safety: { clamped_actions: number; rejected_chunks: number; holds: number };
+  /**
+   * The driver and its faults: each stretch of stale state, lost connection or stopped program held the
+   * robot once (holds), for fault_hold_ticks ticks in all; faults are the driver's own counters.
+   */
+  driver: {
+    kind: string; url?: string; holds: number; holds_by_status: Record<string, number>; longest_hold_ms: number;
+    fault_hold_ticks: number; faults: Record<string, number>;
+  };
   fault: string | null;
   episodes_detail: EpisodeOutcome[];
 }
 
 export function buildSummary(head: Pick<RunSummary, 'robot' | 'sim' | 'task' | 'policy' | 'clock' | 'blend' | 'delay'>,
-  r: RuntimeReport, episodes: EpisodeOutcome[]): RunSummary {
+  r: RuntimeReport, episodes: EpisodeOutcome[], driver: { kind: string; url?: string } = { kind: 'sim' }): RunSummary {
   const successes = episodes.filter((e) => e.success).length;
   const lat = r.latency.summary();
   const c = r.control;
@@ -49,6 +57,10 @@ export function buildSummary(head: Pick<RunSummary, 'robot' | 'sim' | 'task' | '
       seam_jump_ratio: Math.round(seamJumpRatio(c) * 100) / 100,
     },
     safety: { ...r.safety },
+    driver: {
+      ...driver, holds: r.driver?.holds ?? 0, holds_by_status: r.driver?.holds_by_status ?? {}, longest_hold_ms: r.driver?.longest_hold_ms ?? 0,
+      fault_hold_ticks: c.fault_hold_ticks ?? 0, faults: r.driver?.faults ?? {},
+    },
     fault: episodes.find((e) => e.fault)?.fault ?? null,
     episodes_detail: episodes,
   };
@@ -63,6 +75,7 @@ export function formatSummary(s: RunSummary): string {
     `  inference  ${s.inference.calls} calls, latency p50 ${s.inference.latency_ms.p50} / p95 ${s.inference.latency_ms.p95} / p99 ${s.inference.latency_ms.p99} / max ${s.inference.latency_ms.max} ms${s.inference.stale_observations_skipped ? `, ${s.inference.stale_observations_skipped} stale observations skipped` : ''}`,
     `  buffer     ${s.buffer.chunks} chunks, ${s.buffer.late_chunks} late, ${s.buffer.dropped_prefix_actions} stale actions dropped, ${s.buffer.stale_actions_executed} executed stale, seam jump ratio ${s.buffer.seam_jump_ratio}`,
     `  safety     ${s.safety.clamped_actions} clamped, ${s.safety.rejected_chunks} chunks rejected, ${s.safety.holds} holds`,
+    ...(s.driver.kind !== 'sim' ? [`  driver     ${s.driver.kind}${s.driver.url ? ` ${s.driver.url}` : ''}: ${s.driver.holds} fault holds (${s.driver.fault_hold_ticks} ticks, longest ${s.driver.longest_hold_ms} ms)${Object.keys(s.driver.faults).length ? `, ${Object.entries(s.driver.faults).map(([k, v]) => `${k} ${v}`).join(', ')}` : ''}`] : []),
     ...(s.fault ? [`  FAULT      ${s.fault}`] : []),
   ].join('\n') + '\n';
 }

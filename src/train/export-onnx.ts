@@ -38,17 +38,33 @@ export function exportManifest(w: NetWeights, stats: TrainingStats, info: Export
   }, `export of ${info.name}`);
 }
 
-/** Per action dimension: normalised output = A * net + B * normalised state + C (see the file comment). */
-export function outputAffine(stats: TrainingStats): { A: Float32Array; B: Float32Array; C: Float32Array } {
+/**
+ * Per action dimension: normalised output = clip(A * net + B * normalised state + C, lo, hi) (see the
+ * file comment). Grippers are clipped to their 0 (closed) .. 1 (open) range, so the model never asks
+ * for an opening the safety filter would have to clamp; joints are not clipped (their limits are the
+ * robot's, enforced by the runtime).
+ */
+export function outputAffine(stats: TrainingStats, actionNames: string[]): { A: Float32Array; B: Float32Array; C: Float32Array; lo: Float32Array; hi: Float32Array } {
   const { state: s, action: a, delta: d } = stats;
   const D = s.mean.length;
   const A = new Float32Array(D), B = new Float32Array(D), C = new Float32Array(D);
+  const lo = new Float32Array(D).fill(-3e38), hi = new Float32Array(D).fill(3e38);
   for (let i = 0; i < D; i++) {
     A[i] = d.std[i] / a.std[i];
     B[i] = s.std[i] / a.std[i];
     C[i] = (d.mean[i] + s.mean[i] - a.mean[i]) / a.std[i];
+    if (isGripper(actionNames[i])) {
+      lo[i] = (0 - a.mean[i]) / a.std[i];
+      hi[i] = (1 - a.mean[i]) / a.std[i];
+    }
   }
-  return { A, B, C };
+  return { A, B, C, lo, hi };
+}
+
+const isGripper = (name: string): boolean => /gripper$/.test(name);
+
+function applyOutput(o: ReturnType<typeof outputAffine>, d: number, net: number, state: number): number {
+  return Math.min(o.hi[d], Math.max(o.lo[d], o.A[d] * net + o.B[d] * state + o.C[d]));
 }
 
 export function buildOnnx(w: NetWeights, stats: TrainingStats, info: ExportInfo): { bytes: Uint8Array; manifest: OnnxManifest } {
@@ -80,10 +96,11 @@ export function buildOnnx(w: NetWeights, stats: TrainingStats, info: ExportInfo)
     z = gb.op('Add', [gb.op('MatMul', [z, gb.float(`mlp${i}_w`, [l.in, l.out], l.w)]), gb.float(`mlp${i}_b`, [l.out], l.b)]);
     if (i < w.mlp.length - 1) z = gb.op('Relu', [z]);
   });
-  const { A, B, C } = outputAffine(stats);
+  const { A, B, C, lo, hi } = outputAffine(stats, info.action_names);
   const net = gb.op('Reshape', [z, gb.int64('chunk_shape', [1, H, D])]);
   const fromState = gb.op('Reshape', [gb.op('Mul', ['state', gb.float('state_gain', [D], B)]), gb.int64('state_row_shape', [1, 1, D])]);
-  const out = gb.op('Add', [gb.op('Add', [gb.op('Mul', [net, gb.float('delta_gain', [D], A)]), fromState]), gb.float('offset', [D], C)]);
+  const affine = gb.op('Add', [gb.op('Add', [gb.op('Mul', [net, gb.float('delta_gain', [D], A)]), fromState]), gb.float('offset', [D], C)]);
+  const out = gb.op('Max', [gb.op('Min', [affine, gb.float('upper', [D], hi)]), gb.float('lower', [D], lo)]);
   gb.nodes.push({ opType: 'Identity', input: [out], output: [manifest.output.name], name: 'output' });
   gb.outputs.push(valueInfo(manifest.output.name, DT.FLOAT, [1, H, D]));
   const metadata: Record<string, string> = { [MANIFEST_METADATA_KEY]: JSON.stringify(manifest) };
@@ -110,13 +127,14 @@ export interface ExportCheck { trials: number; max_abs_diff: number }
  * Runs the ONNX bytes (ONNX Runtime) and the weights (tfjs, the training code path) on the same random
  * images and states; returns the largest difference of the normalised outputs.
  */
-export async function verifyExport(bytes: Uint8Array, w: NetWeights, stats: TrainingStats, cameras: string[], trials = 4, seed = 7): Promise<ExportCheck> {
+export async function verifyExport(bytes: Uint8Array, w: NetWeights, stats: TrainingStats, info: Pick<ExportInfo, 'cameras' | 'action_names'>, trials = 4, seed = 7): Promise<ExportCheck> {
+  const cameras = info.cameras;
   const tf = await tfWasm();
   const c = w.config, g = geometry(c);
   const rng = new Rng(seed);
   const session = await ort.InferenceSession.create(bytes);
   const vars = new NetVariables(tf, c, w);
-  const { A, B, C } = outputAffine(stats);
+  const out = outputAffine(stats, info.action_names);
   const px = c.image_px * c.image_px;
   let max = 0;
   try {
@@ -142,7 +160,7 @@ export async function verifyExport(bytes: Uint8Array, w: NetWeights, stats: Trai
       net.dispose();
       for (let i = 0; i < tfOut.length; i++) {
         const d = i % c.action_dim;
-        max = Math.max(max, Math.abs(A[d] * tfOut[i] + B[d] * state[d] + C[d] - onnxOut[i]));
+        max = Math.max(max, Math.abs(applyOutput(out, d, tfOut[i], state[d]) - onnxOut[i]));
       }
     }
   } finally {

@@ -1,0 +1,293 @@
+// A rosbridge v2 protocol server (JSON over WebSocket): enough of rosbridge_suite for a UR stack to talk
+// to the simulated cell exactly as it talks to a real one. Topics are a hub: whatever the server or a
+// client publishes reaches every subscriber. Supported ops: advertise, unadvertise, publish, subscribe
+// (throttle_rate, queue_length), unsubscribe, call_service -> service_response. Like rosbridge_suite,
+// a bad op or message gets no reply, only a log line: clients cannot rely on error replies.
+import { WebSocketServer, WebSocket, type RawData } from 'ws';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../../src/telemetry/log.js';
+
+export interface RosbridgeServerOptions {
+  /** 0 picks a free port (read it back from .port). */
+  port: number;
+  host?: string;
+  log?: Logger;
+  /** A client with more than this many bytes unsent is slow: its messages are dropped, not queued. */
+  max_buffered_bytes?: number;
+}
+
+/** A service handler returns the response's values, or throws: result false with the error's message. */
+export type ServiceHandler = (args: Record<string, unknown>) => unknown | Promise<unknown>;
+export type TopicHandler = (msg: unknown) => void;
+
+export interface TopicPublisher {
+  publish(msg: unknown): void;
+  /** Number of client subscriptions, so a publisher can skip work nobody reads. */
+  readonly subscribers: number;
+}
+
+interface Subscription {
+  client: WebSocket;
+  id: string | undefined;
+  throttle_ms: number;
+  /** Messages waiting for the throttle (the newest `queue_capacity`). */
+  queue: string[];
+  queue_capacity: number;
+  last_sent_ms: number;
+  timer: NodeJS.Timeout | undefined;
+}
+
+interface TopicState {
+  type: string | undefined;
+  latch: boolean;
+  /** The last message of a latched topic, serialised, for late subscribers. */
+  latched: string | undefined;
+  subs: Set<Subscription>;
+  handlers: Set<TopicHandler>;
+}
+
+type Op = Record<string, unknown> & { op?: unknown };
+
+const DEFAULT_MAX_BUFFERED_BYTES = 4 << 20;
+
+/** 'sensor_msgs/msg/JointState' (ROS 2) and 'sensor_msgs/JointState' name the same type. */
+export function normaliseType(type: string): string {
+  return type.replace(/\/(msg|srv|action)\//, '/');
+}
+
+export class RosbridgeServer {
+  /** Messages not sent to a client that was too slow to read them. */
+  dropped_messages = 0;
+  private readonly topics = new Map<string, TopicState>();
+  private readonly services = new Map<string, { type: string; handler: ServiceHandler }>();
+  private readonly maxBuffered: number;
+
+  private constructor(private readonly wss: WebSocketServer, private readonly log: Logger | undefined, maxBuffered: number) {
+    this.maxBuffered = maxBuffered;
+    const { address, family, port } = wss.address() as AddressInfo;
+    this.port = port;
+    this.url = `ws://${family === 'IPv6' ? `[${address}]` : address}:${port}`;
+    wss.on('connection', (ws, req) => {
+      log?.debug({ client: req.socket.remoteAddress }, 'rosbridge client connected');
+      ws.on('message', (data, isBinary) => this.onRaw(ws, data, isBinary));
+      ws.on('close', () => this.dropClient(ws));
+      ws.on('error', (err) => log?.warn({ err: err.message }, 'rosbridge client socket error'));
+    });
+  }
+
+  static listen(opts: RosbridgeServerOptions): Promise<RosbridgeServer> {
+    return new Promise((resolve, reject) => {
+      const wss = new WebSocketServer({ port: opts.port, host: opts.host ?? '127.0.0.1' });
+      wss.once('error', (err) => reject(new Error(`rosbridge server cannot listen on ${opts.host ?? '127.0.0.1'}:${opts.port}: ${err.message}`)));
+      wss.once('listening', () => resolve(new RosbridgeServer(wss, opts.log, opts.max_buffered_bytes ?? DEFAULT_MAX_BUFFERED_BYTES)));
+    });
+  }
+
+  /** The bound port and URL (kept after close(), so a test can restart a server on the same port). */
+  readonly port: number;
+  readonly url: string;
+  get clients(): number { return this.wss.clients.size; }
+
+  /** Publish from the server side. A latched topic also hands its last message to every new subscriber. */
+  advertise(topic: string, type: string, opts: { latch?: boolean } = {}): TopicPublisher {
+    const t = this.topic(topic);
+    t.type = type;
+    t.latch = opts.latch ?? false;
+    return {
+      publish: (msg) => this.route(topic, msg, undefined),
+      get subscribers() { return t.subs.size; },
+    };
+  }
+
+  /** Receive what clients publish on `topic`. Returns the function that stops receiving. */
+  onMessage(topic: string, type: string, handler: TopicHandler): () => void {
+    const t = this.topic(topic);
+    t.type ??= type;
+    t.handlers.add(handler);
+    return () => { t.handlers.delete(handler); };
+  }
+
+  advertiseService(service: string, type: string, handler: ServiceHandler): void {
+    this.services.set(service, { type, handler });
+  }
+
+  /** Stop listening and drop every client (they see the connection close, as when rosbridge dies). */
+  close(): Promise<void> {
+    for (const t of this.topics.values()) for (const s of t.subs) clearTimeout(s.timer);
+    for (const ws of this.wss.clients) ws.terminate();
+    return new Promise((resolve) => this.wss.close(() => resolve()));
+  }
+
+  private topic(name: string): TopicState {
+    let t = this.topics.get(name);
+    if (!t) {
+      t = { type: undefined, latch: false, latched: undefined, subs: new Set(), handlers: new Set() };
+      this.topics.set(name, t);
+    }
+    return t;
+  }
+
+  private onRaw(ws: WebSocket, data: RawData, isBinary: boolean): void {
+    if (isBinary) {
+      this.log?.warn('rosbridge: binary (CBOR/BSON) requests are not supported; ignored');
+      return;
+    }
+    let m: Op;
+    try {
+      m = JSON.parse(data.toString()) as Op;
+    } catch {
+      this.log?.warn({ text: data.toString().slice(0, 120) }, 'rosbridge: a message that is not JSON; ignored');
+      return;
+    }
+    if (typeof m !== 'object' || m === null) return;
+    try {
+      this.dispatch(ws, m);
+    } catch (err) {
+      this.log?.warn({ op: m.op, err: (err as Error).message }, 'rosbridge: bad request; ignored');
+    }
+  }
+
+  private dispatch(ws: WebSocket, m: Op): void {
+    switch (m.op) {
+      case 'advertise': {
+        const t = this.topic(str(m, 'topic'));
+        const type = str(m, 'type');
+        if (t.type && normaliseType(t.type) !== normaliseType(type)) throw new Error(`topic ${str(m, 'topic')} has type ${t.type}, not ${type}`);
+        t.type = type;
+        if (m.latch === true) t.latch = true;
+        return;
+      }
+      case 'unadvertise':
+        str(m, 'topic'); // publishers are not tracked per client: nothing else to undo
+        return;
+      case 'publish':
+        this.route(str(m, 'topic'), m.msg ?? {}, ws);
+        return;
+      case 'subscribe':
+        this.subscribe(ws, m);
+        return;
+      case 'unsubscribe': {
+        const t = this.topics.get(str(m, 'topic'));
+        if (!t) return;
+        for (const s of t.subs) {
+          if (s.client === ws && (m.id === undefined || s.id === m.id)) { clearTimeout(s.timer); t.subs.delete(s); }
+        }
+        return;
+      }
+      case 'call_service':
+        void this.callService(ws, m);
+        return;
+      default:
+        throw new Error(`unsupported op '${String(m.op)}' (supported: advertise, unadvertise, publish, subscribe, unsubscribe, call_service)`);
+    }
+  }
+
+  private subscribe(ws: WebSocket, m: Op): void {
+    const name = str(m, 'topic');
+    const t = this.topic(name);
+    if (typeof m.type === 'string' && t.type && normaliseType(t.type) !== normaliseType(m.type)) {
+      throw new Error(`subscribe to ${name} as ${m.type}, but it has type ${t.type}`);
+    }
+    if (m.compression !== undefined && m.compression !== 'none') {
+      this.log?.warn({ topic: name, compression: m.compression }, 'rosbridge: only compression "none" is supported; sending plain JSON');
+    }
+    const id = typeof m.id === 'string' ? m.id : undefined;
+    // a repeated subscribe with the same id replaces the old one (roslib re-sends after a reconnect)
+    for (const s of t.subs) if (s.client === ws && s.id === id) { clearTimeout(s.timer); t.subs.delete(s); }
+    const sub: Subscription = {
+      client: ws, id,
+      throttle_ms: Math.max(0, num(m.throttle_rate, 0)),
+      queue: [],
+      // rosbridge's queue_length 0 means "no queue": with a throttle the newest message waits alone
+      queue_capacity: Math.max(1, Math.floor(num(m.queue_length, 0))),
+      last_sent_ms: -Infinity,
+      timer: undefined,
+    };
+    t.subs.add(sub);
+    if (t.latched !== undefined) this.deliver(sub, t.latched);
+  }
+
+  private route(topic: string, msg: unknown, from: WebSocket | undefined): void {
+    const t = this.topic(topic);
+    if (from) {
+      for (const h of t.handlers) {
+        try {
+          h(msg);
+        } catch (err) {
+          this.log?.warn({ topic, err: (err as Error).message }, 'rosbridge: a message was refused');
+        }
+      }
+    }
+    if (t.subs.size === 0 && !t.latch) return;
+    const text = JSON.stringify({ op: 'publish', topic, msg });
+    if (t.latch) t.latched = text;
+    for (const s of t.subs) this.deliver(s, text);
+  }
+
+  /** Send now, or (throttled) keep the newest `queue_capacity` messages and send one per throttle period. */
+  private deliver(s: Subscription, text: string): void {
+    const now = performance.now();
+    if (s.throttle_ms === 0 || (now - s.last_sent_ms >= s.throttle_ms && s.queue.length === 0)) {
+      s.last_sent_ms = now;
+      this.send(s.client, text);
+      return;
+    }
+    s.queue.push(text);
+    if (s.queue.length > s.queue_capacity) s.queue.shift();
+    if (!s.timer) this.scheduleFlush(s);
+  }
+
+  private scheduleFlush(s: Subscription): void {
+    const wait = Math.max(0, s.last_sent_ms + s.throttle_ms - performance.now());
+    s.timer = setTimeout(() => {
+      s.timer = undefined;
+      const next = s.queue.shift();
+      if (next === undefined || s.client.readyState !== WebSocket.OPEN) return;
+      s.last_sent_ms = performance.now();
+      this.send(s.client, next);
+      if (s.queue.length > 0) this.scheduleFlush(s);
+    }, wait);
+  }
+
+  private send(ws: WebSocket, text: string): void {
+    if (ws.readyState !== WebSocket.OPEN) return;
+    if (ws.bufferedAmount > this.maxBuffered) {
+      this.dropped_messages++;
+      return;
+    }
+    ws.send(text);
+  }
+
+  private async callService(ws: WebSocket, m: Op): Promise<void> {
+    const service = str(m, 'service');
+    const reply = (result: boolean, values: unknown) =>
+      this.send(ws, JSON.stringify({ op: 'service_response', service, id: m.id, values, result }));
+    const s = this.services.get(service);
+    if (!s) {
+      reply(false, `Service ${service} does not exist`);
+      return;
+    }
+    const args = typeof m.args === 'object' && m.args !== null && !Array.isArray(m.args) ? m.args as Record<string, unknown> : {};
+    try {
+      reply(true, await s.handler(args));
+    } catch (err) {
+      reply(false, err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  private dropClient(ws: WebSocket): void {
+    for (const t of this.topics.values()) {
+      for (const s of t.subs) if (s.client === ws) { clearTimeout(s.timer); t.subs.delete(s); }
+    }
+  }
+}
+
+function str(m: Op, field: string): string {
+  const v = m[field];
+  if (typeof v !== 'string' || v === '') throw new Error(`op '${String(m.op)}' needs a string field '${field}'`);
+  return v;
+}
+
+function num(v: unknown, fallback: number): number {
+  return typeof v === 'number' && Number.isFinite(v) ? v : fallback;
+}

@@ -1,0 +1,124 @@
+// vla-run --rosbridge: a UR5/UR5e through rosbridge with the real UrDriver in the control thread, and the
+// cell's world (cameras; episodes on the simulated endpoint) read over a second connection here.
+// Everything that can be refused is refused before anything moves, with exit 2: a refused connection,
+// bad ROS settings, a policy that does not fit, the scripted expert without the simulated endpoint, a
+// camera topic that sends nothing.
+import { RosWorld } from '../../../drivers/ur/ros-world.js';
+import { UrDriver, RosConnectionError } from '../../../drivers/ur/ur-driver.js';
+import { CameraError } from '../../../drivers/cameras/camera-source.js';
+import { resolveRosSettings, RosSettingsError, type RosLayout, type RosSettings, type UrRobotName } from '../../../calibration/ros-settings.js';
+import { builtinProfilePath, loadRobotProfile } from '../../../calibration/robot-profile.js';
+import { robotModel } from '../../../sim/robots/index.js';
+import { createTask, TASKS_BY_ROBOT, type TaskName } from '../../../sim/tasks/index.js';
+import { RealtimeRuntime, DriverUnreachable } from '../../runtime/realtime.js';
+import { loadPolicy, PolicyMismatch } from '../../policy/load-policy.js';
+import { defaultPolicy } from '../../policy/default-policy.js';
+import type { Policy } from '../../policy/policy.js';
+import type { RobotDescription } from '../../../drivers/driver.js';
+import type { RuntimeOptions } from '../../runtime/runtime-types.js';
+import type { Logger } from '../../telemetry/log.js';
+import { UsageError } from '../common.js';
+import type { Runner } from './runner.js';
+
+export interface RosRunArgs {
+  robot: UrRobotName;
+  /** ws://host:port, or undefined: the robot profile's. */
+  url: string | undefined;
+  layout?: RosLayout;
+  command_mode?: RosSettings['command_mode'];
+  task?: string;
+  policy?: string;
+  noise: number;
+  hz: number;
+  fault_timeout_ms: number;
+  opts: RuntimeOptions;
+  log: Logger;
+}
+
+export interface RosRun {
+  runner: Runner;
+  policy: Policy;
+  desc: RobotDescription;
+  warnings: string[];
+  url: string;
+  /** The far end is `vla-sim serve`: episodes reset with their seed and judged by its success topic. */
+  sim_endpoint: boolean;
+  /** The endpoint's task; null on a real robot. */
+  task: TaskName | null;
+}
+
+export async function startRosRun(a: RosRunArgs): Promise<RosRun> {
+  const profile = await loadRobotProfile(builtinProfilePath(a.robot));
+  let settings: RosSettings;
+  try {
+    settings = resolveRosSettings({ ...profile.ros, ...(a.url ? { url: a.url } : {}), ...(a.command_mode ? { command_mode: a.command_mode } : {}) }, a.layout ?? profile.ros?.layout);
+  } catch (err) {
+    if (err instanceof RosSettingsError) throw new UsageError(err.message);
+    throw err;
+  }
+  const url = settings.url;
+  let world: RosWorld;
+  try {
+    world = await RosWorld.open({ url, settings, log: a.log });
+  } catch (err) {
+    if (err instanceof RosConnectionError) throw new UsageError(`${err.message} (is rosbridge, or \`vla-sim serve --robot ${a.robot}\`, running there?); nothing was commanded`);
+    throw err;
+  }
+  let policy: Policy | undefined;
+  try {
+    const task = endpointTask(a.robot, world, a.task);
+    const desc = new UrDriver({ robot: a.robot, settings, url, control_hz: a.hz, cameras: profile.cameras, sim: world.simEndpoint }).describe();
+    const spec = a.policy ?? defaultPolicy(a.robot, task ?? TASKS_BY_ROBOT[a.robot][0]);
+    if (spec === 'expert' && !task) {
+      throw new UsageError(`--policy expert needs the simulated endpoint (vla-sim serve): the scripted expert reads the simulator's task state, which a real ${a.robot} at ${url} does not publish`);
+    }
+    let loaded;
+    try {
+      loaded = await loadPolicy(spec, desc, task ? { model: robotModel(a.robot), task } : undefined, a.hz, { expert_noise: a.noise });
+    } catch (err) {
+      if (err instanceof PolicyMismatch) throw new UsageError(err.message);
+      throw err;
+    }
+    policy = loaded.policy;
+    try {
+      await world.startCameras(policy.describe().cameras.map((c) => c.name));
+    } catch (err) {
+      if (err instanceof CameraError) throw new UsageError(`${err.message}; nothing was commanded`);
+      throw err;
+    }
+    let rt: RealtimeRuntime;
+    try {
+      rt = await RealtimeRuntime.start({ kind: 'ur', robot: a.robot, url, settings, control_hz: a.hz, sim_endpoint: world.simEndpoint }, policy,
+        { ...a.opts, control_hz: a.hz, fault_timeout_ms: a.fault_timeout_ms }, world.worldLink());
+    } catch (err) {
+      if (err instanceof DriverUnreachable) throw new UsageError(`${err.message}; nothing was commanded`);
+      throw err;
+    }
+    const max_ticks = task ? createTask(task).max_ticks : undefined;
+    const runner: Runner = {
+      episode: (seed, ticks_left, recorder) => rt.runEpisode(seed, recorder, minDefined(max_ticks, ticks_left)),
+      hold: (reason) => rt.hold(reason),
+      stop: () => rt.stop(),
+    };
+    return { runner, policy, desc, warnings: loaded.warnings, url, sim_endpoint: world.simEndpoint, task };
+  } catch (err) {
+    await policy?.close();
+    await world.close();
+    throw err;
+  }
+}
+
+/** The simulated endpoint runs one task: --task may only confirm it. A real robot has no task of ours. */
+function endpointTask(robot: UrRobotName, world: RosWorld, asked: string | undefined): TaskName | null {
+  const running = world.simTask?.task;
+  if (!running) return null;
+  if (!TASKS_BY_ROBOT[robot].includes(running)) throw new UsageError(`the endpoint runs task '${running}', which ${robot} does not have (valid: ${TASKS_BY_ROBOT[robot].join(', ')})`);
+  if (asked !== undefined && asked !== running) throw new UsageError(`--task ${asked}: the endpoint at ${world.connection.url} runs '${running}' (start it with vla-sim serve --task ${asked})`);
+  return running;
+}
+
+function minDefined(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Math.min(a, b);
+}

@@ -1,0 +1,33 @@
+// What vla-run drives, whichever robot: episodes one after another, a hold on Ctrl-C, and the report.
+import type { SimDriver } from '../../../drivers/sim/sim-driver.js';
+import type { Policy } from '../../policy/policy.js';
+import { VirtualClockRuntime } from '../../runtime/virtual-clock.js';
+import { RealtimeRuntime } from '../../runtime/realtime.js';
+import type { EpisodeOutcome, RuntimeOptions, RuntimeReport, TickRecorder } from '../../runtime/runtime-types.js';
+
+export interface Runner {
+  /** `ticks_left`: the --duration budget still open (undefined: none). */
+  episode(seed: number, ticks_left: number | undefined, recorder?: TickRecorder): Promise<EpisodeOutcome>;
+  hold(reason: string): void;
+  stop(): Promise<RuntimeReport>;
+}
+
+/** The embedded sim: on the virtual clock in this thread, or in real time with the control thread. */
+export async function simRunner(clock: string, probe: SimDriver, policy: Policy, opts: RuntimeOptions,
+  sim: { robot: 'ur5' | 'ur5e' | 'aloha'; task: string; physics_hz: number; hz: number }): Promise<Runner> {
+  if (clock === 'fast') {
+    const rt = new VirtualClockRuntime(probe, policy, opts);
+    return {
+      episode: (seed, max_ticks, recorder) => rt.runEpisode(seed, recorder, max_ticks),
+      hold: (reason) => rt.hold(reason),
+      stop: async () => { const rep = rt.report(); await probe.disconnect(); return rep; },
+    };
+  }
+  await probe.disconnect();
+  const rt = await RealtimeRuntime.start({ kind: 'sim', robot: sim.robot, task: sim.task, physics_hz: sim.physics_hz, control_hz: sim.hz }, policy, { ...opts, control_hz: sim.hz });
+  return {
+    episode: (seed, max_ticks, recorder) => rt.runEpisode(seed, recorder, max_ticks),
+    hold: (reason) => rt.hold(reason),
+    stop: () => rt.stop(),
+  };
+}

@@ -1,0 +1,67 @@
+// vla-sim serve: the simulated UR cell as a rosbridge server, so a user's ROS-side stack (or vla-run with
+// --rosbridge) can be dry-run against the sim through the same topics a real UR5/UR5e has.
+import type { Command } from 'commander';
+import { UrEndpoint } from '../../../sim/rosbridge/ur-endpoint.js';
+import { cameraTopic, defaultRosSettings, ROS_LAYOUTS, UR_CONTROLLER_HZ } from '../../../calibration/ros-settings.js';
+import { createLogger } from '../../telemetry/log.js';
+import { choice, intArg, numArg, UsageError } from '../common.js';
+import { cameraListArg, taskArg, TASK_HELP } from './args.js';
+
+const UR_ROBOTS = ['ur5', 'ur5e'] as const;
+
+export function serveCommand(program: Command): void {
+  program.command('serve')
+    .description('serve a simulated UR cell over the rosbridge v2 protocol until Ctrl-C')
+    .option('--robot <name>', 'ur5 | ur5e')
+    .option('--rosbridge <port>', 'WebSocket port (0: any free port)', '9090')
+    .option('--host <addr>', 'interface to listen on (0.0.0.0 for other hosts)', '127.0.0.1')
+    .option('--task <name>', TASK_HELP)
+    .option('--seed <n>', 'seed of the first episode (/vla_sim/reset starts the next)', '0')
+    .option('--layout <ros2|ros1>', 'topic names of the ROS 2 or the ROS 1 UR driver', 'ros2')
+    .option('--cameras <list>', 'cameras to publish, comma-separated, or "none" (default: all)')
+    .option('--camera-size <px>', 'image width and height', '224')
+    .option('--camera-hz <hz>', 'camera frame rate', '10')
+    .option('--shuffle-joint-names', 'send /joint_states names in a random order every message (tests clients)')
+    .option('--json', 'print the ready line as one JSON object')
+    .action(async (o: Record<string, string | boolean | undefined>) => {
+      if (o.robot === undefined) throw new UsageError(`--robot is required (valid: ${UR_ROBOTS.join(', ')})`);
+      const robot = choice('robot for the rosbridge endpoint', o.robot as string, UR_ROBOTS);
+      const task = taskArg(robot, o.task as string | undefined);
+      const port = intArg('--rosbridge', o.rosbridge as string, 0, 65535);
+      const seed = intArg('--seed', o.seed as string, 0);
+      const layout = choice('layout', o.layout as string, ROS_LAYOUTS);
+      const cameras = cameraListArg(robot, o.cameras as string | undefined);
+      const cameraSize = intArg('--camera-size', o.cameraSize as string, 8, 1024);
+      const cameraHz = numArg('--camera-hz', o.cameraHz as string, 0, 60);
+      const settings = defaultRosSettings(layout);
+      const log = createLogger({ name: 'vla-sim serve' });
+
+      let endpoint: UrEndpoint;
+      try {
+        endpoint = await UrEndpoint.start({
+          robot, task, seed, settings, port, host: o.host as string, cameras, camera_size: cameraSize, camera_hz: cameraHz,
+          shuffle_joint_names: o.shuffleJointNames === true, log,
+        });
+      } catch (err) {
+        if (/cannot listen/.test((err as Error).message)) throw new UsageError((err as Error).message);
+        throw err;
+      }
+      const ready = {
+        url: endpoint.url, robot, task, seed, layout, joint_states_hz: UR_CONTROLLER_HZ[robot],
+        topics: settings.topics,
+        cameras: cameraHz > 0 ? cameras.map((name) => ({ name, topic: cameraTopic(settings, name), width: cameraSize, height: cameraSize, hz: cameraHz })) : [],
+      };
+      process.stdout.write(o.json
+        ? `${JSON.stringify(ready)}\n`
+        : `rosbridge endpoint ready: ${ready.url} (${robot} ${task}, seed ${seed}, /joint_states at ${ready.joint_states_hz} Hz, ${layout} topics, `
+          + `cameras: ${ready.cameras.map((c) => c.name).join(', ') || 'none'}); Ctrl-C to stop\n`);
+
+      const signal = await new Promise<NodeJS.Signals>((resolve) => {
+        process.once('SIGINT', () => resolve('SIGINT'));
+        process.once('SIGTERM', () => resolve('SIGTERM'));
+      });
+      const stats = endpoint.cell.stats;
+      await endpoint.stop();
+      log.info({ signal, ...stats, dropped_messages: endpoint.server.dropped_messages }, 'rosbridge endpoint stopped');
+    });
+}

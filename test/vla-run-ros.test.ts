@@ -1,0 +1,140 @@
+// vla-run --rosbridge end to end: the runtime (ring, buffer, trigger, safety, control thread) drives the
+// simulated UR endpoint through the real UrDriver, in a child process, over a real WebSocket.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { resolve } from 'node:path';
+import { UrEndpoint } from '../sim/rosbridge/ur-endpoint.js';
+import { RosbridgeServer } from '../sim/rosbridge/rosbridge-server.js';
+
+const BIN = resolve(import.meta.dirname, '../../bin/vla-run.js');
+
+interface Child {
+  done: Promise<{ code: number | null; stdout: string; stderr: string }>;
+  /** Resolves when stderr has printed a line matching `re`. */
+  stderrMatch(re: RegExp): Promise<void>;
+}
+
+/** Asynchronous: the endpoint runs in this process and must keep running while the child does. */
+function vlaRun(...args: string[]): Child {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '', stderr = '';
+  const watchers: { re: RegExp; resolve: () => void }[] = [];
+  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    for (const w of [...watchers]) if (w.re.test(stderr)) { watchers.splice(watchers.indexOf(w), 1); w.resolve(); }
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+  return {
+    done: new Promise((res) => child.on('close', (code) => { clearTimeout(timer); res({ code, stdout, stderr }); })),
+    stderrMatch: (re) => new Promise((res) => { if (re.test(stderr)) res(); else watchers.push({ re, resolve: res }); }),
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function endpoint(port = 0): Promise<UrEndpoint> {
+  return UrEndpoint.start({ robot: 'ur5e', port, camera_hz: 0 });
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((res) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const p = (srv.address() as { port: number }).port;
+      srv.close(() => res(p));
+    });
+  });
+}
+
+test('the scripted expert through rosbridge: every episode succeeds, 0 underruns, 0 stale actions', async () => {
+  const ep = await endpoint();
+  try {
+    const r = await vlaRun('--robot', 'ur5e', '--rosbridge', ep.url, '--policy', 'expert', '--episodes', '3', '--json').done;
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout);
+    assert.equal(s.sim, true, 'the simulated endpoint is recognised');
+    assert.equal(s.task, 'pick-place');
+    assert.equal(s.episodes, 3);
+    assert.equal(s.successes, 3, JSON.stringify(s.episodes_detail));
+    const why = JSON.stringify({ control: s.control, buffer: s.buffer, driver: s.driver, inference: s.inference });
+    assert.equal(s.control.underruns, 0, why);
+    assert.equal(s.buffer.stale_actions_executed, 0, why);
+    assert.equal(s.driver.kind, 'ur');
+    assert.equal(s.driver.faults.disconnects, 0, why);
+    assert.ok(ep.cell.commands_received >= s.control.ticks - 5, `${ep.cell.commands_received} commands for ${s.control.ticks} ticks`);
+  } finally {
+    await ep.stop();
+  }
+});
+
+test('usage: refused connection exits 2 with nothing on stdout; --clock fast and a missing driver are refused', async () => {
+  const port = await freePort();
+  const refused = await vlaRun('--robot', 'ur5e', '--rosbridge', `ws://127.0.0.1:${port}`, '--policy', 'expert', '--json').done;
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.equal(refused.stdout, '');
+  assert.match(refused.stderr, new RegExp(`cannot connect to rosbridge at ws://127.0.0.1:${port}.*nothing was commanded`));
+  const fast = await vlaRun('--robot', 'ur5e', '--rosbridge', `ws://127.0.0.1:${port}`, '--clock', 'fast').done;
+  assert.equal(fast.code, 2);
+  assert.match(fast.stderr, /--clock fast is sim only/);
+  const none = await vlaRun('--robot', 'ur5e').done;
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /--sim .* --rosbridge/);
+});
+
+test('a rosbridge that is not the simulated endpoint: the scripted expert is refused (exit 2)', async () => {
+  const bare = await RosbridgeServer.listen({ port: 0 });
+  try {
+    const r = await vlaRun('--robot', 'ur5e', '--rosbridge', bare.url, '--policy', 'expert').done;
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /--policy expert needs the simulated endpoint/);
+    assert.equal(r.stdout, '');
+  } finally {
+    await bare.close();
+  }
+});
+
+test('endpoint stopped mid-run: the robot holds, the fault is reported, exit 1 after the timeout', async () => {
+  const ep = await endpoint();
+  const run = vlaRun('--robot', 'ur5e', '--rosbridge', ep.url, '--policy', 'expert', '--episodes', '2', '--fault-timeout', '1', '--json');
+  await run.stderrMatch(/connected to rosbridge/);
+  await sleep(1500);
+  const commands = ep.cell.commands_received;
+  await ep.stop();
+  const r = await run.done;
+  assert.equal(r.code, 1, r.stderr);
+  assert.ok(commands > 20, `the robot was moving before the stop (${commands} commands)`);
+  const s = JSON.parse(r.stdout);
+  assert.match(s.fault, /driver (disconnected|connecting) for more than 1\.0 s/);
+  assert.ok(s.driver.holds >= 1);
+  assert.ok(s.driver.faults.disconnects >= 1);
+  assert.ok(s.driver.fault_hold_ticks > 0);
+  assert.equal(s.buffer.stale_actions_executed, 0);
+});
+
+test('endpoint restarted within the timeout: hold, reconnect, resume; the next episode succeeds', async () => {
+  const ep1 = await endpoint();
+  const port = ep1.port;
+  let ep2: UrEndpoint | undefined;
+  try {
+    const run = vlaRun('--robot', 'ur5e', '--rosbridge', ep1.url, '--policy', 'expert', '--episodes', '2', '--fault-timeout', '5', '--json');
+    await run.stderrMatch(/connected to rosbridge/);
+    await sleep(1500);
+    await ep1.stop();
+    await sleep(300);
+    ep2 = await endpoint(port);
+    const r = await run.done;
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout);
+    assert.equal(s.fault, null);
+    assert.equal(s.episodes, 2);
+    assert.equal(s.episodes_detail[1].success, true, 'the episode after the restart runs normally');
+    assert.ok(s.driver.holds >= 1 && s.driver.faults.reconnects >= 1, JSON.stringify(s.driver));
+    assert.ok(ep2.cell.commands_received > 50, 'commands resumed on the new endpoint');
+    assert.equal(s.buffer.stale_actions_executed, 0);
+  } finally {
+    await ep1.stop().catch(() => undefined);
+    await ep2?.stop();
+  }
+});
