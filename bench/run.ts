@@ -3,18 +3,21 @@
 //   VLA_BENCH_EPISODES   expert episodes for the sim benchmark (default 100)
 //   VLA_BENCH_JITTER_S   seconds of the control-loop jitter run (default 60)
 //   VLA_BENCH_UR_S       seconds of the UR-over-rosbridge run at 50 Hz (default 600)
-//   VLA_BENCH_ONLY       comma-separated subset: sim, policy, runtime, ur
+//   VLA_BENCH_DXL_SOAK_S seconds of the ALOHA serial soak at 50 Hz with 1% CRC errors (default 300)
+//   VLA_BENCH_DXL_CYCLES read+write cycles timed over the Dynamixel ptys (default 2000)
+//   VLA_BENCH_ONLY       comma-separated subset: sim, policy, runtime, ur, dynamixel
 import { benchmarkSim, measureRealtimeFactor } from '../sim/benchmark.js';
 import { SimEnv } from '../sim/sim-env.js';
 import { createExpert } from '../sim/experts/index.js';
 import { benchmarkPolicy } from './policy-bench.js';
 import { benchmarkInsert, benchmarkJitter, benchmarkLatencySweep, benchmarkSeams } from './runtime-bench.js';
 import { benchmarkUrRos } from './ur-ros-bench.js';
+import { dynamixelBench } from './dynamixel-bench.js';
 
 const episodes = Number(process.env.VLA_BENCH_EPISODES ?? 100);
 const jitter_s = Number(process.env.VLA_BENCH_JITTER_S ?? 60);
 const ur_s = Number(process.env.VLA_BENCH_UR_S ?? 600);
-const only = new Set((process.env.VLA_BENCH_ONLY ?? 'sim,policy,runtime,ur').split(','));
+const only = new Set((process.env.VLA_BENCH_ONLY ?? 'sim,policy,runtime,ur,dynamixel').split(','));
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 const result: Record<string, unknown> = { node: process.version, date: new Date().toISOString() };
 
@@ -46,5 +49,10 @@ if (only.has('runtime')) {
 }
 if (only.has('ur')) {
   result.ur = await benchmarkUrRos(ur_s, log);
+}
+if (only.has('dynamixel')) {
+  result.dynamixel = await dynamixelBench({
+    soak_s: Number(process.env.VLA_BENCH_DXL_SOAK_S ?? 300), cycles: Number(process.env.VLA_BENCH_DXL_CYCLES ?? 2000), log: (m) => log(`dynamixel: ${m}`),
+  });
 }
 process.stdout.write(JSON.stringify(result, null, 2) + '\n');

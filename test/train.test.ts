@@ -144,6 +144,10 @@ test('bad demonstrations: exit 2 saying what differs, before any training', asyn
   await copyFile(join(demos, 'ur5e-pick-place-seed0.mcap'), join(sizes, 'ep0.mcap'));
   await writeEpisode(join(sizes, 'ep1.mcap'), { size: 32 });
   cases.push([['--robot', 'ur5e', '--demos', sizes], /camera 'top' size: expected 24x24 .* found 32x32/]);
+  const small = join(dir, 'small');
+  await mkdir(small);
+  await writeEpisode(join(small, 'a.mcap'), { size: 16 });
+  cases.push([['--robot', 'ur5e', '--demos', small], /images of 16 px are too small/]);
   const noCams = join(dir, 'no-cams');
   await mkdir(noCams);
   await writeEpisode(join(noCams, 'a.mcap'), { size: 0 });

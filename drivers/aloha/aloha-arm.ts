@@ -97,16 +97,19 @@ export class AlohaArm {
   async setTorque(on: boolean): Promise<void> {
     this.requireFollower('set torque');
     if (on) {
-      await this.read();
+      await this.read(this.bus.setup_timeout_ms);
       await this.holdMeasured();
     }
     for (const m of this.motors) await this.bus.writeRegister(m.id, REG.torque_enable, on ? 1 : 0);
   }
 
-  /** One SYNC_READ of Present_Position. Throws (and forgets the last pose) if any motor does not answer. */
-  async read(): Promise<ArmReading> {
+  /**
+   * One SYNC_READ of Present_Position. Throws (and forgets the last pose) if any motor does not answer.
+   * `timeout_ms`: per attempt, the bus's per-tick timeout unless set-up code asks for its own.
+   */
+  async read(timeout_ms = this.bus.timeout_ms): Promise<ArmReading> {
     this.fresh = false;
-    await this.bus.syncRead(REG.present_position, ALOHA_READ_IDS, this.raw);
+    await this.bus.syncRead(REG.present_position, ALOHA_READ_IDS, this.raw, timeout_ms);
     const r = this.last;
     for (let i = 0; i < ALOHA_READ_IDS.length; i++) r.ticks[i] = this.toCalibrated(i, this.raw[i]);
     for (let j = 0; j < ALOHA_JOINT_IDS.length; j++) r.position_rad[j] = (r.ticks[ALOHA_JOINT_IDS[j] - 1] - CENTRE_TICKS) / TICKS_PER_RAD;

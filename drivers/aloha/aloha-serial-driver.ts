@@ -12,6 +12,7 @@ import { ALOHA_ARM_SIDES, ALOHA_JOINT_NAMES, type AlohaSide } from './motor-map.
 import { alohaArms, ALOHA_MAX_VELOCITY_RAD_S } from '../../sim/robots/aloha.js';
 import { loadArmCalibration, builtinAlohaCalibrationPath, type ArmCalibration } from '../../calibration/motor-calibration.js';
 import { alohaMotors } from './motor-map.js';
+import type { BusCounters } from '../dynamixel/bus.js';
 import { monotonicMs } from '../../src/util/clock.js';
 
 export interface AlohaSerialDriverOptions {
@@ -91,7 +92,7 @@ export class AlohaSerialDriver implements Driver {
       throw err;
     }
     this.arms = arms;
-    await this.readAndEmit();
+    await this.readAndEmit(true);
   }
 
   send(action: Float64Array): void {
@@ -113,6 +114,11 @@ export class AlohaSerialDriver implements Driver {
   }
 
   get tick(): number { return this.tickCount; }
+
+  /** A copy of each arm's bus counters (requests, retries, timeouts, CRC errors, alerts), for reports. */
+  busCounters(): Record<string, BusCounters> {
+    return Object.fromEntries(this.arms.map((a) => [a.name, { ...a.bus.counters }]));
+  }
 
   async disconnect(): Promise<void> {
     while (this.cycling) await this.cycling;
@@ -146,10 +152,11 @@ export class AlohaSerialDriver implements Driver {
     }
   }
 
-  private async readAndEmit(): Promise<void> {
+  /** `setup`: the first read after connecting, with the bus's set-up timeout (not on the control clock yet). */
+  private async readAndEmit(setup = false): Promise<void> {
     const readings = await Promise.all(this.arms.map(async (arm) => {
       try {
-        return await arm.read();
+        return await arm.read(setup ? arm.bus.setup_timeout_ms : undefined);
       } catch (err) {
         this.report({ kind: 'io', arm: arm.name, message: (err as Error).message });
         return undefined;

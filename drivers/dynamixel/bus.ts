@@ -1,6 +1,7 @@
 // A Dynamixel Protocol 2.0 bus on one serial port (one ALOHA arm). Requests are serialised (the bus is
-// half duplex), each waits at most timeout_ms for its status packets and is retried a bounded number of
-// times; a sync read is retried for the missing IDs only. Counters tell a user how healthy the cable is.
+// half duplex), each waits a bounded time for its status packets (timeout_ms for the per-tick sync
+// instructions, setup_timeout_ms for the unicast ones that set a robot up) and is retried a bounded number
+// of times; a sync read is retried for the missing IDs only. Counters tell a user how healthy the cable is.
 import { SerialPort } from 'serialport';
 import { PacketFramer } from './framer.js';
 import { InstructionWriter, type BulkReadEntry } from './instructions.js';
@@ -9,13 +10,32 @@ import { Transaction } from './transaction.js';
 import { BusClosedError, DynamixelStatusError, DynamixelTimeoutError, PortOpenError } from './errors.js';
 import type { Register } from './control-table.js';
 
+/**
+ * Wait for the replies of one attempt of a per-tick request (SYNC_READ, BULK_READ). 9 replies take
+ * ~1.5 ms at 1 Mbps; 15 ms is the most that still lets one retry of a lost reply fit in a 20 ms (50 Hz)
+ * tick, and waiting longer than needed costs nothing: a corrupted reply is retried at once, without
+ * waiting for the timeout. Shorter (10 ms) only re-asked servos whose replies were merely late (a loaded
+ * machine, an emulator process) and the retry did not make them come sooner.
+ */
+export const DEFAULT_BUS_TIMEOUT_MS = 15;
+/**
+ * Wait for the reply of one attempt of a set-up request (PING, READ, WRITE: connect, configure, torque).
+ * Not on the control clock, so generous: a 10 ms hiccup of a loaded machine (or of a USB adapter's
+ * 16 ms latency timer) must not turn into "no reply from ID n" while connecting.
+ */
+export const DEFAULT_BUS_SETUP_TIMEOUT_MS = 100;
+/** Attempts after the first. */
+export const DEFAULT_BUS_RETRIES = 2;
+
 export interface BusOptions {
   path: string;
   /** Shown in every error, e.g. "left arm". */
   name: string;
   baud_rate?: number;
-  /** Wait for the replies of one attempt (default 10 ms: 9 replies take ~1.5 ms at 1 Mbps). */
+  /** Per-tick requests: wait for the replies of one attempt (default DEFAULT_BUS_TIMEOUT_MS). */
   timeout_ms?: number;
+  /** Set-up requests (PING, READ, WRITE); default DEFAULT_BUS_SETUP_TIMEOUT_MS, or timeout_ms when that is given. */
+  setup_timeout_ms?: number;
   /** Attempts after the first (default 2). */
   retries?: number;
 }
@@ -36,6 +56,7 @@ export class DynamixelBus {
   readonly name: string;
   readonly path: string;
   readonly timeout_ms: number;
+  readonly setup_timeout_ms: number;
   readonly retries: number;
   readonly counters: BusCounters = { requests: 0, retries: 0, timeouts: 0, crc_errors: 0, hardware_alerts: 0, stale_replies: 0 };
   /** IDs that have reported a hardware alert since the last clearAlerts(). */
@@ -57,8 +78,9 @@ export class DynamixelBus {
   private constructor(private readonly port: SerialPort, opts: BusOptions) {
     this.name = opts.name;
     this.path = opts.path;
-    this.timeout_ms = opts.timeout_ms ?? 10;
-    this.retries = opts.retries ?? 2;
+    this.timeout_ms = opts.timeout_ms ?? DEFAULT_BUS_TIMEOUT_MS;
+    this.setup_timeout_ms = opts.setup_timeout_ms ?? opts.timeout_ms ?? DEFAULT_BUS_SETUP_TIMEOUT_MS;
+    this.retries = opts.retries ?? DEFAULT_BUS_RETRIES;
     this.framer = new PacketFramer((p) => this.onPacket(p), () => {
       this.counters.crc_errors++;
       this.current?.crcError();
@@ -75,7 +97,7 @@ export class DynamixelBus {
   /** PING: model number and firmware version. */
   async ping(id: number): Promise<{ model_number: number; firmware: number }> {
     let model_number = 0, firmware = 0;
-    await this.request(() => this.writer.ping(id), [id], 3, `PING`, (_, p) => {
+    await this.request(() => this.writer.ping(id), [id], 3, `PING`, this.setup_timeout_ms, (_, p) => {
       model_number = readIntLE(p.data, 0, 2);
       firmware = p.data[2];
     });
@@ -85,37 +107,38 @@ export class DynamixelBus {
   /** READ `length` bytes from `address` (a copy). */
   async read(id: number, address: number, length: number): Promise<Uint8Array> {
     const out = new Uint8Array(length);
-    await this.request(() => this.writer.read(id, address, length), [id], length, `READ ${address}+${length}`, (_, p) => out.set(p.data));
+    await this.request(() => this.writer.read(id, address, length), [id], length, `READ ${address}+${length}`, this.setup_timeout_ms, (_, p) => out.set(p.data));
     return out;
   }
 
   async readRegister(id: number, reg: Register): Promise<number> {
     let v = 0;
-    await this.request(() => this.writer.read(id, reg.address, reg.size), [id], reg.size, `READ ${reg.name}`, (_, p) => { v = readIntLE(p.data, 0, reg.size); });
+    await this.request(() => this.writer.read(id, reg.address, reg.size), [id], reg.size, `READ ${reg.name}`, this.setup_timeout_ms, (_, p) => { v = readIntLE(p.data, 0, reg.size); });
     return v;
   }
 
   /** WRITE raw bytes; waits for the servo's status unless `id` is the broadcast ID. */
   async write(id: number, address: number, data: ArrayLike<number>): Promise<void> {
-    await this.request(() => this.writer.write(id, address, data), id === BROADCAST_ID ? [] : [id], 0, `WRITE ${address}+${data.length}`);
+    await this.request(() => this.writer.write(id, address, data), id === BROADCAST_ID ? [] : [id], 0, `WRITE ${address}+${data.length}`, this.setup_timeout_ms);
   }
 
   async writeRegister(id: number, reg: Register, value: number): Promise<void> {
-    await this.request(() => this.writer.writeValue(id, reg.address, reg.size, value), id === BROADCAST_ID ? [] : [id], 0, `WRITE ${reg.name}=${value}`);
+    await this.request(() => this.writer.writeValue(id, reg.address, reg.size, value), id === BROADCAST_ID ? [] : [id], 0, `WRITE ${reg.name}=${value}`, this.setup_timeout_ms);
   }
 
   /**
    * SYNC_READ one integer register of `ids` into out[i] (signed for 4-byte registers). One packet out,
-   * one status packet back per ID; on a retry only the IDs still missing are asked again.
+   * one status packet back per ID; on a retry only the IDs still missing are asked again. Set-up code
+   * passes setup_timeout_ms; the per-tick read keeps the default.
    */
-  async syncRead(reg: Register, ids: readonly number[], out: Int32Array): Promise<void> {
-    await this.request((missing) => this.writer.syncRead(reg.address, reg.size, missing), ids, reg.size, `SYNC_READ ${reg.name}`,
+  async syncRead(reg: Register, ids: readonly number[], out: Int32Array, timeout_ms = this.timeout_ms): Promise<void> {
+    await this.request((missing) => this.writer.syncRead(reg.address, reg.size, missing), ids, reg.size, `SYNC_READ ${reg.name}`, timeout_ms,
       (i, p) => { out[i] = readIntLE(p.data, 0, reg.size); });
   }
 
   /** SYNC_WRITE one integer register: values[i] to ids[i]. No replies (broadcast). */
   async syncWrite(reg: Register, ids: readonly number[], values: ArrayLike<number>): Promise<void> {
-    await this.request(() => this.writer.syncWrite(reg.address, reg.size, ids, values), [], 0, `SYNC_WRITE ${reg.name}`);
+    await this.request(() => this.writer.syncWrite(reg.address, reg.size, ids, values), [], 0, `SYNC_WRITE ${reg.name}`, this.timeout_ms);
   }
 
   /** BULK_READ: a different register range per ID; returns a copy of each reply's data. */
@@ -123,7 +146,7 @@ export class DynamixelBus {
     const out = entries.map((e) => new Uint8Array(e.length));
     const ids = entries.map((e) => e.id);
     if (new Set(ids).size !== ids.length) throw new Error(`${this.name}: BULK_READ lists an ID twice (${ids.join(', ')})`);
-    await this.request((missing) => this.writer.bulkRead(entries.filter((e) => missing.includes(e.id))), ids, entries.map((e) => e.length), 'BULK_READ',
+    await this.request((missing) => this.writer.bulkRead(entries.filter((e) => missing.includes(e.id))), ids, entries.map((e) => e.length), 'BULK_READ', this.timeout_ms,
       (i, p) => out[i].set(p.data));
     return out;
   }
@@ -132,6 +155,8 @@ export class DynamixelBus {
     if (this.closed) return;
     this.closed = true;
     this.current?.cancel();
+    // the last SYNC_WRITE may still be queued (not awaited): let it reach the servos first
+    await new Promise<void>((resolve) => this.port.drain(() => resolve()));
     await new Promise<void>((resolve) => this.port.close(() => resolve()));
   }
 
@@ -139,21 +164,26 @@ export class DynamixelBus {
 
   private request(
     build: (ids: readonly number[]) => Buffer, ids: readonly number[], dataLength: number | readonly number[], what: string,
-    onReply: (index: number, p: Packet) => void = () => {},
+    timeout_ms: number, onReply: (index: number, p: Packet) => void = () => {},
   ): Promise<void> {
-    const run = this.queue.then(() => this.run(build, ids, dataLength, what, onReply));
+    const run = this.queue.then(() => this.run(build, ids, dataLength, what, timeout_ms, onReply));
     this.queue = run.catch(() => {});
     return run;
   }
 
   private async run(
     build: (ids: readonly number[]) => Buffer, ids: readonly number[], dataLength: number | readonly number[], what: string,
-    onReply: (index: number, p: Packet) => void,
+    timeout_ms: number, onReply: (index: number, p: Packet) => void,
   ): Promise<void> {
     if (this.closed) throw this.closeError ?? new BusClosedError(`${this.name}: bus is closed`);
     this.counters.requests++;
     if (ids.length === 0) {
-      await this.send(build(ids));
+      // nothing comes back, so nothing to wait for: the serialport stream keeps writes in order (the next
+      // request's bytes follow these), and a failed write closes the bus through the 'error' event. Not
+      // waiting for the write's completion (a thread-pool round trip) keeps it off the control cycle.
+      // A copy: the packet is a view of the writer's buffer, which the next request overwrites while
+      // this one may still be queued in the stream.
+      this.port.write(Buffer.from(build(ids)));
       return;
     }
     const tx = new Transaction(ids, dataLength, onReply, (id) => {
@@ -165,7 +195,7 @@ export class DynamixelBus {
       for (let attempt = 1; ; attempt++) {
         this.current = tx;
         const missing = attempt === 1 ? ids : tx.missingIds();
-        const outcome = tx.attempt(this.timeout_ms);
+        const outcome = tx.attempt(timeout_ms);
         await this.send(build(missing));
         const o = await outcome;
         if (o === 'complete') return;
@@ -173,12 +203,13 @@ export class DynamixelBus {
         if (this.closed) throw this.closeError ?? new BusClosedError(`${this.name}: bus closed during ${what}`);
         if (o === 'timeout') this.counters.timeouts++;
         if (attempt === attempts) {
-          throw new DynamixelTimeoutError(this.name, tx.missingIds(), what, attempts, this.timeout_ms);
+          throw new DynamixelTimeoutError(this.name, tx.missingIds(), what, attempts, timeout_ms);
         }
         this.counters.retries++;
-        // drop what is left of a broken packet so it cannot hold up the retry's replies
+        // drop what is left of a broken packet so it cannot hold up the retry's replies. The OS input
+        // queue is not flushed: on a busy machine a "timeout" is mostly a late reply, still welcome
+        // (the transaction takes it for any ID still missing); stale ones are counted and ignored.
         this.framer.reset();
-        await new Promise<void>((resolve) => this.port.flush(() => resolve()));
       }
     } finally {
       this.current = undefined;

@@ -93,7 +93,7 @@ async function main(o: Record<string, string | boolean | undefined>): Promise<vo
       bar.update(p.step, p.steps, `epoch ${p.epoch} loss ${p.loss.toFixed(4)}${p.val_loss === undefined ? '' : ` val ${p.val_loss.toFixed(4)}`}`);
     }, (epoch) => log.info(epoch, 'epoch done'));
   } catch (err) {
-    if (err instanceof Error && /square images|too small/.test(err.message)) throw new UsageError(`${set.dir}: ${err.message}`);
+    if (err instanceof DemoSetError) throw new UsageError(err.message);
     throw err;
   } finally {
     bar.end();

@@ -5,7 +5,7 @@
 // one thread, so a seed reproduces a run's losses exactly.
 import type * as TF from '@tensorflow/tfjs';
 import { Rng } from '../util/rng.js';
-import type { DemoSet } from './demo-set.js';
+import { DemoSetError, type DemoSet } from './demo-set.js';
 import { BatchAssembler, computeStats, samplesOf, type Sample, type TrainingStats } from './batches.js';
 import { NetVariables, geometry, initWeights, type NetConfig, type NetWeights } from './policy-net.js';
 import { tfWasm } from './tf-backend.js';
@@ -30,7 +30,7 @@ export interface TrainOptions {
 }
 
 export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
-  seed: 0, epochs: 12, batch_size: 64, learning_rate: 1e-3, horizon: 25, val_fraction: 0.1, frame_stride: 2,
+  seed: 0, epochs: 5, batch_size: 64, learning_rate: 1e-3, horizon: 25, val_fraction: 0.1, frame_stride: 2,
   shift_px: 2, c1: 16, c2: 32, hidden: [256, 256],
 };
 
@@ -55,12 +55,16 @@ export interface TrainResult {
 
 export function netConfigFor(set: DemoSet, o: TrainOptions): NetConfig {
   const sizes = new Set(set.cameras.flatMap((c) => [c.width, c.height]));
-  if (sizes.size !== 1) throw new Error(`the network takes square images of one size; the recording has ${set.cameras.map((c) => `${c.name} ${c.width}x${c.height}`).join(', ')}`);
+  if (sizes.size !== 1) throw new DemoSetError(`${set.dir}: the network takes square images of one size; the recording has ${set.cameras.map((c) => `${c.name} ${c.width}x${c.height}`).join(', ')}`);
   const config: NetConfig = {
     image_px: set.cameras[0].width, cameras: set.cameras.length, c1: o.c1, c2: o.c2, hidden: o.hidden,
     state_dim: set.action_names.length, horizon: o.horizon, action_dim: set.action_names.length,
   };
-  geometry(config); // throws on images too small
+  try {
+    geometry(config);
+  } catch (err) {
+    throw new DemoSetError(`${set.dir}: ${(err as Error).message}`);
+  }
   return config;
 }
 
