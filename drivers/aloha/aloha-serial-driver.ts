@@ -113,6 +113,15 @@ export class AlohaSerialDriver implements Driver {
     while (this.cycling) await this.cycling;
   }
 
+  /**
+   * Read both arms and emit their state without commanding anything, after any cycle still running.
+   * A new episode starts from this (a hold would write the pose read before the world was reset).
+   */
+  async refresh(): Promise<void> {
+    while (this.cycling) await this.cycling;
+    if (this.arms.length) await this.readAndEmit();
+  }
+
   get tick(): number { return this.tickCount; }
 
   /** A copy of each arm's bus counters (requests, retries, timeouts, CRC errors, alerts), for reports. */

@@ -2,7 +2,9 @@
 // half duplex), each waits a bounded time for its status packets (timeout_ms for the per-tick sync
 // instructions, setup_timeout_ms for the unicast ones that set a robot up) and is retried a bounded number
 // of times; a sync read is retried for the missing IDs only. Counters tell a user how healthy the cable is.
+import { isMainThread } from 'node:worker_threads';
 import { SerialPort } from 'serialport';
+import { WorkerSerialPort, type SerialLink } from './worker-serial-port.js';
 import { PacketFramer } from './framer.js';
 import { InstructionWriter, type BulkReadEntry } from './instructions.js';
 import { BROADCAST_ID, readIntLE, type Packet } from './packet.js';
@@ -69,13 +71,20 @@ export class DynamixelBus {
   private closeError: Error | undefined;
 
   static async open(opts: BusOptions): Promise<DynamixelBus> {
+    // serialport's reader runs on the main thread's event loop: a worker (the control loop) needs its own
+    if (!isMainThread) {
+      const link = await WorkerSerialPort.open(opts.path, opts.baud_rate ?? 1_000_000).catch((err: Error) => {
+        throw new PortOpenError(`${opts.name}: cannot open serial port ${opts.path}: ${err.message}`);
+      });
+      return new DynamixelBus(link, opts);
+    }
     const port = new SerialPort({ path: opts.path, baudRate: opts.baud_rate ?? 1_000_000, autoOpen: false });
     await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(new PortOpenError(
       `${opts.name}: cannot open serial port ${opts.path}: ${err.message}`)) : resolve())));
     return new DynamixelBus(port, opts);
   }
 
-  private constructor(private readonly port: SerialPort, opts: BusOptions) {
+  private constructor(private readonly port: SerialLink, opts: BusOptions) {
     this.name = opts.name;
     this.path = opts.path;
     this.timeout_ms = opts.timeout_ms ?? DEFAULT_BUS_TIMEOUT_MS;

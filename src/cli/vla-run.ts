@@ -1,6 +1,8 @@
 // vla-run: run a policy on a robot with buffered action-chunk execution and print what happened.
-// Drivers: the embedded sim (--sim), or a UR5/UR5e over rosbridge (--rosbridge: a real cell or the
-// simulated endpoint of `vla-sim serve`). A real robot is commanded only when the user names it.
+// Drivers: the embedded sim (--sim), a UR5/UR5e over rosbridge (--rosbridge: a real cell or the
+// simulated endpoint of `vla-sim serve`), or ALOHA over serial (--ports: a real rig or the Dynamixel
+// emulator of `vla-sim dynamixel`, whose --sim-link gives episodes). A real robot is commanded only
+// when the user names it.
 import { Command } from 'commander';
 import { extname, join } from 'node:path';
 import { SimDriver, SIM_CLOCKS } from '../../drivers/sim/sim-driver.js';
@@ -12,12 +14,14 @@ import { loadPolicy, PolicyMismatch } from '../policy/load-policy.js';
 import type { Policy } from '../policy/policy.js';
 import { defaultPolicy } from '../policy/default-policy.js';
 import { EpisodeWriter, type CameraInfo, type RecordedFrame } from '../recording/index.js';
-import { buildSummary, formatSummary } from '../telemetry/summary.js';
+import { buildSummary, formatSummary, type DriverHead } from '../telemetry/summary.js';
 import { createLogger } from '../telemetry/log.js';
 import { choice, EXIT, intArg, numArg, runProgram, UsageError } from './common.js';
 import { physicsHzArg, robotArg, taskArg, TASK_HELP } from './sim/args.js';
 import { simRunner, type Runner } from './run/runner.js';
 import { startRosRun } from './run/ros-runner.js';
+import { startAlohaRun } from './run/aloha-runner.js';
+import { alohaPorts, checkDriverFlags } from './run/driver-flags.js';
 import { ROS_LAYOUTS } from '../../calibration/ros-settings.js';
 import type { RobotDescription } from '../../drivers/driver.js';
 
@@ -28,7 +32,10 @@ const program = new Command('vla-run')
   .option('--rosbridge [ws://host:port]', 'drive a UR5/UR5e over ROS through this rosbridge server (a real robot, or vla-sim serve); without a value: the robot profile\'s URL')
   .option('--ros-layout <ros2|ros1>', 'with --rosbridge: topic names of the ROS 2 or the ROS 1 UR driver (default: the profile\'s)')
   .option('--command-mode <mode>', 'with --rosbridge: forward_position (stream servoj-like targets) | trajectory (one-point trajectories)', 'forward_position')
-  .option('--fault-timeout <s>', 'with --rosbridge: a driver fault (connection lost, stale /joint_states, program stopped) lasting longer ends the run (exit 1); shorter ones hold and resume', '5')
+  .option('--ports <left=PATH,right=PATH>', 'aloha only: drive the two follower arms over these serial ports (a real rig, or vla-sim dynamixel)')
+  .option('--sim-link <tcp://host:port>', 'with --ports: the Dynamixel emulator\'s sim link (episode reset, success, task state, cameras)')
+  .option('--calibration <dir>', 'with --ports: <dir>/left_follower.json and right_follower.json (vla-calibrate --out); default with --sim-link: the emulator\'s')
+  .option('--fault-timeout <s>', 'with --rosbridge or --ports: a driver fault (connection lost, stale state, no reply from a servo) lasting longer ends the run (exit 1); shorter ones hold and resume; a servo\'s hardware alert ends it at once', '5')
   .option('--task <name>', TASK_HELP)
   .option('--policy <expert|model.onnx>', 'an ONNX policy with its manifest, or the scripted expert (sim only); default: the demo model in models/ for the robot and task, else the expert')
   .option('--episodes <n>', 'episodes to run (seeds --seed, --seed+1, ...)', '1')
@@ -55,6 +62,12 @@ Examples:
   vla-sim serve --robot ur5e --rosbridge 9090 &                 the simulated UR endpoint, then through ROS:
   vla-run --robot ur5e --rosbridge ws://127.0.0.1:9090 --policy expert --episodes 20 --json
   vla-run --robot ur5e --rosbridge ws://ur-cell:9090 --ros-layout ros1 --policy act.onnx --duration 60
+  vla-sim dynamixel --robot aloha --json &                      the emulated ALOHA arms (prints ports, sim_link), then over serial:
+  vla-run --robot aloha --ports left=/dev/pts/3,right=/dev/pts/5 --sim-link tcp://127.0.0.1:5555 --policy expert --episodes 10 --json
+  vla-run --robot aloha --ports left=/dev/ttyDXL_left,right=/dev/ttyDXL_right --calibration cal/ --policy act.onnx --duration 60
+
+A real ALOHA rig (no --sim-link) has no episodes, success or task state: one run for --duration or until
+Ctrl-C, no scripted expert, and no cameras yet (a model that reads cameras needs --sim-link for now).
 
 Exit codes: 0 done, 1 a fault stopped the robot (the summary says which), 2 bad usage or input, 130 interrupted.`)
   .action(main);
@@ -62,13 +75,12 @@ Exit codes: 0 done, 1 a fault stopped the robot (the summary says which), 2 bad 
 async function main(o: Record<string, string | boolean | undefined>): Promise<void> {
   const robot = robotArg(o.robot as string | undefined);
   const rosbridge = o.rosbridge;
-  if (o.sim && rosbridge !== undefined) throw new UsageError('choose one driver: --sim (the embedded simulation) or --rosbridge (a UR over ROS)');
-  if (!o.sim && rosbridge === undefined) {
-    throw new UsageError(`no driver chosen for ${robot}: add --sim to run the simulated cell, or --rosbridge ws://host:9090 to drive a UR over ROS (a real robot is never commanded unless you name it)`);
-  }
+  const ports = o.ports as string | undefined;
+  checkDriverFlags(robot, o);
+  const live = rosbridge !== undefined || ports !== undefined;
   const hz = intArg('--hz', o.hz as string, 1, 1000);
   const clock = choice('clock', o.clock as string, SIM_CLOCKS);
-  if (rosbridge !== undefined && clock !== 'realtime') throw new UsageError('--clock fast is sim only: a robot over ROS runs in real time');
+  if (live && clock !== 'realtime') throw new UsageError(`--clock fast is sim only: a robot over ${rosbridge !== undefined ? 'ROS' : 'serial'} runs in real time`);
   const blend = choice('blend', o.blend as string, BLEND_MODES);
   const delay = o.delay === 'auto' ? undefined : intArg('--delay', o.delay as string, 0, 1000);
   const margin = intArg('--margin', o.margin as string, 0, 1000);
@@ -85,14 +97,13 @@ async function main(o: Record<string, string | boolean | undefined>): Promise<vo
 
   let runner: Runner, policy: Policy, desc: RobotDescription, task: string | null, sim: boolean;
   let probe: SimDriver | undefined;
-  let driverHead: { kind: string; url?: string };
+  let driverHead: DriverHead;
+  const fault_timeout_ms = numArg('--fault-timeout', o.faultTimeout as string, 0.1, 3600) * 1000;
   if (rosbridge !== undefined) {
-    if (robot === 'aloha') throw new UsageError(`--rosbridge drives a UR5 or UR5e, not ${robot}`);
     const layout = o.rosLayout !== undefined ? choice('ROS layout', o.rosLayout as string, ROS_LAYOUTS) : undefined;
     const command_mode = choice('command mode', o.commandMode as string, ['forward_position', 'trajectory'] as const);
-    const fault_timeout_ms = numArg('--fault-timeout', o.faultTimeout as string, 0.1, 3600) * 1000;
     const ros = await startRosRun({
-      robot, url: typeof rosbridge === 'string' ? rosbridge : undefined, layout, command_mode, task: o.task as string | undefined,
+      robot: robot as 'ur5' | 'ur5e', url: typeof rosbridge === 'string' ? rosbridge : undefined, layout, command_mode, task: o.task as string | undefined,
       policy: o.policy as string | undefined, noise, hz, fault_timeout_ms, opts, log,
     });
     for (const w of ros.warnings) log.warn(w);
@@ -109,6 +120,23 @@ async function main(o: Record<string, string | boolean | undefined>): Promise<vo
       episodes = 1;
     }
     log.info({ url: ros.url, sim_endpoint: ros.sim_endpoint, task }, 'connected to rosbridge');
+  } else if (ports !== undefined) {
+    const sim_link = o.simLink as string | undefined;
+    // without the emulator's sim link nothing resets the world: one episode, --duration long or until Ctrl-C
+    if (sim_link === undefined && duration_s === undefined && episodes > 1) {
+      throw new UsageError('--episodes needs the emulator\'s sim link (--sim-link) to reset the world; on a real rig use --duration or stop with Ctrl-C');
+    }
+    const arms = alohaPorts(ports);
+    const aloha = await startAlohaRun({
+      ports: arms, sim_link, calibration_dir: o.calibration as string | undefined, task: o.task as string | undefined,
+      policy: o.policy as string | undefined, noise, hz, fault_timeout_ms, opts,
+    });
+    for (const w of aloha.warnings) log.warn(w);
+    ({ runner, policy, desc, task } = aloha);
+    sim = sim_link !== undefined;
+    if (!sim) episodes = 1;
+    driverHead = { kind: 'aloha', ports: arms, ...(sim_link ? { sim_link } : {}) };
+    log.info({ ports: arms, sim_link, calibration: aloha.calibration_paths, task }, 'connected to the ALOHA arms');
   } else {
     const simTask = taskArg(robot, o.task as string | undefined);
     const physics_hz = physicsHzArg(o.physicsHz as string);

@@ -6,6 +6,7 @@ import type { RobotDescription } from '../../drivers/driver.js';
 import type { TaskState } from '../../sim/tasks/task.js';
 import type { SimSnapshot } from '../../sim/sim-env.js';
 import type { RosSettings, UrRobotName } from '../../calibration/ros-settings.js';
+import type { AlohaSide } from '../../drivers/aloha/motor-map.js';
 import type { BlendMode } from './action-buffer.js';
 import type { CommandSource, ControlCounters } from './control-ticker.js';
 
@@ -29,11 +30,28 @@ export interface UrDriverConfig {
   sim_endpoint: boolean;
 }
 
+/** The two ALOHA follower arms over serial (drivers/aloha), a real rig or the Dynamixel emulator. */
+export interface AlohaDriverConfig {
+  kind: 'aloha';
+  robot: 'aloha';
+  /** Serial port of each follower arm. */
+  ports: Record<AlohaSide, string>;
+  /** LeRobot calibration file of each arm (checked before anything moves). */
+  calibration_paths: Record<AlohaSide, string>;
+  control_hz: number;
+  /** Per-tick bus settings; default: the bus's (15 ms per attempt, 2 retries). */
+  bus?: { timeout_ms?: number; retries?: number };
+  /** A joint state older than this is a fault: the loop holds (ms). */
+  stale_state_ms: number;
+  /** The ports are the emulator's (only reported by describe()). */
+  sim_endpoint: boolean;
+}
+
 /**
  * What the control thread needs to build the driver it owns. One member per kind of driver; each kind
  * has its binding in driver-bindings/ (the only place that knows how to build and pace it).
  */
-export type DriverConfig = SimDriverConfig | UrDriverConfig;
+export type DriverConfig = SimDriverConfig | UrDriverConfig | AlohaDriverConfig;
 export type DriverKind = DriverConfig['kind'];
 
 export interface ControlWorkerData {
@@ -90,6 +108,8 @@ export interface DriverStatusMessage {
   status: string;
   reason: string;
   t_mono_ms: number;
+  /** The fault cannot clear by itself (a servo's hardware alert needs a person): the run ends at once. */
+  latched?: boolean;
 }
 
 /** What a driver binding reports at the end: fault counters and, for network drivers, command send times. */
@@ -116,5 +136,5 @@ export type FromWorker =
   | DriverStatusMessage
   | { type: 'episode_end'; seed: number; success: boolean; ticks: number; fault?: string }
   | { type: 'stats'; stats: LoopStats }
-  /** `connection`: the driver could not reach the robot at start (bad input: exit 2, nothing moved). */
+  /** `connection`: the driver could not reach the robot or refused its set-up at start (bad input: exit 2, nothing moved). */
   | { type: 'error'; message: string; connection?: boolean };

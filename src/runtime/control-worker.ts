@@ -61,34 +61,54 @@ async function run(): Promise<void> {
   const start = new Float64Array(desc.action_names.length);
   const layout = stateLayout(desc);
 
-  const handle = (m: ToWorker) => {
+  const begin = (episodeSeed: number, s: JointState | string) => {
+    if (typeof s === 'string') {
+      post({ type: 'episode_end', seed: episodeSeed, success: false, ticks: 0, fault: s });
+      return;
+    }
+    latest = s;
+    ticker.reset(stateVector(layout, s, start));
+    seed = episodeSeed;
+    tick = s.tick;
+    faulted = false;
+    t0 = performance.now();
+    n = 0;
+  };
+  /** No more ticks for this episode; it is reported once the binding has its last command on the wire. */
+  const finish = (): void | Promise<void> => {
+    if (seed === undefined) return;
+    const ended = seed;
+    seed = undefined;
+    const report = () => post({ type: 'episode_end', seed: ended, success: binding.success(), ticks: tick });
+    const settled = binding.endEpisode?.();
+    if (settled) return settled.then(report);
+    report();
+  };
+  // returns a promise only for a yielding binding's asynchronous episode start or end: the blocking
+  // loop (the sim) never awaits
+  const handle = (m: ToWorker): void | Promise<void> => {
     switch (m.type) {
       case 'reset': {
         const s = binding.startEpisode(m.seed);
-        if (typeof s === 'string') {
-          post({ type: 'episode_end', seed: m.seed, success: false, ticks: 0, fault: s });
-          break;
-        }
-        latest = s;
-        ticker.reset(stateVector(layout, s, start));
-        seed = m.seed;
-        tick = s.tick;
-        faulted = false;
-        t0 = performance.now();
-        n = 0;
+        if (s instanceof Promise) return s.then((r) => begin(m.seed, r));
+        begin(m.seed, s);
         break;
       }
       case 'observe': observe = true; break;
-      case 'end_episode':
-        if (seed !== undefined) post({ type: 'episode_end', seed, success: binding.success(), ticks: tick });
-        seed = undefined;
-        break;
+      case 'end_episode': return finish();
       case 'stop': stop = true; break;
+    }
+  };
+  const drain = (): void | Promise<void> => {
+    for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
+      const pending = handle(m.message as ToWorker);
+      if (pending) return pending.then(drain);
     }
   };
 
   while (!stop) {
-    for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) handle(m.message as ToWorker);
+    const handled = drain();
+    if (handled) await handled;
     if (stop) break;
     if (seed === undefined) {
       const idle = pacer.idle(2); // between episodes
@@ -120,7 +140,8 @@ async function run(): Promise<void> {
     binding.afterTick?.(monotonicMs() - (performance.now() - woke));
     const s = latest!;
     // a request that came in while this tick slept is served now, not a tick later
-    for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) handle(m.message as ToWorker);
+    const served = drain();
+    if (served) await served;
     post({
       type: 'state', tick: k, t_mono_ms: s.t_mono_ms, position_rad: s.position_rad, velocity_rad_s: s.velocity_rad_s,
       gripper: s.gripper, command: cmd === null ? null : Float64Array.from(cmd), source: ticker.source, done: binding.done, success: binding.success(),
@@ -138,9 +159,9 @@ async function run(): Promise<void> {
       t0 = performance.now();
       n = 0;
     }
-    if (seed !== undefined && binding.done) {
-      post({ type: 'episode_end', seed, success: binding.success(), ticks: tick });
-      seed = undefined;
+    if (binding.done) {
+      const ended = finish();
+      if (ended) await ended;
     }
   }
 
@@ -148,7 +169,9 @@ async function run(): Promise<void> {
     counters: ticker.counters, clamped_actions: safety.clamped_actions, overruns,
     jitter_ms: jitter.slice(0, Math.min(jitterCount, JITTER_SAMPLES)), driver: binding.stats(),
   };
-  post({ type: 'stats', stats });
+  // before the stats: the main thread terminates this thread once it has them, and a driver's native
+  // close (a serial port's) must not be in flight then
   await driver.disconnect();
+  post({ type: 'stats', stats });
   port.close();
 }

@@ -1,7 +1,8 @@
 // The driver's health as reported by the control thread, turned into what the run reports and decides:
 // every stretch of non-ok status is one hold (counted, and timed); a stretch longer than the timeout is a
-// fault that ends the run. The control thread has already held the robot on its own, at the first
-// faulty tick; this side only decides whether to wait for the fault to clear or to give up.
+// fault that ends the run, and so is a latched one (it cannot clear), at once. The control thread has
+// already held the robot on its own, at the first faulty tick; this side only decides whether to wait
+// for the fault to clear or to give up.
 import type { DriverStatusMessage } from './control-protocol.js';
 
 export interface DriverFaultReport {
@@ -44,6 +45,11 @@ export class DriverFaults {
     this.since = m.t_mono_ms;
     this.lastStart = m.t_mono_ms;
     this.report.holds++;
+    // waiting cannot clear a latched fault (a servo's hardware alert): give up at once
+    if (m.latched) {
+      this.onTimeout(`driver ${m.status}: ${m.reason}`);
+      return;
+    }
     this.timer = setTimeout(() => {
       const s = this.last!;
       this.onTimeout(`driver ${s.status} for more than ${(this.timeout_ms / 1000).toFixed(1)} s: ${s.reason}`);

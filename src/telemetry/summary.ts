@@ -4,6 +4,17 @@ import { quantile } from '../runtime/latency.js';
 import { wilson } from '../util/stats.js';
 import type { EpisodeOutcome, RuntimeReport } from '../runtime/runtime-types.js';
 
+/** Which driver ran, and where it found the robot. */
+export interface DriverHead {
+  kind: string;
+  /** UR: the rosbridge server. */
+  url?: string;
+  /** ALOHA: the serial port of each arm. */
+  ports?: Record<string, string>;
+  /** ALOHA on the emulator: its sim link. */
+  sim_link?: string;
+}
+
 export interface RunSummary {
   robot: string;
   sim: boolean;
@@ -23,10 +34,12 @@ export interface RunSummary {
   safety: { clamped_actions: number; rejected_chunks: number; holds: number };
   /**
    * The driver and its faults: each stretch of stale state, lost connection or stopped program held the
-   * robot once (holds), for fault_hold_ticks ticks in all; faults are the driver's own counters.
+   * robot once (holds), for fault_hold_ticks ticks in all; faults are the driver's own counters
+   * (ALOHA: I/O failures, hardware alerts, late commands, and per arm the bus's retries, timeouts, CRC
+   * errors and stale replies).
    */
-  driver: {
-    kind: string; url?: string; holds: number; holds_by_status: Record<string, number>; longest_hold_ms: number;
+  driver: DriverHead & {
+    holds: number; holds_by_status: Record<string, number>; longest_hold_ms: number;
     fault_hold_ticks: number; faults: Record<string, number>;
   };
   fault: string | null;
@@ -34,7 +47,7 @@ export interface RunSummary {
 }
 
 export function buildSummary(head: Pick<RunSummary, 'robot' | 'sim' | 'task' | 'policy' | 'clock' | 'blend' | 'delay'>,
-  r: RuntimeReport, episodes: EpisodeOutcome[], driver: { kind: string; url?: string } = { kind: 'sim' }): RunSummary {
+  r: RuntimeReport, episodes: EpisodeOutcome[], driver: DriverHead = { kind: 'sim' }): RunSummary {
   const successes = episodes.filter((e) => e.success).length;
   const lat = r.latency.summary();
   const c = r.control;
@@ -75,7 +88,13 @@ export function formatSummary(s: RunSummary): string {
     `  inference  ${s.inference.calls} calls, latency p50 ${s.inference.latency_ms.p50} / p95 ${s.inference.latency_ms.p95} / p99 ${s.inference.latency_ms.p99} / max ${s.inference.latency_ms.max} ms${s.inference.stale_observations_skipped ? `, ${s.inference.stale_observations_skipped} stale observations skipped` : ''}`,
     `  buffer     ${s.buffer.chunks} chunks, ${s.buffer.late_chunks} late, ${s.buffer.dropped_prefix_actions} stale actions dropped, ${s.buffer.stale_actions_executed} executed stale, seam jump ratio ${s.buffer.seam_jump_ratio}`,
     `  safety     ${s.safety.clamped_actions} clamped, ${s.safety.rejected_chunks} chunks rejected, ${s.safety.holds} holds`,
-    ...(s.driver.kind !== 'sim' ? [`  driver     ${s.driver.kind}${s.driver.url ? ` ${s.driver.url}` : ''}: ${s.driver.holds} fault holds (${s.driver.fault_hold_ticks} ticks, longest ${s.driver.longest_hold_ms} ms)${Object.keys(s.driver.faults).length ? `, ${Object.entries(s.driver.faults).map(([k, v]) => `${k} ${v}`).join(', ')}` : ''}`] : []),
+    ...(s.driver.kind !== 'sim' ? [`  driver     ${s.driver.kind}${driverWhere(s.driver)}: ${s.driver.holds} fault holds (${s.driver.fault_hold_ticks} ticks, longest ${s.driver.longest_hold_ms} ms)${Object.keys(s.driver.faults).length ? `, ${Object.entries(s.driver.faults).map(([k, v]) => `${k} ${v}`).join(', ')}` : ''}`] : []),
     ...(s.fault ? [`  FAULT      ${s.fault}`] : []),
   ].join('\n') + '\n';
+}
+
+function driverWhere(d: DriverHead): string {
+  if (d.url) return ` ${d.url}`;
+  if (d.ports) return ` ${Object.entries(d.ports).map(([arm, path]) => `${arm}=${path}`).join(',')}${d.sim_link ? ` (sim link ${d.sim_link})` : ''}`;
+  return '';
 }

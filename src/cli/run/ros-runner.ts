@@ -18,7 +18,7 @@ import type { RobotDescription } from '../../../drivers/driver.js';
 import type { RuntimeOptions } from '../../runtime/runtime-types.js';
 import type { Logger } from '../../telemetry/log.js';
 import { UsageError } from '../common.js';
-import type { Runner } from './runner.js';
+import { minDefined, type Runner } from './runner.js';
 
 export interface RosRunArgs {
   robot: UrRobotName;
@@ -115,10 +115,4 @@ function endpointTask(robot: UrRobotName, world: RosWorld, asked: string | undef
   if (!TASKS_BY_ROBOT[robot].includes(running)) throw new UsageError(`the endpoint runs task '${running}', which ${robot} does not have (valid: ${TASKS_BY_ROBOT[robot].join(', ')})`);
   if (asked !== undefined && asked !== running) throw new UsageError(`--task ${asked}: the endpoint at ${world.connection.url} runs '${running}' (start it with vla-sim serve --task ${asked})`);
   return running;
-}
-
-function minDefined(a: number | undefined, b: number | undefined): number | undefined {
-  if (a === undefined) return b;
-  if (b === undefined) return a;
-  return Math.min(a, b);
 }

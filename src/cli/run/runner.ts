@@ -31,3 +31,10 @@ export async function simRunner(clock: string, probe: SimDriver, policy: Policy,
     stop: () => rt.stop(),
   };
 }
+
+/** The smaller of two tick budgets, either of which may be absent. */
+export function minDefined(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Math.min(a, b);
+}

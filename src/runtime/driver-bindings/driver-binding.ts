@@ -15,9 +15,15 @@ export interface DriverBinding {
   /**
    * Start an episode: the sim resets its world from the seed; a robot restarts its tick count (its world
    * was reset, if at all, by the main thread before). Returns the measured state the episode starts
-   * from, or why it cannot start (no fresh state).
+   * from, or why it cannot start (no fresh state). A yielding binding may answer asynchronously (a
+   * serial driver reads the arms first); a blocking one must answer at once (its loop never awaits).
    */
-  startEpisode(seed: number): JointState | string;
+  startEpisode(seed: number): JointState | string | Promise<JointState | string>;
+  /**
+   * The episode is over: resolve once the last command is on the wire, so that whatever the main
+   * thread does next (resetting the world) comes after it. Absent: nothing can be in flight.
+   */
+  endEpisode?(): Promise<void>;
   /** Undefined while commands may flow; otherwise why the robot must hold (called once per tick). */
   fault(): string | undefined;
   /** A fresh measurement to restart the command stream from after a fault cleared. */
@@ -41,5 +47,14 @@ export interface BindingContext {
 
 /** The robot could not be reached when the control thread started: nothing was sent (bad input, exit 2). */
 export class DriverUnreachable extends Error {
-  override readonly name = 'DriverUnreachable';
+  override readonly name: string = 'DriverUnreachable';
+}
+
+/**
+ * The driver refused what it was given before it sent anything (a malformed calibration file, a port
+ * that cannot be opened). A kind of DriverUnreachable, so every caller that refuses one (exit 2) refuses
+ * this too.
+ */
+export class DriverSetupError extends DriverUnreachable {
+  override readonly name: string = 'DriverSetupError';
 }

@@ -8,6 +8,7 @@ type Binder<K extends DriverKind> = (cfg: Extract<DriverConfig, { kind: K }>, ct
 const BINDERS: { [K in DriverKind]: () => Promise<Binder<K>> } = {
   sim: async () => (await import('./sim-binding.js')).bindSimDriver,
   ur: async () => (await import('./ur-binding.js')).bindUrDriver,
+  aloha: async () => (await import('./aloha-binding.js')).bindAlohaDriver,
 };
 
 export async function bindDriver(cfg: DriverConfig, ctx: BindingContext): Promise<DriverBinding> {
@@ -15,4 +16,4 @@ export async function bindDriver(cfg: DriverConfig, ctx: BindingContext): Promis
   return binder(cfg as never, ctx);
 }
 
-export { DriverUnreachable, type DriverBinding, type DriverHealth, type BindingContext } from './driver-binding.js';
+export { DriverUnreachable, DriverSetupError, type DriverBinding, type DriverHealth, type BindingContext } from './driver-binding.js';

@@ -1,0 +1,120 @@
+// The two ALOHA follower arms over serial (Dynamixel) in the control thread. serialport does its I/O on
+// the event loop, so the loop yields between ticks: each send()/hold() starts the driver's cycle (one
+// SYNC_WRITE and one SYNC_READ per arm), which completes while the loop waits for the next tick.
+// The binding's fault, checked once per tick, in order of precedence:
+//  - hardware_alert: a servo raised one; the driver has latched into holding and only a person can clear
+//    it, so it is reported latched (the run ends at once), naming arm, ID and motor;
+//  - io: a read or write failed after the bus's retries (the message names arm and ID); the loop holds,
+//    which sends nothing until a read succeeds again, and resumes from that read;
+//  - stale: no complete read for stale_state_ms (cycles are not finishing in time).
+// Health changes are seen at tick granularity, so a failed write that the same cycle's read clears is
+// counted but never holds the arm. Set-up failures (calibration file, port, a servo that does not
+// answer at connect) are DriverSetupErrors: nothing was commanded.
+import { Subject } from 'rxjs';
+import { AlohaSerialDriver } from '../../../drivers/aloha/aloha-serial-driver.js';
+import { alohaMotors } from '../../../drivers/aloha/motor-map.js';
+import { DynamixelError } from '../../../drivers/dynamixel/errors.js';
+import { CalibrationError, loadArmCalibration, type ArmCalibration } from '../../../calibration/motor-calibration.js';
+import type { JointState } from '../../../drivers/driver.js';
+import { monotonicMs } from '../../util/clock.js';
+import type { AlohaDriverConfig } from '../control-protocol.js';
+import { DriverSetupError, type BindingContext, type DriverBinding, type DriverHealth } from './driver-binding.js';
+
+type AlohaStatus = { status: 'ok' | 'hardware_alert' | 'io' | 'stale'; reason: string; latched?: boolean };
+
+const BUS_COUNTERS = ['retries', 'timeouts', 'crc_errors', 'stale_replies'] as const;
+
+export async function bindAlohaDriver(cfg: AlohaDriverConfig, ctx: BindingContext): Promise<DriverBinding> {
+  const calibration = {
+    left: await loadCalibration(cfg.calibration_paths.left),
+    right: await loadCalibration(cfg.calibration_paths.right),
+  };
+  const driver = await AlohaSerialDriver.create({ ports: cfg.ports, calibration, bus: cfg.bus, control_hz: ctx.control_hz, sim: cfg.sim_endpoint });
+  try {
+    await driver.connect();
+  } catch (err) {
+    if (err instanceof DynamixelError) throw new DriverSetupError(err.message);
+    throw err;
+  }
+
+  let latest: JointState | undefined;
+  /** The last I/O failure, until a complete read of both arms. */
+  let ioFault: string | undefined;
+  const counts = { io_faults: 0, hardware_alerts: 0 };
+  driver.state$.subscribe((s) => {
+    latest = s;
+    ioFault = undefined;
+  });
+  driver.faults$.subscribe((f) => {
+    if (f.kind === 'hardware_alert') counts.hardware_alerts += Math.max(1, f.alerts.length);
+    else {
+      counts.io_faults++;
+      ioFault = f.message.startsWith(f.arm) ? f.message : `${f.arm}: ${f.message}`;
+    }
+  });
+
+  const current = (): AlohaStatus => {
+    const latched = driver.latched_fault;
+    if (latched?.kind === 'hardware_alert') {
+      return { status: 'hardware_alert', latched: true, reason: latched.alerts.map((a) => a.message).join('; ') || 'hardware alert (status unreadable)' };
+    }
+    if (ioFault) return { status: 'io', reason: ioFault };
+    const age_ms = latest ? monotonicMs() - latest.t_mono_ms : Infinity;
+    if (age_ms > cfg.stale_state_ms) return { status: 'stale', reason: `no complete read of the arms for ${Number.isFinite(age_ms) ? Math.round(age_ms) : '-'} ms` };
+    return { status: 'ok', reason: '' };
+  };
+
+  const health = new Subject<DriverHealth>();
+  let reported: AlohaStatus['status'] = 'ok';
+  /** The status now, and a health message when it changed since the last tick. */
+  const check = (): AlohaStatus => {
+    const s = current();
+    if (s.status !== reported) {
+      reported = s.status;
+      health.next({ ok: s.status === 'ok', status: s.status, reason: s.reason, t_mono_ms: monotonicMs(), ...(s.latched ? { latched: true } : {}) });
+    }
+    return s;
+  };
+
+  return {
+    driver,
+    pacing: 'yielding',
+    async startEpisode() {
+      // read before the first tick: the world may have been reset under the arms since the last read
+      const asked = monotonicMs();
+      await driver.refresh();
+      const s = check();
+      if (s.status !== 'ok') return `cannot start the episode: ${s.status}: ${s.reason}`;
+      if (!latest || latest.t_mono_ms < asked) return 'cannot start the episode: no fresh read of the arms';
+      return { ...latest, tick: 0 };
+    },
+    // the last command of the episode leaves the wire before the world is reset
+    endEpisode: () => driver.refresh(),
+    fault() {
+      const s = check();
+      return s.status === 'ok' ? undefined : `${s.status}: ${s.reason}`;
+    },
+    measured: () => (current().status === 'ok' ? latest : undefined),
+    done: false,
+    success: () => false,
+    observationExtras: () => ({}),
+    health$: health.asObservable(),
+    stats() {
+      const faults: Record<string, number> = { ...counts, late_commands: driver.late_commands };
+      for (const [arm, c] of Object.entries(driver.busCounters())) {
+        const side = arm.split(' ')[0];
+        for (const k of BUS_COUNTERS) faults[`${side}_${k}`] = c[k];
+      }
+      return { kind: 'aloha', faults };
+    },
+  };
+}
+
+async function loadCalibration(path: string): Promise<ArmCalibration> {
+  try {
+    return await loadArmCalibration(path, alohaMotors('follower'));
+  } catch (err) {
+    if (err instanceof CalibrationError) throw new DriverSetupError(err.message);
+    throw err;
+  }
+}

@@ -1,0 +1,143 @@
+// vla-run --ports end to end: the runtime (ring, buffer, trigger, safety, control thread) drives the
+// Dynamixel emulator through the real AlohaSerialDriver over pseudo-terminals, with episodes, success
+// and task state over the emulator's sim link. Both run as a user runs them: separate processes.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile, copyFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { SimLinkClient } from '../sim/dynamixel/sim-link-client.js';
+import { builtinAlohaCalibrationPath } from '../calibration/motor-calibration.js';
+
+const BIN = resolve(import.meta.dirname, '../../bin');
+const OVERLOAD_BITS = 0x20;
+
+let emu: ChildProcess;
+let exited: Promise<number | null>;
+let ready: { ports: { left: string; right: string }; sim_link: string };
+let link: SimLinkClient;
+
+interface Child {
+  done: Promise<{ code: number | null; stdout: string; stderr: string }>;
+  /** Resolves when stderr has printed a line matching `re`. */
+  stderrMatch(re: RegExp): Promise<void>;
+}
+
+function vlaRun(...args: string[]): Child {
+  const child = spawn(process.execPath, [join(BIN, 'vla-run.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '', stderr = '';
+  const watchers: { re: RegExp; resolve: () => void }[] = [];
+  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    for (const w of [...watchers]) if (w.re.test(stderr)) { watchers.splice(watchers.indexOf(w), 1); w.resolve(); }
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  return {
+    done: new Promise((res) => child.on('close', (code) => { clearTimeout(timer); res({ code, stdout, stderr }); })),
+    stderrMatch: (re) => new Promise((res) => { if (re.test(stderr)) res(); else watchers.push({ re, resolve: res }); }),
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const portsArg = (left = ready.ports.left, right = ready.ports.right) => `left=${left},right=${right}`;
+
+before(async () => {
+  emu = spawn(process.execPath, [join(BIN, 'vla-sim.js'), 'dynamixel', '--robot', 'aloha', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  exited = new Promise((r) => emu.once('exit', (code) => r(code)));
+  const lines = createInterface({ input: emu.stdout! });
+  const first = await new Promise<string>((res, rej) => {
+    lines.once('line', res);
+    emu.once('exit', (code) => rej(new Error(`emulator exited with ${code}`)));
+  });
+  ready = JSON.parse(first) as typeof ready;
+  link = new SimLinkClient(ready.sim_link);
+});
+
+after(async () => {
+  link?.close();
+  if (emu.exitCode === null) emu.kill('SIGTERM');
+  await exited;
+});
+
+test('the scripted expert over serial: both episodes succeed, 0 underruns, 0 stale actions', async () => {
+  const r = await vlaRun('--robot', 'aloha', '--ports', portsArg(), '--sim-link', ready.sim_link, '--policy', 'expert', '--episodes', '2', '--json').done;
+  assert.equal(r.code, 0, r.stderr);
+  const s = JSON.parse(r.stdout);
+  assert.equal(s.sim, true, 'the emulator is a simulated rig');
+  assert.equal(s.task, 'transfer-cube');
+  assert.equal(s.episodes, 2);
+  const why = JSON.stringify({ episodes: s.episodes_detail, control: s.control, buffer: s.buffer, driver: s.driver, inference: s.inference });
+  assert.equal(s.successes, 2, why);
+  assert.equal(s.control.underruns, 0, why);
+  assert.equal(s.buffer.stale_actions_executed, 0, why);
+  assert.equal(s.driver.kind, 'aloha');
+  assert.deepEqual(s.driver.ports, ready.ports);
+  assert.equal(s.driver.faults.io_faults, 0, why);
+  assert.equal(s.driver.faults.hardware_alerts, 0, why);
+  assert.equal(s.driver.holds, 0, why);
+});
+
+test('bad input: a port that cannot be opened or a malformed calibration exits 2 with nothing on stdout', async () => {
+  const noPort = await vlaRun('--robot', 'aloha', '--ports', portsArg(undefined, '/dev/no-such-tty'), '--sim-link', ready.sim_link, '--policy', 'expert', '--json').done;
+  assert.equal(noPort.code, 2, noPort.stderr);
+  assert.equal(noPort.stdout, '');
+  assert.match(noPort.stderr, /right follower: cannot open serial port \/dev\/no-such-tty.*nothing was commanded/);
+
+  const dir = await mkdtemp(join(tmpdir(), 'vla-aloha-cal-'));
+  try {
+    await copyFile(builtinAlohaCalibrationPath('left'), join(dir, 'left_follower.json'));
+    await writeFile(join(dir, 'right_follower.json'), '{"waist": {"id": 1}');
+    const badCal = await vlaRun('--robot', 'aloha', '--ports', portsArg(), '--sim-link', ready.sim_link, '--calibration', dir, '--policy', 'expert', '--json').done;
+    assert.equal(badCal.code, 2, badCal.stderr);
+    assert.equal(badCal.stdout, '');
+    assert.match(badCal.stderr, /right_follower\.json: not valid JSON.*nothing was commanded/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  const wrongFlag = await vlaRun('--robot', 'aloha', '--rosbridge', 'ws://127.0.0.1:9090').done;
+  assert.equal(wrongFlag.code, 2);
+  assert.match(wrongFlag.stderr, /--rosbridge drives a UR5 or UR5e; ALOHA runs over serial: --ports/);
+  const realRigExpert = await vlaRun('--robot', 'aloha', '--ports', portsArg(), '--calibration', resolve(builtinAlohaCalibrationPath('left'), '..'), '--policy', 'expert').done;
+  assert.equal(realRigExpert.code, 2);
+  assert.match(realRigExpert.stderr, /--policy expert needs the emulator's sim link/);
+});
+
+test('a servo that stops answering: the arms hold, the fault names arm and ID, exit 1 after the timeout', async () => {
+  const run = vlaRun('--robot', 'aloha', '--ports', portsArg(), '--sim-link', ready.sim_link, '--policy', 'expert', '--episodes', '2', '--fault-timeout', '1', '--json');
+  try {
+    await run.stderrMatch(/connected to the ALOHA arms/);
+    await sleep(1500);
+    await link.setFaults({ silent_ids: { right: [7] } });
+    const r = await run.done;
+    assert.equal(r.code, 1, r.stderr);
+    const s = JSON.parse(r.stdout);
+    assert.match(s.fault, /driver io for more than 1\.0 s: right follower: no reply from ID 7/);
+    assert.ok(s.driver.holds >= 1 && s.driver.fault_hold_ticks > 0, JSON.stringify(s.driver));
+    assert.ok(s.driver.faults.io_faults >= 1 && s.driver.faults.right_timeouts >= 1, JSON.stringify(s.driver));
+    assert.equal(s.buffer.stale_actions_executed, 0);
+  } finally {
+    await link.setFaults({ silent_ids: {} });
+  }
+});
+
+// last: the emulated servo keeps its alarm (a real one needs a reboot)
+test('a hardware alert mid-run: the arms hold, the fault names arm and ID, exit 1 at once', async () => {
+  const run = vlaRun('--robot', 'aloha', '--ports', portsArg(), '--sim-link', ready.sim_link, '--policy', 'expert', '--episodes', '2', '--json');
+  await run.stderrMatch(/connected to the ALOHA arms/);
+  await sleep(1500);
+  const raised = performance.now();
+  await link.alarm('left', 4, OVERLOAD_BITS);
+  const r = await run.done;
+  assert.equal(r.code, 1, r.stderr);
+  assert.ok(performance.now() - raised < 4000, 'a latched fault ends the run without waiting for the fault timeout (5 s)');
+  const s = JSON.parse(r.stdout);
+  assert.match(s.fault, /driver hardware_alert: left follower: hardware alert on ID 4 \(elbow\)/);
+  assert.equal(s.episodes, 1);
+  assert.ok(s.driver.holds >= 1, JSON.stringify(s.driver));
+  assert.ok(s.driver.faults.hardware_alerts >= 1, JSON.stringify(s.driver));
+  assert.equal(s.buffer.stale_actions_executed, 0);
+});
