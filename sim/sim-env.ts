@@ -208,6 +208,9 @@ export class SimEnv implements TaskWorld {
     (this.data.qpos as Float64Array).set(s.qpos);
     (this.data.mocap_pos as Float64Array).set(s.mocap_pos);
     this.mj.mj_kinematics(this.model, this.data);
+    // camera poses are not part of mj_kinematics: without this a camera on a moving body (the wrist)
+    // would render from wherever it was last computed
+    this.mj.mj_camlight(this.model, this.data);
   }
 
   cameraNames(): string[] {
