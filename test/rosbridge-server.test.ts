@@ -115,11 +115,15 @@ test('UR cell: /joint_states at the controller rate (UR5e 500 Hz, UR5 125 Hz), s
       new Topic({ ros: conn.ros, name: TOPICS.program_running, messageType: 'std_msgs/Bool' }).subscribe((m) => { program = m; });
       new Topic({ ros: conn.ros, name: TOPICS.speed_scaling, messageType: 'std_msgs/Float64' }).subscribe((m) => { scaling = m; });
       await until('the first /joint_states', () => msgs.length > 0);
-      const n0 = msgs.length;
+      const n0 = msgs.length, slipped0 = ep.cell.stats.slipped_ticks;
       const t0 = performance.now();
       await sleep(400);
-      const rate = ((msgs.length - n0) * 1000) / (performance.now() - t0);
-      assert.ok(rate > 0.7 * hz && rate < 1.1 * hz, `${robot}: /joint_states at ${rate.toFixed(0)} Hz, expected ${hz}`);
+      // a loaded machine may stall this process; the controller then drops the lost ticks (as a real
+      // one does) and counts them, so received + dropped must account for the controller's rate
+      const dt_s = (performance.now() - t0) / 1000;
+      const received = msgs.length - n0, dropped = ep.cell.stats.slipped_ticks - slipped0;
+      const rate = (received + dropped) / dt_s;
+      assert.ok(rate > 0.8 * hz && rate < 1.1 * hz, `${robot}: /joint_states at ${(received / dt_s).toFixed(0)} Hz + ${dropped} dropped ticks, expected ${hz} Hz`);
       const m = msgs.at(-1)!;
       assert.deepEqual(m.name, [...UR_JOINT_NAMES, 'gripper']);
       UR_HOME_RAD.forEach((q, i) => assert.ok(Math.abs(m.position[i] - q) < 1e-3));
