@@ -58,8 +58,10 @@ export interface DynamixelSoakResult {
   cycles_run: number;
   /** Cycles that finished after the next deadline. */
   overrun_ticks: number;
-  /** Cycles after which no state came back (a read failed after its retries). */
+  /** Cycles after which no state came back (a read failed after its retries, or was abandoned at the end of its tick). */
   failed_cycles: number;
+  /** Of those, cycles abandoned at the end of their tick (the driver's late_ticks): bounded, never overrunning the next tick. */
+  late_ticks: number;
   /** Deadlines at which no cycle could start because the previous one was still running. */
   skipped_deadlines: number;
   crc_errors: number;
@@ -238,7 +240,7 @@ async function benchmarkSoak(seconds: number, log: (m: string) => void): Promise
     stateSub.unsubscribe();
     const p2p = Array.from(hi, (h, j) => h - lo[j]);
     return {
-      ticks, total, overrun, failed_cycles, skipped, missed_ticks, by_cause, io_faults, missed,
+      ticks, total, overrun, failed_cycles, late_ticks: d.late_ticks, skipped, missed_ticks, by_cause, io_faults, missed,
       cycle_ms: stats(cycle_ms), start_late_ms: stats(start_late_ms),
       p2p: { min: r3(Math.min(...p2p)), max: r3(Math.max(...p2p)) },
     };
@@ -246,7 +248,7 @@ async function benchmarkSoak(seconds: number, log: (m: string) => void): Promise
   const c = sumCounters(bus);
   return {
     seconds, control_hz: CONTROL_HZ, crc_error_rate: SOAK_CRC_ERROR_RATE,
-    ticks: result.total, missed_ticks: result.missed_ticks, missed_by_cause: result.by_cause, cycles_run: result.ticks, overrun_ticks: result.overrun, failed_cycles: result.failed_cycles,
+    ticks: result.total, missed_ticks: result.missed_ticks, missed_by_cause: result.by_cause, cycles_run: result.ticks, overrun_ticks: result.overrun, failed_cycles: result.failed_cycles, late_ticks: result.late_ticks,
     skipped_deadlines: result.skipped, crc_errors: c.crc_errors, retries: c.retries, timeouts: c.timeouts, stale_replies: c.stale_replies,
     io_faults: result.io_faults, cycle_ms: result.cycle_ms, start_late_ms: result.start_late_ms,
     motion: { commanded_amplitude_rad: SINE_AMPLITUDE_RAD, period_s: SINE_PERIOD_S, measured_peak_to_peak_rad: result.p2p },

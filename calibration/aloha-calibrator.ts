@@ -1,4 +1,6 @@
 // The calibration procedure of one ALOHA arm, independent of how the user is prompted:
+//  0. if any motor holds the arm (torque on), the user is asked to support it first: the next step
+//     switches torque off (EEPROM registers are only writable so), and an unsupported arm falls;
 //  1. factory-fresh registers: torque off, operating and drive modes from the motor map, Homing_Offset 0;
 //  2. the user puts the arm in the calibration pose (ACT's start pose, gripper open); each motor's
 //     homing offset is chosen so that this pose reads 2048 + angle * 4096 / 2pi;
@@ -32,6 +34,11 @@ export function nominalRange(m: AlohaMotor, motors: readonly AlohaMotor[]): [num
 }
 
 export interface CalibratorSteps {
+  /**
+   * Resolves when the user supports the arm (or it rests on its stops): torque goes off next on these
+   * motors, which hold the arm now. Called only when some motor has torque on.
+   */
+  support(torque_on: readonly AlohaMotor[]): Promise<void>;
   /** Resolves when the arm is in the calibration pose. */
   pose(): Promise<void>;
   /** Resolves when the user has moved every joint through its travel (ranges are sampled until then). */
@@ -47,6 +54,9 @@ export class AlohaCalibrator {
   constructor(private readonly bus: DynamixelBus) {}
 
   async run(steps: CalibratorSteps): Promise<ArmCalibration> {
+    const holding: AlohaMotor[] = [];
+    for (const m of this.motors) if ((await this.bus.readRegister(m.id, REG.torque_enable)) !== 0) holding.push(m);
+    if (holding.length) await steps.support(holding);
     await this.resetRegisters();
     await steps.pose();
     await this.bus.syncRead(REG.present_position, ALOHA_READ_IDS, this.ticks);

@@ -10,6 +10,8 @@ import {
 } from '../calibration/motor-calibration.js';
 import { alohaMotors } from '../drivers/aloha/motor-map.js';
 import { emulatorCalibration } from '../sim/dynamixel/aloha-rig.js';
+import { DynamixelBus } from '../drivers/dynamixel/bus.js';
+import { REG } from '../drivers/dynamixel/control-table.js';
 
 const MOTORS = alohaMotors('follower');
 const BIN = resolve(import.meta.dirname, '../../bin');
@@ -102,6 +104,47 @@ test('vla-calibrate --yes against the emulator writes both arms; bad ports exit 
     const badArg = spawnSync(process.execPath, [join(BIN, 'vla-calibrate.js'), '--robot', 'aloha', '--ports', 'middle=/dev/x'], { encoding: 'utf8' });
     assert.equal(badArg.status, 2);
     assert.match(badArg.stderr, /unknown arm 'middle' \(valid: left, right\)/);
+  } finally {
+    emu.kill('SIGTERM');
+    await exited;
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('vla-calibrate never switches off the torque of a holding arm without telling the user to support it first', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'vla-cal-'));
+  const emu = spawn(process.execPath, [join(BIN, 'vla-sim.js'), 'dynamixel', '--robot', 'aloha', '--json', '--no-sim-link'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise((r) => emu.once('exit', r));
+  try {
+    const line = await new Promise<string>((res, rej) => {
+      createInterface({ input: emu.stdout! }).once('line', res);
+      emu.once('exit', (code) => rej(new Error(`emulator exited with ${code}`)));
+    });
+    const { ports } = JSON.parse(line) as { ports: { left: string; right: string } };
+    const torque = async (value?: 0 | 1): Promise<number[]> => {
+      const bus = await DynamixelBus.open({ path: ports.left, name: 'left arm', timeout_ms: 60 });
+      try {
+        if (value !== undefined) for (const m of MOTORS) await bus.writeRegister(m.id, REG.torque_enable, value);
+        const out: number[] = [];
+        for (const m of MOTORS) out.push(await bus.readRegister(m.id, REG.torque_enable));
+        return out;
+      } finally {
+        await bus.close();
+      }
+    };
+    assert.deepEqual(await torque(1), MOTORS.map(() => 1), 'the arm holds itself');
+    const args = [join(BIN, 'vla-calibrate.js'), '--robot', 'aloha', '--ports', `left=${ports.left}`, '--out', dir, '--timeout-ms', '60'];
+    // nobody confirms (stdin closed): the tool stops at the instruction, before any torque goes off
+    const unconfirmed = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 30_000, input: '' });
+    assert.equal(unconfirmed.status, 2, unconfirmed.stderr);
+    assert.match(unconfirmed.stderr, /Torque is on for 9 motors of the left arm \(ID 1 waist, .*ID 9 gripper\) and goes OFF next: the arm will drop unless it rests on its stops\. Support the arm/);
+    assert.match(unconfirmed.stderr, /stdin closed before every step was confirmed/);
+    assert.deepEqual(await torque(), MOTORS.map(() => 1), 'torque still on: nothing dropped');
+    // --yes (the arm rests): the instruction is still printed, then torque goes off
+    const yes = spawnSync(process.execPath, [...args, '--yes'], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(yes.status, 0, yes.stderr);
+    assert.match(yes.stderr, /goes OFF next: the arm will drop unless it rests on its stops.*\(--yes: accepted\)/);
+    assert.deepEqual(await torque(), MOTORS.map(() => 0));
   } finally {
     emu.kill('SIGTERM');
     await exited;

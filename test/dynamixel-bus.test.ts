@@ -5,12 +5,14 @@ import assert from 'node:assert/strict';
 import { DynamixelEmulator } from '../sim/dynamixel/emulator.js';
 import { DynamixelBus } from '../drivers/dynamixel/bus.js';
 import { REG, MODEL_NUMBER } from '../drivers/dynamixel/control-table.js';
-import { DynamixelStatusError, DynamixelTimeoutError, PortOpenError } from '../drivers/dynamixel/errors.js';
+import { DynamixelDeadlineError, DynamixelStatusError, DynamixelTimeoutError, PortOpenError } from '../drivers/dynamixel/errors.js';
 import { AlohaArm } from '../drivers/aloha/aloha-arm.js';
+import { TorqueOffRefused } from '../drivers/aloha/eeprom-plan.js';
 import { AlohaSerialDriver, type AlohaFault } from '../drivers/aloha/aloha-serial-driver.js';
 import { ALOHA_READ_IDS } from '../drivers/aloha/motor-map.js';
 import { emulatorCalibration } from '../sim/dynamixel/aloha-rig.js';
 import type { JointState } from '../drivers/driver.js';
+import { monotonicMs } from '../src/util/clock.js';
 
 let emu: DynamixelEmulator;
 before(async () => { emu = await DynamixelEmulator.start({ sim_link: false }); });
@@ -142,7 +144,9 @@ test('a port that cannot be opened: PortOpenError naming the arm and the path', 
 });
 
 test('driver: 14-value actions at 50 Hz, a hardware alert latches a hold and is reported with the motor', async () => {
-  const d = await AlohaSerialDriver.create({ ports: emu.ports, calibration: { left: emulatorCalibration('left'), right: emulatorCalibration('right') }, bus: BUS, sim: true });
+  // a cycle budget as generous as the bus timeouts with their retries: this test is about commands and
+  // alerts, not timing (a loaded machine stalls this process, and with it the in-process emulator)
+  const d = await AlohaSerialDriver.create({ ports: emu.ports, calibration: { left: emulatorCalibration('left'), right: emulatorCalibration('right') }, bus: BUS, sim: true, cycle_budget_ms: 240 });
   const states: JointState[] = [];
   const faults: AlohaFault[] = [];
   d.state$.subscribe((s) => states.push(s));
@@ -180,5 +184,145 @@ test('driver: 14-value actions at 50 Hz, a hardware alert latches a hold and is 
     assert.ok(Math.abs(states.at(-1)!.position_rad[6] - held) < 0.02, 'no motion after the alert');
   } finally {
     await d.disconnect();
+  }
+});
+
+// ---- a tick's read is bounded by the tick, and a reply to an abandoned request is never used ----
+
+test('a read past its deadline is abandoned at once, and its late replies never pass for the next read', async () => {
+  const bus = await DynamixelBus.open({ path: emu.ports.left, name: 'left arm', timeout_ms: 15, retries: 2 });
+  const ids = [1, 8];
+  const goals = new Int32Array(2);
+  try {
+    await bus.syncWrite(REG.goal_position, ids, [1000, 1100]);
+    emu.setFaults({ reply_delay_ms: 40 }); // constant, so replies keep their order, as on a real bus
+    const t0 = monotonicMs();
+    await assert.rejects(bus.syncRead(REG.goal_position, ids, goals, 15, t0 + 16),
+      (err: Error) => err instanceof DynamixelDeadlineError && /^left arm: no reply from IDs 1, 8 to SYNC_READ Goal_Position within its control tick/.test(err.message) && err.ids.join() === '1,8');
+    const took = monotonicMs() - t0;
+    assert.ok(took < 30, `abandoned after ${took.toFixed(1)} ms, not after the retries (3 x 15 ms)`);
+    // the goals change; the abandoned read's replies (1000, 1100) arrive while the next read waits
+    void bus.syncWrite(REG.goal_position, ids, [2000, 2100]);
+    await bus.syncRead(REG.goal_position, ids, goals, 200);
+    assert.deepEqual([...goals], [2000, 2100], 'the replies of the abandoned read were not taken');
+    assert.ok(bus.counters.stale_replies >= 2, 'the late replies were counted and dropped');
+    assert.equal(bus.counters.deadline_misses, 1);
+
+    // several abandoned in a row with nothing heard: every tag is owed, so a barrier read comes first
+    void bus.syncWrite(REG.goal_position, ids, [3000, 3100]);
+    for (let k = 0; k < 5; k++) await assert.rejects(bus.syncRead(REG.goal_position, ids, goals, 15, monotonicMs() + 4), DynamixelDeadlineError);
+    void bus.syncWrite(REG.goal_position, ids, [3500, 3600]);
+    await bus.syncRead(REG.goal_position, ids, goals, 300);
+    assert.deepEqual([...goals], [3500, 3600]);
+    assert.ok(bus.counters.barriers >= 1, JSON.stringify(bus.counters));
+  } finally {
+    emu.setFaults({ reply_delay_ms: 0 });
+    await bus.close();
+  }
+});
+
+test('driver: a cycle that cannot finish in its tick is late (no state, reported), and nothing late is used after', async () => {
+  const d = await AlohaSerialDriver.create({ ports: emu.ports, calibration: { left: emulatorCalibration('left'), right: emulatorCalibration('right') }, sim: true });
+  const states: JointState[] = [];
+  const faults: AlohaFault[] = [];
+  d.state$.subscribe((s) => states.push(s));
+  d.faults$.subscribe((f) => faults.push(f));
+  try {
+    await d.connect();
+    const tickBefore = d.tick;
+    emu.setFaults({ reply_delay_ms: 40 });
+    const cycle_ms: number[] = [];
+    for (let k = 0; k < 5; k++) {
+      const t0 = monotonicMs();
+      await d.cycle(null);
+      cycle_ms.push(monotonicMs() - t0);
+      await sleep(Math.max(0, 20 - cycle_ms[k]));
+    }
+    // bounded by the 18 ms budget (without the bound each would wait for the 40 ms reply); the median,
+    // because a loaded machine may stall this process in any one of them
+    const sorted = [...cycle_ms].sort((a, b) => a - b);
+    assert.ok(sorted[2] < 30, `cycles of ${cycle_ms.map((x) => x.toFixed(1)).join(', ')} ms: bounded by the 18 ms budget`);
+    assert.equal(d.late_ticks, 5);
+    assert.equal(d.tick, tickBefore, 'no state from a late cycle');
+    // (the left elbow still has the alarm an earlier test raised: a real servo keeps it until rebooted)
+    const late = faults.filter((f) => f.kind === 'late');
+    assert.equal(late.length, 2 * 5, JSON.stringify(faults));
+    assert.ok(faults.every((f) => f.kind === 'late' || f.kind === 'hardware_alert'), JSON.stringify(faults));
+    assert.match(late[0].message, /follower: no reply from IDs 1, 2, 3, 4, 5, 6, 7, 8, 9 to SYNC_READ Present_Position within its control tick/);
+    await sleep(100); // the delayed replies arrive (and are dropped) before the delay knob changes
+    emu.setFaults({ reply_delay_ms: 0 });
+    await d.cycle(null);
+    assert.equal(d.tick, tickBefore + 1, 'a complete read emits state again');
+    const counters = Object.values(d.busCounters());
+    assert.ok(counters.every((c) => c.stale_replies >= 9 * 5 - 9 && c.deadline_misses >= 5), JSON.stringify(counters));
+  } finally {
+    emu.setFaults({ reply_delay_ms: 0 });
+    await d.disconnect();
+  }
+});
+
+// ---- connecting never drops an arm: EEPROM is only written where it differs, torque off only when allowed ----
+
+test('connect: EEPROM written only where it differs, torque never switched off unless allowed, torque on without a jump', async () => {
+  const rig = await DynamixelEmulator.start({ sim_link: false }); // factory-fresh servos: torque off
+  const shipped = { left: emulatorCalibration('left'), right: emulatorCalibration('right') };
+  const connectOnce = async (calibration = shipped, allow_torque_off = false) => {
+    const d = await AlohaSerialDriver.create({ ports: rig.ports, calibration, bus: BUS, sim: true, allow_torque_off });
+    try {
+      await d.connect();
+      return d.configuration;
+    } finally {
+      await d.disconnect();
+    }
+  };
+  const sum = (k: 'eeprom_writes' | 'torque_off_writes') => rig.counters().left[k] + rig.counters().right[k];
+  try {
+    // 1. factory registers differ, but torque is already off: written, nothing switched off
+    const first = await connectOnce();
+    assert.ok(first.every((a) => a.eeprom_writes > 0 && a.torque_off_ids.length === 0), JSON.stringify(first));
+    assert.equal(sum('torque_off_writes'), 0);
+    // 2. the normal run: registers match the shipped calibration, so not one EEPROM write; torque stays on
+    const eepromBefore = sum('eeprom_writes');
+    const second = await connectOnce();
+    assert.deepEqual(second.map((a) => a.eeprom_writes), [0, 0]);
+    assert.equal(sum('eeprom_writes'), eepromBefore);
+    assert.equal(sum('torque_off_writes'), 0);
+    // 3. a calibration that differs while torque is on: refused, naming arm, motor and register; nothing written
+    const moved = JSON.parse(JSON.stringify(shipped)) as typeof shipped;
+    moved.right.gripper.homing_offset += 10;
+    await assert.rejects(connectOnce(moved), (err: Error) => err instanceof TorqueOffRefused
+      && /right follower on \S+: ID 9 \(gripper\) Homing_Offset is -?\d+, the calibration needs -?\d+/.test(err.message)
+      && /would drop the arm.*--allow-torque-off/.test(err.message) && !/left follower/.test(err.message));
+    assert.equal(sum('eeprom_writes'), eepromBefore, 'nothing written');
+    assert.equal(sum('torque_off_writes'), 0, 'torque never switched off');
+    assert.ok(rig.rig.arms.every((a) => a.servos.every((s) => s.torqueOn)), 'the arms still hold themselves');
+    // 4. with --allow-torque-off (the user rested the arm): only that motor goes off, only that register is written
+    const allowed = await connectOnce(moved, true);
+    assert.deepEqual(allowed.map((a) => [a.eeprom_writes, a.torque_off_ids]), [[0, []], [1, [9]]]);
+    assert.equal(sum('torque_off_writes'), 1);
+    await connectOnce(shipped, true); // put it back
+    // torque came on every time with each goal at the present position
+    for (const side of ['left', 'right'] as const) assert.equal(rig.counters()[side].max_goal_jump_at_torque_on_ticks, 0, side);
+  } finally {
+    await rig.stop();
+  }
+});
+
+test('torque on holds exactly where a motor is, even outside the calibrated range (no clamp, no jump)', async () => {
+  const narrow = emulatorCalibration('right');
+  const arm = await AlohaArm.open({ side: 'right', port: emu.ports.right, calibration: narrow, bus: BUS });
+  try {
+    await arm.configure({ allow_torque_off: true }); // the emulated arm rests where it is
+    const waist = (await arm.read()).ticks[0];
+    // the calibrated travel of the waist now starts 200 ticks past where the waist rests
+    narrow.waist.range_min = waist + 200;
+    narrow.waist.range_max = waist + 400;
+    await arm.setTorque(false);
+    const servo = emu.rig.arms[1].servos[0];
+    await arm.setTorque(true);
+    assert.equal(servo.counters.max_goal_jump_at_torque_on_ticks, 0, 'goal = present when torque came on');
+  } finally {
+    await arm.setTorque(false);
+    await arm.close();
   }
 });

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile, copyFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile, copyFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -77,7 +77,10 @@ test('the scripted expert over serial: both episodes succeed, 0 underruns, 0 sta
   assert.deepEqual(s.driver.ports, ready.ports);
   assert.equal(s.driver.faults.io_faults, 0, why);
   assert.equal(s.driver.faults.hardware_alerts, 0, why);
-  assert.equal(s.driver.holds, 0, why);
+  // a cycle that cannot finish inside its tick (this machine stalled the emulator or the loop) holds for
+  // that tick and resumes from the measured pose; nothing else may hold
+  assert.deepEqual(Object.keys(s.driver.holds_by_status ?? {}).filter((k) => k !== 'late'), [], why);
+  assert.ok(s.driver.faults.late_ticks <= s.control.ticks / 50, why);
 });
 
 test('bad input: a port that cannot be opened or a malformed calibration exits 2 with nothing on stdout', async () => {
@@ -115,12 +118,39 @@ test('a servo that stops answering: the arms hold, the fault names arm and ID, e
     const r = await run.done;
     assert.equal(r.code, 1, r.stderr);
     const s = JSON.parse(r.stdout);
-    assert.match(s.fault, /driver io for more than 1\.0 s: right follower: no reply from ID 7/);
+    // io (every retry timed out) or late (the tick ended first): either way the servo is named
+    assert.match(s.fault, /driver (io|late) for more than 1\.0 s: right follower: no reply from ID 7/);
     assert.ok(s.driver.holds >= 1 && s.driver.fault_hold_ticks > 0, JSON.stringify(s.driver));
-    assert.ok(s.driver.faults.io_faults >= 1 && s.driver.faults.right_timeouts >= 1, JSON.stringify(s.driver));
+    assert.ok(s.driver.faults.io_faults + s.driver.faults.late_ticks >= 1 && s.driver.faults.right_timeouts >= 1, JSON.stringify(s.driver));
     assert.equal(s.buffer.stale_actions_executed, 0);
   } finally {
     await link.setFaults({ silent_ids: {} });
+  }
+});
+
+test('a calibration that needs an EEPROM change while torque is on: refused (exit 2, nothing written) unless --allow-torque-off', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'vla-aloha-cal-'));
+  try {
+    await copyFile(builtinAlohaCalibrationPath('left'), join(dir, 'left_follower.json'));
+    const right = JSON.parse(await readFile(builtinAlohaCalibrationPath('right'), 'utf8')) as Record<string, { homing_offset: number }>;
+    right.gripper.homing_offset += 10;
+    await writeFile(join(dir, 'right_follower.json'), JSON.stringify(right));
+    const args = ['--robot', 'aloha', '--ports', portsArg(), '--sim-link', ready.sim_link, '--calibration', dir, '--policy', 'expert', '--json'];
+    // the arms hold themselves (the last run left torque on): switching it off would drop them
+    const refused = await vlaRun(...args, '--episodes', '1').done;
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.equal(refused.stdout, '');
+    assert.match(refused.stderr, /right follower on \S+: ID 9 \(gripper\) Homing_Offset is -?\d+, the calibration needs -?\d+.*--allow-torque-off.*nothing was commanded/);
+    const allowed = await vlaRun(...args, '--allow-torque-off', '--duration', '0.5').done;
+    assert.equal(allowed.code, 0, allowed.stderr);
+    // the shipped calibration back into the servos, the same way
+    const back = await vlaRun('--robot', 'aloha', '--ports', portsArg(), '--sim-link', ready.sim_link, '--policy', 'expert', '--allow-torque-off', '--duration', '0.5', '--json').done;
+    assert.equal(back.code, 0, back.stderr);
+    const misplaced = await vlaRun('--robot', 'aloha', '--sim', '--allow-torque-off').done;
+    assert.equal(misplaced.code, 2);
+    assert.match(misplaced.stderr, /--allow-torque-off goes with --ports/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 });
 

@@ -2,13 +2,18 @@
 // Present_Position (all 9 motors, shadows included so their alarms are seen) and one SYNC_WRITE of
 // Goal_Position (the 7 primaries; shadows follow through Secondary_ID). Ticks <-> radians through the
 // calibration: 2048 ticks is a joint's zero; the gripper is normalised 0 closed .. 1 open over its range.
-// A follower gets its calibration written into the motors (torque off) so that the shadows, which take
-// the same goal bytes as their primaries, agree. A leader is only read: its registers are read once and
-// the calibration is applied in software. No goal is ever computed from a failed read.
+// A follower gets its calibration into the motors' EEPROM so that the shadows, which take the same goal
+// bytes as their primaries, agree; only registers that differ are written, and never by switching off
+// the torque of an arm that may be holding itself up (eeprom-plan.ts). A leader is only read: its
+// registers are read once and the calibration is applied in software. No goal is ever computed from a
+// failed read.
 import { DynamixelBus, type BusOptions } from '../dynamixel/bus.js';
-import { CENTRE_TICKS, MODEL_NUMBER, REG, TICKS_PER_REV, describeHardwareError, type ModelName } from '../dynamixel/control-table.js';
+import { CENTRE_TICKS, MODEL_NUMBER, REG, TICKS_PER_REV, describeHardwareError, type ModelName, type Register } from '../dynamixel/control-table.js';
 import { DynamixelError } from '../dynamixel/errors.js';
 import type { ArmCalibration } from '../../calibration/motor-calibration.js';
+import {
+  changesNeedingTorqueOff, EEPROM_REGISTERS_READ, planEepromChanges, torqueOffIds, TorqueOffRefused, type EepromApplied, type EepromPlan, type EepromReadings,
+} from './eeprom-plan.js';
 import { alohaMotors, ALOHA_GRIPPER_ID, ALOHA_JOINT_IDS, ALOHA_READ_IDS, ALOHA_WRITE_IDS, type AlohaMotor, type AlohaRole, type AlohaSide } from './motor-map.js';
 
 const TICKS_PER_RAD = TICKS_PER_REV / (2 * Math.PI);
@@ -79,37 +84,77 @@ export class AlohaArm {
     this.maps = this.motors.map(() => ({ sign: 1, motor_offset: 0, cal_offset: 0 }));
   }
 
-  /** Write the calibration (drive mode, homing offset), operating modes and shadow IDs. Follower only; torque goes off. */
-  async configure(): Promise<void> {
+  /**
+   * Read the EEPROM registers the calibration sets (operating mode, drive mode, homing offset, a shadow's
+   * Secondary_ID) and the torque of every motor, and list what differs. Reads only. Follower only.
+   */
+  async planConfiguration(): Promise<EepromPlan> {
     this.requireFollower('configure');
-    await this.setTorque(false);
+    const read: EepromReadings = new Map();
     for (const m of this.motors) {
-      const c = this.cal[m.name];
-      await this.bus.writeRegister(m.id, REG.operating_mode, m.operating_mode);
-      await this.bus.writeRegister(m.id, REG.drive_mode, c.drive_mode);
-      await this.bus.writeRegister(m.id, REG.homing_offset, c.homing_offset);
-      if (m.shadow_of !== undefined) await this.bus.writeRegister(m.id, REG.secondary_id, m.shadow_of);
+      const values = new Map<Register, number>();
+      for (const reg of EEPROM_REGISTERS_READ) values.set(reg, await this.bus.readRegister(m.id, reg));
+      read.set(m.id, { torque_on: (await this.bus.readRegister(m.id, REG.torque_enable)) !== 0, values });
     }
-    await this.loadTickMaps();
+    return {
+      arm: this.name, path: this.bus.path,
+      changes: planEepromChanges(this.motors, this.cal, read),
+      torque_on_ids: new Set([...read].filter(([, r]) => r.torque_on).map(([id]) => id)),
+      final: this.motors.map((m) => ({ drive_mode: this.cal[m.name].drive_mode, homing_offset: this.cal[m.name].homing_offset })),
+    };
   }
 
-  /** Torque on holds the measured pose (goals are set to it first); off lets the arm go limp. */
+  /**
+   * Write what the plan found different, nothing else, then read the registers back. A motor whose
+   * torque is on is switched off first only with `allow_torque_off` (the user rested the arm); otherwise
+   * TorqueOffRefused, with nothing written. Motors switched off stay off until setTorque(true).
+   */
+  async applyConfiguration(plan: EepromPlan, opts: { allow_torque_off: boolean }): Promise<EepromApplied> {
+    const risky = changesNeedingTorqueOff(plan);
+    if (risky.length && !opts.allow_torque_off) throw new TorqueOffRefused(risky.map((change) => ({ arm: plan.arm, path: plan.path, change })));
+    if (plan.changes.length === 0) {
+      plan.final.forEach((f, i) => this.setTickMap(i, f.drive_mode, f.homing_offset));
+      return { arm: this.name, eeprom_writes: 0, torque_off_ids: [] };
+    }
+    const torque_off_ids = torqueOffIds(plan);
+    for (const id of torque_off_ids) await this.bus.writeRegister(id, REG.torque_enable, 0);
+    for (const c of plan.changes) await this.bus.writeRegister(c.motor.id, c.reg, c.want);
+    const left = (await this.planConfiguration()).changes;
+    if (left.length) throw new ArmFault(`${this.name}: EEPROM registers did not take the calibration: ${left.map((c) => `ID ${c.motor.id} (${c.motor.name}) ${c.reg.name} is ${c.have}, wanted ${c.want}`).join('; ')}`);
+    plan.final.forEach((f, i) => this.setTickMap(i, f.drive_mode, f.homing_offset));
+    return { arm: this.name, eeprom_writes: plan.changes.length, torque_off_ids };
+  }
+
+  /** planConfiguration() then applyConfiguration(): for one arm on its own (the driver checks both arms first). */
+  async configure(opts: { allow_torque_off: boolean } = { allow_torque_off: false }): Promise<EepromApplied> {
+    return this.applyConfiguration(await this.planConfiguration(), opts);
+  }
+
+  /**
+   * Torque on holds the measured pose: every motor's Goal_Position is first set to its own
+   * Present_Position, in motor ticks, so nothing moves when torque comes on (no calibration round trip,
+   * no clamping into the calibrated range for a joint resting outside it). Off lets the arm go limp:
+   * only for a resting arm.
+   */
   async setTorque(on: boolean): Promise<void> {
     this.requireFollower('set torque');
     if (on) {
       await this.read(this.bus.setup_timeout_ms);
-      await this.holdMeasured();
+      // the shadows are listed after their primaries, so a shadow's own goal overrides the one it took
+      // from its primary through Secondary_ID
+      await this.bus.syncWrite(REG.goal_position, ALOHA_READ_IDS, this.raw);
     }
     for (const m of this.motors) await this.bus.writeRegister(m.id, REG.torque_enable, on ? 1 : 0);
   }
 
   /**
    * One SYNC_READ of Present_Position. Throws (and forgets the last pose) if any motor does not answer.
-   * `timeout_ms`: per attempt, the bus's per-tick timeout unless set-up code asks for its own.
+   * `timeout_ms`: per attempt, the bus's per-tick timeout unless set-up code asks for its own;
+   * `deadline_ms` (monotonicMs()): the end of the control tick, past which the read is abandoned.
    */
-  async read(timeout_ms = this.bus.timeout_ms): Promise<ArmReading> {
+  async read(timeout_ms = this.bus.timeout_ms, deadline_ms = Infinity): Promise<ArmReading> {
     this.fresh = false;
-    await this.bus.syncRead(REG.present_position, ALOHA_READ_IDS, this.raw, timeout_ms);
+    await this.bus.syncRead(REG.present_position, ALOHA_READ_IDS, this.raw, timeout_ms, deadline_ms);
     const r = this.last;
     for (let i = 0; i < ALOHA_READ_IDS.length; i++) r.ticks[i] = this.toCalibrated(i, this.raw[i]);
     for (let j = 0; j < ALOHA_JOINT_IDS.length; j++) r.position_rad[j] = (r.ticks[ALOHA_JOINT_IDS[j] - 1] - CENTRE_TICKS) / TICKS_PER_RAD;
@@ -182,11 +227,13 @@ export class AlohaArm {
   private async loadTickMaps(): Promise<void> {
     for (let i = 0; i < this.motors.length; i++) {
       const m = this.motors[i];
-      const c = this.cal[m.name];
-      const driveMode = await this.bus.readRegister(m.id, REG.drive_mode);
-      const offset = await this.bus.readRegister(m.id, REG.homing_offset);
-      this.maps[i] = { sign: (driveMode & 1) === (c.drive_mode & 1) ? 1 : -1, motor_offset: offset, cal_offset: c.homing_offset };
+      this.setTickMap(i, await this.bus.readRegister(m.id, REG.drive_mode), await this.bus.readRegister(m.id, REG.homing_offset));
     }
+  }
+
+  private setTickMap(i: number, drive_mode: number, homing_offset: number): void {
+    const c = this.cal[this.motors[i].name];
+    this.maps[i] = { sign: (drive_mode & 1) === (c.drive_mode & 1) ? 1 : -1, motor_offset: homing_offset, cal_offset: c.homing_offset };
   }
 
   private toCalibrated(i: number, motorTicks: number): number {

@@ -29,3 +29,22 @@ export class DynamixelStatusError extends DynamixelError {
 export class BusClosedError extends DynamixelError {
   override name = 'BusClosedError';
 }
+
+/**
+ * A per-tick request did not finish by its deadline (the end of its control tick) and was abandoned:
+ * nothing it read is used, and its replies, if they still come, are discarded (bus.ts). `ids` empty:
+ * every reply came, but was handled only after the deadline (the process stalled): unused all the same.
+ */
+export class DynamixelDeadlineError extends DynamixelError {
+  override name = 'DynamixelDeadlineError';
+  constructor(readonly bus: string, readonly ids: number[], what: string) {
+    super(ids.length === 0
+      ? `${bus}: ${what} finished after the end of its control tick (its reading is discarded)`
+      : `${bus}: no reply from ID${ids.length > 1 ? 's' : ''} ${ids.join(', ')} to ${what} within its control tick (abandoned; late replies are discarded)`);
+  }
+}
+
+/** Errors of a per-tick read that mean "no reading this tick" (not a set-up or usage error). */
+export function isMissedReading(err: unknown): err is DynamixelTimeoutError | DynamixelDeadlineError {
+  return err instanceof DynamixelTimeoutError || err instanceof DynamixelDeadlineError;
+}

@@ -13,6 +13,7 @@ import { PacketFramer } from '../../drivers/dynamixel/framer.js';
 import { ALOHA_ARM_SIDES, type AlohaSide } from '../../drivers/aloha/motor-map.js';
 import { EmulatedAlohaRig } from './aloha-rig.js';
 import { ServoChain, type ChainCounters } from './servo-chain.js';
+import type { ServoSafetyCounters } from './servo.js';
 import { createPtyPair, type PtyPair } from './pty-pair.js';
 import { FaultKnobsSchema, type FaultKnobs } from './fault-knobs.js';
 import { SimLinkServer, type SimLinkRequestParsed } from './sim-link-server.js';
@@ -107,8 +108,10 @@ export class DynamixelEmulator {
     this.startClock();
   }
 
-  counters(): Record<AlohaSide, ChainCounters> {
-    return { left: { ...this.chains.left.counters }, right: { ...this.chains.right.counters } };
+  /** Per arm: the bus's counters and the servos' safety counters (EEPROM writes, torque switched off, goal jumps). */
+  counters(): Record<AlohaSide, ChainCounters & ServoSafetyCounters> {
+    const arm = (c: ServoChain) => ({ ...c.counters, ...c.safetyCounters() });
+    return { left: arm(this.chains.left), right: arm(this.chains.right) };
   }
 
   async stop(): Promise<void> {

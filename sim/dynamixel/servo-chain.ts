@@ -6,7 +6,7 @@ import { INSTRUCTION, BROADCAST_ID, readIntLE, type Packet } from '../../drivers
 import { InstructionWriter } from '../../drivers/dynamixel/instructions.js';
 import { REG, STATUS_ERROR } from '../../drivers/dynamixel/control-table.js';
 import { Rng } from '../../src/util/rng.js';
-import type { EmulatedServo } from './servo.js';
+import type { EmulatedServo, ServoSafetyCounters } from './servo.js';
 import type { FaultKnobs } from './fault-knobs.js';
 
 export interface ChainCounters {
@@ -36,6 +36,18 @@ export class ServoChain {
     seed = 1,
   ) {
     this.rng = new Rng(seed);
+  }
+
+  /** The servos' safety counters, summed (the goal jump: the largest). */
+  safetyCounters(): ServoSafetyCounters {
+    const out: ServoSafetyCounters = { eeprom_writes: 0, torque_off_writes: 0, torque_on_writes: 0, max_goal_jump_at_torque_on_ticks: 0 };
+    for (const s of this.servos) {
+      out.eeprom_writes += s.counters.eeprom_writes;
+      out.torque_off_writes += s.counters.torque_off_writes;
+      out.torque_on_writes += s.counters.torque_on_writes;
+      out.max_goal_jump_at_torque_on_ticks = Math.max(out.max_goal_jump_at_torque_on_ticks, s.counters.max_goal_jump_at_torque_on_ticks);
+    }
+    return out;
   }
 
   /** Handle one instruction packet; replies are sent in one write (a real bus delivers them back to back). */

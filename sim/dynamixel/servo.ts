@@ -5,6 +5,9 @@
 //  - in position mode (3) a goal outside Min/Max_Position_Limit is a data limit error;
 //  - a hardware error (Hardware_Error_Status != 0) switches torque off, keeps it off and sets the alert
 //    bit (ERR bit 7) of every status packet, as on the real servo until it is rebooted.
+// Counters record what a real arm would feel: EEPROM writes, torque switched off by a driver (a real arm
+// that is not resting drops), and how far the goal was from the present position when torque came on
+// (a real servo would jump there; this one holds where it is, see write()).
 import {
   CONTROL_TABLE_SIZE, DRIVE_MODE_REVERSE, MODEL_NUMBER, OPERATING_MODE, REG, STATUS_ALERT_BIT, STATUS_ERROR, type ModelName, type Register,
 } from '../../drivers/dynamixel/control-table.js';
@@ -20,12 +23,23 @@ export interface ServoSpec {
 }
 
 const FIRMWARE_VERSION = 48;
+
+export interface ServoSafetyCounters {
+  /** Accepted writes that touched an EEPROM register. */
+  eeprom_writes: number;
+  /** Writes that switched torque from on to off (an alarm switching it off is not counted). */
+  torque_off_writes: number;
+  torque_on_writes: number;
+  /** Largest |Goal_Position - Present_Position| (ticks) at the moment torque was switched on. */
+  max_goal_jump_at_torque_on_ticks: number;
+}
 /** Present_Velocity unit: 0.229 rev/min. */
 const VELOCITY_UNIT_RAD_S = (0.229 * 2 * Math.PI) / 60;
 
 export class EmulatedServo {
   readonly table = new Uint8Array(CONTROL_TABLE_SIZE);
   readonly model: ModelName;
+  readonly counters: ServoSafetyCounters = { eeprom_writes: 0, torque_off_writes: 0, torque_on_writes: 0, max_goal_jump_at_torque_on_ticks: 0 };
   private mechanical_ticks = 2048;
   private mechanical_velocity_rad_s = 0;
 
@@ -105,11 +119,13 @@ export class EmulatedServo {
   write(address: number, data: Uint8Array, length = data.length): number {
     if (length === 0) return STATUS_ERROR.data_length;
     if (address + length > CONTROL_TABLE_SIZE) return STATUS_ERROR.data_range;
+    let eeprom = false;
     for (const reg of Object.values(REG)) {
       const overlaps = address < reg.address + reg.size && reg.address < address + length;
       if (!overlaps) continue;
       if (reg.read_only) return STATUS_ERROR.access;
       if (reg.eeprom && this.torqueOn) return STATUS_ERROR.access;
+      eeprom ||= reg.eeprom;
     }
     const goalAt = REG.goal_position.address - address;
     if (goalAt >= 0 && goalAt + 4 <= length && this.get(REG.operating_mode) === OPERATING_MODE.position) {
@@ -118,8 +134,16 @@ export class EmulatedServo {
     }
     const torqueAt = REG.torque_enable.address - address;
     const enabling = torqueAt >= 0 && torqueAt < length && data[torqueAt] === 1 && !this.torqueOn;
+    const disabling = torqueAt >= 0 && torqueAt < length && data[torqueAt] === 0 && this.torqueOn;
     this.table.set(data.subarray(0, length), address);
     this.refreshPresent();
+    if (eeprom) this.counters.eeprom_writes++;
+    if (disabling) this.counters.torque_off_writes++;
+    if (enabling && !this.hardwareError) {
+      this.counters.torque_on_writes++;
+      const jump = Math.abs(this.get(REG.goal_position) - this.get(REG.present_position));
+      this.counters.max_goal_jump_at_torque_on_ticks = Math.max(this.counters.max_goal_jump_at_torque_on_ticks, jump);
+    }
     // a servo in alarm keeps its torque off until it is rebooted
     if (this.hardwareError) this.set(REG.torque_enable, 0);
     // enabling torque holds where the motor is rather than chasing a goal written long ago (emulator's choice)

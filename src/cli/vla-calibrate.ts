@@ -1,6 +1,9 @@
 // vla-calibrate: calibrate the ALOHA follower arms over their serial ports and write LeRobot-compatible
 // calibration files (one per arm) atomically. Prompts go to stderr and wait for Enter on stdin;
 // --yes accepts every step at once (the arms are already in the calibration pose, e.g. the emulator's).
+// Calibrating needs torque off (EEPROM registers), and an arm whose torque goes off falls: when any motor
+// holds its arm, the user is told to support it and the tool waits for Enter before switching it off
+// (with --yes the instruction is still printed; --yes says the arms are resting).
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
@@ -29,12 +32,14 @@ const program = new Command('vla-calibrate')
   .option('--robot <name>', 'aloha')
   .option('--ports <arm=path,...>', 'serial port of each follower arm to calibrate, e.g. left=/dev/ttyUSB0,right=/dev/ttyUSB1')
   .option('--out <dir>', 'where to write <arm>_follower.json', 'aloha-calibration')
-  .option('--yes', 'accept every step without waiting (arms already in the calibration pose; nominal ranges)')
+  .option('--yes', 'accept every step without waiting (arms resting, already in the calibration pose; nominal ranges); torque goes off without waiting')
   .option('--timeout-ms <ms>', 'reply timeout per request', '20')
   .option('--json', 'print one JSON object on stdout')
   .addHelpText('after', `
-Steps, per arm: (1) torque off, modes set; (2) put the arm in the calibration pose, Enter;
-(3) move every joint from end to end, Enter. Pose: ${CALIBRATION_POSE_TEXT}.
+Steps, per arm: (0) if its torque is on: support the arm (torque goes off next and it would fall), Enter;
+(1) torque off, modes set; (2) put the arm in the calibration pose, Enter; (3) move every joint from end to
+end, Enter. Pose: ${CALIBRATION_POSE_TEXT}.
+--yes confirms every step, including (0): only for arms that rest on their stops (or the emulator).
 Example against the emulator (vla-sim dynamixel --robot aloha --json prints the ports):
   vla-calibrate --robot aloha --ports left=/dev/pts/3,right=/dev/pts/5 --yes --out cal/`)
   .action(async (o: { robot?: string; ports?: string; out: string; yes?: boolean; timeoutMs: string; json?: boolean }) => {
@@ -74,8 +79,10 @@ Example against the emulator (vla-sim dynamixel --robot aloha --json prints the 
       for (const [side, bus] of buses) {
         const motors = alohaMotors('follower');
         for (const m of motors) await bus.readRegister(m.id, REG.model_number); // every motor answers, or the error names it
-        say(`${side} follower arm on ${bus.path}: ${motors.length} motors found; torque off`);
+        say(`${side} follower arm on ${bus.path}: ${motors.length} motors found`);
         const cal = await new AlohaCalibrator(bus).run({
+          support: (holding) => step(`Torque is on for ${holding.length} motor${holding.length > 1 ? 's' : ''} of the ${side} arm (${holding.map((m) => `ID ${m.id} ${m.name}`).join(', ')}) `
+            + 'and goes OFF next: the arm will drop unless it rests on its stops. Support the arm with your hand (or lower it onto its stops) before you continue'),
           pose: () => step(`Move the ${side} arm to the calibration pose (${CALIBRATION_POSE_TEXT})`),
           ranges: () => step(`Move every joint of the ${side} arm slowly from end to end (gripper: closed and open), then stop`),
           nominal_ranges: o.yes === true,
@@ -83,7 +90,7 @@ Example against the emulator (vla-sim dynamixel --robot aloha --json prints the 
         const file = join(outDir, `${side}_follower.json`);
         await writeArmCalibrationAtomic(file, cal, motors);
         files[side] = file;
-        say(`${side}: wrote ${file}`);
+        say(`${side}: wrote ${file} (torque stays off: the arm is limp)`);
       }
       if (o.json) process.stdout.write(JSON.stringify({ robot: 'aloha', files }) + '\n');
       else for (const [side, file] of Object.entries(files)) process.stdout.write(`${side} follower calibration: ${file}\n`);

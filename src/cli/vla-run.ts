@@ -34,6 +34,7 @@ const program = new Command('vla-run')
   .option('--command-mode <mode>', 'with --rosbridge: forward_position (stream servoj-like targets) | trajectory (one-point trajectories)', 'forward_position')
   .option('--ports <left=PATH,right=PATH>', 'aloha only: drive the two follower arms over these serial ports (a real rig, or vla-sim dynamixel)')
   .option('--sim-link <tcp://host:port>', 'with --ports: the Dynamixel emulator\'s sim link (episode reset, success, task state, cameras)')
+  .option('--allow-torque-off', 'with --ports: the arms are resting, so connecting may switch a motor\'s torque off to write calibration registers (EEPROM) that differ; without it that is refused and nothing is written')
   .option('--calibration <dir>', 'with --ports: <dir>/left_follower.json and right_follower.json (vla-calibrate --out); default with --sim-link: the emulator\'s')
   .option('--fault-timeout <s>', 'with --rosbridge or --ports: a driver fault (connection lost, stale state, no reply from a servo) lasting longer ends the run (exit 1); shorter ones hold and resume; a servo\'s hardware alert ends it at once', '5')
   .option('--task <name>', TASK_HELP)
@@ -77,6 +78,7 @@ async function main(o: Record<string, string | boolean | undefined>): Promise<vo
   const rosbridge = o.rosbridge;
   const ports = o.ports as string | undefined;
   checkDriverFlags(robot, o);
+  if (o.allowTorqueOff && ports === undefined) throw new UsageError('--allow-torque-off goes with --ports (ALOHA over serial)');
   const live = rosbridge !== undefined || ports !== undefined;
   const hz = intArg('--hz', o.hz as string, 1, 1000);
   const clock = choice('clock', o.clock as string, SIM_CLOCKS);
@@ -129,7 +131,7 @@ async function main(o: Record<string, string | boolean | undefined>): Promise<vo
     const arms = alohaPorts(ports);
     const aloha = await startAlohaRun({
       ports: arms, sim_link, calibration_dir: o.calibration as string | undefined, task: o.task as string | undefined,
-      policy: o.policy as string | undefined, noise, hz, fault_timeout_ms, opts,
+      policy: o.policy as string | undefined, noise, hz, fault_timeout_ms, allow_torque_off: o.allowTorqueOff === true, opts,
     });
     for (const w of aloha.warnings) log.warn(w);
     ({ runner, policy, desc, task } = aloha);

@@ -45,6 +45,11 @@ export interface AlohaDriverConfig {
   stale_state_ms: number;
   /** The ports are the emulator's (only reported by describe()). */
   sim_endpoint: boolean;
+  /**
+   * The user rested the arms (vla-run --allow-torque-off): an EEPROM register that differs from the
+   * calibration may be written by switching that motor's torque off. Absent: refused, nothing written.
+   */
+  allow_torque_off?: boolean;
 }
 
 /**

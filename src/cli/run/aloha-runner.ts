@@ -5,7 +5,8 @@
 // or until Ctrl-C, no scripted expert, and no cameras yet (a model that reads cameras needs --sim-link).
 // Everything that can be refused is refused before anything moves, with exit 2: a malformed calibration
 // file, a sim link that does not answer, a policy that does not fit, a port that cannot be opened, a
-// servo that does not answer at connect.
+// servo that does not answer at connect, an EEPROM register that could only be written by switching off
+// the torque of an arm that may be holding itself up (unless --allow-torque-off).
 import { join } from 'node:path';
 import { AlohaSerialDriver } from '../../../drivers/aloha/aloha-serial-driver.js';
 import { alohaMotors, ALOHA_ARM_SIDES, type AlohaSide } from '../../../drivers/aloha/motor-map.js';
@@ -37,6 +38,11 @@ export interface AlohaRunArgs {
   noise: number;
   hz: number;
   fault_timeout_ms: number;
+  /**
+   * The user rested the arms: connecting may switch a motor's torque off to write an EEPROM register
+   * that differs from the calibration. Without it such a change is refused (exit 2, nothing written).
+   */
+  allow_torque_off: boolean;
   opts: RuntimeOptions;
 }
 
@@ -103,6 +109,7 @@ export async function startAlohaRun(a: AlohaRunArgs): Promise<AlohaRun> {
     try {
       rt = await RealtimeRuntime.start({
         kind: 'aloha', robot: 'aloha', ports: a.ports, calibration_paths, control_hz: a.hz, stale_state_ms: STALE_STATE_MS, sim_endpoint: world !== undefined,
+        allow_torque_off: a.allow_torque_off,
       }, policy, { ...a.opts, control_hz: a.hz, fault_timeout_ms: a.fault_timeout_ms }, world?.worldLink());
     } catch (err) {
       if (err instanceof DriverUnreachable) throw new UsageError(`${err.message}; nothing was commanded`);

@@ -6,10 +6,13 @@
 //    it, so it is reported latched (the run ends at once), naming arm, ID and motor;
 //  - io: a read or write failed after the bus's retries (the message names arm and ID); the loop holds,
 //    which sends nothing until a read succeeds again, and resumes from that read;
+//  - late: a cycle could not finish inside its tick, so its read was abandoned (its replies, if they come,
+//    are discarded, never used for a later tick); the loop holds the same way until a complete read;
 //  - stale: no complete read for stale_state_ms (cycles are not finishing in time).
 // Health changes are seen at tick granularity, so a failed write that the same cycle's read clears is
 // counted but never holds the arm. Set-up failures (calibration file, port, a servo that does not
-// answer at connect) are DriverSetupErrors: nothing was commanded.
+// answer at connect, an EEPROM change that would need torque off without cfg.allow_torque_off) are
+// DriverSetupErrors: nothing was commanded.
 import { Subject } from 'rxjs';
 import { AlohaSerialDriver } from '../../../drivers/aloha/aloha-serial-driver.js';
 import { alohaMotors } from '../../../drivers/aloha/motor-map.js';
@@ -20,16 +23,18 @@ import { monotonicMs } from '../../util/clock.js';
 import type { AlohaDriverConfig } from '../control-protocol.js';
 import { DriverSetupError, type BindingContext, type DriverBinding, type DriverHealth } from './driver-binding.js';
 
-type AlohaStatus = { status: 'ok' | 'hardware_alert' | 'io' | 'stale'; reason: string; latched?: boolean };
+type AlohaStatus = { status: 'ok' | 'hardware_alert' | 'io' | 'late' | 'stale'; reason: string; latched?: boolean };
 
-const BUS_COUNTERS = ['retries', 'timeouts', 'crc_errors', 'stale_replies'] as const;
+const BUS_COUNTERS = ['retries', 'timeouts', 'crc_errors', 'stale_replies', 'deadline_misses'] as const;
 
 export async function bindAlohaDriver(cfg: AlohaDriverConfig, ctx: BindingContext): Promise<DriverBinding> {
   const calibration = {
     left: await loadCalibration(cfg.calibration_paths.left),
     right: await loadCalibration(cfg.calibration_paths.right),
   };
-  const driver = await AlohaSerialDriver.create({ ports: cfg.ports, calibration, bus: cfg.bus, control_hz: ctx.control_hz, sim: cfg.sim_endpoint });
+  const driver = await AlohaSerialDriver.create({
+    ports: cfg.ports, calibration, bus: cfg.bus, control_hz: ctx.control_hz, sim: cfg.sim_endpoint, allow_torque_off: cfg.allow_torque_off ?? false,
+  });
   try {
     await driver.connect();
   } catch (err) {
@@ -38,8 +43,8 @@ export async function bindAlohaDriver(cfg: AlohaDriverConfig, ctx: BindingContex
   }
 
   let latest: JointState | undefined;
-  /** The last I/O failure, until a complete read of both arms. */
-  let ioFault: string | undefined;
+  /** The last I/O failure or late tick, until a complete read of both arms. */
+  let ioFault: { status: 'io' | 'late'; reason: string } | undefined;
   const counts = { io_faults: 0, hardware_alerts: 0 };
   driver.state$.subscribe((s) => {
     latest = s;
@@ -48,8 +53,8 @@ export async function bindAlohaDriver(cfg: AlohaDriverConfig, ctx: BindingContex
   driver.faults$.subscribe((f) => {
     if (f.kind === 'hardware_alert') counts.hardware_alerts += Math.max(1, f.alerts.length);
     else {
-      counts.io_faults++;
-      ioFault = f.message.startsWith(f.arm) ? f.message : `${f.arm}: ${f.message}`;
+      if (f.kind === 'io') counts.io_faults++;
+      ioFault = { status: f.kind, reason: f.message.startsWith(f.arm) ? f.message : `${f.arm}: ${f.message}` };
     }
   });
 
@@ -58,7 +63,7 @@ export async function bindAlohaDriver(cfg: AlohaDriverConfig, ctx: BindingContex
     if (latched?.kind === 'hardware_alert') {
       return { status: 'hardware_alert', latched: true, reason: latched.alerts.map((a) => a.message).join('; ') || 'hardware alert (status unreadable)' };
     }
-    if (ioFault) return { status: 'io', reason: ioFault };
+    if (ioFault) return ioFault;
     const age_ms = latest ? monotonicMs() - latest.t_mono_ms : Infinity;
     if (age_ms > cfg.stale_state_ms) return { status: 'stale', reason: `no complete read of the arms for ${Number.isFinite(age_ms) ? Math.round(age_ms) : '-'} ms` };
     return { status: 'ok', reason: '' };
@@ -100,7 +105,7 @@ export async function bindAlohaDriver(cfg: AlohaDriverConfig, ctx: BindingContex
     observationExtras: () => ({}),
     health$: health.asObservable(),
     stats() {
-      const faults: Record<string, number> = { ...counts, late_commands: driver.late_commands };
+      const faults: Record<string, number> = { ...counts, late_ticks: driver.late_ticks, late_commands: driver.late_commands };
       for (const [arm, c] of Object.entries(driver.busCounters())) {
         const side = arm.split(' ')[0];
         for (const k of BUS_COUNTERS) faults[`${side}_${k}`] = c[k];
