@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
-import { UrEndpoint } from '../sim/rosbridge/ur-endpoint.js';
-import { RosbridgeServer } from '../sim/rosbridge/rosbridge-server.js';
+import { UrEndpoint } from '../../sim/rosbridge/ur-endpoint.js';
+import { RosbridgeServer } from '../../sim/rosbridge/rosbridge-server.js';
 
-const BIN = resolve(import.meta.dirname, '../../bin/vla-run.js');
+const BIN = resolve(import.meta.dirname, '../../../bin/vla-run.js');
 
 interface Child {
   done: Promise<{ code: number | null; stdout: string; stderr: string }>;

@@ -8,10 +8,10 @@ import { mkdtemp, rm, writeFile, copyFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { SimLinkClient } from '../sim/dynamixel/sim-link-client.js';
-import { builtinAlohaCalibrationPath } from '../calibration/motor-calibration.js';
+import { SimLinkClient } from '../../sim/dynamixel/sim-link-client.js';
+import { builtinAlohaCalibrationPath } from '../../calibration/motor-calibration.js';
 
-const BIN = resolve(import.meta.dirname, '../../bin');
+const BIN = resolve(import.meta.dirname, '../../../bin');
 const OVERLOAD_BITS = 0x20;
 
 let emu: ChildProcess;
