@@ -15,14 +15,14 @@ import { builtinAlohaCalibrationPath, CalibrationError, loadArmCalibration, type
 import { builtinProfilePath, loadRobotProfile } from '../../../calibration/robot-profile.js';
 import { robotModel } from '../../../sim/robots/index.js';
 import { createTask, TASKS_BY_ROBOT, type TaskName } from '../../../sim/tasks/index.js';
-import { RealtimeRuntime, DriverUnreachable } from '../../runtime/realtime.js';
+import { RealtimeRuntime } from '../../runtime/realtime.js';
 import { loadPolicy, PolicyMismatch } from '../../policy/load-policy.js';
 import { defaultPolicy } from '../../policy/default-policy.js';
 import type { Policy } from '../../policy/policy.js';
 import type { RobotDescription } from '../../../drivers/driver.js';
 import type { RuntimeOptions } from '../../runtime/runtime-types.js';
 import { UsageError } from '../common.js';
-import { minDefined, type Runner } from './runner.js';
+import { robotRunner, type Runner } from './runner.js';
 
 /** A joint state older than this holds the arms: 5 ticks at 50 Hz, longer than a read with all its retries. */
 const STALE_STATE_MS = 100;
@@ -105,22 +105,11 @@ export async function startAlohaRun(a: AlohaRunArgs): Promise<AlohaRun> {
       if (err instanceof SimLinkUnavailable) throw new UsageError(`${err.message}; nothing was commanded`);
       throw err;
     }
-    let rt: RealtimeRuntime;
-    try {
-      rt = await RealtimeRuntime.start({
-        kind: 'aloha', robot: 'aloha', ports: a.ports, calibration_paths, control_hz: a.hz, stale_state_ms: STALE_STATE_MS, sim_endpoint: world !== undefined,
-        allow_torque_off: a.allow_torque_off,
-      }, policy, { ...a.opts, control_hz: a.hz, fault_timeout_ms: a.fault_timeout_ms }, world?.worldLink());
-    } catch (err) {
-      if (err instanceof DriverUnreachable) throw new UsageError(`${err.message}; nothing was commanded`);
-      throw err;
-    }
-    const max_ticks = task ? createTask(task).max_ticks : undefined;
-    const runner: Runner = {
-      episode: (seed, ticks_left, recorder) => rt.runEpisode(seed, recorder, minDefined(max_ticks, ticks_left)),
-      hold: (reason) => rt.hold(reason),
-      stop: () => rt.stop(),
-    };
+    const loadedPolicy = policy;
+    const runner = await robotRunner(() => RealtimeRuntime.start({
+      kind: 'aloha', robot: 'aloha', ports: a.ports, calibration_paths, control_hz: a.hz, stale_state_ms: STALE_STATE_MS, sim_endpoint: world !== undefined,
+      allow_torque_off: a.allow_torque_off,
+    }, loadedPolicy, { ...a.opts, control_hz: a.hz, fault_timeout_ms: a.fault_timeout_ms }, world?.worldLink()), task ?? undefined);
     return { runner, policy, desc, warnings: loaded.warnings, task, calibration_paths };
   } catch (err) {
     await policy?.close();

@@ -10,7 +10,7 @@ import { resolveRosSettings, RosSettingsError, type RosLayout, type RosSettings,
 import { builtinProfilePath, loadRobotProfile } from '../../../calibration/robot-profile.js';
 import { robotModel } from '../../../sim/robots/index.js';
 import { createTask, TASKS_BY_ROBOT, type TaskName } from '../../../sim/tasks/index.js';
-import { RealtimeRuntime, DriverUnreachable } from '../../runtime/realtime.js';
+import { RealtimeRuntime } from '../../runtime/realtime.js';
 import { loadPolicy, PolicyMismatch } from '../../policy/load-policy.js';
 import { defaultPolicy } from '../../policy/default-policy.js';
 import type { Policy } from '../../policy/policy.js';
@@ -18,7 +18,7 @@ import type { RobotDescription } from '../../../drivers/driver.js';
 import type { RuntimeOptions } from '../../runtime/runtime-types.js';
 import type { Logger } from '../../telemetry/log.js';
 import { UsageError } from '../common.js';
-import { minDefined, type Runner } from './runner.js';
+import { robotRunner, type Runner } from './runner.js';
 
 export interface RosRunArgs {
   robot: UrRobotName;
@@ -86,20 +86,9 @@ export async function startRosRun(a: RosRunArgs): Promise<RosRun> {
       if (err instanceof CameraError) throw new UsageError(`${err.message}; nothing was commanded`);
       throw err;
     }
-    let rt: RealtimeRuntime;
-    try {
-      rt = await RealtimeRuntime.start({ kind: 'ur', robot: a.robot, url, settings, control_hz: a.hz, sim_endpoint: world.simEndpoint }, policy,
-        { ...a.opts, control_hz: a.hz, fault_timeout_ms: a.fault_timeout_ms }, world.worldLink());
-    } catch (err) {
-      if (err instanceof DriverUnreachable) throw new UsageError(`${err.message}; nothing was commanded`);
-      throw err;
-    }
-    const max_ticks = task ? createTask(task).max_ticks : undefined;
-    const runner: Runner = {
-      episode: (seed, ticks_left, recorder) => rt.runEpisode(seed, recorder, minDefined(max_ticks, ticks_left)),
-      hold: (reason) => rt.hold(reason),
-      stop: () => rt.stop(),
-    };
+    const loadedPolicy = policy;
+    const runner = await robotRunner(() => RealtimeRuntime.start({ kind: 'ur', robot: a.robot, url, settings, control_hz: a.hz, sim_endpoint: world.simEndpoint }, loadedPolicy,
+      { ...a.opts, control_hz: a.hz, fault_timeout_ms: a.fault_timeout_ms }, world.worldLink()), task ?? undefined);
     return { runner, policy, desc, warnings: loaded.warnings, url, sim_endpoint: world.simEndpoint, task };
   } catch (err) {
     await policy?.close();

@@ -2,7 +2,9 @@
 import type { SimDriver } from '../../../drivers/sim/sim-driver.js';
 import type { Policy } from '../../policy/policy.js';
 import { VirtualClockRuntime } from '../../runtime/virtual-clock.js';
-import { RealtimeRuntime } from '../../runtime/realtime.js';
+import { RealtimeRuntime, DriverUnreachable } from '../../runtime/realtime.js';
+import { createTask, type TaskName } from '../../../sim/tasks/index.js';
+import { UsageError } from '../common.js';
 import type { EpisodeOutcome, RuntimeOptions, RuntimeReport, TickRecorder } from '../../runtime/runtime-types.js';
 
 export interface Runner {
@@ -27,6 +29,26 @@ export async function simRunner(clock: string, probe: SimDriver, policy: Policy,
   const rt = await RealtimeRuntime.start({ kind: 'sim', robot: sim.robot, task: sim.task, physics_hz: sim.physics_hz, control_hz: sim.hz }, policy, { ...opts, control_hz: sim.hz });
   return {
     episode: (seed, max_ticks, recorder) => rt.runEpisode(seed, recorder, max_ticks),
+    hold: (reason) => rt.hold(reason),
+    stop: () => rt.stop(),
+  };
+}
+
+/**
+ * A real robot (or its protocol simulator) in real time: a robot that cannot be reached is bad input
+ * (exit 2) before anything moves; an episode lasts at most the task's limit and the --duration left.
+ */
+export async function robotRunner(start: () => Promise<RealtimeRuntime>, task: TaskName | undefined): Promise<Runner> {
+  let rt: RealtimeRuntime;
+  try {
+    rt = await start();
+  } catch (err) {
+    if (err instanceof DriverUnreachable) throw new UsageError(`${err.message}; nothing was commanded`);
+    throw err;
+  }
+  const max_ticks = task ? createTask(task).max_ticks : undefined;
+  return {
+    episode: (seed, ticks_left, recorder) => rt.runEpisode(seed, recorder, minDefined(max_ticks, ticks_left)),
     hold: (reason) => rt.hold(reason),
     stop: () => rt.stop(),
   };
