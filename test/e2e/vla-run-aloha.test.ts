@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { SimLinkClient } from '../../sim/dynamixel/sim-link-client.js';
 import { builtinAlohaCalibrationPath } from '../../calibration/motor-calibration.js';
+import { vlaRunChild, type VlaRunChild } from './vla-run-child.js';
 
 const BIN = resolve(import.meta.dirname, '../../../bin');
 const OVERLOAD_BITS = 0x20;
@@ -19,27 +20,7 @@ let exited: Promise<number | null>;
 let ready: { ports: { left: string; right: string }; sim_link: string };
 let link: SimLinkClient;
 
-interface Child {
-  done: Promise<{ code: number | null; stdout: string; stderr: string }>;
-  /** Resolves when stderr has printed a line matching `re`. */
-  stderrMatch(re: RegExp): Promise<void>;
-}
-
-function vlaRun(...args: string[]): Child {
-  const child = spawn(process.execPath, [join(BIN, 'vla-run.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '', stderr = '';
-  const watchers: { re: RegExp; resolve: () => void }[] = [];
-  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => {
-    stderr += d.toString();
-    for (const w of [...watchers]) if (w.re.test(stderr)) { watchers.splice(watchers.indexOf(w), 1); w.resolve(); }
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  return {
-    done: new Promise((res) => child.on('close', (code) => { clearTimeout(timer); res({ code, stdout, stderr }); })),
-    stderrMatch: (re) => new Promise((res) => { if (re.test(stderr)) res(); else watchers.push({ re, resolve: res }); }),
-  };
-}
+const vlaRun = (...args: string[]): VlaRunChild => vlaRunChild(args, 60_000);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const portsArg = (left = ready.ports.left, right = ready.ports.right) => `left=${left},right=${right}`;

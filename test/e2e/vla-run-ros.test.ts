@@ -2,36 +2,12 @@
 // simulated UR endpoint through the real UrDriver, in a child process, over a real WebSocket.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { resolve } from 'node:path';
 import { UrEndpoint } from '../../sim/rosbridge/ur-endpoint.js';
 import { RosbridgeServer } from '../../sim/rosbridge/rosbridge-server.js';
+import { vlaRunChild, type VlaRunChild } from './vla-run-child.js';
 
-const BIN = resolve(import.meta.dirname, '../../../bin/vla-run.js');
-
-interface Child {
-  done: Promise<{ code: number | null; stdout: string; stderr: string }>;
-  /** Resolves when stderr has printed a line matching `re`. */
-  stderrMatch(re: RegExp): Promise<void>;
-}
-
-/** Asynchronous: the endpoint runs in this process and must keep running while the child does. */
-function vlaRun(...args: string[]): Child {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '', stderr = '';
-  const watchers: { re: RegExp; resolve: () => void }[] = [];
-  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => {
-    stderr += d.toString();
-    for (const w of [...watchers]) if (w.re.test(stderr)) { watchers.splice(watchers.indexOf(w), 1); w.resolve(); }
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-  return {
-    done: new Promise((res) => child.on('close', (code) => { clearTimeout(timer); res({ code, stdout, stderr }); })),
-    stderrMatch: (re) => new Promise((res) => { if (re.test(stderr)) res(); else watchers.push({ re, resolve: res }); }),
-  };
-}
+const vlaRun = (...args: string[]): VlaRunChild => vlaRunChild(args, 90_000);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
