@@ -42,7 +42,10 @@ export interface Driver {
   readonly state$: Observable<JointState>;
   /** Command one action (layout of describe().action_names); called once per tick. */
   send(action: Float64Array): void;
-  /** Stop where the robot is: command the measured joint positions, keep the grippers as they are. */
+  /**
+   * Stop where the robot is: command the measured joint positions; grippers keep their last command
+   * (a gripper squeezing an object measures part-open, and that opening as a goal would drop it).
+   */
   hold(): void;
   disconnect(): Promise<void>;
 }

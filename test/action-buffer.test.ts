@@ -187,3 +187,29 @@ test('control ticker: the action for exactly this tick, or hold the last command
   ticker.next(9);
   assert.equal(ticker.counters.stale_actions_executed, 1);
 });
+
+test('control ticker after a fault: joints restart from the measured pose on a fresh chunk; grippers keep their command', () => {
+  const ring = ActionRing.create({ capacity: 64, dim: 3 }, false);
+  const buf = new ActionBuffer(ring, { blend: 'replace' });
+  const ticker = new ControlTicker(ring, new SafetyFilter(safetyLimits(ROBOT)));
+  ticker.reset([0, 0, 1]);
+  const mk = (obs: number, a: number, g: number): ActionChunk => {
+    const actions = new Float32Array(10 * 3);
+    for (let r = 0; r < 10; r++) { actions[3 * r] = a; actions[3 * r + 1] = 0; actions[3 * r + 2] = g; }
+    return { obs_tick: obs, first_tick: obs + 1, horizon: 10, dim: 3, actions, infer_ms: 0 };
+  };
+  buf.insert(mk(0, 0.05, 0), 0); // close the gripper on an object
+  for (let k = 1; k <= 3; k++) ticker.next(k);
+  assert.deepEqual(Array.from(ticker.last).map((x) => +x.toFixed(6)), [0.05, 0, 0]);
+  assert.equal(ticker.holdForFault(4), null);
+  // the object keeps the fingers part-open (0.4) and joint a sagged to 0.04 during the hold
+  ticker.resumeAfterFault([0.04, 0, 0.4]);
+  // the chunk planned before the fault is refused; the gripper still squeezes
+  assert.deepEqual(Array.from(ticker.next(5)!).map((x) => +x.toFixed(6)), [0.04, 0, 0]);
+  assert.equal(ticker.source, 'startup');
+  assert.equal(ticker.counters.underruns, 0, 'waiting for the first chunk after a fault is not an underrun');
+  buf.insert(mk(5, 0.045, 0), 5);
+  assert.deepEqual(Array.from(ticker.next(6)!).map((x) => +x.toFixed(6)), [0.045, 0, 0]);
+  assert.equal(ticker.source, 'buffer');
+  assert.equal(ticker.counters.fault_hold_ticks, 1);
+});

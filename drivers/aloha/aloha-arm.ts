@@ -57,6 +57,8 @@ export class AlohaArm {
   readonly motors: readonly AlohaMotor[];
   private readonly raw = new Int32Array(ALOHA_READ_IDS.length);
   private readonly goals = new Int32Array(ALOHA_WRITE_IDS.length);
+  /** The gripper command of the last write (0 closed .. 1 open), which a hold keeps. */
+  private gripperCommand: number | undefined;
   private readonly maps: TickMap[];
   private readonly last: ArmReading = { position_rad: new Float64Array(6), gripper: 0, ticks: new Int32Array(ALOHA_READ_IDS.length) };
   /** The last read succeeded; only then may a hold be computed from it. */
@@ -175,14 +177,24 @@ export class AlohaArm {
     if (!Number.isFinite(gripper)) throw new ArmFault(`${this.name}: gripper goal is not finite (${gripper}); nothing sent`);
     const g = this.cal.gripper;
     this.goals[6] = this.goalTicks(ALOHA_GRIPPER_ID, g.range_min + clamp01(gripper) * (g.range_max - g.range_min));
+    this.gripperCommand = gripper;
     await this.bus.syncWrite(REG.goal_position, ALOHA_WRITE_IDS, this.goals);
   }
 
-  /** Command the measured pose. Sends nothing (returns false) unless the last read succeeded. */
+  /**
+   * Command the measured joint pose; the gripper keeps its last command (one squeezing an object
+   * measures part-open, and that opening as a goal would let the object go). Sends nothing (returns
+   * false) unless the last read succeeded.
+   */
   async holdMeasured(): Promise<boolean> {
     if (!this.fresh) return false;
-    await this.write(this.last.position_rad, this.last.gripper);
+    await this.write(this.last.position_rad, this.gripperCommand ?? this.last.gripper);
     return true;
+  }
+
+  /** The world may have changed under the arm (a new episode): a hold keeps the measured gripper until the next write. */
+  forgetCommand(): void {
+    this.gripperCommand = undefined;
   }
 
   /** Motors that raised a hardware alert, with their Hardware_Error_Status decoded. */

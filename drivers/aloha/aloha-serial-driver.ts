@@ -166,6 +166,7 @@ export class AlohaSerialDriver implements Driver {
    */
   async refresh(): Promise<void> {
     while (this.cycling) await this.cycling;
+    for (const a of this.arms) a.forgetCommand();
     if (this.arms.length) await this.readAndEmit();
   }
 

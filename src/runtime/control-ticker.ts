@@ -61,12 +61,16 @@ export class ControlTicker {
   }
 
   /**
-   * Resume after a driver fault cleared: start again from the fresh measurement, and refuse every chunk
-   * inserted so far (planned before the fault, from where the robot was then), so motion resumes only
-   * with a chunk computed from a fresh observation.
+   * Resume after a driver fault cleared: start the joints again from the fresh measurement, and refuse
+   * every chunk inserted so far (planned before the fault, from where the robot was then), so motion
+   * resumes only with a chunk computed from a fresh observation. Grippers keep their last command: one
+   * closed on an object measures part-open, and commanding that opening would let the object go.
    */
   resumeAfterFault(measured: ArrayLike<number>): void {
-    this.reset(measured);
+    const g = this.safety.limits.is_gripper;
+    for (let i = 0; i < this.last.length; i++) if (!g[i]) this.last[i] = measured[i];
+    this.prevChunk = -1;
+    this.armed = false;
     this.minChunk = Atomics.load(this.ring.header, H_LAST_CHUNK) + 1;
   }
 

@@ -4,7 +4,8 @@
 // command. The driver's binding (driver-bindings/) says how to wait for a tick: blocking (Atomics.wait,
 // then spin) for the embedded sim, or yielding to the event loop for drivers that do network or serial
 // I/O there. While the binding reports a fault (stale state, connection lost) the loop holds, and it
-// restarts the command stream from a fresh measurement when the fault clears.
+// restarts the command stream from a fresh measurement when the fault clears, unless the binding says
+// the hold was transient (a missed read: the actuators never left the last command).
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 import type { JointState } from '../../drivers/driver.js';
 import { ActionRing } from './action-ring.js';
@@ -129,9 +130,11 @@ async function run(): Promise<void> {
       cmd = ticker.holdForFault(k);
       driver.hold();
     } else {
-      const fresh = faulted ? binding.measured() : undefined;
-      // commands restart from where the robot is now and from a new chunk, never from the old plan
-      if (fresh) ticker.resumeAfterFault(stateVector(layout, fresh, start));
+      if (faulted && !binding.holdWasTransient?.()) {
+        // commands restart from where the robot is now and from a new chunk, never from the old plan
+        const fresh = binding.measured();
+        if (fresh) ticker.resumeAfterFault(stateVector(layout, fresh, start));
+      }
       faulted = false;
       cmd = ticker.next(k);
       if (cmd === null) driver.hold();

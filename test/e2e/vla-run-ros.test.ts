@@ -39,7 +39,9 @@ test('the scripted expert through rosbridge: every episode succeeds, 0 underruns
     assert.equal(s.buffer.stale_actions_executed, 0, why);
     assert.equal(s.driver.kind, 'ur');
     assert.equal(s.driver.faults.disconnects, 0, why);
-    assert.ok(ep.cell.commands_received >= s.control.ticks - 5, `${ep.cell.commands_received} commands for ${s.control.ticks} ticks`);
+    // every tick publishes a command, except ticks held because /joint_states went stale (a stalled host)
+    const held = s.driver.fault_hold_ticks ?? 0;
+    assert.ok(ep.cell.commands_received >= s.control.ticks - held - 5, `${ep.cell.commands_received} commands for ${s.control.ticks} ticks (${held} held)`);
   } finally {
     await ep.stop();
   }

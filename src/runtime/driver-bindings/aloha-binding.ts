@@ -7,7 +7,9 @@
 //  - io: a read or write failed after the bus's retries (the message names arm and ID); the loop holds,
 //    which sends nothing until a read succeeds again, and resumes from that read;
 //  - late: a cycle could not finish inside its tick, so its read was abandoned (its replies, if they come,
-//    are discarded, never used for a later tick); the loop holds the same way until a complete read;
+//    are discarded, never used for a later tick); the loop holds the same way until a complete read,
+//    then, if the hold was no longer than stale_state_ms, goes on with its plan (the servos never left
+//    the last goal: a missed read is no reason to wait for a new chunk);
 //  - stale: no complete read for stale_state_ms (cycles are not finishing in time).
 // Health changes are seen at tick granularity, so a failed write that the same cycle's read clears is
 // counted but never holds the arm. Set-up failures (calibration file, port, a servo that does not
@@ -71,9 +73,22 @@ export async function bindAlohaDriver(cfg: AlohaDriverConfig, ctx: BindingContex
 
   const health = new Subject<DriverHealth>();
   let reported: AlohaStatus['status'] = 'ok';
+  /** The hold in progress (or the last one): when it began and whether it was only late ticks so far. */
+  let holdStartMs = 0;
+  let onlyLate = true;
+  let lastHoldTransient = false;
   /** The status now, and a health message when it changed since the last tick. */
   const check = (): AlohaStatus => {
     const s = current();
+    if (s.status !== 'ok') {
+      if (reported === 'ok') {
+        holdStartMs = monotonicMs();
+        onlyLate = true;
+      }
+      if (s.status !== 'late') onlyLate = false;
+    } else if (reported !== 'ok') {
+      lastHoldTransient = onlyLate && monotonicMs() - holdStartMs <= cfg.stale_state_ms;
+    }
     if (s.status !== reported) {
       reported = s.status;
       health.next({ ok: s.status === 'ok', status: s.status, reason: s.reason, t_mono_ms: monotonicMs(), ...(s.latched ? { latched: true } : {}) });
@@ -100,6 +115,9 @@ export async function bindAlohaDriver(cfg: AlohaDriverConfig, ctx: BindingContex
       return s.status === 'ok' ? undefined : `${s.status}: ${s.reason}`;
     },
     measured: () => (current().status === 'ok' ? latest : undefined),
+    // only late reads, and not for longer than the stale limit: nothing was written while the loop held,
+    // so the servos stayed on the last goal and the plan goes on
+    holdWasTransient: () => lastHoldTransient,
     done: false,
     success: () => false,
     observationExtras: () => ({}),

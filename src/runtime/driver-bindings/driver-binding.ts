@@ -28,6 +28,13 @@ export interface DriverBinding {
   fault(): string | undefined;
   /** A fresh measurement to restart the command stream from after a fault cleared. */
   measured(): JointState | undefined;
+  /**
+   * Asked once when a fault clears: whether that hold left the actuators exactly on the last command
+   * (only reads were missed, for a few ticks at most, and nothing else could move the robot). The loop
+   * then goes on with the buffered plan; otherwise (absent, or false) it restarts from the measured pose
+   * and waits for a chunk computed after the fault.
+   */
+  holdWasTransient?(): boolean;
   /** The episode has ended by itself (the sim: success or time out). Robots never end one themselves. */
   readonly done: boolean;
   /** Whether the task succeeded, where this thread can know it (the sim); false otherwise. */
