@@ -4,7 +4,8 @@
 //    positions; the arms in parallel), back to back, p50/p99/max;
 //  soak: a 50 Hz loop for soak_s seconds with 1% of the replies CRC-corrupted, goals on a slow sinusoid
 //    around the start pose; a tick is missed when its cycle did not finish before the next deadline or
-//    failed after its retries.
+//    failed after its retries. Held, like vla-run holds it on a live run, with the CPU wake-up latency
+//    capped at 0 (src/runtime/cpu-wake-latency.ts); the cycle is measured both ways, side by side.
 // The driver runs with its defaults (bus timeout and retries), as vla-run uses it.
 import { cpus, loadavg } from 'node:os';
 import { AlohaSerialDriver, type AlohaFault } from '../drivers/aloha/aloha-serial-driver.js';
@@ -14,6 +15,7 @@ import { quantile } from '../src/runtime/latency.js';
 import { monotonicMs } from '../src/util/clock.js';
 import { startEmulatorProcess, type EmulatorExitReport } from './dynamixel-emulator-process.js';
 import { waitUntil } from './deadline-wait.js';
+import { holdCpuWakeLatency } from '../src/runtime/cpu-wake-latency.js';
 
 export interface DynamixelBenchOptions {
   soak_s: number;
@@ -28,6 +30,8 @@ export interface DynamixelCycleResult {
   warmup_cycles_excluded: number;
   pacing: string;
   cycle_ms: StatsMs;
+  /** The PM QoS cap both processes held (µs; null: none, the CPUs could sleep between replies). */
+  cpu_wake_latency_us: number | null;
   bus: Record<string, BusCounters>;
   emulator_counters: EmulatorExitReport;
 }
@@ -49,6 +53,8 @@ export interface DynamixelSoakResult {
   seconds: number;
   control_hz: number;
   crc_error_rate: number;
+  /** The PM QoS cap held during the soak, as vla-run holds it on a live run (µs; null: none could be). */
+  cpu_wake_latency_us: number | null;
   /** Control deadlines in the soak. */
   ticks: number;
   /** Deadlines whose cycle did not complete before the next deadline, failed, or never ran (skipped). */
@@ -83,7 +89,11 @@ export interface DynamixelBenchResult {
   link: string;
   driver_defaults: { timeout_ms: number; retries: number };
   machine: { cpus: number; loadavg_1_5_15_before: number[]; loadavg_1_5_15_after: number[] };
+  /** The same cycles, side by side: CPUs free to sleep between replies, then with wake-up latency capped at 0. */
+  cycle_uncapped: DynamixelCycleResult;
   cycle: DynamixelCycleResult;
+  /** cycle_uncapped.cycle_ms.p99 / cycle.cycle_ms.p99. */
+  cycle_p99_ratio_uncapped_to_capped: number;
   soak: DynamixelSoakResult;
   targets: Record<string, string>;
 }
@@ -105,8 +115,10 @@ export async function dynamixelBench(opts: DynamixelBenchOptions): Promise<Dynam
   const log = opts.log ?? (() => {});
   const before = loadavgNow();
   log(`dynamixel: ${opts.cycles} read+write cycles of both arms, load average ${before.join(' ')}`);
-  const cycle = await benchmarkCycle(opts.cycles);
-  log(`dynamixel: cycle p50 ${cycle.cycle_ms.p50} ms, p99 ${cycle.cycle_ms.p99} ms; soak ${opts.soak_s} s at 50 Hz, ${SOAK_CRC_ERROR_RATE * 100}% CRC errors`);
+  const cycle_uncapped = await benchmarkCycle(opts.cycles, null);
+  log(`dynamixel: uncapped cycle p50 ${cycle_uncapped.cycle_ms.p50} ms, p99 ${cycle_uncapped.cycle_ms.p99} ms`);
+  const cycle = await benchmarkCycle(opts.cycles, 0);
+  log(`dynamixel: cycle (CPU wake-up capped at ${cycle.cpu_wake_latency_us ?? '- (not held)'} µs) p50 ${cycle.cycle_ms.p50} ms, p99 ${cycle.cycle_ms.p99} ms; soak ${opts.soak_s} s at 50 Hz, ${SOAK_CRC_ERROR_RATE * 100}% CRC errors`);
   const soak = await benchmarkSoak(opts.soak_s, log);
   log(`dynamixel: soak ${soak.ticks} ticks, ${soak.missed_ticks} missed, ${soak.crc_errors} CRC errors, ${soak.retries} retries, ${soak.timeouts} timeouts`);
   return {
@@ -114,16 +126,32 @@ export async function dynamixelBench(opts: DynamixelBenchOptions): Promise<Dynam
     link: 'socat pty pair per arm, 1 Mbps (a pty does not pace bytes at the baud rate)',
     driver_defaults: { timeout_ms: DEFAULT_BUS_TIMEOUT_MS, retries: DEFAULT_BUS_RETRIES },
     machine: { cpus: cpus().length, loadavg_1_5_15_before: before, loadavg_1_5_15_after: loadavgNow() },
+    cycle_uncapped,
     cycle,
+    cycle_p99_ratio_uncapped_to_capped: Math.round((cycle_uncapped.cycle_ms.p99 / cycle.cycle_ms.p99) * 100) / 100,
     soak,
     targets: { 'soak.missed_ticks': '0 (issue 6: 5 minutes at 50 Hz with 1% CRC errors)', 'cycle.cycle_ms.p99': `< ${PERIOD_MS} (one control period)` },
   };
 }
 
-/** Start the emulator process, connect the driver with its defaults, run `body`, then tear both down. */
-async function withEmulatedRig<T>(crc_error_rate: number, body: (d: AlohaSerialDriver, start: JointState) => Promise<T>):
+/**
+ * Start the emulator process, connect the driver with its defaults, run `body`, then tear both down.
+ * `wake_us`: the CPU wake-up latency cap this process and the emulator hold meanwhile (null: none).
+ */
+async function withEmulatedRig<T>(crc_error_rate: number, wake_us: number | null, body: (d: AlohaSerialDriver, start: JointState) => Promise<T>):
+  Promise<{ result: T; bus: Record<string, BusCounters>; emulator_counters: EmulatorExitReport; cpu_wake_latency_us: number | null }> {
+  const wake = wake_us === null ? undefined : holdCpuWakeLatency(wake_us);
+  try {
+    const r = await runEmulatedRig(crc_error_rate, wake_us, body);
+    return { ...r, cpu_wake_latency_us: wake?.held_us ?? null };
+  } finally {
+    wake?.release();
+  }
+}
+
+async function runEmulatedRig<T>(crc_error_rate: number, wake_us: number | null, body: (d: AlohaSerialDriver, start: JointState) => Promise<T>):
   Promise<{ result: T; bus: Record<string, BusCounters>; emulator_counters: EmulatorExitReport }> {
-  const emu = await startEmulatorProcess({ crc_error_rate });
+  const emu = await startEmulatorProcess({ crc_error_rate, cpu_wake_latency_us: wake_us ?? 'off' });
   let out: { result: T; bus: Record<string, BusCounters> };
   try {
     const d = await AlohaSerialDriver.create({ ports: emu.ports, sim: true, control_hz: CONTROL_HZ });
@@ -154,8 +182,8 @@ function poseAction(s: JointState): Float64Array {
   return a;
 }
 
-async function benchmarkCycle(cycles: number): Promise<DynamixelCycleResult> {
-  const { result, bus, emulator_counters } = await withEmulatedRig(0, async (d, start) => {
+async function benchmarkCycle(cycles: number, wake_us: number | null): Promise<DynamixelCycleResult> {
+  const { result, bus, emulator_counters, cpu_wake_latency_us } = await withEmulatedRig(0, wake_us, async (d, start) => {
     const action = poseAction(start);
     const times: number[] = [];
     for (let k = 0; k < cycles + WARMUP_CYCLES; k++) {
@@ -168,7 +196,7 @@ async function benchmarkCycle(cycles: number): Promise<DynamixelCycleResult> {
   return {
     cycles, warmup_cycles_excluded: WARMUP_CYCLES,
     pacing: 'back to back (the soak has the same cycle paced at 50 Hz)',
-    cycle_ms: stats(result), bus, emulator_counters,
+    cycle_ms: stats(result), cpu_wake_latency_us, bus, emulator_counters,
   };
 }
 
@@ -189,7 +217,7 @@ const sumCounters = (all: Record<string, BusCounters>) => Object.values(all).red
   { retries: 0, timeouts: 0, crc_errors: 0, stale_replies: 0 });
 
 async function benchmarkSoak(seconds: number, log: (m: string) => void): Promise<DynamixelSoakResult> {
-  const { result, bus, emulator_counters } = await withEmulatedRig(SOAK_CRC_ERROR_RATE, async (d, start) => {
+  const { result, bus, emulator_counters, cpu_wake_latency_us } = await withEmulatedRig(SOAK_CRC_ERROR_RATE, 0, async (d, start) => {
     let io_faults = 0;
     const faultSub = d.faults$.subscribe((f: AlohaFault) => { if (f.kind === 'io') io_faults++; });
     const lo = new Float64Array(12).fill(Infinity), hi = new Float64Array(12).fill(-Infinity);
@@ -247,7 +275,7 @@ async function benchmarkSoak(seconds: number, log: (m: string) => void): Promise
   });
   const c = sumCounters(bus);
   return {
-    seconds, control_hz: CONTROL_HZ, crc_error_rate: SOAK_CRC_ERROR_RATE,
+    seconds, control_hz: CONTROL_HZ, crc_error_rate: SOAK_CRC_ERROR_RATE, cpu_wake_latency_us,
     ticks: result.total, missed_ticks: result.missed_ticks, missed_by_cause: result.by_cause, cycles_run: result.ticks, overrun_ticks: result.overrun, failed_cycles: result.failed_cycles, late_ticks: result.late_ticks,
     skipped_deadlines: result.skipped, crc_errors: c.crc_errors, retries: c.retries, timeouts: c.timeouts, stale_replies: c.stale_replies,
     io_faults: result.io_faults, cycle_ms: result.cycle_ms, start_late_ms: result.start_late_ms,

@@ -9,6 +9,8 @@ import type { AlohaSide } from '../drivers/aloha/motor-map.js';
 
 export interface EmulatorProcessOptions {
   crc_error_rate?: number;
+  /** The emulator's own --cpu-wake-latency-us (default: its default, 0). */
+  cpu_wake_latency_us?: number | 'off';
   /** Seconds to wait for the ready line (MuJoCo model compilation on a loaded machine). */
   ready_timeout_s?: number;
 }
@@ -31,7 +33,8 @@ const VLA_SIM = fileURLToPath(new URL('../../bin/vla-sim.js', import.meta.url));
 const STOP_TIMEOUT_MS = 10_000;
 
 export async function startEmulatorProcess(opts: EmulatorProcessOptions = {}): Promise<EmulatorProcess> {
-  const args = [VLA_SIM, 'dynamixel', '--robot', 'aloha', '--json', '--no-sim-link', '--crc-error-rate', String(opts.crc_error_rate ?? 0)];
+  const args = [VLA_SIM, 'dynamixel', '--robot', 'aloha', '--json', '--no-sim-link', '--crc-error-rate', String(opts.crc_error_rate ?? 0),
+    ...(opts.cpu_wake_latency_us !== undefined ? ['--cpu-wake-latency-us', String(opts.cpu_wake_latency_us)] : [])];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VLA_LOG_LEVEL: 'info' } });
   const logLines: string[] = [];
   createInterface({ input: child.stderr! }).on('line', (l) => { logLines.push(l); if (logLines.length > 200) logLines.shift(); });

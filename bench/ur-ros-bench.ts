@@ -9,6 +9,7 @@
 //    loop started a period or more late), underruns, driver holds.
 //  resume: the endpoint is killed mid-episode and started again on the same port: time from the new
 //    endpoint being ready to its first command (reconnect back-off + a fresh /joint_states).
+// All of it with the CPU wake-up latency capped at 0, as vla-run holds it on a live run.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { resolve } from 'node:path';
@@ -19,6 +20,7 @@ import { defaultRosSettings } from '../calibration/ros-settings.js';
 import { robotModel } from '../sim/robots/index.js';
 import { createTask } from '../sim/tasks/index.js';
 import { quantile } from '../src/runtime/latency.js';
+import { holdCpuWakeLatency } from '../src/runtime/cpu-wake-latency.js';
 import type { RuntimeReport } from '../src/runtime/runtime-types.js';
 
 const CHILD = resolve(import.meta.dirname, 'ur-endpoint-child.js');
@@ -75,6 +77,17 @@ function pairLatency(sent: ArrayLike<number>, received: number[]) {
 }
 
 export async function benchmarkUrRos(seconds: number, log: (m: string) => void): Promise<object> {
+  // as vla-run does on a live run (the cap is system-wide, so it covers the endpoint process too)
+  const wake = holdCpuWakeLatency(0);
+  if (wake.why_not) log(`ur: CPU wake-up latency not capped: ${wake.why_not}`);
+  try {
+    return { cpu_wake_latency_us: wake.held_us, ...(await measure(seconds, log)) };
+  } finally {
+    wake.release();
+  }
+}
+
+async function measure(seconds: number, log: (m: string) => void): Promise<object> {
   // 1. latency and the long run
   const ep = await startEndpoint();
   const { rt, policy } = await startRuntime(ep.url);

@@ -23,6 +23,8 @@ test('bad usage exits 2 with the valid values and never starts the robot', () =>
     [['--robot', 'ur5', '--sim', '--delay', 'soon'], /--delay must be an integer/],
     [['--robot', 'ur5', '--sim', '--inject-latency-ms', '300ms'], /N or N:JITTER/],
     [['--robot', 'ur5', '--sim', '--policy', '/nonexistent/model.onnx'], /model\.onnx/],
+    [['--robot', 'ur5', '--sim', '--cpu-wake-latency-us', '1.5'], /whole number of µs or 'off'/],
+    [['--robot', 'ur5', '--sim', '--clock', 'fast', '--cpu-wake-latency-us', '0'], /for real-time runs/],
   ] as const) {
     const r = vlaRun(...args);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
@@ -57,6 +59,7 @@ test('--json prints exactly one object with the summary fields; --record writes 
     const s = JSON.parse(lines[0]);
     for (const k of ['robot', 'sim', 'policy', 'episodes', 'successes', 'success_rate']) assert.ok(k in s, k);
     for (const k of ['hz', 'ticks', 'underruns', 'overruns', 'jitter_ms']) assert.ok(k in s.control, `control.${k}`);
+    assert.equal(s.control.cpu_wake_latency_us, null, 'a sim run caps no CPU wake-up latency unless asked');
     for (const k of ['calls', 'latency_ms']) assert.ok(k in s.inference, `inference.${k}`);
     for (const k of ['chunks', 'late_chunks', 'dropped_prefix_actions', 'stale_actions_executed', 'seam_jump_ratio']) assert.ok(k in s.buffer, `buffer.${k}`);
     for (const k of ['clamped_actions', 'rejected_chunks', 'holds']) assert.ok(k in s.safety, `safety.${k}`);

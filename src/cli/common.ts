@@ -1,6 +1,7 @@
 // What every command line tool shares: exit codes, usage errors that list the valid values, and
 // running a command so that a user sees one clear line instead of a stack trace.
 import { CommanderError, type Command } from 'commander';
+import { parseCpuWakeLatency } from '../runtime/cpu-wake-latency.js';
 
 /** 0 success, 1 a check failed, 2 bad usage or bad input (design.md). */
 export const EXIT = { ok: 0, check_failed: 1, usage: 2 } as const;
@@ -64,4 +65,12 @@ export function progress(label: string): { update(done: number, total: number, n
       if (tty) process.stderr.write('\n');
     },
   };
+}
+
+/** --cpu-wake-latency-us of the simulators: they stand in for hardware, which answers at once. */
+export const SIMULATOR_CPU_WAKE_HELP = 'while running, cap how long a CPU takes to wake (Linux PM QoS, /dev/cpu_dma_latency; needs root), so replies go out at once as real hardware\'s do; off: no cap';
+
+/** A --cpu-wake-latency-us value: µs, or null for 'off'; anything else is a UsageError. */
+export function cpuWakeLatencyArg(spec: string): number | null {
+  try { return parseCpuWakeLatency(spec); } catch (e) { throw new UsageError((e as Error).message); }
 }

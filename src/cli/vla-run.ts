@@ -15,8 +15,9 @@ import type { Policy } from '../policy/policy.js';
 import { defaultPolicy } from '../policy/default-policy.js';
 import { EpisodeWriter, type CameraInfo, type RecordedFrame } from '../recording/index.js';
 import { buildSummary, formatSummary, type DriverHead } from '../telemetry/summary.js';
+import { holdCpuWakeLatency } from '../runtime/cpu-wake-latency.js';
 import { createLogger } from '../telemetry/log.js';
-import { choice, EXIT, intArg, numArg, runProgram, UsageError } from './common.js';
+import { choice, cpuWakeLatencyArg, EXIT, intArg, numArg, runProgram, UsageError } from './common.js';
 import { physicsHzArg, robotArg, taskArg, TASK_HELP } from './sim/args.js';
 import { simRunner, type Runner } from './run/runner.js';
 import { startRosRun } from './run/ros-runner.js';
@@ -53,6 +54,7 @@ const program = new Command('vla-run')
   .option('--record <file.mcap|dir>', 'record every episode (file name gets -seed<N> when there are several)')
   .option('--record-cameras <names|all|none>', 'camera frames to record with --record (fast clock only; comma list)', 'all')
   .option('--record-size <px>', 'size of recorded camera frames (square); a model trained on them takes this size', '96')
+  .option('--cpu-wake-latency-us <us|off|auto>', 'while the run lasts, cap how long a CPU takes to wake (Linux PM QoS, /dev/cpu_dma_latency; needs root): idle CPUs poll instead of sleeping, so replies from the robot are seen at once. auto = 0 with --rosbridge or --ports, off in sim', 'auto')
   .option('--json', 'print exactly one JSON object on stdout')
   .addHelpText('after', `
 Examples:
@@ -96,6 +98,7 @@ async function main(o: Record<string, string | boolean | undefined>): Promise<vo
   const recordSize = intArg('--record-size', o.recordSize as string, 8, 1024);
   const log = createLogger({ name: 'vla-run' });
   const opts: RuntimeOptions = { blend, fixed_delay_ticks: delay, margin_ticks: margin, injected, seed: seed0 };
+  const wakeCap = wakeCapArg(o.cpuWakeLatencyUs as string, live, clock);
 
   let runner: Runner, policy: Policy, desc: RobotDescription, task: string | null, sim: boolean;
   let probe: SimDriver | undefined;
@@ -161,6 +164,9 @@ async function main(o: Record<string, string | boolean | undefined>): Promise<vo
     driverHead = { kind: 'sim' };
   }
 
+  // held from here, when commands may start to flow, until the robot has been stopped
+  const wake = wakeCap === null ? undefined : holdCpuWakeLatency(wakeCap);
+  if (wake?.why_not) log.warn(`CPU wake-up latency not capped (${wake.why_not}): replies from the robot may be seen late on an idle machine`);
   let interrupted = false;
   const onSignal = (sig: string) => {
     interrupted = true;
@@ -189,16 +195,25 @@ async function main(o: Record<string, string | boolean | undefined>): Promise<vo
     }
   } finally {
     report = await runner.stop();
+    wake?.release();
     await policy.close();
     process.off('SIGINT', sigint);
     process.off('SIGTERM', sigterm);
   }
   const summary = buildSummary({
     robot, sim, task, policy: policy.describe().name, clock, blend, delay: delay === undefined ? 'auto' : String(delay),
-  }, report, results, driverHead);
+  }, report, results, driverHead, wake?.held_us ?? null);
   process.stdout.write(o.json ? JSON.stringify(summary) + '\n' : formatSummary(summary));
   if (interrupted) process.exitCode = 130;
   else if (summary.fault) process.exitCode = EXIT.check_failed;
+}
+
+/** The cap to hold (µs), or null for none: auto caps live runs only, where a late reply is a late tick. */
+function wakeCapArg(spec: string, live: boolean, clock: string): number | null {
+  if (spec === 'auto') return live ? 0 : null;
+  const us = cpuWakeLatencyArg(spec);
+  if (us !== null && clock === 'fast') throw new UsageError('--cpu-wake-latency-us is for real-time runs; --clock fast keeps no wall time');
+  return us;
 }
 
 /**

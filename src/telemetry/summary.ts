@@ -28,7 +28,8 @@ export interface RunSummary {
   success_rate: number;
   /** Wilson 95% interval of the success rate. */
   success_ci95: [number, number];
-  control: { hz: number; ticks: number; underruns: number; overruns: number; jitter_ms: { p50: number; p99: number; max: number } };
+  /** cpu_wake_latency_us: the PM QoS cap held during the run (µs), null when none was (see cpu-wake-latency.ts). */
+  control: { hz: number; ticks: number; underruns: number; overruns: number; jitter_ms: { p50: number; p99: number; max: number }; cpu_wake_latency_us: number | null };
   inference: { calls: number; latency_ms: { p50: number; p95: number; p99: number; max: number }; stale_observations_skipped: number };
   buffer: { chunks: number; late_chunks: number; dropped_prefix_actions: number; stale_actions_executed: number; seam_jump_ratio: number };
   safety: { clamped_actions: number; rejected_chunks: number; holds: number };
@@ -47,7 +48,7 @@ export interface RunSummary {
 }
 
 export function buildSummary(head: Pick<RunSummary, 'robot' | 'sim' | 'task' | 'policy' | 'clock' | 'blend' | 'delay'>,
-  r: RuntimeReport, episodes: EpisodeOutcome[], driver: DriverHead = { kind: 'sim' }): RunSummary {
+  r: RuntimeReport, episodes: EpisodeOutcome[], driver: DriverHead = { kind: 'sim' }, cpu_wake_latency_us: number | null = null): RunSummary {
   const successes = episodes.filter((e) => e.success).length;
   const lat = r.latency.summary();
   const c = r.control;
@@ -62,6 +63,7 @@ export function buildSummary(head: Pick<RunSummary, 'robot' | 'sim' | 'task' | '
     control: {
       hz: r.hz, ticks: c.ticks, underruns: c.underruns, overruns: r.overruns,
       jitter_ms: { p50: ms(quantile(jitter, 0.5)), p99: ms(quantile(jitter, 0.99)), max: ms(jitter.length ? Math.max(...jitter) : 0) },
+      cpu_wake_latency_us,
     },
     inference: { calls: lat.calls, latency_ms: { p50: lat.p50, p95: lat.p95, p99: lat.p99, max: lat.max }, stale_observations_skipped: r.stale_observations },
     buffer: {
@@ -84,7 +86,7 @@ export function formatSummary(s: RunSummary): string {
   return [
     `${s.robot}${s.sim ? ' (sim)' : ''}${s.task ? ` ${s.task}` : ''}, policy ${s.policy}, ${s.clock} clock, blend ${s.blend}, delay ${s.delay}`,
     `  episodes   ${s.successes}/${s.episodes} succeeded (${pct(s.success_rate)}${s.episodes > 1 ? `, 95% CI ${pct(s.success_ci95[0])}-${pct(s.success_ci95[1])}` : ''})`,
-    `  control    ${s.control.ticks} ticks at ${s.control.hz} Hz, ${s.control.underruns} underruns, ${s.control.overruns} overruns, jitter p50 ${s.control.jitter_ms.p50} / p99 ${s.control.jitter_ms.p99} / max ${s.control.jitter_ms.max} ms`,
+    `  control    ${s.control.ticks} ticks at ${s.control.hz} Hz, ${s.control.underruns} underruns, ${s.control.overruns} overruns, jitter p50 ${s.control.jitter_ms.p50} / p99 ${s.control.jitter_ms.p99} / max ${s.control.jitter_ms.max} ms${s.control.cpu_wake_latency_us !== null ? `, CPU wake-up capped at ${s.control.cpu_wake_latency_us} µs` : ''}`,
     `  inference  ${s.inference.calls} calls, latency p50 ${s.inference.latency_ms.p50} / p95 ${s.inference.latency_ms.p95} / p99 ${s.inference.latency_ms.p99} / max ${s.inference.latency_ms.max} ms${s.inference.stale_observations_skipped ? `, ${s.inference.stale_observations_skipped} stale observations skipped` : ''}`,
     `  buffer     ${s.buffer.chunks} chunks, ${s.buffer.late_chunks} late, ${s.buffer.dropped_prefix_actions} stale actions dropped, ${s.buffer.stale_actions_executed} executed stale, seam jump ratio ${s.buffer.seam_jump_ratio}`,
     `  safety     ${s.safety.clamped_actions} clamped, ${s.safety.rejected_chunks} chunks rejected, ${s.safety.holds} holds`,

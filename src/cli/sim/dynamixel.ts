@@ -4,7 +4,8 @@
 import type { Command } from 'commander';
 import { DynamixelEmulator } from '../../../sim/dynamixel/emulator.js';
 import { createLogger } from '../../telemetry/log.js';
-import { intArg, numArg, UsageError } from '../common.js';
+import { cpuWakeLatencyArg, intArg, numArg, SIMULATOR_CPU_WAKE_HELP, UsageError } from '../common.js';
+import { holdCpuWakeLatency } from '../../runtime/cpu-wake-latency.js';
 import { physicsHzArg, robotArg, taskArg, TASK_HELP } from './args.js';
 
 export function dynamixelCommand(program: Command): void {
@@ -20,6 +21,7 @@ export function dynamixelCommand(program: Command): void {
     .option('--sim-link-port <port>', 'TCP port of the sim link on 127.0.0.1 (0: any free port)', '0')
     .option('--no-sim-link', 'no sim link (serial only)')
     .option('--dir <dir>', 'directory for stable symlinks to the ports (<dir>/left, <dir>/right)')
+    .option('--cpu-wake-latency-us <us|off>', SIMULATOR_CPU_WAKE_HELP, '0')
     .option('--json', 'print one JSON line {"ports": {...}, "sim_link": ...} when ready')
     .addHelpText('after', `
 The emulator runs until interrupted (Ctrl-C). Then, for example:
@@ -27,6 +29,7 @@ The emulator runs until interrupted (Ctrl-C). Then, for example:
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const robot = robotArg(o.robot as string | undefined);
       if (robot !== 'aloha') throw new UsageError(`the Dynamixel emulator emulates ALOHA only (valid: aloha), got '${robot}'`);
+      const wakeCap = cpuWakeLatencyArg(o.cpuWakeLatencyUs as string);
       const emu = await DynamixelEmulator.start({
         task: taskArg(robot, o.task as string | undefined),
         seed: intArg('--seed', o.seed as string, 0),
@@ -48,12 +51,15 @@ The emulator runs until interrupted (Ctrl-C). Then, for example:
         if (emu.sim_link) process.stdout.write(`sim link: ${emu.sim_link}\n`);
         process.stdout.write('Ctrl-C to stop\n');
       }
-      log.info({ ...ready, faults: emu.faults }, 'emulator ready');
+      const wake = wakeCap === null ? undefined : holdCpuWakeLatency(wakeCap);
+      if (wake?.why_not) log.warn(`CPU wake-up latency not capped (${wake.why_not}): replies may go out late on an idle machine`);
+      log.info({ ...ready, faults: emu.faults, cpu_wake_latency_us: wake?.held_us ?? null }, 'emulator ready');
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
       });
       log.info({ counters: emu.counters(), slipped_ticks: emu.slipped_ticks }, 'emulator stopping');
       await emu.stop();
+      wake?.release();
     });
 }

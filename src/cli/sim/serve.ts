@@ -4,7 +4,8 @@ import type { Command } from 'commander';
 import { UrEndpoint } from '../../../sim/rosbridge/ur-endpoint.js';
 import { cameraTopic, defaultRosSettings, ROS_LAYOUTS, UR_CONTROLLER_HZ } from '../../../calibration/ros-settings.js';
 import { createLogger } from '../../telemetry/log.js';
-import { choice, intArg, numArg, UsageError } from '../common.js';
+import { choice, cpuWakeLatencyArg, intArg, numArg, SIMULATOR_CPU_WAKE_HELP, UsageError } from '../common.js';
+import { holdCpuWakeLatency } from '../../runtime/cpu-wake-latency.js';
 import { cameraListArg, taskArg, TASK_HELP } from './args.js';
 
 const UR_ROBOTS = ['ur5', 'ur5e'] as const;
@@ -22,6 +23,7 @@ export function serveCommand(program: Command): void {
     .option('--camera-size <px>', 'image width and height', '224')
     .option('--camera-hz <hz>', 'camera frame rate', '10')
     .option('--shuffle-joint-names', 'send /joint_states names in a random order every message (tests clients)')
+    .option('--cpu-wake-latency-us <us|off>', SIMULATOR_CPU_WAKE_HELP, '0')
     .option('--json', 'print the ready line as one JSON object')
     .action(async (o: Record<string, string | boolean | undefined>) => {
       if (o.robot === undefined) throw new UsageError(`--robot is required (valid: ${UR_ROBOTS.join(', ')})`);
@@ -34,6 +36,7 @@ export function serveCommand(program: Command): void {
       const cameraSize = intArg('--camera-size', o.cameraSize as string, 8, 1024);
       const cameraHz = numArg('--camera-hz', o.cameraHz as string, 0, 60);
       const settings = defaultRosSettings(layout);
+      const wakeCap = cpuWakeLatencyArg(o.cpuWakeLatencyUs as string);
       const log = createLogger({ name: 'vla-sim serve' });
 
       let endpoint: UrEndpoint;
@@ -46,6 +49,8 @@ export function serveCommand(program: Command): void {
         if (/cannot listen/.test((err as Error).message)) throw new UsageError((err as Error).message);
         throw err;
       }
+      const wake = wakeCap === null ? undefined : holdCpuWakeLatency(wakeCap);
+      if (wake?.why_not) log.warn(`CPU wake-up latency not capped (${wake.why_not}): messages may go out late on an idle machine`);
       const ready = {
         url: endpoint.url, robot, task, seed, layout, joint_states_hz: UR_CONTROLLER_HZ[robot],
         topics: settings.topics,
@@ -62,6 +67,7 @@ export function serveCommand(program: Command): void {
       });
       const stats = endpoint.cell.stats;
       await endpoint.stop();
+      wake?.release();
       log.info({ signal, ...stats, dropped_messages: endpoint.server.dropped_messages }, 'rosbridge endpoint stopped');
     });
 }
