@@ -13,6 +13,8 @@ import { ALOHA_READ_IDS } from '../drivers/aloha/motor-map.js';
 import { emulatorCalibration } from '../sim/dynamixel/aloha-rig.js';
 import type { JointState } from '../drivers/driver.js';
 import { monotonicMs } from '../src/util/clock.js';
+import { bindAlohaDriver } from '../src/runtime/driver-bindings/aloha-binding.js';
+import { builtinAlohaCalibrationPath } from '../calibration/motor-calibration.js';
 
 let emu: DynamixelEmulator;
 before(async () => { emu = await DynamixelEmulator.start({ sim_link: false }); });
@@ -141,6 +143,61 @@ test('a port that cannot be opened: PortOpenError naming the arm and the path', 
   await assert.rejects(DynamixelBus.open({ path: '/dev/does-not-exist-dxl', name: 'left arm' }),
     (err: Error) => err instanceof PortOpenError && /^left arm: cannot open serial port \/dev\/does-not-exist-dxl/.test(err.message));
   await assert.rejects(AlohaSerialDriver.create({ ports: { left: '/dev/nope-left', right: emu.ports.right } }).then((d) => d.connect()), /left follower: cannot open serial port \/dev\/nope-left/);
+});
+
+test('driver hold: the joints take the measured pose, the gripper keeps its last command', async () => {
+  const d = await AlohaSerialDriver.create({ ports: emu.ports, calibration: { left: emulatorCalibration('left'), right: emulatorCalibration('right') }, bus: BUS, sim: true, cycle_budget_ms: 240 });
+  const states: JointState[] = [];
+  d.state$.subscribe((s) => states.push(s));
+  const gripperGoal = () => emu.rig.arms[0].servos.find((s) => s.id === 9)!.get(REG.goal_position);
+  try {
+    await d.connect();
+    const action = new Float64Array(14);
+    action.set(states[0].position_rad.subarray(0, 6), 0);
+    action.set(states[0].position_rad.subarray(6, 12), 7);
+    action[6] = action[13] = 1;
+    for (let k = 0; k < 5; k++) { await d.cycle(action); await sleep(20); }
+    const open = gripperGoal();
+    action[6] = 0; // close the left gripper: one tick later it still measures nearly open
+    await d.cycle(action);
+    const closed = gripperGoal();
+    assert.ok(open - closed > 500, `goal ticks open ${open}, closed ${closed}`);
+    assert.ok(states.at(-1)!.gripper[0] > 0.5, `measured ${states.at(-1)!.gripper[0]} right after the command`);
+    await d.cycle(null);
+    assert.equal(gripperGoal(), closed, 'the hold kept the gripper closing rather than commanding the opening it measured');
+  } finally {
+    await d.disconnect();
+  }
+});
+
+test('ALOHA binding: a hold of a few late reads is transient (the plan goes on); a longer one is not', async () => {
+  const b = await bindAlohaDriver({
+    kind: 'aloha', robot: 'aloha', ports: emu.ports, control_hz: 50, stale_state_ms: 100, sim_endpoint: true,
+    calibration_paths: { left: builtinAlohaCalibrationPath('left'), right: builtinAlohaCalibrationPath('right') },
+  }, { control_hz: 50 });
+  const d = b.driver as AlohaSerialDriver;
+  const tick = async () => { await d.cycle(null); return b.fault(); };
+  const lateFor = async (cycles: number) => {
+    emu.setFaults({ reply_delay_ms: 40 });
+    for (let k = 0; k < cycles; k++) {
+      assert.match((await tick()) ?? 'ok', /^late: /);
+      await sleep(20);
+    }
+    emu.setFaults({ reply_delay_ms: 0 });
+    await sleep(50); // the delayed replies arrive (and are dropped) before the next read
+    assert.equal(await tick(), undefined, 'a complete read clears the fault');
+  };
+  try {
+    const start = await b.startEpisode(0);
+    assert.notEqual(typeof start, 'string', String(start));
+    await lateFor(1);
+    assert.equal(b.holdWasTransient?.(), true, 'one late read: about 70 ms of hold, the servos never left their goals');
+    await lateFor(8);
+    assert.equal(b.holdWasTransient?.(), false, 'eight late reads: longer than the 100 ms stale limit');
+  } finally {
+    emu.setFaults({ reply_delay_ms: 0 });
+    await d.disconnect();
+  }
 });
 
 test('driver: 14-value actions at 50 Hz, a hardware alert latches a hold and is reported with the motor', async () => {
