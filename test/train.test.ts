@@ -176,12 +176,12 @@ async function writeEpisode(path: string, o: { action_names?: string[]; joint_na
   await w.close({ success: true });
 }
 
-test('the shipped pick-place models load and complete an episode through vla-run (default policy)', async () => {
-  for (const robot of ['ur5', 'ur5e']) {
-    const r = node('vla-run', '--robot', robot, '--sim', '--clock', 'fast', '--episodes', '1', '--seed', '7', '--json');
+test('the shipped pick-place and push models load and complete an episode through vla-run (default policy)', async () => {
+  for (const [robot, task] of [['ur5', 'pick-place'], ['ur5e', 'pick-place'], ['ur5', 'push'], ['ur5e', 'push']]) {
+    const r = node('vla-run', '--robot', robot, '--sim', '--task', task, '--clock', 'fast', '--episodes', '1', '--seed', '7', '--json');
     assert.equal(r.code, 0, r.stderr);
     const s = JSON.parse(r.stdout);
-    assert.equal(s.policy, `${robot}-pick-place`, `the default policy is ${shippedModelPath(robot, 'pick-place')}`);
+    assert.equal(s.policy, `${robot}-${task}`, `the default policy is ${shippedModelPath(robot, task)}`);
     assert.equal(s.fault, null);
     assert.ok(s.episodes_detail[0].ticks > 50);
     assert.ok(s.inference.calls > 2);
