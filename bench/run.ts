@@ -44,7 +44,8 @@ if (only.has('runtime')) {
     chunk_insert: benchmarkInsert(),
     seams: await benchmarkSeams(log),
     latency_sweep: await benchmarkLatencySweep(log),
-    jitter: await benchmarkJitter(jitter_s, log),
+    jitter_uncapped: await benchmarkJitter(jitter_s, log, null),
+    jitter: await benchmarkJitter(jitter_s, log, 0),
   };
 }
 if (only.has('ur')) {

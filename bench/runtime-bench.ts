@@ -1,6 +1,7 @@
 // Benchmarks of the runtime core (issue: buffered execution). Each returns a JSON-able object.
 //  jitter: the control loop at 50 Hz for N s with inference running, next to a setTimeout loop on
-//    the main thread measured over the same seconds;
+//    the main thread measured over the same seconds; run twice, CPUs free to sleep and then with the
+//    wake-up latency capped at 0 as vla-run holds it in real time;
 //  insert: a 25 x 14 chunk into the action buffer;
 //  latency sweep: the largest injected latency that still gives 0 underruns (virtual clock), for a
 //    policy that plans from the tick its chunk will land (the scripted expert) and for a model with a
@@ -22,12 +23,16 @@ import { ActionBuffer, BLEND_MODES, type BlendMode } from '../src/runtime/action
 import { quantile } from '../src/runtime/latency.js';
 import { seamJumpRatio } from '../src/runtime/control-ticker.js';
 import { Rng } from '../src/util/rng.js';
+import { holdCpuWakeLatency } from '../src/runtime/cpu-wake-latency.js';
 
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 const stats = (xs: number[]) => ({ p50: r3(quantile(xs, 0.5)), p99: r3(quantile(xs, 0.99)), max: r3(xs.length ? Math.max(...xs) : 0) });
 
-export async function benchmarkJitter(seconds: number, log: (m: string) => void): Promise<object> {
+/** `wake_us`: the CPU wake-up latency cap held meanwhile, as vla-run holds it in real time (null: none). */
+export async function benchmarkJitter(seconds: number, log: (m: string) => void, wake_us: number | null): Promise<object> {
   const dir = await mkdtemp(join(tmpdir(), 'vla-bench-'));
+  const wake = wake_us === null ? undefined : holdCpuWakeLatency(wake_us);
+  if (wake?.why_not) log(`jitter: CPU wake-up latency not capped: ${wake.why_not}`);
   try {
     const model = join(dir, 'policy.onnx');
     await writeTestPolicy(model, { name: 'bench-net', cameras: [{ name: 'top', width: 96, height: 96 }, { name: 'wrist', width: 96, height: 96 }], state_dim: 7, horizon: 25, action_dim: 7, mode: 'net', seed: 3, control_hz: 50 });
@@ -44,7 +49,7 @@ export async function benchmarkJitter(seconds: number, log: (m: string) => void)
       setTimeout(() => { baseline.push(Math.abs(performance.now() - due)); tick(); }, Math.max(0, due - performance.now()));
     };
     tick();
-    log(`jitter: ${seconds} s at 50 Hz, ONNX policy with 2 cameras (96 px) running`);
+    log(`jitter: ${seconds} s at 50 Hz, ONNX policy with 2 cameras (96 px) running, CPU wake-up ${wake?.held_us !== undefined && wake.held_us !== null ? `capped at ${wake.held_us} µs` : 'not capped'}`);
     let seed = 0;
     while (performance.now() - t0 < seconds * 1000) {
       const left = Math.max(1, Math.round((seconds * 1000 - (performance.now() - t0)) / 20));
@@ -58,12 +63,13 @@ export async function benchmarkJitter(seconds: number, log: (m: string) => void)
     const base = baseline.slice(50);
     const w = stats(loop), b = stats(base);
     return {
-      seconds, ticks: loop.length, worker_loop_ms: w, settimeout_baseline_ms: b,
+      seconds, cpu_wake_latency_us: wake?.held_us ?? null, ticks: loop.length, worker_loop_ms: w, settimeout_baseline_ms: b,
       p99_ratio_baseline_over_worker: w.p99 > 0 ? Math.round((b.p99 / w.p99) * 10) / 10 : null,
       overruns: report.overruns, inference_calls: report.latency.summary().calls,
       targets: { 'worker_loop_ms.p99': '<= 0.25', 'worker_loop_ms.max': '<= 2' },
     };
   } finally {
+    wake?.release();
     await rm(dir, { recursive: true, force: true });
   }
 }

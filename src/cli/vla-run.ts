@@ -54,7 +54,7 @@ const program = new Command('vla-run')
   .option('--record <file.mcap|dir>', 'record every episode (file name gets -seed<N> when there are several)')
   .option('--record-cameras <names|all|none>', 'camera frames to record with --record (fast clock only; comma list)', 'all')
   .option('--record-size <px>', 'size of recorded camera frames (square); a model trained on them takes this size', '96')
-  .option('--cpu-wake-latency-us <us|off|auto>', 'while the run lasts, cap how long a CPU takes to wake (Linux PM QoS, /dev/cpu_dma_latency; needs root): idle CPUs poll instead of sleeping, so replies from the robot are seen at once. auto = 0 with --rosbridge or --ports, off in sim', 'auto')
+  .option('--cpu-wake-latency-us <us|off|auto>', 'while the run lasts, cap how long a CPU takes to wake (Linux PM QoS, /dev/cpu_dma_latency; needs root): idle CPUs poll instead of sleeping, so ticks and replies from the robot are seen at once. auto = 0 in real time (a warning on a robot if it cannot be held), off with --clock fast', 'auto')
   .option('--json', 'print exactly one JSON object on stdout')
   .addHelpText('after', `
 Examples:
@@ -98,7 +98,7 @@ async function main(o: Record<string, string | boolean | undefined>): Promise<vo
   const recordSize = intArg('--record-size', o.recordSize as string, 8, 1024);
   const log = createLogger({ name: 'vla-run' });
   const opts: RuntimeOptions = { blend, fixed_delay_ticks: delay, margin_ticks: margin, injected, seed: seed0 };
-  const wakeCap = wakeCapArg(o.cpuWakeLatencyUs as string, live, clock);
+  const wakeCap = wakeCapArg(o.cpuWakeLatencyUs as string, clock);
 
   let runner: Runner, policy: Policy, desc: RobotDescription, task: string | null, sim: boolean;
   let probe: SimDriver | undefined;
@@ -166,7 +166,8 @@ async function main(o: Record<string, string | boolean | undefined>): Promise<vo
 
   // held from here, when commands may start to flow, until the robot has been stopped
   const wake = wakeCap === null ? undefined : holdCpuWakeLatency(wakeCap);
-  if (wake?.why_not) log.warn(`CPU wake-up latency not capped (${wake.why_not}): replies from the robot may be seen late on an idle machine`);
+  // in the embedded sim it is only worth a word when asked for: most laptops will not let a user hold it
+  if (wake?.why_not && (live || o.cpuWakeLatencyUs !== 'auto')) log.warn(`CPU wake-up latency not capped (${wake.why_not}): replies from the robot may be seen late on an idle machine`);
   let interrupted = false;
   const onSignal = (sig: string) => {
     interrupted = true;
@@ -208,9 +209,9 @@ async function main(o: Record<string, string | boolean | undefined>): Promise<vo
   else if (summary.fault) process.exitCode = EXIT.check_failed;
 }
 
-/** The cap to hold (µs), or null for none: auto caps live runs only, where a late reply is a late tick. */
-function wakeCapArg(spec: string, live: boolean, clock: string): number | null {
-  if (spec === 'auto') return live ? 0 : null;
+/** The cap to hold (µs), or null for none: auto caps every real-time run (a late wake-up is a late tick). */
+function wakeCapArg(spec: string, clock: string): number | null {
+  if (spec === 'auto') return clock === 'realtime' ? 0 : null;
   const us = cpuWakeLatencyArg(spec);
   if (us !== null && clock === 'fast') throw new UsageError('--cpu-wake-latency-us is for real-time runs; --clock fast keeps no wall time');
   return us;
