@@ -171,29 +171,42 @@ test('driver hold: the joints take the measured pose, the gripper keeps its last
 });
 
 test('ALOHA binding: a hold of a few late reads is transient (the plan goes on); a longer one is not', async () => {
+  const STALE_MS = 300;
   const b = await bindAlohaDriver({
-    kind: 'aloha', robot: 'aloha', ports: emu.ports, control_hz: 50, stale_state_ms: 100, sim_endpoint: true,
+    kind: 'aloha', robot: 'aloha', ports: emu.ports, control_hz: 50, stale_state_ms: STALE_MS, sim_endpoint: true,
     calibration_paths: { left: builtinAlohaCalibrationPath('left'), right: builtinAlohaCalibrationPath('right') },
   }, { control_hz: 50 });
   const d = b.driver as AlohaSerialDriver;
   const tick = async () => { await d.cycle(null); return b.fault(); };
-  const lateFor = async (cycles: number) => {
+  /** `cycles` late reads, then reads until one completes; how long the binding saw the fault (ms). */
+  const lateFor = async (cycles: number): Promise<number> => {
     emu.setFaults({ reply_delay_ms: 40 });
+    let began = 0;
     for (let k = 0; k < cycles; k++) {
       assert.match((await tick()) ?? 'ok', /^late: /);
-      await sleep(20);
+      if (k === 0) began = monotonicMs();
+      if (k < cycles - 1) await sleep(20);
     }
     emu.setFaults({ reply_delay_ms: 0 });
-    await sleep(50); // the delayed replies arrive (and are dropped) before the next read
-    assert.equal(await tick(), undefined, 'a complete read clears the fault');
+    await sleep(30); // the delayed replies arrive (and are dropped) before the next read
+    let fault = await tick();
+    for (let k = 0; k < 20 && fault !== undefined; k++) fault = await tick(); // a loaded machine makes any cycle late
+    assert.equal(fault, undefined, 'a complete read clears the fault');
+    return monotonicMs() - began;
+  };
+  /** The rule, checked against the hold as this test timed it (a stalled host can stretch the short one). */
+  const expectTransient = (held_ms: number, what: string) => {
+    if (Math.abs(held_ms - STALE_MS) < 15) return; // too close to the limit to call from out here
+    assert.equal(b.holdWasTransient?.(), held_ms < STALE_MS, `${what}: held ${held_ms.toFixed(0)} ms, limit ${STALE_MS} ms`);
   };
   try {
     const start = await b.startEpisode(0);
     assert.notEqual(typeof start, 'string', String(start));
-    await lateFor(1);
-    assert.equal(b.holdWasTransient?.(), true, 'one late read: about 70 ms of hold, the servos never left their goals');
-    await lateFor(8);
-    assert.equal(b.holdWasTransient?.(), false, 'eight late reads: longer than the 100 ms stale limit');
+    const short = await lateFor(1);
+    expectTransient(short, 'one late read (the servos never left their goals)');
+    const long = await lateFor(20);
+    assert.ok(long > STALE_MS, `twenty late reads took ${long.toFixed(0)} ms`);
+    expectTransient(long, 'twenty late reads');
   } finally {
     emu.setFaults({ reply_delay_ms: 0 });
     await d.disconnect();
@@ -308,7 +321,8 @@ test('driver: a cycle that cannot finish in its tick is late (no state, reported
     assert.match(late[0].message, /follower: no reply from IDs 1, 2, 3, 4, 5, 6, 7, 8, 9 to SYNC_READ Present_Position within its control tick/);
     await sleep(100); // the delayed replies arrive (and are dropped) before the delay knob changes
     emu.setFaults({ reply_delay_ms: 0 });
-    await d.cycle(null);
+    // a few tries: on a loaded machine any one cycle may miss its 18 ms budget for reasons of its own
+    for (let k = 0; k < 5 && d.tick === tickBefore; k++) await d.cycle(null);
     assert.equal(d.tick, tickBefore + 1, 'a complete read emits state again');
     const counters = Object.values(d.busCounters());
     assert.ok(counters.every((c) => c.stale_replies >= 9 * 5 - 9 && c.deadline_misses >= 5), JSON.stringify(counters));
