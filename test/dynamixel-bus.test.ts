@@ -27,6 +27,18 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 const BUS = { timeout_ms: 60, retries: 3 };
 
+/** The real driver on the emulator's ports with the calibration that matches it exactly. */
+const emulatedDriver = (opts: { bus?: typeof BUS; cycle_budget_ms?: number } = {}) =>
+  AlohaSerialDriver.create({ ports: emu.ports, calibration: { left: emulatorCalibration('left'), right: emulatorCalibration('right') }, sim: true, ...opts });
+
+/** The 14-value action that keeps both arms where `s` measured them (grippers as set by the caller: 0). */
+function holdingAction(s: JointState): Float64Array {
+  const action = new Float64Array(14);
+  action.set(s.position_rad.subarray(0, 6), 0);
+  action.set(s.position_rad.subarray(6, 12), 7);
+  return action;
+}
+
 test('ping every servo of both arms: model numbers of the ViperX follower', async () => {
   for (const side of ['left', 'right'] as const) {
     const bus = await DynamixelBus.open({ path: emu.ports[side], name: `${side} arm`, ...BUS });
@@ -146,15 +158,13 @@ test('a port that cannot be opened: PortOpenError naming the arm and the path', 
 });
 
 test('driver hold: the joints take the measured pose, the gripper keeps its last command', async () => {
-  const d = await AlohaSerialDriver.create({ ports: emu.ports, calibration: { left: emulatorCalibration('left'), right: emulatorCalibration('right') }, bus: BUS, sim: true, cycle_budget_ms: 240 });
+  const d = await emulatedDriver({ bus: BUS, cycle_budget_ms: 240 });
   const states: JointState[] = [];
   d.state$.subscribe((s) => states.push(s));
   const gripperGoal = () => emu.rig.arms[0].servos.find((s) => s.id === 9)!.get(REG.goal_position);
   try {
     await d.connect();
-    const action = new Float64Array(14);
-    action.set(states[0].position_rad.subarray(0, 6), 0);
-    action.set(states[0].position_rad.subarray(6, 12), 7);
+    const action = holdingAction(states[0]);
     action[6] = action[13] = 1;
     for (let k = 0; k < 5; k++) { await d.cycle(action); await sleep(20); }
     const open = gripperGoal();
@@ -235,7 +245,7 @@ test('ALOHA binding: a hold of a few late reads is transient (the plan goes on);
 test('driver: 14-value actions at 50 Hz, a hardware alert latches a hold and is reported with the motor', async () => {
   // a cycle budget as generous as the bus timeouts with their retries: this test is about commands and
   // alerts, not timing (a loaded machine stalls this process, and with it the in-process emulator)
-  const d = await AlohaSerialDriver.create({ ports: emu.ports, calibration: { left: emulatorCalibration('left'), right: emulatorCalibration('right') }, bus: BUS, sim: true, cycle_budget_ms: 240 });
+  const d = await emulatedDriver({ bus: BUS, cycle_budget_ms: 240 });
   const states: JointState[] = [];
   const faults: AlohaFault[] = [];
   d.state$.subscribe((s) => states.push(s));
@@ -243,9 +253,7 @@ test('driver: 14-value actions at 50 Hz, a hardware alert latches a hold and is 
   try {
     await d.connect();
     assert.equal(d.describe().action_names.length, 14);
-    const action = new Float64Array(14);
-    action.set(states[0].position_rad.subarray(0, 6), 0);
-    action.set(states[0].position_rad.subarray(6, 12), 7);
+    const action = holdingAction(states[0]);
     action[6] = action[13] = 1;
     action[7] = -0.3; // right waist
     const cycle_ms: number[] = [];
@@ -311,7 +319,7 @@ test('a read past its deadline is abandoned at once, and its late replies never 
 });
 
 test('driver: a cycle that cannot finish in its tick is late (no state, reported), and nothing late is used after', async () => {
-  const d = await AlohaSerialDriver.create({ ports: emu.ports, calibration: { left: emulatorCalibration('left'), right: emulatorCalibration('right') }, sim: true });
+  const d = await emulatedDriver();
   const states: JointState[] = [];
   const faults: AlohaFault[] = [];
   d.state$.subscribe((s) => states.push(s));
