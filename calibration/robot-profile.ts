@@ -21,7 +21,11 @@ export const RobotProfileSchema = z.object({
   joints: z.array(JointLimits).min(1),
   grippers: z.array(z.string().min(1)),
   home_rad: z.array(z.number().finite()),
-  cameras: z.array(z.object({ name: z.string().min(1), width: z.number().int().positive(), height: z.number().int().positive() })),
+  cameras: z.array(z.object({
+    name: z.string().min(1), width: z.number().int().positive(), height: z.number().int().positive(),
+    /** A camera on the robot host instead of the robot's own stream: '/dev/videoN[:WxH][@FPS]' (drivers/cameras/camera-spec.ts). */
+    source: z.string().min(1).optional(),
+  }).strict()),
   /** UR cells: rosbridge URL, layout, topics, fault timings; any field left out takes the layout's default (ros-settings.ts). */
   ros: RosSettingsBaseSchema.partial().extend({ topics: RosSettingsBaseSchema.shape.topics.partial().optional() }).strict().optional(),
 }).strict().refine((p) => p.home_rad.length === p.joints.length, { message: 'home_rad needs one value per joint', path: ['home_rad'] })

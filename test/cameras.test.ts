@@ -3,10 +3,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { firstValueFrom, take, toArray } from 'rxjs';
+import jpeg from 'jpeg-js';
 import { UrEndpoint } from '../sim/rosbridge/ur-endpoint.js';
 import { RosbridgeServer } from '../sim/rosbridge/rosbridge-server.js';
 import { RosConnection } from '../drivers/ur/ros-connection.js';
 import { CameraError, FfmpegCamera, RawFrameSplitter, RosImageCamera, frameAgeMs, lavfiTestInputArgs, v4l2InputArgs } from '../drivers/cameras/index.js';
+import { CameraSpecError, parseCameraSpec, parseCameraSpecs } from '../drivers/cameras/camera-spec.js';
+import { findFfmpeg } from '../drivers/cameras/ffmpeg-path.js';
 import { cameraTopic, defaultRosSettings } from '../calibration/ros-settings.js';
 import { monotonicMs } from '../src/util/clock.js';
 
@@ -34,13 +37,16 @@ test('ROS camera: PNG CompressedImage from the simulated cell is decoded, with i
     const first = await cam.start();
     // generous bounds: this 2-core machine may be busy; a wrong clock would be off by hours, not ms
     assert.ok(frameAgeMs(first) >= 0 && frameAgeMs(first) < 500, `a frame is fresh on arrival (age ${frameAgeMs(first).toFixed(1)} ms)`);
-    const [a, b] = await firstValueFrom(cam.frame$.pipe(take(2), toArray()));
+    const a = cam.latest()!;
+    const arrived = await firstValueFrom(cam.frame$.pipe(take(1)));
+    const b = cam.latest()!;
+    assert.equal(b.seq, arrived.seq, 'latest() is the frame that arrived last');
     for (const f of [a, b]) {
       assert.equal(f.width, 32);
       assert.equal(f.height, 32);
       assert.equal(f.rgb.length, 32 * 32 * 3);
     }
-    assert.equal(b.seq, a.seq + 1);
+    assert.ok(b.seq > a.seq);
     const gap = b.t_mono_ms - a.t_mono_ms;
     assert.ok(gap > 0 && gap < 500, `frames ${gap.toFixed(0)} ms apart at 25 Hz`);
     // a real picture: many different colours, not a blank frame
@@ -55,19 +61,50 @@ test('ROS camera: PNG CompressedImage from the simulated cell is decoded, with i
   }
 });
 
-test('ROS camera: a JPEG stream is refused with a message saying so', async () => {
+/** A 32x24 JPEG, red on the left half and blue on the right. */
+function twoColourJpeg(): Buffer {
+  const w = 32, h = 24, data = Buffer.alloc(w * h * 4);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) data.set(x < w / 2 ? [220, 20, 20, 255] : [20, 20, 220, 255], (y * w + x) * 4);
+  }
+  return jpeg.encode({ width: w, height: h, data }, 90).data;
+}
+
+async function withPublishedImages(payload: { format: string; data: Buffer }, body: (cam: RosImageCamera) => Promise<void>): Promise<void> {
   const server = await RosbridgeServer.listen({ port: 0 });
   const conn = await open(server.url);
   const cam = new RosImageCamera({ ros: conn.ros, name: 'front', topic: '/front/image_raw/compressed', start_timeout_ms: 2000 });
   const pub = server.advertise('/front/image_raw/compressed', 'sensor_msgs/CompressedImage');
-  const timer = setInterval(() => pub.publish({ header: {}, format: 'jpeg', data: Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 0]).toString('base64') }), 10);
+  const timer = setInterval(() => pub.publish({ header: {}, format: payload.format, data: payload.data.toString('base64') }), 10);
   try {
-    await assert.rejects(cam.start(), (err: unknown) => err instanceof CameraError && /JPEG images are not supported/.test(err.message));
+    await body(cam);
   } finally {
     clearInterval(timer);
+    await cam.stop();
     await conn.close();
     await server.close();
   }
+}
+
+test('ROS camera: a JPEG CompressedImage (what most camera drivers publish) is decoded', async () => {
+  await withPublishedImages({ format: 'rgb8; jpeg compressed bgr8', data: twoColourJpeg() }, async (cam) => {
+    const f = await cam.start();
+    assert.equal(f.width, 32);
+    assert.equal(f.height, 24);
+    const px = (x: number, y: number) => [...f.rgb.subarray((y * 32 + x) * 3, (y * 32 + x) * 3 + 3)];
+    const [lr, lg, lb] = px(4, 12), [rr, rg, rb] = px(28, 12);
+    assert.ok(lr > 180 && lg < 60 && lb < 60, `left is red: ${px(4, 12)}`);
+    assert.ok(rb > 180 && rr < 60 && rg < 60, `right is blue: ${px(28, 12)}`);
+  });
+});
+
+test('ROS camera: a corrupt JPEG or a format that is not an image is refused, saying which', async () => {
+  await withPublishedImages({ format: 'jpeg', data: Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 0]) }, async (cam) => {
+    await assert.rejects(cam.start(), (err: unknown) => err instanceof CameraError && /cannot decode JPEG/.test(err.message));
+  });
+  await withPublishedImages({ format: 'rgb8', data: Buffer.alloc(48) }, async (cam) => {
+    await assert.rejects(cam.start(), (err: unknown) => err instanceof CameraError && /'rgb8' is neither JPEG nor PNG/.test(err.message));
+  });
 });
 
 test('ffmpeg camera: lavfi test source, frames of exact size, stamped on arrival', async () => {
@@ -96,7 +133,27 @@ test('ffmpeg camera: lavfi test source, frames of exact size, stamped on arrival
 
 test('ffmpeg camera: a clear error when ffmpeg is missing or the device cannot be opened', async () => {
   const missing = new FfmpegCamera({ name: 'wrist', width: 8, height: 8, ffmpeg_path: '/nonexistent/ffmpeg' });
-  await assert.rejects(missing.start(), (err: unknown) => err instanceof CameraError && /ffmpeg not found.*apt-get install ffmpeg/.test(err.message));
+  await assert.rejects(missing.start(), (err: unknown) => err instanceof CameraError && /ffmpeg not found at '\/nonexistent\/ffmpeg'.*FFMPEG_PATH/.test(err.message));
   const noDevice = new FfmpegCamera({ name: 'wrist', width: 8, height: 8, input_args: v4l2InputArgs('/dev/video-vla-missing') });
   await assert.rejects(noDevice.start(), (err: unknown) => err instanceof CameraError && /cannot read \/dev\/video-vla-missing/.test(err.message));
+});
+
+test('camera specs: device or lavfi stand-in, size and rate, one name once; a bad spec says the form', () => {
+  const dev = parseCameraSpec('wrist=/dev/video2:1280x720@60');
+  assert.deepEqual([dev.name, dev.source, dev.width, dev.height, dev.fps], ['wrist', '/dev/video2', 1280, 720, 60]);
+  assert.deepEqual(dev.input_args, ['-f', 'v4l2', '-framerate', '60', '-video_size', '1280x720', '-i', '/dev/video2']);
+  const lavfi = parseCameraSpec('top=lavfi:smptebars');
+  assert.deepEqual([lavfi.width, lavfi.height, lavfi.fps], [640, 480, 30]);
+  assert.deepEqual(lavfi.input_args, ['-re', '-f', 'lavfi', '-i', 'smptebars=size=640x480:rate=30']);
+  for (const bad of ['top', 'top=/dev/video0:640', 'top=lavfi:testsrc=size=1x1', 'top=/dev/video0@0', 'top=/dev/video0:4x4']) {
+    assert.throws(() => parseCameraSpec(bad), CameraSpecError, bad);
+  }
+  assert.throws(() => parseCameraSpecs(['top=/dev/video0', 'top=/dev/video1']), /camera 'top' is given twice/);
+});
+
+test('ffmpeg: FFMPEG_PATH first, then the system\'s on PATH, then the one shipped in npm', () => {
+  assert.deepEqual(findFfmpeg({ FFMPEG_PATH: '/opt/ff/ffmpeg', PATH: '/usr/bin' }), { path: '/opt/ff/ffmpeg', from: 'FFMPEG_PATH' });
+  const shipped = findFfmpeg({ PATH: '' });
+  assert.equal(shipped?.from, '@ffmpeg-installer/ffmpeg', 'a machine with only Node still has an ffmpeg');
+  assert.match(shipped!.path, /@ffmpeg-installer/);
 });

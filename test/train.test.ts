@@ -1,3 +1,4 @@
+import { PNG } from 'pngjs';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -119,7 +120,11 @@ test('vla-train end to end on the tiny demos: model, loss curve and report writt
   assert.equal(s.export_check.ok, true);
   assert.match(r.stderr, /epoch done/);
   const { readFile } = await import('node:fs/promises');
-  assert.match(await readFile(join(dir, 'models', 'tiny.loss.html'), 'utf8'), /<polyline/);
+  const html = await readFile(join(dir, 'models', 'tiny.loss.html'), 'utf8');
+  assert.match(html, /<svg[\s\S]*optimiser step \(6\)[\s\S]*<\/svg>/, 'the page embeds the plot as SVG');
+  assert.equal(s.loss_curve, join(dir, 'models', 'tiny.loss.png'));
+  const png = PNG.sync.read(await readFile(s.loss_curve));
+  assert.ok(png.width > 600 && png.height > 300, `a loss curve PNG of ${png.width}x${png.height}`);
   const report = JSON.parse(await readFile(join(dir, 'models', 'tiny.train.json'), 'utf8'));
   assert.equal(report.options.seed, 0);
 });

@@ -16,12 +16,20 @@ export interface CameraImage {
   seq: number;
 }
 
+/** That a frame arrived (its pixels: latest(), which may decode them only then). */
+export interface FrameArrival {
+  camera: string;
+  t_mono_ms: number;
+  seq: number;
+}
+
 export interface CameraSource {
   readonly name: string;
-  readonly frame$: Observable<CameraImage>;
+  readonly frame$: Observable<FrameArrival>;
   /** Resolves with the first frame; rejects with a CameraError saying what is wrong. */
   start(): Promise<CameraImage>;
   stop(): Promise<void>;
+  /** The newest frame; undefined before the first one. */
   latest(): CameraImage | undefined;
 }
 

@@ -1,11 +1,13 @@
-// A local camera (V4L2, /dev/videoN) read through Debian's ffmpeg as a child process that writes raw
-// RGB24 frames of a fixed size to its stdout; frames are cut by exact byte count. The input arguments
-// are injectable so that tests (and users without a camera) can use ffmpeg's lavfi test source.
+// A local camera (V4L2, /dev/videoN) read through ffmpeg (ffmpeg-path.ts: the system's or the one shipped
+// in npm) as a child process that writes raw RGB24 frames of a fixed size to its stdout; frames are cut
+// by exact byte count. The input arguments are injectable so that tests (and users without a camera) can
+// use ffmpeg's lavfi test source through the same path.
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { Subject, type Observable } from 'rxjs';
 import { CameraError, type CameraImage, type CameraSource } from './camera-source.js';
 import { RawFrameSplitter } from './raw-frame-splitter.js';
+import { findFfmpeg, NO_FFMPEG_HELP } from './ffmpeg-path.js';
 import { monotonicMs } from '../../src/util/clock.js';
 import type { Logger } from '../../src/telemetry/log.js';
 
@@ -16,21 +18,22 @@ export interface FfmpegCameraOptions {
   height: number;
   /** ffmpeg input arguments (default: v4l2InputArgs('/dev/video0')). */
   input_args?: string[];
-  /** ffmpeg executable (default: 'ffmpeg' on PATH). */
+  /** ffmpeg executable (default: findFfmpeg()). */
   ffmpeg_path?: string;
   /** How long start() waits for the first frame (default 5000 ms). */
   start_timeout_ms?: number;
   log?: Logger;
 }
 
-/** A V4L2 device, e.g. /dev/video0. */
-export function v4l2InputArgs(device: string, fps = 30): string[] {
-  return ['-f', 'v4l2', '-framerate', String(fps), '-i', device];
+/** A V4L2 device, e.g. /dev/video0, captured at `size` when given (else the device's default mode). */
+export function v4l2InputArgs(device: string, fps = 30, size?: { width: number; height: number }): string[] {
+  return ['-f', 'v4l2', '-framerate', String(fps), ...(size ? ['-video_size', `${size.width}x${size.height}`] : []), '-i', device];
 }
 
-/** ffmpeg's moving test pattern: a camera for tests and dry runs. */
-export function lavfiTestInputArgs(width: number, height: number, fps = 30): string[] {
-  return ['-f', 'lavfi', '-i', `testsrc=size=${width}x${height}:rate=${fps}`];
+/** One of ffmpeg's moving test patterns (lavfi): a camera for tests and dry runs. */
+export function lavfiTestInputArgs(width: number, height: number, fps = 30, source = 'testsrc'): string[] {
+  // -re: at the pattern's rate, as a device delivers (without it ffmpeg makes thousands a second)
+  return ['-re', '-f', 'lavfi', '-i', `${source}=size=${width}x${height}:rate=${fps}`];
 }
 
 const STDERR_KEEP_CHARS = 2000;
@@ -63,7 +66,8 @@ export class FfmpegCamera implements CameraSource {
   start(): Promise<CameraImage> {
     if (this.child) return Promise.reject(new CameraError(`camera '${this.name}' is already started`));
     const { width, height } = this.opts;
-    const exe = this.opts.ffmpeg_path ?? 'ffmpeg';
+    const exe = this.opts.ffmpeg_path ?? findFfmpeg()?.path;
+    if (!exe) return Promise.reject(new CameraError(`camera '${this.name}': ${NO_FFMPEG_HELP}`));
     const args = [
       '-hide_banner', '-loglevel', 'error', '-nostdin',
       ...(this.opts.input_args ?? v4l2InputArgs('/dev/video0')),
@@ -94,7 +98,7 @@ export class FfmpegCamera implements CameraSource {
       child.once('error', (err: NodeJS.ErrnoException) => {
         this.child = undefined;
         settle(new CameraError(err.code === 'ENOENT'
-          ? `camera '${this.name}': ffmpeg not found ('${exe}'); install Debian's ffmpeg (apt-get install ffmpeg)`
+          ? `camera '${this.name}': ffmpeg not found at '${exe}'; ${NO_FFMPEG_HELP}`
           : `camera '${this.name}': cannot start ffmpeg ('${exe}'): ${err.message}`));
       });
       child.once('exit', (code, signal) => {

@@ -1,11 +1,13 @@
 // A camera on a ROS topic (sensor_msgs/CompressedImage through rosbridge, roslib), e.g. the simulated
-// cell's /camera/top/image_raw/compressed or a real camera driver's compressed republisher. PNG is
-// decoded (pngjs); JPEG is not supported (no JPEG decoder among the dependencies): such a camera fails
-// to start with a message saying so. Frames are stamped on arrival (monotonic), not by header.stamp.
+// cell's /camera/top/image_raw/compressed or a real camera driver's compressed republisher (JPEG, or
+// PNG). Frames are stamped on arrival (monotonic), not by header.stamp. Decoding is lazy: a 640x480 JPEG
+// costs ~20 ms in JavaScript, so only the frame the runtime asks for (latest(), a few times a second) is
+// decoded, not each of the 30 a second that arrive.
 import { Topic, type Ros } from '../ur/roslib.js';
 import { Subject, type Observable } from 'rxjs';
-import { CameraError, type CameraImage, type CameraSource } from './camera-source.js';
-import { decodePngRgb } from '../../src/recording/png.js';
+import { CameraError, type CameraImage, type CameraSource, type FrameArrival } from './camera-source.js';
+import { decodePngRgb, type DecodedRgb } from '../../src/recording/png.js';
+import { decodeJpegRgb } from '../../src/recording/jpeg.js';
 import { MSG_TYPES, uint8Data } from '../ur/ros-messages.js';
 import { monotonicMs } from '../../src/util/clock.js';
 import type { Logger } from '../../src/telemetry/log.js';
@@ -26,23 +28,36 @@ export interface RosImageCameraOptions {
 const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47];
 const JPEG_MAGIC = [0xff, 0xd8, 0xff];
 
+/** The newest message, decoded when someone asks for it. */
+interface Pending { bytes: Uint8Array; kind: 'png' | 'jpeg'; t_mono_ms: number; seq: number }
+
 export class RosImageCamera implements CameraSource {
   readonly name: string;
-  readonly frame$: Observable<CameraImage>;
+  readonly frame$: Observable<FrameArrival>;
   /** Messages that could not be decoded (unsupported format, corrupt data). */
   decode_errors = 0;
-  private readonly frames = new Subject<CameraImage>();
+  private readonly arrivals = new Subject<FrameArrival>();
   private readonly failures = new Subject<CameraError>();
   private topic: Topic | undefined;
+  private pending: Pending | undefined;
   private last: CameraImage | undefined;
   private seq = 0;
 
   constructor(private readonly opts: RosImageCameraOptions) {
     this.name = opts.name;
-    this.frame$ = this.frames.asObservable();
+    this.frame$ = this.arrivals.asObservable();
   }
 
-  latest(): CameraImage | undefined { return this.last; }
+  /** The newest frame that decodes (decoded now if it has not been yet). */
+  latest(): CameraImage | undefined {
+    const p = this.pending;
+    if (p && p.seq !== this.last?.seq) {
+      this.pending = undefined;
+      const rgb = this.decode(p);
+      if (rgb) this.last = { camera: this.name, width: rgb.width, height: rgb.height, rgb: rgb.rgb, t_mono_ms: p.t_mono_ms, seq: p.seq };
+    }
+    return this.last;
+  }
 
   start(): Promise<CameraImage> {
     if (this.topic) return Promise.reject(new CameraError(`camera '${this.name}' is already started`));
@@ -63,7 +78,8 @@ export class RosImageCamera implements CameraSource {
         } else resolve(frame!);
       };
       const timer = setTimeout(() => done(new CameraError(`camera '${this.name}': no image on ${this.opts.topic} within ${timeoutMs} ms`)), timeoutMs);
-      const okSub = this.frames.subscribe((f) => done(undefined, f));
+      // the first frame must decode: a stream the runtime cannot read is refused before anything moves
+      const okSub = this.arrivals.subscribe(() => { const f = this.latest(); if (f) done(undefined, f); });
       const errSub = this.failures.subscribe((e) => done(e));
     });
   }
@@ -71,7 +87,7 @@ export class RosImageCamera implements CameraSource {
   async stop(): Promise<void> {
     this.topic?.unsubscribe();
     this.topic = undefined;
-    this.frames.complete();
+    this.arrivals.complete();
   }
 
   private onMessage(msg: unknown): void {
@@ -84,20 +100,22 @@ export class RosImageCamera implements CameraSource {
       this.fail(`${this.opts.topic}: ${(err as Error).message}`);
       return;
     }
-    if (!startsWith(bytes, PNG_MAGIC)) {
-      const kind = startsWith(bytes, JPEG_MAGIC) ? 'JPEG' : `'${String(m.format)}'`;
-      this.fail(`${this.opts.topic}: ${kind} images are not supported (only PNG); publish PNG (e.g. image_transport's png_level / compressed format png)`);
+    const kind = startsWith(bytes, PNG_MAGIC) ? 'png' : startsWith(bytes, JPEG_MAGIC) ? 'jpeg' : undefined;
+    if (!kind) {
+      this.fail(`${this.opts.topic}: format '${String(m.format)}' is neither JPEG nor PNG (raw sensor_msgs/Image is not supported; publish the compressed transport)`);
       return;
     }
-    let rgb;
+    this.pending = { bytes, kind, t_mono_ms, seq: ++this.seq };
+    this.arrivals.next({ camera: this.name, t_mono_ms, seq: this.seq });
+  }
+
+  private decode(p: Pending): DecodedRgb | undefined {
     try {
-      rgb = decodePngRgb(bytes);
+      return p.kind === 'png' ? decodePngRgb(p.bytes) : decodeJpegRgb(p.bytes);
     } catch (err) {
-      this.fail(`${this.opts.topic}: cannot decode PNG: ${(err as Error).message}`);
-      return;
+      this.fail(`${this.opts.topic}: cannot decode ${p.kind.toUpperCase()}: ${(err as Error).message}`);
+      return undefined;
     }
-    this.last = { camera: this.name, width: rgb.width, height: rgb.height, rgb: rgb.rgb, t_mono_ms, seq: ++this.seq };
-    this.frames.next(this.last);
   }
 
   private fail(message: string): void {

@@ -6,7 +6,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SerialPort } from 'serialport';
 import { SimEnv } from '../sim-env.js';
 import type { TaskName } from '../tasks/index.js';
 import { PacketFramer } from '../../drivers/dynamixel/framer.js';
@@ -43,7 +42,6 @@ export class DynamixelEmulator {
   /** Ticks the clock could not run in time (the process stalled). */
   slipped_ticks = 0;
   private readonly pairs: PtyPair[] = [];
-  private readonly serial: SerialPort[] = [];
   private server: SimLinkServer | undefined;
   private frames: FrameRenderer | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -73,12 +71,9 @@ export class DynamixelEmulator {
     for (const [i, side] of ALOHA_ARM_SIDES.entries()) {
       const pair = await createPtyPair(dir, side);
       this.pairs.push(pair);
-      const port = new SerialPort({ path: pair.device_path, baudRate: 1_000_000, autoOpen: false });
-      await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
-      this.serial.push(port);
-      const chain = new ServoChain(side, this.rig.arms[i].servos, () => this.faults, (bytes) => port.write(bytes), 1 + i);
+      const chain = new ServoChain(side, this.rig.arms[i].servos, () => this.faults, (bytes) => pair.write(bytes), 1 + i);
       const framer = new PacketFramer((p) => { if (p.instruction !== 0x55) chain.handle(p); });
-      port.on('data', (d: Buffer) => framer.push(d));
+      pair.onData((d) => framer.push(d));
       this.chains[side] = chain;
       this.ports[side] = pair.user_path;
     }
@@ -103,6 +98,11 @@ export class DynamixelEmulator {
     servo.raiseHardwareError(bits);
   }
 
+  /** How the pseudo-terminals were made (node-pty's binding, or socat as the fallback). */
+  get pty_via(): string | undefined {
+    return this.pairs[0]?.via;
+  }
+
   reset(seed: number): void {
     this.rig.reset(seed);
     this.startClock();
@@ -119,8 +119,7 @@ export class DynamixelEmulator {
     this.timer = undefined;
     await this.server?.close();
     await this.frames?.stop();
-    await Promise.all(this.serial.map((p) => new Promise<void>((r) => (p.isOpen ? p.close(() => r()) : r()))));
-    for (const p of this.pairs) p.close();
+    await Promise.all(this.pairs.map((p) => p.close()));
     if (this.ownDir) await rm(this.ownDir, { recursive: true, force: true });
     this.env.dispose();
   }

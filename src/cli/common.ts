@@ -54,19 +54,6 @@ export async function runProgram(program: Command, argv: string[], tool: string)
   }
 }
 
-/** A one-line progress indicator on stderr when it is a terminal; silent otherwise. */
-export function progress(label: string): { update(done: number, total: number, note?: string): void; end(): void } {
-  const tty = process.stderr.isTTY === true;
-  return {
-    update(done, total, note = '') {
-      if (tty) process.stderr.write(`\r${label} ${done}/${total} ${note}`.padEnd(70));
-    },
-    end() {
-      if (tty) process.stderr.write('\n');
-    },
-  };
-}
-
 /** --cpu-wake-latency-us of the simulators: they stand in for hardware, which answers at once. */
 export const SIMULATOR_CPU_WAKE_HELP = 'while running, cap how long a CPU takes to wake (Linux PM QoS, /dev/cpu_dma_latency; needs root), so replies go out at once as real hardware\'s do; off: no cap';
 

@@ -17,6 +17,9 @@ import { EpisodeWriter, type CameraInfo, type RecordedFrame } from '../recording
 import { buildSummary, formatSummary, type DriverHead } from '../telemetry/summary.js';
 import { holdCpuWakeLatency } from '../runtime/cpu-wake-latency.js';
 import { createLogger } from '../telemetry/log.js';
+import { progress } from '../telemetry/progress.js';
+import type { CameraUse } from '../runtime/local-cameras.js';
+import { CAMERA_FLAG_HELP, collect } from './run/local-camera-args.js';
 import { choice, cpuWakeLatencyArg, EXIT, intArg, numArg, runProgram, UsageError } from './common.js';
 import { physicsHzArg, robotArg, taskArg, TASK_HELP } from './sim/args.js';
 import { simRunner, type Runner } from './run/runner.js';
@@ -37,6 +40,7 @@ const program = new Command('vla-run')
   .option('--sim-link <tcp://host:port>', 'with --ports: the Dynamixel emulator\'s sim link (episode reset, success, task state, cameras)')
   .option('--allow-torque-off', 'with --ports: the arms are resting, so connecting may switch a motor\'s torque off to write calibration registers (EEPROM) that differ; without it that is refused and nothing is written')
   .option('--calibration <dir>', 'with --ports: <dir>/left_follower.json and right_follower.json (vla-calibrate --out); default with --sim-link: the emulator\'s')
+  .option('--camera <NAME=/dev/videoN[:WxH][@FPS]>', `with --rosbridge or --ports: ${CAMERA_FLAG_HELP}`, collect, [] as string[])
   .option('--fault-timeout <s>', 'with --rosbridge or --ports: a driver fault (connection lost, stale state, no reply from a servo) lasting longer ends the run (exit 1); shorter ones hold and resume; a servo\'s hardware alert ends it at once', '5')
   .option('--task <name>', TASK_HELP)
   .option('--policy <expert|model.onnx>', 'an ONNX policy with its manifest, or the scripted expert (sim only); default: the demo model in models/ for the robot and task, else the expert')
@@ -65,18 +69,23 @@ Examples:
   vla-sim serve --robot ur5e --rosbridge 9090 &                 the simulated UR endpoint, then through ROS:
   vla-run --robot ur5e --rosbridge ws://127.0.0.1:9090 --policy expert --episodes 20 --json
   vla-run --robot ur5e --rosbridge ws://ur-cell:9090 --ros-layout ros1 --policy act.onnx --duration 60
+  vla-run --robot ur5e --rosbridge ws://ur-cell:9090 --policy act.onnx --camera wrist=/dev/video2:640x480@30 --duration 60
   vla-sim dynamixel --robot aloha --json &                      the emulated ALOHA arms (prints ports, sim_link), then over serial:
   vla-run --robot aloha --ports left=/dev/pts/3,right=/dev/pts/5 --sim-link tcp://127.0.0.1:5555 --policy expert --episodes 10 --json
   vla-run --robot aloha --ports left=/dev/ttyDXL_left,right=/dev/ttyDXL_right --calibration cal/ --policy act.onnx --duration 60
 
 A real ALOHA rig (no --sim-link) has no episodes, success or task state: one run for --duration or until
-Ctrl-C, no scripted expert, and no cameras yet (a model that reads cameras needs --sim-link for now).
+Ctrl-C, no scripted expert; its cameras are devices on this host: --camera top=/dev/video0 per camera.
+A camera whose frames are older than 250 ms stops inference (the robot holds when the buffer runs out);
+one that stays stale longer than --fault-timeout ends the run (exit 1) naming it.
 
 Exit codes: 0 done, 1 a fault stopped the robot (the summary says which), 2 bad usage or input, 130 interrupted.`)
   .action(main);
 
-async function main(o: Record<string, string | boolean | undefined>): Promise<void> {
+async function main(o: Record<string, string | boolean | string[] | undefined>): Promise<void> {
   const robot = robotArg(o.robot as string | undefined);
+  const cameras = o.camera as string[];
+  if (cameras.length && o.sim) throw new UsageError('--camera goes with --rosbridge or --ports (a camera on the robot host); the embedded sim renders its own');
   const rosbridge = o.rosbridge;
   const ports = o.ports as string | undefined;
   checkDriverFlags(robot, o);
@@ -103,16 +112,17 @@ async function main(o: Record<string, string | boolean | undefined>): Promise<vo
   let runner: Runner, policy: Policy, desc: RobotDescription, task: string | null, sim: boolean;
   let probe: SimDriver | undefined;
   let driverHead: DriverHead;
+  let camera_usage: () => Record<string, CameraUse> | undefined = () => undefined;
   const fault_timeout_ms = numArg('--fault-timeout', o.faultTimeout as string, 0.1, 3600) * 1000;
   if (rosbridge !== undefined) {
     const layout = o.rosLayout !== undefined ? choice('ROS layout', o.rosLayout as string, ROS_LAYOUTS) : undefined;
     const command_mode = choice('command mode', o.commandMode as string, ['forward_position', 'trajectory'] as const);
     const ros = await startRosRun({
       robot: robot as 'ur5' | 'ur5e', url: typeof rosbridge === 'string' ? rosbridge : undefined, layout, command_mode, task: o.task as string | undefined,
-      policy: o.policy as string | undefined, noise, hz, fault_timeout_ms, opts, log,
+      policy: o.policy as string | undefined, noise, hz, fault_timeout_ms, cameras, opts, log,
     });
     for (const w of ros.warnings) log.warn(w);
-    ({ runner, policy, desc, task } = ros);
+    ({ runner, policy, desc, task, camera_usage } = ros);
     sim = ros.sim_endpoint;
     driverHead = { kind: 'ur', url: ros.url };
     // without the endpoint's reset service there is one episode: --duration long, or until Ctrl-C
@@ -134,10 +144,10 @@ async function main(o: Record<string, string | boolean | undefined>): Promise<vo
     const arms = alohaPorts(ports);
     const aloha = await startAlohaRun({
       ports: arms, sim_link, calibration_dir: o.calibration as string | undefined, task: o.task as string | undefined,
-      policy: o.policy as string | undefined, noise, hz, fault_timeout_ms, allow_torque_off: o.allowTorqueOff === true, opts,
+      policy: o.policy as string | undefined, noise, hz, fault_timeout_ms, allow_torque_off: o.allowTorqueOff === true, cameras, opts, log,
     });
     for (const w of aloha.warnings) log.warn(w);
-    ({ runner, policy, desc, task } = aloha);
+    ({ runner, policy, desc, task, camera_usage } = aloha);
     sim = sim_link !== undefined;
     if (!sim) episodes = 1;
     driverHead = { kind: 'aloha', ports: arms, ...(sim_link ? { sim_link } : {}) };
@@ -181,6 +191,7 @@ async function main(o: Record<string, string | boolean | undefined>): Promise<vo
   const results: EpisodeOutcome[] = [];
   let ticksLeft = duration_s === undefined ? Infinity : Math.round(duration_s * hz);
   let report: RuntimeReport;
+  const bar = progress(`${robot} ${task ?? ''}`.trim(), { unit: 'episodes', json: o.json === true });
   try {
     for (let i = 0; i < episodes && ticksLeft > 0 && !interrupted; i++) {
       const seed = seed0 + i;
@@ -192,9 +203,11 @@ async function main(o: Record<string, string | boolean | undefined>): Promise<vo
       results.push(r);
       ticksLeft -= r.ticks;
       log.info({ seed, success: r.success, ticks: r.ticks, fault: r.fault, file: recorder?.writer.path }, 'episode done');
+      if (duration_s === undefined && episodes > 1) bar.update(i + 1, episodes, `${results.filter((x) => x.success).length} succeeded`);
       if (r.fault) break;
     }
   } finally {
+    bar.end();
     report = await runner.stop();
     wake?.release();
     await policy.close();
@@ -203,7 +216,7 @@ async function main(o: Record<string, string | boolean | undefined>): Promise<vo
   }
   const summary = buildSummary({
     robot, sim, task, policy: policy.describe().name, clock, blend, delay: delay === undefined ? 'auto' : String(delay),
-  }, report, results, driverHead, wake?.held_us ?? null);
+  }, report, results, driverHead, wake?.held_us ?? null, camera_usage());
   process.stdout.write(o.json ? JSON.stringify(summary) + '\n' : formatSummary(summary));
   if (interrupted) process.exitCode = 130;
   else if (summary.fault) process.exitCode = EXIT.check_failed;

@@ -7,9 +7,10 @@ import { actionNames, robotModel } from '../../sim/robots/index.js';
 import { DemoSetError, loadDemoSet } from '../train/demo-set.js';
 import { DEFAULT_TRAIN_OPTIONS, trainPolicy, type TrainOptions } from '../train/trainer.js';
 import { buildOnnx, verifyExport } from '../train/export-onnx.js';
-import { lossCurveHtml } from '../train/loss-curve.js';
+import { lossCurveFiles } from '../train/loss-curve.js';
 import { createLogger } from '../telemetry/log.js';
-import { EXIT, intArg, numArg, progress, runProgram, UsageError } from './common.js';
+import { EXIT, intArg, numArg, runProgram, UsageError } from './common.js';
+import { progress } from '../telemetry/progress.js';
 import { cameraListArg, robotArg, taskArg, TASK_HELP } from './sim/args.js';
 
 /** ONNX Runtime and tfjs must agree this closely on the exported network (normalised outputs). */
@@ -21,7 +22,7 @@ const program = new Command('vla-train')
   .requiredOption('--robot <name>', 'ur5 | ur5e | aloha: the robot the demonstrations were recorded on')
   .option('--task <name>', TASK_HELP)
   .requiredOption('--demos <dir>', 'folder of .mcap episodes with camera frames (vla-run --policy expert --clock fast --record DIR)')
-  .requiredOption('--out <model.onnx>', 'where to write the model; <name>.loss.html and <name>.train.json go next to it')
+  .requiredOption('--out <model.onnx>', 'where to write the model; <name>.loss.png, <name>.loss.html and <name>.train.json go next to it')
   .option('--cameras <list>', 'cameras the model sees (default: every recorded one)')
   .option('--seed <n>', 'seeds weights, validation split, sample order and augmentation', String(d.seed))
   .option('--epochs <n>', 'passes over the training samples', String(d.epochs))
@@ -66,7 +67,7 @@ async function main(o: Record<string, string | boolean | undefined>): Promise<vo
   };
   const log = createLogger({ name: 'vla-train' });
   const model = robotModel(robot);
-  const loading = progress('reading demonstrations');
+  const loading = progress('reading demonstrations', { unit: 'files', json: o.json === true });
   let set;
   try {
     set = await loadDemoSet(o.demos as string, {
@@ -86,7 +87,7 @@ async function main(o: Record<string, string | boolean | undefined>): Promise<vo
   const frames = set.episodes.reduce((n, e) => n + e.ticks, 0);
   log.info({ episodes: set.episodes.length, skipped_failures: set.skipped_failures, frames, cameras: set.cameras.map((c) => `${c.name} ${c.width}x${c.height}`) }, 'demonstrations loaded');
 
-  const bar = progress('training');
+  const bar = progress('training', { unit: 'steps', json: o.json === true });
   let result;
   try {
     result = await trainPolicy(set, opts, (p) => {
@@ -112,22 +113,25 @@ async function main(o: Record<string, string | boolean | undefined>): Promise<vo
   await writeFile(out, bytes);
   const base = out.replace(/\.onnx$/, '');
   const note = `${robot} ${task}: ${set.episodes.length} demonstrations (${result.val_episodes.length} held out), ${result.steps} steps in ${result.train_s.toFixed(0)} s, seed ${opts.seed}`;
-  await writeFile(`${base}.loss.html`, lossCurveHtml(`${name}: behaviour cloning loss`, result.step_losses, result.history, note));
+  const curve = await lossCurveFiles(`${name}: behaviour cloning loss`, result.step_losses, result.history, note);
+  await writeFile(`${base}.loss.png`, curve.png);
+  await writeFile(`${base}.loss.html`, curve.html);
   const report = {
     model: out, size_bytes: bytes.length, robot, task, ...training, history: result.history,
+    step_losses: result.step_losses.map((l) => round4(l)),
     export_check: { ...check, tolerance: EXPORT_TOLERANCE, ok: check.max_abs_diff <= EXPORT_TOLERANCE }, manifest,
   };
   await writeFile(`${base}.train.json`, JSON.stringify(report, null, 2) + '\n');
   const summary = {
     model: out, size_bytes: bytes.length, robot, task, episodes: set.episodes.length, train_samples: result.train_samples, steps: result.steps,
     train_s: round(result.train_s, 1), final_train_loss: round4(training.final_train_loss), final_val_loss: round4(training.final_val_loss),
-    export_check: report.export_check, loss_curve: `${base}.loss.html`,
+    export_check: report.export_check, loss_curve: `${base}.loss.png`, loss_report: `${base}.loss.html`,
   };
   if (o.json) process.stdout.write(JSON.stringify(summary) + '\n');
   else {
     process.stdout.write(`${out}: ${(bytes.length / 1e6).toFixed(2)} MB, ${robot} ${task}, trained on ${set.episodes.length} demonstrations `
       + `(${result.train_samples} samples) for ${result.steps} steps in ${(result.train_s / 60).toFixed(1)} min\n`
-      + `  loss: train ${summary.final_train_loss} validation ${summary.final_val_loss ?? '-'}; curve in ${summary.loss_curve}\n`
+      + `  loss: train ${summary.final_train_loss} validation ${summary.final_val_loss ?? '-'}; curve in ${summary.loss_curve} and ${summary.loss_report}\n`
       + `  export check: ONNX Runtime vs tfjs max |diff| ${check.max_abs_diff.toExponential(2)} over ${check.trials} random inputs (tolerance ${EXPORT_TOLERANCE})\n`);
   }
   if (!report.export_check.ok) {

@@ -11,7 +11,7 @@
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { Subject, Subscription, exhaustMap, filter, firstValueFrom, from, take } from 'rxjs';
 import type { RobotDescription } from '../../drivers/driver.js';
-import type { Observation, Policy } from '../policy/policy.js';
+import type { CameraImage, Observation, Policy } from '../policy/policy.js';
 import { actionNames, robotModel } from '../../sim/robots/index.js';
 import { ActionRing, DEFAULT_RING_TICKS, H_HOLD } from './action-ring.js';
 import { ActionBuffer, firstTickHint, shouldInfer } from './action-buffer.js';
@@ -53,6 +53,8 @@ export class RealtimeRuntime {
   private readonly dt_ms: number;
   private fault: string | undefined;
   private stale_observations = 0;
+  /** Since when every inference has found a camera frame too old (monotonic ms). */
+  private cameraStaleSince: number | undefined;
   private readonly layout: StateLayout;
   private readonly faults: DriverFaults;
 
@@ -122,6 +124,7 @@ export class RealtimeRuntime {
     Atomics.store(this.ring.header, H_HOLD, 0);
     this.policy.reset?.(seed);
     this.fault = undefined;
+    this.cameraStaleSince = undefined;
     const fault_timeout_ms = this.opts.fault_timeout_ms ?? DEFAULT_FAULT_TIMEOUT_MS;
     const notOk = await this.faults.whenOk(fault_timeout_ms);
     if (notOk) return { seed, success: false, ticks: 0, fault: `cannot start the episode: ${notOk}` };
@@ -205,10 +208,13 @@ export class RealtimeRuntime {
     }
     const view = this.world.view(msg, this.wantedCameras());
     const now = monotonicMs();
-    if (view.images.some((img) => now - img.t_mono_ms > (this.opts.stale_image_ms ?? DEFAULT_STALE_IMAGE_MS))) {
+    const staleImage = view.images.find((img) => now - img.t_mono_ms > (this.opts.stale_image_ms ?? DEFAULT_STALE_IMAGE_MS));
+    if (staleImage) {
       this.stale_observations++;
+      this.watchStaleCamera(staleImage, now);
       return;
     }
+    this.cameraStaleSince = undefined;
     const obs = this.observation(msg, view, asked_tick);
     let chunk;
     try {
@@ -228,6 +234,18 @@ export class RealtimeRuntime {
       return;
     }
     this.buffer.insert(chunk, this.ring.executedTick());
+  }
+
+  /**
+   * A camera whose newest frame is too old stops inference, so the buffer runs out and the robot holds;
+   * if no fresh frame comes within the fault timeout the run ends with the camera named (exit 1).
+   */
+  private watchStaleCamera(img: CameraImage, now: number): void {
+    this.cameraStaleSince ??= now;
+    const timeout_ms = this.opts.fault_timeout_ms ?? DEFAULT_FAULT_TIMEOUT_MS;
+    if (now - this.cameraStaleSince <= timeout_ms) return;
+    const age_s = ((now - img.t_mono_ms) / 1000).toFixed(1);
+    this.hold(`camera '${img.name}' stale: its newest frame is ${age_s} s old (no inference on frames older than ${this.opts.stale_image_ms ?? DEFAULT_STALE_IMAGE_MS} ms) for more than ${(timeout_ms / 1000).toFixed(1)} s`);
   }
 
   /** One inference before the robot moves: pays the cold start and measures the latency. */

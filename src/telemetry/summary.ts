@@ -3,6 +3,7 @@ import { seamJumpRatio } from '../runtime/control-ticker.js';
 import { quantile } from '../runtime/latency.js';
 import { wilson } from '../util/stats.js';
 import type { EpisodeOutcome, RuntimeReport } from '../runtime/runtime-types.js';
+import type { CameraUse } from '../runtime/local-cameras.js';
 
 /** Which driver ran, and where it found the robot. */
 export interface DriverHead {
@@ -43,12 +44,15 @@ export interface RunSummary {
     holds: number; holds_by_status: Record<string, number>; longest_hold_ms: number;
     fault_hold_ticks: number; faults: Record<string, number>;
   };
+  /** Cameras on the robot host (--camera): their source, frames handed to the policy, oldest age. */
+  cameras?: Record<string, CameraUse>;
   fault: string | null;
   episodes_detail: EpisodeOutcome[];
 }
 
 export function buildSummary(head: Pick<RunSummary, 'robot' | 'sim' | 'task' | 'policy' | 'clock' | 'blend' | 'delay'>,
-  r: RuntimeReport, episodes: EpisodeOutcome[], driver: DriverHead = { kind: 'sim' }, cpu_wake_latency_us: number | null = null): RunSummary {
+  r: RuntimeReport, episodes: EpisodeOutcome[], driver: DriverHead = { kind: 'sim' }, cpu_wake_latency_us: number | null = null,
+  cameras?: Record<string, CameraUse>): RunSummary {
   const successes = episodes.filter((e) => e.success).length;
   const lat = r.latency.summary();
   const c = r.control;
@@ -76,6 +80,7 @@ export function buildSummary(head: Pick<RunSummary, 'robot' | 'sim' | 'task' | '
       ...driver, holds: r.driver?.holds ?? 0, holds_by_status: r.driver?.holds_by_status ?? {}, longest_hold_ms: r.driver?.longest_hold_ms ?? 0,
       fault_hold_ticks: c.fault_hold_ticks ?? 0, faults: r.driver?.faults ?? {},
     },
+    ...(cameras ? { cameras } : {}),
     fault: episodes.find((e) => e.fault)?.fault ?? null,
     episodes_detail: episodes,
   };
@@ -91,6 +96,7 @@ export function formatSummary(s: RunSummary): string {
     `  buffer     ${s.buffer.chunks} chunks, ${s.buffer.late_chunks} late, ${s.buffer.dropped_prefix_actions} stale actions dropped, ${s.buffer.stale_actions_executed} executed stale, seam jump ratio ${s.buffer.seam_jump_ratio}`,
     `  safety     ${s.safety.clamped_actions} clamped, ${s.safety.rejected_chunks} chunks rejected, ${s.safety.holds} holds`,
     ...(s.driver.kind !== 'sim' ? [`  driver     ${s.driver.kind}${driverWhere(s.driver)}: ${s.driver.holds} fault holds (${s.driver.fault_hold_ticks} ticks, longest ${s.driver.longest_hold_ms} ms)${Object.keys(s.driver.faults).length ? `, ${Object.entries(s.driver.faults).map(([k, v]) => `${k} ${v}`).join(', ')}` : ''}`] : []),
+    ...Object.entries(s.cameras ?? {}).map(([name, c]) => `  camera     ${name} from ${c.source}: ${c.frames_served} frames served, oldest ${c.max_age_ms} ms`),
     ...(s.fault ? [`  FAULT      ${s.fault}`] : []),
   ].join('\n') + '\n';
 }

@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline';
 import { SimLinkClient } from '../../sim/dynamixel/sim-link-client.js';
 import { builtinAlohaCalibrationPath } from '../../calibration/motor-calibration.js';
 import { vlaRunChild, type VlaRunChild } from './vla-run-child.js';
+import { writeTestPolicy } from '../../src/policy/onnx/model-writer.js';
 
 const BIN = resolve(import.meta.dirname, '../../../bin');
 const OVERLOAD_BITS = 0x20;
@@ -132,6 +133,32 @@ test('a calibration that needs an EEPROM change while torque is on: refused (exi
     const misplaced = await vlaRun('--robot', 'aloha', '--sim', '--allow-torque-off').done;
     assert.equal(misplaced.code, 2);
     assert.match(misplaced.stderr, /--allow-torque-off goes with --ports/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a real rig\'s camera on the host (--camera, lavfi stand-in) feeds an ONNX model; without it the model is refused', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'vla-aloha-cam-'));
+  try {
+    // a model that reads camera 'top' and always answers the home pose (grippers half open): the arms stay put
+    const home = [0, -0.96, 1.16, 0, -0.3, 0, 0.5, 0, -0.96, 1.16, 0, -0.3, 0, 0.5];
+    const model = join(dir, 'still.onnx');
+    await writeTestPolicy(model, {
+      robot: 'aloha', cameras: [{ name: 'top', width: 32, height: 32 }], state_dim: 14, horizon: 25, action_dim: 14,
+      mode: 'constant', constant: new Array(25 * 14).fill(0), action_normalization: { kind: 'mean_std', mean: home, std: new Array(14).fill(1) },
+    });
+    const rig = ['--robot', 'aloha', '--ports', portsArg(), '--calibration', resolve(builtinAlohaCalibrationPath('left'), '..'), '--policy', model];
+    const without = await vlaRun(...rig, '--duration', '1').done;
+    assert.equal(without.code, 2, without.stderr);
+    assert.match(without.stderr, /reads cameras top: on a real rig give each a device on this host \(--camera top=\/dev\/videoN\)/);
+    const r = await vlaRun(...rig, '--camera', 'top=lavfi:testsrc:32x32@15', '--duration', '1.5', '--json').done;
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout);
+    assert.equal(s.sim, false, 'no sim link: a real rig');
+    assert.equal(s.cameras.top.source, 'lavfi:testsrc 32x32@15');
+    assert.ok(s.cameras.top.frames_served >= 1 && s.inference.calls >= 2, JSON.stringify({ cameras: s.cameras, inference: s.inference }));
+    assert.equal(s.fault, null);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

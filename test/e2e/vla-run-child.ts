@@ -6,6 +6,8 @@ import { resolve } from 'node:path';
 const VLA_RUN = resolve(import.meta.dirname, '../../../bin/vla-run.js');
 
 export interface VlaRunChild {
+  /** The vla-run process (its own children: cameras' ffmpeg). */
+  pid: number;
   done: Promise<{ code: number | null; stdout: string; stderr: string }>;
   /** Resolves when stderr has printed a line matching `re`. */
   stderrMatch(re: RegExp): Promise<void>;
@@ -22,6 +24,7 @@ export function vlaRunChild(args: string[], timeout_ms: number): VlaRunChild {
   });
   const timer = setTimeout(() => child.kill('SIGKILL'), timeout_ms);
   return {
+    pid: child.pid!,
     done: new Promise((res) => child.on('close', (code) => { clearTimeout(timer); res({ code, stdout, stderr }); })),
     stderrMatch: (re) => new Promise((res) => { if (re.test(stderr)) res(); else watchers.push({ re, resolve: res }); }),
   };

@@ -2,7 +2,7 @@
 // thread. With --sim-link the ports are the Dynamixel emulator's, and its sim link gives what a real
 // rig's operator and cameras would: episode reset with the seed, success, the task state the scripted
 // expert reads, and camera frames. Without it (a real rig) there is none of that: one run for --duration
-// or until Ctrl-C, no scripted expert, and no cameras yet (a model that reads cameras needs --sim-link).
+// or until Ctrl-C, no scripted expert, and cameras only from devices on this host (--camera).
 // Everything that can be refused is refused before anything moves, with exit 2: a malformed calibration
 // file, a sim link that does not answer, a policy that does not fit, a port that cannot be opened, a
 // servo that does not answer at connect, an EEPROM register that could only be written by switching off
@@ -23,6 +23,10 @@ import type { RobotDescription } from '../../../drivers/driver.js';
 import type { RuntimeOptions } from '../../runtime/runtime-types.js';
 import { UsageError } from '../common.js';
 import { robotRunner, type Runner } from './runner.js';
+import { localCameraSpecs, startLocalCameras } from './local-camera-args.js';
+import type { CameraUse, LocalCameras } from '../../runtime/local-cameras.js';
+import type { WorldLink } from '../../runtime/world-link.js';
+import type { Logger } from '../../telemetry/log.js';
 
 /** A joint state older than this holds the arms: 5 ticks at 50 Hz, longer than a read with all its retries. */
 const STALE_STATE_MS = 100;
@@ -43,7 +47,10 @@ export interface AlohaRunArgs {
    * that differs from the calibration. Without it such a change is refused (exit 2, nothing written).
    */
   allow_torque_off: boolean;
+  /** --camera flags: cameras on this host (a real rig's only cameras; on the emulator in place of its frames). */
+  cameras: string[];
   opts: RuntimeOptions;
+  log?: Logger;
 }
 
 export interface AlohaRun {
@@ -54,6 +61,8 @@ export interface AlohaRun {
   /** The emulator's task; null on a real rig. */
   task: TaskName | null;
   calibration_paths: Record<AlohaSide, string>;
+  /** What each camera on this host gave the policy (none: undefined). */
+  camera_usage: () => Record<string, CameraUse> | undefined;
 }
 
 export async function startAlohaRun(a: AlohaRunArgs): Promise<AlohaRun> {
@@ -78,6 +87,7 @@ export async function startAlohaRun(a: AlohaRunArgs): Promise<AlohaRun> {
     }
   }
   let policy: Policy | undefined;
+  let local: LocalCameras | undefined;
   try {
     const task = world ? emulatorTask(world, a.task) : null;
     const profile = await loadRobotProfile(builtinProfilePath('aloha'));
@@ -96,23 +106,30 @@ export async function startAlohaRun(a: AlohaRunArgs): Promise<AlohaRun> {
     }
     policy = loaded.policy;
     const wanted = policy.describe().cameras.map((c) => ({ name: c.name, size: c.width }));
-    if (wanted.length && !world) {
-      throw new UsageError(`${spec} reads cameras (${wanted.map((c) => c.name).join(', ')}); cameras of a real ALOHA rig are not supported yet: run it against the emulator with --sim-link`);
+    const specs = localCameraSpecs(a.cameras, profile, wanted.map((c) => c.name), policy.describe().name);
+    const fromWorld = wanted.filter((c) => !specs.some((s) => s.name === c.name));
+    if (fromWorld.length && !world) {
+      throw new UsageError(`${spec} reads cameras ${fromWorld.map((c) => c.name).join(', ')}: on a real rig give each a device on this host `
+        + `(--camera ${fromWorld[0].name}=/dev/videoN), or run against the emulator with --sim-link`);
     }
+    local = await startLocalCameras(specs, a.log);
     try {
-      await world?.startCameras(wanted);
+      await world?.startCameras(fromWorld);
     } catch (err) {
       if (err instanceof SimLinkUnavailable) throw new UsageError(`${err.message}; nothing was commanded`);
       throw err;
     }
     const loadedPolicy = policy;
+    const base: WorldLink = world?.worldLink() ?? { view: () => ({ images: [] }), close: async () => undefined };
     const runner = await robotRunner(() => RealtimeRuntime.start({
       kind: 'aloha', robot: 'aloha', ports: a.ports, calibration_paths, control_hz: a.hz, stale_state_ms: STALE_STATE_MS, sim_endpoint: world !== undefined,
       allow_torque_off: a.allow_torque_off,
-    }, loadedPolicy, { ...a.opts, control_hz: a.hz, fault_timeout_ms: a.fault_timeout_ms }, world?.worldLink()), task ?? undefined);
-    return { runner, policy, desc, warnings: loaded.warnings, task, calibration_paths };
+    }, loadedPolicy, { ...a.opts, control_hz: a.hz, fault_timeout_ms: a.fault_timeout_ms }, local ? local.over(base) : base), task ?? undefined);
+    const cams = local;
+    return { runner, policy, desc, warnings: loaded.warnings, task, calibration_paths, camera_usage: () => cams?.usage() };
   } catch (err) {
     await policy?.close();
+    await local?.stop();
     await world?.close();
     throw err;
   }

@@ -4,7 +4,7 @@ import { parseArmPorts, PortsArgError } from '../../../drivers/aloha/ports-arg.j
 import { UsageError } from '../common.js';
 
 /** Exactly one driver, and each driver's flags only with it and with a robot it can drive. */
-export function checkDriverFlags(robot: string, o: Record<string, string | boolean | undefined>): void {
+export function checkDriverFlags(robot: string, o: Record<string, unknown>): void {
   const chosen = [o.sim && '--sim', o.rosbridge !== undefined && '--rosbridge', o.ports !== undefined && '--ports'].filter(Boolean);
   if (chosen.length > 1) throw new UsageError(`choose one driver, not ${chosen.join(' and ')}: --sim (the embedded simulation), --rosbridge (a UR over ROS) or --ports (ALOHA over serial)`);
   if (o.rosbridge !== undefined && robot === 'aloha') throw new UsageError('--rosbridge drives a UR5 or UR5e; ALOHA runs over serial: --ports left=PATH,right=PATH');

@@ -1,8 +1,9 @@
 // vla-run --rosbridge: a UR5/UR5e through rosbridge with the real UrDriver in the control thread, and the
 // cell's world (cameras; episodes on the simulated endpoint) read over a second connection here.
+// Cameras come from the cell's image topics, or from devices on this host (--camera) where named.
 // Everything that can be refused is refused before anything moves, with exit 2: a refused connection,
 // bad ROS settings, a policy that does not fit, the scripted expert without the simulated endpoint, a
-// camera topic that sends nothing.
+// camera topic or device that sends nothing.
 import { RosWorld } from '../../../drivers/ur/ros-world.js';
 import { UrDriver, RosConnectionError } from '../../../drivers/ur/ur-driver.js';
 import { CameraError } from '../../../drivers/cameras/camera-source.js';
@@ -19,6 +20,8 @@ import type { RuntimeOptions } from '../../runtime/runtime-types.js';
 import type { Logger } from '../../telemetry/log.js';
 import { UsageError } from '../common.js';
 import { robotRunner, type Runner } from './runner.js';
+import { localCameraSpecs, startLocalCameras } from './local-camera-args.js';
+import type { CameraUse, LocalCameras } from '../../runtime/local-cameras.js';
 
 export interface RosRunArgs {
   robot: UrRobotName;
@@ -31,6 +34,8 @@ export interface RosRunArgs {
   noise: number;
   hz: number;
   fault_timeout_ms: number;
+  /** --camera flags: cameras on this host in place of the cell's topics. */
+  cameras: string[];
   opts: RuntimeOptions;
   log: Logger;
 }
@@ -45,6 +50,8 @@ export interface RosRun {
   sim_endpoint: boolean;
   /** The endpoint's task; null on a real robot. */
   task: TaskName | null;
+  /** What each camera on this host gave the policy (none: undefined). */
+  camera_usage: () => Record<string, CameraUse> | undefined;
 }
 
 export async function startRosRun(a: RosRunArgs): Promise<RosRun> {
@@ -65,6 +72,7 @@ export async function startRosRun(a: RosRunArgs): Promise<RosRun> {
     throw err;
   }
   let policy: Policy | undefined;
+  let local: LocalCameras | undefined;
   try {
     const task = endpointTask(a.robot, world, a.task);
     const desc = new UrDriver({ robot: a.robot, settings, url, control_hz: a.hz, cameras: profile.cameras, sim: world.simEndpoint }).describe();
@@ -80,18 +88,24 @@ export async function startRosRun(a: RosRunArgs): Promise<RosRun> {
       throw err;
     }
     policy = loaded.policy;
+    const policyCameras = policy.describe().cameras.map((c) => c.name);
+    const specs = localCameraSpecs(a.cameras, profile, policyCameras, policy.describe().name);
+    local = await startLocalCameras(specs, a.log);
     try {
-      await world.startCameras(policy.describe().cameras.map((c) => c.name));
+      await world.startCameras(policyCameras.filter((name) => !specs.some((s) => s.name === name)));
     } catch (err) {
       if (err instanceof CameraError) throw new UsageError(`${err.message}; nothing was commanded`);
       throw err;
     }
     const loadedPolicy = policy;
+    const worldLink = local ? local.over(world.worldLink()) : world.worldLink();
     const runner = await robotRunner(() => RealtimeRuntime.start({ kind: 'ur', robot: a.robot, url, settings, control_hz: a.hz, sim_endpoint: world.simEndpoint }, loadedPolicy,
-      { ...a.opts, control_hz: a.hz, fault_timeout_ms: a.fault_timeout_ms }, world.worldLink()), task ?? undefined);
-    return { runner, policy, desc, warnings: loaded.warnings, url, sim_endpoint: world.simEndpoint, task };
+      { ...a.opts, control_hz: a.hz, fault_timeout_ms: a.fault_timeout_ms }, worldLink), task ?? undefined);
+    const cams = local;
+    return { runner, policy, desc, warnings: loaded.warnings, url, sim_endpoint: world.simEndpoint, task, camera_usage: () => cams?.usage() };
   } catch (err) {
     await policy?.close();
+    await local?.stop();
     await world.close();
     throw err;
   }

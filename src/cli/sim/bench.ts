@@ -1,7 +1,8 @@
 // vla-sim bench: simulation throughput, camera cost and expert success (sim/benchmark.ts).
 import type { Command } from 'commander';
 import { benchmarkSim } from '../../../sim/benchmark.js';
-import { intArg, progress } from '../common.js';
+import { intArg } from '../common.js';
+import { progress } from '../../telemetry/progress.js';
 import { robotArg, taskArg, TASK_HELP, physicsHzArg } from './args.js';
 
 export function benchCommand(program: Command): void {
@@ -16,7 +17,7 @@ export function benchCommand(program: Command): void {
       const robot = robotArg(o.robot as string);
       const task = taskArg(robot, o.task as string | undefined);
       const episodes = intArg('--episodes', o.episodes as string, 1, 100_000);
-      const bar = progress('bench');
+      const bar = progress('bench', { json: o.json === true });
       const physics_hz = physicsHzArg(o.physicsHz as string);
       const r = await benchmarkSim({ robot, task, episodes, physics_hz, onProgress: (stage, done, total) => bar.update(done, total, stage) });
       bar.end();

@@ -10,7 +10,7 @@ import { physicsHzArg, robotArg, taskArg, TASK_HELP } from './args.js';
 
 export function dynamixelCommand(program: Command): void {
   program.command('dynamixel')
-    .description('emulate the ALOHA follower arms as Dynamixel X-series servos on pseudo-terminals (needs socat)')
+    .description('emulate the ALOHA follower arms as Dynamixel X-series servos on pseudo-terminals')
     .option('--robot <name>', 'aloha (the only Dynamixel robot)')
     .option('--task <name>', TASK_HELP)
     .option('--seed <n>', 'seed of the first episode', '0')
@@ -53,7 +53,7 @@ The emulator runs until interrupted (Ctrl-C). Then, for example:
       }
       const wake = wakeCap === null ? undefined : holdCpuWakeLatency(wakeCap);
       if (wake?.why_not) log.warn(`CPU wake-up latency not capped (${wake.why_not}): replies may go out late on an idle machine`);
-      log.info({ ...ready, faults: emu.faults, cpu_wake_latency_us: wake?.held_us ?? null }, 'emulator ready');
+      log.info({ ...ready, pty: emu.pty_via, faults: emu.faults, cpu_wake_latency_us: wake?.held_us ?? null }, 'emulator ready');
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);

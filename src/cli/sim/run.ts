@@ -8,7 +8,8 @@ import { runExpertOnDriver } from '../../../sim/expert-episode.js';
 import { wilson } from '../../util/stats.js';
 import { EpisodeWriter } from '../../recording/index.js';
 import { createLogger } from '../../telemetry/log.js';
-import { choice, intArg, numArg, progress } from '../common.js';
+import { choice, intArg, numArg } from '../common.js';
+import { progress } from '../../telemetry/progress.js';
 import { cameraListArg, robotArg, taskArg, TASK_HELP, physicsHzArg } from './args.js';
 
 export function runCommand(program: Command): void {
@@ -46,7 +47,7 @@ export function runCommand(program: Command): void {
       process.once('SIGTERM', onSignal);
       await driver.connect();
       const results: { seed: number; success: boolean; ticks: number; file?: string }[] = [];
-      const bar = progress(`${robot} ${task}`);
+      const bar = progress(`${robot} ${task}`, { unit: 'episodes', json: o.json === true });
       try {
         for (let i = 0; i < episodes && !stop; i++) {
           const seed = seed0 + i;
