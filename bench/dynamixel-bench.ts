@@ -1,5 +1,5 @@
 // Benchmarks of the ALOHA serial path (issue 6): the real driver (AlohaSerialDriver -> AlohaArm ->
-// DynamixelBus -> serialport) against the Dynamixel emulator in a child process, over socat ptys at 1 Mbps.
+// DynamixelBus -> serialport) against the Dynamixel emulator in a child process, over ptys at 1 Mbps.
 //  cycle: one read+write cycle of both arms (per arm one SYNC_WRITE of 7 goals, one SYNC_READ of 9
 //    positions; the arms in parallel), back to back, p50/p99/max;
 //  soak: a 50 Hz loop for soak_s seconds with 1% of the replies CRC-corrupted, goals on a slow sinusoid
@@ -8,10 +8,12 @@
 //    capped at 0 (src/runtime/cpu-wake-latency.ts); the cycle is measured both ways, side by side.
 // The driver runs with its defaults (bus timeout and retries), as vla-run uses it.
 import { cpus, loadavg } from 'node:os';
-import { AlohaSerialDriver, type AlohaFault } from '../drivers/aloha/aloha-serial-driver.js';
+import { AlohaSerialDriver } from '../drivers/aloha/aloha-serial-driver.js';
 import { DEFAULT_BUS_RETRIES, DEFAULT_BUS_TIMEOUT_MS, type BusCounters } from '../drivers/dynamixel/bus.js';
-import type { JointState } from '../drivers/driver.js';
-import { quantile } from '../src/runtime/latency.js';
+import { newJointState, type JointState } from '../drivers/driver.js';
+import { emulatorCalibration } from '../sim/dynamixel/aloha-rig.js';
+import { loadRobot } from '../src/robot/index.js';
+import { quantile } from '../src/util/sample-ring.js';
 import { monotonicMs } from '../src/util/clock.js';
 import { startEmulatorProcess, type EmulatorExitReport } from './dynamixel-emulator-process.js';
 import { waitUntil } from './deadline-wait.js';
@@ -154,22 +156,27 @@ async function runEmulatedRig<T>(crc_error_rate: number, wake_us: number | null,
   const emu = await startEmulatorProcess({ crc_error_rate, cpu_wake_latency_us: wake_us ?? 'off' });
   let out: { result: T; bus: Record<string, BusCounters> };
   try {
-    const d = await AlohaSerialDriver.create({ ports: emu.ports, sim: true, control_hz: CONTROL_HZ });
-    let first: JointState | undefined;
-    const sub = d.state$.subscribe((s) => { first ??= s; });
+    const description = await loadRobot('aloha');
+    const d = new AlohaSerialDriver({ description, ports: emu.ports, calibration: { left: emulatorCalibration('left'), right: emulatorCalibration('right') } });
     try {
-      await d.connect();
-      if (!first) throw new Error('the driver connected without reading a first state');
+      await d.configure();
+      const first = newJointState(description);
+      if (d.read(first) !== 'ok') throw new Error(`the driver configured without a good first read: ${d.problem()}`);
       out = { result: await body(d, first), bus: d.busCounters() };
     } finally {
-      sub.unsubscribe();
-      await d.disconnect();
+      await d.close();
     }
   } catch (err) {
     await emu.stop();
     throw err;
   }
   return { ...out, emulator_counters: await emu.stop() };
+}
+
+/** One tick's cycle, awaited: the goals (or none), then the read of both arms. */
+async function cycle(d: AlohaSerialDriver, command: Float64Array | null): Promise<void> {
+  d.write(command);
+  await d.deactivate();
 }
 
 /** The 14-value action holding a state's pose: [left 6 joints, left gripper, right 6 joints, right gripper]. */
@@ -188,7 +195,7 @@ async function benchmarkCycle(cycles: number, wake_us: number | null): Promise<D
     const times: number[] = [];
     for (let k = 0; k < cycles + WARMUP_CYCLES; k++) {
       const t0 = monotonicMs();
-      await d.cycle(action);
+      await cycle(d, action);
       if (k >= WARMUP_CYCLES) times.push(monotonicMs() - t0);
     }
     return times;
@@ -218,12 +225,9 @@ const sumCounters = (all: Record<string, BusCounters>) => Object.values(all).red
 
 async function benchmarkSoak(seconds: number, log: (m: string) => void): Promise<DynamixelSoakResult> {
   const { result, bus, emulator_counters, cpu_wake_latency_us } = await withEmulatedRig(SOAK_CRC_ERROR_RATE, 0, async (d, start) => {
-    let io_faults = 0;
-    const faultSub = d.faults$.subscribe((f: AlohaFault) => { if (f.kind === 'io') io_faults++; });
     const lo = new Float64Array(12).fill(Infinity), hi = new Float64Array(12).fill(-Infinity);
-    const stateSub = d.state$.subscribe((s) => {
-      for (let j = 0; j < 12; j++) { lo[j] = Math.min(lo[j], s.position_rad[j]); hi[j] = Math.max(hi[j], s.position_rad[j]); }
-    });
+    const s = newJointState(d.description);
+    let measured = start.t_mono_ms;
     const base = poseAction(start), action = new Float64Array(14);
     const cycle_ms: number[] = [], start_late_ms: number[] = [], missed: MissedTick[] = [];
     let ticks = 0, overrun = 0, failed_cycles = 0, skipped = 0, missed_ticks = 0;
@@ -235,13 +239,16 @@ async function benchmarkSoak(seconds: number, log: (m: string) => void): Promise
       const deadline = t0 + k * PERIOD_MS;
       await waitUntil(deadline);
       const began = monotonicMs();
-      const tickBefore = d.tick, countersBefore = sumCounters(d.busCounters());
-      await d.cycle(sinusoidAction(base, k / CONTROL_HZ, action));
+      const countersBefore = sumCounters(d.busCounters());
+      await cycle(d, sinusoidAction(base, k / CONTROL_HZ, action));
       const done = monotonicMs();
       ticks++;
       cycle_ms.push(done - began);
       start_late_ms.push(began - deadline);
-      const failed = d.tick === tickBefore; // no state emitted: a read failed after its retries
+      d.read(s);
+      const failed = s.t_mono_ms === measured; // no new state: a read failed after its retries (or was late)
+      measured = s.t_mono_ms;
+      if (!failed) for (let j = 0; j < 12; j++) { lo[j] = Math.min(lo[j], s.position_rad[j]); hi[j] = Math.max(hi[j], s.position_rad[j]); }
       const late = done > deadline + PERIOD_MS;
       if (failed) failed_cycles++;
       if (late) overrun++;
@@ -264,8 +271,7 @@ async function benchmarkSoak(seconds: number, log: (m: string) => void): Promise
         log(`dynamixel soak: ${((done - t0) / 1000).toFixed(0)} s, ${ticks} ticks, ${missed_ticks} missed, load ${loadavgNow().join(' ')}`);
       }
     }
-    faultSub.unsubscribe();
-    stateSub.unsubscribe();
+    const io_faults = d.io_faults;
     const p2p = Array.from(hi, (h, j) => h - lo[j]);
     return {
       ticks, total, overrun, failed_cycles, late_ticks: d.late_ticks, skipped, missed_ticks, by_cause, io_faults, missed,

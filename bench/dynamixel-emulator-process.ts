@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { AlohaSide } from '../drivers/aloha/motor-map.js';
+import type { AlohaSide } from '../protocols/aloha/motor-map.js';
 
 export interface EmulatorProcessOptions {
   crc_error_rate?: number;

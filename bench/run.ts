@@ -5,10 +5,10 @@
 //   VLA_BENCH_UR_S       seconds of the UR-over-rosbridge run at 50 Hz (default 600)
 //   VLA_BENCH_DXL_SOAK_S seconds of the ALOHA serial soak at 50 Hz with 1% CRC errors (default 300)
 //   VLA_BENCH_DXL_CYCLES read+write cycles timed over the Dynamixel ptys (default 2000)
-//   VLA_BENCH_ONLY       comma-separated subset: sim, policy, runtime, ur, dynamixel
-import { benchmarkSim, measureRealtimeFactor } from '../sim/benchmark.js';
-import { SimEnv } from '../sim/sim-env.js';
-import { createExpert } from '../sim/experts/index.js';
+//   VLA_BENCH_ONLY       comma-separated subset: sim, policy, alloc, runtime, ur, dynamixel
+import { benchmarkSim, measureRealtimeFactor } from '../src/cli/sim/sim-benchmark.js';
+import { expertEngine } from '../src/cli/sim/expert-engine.js';
+import { benchmarkAllocation } from './alloc-bench.js';
 import { benchmarkPolicy } from './policy-bench.js';
 import { benchmarkInsert, benchmarkJitter, benchmarkLatencySweep, benchmarkSeams } from './runtime-bench.js';
 import { benchmarkUrRos } from './ur-ros-bench.js';
@@ -17,7 +17,7 @@ import { dynamixelBench } from './dynamixel-bench.js';
 const episodes = Number(process.env.VLA_BENCH_EPISODES ?? 100);
 const jitter_s = Number(process.env.VLA_BENCH_JITTER_S ?? 60);
 const ur_s = Number(process.env.VLA_BENCH_UR_S ?? 600);
-const only = new Set((process.env.VLA_BENCH_ONLY ?? 'sim,policy,runtime,ur,dynamixel').split(','));
+const only = new Set((process.env.VLA_BENCH_ONLY ?? 'sim,policy,alloc,runtime,ur,dynamixel').split(','));
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 const result: Record<string, unknown> = { node: process.version, date: new Date().toISOString() };
 
@@ -26,9 +26,9 @@ if (only.has('sim')) {
   result.sim = await benchmarkSim({ robot: 'ur5e', task: 'pick-place', episodes });
   // the same episodes with physics at 250 Hz (5 substeps per tick): what a user gains by lowering the rate
   log(`sim: ur5e pick-place at 250 Hz physics, ${episodes} expert episodes`);
-  const env = await SimEnv.create({ robot: 'ur5e', task: 'pick-place', physics_hz: 250 });
-  const at250 = measureRealtimeFactor(env, createExpert(env.robot, 'pick-place', env.control_hz), episodes);
-  env.dispose();
+  const ex = await expertEngine('ur5e', 'pick-place', { physics_hz: 250 });
+  const at250 = await measureRealtimeFactor(ex, episodes);
+  await ex.close();
   result.sim_250hz = {
     physics_hz: 250,
     realtime_factor: Math.round(Math.max(...at250.rf) * 10) / 10,
@@ -38,6 +38,9 @@ if (only.has('sim')) {
 }
 if (only.has('policy')) {
   result.policy = await benchmarkPolicy({ log: (m) => log(`policy: ${m}`) });
+}
+if (only.has('alloc')) {
+  result.alloc = await benchmarkAllocation(log);
 }
 if (only.has('runtime')) {
   result.runtime = {

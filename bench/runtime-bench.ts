@@ -10,20 +10,21 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SimDriver } from '../drivers/sim/sim-driver.js';
+import { SimDriver } from '../sim/sim-driver.js';
 import { robotModel } from '../sim/robots/index.js';
-import { ExpertPolicy } from '../src/policy/expert-policy.js';
+import { ExpertPolicy } from '../sim/experts/expert-policy.js';
 import { OnnxPolicy } from '../src/policy/onnx/onnx-policy.js';
 import { writeTestPolicy } from '../src/policy/onnx/model-writer.js';
 import type { ActionChunk, Observation, Policy, PolicyDescription } from '../src/policy/policy.js';
-import { RealtimeRuntime } from '../src/runtime/realtime.js';
-import { VirtualClockRuntime } from '../src/runtime/virtual-clock.js';
+import { startRealtime, startVirtual } from '../src/runtime/runtime.js';
 import { ActionRing } from '../src/runtime/action-ring.js';
 import { ActionBuffer, BLEND_MODES, type BlendMode } from '../src/runtime/action-buffer.js';
-import { quantile } from '../src/runtime/latency.js';
-import { seamJumpRatio } from '../src/runtime/control-ticker.js';
+import { quantile } from '../src/util/sample-ring.js';
+import { seamJumpRatio } from '../src/runtime/control/ticker.js';
 import { Rng } from '../src/util/rng.js';
 import { holdCpuWakeLatency } from '../src/runtime/cpu-wake-latency.js';
+import { loadRobot } from '../src/robot/index.js';
+import { directWorld, snapshotWorld } from '../src/world/sim-world.js';
 
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 const stats = (xs: number[]) => ({ p50: r3(quantile(xs, 0.5)), p99: r3(quantile(xs, 0.99)), max: r3(xs.length ? Math.max(...xs) : 0) });
@@ -37,8 +38,9 @@ export async function benchmarkJitter(seconds: number, log: (m: string) => void,
     const model = join(dir, 'policy.onnx');
     await writeTestPolicy(model, { name: 'bench-net', cameras: [{ name: 'top', width: 96, height: 96 }, { name: 'wrist', width: 96, height: 96 }], state_dim: 7, horizon: 25, action_dim: 7, mode: 'net', seed: 3, control_hz: 50 });
     const policy = await OnnxPolicy.load(model);
-    const rt = await RealtimeRuntime.start({ kind: 'sim', robot: 'ur5e', task: 'pick-place' }, policy,
-      { control_hz: 50, blend: 'replace', margin_ticks: 2, injected: { base_ms: 0, jitter_ms: 0 } });
+    const sim = { robot: 'ur5e' as const, task: 'pick-place' as const };
+    const rt = await startRealtime({ kind: 'sim', ...sim }, await loadRobot('ur5e'), policy, () => snapshotWorld(sim, true),
+      { blend: 'replace', margin_ticks: 2, injected: { base_ms: 0, jitter_ms: 0 }, seed: 0 });
     // the baseline: a drift-corrected setTimeout loop on the main thread, over the same seconds
     const baseline: number[] = [];
     const t0 = performance.now();
@@ -53,7 +55,7 @@ export async function benchmarkJitter(seconds: number, log: (m: string) => void,
     let seed = 0;
     while (performance.now() - t0 < seconds * 1000) {
       const left = Math.max(1, Math.round((seconds * 1000 - (performance.now() - t0)) / 20));
-      await rt.runEpisode(seed++, undefined, Math.min(left, 400));
+      await rt.runEpisode({ seed: seed++, max_ticks: Math.min(left, 400) });
     }
     running = false;
     const report = await rt.stop();
@@ -65,7 +67,7 @@ export async function benchmarkJitter(seconds: number, log: (m: string) => void,
     return {
       seconds, cpu_wake_latency_us: wake?.held_us ?? null, ticks: loop.length, worker_loop_ms: w, settimeout_baseline_ms: b,
       p99_ratio_baseline_over_worker: w.p99 > 0 ? Math.round((b.p99 / w.p99) * 10) / 10 : null,
-      overruns: report.overruns, inference_calls: report.latency.summary().calls,
+      overruns: report.overruns, inference_calls: report.latency.summary().calls, control_thread_gc: report.control_gc ?? null,
       targets: { 'worker_loop_ms.p99': '<= 0.25', 'worker_loop_ms.max': '<= 2' },
     };
   } finally {
@@ -95,15 +97,16 @@ export function benchmarkInsert(): object {
 /** Largest injected latency (20 ms steps) with 0 underruns over `episodes` expert / model runs. */
 export async function benchmarkLatencySweep(log: (m: string) => void): Promise<object> {
   const run = async (make: (d: SimDriver) => Promise<Policy>, latency: number, episodes: number, max_ticks?: number) => {
-    const driver = await SimDriver.create({ robot: 'ur5e', task: 'pick-place', clock: 'fast' });
+    const driver = await SimDriver.create({ robot: 'ur5e', task: 'pick-place', time: 'virtual' });
     const policy = await make(driver);
-    const rt = new VirtualClockRuntime(driver, policy, { blend: 'replace', margin_ticks: 2, injected: { base_ms: latency, jitter_ms: 0 } });
+    const rt = startVirtual(driver, policy, directWorld(driver), {
+      blend: 'replace', margin_ticks: 2, injected: { base_ms: latency, jitter_ms: 0 }, seed: 0, latency_model: { kind: 'fixed', ms: 0 },
+    });
     let successes = 0;
-    for (let s = 0; s < episodes; s++) if ((await rt.runEpisode(s, undefined, max_ticks)).success) successes++;
-    const r = rt.report();
+    for (let s = 0; s < episodes; s++) if ((await rt.runEpisode({ seed: s, max_ticks })).success) successes++;
+    const r = await rt.stop();
     await policy.close();
-    await driver.disconnect();
-    return { underruns: r.control.underruns, stale: r.control.stale_actions_executed, successes };
+    return { underruns: r.control.underruns, successes };
   };
   const sweep = async (label: string, make: (d: SimDriver) => Promise<Policy>, episodes: number, max_ticks?: number) => {
     let best = -1;
@@ -122,7 +125,7 @@ export async function benchmarkLatencySweep(log: (m: string) => void): Promise<o
     await writeTestPolicy(model, { name: 'bench-fixed-offset', cameras: [], state_dim: 7, horizon: 25, action_dim: 7, mode: 'net', seed: 4, control_hz: 50 });
     return {
       horizon: 25, control_hz: 50, margin_ticks: 2,
-      expert_plans_from_landing_tick: await sweep('expert', async (d) => new ExpertPolicy(d.env.robot, 'pick-place', { control_hz: 50 }), 3),
+      expert_plans_from_landing_tick: await sweep('expert', async (d) => new ExpertPolicy(robotModel('ur5e'), d.description, 'pick-place'), 3),
       model_with_fixed_offset_1: await sweep('onnx', () => OnnxPolicy.load(model), 1, 300),
       target: '>= 440 ms',
       note: 'a chunk covers ticks k+1..k+25 of its observation k; with one request in flight, a fixed-offset model is bounded by about H/2 ticks',
@@ -156,15 +159,16 @@ class DisagreeingChunks implements Policy {
 export async function benchmarkSeams(log: (m: string) => void): Promise<object> {
   const out: Record<string, object> = {};
   for (const blend of BLEND_MODES as readonly BlendMode[]) {
-    const driver = await SimDriver.create({ robot: 'ur5e', task: 'pick-place', clock: 'fast' });
-    const policy = new DisagreeingChunks(new ExpertPolicy(robotModel('ur5e'), 'pick-place', { control_hz: 50 }), 0.01);
-    const rt = new VirtualClockRuntime(driver, policy, { blend, margin_ticks: 2, injected: { base_ms: 200, jitter_ms: 0 } });
+    const driver = await SimDriver.create({ robot: 'ur5e', task: 'pick-place', time: 'virtual' });
+    const policy = new DisagreeingChunks(new ExpertPolicy(robotModel('ur5e'), driver.description, 'pick-place'), 0.01);
+    const rt = startVirtual(driver, policy, directWorld(driver), {
+      blend, margin_ticks: 2, injected: { base_ms: 200, jitter_ms: 0 }, seed: 0, latency_model: { kind: 'fixed', ms: 0 },
+    });
     let successes = 0;
-    for (let s = 0; s < 10; s++) if ((await rt.runEpisode(s)).success) successes++;
-    const c = rt.report().control;
+    for (let s = 0; s < 10; s++) if ((await rt.runEpisode({ seed: s })).success) successes++;
+    const c = (await rt.stop()).control;
     out[blend] = { seam_jump_ratio: Math.round(seamJumpRatio(c) * 100) / 100, seam_jump_max_rad: r3(c.seam_jump_max), mean_step_in_chunk_rad: r3(c.within_step_sum / Math.max(1, c.within_steps)), successes, episodes: 10 };
     log(`seams ${blend}: ratio ${seamJumpRatio(c).toFixed(2)}`);
-    await driver.disconnect();
   }
   return { setup: 'ur5e pick-place expert, each chunk offset by N(0, 0.01 rad) per joint, 200 ms latency, virtual clock', ...out };
 }

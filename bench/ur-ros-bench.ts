@@ -13,13 +13,15 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { resolve } from 'node:path';
-import { RealtimeRuntime } from '../src/runtime/realtime.js';
-import { ExpertPolicy } from '../src/policy/expert-policy.js';
-import { RosWorld } from '../drivers/ur/ros-world.js';
+import { startRealtime } from '../src/runtime/runtime.js';
+import { ExpertPolicy } from '../sim/experts/expert-policy.js';
+import { RosWorld } from '../src/world/ros-world.js';
 import { defaultRosSettings } from '../calibration/ros-settings.js';
 import { robotModel } from '../sim/robots/index.js';
 import { createTask } from '../sim/tasks/index.js';
-import { quantile } from '../src/runtime/latency.js';
+import { quantile } from '../src/util/sample-ring.js';
+import { loadRobot } from '../src/robot/index.js';
+import { StaleActionCheck, TickStampPolicy } from '../src/policy/tick-stamp.js';
 import { holdCpuWakeLatency } from '../src/runtime/cpu-wake-latency.js';
 import type { RuntimeReport } from '../src/runtime/runtime-types.js';
 
@@ -63,9 +65,10 @@ function stop(ep: Endpoint): Promise<void> {
 async function startRuntime(url: string) {
   const settings = { ...defaultRosSettings('ros2'), url };
   const world = await RosWorld.open({ url, settings });
-  const policy = new ExpertPolicy(robotModel('ur5e'), 'pick-place', { control_hz: 50 });
-  const rt = await RealtimeRuntime.start({ kind: 'ur', robot: 'ur5e', url, settings, control_hz: 50, sim_endpoint: true }, policy,
-    { control_hz: 50, blend: 'replace', margin_ticks: 2, injected: { base_ms: 0, jitter_ms: 0 }, fault_timeout_ms: 30_000 }, world.worldLink());
+  const desc = await loadRobot('ur5e');
+  const policy = new ExpertPolicy(robotModel('ur5e'), desc, 'pick-place');
+  const rt = await startRealtime({ kind: 'ur', url, settings }, desc, policy, () => world.worldLink(),
+    { blend: 'replace', margin_ticks: 2, injected: { base_ms: 0, jitter_ms: 0 }, seed: 0, fault_timeout_ms: 30_000 });
   return { rt, policy };
 }
 
@@ -95,7 +98,7 @@ async function measure(seconds: number, log: (m: string) => void): Promise<objec
   const t0 = performance.now();
   let seed = 0, successes = 0, episodes = 0;
   while (performance.now() - t0 < seconds * 1000) {
-    const r = await rt.runEpisode(seed++, undefined, MAX_TICKS);
+    const r = await rt.runEpisode({ seed: seed++, max_ticks: MAX_TICKS });
     episodes++;
     if (r.success) successes++;
     if (r.fault) { log(`ur: fault ${r.fault}`); break; }
@@ -107,17 +110,17 @@ async function measure(seconds: number, log: (m: string) => void): Promise<objec
   const jitter = Array.from(rep.jitter_ms, Math.abs);
   const long_run = {
     seconds: Math.round((performance.now() - t0) / 1000), hz: 50, ticks: rep.control.ticks, missed_ticks: rep.overruns,
-    underruns: rep.control.underruns, stale_actions_executed: rep.control.stale_actions_executed,
+    underruns: rep.control.underruns,
     jitter_ms: { p50: r3(quantile(jitter, 0.5)), p99: r3(quantile(jitter, 0.99)), max: r3(jitter.length ? Math.max(...jitter) : 0) },
-    episodes, successes, driver_holds: rep.driver?.holds ?? 0, driver_faults: rep.driver?.faults ?? {},
+    episodes, successes, driver_holds: rep.driver.holds, driver_faults: rep.driver.counters, control_thread_gc: rep.control_gc ?? null,
   };
-  const command_latency = pairLatency(rep.driver?.command_t_mono_ms ?? [], received);
+  const command_latency = pairLatency(rep.driver.command_t_mono_ms ?? [], received);
 
   // 2. resume after the endpoint restarts
   const ep1 = await startEndpoint();
   const port = Number(new URL(ep1.url).port);
   const second = await startRuntime(ep1.url);
-  const episode = second.rt.runEpisode(1000, undefined, MAX_TICKS);
+  const episode = second.rt.runEpisode({ seed: 1000, max_ticks: MAX_TICKS });
   await new Promise((r) => setTimeout(r, 1000));
   const killed = performance.now();
   await stop(ep1);
@@ -138,7 +141,7 @@ async function measure(seconds: number, log: (m: string) => void): Promise<objec
     endpoint_down_and_up_ms: Math.round(restart_ms),
     resume_ms: first === undefined ? null : r3(first - ep2.ready_t_mono_ms),
     reconnect_backoff_ms: { initial: settings.reconnect_initial_ms, max: settings.reconnect_max_ms },
-    driver_holds: rep2.driver?.holds ?? 0, reconnects: rep2.driver?.faults.reconnects ?? 0,
+    driver_holds: rep2.driver.holds, reconnects: rep2.driver.counters.reconnects ?? 0,
   };
   return {
     method: 'process.hrtime (CLOCK_MONOTONIC) stamps in the control thread (tick start of each command put on the wire) and in the endpoint process (arrival); paired in order',

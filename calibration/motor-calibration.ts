@@ -12,7 +12,7 @@ import { dirname, join, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { HOMING_OFFSET_LIMIT } from '../drivers/dynamixel/control-table.js';
+import { HOMING_OFFSET_LIMIT } from '../protocols/dynamixel/control-table.js';
 
 /** One turn of ticks: the range LeRobot records and that position mode accepts. */
 export const RANGE_MIN_TICKS = 0;

@@ -1,51 +1,77 @@
-// The contract between the runtime and a robot. A driver only reads state and writes commands, like a
-// ros2_control hardware interface: limits, timing, buffering and safety live in the runtime above it,
-// in one place for every robot.
-import type { Observable } from 'rxjs';
+// The contract between the runtime and a robot, in the style of a ros2_control hardware interface: a
+// lifecycle (configure, activate, deactivate, close) and, per control tick, read() into a preallocated
+// state and write() of one command. A driver only reads and writes: safety limits, freshness rules, holds
+// and timing live in the runtime above it, in one place for every robot.
+import type { RobotDescription } from '../src/robot/index.js';
 
 export interface JointState {
-  /** Control tick this state was measured at (ticks since connect or the last reset). */
-  tick: number;
-  /** Monotonic time of the measurement (ms; src/util/clock.ts, the same in every thread). */
+  /** Monotonic time of the measurement (ms; src/util/clock.ts, the same in every thread); -Infinity: none yet. */
   t_mono_ms: number;
-  /** Arm joints in action order (rad). */
+  /** Arm joints in the description's joint order (rad). */
   position_rad: Float64Array;
   velocity_rad_s: Float64Array;
   /** One per gripper, 0 closed .. 1 open. */
   gripper: Float64Array;
 }
 
-export interface CameraInfo {
-  name: string;
-  width: number;
-  height: number;
+export function newJointState(desc: RobotDescription): JointState {
+  return {
+    t_mono_ms: -Infinity,
+    position_rad: new Float64Array(desc.joint_names.length),
+    velocity_rad_s: new Float64Array(desc.joint_names.length),
+    gripper: new Float64Array(desc.gripper_names.length),
+  };
 }
 
-export interface RobotDescription {
-  robot: string;
-  /** True for the embedded simulation and the protocol simulators. */
-  sim: boolean;
-  joint_names: string[];
-  gripper_names: string[];
-  /** The action vector: per arm its joint targets (rad) then its gripper (0 closed .. 1 open). */
-  action_names: string[];
-  position_limits_rad: [number, number][];
-  velocity_limits_rad_s: number[];
-  control_hz: number;
-  cameras: CameraInfo[];
+/**
+ * What a driver says about its link to the robot. 'stale' is never returned by a driver: it is the
+ * runtime's verdict on a state whose measurement is too old (src/runtime/control/freshness.ts).
+ */
+export const HEALTH = ['ok', 'stale', 'connecting', 'disconnected', 'program_stopped', 'io_error', 'late', 'hardware_alert'] as const;
+export type Health = (typeof HEALTH)[number];
+
+/** Faults that cannot clear by themselves (a servo's hardware alert needs a person): the run ends at once. */
+export function isLatched(h: Health): boolean {
+  return h === 'hardware_alert';
+}
+
+/**
+ * A missed read only: the actuators were given nothing new and stay on their last goal, so a short stretch
+ * of these may go on with the plan (see the control loop).
+ */
+export function isMissedRead(h: Health): boolean {
+  return h === 'late';
+}
+
+/** The driver could not set up the robot (unreachable, refused, malformed calibration): nothing was commanded. */
+export class DriverSetupError extends Error {
+  override name = 'DriverSetupError';
 }
 
 export interface Driver {
-  describe(): RobotDescription;
-  connect(): Promise<void>;
-  /** Joint state, once per control tick. */
-  readonly state$: Observable<JointState>;
-  /** Command one action (layout of describe().action_names); called once per tick. */
-  send(action: Float64Array): void;
+  readonly description: RobotDescription;
+  /** Open the link and check the other side is there and set up (topics advertised, servos answering). */
+  configure(): Promise<void>;
   /**
-   * Stop where the robot is: command the measured joint positions; grippers keep their last command
-   * (a gripper squeezing an object measures part-open, and that opening as a goal would drop it).
+   * Get ready to move: a fresh measurement, and whatever the robot needs to accept commands (the UR's
+   * program running). Resolves undefined when ready, or with why not (nothing was commanded).
    */
-  hold(): void;
-  disconnect(): Promise<void>;
+  activate(): Promise<string | undefined>;
+  /**
+   * The freshest measurement, copied into `into` (its t_mono_ms says when it was taken), and the
+   * driver's health. Never blocks and never allocates.
+   */
+  read(into: JointState): Health;
+  /** Why the health is not ok (names the arm, motor, topic or connection), for messages. */
+  problem(): string;
+  /**
+   * One command in the description's action layout, already within limits; null: nothing new this tick
+   * (the actuators keep their last goal, or the robot's own receive timeout stops it). Never blocks.
+   */
+  write(command: Float64Array | null): void;
+  /** Stop commanding; anything still on the wire has left when this resolves. The robot holds its last goal. */
+  deactivate(): Promise<void>;
+  close(): Promise<void>;
+  /** The driver's own fault counters, for the run's summary. */
+  counters(): Record<string, number>;
 }

@@ -10,9 +10,12 @@ import type { ObjectPose } from './tasks/task.js';
 import { RayCamera, RenderScene, type CameraFrame } from './camera.js';
 import type { Vec3 } from './math3d.js';
 import { Rng } from '../src/util/rng.js';
+import { loadRobot, ProfileError, type RobotDescription } from '../src/robot/index.js';
 
 export interface SimOptions {
   robot: RobotName;
+  /** The robot as its profile describes it (default: the shipped profile); the sim is checked against it. */
+  description?: RobotDescription;
   task?: TaskName;
   /** Physics rate (Hz); must be a whole multiple of control_hz. Default 500. */
   physics_hz?: number;
@@ -32,6 +35,20 @@ export interface SimArmState {
   gripper: Float64Array;
 }
 
+/**
+ * Typed-array views of MjData fields. Each property read of the bindings makes a new view (an allocation
+ * per call, every tick); these are made once and made again only if the WASM memory grew (a view of the
+ * old buffer is detached: length 0).
+ */
+interface DataViews {
+  qpos: Float64Array;
+  qvel: Float64Array;
+  ctrl: Float64Array;
+  ten_length: Float64Array;
+  site_xpos: Float64Array;
+  mocap_pos: Float64Array;
+}
+
 interface ArmIndex {
   qposAdr: number[];
   dofAdr: number[];
@@ -44,6 +61,7 @@ interface ArmIndex {
 
 export class SimEnv implements TaskWorld {
   readonly robot: RobotModel;
+  readonly description: RobotDescription;
   readonly task: Task;
   readonly physics_hz: number;
   readonly control_hz: number;
@@ -59,14 +77,20 @@ export class SimEnv implements TaskWorld {
   private achieved = false;
   private contactPairs: Set<string> | undefined;
   private disposed = false;
-  private readonly ids = new Map<string, number>();
+  private readonly ids = { joint: new Map<string, number>(), geom: new Map<string, number>(), body: new Map<string, number>() };
+  private readonly freeJointAdr = new Map<string, number>();
+  private readonly mocapIds = new Map<string, number>();
+  private dataViews: DataViews | undefined;
 
   static async create(opts: SimOptions): Promise<SimEnv> {
-    return new SimEnv(await loadMujoco(), opts);
+    const description = opts.description ?? await loadRobot(opts.robot);
+    return new SimEnv(await loadMujoco(), opts, description);
   }
 
-  private constructor(private readonly mj: Mujoco, opts: SimOptions) {
+  private constructor(private readonly mj: Mujoco, opts: SimOptions, description: RobotDescription) {
     this.robot = robotModel(opts.robot);
+    checkAgainstModel(description, this.robot);
+    this.description = description;
     const taskName = opts.task ?? TASKS_BY_ROBOT[opts.robot][0];
     if (!TASKS_BY_ROBOT[opts.robot].includes(taskName)) {
       throw new Error(`task '${taskName}' is not available for robot '${opts.robot}' (valid: ${TASKS_BY_ROBOT[opts.robot].join(', ')})`);
@@ -121,12 +145,12 @@ export class SimEnv implements TaskWorld {
   reset(seed: number): void {
     const { mj, model, data } = this;
     mj.mj_resetData(model, data);
-    const qpos = data.qpos as Float64Array;
-    const ctrl = data.ctrl as Float64Array;
+    const { qpos, ctrl } = this.views;
     let j = 0;
+    const home = this.description.home_rad;
     this.arms.forEach((arm, a) => {
-      arm.qposAdr.forEach((adr, i) => { qpos[adr] = this.robot.home_rad[j]; ctrl[arm.actuator[i]] = this.robot.home_rad[j]; j++; });
-      const g = this.robot.home_gripper[a] * arm.fingerTravel_m;
+      arm.qposAdr.forEach((adr, i) => { qpos[adr] = home[j]; ctrl[arm.actuator[i]] = home[j]; j++; });
+      const g = this.description.home_gripper[a] * arm.fingerTravel_m;
       ctrl[arm.gripperActuator] = g;
       // both fingers start where the actuator will hold them
       const tendonJoints = this.fingerQposAdr(a);
@@ -148,10 +172,11 @@ export class SimEnv implements TaskWorld {
     for (let i = 0; i < action.length; i++) {
       if (!Number.isFinite(action[i])) throw new Error(`action[${i}] (${this.action_names[i]}) is not finite: ${action[i]}`);
     }
-    const ctrl = this.data.ctrl as Float64Array;
+    const ctrl = this.views.ctrl;
     let k = 0;
-    for (const arm of this.arms) {
-      for (const act of arm.actuator) ctrl[act] = action[k++];
+    for (let a = 0; a < this.arms.length; a++) {
+      const arm = this.arms[a];
+      for (let i = 0; i < arm.actuator.length; i++) ctrl[arm.actuator[i]] = action[k++];
       const g = Math.min(1, Math.max(0, action[k++]));
       ctrl[arm.gripperActuator] = g * arm.fingerTravel_m;
     }
@@ -166,17 +191,16 @@ export class SimEnv implements TaskWorld {
   }
 
   readState(out: SimArmState): SimArmState {
-    const qpos = this.data.qpos as Float64Array;
-    const qvel = this.data.qvel as Float64Array;
-    const ten = this.data.ten_length as Float64Array;
+    const { qpos, qvel, ten_length: ten } = this.views;
     let k = 0;
-    this.arms.forEach((arm, a) => {
+    for (let a = 0; a < this.arms.length; a++) {
+      const arm = this.arms[a];
       for (let i = 0; i < arm.qposAdr.length; i++, k++) {
         out.position_rad[k] = qpos[arm.qposAdr[i]];
         out.velocity_rad_s[k] = qvel[arm.dofAdr[i]];
       }
       out.gripper[a] = Math.min(1, Math.max(0, ten[arm.gripperTendon] / arm.fingerTravel_m));
-    });
+    }
     return out;
   }
 
@@ -195,8 +219,8 @@ export class SimEnv implements TaskWorld {
   /** Everything the cameras see (joint and object positions, markers), to render elsewhere. */
   snapshot(): SimSnapshot {
     return {
-      qpos: Float64Array.from(this.data.qpos as Float64Array),
-      mocap_pos: Float64Array.from(this.data.mocap_pos as Float64Array),
+      qpos: Float64Array.from(this.views.qpos),
+      mocap_pos: Float64Array.from(this.views.mocap_pos),
     };
   }
 
@@ -205,8 +229,8 @@ export class SimEnv implements TaskWorld {
    * Positions only: do not step physics from here.
    */
   showSnapshot(s: SimSnapshot): void {
-    (this.data.qpos as Float64Array).set(s.qpos);
-    (this.data.mocap_pos as Float64Array).set(s.mocap_pos);
+    this.views.qpos.set(s.qpos);
+    this.views.mocap_pos.set(s.mocap_pos);
     this.mj.mj_kinematics(this.model, this.data);
     // camera poses are not part of mj_kinematics: without this a camera on a moving body (the wrist)
     // would render from wherever it was last computed
@@ -243,37 +267,52 @@ export class SimEnv implements TaskWorld {
 
   objectPose(name: string): ObjectPose {
     const adr = this.freeJointQposAdr(name);
-    const q = this.data.qpos as Float64Array;
+    const q = this.views.qpos;
     return { pos: [q[adr], q[adr + 1], q[adr + 2]], quat: [q[adr + 3], q[adr + 4], q[adr + 5], q[adr + 6]] };
+  }
+
+  objectPos(name: string, out: Vec3): Vec3 {
+    const adr = this.freeJointQposAdr(name);
+    const q = this.views.qpos;
+    out[0] = q[adr];
+    out[1] = q[adr + 1];
+    out[2] = q[adr + 2];
+    return out;
   }
 
   setObjectPose(name: string, pose: ObjectPose): void {
     const adr = this.freeJointQposAdr(name);
-    const q = this.data.qpos as Float64Array;
-    q.set(pose.pos, adr);
-    q.set(pose.quat, adr + 3);
+    const { qpos, qvel } = this.views;
+    qpos.set(pose.pos, adr);
+    qpos.set(pose.quat, adr + 3);
     const dof = (this.model.jnt_dofadr as Int32Array)[this.id('joint', `${name}_joint`)];
-    (this.data.qvel as Float64Array).fill(0, dof, dof + 6);
+    qvel.fill(0, dof, dof + 6);
   }
 
-  markerPos(name: string): Vec3 {
+  markerPos(name: string, out: Vec3 = [0, 0, 0]): Vec3 {
     const m = this.mocapId(name);
-    const p = this.data.mocap_pos as Float64Array;
-    return [p[3 * m], p[3 * m + 1], p[3 * m + 2]];
+    const p = this.views.mocap_pos;
+    out[0] = p[3 * m];
+    out[1] = p[3 * m + 1];
+    out[2] = p[3 * m + 2];
+    return out;
   }
 
   setMarkerPos(name: string, pos: Vec3): void {
-    (this.data.mocap_pos as Float64Array).set(pos, 3 * this.mocapId(name));
+    this.views.mocap_pos.set(pos, 3 * this.mocapId(name));
   }
 
   gripperGap_m(arm: number): number {
-    return 2 * (this.data.ten_length as Float64Array)[this.arms[arm].gripperTendon];
+    return 2 * this.views.ten_length[this.arms[arm].gripperTendon];
   }
 
-  tcpPos(arm: number): Vec3 {
+  tcpPos(arm: number, out: Vec3 = [0, 0, 0]): Vec3 {
     const s = this.arms[arm].tcpSite;
-    const p = this.data.site_xpos as Float64Array;
-    return [p[3 * s], p[3 * s + 1], p[3 * s + 2]];
+    const p = this.views.site_xpos;
+    out[0] = p[3 * s];
+    out[1] = p[3 * s + 1];
+    out[2] = p[3 * s + 2];
+    return out;
   }
 
   touching(geomA: string, geomB: string): boolean {
@@ -307,22 +346,42 @@ export class SimEnv implements TaskWorld {
 
   /** Name lookups are memoised: tasks ask for the same few objects after every tick. */
   private id(type: 'joint' | 'geom' | 'body', name: string): number {
-    const key = `${type}:${name}`;
-    let id = this.ids.get(key);
+    const ids = this.ids[type];
+    let id = ids.get(name);
     if (id === undefined) {
       id = nameToId(this.mj, this.model, type, name);
-      this.ids.set(key, id);
+      ids.set(name, id);
     }
     return id;
   }
 
+  private get views(): DataViews {
+    const v = this.dataViews;
+    if (v && v.qpos.length > 0) return v;
+    const d = this.data;
+    return (this.dataViews = {
+      qpos: d.qpos as Float64Array, qvel: d.qvel as Float64Array, ctrl: d.ctrl as Float64Array, ten_length: d.ten_length as Float64Array,
+      site_xpos: d.site_xpos as Float64Array, mocap_pos: d.mocap_pos as Float64Array,
+    });
+  }
+
+  /** The qpos address of object `name`'s free joint (`<name>_joint`). */
   private freeJointQposAdr(name: string): number {
-    return (this.model.jnt_qposadr as Int32Array)[this.id('joint', `${name}_joint`)];
+    let adr = this.freeJointAdr.get(name);
+    if (adr === undefined) {
+      adr = (this.model.jnt_qposadr as Int32Array)[this.id('joint', `${name}_joint`)];
+      this.freeJointAdr.set(name, adr);
+    }
+    return adr;
   }
 
   private mocapId(name: string): number {
-    const id = (this.model.body_mocapid as Int32Array)[this.id('body', name)];
-    if (id < 0) throw new Error(`body '${name}' is not a mocap body`);
+    let id = this.mocapIds.get(name);
+    if (id === undefined) {
+      id = (this.model.body_mocapid as Int32Array)[this.id('body', name)];
+      if (id < 0) throw new Error(`body '${name}' is not a mocap body`);
+      this.mocapIds.set(name, id);
+    }
     return id;
   }
 
@@ -331,4 +390,25 @@ export class SimEnv implements TaskWorld {
     const q = this.model.jnt_qposadr as Int32Array;
     return [q[this.id('joint', `${p}finger_left_joint`)], q[this.id('joint', `${p}finger_right_joint`)]];
   }
+}
+
+/** Tolerance when comparing a profile's limits with the model's (profiles store 6 decimals). */
+const LIMIT_TOLERANCE_RAD = 1e-5;
+
+/**
+ * The profile is the robot; the sim model must agree with it: the same joints in the same order, the same
+ * action layout, and limits the model's joints can honour. ProfileError names the file and the field.
+ */
+function checkAgainstModel(desc: RobotDescription, model: RobotModel): void {
+  const fail = (field: string, what: string) => { throw new ProfileError(`${desc.source}: ${field}: ${what} (the ${model.name} sim model)`); };
+  const joints = model.arms.flatMap(jointNames);
+  if (desc.joint_names.join() !== joints.join()) fail('joints', `expected ${joints.length} joints ${joints.join(', ')}, found ${desc.joint_names.join(', ')}`);
+  const actions = actionNames(model);
+  if (desc.action_names.join() !== actions.join()) fail('action', `expected ${actions.join(', ')}, found ${desc.action_names.join(', ')}`);
+  const ranges = model.arms.flatMap((a) => a.links.map((l) => l.range_rad));
+  desc.position_limits_rad.forEach(([lo, hi], i) => {
+    if (lo < ranges[i][0] - LIMIT_TOLERANCE_RAD || hi > ranges[i][1] + LIMIT_TOLERANCE_RAD) {
+      fail(`joints.${i}`, `${joints[i]} limits ${lo}..${hi} rad reach beyond the joint's range ${ranges[i][0].toFixed(6)}..${ranges[i][1].toFixed(6)}`);
+    }
+  });
 }

@@ -1,12 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ActionRing } from '../src/runtime/action-ring.js';
-import { ActionBuffer, shouldInfer, type BlendMode } from '../src/runtime/action-buffer.js';
-import { LatencyEstimator, quantile } from '../src/runtime/latency.js';
+import { ActionBuffer, type BlendMode } from '../src/runtime/action-buffer.js';
+import { shouldInfer } from '../src/runtime/timing/trigger.js';
+import { LatencyEstimator } from '../src/runtime/timing/latency-estimator.js';
+import { quantile } from '../src/util/sample-ring.js';
 import { SafetyFilter, safetyLimits, chunkProblem } from '../src/runtime/safety.js';
-import { ControlTicker, seamJumpRatio } from '../src/runtime/control-ticker.js';
+import { ControlTicker, seamJumpRatio } from '../src/runtime/control/ticker.js';
 import type { ActionChunk } from '../src/policy/policy.js';
-import type { RobotDescription } from '../drivers/driver.js';
+import { describeRobot } from '../src/robot/index.js';
 
 const H = 25;
 
@@ -134,10 +136,10 @@ test('latency estimate: warm-up excluded, a high quantile, a single spike does n
   assert.equal(quantile([1, 2, 3, 4], 0.5), 2.5);
 });
 
-const ROBOT: RobotDescription = {
-  robot: 'test', sim: true, joint_names: ['a', 'b'], gripper_names: ['g'], action_names: ['a', 'b', 'g'],
-  position_limits_rad: [[-1, 1], [-2, 2]], velocity_limits_rad_s: [5, 1], control_hz: 50, cameras: [],
-};
+const ROBOT = describeRobot({
+  robot: 'test', control_hz: 50, grippers: ['g'], action: ['a', 'b', 'g'], home_rad: [0, 0], home_gripper: [1], cameras: [],
+  joints: [{ name: 'a', min_rad: -1, max_rad: 1, max_velocity_rad_s: 5 }, { name: 'b', min_rad: -2, max_rad: 2, max_velocity_rad_s: 1 }],
+}, 'test');
 
 test('safety: position limits, per-tick steps from velocity limits, gripper range, NaN chunks', () => {
   const f = new SafetyFilter(safetyLimits(ROBOT));
@@ -160,7 +162,7 @@ test('safety: position limits, per-tick steps from velocity limits, gripper rang
   assert.match(chunkProblem({ ...bad, dim: 2 }, 3)!, /2 values per action/);
 });
 
-test('control ticker: the action for exactly this tick, or hold the last command; stale count and seams', () => {
+test('control ticker: the action for exactly this tick, or hold the last command; seams', () => {
   const ring = ActionRing.create({ capacity: 64, dim: 3 }, false);
   const buf = new ActionBuffer(ring, { blend: 'replace' });
   const ticker = new ControlTicker(ring, new SafetyFilter(safetyLimits(ROBOT)));
@@ -180,12 +182,12 @@ test('control ticker: the action for exactly this tick, or hold the last command
   for (let k = 6; k <= 8; k++) ticker.next(k);
   assert.equal(ticker.counters.seams, 1);
   assert.ok(seamJumpRatio(ticker.counters) > 1);
-  assert.equal(ticker.counters.stale_actions_executed, 0);
   assert.equal(ring.executedTick(), 8);
-  // a slot stamped with the right tick but written from the wrong row of its chunk is caught as stale
-  ring.write(9, Float64Array.from([0.02, 0, 1]), 0, { id: 99, first_tick: 3, row: 2 }, 1, false);
-  ticker.next(9);
-  assert.equal(ticker.counters.stale_actions_executed, 1);
+  // a slot stamped for another tick is never executed: an underrun holds the last command instead
+  ring.write(9 + 64, Float64Array.from([0.5, 0, 1]), 0, 99, 1, false);
+  const last = Array.from(ticker.last);
+  assert.deepEqual(Array.from(ticker.next(9)!), last);
+  assert.equal(ticker.source, 'underrun');
 });
 
 test('control ticker after a fault: joints restart from the measured pose on a fresh chunk; grippers keep their command', () => {

@@ -8,10 +8,10 @@ import { createInterface } from 'node:readline';
 import {
   builtinAlohaCalibrationPath, CalibrationError, loadArmCalibration, validateArmCalibration, writeArmCalibrationAtomic, type ArmCalibration,
 } from '../calibration/motor-calibration.js';
-import { alohaMotors } from '../drivers/aloha/motor-map.js';
+import { alohaMotors } from '../protocols/aloha/motor-map.js';
 import { emulatorCalibration } from '../sim/dynamixel/aloha-rig.js';
 import { DynamixelBus } from '../drivers/dynamixel/bus.js';
-import { REG } from '../drivers/dynamixel/control-table.js';
+import { REG } from '../protocols/dynamixel/control-table.js';
 
 const MOTORS = alohaMotors('follower');
 const BIN = resolve(import.meta.dirname, '../../bin');

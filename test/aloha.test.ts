@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SimEnv } from '../sim/sim-env.js';
-import { runExpertEpisode } from '../sim/rollout.js';
+import { expertEngine, type ExpertEngine } from '../src/cli/sim/expert-engine.js';
 import { createExpert } from '../sim/experts/index.js';
 import { AlohaTransferCubeExpert } from '../sim/experts/aloha-transfer-cube.js';
 
@@ -16,53 +16,66 @@ test('the registry hands out the ALOHA transfer-cube expert', () => {
   assert.equal(e.action_dim, env.action_dim);
 });
 
-test('the clean expert hands the cube over in seeded episodes', () => {
-  const e = expert();
-  for (const seed of [0, 1, 2, 3, 4]) {
-    const r = runExpertEpisode(env, e, seed);
-    assert.ok(r.success, `seed ${seed} failed after ${r.ticks} ticks`);
-    assert.ok(r.ticks < env.task.max_ticks);
+/** Expert episodes through the episode engine (the loop that drives a robot), closed afterwards. */
+async function withExpert<T>(noise: number, body: (ex: ExpertEngine) => Promise<T>): Promise<T> {
+  const ex = await expertEngine('aloha', 'transfer-cube', { noise });
+  try {
+    return await body(ex);
+  } finally {
+    await ex.close();
   }
+}
+
+test('the clean expert hands the cube over in seeded episodes', async () => {
+  await withExpert(0, async (ex) => {
+    for (const seed of [0, 1, 2, 3, 4]) {
+      const r = await ex.engine.runEpisode({ seed });
+      assert.ok(r.success, `seed ${seed} failed after ${r.ticks} ticks`);
+      assert.ok(r.ticks < env.task.max_ticks);
+    }
+  });
 });
 
-test('the noisy expert still succeeds', () => {
-  const e = expert(1);
-  for (const seed of [10, 11]) {
-    const r = runExpertEpisode(env, e, seed);
-    assert.ok(r.success, `seed ${seed} failed at noise 1`);
-  }
+test('the noisy expert still succeeds', async () => {
+  await withExpert(1, async (ex) => {
+    for (const seed of [10, 11]) assert.ok((await ex.engine.runEpisode({ seed })).success, `seed ${seed} failed at noise 1`);
+  });
 });
 
-test('success is false at reset and while only the right hand holds the cube', () => {
+test('success is false at reset and while only the right hand holds the cube', async () => {
   env.reset(7);
   assert.equal(env.task.evaluate(env), false);
   assert.equal(env.success, false);
-
-  let heldByRightOnly = 0;
-  runExpertEpisode(env, expert(), 7, {
-    onTick: (e) => {
-      const right = e.touching('right_pad_left', 'cube') && e.touching('right_pad_right', 'cube');
-      const left = e.touching('left_pad_left', 'cube') || e.touching('left_pad_right', 'cube');
-      if (right && !left && e.objectPose('cube').pos[2] > 0.1) {
-        heldByRightOnly++;
-        assert.equal(e.task.evaluate(e), false, `tick ${e.tick}`);
-        assert.equal(e.success, false, `tick ${e.tick}`);
-      }
-    },
+  await withExpert(0, async (ex) => {
+    const e = ex.driver.env;
+    let heldByRightOnly = 0;
+    const r = await ex.engine.runEpisode({
+      seed: 7,
+      recorder: {
+        tick: () => {
+          const right = e.touching('right_pad_left', 'cube') && e.touching('right_pad_right', 'cube');
+          const left = e.touching('left_pad_left', 'cube') || e.touching('left_pad_right', 'cube');
+          if (right && !left && e.objectPose('cube').pos[2] > 0.1) {
+            heldByRightOnly++;
+            assert.equal(e.task.evaluate(e), false, `tick ${e.tick}`);
+            assert.equal(e.success, false, `tick ${e.tick}`);
+          }
+        },
+      },
+    });
+    assert.ok(heldByRightOnly > 20, `the right hand held the cube up for only ${heldByRightOnly} ticks`);
+    assert.ok(r.success, 'the handover itself should succeed');
   });
-  assert.ok(heldByRightOnly > 20, `the right hand held the cube up for only ${heldByRightOnly} ticks`);
-  assert.ok(env.success, 'the handover itself should succeed');
 });
 
-test('same seed, same episode', () => {
-  const final = (noise: number) => {
-    const r = runExpertEpisode(env, expert(noise), 5);
-    return { ...r, cube: env.objectPose('cube') };
-  };
+test('same seed, same episode', async () => {
   for (const noise of [0, 1]) {
-    const a = final(noise);
-    const b = final(noise);
-    assert.deepEqual(b, a, `noise ${noise}`);
+    await withExpert(noise, async (ex) => {
+      const final = async () => ({ ...(await ex.engine.runEpisode({ seed: 5 })), cube: ex.driver.env.objectPose('cube') });
+      const a = await final();
+      const b = await final();
+      assert.deepEqual(b, a, `noise ${noise}`);
+    });
   }
 });
 

@@ -2,16 +2,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SimEnv } from '../sim/sim-env.js';
 import { loadMujoco } from '../sim/mujoco.js';
-import { createExpert } from '../sim/experts/index.js';
-import { runExpertEpisode } from '../sim/rollout.js';
+import { expertEngine } from '../src/cli/sim/expert-engine.js';
 
 test('the ray-cast image agrees with exhaustive per-ray casting (mj_ray) into the physics model', async () => {
   const mj = await loadMujoco();
-  const env = await SimEnv.create({ robot: 'ur5e', task: 'pick-place' });
+  const ex = await expertEngine('ur5e', 'pick-place');
+  const env = ex.driver.env;
   try {
     // mid-episode, cube in the hand: the gripper geoms are in view of both cameras
-    const expert = createExpert(env.robot, 'pick-place', env.control_hz);
-    runExpertEpisode(env, expert, 2, { max_ticks: 120 });
+    await ex.engine.runEpisode({ seed: 2, max_ticks: 120 });
     const geom = new mj.IntBuffer(1), normal = new mj.DoubleBuffer(3);
     for (const name of ['top', 'wrist']) {
       const cam = env.camera(name, 64);
@@ -33,7 +32,7 @@ test('the ray-cast image agrees with exhaustive per-ray casting (mj_ray) into th
     }
     geom.delete(); normal.delete();
   } finally {
-    env.dispose();
+    await ex.close();
   }
 });
 
@@ -77,12 +76,14 @@ test('camera names and sizes are checked', async () => {
 
 test('a snapshot rendered elsewhere (the runtime\'s camera rig) shows exactly what the scene shows, moving cameras included', async () => {
   const { SimCameraRig } = await import('../sim/camera-rig.js');
-  const env = await SimEnv.create({ robot: 'ur5', task: 'pick-place' });
+  const ex = await expertEngine('ur5', 'pick-place');
+  const env = ex.driver.env;
   const rig = await SimCameraRig.create({ robot: 'ur5', task: 'pick-place' });
   try {
     // the rig renders a few poses in a row: each must follow the snapshot, not the rig's last pose
     for (const ticks of [0, 90, 150]) {
-      runExpertEpisode(env, createExpert(env.robot, 'pick-place', env.control_hz), 5, { max_ticks: ticks });
+      ex.driver.reset(5);
+      if (ticks > 0) await ex.engine.runEpisode({ seed: 5, max_ticks: ticks });
       // after mj_step the body poses are a physics substep behind qpos; put them at qpos first, as the rig does
       env.showSnapshot(env.snapshot());
       for (const name of ['top', 'wrist']) {
@@ -93,6 +94,6 @@ test('a snapshot rendered elsewhere (the runtime\'s camera rig) shows exactly wh
     }
   } finally {
     rig.dispose();
-    env.dispose();
+    await ex.close();
   }
 });

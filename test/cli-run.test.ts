@@ -64,7 +64,7 @@ test('--json prints exactly one object with the summary fields; --record writes 
     for (const k of ['chunks', 'late_chunks', 'dropped_prefix_actions', 'stale_actions_executed', 'seam_jump_ratio']) assert.ok(k in s.buffer, `buffer.${k}`);
     for (const k of ['clamped_actions', 'rejected_chunks', 'holds']) assert.ok(k in s.safety, `safety.${k}`);
     assert.equal(s.episodes, 2);
-    assert.equal(s.buffer.stale_actions_executed, 0);
+    assert.equal(s.buffer.stale_actions_executed, null, 'measured with --policy tick-stamp only');
     assert.ok(s.inference.latency_ms.p50 >= 180);
     const ep = await readEpisode(join(dir, 'run-seed0.mcap'));
     assert.equal(ep.meta.robot, 'ur5');
@@ -92,4 +92,28 @@ test('a NaN chunk: hold, a clear error, exit 1, and the summary is still printed
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('--policy tick-stamp: every executed action is read back; none ran at another tick (fast and real time)', () => {
+  for (const clock of ['fast', 'realtime']) {
+    const r = vlaRun('--robot', 'ur5e', '--sim', '--policy', 'tick-stamp', '--clock', clock, '--duration', '2', '--inject-latency-ms', '120', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout);
+    assert.equal(s.buffer.stale_actions_executed, 0, clock);
+    assert.ok(s.buffer.chunks >= 4, `${clock}: ${s.buffer.chunks} chunks`);
+  }
+});
+
+test('--clock fast repeats exactly: the latency model the summary prints gives the same run again', () => {
+  const first = vlaRun('--robot', 'ur5e', '--sim', '--clock', 'fast', '--episodes', '2', '--json');
+  assert.equal(first.code, 0, first.stderr);
+  const a = JSON.parse(first.stdout);
+  assert.match(a.inference.latency_model, /^samples:[\d.,]+$/, 'measured at start-up, printed as a flag value');
+  const second = vlaRun('--robot', 'ur5e', '--sim', '--clock', 'fast', '--episodes', '2', '--latency-model', a.inference.latency_model, '--json');
+  assert.equal(second.code, 0, second.stderr);
+  const b = JSON.parse(second.stdout);
+  assert.deepEqual(b.episodes_detail, a.episodes_detail);
+  assert.deepEqual(b.buffer, a.buffer);
+  assert.equal(b.control.ticks, a.control.ticks);
+  assert.equal(b.inference.latency_model, a.inference.latency_model);
 });

@@ -6,9 +6,9 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { DynamixelBus } from '../drivers/dynamixel/bus.js';
-import { REG } from '../drivers/dynamixel/control-table.js';
+import { REG } from '../protocols/dynamixel/control-table.js';
 import { DynamixelStatusError } from '../drivers/dynamixel/errors.js';
-import { SimLinkClient } from '../sim/dynamixel/sim-link-client.js';
+import { SimLinkClient } from '../protocols/sim-link/client.js';
 
 const VLA_SIM = resolve(import.meta.dirname, '../../bin/vla-sim.js');
 const BUS = { timeout_ms: 60, retries: 3 };
@@ -85,11 +85,11 @@ test('sim link: hello, status with the task state, reset with a seed, camera fra
   const s1 = await link.status();
   assert.ok(s1.tick > 0, 'the sim runs on its own clock');
   assert.equal(s1.success, false);
-  const cube3 = s1.task_state.objects.cube.pos;
+  const cube3 = (s1.task_state as { objects: { cube: { pos: number[] } } }).objects.cube.pos;
   await link.reset(8);
   const s2 = await link.status();
   assert.ok(s2.tick < s1.tick + 5);
-  assert.notDeepEqual(s2.task_state.objects.cube.pos.slice(0, 2), cube3.slice(0, 2), 'another seed places the cube elsewhere');
+  assert.notDeepEqual((s2.task_state as { objects: { cube: { pos: number[] } } }).objects.cube.pos.slice(0, 2), cube3.slice(0, 2), 'another seed places the cube elsewhere');
   const f = await link.frame('top', 32);
   assert.equal(f.width, 32);
   assert.equal(f.rgb.length, 32 * 32 * 3);

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { crc16 } from '../drivers/dynamixel/crc.js';
-import { encodePacket, encodeStatus, INSTRUCTION, stuffInto, unstuffInto, type Packet } from '../drivers/dynamixel/packet.js';
-import { InstructionWriter } from '../drivers/dynamixel/instructions.js';
-import { PacketFramer } from '../drivers/dynamixel/framer.js';
-import { describeStatusError, REG, STATUS_ALERT_BIT, STATUS_ERROR } from '../drivers/dynamixel/control-table.js';
+import { crc16 } from '../protocols/dynamixel/crc.js';
+import { encodePacket, encodeStatus, INSTRUCTION, stuffInto, unstuffInto, type Packet } from '../protocols/dynamixel/packet.js';
+import { InstructionWriter } from '../protocols/dynamixel/instructions.js';
+import { PacketFramer } from '../protocols/dynamixel/framer.js';
+import { describeStatusError, REG, STATUS_ALERT_BIT, STATUS_ERROR } from '../protocols/dynamixel/control-table.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex').toUpperCase().replace(/(..)(?!$)/g, '$1 ');
 

@@ -4,10 +4,10 @@ import assert from 'node:assert/strict';
 import { RosbridgeServer } from '../sim/rosbridge/rosbridge-server.js';
 import { UrEndpoint } from '../sim/rosbridge/ur-endpoint.js';
 import { RosConnection } from '../drivers/ur/ros-connection.js';
-import { RosEpisodeLink } from '../drivers/ur/ros-episode-link.js';
+import { RosEpisodeLink } from '../src/world/ros-episode-link.js';
 import { Service, Topic, type Ros } from '../drivers/ur/roslib.js';
 import { defaultRosSettings } from '../calibration/ros-settings.js';
-import { rosSeconds, type JointStateMsg } from '../drivers/ur/ros-messages.js';
+import { rosSeconds, type JointStateMsg } from '../protocols/ros/messages.js';
 import { UR_HOME_RAD, UR_JOINT_NAMES } from '../sim/robots/ur.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -106,7 +106,7 @@ test('call_service: values on success; result false with the error on failure or
 
 test('UR cell: /joint_states at the controller rate (UR5e 500 Hz, UR5 125 Hz), status topics', async () => {
   for (const [robot, hz] of [['ur5e', 500], ['ur5', 125]] as const) {
-    const ep = await UrEndpoint.start({ robot, port: 0, camera_hz: 0 });
+    const ep = await UrEndpoint.start({ robot, port: 0, camera_hz: 0, publisher_connect_ms: 0 });
     const conn = await open(ep.url);
     try {
       const msgs: JointStateMsg[] = [];
@@ -139,7 +139,7 @@ test('UR cell: /joint_states at the controller rate (UR5e 500 Hz, UR5 125 Hz), s
 });
 
 test('UR cell: /vla_sim/reset with a seed places the objects from it; bad seeds are refused', async () => {
-  const ep = await UrEndpoint.start({ robot: 'ur5e', port: 0, camera_hz: 0, seed: 0 });
+  const ep = await UrEndpoint.start({ robot: 'ur5e', port: 0, camera_hz: 0, seed: 0, publisher_connect_ms: 0 });
   const conn = await open(ep.url);
   try {
     let task: { seed: number; objects: { cube: { pos: number[] } }; target: { pos: number[] } } | undefined;
@@ -171,7 +171,7 @@ test('UR cell: /vla_sim/reset with a seed places the objects from it; bad seeds 
 });
 
 test('UR cell: forward commands must have 6 values; a one-point trajectory is reached at time_from_start', async () => {
-  const ep = await UrEndpoint.start({ robot: 'ur5e', port: 0, camera_hz: 0 });
+  const ep = await UrEndpoint.start({ robot: 'ur5e', port: 0, camera_hz: 0, publisher_connect_ms: 0 });
   const conn = await open(ep.url);
   try {
     new Topic({ ros: conn.ros, name: TOPICS.forward_position_commands, messageType: 'std_msgs/Float64MultiArray' })
@@ -203,7 +203,7 @@ test('UR cell: forward commands must have 6 values; a one-point trajectory is re
 });
 
 test('episode link: reset by seed, success flag and task state through ROS', async () => {
-  const ep = await UrEndpoint.start({ robot: 'ur5e', port: 0, camera_hz: 0, task: 'push' });
+  const ep = await UrEndpoint.start({ robot: 'ur5e', port: 0, camera_hz: 0, task: 'push', publisher_connect_ms: 0 });
   const conn = await open(ep.url);
   const link = new RosEpisodeLink(conn.ros, defaultRosSettings('ros2'));
   try {

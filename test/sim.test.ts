@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SimEnv } from '../sim/sim-env.js';
 import { createExpert } from '../sim/experts/index.js';
-import { runExpertEpisode } from '../sim/rollout.js';
+import { expertEngine } from '../src/cli/sim/expert-engine.js';
 import { UR_HOME_RAD } from '../sim/robots/ur.js';
 import { CUBE_HALF_M } from '../sim/tasks/pick-place.js';
 import { PUSH_CUBE_HALF_M } from '../sim/tasks/push.js';
@@ -45,20 +45,20 @@ test('gripper opens and closes on command (0 closed .. 1 open)', async () => {
 });
 
 test('the same seed gives the same episode, a different seed a different scene', async () => {
-  const env = await SimEnv.create({ robot: 'ur5e', task: 'pick-place' });
+  const ex = await expertEngine('ur5e', 'pick-place');
+  const env = ex.driver.env;
   try {
-    const expert = createExpert(env.robot, 'pick-place', env.control_hz);
-    const trace = (seed: number) => {
+    const trace = async (seed: number) => {
       const qs: number[] = [];
-      runExpertEpisode(env, expert, seed, { onTick: (_e, _a, s) => qs.push(...s.position_rad) });
+      await ex.engine.runEpisode({ seed, recorder: { tick: (s) => qs.push(...s.position_rad) } });
       return { qs, cube: env.objectPose('cube').pos };
     };
-    const a = trace(5), b = trace(5), c = trace(6);
+    const a = await trace(5), b = await trace(5), c = await trace(6);
     assert.deepEqual(a.qs, b.qs);
     assert.deepEqual(a.cube, b.cube);
     assert.notDeepEqual(a.cube, c.cube);
   } finally {
-    env.dispose();
+    await ex.close();
   }
 });
 
@@ -109,16 +109,15 @@ test('push success: true on the target, and never after the cube was lifted', as
 
 for (const [robot, task] of [['ur5e', 'pick-place'], ['ur5', 'pick-place'], ['ur5e', 'push'], ['ur5', 'push']] as const) {
   test(`scripted expert solves ${robot} ${task} (seeds 0-5)`, async () => {
-    const env = await SimEnv.create({ robot, task });
+    const ex = await expertEngine(robot, task);
     try {
-      const expert = createExpert(env.robot, task, env.control_hz);
       for (let seed = 0; seed < 6; seed++) {
-        const r = runExpertEpisode(env, expert, seed);
+        const r = await ex.engine.runEpisode({ seed });
         assert.ok(r.success, `${robot} ${task} seed ${seed} failed after ${r.ticks} ticks`);
-        assert.ok(r.ticks < env.task.max_ticks);
+        assert.ok(r.ticks < ex.driver.env.task.max_ticks);
       }
     } finally {
-      env.dispose();
+      await ex.close();
     }
   });
 }

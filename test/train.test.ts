@@ -190,6 +190,6 @@ test('the shipped pick-place and push models load and complete an episode throug
     assert.equal(s.fault, null);
     assert.ok(s.episodes_detail[0].ticks > 50);
     assert.ok(s.inference.calls > 2);
-    assert.equal(s.buffer.stale_actions_executed, 0);
+    assert.equal(s.buffer.stale_actions_executed, null, 'measured with --policy tick-stamp only');
   }
 });

@@ -1,13 +1,18 @@
-// The UR driver against the simulated rosbridge endpoint, over a real WebSocket with the real roslib.
+// The UR driver against the simulated rosbridge endpoint, over a real WebSocket with the real roslib: the
+// driver only reads and writes; what counts as stale is the runtime's freshness rule, checked here on
+// the timestamps the driver hands out.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import { firstValueFrom, filter } from 'rxjs';
 import { UrEndpoint, type UrEndpointOptions } from '../sim/rosbridge/ur-endpoint.js';
 import { RosbridgeServer } from '../sim/rosbridge/rosbridge-server.js';
-import { UrDriver, RosConnectionError, type UrDriverStatus } from '../drivers/ur/ur-driver.js';
+import { UrDriver } from '../drivers/ur/ur-driver.js';
+import { DriverSetupError, newJointState, type Health, type JointState } from '../drivers/driver.js';
 import { Topic } from '../drivers/ur/roslib.js';
 import { defaultRosSettings, resolveRosSettings, RosSettingsError, type RosSettings } from '../calibration/ros-settings.js';
+import { loadRobot } from '../src/robot/index.js';
+import { FreshnessWatch } from '../src/runtime/control/freshness.js';
+import { monotonicMs } from '../src/util/clock.js';
 import { UR_HOME_RAD } from '../sim/robots/ur.js';
 
 /** Short fault timings so that the tests do not wait for production back-offs. */
@@ -15,6 +20,7 @@ const SETTINGS: RosSettings = { ...defaultRosSettings('ros2'), connect_timeout_m
 /** A pose with six different angles: a joint mapped to the wrong name cannot match it by chance. */
 const POSE = [0.3, -1.2, 1.1, -1.9, -1.3, 0.5];
 const DT_MS = 20;
+const UR5E = await loadRobot('ur5e');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -22,18 +28,28 @@ function endpoint(opts: Partial<UrEndpointOptions> = {}): Promise<UrEndpoint> {
   return UrEndpoint.start({ robot: 'ur5e', port: 0, camera_hz: 0, ...opts });
 }
 
-function statusIs(d: UrDriver, status: UrDriverStatus, timeout_ms = 2000): Promise<void> {
-  return Promise.race([
-    firstValueFrom(d.status$.pipe(filter((s) => s.status === status))).then(() => undefined),
-    sleep(timeout_ms).then(() => { throw new Error(`driver status did not become '${status}' within ${timeout_ms} ms (it is '${d.status}')`); }),
-  ]);
+function driver(url: string, settings = SETTINGS): UrDriver {
+  return new UrDriver({ description: UR5E, settings, url });
 }
 
-/** Stream `target` (+ gripper) at the runtime's 50 Hz for `ms`. */
-async function stream(d: UrDriver, target: number[], gripper: number, ms: number): Promise<void> {
+/** Poll read() until `pred` holds (what the control loop does every tick), or fail saying what was seen. */
+async function until(d: UrDriver, pred: (h: Health, s: JointState) => boolean, what: string, timeout_ms = 2000): Promise<JointState> {
+  const s = newJointState(UR5E);
+  const end = performance.now() + timeout_ms;
+  let h = d.read(s);
+  while (!pred(h, s)) {
+    if (performance.now() > end) throw new Error(`${what}: still '${h}' (${d.problem()})`);
+    await sleep(5);
+    h = d.read(s);
+  }
+  return s;
+}
+
+/** Write `target` (+ gripper) at the runtime's 50 Hz for `ticks` ticks. */
+async function stream(d: UrDriver, target: number[], gripper: number, ticks: number): Promise<void> {
   const action = Float64Array.from([...target, gripper]);
-  for (let t = 0; t < ms; t += DT_MS) {
-    d.send(action);
+  for (let k = 0; k < ticks; k++) {
+    d.write(action);
     await sleep(DT_MS);
   }
 }
@@ -44,188 +60,185 @@ function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol
   }
 }
 
-test('joint names in a shuffled order are mapped by name', async () => {
-  const ep = await endpoint({ shuffle_joint_names: true });
-  const d = new UrDriver({ robot: 'ur5e', url: ep.url, settings: SETTINGS });
+async function withDriver(epOpts: Partial<UrEndpointOptions>, settings: RosSettings, body: (d: UrDriver, ep: UrEndpoint) => Promise<void>): Promise<void> {
+  const ep = await endpoint({ ...epOpts, settings });
+  const d = driver(ep.url, settings);
   try {
-    await d.connect();
+    await d.configure();
+    await body(d, ep);
+  } finally {
+    await d.close();
+    await ep.stop();
+  }
+}
+
+test('joint names in a shuffled order are mapped by name', async () => {
+  await withDriver({ shuffle_joint_names: true }, SETTINGS, async (d, ep) => {
     // the premise: the endpoint really sends the names in changing orders
     const orders = new Set<string>();
     const raw = new Topic<{ name: string[] }>({ ros: d.connection!.ros, name: '/joint_states', messageType: 'sensor_msgs/JointState' });
     const collect = (m: { name: string[] }) => { orders.add(m.name.join(',')); };
     raw.subscribe(collect);
-    await stream(d, POSE, 1, 500);
+    await stream(d, POSE, 1, 25);
     raw.unsubscribe(collect);
     assert.ok(orders.size > 3, `expected many name orders, saw ${orders.size}`);
-    const measured = d.latestState()!.position_rad;
-    const truth = ep.cell.env.newState();
-    ep.cell.env.readState(truth);
-    assertClose(measured, truth.position_rad, 5e-3, 'driver vs sim');
-    assertClose(measured, POSE, 0.02, 'driver vs commanded');
-  } finally {
-    await d.disconnect();
-    await ep.stop();
-  }
+    const s = newJointState(UR5E);
+    assert.equal(d.read(s), 'ok');
+    const truth = ep.cell.env.readState(ep.cell.env.newState());
+    assertClose(s.position_rad, truth.position_rad, 5e-3, 'driver vs sim');
+    assertClose(s.position_rad, POSE, 0.02, 'driver vs commanded');
+  });
 });
 
-test('forward position mode: the endpoint tracks the streamed target, gripper included', async () => {
-  const ep = await endpoint();
-  const d = new UrDriver({ robot: 'ur5e', url: ep.url, settings: SETTINGS });
-  try {
-    await d.connect();
-    assertClose(d.latestState()!.position_rad, UR_HOME_RAD, 1e-3, 'start at home');
-    await stream(d, POSE, 0.2, 500);
+test('forward position mode: the endpoint tracks the written target, gripper included; activate() says ready', async () => {
+  await withDriver({}, SETTINGS, async (d, ep) => {
+    assert.equal(await d.activate(), undefined);
+    const start = newJointState(UR5E);
+    d.read(start);
+    assertClose(start.position_rad, UR_HOME_RAD, 1e-3, 'start at home');
+    await stream(d, POSE, 0.2, 25);
     assertClose(ep.cell.last_command!, POSE, 1e-12, 'command on the wire');
-    const s = d.latestState()!;
+    const s = await until(d, (_h, st) => Math.abs(st.gripper[0] - 0.2) < 0.05, 'gripper approaches 0.2');
     assertClose(s.position_rad, POSE, 0.02, 'tracked position');
-    assert.ok(Math.abs(s.gripper[0] - 0.2) < 0.05, `gripper ${s.gripper[0]} should approach 0.2`);
     assert.equal(d.programRunning, true);
     assert.equal(d.speedScaling, 1, 'speed scaling 100 % is read as the fraction 1');
-  } finally {
-    await d.disconnect();
-    await ep.stop();
-  }
+  });
 });
 
 test('trajectory mode: one-point trajectories with time_from_start = dt reach the target', async () => {
-  const ep = await endpoint();
-  const d = new UrDriver({ robot: 'ur5e', url: ep.url, settings: { ...SETTINGS, command_mode: 'trajectory' } });
-  try {
-    await d.connect();
-    await stream(d, POSE, 1, 500);
-    assertClose(d.latestState()!.position_rad, POSE, 0.02, 'tracked position');
+  await withDriver({}, { ...SETTINGS, command_mode: 'trajectory' }, async (d, ep) => {
+    await stream(d, POSE, 1, 25);
+    const s = newJointState(UR5E);
+    d.read(s);
+    assertClose(s.position_rad, POSE, 0.02, 'tracked position');
     assert.ok(ep.cell.commands_received >= 20);
-  } finally {
-    await d.disconnect();
-    await ep.stop();
-  }
+  });
 });
 
 test('ROS 1 layout: other topic names, secs/nsecs durations, speed scaling as a fraction', async () => {
   const ros1: RosSettings = { ...defaultRosSettings('ros1'), connect_timeout_ms: 2000, command_mode: 'trajectory' };
-  const ep = await endpoint({ settings: ros1 });
-  const d = new UrDriver({ robot: 'ur5e', url: ep.url, settings: ros1 });
-  try {
-    await d.connect();
+  await withDriver({}, ros1, async (d) => {
     const traj: unknown[] = [];
     const monitor = new Topic({ ros: d.connection!.ros, name: '/scaled_pos_joint_traj_controller/command', messageType: 'trajectory_msgs/JointTrajectory' });
     monitor.subscribe((m) => traj.push(m));
-    await stream(d, POSE, 1, 400);
-    assertClose(d.latestState()!.position_rad, POSE, 0.03, 'tracked position');
+    await stream(d, POSE, 1, 20);
+    const s = newJointState(UR5E);
+    d.read(s);
+    assertClose(s.position_rad, POSE, 0.03, 'tracked position');
     const point = (traj[0] as { points: { time_from_start: unknown }[] }).points[0];
     assert.deepEqual(point.time_from_start, { secs: 0, nsecs: 20_000_000 });
     assert.equal(d.speedScaling, 1);
     assert.equal(d.programRunning, true);
-  } finally {
-    await d.disconnect();
-    await ep.stop();
-  }
+  });
 });
 
-test('stale /joint_states: hold and report within ~100 ms, send nothing, resume on fresh state', async () => {
-  const ep = await endpoint();
-  const d = new UrDriver({ robot: 'ur5e', url: ep.url, settings: SETTINGS });
-  try {
-    await d.connect();
-    await stream(d, UR_HOME_RAD, 1, 60);
-    const paused = performance.now();
+test('/joint_states stop: the measurement keeps its receive time, so the runtime judges it stale; a fresh one clears it', async () => {
+  await withDriver({}, SETTINGS, async (d, ep) => {
+    const watch = new FreshnessWatch(SETTINGS.stale_state_ms);
+    const s = newJointState(UR5E);
     ep.cell.pauseJointStates(true);
-    await statusIs(d, 'stale', 1000);
-    const detect_ms = performance.now() - paused;
-    assert.ok(detect_ms >= SETTINGS.stale_state_ms - 5 && detect_ms < SETTINGS.stale_state_ms + 150, `stale detected after ${detect_ms.toFixed(0)} ms`);
-    const before = ep.cell.commands_received;
-    await stream(d, POSE, 1, 100);
-    assert.equal(ep.cell.commands_received, before, 'no command may be derived from a stale state');
-    assert.ok(d.faults.held_ticks >= 4 && d.faults.stale_states === 1);
+    d.read(s);
+    const last = s.t_mono_ms;
+    await sleep(SETTINGS.stale_state_ms + 50);
+    assert.equal(d.read(s), 'ok', 'the link is fine: only the state is old');
+    assert.equal(s.t_mono_ms, last, 'no newer measurement was made up');
+    assert.equal(watch.judge('ok', s.t_mono_ms, monotonicMs()), 'stale');
     ep.cell.pauseJointStates(false);
-    await statusIs(d, 'ok', 500);
-    await stream(d, UR_HOME_RAD, 1, 40);
-    assert.ok(ep.cell.commands_received > before, 'commands resume after a fresh state');
-  } finally {
-    await d.disconnect();
-    await ep.stop();
-  }
+    await until(d, (_h, st) => st.t_mono_ms > last, 'a fresh /joint_states');
+    d.read(s);
+    assert.equal(watch.judge('ok', s.t_mono_ms, monotonicMs()), 'ok');
+  });
 });
 
-test('robot program stopped: the driver holds by commanding the measured position', async () => {
-  const ep = await endpoint();
-  const d = new UrDriver({ robot: 'ur5e', url: ep.url, settings: SETTINGS });
-  try {
-    await d.connect();
-    // a second client watches what the driver puts on the wire
-    const wire: number[][] = [];
-    const monitor = new Topic<{ data: number[] }>({ ros: d.connection!.ros, name: SETTINGS.topics.forward_position_commands, messageType: 'std_msgs/Float64MultiArray' });
-    monitor.subscribe((m) => wire.push(m.data));
-    await sleep(50);
+test('robot program stopped: health says so, activate() refuses with the reason, and it clears when the program runs', async () => {
+  await withDriver({}, SETTINGS, async (d, ep) => {
     ep.cell.setProgramRunning(false);
-    await statusIs(d, 'program_stopped', 500);
-    await stream(d, POSE, 1, 100);
-    assert.ok(wire.length >= 3, `expected hold commands on the wire, saw ${wire.length}`);
-    for (const q of wire) assertClose(q, UR_HOME_RAD, 2e-3, 'hold command');
+    await until(d, (h) => h === 'program_stopped', 'program_stopped');
+    assert.match((await d.activate()) ?? '', /robot program is not running/);
     ep.cell.setProgramRunning(true);
-    await statusIs(d, 'ok', 500);
-    assert.equal(d.faults.program_stops, 1);
-  } finally {
-    await d.disconnect();
-    await ep.stop();
-  }
+    await until(d, (h) => h === 'ok', 'ok again');
+    assert.equal(await d.activate(), undefined);
+    assert.equal(d.counters().program_stops, 1);
+  });
 });
 
-test('endpoint restart on the same port: hold, reconnect with back-off, no motion before a fresh state', async () => {
+test('endpoint restart on the same port: disconnected, reconnect with back-off, nothing sent before a fresh state', async () => {
   const ep1 = await endpoint();
   const port = ep1.port;
-  const d = new UrDriver({ robot: 'ur5e', url: ep1.url, settings: SETTINGS });
+  const d = driver(ep1.url);
   let ep2: UrEndpoint | undefined;
   try {
-    await d.connect();
-    await stream(d, UR_HOME_RAD, 1, 60);
+    await d.configure();
+    await stream(d, UR_HOME_RAD, 1, 3);
     await ep1.stop();
-    await statusIs(d, 'disconnected', 1000);
-    assert.equal(d.latestState(), undefined, 'the measurement of the lost connection is forgotten');
-    await stream(d, POSE, 1, 60); // must not be queued by roslib for later delivery
-
-    const restarted = performance.now();
-    ep2 = await endpoint({ port });
+    const gone = await until(d, (h) => h === 'disconnected', 'disconnected');
+    assert.equal(gone.t_mono_ms, -Infinity, 'the measurement of the lost connection is forgotten');
+    await stream(d, POSE, 1, 3); // must not be queued by roslib for later delivery
+    ep2 = await endpoint({ port, publisher_connect_ms: 0 });
     ep2.cell.pauseJointStates(true);
-    await statusIs(d, 'connecting', 2000);
-    await stream(d, POSE, 1, 60);
-    assert.equal(ep2.cell.commands_received, 0, 'no command before a fresh /joint_states after the reconnect');
-
+    await until(d, (h) => h === 'connecting', 'connecting');
+    assert.equal(ep2.cell.commands_received, 0, 'nothing written while disconnected arrives later');
     ep2.cell.pauseJointStates(false);
-    await statusIs(d, 'ok', 1000);
-    const resume_ms = performance.now() - restarted;
-    d.hold();
+    await until(d, (h) => h === 'ok', 'ok after the reconnect');
+    d.write(Float64Array.from([...UR_HOME_RAD, 1]));
     await sleep(30);
     assert.equal(ep2.cell.commands_received, 1);
-    assertClose(ep2.cell.last_command!, UR_HOME_RAD, 1e-3, 'the first command after the reconnect holds the measured pose');
-    assert.equal(d.faults.disconnects, 1);
-    assert.equal(d.faults.reconnects, 1);
-    assert.ok(resume_ms < 1500, `resumed ${resume_ms.toFixed(0)} ms after the restart`);
+    assert.equal(d.counters().disconnects, 1);
+    assert.equal(d.counters().reconnects, 1);
   } finally {
-    await d.disconnect();
+    await d.close();
     await ep2?.stop();
   }
 });
 
-test('refused connection at start: a RosConnectionError naming the URL, nothing sent', async () => {
+test('command topics are advertised at configure: no command is lost while the controllers\' subscriptions connect', async () => {
+  // a ROS graph where a new publisher's subscribers take 150 ms to connect
+  await withDriver({ publisher_connect_ms: 150 }, SETTINGS, async (d, ep) => {
+    // the premise: a client that publishes without advertising first loses its first messages
+    const raw = new Topic({ ros: d.connection!.ros, name: '/some_other/commands', messageType: 'std_msgs/Float64MultiArray' });
+    for (let i = 0; i < 3; i++) raw.publish({ layout: { dim: [], data_offset: 0 }, data: [0] });
+    await sleep(30);
+    assert.equal(ep.server.lost_before_connect, 3);
+    await sleep(150); // as in vla-run: the world and the policy are set up before the first command
+    await stream(d, UR_HOME_RAD, 1, 10);
+    await sleep(30);
+    assert.equal(ep.cell.commands_received, d.counters().commands_published, 'every command written arrived');
+    assert.equal(ep.server.lost_before_connect, 3, 'none of the driver\'s were lost');
+  });
+});
+
+test('a command topic nobody subscribes to is refused at configure (ROS 2 names on a ROS 1 cell), naming the fix', async () => {
+  const ep = await endpoint({ settings: { ...defaultRosSettings('ros1'), connect_timeout_ms: 2000 } });
+  const d = driver(ep.url);
+  try {
+    // /joint_states is named alike in both layouts: the connection alone does not show the mismatch
+    await assert.rejects(d.configure(), (err: unknown) => err instanceof DriverSetupError
+      && /nobody subscribes to \/forward_position_controller\/commands .*--ros-layout ros1/.test(err.message));
+    assert.equal(ep.cell.commands_received, 0);
+  } finally {
+    await d.close();
+    await ep.stop();
+  }
+});
+
+test('refused connection at start: a DriverSetupError naming the URL, nothing sent', async () => {
   const port = await new Promise<number>((resolve) => {
     const srv = createServer().listen(0, '127.0.0.1', () => {
       const p = (srv.address() as { port: number }).port;
       srv.close(() => resolve(p));
     });
   });
-  const d = new UrDriver({ robot: 'ur5e', url: `ws://127.0.0.1:${port}`, settings: SETTINGS });
-  await assert.rejects(d.connect(), (err: unknown) => err instanceof RosConnectionError && err.message.includes(`ws://127.0.0.1:${port}`) && /ECONNREFUSED|refused/i.test(err.message));
-  assert.notEqual(d.status, 'ok');
-  assert.doesNotThrow(() => d.send(Float64Array.from([...POSE, 1])), 'send() after a failed connect holds quietly');
-  assert.equal(d.latestState(), undefined);
+  const d = driver(`ws://127.0.0.1:${port}`);
+  await assert.rejects(d.configure(), (err: unknown) => err instanceof DriverSetupError && err.message.includes(`ws://127.0.0.1:${port}`) && /ECONNREFUSED|refused/i.test(err.message));
+  assert.doesNotThrow(() => d.write(Float64Array.from([...POSE, 1])), 'write() without a connection sends nothing, quietly');
+  assert.equal(d.read(newJointState(UR5E)), 'disconnected');
 });
 
 test('a rosbridge without /joint_states at start is refused too', async () => {
   const bare = await RosbridgeServer.listen({ port: 0 });
-  const d = new UrDriver({ robot: 'ur5e', url: bare.url, settings: { ...SETTINGS, connect_timeout_ms: 300 } });
+  const d = driver(bare.url, { ...SETTINGS, connect_timeout_ms: 300 });
   try {
-    await assert.rejects(d.connect(), (err: unknown) => err instanceof RosConnectionError && /no usable \/joint_states/.test(err.message));
+    await assert.rejects(d.configure(), (err: unknown) => err instanceof DriverSetupError && /no usable \/joint_states/.test(err.message));
   } finally {
     await bare.close();
   }

@@ -8,13 +8,13 @@
 // registers are read once and the calibration is applied in software. No goal is ever computed from a
 // failed read.
 import { DynamixelBus, type BusOptions } from '../dynamixel/bus.js';
-import { CENTRE_TICKS, MODEL_NUMBER, REG, TICKS_PER_REV, describeHardwareError, type ModelName, type Register } from '../dynamixel/control-table.js';
+import { CENTRE_TICKS, MODEL_NUMBER, REG, TICKS_PER_REV, describeHardwareError, type ModelName, type Register } from '../../protocols/dynamixel/control-table.js';
 import { DynamixelError } from '../dynamixel/errors.js';
 import type { ArmCalibration } from '../../calibration/motor-calibration.js';
 import {
   changesNeedingTorqueOff, EEPROM_REGISTERS_READ, planEepromChanges, torqueOffIds, TorqueOffRefused, type EepromApplied, type EepromPlan, type EepromReadings,
 } from './eeprom-plan.js';
-import { alohaMotors, ALOHA_GRIPPER_ID, ALOHA_JOINT_IDS, ALOHA_READ_IDS, ALOHA_WRITE_IDS, type AlohaMotor, type AlohaRole, type AlohaSide } from './motor-map.js';
+import { alohaMotors, ALOHA_GRIPPER_ID, ALOHA_JOINT_IDS, ALOHA_READ_IDS, ALOHA_WRITE_IDS, type AlohaMotor, type AlohaRole, type AlohaSide } from '../../protocols/aloha/motor-map.js';
 
 const TICKS_PER_RAD = TICKS_PER_REV / (2 * Math.PI);
 
@@ -57,12 +57,8 @@ export class AlohaArm {
   readonly motors: readonly AlohaMotor[];
   private readonly raw = new Int32Array(ALOHA_READ_IDS.length);
   private readonly goals = new Int32Array(ALOHA_WRITE_IDS.length);
-  /** The gripper command of the last write (0 closed .. 1 open), which a hold keeps. */
-  private gripperCommand: number | undefined;
   private readonly maps: TickMap[];
   private readonly last: ArmReading = { position_rad: new Float64Array(6), gripper: 0, ticks: new Int32Array(ALOHA_READ_IDS.length) };
-  /** The last read succeeded; only then may a hold be computed from it. */
-  private fresh = false;
 
   static async open(opts: AlohaArmOptions): Promise<AlohaArm> {
     const role = opts.role ?? 'follower';
@@ -155,46 +151,28 @@ export class AlohaArm {
    * `deadline_ms` (monotonicMs()): the end of the control tick, past which the read is abandoned.
    */
   async read(timeout_ms = this.bus.timeout_ms, deadline_ms = Infinity): Promise<ArmReading> {
-    this.fresh = false;
     await this.bus.syncRead(REG.present_position, ALOHA_READ_IDS, this.raw, timeout_ms, deadline_ms);
     const r = this.last;
     for (let i = 0; i < ALOHA_READ_IDS.length; i++) r.ticks[i] = this.toCalibrated(i, this.raw[i]);
     for (let j = 0; j < ALOHA_JOINT_IDS.length; j++) r.position_rad[j] = (r.ticks[ALOHA_JOINT_IDS[j] - 1] - CENTRE_TICKS) / TICKS_PER_RAD;
     const g = this.cal.gripper;
     r.gripper = clamp01((r.ticks[ALOHA_GRIPPER_ID - 1] - g.range_min) / (g.range_max - g.range_min));
-    this.fresh = true;
     return r;
   }
 
-  /** One SYNC_WRITE of Goal_Position: 6 joint targets (rad) and the gripper (0 closed .. 1 open). */
+  /**
+   * One SYNC_WRITE of Goal_Position: 6 joint targets (rad) and the gripper (0 closed .. 1 open). Goals come
+   * from the runtime's safety filter, within the calibrated travel (calibrated-limits.ts); one outside it
+   * is refused with nothing sent.
+   */
   async write(position_rad: ArrayLike<number>, gripper: number): Promise<void> {
     this.requireFollower('write goals');
     for (let j = 0; j < ALOHA_JOINT_IDS.length; j++) {
-      const q = position_rad[j];
-      if (!Number.isFinite(q)) throw new ArmFault(`${this.name}: goal for ${this.motors[ALOHA_JOINT_IDS[j] - 1].name} is not finite (${q}); nothing sent`);
-      this.goals[j] = this.goalTicks(ALOHA_JOINT_IDS[j], CENTRE_TICKS + q * TICKS_PER_RAD);
+      this.goals[j] = this.goalTicks(ALOHA_JOINT_IDS[j], CENTRE_TICKS + position_rad[j] * TICKS_PER_RAD);
     }
-    if (!Number.isFinite(gripper)) throw new ArmFault(`${this.name}: gripper goal is not finite (${gripper}); nothing sent`);
     const g = this.cal.gripper;
-    this.goals[6] = this.goalTicks(ALOHA_GRIPPER_ID, g.range_min + clamp01(gripper) * (g.range_max - g.range_min));
-    this.gripperCommand = gripper;
+    this.goals[6] = this.goalTicks(ALOHA_GRIPPER_ID, g.range_min + gripper * (g.range_max - g.range_min));
     await this.bus.syncWrite(REG.goal_position, ALOHA_WRITE_IDS, this.goals);
-  }
-
-  /**
-   * Command the measured joint pose; the gripper keeps its last command (one squeezing an object
-   * measures part-open, and that opening as a goal would let the object go). Sends nothing (returns
-   * false) unless the last read succeeded.
-   */
-  async holdMeasured(): Promise<boolean> {
-    if (!this.fresh) return false;
-    await this.write(this.last.position_rad, this.gripperCommand ?? this.last.gripper);
-    return true;
-  }
-
-  /** The world may have changed under the arm (a new episode): a hold keeps the measured gripper until the next write. */
-  forgetCommand(): void {
-    this.gripperCommand = undefined;
   }
 
   /** Motors that raised a hardware alert, with their Hardware_Error_Status decoded. */
@@ -253,13 +231,17 @@ export class AlohaArm {
     return t.sign * (motorTicks - t.motor_offset) + t.cal_offset;
   }
 
-  /** Calibrated target -> motor goal, kept inside the calibrated travel of that motor. */
+  /** Calibrated target -> motor goal; a target that is not finite or leaves the calibrated travel is refused. */
   private goalTicks(id: number, calibrated: number): number {
     const m = this.motors[id - 1];
     const c = this.cal[m.name];
-    const inRange = Math.min(c.range_max, Math.max(c.range_min, Math.round(calibrated)));
+    const ticks = Math.round(calibrated);
+    if (!(ticks >= c.range_min && ticks <= c.range_max)) {
+      throw new ArmFault(`${this.name}: goal ${calibrated} ticks for ID ${id} (${m.name}) is outside its calibrated travel `
+        + `${c.range_min}..${c.range_max}; nothing sent`);
+    }
     const t = this.maps[id - 1];
-    return t.sign * (inRange - t.cal_offset) + t.motor_offset;
+    return t.sign * (ticks - t.cal_offset) + t.motor_offset;
   }
 
   private requireFollower(what: string): void {

@@ -1,38 +1,32 @@
-// The two ALOHA follower arms over serial, behind the Driver contract. Thin: per tick it writes the
-// command and reads the state of both arms (in parallel, one bus each); limits, rate and timing live in
-// the runtime. Each send()/hold() starts one cycle; a cycle still on the wire when the next command comes
-// makes that command wait for the following cycle (latest wins), never a queue.
-// Each cycle must finish inside its control tick (cycle_budget_ms from the command): a read still
-// waiting at the end of the tick is abandoned (its late replies are discarded by the bus, never used for
-// a later tick), the tick counts as late and is reported, so the runtime holds.
-// Faults: a hardware alert latches the driver into holding (commands are ignored) and is reported on
-// faults$ with the motor named; a failed or late read emits no state and is reported, and the hold that
-// follows sends nothing until a read succeeds again (the servos keep their last goal, one rate-limited
-// step from the measured pose).
+// The two ALOHA follower arms over serial (Dynamixel), behind the Driver contract. Per tick, write() starts
+// one cycle: a SYNC_WRITE of the goals (none when the command is null) and a SYNC_READ of both arms, in
+// parallel, one bus each; read() hands out what the last complete cycle read. A cycle still on the wire
+// when the next command comes makes that command wait for the following cycle (latest wins), never a queue.
+// A cycle must finish inside its control tick (cycle_budget_ms from the command): a read still waiting at
+// the end of the tick is abandoned (its late replies are discarded by the bus, never used for a later
+// tick) and the health is 'late'. A read or write that fails after the bus's retries is 'io_error'
+// (naming arm and ID); a servo's hardware alert latches 'hardware_alert' (naming arm, ID and motor), and
+// from then on no goal is written.
 // Connecting never switches torque off on an arm that may be holding itself up: the calibration's EEPROM
 // registers are read and only those that differ are written, and a motor with torque on is refused
-// (TorqueOffRefused, nothing written) unless allow_torque_off says the arms are resting.
-import { Subject, type Observable } from 'rxjs';
-import type { Driver, JointState, RobotDescription, CameraInfo } from '../driver.js';
+// (nothing written) unless allow_torque_off says the arms are resting.
+import type { Driver, Health, JointState } from '../driver.js';
+import { DriverSetupError } from '../driver.js';
 import { AlohaArm, type AlohaArmOptions, type HardwareAlert } from './aloha-arm.js';
-import { ALOHA_ARM_SIDES, ALOHA_JOINT_NAMES, type AlohaSide } from './motor-map.js';
-import { alohaArms, ALOHA_MAX_VELOCITY_RAD_S } from '../../sim/robots/aloha.js';
-import { loadArmCalibration, builtinAlohaCalibrationPath, type ArmCalibration } from '../../calibration/motor-calibration.js';
-import { alohaMotors } from './motor-map.js';
+import { ALOHA_ARM_SIDES, ALOHA_JOINT_NAMES, type AlohaSide } from '../../protocols/aloha/motor-map.js';
+import type { ArmCalibration } from '../../calibration/motor-calibration.js';
 import type { BusCounters } from '../dynamixel/bus.js';
-import { DynamixelDeadlineError } from '../dynamixel/errors.js';
+import { DynamixelDeadlineError, DynamixelError } from '../dynamixel/errors.js';
 import { changesNeedingTorqueOff, TorqueOffRefused, type EepromApplied } from './eeprom-plan.js';
+import { narrowToCalibration } from './calibrated-limits.js';
+import type { RobotDescription } from '../../src/robot/index.js';
 import { monotonicMs } from '../../src/util/clock.js';
 
 export interface AlohaSerialDriverOptions {
+  description: RobotDescription;
   ports: Record<AlohaSide, string>;
-  /** Per arm; default: the emulator's shipped calibration (calibration/aloha/). */
-  calibration?: Record<AlohaSide, ArmCalibration>;
+  calibration: Record<AlohaSide, ArmCalibration>;
   bus?: AlohaArmOptions['bus'];
-  control_hz?: number;
-  cameras?: CameraInfo[];
-  /** describe().sim: true when the ports are the emulator's. */
-  sim?: boolean;
   /** The user rested the arms: an EEPROM register that must change may switch a motor's torque off. */
   allow_torque_off?: boolean;
   /** How long one read+write cycle may take (ms); default: the control period less CYCLE_MARGIN_MS. */
@@ -40,11 +34,9 @@ export interface AlohaSerialDriverOptions {
 }
 
 /**
- * Of each control period, the part a cycle may not use, so that it ends before the next tick's command
- * (one period after its own). Small, because the time is worth more to the read: after a 15 ms bus
- * timeout (a lost reply) the rest of the tick still fits one immediate retry, and a reply that was merely
- * late is still taken by it. A cycle ending in the control loop's last-ms spin (pacing.ts) delays the next
- * command by at most that spin (late_commands), never by a tick.
+ * Of each control period, the part a cycle may not use, so that it ends before the next tick's command.
+ * Small, because the time is worth more to the read: after a 15 ms bus timeout (a lost reply) the rest of
+ * the tick still fits one immediate retry, and a reply that was merely late is still taken by it.
  */
 export const CYCLE_MARGIN_MS = 2;
 
@@ -54,199 +46,199 @@ export function defaultCycleBudgetMs(control_hz: number): number {
   return Math.max(period_ms / 2, period_ms - CYCLE_MARGIN_MS);
 }
 
-export type AlohaFault =
-  | { kind: 'hardware_alert'; alerts: HardwareAlert[] }
-  | { kind: 'io'; arm: string; message: string }
-  /** A read did not finish within its tick and was abandoned (DynamixelDeadlineError). */
-  | { kind: 'late'; arm: string; message: string };
-
 const JOINTS = ALOHA_JOINT_NAMES.length;
+const ACTION_PER_ARM = JOINTS + 1;
 
 export class AlohaSerialDriver implements Driver {
-  readonly state$: Observable<JointState>;
-  readonly faults$: Observable<AlohaFault>;
-  /** Set by a hardware alert; the driver only holds from then on. */
-  latched_fault: AlohaFault | undefined;
+  readonly description: RobotDescription;
   /** Commands that found the previous cycle still running (they went out with the next cycle). */
   late_commands = 0;
-  /** Cycles whose read was abandoned at the end of their tick (no state for that tick). */
+  /** Cycles whose read was abandoned at the end of their tick. */
   late_ticks = 0;
-  /** What connect() wrote into each arm's EEPROM (normally nothing: the registers already match). */
+  io_faults = 0;
+  /** Set by a hardware alert: no goal is written from then on. */
+  hardware_alerts: HardwareAlert[] | undefined;
+  /** What configure() wrote into each arm's EEPROM (normally nothing: the registers already match). */
   configuration: EepromApplied[] = [];
-  private readonly states = new Subject<JointState>();
-  private readonly faultSubject = new Subject<AlohaFault>();
   private arms: AlohaArm[] = [];
-  private readonly pending = new Float64Array(2 * (JOINTS + 1));
-  private pendingKind: 'none' | 'send' | 'hold' = 'none';
+  private readonly goal = new Float64Array(2 * ACTION_PER_ARM);
+  private pendingKind: 'none' | 'write' | 'read' = 'none';
   private cycling: Promise<void> | undefined;
-  private tickCount = 0;
+  private readonly position = new Float64Array(2 * JOINTS);
+  private readonly velocity = new Float64Array(2 * JOINTS);
+  private readonly gripper = new Float64Array(2);
   private readonly prev = new Float64Array(2 * JOINTS);
-  private prevMs = 0;
-  /** When the command the next cycle carries was given (monotonicMs()): its tick starts then. */
+  private measured_ms = -Infinity;
+  private health: Health = 'connecting';
+  private why = 'not configured yet';
+  /** When the command the next cycle carries was given: its tick starts then. */
   private commandedMs = 0;
   private readonly cycleBudgetMs: number;
+  private cycleLate = false;
 
-  static async create(opts: AlohaSerialDriverOptions): Promise<AlohaSerialDriver> {
-    const calibration = opts.calibration ?? {
-      left: await loadArmCalibration(builtinAlohaCalibrationPath('left'), alohaMotors('follower')),
-      right: await loadArmCalibration(builtinAlohaCalibrationPath('right'), alohaMotors('follower')),
-    };
-    return new AlohaSerialDriver(opts, calibration);
-  }
-
-  private constructor(private readonly opts: AlohaSerialDriverOptions, private readonly calibration: Record<AlohaSide, ArmCalibration>) {
-    this.state$ = this.states.asObservable();
-    this.faults$ = this.faultSubject.asObservable();
-    this.cycleBudgetMs = opts.cycle_budget_ms ?? defaultCycleBudgetMs(opts.control_hz ?? 50);
-  }
-
-  describe(): RobotDescription {
-    const arms = alohaArms();
-    return {
-      robot: 'aloha',
-      sim: this.opts.sim ?? false,
-      joint_names: arms.flatMap((a) => a.links.map((l) => a.prefix + l.joint)),
-      gripper_names: arms.map((a) => `${a.prefix}gripper`),
-      action_names: arms.flatMap((a) => [...a.links.map((l) => a.prefix + l.joint), `${a.prefix}gripper`]),
-      position_limits_rad: arms.flatMap((a) => a.links.map((l) => [...l.range_rad] as [number, number])),
-      velocity_limits_rad_s: arms.flatMap((a) => a.links.map(() => ALOHA_MAX_VELOCITY_RAD_S)),
-      control_hz: this.opts.control_hz ?? 50,
-      cameras: this.opts.cameras ?? [],
-    };
+  constructor(private readonly opts: AlohaSerialDriverOptions) {
+    // the calibrated travel of each motor is part of what this rig can do: safety takes the narrower limit
+    this.description = narrowToCalibration(opts.description, opts.calibration);
+    this.cycleBudgetMs = opts.cycle_budget_ms ?? defaultCycleBudgetMs(opts.description.control_hz);
   }
 
   /**
    * Open both buses, bring the EEPROM registers in line with the calibration (only those that differ;
-   * both arms are checked before either is written), torque on holding the current pose, emit tick 0.
+   * both arms are checked before either is written), torque on holding the current pose, first read.
    */
-  async connect(): Promise<void> {
+  async configure(): Promise<void> {
     if (this.arms.length) return;
     const arms: AlohaArm[] = [];
     try {
       for (const side of ALOHA_ARM_SIDES) {
-        arms.push(await AlohaArm.open({ side, port: this.opts.ports[side], calibration: this.calibration[side], bus: this.opts.bus }));
+        arms.push(await AlohaArm.open({ side, port: this.opts.ports[side], calibration: this.opts.calibration[side], bus: this.opts.bus }));
       }
-      const plans = [];
-      for (const a of arms) plans.push(await a.planConfiguration());
-      const allow_torque_off = this.opts.allow_torque_off ?? false;
-      const risky = plans.flatMap((p) => changesNeedingTorqueOff(p).map((change) => ({ arm: p.arm, path: p.path, change })));
-      if (risky.length && !allow_torque_off) throw new TorqueOffRefused(risky);
-      this.configuration = [];
-      for (const [i, a] of arms.entries()) this.configuration.push(await a.applyConfiguration(plans[i], { allow_torque_off }));
+      await this.applyCalibration(arms);
       for (const a of arms) await a.setTorque(true);
     } catch (err) {
       for (const a of arms) await a.close();
+      if (err instanceof DynamixelError) throw new DriverSetupError(err.message);
       throw err;
     }
     this.arms = arms;
-    await this.readAndEmit(true);
+    await this.cycle('read', true);
   }
 
-  send(action: Float64Array): void {
-    if (action.length !== this.pending.length) throw new Error(`action has ${action.length} values, aloha expects ${this.pending.length}`);
-    if (this.latched_fault) return this.hold();
-    this.pending.set(action);
-    this.kick('send');
+  /** A fresh read of both arms, after whatever is still on the wire: the world may have been reset under them. */
+  async activate(): Promise<string | undefined> {
+    while (this.cycling) await this.cycling;
+    await this.cycle('read');
+    return this.health === 'ok' ? undefined : `${this.health}: ${this.why}`;
   }
 
-  hold(): void {
-    this.kick('hold');
+  read(into: JointState): Health {
+    into.position_rad.set(this.position);
+    into.velocity_rad_s.set(this.velocity);
+    into.gripper.set(this.gripper);
+    into.t_mono_ms = this.measured_ms;
+    return this.health;
   }
 
-  /** The same cycle as send()/hold(), awaitable: resolves after the state of this tick was emitted (or not). */
-  async cycle(action: Float64Array | null): Promise<void> {
-    if (action) this.send(action);
-    else this.hold();
+  problem(): string {
+    return this.why;
+  }
+
+  write(command: Float64Array | null): void {
+    if (!this.arms.length) throw new Error('aloha driver: configure() first');
+    if (command && command.length !== this.goal.length) throw new Error(`action has ${command.length} values, aloha expects ${this.goal.length}`);
+    if (command && !this.hardware_alerts) {
+      this.goal.set(command);
+      this.pendingKind = 'write';
+    } else if (this.pendingKind === 'none') {
+      this.pendingKind = 'read';
+    }
+    if (this.cycling) this.late_commands++;
+    this.commandedMs = monotonicMs();
+    this.cycling ??= this.runCycles().finally(() => { this.cycling = undefined; });
+  }
+
+  async deactivate(): Promise<void> {
     while (this.cycling) await this.cycling;
   }
 
-  /**
-   * Read both arms and emit their state without commanding anything, after any cycle still running.
-   * A new episode starts from this (a hold would write the pose read before the world was reset).
-   */
-  async refresh(): Promise<void> {
-    while (this.cycling) await this.cycling;
-    for (const a of this.arms) a.forgetCommand();
-    if (this.arms.length) await this.readAndEmit();
+  async close(): Promise<void> {
+    await this.deactivate();
+    // torque stays on: the arms hold their last goal instead of falling
+    for (const a of this.arms) await a.close();
+    this.arms = [];
   }
 
-  get tick(): number { return this.tickCount; }
+  counters(): Record<string, number> {
+    const out: Record<string, number> = {
+      io_faults: this.io_faults, hardware_alerts: this.hardware_alerts?.length ?? 0, late_ticks: this.late_ticks, late_commands: this.late_commands,
+    };
+    for (const [arm, c] of Object.entries(this.busCounters())) {
+      const side = arm.split(' ')[0];
+      for (const k of ['retries', 'timeouts', 'crc_errors', 'stale_replies', 'deadline_misses'] as const) out[`${side}_${k}`] = c[k];
+    }
+    return out;
+  }
 
   /** A copy of each arm's bus counters (requests, retries, timeouts, CRC errors, alerts), for reports. */
   busCounters(): Record<string, BusCounters> {
     return Object.fromEntries(this.arms.map((a) => [a.name, { ...a.bus.counters }]));
   }
 
-  async disconnect(): Promise<void> {
-    while (this.cycling) await this.cycling;
-    // torque stays on: the arms hold their last goal instead of falling
-    for (const a of this.arms) await a.close();
-    this.arms = [];
-    this.states.complete();
-    this.faultSubject.complete();
-  }
-
-  private kick(kind: 'send' | 'hold'): void {
-    if (!this.arms.length) throw new Error('aloha driver: connect() first');
-    if (this.cycling) this.late_commands++;
-    this.pendingKind = kind;
-    this.commandedMs = monotonicMs();
-    if (!this.cycling) this.cycling = this.runCycles().finally(() => { this.cycling = undefined; });
+  private async applyCalibration(arms: AlohaArm[]): Promise<void> {
+    const plans = [];
+    for (const a of arms) plans.push(await a.planConfiguration());
+    const allow_torque_off = this.opts.allow_torque_off ?? false;
+    const risky = plans.flatMap((p) => changesNeedingTorqueOff(p).map((change) => ({ arm: p.arm, path: p.path, change })));
+    if (risky.length && !allow_torque_off) throw new TorqueOffRefused(risky);
+    this.configuration = [];
+    for (const [i, a] of arms.entries()) this.configuration.push(await a.applyConfiguration(plans[i], { allow_torque_off }));
   }
 
   private async runCycles(): Promise<void> {
     while (this.pendingKind !== 'none') {
-      const kind = this.latched_fault ? 'hold' : this.pendingKind;
+      const kind = this.pendingKind;
       this.pendingKind = 'none';
-      const deadline_ms = this.commandedMs + this.cycleBudgetMs;
-      await Promise.all(this.arms.map(async (arm, a) => {
-        try {
-          if (kind === 'send') await arm.write(this.pending.subarray(a * (JOINTS + 1), a * (JOINTS + 1) + JOINTS), this.pending[a * (JOINTS + 1) + JOINTS]);
-          else await arm.holdMeasured();
-        } catch (err) {
-          this.report({ kind: 'io', arm: arm.name, message: (err as Error).message });
-        }
-      }));
-      await this.readAndEmit(false, deadline_ms);
+      await this.cycle(kind === 'write' ? 'write' : 'read', false, this.commandedMs + this.cycleBudgetMs);
     }
   }
 
-  /**
-   * `setup`: the first read after connecting, with the bus's set-up timeout (not on the control clock
-   * yet). `deadline_ms`: the end of the cycle's tick; a read still waiting then is abandoned (late tick).
-   */
-  private async readAndEmit(setup = false, deadline_ms = Infinity): Promise<void> {
-    let late = false;
-    const readings = await Promise.all(this.arms.map(async (arm) => {
-      try {
-        return await arm.read(setup ? arm.bus.setup_timeout_ms : undefined, deadline_ms);
-      } catch (err) {
-        if (err instanceof DynamixelDeadlineError) late = true;
-        this.report({ kind: err instanceof DynamixelDeadlineError ? 'late' : 'io', arm: arm.name, message: (err as Error).message });
-        return undefined;
+  /** One cycle: the goals (kind 'write'), then a read of both arms; sets the health from how it went. */
+  private async cycle(kind: 'write' | 'read', setup = false, deadline_ms = Infinity): Promise<void> {
+    this.cycleLate = false;
+    if (kind === 'write') await Promise.all([this.writeArm(0), this.writeArm(1)]);
+    const [left, right] = await Promise.all([this.readArm(0, setup, deadline_ms), this.readArm(1, setup, deadline_ms)]);
+    if (this.cycleLate) this.late_ticks++;
+    if (this.arms.some((a) => a.hasAlert) && !this.hardware_alerts) await this.latchAlerts();
+    if (left && right) this.measure();
+    // a failed write that the same cycle's read clears is counted, but the arm was read: it is fine
+    this.health = this.hardware_alerts ? 'hardware_alert' : this.cycleLate ? 'late' : left && right ? 'ok' : 'io_error';
+  }
+
+  private async writeArm(a: number): Promise<void> {
+    const arm = this.arms[a];
+    try {
+      await arm.write(this.goal.subarray(a * ACTION_PER_ARM, a * ACTION_PER_ARM + JOINTS), this.goal[a * ACTION_PER_ARM + JOINTS]);
+    } catch (err) {
+      this.ioFault(arm, err as Error);
+    }
+  }
+
+  private async readArm(a: number, setup: boolean, deadline_ms: number): Promise<boolean> {
+    const arm = this.arms[a];
+    try {
+      const r = await arm.read(setup ? arm.bus.setup_timeout_ms : undefined, deadline_ms);
+      this.position.set(r.position_rad, a * JOINTS);
+      this.gripper[a] = r.gripper;
+      return true;
+    } catch (err) {
+      if (err instanceof DynamixelDeadlineError) {
+        this.cycleLate = true;
+        this.why = err.message.startsWith(arm.name) ? err.message : `${arm.name}: ${err.message}`;
+      } else {
+        this.ioFault(arm, err as Error);
       }
-    }));
-    if (late) this.late_ticks++;
-    if (this.arms.some((a) => a.hasAlert) && !this.latched_fault) {
-      const alerts = (await Promise.all(this.arms.map((a) => a.hardwareAlerts().catch(() => [])))).flat();
-      this.latched_fault = { kind: 'hardware_alert', alerts };
-      this.report(this.latched_fault);
+      return false;
     }
-    if (readings.some((r) => r === undefined)) return;
-    const now = monotonicMs();
-    const position = new Float64Array(2 * JOINTS), velocity = new Float64Array(2 * JOINTS), gripper = new Float64Array(2);
-    readings.forEach((r, a) => {
-      position.set(r!.position_rad, a * JOINTS);
-      gripper[a] = r!.gripper;
-    });
-    const dt_s = (now - this.prevMs) / 1000;
-    if (this.prevMs > 0 && dt_s > 0) for (let i = 0; i < position.length; i++) velocity[i] = (position[i] - this.prev[i]) / dt_s;
-    this.prev.set(position);
-    this.prevMs = now;
-    this.states.next({ tick: this.tickCount++, t_mono_ms: now, position_rad: position, velocity_rad_s: velocity, gripper });
   }
 
-  private report(f: AlohaFault): void {
-    this.faultSubject.next(f);
+  private ioFault(arm: AlohaArm, err: Error): void {
+    this.io_faults++;
+    this.why = err.message.startsWith(arm.name) ? err.message : `${arm.name}: ${err.message}`;
+  }
+
+  private async latchAlerts(): Promise<void> {
+    const alerts = (await Promise.all(this.arms.map((a) => a.hardwareAlerts().catch(() => [])))).flat();
+    this.hardware_alerts = alerts;
+    this.why = alerts.map((a) => a.message).join('; ') || 'hardware alert (status unreadable)';
+  }
+
+  /** Both arms read in this cycle: the state, velocities by difference. */
+  private measure(): void {
+    const now = monotonicMs();
+    const dt_s = (now - this.measured_ms) / 1000;
+    const known = Number.isFinite(this.measured_ms) && dt_s > 0;
+    for (let i = 0; i < this.position.length; i++) this.velocity[i] = known ? (this.position[i] - this.prev[i]) / dt_s : 0;
+    this.prev.set(this.position);
+    this.measured_ms = now;
   }
 }

@@ -3,11 +3,11 @@
 // off falls unless it is resting (on its stops, or held). So the driver reads the registers first and
 // writes only those that differ; a motor that must change while its torque is on is refused unless the
 // user said the arm is resting (--allow-torque-off). Nothing is written before every arm was checked.
-import type { Register } from '../dynamixel/control-table.js';
-import { REG } from '../dynamixel/control-table.js';
+import type { Register } from '../../protocols/dynamixel/control-table.js';
+import { REG } from '../../protocols/dynamixel/control-table.js';
 import { DynamixelError } from '../dynamixel/errors.js';
 import type { ArmCalibration } from '../../calibration/motor-calibration.js';
-import type { AlohaMotor } from './motor-map.js';
+import type { AlohaMotor } from '../../protocols/aloha/motor-map.js';
 
 /** One EEPROM register of one motor that differs from what the calibration and motor map want. */
 export interface EepromChange {

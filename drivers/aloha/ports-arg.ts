@@ -1,5 +1,5 @@
 // The `--ports left=PATH,right=PATH` argument shared by the ALOHA command line tools.
-import { ALOHA_ARM_SIDES, type AlohaSide } from './motor-map.js';
+import { ALOHA_ARM_SIDES, type AlohaSide } from '../../protocols/aloha/motor-map.js';
 
 /** Bad --ports value; command line tools turn it into a usage error (exit 2). */
 export class PortsArgError extends Error {

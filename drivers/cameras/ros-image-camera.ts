@@ -6,9 +6,9 @@
 import { Topic, type Ros } from '../ur/roslib.js';
 import { Subject, type Observable } from 'rxjs';
 import { CameraError, type CameraImage, type CameraSource, type FrameArrival } from './camera-source.js';
-import { decodePngRgb, type DecodedRgb } from '../../src/recording/png.js';
-import { decodeJpegRgb } from '../../src/recording/jpeg.js';
-import { MSG_TYPES, uint8Data } from '../ur/ros-messages.js';
+import { decodePngRgb, type DecodedRgb } from '../../src/codecs/png.js';
+import { decodeJpegRgb } from '../../src/codecs/jpeg.js';
+import { MSG_TYPES, uint8Data } from '../../protocols/ros/messages.js';
 import { monotonicMs } from '../../src/util/clock.js';
 import type { Logger } from '../../src/telemetry/log.js';
 

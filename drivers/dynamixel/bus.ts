@@ -5,13 +5,13 @@
 import { isMainThread } from 'node:worker_threads';
 import { SerialPort } from 'serialport';
 import { WorkerSerialPort, type SerialLink } from './worker-serial-port.js';
-import { PacketFramer } from './framer.js';
-import { InstructionWriter, type BulkReadEntry } from './instructions.js';
-import { BROADCAST_ID, readIntLE, type Packet } from './packet.js';
+import { PacketFramer } from '../../protocols/dynamixel/framer.js';
+import { InstructionWriter, type BulkReadEntry } from '../../protocols/dynamixel/instructions.js';
+import { BROADCAST_ID, readIntLE, type Packet } from '../../protocols/dynamixel/packet.js';
 import { Transaction } from './transaction.js';
 import { AbandonedReplies, MAX_READ_PAD } from './reply-tags.js';
 import { BusClosedError, DynamixelDeadlineError, DynamixelStatusError, DynamixelTimeoutError, PortOpenError } from './errors.js';
-import { CONTROL_TABLE_SIZE, REG, type Register } from './control-table.js';
+import { CONTROL_TABLE_SIZE, REG, type Register } from '../../protocols/dynamixel/control-table.js';
 import { monotonicMs } from '../../src/util/clock.js';
 
 /**

@@ -1,5 +1,5 @@
 // Bus errors say which bus (arm) and which motor ID went wrong, so a user can find the cable or servo.
-import { describeStatusError } from './control-table.js';
+import { describeStatusError } from '../../protocols/dynamixel/control-table.js';
 
 export class DynamixelError extends Error {
   override name = 'DynamixelError';

@@ -4,8 +4,8 @@
 // expected (so a corrupted reply is retried at once instead of after the timeout), or at the timeout.
 // A retry asks some IDs again, so an ID can owe more than one reply: owed() says how many are still
 // due when the request ends, so that none of them can later pass for the answer to another request.
-import type { Packet } from './packet.js';
-import { STATUS_ERROR } from './control-table.js';
+import type { Packet } from '../../protocols/dynamixel/packet.js';
+import { STATUS_ERROR } from '../../protocols/dynamixel/control-table.js';
 
 export type ReplyHandler = (index: number, p: Packet) => void;
 

@@ -1,6 +1,6 @@
 // Reads sensor_msgs/JointState into the driver's joint order by NAME: the UR driver does not promise
 // any order, and a message may carry more joints (a gripper, a second arm) than we use.
-import { finiteArray } from './ros-messages.js';
+import { finiteArray } from '../../protocols/ros/messages.js';
 
 export interface MeasuredJoints {
   position_rad: Float64Array;

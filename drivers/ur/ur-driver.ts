@@ -1,272 +1,237 @@
 // A UR5/UR5e through rosbridge (roslib): reads /joint_states (mapped by joint name), the robot program
 // state and speed scaling; writes joint positions every tick to the forward position controller
-// (servoj-like streaming) or, in trajectory mode, one-point trajectories with time_from_start = dt.
-// The gripper is commanded on its own topic (std_msgs/Float64, 0 closed .. 1 open).
+// (servoj-like streaming) or, in trajectory mode, one-point trajectories with time_from_start = dt. The
+// gripper is commanded on its own topic (std_msgs/Float64, 0 closed .. 1 open).
 //
-// Faults, and what the driver does about them (limits and rate checks live in the runtime, not here):
-//  - no /joint_states for stale_state_ms: hold, status 'stale';
-//  - robot program not running: hold, status 'program_stopped';
-//  - connection lost: status 'disconnected', the last measurement is forgotten, RosConnection reconnects
-//    with back-off; motion resumes only after a /joint_states message has arrived on the new connection;
-//  - refused (or silent) at start: connect() throws RosConnectionError and nothing is ever sent.
-// Hold = command the measured joint positions, and only from a fresh measurement over an open
-// connection; otherwise nothing is sent and the UR's own receive timeout stops the arm.
-import { BehaviorSubject, Subject, type Observable, type Subscription } from 'rxjs';
+// Lifecycle:
+//  - configure: connect (a refused or silent server is a DriverSetupError, nothing sent), advertise the
+//    command topics at once (rosbridge would otherwise create the ROS publisher on the first command, and
+//    the controller's subscription would miss or bunch the first commands), wait for /joint_states, and
+//    ask rosapi whether anyone subscribes to the command topic (nobody: the controller is not loaded or
+//    the topic names are another ROS version's: refused; rosapi absent: a warning);
+//  - activate: a fresh /joint_states and a running robot program (its status must have been published);
+//  - read: the freshest measurement and the link's health (connecting, disconnected, program_stopped);
+//    how old a measurement may be is the runtime's rule, not the driver's.
+// roslib does not reconnect by itself: RosConnection does, with back-off; a measurement of a lost
+// connection is never handed out again.
 import { Topic } from './roslib.js';
-import type { CameraInfo, Driver, JointState, RobotDescription } from '../driver.js';
+import type { Driver, Health, JointState } from '../driver.js';
+import { DriverSetupError } from '../driver.js';
 import { RosConnection, RosConnectionError } from './ros-connection.js';
 import { JointStateReader, type MeasuredJoints } from './joint-state-reader.js';
-import { float64MultiArray, MSG_TYPES, onePointTrajectory } from './ros-messages.js';
-import { defaultRosSettings, type RosSettings, type UrRobotName } from '../../calibration/ros-settings.js';
-import { actionNames, robotModel } from '../../sim/robots/index.js';
+import { float64MultiArray, MSG_TYPES, onePointTrajectory } from '../../protocols/ros/messages.js';
+import { askSubscribers } from './rosapi.js';
+import type { RosSettings } from '../../calibration/ros-settings.js';
+import type { RobotDescription } from '../../src/robot/index.js';
 import { monotonicMs } from '../../src/util/clock.js';
 import type { Logger } from '../../src/telemetry/log.js';
 
 export { RosConnectionError };
 
-export type UrDriverStatus = 'connecting' | 'ok' | 'stale' | 'program_stopped' | 'disconnected' | 'closed';
-
-export interface UrStatusEvent {
-  status: UrDriverStatus;
-  reason: string;
-  t_mono_ms: number;
-}
-
 export interface UrDriverOptions {
-  robot: UrRobotName;
-  /** Topics, fault timings, command mode (default: the ROS 2 layout). */
-  settings?: RosSettings;
+  description: RobotDescription;
+  settings: RosSettings;
   /** rosbridge URL (default: settings.url). */
   url?: string;
-  /** The runtime's tick rate: dt of trajectory mode and describe().control_hz (default 50). */
-  control_hz?: number;
-  /** Reported by describe(); the driver itself does not read cameras (see drivers/cameras). */
-  cameras?: CameraInfo[];
-  /** The far end is the simulated endpoint (reported by describe()). */
-  sim?: boolean;
   log?: Logger;
 }
 
 export interface UrFaultCounters {
-  stale_states: number;
   program_stops: number;
   disconnects: number;
   reconnects: number;
-  /** send() calls that were turned into a hold because of a fault. */
-  held_ticks: number;
   /** /joint_states messages that could not be read (a joint missing, a bad number). */
   bad_states: number;
+  /** Commands put on the wire (streamed or trajectory). */
+  commands_published: number;
 }
 
-const WATCHDOG_DIVISOR = 4;
+type Topics = { joint_states: Topic; program: Topic; scaling: Topic; command: Topic; gripper: Topic };
 
 export class UrDriver implements Driver {
-  readonly state$: Observable<JointState>;
-  readonly status$: Observable<UrStatusEvent>;
-  readonly faults: UrFaultCounters = { stale_states: 0, program_stops: 0, disconnects: 0, reconnects: 0, held_ticks: 0, bad_states: 0 };
+  readonly description: RobotDescription;
   readonly settings: RosSettings;
   readonly url: string;
-  /** Joint commands put on the wire (streamed, trajectory or hold), for send-time bookkeeping. */
-  commands_published = 0;
-  private readonly states = new Subject<JointState>();
-  private readonly statuses: BehaviorSubject<UrStatusEvent>;
+  readonly faults: UrFaultCounters = { program_stops: 0, disconnects: 0, reconnects: 0, bad_states: 0, commands_published: 0 };
+  /** Monotonic time each command was put on the wire is reported here (benchmarks), if set. */
+  onPublish: ((t_mono_ms: number) => void) | undefined;
   private readonly reader: JointStateReader;
-  private readonly measured: MeasuredJoints = { position_rad: new Float64Array(6), velocity_rad_s: new Float64Array(6), gripper: NaN };
-  private readonly control_hz: number;
+  private readonly measured: MeasuredJoints;
+  private readonly dt_s: number;
   private conn: RosConnection | undefined;
-  private connSub: Subscription | undefined;
-  private topics: { joint_states: Topic; program: Topic; scaling: Topic; command: Topic; gripper: Topic } | undefined;
-  private watchdog: NodeJS.Timeout | undefined;
+  private topics: Topics | undefined;
   /** Receive time of the last good /joint_states on the current connection; undefined = none yet. */
   private measured_t_mono_ms: number | undefined;
   private gripperCommand: number;
-  private tick = 0;
   private program: boolean | undefined;
   private scaling: number | undefined;
+  private lastProblem = 'not connected yet';
   private onFirstState: (() => void) | undefined;
 
   constructor(private readonly opts: UrDriverOptions) {
-    this.settings = opts.settings ?? defaultRosSettings('ros2');
+    this.description = opts.description;
+    this.settings = opts.settings;
     this.url = opts.url ?? this.settings.url;
-    this.control_hz = opts.control_hz ?? 50;
+    this.dt_s = 1 / opts.description.control_hz;
     this.reader = new JointStateReader(this.settings.joint_names, this.settings.gripper_joint);
-    this.gripperCommand = robotModel(opts.robot).home_gripper[0];
-    this.state$ = this.states.asObservable();
-    this.statuses = new BehaviorSubject<UrStatusEvent>({ status: 'disconnected', reason: 'not connected yet', t_mono_ms: monotonicMs() });
-    this.status$ = this.statuses.asObservable();
+    this.measured = { position_rad: new Float64Array(6), velocity_rad_s: new Float64Array(6), gripper: NaN };
+    this.gripperCommand = opts.description.home_gripper[0];
   }
 
-  describe(): RobotDescription {
-    const model = robotModel(this.opts.robot);
-    const links = model.arms[0].links;
-    return {
-      robot: this.opts.robot,
-      sim: this.opts.sim ?? false,
-      joint_names: links.map((l) => l.joint),
-      gripper_names: ['gripper'],
-      action_names: actionNames(model),
-      position_limits_rad: links.map((l) => [...l.range_rad] as [number, number]),
-      velocity_limits_rad_s: links.map((l) => l.max_velocity_rad_s),
-      control_hz: this.control_hz,
-      cameras: this.opts.cameras ?? [],
-    };
-  }
-
-  get status(): UrDriverStatus { return this.statuses.value.status; }
-  /** Robot program state as last published (undefined: the topic has said nothing, taken as running). */
+  /** Robot program state as last published (undefined: not published yet). */
   get programRunning(): boolean | undefined { return this.program; }
   /** Speed scaling as a fraction (1 = full speed), undefined until published. */
   get speedScaling(): number | undefined { return this.scaling; }
-  /** The connection, e.g. to read ROS camera topics over the same socket. */
   get connection(): RosConnection | undefined { return this.conn; }
 
-  /** The freshest measurement (as received; t_mono_ms = receive time), or undefined after a connection loss. */
-  latestState(): JointState | undefined {
-    if (this.measured_t_mono_ms === undefined) return undefined;
-    return {
-      tick: this.tick,
-      t_mono_ms: this.measured_t_mono_ms,
-      position_rad: Float64Array.from(this.measured.position_rad),
-      velocity_rad_s: Float64Array.from(this.measured.velocity_rad_s),
-      gripper: Float64Array.of(Number.isNaN(this.measured.gripper) ? this.gripperCommand : this.measured.gripper),
-    };
-  }
-
-  /** Connect and wait for the first /joint_states; throws RosConnectionError (nothing sent) when either fails. */
-  async connect(): Promise<void> {
+  async configure(): Promise<void> {
     if (this.conn) return;
     const s = this.settings;
-    this.setStatus('connecting', `connecting to ${this.url}`);
     let conn: RosConnection;
     try {
       conn = await RosConnection.open({
-        url: this.url, connect_timeout_ms: s.connect_timeout_ms, reconnect_initial_ms: s.reconnect_initial_ms, reconnect_max_ms: s.reconnect_max_ms, log: this.opts.log,
+        url: this.url, connect_timeout_ms: s.connect_timeout_ms, reconnect_initial_ms: s.reconnect_initial_ms, reconnect_max_ms: s.reconnect_max_ms,
+        log: this.opts.log,
       });
     } catch (err) {
-      this.setStatus('disconnected', (err as Error).message);
+      throw new DriverSetupError((err as Error).message);
+    }
+    this.conn = conn;
+    this.topics = this.createTopics(conn);
+    conn.events$.subscribe((e) => this.onConnection(e));
+    try {
+      await this.firstJointState();
+      await this.checkCommandSubscribers();
+    } catch (err) {
+      await this.close();
       throw err;
     }
+  }
+
+  async activate(): Promise<string | undefined> {
+    if (!this.conn?.connected) return `no connection to ${this.url}`;
+    if (this.measured_t_mono_ms === undefined) return `no ${this.settings.topics.joint_states} on the current connection`;
+    if (this.program === undefined) {
+      return `no robot program status on ${this.settings.topics.program_running}: is the UR driver running, and are the topic names `
+        + `this ROS version's (--ros-layout ${this.settings.layout === 'ros2' ? 'ros1' : 'ros2'})?`;
+    }
+    if (!this.program) return 'the robot program is not running (start it on the teach pendant)';
+    return undefined;
+  }
+
+  read(into: JointState): Health {
+    const t = this.measured_t_mono_ms;
+    if (t === undefined) {
+      into.t_mono_ms = -Infinity;
+    } else {
+      into.position_rad.set(this.measured.position_rad);
+      into.velocity_rad_s.set(this.measured.velocity_rad_s);
+      into.gripper[0] = Number.isNaN(this.measured.gripper) ? this.gripperCommand : this.measured.gripper;
+      into.t_mono_ms = t;
+    }
+    if (!this.conn?.connected) return this.fault('disconnected', `connection to ${this.url} lost`);
+    if (t === undefined) return this.fault('connecting', `waiting for ${this.settings.topics.joint_states}`);
+    if (this.program === false) return this.fault('program_stopped', 'the robot program is not running');
+    return 'ok';
+  }
+
+  problem(): string {
+    return this.lastProblem;
+  }
+
+  write(command: Float64Array | null): void {
+    // roslib would queue a message sent while disconnected and deliver it, stale, after a reconnect
+    if (command === null || !this.conn?.connected || !this.topics) return;
+    const s = this.settings;
+    const q = command.subarray(0, 6);
+    this.topics.command.publish(s.command_mode === 'trajectory'
+      ? onePointTrajectory(s.layout, s.joint_names, q, this.dt_s)
+      : float64MultiArray(q));
+    this.gripperCommand = command[6];
+    this.topics.gripper.publish({ data: this.gripperCommand });
+    this.faults.commands_published++;
+    this.onPublish?.(monotonicMs());
+  }
+
+  async deactivate(): Promise<void> {}
+
+  async close(): Promise<void> {
+    if (this.topics) {
+      for (const t of [this.topics.joint_states, this.topics.program, this.topics.scaling]) t.unsubscribe();
+      for (const t of [this.topics.command, this.topics.gripper]) if (this.conn?.connected) t.unadvertise();
+    }
+    await this.conn?.close();
+    this.conn = undefined;
+    this.topics = undefined;
+    this.measured_t_mono_ms = undefined;
+  }
+
+  counters(): Record<string, number> {
+    return { ...this.faults };
+  }
+
+  private fault(h: Health, why: string): Health {
+    this.lastProblem = why;
+    return h;
+  }
+
+  private createTopics(conn: RosConnection): Topics {
+    const s = this.settings;
     const ros = conn.ros;
-    const trajectory = s.command_mode === 'trajectory';
-    this.topics = {
+    const topics: Topics = {
       joint_states: new Topic({ ros, name: s.topics.joint_states, messageType: MSG_TYPES.joint_state }),
       program: new Topic({ ros, name: s.topics.program_running, messageType: MSG_TYPES.bool }),
       scaling: new Topic({ ros, name: s.topics.speed_scaling, messageType: MSG_TYPES.float64 }),
-      command: trajectory
+      command: s.command_mode === 'trajectory'
         ? new Topic({ ros, name: s.topics.joint_trajectory, messageType: MSG_TYPES.joint_trajectory, queue_size: 1 })
         : new Topic({ ros, name: s.topics.forward_position_commands, messageType: MSG_TYPES.float64_multi_array, queue_size: 1 }),
       gripper: new Topic({ ros, name: s.topics.gripper_command, messageType: MSG_TYPES.float64, queue_size: 1 }),
     };
+    // now, not on the first command: the controllers' subscriptions connect while we wait for state
+    topics.command.advertise();
+    topics.gripper.advertise();
+    topics.joint_states.subscribe((m) => this.onJointState(m));
+    topics.program.subscribe((m) => this.onProgram(m));
+    topics.scaling.subscribe((m) => this.onScaling(m));
+    return topics;
+  }
+
+  private async firstJointState(): Promise<void> {
+    const s = this.settings;
     const first = new Promise<void>((resolve) => { this.onFirstState = resolve; });
-    this.topics.joint_states.subscribe((m) => this.onJointState(m));
-    this.topics.program.subscribe((m) => this.onProgram(m));
-    this.topics.scaling.subscribe((m) => this.onScaling(m));
-    this.conn = conn;
-    this.connSub = conn.events$.subscribe((e) => {
-      if (e.type === 'disconnected') {
-        // never command from a measurement of the old connection: wait for a new one
-        this.measured_t_mono_ms = undefined;
-        this.faults.disconnects++;
-        this.setStatus('disconnected', `connection to ${this.url} lost: ${e.reason}`);
-      } else if (e.type === 'connected') {
-        if (e.reconnect) this.faults.reconnects++;
-        this.setStatus('connecting', 'reconnected; waiting for a fresh /joint_states');
-      }
-    });
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), s.connect_timeout_ms); });
     const late = await Promise.race([first.then(() => false), timedOut]);
     clearTimeout(timer);
     if (late) {
-      await this.disconnect();
-      throw new RosConnectionError(`connected to ${this.url}, but no usable ${s.topics.joint_states} (joints ${s.joint_names.join(', ')}) arrived within ${s.connect_timeout_ms} ms: is the UR driver running, and are the topic and joint names right?`);
+      throw new DriverSetupError(`connected to ${this.url}, but no usable ${s.topics.joint_states} (joints ${s.joint_names.join(', ')}) arrived within `
+        + `${s.connect_timeout_ms} ms: is the UR driver running, and are the topic and joint names right?`);
     }
-    this.watchdog = setInterval(() => this.evaluate(monotonicMs()), s.stale_state_ms / WATCHDOG_DIVISOR);
-    this.watchdog.unref();
-    this.emitState();
   }
 
-  send(action: Float64Array): void {
-    if (action.length !== 7) throw new Error(`action has ${action.length} values, ${this.opts.robot} expects 7 (6 joints + gripper)`);
-    this.tick++;
-    if (this.evaluate(monotonicMs()) === 'ok') {
-      this.publishJoints(action.subarray(0, 6));
-      this.gripperCommand = Math.min(1, Math.max(0, action[6]));
-      this.topics!.gripper.publish({ data: this.gripperCommand });
-    } else {
-      this.faults.held_ticks++;
-      this.publishHold();
-    }
-    this.emitState();
-  }
-
-  hold(): void {
-    this.tick++;
-    this.evaluate(monotonicMs());
-    this.publishHold();
-    this.emitState();
-  }
-
-  /** A new episode: ticks count from 0 again (the JointState contract: since connect or the last reset). */
-  restartTicks(): void {
-    this.tick = 0;
-  }
-
-  async disconnect(): Promise<void> {
-    clearInterval(this.watchdog);
-    this.watchdog = undefined;
-    this.connSub?.unsubscribe();
-    if (this.topics) for (const t of [this.topics.joint_states, this.topics.program, this.topics.scaling]) t.unsubscribe();
-    await this.conn?.close();
-    this.conn = undefined;
-    this.topics = undefined;
-    this.measured_t_mono_ms = undefined;
-    this.setStatus('closed', 'disconnected by the caller');
-    this.states.complete();
-    this.statuses.complete();
-  }
-
-  /** The status now, reported on status$ when it changes. */
-  private evaluate(now: number): UrDriverStatus {
-    const st = this.status;
-    if (st === 'closed' || !this.conn) return st;
-    if (!this.conn.connected) return st === 'disconnected' ? st : this.setStatus('disconnected', 'connection lost');
-    if (this.measured_t_mono_ms === undefined) return st === 'connecting' ? st : this.setStatus('connecting', 'waiting for /joint_states');
-    const age = now - this.measured_t_mono_ms;
-    if (age > this.settings.stale_state_ms) {
-      if (st !== 'stale') this.faults.stale_states++;
-      return st === 'stale' ? st : this.setStatus('stale', `no ${this.settings.topics.joint_states} for ${age.toFixed(0)} ms`);
-    }
-    if (this.program === false) {
-      if (st !== 'program_stopped') this.faults.program_stops++;
-      return st === 'program_stopped' ? st : this.setStatus('program_stopped', 'the robot program is not running');
-    }
-    return st === 'ok' ? st : this.setStatus('ok', 'fresh state');
-  }
-
-  private setStatus(status: UrDriverStatus, reason: string): UrDriverStatus {
-    if (this.statuses.closed) return status;
-    if (status !== 'ok') this.opts.log?.warn({ status, reason }, 'UR driver holds');
-    else this.opts.log?.info({ reason }, 'UR driver ready');
-    this.statuses.next({ status, reason, t_mono_ms: monotonicMs() });
-    return status;
-  }
-
-  /** Command the measured position, but only from a fresh measurement over an open connection. */
-  private publishHold(): void {
-    const t = this.measured_t_mono_ms;
-    if (t === undefined || monotonicMs() - t > this.settings.stale_state_ms) return;
-    this.publishJoints(this.measured.position_rad);
-  }
-
-  private publishJoints(q: Float64Array): void {
-    // roslib would queue a message sent while disconnected and deliver it, stale, after a reconnect
-    if (!this.conn?.connected || !this.topics) return;
+  /** Nobody subscribes to the command topic: every command would be lost. rosapi tells; without it, a warning. */
+  private async checkCommandSubscribers(): Promise<void> {
     const s = this.settings;
-    this.topics.command.publish(s.command_mode === 'trajectory'
-      ? onePointTrajectory(s.layout, s.joint_names, q, 1 / this.control_hz)
-      : float64MultiArray(q));
-    this.commands_published++;
+    const topic = s.command_mode === 'trajectory' ? s.topics.joint_trajectory : s.topics.forward_position_commands;
+    const answer = await askSubscribers(this.conn!.ros, topic, s.connect_timeout_ms);
+    if (answer.kind === 'unavailable') {
+      this.opts.log?.warn({ topic, why: answer.why }, 'cannot ask rosapi who subscribes to the command topic; make sure its controller is running');
+      return;
+    }
+    if (answer.subscribers.length === 0) {
+      throw new DriverSetupError(`nobody subscribes to ${topic} on ${this.url}: is its controller loaded, and are these the topic names of this `
+        + `ROS version (--ros-layout ${s.layout === 'ros2' ? 'ros1' : 'ros2'})? Nothing was commanded`);
+    }
+  }
+
+  private onConnection(e: { type: string; reason?: string; reconnect?: boolean }): void {
+    if (e.type === 'disconnected') {
+      // never command from a measurement of the old connection: wait for a new one
+      this.measured_t_mono_ms = undefined;
+      this.faults.disconnects++;
+    } else if (e.type === 'connected' && e.reconnect) {
+      this.faults.reconnects++;
+    }
   }
 
   private onJointState(msg: unknown): void {
@@ -277,26 +242,19 @@ export class UrDriver implements Driver {
       return;
     }
     this.measured_t_mono_ms = monotonicMs();
-    if (this.onFirstState) {
-      this.onFirstState();
-      this.onFirstState = undefined;
-    }
-    if (this.status !== 'ok') this.evaluate(this.measured_t_mono_ms);
+    this.onFirstState?.();
+    this.onFirstState = undefined;
   }
 
   private onProgram(msg: unknown): void {
     const v = (msg as { data?: unknown }).data;
-    if (typeof v === 'boolean') this.program = v;
-    this.evaluate(monotonicMs());
+    if (typeof v !== 'boolean') return;
+    if (this.program !== false && !v) this.faults.program_stops++;
+    this.program = v;
   }
 
   private onScaling(msg: unknown): void {
     const v = (msg as { data?: unknown }).data;
     if (typeof v === 'number' && Number.isFinite(v)) this.scaling = this.settings.speed_scaling_unit === 'percent' ? v / 100 : v;
-  }
-
-  private emitState(): void {
-    const s = this.latestState();
-    if (s) this.states.next(s);
   }
 }

@@ -4,11 +4,11 @@
 // radians. Torque-on servos command their goal to the sim; a servo with torque off stays where it is
 // (nobody moves an emulated arm by hand). A primary and its shadow with goals more than
 // SHADOW_FIGHT_RAD apart fight each other and both go into an overload alarm, as real ones would.
-import { TICKS_PER_REV, CENTRE_TICKS } from '../../drivers/dynamixel/control-table.js';
-import { alohaMotors, ALOHA_GRIPPER_CLOSED_RAD, ALOHA_GRIPPER_OPEN_RAD, type AlohaMotor, type AlohaSide } from '../../drivers/aloha/motor-map.js';
+import { TICKS_PER_REV, CENTRE_TICKS } from '../../protocols/dynamixel/control-table.js';
+import { alohaMotors, ALOHA_GRIPPER_CLOSED_RAD, ALOHA_GRIPPER_OPEN_RAD, type AlohaMotor, type AlohaSide } from '../../protocols/aloha/motor-map.js';
 import type { SimEnv, SimArmState } from '../sim-env.js';
 import { EmulatedServo } from './servo.js';
-import { nominalRange } from '../../calibration/aloha-calibrator.js';
+import { nominalRange } from '../../src/calibrate/aloha-calibrator.js';
 import type { ArmCalibration } from '../../calibration/motor-calibration.js';
 
 const TICKS_PER_RAD = TICKS_PER_REV / (2 * Math.PI);

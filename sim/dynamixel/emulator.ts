@@ -8,15 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SimEnv } from '../sim-env.js';
 import type { TaskName } from '../tasks/index.js';
-import { PacketFramer } from '../../drivers/dynamixel/framer.js';
-import { ALOHA_ARM_SIDES, type AlohaSide } from '../../drivers/aloha/motor-map.js';
+import { PacketFramer } from '../../protocols/dynamixel/framer.js';
+import { ALOHA_ARM_SIDES, type AlohaSide } from '../../protocols/aloha/motor-map.js';
 import { EmulatedAlohaRig } from './aloha-rig.js';
 import { ServoChain, type ChainCounters } from './servo-chain.js';
 import type { ServoSafetyCounters } from './servo.js';
 import { createPtyPair, type PtyPair } from './pty-pair.js';
-import { FaultKnobsSchema, type FaultKnobs } from './fault-knobs.js';
+import { FaultKnobsSchema, type FaultKnobs } from '../../protocols/sim-link/fault-knobs.js';
 import { SimLinkServer, type SimLinkRequestParsed } from './sim-link-server.js';
-import { SIM_LINK_PROTOCOL_VERSION } from './sim-link-protocol.js';
+import { SIM_LINK_PROTOCOL_VERSION } from '../../protocols/sim-link/protocol.js';
 import { FrameRenderer } from './frame-renderer.js';
 
 export interface EmulatorOptions {

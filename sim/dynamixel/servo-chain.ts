@@ -2,12 +2,12 @@
 // unicast instructions get one status packet from the addressed servo; SYNC_READ and BULK_READ get one
 // per listed ID, in the listed order; broadcasts and SYNC_WRITE get none. A servo also obeys writes sent
 // to its Secondary_ID but never answers for it. Injected faults apply to every status packet.
-import { INSTRUCTION, BROADCAST_ID, readIntLE, type Packet } from '../../drivers/dynamixel/packet.js';
-import { InstructionWriter } from '../../drivers/dynamixel/instructions.js';
-import { REG, STATUS_ERROR } from '../../drivers/dynamixel/control-table.js';
+import { INSTRUCTION, BROADCAST_ID, readIntLE, type Packet } from '../../protocols/dynamixel/packet.js';
+import { InstructionWriter } from '../../protocols/dynamixel/instructions.js';
+import { REG, STATUS_ERROR } from '../../protocols/dynamixel/control-table.js';
 import { Rng } from '../../src/util/rng.js';
 import type { EmulatedServo, ServoSafetyCounters } from './servo.js';
-import type { FaultKnobs } from './fault-knobs.js';
+import type { FaultKnobs } from '../../protocols/sim-link/fault-knobs.js';
 
 export interface ChainCounters {
   requests: number;

@@ -10,8 +10,8 @@
 // (a real servo would jump there; this one holds where it is, see write()).
 import {
   CONTROL_TABLE_SIZE, DRIVE_MODE_REVERSE, MODEL_NUMBER, OPERATING_MODE, REG, STATUS_ALERT_BIT, STATUS_ERROR, type ModelName, type Register,
-} from '../../drivers/dynamixel/control-table.js';
-import { readIntLE, writeIntLE } from '../../drivers/dynamixel/packet.js';
+} from '../../protocols/dynamixel/control-table.js';
+import { readIntLE, writeIntLE } from '../../protocols/dynamixel/packet.js';
 
 export interface ServoSpec {
   id: number;

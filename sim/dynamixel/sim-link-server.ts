@@ -1,6 +1,6 @@
 // The emulator's end of the sim link (protocol: sim-link-protocol.ts): a ZeroMQ REP socket on loopback.
 import { Reply } from 'zeromq';
-import { SimLinkRequestSchema } from './sim-link-protocol.js';
+import { SimLinkRequestSchema } from '../../protocols/sim-link/protocol.js';
 
 export type SimLinkRequestParsed = ReturnType<typeof SimLinkRequestSchema.parse>;
 /** Returns the JSON reply and optional binary frames. */

@@ -3,8 +3,7 @@
 // 0.0596 m elbow offset, 0.3 m forearm split by the forearm-roll joint); joint ranges from gym-aloha.
 import { quatFromAxisAngle, type Vec3 } from '../math3d.js';
 import type { ArmLink, ArmSpec, CapsuleGeom, GripperSpec } from './arm-spec.js';
-
-export const ALOHA_JOINT_NAMES = ['waist', 'shoulder', 'elbow', 'forearm_roll', 'wrist_angle', 'wrist_rotate'] as const;
+import { ALOHA_JOINT_NAMES } from '../../protocols/aloha/motor-map.js';
 
 /** XM540/XM430 no-load speeds are ~3 rad/s; the runtime limits commands to this. */
 export const ALOHA_MAX_VELOCITY_RAD_S = Math.PI;

@@ -1,10 +1,11 @@
-// The robots the sim knows: their arms, start pose, table and cameras. The action vector of every
-// robot is, per arm in order, the arm's joint targets (rad) then its gripper (0 closed .. 1 open).
+// The robots the sim knows, as geometry and physics: their arms, table and cameras. What a robot is to
+// the runtime (joint order, limits, home, action layout) is its profile (src/robot); the sim is checked
+// against it. The sim's action vector is, per arm in order, the arm's joint targets then its gripper.
 import type { CameraSpec, SceneSpec } from '../mjcf.js';
 import type { ArmSpec } from './arm-spec.js';
 import { jointNames } from './arm-spec.js';
-import { urArm, UR_HOME_RAD } from './ur.js';
-import { alohaArms, ALOHA_HOME_RAD } from './aloha.js';
+import { urArm } from './ur.js';
+import { alohaArms } from './aloha.js';
 
 export const ROBOT_NAMES = ['ur5', 'ur5e', 'aloha'] as const;
 export type RobotName = (typeof ROBOT_NAMES)[number];
@@ -12,9 +13,6 @@ export type RobotName = (typeof ROBOT_NAMES)[number];
 export interface RobotModel {
   name: RobotName;
   arms: ArmSpec[];
-  /** Start pose: all arm joints in action order (rad) and one opening per gripper (0..1). */
-  home_rad: number[];
-  home_gripper: number[];
   table: SceneSpec['table'];
   cameras: CameraSpec[];
 }
@@ -25,8 +23,6 @@ function urRobot(name: 'ur5' | 'ur5e'): RobotModel {
   return {
     name,
     arms: [urArm(name)],
-    home_rad: [...UR_HOME_RAD],
-    home_gripper: [1],
     table: { centre_xy: [0.35, 0], half_xy: [0.75, 0.7], rgba: WOOD },
     cameras: [
       // in front of the robot, looking down at the workspace
@@ -41,8 +37,6 @@ function alohaRobot(): RobotModel {
   return {
     name: 'aloha',
     arms: alohaArms(),
-    home_rad: [...ALOHA_HOME_RAD, ...ALOHA_HOME_RAD],
-    home_gripper: [1, 1],
     table: { centre_xy: [0, 0], half_xy: [0.75, 0.45], rgba: WOOD },
     cameras: [
       // high in front of the table: both arms, bases included, and the cube in one square image

@@ -7,7 +7,7 @@ import type { RosbridgeServer, TopicPublisher } from './rosbridge-server.js';
 import type { CameraRenderReply, CameraRenderRequest, CameraRenderWorkerData } from './camera-render-protocol.js';
 import type { SimSnapshot } from '../sim-env.js';
 import { cameraTopic, type RosSettings } from '../../calibration/ros-settings.js';
-import { header, MSG_TYPES, type CompressedImageMsg } from '../../drivers/ur/ros-messages.js';
+import { header, MSG_TYPES, type CompressedImageMsg } from '../../protocols/ros/messages.js';
 import type { Logger } from '../../src/telemetry/log.js';
 
 export class SimCameraPublisher {

@@ -2,7 +2,7 @@
 // the ray-cast cameras and encodes them to PNG, so that a frame never delays /joint_states.
 import { parentPort, workerData } from 'node:worker_threads';
 import { SimCameraRig } from '../camera-rig.js';
-import { encodeRgbPng } from '../../src/recording/png.js';
+import { encodeRgbPng } from '../../src/codecs/png.js';
 import type { CameraRenderRequest, CameraRenderWorkerData, CameraRenderReply } from './camera-render-protocol.js';
 
 const data = workerData as CameraRenderWorkerData;

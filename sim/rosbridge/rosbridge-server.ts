@@ -3,6 +3,12 @@
 // client publishes reaches every subscriber. Supported ops: advertise, unadvertise, publish, subscribe
 // (throttle_rate, queue_length), unsubscribe, call_service -> service_response. Like rosbridge_suite,
 // a bad op or message gets no reply, only a log line: clients cannot rely on error replies.
+// Two things a real ROS graph does are reproduced because clients must cope with them:
+//  - a client's publisher is a ROS publisher whose subscribers take a while to connect
+//    (publisher_connect_ms): rosbridge creates it on `advertise`, or on the first `publish` of a topic
+//    never advertised, and what it publishes before they are connected is lost;
+//  - rosapi's /rosapi/subscribers says which nodes subscribe to a topic (rosbridge is usually launched
+//    with rosapi).
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../src/telemetry/log.js';
@@ -14,7 +20,13 @@ export interface RosbridgeServerOptions {
   log?: Logger;
   /** A client with more than this many bytes unsent is slow: its messages are dropped, not queued. */
   max_buffered_bytes?: number;
+  /** How long a new publisher's subscribers take to connect; its messages before then are lost (default 0). */
+  publisher_connect_ms?: number;
+  /** Answer /rosapi/subscribers (default true). */
+  rosapi?: boolean;
 }
+
+export const ROSAPI_SUBSCRIBERS = '/rosapi/subscribers';
 
 /** A service handler returns the response's values, or throws: result false with the error's message. */
 export type ServiceHandler = (args: Record<string, unknown>) => unknown | Promise<unknown>;
@@ -43,7 +55,8 @@ interface TopicState {
   /** The last message of a latched topic, serialised, for late subscribers. */
   latched: string | undefined;
   subs: Set<Subscription>;
-  handlers: Set<TopicHandler>;
+  /** Server-side subscribers and the node each stands for (for rosapi). */
+  handlers: Map<TopicHandler, string>;
 }
 
 type Op = Record<string, unknown> & { op?: unknown };
@@ -58,12 +71,19 @@ export function normaliseType(type: string): string {
 export class RosbridgeServer {
   /** Messages not sent to a client that was too slow to read them. */
   dropped_messages = 0;
+  /** Messages a client published before its publisher's subscribers were connected (lost, as in ROS). */
+  lost_before_connect = 0;
   private readonly topics = new Map<string, TopicState>();
+  /** Per client: when each of its publishers' subscribers are connected (performance.now() ms). */
+  private readonly publishers = new Map<WebSocket, Map<string, number>>();
+  private readonly connect_ms: number;
   private readonly services = new Map<string, { type: string; handler: ServiceHandler }>();
   private readonly maxBuffered: number;
 
-  private constructor(private readonly wss: WebSocketServer, private readonly log: Logger | undefined, maxBuffered: number) {
-    this.maxBuffered = maxBuffered;
+  private constructor(private readonly wss: WebSocketServer, private readonly log: Logger | undefined, opts: RosbridgeServerOptions) {
+    this.maxBuffered = opts.max_buffered_bytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+    this.connect_ms = opts.publisher_connect_ms ?? 0;
+    if (opts.rosapi !== false) this.advertiseService(ROSAPI_SUBSCRIBERS, 'rosapi/Subscribers', (args) => ({ subscribers: this.subscribersOf(String(args.topic)) }));
     const { address, family, port } = wss.address() as AddressInfo;
     this.port = port;
     this.url = `ws://${family === 'IPv6' ? `[${address}]` : address}:${port}`;
@@ -79,7 +99,7 @@ export class RosbridgeServer {
     return new Promise((resolve, reject) => {
       const wss = new WebSocketServer({ port: opts.port, host: opts.host ?? '127.0.0.1' });
       wss.once('error', (err) => reject(new Error(`rosbridge server cannot listen on ${opts.host ?? '127.0.0.1'}:${opts.port}: ${err.message}`)));
-      wss.once('listening', () => resolve(new RosbridgeServer(wss, opts.log, opts.max_buffered_bytes ?? DEFAULT_MAX_BUFFERED_BYTES)));
+      wss.once('listening', () => resolve(new RosbridgeServer(wss, opts.log, opts)));
     });
   }
 
@@ -99,12 +119,19 @@ export class RosbridgeServer {
     };
   }
 
-  /** Receive what clients publish on `topic`. Returns the function that stops receiving. */
-  onMessage(topic: string, type: string, handler: TopicHandler): () => void {
+  /** Receive what clients publish on `topic`, as ROS node `node`. Returns the function that stops receiving. */
+  onMessage(topic: string, type: string, handler: TopicHandler, node = '/vla_sim'): () => void {
     const t = this.topic(topic);
     t.type ??= type;
-    t.handlers.add(handler);
+    t.handlers.set(handler, node);
     return () => { t.handlers.delete(handler); };
+  }
+
+  /** The nodes subscribed to `topic`, as rosapi lists them. */
+  subscribersOf(topic: string): string[] {
+    const t = this.topics.get(topic);
+    if (!t) return [];
+    return [...new Set([...t.handlers.values(), ...(t.subs.size ? ['/rosbridge_websocket'] : [])])];
   }
 
   advertiseService(service: string, type: string, handler: ServiceHandler): void {
@@ -121,7 +148,7 @@ export class RosbridgeServer {
   private topic(name: string): TopicState {
     let t = this.topics.get(name);
     if (!t) {
-      t = { type: undefined, latch: false, latched: undefined, subs: new Set(), handlers: new Set() };
+      t = { type: undefined, latch: false, latched: undefined, subs: new Set(), handlers: new Map() };
       this.topics.set(name, t);
     }
     return t;
@@ -155,10 +182,11 @@ export class RosbridgeServer {
         if (t.type && normaliseType(t.type) !== normaliseType(type)) throw new Error(`topic ${str(m, 'topic')} has type ${t.type}, not ${type}`);
         t.type = type;
         if (m.latch === true) t.latch = true;
+        this.publisherOf(ws, str(m, 'topic'));
         return;
       }
       case 'unadvertise':
-        str(m, 'topic'); // publishers are not tracked per client: nothing else to undo
+        this.publishers.get(ws)?.delete(str(m, 'topic'));
         return;
       case 'publish':
         this.route(str(m, 'topic'), m.msg ?? {}, ws);
@@ -207,10 +235,23 @@ export class RosbridgeServer {
     if (t.latched !== undefined) this.deliver(sub, t.latched);
   }
 
+  /** When the subscribers of `ws`'s publisher of `topic` are connected; a first use creates the publisher. */
+  private publisherOf(ws: WebSocket, topic: string): number {
+    let mine = this.publishers.get(ws);
+    if (!mine) this.publishers.set(ws, mine = new Map());
+    let at = mine.get(topic);
+    if (at === undefined) mine.set(topic, at = performance.now() + this.connect_ms);
+    return at;
+  }
+
   private route(topic: string, msg: unknown, from: WebSocket | undefined): void {
     const t = this.topic(topic);
     if (from) {
-      for (const h of t.handlers) {
+      if (performance.now() < this.publisherOf(from, topic)) {
+        this.lost_before_connect++;
+        return;
+      }
+      for (const h of t.handlers.keys()) {
         try {
           h(msg);
         } catch (err) {
@@ -276,6 +317,7 @@ export class RosbridgeServer {
   }
 
   private dropClient(ws: WebSocket): void {
+    this.publishers.delete(ws);
     for (const t of this.topics.values()) {
       for (const s of t.subs) if (s.client === ws) { clearTimeout(s.timer); t.subs.delete(s); }
     }

@@ -2,7 +2,7 @@
 // controller's target is when it arrives, linearly between its points (at time_from_start after
 // arrival), and its last point is held. A new trajectory replaces the old one from "now", which is what
 // a stream of one-point trajectories (time_from_start = dt) needs. Speed scaling is always 100 % here.
-import { finiteArray, rosSeconds } from '../../drivers/ur/ros-messages.js';
+import { finiteArray, rosSeconds } from '../../protocols/ros/messages.js';
 
 interface Point {
   t_s: number;

@@ -13,7 +13,7 @@ import { TrajectoryFollower } from './trajectory-follower.js';
 import { ControllerClock } from './controller-clock.js';
 import { SimCameraPublisher } from './camera-publisher.js';
 import { defaultRosSettings, UR_CONTROLLER_HZ, type RosSettings, type UrRobotName } from '../../calibration/ros-settings.js';
-import { finiteArray, header, MSG_TYPES, type JointStateMsg } from '../../drivers/ur/ros-messages.js';
+import { finiteArray, header, MSG_TYPES, type JointStateMsg } from '../../protocols/ros/messages.js';
 import { TASKS_BY_ROBOT, type TaskName } from '../tasks/index.js';
 import { Rng } from '../../src/util/rng.js';
 import { monotonicMs } from '../../src/util/clock.js';
@@ -95,9 +95,9 @@ export class UrCell {
       task_state: server.advertise(t.task_state, MSG_TYPES.string, { latch: true }),
     };
     this.stopHandlers.push(
-      server.onMessage(t.forward_position_commands, MSG_TYPES.float64_multi_array, (m) => this.onForward(m)),
-      server.onMessage(t.joint_trajectory, MSG_TYPES.joint_trajectory, (m) => this.onTrajectory(m)),
-      server.onMessage(t.gripper_command, MSG_TYPES.float64, (m) => this.onGripper(m)),
+      server.onMessage(t.forward_position_commands, MSG_TYPES.float64_multi_array, (m) => this.onForward(m), '/forward_position_controller'),
+      server.onMessage(t.joint_trajectory, MSG_TYPES.joint_trajectory, (m) => this.onTrajectory(m), '/scaled_joint_trajectory_controller'),
+      server.onMessage(t.gripper_command, MSG_TYPES.float64, (m) => this.onGripper(m), '/vla_sim/gripper'),
     );
     server.advertiseService(t.reset_service, MSG_TYPES.trigger, (args) => this.onReset(args));
     this.clock = new ControllerClock(this.controller_hz, () => this.tick());
@@ -138,8 +138,8 @@ export class UrCell {
     this.seed = seed;
     this.env.reset(seed);
     this.follower.cancel();
-    this.target.set(this.env.robot.home_rad);
-    this.gripper = this.env.robot.home_gripper[0];
+    this.target.set(this.env.description.home_rad);
+    this.gripper = this.env.description.home_gripper[0];
     this.successSent = false;
     this.pub.success.publish({ data: false });
     this.publishTaskState();

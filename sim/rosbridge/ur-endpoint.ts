@@ -7,13 +7,22 @@ export interface UrEndpointOptions extends UrCellOptions {
   port: number;
   /** Interface to listen on (default 127.0.0.1; 0.0.0.0 to reach it from another host). */
   host?: string;
+  /**
+   * How long a client's new publisher waits for its ROS subscribers (the controllers) to connect; what
+   * it publishes before is lost. Default 60 ms: a real ROS graph takes 40-140 ms.
+   */
+  publisher_connect_ms?: number;
 }
+
+export const DEFAULT_PUBLISHER_CONNECT_MS = 60;
 
 export class UrEndpoint {
   private constructor(readonly server: RosbridgeServer, readonly cell: UrCell) {}
 
   static async start(opts: UrEndpointOptions): Promise<UrEndpoint> {
-    const server = await RosbridgeServer.listen({ port: opts.port, host: opts.host, log: opts.log });
+    const server = await RosbridgeServer.listen({
+      port: opts.port, host: opts.host, log: opts.log, publisher_connect_ms: opts.publisher_connect_ms ?? DEFAULT_PUBLISHER_CONNECT_MS,
+    });
     try {
       return new UrEndpoint(server, await UrCell.start(server, opts));
     } catch (err) {

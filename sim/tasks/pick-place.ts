@@ -1,6 +1,7 @@
 // UR pick-place: a 4 cm cube on the table is to be put down inside a target disc.
 import type { Rng } from '../../src/util/rng.js';
 import type { SceneObject } from '../mjcf.js';
+import type { Vec3 } from '../math3d.js';
 import { distXY, yawQuat, type Task, type TaskState, type TaskWorld } from './task.js';
 
 export const CUBE_HALF_M = 0.02;
@@ -12,6 +13,9 @@ const MIN_SEPARATION_M = 0.18;
 export class PickPlaceTask implements Task {
   readonly name = 'pick-place' as const;
   readonly max_ticks = 400;
+  private readonly cube: Vec3 = [0, 0, 0];
+  private readonly target: Vec3 = [0, 0, 0];
+  private readonly tcp: Vec3 = [0, 0, 0];
 
   objects(): SceneObject[] {
     return [
@@ -33,12 +37,13 @@ export class PickPlaceTask implements Task {
   }
 
   evaluate(world: TaskWorld): boolean {
-    const cube = world.objectPose('cube').pos;
-    const target = world.markerPos('target');
+    const cube = world.objectPos('cube', this.cube);
+    const target = world.markerPos('target', this.target);
     const inside = distXY(cube, target) < TARGET_RADIUS_M;
     const resting = cube[2] < CUBE_HALF_M + 0.005;
     // put down means let go: the fingers are apart or the hand has left the cube
-    const released = world.gripperGap_m(0) > 2 * CUBE_HALF_M + 0.01 || Math.hypot(...sub3(world.tcpPos(0), cube)) > 0.06;
+    const tcp = world.tcpPos(0, this.tcp);
+    const released = world.gripperGap_m(0) > 2 * CUBE_HALF_M + 0.01 || Math.hypot(tcp[0] - cube[0], tcp[1] - cube[1], tcp[2] - cube[2]) > 0.06;
     return inside && resting && released;
   }
 
@@ -49,8 +54,4 @@ export class PickPlaceTask implements Task {
       target: { pos: world.markerPos('target'), radius_m: TARGET_RADIUS_M },
     };
   }
-}
-
-function sub3(a: number[], b: number[]): [number, number, number] {
-  return [a[0] - b[0], a[1] - b[1], a[2] - b[2]];
 }

@@ -1,6 +1,7 @@
 // UR push: a 5 cm cube is pushed along the table onto a target disc; lifting it fails the episode.
 import type { Rng } from '../../src/util/rng.js';
 import type { SceneObject } from '../mjcf.js';
+import type { Vec3 } from '../math3d.js';
 import { distXY, yawQuat, type Task, type TaskState, type TaskWorld } from './task.js';
 
 export const PUSH_CUBE_HALF_M = 0.025;
@@ -13,6 +14,8 @@ export class PushTask implements Task {
   readonly name = 'push' as const;
   readonly max_ticks = 400;
   private lifted = false;
+  private readonly cube: Vec3 = [0, 0, 0];
+  private readonly target: Vec3 = [0, 0, 0];
 
   objects(): SceneObject[] {
     const h = PUSH_CUBE_HALF_M;
@@ -40,9 +43,9 @@ export class PushTask implements Task {
   }
 
   evaluate(world: TaskWorld): boolean {
-    const cube = world.objectPose('cube').pos;
+    const cube = world.objectPos('cube', this.cube);
     if (cube[2] > PUSH_CUBE_HALF_M + LIFT_TOLERANCE_M) this.lifted = true;
-    return !this.lifted && distXY(cube, world.markerPos('target')) < PUSH_TARGET_RADIUS_M;
+    return !this.lifted && distXY(cube, world.markerPos('target', this.target)) < PUSH_TARGET_RADIUS_M;
   }
 
   state(world: TaskWorld): TaskState {

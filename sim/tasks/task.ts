@@ -22,14 +22,16 @@ export interface TaskState {
   target?: { pos: Vec3; radius_m: number };
 }
 
+/** The narrow view of the simulation a task may use. Reads with an `out` fill it (evaluated every tick: no allocation). */
 export interface TaskWorld {
   objectPose(name: string): ObjectPose;
+  objectPos(name: string, out: Vec3): Vec3;
   setObjectPose(name: string, pose: ObjectPose): void;
-  markerPos(name: string): Vec3;
+  markerPos(name: string, out?: Vec3): Vec3;
   setMarkerPos(name: string, pos: Vec3): void;
   /** Distance between the two finger pads of arm `arm` (m). */
   gripperGap_m(arm: number): number;
-  tcpPos(arm: number): Vec3;
+  tcpPos(arm: number, out?: Vec3): Vec3;
   /** Whether two named geoms are in contact now. */
   touching(geomA: string, geomB: string): boolean;
 }

@@ -11,10 +11,10 @@ import { Command } from 'commander';
 import { runProgram, choice, intArg, UsageError } from './common.js';
 import { DynamixelBus } from '../../drivers/dynamixel/bus.js';
 import { PortOpenError } from '../../drivers/dynamixel/errors.js';
-import { REG } from '../../drivers/dynamixel/control-table.js';
-import { alohaMotors, ALOHA_ARM_SIDES, type AlohaSide } from '../../drivers/aloha/motor-map.js';
+import { REG } from '../../protocols/dynamixel/control-table.js';
+import { alohaMotors, ALOHA_ARM_SIDES, type AlohaSide } from '../../protocols/aloha/motor-map.js';
 import { parseArmPorts, PortsArgError } from '../../drivers/aloha/ports-arg.js';
-import { AlohaCalibrator, CALIBRATION_POSE_TEXT } from '../../calibration/aloha-calibrator.js';
+import { AlohaCalibrator, CALIBRATION_POSE_TEXT } from '../calibrate/aloha-calibrator.js';
 import { writeArmCalibrationAtomic } from '../../calibration/motor-calibration.js';
 
 function portsArg(value: string | undefined): Partial<Record<AlohaSide, string>> {

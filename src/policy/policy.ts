@@ -1,7 +1,6 @@
 // The policy contract: an observation taken at control tick k in, a chunk of future actions out,
 // stamped with the ticks they are for. Implementations: ONNX models (in a worker thread), scripted
 // experts (sim only), and later remote policy servers.
-import type { TaskState } from '../../sim/tasks/task.js';
 
 export interface CameraImage {
   name: string;
@@ -23,8 +22,11 @@ export interface Observation {
   images: CameraImage[];
   /** Language instruction, for models that take one. */
   instruction?: string;
-  /** Privileged simulation state; only scripted experts may read it. */
-  task?: TaskState;
+  /**
+   * Simulator-only state (object poses) that a real robot cannot give: only the sim's scripted experts read
+   * it; a learned policy sees cameras and joints as it would on a real robot. Absent on a robot.
+   */
+  privileged?: unknown;
   /**
    * Actions already committed for ticks tick+1 .. tick+count (row-major [count x dim]), for models
    * trained to continue a committed prefix.
@@ -53,7 +55,7 @@ export interface ActionChunk {
 
 export interface PolicyDescription {
   name: string;
-  kind: 'onnx' | 'expert' | 'remote';
+  kind: 'onnx' | 'expert' | 'remote' | 'diagnostic';
   horizon: number;
   action_dim: number;
   /** actions[0] is for tick obs_tick + action_offset. */

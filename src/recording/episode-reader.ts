@@ -6,7 +6,7 @@ import { McapIndexedReader, type TypedMcapRecords } from '@mcap/core';
 import { EpisodeFileError, describeFsError, reasonOf } from './errors.js';
 import type { EpisodeMeta } from './episode-writer.js';
 import { FileReadable, crc32OfRange, haveCrc32, readExactly } from './file-io.js';
-import { decodePngRgb } from './png.js';
+import { decodePngRgb } from '../codecs/png.js';
 import {
   EPISODE_METADATA_NAME, MESSAGE_ENCODING, TOPIC_ACTION, TOPIC_JOINT_STATE, cameraTopic, decodeEpisodeMetadata,
 } from './schemas.js';

@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import { McapWriter } from '@mcap/core';
 import { EpisodeFileError, describeFsError, reasonOf } from './errors.js';
 import { FileWritable } from './file-io.js';
-import { encodeRgbPng } from './png.js';
+import { encodeRgbPng } from '../codecs/png.js';
 import {
   ACTION_SCHEMA, CAMERA_NAME_RE, COMPRESSED_IMAGE_SCHEMA, EPISODE_METADATA_NAME, JOINT_STATE_SCHEMA,
   MCAP_LIBRARY, MESSAGE_ENCODING, SCHEMA_ENCODING, TOPIC_ACTION, TOPIC_JOINT_STATE,

@@ -2,7 +2,7 @@
 // message against its schema and the episode metadata. All messages of one tick share one log time
 // (the writer enforces strictly increasing stamps), so a change of log time closes a tick.
 import type { EpisodeMeta } from './episode-writer.js';
-import { decodePngRgb } from './png.js';
+import { decodePngRgb } from '../codecs/png.js';
 import { TOPIC_ACTION, TOPIC_JOINT_STATE, cameraTopic } from './schemas.js';
 
 type Json = Record<string, unknown>;

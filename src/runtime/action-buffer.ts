@@ -42,8 +42,10 @@ export class ActionBuffer {
   private readonly m: number;
   private readonly oldWeight: number;
   private nextChunkId = 1;
+  private readonly scratch: Float64Array;
 
   constructor(private readonly ring: ActionRing, readonly opts: ActionBufferOptions) {
+    this.scratch = new Float64Array(ring.dim);
     this.m = opts.ensemble_m ?? 0.01;
     this.oldWeight = opts.average_old_weight ?? 0.3;
     if (opts.fixed_delay_ticks !== undefined && (!Number.isInteger(opts.fixed_delay_ticks) || opts.fixed_delay_ticks < 0)) {
@@ -83,26 +85,24 @@ export class ActionBuffer {
     const id = this.nextChunkId++;
     Atomics.store(this.ring.header, H_LAST_CHUNK, id);
     const D = this.ring.dim;
-    const old = new Float64Array(D);
-    const src = { id, first_tick: first, row: 0 };
+    const old = this.scratch;
     for (let t = start; t <= last; t++) {
-      src.row = t - first;
-      const row = src.row * D;
+      const row = (t - first) * D;
       switch (this.opts.blend) {
         case 'replace':
-          this.ring.write(t, chunk.actions, row, src, 1, false);
+          this.ring.write(t, chunk.actions, row, id, 1, false);
           break;
         case 'ensemble':
           // the i-th prediction for this tick (0 = the oldest) weighs exp(-m i), as in ACT
-          this.ring.write(t, chunk.actions, row, src, Math.exp(-this.m * this.ring.predictions(t)), true);
+          this.ring.write(t, chunk.actions, row, id, Math.exp(-this.m * this.ring.predictions(t)), true);
           break;
         case 'average':
           if (this.ring.has(t)) {
             this.ring.peek(t, old);
             for (let j = 0; j < D; j++) old[j] = this.oldWeight * old[j] + (1 - this.oldWeight) * chunk.actions[row + j];
-            this.ring.write(t, old, 0, src, 1, false);
+            this.ring.write(t, old, 0, id, 1, false);
           } else {
-            this.ring.write(t, chunk.actions, row, src, 1, false);
+            this.ring.write(t, chunk.actions, row, id, 1, false);
           }
           break;
       }
@@ -131,22 +131,4 @@ export class ActionBuffer {
     }
     return { actions, count };
   }
-}
-
-/**
- * The first tick a chunk asked for at tick `k_now` should start at. Never before the soonest it can
- * land (`soonest_ticks`, a low latency quantile): those actions would always be dropped. Never after the
- * expected landing (`expected_ticks`). In between, where the actions now buffered end: a chunk that
- * lands early then continues them without a gap, and one that lands late only loses its stale prefix.
- */
-export function firstTickHint(k_now: number, remaining: number, soonest_ticks: number, expected_ticks: number): number {
-  return k_now + Math.min(Math.max(remaining, soonest_ticks), expected_ticks) + 1;
-}
-
-/**
- * The inference trigger: ask for the next chunk once the actions left cover no more than the expected
- * delay plus a margin, so the new chunk lands before the buffer runs dry.
- */
-export function shouldInfer(remaining: number, expected_delay_ticks: number, margin_ticks: number): boolean {
-  return remaining <= expected_delay_ticks + margin_ticks;
 }

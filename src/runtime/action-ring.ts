@@ -9,10 +9,9 @@
 /** Ticks the ring can hold ahead of the control loop (~10 s at 50 Hz). */
 export const DEFAULT_RING_TICKS = 512;
 
-// per slot: tick, chunk id, predictions blended in, weight sum, and for the newest prediction the tick
-// its chunk starts at and its row in the chunk (the reader re-derives the tick from these two)
-const META = 6;
-const M_TICK = 0, M_CHUNK = 1, M_COUNT = 2, M_WEIGHT = 3, M_FIRST = 4, M_ROW = 5;
+// per slot: tick, chunk id (of the newest prediction), predictions blended in, weight sum
+const META = 4;
+const M_TICK = 0, M_CHUNK = 1, M_COUNT = 2, M_WEIGHT = 3;
 const HEADER = 4; // Int32: executed tick, hold request, last chunk id, reserved (keeps the Float64 part 8-aligned)
 export const H_EXECUTED = 0;
 export const H_HOLD = 1;
@@ -31,8 +30,6 @@ export function ringBytes({ capacity, dim }: RingLayout): number {
 export interface SlotRead {
   found: boolean;
   chunk_id: number;
-  /** Tick the action was predicted for, re-derived from its chunk's first tick and its row. */
-  predicted_tick: number;
 }
 
 export class ActionRing {
@@ -85,7 +82,7 @@ export class ActionRing {
   // ---- reader side (control loop) ----
 
   /** Copy the action for `tick` into `out`. found=false if the ring has no action for exactly that tick. */
-  read(tick: number, out: Float64Array, result: SlotRead = { found: false, chunk_id: -1, predicted_tick: -1 }): SlotRead {
+  read(tick: number, out: Float64Array, result: SlotRead = { found: false, chunk_id: -1 }): SlotRead {
     const i = this.index(tick);
     const m = i * META, v = i * this.dim;
     for (;;) {
@@ -95,7 +92,6 @@ export class ActionRing {
       const weight = this.meta[m + M_WEIGHT];
       const count = this.meta[m + M_COUNT];
       result.chunk_id = this.meta[m + M_CHUNK];
-      result.predicted_tick = this.meta[m + M_FIRST] + this.meta[m + M_ROW];
       for (let j = 0; j < this.dim; j++) out[j] = this.values[v + j] / weight;
       if (Atomics.load(this.seq, i) !== s1) continue;
       result.found = stamped === tick && count > 0;
@@ -127,7 +123,7 @@ export class ActionRing {
    * Store `weight * action` into the slot of `tick`: as the only prediction (`accumulate` false) or
    * added to the predictions already there (a weighted sum; the reader divides by the total weight).
    */
-  write(tick: number, action: ArrayLike<number>, offset: number, chunk: { id: number; first_tick: number; row: number }, weight: number, accumulate: boolean): void {
+  write(tick: number, action: ArrayLike<number>, offset: number, chunk_id: number, weight: number, accumulate: boolean): void {
     const i = this.index(tick);
     const m = i * META, v = i * this.dim;
     const keep = accumulate && this.meta[m + M_TICK] === tick && this.meta[m + M_COUNT] > 0;
@@ -142,9 +138,7 @@ export class ActionRing {
       this.meta[m + M_COUNT] = 1;
     }
     this.meta[m + M_TICK] = tick;
-    this.meta[m + M_CHUNK] = chunk.id;
-    this.meta[m + M_FIRST] = chunk.first_tick;
-    this.meta[m + M_ROW] = chunk.row;
+    this.meta[m + M_CHUNK] = chunk_id;
     this.endWrite(i);
   }
 

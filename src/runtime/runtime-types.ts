@@ -1,10 +1,9 @@
-// Settings and results shared by the real-time and the virtual-clock runtime.
+// Settings and results of the runtime, whichever clock and robot it runs on.
 import type { JointState } from '../../drivers/driver.js';
 import type { BlendMode, BufferStats } from './action-buffer.js';
-import type { ControlCounters } from './control-ticker.js';
-import type { LatencyEstimator } from './latency.js';
-import type { InjectedLatency } from './injected-latency.js';
-import type { DriverFaultReport } from './driver-faults.js';
+import type { CommandSource, ControlCounters } from './control/ticker.js';
+import type { FaultReport } from './control/fault-stretch.js';
+import type { LatencyEstimator } from './timing/latency-estimator.js';
 
 export interface RuntimeOptions {
   blend: BlendMode;
@@ -12,19 +11,18 @@ export interface RuntimeOptions {
   fixed_delay_ticks?: number;
   /** Extra ticks of buffer the trigger keeps on top of the expected delay. */
   margin_ticks: number;
-  injected: InjectedLatency;
-  /** Per-tick step cap on top of the velocity limits (rad). */
+  /** Per-tick step cap on top of the velocity limits (rad); default: the robot profile's. */
   max_step_rad?: number;
   /** Latency assumed before the first inference has been measured (ms). */
   latency_prior_ms?: number;
-  /** Seed of the injected-latency jitter. */
-  seed?: number;
-  /** End an episode after this many ticks even if the task has not ended it. */
-  max_ticks?: number;
-  /** Never run inference on an observation older than this (ms). */
+  /** A joint state older than this holds the robot (ms). Default 100. */
+  stale_state_ms?: number;
+  /** Never run inference on an observation older than this (ms). Default 100. */
   stale_observation_ms?: number;
-  /** Never run inference on a camera image older than this (ms). */
+  /** Never run inference on a camera image older than this (ms). Default 250. */
   stale_image_ms?: number;
+  /** A driver fault or a stale camera lasting longer ends the run (ms). Default 5000. */
+  fault_timeout_ms?: number;
 }
 
 export interface EpisodeOutcome {
@@ -35,12 +33,15 @@ export interface EpisodeOutcome {
   fault?: string;
 }
 
-/** Called once per tick with the state the command was computed at and the command sent. */
+/**
+ * Called once per tick with the state the command was computed from, the command, the tick of that
+ * state (the command is for tick k + 1) and where the command came from (buffer, underrun, ...).
+ */
 export interface TickRecorder {
-  tick(state: JointState, command: Float64Array, k: number): void;
+  tick(state: JointState, command: Float64Array, k: number, source: CommandSource): void;
 }
 
-/** What the summary is built from, whichever thread the control loop ran on. */
+/** What the summary is built from, whichever clock the control loop ran on. */
 export interface RuntimeReport {
   control: ControlCounters;
   hz: number;
@@ -52,14 +53,10 @@ export interface RuntimeReport {
   latency: LatencyEstimator;
   /** Observations too old to infer on (skipped, never sent to the policy). */
   stale_observations: number;
-  /** The driver's faults and the holds they caused (real-time runtime only). */
-  driver?: DriverReport;
-}
-
-export interface DriverReport extends DriverFaultReport {
-  kind: string;
-  /** The driver's own fault counters (e.g. UR: stale_states, disconnects, reconnects, held_ticks). */
-  faults: Record<string, number>;
-  /** Monotonic send time of each command put on the wire (network drivers), for latency benchmarks. */
-  command_t_mono_ms?: Float64Array;
+  /** Driver health: the holds it caused, and the driver's own fault counters. */
+  driver: FaultReport & { counters: Record<string, number>; command_t_mono_ms?: Float64Array };
+  /** Garbage collections in the control thread (real time only). */
+  control_gc?: { scavenges: number; other: number };
+  /** The virtual clock's latency model as the flag that reproduces it (--latency-model); null in real time. */
+  latency_model: string | null;
 }

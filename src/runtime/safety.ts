@@ -5,7 +5,7 @@
 //  - grippers are clamped to 0 (closed) .. 1 (open).
 // Limits are taken against the last *command*, so a robot lagging behind its target cannot make the
 // runtime release a jump when it catches up.
-import type { RobotDescription } from '../../drivers/driver.js';
+import type { RobotDescription } from '../robot/index.js';
 import type { ActionChunk } from '../policy/policy.js';
 
 export interface SafetyLimits {
@@ -19,7 +19,7 @@ export interface SafetyLimits {
 }
 
 export interface SafetyOptions {
-  /** Per-tick step cap (rad) on top of velocity limit x tick (e.g. LeRobot's 5 degrees). */
+  /** Per-tick step cap (rad) on top of velocity limit x tick (e.g. LeRobot's 5 degrees); default: the profile's. */
   max_step_rad?: number;
 }
 
@@ -34,7 +34,7 @@ export function safetyLimits(desc: RobotDescription, opts: SafetyOptions = {}): 
     if (j >= 0) {
       limits.min[i] = desc.position_limits_rad[j][0];
       limits.max[i] = desc.position_limits_rad[j][1];
-      limits.max_step[i] = Math.min(desc.velocity_limits_rad_s[j] * dt, opts.max_step_rad ?? Infinity);
+      limits.max_step[i] = Math.min(desc.velocity_limits_rad_s[j] * dt, opts.max_step_rad ?? desc.max_step_rad ?? Infinity);
     } else if (desc.gripper_names.includes(name)) {
       limits.is_gripper[i] = 1;
       limits.min[i] = 0;

@@ -1,10 +1,8 @@
-// What the main thread knows about the robot's world beyond joint state: how an episode begins, whether
-// the task succeeded, and what the cameras see. The embedded sim answers from the control thread's
-// snapshots (SimWorld); a UR cell answers over ROS topics (drivers/ur/ros-world.ts): the reset service
-// and success topic of the simulated endpoint, camera topics, and nothing of the kind on a real robot.
+// What the runtime needs from the robot's world beyond joint state: how an episode begins, whether the
+// task succeeded, and what the cameras see. Implementations live in src/world/: the embedded sim's
+// renders, a UR cell's ROS topics, the Dynamixel emulator's sim link, cameras on the robot host.
 import type { CameraImage } from '../policy/policy.js';
-import type { TaskState } from '../../sim/tasks/task.js';
-import type { ObservationMessage } from './control-protocol.js';
+import type { ObservationMessage } from './control/protocol.js';
 
 export interface CameraWant {
   name: string;
@@ -14,19 +12,22 @@ export interface CameraWant {
 
 export interface WorldView {
   images: CameraImage[];
-  /** Privileged task state, for scripted experts only. */
-  task?: TaskState;
+  /** Simulator-only state for scripted experts; absent on a robot. */
+  privileged?: unknown;
 }
 
 export interface WorldLink {
   /**
-   * Put the world in the seed's start state before the control thread starts the episode. Absent when
-   * the control thread's driver resets it (the embedded sim) or when nothing can (a real robot).
+   * Put the world in the seed's start state before the control loop starts the episode. Absent when
+   * the control loop's driver resets it (the embedded sim) or when nothing can (a real robot).
    */
   reset?(seed: number): Promise<void>;
-  /** Whether the task succeeded this episode, where it is known here; absent: the control thread reports it. */
+  /** Whether the task succeeded this episode, where it is known here; absent: the control loop reports it. */
   success?(): boolean;
-  /** Images and task state for an observation taken by the control thread. */
+  /** Images and privileged state for an observation taken by the control loop. */
   view(m: ObservationMessage, want: CameraWant[]): WorldView;
   close(): Promise<void>;
 }
+
+/** A world with nothing beyond the driver: no cameras, no episodes (a bare robot). */
+export const EMPTY_WORLD: WorldLink = { view: () => ({ images: [] }), close: async () => undefined };

@@ -1,9 +1,9 @@
 // The end-of-run summary: one object, printed for people or (with --json) as exactly one JSON line.
-import { seamJumpRatio } from '../runtime/control-ticker.js';
-import { quantile } from '../runtime/latency.js';
+import { seamJumpRatio } from '../runtime/control/ticker.js';
+import { quantile } from '../util/sample-ring.js';
 import { wilson } from '../util/stats.js';
 import type { EpisodeOutcome, RuntimeReport } from '../runtime/runtime-types.js';
-import type { CameraUse } from '../runtime/local-cameras.js';
+import type { CameraUse } from '../world/local-cameras.js';
 
 /** Which driver ran, and where it found the robot. */
 export interface DriverHead {
@@ -31,8 +31,13 @@ export interface RunSummary {
   success_ci95: [number, number];
   /** cpu_wake_latency_us: the PM QoS cap held during the run (µs), null when none was (see cpu-wake-latency.ts). */
   control: { hz: number; ticks: number; underruns: number; overruns: number; jitter_ms: { p50: number; p99: number; max: number }; cpu_wake_latency_us: number | null };
-  inference: { calls: number; latency_ms: { p50: number; p95: number; p99: number; max: number }; stale_observations_skipped: number };
-  buffer: { chunks: number; late_chunks: number; dropped_prefix_actions: number; stale_actions_executed: number; seam_jump_ratio: number };
+  /** latency_model: with --clock fast, the --latency-model value that repeats this run exactly. */
+  inference: { calls: number; latency_ms: { p50: number; p95: number; p99: number; max: number }; stale_observations_skipped: number; latency_model: string | null };
+  /**
+   * stale_actions_executed: buffered actions executed at another tick than their own, read back from the
+   * actions themselves: measured only with --policy tick-stamp, null otherwise.
+   */
+  buffer: { chunks: number; late_chunks: number; dropped_prefix_actions: number; seam_jump_ratio: number; stale_actions_executed: number | null };
   safety: { clamped_actions: number; rejected_chunks: number; holds: number };
   /**
    * The driver and its faults: each stretch of stale state, lost connection or stopped program held the
@@ -41,7 +46,7 @@ export interface RunSummary {
    * errors and stale replies).
    */
   driver: DriverHead & {
-    holds: number; holds_by_status: Record<string, number>; longest_hold_ms: number;
+    holds: number; holds_by_health: Record<string, number>; longest_hold_ms: number;
     fault_hold_ticks: number; faults: Record<string, number>;
   };
   /** Cameras on the robot host (--camera): their source, frames handed to the policy, oldest age. */
@@ -52,11 +57,11 @@ export interface RunSummary {
 
 export function buildSummary(head: Pick<RunSummary, 'robot' | 'sim' | 'task' | 'policy' | 'clock' | 'blend' | 'delay'>,
   r: RuntimeReport, episodes: EpisodeOutcome[], driver: DriverHead = { kind: 'sim' }, cpu_wake_latency_us: number | null = null,
-  cameras?: Record<string, CameraUse>): RunSummary {
+  cameras?: Record<string, CameraUse>, stale_actions_executed: number | null = null): RunSummary {
   const successes = episodes.filter((e) => e.success).length;
   const lat = r.latency.summary();
   const c = r.control;
-  const jitter = Array.from(r.jitter_ms, Math.abs);
+  const jitter = Float64Array.from(r.jitter_ms, Math.abs);
   const ms = (x: number) => Math.round(x * 1000) / 1000;
   return {
     ...head,
@@ -66,19 +71,21 @@ export function buildSummary(head: Pick<RunSummary, 'robot' | 'sim' | 'task' | '
     success_ci95: wilson(successes, episodes.length).map((x) => Math.round(x * 1000) / 1000) as [number, number],
     control: {
       hz: r.hz, ticks: c.ticks, underruns: c.underruns, overruns: r.overruns,
-      jitter_ms: { p50: ms(quantile(jitter, 0.5)), p99: ms(quantile(jitter, 0.99)), max: ms(jitter.length ? Math.max(...jitter) : 0) },
+      jitter_ms: { p50: ms(quantile(jitter, 0.5)), p99: ms(quantile(jitter, 0.99)), max: ms(jitter.reduce((m, x) => Math.max(m, x), 0)) },
       cpu_wake_latency_us,
     },
-    inference: { calls: lat.calls, latency_ms: { p50: lat.p50, p95: lat.p95, p99: lat.p99, max: lat.max }, stale_observations_skipped: r.stale_observations },
+    inference: {
+      calls: lat.calls, latency_ms: { p50: lat.p50, p95: lat.p95, p99: lat.p99, max: lat.max }, stale_observations_skipped: r.stale_observations,
+      latency_model: r.latency_model,
+    },
     buffer: {
-      chunks: r.buffer.chunks, late_chunks: r.buffer.late_chunks,
-      dropped_prefix_actions: r.buffer.dropped_prefix_actions, stale_actions_executed: c.stale_actions_executed,
-      seam_jump_ratio: Math.round(seamJumpRatio(c) * 100) / 100,
+      chunks: r.buffer.chunks, late_chunks: r.buffer.late_chunks, dropped_prefix_actions: r.buffer.dropped_prefix_actions,
+      seam_jump_ratio: Math.round(seamJumpRatio(c) * 100) / 100, stale_actions_executed,
     },
     safety: { ...r.safety },
     driver: {
-      ...driver, holds: r.driver?.holds ?? 0, holds_by_status: r.driver?.holds_by_status ?? {}, longest_hold_ms: r.driver?.longest_hold_ms ?? 0,
-      fault_hold_ticks: c.fault_hold_ticks ?? 0, faults: r.driver?.faults ?? {},
+      ...driver, holds: r.driver.holds, holds_by_health: r.driver.holds_by_health, longest_hold_ms: r.driver.longest_hold_ms,
+      fault_hold_ticks: c.fault_hold_ticks, faults: r.driver.counters,
     },
     ...(cameras ? { cameras } : {}),
     fault: episodes.find((e) => e.fault)?.fault ?? null,
@@ -92,8 +99,8 @@ export function formatSummary(s: RunSummary): string {
     `${s.robot}${s.sim ? ' (sim)' : ''}${s.task ? ` ${s.task}` : ''}, policy ${s.policy}, ${s.clock} clock, blend ${s.blend}, delay ${s.delay}`,
     `  episodes   ${s.successes}/${s.episodes} succeeded (${pct(s.success_rate)}${s.episodes > 1 ? `, 95% CI ${pct(s.success_ci95[0])}-${pct(s.success_ci95[1])}` : ''})`,
     `  control    ${s.control.ticks} ticks at ${s.control.hz} Hz, ${s.control.underruns} underruns, ${s.control.overruns} overruns, jitter p50 ${s.control.jitter_ms.p50} / p99 ${s.control.jitter_ms.p99} / max ${s.control.jitter_ms.max} ms${s.control.cpu_wake_latency_us !== null ? `, CPU wake-up capped at ${s.control.cpu_wake_latency_us} µs` : ''}`,
-    `  inference  ${s.inference.calls} calls, latency p50 ${s.inference.latency_ms.p50} / p95 ${s.inference.latency_ms.p95} / p99 ${s.inference.latency_ms.p99} / max ${s.inference.latency_ms.max} ms${s.inference.stale_observations_skipped ? `, ${s.inference.stale_observations_skipped} stale observations skipped` : ''}`,
-    `  buffer     ${s.buffer.chunks} chunks, ${s.buffer.late_chunks} late, ${s.buffer.dropped_prefix_actions} stale actions dropped, ${s.buffer.stale_actions_executed} executed stale, seam jump ratio ${s.buffer.seam_jump_ratio}`,
+    `  inference  ${s.inference.calls} calls, latency p50 ${s.inference.latency_ms.p50} / p95 ${s.inference.latency_ms.p95} / p99 ${s.inference.latency_ms.p99} / max ${s.inference.latency_ms.max} ms${s.inference.stale_observations_skipped ? `, ${s.inference.stale_observations_skipped} stale observations skipped` : ''}${s.inference.latency_model ? ` (charged: --latency-model ${s.inference.latency_model})` : ''}`,
+    `  buffer     ${s.buffer.chunks} chunks, ${s.buffer.late_chunks} late, ${s.buffer.dropped_prefix_actions} stale actions dropped, seam jump ratio ${s.buffer.seam_jump_ratio}${s.buffer.stale_actions_executed === null ? '' : `, ${s.buffer.stale_actions_executed} executed stale`}`,
     `  safety     ${s.safety.clamped_actions} clamped, ${s.safety.rejected_chunks} chunks rejected, ${s.safety.holds} holds`,
     ...(s.driver.kind !== 'sim' ? [`  driver     ${s.driver.kind}${driverWhere(s.driver)}: ${s.driver.holds} fault holds (${s.driver.fault_hold_ticks} ticks, longest ${s.driver.longest_hold_ms} ms)${Object.keys(s.driver.faults).length ? `, ${Object.entries(s.driver.faults).map(([k, v]) => `${k} ${v}`).join(', ')}` : ''}`] : []),
     ...Object.entries(s.cameras ?? {}).map(([name, c]) => `  camera     ${name} from ${c.source}: ${c.frames_served} frames served, oldest ${c.max_age_ms} ms`),

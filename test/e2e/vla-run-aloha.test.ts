@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile, copyFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { SimLinkClient } from '../../sim/dynamixel/sim-link-client.js';
+import { SimLinkClient } from '../../protocols/sim-link/client.js';
 import { builtinAlohaCalibrationPath } from '../../calibration/motor-calibration.js';
 import { vlaRunChild, type VlaRunChild } from './vla-run-child.js';
 import { writeTestPolicy } from '../../src/policy/onnx/model-writer.js';
@@ -44,8 +44,11 @@ after(async () => {
   await exited;
 });
 
-test('the scripted expert over serial: both episodes succeed, no underrun unless the host stalled the loop, 0 stale actions', async () => {
-  const r = await vlaRun('--robot', 'aloha', '--ports', portsArg(), '--sim-link', ready.sim_link, '--policy', 'expert', '--episodes', '2', '--json').done;
+/** Buffer kept beyond the expected delay (ticks): covers a host stall of ~200 ms, which a shared CI machine shows. */
+const MARGIN = '10';
+
+test('the scripted expert over serial: both episodes succeed, 0 underruns, nothing but timing holds', async () => {
+  const r = await vlaRun('--robot', 'aloha', '--ports', portsArg(), '--sim-link', ready.sim_link, '--policy', 'expert', '--episodes', '2', '--margin', MARGIN, '--json').done;
   assert.equal(r.code, 0, r.stderr);
   const s = JSON.parse(r.stdout);
   assert.equal(s.sim, true, 'the emulator is a simulated rig');
@@ -53,10 +56,7 @@ test('the scripted expert over serial: both episodes succeed, no underrun unless
   assert.equal(s.episodes, 2);
   const why = JSON.stringify({ episodes: s.episodes_detail, control: s.control, buffer: s.buffer, driver: s.driver, inference: s.inference });
   assert.equal(s.successes, 2, why);
-  // the buffer never runs dry while the loop keeps time; a host that stalls this process for longer
-  // than the buffer covers (hundreds of ms, seen on shared CI machines) shows as overruns first
-  assert.ok(s.control.underruns === 0 || s.control.underruns <= s.control.overruns, `underruns without a stalled loop: ${why}`);
-  assert.equal(s.buffer.stale_actions_executed, 0, why);
+  assert.equal(s.control.underruns, 0, `the buffer ran dry (overruns and jitter show whether the host stalled the loop): ${why}`);
   assert.equal(s.driver.kind, 'aloha');
   assert.deepEqual(s.driver.ports, ready.ports);
   assert.equal(s.driver.faults.io_faults, 0, why);
@@ -64,7 +64,15 @@ test('the scripted expert over serial: both episodes succeed, no underrun unless
   // a cycle that cannot finish inside its tick (this shared machine stalled the emulator or the loop)
   // holds until a complete read, and the episode still succeeds; nothing but timing may hold. How often
   // cycles are late is a benchmark figure (bench/dynamixel-bench.ts), not something a test can promise.
-  assert.deepEqual(Object.keys(s.driver.holds_by_status ?? {}).filter((k) => k !== 'late' && k !== 'stale'), [], why);
+  assert.deepEqual(Object.keys(s.driver.holds_by_health).filter((k) => k !== 'late' && k !== 'stale'), [], why);
+});
+
+test('--policy tick-stamp over serial: no action executed at another tick than its own', async () => {
+  const r = await vlaRun('--robot', 'aloha', '--ports', portsArg(), '--sim-link', ready.sim_link, '--policy', 'tick-stamp', '--duration', '3', '--json').done;
+  assert.equal(r.code, 0, r.stderr);
+  const s = JSON.parse(r.stdout);
+  assert.equal(s.buffer.stale_actions_executed, 0, JSON.stringify(s.buffer));
+  assert.ok(s.buffer.chunks > 5);
 });
 
 test('bad input: a port that cannot be opened or a malformed calibration exits 2 with nothing on stdout', async () => {
@@ -103,10 +111,9 @@ test('a servo that stops answering: the arms hold, the fault names arm and ID, e
     assert.equal(r.code, 1, r.stderr);
     const s = JSON.parse(r.stdout);
     // io (every retry timed out) or late (the tick ended first): either way the servo is named
-    assert.match(s.fault, /driver (io|late) for more than 1\.0 s: right follower: no reply from ID 7/);
+    assert.match(s.fault, /driver (io_error|late) for more than 1\.0 s: right follower: no reply from ID 7/);
     assert.ok(s.driver.holds >= 1 && s.driver.fault_hold_ticks > 0, JSON.stringify(s.driver));
     assert.ok(s.driver.faults.io_faults + s.driver.faults.late_ticks >= 1 && s.driver.faults.right_timeouts >= 1, JSON.stringify(s.driver));
-    assert.equal(s.buffer.stale_actions_executed, 0);
   } finally {
     await link.setFaults({ silent_ids: {} });
   }
@@ -179,5 +186,4 @@ test('a hardware alert mid-run: the arms hold, the fault names arm and ID, exit 
   assert.equal(s.episodes, 1);
   assert.ok(s.driver.holds >= 1, JSON.stringify(s.driver));
   assert.ok(s.driver.faults.hardware_alerts >= 1, JSON.stringify(s.driver));
-  assert.equal(s.buffer.stale_actions_executed, 0);
 });

@@ -61,7 +61,6 @@ test('a local camera that stops delivering: inference stops, the robot holds, ex
     const s = JSON.parse(r.stdout);
     assert.match(s.fault, /camera 'top' stale: its newest frame is \d+\.\d s old .* for more than 1\.0 s/);
     assert.match(r.stderr, /ffmpeg exited \(SIGKILL\) reading testsrc/);
-    assert.equal(s.buffer.stale_actions_executed, 0);
   } finally {
     await ep.stop();
   }

@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import { UrEndpoint } from '../../sim/rosbridge/ur-endpoint.js';
+import { UrEndpoint, type UrEndpointOptions } from '../../sim/rosbridge/ur-endpoint.js';
+import { defaultRosSettings } from '../../calibration/ros-settings.js';
 import { RosbridgeServer } from '../../sim/rosbridge/rosbridge-server.js';
 import { vlaRunChild, type VlaRunChild } from './vla-run-child.js';
 
@@ -11,9 +12,12 @@ const vlaRun = (...args: string[]): VlaRunChild => vlaRunChild(args, 90_000);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function endpoint(port = 0): Promise<UrEndpoint> {
-  return UrEndpoint.start({ robot: 'ur5e', port, camera_hz: 0 });
+function endpoint(port = 0, opts: Partial<UrEndpointOptions> = {}): Promise<UrEndpoint> {
+  return UrEndpoint.start({ robot: 'ur5e', port, camera_hz: 0, ...opts });
 }
+
+/** Buffer kept beyond the expected delay (ticks): covers a host stall of ~200 ms, which a shared CI machine shows. */
+const MARGIN = '10';
 
 async function freePort(): Promise<number> {
   return new Promise((res) => {
@@ -24,10 +28,10 @@ async function freePort(): Promise<number> {
   });
 }
 
-test('the scripted expert through rosbridge: every episode succeeds, no underrun unless the host stalled the loop, 0 stale actions', async () => {
+test('the scripted expert through rosbridge: every episode succeeds, 0 underruns, every command arrives', async () => {
   const ep = await endpoint();
   try {
-    const r = await vlaRun('--robot', 'ur5e', '--rosbridge', ep.url, '--policy', 'expert', '--episodes', '3', '--json').done;
+    const r = await vlaRun('--robot', 'ur5e', '--rosbridge', ep.url, '--policy', 'expert', '--episodes', '3', '--margin', MARGIN, '--json').done;
     assert.equal(r.code, 0, r.stderr);
     const s = JSON.parse(r.stdout);
     assert.equal(s.sim, true, 'the simulated endpoint is recognised');
@@ -35,15 +39,54 @@ test('the scripted expert through rosbridge: every episode succeeds, no underrun
     assert.equal(s.episodes, 3);
     assert.equal(s.successes, 3, JSON.stringify(s.episodes_detail));
     const why = JSON.stringify({ control: s.control, buffer: s.buffer, driver: s.driver, inference: s.inference });
-    // the buffer never runs dry while the loop keeps time; a host that stalls this process for longer
-    // than the buffer covers (hundreds of ms, seen on shared CI machines) shows as overruns first
-    assert.ok(s.control.underruns === 0 || s.control.underruns <= s.control.overruns, `underruns without a stalled loop: ${why}`);
-    assert.equal(s.buffer.stale_actions_executed, 0, why);
+    assert.equal(s.control.underruns, 0, `the buffer ran dry (overruns and jitter show whether the host stalled the loop): ${why}`);
     assert.equal(s.driver.kind, 'ur');
     assert.equal(s.driver.faults.disconnects, 0, why);
-    // every tick publishes a command, except ticks held because /joint_states went stale (a stalled host)
-    const held = s.driver.fault_hold_ticks ?? 0;
-    assert.ok(ep.cell.commands_received >= s.control.ticks - held - 5, `${ep.cell.commands_received} commands for ${s.control.ticks} ticks (${held} held)`);
+    // the command topics are advertised before the first command: none is lost while subscriptions connect
+    assert.equal(ep.cell.commands_received, s.driver.faults.commands_published, why);
+    assert.equal(ep.server.lost_before_connect, 0);
+  } finally {
+    await ep.stop();
+  }
+});
+
+test('--policy tick-stamp through rosbridge: no action executed at another tick than its own', async () => {
+  const ep = await endpoint();
+  try {
+    const r = await vlaRun('--robot', 'ur5e', '--rosbridge', ep.url, '--policy', 'tick-stamp', '--duration', '3', '--inject-latency-ms', '100', '--json').done;
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout);
+    assert.equal(s.buffer.stale_actions_executed, 0, JSON.stringify(s.buffer));
+    assert.ok(s.buffer.chunks >= 4, JSON.stringify(s.buffer));
+  } finally {
+    await ep.stop();
+  }
+});
+
+test('the robot program stopped at start: nothing moves, a clear fault, exit 1 after the timeout, never a hang', async () => {
+  const ep = await endpoint();
+  ep.cell.setProgramRunning(false);
+  try {
+    const r = await vlaRun('--robot', 'ur5e', '--rosbridge', ep.url, '--policy', 'expert', '--fault-timeout', '1', '--json').done;
+    assert.equal(r.code, 1, r.stderr);
+    const s = JSON.parse(r.stdout);
+    assert.match(s.fault, /cannot start the episode: the robot program is not running \(start it on the teach pendant\) \(for 1\.0 s\)/);
+    assert.equal(ep.cell.commands_received, 0);
+  } finally {
+    await ep.stop();
+  }
+});
+
+test('a ROS 1 cell driven with ROS 2 topic names: exit 2 naming the command topic nobody subscribes to, nothing moved', async () => {
+  const ep = await endpoint(0, { settings: defaultRosSettings('ros1') });
+  try {
+    const r = await vlaRun('--robot', 'ur5e', '--rosbridge', ep.url, '--policy', 'expert', '--json').done;
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /nobody subscribes to \/forward_position_controller\/commands .*--ros-layout ros1.*nothing was commanded/);
+    const ok = await vlaRun('--robot', 'ur5e', '--rosbridge', ep.url, '--ros-layout', 'ros1', '--policy', 'expert', '--duration', '1', '--json').done;
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.ok(ep.cell.commands_received > 20);
   } finally {
     await ep.stop();
   }
@@ -90,7 +133,6 @@ test('endpoint stopped mid-run: the robot holds, the fault is reported, exit 1 a
   assert.ok(s.driver.holds >= 1);
   assert.ok(s.driver.faults.disconnects >= 1);
   assert.ok(s.driver.fault_hold_ticks > 0);
-  assert.equal(s.buffer.stale_actions_executed, 0);
 });
 
 test('endpoint restarted within the timeout: hold, reconnect, resume; the next episode succeeds', async () => {
@@ -112,7 +154,6 @@ test('endpoint restarted within the timeout: hold, reconnect, resume; the next e
     assert.equal(s.episodes_detail[1].success, true, 'the episode after the restart runs normally');
     assert.ok(s.driver.holds >= 1 && s.driver.faults.reconnects >= 1, JSON.stringify(s.driver));
     assert.ok(ep2.cell.commands_received > 50, 'commands resumed on the new endpoint');
-    assert.equal(s.buffer.stale_actions_executed, 0);
   } finally {
     await ep1.stop().catch(() => undefined);
     await ep2?.stop();

@@ -8,30 +8,27 @@
 // servo that does not answer at connect, an EEPROM register that could only be written by switching off
 // the torque of an arm that may be holding itself up (unless --allow-torque-off).
 import { join } from 'node:path';
-import { AlohaSerialDriver } from '../../../drivers/aloha/aloha-serial-driver.js';
-import { alohaMotors, ALOHA_ARM_SIDES, type AlohaSide } from '../../../drivers/aloha/motor-map.js';
-import { SimLinkUnavailable, SimLinkWorld } from '../../../drivers/aloha/sim-link-world.js';
-import { builtinAlohaCalibrationPath, CalibrationError, loadArmCalibration, type ArmCalibration } from '../../../calibration/motor-calibration.js';
-import { builtinProfilePath, loadRobotProfile } from '../../../calibration/robot-profile.js';
-import { robotModel } from '../../../sim/robots/index.js';
+import { builtinAlohaCalibrationPath } from '../../../calibration/motor-calibration.js';
+import { DriverSetupError } from '../../../drivers/driver.js';
+import { loadAlohaCalibration } from '../../../drivers/aloha/load-calibration.js';
+import { type AlohaSide } from '../../../protocols/aloha/motor-map.js';
 import { createTask, TASKS_BY_ROBOT, type TaskName } from '../../../sim/tasks/index.js';
-import { RealtimeRuntime } from '../../runtime/realtime.js';
-import { loadPolicy, PolicyMismatch } from '../../policy/load-policy.js';
-import { defaultPolicy } from '../../policy/default-policy.js';
+import type { RobotDescription } from '../../robot/index.js';
 import type { Policy } from '../../policy/policy.js';
-import type { RobotDescription } from '../../../drivers/driver.js';
+import { defaultPolicy } from '../../policy/default-policy.js';
+import { startRealtime, type ClockOptions } from '../../runtime/runtime.js';
 import type { RuntimeOptions } from '../../runtime/runtime-types.js';
-import { UsageError } from '../common.js';
-import { robotRunner, type Runner } from './runner.js';
-import { localCameraSpecs, startLocalCameras } from './local-camera-args.js';
-import type { CameraUse, LocalCameras } from '../../runtime/local-cameras.js';
-import type { WorldLink } from '../../runtime/world-link.js';
+import { EMPTY_WORLD, type WorldLink } from '../../runtime/world-link.js';
 import type { Logger } from '../../telemetry/log.js';
-
-/** A joint state older than this holds the arms: 5 ticks at 50 Hz, longer than a read with all its retries. */
-const STALE_STATE_MS = 100;
+import type { LocalCameras } from '../../world/local-cameras.js';
+import { SimLinkUnavailable, SimLinkWorld } from '../../world/sim-link-world.js';
+import { UsageError } from '../common.js';
+import { localCameraSpecs, startLocalCameras } from './local-camera-args.js';
+import { choosePolicy } from './policy-choice.js';
+import type { RobotRun } from './ros-runner.js';
 
 export interface AlohaRunArgs {
+  description: RobotDescription;
   ports: Record<AlohaSide, string>;
   /** The emulator's sim link (tcp://host:port); undefined: a real rig. */
   sim_link: string | undefined;
@@ -40,99 +37,81 @@ export interface AlohaRunArgs {
   task?: string;
   policy?: string;
   noise: number;
-  hz: number;
-  fault_timeout_ms: number;
-  /**
-   * The user rested the arms: connecting may switch a motor's torque off to write an EEPROM register
-   * that differs from the calibration. Without it such a change is refused (exit 2, nothing written).
-   */
+  /** The user rested the arms: connecting may switch a motor's torque off to write an EEPROM register that differs. */
   allow_torque_off: boolean;
   /** --camera flags: cameras on this host (a real rig's only cameras; on the emulator in place of its frames). */
   cameras: string[];
-  opts: RuntimeOptions;
+  opts: RuntimeOptions & ClockOptions;
   log?: Logger;
 }
 
-export interface AlohaRun {
-  runner: Runner;
-  policy: Policy;
-  desc: RobotDescription;
-  warnings: string[];
-  /** The emulator's task; null on a real rig. */
-  task: TaskName | null;
-  calibration_paths: Record<AlohaSide, string>;
-  /** What each camera on this host gave the policy (none: undefined). */
-  camera_usage: () => Record<string, CameraUse> | undefined;
-}
-
-export async function startAlohaRun(a: AlohaRunArgs): Promise<AlohaRun> {
+export async function startAlohaRun(a: AlohaRunArgs): Promise<RobotRun & { calibration_paths: Record<AlohaSide, string> }> {
   const calibration_paths = calibrationPaths(a.calibration_dir, a.sim_link !== undefined);
   // checked here as well as in the control thread: one clear message before anything starts
-  const calibration = {} as Record<AlohaSide, ArmCalibration>;
-  for (const side of ALOHA_ARM_SIDES) {
-    try {
-      calibration[side] = await loadArmCalibration(calibration_paths[side], alohaMotors('follower'));
-    } catch (err) {
-      if (err instanceof CalibrationError) throw new UsageError(`${err.message}; nothing was commanded`);
-      throw err;
-    }
-  }
-  let world: SimLinkWorld | undefined;
-  if (a.sim_link !== undefined) {
-    try {
-      world = await SimLinkWorld.open(a.sim_link);
-    } catch (err) {
-      if (err instanceof SimLinkUnavailable) throw new UsageError(`${err.message}; nothing was commanded`);
-      throw err;
-    }
-  }
+  await loadAlohaCalibration(calibration_paths).catch((err: unknown) => {
+    if (err instanceof DriverSetupError) throw new UsageError(`${err.message}; nothing was commanded`);
+    throw err;
+  });
+  const world = a.sim_link === undefined ? undefined : await openSimLink(a.sim_link);
   let policy: Policy | undefined;
   let local: LocalCameras | undefined;
   try {
     const task = world ? emulatorTask(world, a.task) : null;
-    const profile = await loadRobotProfile(builtinProfilePath('aloha'));
-    const cameras = world ? profile.cameras.filter((c) => world.hello.cameras.includes(c.name)) : profile.cameras;
-    const desc = (await AlohaSerialDriver.create({ ports: a.ports, calibration, control_hz: a.hz, cameras, sim: world !== undefined })).describe();
     const spec = a.policy ?? defaultPolicy('aloha', task ?? TASKS_BY_ROBOT.aloha[0]);
-    if (spec === 'expert' && !task) {
-      throw new UsageError(`${a.policy ? '--policy expert' : 'no --policy given and no model ships for aloha, so the default is the scripted expert, which'} needs the emulator's sim link (--sim-link): the scripted expert reads the simulator's task state, which a real ALOHA rig does not have`);
-    }
-    let loaded;
-    try {
-      loaded = await loadPolicy(spec, desc, task ? { model: robotModel('aloha'), task } : undefined, a.hz, { expert_noise: a.noise });
-    } catch (err) {
-      if (err instanceof PolicyMismatch) throw new UsageError(err.message);
-      throw err;
-    }
+    const worldCameras = world ? world.hello.cameras : [];
+    const loaded = await choosePolicy({
+      spec, robot: a.description, sim_task: task, noise: a.noise, control_hz: a.description.control_hz, square_cameras_only: false,
+      cameras: [...new Set([...worldCameras, ...a.description.cameras.map((c) => c.name)])],
+      no_sim_hint: `${a.policy ? '--policy expert' : 'no --policy given and no model ships for aloha, so the default is the scripted expert, which'} needs the emulator's sim link (--sim-link): the scripted expert reads the simulator's task state, which a real ALOHA rig does not have`,
+    });
     policy = loaded.policy;
-    const wanted = policy.describe().cameras.map((c) => ({ name: c.name, size: c.width }));
-    const specs = localCameraSpecs(a.cameras, profile, wanted.map((c) => c.name), policy.describe().name);
-    const fromWorld = wanted.filter((c) => !specs.some((s) => s.name === c.name));
-    if (fromWorld.length && !world) {
-      throw new UsageError(`${spec} reads cameras ${fromWorld.map((c) => c.name).join(', ')}: on a real rig give each a device on this host `
-        + `(--camera ${fromWorld[0].name}=/dev/videoN), or run against the emulator with --sim-link`);
-    }
-    local = await startLocalCameras(specs, a.log);
-    try {
-      await world?.startCameras(fromWorld);
-    } catch (err) {
-      if (err instanceof SimLinkUnavailable) throw new UsageError(`${err.message}; nothing was commanded`);
-      throw err;
-    }
-    const loadedPolicy = policy;
-    const base: WorldLink = world?.worldLink() ?? { view: () => ({ images: [] }), close: async () => undefined };
-    const runner = await robotRunner(() => RealtimeRuntime.start({
-      kind: 'aloha', robot: 'aloha', ports: a.ports, calibration_paths, control_hz: a.hz, stale_state_ms: STALE_STATE_MS, sim_endpoint: world !== undefined,
-      allow_torque_off: a.allow_torque_off,
-    }, loadedPolicy, { ...a.opts, control_hz: a.hz, fault_timeout_ms: a.fault_timeout_ms }, local ? local.over(base) : base), task ?? undefined);
+    local = await startCameras(world, policy, spec, a);
+    const base: WorldLink = world?.worldLink() ?? EMPTY_WORLD;
     const cams = local;
-    return { runner, policy, desc, warnings: loaded.warnings, task, calibration_paths, camera_usage: () => cams?.usage() };
+    const engine = await startRealtime({ kind: 'aloha', ports: a.ports, calibration_paths, allow_torque_off: a.allow_torque_off }, a.description, policy,
+      () => (cams ? cams.over(base) : base), a.opts).catch((err: unknown) => {
+      if (err instanceof DriverSetupError) throw new UsageError(`${err.message}; nothing was commanded`);
+      throw err;
+    });
+    return {
+      engine, policy, warnings: loaded.warnings, sim_endpoint: world !== undefined, task, calibration_paths,
+      max_ticks: task ? createTask(task).max_ticks : undefined, camera_usage: () => cams?.usage(),
+    };
   } catch (err) {
     await policy?.close();
     await local?.stop();
     await world?.close();
     throw err;
   }
+}
+
+async function openSimLink(address: string): Promise<SimLinkWorld> {
+  try {
+    return await SimLinkWorld.open(address);
+  } catch (err) {
+    if (err instanceof SimLinkUnavailable) throw new UsageError(`${err.message}; nothing was commanded`);
+    throw err;
+  }
+}
+
+/** Local cameras first (--camera, the profile's sources), the emulator's frames for the rest; a real rig has only local ones. */
+async function startCameras(world: SimLinkWorld | undefined, policy: Policy, spec: string, a: AlohaRunArgs): Promise<LocalCameras | undefined> {
+  const wanted = policy.describe().cameras.map((c) => ({ name: c.name, size: c.width }));
+  const specs = localCameraSpecs(a.cameras, a.description.cameras, wanted.map((c) => c.name), policy.describe().name);
+  const fromWorld = wanted.filter((c) => !specs.some((s) => s.name === c.name));
+  if (fromWorld.length && !world) {
+    throw new UsageError(`${spec} reads cameras ${fromWorld.map((c) => c.name).join(', ')}: on a real rig give each a device on this host `
+      + `(--camera ${fromWorld[0].name}=/dev/videoN), or run against the emulator with --sim-link`);
+  }
+  const local = await startLocalCameras(specs, a.log);
+  try {
+    await world?.startCameras(fromWorld);
+  } catch (err) {
+    await local?.stop();
+    if (err instanceof SimLinkUnavailable) throw new UsageError(`${err.message}; nothing was commanded`);
+    throw err;
+  }
+  return local;
 }
 
 /**

@@ -2,8 +2,8 @@
 // of the policy are read on this host, checked before anything moves (exit 2 names what is wrong).
 import { CameraSpecError, parseCameraSpec, parseCameraSpecs, type LocalCameraSpec } from '../../../drivers/cameras/camera-spec.js';
 import { CameraError } from '../../../drivers/cameras/camera-source.js';
-import type { RobotProfile } from '../../../calibration/robot-profile.js';
-import { LocalCameras } from '../../runtime/local-cameras.js';
+import type { CameraSpec } from '../../robot/index.js';
+import { LocalCameras } from '../../world/local-cameras.js';
 import type { Logger } from '../../telemetry/log.js';
 import { UsageError } from '../common.js';
 
@@ -16,11 +16,11 @@ export function collect(value: string, previous: string[] = []): string[] {
 }
 
 /** --camera flags first, else the profile's cameras that name a source; only cameras the policy reads. */
-export function localCameraSpecs(flags: string[], profile: RobotProfile, policyCameras: string[], policyName: string): LocalCameraSpec[] {
+export function localCameraSpecs(flags: string[], profileCameras: readonly CameraSpec[], policyCameras: string[], policyName: string): LocalCameraSpec[] {
   let specs: LocalCameraSpec[];
   try {
     specs = parseCameraSpecs(flags);
-    for (const c of profile.cameras) {
+    for (const c of profileCameras) {
       if (c.source && !specs.some((s) => s.name === c.name)) specs.push(parseCameraSpec(`${c.name}=${c.source}`));
     }
   } catch (err) {

@@ -1,6 +1,6 @@
 // vla-sim bench: simulation throughput, camera cost and expert success (sim/benchmark.ts).
 import type { Command } from 'commander';
-import { benchmarkSim } from '../../../sim/benchmark.js';
+import { benchmarkSim } from './sim-benchmark.js';
 import { intArg } from '../common.js';
 import { progress } from '../../telemetry/progress.js';
 import { robotArg, taskArg, TASK_HELP, physicsHzArg } from './args.js';

@@ -1,7 +1,7 @@
 // vla-sim serve: the simulated UR cell as a rosbridge server, so a user's ROS-side stack (or vla-run with
 // --rosbridge) can be dry-run against the sim through the same topics a real UR5/UR5e has.
 import type { Command } from 'commander';
-import { UrEndpoint } from '../../../sim/rosbridge/ur-endpoint.js';
+import { DEFAULT_PUBLISHER_CONNECT_MS, UrEndpoint } from '../../../sim/rosbridge/ur-endpoint.js';
 import { cameraTopic, defaultRosSettings, ROS_LAYOUTS, UR_CONTROLLER_HZ } from '../../../calibration/ros-settings.js';
 import { createLogger } from '../../telemetry/log.js';
 import { choice, cpuWakeLatencyArg, intArg, numArg, SIMULATOR_CPU_WAKE_HELP, UsageError } from '../common.js';
@@ -23,6 +23,8 @@ export function serveCommand(program: Command): void {
     .option('--camera-size <px>', 'image width and height', '224')
     .option('--camera-hz <hz>', 'camera frame rate', '10')
     .option('--shuffle-joint-names', 'send /joint_states names in a random order every message (tests clients)')
+    .option('--publisher-connect-ms <ms>', 'how long a client\'s new publisher waits for the controllers to subscribe; messages before are lost, as in ROS', String(DEFAULT_PUBLISHER_CONNECT_MS))
+    .option('--program-stopped', 'start with the robot program not running (the teach pendant\'s play not pressed)')
     .option('--cpu-wake-latency-us <us|off>', SIMULATOR_CPU_WAKE_HELP, '0')
     .option('--json', 'print the ready line as one JSON object')
     .action(async (o: Record<string, string | boolean | undefined>) => {
@@ -44,7 +46,9 @@ export function serveCommand(program: Command): void {
         endpoint = await UrEndpoint.start({
           robot, task, seed, settings, port, host: o.host as string, cameras, camera_size: cameraSize, camera_hz: cameraHz,
           shuffle_joint_names: o.shuffleJointNames === true, log,
+          publisher_connect_ms: numArg('--publisher-connect-ms', o.publisherConnectMs as string, 0, 10_000),
         });
+        if (o.programStopped) endpoint.cell.setProgramRunning(false);
       } catch (err) {
         if (/cannot listen/.test((err as Error).message)) throw new UsageError((err as Error).message);
         throw err;
@@ -68,6 +72,6 @@ export function serveCommand(program: Command): void {
       const stats = endpoint.cell.stats;
       await endpoint.stop();
       wake?.release();
-      log.info({ signal, ...stats, dropped_messages: endpoint.server.dropped_messages }, 'rosbridge endpoint stopped');
+      log.info({ signal, ...stats, dropped_messages: endpoint.server.dropped_messages, lost_before_connect: endpoint.server.lost_before_connect }, 'rosbridge endpoint stopped');
     });
 }

@@ -2,10 +2,8 @@
 // written as PNG so a user can look at what the policy will see.
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { SimEnv } from '../../../sim/sim-env.js';
-import { createExpert } from '../../../sim/experts/index.js';
-import { runExpertEpisode } from '../../../sim/rollout.js';
-import { encodeRgbPng } from '../../recording/png.js';
+import { expertEngine } from './expert-engine.js';
+import { encodeRgbPng } from '../../codecs/png.js';
 import { intArg, UsageError } from '../common.js';
 import { cameraArg, robotArg, taskArg, TASK_HELP } from './args.js';
 
@@ -28,16 +26,17 @@ export function snapshotCommand(program: Command): void {
       const seed = intArg('--seed', o.seed!, 0);
       const ticks = intArg('--tick', o.tick!, 0, 100_000);
       if (!o.out) throw new UsageError('--out <file.png> is required');
-      const env = await SimEnv.create({ robot, task });
+      const ex = await expertEngine(robot, task);
+      const env = ex.driver.env;
       try {
-        env.reset(seed);
-        if (ticks > 0) runExpertEpisode(env, createExpert(env.robot, task, env.control_hz), seed, { max_ticks: ticks });
-        const frame = env.render(env.camera(camera, size));
+        ex.driver.reset(seed);
+        if (ticks > 0) await ex.engine.runEpisode({ seed, max_ticks: ticks });
+        const frame = ex.driver.render(camera, size);
         await writeFile(o.out, encodeRgbPng(size, size, frame.rgb));
         if (o.depthOut) await writeFile(o.depthOut, encodeRgbPng(size, size, depthToGrey(frame.depth_m)));
         process.stdout.write(`${o.out}: ${robot} ${task} seed ${seed} tick ${env.tick}, camera ${camera} ${size}x${size}\n`);
       } finally {
-        env.dispose();
+        await ex.close();
       }
     });
 }

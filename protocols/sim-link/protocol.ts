@@ -1,0 +1,42 @@
+// The sim link: what a real ALOHA rig gets from its cameras and its operator, for a rig that is the
+// Dynamixel emulator (serial carries only the motors). ZeroMQ REQ/REP on loopback; the emulator binds
+// REP, a client connects REQ. Every request is one frame of UTF-8 JSON; every reply starts with one
+// frame of JSON and may carry binary frames after it.
+//
+//   request                                   reply (JSON frame [+ binary frames])
+//   {"op":"hello"}                            {"ok":true,"protocol":1,"robot":"aloha","task":..,"control_hz":50,
+//                                              "cameras":["top",...],"arms":["left","right"]}
+//   {"op":"reset","seed":N}                   {"ok":true,"tick":0}  new episode: the scene is re-placed from
+//                                              the seed, the arms are at home and their goals are home
+//   {"op":"status"}                           {"ok":true,"tick":k,"success":b,"done":b,"task_state":{...}}
+//                                              task_state is privileged (object poses): scripted experts only
+//   {"op":"frame","camera":"top","size":224}  {"ok":true,"camera":..,"width":w,"height":h,"tick":k}
+//                                              + frame 2: RGB bytes (w*h*3, row-major, top row first)
+//   {"op":"faults", ...FaultKnobs fields}     {"ok":true,"faults":{...}}  change the fault knobs at run time
+//   {"op":"alarm","arm":"left","id":4,"bits":32}
+//                                             {"ok":true}  raise a hardware error on one emulated servo
+//   anything wrong                            {"ok":false,"error":"message"}
+//
+// `tick` is the emulator's control tick (50 Hz, its own clock) since the last reset.
+import { z } from 'zod';
+import { FaultKnobsSchema, type FaultKnobs } from './fault-knobs.js';
+
+export const SIM_LINK_PROTOCOL_VERSION = 1;
+
+export const SimLinkRequestSchema = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('hello') }),
+  z.object({ op: z.literal('reset'), seed: z.number().int().min(0) }),
+  z.object({ op: z.literal('status') }),
+  z.object({ op: z.literal('frame'), camera: z.string(), size: z.number().int().min(1).max(1024).default(224) }),
+  FaultKnobsSchema.partial().extend({ op: z.literal('faults') }),
+  z.object({ op: z.literal('alarm'), arm: z.string(), id: z.number().int().min(0).max(252), bits: z.number().int().min(1).max(255) }),
+]);
+
+export type SimLinkRequest = z.input<typeof SimLinkRequestSchema>;
+
+export interface HelloReply { ok: true; protocol: number; robot: string; task: string; control_hz: number; cameras: string[]; arms: string[] }
+export interface ResetReply { ok: true; tick: number }
+export interface StatusReply { ok: true; tick: number; success: boolean; done: boolean; task_state: unknown }
+export interface FrameReply { ok: true; camera: string; width: number; height: number; tick: number }
+export interface FaultsReply { ok: true; faults: FaultKnobs }
+export interface ErrorReply { ok: false; error: string }

@@ -1,0 +1,72 @@
+// Episodes one after another on an engine, for every command that runs them: seeds seed, seed+1, ...,
+// until the count or the duration is used up, Ctrl-C (the robot holds, then the summary), or a fault.
+import type { EpisodeEngine } from '../../runtime/runtime.js';
+import type { EpisodeOutcome, TickRecorder } from '../../runtime/runtime-types.js';
+import type { Logger } from '../../telemetry/log.js';
+import { progress } from '../../telemetry/progress.js';
+
+export interface EpisodePlan {
+  episodes: number;
+  seed0: number;
+  /** Robot time available (ticks); undefined: no limit. */
+  ticks?: number;
+  /** The task's own limit per episode (ticks), where the engine's loop does not know it. */
+  max_ticks?: number;
+  /** A recorder for the episode of `seed` (undefined: none); its close() gets the outcome. */
+  recorder?: (seed: number) => Promise<{ tick: TickRecorder; close(r: EpisodeOutcome): Promise<string | undefined> } | undefined>;
+  /** Sees every tick of every episode too (a check, a counter). */
+  observer?: TickRecorder;
+  label: string;
+  json: boolean;
+  log: Logger;
+}
+
+export interface EpisodesResult {
+  results: (EpisodeOutcome & { file?: string })[];
+  interrupted: string | undefined;
+}
+
+export async function runEpisodes(engine: EpisodeEngine, p: EpisodePlan): Promise<EpisodesResult> {
+  let interrupted: string | undefined;
+  const onSignal = (sig: string) => {
+    interrupted ??= sig;
+    p.log.warn(`${sig}: holding the robot, then stopping`);
+    engine.hold(`interrupted (${sig})`);
+  };
+  const sigint = () => onSignal('SIGINT'), sigterm = () => onSignal('SIGTERM');
+  process.once('SIGINT', sigint);
+  process.once('SIGTERM', sigterm);
+  const bar = progress(p.label, { unit: 'episodes', json: p.json });
+  const results: EpisodesResult['results'] = [];
+  let ticksLeft = p.ticks ?? Infinity;
+  try {
+    for (let i = 0; i < p.episodes && ticksLeft > 0 && !interrupted; i++) {
+      const seed = p.seed0 + i;
+      const rec = await p.recorder?.(seed);
+      const r = await engine.runEpisode({ seed, max_ticks: minDefined(p.max_ticks, Number.isFinite(ticksLeft) ? ticksLeft : undefined), recorder: both(rec?.tick, p.observer) });
+      const file = await rec?.close(r);
+      results.push({ ...r, ...(file ? { file } : {}) });
+      ticksLeft -= r.ticks;
+      p.log.info({ seed, success: r.success, ticks: r.ticks, fault: r.fault, file }, 'episode done');
+      if (Number.isFinite(p.episodes) && p.episodes > 1) bar.update(i + 1, p.episodes, `${results.filter((x) => x.success).length} succeeded`);
+      if (r.fault) break;
+    }
+  } finally {
+    bar.end();
+    process.off('SIGINT', sigint);
+    process.off('SIGTERM', sigterm);
+  }
+  return { results, interrupted };
+}
+
+/** The smaller of two tick budgets, either of which may be absent. */
+export function minDefined(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Math.min(a, b);
+}
+
+function both(a: TickRecorder | undefined, b: TickRecorder | undefined): TickRecorder | undefined {
+  if (!a || !b) return a ?? b;
+  return { tick: (s, c, k, src) => { a.tick(s, c, k, src); b.tick(s, c, k, src); } };
+}

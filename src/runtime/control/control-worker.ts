@@ -1,0 +1,54 @@
+// The control thread: builds and configures the driver it owns, then runs the real-time loop until told
+// to stop. Nothing the main thread does (inference orchestration, rendering, logging, GC) can delay a
+// command. A driver that cannot set the robot up is reported as such (nothing moved), never as a crash.
+import { workerData } from 'node:worker_threads';
+import { DriverSetupError } from '../../../drivers/driver.js';
+import { ActionRing } from '../action-ring.js';
+import { ControlLoop } from './control-loop.js';
+import { buildDriver, type BuiltDriver } from './driver-factory.js';
+import { createPacer } from './pacing.js';
+import { RealtimeLoop } from './realtime-loop.js';
+import { TickBoard } from './tick-board.js';
+import type { ControlWorkerData, FromWorker } from './protocol.js';
+
+const data = workerData as ControlWorkerData;
+const post = (m: FromWorker) => data.port.postMessage(m);
+
+main().catch((err: unknown) => {
+  post({ type: 'error', message: err instanceof Error ? err.stack ?? err.message : String(err) });
+  data.port.close();
+});
+
+async function main(): Promise<void> {
+  const built = await configured();
+  if (!built) return;
+  const desc = built.driver.description;
+  const ring = new ActionRing(data.ring, { capacity: data.ring_capacity, dim: desc.action_names.length });
+  const board = new TickBoard({ joints: desc.joint_names.length, grippers: desc.gripper_names.length, dim: desc.action_names.length }, data.board);
+  const loop = new ControlLoop(built.driver, ring, board, built.sim, {
+    fault_timeout_ms: data.fault_timeout_ms, stale_state_ms: data.stale_state_ms, max_step_rad: data.max_step_rad,
+  });
+  post({ type: 'ready', description: desc });
+  const rt = new RealtimeLoop(loop, built, createPacer(built.pacing, data.spin_ms), data.port, data.fault_timeout_ms);
+  const stats = await rt.run();
+  // before the stats: the main thread terminates this thread once it has them, and a driver's native
+  // close (a serial port's) must not be in flight then
+  await built.driver.close();
+  post({ type: 'stats', stats });
+  data.port.close();
+}
+
+async function configured(): Promise<BuiltDriver | undefined> {
+  let built: BuiltDriver | undefined;
+  try {
+    built = await buildDriver(data.driver, data.description);
+    await built.driver.configure();
+    return built;
+  } catch (err) {
+    if (!(err instanceof DriverSetupError)) throw err;
+    await built?.driver.close().catch(() => undefined);
+    post({ type: 'setup_failed', message: err.message });
+    data.port.close();
+    return undefined;
+  }
+}

@@ -1,0 +1,100 @@
+// Messages between the main thread and the control thread, for what happens a few times per episode:
+// its start and end, observations for the policy, statistics. Per-tick traffic does not go here: actions
+// come through the shared action ring and what each tick did goes out on the shared tick board.
+import type { MessagePort } from 'node:worker_threads';
+import type { RobotDescription } from '../../robot/index.js';
+import type { RosSettings } from '../../../calibration/ros-settings.js';
+import type { AlohaSide } from '../../../protocols/aloha/motor-map.js';
+import type { ControlCounters } from './ticker.js';
+import type { FaultReport } from './fault-stretch.js';
+import type { EpisodeEnd } from './control-loop.js';
+
+/** The embedded MuJoCo sim, stepped by the control loop. */
+export interface SimDriverConfig {
+  kind: 'sim';
+  robot: 'ur5' | 'ur5e' | 'aloha';
+  task?: string;
+  physics_hz?: number;
+}
+
+/** A UR5/UR5e through rosbridge (drivers/ur), a real cell or the simulated endpoint. */
+export interface UrDriverConfig {
+  kind: 'ur';
+  url: string;
+  settings: RosSettings;
+}
+
+/** The two ALOHA follower arms over serial (drivers/aloha), a real rig or the Dynamixel emulator. */
+export interface AlohaDriverConfig {
+  kind: 'aloha';
+  ports: Record<AlohaSide, string>;
+  /** LeRobot calibration file of each arm (checked before anything moves). */
+  calibration_paths: Record<AlohaSide, string>;
+  /** Per-tick bus settings; default: the bus's (15 ms per attempt, 2 retries). */
+  bus?: { timeout_ms?: number; retries?: number };
+  /** The user rested the arms: an EEPROM register that differs may be written with that motor's torque off. */
+  allow_torque_off?: boolean;
+}
+
+/** What the control thread needs to build the driver it owns (driver-factory.ts). */
+export type DriverConfig = SimDriverConfig | UrDriverConfig | AlohaDriverConfig;
+export type DriverKind = DriverConfig['kind'];
+
+export interface ControlWorkerData {
+  driver: DriverConfig;
+  description: RobotDescription;
+  ring: SharedArrayBuffer;
+  ring_capacity: number;
+  board: SharedArrayBuffer;
+  max_step_rad?: number;
+  stale_state_ms: number;
+  fault_timeout_ms: number;
+  /** The loop waits until this long before a tick is due, then spins (ms). */
+  spin_ms: number;
+  port: MessagePort;
+}
+
+export type ToWorker =
+  | { type: 'start'; seed: number; max_ticks?: number }
+  | { type: 'observe' }
+  | { type: 'end'; fault?: string }
+  | { type: 'stop' };
+
+export interface ObservationMessage {
+  type: 'observation';
+  /** The last executed tick: the state is the one measured after its command. */
+  tick: number;
+  /** Monotonic time the joint state was measured (network drivers: received). */
+  t_mono_ms: number;
+  position_rad: Float64Array;
+  gripper: Float64Array;
+  /** The simulated scene's pose, for rendering the cameras off the control thread. */
+  snapshot?: { qpos: Float64Array; mocap_pos: Float64Array };
+  /** Simulator-only state for scripted experts (object poses); absent on a robot. */
+  privileged?: unknown;
+}
+
+export interface LoopStats {
+  counters: ControlCounters;
+  clamped_actions: number;
+  overruns: number;
+  /** |wake-up - deadline| per tick (ms), the last 65536. */
+  jitter_ms: Float64Array;
+  faults: FaultReport;
+  driver: Record<string, number>;
+  /** Monotonic time each command was put on the wire (network drivers; the last 65536), for benchmarks. */
+  command_t_mono_ms?: Float64Array;
+  /** Garbage collections in the control thread during the run: scavenges (minor) and the rest. */
+  gc?: { scavenges: number; other: number };
+}
+
+export type FromWorker =
+  | { type: 'ready'; description: RobotDescription }
+  /** The driver could not set the robot up (unreachable, refused, malformed calibration): nothing moved. */
+  | { type: 'setup_failed'; message: string }
+  | { type: 'started' }
+  | { type: 'start_failed'; reason: string }
+  | ObservationMessage
+  | ({ type: 'episode_end' } & EpisodeEnd)
+  | { type: 'stats'; stats: LoopStats }
+  | { type: 'error'; message: string };

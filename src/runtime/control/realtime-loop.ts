@@ -1,0 +1,145 @@
+// The control loop on the wall clock, in the control thread: keeps the drift-free schedule, executes one
+// tick per period (ControlLoop.step), serves the main thread's requests between ticks, and starts and
+// ends episodes. Lateness is counted (overruns, jitter), never made up by a burst of ticks: after a long
+// stall the schedule restarts from now.
+import { constants, PerformanceObserver } from 'node:perf_hooks';
+import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { newJointState, type JointState } from '../../../drivers/driver.js';
+import { monotonicMs } from '../../util/clock.js';
+import { FixedRateSchedule } from '../timing/scheduler.js';
+import type { ControlLoop } from './control-loop.js';
+import type { BuiltDriver } from './driver-factory.js';
+import type { Pacer } from './pacing.js';
+import type { FromWorker, LoopStats, ToWorker } from './protocol.js';
+
+/** Jitter samples kept (the last ~22 min at 50 Hz). */
+const JITTER_SAMPLES = 1 << 16;
+/** Ticks the loop may fall behind before it gives up catching up and restarts its schedule. */
+const MAX_BEHIND_TICKS = 5;
+/** How often activation is retried while the robot is not ready (program stopped, no fresh state). */
+const ACTIVATE_RETRY_MS = 100;
+
+export class RealtimeLoop {
+  private readonly schedule: FixedRateSchedule;
+  private readonly jitter = new Float64Array(JITTER_SAMPLES);
+  private readonly obsState: JointState;
+  private jitterCount = 0;
+  private overruns = 0;
+  private running = false;
+  private observe = false;
+  private stop = false;
+  /** Garbage collections in this thread since the loop started (a tick should cause none). */
+  private readonly gc = { scavenges: 0, other: 0 };
+
+  constructor(private readonly loop: ControlLoop, private readonly built: BuiltDriver, private readonly pacer: Pacer,
+    private readonly port: MessagePort, private readonly fault_timeout_ms: number) {
+    this.schedule = new FixedRateSchedule(1000 / loop.description.control_hz, MAX_BEHIND_TICKS);
+    this.obsState = newJointState(loop.description);
+  }
+
+  async run(): Promise<LoopStats> {
+    const gcWatch = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        if (((e as { detail?: { kind?: number } }).detail)?.kind === constants.NODE_PERFORMANCE_GC_MINOR) this.gc.scavenges++;
+        else this.gc.other++;
+      }
+    });
+    gcWatch.observe({ entryTypes: ['gc'] });
+    while (!this.stop) {
+      const handled = this.drain();
+      if (handled) await handled;
+      if (this.stop) break;
+      if (!this.running) {
+        const idle = this.pacer.idle(2); // between episodes
+        if (idle) await idle;
+        continue;
+      }
+      await this.tick();
+    }
+    if (this.running) await this.finish();
+    gcWatch.disconnect();
+    return this.stats();
+  }
+
+  private async tick(): Promise<void> {
+    const deadline = this.schedule.due();
+    const waiting = this.pacer.until(deadline);
+    if (waiting) await waiting;
+    this.jitter[this.jitterCount++ % JITTER_SAMPLES] = performance.now() - deadline;
+    this.loop.step(monotonicMs());
+    // a request that came in while this tick slept is served now, not a tick later
+    const served = this.drain();
+    if (served) await served;
+    if (this.observe && this.running) this.postObservation();
+    if (this.schedule.ran(1, performance.now()) > 0) this.overruns++;
+    if (this.loop.ending && this.running) await this.finish();
+  }
+
+  /** Handle every message waiting; a promise only for an episode start or end (the blocking loop never awaits a tick). */
+  private drain(): void | Promise<void> {
+    for (let m = receiveMessageOnPort(this.port); m; m = receiveMessageOnPort(this.port)) {
+      const pending = this.handle(m.message as ToWorker);
+      if (pending) return pending.then(() => this.drain());
+    }
+  }
+
+  private handle(m: ToWorker): void | Promise<void> {
+    switch (m.type) {
+      case 'start': return this.start(m.seed, m.max_ticks);
+      case 'observe': this.observe = true; return;
+      case 'end': this.loop.requestEnd(m.fault); return;
+      case 'stop': this.stop = true; return;
+    }
+  }
+
+  private async start(seed: number, max_ticks: number | undefined): Promise<void> {
+    this.built.sim?.reset(seed);
+    const give_up = monotonicMs() + this.fault_timeout_ms;
+    for (;;) {
+      const why = await this.built.driver.activate();
+      if (why === undefined) break;
+      if (monotonicMs() >= give_up) {
+        this.post({ type: 'start_failed', reason: `${why} (for ${(this.fault_timeout_ms / 1000).toFixed(1)} s)` });
+        return;
+      }
+      await new Promise((r) => setTimeout(r, ACTIVATE_RETRY_MS));
+    }
+    this.loop.begin(max_ticks);
+    this.observe = false;
+    this.running = true;
+    this.schedule.start(performance.now());
+    this.post({ type: 'started' });
+  }
+
+  /** No more ticks for this episode; it is reported once the driver has its last command on the wire. */
+  private async finish(): Promise<void> {
+    this.running = false;
+    this.loop.requestEnd();
+    const end = this.loop.ending!;
+    await this.built.driver.deactivate();
+    this.post({ type: 'episode_end', ...end });
+  }
+
+  private postObservation(): void {
+    this.observe = false;
+    const s = this.obsState;
+    this.built.driver.read(s);
+    this.post({
+      type: 'observation', tick: this.loop.tick, t_mono_ms: s.t_mono_ms, position_rad: s.position_rad, gripper: s.gripper,
+      ...this.built.sim?.observationExtras(),
+    });
+  }
+
+  private stats(): LoopStats {
+    const loop = this.loop;
+    return {
+      counters: loop.ticker.counters, clamped_actions: loop.safety.clamped_actions, overruns: this.overruns,
+      jitter_ms: this.jitter.slice(0, Math.min(this.jitterCount, JITTER_SAMPLES)), faults: loop.faults.report, driver: loop.driver.counters(),
+      command_t_mono_ms: this.built.sendTimes?.(), gc: { ...this.gc },
+    };
+  }
+
+  private post(m: FromWorker): void {
+    this.port.postMessage(m);
+  }
+}

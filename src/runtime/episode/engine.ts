@@ -1,0 +1,251 @@
+// The episode engine: one episode loop for every use (real-time runs on a robot or in the sim, virtual-
+// clock evaluations, scripted-expert demonstrations; later replay and RL). It owns the trigger, the
+// warm-up, observations, chunk screening, insertion into the buffer, holds and fault reporting; the
+// control loop it talks to (ControlPort) and the clock it keeps (EngineClock) are what differ.
+//
+//   tick records --(trigger: actions left <= expected delay + margin, none in flight)--> observe
+//     -> world view (cameras; frames too old: skip) -> policy.infer -> charged latency -> screen
+//     -> ActionBuffer.insert (drops what the control loop has already executed)
+import { H_HOLD } from '../action-ring.js';
+import { ActionBuffer } from '../action-buffer.js';
+import { chunkProblem } from '../safety.js';
+import type { ActionChunk, CameraImage, Observation, Policy } from '../../policy/policy.js';
+import { DEFAULT_STALE_IMAGE_MS, DEFAULT_STALE_STATE_MS, FreshnessWatch } from '../control/freshness.js';
+import type { ControlPort } from '../control/port.js';
+import type { LoopStats } from '../control/protocol.js';
+import type { TickRecord } from '../control/tick-board.js';
+import { newControlCounters } from '../control/ticker.js';
+import { LatencyEstimator } from '../timing/latency-estimator.js';
+import { expectedDelayTicks, shouldInfer } from '../timing/trigger.js';
+import type { CameraWant, WorldLink } from '../world-link.js';
+import type { EngineClock } from './clocks.js';
+import { buildObservation } from './observation.js';
+import type { EpisodeOutcome, RuntimeOptions, RuntimeReport, TickRecorder } from '../runtime-types.js';
+
+const DEFAULT_FAULT_TIMEOUT_MS = 5000;
+/** Timed calls that make the virtual clock's measured latency model. */
+const LATENCY_MODEL_CALLS = 10;
+
+export interface EpisodeRequest {
+  seed: number;
+  /** End the episode after this many ticks, if the task has not ended it. */
+  max_ticks?: number;
+  recorder?: TickRecorder;
+}
+
+export class EpisodeEngine {
+  readonly buffer: ActionBuffer;
+  readonly latency: LatencyEstimator;
+  private readonly freshness: FreshnessWatch;
+  private readonly dt_ms: number;
+  private readonly wanted: CameraWant[];
+  private episode = 0;
+  private fault: string | undefined;
+  private inFlight = false;
+  private successSeen = false;
+  private cameraStaleSince: number | undefined;
+  private rejected_chunks = 0;
+  private holds = 0;
+  private stale_observations = 0;
+
+  constructor(private readonly port: ControlPort, private readonly policy: Policy, private readonly world: WorldLink,
+    private readonly clock: EngineClock, private readonly opts: RuntimeOptions) {
+    this.buffer = new ActionBuffer(port.ring, { blend: opts.blend, fixed_delay_ticks: opts.fixed_delay_ticks });
+    this.latency = new LatencyEstimator({ prior_ms: opts.latency_prior_ms });
+    this.freshness = new FreshnessWatch(opts.stale_observation_ms ?? DEFAULT_STALE_STATE_MS, opts.stale_image_ms ?? DEFAULT_STALE_IMAGE_MS);
+    this.dt_ms = 1000 / port.description.control_hz;
+    this.wanted = policy.describe().cameras.map((c) => ({ name: c.name, size: c.width }));
+  }
+
+  async runEpisode(req: EpisodeRequest): Promise<EpisodeOutcome> {
+    const { seed } = req;
+    this.beginEpisode(seed);
+    if (this.world.reset) {
+      try {
+        await this.world.reset(seed);
+      } catch (err) {
+        return { seed, success: false, ticks: 0, fault: `cannot reset the episode: ${(err as Error).message}` };
+      }
+    }
+    const why = await this.port.start(seed, req.max_ticks);
+    if (why) return { seed, success: false, ticks: 0, fault: `cannot start the episode: ${why}` };
+    const ended = this.port.ended();
+    const off = this.port.onTick((r) => this.onTick(r, req.recorder));
+    if (this.latency.calls === 0) {
+      // one request at a time: the trigger waits for the warm-up
+      this.inFlight = true;
+      await this.warmUp();
+      this.inFlight = false;
+      // the warm-up must leave nothing behind in a stateful policy (an expert would keep its plan)
+      this.policy.reset?.(seed);
+    }
+    const end = await ended;
+    off();
+    const fault = this.fault ?? end.fault;
+    return { seed, success: this.world.success ? this.world.success() : end.success, ticks: end.ticks, ...(fault ? { fault } : {}) };
+  }
+
+  /** Stop the robot where it is (a fault, or the user pressed Ctrl-C) and end the episode. */
+  hold(reason: string): void {
+    this.fault ??= reason;
+    if (Atomics.exchange(this.port.ring.header, H_HOLD, 1) === 0) this.holds++;
+    this.port.requestEnd(reason);
+  }
+
+  /** Stop the control loop and the world; what was measured. */
+  async stop(): Promise<RuntimeReport> {
+    const stats = await this.port.stop();
+    await this.world.close();
+    return this.report(stats);
+  }
+
+  private beginEpisode(seed: number): void {
+    this.episode++;
+    this.fault = undefined;
+    this.inFlight = false;
+    this.successSeen = false;
+    this.cameraStaleSince = undefined;
+    this.port.ring.clear();
+    Atomics.store(this.port.ring.header, H_HOLD, 0);
+    this.policy.reset?.(seed);
+  }
+
+  private onTick(r: TickRecord, recorder: TickRecorder | undefined): void {
+    if (recorder && r.command) recorder.tick(r.state, r.command, r.tick - 1, r.source);
+    if (!this.successSeen && this.world.success?.()) {
+      // the episode ends right after the world reports success, as the sim ends it itself
+      this.successSeen = true;
+      this.port.requestEnd();
+    }
+    if (this.inFlight || this.fault || r.health !== 'ok') return;
+    if (!shouldInfer(this.buffer.remaining(this.port.ring.executedTick()), this.expectedDelay(), this.opts.margin_ticks)) return;
+    this.inFlight = true;
+    void this.inferOnce(this.episode);
+  }
+
+  private async inferOnce(episode: number): Promise<void> {
+    // measured from the decision to ask, not from the observation: the trigger has to plan for the wait
+    // until the control loop takes the observation (up to a tick) as well
+    const asked = this.clock.now();
+    try {
+      const chunk = await this.clock.work(this.observeAndInfer(this.port.ring.executedTick()));
+      if (!chunk || episode !== this.episode) {
+        this.inFlight = false;
+        return;
+      }
+      const latency_ms = this.clock.charge(asked);
+      await this.clock.deliver(asked + latency_ms, () => this.land(chunk, asked, latency_ms, episode));
+    } catch (err) {
+      this.inFlight = false;
+      if (episode === this.episode) this.hold(`inference failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  /** The observation of now and the policy's chunk for it; undefined when the observation is too old to use. */
+  private async observeAndInfer(asked_tick: number): Promise<ActionChunk | undefined> {
+    const msg = await this.port.observe();
+    const now = this.clock.now();
+    if (!this.freshness.stateIsFresh(msg.t_mono_ms, now)) {
+      this.stale_observations++;
+      return undefined;
+    }
+    const view = this.world.view(msg, this.wanted);
+    const stale = view.images.find((img) => !this.freshness.imageIsFresh(img.t_mono_ms, now));
+    if (stale) {
+      this.stale_observations++;
+      this.watchStaleCamera(stale, now);
+      return undefined;
+    }
+    this.cameraStaleSince = undefined;
+    return this.policy.infer(this.observation(msg, view, asked_tick));
+  }
+
+  /** The chunk's latency has passed: it lands in the buffer, unless it must not. */
+  private land(chunk: ActionChunk, asked: number, latency_ms: number, episode: number): void {
+    this.inFlight = false;
+    if (episode !== this.episode) return;
+    this.latency.record(latency_ms);
+    // planned from a state measured before a driver fault: motion resumes only from a fresh one
+    if (this.port.lastFaultStart_ms() >= asked) return;
+    const problem = chunkProblem(chunk, this.port.ring.dim);
+    if (problem) {
+      this.rejected_chunks++;
+      this.hold(`rejected a chunk from the policy: ${problem}`);
+      return;
+    }
+    this.buffer.insert(chunk, this.port.ring.executedTick());
+  }
+
+  /**
+   * One inference before the robot moves: pays the cold start and measures the latency (on the virtual
+   * clock without a given latency model, a few more calls make that model). The chunk is thrown away.
+   */
+  private async warmUp(): Promise<void> {
+    const asked = this.clock.now();
+    try {
+      const obs = await this.clock.work(this.port.observe().then((m) => this.observation(m, this.world.view(m, this.wanted), m.tick)));
+      const chunk = await this.clock.work(this.policy.infer(obs));
+      const problem = chunkProblem(chunk, this.port.ring.dim);
+      if (problem) {
+        this.rejected_chunks++;
+        this.hold(`rejected a chunk from the policy: ${problem}`);
+        return;
+      }
+      if (this.clock.needsLatencyModel) this.clock.setLatencyModel(await this.clock.work(this.timedCalls(obs)));
+    } catch (err) {
+      this.hold(`inference failed: ${err instanceof Error ? err.message : String(err)}`);
+      return;
+    }
+    this.latency.record(this.clock.charge(asked));
+  }
+
+  private async timedCalls(obs: Observation): Promise<number[]> {
+    const samples: number[] = [];
+    for (let i = 0; i < LATENCY_MODEL_CALLS; i++) {
+      const t0 = performance.now();
+      await this.policy.infer(obs);
+      samples.push(performance.now() - t0);
+    }
+    return samples;
+  }
+
+  /**
+   * A camera whose newest frame is too old stops inference, so the buffer runs out and the robot holds;
+   * if no fresh frame comes within the fault timeout the run ends with the camera named.
+   */
+  private watchStaleCamera(img: CameraImage, now: number): void {
+    this.cameraStaleSince ??= now;
+    const timeout_ms = this.opts.fault_timeout_ms ?? DEFAULT_FAULT_TIMEOUT_MS;
+    if (now - this.cameraStaleSince <= timeout_ms) return;
+    const age_s = ((now - img.t_mono_ms) / 1000).toFixed(1);
+    this.hold(`camera '${img.name}' stale: its newest frame is ${age_s} s old (no inference on frames older than `
+      + `${this.freshness.stale_image_ms} ms) for more than ${(timeout_ms / 1000).toFixed(1)} s`);
+  }
+
+  private observation(m: Parameters<typeof buildObservation>[0], view: Parameters<typeof buildObservation>[1], asked_tick: number): Observation {
+    return buildObservation(m, view, asked_tick, {
+      robot: this.port.description, policy: this.policy.describe(), buffer: this.buffer, latency: this.latency, dt_ms: this.dt_ms,
+      expected_delay_ticks: this.expectedDelay(),
+    });
+  }
+
+  private expectedDelay(): number {
+    return expectedDelayTicks(this.latency, this.dt_ms, this.opts.fixed_delay_ticks);
+  }
+
+  private report(stats: LoopStats | undefined): RuntimeReport {
+    return {
+      control: stats?.counters ?? newControlCounters(),
+      hz: 1000 / this.dt_ms,
+      overruns: stats?.overruns ?? 0,
+      jitter_ms: stats?.jitter_ms ?? [],
+      buffer: this.buffer.stats,
+      safety: { clamped_actions: stats?.clamped_actions ?? 0, rejected_chunks: this.rejected_chunks, holds: this.holds },
+      latency: this.latency,
+      stale_observations: this.stale_observations,
+      driver: { ...(stats?.faults ?? { holds: 0, holds_by_health: {}, longest_hold_ms: 0 }), counters: stats?.driver ?? {}, command_t_mono_ms: stats?.command_t_mono_ms },
+      control_gc: stats?.gc,
+      latency_model: this.clock.latencyModelSpec() ?? null,
+    };
+  }
+}

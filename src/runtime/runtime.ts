@@ -1,0 +1,60 @@
+// Assembling a runtime: an episode engine on a clock, with its control loop and its world.
+//  - real time: the control loop runs in its own thread with the driver (sim, UR over ROS, ALOHA over
+//    serial); the engine runs here on the wall clock;
+//  - virtual: the embedded sim steps in this thread, time moves one tick at a time, and every inference
+//    is charged a latency from a seeded model (repeatable on any machine).
+import type { SimDriver } from '../../sim/sim-driver.js';
+import type { Policy } from '../policy/policy.js';
+import type { RobotDescription } from '../robot/index.js';
+import { DEFAULT_STALE_STATE_MS } from './control/freshness.js';
+import { InlineControl } from './control/inline-control.js';
+import type { DriverConfig } from './control/protocol.js';
+import { ThreadedControl } from './control/threaded-control.js';
+import { RealClock, VirtualClock } from './episode/clocks.js';
+import { EpisodeEngine } from './episode/engine.js';
+import type { RuntimeOptions } from './runtime-types.js';
+import { LatencyModel, type InjectedLatency, type LatencyModelSpec } from './timing/latency-model.js';
+import type { WorldLink } from './world-link.js';
+
+export { EpisodeEngine };
+
+export interface ClockOptions {
+  /** Latency added to every inference (--inject-latency-ms). */
+  injected: InjectedLatency;
+  /** Seed of the injected jitter and of the virtual clock's latency model. */
+  seed: number;
+}
+
+const DEFAULT_FAULT_TIMEOUT_MS = 5000;
+
+/**
+ * The control loop in its own thread with the driver `driver` builds; the world (cameras, episodes) as
+ * the main thread sees it comes from `world`, given the driver's own description. Throws DriverSetupError
+ * when the robot cannot be set up (nothing was commanded).
+ */
+export async function startRealtime(driver: DriverConfig, description: RobotDescription, policy: Policy,
+  world: (desc: RobotDescription) => Promise<WorldLink> | WorldLink, opts: RuntimeOptions & ClockOptions & { spin_ms?: number }): Promise<EpisodeEngine> {
+  const control = await ThreadedControl.start(driver, description, {
+    stale_state_ms: opts.stale_state_ms ?? DEFAULT_STALE_STATE_MS, fault_timeout_ms: opts.fault_timeout_ms ?? DEFAULT_FAULT_TIMEOUT_MS,
+    max_step_rad: opts.max_step_rad, spin_ms: opts.spin_ms,
+  });
+  let link: WorldLink;
+  try {
+    link = await world(control.description);
+  } catch (err) {
+    await control.stop();
+    throw err;
+  }
+  return new EpisodeEngine(control, policy, link, new RealClock(opts.injected, opts.seed), opts);
+}
+
+/** The embedded sim on the virtual clock, in this thread. */
+export function startVirtual(sim: SimDriver, policy: Policy, world: WorldLink, opts: RuntimeOptions & ClockOptions & { latency_model: LatencyModelSpec }): EpisodeEngine {
+  const m = opts.latency_model;
+  const model = m.kind === 'fixed' ? LatencyModel.fixed(m.ms) : m.kind === 'samples' ? new LatencyModel(m.ms, opts.seed) : undefined;
+  const clock = new VirtualClock(opts.injected, opts.seed, model);
+  const control = new InlineControl(sim, clock, {
+    stale_state_ms: opts.stale_state_ms ?? DEFAULT_STALE_STATE_MS, fault_timeout_ms: opts.fault_timeout_ms ?? DEFAULT_FAULT_TIMEOUT_MS, max_step_rad: opts.max_step_rad,
+  });
+  return new EpisodeEngine(control, policy, world, clock, opts);
+}
