@@ -6,8 +6,8 @@ import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { SimDriver } from '../sim/sim-driver.js';
 import { homeAction } from '../src/robot/index.js';
-import { ActionRing } from '../src/runtime/action-ring.js';
 import { ActionBuffer } from '../src/runtime/action-buffer.js';
+import { ActionRing } from '../src/runtime/action-ring.js';
 import { ControlLoop } from '../src/runtime/control/control-loop.js';
 import { TickBoard } from '../src/runtime/control/tick-board.js';
 
@@ -16,7 +16,10 @@ const BATCH = 400;
 
 export async function benchmarkAllocation(log: (m: string) => void): Promise<object> {
   const out: Record<string, object> = {};
-  for (const [robot, task] of [['ur5e', 'pick-place'], ['aloha', 'transfer-cube']] as const) {
+  for (const [robot, task] of [
+    ['ur5e', 'pick-place'],
+    ['aloha', 'transfer-cube'],
+  ] as const) {
     out[`${robot}_${task}`] = await measure(robot, task);
     log(`alloc: ${robot} ${task}: ${JSON.stringify(out[`${robot}_${task}`])}`);
   }
@@ -29,24 +32,36 @@ async function measure(robot: 'ur5e' | 'aloha', task: 'pick-place' | 'transfer-c
   const dim = desc.action_names.length;
   const ring = ActionRing.create({ capacity: 512, dim }, false);
   const buffer = new ActionBuffer(ring, { blend: 'replace' });
-  const loop = new ControlLoop(driver, ring, new TickBoard({ joints: desc.joint_names.length, grippers: desc.gripper_names.length, dim }), undefined,
-    { fault_timeout_ms: 5000, stale_state_ms: 100 });
+  const loop = new ControlLoop(
+    driver,
+    ring,
+    new TickBoard({ joints: desc.joint_names.length, grippers: desc.gripper_names.length, dim }),
+    undefined,
+    { fault_timeout_ms: 5000, stale_state_ms: 100 },
+  );
   // a plan that holds the home pose, BATCH ticks long (inserted between the measured stretches)
   const home = homeAction(desc);
   const actions = new Float32Array(BATCH * dim);
   for (let r = 0; r < BATCH; r++) actions.set(home, r * dim);
-  let scavenges = 0, other = 0;
+  let scavenges = 0,
+    other = 0;
   const gcWatch = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
-      if (((e as { detail?: { kind?: number } }).detail)?.kind === constants.NODE_PERFORMANCE_GC_MINOR) scavenges++;
+      if ((e as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR) scavenges++;
       else other++;
     }
   });
   const run = (ticks: number): number => {
     let grown = 0;
     for (let done = 0; done < ticks; done += BATCH) {
-      if (driver.done || done === 0) { driver.reset(done); loop.begin(); }
-      buffer.insert({ obs_tick: loop.tick, first_tick: loop.tick + 1, horizon: BATCH, dim, actions, infer_ms: 0 }, loop.tick);
+      if (driver.done || done === 0) {
+        driver.reset(done);
+        loop.begin();
+      }
+      buffer.insert(
+        { obs_tick: loop.tick, first_tick: loop.tick + 1, horizon: BATCH, dim, actions, infer_ms: 0 },
+        loop.tick,
+      );
       const before = getHeapStatistics().used_heap_size;
       for (let k = 0; k < BATCH; k++) loop.step(loop.tick * 20 + 20);
       grown += getHeapStatistics().used_heap_size - before;

@@ -8,5 +8,7 @@ const SPIN_MS = 2;
 export async function waitUntil(deadline_ms: number): Promise<void> {
   const sleep_ms = deadline_ms - SPIN_MS - monotonicMs();
   if (sleep_ms > 0) await new Promise((resolve) => setTimeout(resolve, sleep_ms));
-  while (monotonicMs() < deadline_ms) { /* spin: the last 2 ms, for a punctual start */ }
+  while (monotonicMs() < deadline_ms) {
+    /* spin: the last 2 ms, for a punctual start */
+  }
 }

@@ -33,15 +33,33 @@ const VLA_SIM = fileURLToPath(new URL('../../bin/vla-sim.js', import.meta.url));
 const STOP_TIMEOUT_MS = 10_000;
 
 export async function startEmulatorProcess(opts: EmulatorProcessOptions = {}): Promise<EmulatorProcess> {
-  const args = [VLA_SIM, 'dynamixel', '--robot', 'aloha', '--json', '--no-sim-link', '--crc-error-rate', String(opts.crc_error_rate ?? 0),
-    ...(opts.cpu_wake_latency_us !== undefined ? ['--cpu-wake-latency-us', String(opts.cpu_wake_latency_us)] : [])];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VLA_LOG_LEVEL: 'info' } });
+  const args = [
+    VLA_SIM,
+    'dynamixel',
+    '--robot',
+    'aloha',
+    '--json',
+    '--no-sim-link',
+    '--crc-error-rate',
+    String(opts.crc_error_rate ?? 0),
+    ...(opts.cpu_wake_latency_us !== undefined ? ['--cpu-wake-latency-us', String(opts.cpu_wake_latency_us)] : []),
+  ];
+  const child = spawn(process.execPath, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, VLA_LOG_LEVEL: 'info' },
+  });
   const logLines: string[] = [];
-  createInterface({ input: child.stderr! }).on('line', (l) => { logLines.push(l); if (logLines.length > 200) logLines.shift(); });
+  createInterface({ input: child.stderr! }).on('line', (l) => {
+    logLines.push(l);
+    if (logLines.length > 200) logLines.shift();
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 
   const ports = await new Promise<Record<AlohaSide, string>>((resolve, reject) => {
-    const timer = setTimeout(() => fail(`no ready line within ${opts.ready_timeout_s ?? 120} s`), (opts.ready_timeout_s ?? 120) * 1000);
+    const timer = setTimeout(
+      () => fail(`no ready line within ${opts.ready_timeout_s ?? 120} s`),
+      (opts.ready_timeout_s ?? 120) * 1000,
+    );
     const fail = (why: string) => {
       clearTimeout(timer);
       if (child.exitCode === null) child.kill('SIGKILL');
@@ -68,7 +86,11 @@ export async function startEmulatorProcess(opts: EmulatorProcessOptions = {}): P
       const exit_code = await exited;
       clearTimeout(killer);
       const stopping = logLines.map(parseJson).find((r) => r?.msg === 'emulator stopping');
-      return { counters: stopping?.counters ?? null, slipped_ticks: (stopping?.slipped_ticks as number | undefined) ?? null, exit_code };
+      return {
+        counters: stopping?.counters ?? null,
+        slipped_ticks: (stopping?.slipped_ticks as number | undefined) ?? null,
+        exit_code,
+      };
     },
   };
 }

@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import type { Observation } from '../src/policy/policy.js';
-import { testPolicyManifest, writeTestPolicy, type TestPolicySpec } from '../src/policy/onnx/model-writer.js';
+import { type TestPolicySpec, testPolicyManifest, writeTestPolicy } from '../src/policy/onnx/model-writer.js';
 import { OnnxPolicy } from '../src/policy/onnx/onnx-policy.js';
 import { Preprocessor } from '../src/policy/onnx/preprocess.js';
+import type { Observation } from '../src/policy/policy.js';
 
 const PASSES = 3;
 const ALOHA_SPEC: TestPolicySpec = {
@@ -55,7 +55,8 @@ const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-const quantile = (xs: number[], q: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
+const quantile = (xs: number[], q: number): number =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
 const round = (x: number): number => Math.round(x * 1000) / 1000;
 
 function frames(width: number, height: number, seed: number): Observation['images'] {
@@ -120,7 +121,9 @@ async function timeInfer(policy: OnnxPolicy, calls: number): Promise<InferTimes>
   return { passes, best, worker, sync };
 }
 
-export async function benchmarkPolicy(opts: { calls?: number; intra_op_threads?: number; log?: (msg: string) => void } = {}): Promise<PolicyBenchResult> {
+export async function benchmarkPolicy(
+  opts: { calls?: number; intra_op_threads?: number; log?: (msg: string) => void } = {},
+): Promise<PolicyBenchResult> {
   const calls = opts.calls ?? 100;
   const threads = opts.intra_op_threads ?? 1;
   const log = opts.log ?? ((msg: string) => process.stderr.write(`[policy-bench] ${msg}\n`));
@@ -162,5 +165,7 @@ export async function benchmarkPolicy(opts: { calls?: number; intra_op_threads?:
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const result = await benchmarkPolicy();
-  process.stdout.write(JSON.stringify({ node: process.version, date: new Date().toISOString(), policy: result }, null, 2) + '\n');
+  process.stdout.write(
+    `${JSON.stringify({ node: process.version, date: new Date().toISOString(), policy: result }, null, 2)}\n`,
+  );
 }

@@ -6,13 +6,14 @@
 //   VLA_BENCH_DXL_SOAK_S seconds of the ALOHA serial soak at 50 Hz with 1% CRC errors (default 300)
 //   VLA_BENCH_DXL_CYCLES read+write cycles timed over the Dynamixel ptys (default 2000)
 //   VLA_BENCH_ONLY       comma-separated subset: sim, policy, alloc, runtime, ur, dynamixel
-import { benchmarkSim, measureRealtimeFactor } from '../src/cli/sim/sim-benchmark.js';
+
 import { expertEngine } from '../src/cli/sim/expert-engine.js';
+import { benchmarkSim, measureRealtimeFactor } from '../src/cli/sim/sim-benchmark.js';
 import { benchmarkAllocation } from './alloc-bench.js';
+import { dynamixelBench } from './dynamixel-bench.js';
 import { benchmarkPolicy } from './policy-bench.js';
 import { benchmarkInsert, benchmarkJitter, benchmarkLatencySweep, benchmarkSeams } from './runtime-bench.js';
 import { benchmarkUrRos } from './ur-ros-bench.js';
-import { dynamixelBench } from './dynamixel-bench.js';
 
 const episodes = Number(process.env.VLA_BENCH_EPISODES ?? 100);
 const jitter_s = Number(process.env.VLA_BENCH_JITTER_S ?? 60);
@@ -56,7 +57,9 @@ if (only.has('ur')) {
 }
 if (only.has('dynamixel')) {
   result.dynamixel = await dynamixelBench({
-    soak_s: Number(process.env.VLA_BENCH_DXL_SOAK_S ?? 300), cycles: Number(process.env.VLA_BENCH_DXL_CYCLES ?? 2000), log: (m) => log(`dynamixel: ${m}`),
+    soak_s: Number(process.env.VLA_BENCH_DXL_SOAK_S ?? 300),
+    cycles: Number(process.env.VLA_BENCH_DXL_CYCLES ?? 2000),
+    log: (m) => log(`dynamixel: ${m}`),
   });
 }
-process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

@@ -11,8 +11,11 @@ import { monotonicMs } from '../src/util/clock.js';
 const port = Number(process.argv[2] ?? 0);
 const received: number[] = [];
 const ep = await UrEndpoint.start({ robot: 'ur5e', port, camera_hz: 0, on_command: (t) => received.push(t) });
-process.stdout.write(JSON.stringify({ ready: true, url: ep.url, t_mono_ms: monotonicMs() }) + '\n');
+process.stdout.write(`${JSON.stringify({ ready: true, url: ep.url, t_mono_ms: monotonicMs() })}\n`);
 createInterface({ input: process.stdin }).on('line', (line) => {
-  if (line.trim() === 'report') process.stdout.write(JSON.stringify({ received_t_mono_ms: received, stats: ep.cell.stats }) + '\n');
+  if (line.trim() === 'report')
+    process.stdout.write(`${JSON.stringify({ received_t_mono_ms: received, stats: ep.cell.stats })}\n`);
 });
-process.once('SIGTERM', () => { void ep.stop().then(() => process.exit(0)); });
+process.once('SIGTERM', () => {
+  void ep.stop().then(() => process.exit(0));
+});

@@ -7,10 +7,11 @@
 //    gripper range_min is closed and range_max open (normalised 0..1 between them).
 // A file that is malformed, misses a motor or holds an out-of-range value is refused as a whole, with
 // every offending motor named: a bad calibration must never produce a motion.
-import { open, rename, readFile, rm } from 'node:fs/promises';
-import { dirname, join, basename } from 'node:path';
-import { fileURLToPath } from 'node:url';
+
 import { randomBytes } from 'node:crypto';
+import { open, readFile, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { HOMING_OFFSET_LIMIT } from '../protocols/dynamixel/control-table.js';
 
@@ -18,13 +19,16 @@ import { HOMING_OFFSET_LIMIT } from '../protocols/dynamixel/control-table.js';
 export const RANGE_MIN_TICKS = 0;
 export const RANGE_MAX_TICKS = 4095;
 
-export const MotorCalibrationSchema = z.object({
-  id: z.number().int().min(0).max(252),
-  drive_mode: z.number().int().min(0).max(1),
-  homing_offset: z.number().int().min(-HOMING_OFFSET_LIMIT).max(HOMING_OFFSET_LIMIT),
-  range_min: z.number().int().min(RANGE_MIN_TICKS).max(RANGE_MAX_TICKS),
-  range_max: z.number().int().min(RANGE_MIN_TICKS).max(RANGE_MAX_TICKS),
-}).strict().refine((m) => m.range_min < m.range_max, { message: 'must be below range_max', path: ['range_min'] });
+export const MotorCalibrationSchema = z
+  .object({
+    id: z.number().int().min(0).max(252),
+    drive_mode: z.number().int().min(0).max(1),
+    homing_offset: z.number().int().min(-HOMING_OFFSET_LIMIT).max(HOMING_OFFSET_LIMIT),
+    range_min: z.number().int().min(RANGE_MIN_TICKS).max(RANGE_MAX_TICKS),
+    range_max: z.number().int().min(RANGE_MIN_TICKS).max(RANGE_MAX_TICKS),
+  })
+  .strict()
+  .refine((m) => m.range_min < m.range_max, { message: 'must be below range_max', path: ['range_min'] });
 
 export type MotorCalibration = z.infer<typeof MotorCalibrationSchema>;
 export const ArmCalibrationSchema = z.record(z.string(), MotorCalibrationSchema);
@@ -44,16 +48,27 @@ export interface ExpectedMotor {
  * Check a parsed JSON value against the schema and the arm's motor list. Throws a CalibrationError that
  * names every missing, unknown or invalid motor; returns the calibration otherwise.
  */
-export function validateArmCalibration(json: unknown, motors: readonly ExpectedMotor[], source: string): ArmCalibration {
+export function validateArmCalibration(
+  json: unknown,
+  motors: readonly ExpectedMotor[],
+  source: string,
+): ArmCalibration {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new CalibrationError(`${source}: a calibration must be a JSON object of motors (got ${Array.isArray(json) ? 'an array' : typeof json})`);
+    throw new CalibrationError(
+      `${source}: a calibration must be a JSON object of motors (got ` +
+        `${Array.isArray(json) ? 'an array' : typeof json})`,
+    );
   }
   const problems: string[] = [];
   const obj = json as Record<string, unknown>;
   const missing = motors.filter((m) => !(m.name in obj)).map((m) => m.name);
   if (missing.length) problems.push(`missing motor${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`);
   const unknown = Object.keys(obj).filter((k) => !motors.some((m) => m.name === k));
-  if (unknown.length) problems.push(`unknown motor${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')} (expected: ${motors.map((m) => m.name).join(', ')})`);
+  if (unknown.length)
+    problems.push(
+      `unknown motor${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')} (expected: ` +
+        `${motors.map((m) => m.name).join(', ')})`,
+    );
   for (const m of motors) {
     if (!(m.name in obj)) continue;
     const r = MotorCalibrationSchema.safeParse(obj[m.name]);
@@ -73,7 +88,9 @@ export async function loadArmCalibration(path: string, motors: readonly Expected
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new CalibrationError(`${path}: cannot read calibration (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    throw new CalibrationError(
+      `${path}: cannot read calibration (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+    );
   }
   let json: unknown;
   try {
@@ -88,18 +105,28 @@ export async function loadArmCalibration(path: string, motors: readonly Expected
  * Validate, then write through a temporary file in the same directory and rename it over `path`, so a
  * reader sees the old file or the new one, never half of one (a crash mid-write leaves the old file).
  */
-export async function writeArmCalibrationAtomic(path: string, cal: ArmCalibration, motors: readonly ExpectedMotor[]): Promise<void> {
+export async function writeArmCalibrationAtomic(
+  path: string,
+  cal: ArmCalibration,
+  motors: readonly ExpectedMotor[],
+): Promise<void> {
   validateArmCalibration(cal, motors, path);
   // motors in ID order, fields in LeRobot's order
   const ordered: ArmCalibration = {};
   for (const m of [...motors].sort((a, b) => a.id - b.id)) {
     const c = cal[m.name];
-    ordered[m.name] = { id: c.id, drive_mode: c.drive_mode, homing_offset: c.homing_offset, range_min: c.range_min, range_max: c.range_max };
+    ordered[m.name] = {
+      id: c.id,
+      drive_mode: c.drive_mode,
+      homing_offset: c.homing_offset,
+      range_min: c.range_min,
+      range_max: c.range_max,
+    };
   }
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const fh = await open(tmp, 'w');
   try {
-    await fh.writeFile(JSON.stringify(ordered, null, 4) + '\n');
+    await fh.writeFile(`${JSON.stringify(ordered, null, 4)}\n`);
     await fh.sync();
   } catch (err) {
     await fh.close();

@@ -4,9 +4,7 @@
 // defaults here; a user's JSON overrides any field and is validated with the field that is wrong named.
 // Meant as the `ros` section of a UR robot profile.
 import { z } from 'zod';
-
-export const ROS_LAYOUTS = ['ros2', 'ros1'] as const;
-export type RosLayout = (typeof ROS_LAYOUTS)[number];
+import { ROS_LAYOUTS, type RosLayout } from '../protocols/ros/layout.js';
 
 /** UR controller update rates: e-Series 500 Hz, CB3 125 Hz (the rate of /joint_states). */
 export const UR_CONTROLLER_HZ = { ur5e: 500, ur5: 125 } as const;
@@ -14,58 +12,70 @@ export type UrRobotName = keyof typeof UR_CONTROLLER_HZ;
 
 const TopicName = z.string().regex(/^\/[A-Za-z0-9_/]*[A-Za-z0-9_]$/, 'a ROS name like /joint_states');
 
-export const RosTopicsSchema = z.object({
-  joint_states: TopicName,
-  /** std_msgs/Float64MultiArray, exactly 6 joint positions (rad): servoj-like streaming. */
-  forward_position_commands: TopicName,
-  /** trajectory_msgs/JointTrajectory of the (scaled) joint trajectory controller. */
-  joint_trajectory: TopicName,
-  /** std_msgs/Bool, latched. */
-  program_running: TopicName,
-  /** std_msgs/Float64, see speed_scaling_unit. */
-  speed_scaling: TopicName,
-  /** std_msgs/Float64, gripper opening 0 closed .. 1 open (a separate device, like a Robotiq on a UR). */
-  gripper_command: TopicName,
-  /** Service (std_srvs/Trigger-like, args may carry {seed}): start a new sim episode. */
-  reset_service: TopicName,
-  /** std_msgs/Bool, latched: the sim task has succeeded this episode. */
-  success: TopicName,
-  /** std_msgs/String with JSON (object poses, target): privileged, for scripted experts only. */
-  task_state: TopicName,
-  /** Cameras publish sensor_msgs/CompressedImage on `<camera_prefix>/<name>/image_raw/compressed`. */
-  camera_prefix: TopicName,
-}).strict();
+export const RosTopicsSchema = z
+  .object({
+    joint_states: TopicName,
+    /** std_msgs/Float64MultiArray, exactly 6 joint positions (rad): servoj-like streaming. */
+    forward_position_commands: TopicName,
+    /** trajectory_msgs/JointTrajectory of the (scaled) joint trajectory controller. */
+    joint_trajectory: TopicName,
+    /** std_msgs/Bool, latched. */
+    program_running: TopicName,
+    /** std_msgs/Float64, see speed_scaling_unit. */
+    speed_scaling: TopicName,
+    /** std_msgs/Float64, gripper opening 0 closed .. 1 open (a separate device, like a Robotiq on a UR). */
+    gripper_command: TopicName,
+    /** Service (std_srvs/Trigger-like, args may carry {seed}): start a new sim episode. */
+    reset_service: TopicName,
+    /** std_msgs/Bool, latched: the sim task has succeeded this episode. */
+    success: TopicName,
+    /** std_msgs/String with JSON (object poses, target): privileged, for scripted experts only. */
+    task_state: TopicName,
+    /** Cameras publish sensor_msgs/CompressedImage on `<camera_prefix>/<name>/image_raw/compressed`. */
+    camera_prefix: TopicName,
+  })
+  .strict();
 
 /** The fields, without the cross-field checks (robot profiles take any subset of them). */
-export const RosSettingsBaseSchema = z.object({
-  layout: z.enum(ROS_LAYOUTS),
-  /** rosbridge server, ws://host:port. */
-  url: z.string().regex(/^wss?:\/\/[^\s/]+(:\d+)?(\/\S*)?$/, 'a WebSocket URL like ws://127.0.0.1:9090'),
-  /** Arm joints in action order; /joint_states is mapped to this order by name. */
-  joint_names: z.array(z.string().min(1)).length(6),
-  /** Name of the gripper in /joint_states, where the cell publishes it (position = opening 0..1). */
-  gripper_joint: z.string().min(1),
-  topics: RosTopicsSchema,
-  speed_scaling_unit: z.enum(['percent', 'fraction']),
-  /** forward_position: stream every tick; trajectory: one-point trajectories with time_from_start = dt. */
-  command_mode: z.enum(['forward_position', 'trajectory']),
-  /** No /joint_states for this long: hold and report. */
-  stale_state_ms: z.number().positive().max(10_000),
-  /** Reconnect back-off after the connection is lost: doubles from initial to max. */
-  reconnect_initial_ms: z.number().positive(),
-  reconnect_max_ms: z.number().positive(),
-  /** How long connect() waits for the socket and then for the first /joint_states. */
-  connect_timeout_ms: z.number().positive(),
-}).strict();
+export const RosSettingsBaseSchema = z
+  .object({
+    layout: z.enum(ROS_LAYOUTS),
+    /** rosbridge server, ws://host:port. */
+    url: z.string().regex(/^wss?:\/\/[^\s/]+(:\d+)?(\/\S*)?$/, 'a WebSocket URL like ws://127.0.0.1:9090'),
+    /** Arm joints in action order; /joint_states is mapped to this order by name. */
+    joint_names: z.array(z.string().min(1)).length(6),
+    /** Name of the gripper in /joint_states, where the cell publishes it (position = opening 0..1). */
+    gripper_joint: z.string().min(1),
+    topics: RosTopicsSchema,
+    speed_scaling_unit: z.enum(['percent', 'fraction']),
+    /** forward_position: stream every tick; trajectory: one-point trajectories with time_from_start = dt. */
+    command_mode: z.enum(['forward_position', 'trajectory']),
+    /** No /joint_states for this long: hold and report. */
+    stale_state_ms: z.number().positive().max(10_000),
+    /** Reconnect back-off after the connection is lost: doubles from initial to max. */
+    reconnect_initial_ms: z.number().positive(),
+    reconnect_max_ms: z.number().positive(),
+    /** How long connect() waits for the socket and then for the first /joint_states. */
+    connect_timeout_ms: z.number().positive(),
+  })
+  .strict();
 
 export const RosSettingsSchema = RosSettingsBaseSchema.refine((s) => s.reconnect_initial_ms <= s.reconnect_max_ms, {
-  message: 'reconnect_initial_ms must not exceed reconnect_max_ms', path: ['reconnect_initial_ms'],
+  message: 'reconnect_initial_ms must not exceed reconnect_max_ms',
+  path: ['reconnect_initial_ms'],
 });
 
 export type RosTopics = z.infer<typeof RosTopicsSchema>;
 export type RosSettings = z.infer<typeof RosSettingsSchema>;
 
-const UR_JOINTS = ['shoulder_pan_joint', 'shoulder_lift_joint', 'elbow_joint', 'wrist_1_joint', 'wrist_2_joint', 'wrist_3_joint'];
+const UR_JOINTS = [
+  'shoulder_pan_joint',
+  'shoulder_lift_joint',
+  'elbow_joint',
+  'wrist_1_joint',
+  'wrist_2_joint',
+  'wrist_3_joint',
+];
 
 /** The sim-only parts (reset, success, task state) and the gripper are ours, the same in both layouts. */
 const SIM_TOPICS = {
@@ -125,7 +135,8 @@ export function resolveRosSettings(overrides: unknown = {}, layout?: RosLayout):
   const o = overrides as Partial<Record<keyof RosSettings, unknown>>;
   const chosen = layout ?? (o.layout === 'ros1' ? 'ros1' : 'ros2');
   const base = defaultRosSettings(chosen);
-  const topics = typeof o.topics === 'object' && o.topics !== null ? { ...base.topics, ...o.topics } : o.topics ?? base.topics;
+  const topics =
+    typeof o.topics === 'object' && o.topics !== null ? { ...base.topics, ...o.topics } : (o.topics ?? base.topics);
   const parsed = RosSettingsSchema.safeParse({ ...base, ...o, layout: chosen, topics });
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');

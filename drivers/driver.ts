@@ -27,7 +27,16 @@ export function newJointState(desc: RobotDescription): JointState {
  * What a driver says about its link to the robot. 'stale' is never returned by a driver: it is the
  * runtime's verdict on a state whose measurement is too old (src/runtime/control/freshness.ts).
  */
-export const HEALTH = ['ok', 'stale', 'connecting', 'disconnected', 'program_stopped', 'io_error', 'late', 'hardware_alert'] as const;
+export const HEALTH = [
+  'ok',
+  'stale',
+  'connecting',
+  'disconnected',
+  'program_stopped',
+  'io_error',
+  'late',
+  'hardware_alert',
+] as const;
 export type Health = (typeof HEALTH)[number];
 
 /** Faults that cannot clear by themselves (a servo's hardware alert needs a person): the run ends at once. */

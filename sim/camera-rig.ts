@@ -1,8 +1,9 @@
 // The simulated cell's cameras, rendered away from the control loop: a second copy of the scene is put
 // into the pose of a snapshot taken by the thread that steps the physics, and the cameras are cast
 // there. Like real cameras, a slow one delays the observation, never a command.
-import { SimEnv, type SimOptions, type SimSnapshot } from './sim-env.js';
+
 import type { CameraFrame, RayCamera } from './camera.js';
+import { SimEnv, type SimOptions, type SimSnapshot } from './sim-env.js';
 
 export interface RenderedImage {
   name: string;

@@ -9,8 +9,11 @@
 //    can reach is a known miss and skips the call;
 //  - plane geoms (the table) are intersected here, analytically, and the nearer hit wins.
 // test/camera.test.ts checks the result pixel by pixel against mj_ray, which tests every geom.
-import type { Mujoco, MjModel, MjData } from './mujoco.js';
+
+import { normalize, rayLayout, rotate } from './camera-rays.js';
+import type { MjData, MjModel, Mujoco } from './mujoco.js';
 import { nameToId } from './mujoco.js';
+import { GEOM_PLANE, type RenderScene } from './render-scene.js';
 
 export interface CameraFrame {
   camera: string;
@@ -29,85 +32,11 @@ const LIGHT = normalize([0.35, 0.25, 1.0]);
 const BACKGROUND = [46, 52, 64] as const;
 /** Rays longer than this (m) count as misses. */
 const CUTOFF_M = 6;
-const GEOM_TYPE_NAMES = ['plane', 'hfield', 'sphere', 'capsule', 'ellipsoid', 'cylinder', 'box'];
-const GEOM_PLANE = 0, GEOM_CAPSULE = 3, GEOM_ELLIPSOID = 4, GEOM_CYLINDER = 5, GEOM_BOX = 6;
+const GEOM_CAPSULE = 3,
+  GEOM_ELLIPSOID = 4,
+  GEOM_CYLINDER = 5,
+  GEOM_BOX = 6;
 
-/**
- * The scene as the rays see it: every geom of the physics model, in the same order, fixed to the world
- * body of a second model whose geom poses are copied from the physics data before each frame.
- * mj_multiRay tests each ray against every body's bounding sphere before it looks at geoms; with one
- * body instead of one per link that per-ray work shrinks and a 224 x 224 frame costs about a third less.
- * It is also more exact: in the articulated model that per-body test let a few edge pixels of finger
- * pads fall through to the table. test/camera.test.ts checks the image against mj_ray, which tests
- * every geom.
- */
-export class RenderScene {
-  readonly model: MjModel;
-  readonly data: MjData;
-  readonly ngeom: number;
-  /** Geom colours 0..255, 3 per geom. */
-  readonly geomRgb: Float32Array;
-  readonly geomType: Int32Array;
-  readonly geomSize: Float64Array;
-  /** Bounding-sphere radius per geom (m); 0 for planes, which are never culled. */
-  readonly geomRbound: Float64Array;
-  /** The geoms' own alpha: 0 means invisible to rays, always. */
-  readonly baseAlpha: Float32Array;
-  /** Visible plane geoms: intersected by the camera itself (see RayCamera.planeHit). */
-  readonly planes: number[];
-
-  constructor(mj: Mujoco, physics: MjModel) {
-    this.ngeom = physics.ngeom;
-    // copies: compiling the render model below may grow the WebAssembly heap and detach views
-    const type = Int32Array.from((physics.geom_type as Int32Array).subarray(0, this.ngeom));
-    const size = Float64Array.from((physics.geom_size as Float64Array).subarray(0, 3 * this.ngeom));
-    const rgba = Float32Array.from((physics.geom_rgba as Float32Array).subarray(0, 4 * this.ngeom));
-    this.geomRbound = Float64Array.from((physics.geom_rbound as Float64Array).subarray(0, this.ngeom));
-    this.baseAlpha = Float32Array.from({ length: this.ngeom }, (_, g) => rgba[4 * g + 3]);
-    this.planes = [...type.keys()].filter((g) => type[g] === GEOM_PLANE && this.baseAlpha[g] > 0);
-    const geoms: string[] = [];
-    for (let g = 0; g < this.ngeom; g++) {
-      const t = GEOM_TYPE_NAMES[type[g]];
-      if (t === undefined || t === 'hfield') throw new Error(`ray-cast camera: geom ${g} has unsupported type ${type[g]}`);
-      // sizes must be positive to compile; unused entries do not affect the ray tests of that type
-      const sz = [0, 1, 2].map((k) => (size[3 * g + k] > 0 ? size[3 * g + k] : 0.001)).join(' ');
-      geoms.push(`<geom type="${t}" size="${sz}" rgba="${Array.from(rgba.subarray(4 * g, 4 * g + 4)).join(' ')}"/>`);
-    }
-    // invisible (alpha 0, so never hit) but it makes the world body's bounding volume cover the cell
-    geoms.push('<geom type="box" size="4 4 4" rgba="0 0 0 0"/>');
-    this.model = mj.MjModel.from_xml_string(`<mujoco><worldbody>${geoms.join('')}</worldbody></mujoco>`);
-    this.data = new mj.MjData(this.model);
-    mj.mj_forward(this.model, this.data);
-    this.geomType = type;
-    this.geomSize = size;
-    this.geomRgb = new Float32Array(3 * this.ngeom);
-    for (let g = 0; g < this.ngeom; g++) {
-      for (let k = 0; k < 3; k++) this.geomRgb[3 * g + k] = rgba[4 * g + k] * 255;
-    }
-  }
-
-  /**
-   * Make only the listed geoms visible to the next mj_multiRay (alpha 0 removes a geom from every
-   * ray's tests at once); `null` restores every geom's own alpha.
-   */
-  showOnly(visible: Uint8Array | null): void {
-    const rgba = this.model.geom_rgba as Float32Array;
-    for (let g = 0; g < this.ngeom; g++) rgba[4 * g + 3] = visible === null || visible[g] ? this.baseAlpha[g] : 0;
-  }
-
-  /** Copy the geom poses of the physics data (its kinematics must be current). */
-  sync(physics: MjData): void {
-    (this.data.geom_xpos as Float64Array).set((physics.geom_xpos as Float64Array).subarray(0, 3 * this.ngeom));
-    (this.data.geom_xmat as Float64Array).set((physics.geom_xmat as Float64Array).subarray(0, 9 * this.ngeom));
-  }
-
-  dispose(): void {
-    this.data.delete();
-    this.model.delete();
-  }
-}
-
-/** Image tiles cast one mj_multiRay call each, with the geoms no ray of the tile can reach hidden. */
 const TILE_PX = 32;
 
 interface Tile {
@@ -141,40 +70,30 @@ export class RayCamera {
   private raysValid = false;
   private readonly lightLocal: Float64Array;
 
-  constructor(private readonly mj: Mujoco, physics: MjModel, private readonly scene: RenderScene, readonly name: string, width: number, height: number) {
-    if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1 || width > 1024 || height > 1024) {
+  constructor(
+    private readonly mj: Mujoco,
+    physics: MjModel,
+    private readonly scene: RenderScene,
+    readonly name: string,
+    width: number,
+    height: number,
+  ) {
+    const ok = (n: number) => Number.isInteger(n) && n >= 1 && n <= 1024;
+    if (!ok(width) || !ok(height)) {
       throw new Error(`camera '${name}': image size must be 1..1024 pixels, got ${width}x${height}`);
     }
     this.camId = nameToId(mj, physics, 'camera', name);
     this.width = width;
     this.height = height;
     this.nray = width * height;
-    const fovy = (physics.cam_fovy as Float64Array)[this.camId] * Math.PI / 180;
+    const fovy = ((physics.cam_fovy as Float64Array)[this.camId] * Math.PI) / 180;
     const tanY = Math.tan(fovy / 2);
     const tanX = tanY * (width / height);
-    this.dirCam = new Float64Array(3 * this.nray);
-    this.pixelOf = new Int32Array(this.nray);
-    this.axisCos = new Float32Array(this.nray);
-    let k = 0;
-    for (let r0 = 0; r0 < height; r0 += TILE_PX) {
-      for (let c0 = 0; c0 < width; c0 += TILE_PX) {
-        const start = k;
-        for (let r = r0; r < Math.min(height, r0 + TILE_PX); r++) {
-          for (let c = c0; c < Math.min(width, c0 + TILE_PX); c++, k++) {
-            // pixel centres; row 0 is the top of the image
-            const x = ((c + 0.5) / width * 2 - 1) * tanX;
-            const y = (1 - (r + 0.5) / height * 2) * tanY;
-            const len = Math.hypot(x, y, 1);
-            this.dirCam[3 * k] = x / len;
-            this.dirCam[3 * k + 1] = y / len;
-            this.dirCam[3 * k + 2] = -1 / len;
-            this.axisCos[k] = 1 / len;
-            this.pixelOf[k] = r * width + c;
-          }
-        }
-        this.tiles.push(this.makeTile(start, k - start));
-      }
-    }
+    const layout = rayLayout(width, height, tanX, tanY, TILE_PX);
+    this.dirCam = layout.dirCam;
+    this.pixelOf = layout.pixelOf;
+    this.axisCos = layout.axisCos;
+    for (const [start, count] of layout.tiles) this.tiles.push(this.makeTile(start, count));
     this.dirWorld = new Float64Array(3 * this.nray);
     this.centreWorld = new Float64Array(3 * this.tiles.length);
     this.visible = new Uint8Array(scene.ngeom);
@@ -184,13 +103,22 @@ export class RayCamera {
   private makeTile(start: number, count: number): Tile {
     const d = this.dirCam;
     const c = new Float64Array(3);
-    for (let i = start; i < start + count; i++) { c[0] += d[3 * i]; c[1] += d[3 * i + 1]; c[2] += d[3 * i + 2]; }
+    for (let i = start; i < start + count; i++) {
+      c[0] += d[3 * i];
+      c[1] += d[3 * i + 1];
+      c[2] += d[3 * i + 2];
+    }
     const len = Math.hypot(c[0], c[1], c[2]);
-    c[0] /= len; c[1] /= len; c[2] /= len;
+    c[0] /= len;
+    c[1] /= len;
+    c[2] /= len;
     let minCos = 1;
-    for (let i = start; i < start + count; i++) minCos = Math.min(minCos, c[0] * d[3 * i] + c[1] * d[3 * i + 1] + c[2] * d[3 * i + 2]);
+    for (let i = start; i < start + count; i++)
+      minCos = Math.min(minCos, c[0] * d[3 * i] + c[1] * d[3 * i + 1] + c[2] * d[3 * i + 2]);
     return {
-      start, count, centreCam: c,
+      start,
+      count,
+      centreCam: c,
       // a hair wider than the widest ray: the culling must never drop a geom a ray could hit
       halfAngle_rad: Math.acos(Math.max(-1, Math.min(1, minCos))) + 1e-6,
       geomId: new this.mj.IntBuffer(count),
@@ -216,9 +144,20 @@ export class RayCamera {
           continue;
         }
         this.scene.showOnly(this.visible);
-        this.mj.mj_multiRay(this.scene.model, sd, this.pnt as unknown as number[],
+        this.mj.mj_multiRay(
+          this.scene.model,
+          sd,
+          this.pnt as unknown as number[],
           this.dirWorld.subarray(3 * tile.start, 3 * (tile.start + tile.count)) as unknown as number[],
-          null as unknown as number[], true, -1, tile.geomId, tile.dist, null, tile.count, CUTOFF_M);
+          null as unknown as number[],
+          true,
+          -1,
+          tile.geomId,
+          tile.dist,
+          null,
+          tile.count,
+          CUTOFF_M,
+        );
         // views are re-read each call: a growing WebAssembly heap detaches old ones
         this.shade(tile, tile.geomId.GetView() as Int32Array, tile.dist.GetView() as Float64Array, out);
       }
@@ -235,15 +174,29 @@ export class RayCamera {
   private cullFor(t: number, gpos: Float64Array): number {
     const { geomType, geomRbound, ngeom, baseAlpha } = this.scene;
     let count = 0;
-    const cx = this.centreWorld[3 * t], cy = this.centreWorld[3 * t + 1], cz = this.centreWorld[3 * t + 2];
+    const cx = this.centreWorld[3 * t],
+      cy = this.centreWorld[3 * t + 1],
+      cz = this.centreWorld[3 * t + 2];
     const half = this.tiles[t].halfAngle_rad;
     for (let g = 0; g < ngeom; g++) {
-      if (baseAlpha[g] === 0) { this.visible[g] = 0; continue; }
-      if (geomType[g] === GEOM_PLANE) { this.visible[g] = 0; continue; }
-      const vx = gpos[3 * g] - this.pnt[0], vy = gpos[3 * g + 1] - this.pnt[1], vz = gpos[3 * g + 2] - this.pnt[2];
+      if (baseAlpha[g] === 0) {
+        this.visible[g] = 0;
+        continue;
+      }
+      if (geomType[g] === GEOM_PLANE) {
+        this.visible[g] = 0;
+        continue;
+      }
+      const vx = gpos[3 * g] - this.pnt[0],
+        vy = gpos[3 * g + 1] - this.pnt[1],
+        vz = gpos[3 * g + 2] - this.pnt[2];
       const dist = Math.sqrt(vx * vx + vy * vy + vz * vz);
       const r = geomRbound[g];
-      if (dist <= r) { this.visible[g] = 1; count++; continue; }
+      if (dist <= r) {
+        this.visible[g] = 1;
+        count++;
+        continue;
+      }
       const angle = Math.acos(Math.max(-1, Math.min(1, (vx * cx + vy * cy + vz * cz) / dist)));
       this.visible[g] = angle <= half + Math.asin(r / dist) ? 1 : 0;
       count += this.visible[g];
@@ -255,14 +208,25 @@ export class RayCamera {
   private updateRays(physics: MjData): void {
     const xpos = physics.cam_xpos as Float64Array;
     const xmat = physics.cam_xmat as Float64Array;
-    const o = 9 * this.camId, c = 3 * this.camId;
+    const o = 9 * this.camId,
+      c = 3 * this.camId;
     let moved = false;
-    for (let k = 0; k < 9; k++) if (this.pose[k] !== xmat[o + k]) { moved = true; this.pose[k] = xmat[o + k]; }
-    for (let k = 0; k < 3; k++) if (this.pnt[k] !== xpos[c + k]) { moved = true; this.pnt[k] = xpos[c + k]; }
+    for (let k = 0; k < 9; k++)
+      if (this.pose[k] !== xmat[o + k]) {
+        moved = true;
+        this.pose[k] = xmat[o + k];
+      }
+    for (let k = 0; k < 3; k++)
+      if (this.pnt[k] !== xpos[c + k]) {
+        moved = true;
+        this.pnt[k] = xpos[c + k];
+      }
     if (!moved && this.raysValid) return;
     this.raysValid = true;
     rotate(this.pose, this.dirCam, this.dirWorld, this.nray);
-    this.tiles.forEach((tile, t) => rotate(this.pose, tile.centreCam, this.centreWorld.subarray(3 * t, 3 * t + 3), 1));
+    this.tiles.forEach((tile, t) => {
+      rotate(this.pose, tile.centreCam, this.centreWorld.subarray(3 * t, 3 * t + 3), 1);
+    });
   }
 
   /** The light direction in each geom's frame, so shading needs no per-pixel rotation. */
@@ -282,51 +246,89 @@ export class RayCamera {
    */
   private shade(tile: Tile, gid: Int32Array | null, dist: Float64Array | null, out: CameraFrame): void {
     const sd = this.scene.data;
-    const gpos = sd.geom_xpos as Float64Array, gmat = sd.geom_xmat as Float64Array;
+    const gpos = sd.geom_xpos as Float64Array,
+      gmat = sd.geom_xmat as Float64Array;
     const { geomRgb: col, geomType: type, geomSize: size, planes } = this.scene;
     const lightLocal = this.lightLocal;
-    const rgb = out.rgb, depth = out.depth_m, cosA = this.axisCos, dw = this.dirWorld, pixelOf = this.pixelOf;
-    const px = this.pnt[0], py = this.pnt[1], pz = this.pnt[2];
+    const rgb = out.rgb,
+      depth = out.depth_m,
+      cosA = this.axisCos,
+      dw = this.dirWorld,
+      pixelOf = this.pixelOf;
+    const px = this.pnt[0],
+      py = this.pnt[1],
+      pz = this.pnt[2];
     for (let j = 0; j < tile.count; j++) {
       const i = tile.start + j;
-      const pix = pixelOf[i], p = 3 * pix;
+      const pix = pixelOf[i],
+        p = 3 * pix;
       let g = gid ? gid[j] : -1;
       let d = dist ? dist[j] : Infinity;
       for (const pl of planes) {
         const t = this.planeHit(pl, i, gpos, gmat, size);
-        if (t >= 0 && (g < 0 || t < d)) { g = pl; d = t; }
+        if (t >= 0 && (g < 0 || t < d)) {
+          g = pl;
+          d = t;
+        }
       }
       if (g < 0) {
-        rgb[p] = BACKGROUND[0]; rgb[p + 1] = BACKGROUND[1]; rgb[p + 2] = BACKGROUND[2];
+        rgb[p] = BACKGROUND[0];
+        rgb[p + 1] = BACKGROUND[1];
+        rgb[p + 2] = BACKGROUND[2];
         depth[pix] = Infinity;
         continue;
       }
-      let nx = 0, ny = 0, nz = 1;
+      let nx = 0,
+        ny = 0,
+        nz = 1;
       const t = type[g];
       if (t !== GEOM_PLANE) {
         // hit point in the geom frame: R^T (hit - centre)
         const R = 9 * g;
-        const hx = px + d * dw[3 * i] - gpos[3 * g], hy = py + d * dw[3 * i + 1] - gpos[3 * g + 1], hz = pz + d * dw[3 * i + 2] - gpos[3 * g + 2];
+        const hx = px + d * dw[3 * i] - gpos[3 * g],
+          hy = py + d * dw[3 * i + 1] - gpos[3 * g + 1],
+          hz = pz + d * dw[3 * i + 2] - gpos[3 * g + 2];
         const x = gmat[R] * hx + gmat[R + 3] * hy + gmat[R + 6] * hz;
         const y = gmat[R + 1] * hx + gmat[R + 4] * hy + gmat[R + 7] * hz;
         const z = gmat[R + 2] * hx + gmat[R + 5] * hy + gmat[R + 8] * hz;
-        const s0 = size[3 * g], s1 = size[3 * g + 1], s2 = size[3 * g + 2];
+        const s0 = size[3 * g],
+          s1 = size[3 * g + 1],
+          s2 = size[3 * g + 2];
         if (t === GEOM_BOX) {
-          const ax = Math.abs(x) / s0, ay = Math.abs(y) / s1, az = Math.abs(z) / s2;
-          if (ax >= ay && ax >= az) { nx = Math.sign(x); nz = 0; } else if (ay >= az) { ny = Math.sign(y); nz = 0; } else nz = Math.sign(z);
+          const ax = Math.abs(x) / s0,
+            ay = Math.abs(y) / s1,
+            az = Math.abs(z) / s2;
+          if (ax >= ay && ax >= az) {
+            nx = Math.sign(x);
+            nz = 0;
+          } else if (ay >= az) {
+            ny = Math.sign(y);
+            nz = 0;
+          } else nz = Math.sign(z);
         } else if (t === GEOM_CAPSULE) {
-          nx = x; ny = y; nz = z > s1 ? z - s1 : z < -s1 ? z + s1 : 0;
+          nx = x;
+          ny = y;
+          nz = z > s1 ? z - s1 : z < -s1 ? z + s1 : 0;
         } else if (t === GEOM_CYLINDER) {
-          if (Math.abs(z) >= s1 - 1e-6) nz = Math.sign(z); else { nx = x; ny = y; nz = 0; }
+          if (Math.abs(z) >= s1 - 1e-6) nz = Math.sign(z);
+          else {
+            nx = x;
+            ny = y;
+            nz = 0;
+          }
         } else if (t === GEOM_ELLIPSOID) {
-          nx = x / (s0 * s0); ny = y / (s1 * s1); nz = z / (s2 * s2);
+          nx = x / (s0 * s0);
+          ny = y / (s1 * s1);
+          nz = z / (s2 * s2);
         } else {
-          nx = x; ny = y; nz = z;
+          nx = x;
+          ny = y;
+          nz = z;
         }
       }
       const len = Math.sqrt(nx * nx + ny * ny + nz * nz) || 1;
       const lambert = (nx * lightLocal[3 * g] + ny * lightLocal[3 * g + 1] + nz * lightLocal[3 * g + 2]) / len;
-      const shade = AMBIENT + DIFFUSE * (lambert > 0 ? lambert : 0);
+      const shade = AMBIENT + DIFFUSE * Math.max(lambert, 0);
       rgb[p] = col[3 * g] * shade;
       rgb[p + 1] = col[3 * g + 1] * shade;
       rgb[p + 2] = col[3 * g + 2] * shade;
@@ -340,16 +342,26 @@ export class RayCamera {
    * costs a few multiplications where MuJoCo's plane test cost as much as the rest of the ray.
    */
   private planeHit(g: number, i: number, gpos: Float64Array, gmat: Float64Array, size: Float64Array): number {
-    const R = 9 * g, dw = this.dirWorld;
-    const dx = dw[3 * i], dy = dw[3 * i + 1], dz = dw[3 * i + 2];
-    const nx = gmat[R + 2], ny = gmat[R + 5], nz = gmat[R + 8];
+    const R = 9 * g,
+      dw = this.dirWorld;
+    const dx = dw[3 * i],
+      dy = dw[3 * i + 1],
+      dz = dw[3 * i + 2];
+    const nx = gmat[R + 2],
+      ny = gmat[R + 5],
+      nz = gmat[R + 8];
     const dn = dx * nx + dy * ny + dz * nz;
     if (dn > -1e-12) return -1;
-    const ox = this.pnt[0] - gpos[3 * g], oy = this.pnt[1] - gpos[3 * g + 1], oz = this.pnt[2] - gpos[3 * g + 2];
+    const ox = this.pnt[0] - gpos[3 * g],
+      oy = this.pnt[1] - gpos[3 * g + 1],
+      oz = this.pnt[2] - gpos[3 * g + 2];
     const t = -(ox * nx + oy * ny + oz * nz) / dn;
     if (t < 0) return -1;
-    const hx = ox + t * dx, hy = oy + t * dy, hz = oz + t * dz;
-    const sx = size[3 * g], sy = size[3 * g + 1];
+    const hx = ox + t * dx,
+      hy = oy + t * dy,
+      hz = oz + t * dz;
+    const sx = size[3 * g],
+      sy = size[3 * g + 1];
     if (sx > 0 && Math.abs(gmat[R] * hx + gmat[R + 3] * hy + gmat[R + 6] * hz) > sx) return -1;
     if (sy > 0 && Math.abs(gmat[R + 1] * hx + gmat[R + 4] * hy + gmat[R + 7] * hz) > sy) return -1;
     return t;
@@ -357,8 +369,11 @@ export class RayCamera {
 
   newFrame(): CameraFrame {
     return {
-      camera: this.name, width: this.width, height: this.height,
-      rgb: new Uint8Array(3 * this.nray), depth_m: new Float32Array(this.nray),
+      camera: this.name,
+      width: this.width,
+      height: this.height,
+      rgb: new Uint8Array(3 * this.nray),
+      depth_m: new Float32Array(this.nray),
     };
   }
 
@@ -371,16 +386,3 @@ export class RayCamera {
 }
 
 /** out = R v for `n` unit vectors (R row-major 3x3). */
-function rotate(R: Float64Array, v: Float64Array, out: Float64Array, n: number): void {
-  for (let i = 0; i < 3 * n; i += 3) {
-    const x = v[i], y = v[i + 1], z = v[i + 2];
-    out[i] = R[0] * x + R[1] * y + R[2] * z;
-    out[i + 1] = R[3] * x + R[4] * y + R[5] * z;
-    out[i + 2] = R[6] * x + R[7] * y + R[8] * z;
-  }
-}
-
-function normalize(a: [number, number, number]): [number, number, number] {
-  const l = Math.hypot(a[0], a[1], a[2]);
-  return [a[0] / l, a[1] / l, a[2] / l];
-}

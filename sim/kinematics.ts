@@ -1,8 +1,9 @@
 // Forward and inverse kinematics of an ArmSpec chain: FK by composing the body frames, IK by damped
 // least squares on the geometric Jacobian. Scratch buffers are allocated once per solver because the
 // experts call solve() for every action of every chunk.
+
+import { type Mat3, mat3FromQuat, mat3Mul, mat3MulVec, rotationError, type Vec3 } from './math3d.js';
 import type { ArmSpec } from './robots/arm-spec.js';
-import { mat3FromQuat, mat3Mul, mat3MulVec, rotationError, type Mat3, type Vec3 } from './math3d.js';
 
 export interface Pose {
   pos: Vec3;
@@ -62,22 +63,34 @@ export class ArmKinematics {
     for (let i = 0; i < this.dof; i++) {
       const link = this.arm.links[i];
       mat3MulVec(R, link.pos, v);
-      p[0] += v[0]; p[1] += v[1]; p[2] += v[2];
+      p[0] += v[0];
+      p[1] += v[1];
+      p[2] += v[2];
       mat3Mul(R, this.linkRot[i], this.tmpA);
       // joint origin and axis in world, before the joint rotates the body
-      this.origins[3 * i] = p[0]; this.origins[3 * i + 1] = p[1]; this.origins[3 * i + 2] = p[2];
+      this.origins[3 * i] = p[0];
+      this.origins[3 * i + 1] = p[1];
+      this.origins[3 * i + 2] = p[2];
       mat3MulVec(this.tmpA, link.axis, v);
-      this.axes[3 * i] = v[0]; this.axes[3 * i + 1] = v[1]; this.axes[3 * i + 2] = v[2];
+      this.axes[3 * i] = v[0];
+      this.axes[3 * i + 1] = v[1];
+      this.axes[3 * i + 2] = v[2];
       axisAngleMat(link.axis, q[i], this.jointRot);
       mat3Mul(this.tmpA, this.jointRot, R);
     }
     mat3MulVec(R, this.arm.flange_pos, v);
-    p[0] += v[0]; p[1] += v[1]; p[2] += v[2];
+    p[0] += v[0];
+    p[1] += v[1];
+    p[2] += v[2];
     mat3Mul(R, this.flangeRot, this.tmpB);
     R.set(this.tmpB);
     // TCP along the flange z axis
-    p[0] += R[2] * this.arm.tcp_offset_m; p[1] += R[5] * this.arm.tcp_offset_m; p[2] += R[8] * this.arm.tcp_offset_m;
-    out.pos[0] = p[0]; out.pos[1] = p[1]; out.pos[2] = p[2];
+    p[0] += R[2] * this.arm.tcp_offset_m;
+    p[1] += R[5] * this.arm.tcp_offset_m;
+    p[2] += R[8] * this.arm.tcp_offset_m;
+    out.pos[0] = p[0];
+    out.pos[1] = p[1];
+    out.pos[2] = p[2];
     return out;
   }
 
@@ -93,25 +106,36 @@ export class ArmKinematics {
     const n = this.dof;
     const q = Float64Array.from(seed);
     const pose: Pose = { pos: [0, 0, 0], rot: new Float64Array(9) };
-    let pe = Infinity, re = Infinity;
+    let pe = Infinity,
+      re = Infinity;
     for (let it = 0; it < maxIt; it++) {
       this.forward(q, pose);
       const e = this.err;
-      e[0] = target.pos[0] - pose.pos[0]; e[1] = target.pos[1] - pose.pos[1]; e[2] = target.pos[2] - pose.pos[2];
+      e[0] = target.pos[0] - pose.pos[0];
+      e[1] = target.pos[1] - pose.pos[1];
+      e[2] = target.pos[2] - pose.pos[2];
       rotationError(target.rot, pose.rot, e, 3);
       pe = Math.hypot(e[0], e[1], e[2]);
       re = Math.hypot(e[3], e[4], e[5]);
       if (pe < tolP && re < tolR) break;
-      e[3] *= wRot; e[4] *= wRot; e[5] *= wRot;
+      e[3] *= wRot;
+      e[4] *= wRot;
+      e[5] *= wRot;
       // geometric Jacobian, rotation rows weighted like the error
       const J = this.jac;
       for (let i = 0; i < n; i++) {
-        const ax = this.axes[3 * i], ay = this.axes[3 * i + 1], az = this.axes[3 * i + 2];
-        const rx = pose.pos[0] - this.origins[3 * i], ry = pose.pos[1] - this.origins[3 * i + 1], rz = pose.pos[2] - this.origins[3 * i + 2];
+        const ax = this.axes[3 * i],
+          ay = this.axes[3 * i + 1],
+          az = this.axes[3 * i + 2];
+        const rx = pose.pos[0] - this.origins[3 * i],
+          ry = pose.pos[1] - this.origins[3 * i + 1],
+          rz = pose.pos[2] - this.origins[3 * i + 2];
         J[i] = ay * rz - az * ry;
         J[n + i] = az * rx - ax * rz;
         J[2 * n + i] = ax * ry - ay * rx;
-        J[3 * n + i] = ax * wRot; J[4 * n + i] = ay * wRot; J[5 * n + i] = az * wRot;
+        J[3 * n + i] = ax * wRot;
+        J[4 * n + i] = ay * wRot;
+        J[5 * n + i] = az * wRot;
       }
       // dq = J^T (J J^T + lambda^2 I)^-1 e
       const lambda2 = 1e-4 + 1e-2 * Math.min(1, pe + re);
@@ -135,7 +159,8 @@ export class ArmKinematics {
       for (let k = 0; k < n; k++) q[k] += this.dq[k] * scale;
       for (let k = 0; k < n; k++) {
         const [lo, hi] = this.arm.links[k].range_rad;
-        if (q[k] < lo) q[k] = lo; else if (q[k] > hi) q[k] = hi;
+        if (q[k] < lo) q[k] = lo;
+        else if (q[k] > hi) q[k] = hi;
       }
     }
     return { q, position_error_m: pe, rotation_error_rad: re, converged: pe < tolP * 5 && re < tolR * 5 };
@@ -143,11 +168,19 @@ export class ArmKinematics {
 }
 
 function axisAngleMat(axis: Vec3, angle: number, out: Mat3): void {
-  const c = Math.cos(angle), s = Math.sin(angle), t = 1 - c;
+  const c = Math.cos(angle),
+    s = Math.sin(angle),
+    t = 1 - c;
   const [x, y, z] = axis;
-  out[0] = t * x * x + c; out[1] = t * x * y - s * z; out[2] = t * x * z + s * y;
-  out[3] = t * x * y + s * z; out[4] = t * y * y + c; out[5] = t * y * z - s * x;
-  out[6] = t * x * z - s * y; out[7] = t * y * z + s * x; out[8] = t * z * z + c;
+  out[0] = t * x * x + c;
+  out[1] = t * x * y - s * z;
+  out[2] = t * x * z + s * y;
+  out[3] = t * x * y + s * z;
+  out[4] = t * y * y + c;
+  out[5] = t * y * z - s * x;
+  out[6] = t * x * z - s * y;
+  out[7] = t * y * z + s * x;
+  out[8] = t * z * z + c;
 }
 
 /** Solve the 6x6 symmetric positive-definite system A x = b (A is overwritten). */

@@ -23,9 +23,15 @@ export function quatMul(a: Quat, b: Quat): Quat {
 
 export function mat3FromQuat(q: Quat, out: Mat3 = new Float64Array(9)): Mat3 {
   const [w, x, y, z] = q;
-  out[0] = 1 - 2 * (y * y + z * z); out[1] = 2 * (x * y - w * z); out[2] = 2 * (x * z + w * y);
-  out[3] = 2 * (x * y + w * z); out[4] = 1 - 2 * (x * x + z * z); out[5] = 2 * (y * z - w * x);
-  out[6] = 2 * (x * z - w * y); out[7] = 2 * (y * z + w * x); out[8] = 1 - 2 * (x * x + y * y);
+  out[0] = 1 - 2 * (y * y + z * z);
+  out[1] = 2 * (x * y - w * z);
+  out[2] = 2 * (x * z + w * y);
+  out[3] = 2 * (x * y + w * z);
+  out[4] = 1 - 2 * (x * x + z * z);
+  out[5] = 2 * (y * z - w * x);
+  out[6] = 2 * (x * z - w * y);
+  out[7] = 2 * (y * z + w * x);
+  out[8] = 1 - 2 * (x * x + y * y);
   return out;
 }
 
@@ -61,7 +67,9 @@ export function mat3Mul(a: Mat3, b: Mat3, out: Mat3): Mat3 {
 
 /** out = m * v */
 export function mat3MulVec(m: ArrayLike<number>, v: ArrayLike<number>, out: Vec3 | Float64Array): Vec3 | Float64Array {
-  const x = v[0], y = v[1], z = v[2];
+  const x = v[0],
+    y = v[1],
+    z = v[2];
   out[0] = m[0] * x + m[1] * y + m[2] * z;
   out[1] = m[3] * x + m[4] * y + m[5] * z;
   out[2] = m[6] * x + m[7] * y + m[8] * z;
@@ -84,18 +92,29 @@ export function rotationError(a: Mat3, b: Mat3, out: Float64Array, offset = 0): 
   }
   const cos = Math.min(1, Math.max(-1, (e[0] + e[4] + e[8] - 1) / 2));
   const angle = Math.acos(cos);
-  let x = e[7] - e[5], y = e[2] - e[6], z = e[3] - e[1];
+  let x = e[7] - e[5],
+    y = e[2] - e[6],
+    z = e[3] - e[1];
   const s = Math.hypot(x, y, z);
   if (s < 1e-9) {
-    if (angle < 1e-6) { out[offset] = 0; out[offset + 1] = 0; out[offset + 2] = 0; return; }
+    if (angle < 1e-6) {
+      out[offset] = 0;
+      out[offset + 1] = 0;
+      out[offset + 2] = 0;
+      return;
+    }
     // angle ~ pi: axis from the diagonal of (E + I) / 2
     x = Math.sqrt(Math.max(0, (e[0] + 1) / 2));
     y = Math.sqrt(Math.max(0, (e[4] + 1) / 2)) * (e[1] >= 0 ? 1 : -1);
     z = Math.sqrt(Math.max(0, (e[8] + 1) / 2)) * (e[2] >= 0 ? 1 : -1);
-    out[offset] = x * angle; out[offset + 1] = y * angle; out[offset + 2] = z * angle;
+    out[offset] = x * angle;
+    out[offset + 1] = y * angle;
+    out[offset + 2] = z * angle;
     return;
   }
-  out[offset] = (x / s) * angle; out[offset + 1] = (y / s) * angle; out[offset + 2] = (z / s) * angle;
+  out[offset] = (x / s) * angle;
+  out[offset + 1] = (y / s) * angle;
+  out[offset + 2] = (z / s) * angle;
 }
 
 /** Rotation matrix whose columns are the given axes (each a unit vector). */

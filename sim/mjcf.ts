@@ -1,8 +1,9 @@
 // Writes the MuJoCo XML for a scene: arms from their ArmSpecs, a table, task objects and cameras.
 // Collision filtering keeps the physics cheap: arm links (contype 2) touch only the table; palm,
 // finger pads, objects and table (contype 1) touch each other; finger stems are for looks only.
-import type { ArmSpec, CapsuleGeom } from './robots/arm-spec.js';
+
 import type { Vec3 } from './math3d.js';
+import type { ArmSpec, CapsuleGeom } from './robots/arm-spec.js';
 
 export interface CameraSpec {
   name: string;
@@ -71,36 +72,56 @@ export function sceneToMjcf(scene: SceneSpec): string {
   const [tx, ty] = scene.table.centre_xy;
   const [hx, hy] = scene.table.half_xy;
   // a plane: cheaper than a box both for contacts (measured) and for the camera rays that nearly all end on it
-  out.push(`    <geom name="table" type="plane" pos="${v([tx, ty, 0])}" size="${v([hx, hy, 0.05])}" rgba="${v(scene.table.rgba)}" contype="1" conaffinity="3"/>`);
-  for (const cam of scene.cameras.filter((c) => c.body === 'world')) out.push('    ' + cameraXml(cam));
+  out.push(
+    `    <geom name="table" type="plane" pos="${v([tx, ty, 0])}" size="${v([hx, hy, 0.05])}" ` +
+      `rgba="${v(scene.table.rgba)}" contype="1" conaffinity="3"/>`,
+  );
+  for (const cam of scene.cameras.filter((c) => c.body === 'world')) out.push(`    ${cameraXml(cam)}`);
   for (const arm of scene.arms) armXml(arm, scene.cameras, out, '    ');
-  for (const obj of scene.objects) out.push(...objectXml(obj).map((l) => '    ' + l));
+  for (const obj of scene.objects) out.push(...objectXml(obj).map((l) => `    ${l}`));
   out.push('  </worldbody>');
   out.push('  <tendon>');
   for (const arm of scene.arms) {
-    const l = `${arm.prefix}finger_left_joint`, r = `${arm.prefix}finger_right_joint`;
+    const l = `${arm.prefix}finger_left_joint`,
+      r = `${arm.prefix}finger_right_joint`;
     // the one gripper actuator drives the mean finger opening
-    out.push(`    <fixed name="${arm.prefix}gripper"><joint joint="${l}" coef="0.5"/><joint joint="${r}" coef="0.5"/></fixed>`);
+    out.push(
+      `    <fixed name="${arm.prefix}gripper"><joint joint="${l}" coef="0.5"/><joint joint="${r}" coef="0.5"/></fixed>`,
+    );
     // a stiff spring on the difference keeps the fingers symmetric; unlike an equality constraint it is
     // a passive force, so steps without contacts skip the constraint solver entirely
-    out.push(`    <fixed name="${arm.prefix}finger_sync" stiffness="${n(FINGER_SYNC_STIFFNESS)}" damping="${n(FINGER_SYNC_STIFFNESS * 0.01)}" springlength="0"><joint joint="${l}" coef="1"/><joint joint="${r}" coef="-1"/></fixed>`);
+    out.push(
+      `    <fixed name="${arm.prefix}finger_sync" stiffness="${n(FINGER_SYNC_STIFFNESS)}" ` +
+        `damping="${n(FINGER_SYNC_STIFFNESS * 0.01)}" springlength="0"><joint joint="${l}" coef="1"/><joint ` +
+        `joint="${r}" coef="-1"/></fixed>`,
+    );
   }
   out.push('  </tendon>');
   out.push('  <actuator>');
   for (const arm of scene.arms) {
     for (const l of arm.links) {
-      out.push(`    <position name="${arm.prefix}${l.joint}" joint="${arm.prefix}${l.joint}" kp="${n(l.kp)}" kv="${n(l.kv)}" ctrlrange="${v(l.range_rad)}" forcerange="${v([-l.max_torque_nm, l.max_torque_nm])}"/>`);
+      out.push(
+        `    <position name="${arm.prefix}${l.joint}" joint="${arm.prefix}${l.joint}" kp="${n(l.kp)}" ` +
+          `kv="${n(l.kv)}" ctrlrange="${v(l.range_rad)}" forcerange="${v([-l.max_torque_nm, l.max_torque_nm])}"/>`,
+      );
     }
     const g = arm.gripper;
-    out.push(`    <position name="${arm.prefix}gripper" tendon="${arm.prefix}gripper" kp="${n(g.kp)}" kv="${n(g.kp * 0.02)}" ctrlrange="0 ${n(g.finger_travel_m)}" forcerange="${v([-g.max_force_n, g.max_force_n])}"/>`);
+    out.push(
+      `    <position name="${arm.prefix}gripper" tendon="${arm.prefix}gripper" kp="${n(g.kp)}" ` +
+        `kv="${n(g.kp * 0.02)}" ctrlrange="0 ${n(g.finger_travel_m)}" ` +
+        `forcerange="${v([-g.max_force_n, g.max_force_n])}"/>`,
+    );
   }
   out.push('  </actuator>');
   out.push('</mujoco>');
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }
 
 function capsuleXml(g: CapsuleGeom, contype: number, conaffinity: number): string {
-  return `<geom type="capsule" fromto="${v([...g.from, ...g.to])}" size="${n(g.radius_m)}" mass="${n(g.mass_kg)}" rgba="${v(g.rgba)}" contype="${contype}" conaffinity="${conaffinity}"/>`;
+  return (
+    `<geom type="capsule" fromto="${v([...g.from, ...g.to])}" size="${n(g.radius_m)}" mass="${n(g.mass_kg)}" ` +
+    `rgba="${v(g.rgba)}" contype="${contype}" conaffinity="${conaffinity}"/>`
+  );
 }
 
 function armXml(arm: ArmSpec, cameras: CameraSpec[], out: string[], indent: string): void {
@@ -108,28 +129,48 @@ function armXml(arm: ArmSpec, cameras: CameraSpec[], out: string[], indent: stri
   out.push(`${indent}<body name="${p}base" pos="${v(arm.base_pos)}" quat="${v(arm.base_quat)}">`);
   // the base and the first link stand on the table: they never collide with it
   for (const g of arm.base_geoms) out.push(`${indent}  ${capsuleXml(g, 0, 0)}`);
-  let ind = indent + '  ';
+  let ind = `${indent}  `;
   for (const [i, l] of arm.links.entries()) {
     // gravcomp: the real controllers compensate gravity, so a held pose does not sag
     out.push(`${ind}<body name="${p}${l.body}" pos="${v(l.pos)}" quat="${v(l.quat)}" gravcomp="1">`);
-    out.push(`${ind}  <joint name="${p}${l.joint}" axis="${v(l.axis)}" range="${v(l.range_rad)}" damping="${n(JOINT_FRICTION_DAMPING)}" armature="${n(l.armature)}"/>`);
+    out.push(
+      `${ind}  <joint name="${p}${l.joint}" axis="${v(l.axis)}" range="${v(l.range_rad)}" ` +
+        `damping="${n(JOINT_FRICTION_DAMPING)}" armature="${n(l.armature)}"/>`,
+    );
     for (const g of l.geoms) out.push(`${ind}  ${capsuleXml(g, i === 0 ? 0 : 2, 0)}`);
     ind += '  ';
   }
   const g = arm.gripper;
   const palmLen = 2 * g.palm_half_m[2];
   out.push(`${ind}<body name="${p}gripper" pos="${v(arm.flange_pos)}" quat="${v(arm.flange_quat)}" gravcomp="1">`);
-  out.push(`${ind}  <geom name="${p}palm" type="box" pos="0 0 ${n(g.palm_half_m[2])}" size="${v(g.palm_half_m)}" mass="0.5" rgba="${v(g.rgba)}" contype="1" conaffinity="1"/>`);
+  out.push(
+    `${ind}  <geom name="${p}palm" type="box" pos="0 0 ${n(g.palm_half_m[2])}" size="${v(g.palm_half_m)}" mass="0.5" ` +
+      `rgba="${v(g.rgba)}" contype="1" conaffinity="1"/>`,
+  );
   out.push(`${ind}  <site name="${p}tcp" pos="0 0 ${n(arm.tcp_offset_m)}" size="0.005"/>`);
   for (const cam of cameras.filter((c) => c.body === `${p}gripper`)) out.push(`${ind}  ${cameraXml(cam)}`);
-  for (const [side, sign] of [['left', 1], ['right', -1]] as const) {
+  for (const [side, sign] of [
+    ['left', 1],
+    ['right', -1],
+  ] as const) {
     out.push(`${ind}  <body name="${p}finger_${side}" pos="0 0 ${n(palmLen)}" gravcomp="1">`);
-    out.push(`${ind}    <joint name="${p}finger_${side}_joint" type="slide" axis="0 ${sign} 0" range="${v([-FINGER_LIMIT_MARGIN_M, g.finger_travel_m + FINGER_LIMIT_MARGIN_M])}" damping="2" armature="0.01"/>`);
+    out.push(
+      `${ind}    <joint name="${p}finger_${side}_joint" type="slide" axis="0 ${sign} 0" ` +
+        `range="${v([-FINGER_LIMIT_MARGIN_M, g.finger_travel_m + FINGER_LIMIT_MARGIN_M])}" damping="2" ` +
+        `armature="0.01"/>`,
+    );
     // pads sit on stems below the palm; the palm never touches what the pads hold
     const [px, py, pz] = g.pad_half_m;
     const z0 = g.finger_stem_m;
-    out.push(`${ind}    <geom name="${p}stem_${side}" type="box" pos="${v([0, sign * py, z0 / 2])}" size="${v([px, py * 0.6, z0 / 2])}" mass="0.02" rgba="${v(g.rgba)}" contype="0" conaffinity="0"/>`);
-    out.push(`${ind}    <geom name="${p}pad_${side}" type="box" pos="${v([0, sign * py, z0 + pz])}" size="${v(g.pad_half_m)}" mass="0.05" rgba="${v(g.rgba)}" friction="${n(g.friction)} 0.02 0.0001" ${GRASP_CONTACT} contype="1" conaffinity="1"/>`);
+    out.push(
+      `${ind}    <geom name="${p}stem_${side}" type="box" pos="${v([0, sign * py, z0 / 2])}" ` +
+        `size="${v([px, py * 0.6, z0 / 2])}" mass="0.02" rgba="${v(g.rgba)}" contype="0" conaffinity="0"/>`,
+    );
+    out.push(
+      `${ind}    <geom name="${p}pad_${side}" type="box" pos="${v([0, sign * py, z0 + pz])}" ` +
+        `size="${v(g.pad_half_m)}" mass="0.05" rgba="${v(g.rgba)}" friction="${n(g.friction)} 0.02 0.0001" ` +
+        `${GRASP_CONTACT} contype="1" conaffinity="1"/>`,
+    );
     out.push(`${ind}  </body>`);
   }
   out.push(`${ind}</body>`);
@@ -143,14 +184,16 @@ function objectXml(obj: SceneObject): string[] {
     return [
       `<body name="${obj.name}" pos="${v(obj.pos)}">`,
       `  <freejoint name="${obj.name}_joint"/>`,
-      `  <geom name="${obj.name}" type="box" size="${v(obj.half_m)}" mass="${n(obj.mass_kg)}" rgba="${v(obj.rgba)}" friction="${n(obj.friction)} 0.02 0.0001" ${GRASP_CONTACT} contype="1" conaffinity="1"/>`,
+      `  <geom name="${obj.name}" type="box" size="${v(obj.half_m)}" mass="${n(obj.mass_kg)}" rgba="${v(obj.rgba)}" ` +
+        `friction="${n(obj.friction)} 0.02 0.0001" ${GRASP_CONTACT} contype="1" conaffinity="1"/>`,
       `</body>`,
     ];
   }
   // a flat disc on the table top, moved between episodes as a mocap body; it never collides
   return [
     `<body name="${obj.name}" mocap="true" pos="${v(obj.pos)}">`,
-    `  <geom name="${obj.name}" type="cylinder" size="${n(obj.radius_m)} 0.0005" rgba="${v(obj.rgba)}" contype="0" conaffinity="0"/>`,
+    `  <geom name="${obj.name}" type="cylinder" size="${n(obj.radius_m)} 0.0005" rgba="${v(obj.rgba)}" contype="0" ` +
+      `conaffinity="0"/>`,
     `</body>`,
   ];
 }
@@ -163,6 +206,12 @@ function cameraXml(cam: CameraSpec): string {
 }
 
 const sub = (a: Vec3, b: Vec3): Vec3 => [a[0] - b[0], a[1] - b[1], a[2] - b[2]];
-const cross = (a: Vec3, b: Vec3): Vec3 => [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
-const norm = (a: Vec3): Vec3 => { const l = Math.hypot(a[0], a[1], a[2]); return [a[0] / l, a[1] / l, a[2] / l]; };
-
+const cross = (a: Vec3, b: Vec3): Vec3 => [
+  a[1] * b[2] - a[2] * b[1],
+  a[2] * b[0] - a[0] * b[2],
+  a[0] * b[1] - a[1] * b[0],
+];
+const norm = (a: Vec3): Vec3 => {
+  const l = Math.hypot(a[0], a[1], a[2]);
+  return [a[0] / l, a[1] / l, a[2] / l];
+};

@@ -1,10 +1,11 @@
 // One place that loads the MuJoCo WebAssembly module. Loading takes ~0.2 s and the module is
 // stateless apart from the models and data created from it, so every SimEnv in a process shares it.
+
+import type { MainModule, MjData, MjModel } from '@mujoco/mujoco';
 import loadMujocoModule from '@mujoco/mujoco';
-import type { MainModule, MjModel, MjData } from '@mujoco/mujoco';
 
 export type Mujoco = MainModule;
-export type { MjModel, MjData };
+export type { MjData, MjModel };
 
 let loading: Promise<Mujoco> | undefined;
 

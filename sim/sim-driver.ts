@@ -4,11 +4,12 @@
 // from whoever calls write(): the runtime's control loop on the wall clock, or its virtual clock, where a
 // state is stamped with the sim time of its tick. Episodes (reset from a seed, success, the task's
 // privileged state, camera renders) are the sim world's, read through the methods below, never by policies.
-import { homeAction, ProfileError, type RobotDescription } from '../src/robot/index.js';
+
 import type { Driver, Health, JointState } from '../drivers/driver.js';
+import { homeAction, ProfileError, type RobotDescription } from '../src/robot/index.js';
 import { monotonicMs } from '../src/util/clock.js';
 import type { CameraFrame, RayCamera } from './camera.js';
-import { SimEnv, type SimArmState, type SimOptions, type SimSnapshot } from './sim-env.js';
+import { type SimArmState, SimEnv, type SimOptions, type SimSnapshot } from './sim-env.js';
 import type { TaskState } from './tasks/task.js';
 
 /** How read() stamps a state: the wall clock of the control loop, or the virtual time of its tick. */
@@ -38,7 +39,10 @@ export class SimDriver implements Driver {
     this.description = env.description;
     this.time = opts.time ?? 'virtual';
     if (this.description.control_hz !== env.control_hz && opts.control_hz === undefined) {
-      throw new ProfileError(`${this.description.source}: control_hz: ${this.description.control_hz} Hz, the sim runs at ${env.control_hz} Hz`);
+      throw new ProfileError(
+        `${this.description.source}: control_hz: ${this.description.control_hz} Hz, the sim runs at ` +
+          `${env.control_hz} Hz`,
+      );
     }
     this.command = new Float64Array(env.action_dim);
     this.arm = env.newState();
@@ -66,7 +70,9 @@ export class SimDriver implements Driver {
   write(command: Float64Array | null): void {
     if (command) {
       if (command.length !== this.command.length) {
-        throw new Error(`action has ${command.length} values, ${this.description.robot} expects ${this.command.length}`);
+        throw new Error(
+          `action has ${command.length} values, ${this.description.robot} expects ${this.command.length}`,
+        );
       }
       this.command.set(command);
     }
@@ -95,13 +101,23 @@ export class SimDriver implements Driver {
     this.measure();
   }
 
-  get tick(): number { return this.env.tick; }
+  get tick(): number {
+    return this.env.tick;
+  }
   /** The task has succeeded this episode. */
-  success(): boolean { return this.env.success; }
+  success(): boolean {
+    return this.env.success;
+  }
   /** The episode is over: the task succeeded or its time ran out. */
-  get done(): boolean { return this.env.done; }
-  taskState(): TaskState { return this.env.taskState(); }
-  snapshot(): SimSnapshot { return this.env.snapshot(); }
+  get done(): boolean {
+    return this.env.done;
+  }
+  taskState(): TaskState {
+    return this.env.taskState();
+  }
+  snapshot(): SimSnapshot {
+    return this.env.snapshot();
+  }
 
   /** Render a camera at the current state (reuses one renderer per camera and size). */
   render(camera: string, size: number, out?: CameraFrame): CameraFrame {

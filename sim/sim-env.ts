@@ -1,16 +1,20 @@
 // The simulated robot cell: one MuJoCo model and data for a robot + task, stepped one control tick
 // (physics_hz / control_hz substeps) at a time. It knows nothing about wall time; the sim driver
 // decides when ticks happen.
-import { loadMujoco, nameToId, type Mujoco, type MjModel, type MjData } from './mujoco.js';
+
+import { loadRobot, type RobotDescription } from '../src/robot/index.js';
+import { Rng } from '../src/util/rng.js';
+import { type CameraFrame, RayCamera } from './camera.js';
+import type { Vec3 } from './math3d.js';
+import { MjLookup } from './mj-lookup.js';
 import { sceneToMjcf } from './mjcf.js';
-import { actionNames, robotModel, type RobotModel, type RobotName } from './robots/index.js';
+import { loadMujoco, type MjData, type MjModel, type Mujoco, nameToId } from './mujoco.js';
+import { checkAgainstModel } from './profile-check.js';
+import { RenderScene } from './render-scene.js';
 import { jointNames } from './robots/arm-spec.js';
+import { actionNames, type RobotModel, type RobotName, robotModel } from './robots/index.js';
 import { createTask, TASKS_BY_ROBOT, type Task, type TaskName, type TaskState, type TaskWorld } from './tasks/index.js';
 import type { ObjectPose } from './tasks/task.js';
-import { RayCamera, RenderScene, type CameraFrame } from './camera.js';
-import type { Vec3 } from './math3d.js';
-import { Rng } from '../src/util/rng.js';
-import { loadRobot, ProfileError, type RobotDescription } from '../src/robot/index.js';
 
 export interface SimOptions {
   robot: RobotName;
@@ -33,20 +37,6 @@ export interface SimArmState {
   velocity_rad_s: Float64Array;
   /** One per gripper, 0 closed .. 1 open. */
   gripper: Float64Array;
-}
-
-/**
- * Typed-array views of MjData fields. Each property read of the bindings makes a new view (an allocation
- * per call, every tick); these are made once and made again only if the WASM memory grew (a view of the
- * old buffer is detached: length 0).
- */
-interface DataViews {
-  qpos: Float64Array;
-  qvel: Float64Array;
-  ctrl: Float64Array;
-  ten_length: Float64Array;
-  site_xpos: Float64Array;
-  mocap_pos: Float64Array;
 }
 
 interface ArmIndex {
@@ -77,30 +67,36 @@ export class SimEnv implements TaskWorld {
   private achieved = false;
   private contactPairs: Set<string> | undefined;
   private disposed = false;
-  private readonly ids = { joint: new Map<string, number>(), geom: new Map<string, number>(), body: new Map<string, number>() };
-  private readonly freeJointAdr = new Map<string, number>();
-  private readonly mocapIds = new Map<string, number>();
-  private dataViews: DataViews | undefined;
+  private readonly lookup: MjLookup;
 
   static async create(opts: SimOptions): Promise<SimEnv> {
-    const description = opts.description ?? await loadRobot(opts.robot);
+    const description = opts.description ?? (await loadRobot(opts.robot));
     return new SimEnv(await loadMujoco(), opts, description);
   }
 
-  private constructor(private readonly mj: Mujoco, opts: SimOptions, description: RobotDescription) {
+  private constructor(
+    private readonly mj: Mujoco,
+    opts: SimOptions,
+    description: RobotDescription,
+  ) {
     this.robot = robotModel(opts.robot);
     checkAgainstModel(description, this.robot);
     this.description = description;
     const taskName = opts.task ?? TASKS_BY_ROBOT[opts.robot][0];
     if (!TASKS_BY_ROBOT[opts.robot].includes(taskName)) {
-      throw new Error(`task '${taskName}' is not available for robot '${opts.robot}' (valid: ${TASKS_BY_ROBOT[opts.robot].join(', ')})`);
+      throw new Error(
+        `task '${taskName}' is not available for robot '${opts.robot}' (valid: ` +
+          `${TASKS_BY_ROBOT[opts.robot].join(', ')})`,
+      );
     }
     this.task = createTask(taskName);
     this.control_hz = opts.control_hz ?? 50;
     this.physics_hz = opts.physics_hz ?? 500;
     const substeps = this.physics_hz / this.control_hz;
     if (!Number.isInteger(substeps) || substeps < 1) {
-      throw new Error(`physics rate ${this.physics_hz} Hz must be a whole multiple of the control rate ${this.control_hz} Hz`);
+      throw new Error(
+        `physics rate ${this.physics_hz} Hz must be a whole multiple of the control rate ${this.control_hz} Hz`,
+      );
     }
     this.substeps = substeps;
     this.xml = sceneToMjcf({
@@ -113,6 +109,7 @@ export class SimEnv implements TaskWorld {
     });
     this.model = mj.MjModel.from_xml_string(this.xml);
     this.data = new mj.MjData(this.model);
+    this.lookup = new MjLookup(mj, this.model, this.data);
     const jntQpos = this.model.jnt_qposadr as Int32Array;
     const jntDof = this.model.jnt_dofadr as Int32Array;
     this.arms = this.robot.arms.map((arm) => {
@@ -135,21 +132,33 @@ export class SimEnv implements TaskWorld {
   readonly model: MjModel;
   readonly data: MjData;
 
-  get tick(): number { return this.tickCount; }
+  get tick(): number {
+    return this.tickCount;
+  }
   /** True once the task's goal has held at the end of some tick this episode. */
-  get success(): boolean { return this.achieved; }
-  get done(): boolean { return this.achieved || this.tickCount >= this.task.max_ticks; }
-  get sim_time_s(): number { return this.tickCount / this.control_hz; }
+  get success(): boolean {
+    return this.achieved;
+  }
+  get done(): boolean {
+    return this.achieved || this.tickCount >= this.task.max_ticks;
+  }
+  get sim_time_s(): number {
+    return this.tickCount / this.control_hz;
+  }
 
   /** Start a new episode: robot at home, objects placed from `seed`. */
   reset(seed: number): void {
     const { mj, model, data } = this;
     mj.mj_resetData(model, data);
-    const { qpos, ctrl } = this.views;
+    const { qpos, ctrl } = this.lookup.views;
     let j = 0;
     const home = this.description.home_rad;
     this.arms.forEach((arm, a) => {
-      arm.qposAdr.forEach((adr, i) => { qpos[adr] = home[j]; ctrl[arm.actuator[i]] = home[j]; j++; });
+      arm.qposAdr.forEach((adr, i) => {
+        qpos[adr] = home[j];
+        ctrl[arm.actuator[i]] = home[j];
+        j++;
+      });
       const g = this.description.home_gripper[a] * arm.fingerTravel_m;
       ctrl[arm.gripperActuator] = g;
       // both fingers start where the actuator will hold them
@@ -167,12 +176,16 @@ export class SimEnv implements TaskWorld {
   /** Set the servo targets: per arm, joint positions (rad) then gripper (0 closed .. 1 open). */
   applyAction(action: ArrayLike<number>): void {
     if (action.length !== this.action_dim) {
-      throw new Error(`action has ${action.length} values, ${this.robot.name} expects ${this.action_dim} (${this.action_names.join(', ')})`);
+      throw new Error(
+        `action has ${action.length} values, ${this.robot.name} expects ${this.action_dim} ` +
+          `(${this.action_names.join(', ')})`,
+      );
     }
     for (let i = 0; i < action.length; i++) {
-      if (!Number.isFinite(action[i])) throw new Error(`action[${i}] (${this.action_names[i]}) is not finite: ${action[i]}`);
+      if (!Number.isFinite(action[i]))
+        throw new Error(`action[${i}] (${this.action_names[i]}) is not finite: ${action[i]}`);
     }
-    const ctrl = this.views.ctrl;
+    const ctrl = this.lookup.views.ctrl;
     let k = 0;
     for (let a = 0; a < this.arms.length; a++) {
       const arm = this.arms[a];
@@ -191,7 +204,7 @@ export class SimEnv implements TaskWorld {
   }
 
   readState(out: SimArmState): SimArmState {
-    const { qpos, qvel, ten_length: ten } = this.views;
+    const { qpos, qvel, ten_length: ten } = this.lookup.views;
     let k = 0;
     for (let a = 0; a < this.arms.length; a++) {
       const arm = this.arms[a];
@@ -219,8 +232,8 @@ export class SimEnv implements TaskWorld {
   /** Everything the cameras see (joint and object positions, markers), to render elsewhere. */
   snapshot(): SimSnapshot {
     return {
-      qpos: Float64Array.from(this.views.qpos),
-      mocap_pos: Float64Array.from(this.views.mocap_pos),
+      qpos: Float64Array.from(this.lookup.views.qpos),
+      mocap_pos: Float64Array.from(this.lookup.views.mocap_pos),
     };
   }
 
@@ -229,8 +242,8 @@ export class SimEnv implements TaskWorld {
    * Positions only: do not step physics from here.
    */
   showSnapshot(s: SimSnapshot): void {
-    this.views.qpos.set(s.qpos);
-    this.views.mocap_pos.set(s.mocap_pos);
+    this.lookup.views.qpos.set(s.qpos);
+    this.lookup.views.mocap_pos.set(s.mocap_pos);
     this.mj.mj_kinematics(this.model, this.data);
     // camera poses are not part of mj_kinematics: without this a camera on a moving body (the wrist)
     // would render from wherever it was last computed
@@ -266,14 +279,14 @@ export class SimEnv implements TaskWorld {
   // ---- TaskWorld ----
 
   objectPose(name: string): ObjectPose {
-    const adr = this.freeJointQposAdr(name);
-    const q = this.views.qpos;
+    const adr = this.lookup.freeJointQposAdr(name);
+    const q = this.lookup.views.qpos;
     return { pos: [q[adr], q[adr + 1], q[adr + 2]], quat: [q[adr + 3], q[adr + 4], q[adr + 5], q[adr + 6]] };
   }
 
   objectPos(name: string, out: Vec3): Vec3 {
-    const adr = this.freeJointQposAdr(name);
-    const q = this.views.qpos;
+    const adr = this.lookup.freeJointQposAdr(name);
+    const q = this.lookup.views.qpos;
     out[0] = q[adr];
     out[1] = q[adr + 1];
     out[2] = q[adr + 2];
@@ -281,17 +294,17 @@ export class SimEnv implements TaskWorld {
   }
 
   setObjectPose(name: string, pose: ObjectPose): void {
-    const adr = this.freeJointQposAdr(name);
-    const { qpos, qvel } = this.views;
+    const adr = this.lookup.freeJointQposAdr(name);
+    const { qpos, qvel } = this.lookup.views;
     qpos.set(pose.pos, adr);
     qpos.set(pose.quat, adr + 3);
-    const dof = (this.model.jnt_dofadr as Int32Array)[this.id('joint', `${name}_joint`)];
+    const dof = (this.model.jnt_dofadr as Int32Array)[this.lookup.id('joint', `${name}_joint`)];
     qvel.fill(0, dof, dof + 6);
   }
 
   markerPos(name: string, out: Vec3 = [0, 0, 0]): Vec3 {
-    const m = this.mocapId(name);
-    const p = this.views.mocap_pos;
+    const m = this.lookup.mocapId(name);
+    const p = this.lookup.views.mocap_pos;
     out[0] = p[3 * m];
     out[1] = p[3 * m + 1];
     out[2] = p[3 * m + 2];
@@ -299,16 +312,16 @@ export class SimEnv implements TaskWorld {
   }
 
   setMarkerPos(name: string, pos: Vec3): void {
-    this.views.mocap_pos.set(pos, 3 * this.mocapId(name));
+    this.lookup.views.mocap_pos.set(pos, 3 * this.lookup.mocapId(name));
   }
 
   gripperGap_m(arm: number): number {
-    return 2 * this.views.ten_length[this.arms[arm].gripperTendon];
+    return 2 * this.lookup.views.ten_length[this.arms[arm].gripperTendon];
   }
 
   tcpPos(arm: number, out: Vec3 = [0, 0, 0]): Vec3 {
     const s = this.arms[arm].tcpSite;
-    const p = this.views.site_xpos;
+    const p = this.lookup.views.site_xpos;
     out[0] = p[3 * s];
     out[1] = p[3 * s + 1];
     out[2] = p[3 * s + 2];
@@ -330,8 +343,8 @@ export class SimEnv implements TaskWorld {
       }
       this.contactPairs = pairs;
     }
-    const a = this.id('geom', geomA);
-    const b = this.id('geom', geomB);
+    const a = this.lookup.id('geom', geomA);
+    const b = this.lookup.id('geom', geomB);
     return this.contactPairs.has(a < b ? `${a}:${b}` : `${b}:${a}`);
   }
 
@@ -344,71 +357,9 @@ export class SimEnv implements TaskWorld {
     this.model.delete();
   }
 
-  /** Name lookups are memoised: tasks ask for the same few objects after every tick. */
-  private id(type: 'joint' | 'geom' | 'body', name: string): number {
-    const ids = this.ids[type];
-    let id = ids.get(name);
-    if (id === undefined) {
-      id = nameToId(this.mj, this.model, type, name);
-      ids.set(name, id);
-    }
-    return id;
-  }
-
-  private get views(): DataViews {
-    const v = this.dataViews;
-    if (v && v.qpos.length > 0) return v;
-    const d = this.data;
-    return (this.dataViews = {
-      qpos: d.qpos as Float64Array, qvel: d.qvel as Float64Array, ctrl: d.ctrl as Float64Array, ten_length: d.ten_length as Float64Array,
-      site_xpos: d.site_xpos as Float64Array, mocap_pos: d.mocap_pos as Float64Array,
-    });
-  }
-
-  /** The qpos address of object `name`'s free joint (`<name>_joint`). */
-  private freeJointQposAdr(name: string): number {
-    let adr = this.freeJointAdr.get(name);
-    if (adr === undefined) {
-      adr = (this.model.jnt_qposadr as Int32Array)[this.id('joint', `${name}_joint`)];
-      this.freeJointAdr.set(name, adr);
-    }
-    return adr;
-  }
-
-  private mocapId(name: string): number {
-    let id = this.mocapIds.get(name);
-    if (id === undefined) {
-      id = (this.model.body_mocapid as Int32Array)[this.id('body', name)];
-      if (id < 0) throw new Error(`body '${name}' is not a mocap body`);
-      this.mocapIds.set(name, id);
-    }
-    return id;
-  }
-
   private fingerQposAdr(arm: number): [number, number] {
     const p = this.robot.arms[arm].prefix;
     const q = this.model.jnt_qposadr as Int32Array;
-    return [q[this.id('joint', `${p}finger_left_joint`)], q[this.id('joint', `${p}finger_right_joint`)]];
+    return [q[this.lookup.id('joint', `${p}finger_left_joint`)], q[this.lookup.id('joint', `${p}finger_right_joint`)]];
   }
-}
-
-/** Tolerance when comparing a profile's limits with the model's (profiles store 6 decimals). */
-const LIMIT_TOLERANCE_RAD = 1e-5;
-
-/**
- * The profile is the robot; the sim model must agree with it: the same joints in the same order, the same
- * action layout, and limits the model's joints can honour. ProfileError names the file and the field.
- */
-function checkAgainstModel(desc: RobotDescription, model: RobotModel): void {
-  const fail = (field: string, what: string) => { throw new ProfileError(`${desc.source}: ${field}: ${what} (the ${model.name} sim model)`); };
-  const joints = model.arms.flatMap(jointNames);
-  if (desc.joint_names.join() !== joints.join()) fail('joints', `expected ${joints.length} joints ${joints.join(', ')}, found ${desc.joint_names.join(', ')}`);
-  const actions = actionNames(model);
-  if (desc.action_names.join() !== actions.join()) fail('action', `expected ${actions.join(', ')}, found ${desc.action_names.join(', ')}`);
-  const ranges = model.arms.flatMap((a) => a.links.map((l) => l.range_rad));
-  desc.position_limits_rad.forEach(([lo, hi], i) => {
-    if (lo < ranges[i][0] - LIMIT_TOLERANCE_RAD || hi > ranges[i][1] + LIMIT_TOLERANCE_RAD) {
-      fail(`joints.${i}`, `${joints[i]} limits ${lo}..${hi} rad reach beyond the joint's range ${ranges[i][0].toFixed(6)}..${ranges[i][1].toFixed(6)}`);
-    }
-  });
 }

@@ -1,14 +1,14 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ActionRing } from '../src/runtime/action-ring.js';
-import { ActionBuffer, type BlendMode } from '../src/runtime/action-buffer.js';
-import { shouldInfer } from '../src/runtime/timing/trigger.js';
-import { LatencyEstimator } from '../src/runtime/timing/latency-estimator.js';
-import { quantile } from '../src/util/sample-ring.js';
-import { SafetyFilter, safetyLimits, chunkProblem } from '../src/runtime/safety.js';
-import { ControlTicker, seamJumpRatio } from '../src/runtime/control/ticker.js';
+import { test } from 'node:test';
 import type { ActionChunk } from '../src/policy/policy.js';
 import { describeRobot } from '../src/robot/index.js';
+import { ActionBuffer, type BlendMode } from '../src/runtime/action-buffer.js';
+import { ActionRing } from '../src/runtime/action-ring.js';
+import { ControlTicker, seamJumpRatio } from '../src/runtime/control/ticker.js';
+import { chunkProblem, SafetyFilter, safetyLimits } from '../src/runtime/safety.js';
+import { LatencyEstimator } from '../src/runtime/timing/latency-estimator.js';
+import { shouldInfer } from '../src/runtime/timing/trigger.js';
+import { quantile } from '../src/util/sample-ring.js';
 
 const H = 25;
 
@@ -76,7 +76,11 @@ test('fixed delay d: the first d actions always drop; arriving after the due tic
   assert.equal(buf.insert(chunk(0), 0).used, 1);
   ({ buf } = setup('replace', H));
   assert.equal(buf.insert(chunk(0), 0).used, 0);
-  assert.throws(() => new ActionBuffer(ActionRing.create({ capacity: 64, dim: 2 }, false), { blend: 'replace', fixed_delay_ticks: -1 }), /whole number/);
+  assert.throws(
+    () =>
+      new ActionBuffer(ActionRing.create({ capacity: 64, dim: 2 }, false), { blend: 'replace', fixed_delay_ticks: -1 }),
+    /whole number/,
+  );
 });
 
 test('blending: replace, ACT temporal ensemble, weighted average', () => {
@@ -136,10 +140,22 @@ test('latency estimate: warm-up excluded, a high quantile, a single spike does n
   assert.equal(quantile([1, 2, 3, 4], 0.5), 2.5);
 });
 
-const ROBOT = describeRobot({
-  robot: 'test', control_hz: 50, grippers: ['g'], action: ['a', 'b', 'g'], home_rad: [0, 0], home_gripper: [1], cameras: [],
-  joints: [{ name: 'a', min_rad: -1, max_rad: 1, max_velocity_rad_s: 5 }, { name: 'b', min_rad: -2, max_rad: 2, max_velocity_rad_s: 1 }],
-}, 'test');
+const ROBOT = describeRobot(
+  {
+    robot: 'test',
+    control_hz: 50,
+    grippers: ['g'],
+    action: ['a', 'b', 'g'],
+    home_rad: [0, 0],
+    home_gripper: [1],
+    cameras: [],
+    joints: [
+      { name: 'a', min_rad: -1, max_rad: 1, max_velocity_rad_s: 5 },
+      { name: 'b', min_rad: -2, max_rad: 2, max_velocity_rad_s: 1 },
+    ],
+  },
+  'test',
+);
 
 test('safety: position limits, per-tick steps from velocity limits, gripper range, NaN chunks', () => {
   const f = new SafetyFilter(safetyLimits(ROBOT));
@@ -147,7 +163,10 @@ test('safety: position limits, per-tick steps from velocity limits, gripper rang
   const out = new Float64Array(3);
   // a: above its limit -> 1; b: 1 rad away but 1 rad/s x 20 ms allows 0.02; gripper 1.5 -> 1
   assert.equal(f.limit(Float64Array.from([3, 1, 1.5]), last, out), true);
-  assert.deepEqual(Array.from(out).map((x) => +x.toFixed(9)), [1, 0.02, 1]);
+  assert.deepEqual(
+    Array.from(out).map((x) => +x.toFixed(9)),
+    [1, 0.02, 1],
+  );
   assert.equal(f.clamped_actions, 1);
   // within every limit: unchanged
   assert.equal(f.limit(Float64Array.from([0.9, 0.01, 0]), last, out), false);
@@ -156,7 +175,14 @@ test('safety: position limits, per-tick steps from velocity limits, gripper rang
   g.limit(Float64Array.from([0, 0.5, 0]), Float64Array.from([0, 0, 0]), out);
   assert.ok(Math.abs(out[1] - 0.01) < 1e-12);
   // NaN anywhere rejects the whole chunk
-  const bad = { obs_tick: 0, first_tick: 1, horizon: 2, dim: 3, actions: Float32Array.from([0, 0, 0, 0, NaN, 0]), infer_ms: 0 };
+  const bad = {
+    obs_tick: 0,
+    first_tick: 1,
+    horizon: 2,
+    dim: 3,
+    actions: Float32Array.from([0, 0, 0, 0, NaN, 0]),
+    infer_ms: 0,
+  };
   assert.match(f.screen(bad)!, /action 1 value 1 is NaN/);
   assert.equal(f.rejected_chunks, 1);
   assert.match(chunkProblem({ ...bad, dim: 2 }, 3)!, /2 values per action/);
@@ -173,7 +199,11 @@ test('control ticker: the action for exactly this tick, or hold the last command
   assert.equal(ticker.counters.underruns, 0);
   const mk = (obs: number, base: number): ActionChunk => {
     const a = new Float32Array(10 * 3);
-    for (let r = 0; r < 10; r++) { a[3 * r] = base + 0.001 * r; a[3 * r + 1] = 0; a[3 * r + 2] = 1; }
+    for (let r = 0; r < 10; r++) {
+      a[3 * r] = base + 0.001 * r;
+      a[3 * r + 1] = 0;
+      a[3 * r + 2] = 1;
+    }
     return { obs_tick: obs, first_tick: obs + 1, horizon: 10, dim: 3, actions: a, infer_ms: 0 };
   };
   buf.insert(mk(0, 0), 0);
@@ -190,28 +220,45 @@ test('control ticker: the action for exactly this tick, or hold the last command
   assert.equal(ticker.source, 'underrun');
 });
 
-test('control ticker after a fault: joints restart from the measured pose on a fresh chunk; grippers keep their command', () => {
-  const ring = ActionRing.create({ capacity: 64, dim: 3 }, false);
-  const buf = new ActionBuffer(ring, { blend: 'replace' });
-  const ticker = new ControlTicker(ring, new SafetyFilter(safetyLimits(ROBOT)));
-  ticker.reset([0, 0, 1]);
-  const mk = (obs: number, a: number, g: number): ActionChunk => {
-    const actions = new Float32Array(10 * 3);
-    for (let r = 0; r < 10; r++) { actions[3 * r] = a; actions[3 * r + 1] = 0; actions[3 * r + 2] = g; }
-    return { obs_tick: obs, first_tick: obs + 1, horizon: 10, dim: 3, actions, infer_ms: 0 };
-  };
-  buf.insert(mk(0, 0.05, 0), 0); // close the gripper on an object
-  for (let k = 1; k <= 3; k++) ticker.next(k);
-  assert.deepEqual(Array.from(ticker.last).map((x) => +x.toFixed(6)), [0.05, 0, 0]);
-  assert.equal(ticker.holdForFault(4), null);
-  // the object keeps the fingers part-open (0.4) and joint a sagged to 0.04 during the hold
-  ticker.resumeAfterFault([0.04, 0, 0.4]);
-  // the chunk planned before the fault is refused; the gripper still squeezes
-  assert.deepEqual(Array.from(ticker.next(5)!).map((x) => +x.toFixed(6)), [0.04, 0, 0]);
-  assert.equal(ticker.source, 'startup');
-  assert.equal(ticker.counters.underruns, 0, 'waiting for the first chunk after a fault is not an underrun');
-  buf.insert(mk(5, 0.045, 0), 5);
-  assert.deepEqual(Array.from(ticker.next(6)!).map((x) => +x.toFixed(6)), [0.045, 0, 0]);
-  assert.equal(ticker.source, 'buffer');
-  assert.equal(ticker.counters.fault_hold_ticks, 1);
-});
+test(
+  'control ticker after a fault: joints restart from the measured ' +
+    'pose on a fresh chunk; grippers keep their command',
+  () => {
+    const ring = ActionRing.create({ capacity: 64, dim: 3 }, false);
+    const buf = new ActionBuffer(ring, { blend: 'replace' });
+    const ticker = new ControlTicker(ring, new SafetyFilter(safetyLimits(ROBOT)));
+    ticker.reset([0, 0, 1]);
+    const mk = (obs: number, a: number, g: number): ActionChunk => {
+      const actions = new Float32Array(10 * 3);
+      for (let r = 0; r < 10; r++) {
+        actions[3 * r] = a;
+        actions[3 * r + 1] = 0;
+        actions[3 * r + 2] = g;
+      }
+      return { obs_tick: obs, first_tick: obs + 1, horizon: 10, dim: 3, actions, infer_ms: 0 };
+    };
+    buf.insert(mk(0, 0.05, 0), 0); // close the gripper on an object
+    for (let k = 1; k <= 3; k++) ticker.next(k);
+    assert.deepEqual(
+      Array.from(ticker.last).map((x) => +x.toFixed(6)),
+      [0.05, 0, 0],
+    );
+    assert.equal(ticker.holdForFault(4), null);
+    // the object keeps the fingers part-open (0.4) and joint a sagged to 0.04 during the hold
+    ticker.resumeAfterFault([0.04, 0, 0.4]);
+    // the chunk planned before the fault is refused; the gripper still squeezes
+    assert.deepEqual(
+      Array.from(ticker.next(5)!).map((x) => +x.toFixed(6)),
+      [0.04, 0, 0],
+    );
+    assert.equal(ticker.source, 'startup');
+    assert.equal(ticker.counters.underruns, 0, 'waiting for the first chunk after a fault is not an underrun');
+    buf.insert(mk(5, 0.045, 0), 5);
+    assert.deepEqual(
+      Array.from(ticker.next(6)!).map((x) => +x.toFixed(6)),
+      [0.045, 0, 0],
+    );
+    assert.equal(ticker.source, 'buffer');
+    assert.equal(ticker.counters.fault_hold_ticks, 1);
+  },
+);

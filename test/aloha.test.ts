@@ -1,9 +1,9 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SimEnv } from '../sim/sim-env.js';
-import { expertEngine, type ExpertEngine } from '../src/cli/sim/expert-engine.js';
-import { createExpert } from '../sim/experts/index.js';
+import { test } from 'node:test';
 import { AlohaTransferCubeExpert } from '../sim/experts/aloha-transfer-cube.js';
+import { createExpert } from '../sim/experts/index.js';
+import { SimEnv } from '../sim/sim-env.js';
+import { type ExpertEngine, expertEngine } from '../src/cli/sim/expert-engine.js';
 
 const env = await SimEnv.create({ robot: 'aloha', task: 'transfer-cube' });
 test.after(() => env.dispose());
@@ -38,7 +38,8 @@ test('the clean expert hands the cube over in seeded episodes', async () => {
 
 test('the noisy expert still succeeds', async () => {
   await withExpert(1, async (ex) => {
-    for (const seed of [10, 11]) assert.ok((await ex.engine.runEpisode({ seed })).success, `seed ${seed} failed at noise 1`);
+    for (const seed of [10, 11])
+      assert.ok((await ex.engine.runEpisode({ seed })).success, `seed ${seed} failed at noise 1`);
   });
 });
 
@@ -71,7 +72,10 @@ test('success is false at reset and while only the right hand holds the cube', a
 test('same seed, same episode', async () => {
   for (const noise of [0, 1]) {
     await withExpert(noise, async (ex) => {
-      const final = async () => ({ ...(await ex.engine.runEpisode({ seed: 5 })), cube: ex.driver.env.objectPose('cube') });
+      const final = async () => ({
+        ...(await ex.engine.runEpisode({ seed: 5 })),
+        cube: ex.driver.env.objectPose('cube'),
+      });
       const a = await final();
       const b = await final();
       assert.deepEqual(b, a, `noise ${noise}`);
@@ -84,7 +88,12 @@ test('overlapping chunks agree: the plan is a function of the absolute tick', ()
   const e = expert(1);
   e.reset(3);
   const state = env.readState(env.newState());
-  const obs = (tick: number) => ({ tick, position_rad: state.position_rad, gripper: state.gripper, task: env.taskState() });
+  const obs = (tick: number) => ({
+    tick,
+    position_rad: state.position_rad,
+    gripper: state.gripper,
+    task: env.taskState(),
+  });
   const a = e.chunk(obs(0), 60);
   const b = e.chunk(obs(20), 40);
   assert.deepEqual(b, a.subarray(20 * e.action_dim));

@@ -1,7 +1,7 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SimEnv } from '../sim/sim-env.js';
+import { test } from 'node:test';
 import { loadMujoco } from '../sim/mujoco.js';
+import { SimEnv } from '../sim/sim-env.js';
 import { expertEngine } from '../src/cli/sim/expert-engine.js';
 
 test('the ray-cast image agrees with exhaustive per-ray casting (mj_ray) into the physics model', async () => {
@@ -11,26 +11,47 @@ test('the ray-cast image agrees with exhaustive per-ray casting (mj_ray) into th
   try {
     // mid-episode, cube in the hand: the gripper geoms are in view of both cameras
     await ex.engine.runEpisode({ seed: 2, max_ticks: 120 });
-    const geom = new mj.IntBuffer(1), normal = new mj.DoubleBuffer(3);
+    const geom = new mj.IntBuffer(1),
+      normal = new mj.DoubleBuffer(3);
     for (const name of ['top', 'wrist']) {
       const cam = env.camera(name, 64);
       const frame = env.render(cam);
-      const inner = cam as unknown as { dirWorld: Float64Array; pnt: Float64Array; pixelOf: Int32Array; axisCos: Float32Array };
-      let hits = 0, checked = 0;
+      const inner = cam as unknown as {
+        dirWorld: Float64Array;
+        pnt: Float64Array;
+        pixelOf: Int32Array;
+        axisCos: Float32Array;
+      };
+      let hits = 0,
+        checked = 0;
       // every third ray: its pixel's depth must be mj_ray's distance along the optical axis
       for (let i = 0; i < 64 * 64; i += 3, checked++) {
-        const d = mj.mj_ray(env.model, env.data, Array.from(inner.pnt), Array.from(inner.dirWorld.subarray(3 * i, 3 * i + 3)), null as unknown as number[], true, -1, geom, normal);
+        const d = mj.mj_ray(
+          env.model,
+          env.data,
+          Array.from(inner.pnt),
+          Array.from(inner.dirWorld.subarray(3 * i, 3 * i + 3)),
+          null as unknown as number[],
+          true,
+          -1,
+          geom,
+          normal,
+        );
         const pix = inner.pixelOf[i];
         if ((geom.GetView() as Int32Array)[0] < 0) {
           assert.equal(frame.depth_m[pix], Infinity, `${name} pixel ${pix} should be empty`);
           continue;
         }
         hits++;
-        assert.ok(Math.abs(frame.depth_m[pix] - d * inner.axisCos[i]) < 1e-5, `${name} pixel ${pix}: depth ${frame.depth_m[pix]} vs ${d * inner.axisCos[i]}`);
+        assert.ok(
+          Math.abs(frame.depth_m[pix] - d * inner.axisCos[i]) < 1e-5,
+          `${name} pixel ${pix}: depth ${frame.depth_m[pix]} vs ${d * inner.axisCos[i]}`,
+        );
       }
       assert.ok(hits > checked / 2, `${name}: only ${hits} of ${checked} rays hit something`);
     }
-    geom.delete(); normal.delete();
+    geom.delete();
+    normal.delete();
   } finally {
     await ex.close();
   }
@@ -45,7 +66,8 @@ test('images are deterministic, show the scene, and depth is sane', async () => 
     const b = env.render(cam, cam.newFrame());
     assert.deepEqual(a.rgb, b.rgb);
     // the red cube and the green target are in view
-    let red = 0, green = 0;
+    let red = 0,
+      green = 0;
     for (let i = 0; i < a.rgb.length; i += 3) {
       const [r, g, bl] = [a.rgb[i], a.rgb[i + 1], a.rgb[i + 2]];
       if (r > 120 && g < 60 && bl < 60) red++;
@@ -74,26 +96,30 @@ test('camera names and sizes are checked', async () => {
   }
 });
 
-test('a snapshot rendered elsewhere (the runtime\'s camera rig) shows exactly what the scene shows, moving cameras included', async () => {
-  const { SimCameraRig } = await import('../sim/camera-rig.js');
-  const ex = await expertEngine('ur5', 'pick-place');
-  const env = ex.driver.env;
-  const rig = await SimCameraRig.create({ robot: 'ur5', task: 'pick-place' });
-  try {
-    // the rig renders a few poses in a row: each must follow the snapshot, not the rig's last pose
-    for (const ticks of [0, 90, 150]) {
-      ex.driver.reset(5);
-      if (ticks > 0) await ex.engine.runEpisode({ seed: 5, max_ticks: ticks });
-      // after mj_step the body poses are a physics substep behind qpos; put them at qpos first, as the rig does
-      env.showSnapshot(env.snapshot());
-      for (const name of ['top', 'wrist']) {
-        const direct = env.render(env.camera(name, 48)).rgb;
-        const viaRig = rig.render(env.snapshot(), [{ name, size: 48 }])[0].rgb;
-        assert.deepEqual(viaRig, direct, `${name} camera after ${ticks} ticks`);
+test(
+  "a snapshot rendered elsewhere (the runtime's camera rig) shows exactly what the scene shows, moving cameras " +
+    'included',
+  async () => {
+    const { SimCameraRig } = await import('../sim/camera-rig.js');
+    const ex = await expertEngine('ur5', 'pick-place');
+    const env = ex.driver.env;
+    const rig = await SimCameraRig.create({ robot: 'ur5', task: 'pick-place' });
+    try {
+      // the rig renders a few poses in a row: each must follow the snapshot, not the rig's last pose
+      for (const ticks of [0, 90, 150]) {
+        ex.driver.reset(5);
+        if (ticks > 0) await ex.engine.runEpisode({ seed: 5, max_ticks: ticks });
+        // after mj_step the body poses are a physics substep behind qpos; put them at qpos first, as the rig does
+        env.showSnapshot(env.snapshot());
+        for (const name of ['top', 'wrist']) {
+          const direct = env.render(env.camera(name, 48)).rgb;
+          const viaRig = rig.render(env.snapshot(), [{ name, size: 48 }])[0].rgb;
+          assert.deepEqual(viaRig, direct, `${name} camera after ${ticks} ticks`);
+        }
       }
+    } finally {
+      rig.dispose();
+      await ex.close();
     }
-  } finally {
-    rig.dispose();
-    await ex.close();
-  }
-});
+  },
+);

@@ -1,9 +1,9 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { test } from 'node:test';
 import { writeTestPolicy } from '../src/policy/onnx/model-writer.js';
 import { readEpisode } from '../src/recording/index.js';
 
@@ -37,7 +37,15 @@ test('a model that does not fit the robot: exit 2 with expected vs found, before
   const dir = await mkdtemp(join(tmpdir(), 'vla-cli-'));
   try {
     const model = join(dir, 'aloha.onnx');
-    await writeTestPolicy(model, { name: 'act-aloha', cameras: [{ name: 'left_wrist', width: 32, height: 32 }], state_dim: 14, horizon: 25, action_dim: 14, mode: 'net', seed: 1 });
+    await writeTestPolicy(model, {
+      name: 'act-aloha',
+      cameras: [{ name: 'left_wrist', width: 32, height: 32 }],
+      state_dim: 14,
+      horizon: 25,
+      action_dim: 14,
+      mode: 'net',
+      seed: 1,
+    });
     const r = vlaRun('--robot', 'ur5e', '--sim', '--policy', model);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /action dimension: expected 7 \(robot ur5e\), found 14/);
@@ -52,7 +60,24 @@ test('--json prints exactly one object with the summary fields; --record writes 
   const dir = await mkdtemp(join(tmpdir(), 'vla-cli-'));
   try {
     const file = join(dir, 'run.mcap');
-    const r = vlaRun('--robot', 'ur5', '--sim', '--policy', 'expert', '--clock', 'fast', '--episodes', '2', '--inject-latency-ms', '200:20', '--record', file, '--record-size', '24', '--json');
+    const r = vlaRun(
+      '--robot',
+      'ur5',
+      '--sim',
+      '--policy',
+      'expert',
+      '--clock',
+      'fast',
+      '--episodes',
+      '2',
+      '--inject-latency-ms',
+      '200:20',
+      '--record',
+      file,
+      '--record-size',
+      '24',
+      '--json',
+    );
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split('\n');
     assert.equal(lines.length, 1);
@@ -61,7 +86,8 @@ test('--json prints exactly one object with the summary fields; --record writes 
     for (const k of ['hz', 'ticks', 'underruns', 'overruns', 'jitter_ms']) assert.ok(k in s.control, `control.${k}`);
     assert.equal(s.control.cpu_wake_latency_us, null, 'a sim run caps no CPU wake-up latency unless asked');
     for (const k of ['calls', 'latency_ms']) assert.ok(k in s.inference, `inference.${k}`);
-    for (const k of ['chunks', 'late_chunks', 'dropped_prefix_actions', 'stale_actions_executed', 'seam_jump_ratio']) assert.ok(k in s.buffer, `buffer.${k}`);
+    for (const k of ['chunks', 'late_chunks', 'dropped_prefix_actions', 'stale_actions_executed', 'seam_jump_ratio'])
+      assert.ok(k in s.buffer, `buffer.${k}`);
     for (const k of ['clamped_actions', 'rejected_chunks', 'holds']) assert.ok(k in s.safety, `safety.${k}`);
     assert.equal(s.episodes, 2);
     assert.equal(s.buffer.stale_actions_executed, null, 'measured with --policy tick-stamp only');
@@ -70,9 +96,15 @@ test('--json prints exactly one object with the summary fields; --record writes 
     assert.equal(ep.meta.robot, 'ur5');
     assert.equal(ep.ticks, s.episodes_detail[0].ticks);
     // fast clock: every camera of the robot, one frame per recorded tick, at --record-size
-    assert.deepEqual(ep.meta.cameras, [{ name: 'top', width: 24, height: 24 }, { name: 'wrist', width: 24, height: 24 }]);
+    assert.deepEqual(ep.meta.cameras, [
+      { name: 'top', width: 24, height: 24 },
+      { name: 'wrist', width: 24, height: 24 },
+    ]);
     assert.equal(ep.frames.top.rgb.length, ep.ticks);
-    assert.ok(ep.frames.wrist.rgb[0].some((v) => v !== ep.frames.wrist.rgb[0][0]), 'a rendered frame, not a blank');
+    assert.ok(
+      ep.frames.wrist.rgb[0].some((v) => v !== ep.frames.wrist.rgb[0][0]),
+      'a rendered frame, not a blank',
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -82,7 +114,15 @@ test('a NaN chunk: hold, a clear error, exit 1, and the summary is still printed
   const dir = await mkdtemp(join(tmpdir(), 'vla-cli-'));
   try {
     const model = join(dir, 'nan.onnx');
-    await writeTestPolicy(model, { name: 'nan', cameras: [], state_dim: 7, horizon: 25, action_dim: 7, mode: 'nan', seed: 1 });
+    await writeTestPolicy(model, {
+      name: 'nan',
+      cameras: [],
+      state_dim: 7,
+      horizon: 25,
+      action_dim: 7,
+      mode: 'nan',
+      seed: 1,
+    });
     const r = vlaRun('--robot', 'ur5e', '--sim', '--policy', model, '--clock', 'fast', '--json');
     assert.equal(r.code, 1, r.stderr);
     const s = JSON.parse(r.stdout);
@@ -96,7 +136,20 @@ test('a NaN chunk: hold, a clear error, exit 1, and the summary is still printed
 
 test('--policy tick-stamp: every executed action is read back; none ran at another tick (fast and real time)', () => {
   for (const clock of ['fast', 'realtime']) {
-    const r = vlaRun('--robot', 'ur5e', '--sim', '--policy', 'tick-stamp', '--clock', clock, '--duration', '2', '--inject-latency-ms', '120', '--json');
+    const r = vlaRun(
+      '--robot',
+      'ur5e',
+      '--sim',
+      '--policy',
+      'tick-stamp',
+      '--clock',
+      clock,
+      '--duration',
+      '2',
+      '--inject-latency-ms',
+      '120',
+      '--json',
+    );
     assert.equal(r.code, 0, r.stderr);
     const s = JSON.parse(r.stdout);
     assert.equal(s.buffer.stale_actions_executed, 0, clock);
@@ -109,7 +162,18 @@ test('--clock fast repeats exactly: the latency model the summary prints gives t
   assert.equal(first.code, 0, first.stderr);
   const a = JSON.parse(first.stdout);
   assert.match(a.inference.latency_model, /^samples:[\d.,]+$/, 'measured at start-up, printed as a flag value');
-  const second = vlaRun('--robot', 'ur5e', '--sim', '--clock', 'fast', '--episodes', '2', '--latency-model', a.inference.latency_model, '--json');
+  const second = vlaRun(
+    '--robot',
+    'ur5e',
+    '--sim',
+    '--clock',
+    'fast',
+    '--episodes',
+    '2',
+    '--latency-model',
+    a.inference.latency_model,
+    '--json',
+  );
   assert.equal(second.code, 0, second.stderr);
   const b = JSON.parse(second.stdout);
   assert.deepEqual(b.episodes_detail, a.episodes_detail);

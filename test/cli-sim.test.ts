@@ -1,9 +1,9 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { test } from 'node:test';
 import { PNG } from 'pngjs';
 
 const BIN = resolve(import.meta.dirname, '../../bin/vla-sim.js');
@@ -33,7 +33,19 @@ test('snapshot writes a PNG of the requested size', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'vla-cli-'));
   try {
     const out = join(dir, 'scene.png');
-    const r = vlaSim('snapshot', '--robot', 'ur5e', '--task', 'pick-place', '--camera', 'top', '--size', '64', '--out', out);
+    const r = vlaSim(
+      'snapshot',
+      '--robot',
+      'ur5e',
+      '--task',
+      'pick-place',
+      '--camera',
+      'top',
+      '--size',
+      '64',
+      '--out',
+      out,
+    );
     assert.equal(r.code, 0, r.stderr);
     const png = PNG.sync.read(await readFile(out));
     assert.equal(png.width, 64);
@@ -46,7 +58,20 @@ test('snapshot writes a PNG of the requested size', async () => {
 test('run --json prints exactly one JSON object; inspect reads what run recorded', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'vla-cli-'));
   try {
-    const r = vlaSim('run', '--robot', 'ur5', '--clock', 'fast', '--episodes', '2', '--record', dir, '--cameras', 'none', '--json');
+    const r = vlaSim(
+      'run',
+      '--robot',
+      'ur5',
+      '--clock',
+      'fast',
+      '--episodes',
+      '2',
+      '--record',
+      dir,
+      '--cameras',
+      'none',
+      '--json',
+    );
     assert.equal(r.code, 0, r.stderr);
     const summary = JSON.parse(r.stdout);
     assert.equal(summary.episodes, 2);
@@ -78,7 +103,8 @@ test('bench --json reports the measured fields', () => {
   const r = vlaSim('bench', '--robot', 'ur5', '--episodes', '2', '--json');
   assert.equal(r.code, 0, r.stderr);
   const b = JSON.parse(r.stdout);
-  for (const k of ['realtime_factor', 'realtime_factor_camera', 'camera_ms', 'expert_success_rate']) assert.ok(k in b, k);
+  for (const k of ['realtime_factor', 'realtime_factor_camera', 'camera_ms', 'expert_success_rate'])
+    assert.ok(k in b, k);
   for (const size of ['64', '128', '224']) assert.ok(b.camera_ms[size] > 0);
   assert.equal(b.expert_success_rate, 1);
 });

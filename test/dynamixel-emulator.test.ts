@@ -1,13 +1,14 @@
 // `vla-sim dynamixel` as a user runs it: a separate process, its ports and its sim link.
-import { test, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { after, before, test } from 'node:test';
 import { DynamixelBus } from '../drivers/dynamixel/bus.js';
-import { REG } from '../protocols/dynamixel/control-table.js';
 import { DynamixelStatusError } from '../drivers/dynamixel/errors.js';
+import { REG } from '../protocols/dynamixel/control-table.js';
 import { SimLinkClient } from '../protocols/sim-link/client.js';
 
 const VLA_SIM = resolve(import.meta.dirname, '../../bin/vla-sim.js');
@@ -16,11 +17,13 @@ const BUS = { timeout_ms: 60, retries: 3 };
 let emu: ChildProcess;
 let exited: Promise<number | null>;
 let ready: { ports: { left: string; right: string }; sim_link: string };
-let stdoutLines: string[] = [];
+const stdoutLines: string[] = [];
 let link: SimLinkClient;
 
 before(async () => {
-  emu = spawn(process.execPath, [VLA_SIM, 'dynamixel', '--robot', 'aloha', '--json', '--seed', '3'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  emu = spawn(process.execPath, [VLA_SIM, 'dynamixel', '--robot', 'aloha', '--json', '--seed', '3'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   exited = new Promise((r) => emu.once('exit', (code) => r(code)));
   const lines = createInterface({ input: emu.stdout! });
   lines.on('line', (l) => stdoutLines.push(l));
@@ -50,32 +53,43 @@ test('--json prints one line with a pty per arm and the sim link address', () =>
   assert.match(r.stderr, /emulates ALOHA only/);
 });
 
-test('control-table semantics: shadows obey their Secondary_ID, read-only, range and limit errors, drive mode and homing offset', async () => {
-  const bus = await DynamixelBus.open({ path: ready.ports.left, name: 'left arm', ...BUS });
-  try {
-    // factory state: position mode, goal limited to 0..4095
-    await assert.rejects(bus.writeRegister(2, REG.goal_position, 5000), (e: Error) => e instanceof DynamixelStatusError && /ID 2 refused .*data limit error/.test(e.message));
-    await bus.writeRegister(2, REG.goal_position, 2100);
-    assert.equal(await bus.readRegister(3, REG.goal_position), 2100, 'the shadow (ID 3, Secondary_ID 2) took the goal');
-    assert.equal(await bus.readRegister(3, REG.secondary_id), 2);
-    assert.equal(await bus.readRegister(1, REG.secondary_id), 255);
-    await bus.syncWrite(REG.goal_position, [4], [1900]);
-    assert.equal(await bus.readRegister(5, REG.goal_position), 1900, 'SYNC_WRITE reaches the shadow too');
-    await assert.rejects(bus.writeRegister(1, REG.present_position, 0), /ID 1 refused .*access error/);
-    await assert.rejects(bus.write(1, 140, [1, 2, 3, 4, 5, 6, 7, 8]), /data range error/);
-    assert.equal(await bus.readRegister(9, REG.baud_rate), 3, '1 Mbps');
-    // drive mode and homing offset act on Present_Position at once
-    const p0 = await bus.readRegister(1, REG.present_position);
-    await bus.writeRegister(1, REG.homing_offset, 100);
-    assert.ok(Math.abs((await bus.readRegister(1, REG.present_position)) - (p0 + 100)) <= 2);
-    await bus.writeRegister(1, REG.drive_mode, 1);
-    assert.ok(Math.abs((await bus.readRegister(1, REG.present_position)) - (-p0 + 100)) <= 2);
-    await bus.writeRegister(1, REG.drive_mode, 0);
-    await bus.writeRegister(1, REG.homing_offset, 0);
-  } finally {
-    await bus.close();
-  }
-});
+test(
+  'control-table semantics: shadows obey their Secondary_ID, read-only, range and limit errors, drive mode and ' +
+    'homing offset',
+  async () => {
+    const bus = await DynamixelBus.open({ path: ready.ports.left, name: 'left arm', ...BUS });
+    try {
+      // factory state: position mode, goal limited to 0..4095
+      await assert.rejects(
+        bus.writeRegister(2, REG.goal_position, 5000),
+        (e: Error) => e instanceof DynamixelStatusError && /ID 2 refused .*data limit error/.test(e.message),
+      );
+      await bus.writeRegister(2, REG.goal_position, 2100);
+      assert.equal(
+        await bus.readRegister(3, REG.goal_position),
+        2100,
+        'the shadow (ID 3, Secondary_ID 2) took the goal',
+      );
+      assert.equal(await bus.readRegister(3, REG.secondary_id), 2);
+      assert.equal(await bus.readRegister(1, REG.secondary_id), 255);
+      await bus.syncWrite(REG.goal_position, [4], [1900]);
+      assert.equal(await bus.readRegister(5, REG.goal_position), 1900, 'SYNC_WRITE reaches the shadow too');
+      await assert.rejects(bus.writeRegister(1, REG.present_position, 0), /ID 1 refused .*access error/);
+      await assert.rejects(bus.write(1, 140, [1, 2, 3, 4, 5, 6, 7, 8]), /data range error/);
+      assert.equal(await bus.readRegister(9, REG.baud_rate), 3, '1 Mbps');
+      // drive mode and homing offset act on Present_Position at once
+      const p0 = await bus.readRegister(1, REG.present_position);
+      await bus.writeRegister(1, REG.homing_offset, 100);
+      assert.ok(Math.abs((await bus.readRegister(1, REG.present_position)) - (p0 + 100)) <= 2);
+      await bus.writeRegister(1, REG.drive_mode, 1);
+      assert.ok(Math.abs((await bus.readRegister(1, REG.present_position)) - (-p0 + 100)) <= 2);
+      await bus.writeRegister(1, REG.drive_mode, 0);
+      await bus.writeRegister(1, REG.homing_offset, 0);
+    } finally {
+      await bus.close();
+    }
+  },
+);
 
 test('sim link: hello, status with the task state, reset with a seed, camera frames', async () => {
   const hello = await link.hello();
@@ -89,7 +103,11 @@ test('sim link: hello, status with the task state, reset with a seed, camera fra
   await link.reset(8);
   const s2 = await link.status();
   assert.ok(s2.tick < s1.tick + 5);
-  assert.notDeepEqual((s2.task_state as { objects: { cube: { pos: number[] } } }).objects.cube.pos.slice(0, 2), cube3.slice(0, 2), 'another seed places the cube elsewhere');
+  assert.notDeepEqual(
+    (s2.task_state as { objects: { cube: { pos: number[] } } }).objects.cube.pos.slice(0, 2),
+    cube3.slice(0, 2),
+    'another seed places the cube elsewhere',
+  );
   const f = await link.frame('top', 32);
   assert.equal(f.width, 32);
   assert.equal(f.rgb.length, 32 * 32 * 3);

@@ -1,18 +1,32 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { crc16 } from '../protocols/dynamixel/crc.js';
-import { encodePacket, encodeStatus, INSTRUCTION, stuffInto, unstuffInto, type Packet } from '../protocols/dynamixel/packet.js';
-import { InstructionWriter } from '../protocols/dynamixel/instructions.js';
-import { PacketFramer } from '../protocols/dynamixel/framer.js';
+import { test } from 'node:test';
 import { describeStatusError, REG, STATUS_ALERT_BIT, STATUS_ERROR } from '../protocols/dynamixel/control-table.js';
+import { crc16 } from '../protocols/dynamixel/crc.js';
+import { PacketFramer } from '../protocols/dynamixel/framer.js';
+import { InstructionWriter } from '../protocols/dynamixel/instructions.js';
+import {
+  encodePacket,
+  encodeStatus,
+  INSTRUCTION,
+  type Packet,
+  stuffInto,
+  unstuffInto,
+} from '../protocols/dynamixel/packet.js';
 
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex').toUpperCase().replace(/(..)(?!$)/g, '$1 ');
+const hex = (b: Uint8Array) =>
+  Buffer.from(b)
+    .toString('hex')
+    .toUpperCase()
+    .replace(/(..)(?!$)/g, '$1 ');
 
 /** A framer that keeps copies of what it hands out. */
 function collecting() {
   const packets: { id: number; instruction: number; error: number; data: number[] }[] = [];
   const crcIds: number[] = [];
-  const framer = new PacketFramer((p: Packet) => packets.push({ id: p.id, instruction: p.instruction, error: p.error, data: [...p.data] }), (id) => crcIds.push(id));
+  const framer = new PacketFramer(
+    (p: Packet) => packets.push({ id: p.id, instruction: p.instruction, error: p.error, data: [...p.data] }),
+    (id) => crcIds.push(id),
+  );
   return { framer, packets, crcIds };
 }
 
@@ -32,7 +46,12 @@ test('SYNC_READ, SYNC_WRITE and BULK_READ parameter layouts', () => {
   // addr 116, len 4, then [ID, 4 bytes LE] per motor; -1 is FF FF FF FF
   assert.equal(hex(sw.subarray(7, sw.length - 2)), '83 74 00 04 00 01 00 08 00 00 02 FF FF FF FF');
   assert.equal(sw[5] | (sw[6] << 8), sw.length - 7);
-  const br = Buffer.from(w.bulkRead([{ id: 1, address: 132, length: 4 }, { id: 9, address: 70, length: 1 }]));
+  const br = Buffer.from(
+    w.bulkRead([
+      { id: 1, address: 132, length: 4 },
+      { id: 9, address: 70, length: 1 },
+    ]),
+  );
   assert.equal(hex(br.subarray(7, br.length - 2)), '92 01 84 00 04 00 09 46 00 01 00');
   assert.throws(() => w.syncWrite(116, 4, [1, 2], [5]), /2 IDs but 1 values/);
 });
@@ -60,7 +79,9 @@ test('byte stuffing: FF FF FD in a payload is sent as FF FF FD FD and restored',
   assert.equal(crc16(pkt, 0, pkt.length - 2), pkt[pkt.length - 2] | (pkt[pkt.length - 1] << 8));
   const { framer, packets } = collecting();
   framer.push(pkt);
-  assert.deepEqual(packets, [{ id: 1, instruction: INSTRUCTION.write, error: 0, data: [0x74, 0x00, 0xff, 0xff, 0xfd, 0x00] }]);
+  assert.deepEqual(packets, [
+    { id: 1, instruction: INSTRUCTION.write, error: 0, data: [0x74, 0x00, 0xff, 0xff, 0xfd, 0x00] },
+  ]);
 });
 
 test('status packets: error byte, hardware alert bit, data', () => {
@@ -76,7 +97,11 @@ test('status packets: error byte, hardware alert bit, data', () => {
 });
 
 test('framing: byte-by-byte, split anywhere, and several packets in one read', () => {
-  const stream = Buffer.concat([encodeStatus(1, 0, [1, 2, 3, 4]), encodeStatus(2, 0, [0xff, 0xff, 0xfd, 0x00]), encodeStatus(3, 0x80, [])]);
+  const stream = Buffer.concat([
+    encodeStatus(1, 0, [1, 2, 3, 4]),
+    encodeStatus(2, 0, [0xff, 0xff, 0xfd, 0x00]),
+    encodeStatus(3, 0x80, []),
+  ]);
   const want = [
     { id: 1, instruction: 0x55, error: 0, data: [1, 2, 3, 4] },
     { id: 2, instruction: 0x55, error: 0, data: [0xff, 0xff, 0xfd, 0x00] },
@@ -103,8 +128,13 @@ test('framing: garbage, false headers and a bad CRC are skipped, and the next pa
   bad[bad.length - 1] ^= 0xff;
   const falseHeader = Buffer.from([0xff, 0xff, 0xfd, 0x00, 0x06, 0xff, 0xff]); // impossible LEN
   const { framer, packets, crcIds } = collecting();
-  framer.push(Buffer.concat([Buffer.from([0x00, 0x13, 0xff, 0xfe]), bad, falseHeader, Buffer.from([0xff, 0xff]), good]));
-  assert.deepEqual(packets.map((p) => p.id), [4]);
+  framer.push(
+    Buffer.concat([Buffer.from([0x00, 0x13, 0xff, 0xfe]), bad, falseHeader, Buffer.from([0xff, 0xff]), good]),
+  );
+  assert.deepEqual(
+    packets.map((p) => p.id),
+    [4],
+  );
   assert.deepEqual(crcIds, [5]);
   assert.equal(framer.counters.crc_errors, 1);
   assert.ok(framer.counters.garbage_bytes > 10);
@@ -112,13 +142,19 @@ test('framing: garbage, false headers and a bad CRC are skipped, and the next pa
   const again = collecting();
   again.framer.push(bad.subarray(0, 6));
   again.framer.push(Buffer.concat([bad.subarray(6), good]));
-  assert.deepEqual(again.packets.map((p) => p.id), [4]);
+  assert.deepEqual(
+    again.packets.map((p) => p.id),
+    [4],
+  );
   // reset() forgets a half packet
   const half = collecting();
   half.framer.push(good.subarray(0, 9));
   half.framer.reset();
   half.framer.push(good);
-  assert.deepEqual(half.packets.map((p) => p.id), [4]);
+  assert.deepEqual(
+    half.packets.map((p) => p.id),
+    [4],
+  );
 });
 
 test('framing survives a long run of noise without losing the packet after it', () => {

@@ -1,14 +1,25 @@
 // The plotting module: Vega-Lite to SVG and PNG with a shipped font, and HTML reports embedding the SVG.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { PNG } from 'pngjs';
-import { htmlReport, renderSvg, svgToPng, type PlotSpec } from '../src/plot/index.js';
+import { htmlReport, type PlotSpec, renderSvg, svgToPng } from '../src/plot/index.js';
 
 const SPEC: PlotSpec = {
-  width: 200, height: 100,
-  data: { values: [{ x: 1, y: 2 }, { x: 2, y: 1 }, { x: 3, y: 3 }] },
+  width: 200,
+  height: 100,
+  data: {
+    values: [
+      { x: 1, y: 2 },
+      { x: 2, y: 1 },
+      { x: 3, y: 3 },
+    ],
+  },
   mark: 'line',
-  encoding: { x: { field: 'x', type: 'quantitative', title: 'tick' }, y: { field: 'y', type: 'quantitative', title: 'error_rad' } },
+  encoding: {
+    x: { field: 'x', type: 'quantitative', title: 'tick' },
+    y: { field: 'y', type: 'quantitative', title: 'error_rad' },
+  },
 };
 
 /** Pixels that are not white in a region of a decoded PNG. */
@@ -33,7 +44,9 @@ test('plot: a Vega-Lite spec becomes SVG with its axis titles as text', async ()
 
 test('plot: PNG text is drawn with the shipped font, also where the machine has no fonts', () => {
   // text only: without a font resvg would leave this image blank
-  const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="40"><text x="4" y="28" font-size="24" font-family="DejaVu Sans">Label</text></svg>';
+  const svg =
+    '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="40"><text x="4" y="28" font-size="24" ' +
+    'font-family="DejaVu Sans">Label</text></svg>';
   const png = PNG.sync.read(svgToPng(svg));
   assert.equal(png.width, 120);
   assert.ok(inkIn(png, 0, 0, 120, 40) > 100, 'the label was drawn');

@@ -1,13 +1,16 @@
 // Progress bars: drawn with rate and ETA on a terminal, silent when stderr is a pipe or under --json.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
+import { test } from 'node:test';
 import { progress } from '../src/telemetry/progress.js';
 
 function fakeStream(isTTY: boolean): { stream: NodeJS.WriteStream; text: () => string } {
   const s = new PassThrough();
   let out = '';
-  s.on('data', (d: Buffer) => { out += d.toString(); });
+  s.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
   Object.assign(s, { isTTY, columns: 120 });
   return { stream: s as unknown as NodeJS.WriteStream, text: () => out };
 }
@@ -25,7 +28,10 @@ test('progress: a bar with count, rate and ETA on a terminal', () => {
 });
 
 test('progress: nothing on a pipe, nothing under --json', () => {
-  for (const [isTTY, json] of [[false, false], [true, true]] as const) {
+  for (const [isTTY, json] of [
+    [false, false],
+    [true, true],
+  ] as const) {
     const t = fakeStream(isTTY);
     const bar = progress('training', { json, stream: t.stream });
     bar.update(1, 2);

@@ -1,12 +1,13 @@
 // The emulator's pseudo-terminal pair from node-pty's prebuilt binding: no process, no system package.
 // serialport on the driver's end must see exactly the bytes the emulator writes, and the other way round.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { openSync, writeSync } from 'node:fs';
 import { mkdtemp, readlink, rm } from 'node:fs/promises';
-import { ReadStream } from 'node:tty';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
+import { ReadStream } from 'node:tty';
 import { SerialPort } from 'serialport';
 import { createPtyPair } from '../sim/dynamixel/pty-pair.js';
 
@@ -40,7 +41,10 @@ test('pty pair: made by node-pty, every byte value passes unchanged both ways, a
       // CR, LF, XON/XOFF, ^C, ^D and DEL are where a cooked line discipline would interfere
       port.write(EVERY_BYTE);
       pair.write(EVERY_BYTE);
-      await until(() => fromDriver.length >= 256 && received.length >= 256, `256 bytes each way (connection ${connection})`);
+      await until(
+        () => fromDriver.length >= 256 && received.length >= 256,
+        `256 bytes each way (connection ${connection})`,
+      );
       assert.deepEqual(Buffer.from(fromDriver), EVERY_BYTE, 'emulator reads what the driver wrote');
       assert.deepEqual(Buffer.from(received), EVERY_BYTE, 'driver reads what the emulator wrote');
       await new Promise<void>((r) => port.close(() => r()));
@@ -64,12 +68,16 @@ test('pty pair: raw for a client that sets nothing itself: no echo, no CR/LF tra
     driverEnd.on('data', (d: Buffer) => atDriver.push(...d));
     const lineEnds = Buffer.from([0x0a, 0x0d, 0x03, 0x04, 0x11, 0x13, 0x7f]);
     pair.write(lineEnds);
-    await until(() => atDriver.length >= lineEnds.length, 'the driver reads the emulator\'s bytes');
+    await until(() => atDriver.length >= lineEnds.length, "the driver reads the emulator's bytes");
     // the driver answers; anything echoed from the first write would arrive at the emulator before it
     writeSync(fd, Buffer.from([0x0a, 0xaa]));
-    await until(() => atEmulator.length >= 2, 'the emulator reads the driver\'s bytes');
-    assert.deepEqual(Buffer.from(atDriver), lineEnds, 'input: no CR/LF mapping, no signal or flow-control characters eaten');
-    assert.deepEqual(atEmulator, [0x0a, 0xaa], 'no echo of the emulator\'s bytes; output LF not turned into CR LF');
+    await until(() => atEmulator.length >= 2, "the emulator reads the driver's bytes");
+    assert.deepEqual(
+      Buffer.from(atDriver),
+      lineEnds,
+      'input: no CR/LF mapping, no signal or flow-control characters eaten',
+    );
+    assert.deepEqual(atEmulator, [0x0a, 0xaa], "no echo of the emulator's bytes; output LF not turned into CR LF");
   } finally {
     driverEnd.destroy();
     await pair.close();

@@ -1,32 +1,41 @@
 // The episode engine on both clocks: latency absorbed by the buffer, stale prefixes dropped, bad chunks
 // and crashed workers held, repeatable virtual-clock runs, and the honest stale-action check.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import { createHash } from 'node:crypto';
-import { SimDriver } from '../sim/sim-driver.js';
 import { ExpertPolicy } from '../sim/experts/expert-policy.js';
 import { robotModel } from '../sim/robots/index.js';
-import { OnnxPolicy } from '../src/policy/onnx/onnx-policy.js';
+import { SimDriver } from '../sim/sim-driver.js';
 import { writeTestPolicy } from '../src/policy/onnx/model-writer.js';
-import { StaleActionCheck, TickStampPolicy } from '../src/policy/tick-stamp.js';
+import { OnnxPolicy } from '../src/policy/onnx/onnx-policy.js';
 import type { Policy } from '../src/policy/policy.js';
+import { StaleActionCheck, TickStampPolicy } from '../src/policy/tick-stamp.js';
+import { loadRobot } from '../src/robot/index.js';
 import { ActionBuffer } from '../src/runtime/action-buffer.js';
-import { startRealtime, startVirtual, type EpisodeEngine } from '../src/runtime/runtime.js';
+import { type EpisodeEngine, startRealtime, startVirtual } from '../src/runtime/runtime.js';
 import type { LatencyModelSpec } from '../src/runtime/timing/latency-model.js';
 import { directWorld, snapshotWorld } from '../src/world/sim-world.js';
-import { loadRobot } from '../src/robot/index.js';
 
 const NO_INJECTION = { base_ms: 0, jitter_ms: 0 };
 
-async function virtualEngine(policyFor: (d: SimDriver) => Policy | Promise<Policy>, injected_ms = 0, latency_model: LatencyModelSpec = { kind: 'fixed', ms: 0 }) {
+async function virtualEngine(
+  policyFor: (d: SimDriver) => Policy | Promise<Policy>,
+  injected_ms = 0,
+  latency_model: LatencyModelSpec = { kind: 'fixed', ms: 0 },
+) {
   const driver = await SimDriver.create({ robot: 'ur5e', task: 'pick-place', time: 'virtual' });
   const policy = await policyFor(driver);
   const engine = startVirtual(driver, policy, directWorld(driver), {
-    blend: 'replace', margin_ticks: 2, injected: { base_ms: injected_ms, jitter_ms: 0 }, seed: 0, latency_model,
+    blend: 'replace',
+    margin_ticks: 2,
+    injected: { base_ms: injected_ms, jitter_ms: 0 },
+    seed: 0,
+    latency_model,
   });
   return { driver, policy, engine };
 }
@@ -58,13 +67,24 @@ test('a model with a fixed offset drops the stale prefix of every chunk by its a
   const dir = await mkdtemp(join(tmpdir(), 'vla-rt-'));
   try {
     const model = join(dir, 'm.onnx');
-    await writeTestPolicy(model, { name: 'fixed', cameras: [{ name: 'top', width: 32, height: 32 }], state_dim: 7, horizon: 25, action_dim: 7, mode: 'net', seed: 1 });
+    await writeTestPolicy(model, {
+      name: 'fixed',
+      cameras: [{ name: 'top', width: 32, height: 32 }],
+      state_dim: 7,
+      horizon: 25,
+      action_dim: 7,
+      mode: 'net',
+      seed: 1,
+    });
     const { engine, policy } = await virtualEngine(() => OnnxPolicy.load(model), 100);
     await engine.runEpisode({ seed: 0, max_ticks: 120 });
     const r = await engine.stop();
     await policy.close();
     // 100 ms = 5 ticks: each chunk loses at least its first 5 actions
-    assert.ok(r.buffer.dropped_prefix_actions >= 5 * r.buffer.chunks, `${r.buffer.dropped_prefix_actions} dropped over ${r.buffer.chunks} chunks`);
+    assert.ok(
+      r.buffer.dropped_prefix_actions >= 5 * r.buffer.chunks,
+      `${r.buffer.dropped_prefix_actions} dropped over ${r.buffer.chunks} chunks`,
+    );
     assert.equal(r.control.ticks, 120);
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -75,7 +95,15 @@ test('a NaN chunk is rejected whole and the robot holds where it is', async () =
   const dir = await mkdtemp(join(tmpdir(), 'vla-rt-'));
   try {
     const model = join(dir, 'nan.onnx');
-    await writeTestPolicy(model, { name: 'nan', cameras: [], state_dim: 7, horizon: 25, action_dim: 7, mode: 'nan', seed: 1 });
+    await writeTestPolicy(model, {
+      name: 'nan',
+      cameras: [],
+      state_dim: 7,
+      horizon: 25,
+      action_dim: 7,
+      mode: 'nan',
+      seed: 1,
+    });
     const { engine, policy, driver } = await virtualEngine(() => OnnxPolicy.load(model));
     const before = Float64Array.from(driver.env.readState(driver.env.newState()).position_rad);
     const out = await engine.runEpisode({ seed: 0 });
@@ -96,11 +124,30 @@ test('a killed inference worker ends the episode in a hold with a clear error', 
   const dir = await mkdtemp(join(tmpdir(), 'vla-rt-'));
   try {
     const model = join(dir, 'm.onnx');
-    await writeTestPolicy(model, { name: 'net', cameras: [], state_dim: 7, horizon: 25, action_dim: 7, mode: 'constant', constant: new Array(25 * 7).fill(0), seed: 1 });
+    await writeTestPolicy(model, {
+      name: 'net',
+      cameras: [],
+      state_dim: 7,
+      horizon: 25,
+      action_dim: 7,
+      mode: 'constant',
+      constant: new Array(25 * 7).fill(0),
+      seed: 1,
+    });
     const onnx = await OnnxPolicy.load(model);
     const { engine } = await virtualEngine(() => onnx);
     let killed = false;
-    const out = await engine.runEpisode({ seed: 0, recorder: { tick: (_s, _c, k) => { if (k === 30 && !killed) { killed = true; onnx.crashWorkerForTest('exit'); } } } });
+    const out = await engine.runEpisode({
+      seed: 0,
+      recorder: {
+        tick: (_s, _c, k) => {
+          if (k === 30 && !killed) {
+            killed = true;
+            onnx.crashWorkerForTest('exit');
+          }
+        },
+      },
+    });
     const r = await engine.stop();
     await onnx.close();
     assert.ok(killed);
@@ -117,12 +164,30 @@ async function fingerprint(): Promise<{ outcomes: string; buffer: string; comman
   const dir = await mkdtemp(join(tmpdir(), 'vla-rt-'));
   try {
     const model = join(dir, 'm.onnx');
-    await writeTestPolicy(model, { name: 'net', cameras: [{ name: 'top', width: 32, height: 32 }], state_dim: 7, horizon: 25, action_dim: 7, mode: 'net', seed: 2 });
+    await writeTestPolicy(model, {
+      name: 'net',
+      cameras: [{ name: 'top', width: 32, height: 32 }],
+      state_dim: 7,
+      horizon: 25,
+      action_dim: 7,
+      mode: 'net',
+      seed: 2,
+    });
     const { engine, policy } = await virtualEngine(() => OnnxPolicy.load(model), 0, { kind: 'fixed', ms: 60 });
     const hash = createHash('sha256');
     const outcomes = [];
     for (let seed = 0; seed < 2; seed++) {
-      outcomes.push(await engine.runEpisode({ seed, max_ticks: 150, recorder: { tick: (_s, c, k) => { hash.update(`${k}:${Array.from(c).join(',')};`); } } }));
+      outcomes.push(
+        await engine.runEpisode({
+          seed,
+          max_ticks: 150,
+          recorder: {
+            tick: (_s, c, k) => {
+              hash.update(`${k}:${Array.from(c).join(',')};`);
+            },
+          },
+        }),
+      );
     }
     const r = await engine.stop();
     await policy.close();
@@ -143,44 +208,77 @@ test('the virtual clock repeats a run exactly, whatever else loads the CPU', asy
   } finally {
     await Promise.all(burners.map((w) => w.terminate()));
   }
-  assert.match(idle.buffer, /"dropped_prefix_actions":[1-9]/, 'the latency model was charged (60 ms = 3 ticks dropped per chunk)');
+  assert.match(
+    idle.buffer,
+    /"dropped_prefix_actions":[1-9]/,
+    'the latency model was charged (60 ms = 3 ticks dropped per chunk)',
+  );
 });
 
-test('the stale-action check reads every executed action\'s tick back, and catches a buffer that is one tick off', async () => {
-  const run = async () => {
-    const { engine, driver } = await virtualEngine((d) => new TickStampPolicy(d.description), 0, { kind: 'fixed', ms: 90 });
-    const check = new StaleActionCheck(driver.description);
-    await engine.runEpisode({ seed: 0, max_ticks: 200, recorder: check });
-    await engine.stop();
-    return check;
-  };
-  const honest = await run();
-  assert.ok(honest.checked > 150, `${honest.checked} buffered actions checked`);
-  assert.equal(honest.stale, 0);
-  // plant an off-by-one: the buffer stores every action one tick after the one it was predicted for
-  const insert = ActionBuffer.prototype.insert;
-  ActionBuffer.prototype.insert = function (chunk, k_now) { return insert.call(this, { ...chunk, first_tick: chunk.first_tick + 1 }, k_now); };
-  try {
-    const planted = await run();
-    assert.ok(planted.stale > 0.9 * planted.checked, `${planted.stale} of ${planted.checked} caught`);
-  } finally {
-    ActionBuffer.prototype.insert = insert;
-  }
-});
+test(
+  "the stale-action check reads every executed action's tick back, and catches a buffer that is one tick " + 'off',
+  async () => {
+    const run = async () => {
+      const { engine, driver } = await virtualEngine((d) => new TickStampPolicy(d.description), 0, {
+        kind: 'fixed',
+        ms: 90,
+      });
+      const check = new StaleActionCheck(driver.description);
+      await engine.runEpisode({ seed: 0, max_ticks: 200, recorder: check });
+      await engine.stop();
+      return check;
+    };
+    const honest = await run();
+    assert.ok(honest.checked > 150, `${honest.checked} buffered actions checked`);
+    assert.equal(honest.stale, 0);
+    // plant an off-by-one: the buffer stores every action one tick after the one it was predicted for
+    const insert = ActionBuffer.prototype.insert;
+    ActionBuffer.prototype.insert = function (chunk, k_now) {
+      return insert.call(this, { ...chunk, first_tick: chunk.first_tick + 1 }, k_now);
+    };
+    try {
+      const planted = await run();
+      assert.ok(planted.stale > 0.9 * planted.checked, `${planted.stale} of ${planted.checked} caught`);
+    } finally {
+      ActionBuffer.prototype.insert = insert;
+    }
+  },
+);
 
-test('real clock: the control thread runs the episode; every tick reaches the engine once, in order, none executed stale', async () => {
-  const desc = await loadRobot('ur5');
-  const policy = new TickStampPolicy(desc);
-  const engine: EpisodeEngine = await startRealtime({ kind: 'sim', robot: 'ur5', task: 'pick-place' }, desc, policy,
-    () => snapshotWorld({ robot: 'ur5', task: 'pick-place' }, false), { blend: 'replace', margin_ticks: 2, injected: NO_INJECTION, seed: 0 });
-  const ticks: number[] = [];
-  const check = new StaleActionCheck(desc);
-  const out = await engine.runEpisode({ seed: 0, max_ticks: 60, recorder: { tick: (s, c, k, src) => { ticks.push(k); check.tick(s, c, k, src); } } });
-  const r = await engine.stop();
-  assert.equal(out.ticks, 60);
-  assert.ok(r.buffer.chunks >= 2);
-  assert.ok(r.jitter_ms.length >= 60);
-  assert.deepEqual(ticks, Array.from({ length: 60 }, (_, i) => i));
-  assert.ok(check.checked > 30, `${check.checked} buffered actions checked`);
-  assert.equal(check.stale, 0);
-});
+test(
+  'real clock: the control thread runs the episode; every tick ' +
+    'reaches the engine once, in order, none executed stale',
+  async () => {
+    const desc = await loadRobot('ur5');
+    const policy = new TickStampPolicy(desc);
+    const engine: EpisodeEngine = await startRealtime(
+      { kind: 'sim', robot: 'ur5', task: 'pick-place' },
+      desc,
+      policy,
+      () => snapshotWorld({ robot: 'ur5', task: 'pick-place' }, false),
+      { blend: 'replace', margin_ticks: 2, injected: NO_INJECTION, seed: 0 },
+    );
+    const ticks: number[] = [];
+    const check = new StaleActionCheck(desc);
+    const out = await engine.runEpisode({
+      seed: 0,
+      max_ticks: 60,
+      recorder: {
+        tick: (s, c, k, src) => {
+          ticks.push(k);
+          check.tick(s, c, k, src);
+        },
+      },
+    });
+    const r = await engine.stop();
+    assert.equal(out.ticks, 60);
+    assert.ok(r.buffer.chunks >= 2);
+    assert.ok(r.jitter_ms.length >= 60);
+    assert.deepEqual(
+      ticks,
+      Array.from({ length: 60 }, (_, i) => i),
+    );
+    assert.ok(check.checked > 30, `${check.checked} buffered actions checked`);
+    assert.equal(check.stale, 0);
+  },
+);

@@ -1,18 +1,19 @@
 // The embedded sim behind the Driver contract: its description comes from the robot profile, each write()
 // is one tick, read() copies the state into the caller's arrays, and expert episodes run through the
 // episode engine record a readable MCAP.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SimDriver } from '../sim/sim-driver.js';
+import { test } from 'node:test';
 import { newJointState } from '../drivers/driver.js';
-import { readEpisode } from '../src/recording/index.js';
-import { expertEngine } from '../src/cli/sim/expert-engine.js';
+import { SimDriver } from '../sim/sim-driver.js';
 import { openRecorder } from '../src/cli/run/recorder.js';
+import { expertEngine } from '../src/cli/sim/expert-engine.js';
+import { readEpisode } from '../src/recording/index.js';
 
-test('the description is the profile\'s: action layout and limits', async () => {
+test("the description is the profile's: action layout and limits", async () => {
   const d = await SimDriver.create({ robot: 'aloha' });
   try {
     const desc = d.description;
@@ -21,14 +22,17 @@ test('the description is the profile\'s: action layout and limits', async () => 
     assert.deepEqual(desc.gripper_names, ['left_gripper', 'right_gripper']);
     assert.equal(desc.position_limits_rad.length, 12);
     assert.equal(desc.control_hz, 50);
-    assert.deepEqual(desc.cameras.map((c) => c.name), ['top', 'left_wrist', 'right_wrist']);
+    assert.deepEqual(
+      desc.cameras.map((c) => c.name),
+      ['top', 'left_wrist', 'right_wrist'],
+    );
     assert.match(desc.source, /calibration\/profiles\/aloha\.json$/);
   } finally {
     await d.close();
   }
 });
 
-test('each write() is one tick; read() fills the caller\'s state, stamped with the tick\'s virtual time', async () => {
+test("each write() is one tick; read() fills the caller's state, stamped with the tick's virtual time", async () => {
   const d = await SimDriver.create({ robot: 'ur5', time: 'virtual' });
   try {
     const s = newJointState(d.description);
@@ -64,10 +68,20 @@ test('an expert episode through the engine succeeds and records a readable MCAP 
   const dir = await mkdtemp(join(tmpdir(), 'vla-driver-'));
   const ex = await expertEngine('ur5e', 'push');
   try {
-    const rec = await openRecorder({
-      target: join(dir, 'ep.mcap'), many: false, robot: ex.driver.description, task: 'push', policy: 'expert', cameras: ['top'], camera_size: 48,
-      frame_every: 5, sim: ex.driver,
-    }, 3);
+    const rec = await openRecorder(
+      {
+        target: join(dir, 'ep.mcap'),
+        many: false,
+        robot: ex.driver.description,
+        task: 'push',
+        policy: 'expert',
+        cameras: ['top'],
+        camera_size: 48,
+        frame_every: 5,
+        sim: ex.driver,
+      },
+      3,
+    );
     const r = await ex.engine.runEpisode({ seed: 3, recorder: rec.tick });
     const file = await rec.close(r);
     assert.ok(r.success, JSON.stringify(r));

@@ -1,13 +1,12 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SimEnv } from '../sim/sim-env.js';
-import { createExpert } from '../sim/experts/index.js';
-import { expertEngine } from '../src/cli/sim/expert-engine.js';
+import { test } from 'node:test';
 import { UR_HOME_RAD } from '../sim/robots/ur.js';
+import { SimEnv } from '../sim/sim-env.js';
 import { CUBE_HALF_M } from '../sim/tasks/pick-place.js';
 import { PUSH_CUBE_HALF_M } from '../sim/tasks/push.js';
+import { expertEngine } from '../src/cli/sim/expert-engine.js';
 
-const holdAt = (env: SimEnv, q: number[], gripper = 1) => Float64Array.from([...q, gripper]);
+const holdAt = (_env: SimEnv, q: number[], gripper = 1) => Float64Array.from([...q, gripper]);
 
 test('a joint target is reached within tolerance and a pose is held against gravity', async () => {
   const env = await SimEnv.create({ robot: 'ur5e', task: 'pick-place' });
@@ -15,15 +14,31 @@ test('a joint target is reached within tolerance and a pose is held against grav
     env.reset(0);
     const state = env.newState();
     // hold the home pose for 2 s: gravity must not make it sag
-    for (let t = 0; t < 100; t++) { env.applyAction(holdAt(env, UR_HOME_RAD)); env.step(); }
+    for (let t = 0; t < 100; t++) {
+      env.applyAction(holdAt(env, UR_HOME_RAD));
+      env.step();
+    }
     env.readState(state);
-    for (let j = 0; j < 6; j++) assert.ok(Math.abs(state.position_rad[j] - UR_HOME_RAD[j]) < 2e-3, `joint ${j} sagged to ${state.position_rad[j]}`);
+    for (let j = 0; j < 6; j++)
+      assert.ok(
+        Math.abs(state.position_rad[j] - UR_HOME_RAD[j]) < 2e-3,
+        `joint ${j} sagged to ${state.position_rad[j]}`,
+      );
     // step the shoulder and elbow 0.3 rad: reached within 1 s, to 2 mrad
     const target = [...UR_HOME_RAD];
-    target[1] += 0.3; target[2] -= 0.3; target[5] += 0.3;
-    for (let t = 0; t < 50; t++) { env.applyAction(holdAt(env, target)); env.step(); }
+    target[1] += 0.3;
+    target[2] -= 0.3;
+    target[5] += 0.3;
+    for (let t = 0; t < 50; t++) {
+      env.applyAction(holdAt(env, target));
+      env.step();
+    }
     env.readState(state);
-    for (let j = 0; j < 6; j++) assert.ok(Math.abs(state.position_rad[j] - target[j]) < 2e-3, `joint ${j} at ${state.position_rad[j]}, target ${target[j]}`);
+    for (let j = 0; j < 6; j++)
+      assert.ok(
+        Math.abs(state.position_rad[j] - target[j]) < 2e-3,
+        `joint ${j} at ${state.position_rad[j]}, target ${target[j]}`,
+      );
     for (let j = 0; j < 6; j++) assert.ok(Math.abs(state.velocity_rad_s[j]) < 0.01, `joint ${j} still moving`);
   } finally {
     env.dispose();
@@ -35,9 +50,15 @@ test('gripper opens and closes on command (0 closed .. 1 open)', async () => {
   try {
     env.reset(0);
     const state = env.newState();
-    for (let t = 0; t < 25; t++) { env.applyAction(holdAt(env, UR_HOME_RAD, 0)); env.step(); }
+    for (let t = 0; t < 25; t++) {
+      env.applyAction(holdAt(env, UR_HOME_RAD, 0));
+      env.step();
+    }
     assert.ok(env.readState(state).gripper[0] < 0.02, `closed gripper reads ${state.gripper[0]}`);
-    for (let t = 0; t < 25; t++) { env.applyAction(holdAt(env, UR_HOME_RAD, 0.5)); env.step(); }
+    for (let t = 0; t < 25; t++) {
+      env.applyAction(holdAt(env, UR_HOME_RAD, 0.5));
+      env.step();
+    }
     assert.ok(Math.abs(env.readState(state).gripper[0] - 0.5) < 0.02, `half-open gripper reads ${state.gripper[0]}`);
   } finally {
     env.dispose();
@@ -53,7 +74,9 @@ test('the same seed gives the same episode, a different seed a different scene',
       await ex.engine.runEpisode({ seed, recorder: { tick: (s) => qs.push(...s.position_rad) } });
       return { qs, cube: env.objectPose('cube').pos };
     };
-    const a = await trace(5), b = await trace(5), c = await trace(6);
+    const a = await trace(5),
+      b = await trace(5),
+      c = await trace(6);
     assert.deepEqual(a.qs, b.qs);
     assert.deepEqual(a.cube, b.cube);
     assert.notDeepEqual(a.cube, c.cube);
@@ -107,7 +130,12 @@ test('push success: true on the target, and never after the cube was lifted', as
   }
 });
 
-for (const [robot, task] of [['ur5e', 'pick-place'], ['ur5', 'pick-place'], ['ur5e', 'push'], ['ur5', 'push']] as const) {
+for (const [robot, task] of [
+  ['ur5e', 'pick-place'],
+  ['ur5', 'pick-place'],
+  ['ur5e', 'push'],
+  ['ur5', 'push'],
+] as const) {
   test(`scripted expert solves ${robot} ${task} (seeds 0-5)`, async () => {
     const ex = await expertEngine(robot, task);
     try {
@@ -126,11 +154,17 @@ test('bad input: wrong action length, non-finite action, unknown task for a robo
   const env = await SimEnv.create({ robot: 'ur5e' });
   try {
     assert.throws(() => env.applyAction(new Float64Array(6)), /expects 7/);
-    assert.throws(() => env.applyAction(Float64Array.from([0, 0, NaN, 0, 0, 0, 1])), /action\[2\] \(elbow_joint\) is not finite/);
+    assert.throws(
+      () => env.applyAction(Float64Array.from([0, 0, NaN, 0, 0, 0, 1])),
+      /action\[2\] \(elbow_joint\) is not finite/,
+    );
   } finally {
     env.dispose();
   }
-  await assert.rejects(SimEnv.create({ robot: 'aloha', task: 'push' }), /not available for robot 'aloha' \(valid: transfer-cube\)/);
+  await assert.rejects(
+    SimEnv.create({ robot: 'aloha', task: 'push' }),
+    /not available for robot 'aloha' \(valid: transfer-cube\)/,
+  );
   await assert.rejects(SimEnv.create({ robot: 'ur5', physics_hz: 480, control_hz: 50 }), /whole multiple/);
 });
 

@@ -7,14 +7,40 @@
 // the torque of an arm that may be holding itself up (eeprom-plan.ts). A leader is only read: its
 // registers are read once and the calibration is applied in software. No goal is ever computed from a
 // failed read.
-import { DynamixelBus, type BusOptions } from '../dynamixel/bus.js';
-import { CENTRE_TICKS, MODEL_NUMBER, REG, TICKS_PER_REV, describeHardwareError, type ModelName, type Register } from '../../protocols/dynamixel/control-table.js';
-import { DynamixelError } from '../dynamixel/errors.js';
+
 import type { ArmCalibration } from '../../calibration/motor-calibration.js';
 import {
-  changesNeedingTorqueOff, EEPROM_REGISTERS_READ, planEepromChanges, torqueOffIds, TorqueOffRefused, type EepromApplied, type EepromPlan, type EepromReadings,
+  ALOHA_GRIPPER_ID,
+  ALOHA_JOINT_IDS,
+  ALOHA_READ_IDS,
+  ALOHA_WRITE_IDS,
+  type AlohaMotor,
+  type AlohaRole,
+  type AlohaSide,
+  alohaMotors,
+} from '../../protocols/aloha/motor-map.js';
+import {
+  CENTRE_TICKS,
+  describeHardwareError,
+  MODEL_NUMBER,
+  type ModelName,
+  REG,
+  type Register,
+  TICKS_PER_REV,
+} from '../../protocols/dynamixel/control-table.js';
+import { DynamixelBus } from '../dynamixel/bus.js';
+import type { BusOptions } from '../dynamixel/bus-options.js';
+import { DynamixelError } from '../dynamixel/errors.js';
+import {
+  changesNeedingTorqueOff,
+  EEPROM_REGISTERS_READ,
+  type EepromApplied,
+  type EepromPlan,
+  type EepromReadings,
+  planEepromChanges,
+  TorqueOffRefused,
+  torqueOffIds,
 } from './eeprom-plan.js';
-import { alohaMotors, ALOHA_GRIPPER_ID, ALOHA_JOINT_IDS, ALOHA_READ_IDS, ALOHA_WRITE_IDS, type AlohaMotor, type AlohaRole, type AlohaSide } from '../../protocols/aloha/motor-map.js';
 
 const TICKS_PER_RAD = TICKS_PER_REV / (2 * Math.PI);
 
@@ -49,7 +75,11 @@ export class ArmFault extends DynamixelError {
 }
 
 /** motor ticks -> calibrated ticks: sign * (p - motor_offset) + cal_offset (identity once configured). */
-interface TickMap { sign: 1 | -1; motor_offset: number; cal_offset: number }
+interface TickMap {
+  sign: 1 | -1;
+  motor_offset: number;
+  cal_offset: number;
+}
 
 export class AlohaArm {
   readonly name: string;
@@ -58,7 +88,11 @@ export class AlohaArm {
   private readonly raw = new Int32Array(ALOHA_READ_IDS.length);
   private readonly goals = new Int32Array(ALOHA_WRITE_IDS.length);
   private readonly maps: TickMap[];
-  private readonly last: ArmReading = { position_rad: new Float64Array(6), gripper: 0, ticks: new Int32Array(ALOHA_READ_IDS.length) };
+  private readonly last: ArmReading = {
+    position_rad: new Float64Array(6),
+    gripper: 0,
+    ticks: new Int32Array(ALOHA_READ_IDS.length),
+  };
 
   static async open(opts: AlohaArmOptions): Promise<AlohaArm> {
     const role = opts.role ?? 'follower';
@@ -75,7 +109,12 @@ export class AlohaArm {
     }
   }
 
-  private constructor(readonly bus: DynamixelBus, name: string, role: AlohaRole, private readonly cal: ArmCalibration) {
+  private constructor(
+    readonly bus: DynamixelBus,
+    name: string,
+    role: AlohaRole,
+    private readonly cal: ArmCalibration,
+  ) {
     this.name = name;
     this.role = role;
     this.motors = alohaMotors(role);
@@ -95,10 +134,14 @@ export class AlohaArm {
       read.set(m.id, { torque_on: (await this.bus.readRegister(m.id, REG.torque_enable)) !== 0, values });
     }
     return {
-      arm: this.name, path: this.bus.path,
+      arm: this.name,
+      path: this.bus.path,
       changes: planEepromChanges(this.motors, this.cal, read),
       torque_on_ids: new Set([...read].filter(([, r]) => r.torque_on).map(([id]) => id)),
-      final: this.motors.map((m) => ({ drive_mode: this.cal[m.name].drive_mode, homing_offset: this.cal[m.name].homing_offset })),
+      final: this.motors.map((m) => ({
+        drive_mode: this.cal[m.name].drive_mode,
+        homing_offset: this.cal[m.name].homing_offset,
+      })),
     };
   }
 
@@ -109,17 +152,27 @@ export class AlohaArm {
    */
   async applyConfiguration(plan: EepromPlan, opts: { allow_torque_off: boolean }): Promise<EepromApplied> {
     const risky = changesNeedingTorqueOff(plan);
-    if (risky.length && !opts.allow_torque_off) throw new TorqueOffRefused(risky.map((change) => ({ arm: plan.arm, path: plan.path, change })));
+    if (risky.length && !opts.allow_torque_off)
+      throw new TorqueOffRefused(risky.map((change) => ({ arm: plan.arm, path: plan.path, change })));
     if (plan.changes.length === 0) {
-      plan.final.forEach((f, i) => this.setTickMap(i, f.drive_mode, f.homing_offset));
+      plan.final.forEach((f, i) => {
+        this.setTickMap(i, f.drive_mode, f.homing_offset);
+      });
       return { arm: this.name, eeprom_writes: 0, torque_off_ids: [] };
     }
     const torque_off_ids = torqueOffIds(plan);
     for (const id of torque_off_ids) await this.bus.writeRegister(id, REG.torque_enable, 0);
     for (const c of plan.changes) await this.bus.writeRegister(c.motor.id, c.reg, c.want);
     const left = (await this.planConfiguration()).changes;
-    if (left.length) throw new ArmFault(`${this.name}: EEPROM registers did not take the calibration: ${left.map((c) => `ID ${c.motor.id} (${c.motor.name}) ${c.reg.name} is ${c.have}, wanted ${c.want}`).join('; ')}`);
-    plan.final.forEach((f, i) => this.setTickMap(i, f.drive_mode, f.homing_offset));
+    if (left.length)
+      throw new ArmFault(
+        `${this.name}: EEPROM registers did not take the calibration: ${left
+          .map((c) => `ID ${c.motor.id} (${c.motor.name}) ${c.reg.name} is ${c.have}, wanted ${c.want}`)
+          .join('; ')}`,
+      );
+    plan.final.forEach((f, i) => {
+      this.setTickMap(i, f.drive_mode, f.homing_offset);
+    });
     return { arm: this.name, eeprom_writes: plan.changes.length, torque_off_ids };
   }
 
@@ -154,7 +207,8 @@ export class AlohaArm {
     await this.bus.syncRead(REG.present_position, ALOHA_READ_IDS, this.raw, timeout_ms, deadline_ms);
     const r = this.last;
     for (let i = 0; i < ALOHA_READ_IDS.length; i++) r.ticks[i] = this.toCalibrated(i, this.raw[i]);
-    for (let j = 0; j < ALOHA_JOINT_IDS.length; j++) r.position_rad[j] = (r.ticks[ALOHA_JOINT_IDS[j] - 1] - CENTRE_TICKS) / TICKS_PER_RAD;
+    for (let j = 0; j < ALOHA_JOINT_IDS.length; j++)
+      r.position_rad[j] = (r.ticks[ALOHA_JOINT_IDS[j] - 1] - CENTRE_TICKS) / TICKS_PER_RAD;
     const g = this.cal.gripper;
     r.gripper = clamp01((r.ticks[ALOHA_GRIPPER_ID - 1] - g.range_min) / (g.range_max - g.range_min));
     return r;
@@ -183,14 +237,24 @@ export class AlohaArm {
       let bits = -1;
       try {
         bits = await this.bus.readRegister(id, REG.hardware_error_status);
-      } catch { /* reported below with unknown bits */ }
+      } catch {
+        /* reported below with unknown bits */
+      }
       const what = bits < 0 ? 'status unreadable' : describeHardwareError(bits);
-      out.push({ arm: this.name, id, motor, bits, message: `${this.name}: hardware alert on ID ${id} (${motor}): ${what}` });
+      out.push({
+        arm: this.name,
+        id,
+        motor,
+        bits,
+        message: `${this.name}: hardware alert on ID ${id} (${motor}): ${what}`,
+      });
     }
     return out;
   }
 
-  get hasAlert(): boolean { return this.bus.alerts.size > 0; }
+  get hasAlert(): boolean {
+    return this.bus.alerts.size > 0;
+  }
 
   async close(): Promise<void> {
     await this.bus.close();
@@ -202,7 +266,9 @@ export class AlohaArm {
       try {
         const { model_number } = await this.bus.ping(m.id);
         if (this.role === 'follower' && model_number !== MODEL_NUMBER[m.model]) {
-          const found = (Object.keys(MODEL_NUMBER) as ModelName[]).find((k) => MODEL_NUMBER[k] === model_number) ?? `model ${model_number}`;
+          const found =
+            (Object.keys(MODEL_NUMBER) as ModelName[]).find((k) => MODEL_NUMBER[k] === model_number) ??
+            `model ${model_number}`;
           throw new ArmFault(`${this.name}: ID ${m.id} (${m.name}) is a ${found}, expected ${m.model}`);
         }
       } catch (err) {
@@ -210,20 +276,32 @@ export class AlohaArm {
         missing.push(m.id);
       }
     }
-    if (missing.length) throw new ArmFault(`${this.name} on ${this.bus.path}: no reply from ID${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (${missing.map((id) => this.motors[id - 1].name).join(', ')})`);
+    if (missing.length)
+      throw new ArmFault(
+        `${this.name} on ${this.bus.path}: no reply from ID${missing.length > 1 ? 's' : ''} ${missing.join(', ')} ` +
+          `(${missing.map((id) => this.motors[id - 1].name).join(', ')})`,
+      );
   }
 
   /** Read each motor's drive mode and homing offset, to map its ticks onto the calibration's. */
   private async loadTickMaps(): Promise<void> {
     for (let i = 0; i < this.motors.length; i++) {
       const m = this.motors[i];
-      this.setTickMap(i, await this.bus.readRegister(m.id, REG.drive_mode), await this.bus.readRegister(m.id, REG.homing_offset));
+      this.setTickMap(
+        i,
+        await this.bus.readRegister(m.id, REG.drive_mode),
+        await this.bus.readRegister(m.id, REG.homing_offset),
+      );
     }
   }
 
   private setTickMap(i: number, drive_mode: number, homing_offset: number): void {
     const c = this.cal[this.motors[i].name];
-    this.maps[i] = { sign: (drive_mode & 1) === (c.drive_mode & 1) ? 1 : -1, motor_offset: homing_offset, cal_offset: c.homing_offset };
+    this.maps[i] = {
+      sign: (drive_mode & 1) === (c.drive_mode & 1) ? 1 : -1,
+      motor_offset: homing_offset,
+      cal_offset: c.homing_offset,
+    };
   }
 
   private toCalibrated(i: number, motorTicks: number): number {
@@ -237,8 +315,10 @@ export class AlohaArm {
     const c = this.cal[m.name];
     const ticks = Math.round(calibrated);
     if (!(ticks >= c.range_min && ticks <= c.range_max)) {
-      throw new ArmFault(`${this.name}: goal ${calibrated} ticks for ID ${id} (${m.name}) is outside its calibrated travel `
-        + `${c.range_min}..${c.range_max}; nothing sent`);
+      throw new ArmFault(
+        `${this.name}: goal ${calibrated} ticks for ID ${id} (${m.name}) is outside its calibrated travel ` +
+          `${c.range_min}..${c.range_max}; nothing sent`,
+      );
     }
     const t = this.maps[id - 1];
     return t.sign * (ticks - t.cal_offset) + t.motor_offset;

@@ -10,17 +10,18 @@
 // Connecting never switches torque off on an arm that may be holding itself up: the calibration's EEPROM
 // registers are read and only those that differ are written, and a motor with torque on is refused
 // (nothing written) unless allow_torque_off says the arms are resting.
-import type { Driver, Health, JointState } from '../driver.js';
-import { DriverSetupError } from '../driver.js';
-import { AlohaArm, type AlohaArmOptions, type HardwareAlert } from './aloha-arm.js';
-import { ALOHA_ARM_SIDES, ALOHA_JOINT_NAMES, type AlohaSide } from '../../protocols/aloha/motor-map.js';
+
 import type { ArmCalibration } from '../../calibration/motor-calibration.js';
-import type { BusCounters } from '../dynamixel/bus.js';
-import { DynamixelDeadlineError, DynamixelError } from '../dynamixel/errors.js';
-import { changesNeedingTorqueOff, TorqueOffRefused, type EepromApplied } from './eeprom-plan.js';
-import { narrowToCalibration } from './calibrated-limits.js';
+import { ALOHA_ARM_SIDES, ALOHA_JOINT_NAMES, type AlohaSide } from '../../protocols/aloha/motor-map.js';
 import type { RobotDescription } from '../../src/robot/index.js';
 import { monotonicMs } from '../../src/util/clock.js';
+import type { Driver, Health, JointState } from '../driver.js';
+import { DriverSetupError } from '../driver.js';
+import type { BusCounters } from '../dynamixel/bus-options.js';
+import { DynamixelDeadlineError, DynamixelError } from '../dynamixel/errors.js';
+import { AlohaArm, type AlohaArmOptions, type HardwareAlert } from './aloha-arm.js';
+import { narrowToCalibration } from './calibrated-limits.js';
+import { changesNeedingTorqueOff, type EepromApplied, TorqueOffRefused } from './eeprom-plan.js';
 
 export interface AlohaSerialDriverOptions {
   description: RobotDescription;
@@ -91,7 +92,14 @@ export class AlohaSerialDriver implements Driver {
     const arms: AlohaArm[] = [];
     try {
       for (const side of ALOHA_ARM_SIDES) {
-        arms.push(await AlohaArm.open({ side, port: this.opts.ports[side], calibration: this.opts.calibration[side], bus: this.opts.bus }));
+        arms.push(
+          await AlohaArm.open({
+            side,
+            port: this.opts.ports[side],
+            calibration: this.opts.calibration[side],
+            bus: this.opts.bus,
+          }),
+        );
       }
       await this.applyCalibration(arms);
       for (const a of arms) await a.setTorque(true);
@@ -125,7 +133,8 @@ export class AlohaSerialDriver implements Driver {
 
   write(command: Float64Array | null): void {
     if (!this.arms.length) throw new Error('aloha driver: configure() first');
-    if (command && command.length !== this.goal.length) throw new Error(`action has ${command.length} values, aloha expects ${this.goal.length}`);
+    if (command && command.length !== this.goal.length)
+      throw new Error(`action has ${command.length} values, aloha expects ${this.goal.length}`);
     if (command && !this.hardware_alerts) {
       this.goal.set(command);
       this.pendingKind = 'write';
@@ -134,7 +143,9 @@ export class AlohaSerialDriver implements Driver {
     }
     if (this.cycling) this.late_commands++;
     this.commandedMs = monotonicMs();
-    this.cycling ??= this.runCycles().finally(() => { this.cycling = undefined; });
+    this.cycling ??= this.runCycles().finally(() => {
+      this.cycling = undefined;
+    });
   }
 
   async deactivate(): Promise<void> {
@@ -150,11 +161,15 @@ export class AlohaSerialDriver implements Driver {
 
   counters(): Record<string, number> {
     const out: Record<string, number> = {
-      io_faults: this.io_faults, hardware_alerts: this.hardware_alerts?.length ?? 0, late_ticks: this.late_ticks, late_commands: this.late_commands,
+      io_faults: this.io_faults,
+      hardware_alerts: this.hardware_alerts?.length ?? 0,
+      late_ticks: this.late_ticks,
+      late_commands: this.late_commands,
     };
     for (const [arm, c] of Object.entries(this.busCounters())) {
       const side = arm.split(' ')[0];
-      for (const k of ['retries', 'timeouts', 'crc_errors', 'stale_replies', 'deadline_misses'] as const) out[`${side}_${k}`] = c[k];
+      for (const k of ['retries', 'timeouts', 'crc_errors', 'stale_replies', 'deadline_misses'] as const)
+        out[`${side}_${k}`] = c[k];
     }
     return out;
   }
@@ -168,10 +183,13 @@ export class AlohaSerialDriver implements Driver {
     const plans = [];
     for (const a of arms) plans.push(await a.planConfiguration());
     const allow_torque_off = this.opts.allow_torque_off ?? false;
-    const risky = plans.flatMap((p) => changesNeedingTorqueOff(p).map((change) => ({ arm: p.arm, path: p.path, change })));
+    const risky = plans.flatMap((p) =>
+      changesNeedingTorqueOff(p).map((change) => ({ arm: p.arm, path: p.path, change })),
+    );
     if (risky.length && !allow_torque_off) throw new TorqueOffRefused(risky);
     this.configuration = [];
-    for (const [i, a] of arms.entries()) this.configuration.push(await a.applyConfiguration(plans[i], { allow_torque_off }));
+    for (const [i, a] of arms.entries())
+      this.configuration.push(await a.applyConfiguration(plans[i], { allow_torque_off }));
   }
 
   private async runCycles(): Promise<void> {
@@ -197,7 +215,10 @@ export class AlohaSerialDriver implements Driver {
   private async writeArm(a: number): Promise<void> {
     const arm = this.arms[a];
     try {
-      await arm.write(this.goal.subarray(a * ACTION_PER_ARM, a * ACTION_PER_ARM + JOINTS), this.goal[a * ACTION_PER_ARM + JOINTS]);
+      await arm.write(
+        this.goal.subarray(a * ACTION_PER_ARM, a * ACTION_PER_ARM + JOINTS),
+        this.goal[a * ACTION_PER_ARM + JOINTS],
+      );
     } catch (err) {
       this.ioFault(arm, err as Error);
     }
@@ -237,7 +258,8 @@ export class AlohaSerialDriver implements Driver {
     const now = monotonicMs();
     const dt_s = (now - this.measured_ms) / 1000;
     const known = Number.isFinite(this.measured_ms) && dt_s > 0;
-    for (let i = 0; i < this.position.length; i++) this.velocity[i] = known ? (this.position[i] - this.prev[i]) / dt_s : 0;
+    for (let i = 0; i < this.position.length; i++)
+      this.velocity[i] = known ? (this.position[i] - this.prev[i]) / dt_s : 0;
     this.prev.set(this.position);
     this.measured_ms = now;
   }

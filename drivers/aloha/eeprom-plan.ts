@@ -3,11 +3,12 @@
 // off falls unless it is resting (on its stops, or held). So the driver reads the registers first and
 // writes only those that differ; a motor that must change while its torque is on is refused unless the
 // user said the arm is resting (--allow-torque-off). Nothing is written before every arm was checked.
+
+import type { ArmCalibration } from '../../calibration/motor-calibration.js';
+import type { AlohaMotor } from '../../protocols/aloha/motor-map.js';
 import type { Register } from '../../protocols/dynamixel/control-table.js';
 import { REG } from '../../protocols/dynamixel/control-table.js';
 import { DynamixelError } from '../dynamixel/errors.js';
-import type { ArmCalibration } from '../../calibration/motor-calibration.js';
-import type { AlohaMotor } from '../../protocols/aloha/motor-map.js';
 
 /** One EEPROM register of one motor that differs from what the calibration and motor map want. */
 export interface EepromChange {
@@ -61,14 +62,20 @@ export function wantedEeprom(m: AlohaMotor, cal: ArmCalibration): [Register, num
  * shadows), following each write to the shadows that obey it through Secondary_ID: a shadow whose value
  * a primary's write changed is written again when it needs its own.
  */
-export function planEepromChanges(motors: readonly AlohaMotor[], cal: ArmCalibration, read: EepromReadings): EepromChange[] {
+export function planEepromChanges(
+  motors: readonly AlohaMotor[],
+  cal: ArmCalibration,
+  read: EepromReadings,
+): EepromChange[] {
   const now = new Map([...read].map(([id, r]) => [id, new Map(r.values)]));
   const changes: EepromChange[] = [];
   for (const m of [...motors].sort((a, b) => a.id - b.id)) {
     for (const [reg, want] of wantedEeprom(m, cal)) {
       const have = now.get(m.id)!.get(reg)!;
       if (have === want) continue;
-      const also_written = motors.filter((s) => s.id !== m.id && now.get(s.id)!.get(REG.secondary_id) === m.id).map((s) => s.id);
+      const also_written = motors
+        .filter((s) => s.id !== m.id && now.get(s.id)!.get(REG.secondary_id) === m.id)
+        .map((s) => s.id);
       for (const id of [m.id, ...also_written]) now.get(id)!.set(reg, want);
       changes.push({ motor: m, reg, have, want, also_written });
     }
@@ -77,7 +84,12 @@ export function planEepromChanges(motors: readonly AlohaMotor[], cal: ArmCalibra
 }
 
 /** The registers planEepromChanges() needs read. */
-export const EEPROM_REGISTERS_READ: readonly Register[] = [REG.operating_mode, REG.drive_mode, REG.homing_offset, REG.secondary_id];
+export const EEPROM_REGISTERS_READ: readonly Register[] = [
+  REG.operating_mode,
+  REG.drive_mode,
+  REG.homing_offset,
+  REG.secondary_id,
+];
 
 /** IDs a plan writes (directly or through Secondary_ID) whose torque is on: each change needing torque off. */
 export function changesNeedingTorqueOff(plan: EepromPlan): EepromChange[] {
@@ -97,10 +109,17 @@ export function torqueOffIds(plan: EepromPlan): number[] {
 export class TorqueOffRefused extends DynamixelError {
   override name = 'TorqueOffRefused';
   constructor(readonly changes: { arm: string; path: string; change: EepromChange }[]) {
-    const lines = changes.map(({ arm, path, change: c }) => `${arm} on ${path}: ID ${c.motor.id} (${c.motor.name}) ${c.reg.name} is ${c.have}, the calibration needs ${c.want}`
-      + (c.also_written.length ? ` (a write its shadow ID ${c.also_written.join(', ')} takes too)` : ''));
-    super(`these EEPROM registers can only be written with torque off, and torque is on: ${lines.join('; ')}. `
-      + 'Switching torque off now would drop the arm, so nothing was written. Rest the arm (on its stops, or hold it), '
-      + 'then run again with --allow-torque-off.');
+    const lines = changes.map(
+      ({ arm, path, change: c }) =>
+        `${arm} on ${path}: ID ${c.motor.id} (${c.motor.name}) ${c.reg.name} is ${c.have}, the calibration needs ` +
+        `${c.want}` +
+        (c.also_written.length ? ` (a write its shadow ID ${c.also_written.join(', ')} takes too)` : ''),
+    );
+    super(
+      `these EEPROM registers can only be written with torque off, and torque is on: ${lines.join('; ')}. ` +
+        'Switching torque off now would drop the arm, so nothing ' +
+        'was written. Rest the arm (on its stops, or hold it), ' +
+        'then run again with --allow-torque-off.',
+    );
   }
 }

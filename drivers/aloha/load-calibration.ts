@@ -1,10 +1,13 @@
 // Both follower arms' calibration files, validated before anything is commanded: a malformed file is a
 // DriverSetupError naming the file and each bad motor.
-import { DriverSetupError } from '../driver.js';
-import { CalibrationError, loadArmCalibration, type ArmCalibration } from '../../calibration/motor-calibration.js';
-import { alohaMotors, type AlohaSide } from '../../protocols/aloha/motor-map.js';
 
-export async function loadAlohaCalibration(paths: Record<AlohaSide, string>): Promise<Record<AlohaSide, ArmCalibration>> {
+import { type ArmCalibration, CalibrationError, loadArmCalibration } from '../../calibration/motor-calibration.js';
+import { type AlohaSide, alohaMotors } from '../../protocols/aloha/motor-map.js';
+import { DriverSetupError } from '../driver.js';
+
+export async function loadAlohaCalibration(
+  paths: Record<AlohaSide, string>,
+): Promise<Record<AlohaSide, ArmCalibration>> {
   const out = {} as Record<AlohaSide, ArmCalibration>;
   for (const side of ['left', 'right'] as const) {
     try {

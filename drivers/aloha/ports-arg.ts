@@ -13,8 +13,10 @@ export function parseArmPorts(value: string | undefined): Partial<Record<AlohaSi
   for (const part of value.split(',')) {
     const eq = part.indexOf('=');
     const side = part.slice(0, eq).trim();
-    if (eq <= 0 || eq === part.length - 1) throw new PortsArgError(`--ports: '${part}' is not ARM=PATH (arms: ${ALOHA_ARM_SIDES.join(', ')})`);
-    if (!(ALOHA_ARM_SIDES as readonly string[]).includes(side)) throw new PortsArgError(`--ports: unknown arm '${side}' (valid: ${ALOHA_ARM_SIDES.join(', ')})`);
+    if (eq <= 0 || eq === part.length - 1)
+      throw new PortsArgError(`--ports: '${part}' is not ARM=PATH (arms: ${ALOHA_ARM_SIDES.join(', ')})`);
+    if (!(ALOHA_ARM_SIDES as readonly string[]).includes(side))
+      throw new PortsArgError(`--ports: unknown arm '${side}' (valid: ${ALOHA_ARM_SIDES.join(', ')})`);
     if (ports[side as AlohaSide]) throw new PortsArgError(`--ports names the ${side} arm twice`);
     ports[side as AlohaSide] = part.slice(eq + 1).trim();
   }

@@ -25,13 +25,17 @@ const DEFAULT = { width: 640, height: 480, fps: 30 };
 export function parseCameraSpec(text: string): LocalCameraSpec {
   const m = SPEC.exec(text.trim());
   if (!m) {
-    throw new CameraSpecError(`camera '${text}': expected NAME=/dev/videoN[:WxH][@FPS] or NAME=lavfi:testsrc[:WxH][@FPS], e.g. top=/dev/video0:640x480@30`);
+    throw new CameraSpecError(
+      `camera '${text}': expected NAME=/dev/videoN[:WxH][@FPS] or NAME=lavfi:testsrc[:WxH][@FPS], e.g. ` +
+        `top=/dev/video0:640x480@30`,
+    );
   }
   const [, name, source, w, h, f] = m;
   const width = w ? Number(w) : DEFAULT.width;
   const height = h ? Number(h) : DEFAULT.height;
   const fps = f ? Number(f) : DEFAULT.fps;
-  if (width < 8 || height < 8 || width > 7680 || height > 4320) throw new CameraSpecError(`camera '${text}': size ${width}x${height} is outside 8x8 .. 7680x4320`);
+  if (width < 8 || height < 8 || width > 7680 || height > 4320)
+    throw new CameraSpecError(`camera '${text}': size ${width}x${height} is outside 8x8 .. 7680x4320`);
   if (fps < 1 || fps > 240) throw new CameraSpecError(`camera '${text}': ${fps} frames per second is outside 1 .. 240`);
   const input_args = source.startsWith('lavfi:')
     ? lavfiTestInputArgs(width, height, fps, source.slice('lavfi:'.length))

@@ -25,8 +25,9 @@ export function findFfmpeg(env: NodeJS.ProcessEnv = process.env): FfmpegLocation
   return undefined;
 }
 
-export const NO_FFMPEG_HELP = 'no ffmpeg found: install the system\'s (Debian: apt-get install ffmpeg), set FFMPEG_PATH, or '
-  + 'run npm install without --omit=optional (it ships @ffmpeg-installer/ffmpeg)';
+export const NO_FFMPEG_HELP =
+  "no ffmpeg found: install the system's (Debian: apt-get install ffmpeg), set FFMPEG_PATH, or " +
+  'run npm install without --omit=optional (it ships @ffmpeg-installer/ffmpeg)';
 
 function isExecutable(path: string): boolean {
   try {

@@ -4,13 +4,19 @@ export class RawFrameSplitter {
   private frame: Uint8Array;
   private filled = 0;
 
-  constructor(readonly frame_bytes: number, private readonly onFrame: (frame: Uint8Array) => void) {
-    if (!Number.isInteger(frame_bytes) || frame_bytes <= 0) throw new RangeError(`frame size must be a positive whole number of bytes, got ${frame_bytes}`);
+  constructor(
+    readonly frame_bytes: number,
+    private readonly onFrame: (frame: Uint8Array) => void,
+  ) {
+    if (!Number.isInteger(frame_bytes) || frame_bytes <= 0)
+      throw new RangeError(`frame size must be a positive whole number of bytes, got ${frame_bytes}`);
     this.frame = new Uint8Array(frame_bytes);
   }
 
   /** Bytes of an incomplete frame waiting for the rest. */
-  get pending_bytes(): number { return this.filled; }
+  get pending_bytes(): number {
+    return this.filled;
+  }
 
   push(chunk: Uint8Array): void {
     let off = 0;

@@ -3,14 +3,15 @@
 // PNG). Frames are stamped on arrival (monotonic), not by header.stamp. Decoding is lazy: a 640x480 JPEG
 // costs ~20 ms in JavaScript, so only the frame the runtime asks for (latest(), a few times a second) is
 // decoded, not each of the 30 a second that arrive.
-import { Topic, type Ros } from '../ur/roslib.js';
-import { Subject, type Observable } from 'rxjs';
-import { CameraError, type CameraImage, type CameraSource, type FrameArrival } from './camera-source.js';
-import { decodePngRgb, type DecodedRgb } from '../../src/codecs/png.js';
-import { decodeJpegRgb } from '../../src/codecs/jpeg.js';
+
+import { type Observable, Subject } from 'rxjs';
 import { MSG_TYPES, uint8Data } from '../../protocols/ros/messages.js';
-import { monotonicMs } from '../../src/util/clock.js';
+import { decodeJpegRgb } from '../../src/codecs/jpeg.js';
+import { type DecodedRgb, decodePngRgb } from '../../src/codecs/png.js';
 import type { Logger } from '../../src/telemetry/log.js';
+import { monotonicMs } from '../../src/util/clock.js';
+import { type Ros, Topic } from '../ur/roslib.js';
+import { CameraError, type CameraImage, type CameraSource, type FrameArrival } from './camera-source.js';
 
 export interface RosImageCameraOptions {
   /** An open roslib connection (e.g. UrDriver.connection.ros): cameras share the driver's socket. */
@@ -29,7 +30,12 @@ const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47];
 const JPEG_MAGIC = [0xff, 0xd8, 0xff];
 
 /** The newest message, decoded when someone asks for it. */
-interface Pending { bytes: Uint8Array; kind: 'png' | 'jpeg'; t_mono_ms: number; seq: number }
+interface Pending {
+  bytes: Uint8Array;
+  kind: 'png' | 'jpeg';
+  t_mono_ms: number;
+  seq: number;
+}
 
 export class RosImageCamera implements CameraSource {
   readonly name: string;
@@ -54,7 +60,15 @@ export class RosImageCamera implements CameraSource {
     if (p && p.seq !== this.last?.seq) {
       this.pending = undefined;
       const rgb = this.decode(p);
-      if (rgb) this.last = { camera: this.name, width: rgb.width, height: rgb.height, rgb: rgb.rgb, t_mono_ms: p.t_mono_ms, seq: p.seq };
+      if (rgb)
+        this.last = {
+          camera: this.name,
+          width: rgb.width,
+          height: rgb.height,
+          rgb: rgb.rgb,
+          t_mono_ms: p.t_mono_ms,
+          seq: p.seq,
+        };
     }
     return this.last;
   }
@@ -62,8 +76,11 @@ export class RosImageCamera implements CameraSource {
   start(): Promise<CameraImage> {
     if (this.topic) return Promise.reject(new CameraError(`camera '${this.name}' is already started`));
     this.topic = new Topic({
-      ros: this.opts.ros, name: this.opts.topic, messageType: MSG_TYPES.compressed_image,
-      throttle_rate: this.opts.throttle_ms ?? 0, queue_length: 1,
+      ros: this.opts.ros,
+      name: this.opts.topic,
+      messageType: MSG_TYPES.compressed_image,
+      throttle_rate: this.opts.throttle_ms ?? 0,
+      queue_length: 1,
     });
     this.topic.subscribe((m) => this.onMessage(m));
     const timeoutMs = this.opts.start_timeout_ms ?? 5000;
@@ -77,9 +94,15 @@ export class RosImageCamera implements CameraSource {
           reject(err);
         } else resolve(frame!);
       };
-      const timer = setTimeout(() => done(new CameraError(`camera '${this.name}': no image on ${this.opts.topic} within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => done(new CameraError(`camera '${this.name}': no image on ${this.opts.topic} within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       // the first frame must decode: a stream the runtime cannot read is refused before anything moves
-      const okSub = this.arrivals.subscribe(() => { const f = this.latest(); if (f) done(undefined, f); });
+      const okSub = this.arrivals.subscribe(() => {
+        const f = this.latest();
+        if (f) done(undefined, f);
+      });
       const errSub = this.failures.subscribe((e) => done(e));
     });
   }
@@ -102,7 +125,10 @@ export class RosImageCamera implements CameraSource {
     }
     const kind = startsWith(bytes, PNG_MAGIC) ? 'png' : startsWith(bytes, JPEG_MAGIC) ? 'jpeg' : undefined;
     if (!kind) {
-      this.fail(`${this.opts.topic}: format '${String(m.format)}' is neither JPEG nor PNG (raw sensor_msgs/Image is not supported; publish the compressed transport)`);
+      this.fail(
+        `${this.opts.topic}: format '${String(m.format)}' is neither JPEG nor PNG (raw sensor_msgs/Image is not ` +
+          `supported; publish the compressed transport)`,
+      );
       return;
     }
     this.pending = { bytes, kind, t_mono_ms, seq: ++this.seq };

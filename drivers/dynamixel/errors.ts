@@ -13,15 +13,29 @@ export class PortOpenError extends DynamixelError {
 /** No (good) reply from one or more IDs after every retry. */
 export class DynamixelTimeoutError extends DynamixelError {
   override name = 'DynamixelTimeoutError';
-  constructor(readonly bus: string, readonly ids: number[], what: string, attempts: number, timeout_ms: number) {
-    super(`${bus}: no reply from ID${ids.length > 1 ? 's' : ''} ${ids.join(', ')} to ${what} (${attempts} attempt${attempts > 1 ? 's' : ''}, ${timeout_ms} ms each)`);
+  constructor(
+    readonly bus: string,
+    readonly ids: number[],
+    what: string,
+    attempts: number,
+    timeout_ms: number,
+  ) {
+    super(
+      `${bus}: no reply from ID${ids.length > 1 ? 's' : ''} ${ids.join(', ')} to ${what} (${attempts} ` +
+        `attempt${attempts > 1 ? 's' : ''}, ${timeout_ms} ms each)`,
+    );
   }
 }
 
 /** A servo answered with an error in its status packet (other than a hardware alert alone). */
 export class DynamixelStatusError extends DynamixelError {
   override name = 'DynamixelStatusError';
-  constructor(readonly bus: string, readonly id: number, readonly status: number, what: string) {
+  constructor(
+    readonly bus: string,
+    readonly id: number,
+    readonly status: number,
+    what: string,
+  ) {
     super(`${bus}: ID ${id} refused ${what}: ${describeStatusError(status)}`);
   }
 }
@@ -37,10 +51,17 @@ export class BusClosedError extends DynamixelError {
  */
 export class DynamixelDeadlineError extends DynamixelError {
   override name = 'DynamixelDeadlineError';
-  constructor(readonly bus: string, readonly ids: number[], what: string) {
-    super(ids.length === 0
-      ? `${bus}: ${what} finished after the end of its control tick (its reading is discarded)`
-      : `${bus}: no reply from ID${ids.length > 1 ? 's' : ''} ${ids.join(', ')} to ${what} within its control tick (abandoned; late replies are discarded)`);
+  constructor(
+    readonly bus: string,
+    readonly ids: number[],
+    what: string,
+  ) {
+    super(
+      ids.length === 0
+        ? `${bus}: ${what} finished after the end of its control tick (its reading is discarded)`
+        : `${bus}: no reply from ID${ids.length > 1 ? 's' : ''} ${ids.join(', ')} to ${what} within its control tick ` +
+            `(abandoned; late replies are discarded)`,
+    );
   }
 }
 

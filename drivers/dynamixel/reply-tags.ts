@@ -20,14 +20,19 @@ import type { OwedReplies } from './transaction.js';
 /** Extra bytes a read may ask for, as its tag (0 = untagged). */
 export const MAX_READ_PAD = 3;
 
-interface AbandonedRequest { generation: number; owed: Map<number, OwedReplies> }
+interface AbandonedRequest {
+  generation: number;
+  owed: Map<number, OwedReplies>;
+}
 
 export class AbandonedReplies {
   /** Oldest first. */
   private records: AbandonedRequest[] = [];
 
   /** Records still open (for tests and reports). */
-  get pending(): number { return this.records.length; }
+  get pending(): number {
+    return this.records.length;
+  }
 
   /** The request of `generation` ended while owed these replies. */
   abandon(generation: number, owed: Map<number, OwedReplies>): void {
@@ -36,7 +41,8 @@ export class AbandonedReplies {
 
   /** A reply to the request of `generation` arrived: no reply to an older request can still come. */
   heard(generation: number): void {
-    if (this.records.length && this.records[0].generation < generation) this.records = this.records.filter((r) => r.generation >= generation);
+    if (this.records.length && this.records[0].generation < generation)
+      this.records = this.records.filter((r) => r.generation >= generation);
   }
 
   /**

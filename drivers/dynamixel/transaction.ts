@@ -4,50 +4,75 @@
 // expected (so a corrupted reply is retried at once instead of after the timeout), or at the timeout.
 // A retry asks some IDs again, so an ID can owe more than one reply: owed() says how many are still
 // due when the request ends, so that none of them can later pass for the answer to another request.
-import type { Packet } from '../../protocols/dynamixel/packet.js';
+
 import { STATUS_ERROR } from '../../protocols/dynamixel/control-table.js';
+import type { Packet } from '../../protocols/dynamixel/packet.js';
 
 export type ReplyHandler = (index: number, p: Packet) => void;
 
 export type AttemptOutcome = 'complete' | 'crc' | 'timeout' | 'refused';
 
 /** Replies still due from one ID: `count` packets of `length` data bytes. */
-export interface OwedReplies { length: number; count: number }
+export interface OwedReplies {
+  length: number;
+  count: number;
+}
 
+/** IDs one request may address: every motor of an arm, with room to spare. */
+const CAPACITY = 32;
+
+/**
+ * One per bus, reused for every request (the bus sends one at a time): begin() sets it up without
+ * allocating, so the per-tick SYNC_READ costs no new transaction.
+ */
 export class Transaction {
-  /** IDs still owed a reply, by index into the expected list. */
-  readonly missing: boolean[];
-  missingCount: number;
+  ids: readonly number[] = [];
+  /** IDs still owed a reply, by index into the expected list (1 = missing). */
+  private missing = new Uint8Array(CAPACITY);
+  missingCount = 0;
   /** Requests sent to / replies heard from each ID (every attempt, duplicates included). */
-  private readonly asked: Int32Array;
-  private readonly heard: Int32Array;
+  private asked = new Int32Array(CAPACITY);
+  private heard = new Int32Array(CAPACITY);
+  /** Bytes of data each reply must carry (tag pad included). */
+  private length = new Int32Array(CAPACITY);
   private crcLost = 0;
   refusal: { id: number; status: number } | undefined;
+  private onReply: ReplyHandler = () => {};
   private settle: ((o: AttemptOutcome) => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(
-    readonly ids: readonly number[],
-    /** Bytes of data each reply must carry (tag pad included): one for all, or one per expected ID. */
-    private readonly dataLength: number | readonly number[],
-    private readonly onReply: ReplyHandler,
-    private readonly onAlert: (id: number) => void,
-  ) {
-    this.missing = ids.map(() => true);
+  constructor(private readonly onAlert: (id: number) => void) {}
+
+  /** A new request to `ids`; reply i carries replyBytes(i) + pad data bytes. */
+  begin(ids: readonly number[], replyBytes: (i: number) => number, pad: number, onReply: ReplyHandler): this {
+    if (ids.length > this.missing.length) {
+      this.missing = new Uint8Array(ids.length);
+      this.asked = new Int32Array(ids.length);
+      this.heard = new Int32Array(ids.length);
+      this.length = new Int32Array(ids.length);
+    }
+    this.ids = ids;
+    this.onReply = onReply;
+    this.refusal = undefined;
     this.missingCount = ids.length;
-    this.asked = new Int32Array(ids.length);
-    this.heard = new Int32Array(ids.length);
+    for (let i = 0; i < ids.length; i++) {
+      this.missing[i] = 1;
+      this.asked[i] = 0;
+      this.heard[i] = 0;
+      this.length[i] = replyBytes(i) + pad;
+    }
+    return this;
   }
 
   /** IDs that have not answered yet. */
   missingIds(): number[] {
-    return this.ids.filter((_, i) => this.missing[i]);
+    return this.ids.filter((_, i) => this.missing[i] === 1);
   }
 
   /** Wait for the replies of one attempt, sent to the IDs still missing. */
   attempt(timeout_ms: number): Promise<AttemptOutcome> {
     this.crcLost = 0;
-    for (let i = 0; i < this.ids.length; i++) if (this.missing[i]) this.asked[i]++;
+    for (let i = 0; i < this.ids.length; i++) if (this.missing[i] === 1) this.asked[i]++;
     return new Promise((resolve) => {
       this.settle = resolve;
       this.timer = setTimeout(() => this.finish('timeout'), Math.max(0, timeout_ms));
@@ -61,10 +86,11 @@ export class Transaction {
   offer(p: Packet): boolean {
     const i = this.ids.indexOf(p.id);
     if (i < 0 || this.heard[i] >= this.asked[i]) return false;
-    const want = this.lengthOf(i);
+    const want = this.length[i];
     if (p.data.length !== want && (p.error & 0x7f) === 0) return false;
     this.heard[i]++;
-    if (!this.settle || !this.missing[i]) return true; // a duplicate, or after the request ended: consumed, not used
+    // a duplicate, or after the request ended: consumed, not used
+    if (!this.settle || this.missing[i] === 0) return true;
     if (p.error & 0x80) this.onAlert(p.id);
     const code = p.error & 0x7f;
     if (code === STATUS_ERROR.crc) {
@@ -75,7 +101,7 @@ export class Transaction {
       this.finish('refused');
       return true;
     } else {
-      this.missing[i] = false;
+      this.missing[i] = 0;
       this.missingCount--;
       this.onReply(i, p);
     }
@@ -94,18 +120,20 @@ export class Transaction {
     this.finish('timeout');
   }
 
+  /** Whether any reply asked for was not heard (the usual request owes nothing). */
+  owesAny(): boolean {
+    for (let i = 0; i < this.ids.length; i++) if (this.asked[i] > this.heard[i]) return true;
+    return false;
+  }
+
   /** Replies asked for and not heard (yet): they may still arrive, after this request is over. */
   owed(): Map<number, OwedReplies> {
     const out = new Map<number, OwedReplies>();
     for (let i = 0; i < this.ids.length; i++) {
       const count = this.asked[i] - this.heard[i];
-      if (count > 0) out.set(this.ids[i], { length: this.lengthOf(i), count });
+      if (count > 0) out.set(this.ids[i], { length: this.length[i], count });
     }
     return out;
-  }
-
-  private lengthOf(i: number): number {
-    return typeof this.dataLength === 'number' ? this.dataLength : this.dataLength[i];
   }
 
   private checkDone(): void {

@@ -21,10 +21,26 @@ export interface SerialLink {
 }
 
 /** The options serialport's Linux binding opens with (bindings-cpp linux.js), at our baud rate. */
-const OPEN_DEFAULTS = { vmin: 1, vtime: 0, dataBits: 8, lock: true, stopBits: 1, parity: 'none', rtscts: false, xon: false, xoff: false, xany: false, hupcl: true };
+const OPEN_DEFAULTS = {
+  vmin: 1,
+  vtime: 0,
+  dataBits: 8,
+  lock: true,
+  stopBits: 1,
+  parity: 'none',
+  rtscts: false,
+  xon: false,
+  xoff: false,
+  xany: false,
+  hupcl: true,
+};
 const EAGAIN_RETRY_MS = 1;
 
-interface PendingWrite { data: Uint8Array; offset: number; cb?: (err: Error | null | undefined) => void }
+interface PendingWrite {
+  data: Uint8Array;
+  offset: number;
+  cb?: (err: Error | null | undefined) => void;
+}
 
 export class WorkerSerialPort extends EventEmitter implements SerialLink {
   private readonly reader: ReadStream;
@@ -46,7 +62,10 @@ export class WorkerSerialPort extends EventEmitter implements SerialLink {
     return new WorkerSerialPort(fd, readFd);
   }
 
-  private constructor(private readonly fd: number, readFd: number) {
+  private constructor(
+    private readonly fd: number,
+    readFd: number,
+  ) {
     super();
     this.reader = new ReadStream(readFd);
     // libuv reopens a terminal by its path and reads from the new descriptor; the one it was given
@@ -85,10 +104,12 @@ export class WorkerSerialPort extends EventEmitter implements SerialLink {
     // the binding opened the descriptor, so the binding closes it (fs would warn about a descriptor it
     // never opened); callers must let this finish before the thread is terminated
     this.reader.once('close', () => {
-      void asyncClose(this.fd).catch(() => undefined).then(() => {
-        this.emit('close');
-        cb();
-      });
+      void asyncClose(this.fd)
+        .catch(() => undefined)
+        .then(() => {
+          this.emit('close');
+          cb();
+        });
     });
     this.reader.destroy();
   }

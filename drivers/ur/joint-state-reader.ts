@@ -14,7 +14,10 @@ export class JointStateReader {
   private index: Int32Array;
   private gripperIndex = -1;
 
-  constructor(private readonly jointNames: readonly string[], private readonly gripperJoint: string) {
+  constructor(
+    private readonly jointNames: readonly string[],
+    private readonly gripperJoint: string,
+  ) {
     this.index = new Int32Array(jointNames.length);
   }
 
@@ -26,7 +29,10 @@ export class JointStateReader {
     this.remap(names);
     const pos = finiteArray(m.position, 'joint_states.position', names.length);
     // velocity is optional in JointState (empty when not measured)
-    const vel = Array.isArray(m.velocity) && m.velocity.length === names.length ? finiteArray(m.velocity, 'joint_states.velocity') : undefined;
+    const vel =
+      Array.isArray(m.velocity) && m.velocity.length === names.length
+        ? finiteArray(m.velocity, 'joint_states.velocity')
+        : undefined;
     for (let j = 0; j < this.index.length; j++) {
       out.position_rad[j] = pos[this.index[j]];
       out.velocity_rad_s[j] = vel ? vel[this.index[j]] : 0;

@@ -5,9 +5,10 @@
 //
 // Caution: roslib queues anything sent while disconnected and flushes it on reconnect. Commands must
 // therefore never be published unless `connected` is true, or stale commands would arrive late.
-import { Ros } from './roslib.js';
-import { Subject, type Observable } from 'rxjs';
+
+import { type Observable, Subject } from 'rxjs';
 import type { Logger } from '../../src/telemetry/log.js';
+import { Ros } from './roslib.js';
 
 /** The rosbridge server could not be reached (or answered nothing useful) when we started. */
 export class RosConnectionError extends Error {}
@@ -38,7 +39,10 @@ export class RosConnection {
   private delayMs: number;
   private attempt = 0;
 
-  private constructor(private readonly opts: RosConnectionOptions, ros: Ros) {
+  private constructor(
+    private readonly opts: RosConnectionOptions,
+    ros: Ros,
+  ) {
     this.ros = ros;
     this.events$ = this.events.asObservable();
     this.delayMs = opts.reconnect_initial_ms;
@@ -59,9 +63,14 @@ export class RosConnection {
         reject(new RosConnectionError(`cannot connect to rosbridge at ${opts.url}: ${reason}`));
       };
       let lastError = '';
-      const ok = () => { clearTimeout(timer); resolve(); };
+      const ok = () => {
+        clearTimeout(timer);
+        resolve();
+      };
       ros.once('connection', ok);
-      ros.on('error', (e) => { lastError = describeEvent(e); });
+      ros.on('error', (e) => {
+        lastError = describeEvent(e);
+      });
       ros.once('close', (e) => fail(lastError || describeEvent(e) || 'connection closed'));
     });
     try {
@@ -82,9 +91,13 @@ export class RosConnection {
     return conn;
   }
 
-  get url(): string { return this.opts.url; }
+  get url(): string {
+    return this.opts.url;
+  }
   /** True while the socket is open: the only time it is safe to publish a command. */
-  get connected(): boolean { return this.up && this.ros.isConnected; }
+  get connected(): boolean {
+    return this.up && this.ros.isConnected;
+  }
 
   async close(): Promise<void> {
     this.closing = true;
@@ -97,7 +110,10 @@ export class RosConnection {
     }
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, 1000);
-      this.ros.once('close', () => { clearTimeout(timer); resolve(); });
+      this.ros.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
       this.ros.close();
     });
     this.events.complete();

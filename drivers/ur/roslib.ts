@@ -4,8 +4,8 @@
 // (type-only: erased from the emitted JavaScript).
 import * as roslib from 'roslib';
 import type RosClass from '../../node_modules/roslib/dist/src/core/Ros.js';
-import type TopicClass from '../../node_modules/roslib/dist/src/core/Topic.js';
 import type ServiceClass from '../../node_modules/roslib/dist/src/core/Service.js';
+import type TopicClass from '../../node_modules/roslib/dist/src/core/Topic.js';
 
 const lib = roslib as unknown as { Ros: typeof RosClass; Topic: typeof TopicClass; Service: typeof ServiceClass };
 

@@ -14,17 +14,18 @@
 //    how old a measurement may be is the runtime's rule, not the driver's.
 // roslib does not reconnect by itself: RosConnection does, with back-off; a measurement of a lost
 // connection is never handed out again.
-import { Topic } from './roslib.js';
+
+import type { RosSettings } from '../../calibration/ros-settings.js';
+import { float64MultiArray, MSG_TYPES, onePointTrajectory } from '../../protocols/ros/messages.js';
+import type { RobotDescription } from '../../src/robot/index.js';
+import type { Logger } from '../../src/telemetry/log.js';
+import { monotonicMs } from '../../src/util/clock.js';
 import type { Driver, Health, JointState } from '../driver.js';
 import { DriverSetupError } from '../driver.js';
-import { RosConnection, RosConnectionError } from './ros-connection.js';
 import { JointStateReader, type MeasuredJoints } from './joint-state-reader.js';
-import { float64MultiArray, MSG_TYPES, onePointTrajectory } from '../../protocols/ros/messages.js';
+import { RosConnection, RosConnectionError } from './ros-connection.js';
 import { askSubscribers } from './rosapi.js';
-import type { RosSettings } from '../../calibration/ros-settings.js';
-import type { RobotDescription } from '../../src/robot/index.js';
-import { monotonicMs } from '../../src/util/clock.js';
-import type { Logger } from '../../src/telemetry/log.js';
+import { Topic } from './roslib.js';
 
 export { RosConnectionError };
 
@@ -52,7 +53,13 @@ export class UrDriver implements Driver {
   readonly description: RobotDescription;
   readonly settings: RosSettings;
   readonly url: string;
-  readonly faults: UrFaultCounters = { program_stops: 0, disconnects: 0, reconnects: 0, bad_states: 0, commands_published: 0 };
+  readonly faults: UrFaultCounters = {
+    program_stops: 0,
+    disconnects: 0,
+    reconnects: 0,
+    bad_states: 0,
+    commands_published: 0,
+  };
   /** Monotonic time each command was put on the wire is reported here (benchmarks), if set. */
   onPublish: ((t_mono_ms: number) => void) | undefined;
   private readonly reader: JointStateReader;
@@ -79,10 +86,16 @@ export class UrDriver implements Driver {
   }
 
   /** Robot program state as last published (undefined: not published yet). */
-  get programRunning(): boolean | undefined { return this.program; }
+  get programRunning(): boolean | undefined {
+    return this.program;
+  }
   /** Speed scaling as a fraction (1 = full speed), undefined until published. */
-  get speedScaling(): number | undefined { return this.scaling; }
-  get connection(): RosConnection | undefined { return this.conn; }
+  get speedScaling(): number | undefined {
+    return this.scaling;
+  }
+  get connection(): RosConnection | undefined {
+    return this.conn;
+  }
 
   async configure(): Promise<void> {
     if (this.conn) return;
@@ -90,7 +103,10 @@ export class UrDriver implements Driver {
     let conn: RosConnection;
     try {
       conn = await RosConnection.open({
-        url: this.url, connect_timeout_ms: s.connect_timeout_ms, reconnect_initial_ms: s.reconnect_initial_ms, reconnect_max_ms: s.reconnect_max_ms,
+        url: this.url,
+        connect_timeout_ms: s.connect_timeout_ms,
+        reconnect_initial_ms: s.reconnect_initial_ms,
+        reconnect_max_ms: s.reconnect_max_ms,
         log: this.opts.log,
       });
     } catch (err) {
@@ -110,10 +126,14 @@ export class UrDriver implements Driver {
 
   async activate(): Promise<string | undefined> {
     if (!this.conn?.connected) return `no connection to ${this.url}`;
-    if (this.measured_t_mono_ms === undefined) return `no ${this.settings.topics.joint_states} on the current connection`;
+    if (this.measured_t_mono_ms === undefined)
+      return `no ${this.settings.topics.joint_states} on the current connection`;
     if (this.program === undefined) {
-      return `no robot program status on ${this.settings.topics.program_running}: is the UR driver running, and are the topic names `
-        + `this ROS version's (--ros-layout ${this.settings.layout === 'ros2' ? 'ros1' : 'ros2'})?`;
+      return (
+        `no robot program status on ${this.settings.topics.program_running}: is the UR driver running, and are the ` +
+        `topic names ` +
+        `this ROS version's (--ros-layout ${this.settings.layout === 'ros2' ? 'ros1' : 'ros2'})?`
+      );
     }
     if (!this.program) return 'the robot program is not running (start it on the teach pendant)';
     return undefined;
@@ -144,9 +164,11 @@ export class UrDriver implements Driver {
     if (command === null || !this.conn?.connected || !this.topics) return;
     const s = this.settings;
     const q = command.subarray(0, 6);
-    this.topics.command.publish(s.command_mode === 'trajectory'
-      ? onePointTrajectory(s.layout, s.joint_names, q, this.dt_s)
-      : float64MultiArray(q));
+    this.topics.command.publish(
+      s.command_mode === 'trajectory'
+        ? onePointTrajectory(s.layout, s.joint_names, q, this.dt_s)
+        : float64MultiArray(q),
+    );
     this.gripperCommand = command[6];
     this.topics.gripper.publish({ data: this.gripperCommand });
     this.faults.commands_published++;
@@ -182,9 +204,15 @@ export class UrDriver implements Driver {
       joint_states: new Topic({ ros, name: s.topics.joint_states, messageType: MSG_TYPES.joint_state }),
       program: new Topic({ ros, name: s.topics.program_running, messageType: MSG_TYPES.bool }),
       scaling: new Topic({ ros, name: s.topics.speed_scaling, messageType: MSG_TYPES.float64 }),
-      command: s.command_mode === 'trajectory'
-        ? new Topic({ ros, name: s.topics.joint_trajectory, messageType: MSG_TYPES.joint_trajectory, queue_size: 1 })
-        : new Topic({ ros, name: s.topics.forward_position_commands, messageType: MSG_TYPES.float64_multi_array, queue_size: 1 }),
+      command:
+        s.command_mode === 'trajectory'
+          ? new Topic({ ros, name: s.topics.joint_trajectory, messageType: MSG_TYPES.joint_trajectory, queue_size: 1 })
+          : new Topic({
+              ros,
+              name: s.topics.forward_position_commands,
+              messageType: MSG_TYPES.float64_multi_array,
+              queue_size: 1,
+            }),
       gripper: new Topic({ ros, name: s.topics.gripper_command, messageType: MSG_TYPES.float64, queue_size: 1 }),
     };
     // now, not on the first command: the controllers' subscriptions connect while we wait for state
@@ -198,14 +226,21 @@ export class UrDriver implements Driver {
 
   private async firstJointState(): Promise<void> {
     const s = this.settings;
-    const first = new Promise<void>((resolve) => { this.onFirstState = resolve; });
+    const first = new Promise<void>((resolve) => {
+      this.onFirstState = resolve;
+    });
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), s.connect_timeout_ms); });
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), s.connect_timeout_ms);
+    });
     const late = await Promise.race([first.then(() => false), timedOut]);
     clearTimeout(timer);
     if (late) {
-      throw new DriverSetupError(`connected to ${this.url}, but no usable ${s.topics.joint_states} (joints ${s.joint_names.join(', ')}) arrived within `
-        + `${s.connect_timeout_ms} ms: is the UR driver running, and are the topic and joint names right?`);
+      throw new DriverSetupError(
+        `connected to ${this.url}, but no usable ${s.topics.joint_states} (joints ${s.joint_names.join(', ')}) ` +
+          `arrived within ` +
+          `${s.connect_timeout_ms} ms: is the UR driver running, and are the topic and joint names right?`,
+      );
     }
   }
 
@@ -215,12 +250,18 @@ export class UrDriver implements Driver {
     const topic = s.command_mode === 'trajectory' ? s.topics.joint_trajectory : s.topics.forward_position_commands;
     const answer = await askSubscribers(this.conn!.ros, topic, s.connect_timeout_ms);
     if (answer.kind === 'unavailable') {
-      this.opts.log?.warn({ topic, why: answer.why }, 'cannot ask rosapi who subscribes to the command topic; make sure its controller is running');
+      this.opts.log?.warn(
+        { topic, why: answer.why },
+        'cannot ask rosapi who subscribes to the command topic; make sure its controller is running',
+      );
       return;
     }
     if (answer.subscribers.length === 0) {
-      throw new DriverSetupError(`nobody subscribes to ${topic} on ${this.url}: is its controller loaded, and are these the topic names of this `
-        + `ROS version (--ros-layout ${s.layout === 'ros2' ? 'ros1' : 'ros2'})? Nothing was commanded`);
+      throw new DriverSetupError(
+        `nobody subscribes to ${topic} on ${this.url}: is its controller loaded, and are these the topic names of ` +
+          `this ` +
+          `ROS version (--ros-layout ${s.layout === 'ros2' ? 'ros1' : 'ros2'})? Nothing was commanded`,
+      );
     }
   }
 
@@ -238,7 +279,8 @@ export class UrDriver implements Driver {
     try {
       this.reader.read(msg, this.measured);
     } catch (err) {
-      if (this.faults.bad_states++ % 500 === 0) this.opts.log?.warn({ err: (err as Error).message }, 'unusable /joint_states');
+      if (this.faults.bad_states++ % 500 === 0)
+        this.opts.log?.warn({ err: (err as Error).message }, 'unusable /joint_states');
       return;
     }
     this.measured_t_mono_ms = monotonicMs();
@@ -255,6 +297,7 @@ export class UrDriver implements Driver {
 
   private onScaling(msg: unknown): void {
     const v = (msg as { data?: unknown }).data;
-    if (typeof v === 'number' && Number.isFinite(v)) this.scaling = this.settings.speed_scaling_unit === 'percent' ? v / 100 : v;
+    if (typeof v === 'number' && Number.isFinite(v))
+      this.scaling = this.settings.speed_scaling_unit === 'percent' ? v / 100 : v;
   }
 }

@@ -55,10 +55,12 @@ export const ALOHA_READ_IDS = [1, 2, 3, 4, 5, 6, 7, 8, 9] as const;
 /** The per-tick SYNC_WRITE: primaries only; the shadows take the same goal through Secondary_ID. */
 export const ALOHA_WRITE_IDS = [1, 2, 4, 6, 7, 8, 9] as const;
 
+/** The calibration pose of an arm: ACT's start pose (rad, joint order), gripper fully open. */
+export const ALOHA_CALIBRATION_POSE_RAD = [0, -0.96, 1.16, 0, -0.3, 0] as const;
 
 /**
  * The follower gripper motor's travel: -0.6213 rad closed .. 1.4910 rad open (ALOHA's
  * FOLLOWER_GRIPPER_JOINT_CLOSE/OPEN). Used by the emulator and as the nominal range when calibrating.
  */
 export const ALOHA_GRIPPER_CLOSED_RAD = -0.6213;
-export const ALOHA_GRIPPER_OPEN_RAD = 1.4910;
+export const ALOHA_GRIPPER_OPEN_RAD = 1.491;

@@ -46,9 +46,24 @@ export const MODEL_NUMBER = { 'XM430-W350': 1020, 'XL430-W250': 1060, 'XM540-W27
 export type ModelName = keyof typeof MODEL_NUMBER;
 
 /** Baud_Rate register value -> bits per second. */
-export const BAUD_RATE_BPS: Record<number, number> = { 0: 9600, 1: 57600, 2: 115200, 3: 1_000_000, 4: 2_000_000, 5: 3_000_000, 6: 4_000_000 };
+export const BAUD_RATE_BPS: Record<number, number> = {
+  0: 9600,
+  1: 57600,
+  2: 115200,
+  3: 1_000_000,
+  4: 2_000_000,
+  5: 3_000_000,
+  6: 4_000_000,
+};
 
-export const OPERATING_MODE = { current: 0, velocity: 1, position: 3, extended_position: 4, current_based_position: 5, pwm: 16 } as const;
+export const OPERATING_MODE = {
+  current: 0,
+  velocity: 1,
+  position: 3,
+  extended_position: 4,
+  current_based_position: 5,
+  pwm: 16,
+} as const;
 
 /** Drive_Mode bit 0: reverse the direction of rotation. */
 export const DRIVE_MODE_REVERSE = 0x01;
@@ -71,12 +86,22 @@ export const STATUS_ERROR = {
 } as const;
 
 const STATUS_ERROR_TEXT: Record<number, string> = {
-  1: 'result fail', 2: 'instruction error', 3: 'CRC error', 4: 'data range error', 5: 'data length error', 6: 'data limit error', 7: 'access error',
+  1: 'result fail',
+  2: 'instruction error',
+  3: 'CRC error',
+  4: 'data range error',
+  5: 'data length error',
+  6: 'data limit error',
+  7: 'access error',
 };
 
 /** Hardware_Error_Status bits. */
 export const HARDWARE_ERROR_TEXT: Record<number, string> = {
-  0x01: 'input voltage', 0x04: 'overheating', 0x08: 'motor encoder', 0x10: 'electrical shock', 0x20: 'overload',
+  1: 'input voltage',
+  4: 'overheating',
+  8: 'motor encoder',
+  16: 'electrical shock',
+  32: 'overload',
 };
 
 export function describeStatusError(err: number): string {
@@ -88,6 +113,8 @@ export function describeStatusError(err: number): string {
 }
 
 export function describeHardwareError(bits: number): string {
-  const parts = Object.entries(HARDWARE_ERROR_TEXT).filter(([b]) => bits & Number(b)).map(([, t]) => t);
+  const parts = Object.entries(HARDWARE_ERROR_TEXT)
+    .filter(([b]) => bits & Number(b))
+    .map(([, t]) => t);
   return parts.join(', ') || `0x${bits.toString(16)}`;
 }

@@ -3,7 +3,7 @@
 // unstuffed packets. A bad CRC or an impossible LEN costs one byte: the search restarts right after the
 // false header, so a real packet that follows the garbage is still found. Preallocated buffers only.
 import { crc16 } from './crc.js';
-import { HEADER_BYTES, INSTRUCTION, MAX_LENGTH_FIELD, unstuffInto, type Packet } from './packet.js';
+import { HEADER_BYTES, INSTRUCTION, MAX_LENGTH_FIELD, type Packet, unstuffInto } from './packet.js';
 
 export interface FramerCounters {
   packets: number;
@@ -56,7 +56,9 @@ export class PacketFramer {
     this.start = this.end = 0;
   }
 
-  get buffered(): number { return this.end - this.start; }
+  get buffered(): number {
+    return this.end - this.start;
+  }
 
   private parse(): void {
     const b = this.buf;

@@ -5,8 +5,21 @@
 import { crc16 } from './crc.js';
 
 export const INSTRUCTION = {
-  ping: 0x01, read: 0x02, write: 0x03, reg_write: 0x04, action: 0x05, factory_reset: 0x06, reboot: 0x08, clear: 0x10,
-  status: 0x55, sync_read: 0x82, sync_write: 0x83, fast_sync_read: 0x8a, bulk_read: 0x92, bulk_write: 0x93, fast_bulk_read: 0x9a,
+  ping: 0x01,
+  read: 0x02,
+  write: 0x03,
+  reg_write: 0x04,
+  action: 0x05,
+  factory_reset: 0x06,
+  reboot: 0x08,
+  clear: 0x10,
+  status: 0x55,
+  sync_read: 0x82,
+  sync_write: 0x83,
+  fast_sync_read: 0x8a,
+  bulk_read: 0x92,
+  bulk_write: 0x93,
+  fast_bulk_read: 0x9a,
 } as const;
 
 export const INSTRUCTION_NAME: Record<number, string> = Object.fromEntries(
@@ -41,7 +54,8 @@ export function unstuffInto(bytes: Uint8Array, start: number, end: number, out: 
   let o = 0;
   for (let i = start; i < end; i++) {
     const b = bytes[i];
-    if (b === 0xfd && i - start >= 3 && bytes[i - 1] === 0xfd && bytes[i - 2] === 0xff && bytes[i - 3] === 0xff) continue;
+    if (b === 0xfd && i - start >= 3 && bytes[i - 1] === 0xfd && bytes[i - 2] === 0xff && bytes[i - 3] === 0xff)
+      continue;
     out[o++] = b;
   }
   return o;
@@ -53,12 +67,19 @@ export function unstuffInto(bytes: Uint8Array, start: number, end: number, out: 
  * Returns the packet length.
  */
 export function encodePacketInto(
-  out: Uint8Array, id: number, instruction: number, params: Uint8Array, paramsLength = params.length,
+  out: Uint8Array,
+  id: number,
+  instruction: number,
+  params: Uint8Array,
+  paramsLength = params.length,
   scratch: Uint8Array = new Uint8Array(paramsLength + 1),
 ): number {
   scratch[0] = instruction;
   scratch.set(params.subarray(0, paramsLength), 1);
-  out[0] = 0xff; out[1] = 0xff; out[2] = 0xfd; out[3] = 0x00;
+  out[0] = 0xff;
+  out[1] = 0xff;
+  out[2] = 0xfd;
+  out[3] = 0x00;
   out[4] = id;
   const end = stuffInto(scratch, paramsLength + 1, out, HEADER_BYTES);
   const length = end - HEADER_BYTES + 2;
@@ -73,7 +94,7 @@ export function encodePacketInto(
 /** Allocating convenience for tests and one-off commands. */
 export function encodePacket(id: number, instruction: number, params: ArrayLike<number> = []): Buffer {
   const p = Uint8Array.from(params);
-  const out = Buffer.alloc(HEADER_BYTES + 3 + Math.ceil((p.length + 1) * 4 / 3) + 2);
+  const out = Buffer.alloc(HEADER_BYTES + 3 + Math.ceil(((p.length + 1) * 4) / 3) + 2);
   return out.subarray(0, encodePacketInto(out, id, instruction, p));
 }
 

@@ -1,7 +1,7 @@
 // The ROS messages a UR cell exchanges, as rosbridge carries them in JSON, with the ROS 1 / ROS 2
 // differences (time fields secs/nsecs vs sec/nanosec, header.seq) in one place. Used by the UR driver
 // and by the simulated endpoint, so both sides agree on the wire format by construction.
-import type { RosLayout } from '../../calibration/ros-settings.js';
+import type { RosLayout } from './layout.js';
 
 export type RosTime = { sec: number; nanosec: number } | { secs: number; nsecs: number };
 
@@ -72,7 +72,9 @@ export function rosSeconds(t: unknown): number {
 }
 
 export function header(layout: RosLayout, wall_s: number, seq = 0, frame_id = ''): Header {
-  return layout === 'ros1' ? { seq, stamp: rosTime(layout, wall_s), frame_id } : { stamp: rosTime(layout, wall_s), frame_id };
+  return layout === 'ros1'
+    ? { seq, stamp: rosTime(layout, wall_s), frame_id }
+    : { stamp: rosTime(layout, wall_s), frame_id };
 }
 
 export function float64MultiArray(data: ArrayLike<number>): Float64MultiArrayMsg {
@@ -80,12 +82,25 @@ export function float64MultiArray(data: ArrayLike<number>): Float64MultiArrayMsg
 }
 
 /** A one-point trajectory: reach `positions` `duration_s` after the controller receives it. */
-export function onePointTrajectory(layout: RosLayout, joint_names: string[], positions: ArrayLike<number>, duration_s: number): JointTrajectoryMsg {
+export function onePointTrajectory(
+  layout: RosLayout,
+  joint_names: string[],
+  positions: ArrayLike<number>,
+  duration_s: number,
+): JointTrajectoryMsg {
   return {
     // a zero stamp means "start now" to the trajectory controllers
     header: header(layout, 0),
     joint_names,
-    points: [{ positions: Array.from(positions), velocities: [], accelerations: [], effort: [], time_from_start: rosTime(layout, duration_s) }],
+    points: [
+      {
+        positions: Array.from(positions),
+        velocities: [],
+        accelerations: [],
+        effort: [],
+        time_from_start: rosTime(layout, duration_s),
+      },
+    ],
   };
 }
 
@@ -94,7 +109,8 @@ export function finiteArray(v: unknown, what: string, n?: number): number[] {
   if (!Array.isArray(v)) throw new Error(`${what} is not an array`);
   if (n !== undefined && v.length !== n) throw new Error(`${what} has ${v.length} values, expected ${n}`);
   for (let i = 0; i < v.length; i++) {
-    if (typeof v[i] !== 'number' || !Number.isFinite(v[i])) throw new Error(`${what}[${i}] is not a finite number: ${String(v[i])}`);
+    if (typeof v[i] !== 'number' || !Number.isFinite(v[i]))
+      throw new Error(`${what}[${i}] is not a finite number: ${String(v[i])}`);
   }
   return v as number[];
 }

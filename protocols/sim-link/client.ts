@@ -12,22 +12,39 @@ export class SimLinkClient {
   private readonly sock: Request;
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(readonly address: string, timeout_ms = 5000) {
+  constructor(
+    readonly address: string,
+    timeout_ms = 5000,
+  ) {
     this.sock = new Request({ receiveTimeout: timeout_ms, sendTimeout: timeout_ms, linger: 0 });
     this.sock.connect(address);
   }
 
-  hello(): Promise<HelloReply> { return this.json({ op: 'hello' }); }
-  reset(seed: number): Promise<ResetReply> { return this.json({ op: 'reset', seed }); }
-  status(): Promise<StatusReply> { return this.json({ op: 'status' }); }
-  setFaults(f: Partial<FaultKnobs>): Promise<FaultsReply> { return this.json({ op: 'faults', ...f }); }
-  alarm(arm: string, id: number, bits: number): Promise<{ ok: true }> { return this.json({ op: 'alarm', arm, id, bits }); }
+  hello(): Promise<HelloReply> {
+    return this.json({ op: 'hello' });
+  }
+  reset(seed: number): Promise<ResetReply> {
+    return this.json({ op: 'reset', seed });
+  }
+  status(): Promise<StatusReply> {
+    return this.json({ op: 'status' });
+  }
+  setFaults(f: Partial<FaultKnobs>): Promise<FaultsReply> {
+    return this.json({ op: 'faults', ...f });
+  }
+  alarm(arm: string, id: number, bits: number): Promise<{ ok: true }> {
+    return this.json({ op: 'alarm', arm, id, bits });
+  }
 
   /** One camera image (RGB, row-major) at the emulator's current tick. */
   async frame(camera: string, size = 224): Promise<FrameReply & { rgb: Uint8Array }> {
     const [head, rgb] = await this.call({ op: 'frame', camera, size });
     const meta = head as FrameReply;
-    if (!rgb || rgb.length !== meta.width * meta.height * 3) throw new SimLinkError(`sim link ${this.address}: frame of ${camera} has ${rgb?.length ?? 0} bytes, expected ${meta.width * meta.height * 3}`);
+    if (!rgb || rgb.length !== meta.width * meta.height * 3)
+      throw new SimLinkError(
+        `sim link ${this.address}: frame of ${camera} has ${rgb?.length ?? 0} bytes, expected ` +
+          `${meta.width * meta.height * 3}`,
+      );
     return { ...meta, rgb: new Uint8Array(rgb.buffer, rgb.byteOffset, rgb.length) };
   }
 

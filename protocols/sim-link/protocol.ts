@@ -19,7 +19,7 @@
 //
 // `tick` is the emulator's control tick (50 Hz, its own clock) since the last reset.
 import { z } from 'zod';
-import { FaultKnobsSchema, type FaultKnobs } from './fault-knobs.js';
+import { type FaultKnobs, FaultKnobsSchema } from './fault-knobs.js';
 
 export const SIM_LINK_PROTOCOL_VERSION = 1;
 
@@ -29,14 +29,48 @@ export const SimLinkRequestSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('status') }),
   z.object({ op: z.literal('frame'), camera: z.string(), size: z.number().int().min(1).max(1024).default(224) }),
   FaultKnobsSchema.partial().extend({ op: z.literal('faults') }),
-  z.object({ op: z.literal('alarm'), arm: z.string(), id: z.number().int().min(0).max(252), bits: z.number().int().min(1).max(255) }),
+  z.object({
+    op: z.literal('alarm'),
+    arm: z.string(),
+    id: z.number().int().min(0).max(252),
+    bits: z.number().int().min(1).max(255),
+  }),
 ]);
 
 export type SimLinkRequest = z.input<typeof SimLinkRequestSchema>;
 
-export interface HelloReply { ok: true; protocol: number; robot: string; task: string; control_hz: number; cameras: string[]; arms: string[] }
-export interface ResetReply { ok: true; tick: number }
-export interface StatusReply { ok: true; tick: number; success: boolean; done: boolean; task_state: unknown }
-export interface FrameReply { ok: true; camera: string; width: number; height: number; tick: number }
-export interface FaultsReply { ok: true; faults: FaultKnobs }
-export interface ErrorReply { ok: false; error: string }
+export interface HelloReply {
+  ok: true;
+  protocol: number;
+  robot: string;
+  task: string;
+  control_hz: number;
+  cameras: string[];
+  arms: string[];
+}
+export interface ResetReply {
+  ok: true;
+  tick: number;
+}
+export interface StatusReply {
+  ok: true;
+  tick: number;
+  success: boolean;
+  done: boolean;
+  task_state: unknown;
+}
+export interface FrameReply {
+  ok: true;
+  camera: string;
+  width: number;
+  height: number;
+  tick: number;
+}
+export interface FaultsReply {
+  ok: true;
+  faults: FaultKnobs;
+}
+export interface ErrorReply {
+  ok: false;
+  error: string;
+}

@@ -4,12 +4,20 @@
 // radians. Torque-on servos command their goal to the sim; a servo with torque off stays where it is
 // (nobody moves an emulated arm by hand). A primary and its shadow with goals more than
 // SHADOW_FIGHT_RAD apart fight each other and both go into an overload alarm, as real ones would.
-import { TICKS_PER_REV, CENTRE_TICKS } from '../../protocols/dynamixel/control-table.js';
-import { alohaMotors, ALOHA_GRIPPER_CLOSED_RAD, ALOHA_GRIPPER_OPEN_RAD, type AlohaMotor, type AlohaSide } from '../../protocols/aloha/motor-map.js';
-import type { SimEnv, SimArmState } from '../sim-env.js';
-import { EmulatedServo } from './servo.js';
-import { nominalRange } from '../../src/calibrate/aloha-calibrator.js';
+
+import { nominalRange } from '../../calibration/aloha-nominal-ranges.js';
 import type { ArmCalibration } from '../../calibration/motor-calibration.js';
+import {
+  ALOHA_GRIPPER_CLOSED_RAD,
+  ALOHA_GRIPPER_OPEN_RAD,
+  type AlohaMotor,
+  type AlohaSide,
+  alohaMotors,
+} from '../../protocols/aloha/motor-map.js';
+import { CENTRE_TICKS, TICKS_PER_REV } from '../../protocols/dynamixel/control-table.js';
+import { alohaArms } from '../robots/aloha.js';
+import type { SimArmState, SimEnv } from '../sim-env.js';
+import { EmulatedServo } from './servo.js';
 
 const TICKS_PER_RAD = TICKS_PER_REV / (2 * Math.PI);
 const SHADOW_FIGHT_RAD = 0.35;
@@ -39,7 +47,10 @@ export class EmulatedAlohaArm {
   readonly servos: EmulatedServo[];
   private readonly wired: WiredMotor[];
 
-  constructor(readonly side: AlohaSide, readonly index: number) {
+  constructor(
+    readonly side: AlohaSide,
+    readonly index: number,
+  ) {
     this.wired = alohaMotors('follower').map((m) => {
       const primary = m.shadow_of !== undefined ? alohaMotors('follower').find((p) => p.id === m.shadow_of)! : m;
       // reversed-drive motors are mounted backwards; a shadow is mounted mirrored to its primary
@@ -60,7 +71,8 @@ export class EmulatedAlohaArm {
   sense(state: SimArmState, joints_per_arm: number): void {
     for (const w of this.wired) {
       const j = w.joint;
-      const angle = j === 'gripper' ? gripperAngle(state.gripper[this.index]) : state.position_rad[this.index * joints_per_arm + j];
+      const angle =
+        j === 'gripper' ? gripperAngle(state.gripper[this.index]) : state.position_rad[this.index * joints_per_arm + j];
       const vel = j === 'gripper' ? 0 : state.velocity_rad_s[this.index * joints_per_arm + j];
       w.servo.setMechanical(this.ticksOf(w, angle), w.mount_sign * vel);
     }
@@ -114,7 +126,10 @@ function gripperAngle(opening: number): number {
 }
 
 function gripperOpening(angle_rad: number): number {
-  return Math.min(1, Math.max(0, (angle_rad - ALOHA_GRIPPER_CLOSED_RAD) / (ALOHA_GRIPPER_OPEN_RAD - ALOHA_GRIPPER_CLOSED_RAD)));
+  return Math.min(
+    1,
+    Math.max(0, (angle_rad - ALOHA_GRIPPER_CLOSED_RAD) / (ALOHA_GRIPPER_OPEN_RAD - ALOHA_GRIPPER_CLOSED_RAD)),
+  );
 }
 
 /** Both follower arms on the sim: one step of the coupling per control tick. */
@@ -125,7 +140,8 @@ export class EmulatedAlohaRig {
   private readonly jointsPerArm: number;
 
   constructor(readonly env: SimEnv) {
-    if (env.robot.name !== 'aloha') throw new Error(`the Dynamixel emulator needs the ALOHA sim, got '${env.robot.name}'`);
+    if (env.robot.name !== 'aloha')
+      throw new Error(`the Dynamixel emulator needs the ALOHA sim, got '${env.robot.name}'`);
     this.arms = (['left', 'right'] as const).map((side, i) => new EmulatedAlohaArm(side, i));
     this.state = env.newState();
     this.action = new Float64Array(env.action_dim);
@@ -169,12 +185,19 @@ export class EmulatedAlohaRig {
  */
 export function emulatorCalibration(side: AlohaSide): ArmCalibration {
   const motors = alohaMotors('follower');
+  const limits = alohaArms()[0].links.map((l) => l.range_rad);
   const cal: ArmCalibration = {};
   for (const m of motors) {
     // reversed motors are mounted backwards, so drive mode and mounting cancel: present = 2048 + angle
     const driveSign = m.drive_mode === 1 ? -1 : 1;
-    const [range_min, range_max] = nominalRange(m, motors);
-    cal[m.name] = { id: m.id, drive_mode: m.drive_mode, homing_offset: CENTRE_TICKS - driveSign * (CENTRE_TICKS + MOUNT_OFFSET_TICKS[side][m.id]), range_min, range_max };
+    const [range_min, range_max] = nominalRange(m, motors, limits);
+    cal[m.name] = {
+      id: m.id,
+      drive_mode: m.drive_mode,
+      homing_offset: CENTRE_TICKS - driveSign * (CENTRE_TICKS + MOUNT_OFFSET_TICKS[side][m.id]),
+      range_min,
+      range_max,
+    };
   }
   return cal;
 }

@@ -6,18 +6,19 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ALOHA_ARM_SIDES, type AlohaSide } from '../../protocols/aloha/motor-map.js';
+import { PacketFramer } from '../../protocols/dynamixel/framer.js';
+import { type FaultKnobs, FaultKnobsSchema } from '../../protocols/sim-link/fault-knobs.js';
+import { SIM_LINK_PROTOCOL_VERSION } from '../../protocols/sim-link/protocol.js';
+import { TickTimer } from '../../src/util/fixed-rate.js';
 import { SimEnv } from '../sim-env.js';
 import type { TaskName } from '../tasks/index.js';
-import { PacketFramer } from '../../protocols/dynamixel/framer.js';
-import { ALOHA_ARM_SIDES, type AlohaSide } from '../../protocols/aloha/motor-map.js';
 import { EmulatedAlohaRig } from './aloha-rig.js';
-import { ServoChain, type ChainCounters } from './servo-chain.js';
-import type { ServoSafetyCounters } from './servo.js';
-import { createPtyPair, type PtyPair } from './pty-pair.js';
-import { FaultKnobsSchema, type FaultKnobs } from '../../protocols/sim-link/fault-knobs.js';
-import { SimLinkServer, type SimLinkRequestParsed } from './sim-link-server.js';
-import { SIM_LINK_PROTOCOL_VERSION } from '../../protocols/sim-link/protocol.js';
 import { FrameRenderer } from './frame-renderer.js';
+import { createPtyPair, type PtyPair } from './pty-pair.js';
+import type { ServoSafetyCounters } from './servo.js';
+import { type ChainCounters, ServoChain } from './servo-chain.js';
+import { type SimLinkRequestParsed, SimLinkServer } from './sim-link-server.js';
 
 export interface EmulatorOptions {
   task?: TaskName;
@@ -39,22 +40,33 @@ export class DynamixelEmulator {
   readonly chains = {} as Record<AlohaSide, ServoChain>;
   sim_link: string | undefined;
   faults: FaultKnobs;
-  /** Ticks the clock could not run in time (the process stalled). */
-  slipped_ticks = 0;
   private readonly pairs: PtyPair[] = [];
   private server: SimLinkServer | undefined;
   private frames: FrameRenderer | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private startMs = 0;
-  private startTick = 0;
+  private readonly clock: TickTimer;
   private ownDir: string | undefined;
 
-  private constructor(readonly env: SimEnv, readonly rig: EmulatedAlohaRig, private readonly opts: EmulatorOptions) {
+  private constructor(
+    readonly env: SimEnv,
+    readonly rig: EmulatedAlohaRig,
+    private readonly opts: EmulatorOptions,
+  ) {
     this.faults = FaultKnobsSchema.parse(opts.faults ?? {});
+    this.clock = new TickTimer(1000 / CONTROL_HZ, () => this.rig.tick(), MAX_CATCH_UP_TICKS);
+  }
+
+  /** Ticks the clock could not run in time (the process stalled). */
+  get slipped_ticks(): number {
+    return this.clock.slipped_ticks;
   }
 
   static async start(opts: EmulatorOptions = {}): Promise<DynamixelEmulator> {
-    const env = await SimEnv.create({ robot: 'aloha', task: opts.task, physics_hz: opts.physics_hz, control_hz: CONTROL_HZ });
+    const env = await SimEnv.create({
+      robot: 'aloha',
+      task: opts.task,
+      physics_hz: opts.physics_hz,
+      control_hz: CONTROL_HZ,
+    });
     const emu = new DynamixelEmulator(env, new EmulatedAlohaRig(env), opts);
     try {
       await emu.open();
@@ -67,12 +79,21 @@ export class DynamixelEmulator {
 
   private async open(): Promise<void> {
     this.rig.reset(this.opts.seed ?? 0);
-    const dir = this.opts.dir ?? (this.ownDir = await mkdtemp(join(tmpdir(), 'vla-dxl-')));
+    if (!this.opts.dir) this.ownDir = await mkdtemp(join(tmpdir(), 'vla-dxl-'));
+    const dir = this.opts.dir ?? this.ownDir!;
     for (const [i, side] of ALOHA_ARM_SIDES.entries()) {
       const pair = await createPtyPair(dir, side);
       this.pairs.push(pair);
-      const chain = new ServoChain(side, this.rig.arms[i].servos, () => this.faults, (bytes) => pair.write(bytes), 1 + i);
-      const framer = new PacketFramer((p) => { if (p.instruction !== 0x55) chain.handle(p); });
+      const chain = new ServoChain(
+        side,
+        this.rig.arms[i].servos,
+        () => this.faults,
+        (bytes) => pair.write(bytes),
+        1 + i,
+      );
+      const framer = new PacketFramer((p) => {
+        if (p.instruction !== 0x55) chain.handle(p);
+      });
       pair.onData((d) => framer.push(d));
       this.chains[side] = chain;
       this.ports[side] = pair.user_path;
@@ -81,7 +102,7 @@ export class DynamixelEmulator {
       this.server = await SimLinkServer.bind((req) => this.onSimLink(req), this.opts.sim_link_port ?? 0);
       this.sim_link = this.server.address;
     }
-    this.startClock();
+    this.clock.start();
   }
 
   setFaults(f: Partial<FaultKnobs>): FaultKnobs {
@@ -105,7 +126,7 @@ export class DynamixelEmulator {
 
   reset(seed: number): void {
     this.rig.reset(seed);
-    this.startClock();
+    this.clock.start();
   }
 
   /** Per arm: the bus's counters and the servos' safety counters (EEPROM writes, torque switched off, goal jumps). */
@@ -115,8 +136,7 @@ export class DynamixelEmulator {
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.clock.stop();
     await this.server?.close();
     await this.frames?.stop();
     await Promise.all(this.pairs.map((p) => p.close()));
@@ -127,19 +147,40 @@ export class DynamixelEmulator {
   private async onSimLink(req: SimLinkRequestParsed): Promise<{ reply: object; frames?: Uint8Array[] }> {
     switch (req.op) {
       case 'hello':
-        return { reply: {
-          ok: true, protocol: SIM_LINK_PROTOCOL_VERSION, robot: 'aloha', task: this.env.task.name, control_hz: CONTROL_HZ,
-          cameras: this.env.cameraNames(), arms: [...ALOHA_ARM_SIDES],
-        } };
+        return {
+          reply: {
+            ok: true,
+            protocol: SIM_LINK_PROTOCOL_VERSION,
+            robot: 'aloha',
+            task: this.env.task.name,
+            control_hz: CONTROL_HZ,
+            cameras: this.env.cameraNames(),
+            arms: [...ALOHA_ARM_SIDES],
+          },
+        };
       case 'reset':
         this.reset(req.seed);
         return { reply: { ok: true, tick: this.env.tick } };
       case 'status':
-        return { reply: { ok: true, tick: this.env.tick, success: this.env.success, done: this.env.done, task_state: this.env.taskState() } };
+        return {
+          reply: {
+            ok: true,
+            tick: this.env.tick,
+            success: this.env.success,
+            done: this.env.done,
+            task_state: this.env.taskState(),
+          },
+        };
       case 'frame': {
-        if (!this.env.cameraNames().includes(req.camera)) throw new Error(`no camera '${req.camera}' (valid: ${this.env.cameraNames().join(', ')})`);
+        if (!this.env.cameraNames().includes(req.camera))
+          throw new Error(`no camera '${req.camera}' (valid: ${this.env.cameraNames().join(', ')})`);
         const tick = this.env.tick;
-        this.frames ??= new FrameRenderer({ robot: 'aloha', task: this.env.task.name, physics_hz: this.env.physics_hz, control_hz: CONTROL_HZ });
+        this.frames ??= new FrameRenderer({
+          robot: 'aloha',
+          task: this.env.task.name,
+          physics_hz: this.env.physics_hz,
+          control_hz: CONTROL_HZ,
+        });
         const f = await this.frames.render(this.env.snapshot(), req.camera, req.size);
         return { reply: { ok: true, camera: req.camera, width: f.width, height: f.height, tick }, frames: [f.rgb] };
       }
@@ -151,29 +192,5 @@ export class DynamixelEmulator {
         this.alarm(req.arm, req.id, req.bits);
         return { reply: { ok: true } };
     }
-  }
-
-  private startClock(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.startMs = performance.now();
-    this.startTick = this.env.tick;
-    this.scheduleNext();
-  }
-
-  /** Tick k is due at start + k * dt; a late timer catches up (at most a few ticks), then time slips. */
-  private scheduleNext(): void {
-    const dtMs = 1000 / CONTROL_HZ;
-    const due = this.startMs + (this.env.tick - this.startTick + 1) * dtMs;
-    this.timer = setTimeout(() => {
-      const behind = Math.floor((performance.now() - this.startMs) / dtMs) - (this.env.tick - this.startTick);
-      const steps = Math.max(1, Math.min(behind, MAX_CATCH_UP_TICKS));
-      for (let i = 0; i < steps; i++) this.rig.tick();
-      if (behind > MAX_CATCH_UP_TICKS) {
-        this.slipped_ticks += behind - MAX_CATCH_UP_TICKS;
-        this.startMs = performance.now();
-        this.startTick = this.env.tick;
-      }
-      this.scheduleNext();
-    }, Math.max(0, due - performance.now()));
   }
 }

@@ -3,7 +3,11 @@ import { Worker } from 'node:worker_threads';
 import type { SimOptions, SimSnapshot } from '../sim-env.js';
 import type { FrameJob, FrameResult } from './frame-worker.js';
 
-export interface RenderedFrame { rgb: Uint8Array; width: number; height: number }
+export interface RenderedFrame {
+  rgb: Uint8Array;
+  width: number;
+  height: number;
+}
 
 export class FrameRenderer {
   private worker: Worker | undefined;

@@ -4,8 +4,15 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { SimCameraRig } from '../camera-rig.js';
 import type { SimOptions, SimSnapshot } from '../sim-env.js';
 
-export interface FrameJob { id: number; snapshot: SimSnapshot; camera: string; size: number }
-export type FrameResult = { id: number; rgb: Uint8Array; width: number; height: number } | { id: number; error: string };
+export interface FrameJob {
+  id: number;
+  snapshot: SimSnapshot;
+  camera: string;
+  size: number;
+}
+export type FrameResult =
+  | { id: number; rgb: Uint8Array; width: number; height: number }
+  | { id: number; error: string };
 
 const rig = await SimCameraRig.create(workerData as SimOptions);
 parentPort!.on('message', (job: FrameJob | 'stop') => {
@@ -17,7 +24,9 @@ parentPort!.on('message', (job: FrameJob | 'stop') => {
   try {
     const [img] = rig.render(job.snapshot, [{ name: job.camera, size: job.size }]);
     const rgb = Uint8Array.from(img.rgb);
-    parentPort!.postMessage({ id: job.id, rgb, width: img.width, height: img.height } satisfies FrameResult, [rgb.buffer]);
+    parentPort!.postMessage({ id: job.id, rgb, width: img.width, height: img.height } satisfies FrameResult, [
+      rgb.buffer,
+    ]);
   } catch (err) {
     parentPort!.postMessage({ id: job.id, error: (err as Error).message } satisfies FrameResult);
   }

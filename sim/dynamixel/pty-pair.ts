@@ -3,14 +3,14 @@
 // emulator reads and writes the master. Made with node-pty's prebuilt openpty binding (no process, no
 // system package); Debian's socat is the fallback where that binding cannot load.
 // Either way the pair outlives the driver's connection, so a driver may connect again (calibrate, then run).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, write } from 'node:fs';
 import { realpath, symlink, unlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { ReadStream } from 'node:tty';
-import { SerialPort } from 'serialport';
 import { autoDetect, type BindingPortInterface } from '@serialport/bindings-cpp';
+import { SerialPort } from 'serialport';
 
 /** The emulator's end of a pair. */
 export interface PtyPair {
@@ -33,7 +33,11 @@ export async function createPtyPair(dir: string, name: string): Promise<PtyPair>
   return pair;
 }
 
-interface OpenptyResult { master: number; slave: number; pty: string }
+interface OpenptyResult {
+  master: number;
+  slave: number;
+  pty: string;
+}
 type Openpty = (cols: number, rows: number) => OpenptyResult;
 
 let openptyLoadError: string | undefined;
@@ -67,7 +71,10 @@ async function openNodePty(openpty: Openpty): Promise<PtyPair> {
   let writing = false;
   const flush = (): void => {
     const bytes = pending.shift();
-    if (!bytes) { writing = false; return; }
+    if (!bytes) {
+      writing = false;
+      return;
+    }
     writing = true;
     write(t.master, bytes, (err) => {
       // EAGAIN: the driver is not reading and the pty buffer is full; the reply is lost, as on a real bus.
@@ -75,12 +82,19 @@ async function openNodePty(openpty: Openpty): Promise<PtyPair> {
       flush();
     });
   };
-  master.on('error', () => { /* the emulator is closing the pair */ });
+  master.on('error', () => {
+    /* the emulator is closing the pair */
+  });
   return {
     user_path: t.pty,
     via: 'node-pty',
-    onData: (listener) => { master.on('data', listener); },
-    write: (bytes) => { pending.push(bytes); if (!writing) flush(); },
+    onData: (listener) => {
+      master.on('data', listener);
+    },
+    write: (bytes) => {
+      pending.push(bytes);
+      if (!writing) flush();
+    },
     close: async () => {
       master.destroy();
       if (keepOpen.isOpen) await keepOpen.close();
@@ -93,17 +107,34 @@ const SOCAT_READY_TIMEOUT_MS = 5000;
 async function openSocat(dir: string, name: string): Promise<PtyPair> {
   const userLink = join(dir, name);
   const deviceLink = join(dir, `${name}.device`);
-  const proc = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${userLink}`, `pty,raw,echo=0,link=${deviceLink}`],
-    { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${userLink}`, `pty,raw,echo=0,link=${deviceLink}`], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   await new Promise<void>((resolve, reject) => {
     let log = '';
-    const fail = (err: Error) => { clearTimeout(timer); proc.kill(); reject(err); };
-    const timer = setTimeout(() => fail(new Error(`socat did not create the pseudo-terminals within ${SOCAT_READY_TIMEOUT_MS} ms: ${log.trim()}`)),
-      SOCAT_READY_TIMEOUT_MS);
-    proc.once('error', (err: NodeJS.ErrnoException) => fail(new Error(err.code === 'ENOENT'
-      ? `no pseudo-terminals: node-pty's prebuilt binary did not load (${openptyLoadError}) and socat is not installed`
-      : `socat failed: ${err.message}`)));
-    proc.once('exit', (code) => fail(new Error(`socat exited (code ${code}) before the pseudo-terminals were ready: ${log.trim()}`)));
+    const fail = (err: Error) => {
+      clearTimeout(timer);
+      proc.kill();
+      reject(err);
+    };
+    const timer = setTimeout(
+      () =>
+        fail(new Error(`socat did not create the pseudo-terminals within ${SOCAT_READY_TIMEOUT_MS} ms: ${log.trim()}`)),
+      SOCAT_READY_TIMEOUT_MS,
+    );
+    proc.once('error', (err: NodeJS.ErrnoException) =>
+      fail(
+        new Error(
+          err.code === 'ENOENT'
+            ? `no pseudo-terminals: node-pty's prebuilt binary did not load (${openptyLoadError}) and socat is not ` +
+                `installed`
+            : `socat failed: ${err.message}`,
+        ),
+      ),
+    );
+    proc.once('exit', (code) =>
+      fail(new Error(`socat exited (code ${code}) before the pseudo-terminals were ready: ${log.trim()}`)),
+    );
     const onLog = (d: Buffer) => {
       log += d.toString();
       if (!log.includes('starting data transfer loop')) return;
@@ -124,8 +155,12 @@ async function socatPair(proc: ChildProcess, userPath: string, devicePath: strin
   return {
     user_path: userPath,
     via: 'socat',
-    onData: (listener) => { port.on('data', listener); },
-    write: (bytes) => { port.write(Buffer.from(bytes)); },
+    onData: (listener) => {
+      port.on('data', listener);
+    },
+    write: (bytes) => {
+      port.write(Buffer.from(bytes));
+    },
     close: async () => {
       if (port.isOpen) await new Promise<void>((r) => port.close(() => r()));
       if (proc.exitCode === null) proc.kill();

@@ -2,12 +2,13 @@
 // unicast instructions get one status packet from the addressed servo; SYNC_READ and BULK_READ get one
 // per listed ID, in the listed order; broadcasts and SYNC_WRITE get none. A servo also obeys writes sent
 // to its Secondary_ID but never answers for it. Injected faults apply to every status packet.
-import { INSTRUCTION, BROADCAST_ID, readIntLE, type Packet } from '../../protocols/dynamixel/packet.js';
-import { InstructionWriter } from '../../protocols/dynamixel/instructions.js';
+
 import { REG, STATUS_ERROR } from '../../protocols/dynamixel/control-table.js';
+import { InstructionWriter } from '../../protocols/dynamixel/instructions.js';
+import { BROADCAST_ID, INSTRUCTION, type Packet, readIntLE } from '../../protocols/dynamixel/packet.js';
+import type { FaultKnobs } from '../../protocols/sim-link/fault-knobs.js';
 import { Rng } from '../../src/util/rng.js';
 import type { EmulatedServo, ServoSafetyCounters } from './servo.js';
-import type { FaultKnobs } from '../../protocols/sim-link/fault-knobs.js';
 
 export interface ChainCounters {
   requests: number;
@@ -20,7 +21,13 @@ export interface ChainCounters {
 const REPLY_BUFFER_BYTES = 4096;
 
 export class ServoChain {
-  readonly counters: ChainCounters = { requests: 0, replies: 0, dropped_replies: 0, corrupted_replies: 0, bad_requests: 0 };
+  readonly counters: ChainCounters = {
+    requests: 0,
+    replies: 0,
+    dropped_replies: 0,
+    corrupted_replies: 0,
+    bad_requests: 0,
+  };
   private readonly writer = new InstructionWriter();
   private readonly data = new Uint8Array(256);
   private readonly reply = Buffer.alloc(REPLY_BUFFER_BYTES);
@@ -40,12 +47,20 @@ export class ServoChain {
 
   /** The servos' safety counters, summed (the goal jump: the largest). */
   safetyCounters(): ServoSafetyCounters {
-    const out: ServoSafetyCounters = { eeprom_writes: 0, torque_off_writes: 0, torque_on_writes: 0, max_goal_jump_at_torque_on_ticks: 0 };
+    const out: ServoSafetyCounters = {
+      eeprom_writes: 0,
+      torque_off_writes: 0,
+      torque_on_writes: 0,
+      max_goal_jump_at_torque_on_ticks: 0,
+    };
     for (const s of this.servos) {
       out.eeprom_writes += s.counters.eeprom_writes;
       out.torque_off_writes += s.counters.torque_off_writes;
       out.torque_on_writes += s.counters.torque_on_writes;
-      out.max_goal_jump_at_torque_on_ticks = Math.max(out.max_goal_jump_at_torque_on_ticks, s.counters.max_goal_jump_at_torque_on_ticks);
+      out.max_goal_jump_at_torque_on_ticks = Math.max(
+        out.max_goal_jump_at_torque_on_ticks,
+        s.counters.max_goal_jump_at_torque_on_ticks,
+      );
     }
     return out;
   }
@@ -57,17 +72,29 @@ export class ServoChain {
     const d = p.data;
     switch (p.instruction) {
       case INSTRUCTION.ping:
-        for (const s of this.addressed(p.id)) this.status(s, 0, [s.get(REG.model_number) & 0xff, s.get(REG.model_number) >> 8, s.get(REG.firmware_version)]);
+        for (const s of this.addressed(p.id))
+          this.status(s, 0, [
+            s.get(REG.model_number) & 0xff,
+            s.get(REG.model_number) >> 8,
+            s.get(REG.firmware_version),
+          ]);
         break;
       case INSTRUCTION.read: {
         const s = this.primary(p.id);
         if (!s) break;
-        if (d.length !== 4) { this.bad(s, STATUS_ERROR.data_length); break; }
+        if (d.length !== 4) {
+          this.bad(s, STATUS_ERROR.data_length);
+          break;
+        }
         this.readInto(s, readIntLE(d, 0, 2), readIntLE(d, 2, 2));
         break;
       }
       case INSTRUCTION.write: {
-        if (d.length < 3) { const s = this.primary(p.id); if (s) this.bad(s, STATUS_ERROR.data_length); break; }
+        if (d.length < 3) {
+          const s = this.primary(p.id);
+          if (s) this.bad(s, STATUS_ERROR.data_length);
+          break;
+        }
         const address = readIntLE(d, 0, 2);
         const body = d.subarray(2);
         let err = 0;
@@ -80,8 +107,12 @@ export class ServoChain {
         break;
       }
       case INSTRUCTION.sync_read: {
-        if (p.id !== BROADCAST_ID || d.length < 5) { this.counters.bad_requests++; break; }
-        const address = readIntLE(d, 0, 2), length = readIntLE(d, 2, 2);
+        if (p.id !== BROADCAST_ID || d.length < 5) {
+          this.counters.bad_requests++;
+          break;
+        }
+        const address = readIntLE(d, 0, 2),
+          length = readIntLE(d, 2, 2);
         for (let i = 4; i < d.length; i++) {
           const s = this.primary(d[i]);
           if (s) this.readInto(s, address, length);
@@ -89,9 +120,16 @@ export class ServoChain {
         break;
       }
       case INSTRUCTION.sync_write: {
-        if (p.id !== BROADCAST_ID || d.length < 5) { this.counters.bad_requests++; break; }
-        const address = readIntLE(d, 0, 2), length = readIntLE(d, 2, 2);
-        if (length === 0 || (d.length - 4) % (length + 1) !== 0) { this.counters.bad_requests++; break; }
+        if (p.id !== BROADCAST_ID || d.length < 5) {
+          this.counters.bad_requests++;
+          break;
+        }
+        const address = readIntLE(d, 0, 2),
+          length = readIntLE(d, 2, 2);
+        if (length === 0 || (d.length - 4) % (length + 1) !== 0) {
+          this.counters.bad_requests++;
+          break;
+        }
         for (let at = 4; at < d.length; at += length + 1) {
           const body = d.subarray(at + 1, at + 1 + length);
           for (const s of this.obeying(d[at])) s.write(address, body);
@@ -99,7 +137,10 @@ export class ServoChain {
         break;
       }
       case INSTRUCTION.bulk_read: {
-        if (p.id !== BROADCAST_ID || d.length % 5 !== 0) { this.counters.bad_requests++; break; }
+        if (p.id !== BROADCAST_ID || d.length % 5 !== 0) {
+          this.counters.bad_requests++;
+          break;
+        }
         for (let at = 0; at < d.length; at += 5) {
           const s = this.primary(d[at]);
           if (s) this.readInto(s, readIntLE(d, at + 1, 2), readIntLE(d, at + 3, 2));

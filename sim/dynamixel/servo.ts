@@ -9,7 +9,15 @@
 // that is not resting drops), and how far the goal was from the present position when torque came on
 // (a real servo would jump there; this one holds where it is, see write()).
 import {
-  CONTROL_TABLE_SIZE, DRIVE_MODE_REVERSE, MODEL_NUMBER, OPERATING_MODE, REG, STATUS_ALERT_BIT, STATUS_ERROR, type ModelName, type Register,
+  CONTROL_TABLE_SIZE,
+  DRIVE_MODE_REVERSE,
+  MODEL_NUMBER,
+  type ModelName,
+  OPERATING_MODE,
+  REG,
+  type Register,
+  STATUS_ALERT_BIT,
+  STATUS_ERROR,
 } from '../../protocols/dynamixel/control-table.js';
 import { readIntLE, writeIntLE } from '../../protocols/dynamixel/packet.js';
 
@@ -39,7 +47,12 @@ const VELOCITY_UNIT_RAD_S = (0.229 * 2 * Math.PI) / 60;
 export class EmulatedServo {
   readonly table = new Uint8Array(CONTROL_TABLE_SIZE);
   readonly model: ModelName;
-  readonly counters: ServoSafetyCounters = { eeprom_writes: 0, torque_off_writes: 0, torque_on_writes: 0, max_goal_jump_at_torque_on_ticks: 0 };
+  readonly counters: ServoSafetyCounters = {
+    eeprom_writes: 0,
+    torque_off_writes: 0,
+    torque_on_writes: 0,
+    max_goal_jump_at_torque_on_ticks: 0,
+  };
   private mechanical_ticks = 2048;
   private mechanical_velocity_rad_s = 0;
 
@@ -58,12 +71,22 @@ export class EmulatedServo {
     this.set(REG.min_position_limit, 0);
   }
 
-  get id(): number { return this.get(REG.id); }
+  get id(): number {
+    return this.get(REG.id);
+  }
   /** 255 = none (values above 252 disable Secondary_ID). */
-  get secondaryId(): number { return this.get(REG.secondary_id); }
-  get torqueOn(): boolean { return this.get(REG.torque_enable) === 1; }
-  get hardwareError(): number { return this.get(REG.hardware_error_status); }
-  private get reversed(): boolean { return (this.get(REG.drive_mode) & DRIVE_MODE_REVERSE) !== 0; }
+  get secondaryId(): number {
+    return this.get(REG.secondary_id);
+  }
+  get torqueOn(): boolean {
+    return this.get(REG.torque_enable) === 1;
+  }
+  get hardwareError(): number {
+    return this.get(REG.hardware_error_status);
+  }
+  private get reversed(): boolean {
+    return (this.get(REG.drive_mode) & DRIVE_MODE_REVERSE) !== 0;
+  }
 
   get(reg: Register): number {
     return readIntLE(this.table, reg.address, reg.size);
@@ -130,7 +153,8 @@ export class EmulatedServo {
     const goalAt = REG.goal_position.address - address;
     if (goalAt >= 0 && goalAt + 4 <= length && this.get(REG.operating_mode) === OPERATING_MODE.position) {
       const goal = readIntLE(data, goalAt, 4);
-      if (goal < this.get(REG.min_position_limit) || goal > this.get(REG.max_position_limit)) return STATUS_ERROR.data_limit;
+      if (goal < this.get(REG.min_position_limit) || goal > this.get(REG.max_position_limit))
+        return STATUS_ERROR.data_limit;
     }
     const torqueAt = REG.torque_enable.address - address;
     const enabling = torqueAt >= 0 && torqueAt < length && data[torqueAt] === 1 && !this.torqueOn;

@@ -30,7 +30,14 @@ export class SimLinkServer {
         try {
           const parsed = SimLinkRequestSchema.safeParse(JSON.parse(msg.toString('utf8')));
           if (!parsed.success) {
-            out = { reply: { ok: false, error: `bad request: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'request'}: ${i.message}`).join('; ')}` } };
+            out = {
+              reply: {
+                ok: false,
+                error:
+                  `bad request: ` +
+                  `${parsed.error.issues.map((i) => `${i.path.join('.') || 'request'}: ${i.message}`).join('; ')}`,
+              },
+            };
           } else {
             out = await this.handler(parsed.data);
           }

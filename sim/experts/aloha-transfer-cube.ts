@@ -8,15 +8,16 @@
 // Both plans are built from the first observation. When the right arm has settled at the meeting point
 // the left arm's grasp is re-aimed from where the cube actually is, since the cube rarely sits exactly
 // at the TCP of the hand that carries it.
-import { CartesianPlan, moveTicks } from './cartesian-plan.js';
-import { ArmTracker, TickNoise, nearestYaw, quatYaw, topDownRot } from './arm-tracker.js';
-import type { ExpertObservation, ExpertOptions, ScriptedExpert } from './expert.js';
-import type { RobotModel } from '../robots/index.js';
-import type { ArmSpec } from '../robots/arm-spec.js';
-import type { Pose } from '../kinematics.js';
-import { TRANSFER_CUBE_HALF_M } from '../tasks/transfer-cube.js';
-import { mat3FromColumns, type Vec3 } from '../math3d.js';
+
 import { Rng } from '../../src/util/rng.js';
+import type { Pose } from '../kinematics.js';
+import { mat3FromColumns, type Vec3 } from '../math3d.js';
+import type { ArmSpec } from '../robots/arm-spec.js';
+import type { RobotModel } from '../robots/index.js';
+import { TRANSFER_CUBE_HALF_M } from '../tasks/transfer-cube.js';
+import { ArmTracker, nearestYaw, quatYaw, TickNoise, topDownRot } from './arm-tracker.js';
+import { CartesianPlan, moveTicks } from './cartesian-plan.js';
+import type { ExpertObservation, ExpertOptions, ScriptedExpert } from './expert.js';
 
 const HOVER_Z_M = 0.1;
 /** Right TCP height at the grasp: the pads reach a few mm above the table. */
@@ -86,7 +87,11 @@ export class AlohaTransferCubeExpert implements ScriptedExpert {
    */
   private readonly maxTcpOverlap_m: number;
 
-  constructor(robot: RobotModel, private readonly control_hz: number, opts: ExpertOptions = {}) {
+  constructor(
+    robot: RobotModel,
+    private readonly control_hz: number,
+    opts: ExpertOptions = {},
+  ) {
     this.leftArm = armByPrefix(robot, 'left_');
     this.rightArm = armByPrefix(robot, 'right_');
     this.noise = Math.max(0, opts.noise ?? 0);
@@ -155,23 +160,46 @@ export class AlohaTransferCubeExpert implements ScriptedExpert {
     const waist_rad = Math.atan2(this.rightArm.base_pos[1] - cube[1], this.rightArm.base_pos[0] - cube[0]);
     const rotate_rad = waist_rad + RIGHT_WRIST_ROTATE_RAD + RIGHT_GRASP_YAW_RAD - yaw_rad;
     const aboveSeed = Float64Array.from([waist_rad, 0.2, 0.3, 0, 1.1, rotate_rad]);
-    right.jointMoveTo({ pos: above, rot: downRot }, aboveSeed, OPEN, moveTicks(right.plan.last, above, hz, { speed_m_s: SPEED_M_S, min_s: 1.0 }));
+    right.jointMoveTo(
+      { pos: above, rot: downRot },
+      aboveSeed,
+      OPEN,
+      moveTicks(right.plan.last, above, hz, { speed_m_s: SPEED_M_S, min_s: 1.0 }),
+    );
     const descentTick = right.plan.endTick;
     const grasp: Vec3 = [above[0], above[1], GRASP_Z_M];
-    right.plan.moveTo(grasp, downRot, OPEN, moveTicks(right.plan.last, grasp, hz, { speed_m_s: SLOW_SPEED_M_S, min_s: 0.5 }));
+    right.plan.moveTo(
+      grasp,
+      downRot,
+      OPEN,
+      moveTicks(right.plan.last, grasp, hz, { speed_m_s: SLOW_SPEED_M_S, min_s: 0.5 }),
+    );
     right.plan.hold(0.3 * hz, CLOSED).hold(0.1 * hz, CLOSED);
     // straight up first: a hand that tilts while the cube still drags on the table squeezes it out
     const lift: Vec3 = [grasp[0], grasp[1], HOVER_Z_M];
-    right.plan.moveTo(lift, downRot, CLOSED, moveTicks(right.plan.last, lift, hz, { speed_m_s: SLOW_SPEED_M_S, min_s: 0.5 }));
+    right.plan.moveTo(
+      lift,
+      downRot,
+      CLOSED,
+      moveTicks(right.plan.last, lift, hz, { speed_m_s: SLOW_SPEED_M_S, min_s: 0.5 }),
+    );
     const liftTick = right.plan.endTick;
     // turning the fingers from down to level straightens the wrist again: joint space once more, from
     // the IK of the lift pose to a level-hand solution found from home (whose wrist is bent the same way)
     const meet: Vec3 = [MEET_M[0] + this.meetOffset[0], MEET_M[1] + this.meetOffset[1], MEET_M[2] + this.meetOffset[2]];
     const meetSeed = rightNow.map((q, j) => (j === WRIST_ROTATE ? q + RIGHT_WRIST_ROTATE_RAD : q));
-    right.jointMoveTo({ pos: meet, rot: RIGHT_MEET_ROT }, meetSeed, CLOSED, moveTicks(right.plan.last, meet, hz, { speed_m_s: SPEED_M_S, min_s: 1.2 }));
+    right.jointMoveTo(
+      { pos: meet, rot: RIGHT_MEET_ROT },
+      meetSeed,
+      CLOSED,
+      moveTicks(right.plan.last, meet, hz, { speed_m_s: SPEED_M_S, min_s: 1.2 }),
+    );
     right.plan.hold(0.15 * hz);
     this.settledTick = right.plan.endTick;
-    this.careful = [[descentTick, liftTick], [this.settledTick, Infinity]];
+    this.careful = [
+      [descentTick, liftTick],
+      [this.settledTick, Infinity],
+    ];
 
     // the left arm is ready and waiting, short of the nominal cube position, when the right arrives
     const left = new ArmScript(this.leftArm, leftNow, obs.gripper[0], start);
@@ -185,7 +213,8 @@ export class AlohaTransferCubeExpert implements ScriptedExpert {
   private planHandover(obs: ExpertObservation, first_tick: number): void {
     this.handoverPlanned = true;
     const hz = this.control_hz;
-    const left = this.left!, right = this.right!;
+    const left = this.left!,
+      right = this.right!;
     const cube = obs.task.objects.cube.pos;
     const rightTcp = right.tracker.kin.forward(armJoints(obs, 1)).pos;
     // a cube that is not in the right hand (a missed grasp) is left alone: reaching for it on the table
@@ -199,8 +228,18 @@ export class AlohaTransferCubeExpert implements ScriptedExpert {
     const pre: Vec3 = [target[0] - STANDOFF_M, target[1], target[2]];
 
     left.truncateAt(from);
-    left.plan.moveTo(pre, LEFT_MEET_ROT, OPEN, moveTicks(left.plan.last, pre, hz, { speed_m_s: SLOW_SPEED_M_S, min_s: 0.2 }));
-    left.plan.moveTo(target, LEFT_MEET_ROT, OPEN, moveTicks(left.plan.last, target, hz, { speed_m_s: SLOW_SPEED_M_S, min_s: 0.5 }));
+    left.plan.moveTo(
+      pre,
+      LEFT_MEET_ROT,
+      OPEN,
+      moveTicks(left.plan.last, pre, hz, { speed_m_s: SLOW_SPEED_M_S, min_s: 0.2 }),
+    );
+    left.plan.moveTo(
+      target,
+      LEFT_MEET_ROT,
+      OPEN,
+      moveTicks(left.plan.last, target, hz, { speed_m_s: SLOW_SPEED_M_S, min_s: 0.5 }),
+    );
     left.plan.hold(0.3 * hz, CLOSED).hold(0.1 * hz, CLOSED);
     const closedTick = left.plan.endTick;
 
@@ -230,7 +269,12 @@ class ArmScript {
   readonly plan: CartesianPlan;
   private readonly moves: JointMove[] = [];
 
-  constructor(arm: ArmSpec, private readonly q_now: Float64Array, gripper: number, tick: number) {
+  constructor(
+    arm: ArmSpec,
+    private readonly q_now: Float64Array,
+    gripper: number,
+    tick: number,
+  ) {
     this.tracker = new ArmTracker(arm);
     const start = this.tracker.kin.forward(q_now);
     this.plan = new CartesianPlan({ pos: start.pos, rot: start.rot, gripper, tick });

@@ -1,10 +1,11 @@
 // Turns a Cartesian plan into joint targets tick by tick. Each tick's IK starts from the previous tick's
 // solution so the arm never jumps between IK branches; solutions are cached by tick because chunks
 // overlap and the same tick may be asked for twice.
-import { ArmKinematics, type Pose } from '../kinematics.js';
-import type { ArmSpec } from '../robots/arm-spec.js';
-import type { Mat3, Quat } from '../math3d.js';
+
 import type { Rng } from '../../src/util/rng.js';
+import { ArmKinematics, type Pose } from '../kinematics.js';
+import type { Mat3, Quat } from '../math3d.js';
+import type { ArmSpec } from '../robots/arm-spec.js';
 
 export class ArmTracker {
   readonly kin: ArmKinematics;
@@ -54,7 +55,12 @@ export class TickNoise {
   private lastTick = -1;
   private state: Float64Array;
 
-  constructor(private readonly dim: number, private readonly sigma: number, private readonly tau_ticks: number, private readonly rng: Rng) {
+  constructor(
+    private readonly dim: number,
+    private readonly sigma: number,
+    private readonly tau_ticks: number,
+    private readonly rng: Rng,
+  ) {
     this.state = new Float64Array(dim);
   }
 
@@ -76,7 +82,8 @@ export class TickNoise {
 
 /** Gripper pointing straight down, fingers closing along (sin yaw, -cos yaw, 0). */
 export function topDownRot(yaw_rad: number): Mat3 {
-  const c = Math.cos(yaw_rad), s = Math.sin(yaw_rad);
+  const c = Math.cos(yaw_rad),
+    s = Math.sin(yaw_rad);
   // columns x = (c, s, 0), y = (s, -c, 0), z = (0, 0, -1)
   return new Float64Array([c, s, 0, s, -c, 0, 0, 0, -1]);
 }

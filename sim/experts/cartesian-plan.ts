@@ -1,7 +1,8 @@
 // A tool-centre-point trajectory as a list of timed waypoints, interpolated with a minimum-jerk profile
 // (zero velocity and acceleration at every waypoint) in position and by slerp in orientation.
-import { quatFromMat3, mat3FromQuat, type Mat3, type Quat, type Vec3 } from '../math3d.js';
+
 import type { Pose } from '../kinematics.js';
+import { type Mat3, mat3FromQuat, type Quat, quatFromMat3, type Vec3 } from '../math3d.js';
 
 export interface Waypoint {
   pos: Vec3;
@@ -61,10 +62,15 @@ export class CartesianPlan {
     if (tick >= this.endTick) return this.at(pts.length - 1);
     let i = 1;
     while (pts[i].tick < tick) i++;
-    const a = pts[i - 1], b = pts[i];
+    const a = pts[i - 1],
+      b = pts[i];
     const tau = (tick - a.tick) / (b.tick - a.tick);
     const s = tau * tau * tau * (10 - 15 * tau + 6 * tau * tau);
-    const pos: Vec3 = [a.pos[0] + s * (b.pos[0] - a.pos[0]), a.pos[1] + s * (b.pos[1] - a.pos[1]), a.pos[2] + s * (b.pos[2] - a.pos[2])];
+    const pos: Vec3 = [
+      a.pos[0] + s * (b.pos[0] - a.pos[0]),
+      a.pos[1] + s * (b.pos[1] - a.pos[1]),
+      a.pos[2] + s * (b.pos[2] - a.pos[2]),
+    ];
     const rot = mat3FromQuat(slerp(this.quats[i - 1], this.quats[i], s));
     return { pose: { pos, rot }, gripper: a.gripper + s * (b.gripper - a.gripper) };
   }
@@ -88,7 +94,12 @@ function slerp(a: Quat, b: Quat, t: number): Quat {
   let dot = a[0] * b[0] + a[1] * b[1] + a[2] * b[2] + a[3] * b[3];
   dot = Math.min(1, Math.max(-1, dot));
   if (dot > 0.9995) {
-    const q: Quat = [a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1]), a[2] + t * (b[2] - a[2]), a[3] + t * (b[3] - a[3])];
+    const q: Quat = [
+      a[0] + t * (b[0] - a[0]),
+      a[1] + t * (b[1] - a[1]),
+      a[2] + t * (b[2] - a[2]),
+      a[3] + t * (b[3] - a[3]),
+    ];
     const n = Math.hypot(...q);
     return [q[0] / n, q[1] / n, q[2] / n, q[3] / n];
   }
@@ -99,7 +110,12 @@ function slerp(a: Quat, b: Quat, t: number): Quat {
 }
 
 /** Ticks for a minimum-jerk move: distance at a mean speed, orientation change at a mean rate, a floor. */
-export function moveTicks(from: Waypoint, toPos: Vec3, control_hz: number, opts: { speed_m_s: number; min_s: number; yaw_change_rad?: number; rate_rad_s?: number }): number {
+export function moveTicks(
+  from: Waypoint,
+  toPos: Vec3,
+  control_hz: number,
+  opts: { speed_m_s: number; min_s: number; yaw_change_rad?: number; rate_rad_s?: number },
+): number {
   const d = Math.hypot(toPos[0] - from.pos[0], toPos[1] - from.pos[1], toPos[2] - from.pos[2]);
   const rot_s = opts.yaw_change_rad !== undefined ? Math.abs(opts.yaw_change_rad) / (opts.rate_rad_s ?? 1.5) : 0;
   return Math.ceil(Math.max(opts.min_s, d / opts.speed_m_s, rot_s) * control_hz);

@@ -3,9 +3,9 @@
 // so they exist only where the sim supplies it.
 import type { ActionChunk, Observation, Policy, PolicyDescription } from '../../src/policy/policy.js';
 import type { RobotDescription } from '../../src/robot/index.js';
-import { createExpert, type ScriptedExpert } from './index.js';
 import type { RobotModel } from '../robots/index.js';
 import type { TaskName, TaskState } from '../tasks/task.js';
+import { createExpert, type ScriptedExpert } from './index.js';
 
 export interface ExpertPolicyOptions {
   horizon?: number;
@@ -18,7 +18,12 @@ export class ExpertPolicy implements Policy {
   private readonly position: Float64Array;
   private readonly gripper: Float64Array;
 
-  constructor(model: RobotModel, private readonly robot: RobotDescription, private readonly task: TaskName, private readonly opts: ExpertPolicyOptions = {}) {
+  constructor(
+    model: RobotModel,
+    private readonly robot: RobotDescription,
+    private readonly task: TaskName,
+    private readonly opts: ExpertPolicyOptions = {},
+  ) {
     this.expert = createExpert(model, task, robot.control_hz, { noise: opts.noise });
     this.horizon = opts.horizon ?? 25;
     this.position = new Float64Array(robot.joint_names.length);
@@ -28,8 +33,13 @@ export class ExpertPolicy implements Policy {
   describe(): PolicyDescription {
     return {
       name: this.opts.noise ? `expert(noise=${this.opts.noise})` : 'expert',
-      kind: 'expert', horizon: this.horizon, action_dim: this.expert.action_dim, action_offset: 1,
-      cameras: [], control_hz: this.robot.control_hz, max_committed: 0,
+      kind: 'expert',
+      horizon: this.horizon,
+      action_dim: this.expert.action_dim,
+      action_offset: 1,
+      cameras: [],
+      control_hz: this.robot.control_hz,
+      max_committed: 0,
     };
   }
 
@@ -41,7 +51,10 @@ export class ExpertPolicy implements Policy {
   async infer(obs: Observation): Promise<ActionChunk> {
     const t0 = performance.now();
     const task = (obs.privileged as { task?: TaskState } | undefined)?.task;
-    if (!task) throw new Error(`the scripted expert needs the simulator's task state (robot ${this.robot.robot}, task ${this.task})`);
+    if (!task)
+      throw new Error(
+        `the scripted expert needs the simulator's task state (robot ${this.robot.robot}, task ${this.task})`,
+      );
     // state is in the action layout; the expert wants joints and grippers apart
     const src = this.robot.action_source;
     for (let i = 0; i < src.length; i++) {
@@ -50,8 +63,21 @@ export class ExpertPolicy implements Policy {
     }
     // the expert's plans are indexed by absolute tick: it can start where the runtime will use it
     const first = Math.max(obs.tick + 1, obs.first_tick_hint ?? obs.tick + 1);
-    const actions = Float32Array.from(this.expert.chunk({ tick: obs.tick, position_rad: this.position, gripper: this.gripper, task }, this.horizon, first));
-    return { obs_tick: obs.tick, first_tick: first, horizon: this.horizon, dim: this.expert.action_dim, actions, infer_ms: performance.now() - t0 };
+    const actions = Float32Array.from(
+      this.expert.chunk(
+        { tick: obs.tick, position_rad: this.position, gripper: this.gripper, task },
+        this.horizon,
+        first,
+      ),
+    );
+    return {
+      obs_tick: obs.tick,
+      first_tick: first,
+      horizon: this.horizon,
+      dim: this.expert.action_dim,
+      actions,
+      infer_ms: performance.now() - t0,
+    };
   }
 
   async close(): Promise<void> {}

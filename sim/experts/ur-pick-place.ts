@@ -1,13 +1,14 @@
 // Scripted pick-place for a UR arm: top-down grasp of the cube, carry it over the target, put it down,
 // let go, back off. The plan is made from the first observation; after the grasp it is re-aimed from
 // where the cube actually sits in the hand, so a slightly off-centre grasp still lands on the target.
-import { CartesianPlan, moveTicks } from './cartesian-plan.js';
-import { ArmTracker, TickNoise, nearestYaw, quatYaw, topDownRot, yawOf } from './arm-tracker.js';
-import type { ExpertObservation, ExpertOptions, ScriptedExpert } from './expert.js';
+
+import { Rng } from '../../src/util/rng.js';
+import type { Vec3 } from '../math3d.js';
 import type { ArmSpec } from '../robots/arm-spec.js';
 import { CUBE_HALF_M } from '../tasks/pick-place.js';
-import type { Vec3 } from '../math3d.js';
-import { Rng } from '../../src/util/rng.js';
+import { ArmTracker, nearestYaw, quatYaw, TickNoise, topDownRot, yawOf } from './arm-tracker.js';
+import { CartesianPlan, moveTicks } from './cartesian-plan.js';
+import type { ExpertObservation, ExpertOptions, ScriptedExpert } from './expert.js';
 
 const HOVER_Z_M = 0.14;
 /** TCP (pad centre) height at the grasp: pads centred on the cube's faces, tips 5 mm above the table. */
@@ -28,7 +29,11 @@ export class UrPickPlaceExpert implements ScriptedExpert {
   private liftTick = 0;
   private reaimed = false;
 
-  constructor(arm: ArmSpec, private readonly control_hz: number, opts: ExpertOptions = {}) {
+  constructor(
+    arm: ArmSpec,
+    private readonly control_hz: number,
+    opts: ExpertOptions = {},
+  ) {
     this.tracker = new ArmTracker(arm);
     this.noise = Math.max(0, opts.noise ?? 0);
   }
@@ -45,7 +50,8 @@ export class UrPickPlaceExpert implements ScriptedExpert {
   }
 
   chunk(obs: ExpertObservation, horizon: number, first_tick = obs.tick + 1): Float64Array {
-    const plan = this.plan ??= this.makePlan(obs, first_tick - 1);
+    this.plan ??= this.makePlan(obs, first_tick - 1);
+    const plan = this.plan;
     if (!this.reaimed && obs.tick >= this.liftTick) this.reaim(obs, plan, first_tick);
     const out = new Float64Array(horizon * this.action_dim);
     for (let i = 0; i < horizon; i++) {
@@ -70,7 +76,12 @@ export class UrPickPlaceExpert implements ScriptedExpert {
     const rot = topDownRot(graspYaw);
     const above: Vec3 = [cube.pos[0] + this.graspOffset[0], cube.pos[1] + this.graspOffset[1], HOVER_Z_M];
     const plan = new CartesianPlan({ pos: here.pos, rot: here.rot, gripper: obs.gripper[0], tick: start });
-    plan.moveTo(above, rot, 1, moveTicks(plan.last, above, hz, { speed_m_s: SPEED_M_S, min_s: 0.8, yaw_change_rad: graspYaw - yaw0 }));
+    plan.moveTo(
+      above,
+      rot,
+      1,
+      moveTicks(plan.last, above, hz, { speed_m_s: SPEED_M_S, min_s: 0.8, yaw_change_rad: graspYaw - yaw0 }),
+    );
     const grasp: Vec3 = [above[0], above[1], GRASP_Z_M];
     plan.moveTo(grasp, rot, 1, moveTicks(plan.last, grasp, hz, { speed_m_s: SLOW_SPEED_M_S, min_s: 0.6 }));
     plan.hold(0.3 * hz, 0).hold(0.15 * hz, 0);

@@ -2,13 +2,14 @@
 // behind the cube and slides it along the table onto the target. While pushing it re-aims every chunk
 // from the cube's current position, as a person would: a cube that turns or drifts sideways is steered
 // back onto the line to the target.
-import { CartesianPlan, moveTicks } from './cartesian-plan.js';
-import { ArmTracker, TickNoise, nearestYaw, topDownRot, yawOf } from './arm-tracker.js';
-import type { ExpertObservation, ExpertOptions, ScriptedExpert } from './expert.js';
+
+import { Rng } from '../../src/util/rng.js';
+import type { Vec3 } from '../math3d.js';
 import type { ArmSpec } from '../robots/arm-spec.js';
 import { PUSH_CUBE_HALF_M } from '../tasks/push.js';
-import type { Vec3 } from '../math3d.js';
-import { Rng } from '../../src/util/rng.js';
+import { ArmTracker, nearestYaw, TickNoise, topDownRot, yawOf } from './arm-tracker.js';
+import { CartesianPlan, moveTicks } from './cartesian-plan.js';
+import type { ExpertObservation, ExpertOptions, ScriptedExpert } from './expert.js';
 
 const HOVER_Z_M = 0.12;
 /** TCP height while pushing: the pad tips run 8 mm above the table, below the cube's middle. */
@@ -32,7 +33,11 @@ export class UrPushExpert implements ScriptedExpert {
   private jointNoise!: TickNoise;
   private aimOffset_m = 0;
 
-  constructor(arm: ArmSpec, private readonly control_hz: number, private readonly opts: ExpertOptions = {}) {
+  constructor(
+    arm: ArmSpec,
+    private readonly control_hz: number,
+    private readonly opts: ExpertOptions = {},
+  ) {
     this.tracker = new ArmTracker(arm);
     this.padRadius_m = arm.gripper.pad_half_m[1];
   }
@@ -48,7 +53,8 @@ export class UrPushExpert implements ScriptedExpert {
   }
 
   chunk(obs: ExpertObservation, horizon: number, first_tick = obs.tick + 1): Float64Array {
-    const plan = this.plan ??= this.makePlan(obs, first_tick - 1);
+    this.plan ??= this.makePlan(obs, first_tick - 1);
+    const plan = this.plan;
     if (this.phase === 'push' && obs.tick > this.pushStartTick) this.steer(obs, plan, first_tick);
     if (this.phase === 'approach' && obs.tick >= this.pushStartTick) this.phase = 'push';
     const out = new Float64Array(horizon * this.action_dim);
@@ -74,7 +80,16 @@ export class UrPushExpert implements ScriptedExpert {
     const back = PUSH_CUBE_HALF_M + this.padRadius_m + RUN_UP_M;
     const above: Vec3 = [cube[0] - u[0] * back, cube[1] - u[1] * back, HOVER_Z_M];
     const plan = new CartesianPlan({ pos: here.pos, rot: here.rot, gripper: obs.gripper[0], tick: start });
-    plan.moveTo(above, rot, PUSH_GRIPPER, moveTicks(plan.last, above, hz, { speed_m_s: SPEED_M_S, min_s: 0.8, yaw_change_rad: yawOf(rot) - yawOf(here.rot) }));
+    plan.moveTo(
+      above,
+      rot,
+      PUSH_GRIPPER,
+      moveTicks(plan.last, above, hz, {
+        speed_m_s: SPEED_M_S,
+        min_s: 0.8,
+        yaw_change_rad: yawOf(rot) - yawOf(here.rot),
+      }),
+    );
     const down: Vec3 = [above[0], above[1], PUSH_Z_M];
     plan.moveTo(down, rot, PUSH_GRIPPER, moveTicks(plan.last, down, hz, { speed_m_s: 0.15, min_s: 0.6 }));
     this.pushStartTick = plan.endTick;
@@ -87,7 +102,11 @@ export class UrPushExpert implements ScriptedExpert {
     const hz = this.control_hz;
     const n: [number, number] = [-u[1], u[0]];
     const stand = PUSH_CUBE_HALF_M + this.padRadius_m;
-    const end: Vec3 = [target[0] - u[0] * stand + n[0] * this.aimOffset_m, target[1] - u[1] * stand + n[1] * this.aimOffset_m, PUSH_Z_M];
+    const end: Vec3 = [
+      target[0] - u[0] * stand + n[0] * this.aimOffset_m,
+      target[1] - u[1] * stand + n[1] * this.aimOffset_m,
+      PUSH_Z_M,
+    ];
     plan.moveTo(end, rot, PUSH_GRIPPER, moveTicks(plan.last, end, hz, { speed_m_s: PUSH_SPEED_M_S, min_s: 0.4 }));
     const backOff: Vec3 = [end[0] - u[0] * 0.03, end[1] - u[1] * 0.03, PUSH_Z_M];
     plan.moveTo(backOff, rot, PUSH_GRIPPER, 0.4 * hz);
@@ -122,7 +141,8 @@ export class UrPushExpert implements ScriptedExpert {
 }
 
 function unitXY(from: Vec3, to: Vec3): [number, number] {
-  const dx = to[0] - from[0], dy = to[1] - from[1];
+  const dx = to[0] - from[0],
+    dy = to[1] - from[1];
   const l = Math.hypot(dx, dy) || 1;
   return [dx / l, dy / l];
 }

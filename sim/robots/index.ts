@@ -2,10 +2,10 @@
 // the runtime (joint order, limits, home, action layout) is its profile (src/robot); the sim is checked
 // against it. The sim's action vector is, per arm in order, the arm's joint targets then its gripper.
 import type { CameraSpec, SceneSpec } from '../mjcf.js';
+import { alohaArms } from './aloha.js';
 import type { ArmSpec } from './arm-spec.js';
 import { jointNames } from './arm-spec.js';
 import { urArm } from './ur.js';
-import { alohaArms } from './aloha.js';
 
 export const ROBOT_NAMES = ['ur5', 'ur5e', 'aloha'] as const;
 export type RobotName = (typeof ROBOT_NAMES)[number];
@@ -17,7 +17,7 @@ export interface RobotModel {
   cameras: CameraSpec[];
 }
 
-const WOOD: [number, number, number, number] = [0.62, 0.52, 0.40, 1];
+const WOOD: [number, number, number, number] = [0.62, 0.52, 0.4, 1];
 
 function urRobot(name: 'ur5' | 'ur5e'): RobotModel {
   return {
@@ -42,17 +42,34 @@ function alohaRobot(): RobotModel {
       // high in front of the table: both arms, bases included, and the cube in one square image
       { name: 'top', body: 'world', pos: [0, -0.3, 1.1], lookat: [0, 0.03, 0.05], up: [0, 0, 1], fovy_deg: 60 },
       // above the palm (the side that faces up at home), looking past the fingertips, image upright at home
-      { name: 'left_wrist', body: 'left_gripper', pos: [-0.06, 0, 0.03], lookat: [0, 0, 0.2], up: [-1, 0, 0], fovy_deg: 75 },
-      { name: 'right_wrist', body: 'right_gripper', pos: [-0.06, 0, 0.03], lookat: [0, 0, 0.2], up: [-1, 0, 0], fovy_deg: 75 },
+      {
+        name: 'left_wrist',
+        body: 'left_gripper',
+        pos: [-0.06, 0, 0.03],
+        lookat: [0, 0, 0.2],
+        up: [-1, 0, 0],
+        fovy_deg: 75,
+      },
+      {
+        name: 'right_wrist',
+        body: 'right_gripper',
+        pos: [-0.06, 0, 0.03],
+        lookat: [0, 0, 0.2],
+        up: [-1, 0, 0],
+        fovy_deg: 75,
+      },
     ],
   };
 }
 
 export function robotModel(name: RobotName): RobotModel {
   switch (name) {
-    case 'ur5': return urRobot('ur5');
-    case 'ur5e': return urRobot('ur5e');
-    case 'aloha': return alohaRobot();
+    case 'ur5':
+      return urRobot('ur5');
+    case 'ur5e':
+      return urRobot('ur5e');
+    case 'aloha':
+      return alohaRobot();
   }
 }
 

@@ -2,11 +2,16 @@
 // joint angles in the sim mean the same as on the real controller. Standard DH per joint i:
 //   T_i = Rz(theta_i) * Tz(d_i) * Tx(a_i) * Rx(alpha_i)
 // A body rotating with joint i therefore places its child at (a_i, 0, d_i) rotated by Rx(alpha_i).
-import { quatFromAxisAngle, type Quat, type Vec3 } from '../math3d.js';
+import { type Quat, quatFromAxisAngle, type Vec3 } from '../math3d.js';
 import type { ArmLink, ArmSpec, CapsuleGeom, GripperSpec } from './arm-spec.js';
 
 export const UR_JOINT_NAMES = [
-  'shoulder_pan_joint', 'shoulder_lift_joint', 'elbow_joint', 'wrist_1_joint', 'wrist_2_joint', 'wrist_3_joint',
+  'shoulder_pan_joint',
+  'shoulder_lift_joint',
+  'elbow_joint',
+  'wrist_1_joint',
+  'wrist_2_joint',
+  'wrist_3_joint',
 ] as const;
 
 interface UrFacts {
@@ -32,7 +37,14 @@ export const UR5_DH: UrFacts = {
 
 const TWO_PI = 2 * Math.PI;
 /** Joint limits from the UR description packages: +-2 pi, elbow +-pi, pi rad/s on every joint. */
-const RANGE_RAD: [number, number][] = [[-TWO_PI, TWO_PI], [-TWO_PI, TWO_PI], [-Math.PI, Math.PI], [-TWO_PI, TWO_PI], [-TWO_PI, TWO_PI], [-TWO_PI, TWO_PI]];
+const RANGE_RAD: [number, number][] = [
+  [-TWO_PI, TWO_PI],
+  [-TWO_PI, TWO_PI],
+  [-Math.PI, Math.PI],
+  [-TWO_PI, TWO_PI],
+  [-TWO_PI, TWO_PI],
+  [-TWO_PI, TWO_PI],
+];
 export const UR_MAX_VELOCITY_RAD_S = Math.PI;
 /** Torque limits: 150 N m base/shoulder/elbow, 28 N m wrists. */
 const MAX_TORQUE_NM = [150, 150, 150, 28, 28, 28];
@@ -64,14 +76,21 @@ export function urArm(variant: 'ur5' | 'ur5e'): ArmSpec {
   for (let i = 0; i < 6; i++) {
     const child: Vec3 = [f.a[i], 0, f.d[i]];
     // the wrist 3 "link" ends at the flange: its geometry reaches (0, 0, d6)
-    const geoms: CapsuleGeom[] = [{
-      kind: 'capsule', from: [0, 0, 0], to: child, radius_m: radii[i], mass_kg: f.mass_kg[i],
-      rgba: i % 2 === 0 ? BLUE : GREY,
-    }];
+    const geoms: CapsuleGeom[] = [
+      {
+        kind: 'capsule',
+        from: [0, 0, 0],
+        to: child,
+        radius_m: radii[i],
+        mass_kg: f.mass_kg[i],
+        rgba: i % 2 === 0 ? BLUE : GREY,
+      },
+    ];
     links.push({
       body: UR_JOINT_NAMES[i].replace('_joint', '_link'),
       joint: UR_JOINT_NAMES[i],
-      pos, quat,
+      pos,
+      quat,
       axis: [0, 0, 1],
       range_rad: RANGE_RAD[i],
       max_velocity_rad_s: UR_MAX_VELOCITY_RAD_S,

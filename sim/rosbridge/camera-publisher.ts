@@ -3,12 +3,12 @@
 // due while the previous one is still rendering is skipped, never queued, like a camera driver that
 // drops frames rather than delivering old ones late.
 import { Worker } from 'node:worker_threads';
-import type { RosbridgeServer, TopicPublisher } from './rosbridge-server.js';
-import type { CameraRenderReply, CameraRenderRequest, CameraRenderWorkerData } from './camera-render-protocol.js';
-import type { SimSnapshot } from '../sim-env.js';
 import { cameraTopic, type RosSettings } from '../../calibration/ros-settings.js';
-import { header, MSG_TYPES, type CompressedImageMsg } from '../../protocols/ros/messages.js';
+import { type CompressedImageMsg, header, MSG_TYPES } from '../../protocols/ros/messages.js';
 import type { Logger } from '../../src/telemetry/log.js';
+import type { SimSnapshot } from '../sim-env.js';
+import type { CameraRenderReply, CameraRenderRequest, CameraRenderWorkerData } from './camera-render-protocol.js';
+import type { RosbridgeServer, TopicPublisher } from './rosbridge-server.js';
 
 export class SimCameraPublisher {
   frames_published = 0;
@@ -27,13 +27,24 @@ export class SimCameraPublisher {
     worker.on('error', (err) => log?.error({ err: err.message }, 'camera render worker failed'));
   }
 
-  static async start(server: RosbridgeServer, data: CameraRenderWorkerData, settings: RosSettings, log?: Logger): Promise<SimCameraPublisher> {
+  static async start(
+    server: RosbridgeServer,
+    data: CameraRenderWorkerData,
+    settings: RosSettings,
+    log?: Logger,
+  ): Promise<SimCameraPublisher> {
     const worker = new Worker(new URL('./camera-render-worker.js', import.meta.url), { workerData: data });
     await new Promise<void>((resolve, reject) => {
-      worker.once('message', (m: CameraRenderReply) => (m.type === 'ready' ? resolve() : reject(new Error(m.type === 'error' ? m.message : 'camera worker: unexpected first message'))));
+      worker.once('message', (m: CameraRenderReply) =>
+        m.type === 'ready'
+          ? resolve()
+          : reject(new Error(m.type === 'error' ? m.message : 'camera worker: unexpected first message')),
+      );
       worker.once('error', reject);
     });
-    const publishers = new Map(data.cameras.map((name) => [name, server.advertise(cameraTopic(settings, name), MSG_TYPES.compressed_image)]));
+    const publishers = new Map(
+      data.cameras.map((name) => [name, server.advertise(cameraTopic(settings, name), MSG_TYPES.compressed_image)]),
+    );
     return new SimCameraPublisher(worker, publishers, settings, log);
   }
 

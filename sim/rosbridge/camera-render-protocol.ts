@@ -1,6 +1,7 @@
 // Messages between the simulated cell and its camera render worker.
-import type { SimSnapshot } from '../sim-env.js';
+
 import type { RobotName } from '../robots/index.js';
+import type { SimSnapshot } from '../sim-env.js';
 import type { TaskName } from '../tasks/index.js';
 
 export interface CameraRenderWorkerData {
@@ -19,5 +20,10 @@ export type CameraRenderRequest =
 
 export type CameraRenderReply =
   | { type: 'ready' }
-  | { type: 'frames'; seq: number; wall_s: number; images: { name: string; width: number; height: number; png: Uint8Array }[] }
+  | {
+      type: 'frames';
+      seq: number;
+      wall_s: number;
+      images: { name: string; width: number; height: number; png: Uint8Array }[];
+    }
   | { type: 'error'; message: string };

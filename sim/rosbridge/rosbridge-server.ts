@@ -9,8 +9,9 @@
 //    never advertised, and what it publishes before they are connected is lost;
 //  - rosapi's /rosapi/subscribers says which nodes subscribe to a topic (rosbridge is usually launched
 //    with rosapi).
-import { WebSocketServer, WebSocket, type RawData } from 'ws';
+
 import type { AddressInfo } from 'node:net';
+import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../../src/telemetry/log.js';
 
 export interface RosbridgeServerOptions {
@@ -80,10 +81,17 @@ export class RosbridgeServer {
   private readonly services = new Map<string, { type: string; handler: ServiceHandler }>();
   private readonly maxBuffered: number;
 
-  private constructor(private readonly wss: WebSocketServer, private readonly log: Logger | undefined, opts: RosbridgeServerOptions) {
+  private constructor(
+    private readonly wss: WebSocketServer,
+    private readonly log: Logger | undefined,
+    opts: RosbridgeServerOptions,
+  ) {
     this.maxBuffered = opts.max_buffered_bytes ?? DEFAULT_MAX_BUFFERED_BYTES;
     this.connect_ms = opts.publisher_connect_ms ?? 0;
-    if (opts.rosapi !== false) this.advertiseService(ROSAPI_SUBSCRIBERS, 'rosapi/Subscribers', (args) => ({ subscribers: this.subscribersOf(String(args.topic)) }));
+    if (opts.rosapi !== false)
+      this.advertiseService(ROSAPI_SUBSCRIBERS, 'rosapi/Subscribers', (args) => ({
+        subscribers: this.subscribersOf(String(args.topic)),
+      }));
     const { address, family, port } = wss.address() as AddressInfo;
     this.port = port;
     this.url = `ws://${family === 'IPv6' ? `[${address}]` : address}:${port}`;
@@ -98,7 +106,9 @@ export class RosbridgeServer {
   static listen(opts: RosbridgeServerOptions): Promise<RosbridgeServer> {
     return new Promise((resolve, reject) => {
       const wss = new WebSocketServer({ port: opts.port, host: opts.host ?? '127.0.0.1' });
-      wss.once('error', (err) => reject(new Error(`rosbridge server cannot listen on ${opts.host ?? '127.0.0.1'}:${opts.port}: ${err.message}`)));
+      wss.once('error', (err) =>
+        reject(new Error(`rosbridge server cannot listen on ${opts.host ?? '127.0.0.1'}:${opts.port}: ${err.message}`)),
+      );
       wss.once('listening', () => resolve(new RosbridgeServer(wss, opts.log, opts)));
     });
   }
@@ -106,7 +116,9 @@ export class RosbridgeServer {
   /** The bound port and URL (kept after close(), so a test can restart a server on the same port). */
   readonly port: number;
   readonly url: string;
-  get clients(): number { return this.wss.clients.size; }
+  get clients(): number {
+    return this.wss.clients.size;
+  }
 
   /** Publish from the server side. A latched topic also hands its last message to every new subscriber. */
   advertise(topic: string, type: string, opts: { latch?: boolean } = {}): TopicPublisher {
@@ -115,7 +127,9 @@ export class RosbridgeServer {
     t.latch = opts.latch ?? false;
     return {
       publish: (msg) => this.route(topic, msg, undefined),
-      get subscribers() { return t.subs.size; },
+      get subscribers() {
+        return t.subs.size;
+      },
     };
   }
 
@@ -124,7 +138,9 @@ export class RosbridgeServer {
     const t = this.topic(topic);
     t.type ??= type;
     t.handlers.set(handler, node);
-    return () => { t.handlers.delete(handler); };
+    return () => {
+      t.handlers.delete(handler);
+    };
   }
 
   /** The nodes subscribed to `topic`, as rosapi lists them. */
@@ -179,7 +195,8 @@ export class RosbridgeServer {
       case 'advertise': {
         const t = this.topic(str(m, 'topic'));
         const type = str(m, 'type');
-        if (t.type && normaliseType(t.type) !== normaliseType(type)) throw new Error(`topic ${str(m, 'topic')} has type ${t.type}, not ${type}`);
+        if (t.type && normaliseType(t.type) !== normaliseType(type))
+          throw new Error(`topic ${str(m, 'topic')} has type ${t.type}, not ${type}`);
         t.type = type;
         if (m.latch === true) t.latch = true;
         this.publisherOf(ws, str(m, 'topic'));
@@ -198,7 +215,10 @@ export class RosbridgeServer {
         const t = this.topics.get(str(m, 'topic'));
         if (!t) return;
         for (const s of t.subs) {
-          if (s.client === ws && (m.id === undefined || s.id === m.id)) { clearTimeout(s.timer); t.subs.delete(s); }
+          if (s.client === ws && (m.id === undefined || s.id === m.id)) {
+            clearTimeout(s.timer);
+            t.subs.delete(s);
+          }
         }
         return;
       }
@@ -206,7 +226,10 @@ export class RosbridgeServer {
         void this.callService(ws, m);
         return;
       default:
-        throw new Error(`unsupported op '${String(m.op)}' (supported: advertise, unadvertise, publish, subscribe, unsubscribe, call_service)`);
+        throw new Error(
+          `unsupported op '${String(m.op)}' (supported: advertise, unadvertise, publish, subscribe, unsubscribe, ` +
+            `call_service)`,
+        );
     }
   }
 
@@ -217,13 +240,21 @@ export class RosbridgeServer {
       throw new Error(`subscribe to ${name} as ${m.type}, but it has type ${t.type}`);
     }
     if (m.compression !== undefined && m.compression !== 'none') {
-      this.log?.warn({ topic: name, compression: m.compression }, 'rosbridge: only compression "none" is supported; sending plain JSON');
+      this.log?.warn(
+        { topic: name, compression: m.compression },
+        'rosbridge: only compression "none" is supported; sending plain JSON',
+      );
     }
     const id = typeof m.id === 'string' ? m.id : undefined;
     // a repeated subscribe with the same id replaces the old one (roslib re-sends after a reconnect)
-    for (const s of t.subs) if (s.client === ws && s.id === id) { clearTimeout(s.timer); t.subs.delete(s); }
+    for (const s of t.subs)
+      if (s.client === ws && s.id === id) {
+        clearTimeout(s.timer);
+        t.subs.delete(s);
+      }
     const sub: Subscription = {
-      client: ws, id,
+      client: ws,
+      id,
       throttle_ms: Math.max(0, num(m.throttle_rate, 0)),
       queue: [],
       // rosbridge's queue_length 0 means "no queue": with a throttle the newest message waits alone
@@ -238,9 +269,15 @@ export class RosbridgeServer {
   /** When the subscribers of `ws`'s publisher of `topic` are connected; a first use creates the publisher. */
   private publisherOf(ws: WebSocket, topic: string): number {
     let mine = this.publishers.get(ws);
-    if (!mine) this.publishers.set(ws, mine = new Map());
+    if (!mine) {
+      mine = new Map();
+      this.publishers.set(ws, mine);
+    }
     let at = mine.get(topic);
-    if (at === undefined) mine.set(topic, at = performance.now() + this.connect_ms);
+    if (at === undefined) {
+      at = performance.now() + this.connect_ms;
+      mine.set(topic, at);
+    }
     return at;
   }
 
@@ -308,7 +345,10 @@ export class RosbridgeServer {
       reply(false, `Service ${service} does not exist`);
       return;
     }
-    const args = typeof m.args === 'object' && m.args !== null && !Array.isArray(m.args) ? m.args as Record<string, unknown> : {};
+    const args =
+      typeof m.args === 'object' && m.args !== null && !Array.isArray(m.args)
+        ? (m.args as Record<string, unknown>)
+        : {};
     try {
       reply(true, await s.handler(args));
     } catch (err) {
@@ -319,7 +359,11 @@ export class RosbridgeServer {
   private dropClient(ws: WebSocket): void {
     this.publishers.delete(ws);
     for (const t of this.topics.values()) {
-      for (const s of t.subs) if (s.client === ws) { clearTimeout(s.timer); t.subs.delete(s); }
+      for (const s of t.subs)
+        if (s.client === ws) {
+          clearTimeout(s.timer);
+          t.subs.delete(s);
+        }
     }
   }
 }

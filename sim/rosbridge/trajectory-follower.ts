@@ -14,9 +14,14 @@ export class TrajectoryFollower {
 
   constructor(private readonly jointNames: readonly string[]) {}
 
-  get active(): boolean { return this.points.length > 0; }
+  get active(): boolean {
+    return this.points.length > 0;
+  }
 
-  /** Start following `msg` at sim time `now_s` from the target `from`. Throws, saying what is wrong, for a bad message. */
+  /**
+   * Start following `msg` at sim time `now_s` from the target `from`. Throws, saying what is wrong, for a bad
+   * message.
+   */
   start(msg: unknown, now_s: number, from: ArrayLike<number>): void {
     const m = msg as { joint_names?: unknown; points?: unknown };
     if (!Array.isArray(m.joint_names)) throw new Error('joint_trajectory: joint_names is not an array');
@@ -28,7 +33,9 @@ export class TrajectoryFollower {
       return i;
     });
     if (!Array.isArray(m.points) || m.points.length === 0) throw new Error('joint_trajectory: no points');
-    const pts: Point[] = [{ t_s: now_s, q: Float64Array.from(Array.from({ length: this.jointNames.length }, (_, j) => from[j])) }];
+    const pts: Point[] = [
+      { t_s: now_s, q: Float64Array.from(Array.from({ length: this.jointNames.length }, (_, j) => from[j])) },
+    ];
     (m.points as unknown[]).forEach((p, k) => {
       const pt = p as { positions?: unknown; time_from_start?: unknown };
       const pos = finiteArray(pt.positions, `joint_trajectory.points[${k}].positions`, names.length);
@@ -51,7 +58,8 @@ export class TrajectoryFollower {
       out.set(pts[pts.length - 1].q);
       return true;
     }
-    const a = pts[k - 1], b = pts[k];
+    const a = pts[k - 1],
+      b = pts[k];
     const span = b.t_s - a.t_s;
     const u = span > 0 ? Math.min(1, Math.max(0, (now_s - a.t_s) / span)) : 1;
     for (let j = 0; j < out.length && j < a.q.length; j++) out[j] = a.q[j] + u * (b.q[j] - a.q[j]);

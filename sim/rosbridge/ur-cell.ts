@@ -7,17 +7,23 @@
 //  - gripper: a separate std_msgs/Float64 topic, opening 0 closed .. 1 open (on a real UR the gripper is a
 //    separate device too); its opening is published in /joint_states as the joint `gripper_joint`.
 // Both motion controllers are live at once (the latest message wins); a real UR needs a controller switch.
-import { SimEnv, type SimArmState } from '../sim-env.js';
+
+import {
+  defaultRosSettings,
+  type RosSettings,
+  UR_CONTROLLER_HZ,
+  type UrRobotName,
+} from '../../calibration/ros-settings.js';
+import { finiteArray, header, type JointStateMsg, MSG_TYPES } from '../../protocols/ros/messages.js';
+import type { Logger } from '../../src/telemetry/log.js';
+import { monotonicMs } from '../../src/util/clock.js';
+import { TickTimer } from '../../src/util/fixed-rate.js';
+import { Rng } from '../../src/util/rng.js';
+import { type SimArmState, SimEnv } from '../sim-env.js';
+import { TASKS_BY_ROBOT, type TaskName } from '../tasks/index.js';
+import { SimCameraPublisher } from './camera-publisher.js';
 import type { RosbridgeServer, TopicPublisher } from './rosbridge-server.js';
 import { TrajectoryFollower } from './trajectory-follower.js';
-import { ControllerClock } from './controller-clock.js';
-import { SimCameraPublisher } from './camera-publisher.js';
-import { defaultRosSettings, UR_CONTROLLER_HZ, type RosSettings, type UrRobotName } from '../../calibration/ros-settings.js';
-import { finiteArray, header, MSG_TYPES, type JointStateMsg } from '../../protocols/ros/messages.js';
-import { TASKS_BY_ROBOT, type TaskName } from '../tasks/index.js';
-import { Rng } from '../../src/util/rng.js';
-import { monotonicMs } from '../../src/util/clock.js';
-import type { Logger } from '../../src/telemetry/log.js';
 
 export interface UrCellOptions {
   robot: UrRobotName;
@@ -52,7 +58,7 @@ export class UrCell {
   last_command: Float64Array | undefined;
   last_command_t_mono_ms = 0;
   joint_states_published = 0;
-  private readonly clock: ControllerClock;
+  private readonly clock: TickTimer;
   private readonly follower: TrajectoryFollower;
   private readonly target: Float64Array;
   private readonly action: Float64Array;
@@ -60,7 +66,10 @@ export class UrCell {
   private readonly names: string[];
   private readonly order: number[];
   private readonly rng: Rng;
-  private readonly pub: Record<'joint_states' | 'program_running' | 'speed_scaling' | 'success' | 'task_state', TopicPublisher>;
+  private readonly pub: Record<
+    'joint_states' | 'program_running' | 'speed_scaling' | 'success' | 'task_state',
+    TopicPublisher
+  >;
   private readonly stopHandlers: (() => void)[] = [];
   private gripper = 1;
   private seed: number;
@@ -95,12 +104,23 @@ export class UrCell {
       task_state: server.advertise(t.task_state, MSG_TYPES.string, { latch: true }),
     };
     this.stopHandlers.push(
-      server.onMessage(t.forward_position_commands, MSG_TYPES.float64_multi_array, (m) => this.onForward(m), '/forward_position_controller'),
-      server.onMessage(t.joint_trajectory, MSG_TYPES.joint_trajectory, (m) => this.onTrajectory(m), '/scaled_joint_trajectory_controller'),
+      server.onMessage(
+        t.forward_position_commands,
+        MSG_TYPES.float64_multi_array,
+        (m) => this.onForward(m),
+        '/forward_position_controller',
+      ),
+      server.onMessage(
+        t.joint_trajectory,
+        MSG_TYPES.joint_trajectory,
+        (m) => this.onTrajectory(m),
+        '/scaled_joint_trajectory_controller',
+      ),
       server.onMessage(t.gripper_command, MSG_TYPES.float64, (m) => this.onGripper(m), '/vla_sim/gripper'),
     );
     server.advertiseService(t.reset_service, MSG_TYPES.trigger, (args) => this.onReset(args));
-    this.clock = new ControllerClock(this.controller_hz, () => this.tick());
+    // a real controller's fixed-period thread: every owed tick runs (a timer fires a period late at 500 Hz)
+    this.clock = new TickTimer(1000 / this.controller_hz, () => this.tick(), 25);
   }
 
   static async start(server: RosbridgeServer, opts: UrCellOptions): Promise<UrCell> {
@@ -112,9 +132,19 @@ export class UrCell {
     let cameras: SimCameraPublisher | undefined;
     if (cameraHz > 0 && names.length > 0) {
       for (const n of names) env.camera(n, 1); // refuses an unknown camera name here, with the valid ones
-      cameras = await SimCameraPublisher.start(server, {
-        robot: opts.robot, task, physics_hz: PHYSICS_HZ, control_hz, cameras: names, size: opts.camera_size ?? 224,
-      }, opts.settings ?? defaultRosSettings('ros2'), opts.log);
+      cameras = await SimCameraPublisher.start(
+        server,
+        {
+          robot: opts.robot,
+          task,
+          physics_hz: PHYSICS_HZ,
+          control_hz,
+          cameras: names,
+          size: opts.camera_size ?? 224,
+        },
+        opts.settings ?? defaultRosSettings('ros2'),
+        opts.log,
+      );
     }
     const cell = new UrCell(server, env, opts, cameras);
     cell.reset(cell.seed);
@@ -124,7 +154,9 @@ export class UrCell {
   }
 
   /** Stop publishing /joint_states (physics goes on): what a client sees when the robot's driver hangs. */
-  pauseJointStates(paused: boolean): void { this.paused = paused; }
+  pauseJointStates(paused: boolean): void {
+    this.paused = paused;
+  }
 
   /** The robot program stops (a protective stop, the pendant): the arm holds where it is and ignores commands. */
   setProgramRunning(running: boolean): void {
@@ -145,10 +177,21 @@ export class UrCell {
     this.publishTaskState();
   }
 
-  get stats(): { ticks: number; slipped_ticks: number; joint_states_published: number; commands_received: number; camera_frames: number; camera_frames_skipped: number } {
+  get stats(): {
+    ticks: number;
+    slipped_ticks: number;
+    joint_states_published: number;
+    commands_received: number;
+    camera_frames: number;
+    camera_frames_skipped: number;
+  } {
     return {
-      ticks: this.ticks, slipped_ticks: this.clock.slipped_ticks, joint_states_published: this.joint_states_published,
-      commands_received: this.commands_received, camera_frames: this.cameras?.frames_published ?? 0, camera_frames_skipped: this.cameras?.frames_skipped ?? 0,
+      ticks: this.ticks,
+      slipped_ticks: this.clock.slipped_ticks,
+      joint_states_published: this.joint_states_published,
+      commands_received: this.commands_received,
+      camera_frames: this.cameras?.frames_published ?? 0,
+      camera_frames_skipped: this.cameras?.frames_skipped ?? 0,
     };
   }
 
@@ -159,7 +202,9 @@ export class UrCell {
     this.env.dispose();
   }
 
-  private get sim_time_s(): number { return this.env.tick / this.controller_hz; }
+  private get sim_time_s(): number {
+    return this.env.tick / this.controller_hz;
+  }
 
   private tick(): void {
     if (this.programRunning) this.follower.sample(this.sim_time_s, this.target);
@@ -169,15 +214,19 @@ export class UrCell {
     this.env.step();
     this.ticks++;
     if (!this.paused) this.publishJointStates();
-    const every = (hz: number) => hz > 0 && Math.floor((this.ticks * hz) / this.controller_hz) !== Math.floor(((this.ticks - 1) * hz) / this.controller_hz);
-    if (every(SPEED_SCALING_HZ)) this.pub.speed_scaling.publish({ data: this.settings.speed_scaling_unit === 'percent' ? 100 : 1 });
+    const every = (hz: number) =>
+      hz > 0 &&
+      Math.floor((this.ticks * hz) / this.controller_hz) !== Math.floor(((this.ticks - 1) * hz) / this.controller_hz);
+    if (every(SPEED_SCALING_HZ))
+      this.pub.speed_scaling.publish({ data: this.settings.speed_scaling_unit === 'percent' ? 100 : 1 });
     // latched, but refreshed only while someone reads it (reset() always publishes the new episode)
     if (every(this.opts.task_state_hz ?? 50) && this.pub.task_state.subscribers > 0) this.publishTaskState();
     if (this.env.success && !this.successSent) {
       this.successSent = true;
       this.pub.success.publish({ data: true });
     }
-    if (this.cameras && every(this.opts.camera_hz ?? 10) && this.cameras.wanted) this.cameras.request(this.env.snapshot(), Date.now() / 1000);
+    if (this.cameras && every(this.opts.camera_hz ?? 10) && this.cameras.wanted)
+      this.cameras.request(this.env.snapshot(), Date.now() / 1000);
   }
 
   private publishJointStates(): void {
@@ -198,7 +247,13 @@ export class UrCell {
   }
 
   private publishTaskState(): void {
-    const data = JSON.stringify({ ...this.env.taskState(), seed: this.seed, tick: this.env.tick, sim_time_s: this.sim_time_s, success: this.env.success });
+    const data = JSON.stringify({
+      ...this.env.taskState(),
+      seed: this.seed,
+      tick: this.env.tick,
+      sim_time_s: this.sim_time_s,
+      success: this.env.success,
+    });
     this.pub.task_state.publish({ data });
   }
 
@@ -217,7 +272,11 @@ export class UrCell {
   }
 
   private onForward(m: unknown): void {
-    const data = finiteArray((m as { data?: unknown }).data, `${this.settings.topics.forward_position_commands} data`, 6);
+    const data = finiteArray(
+      (m as { data?: unknown }).data,
+      `${this.settings.topics.forward_position_commands} data`,
+      6,
+    );
     if (!this.acceptMotion()) return;
     this.follower.cancel();
     this.target.set(data);
@@ -234,7 +293,8 @@ export class UrCell {
 
   private onGripper(m: unknown): void {
     const v = (m as { data?: unknown }).data;
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${this.settings.topics.gripper_command}: data is not a finite number`);
+    if (typeof v !== 'number' || !Number.isFinite(v))
+      throw new Error(`${this.settings.topics.gripper_command}: data is not a finite number`);
     if (this.acceptMotion()) this.gripper = Math.min(1, Math.max(0, v));
   }
 
@@ -248,7 +308,9 @@ export class UrCell {
   private onReset(args: Record<string, unknown>): { success: boolean; message: string } {
     const s = args.seed;
     if (s !== undefined && !(typeof s === 'number' && Number.isInteger(s) && s >= 0)) {
-      throw new Error(`${this.settings.topics.reset_service}: seed must be a non-negative integer, got ${JSON.stringify(s)}`);
+      throw new Error(
+        `${this.settings.topics.reset_service}: seed must be a non-negative integer, got ${JSON.stringify(s)}`,
+      );
     }
     const seed = s ?? this.seed + 1;
     this.reset(seed);

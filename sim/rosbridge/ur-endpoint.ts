@@ -17,11 +17,17 @@ export interface UrEndpointOptions extends UrCellOptions {
 export const DEFAULT_PUBLISHER_CONNECT_MS = 60;
 
 export class UrEndpoint {
-  private constructor(readonly server: RosbridgeServer, readonly cell: UrCell) {}
+  private constructor(
+    readonly server: RosbridgeServer,
+    readonly cell: UrCell,
+  ) {}
 
   static async start(opts: UrEndpointOptions): Promise<UrEndpoint> {
     const server = await RosbridgeServer.listen({
-      port: opts.port, host: opts.host, log: opts.log, publisher_connect_ms: opts.publisher_connect_ms ?? DEFAULT_PUBLISHER_CONNECT_MS,
+      port: opts.port,
+      host: opts.host,
+      log: opts.log,
+      publisher_connect_ms: opts.publisher_connect_ms ?? DEFAULT_PUBLISHER_CONNECT_MS,
     });
     try {
       return new UrEndpoint(server, await UrCell.start(server, opts));
@@ -31,8 +37,12 @@ export class UrEndpoint {
     }
   }
 
-  get port(): number { return this.server.port; }
-  get url(): string { return this.server.url; }
+  get port(): number {
+    return this.server.port;
+  }
+  get url(): string {
+    return this.server.url;
+  }
 
   /** Clients see their connections drop, as when a real rosbridge goes away. */
   async stop(): Promise<void> {

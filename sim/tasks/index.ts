@@ -4,7 +4,7 @@ import { PushTask } from './push.js';
 import type { Task, TaskName } from './task.js';
 import { TransferCubeTask } from './transfer-cube.js';
 
-export { TASK_NAMES, isTaskName, type Task, type TaskName, type TaskState, type TaskWorld } from './task.js';
+export { isTaskName, TASK_NAMES, type Task, type TaskName, type TaskState, type TaskWorld } from './task.js';
 
 /** Tasks per robot; the first is the default. */
 export const TASKS_BY_ROBOT: Record<RobotName, readonly TaskName[]> = {
@@ -15,8 +15,11 @@ export const TASKS_BY_ROBOT: Record<RobotName, readonly TaskName[]> = {
 
 export function createTask(name: TaskName): Task {
   switch (name) {
-    case 'pick-place': return new PickPlaceTask();
-    case 'push': return new PushTask();
-    case 'transfer-cube': return new TransferCubeTask();
+    case 'pick-place':
+      return new PickPlaceTask();
+    case 'push':
+      return new PushTask();
+    case 'transfer-cube':
+      return new TransferCubeTask();
   }
 }

@@ -1,8 +1,8 @@
 // UR pick-place: a 4 cm cube on the table is to be put down inside a target disc.
 import type { Rng } from '../../src/util/rng.js';
-import type { SceneObject } from '../mjcf.js';
 import type { Vec3 } from '../math3d.js';
-import { distXY, yawQuat, type Task, type TaskState, type TaskWorld } from './task.js';
+import type { SceneObject } from '../mjcf.js';
+import { distXY, type Task, type TaskState, type TaskWorld, yawQuat } from './task.js';
 
 export const CUBE_HALF_M = 0.02;
 export const TARGET_RADIUS_M = 0.06;
@@ -19,15 +19,30 @@ export class PickPlaceTask implements Task {
 
   objects(): SceneObject[] {
     return [
-      { kind: 'box', name: 'cube', half_m: [CUBE_HALF_M, CUBE_HALF_M, CUBE_HALF_M], mass_kg: 0.1, rgba: [0.85, 0.12, 0.1, 1], friction: 1, pos: [0.5, 0, CUBE_HALF_M] },
-      { kind: 'marker', name: 'target', radius_m: TARGET_RADIUS_M, rgba: [0.15, 0.7, 0.25, 1], pos: [0.5, -0.2, 0.0005] },
+      {
+        kind: 'box',
+        name: 'cube',
+        half_m: [CUBE_HALF_M, CUBE_HALF_M, CUBE_HALF_M],
+        mass_kg: 0.1,
+        rgba: [0.85, 0.12, 0.1, 1],
+        friction: 1,
+        pos: [0.5, 0, CUBE_HALF_M],
+      },
+      {
+        kind: 'marker',
+        name: 'target',
+        radius_m: TARGET_RADIUS_M,
+        rgba: [0.15, 0.7, 0.25, 1],
+        pos: [0.5, -0.2, 0.0005],
+      },
     ];
   }
 
   reset(world: TaskWorld, rng: Rng): void {
     const cx = rng.uniform(WORKSPACE.x[0], WORKSPACE.x[1]);
     const cy = rng.uniform(WORKSPACE.y[0], WORKSPACE.y[1]);
-    let tx = 0, ty = 0;
+    let tx = 0,
+      ty = 0;
     do {
       tx = rng.uniform(WORKSPACE.x[0], WORKSPACE.x[1]);
       ty = rng.uniform(WORKSPACE.y[0], WORKSPACE.y[1]);
@@ -43,7 +58,9 @@ export class PickPlaceTask implements Task {
     const resting = cube[2] < CUBE_HALF_M + 0.005;
     // put down means let go: the fingers are apart or the hand has left the cube
     const tcp = world.tcpPos(0, this.tcp);
-    const released = world.gripperGap_m(0) > 2 * CUBE_HALF_M + 0.01 || Math.hypot(tcp[0] - cube[0], tcp[1] - cube[1], tcp[2] - cube[2]) > 0.06;
+    const released =
+      world.gripperGap_m(0) > 2 * CUBE_HALF_M + 0.01 ||
+      Math.hypot(tcp[0] - cube[0], tcp[1] - cube[1], tcp[2] - cube[2]) > 0.06;
     return inside && resting && released;
   }
 

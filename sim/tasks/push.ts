@@ -1,8 +1,8 @@
 // UR push: a 5 cm cube is pushed along the table onto a target disc; lifting it fails the episode.
 import type { Rng } from '../../src/util/rng.js';
-import type { SceneObject } from '../mjcf.js';
 import type { Vec3 } from '../math3d.js';
-import { distXY, yawQuat, type Task, type TaskState, type TaskWorld } from './task.js';
+import type { SceneObject } from '../mjcf.js';
+import { distXY, type Task, type TaskState, type TaskWorld, yawQuat } from './task.js';
 
 export const PUSH_CUBE_HALF_M = 0.025;
 export const PUSH_TARGET_RADIUS_M = 0.05;
@@ -20,14 +20,31 @@ export class PushTask implements Task {
   objects(): SceneObject[] {
     const h = PUSH_CUBE_HALF_M;
     return [
-      { kind: 'box', name: 'cube', half_m: [h, h, h], mass_kg: 0.2, rgba: [0.15, 0.35, 0.85, 1], friction: 0.6, pos: [0.5, 0, h] },
-      { kind: 'marker', name: 'target', radius_m: PUSH_TARGET_RADIUS_M, rgba: [0.9, 0.75, 0.15, 1], pos: [0.5, -0.2, 0.0005] },
+      {
+        kind: 'box',
+        name: 'cube',
+        half_m: [h, h, h],
+        mass_kg: 0.2,
+        rgba: [0.15, 0.35, 0.85, 1],
+        friction: 0.6,
+        pos: [0.5, 0, h],
+      },
+      {
+        kind: 'marker',
+        name: 'target',
+        radius_m: PUSH_TARGET_RADIUS_M,
+        rgba: [0.9, 0.75, 0.15, 1],
+        pos: [0.5, -0.2, 0.0005],
+      },
     ];
   }
 
   reset(world: TaskWorld, rng: Rng): void {
     this.lifted = false;
-    let cx = 0, cy = 0, tx = 0, ty = 0;
+    let cx = 0,
+      cy = 0,
+      tx = 0,
+      ty = 0;
     // the target is 12-22 cm from the cube, both inside the workspace
     for (;;) {
       cx = rng.uniform(WORKSPACE.x[0], WORKSPACE.x[1]);
@@ -38,7 +55,10 @@ export class PushTask implements Task {
       ty = cy + dist * Math.sin(heading);
       if (tx >= WORKSPACE.x[0] && tx <= WORKSPACE.x[1] && ty >= WORKSPACE.y[0] && ty <= WORKSPACE.y[1]) break;
     }
-    world.setObjectPose('cube', { pos: [cx, cy, PUSH_CUBE_HALF_M], quat: yawQuat(rng.uniform(-Math.PI / 4, Math.PI / 4)) });
+    world.setObjectPose('cube', {
+      pos: [cx, cy, PUSH_CUBE_HALF_M],
+      quat: yawQuat(rng.uniform(-Math.PI / 4, Math.PI / 4)),
+    });
     world.setMarkerPos('target', [tx, ty, 0.0005]);
   }
 

@@ -1,8 +1,9 @@
 // A task adds objects to the scene, randomises them from a seed, and judges success. The TaskWorld is
 // the narrow view of the simulation a task (and its scripted expert) may use.
+
+import type { Rng } from '../../src/util/rng.js';
 import type { Quat, Vec3 } from '../math3d.js';
 import type { SceneObject } from '../mjcf.js';
-import type { Rng } from '../../src/util/rng.js';
 
 export const TASK_NAMES = ['pick-place', 'push', 'transfer-cube'] as const;
 export type TaskName = (typeof TASK_NAMES)[number];
@@ -22,7 +23,10 @@ export interface TaskState {
   target?: { pos: Vec3; radius_m: number };
 }
 
-/** The narrow view of the simulation a task may use. Reads with an `out` fill it (evaluated every tick: no allocation). */
+/**
+ * The narrow view of the simulation a task may use. Reads with an `out` fill it (evaluated every tick: no
+ * allocation).
+ */
 export interface TaskWorld {
   objectPose(name: string): ObjectPose;
   objectPos(name: string, out: Vec3): Vec3;

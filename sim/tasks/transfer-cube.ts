@@ -2,7 +2,7 @@
 // to the left arm. Success: the left gripper holds the cube in the air and the right one has let go.
 import type { Rng } from '../../src/util/rng.js';
 import type { SceneObject } from '../mjcf.js';
-import { yawQuat, type Task, type TaskState, type TaskWorld } from './task.js';
+import { type Task, type TaskState, type TaskWorld, yawQuat } from './task.js';
 
 export const TRANSFER_CUBE_HALF_M = 0.02;
 /** Cube spawn region, on the right arm's half of the table (m). */
@@ -14,7 +14,17 @@ export class TransferCubeTask implements Task {
 
   objects(): SceneObject[] {
     const h = TRANSFER_CUBE_HALF_M;
-    return [{ kind: 'box', name: 'cube', half_m: [h, h, h], mass_kg: 0.05, rgba: [0.85, 0.12, 0.1, 1], friction: 1, pos: [0.1, 0, h] }];
+    return [
+      {
+        kind: 'box',
+        name: 'cube',
+        half_m: [h, h, h],
+        mass_kg: 0.05,
+        rgba: [0.85, 0.12, 0.1, 1],
+        friction: 1,
+        pos: [0.1, 0, h],
+      },
+    ];
   }
 
   reset(world: TaskWorld, rng: Rng): void {

@@ -5,32 +5,34 @@
 //  2. the user puts the arm in the calibration pose (ACT's start pose, gripper open); each motor's
 //     homing offset is chosen so that this pose reads 2048 + angle * 4096 / 2pi;
 //  3. the user moves every joint through its travel while the motors are read at 50 Hz; the extremes
-//     are the ranges. Accepting without moving (`nominal_ranges`) uses the vx300s joint limits instead,
-//     widened by whatever was observed: that is what a scripted run against the emulator does.
-import { DynamixelBus } from '../../drivers/dynamixel/bus.js';
+//     are the ranges. Accepting without moving (`nominal_ranges`) uses the robot profile's joint limits
+//     instead, widened by whatever was observed: that is what a scripted run against the emulator does.
+
+import { type ArmJointLimits, nominalRange } from '../../calibration/aloha-nominal-ranges.js';
+import { type ArmCalibration, validateArmCalibration } from '../../calibration/motor-calibration.js';
+import type { DynamixelBus } from '../../drivers/dynamixel/bus.js';
+import {
+  ALOHA_CALIBRATION_POSE_RAD,
+  ALOHA_GRIPPER_OPEN_RAD,
+  ALOHA_READ_IDS,
+  type AlohaMotor,
+  alohaMotors,
+} from '../../protocols/aloha/motor-map.js';
 import { CENTRE_TICKS, REG, TICKS_PER_REV } from '../../protocols/dynamixel/control-table.js';
-import { alohaMotors, ALOHA_GRIPPER_CLOSED_RAD, ALOHA_GRIPPER_OPEN_RAD, ALOHA_READ_IDS, type AlohaMotor } from '../../protocols/aloha/motor-map.js';
-import { alohaArms, ALOHA_HOME_RAD } from '../../sim/robots/aloha.js';
-import { RANGE_MAX_TICKS, RANGE_MIN_TICKS, validateArmCalibration, type ArmCalibration } from '../../calibration/motor-calibration.js';
 
 const TICKS_PER_RAD = TICKS_PER_REV / (2 * Math.PI);
 /** A joint that moved less than this during the range step was not moved. */
 const MIN_TRAVEL_TICKS = 20;
 
+const POSE = ALOHA_CALIBRATION_POSE_RAD;
 export const CALIBRATION_POSE_TEXT =
-  `ACT's start pose: waist 0, shoulder ${ALOHA_HOME_RAD[1]}, elbow ${ALOHA_HOME_RAD[2]}, forearm_roll 0, wrist_angle ${ALOHA_HOME_RAD[4]}, wrist_rotate 0 rad, gripper fully open`;
+  `ACT's start pose: waist 0, shoulder ${POSE[1]}, elbow ${POSE[2]}, forearm_roll ` +
+  `0, wrist_angle ${POSE[4]}, wrist_rotate 0 rad, gripper fully open`;
 
 /** Angle (rad) each motor should read in the calibration pose; shadows share their primary's. */
 function poseAngle(m: AlohaMotor, motors: readonly AlohaMotor[]): number {
   const joint = m.shadow_of !== undefined ? motors.find((p) => p.id === m.shadow_of)!.joint : m.joint;
-  return joint === 'gripper' ? ALOHA_GRIPPER_OPEN_RAD : ALOHA_HOME_RAD[joint!];
-}
-
-/** The nominal travel of a motor (ticks, calibrated), from the sim's joint limits and the gripper's travel. */
-export function nominalRange(m: AlohaMotor, motors: readonly AlohaMotor[]): [number, number] {
-  const joint = m.shadow_of !== undefined ? motors.find((p) => p.id === m.shadow_of)!.joint : m.joint;
-  const [lo, hi] = joint === 'gripper' ? [ALOHA_GRIPPER_CLOSED_RAD, ALOHA_GRIPPER_OPEN_RAD] : alohaArms()[0].links[joint!].range_rad;
-  return [Math.max(RANGE_MIN_TICKS, Math.ceil(CENTRE_TICKS + lo * TICKS_PER_RAD)), Math.min(RANGE_MAX_TICKS, Math.floor(CENTRE_TICKS + hi * TICKS_PER_RAD))];
+  return joint === 'gripper' ? ALOHA_GRIPPER_OPEN_RAD : POSE[joint!];
 }
 
 export interface CalibratorSteps {
@@ -51,7 +53,10 @@ export class AlohaCalibrator {
   private readonly motors = alohaMotors('follower');
   private readonly ticks = new Int32Array(ALOHA_READ_IDS.length);
 
-  constructor(private readonly bus: DynamixelBus) {}
+  constructor(
+    private readonly bus: DynamixelBus,
+    private readonly limits: ArmJointLimits,
+  ) {}
 
   async run(steps: CalibratorSteps): Promise<ArmCalibration> {
     const holding: AlohaMotor[] = [];
@@ -60,14 +65,25 @@ export class AlohaCalibrator {
     await this.resetRegisters();
     await steps.pose();
     await this.bus.syncRead(REG.present_position, ALOHA_READ_IDS, this.ticks);
-    const offsets = this.motors.map((m, i) => Math.round(CENTRE_TICKS + poseAngle(m, this.motors) * TICKS_PER_RAD) - this.ticks[i]);
-    for (let i = 0; i < this.motors.length; i++) await this.bus.writeRegister(this.motors[i].id, REG.homing_offset, offsets[i]);
+    const offsets = this.motors.map(
+      (m, i) => Math.round(CENTRE_TICKS + poseAngle(m, this.motors) * TICKS_PER_RAD) - this.ticks[i],
+    );
+    for (let i = 0; i < this.motors.length; i++)
+      await this.bus.writeRegister(this.motors[i].id, REG.homing_offset, offsets[i]);
 
     const lo = new Int32Array(this.motors.length).fill(2 ** 31 - 1);
     const hi = new Int32Array(this.motors.length).fill(-(2 ** 31));
     let done = false;
     let failed: unknown;
-    const finished = steps.ranges().then(() => { done = true; }, (err: unknown) => { failed = err; done = true; });
+    const finished = steps.ranges().then(
+      () => {
+        done = true;
+      },
+      (err: unknown) => {
+        failed = err;
+        done = true;
+      },
+    );
     do {
       await this.bus.syncRead(REG.present_position, ALOHA_READ_IDS, this.ticks);
       for (let i = 0; i < this.ticks.length; i++) {
@@ -83,12 +99,16 @@ export class AlohaCalibrator {
     this.motors.forEach((m, i) => {
       let [min, max] = [lo[i], hi[i]];
       if (steps.nominal_ranges) {
-        const [nlo, nhi] = nominalRange(m, this.motors);
+        const [nlo, nhi] = nominalRange(m, this.motors, this.limits);
         [min, max] = [Math.min(min, nlo), Math.max(max, nhi)];
       } else if (max - min < MIN_TRAVEL_TICKS) still.push(m.name);
       cal[m.name] = { id: m.id, drive_mode: m.drive_mode, homing_offset: offsets[i], range_min: min, range_max: max };
     });
-    if (still.length) throw new Error(`${this.bus.name}: these motors did not move during the range step: ${still.join(', ')} (move each joint from end to end)`);
+    if (still.length)
+      throw new Error(
+        `${this.bus.name}: these motors did not move during the range step: ${still.join(', ')} (move each joint ` +
+          `from end to end)`,
+      );
     return validateArmCalibration(cal, this.motors, this.bus.name);
   }
 

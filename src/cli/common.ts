@@ -1,6 +1,6 @@
 // What every command line tool shares: exit codes, usage errors that list the valid values, and
 // running a command so that a user sees one clear line instead of a stack trace.
-import { CommanderError, type Command } from 'commander';
+import { type Command, CommanderError } from 'commander';
 import { parseCpuWakeLatency } from '../runtime/cpu-wake-latency.js';
 
 /** 0 success, 1 a check failed, 2 bad usage or bad input (design.md). */
@@ -18,13 +18,15 @@ export function choice<T extends string>(what: string, value: string, valid: rea
 
 export function intArg(what: string, value: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${what} must be an integer in [${min}, ${max}], got '${value}'`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(`${what} must be an integer in [${min}, ${max}], got '${value}'`);
   return n;
 }
 
 export function numArg(what: string, value: string, min: number, max: number): number {
   const n = Number(value);
-  if (!Number.isFinite(n) || n < min || n > max) throw new UsageError(`${what} must be a number in [${min}, ${max}], got '${value}'`);
+  if (!Number.isFinite(n) || n < min || n > max)
+    throw new UsageError(`${what} must be a number in [${min}, ${max}], got '${value}'`);
   return n;
 }
 
@@ -49,15 +51,23 @@ export async function runProgram(program: Command, argv: string[], tool: string)
       process.exitCode = EXIT.usage;
       return;
     }
-    process.stderr.write(`${tool}: ${debug && err instanceof Error ? err.stack : err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(
+      `${tool}: ${debug && err instanceof Error ? err.stack : err instanceof Error ? err.message : String(err)}\n`,
+    );
     process.exitCode = EXIT.check_failed;
   }
 }
 
 /** --cpu-wake-latency-us of the simulators: they stand in for hardware, which answers at once. */
-export const SIMULATOR_CPU_WAKE_HELP = 'while running, cap how long a CPU takes to wake (Linux PM QoS, /dev/cpu_dma_latency; needs root), so replies go out at once as real hardware\'s do; off: no cap';
+export const SIMULATOR_CPU_WAKE_HELP =
+  'while running, cap how long a CPU takes to wake (Linux PM QoS, /dev/cpu_dma_latency; needs root), so replies go ' +
+  "out at once as real hardware's do; off: no cap";
 
 /** A --cpu-wake-latency-us value: µs, or null for 'off'; anything else is a UsageError. */
 export function cpuWakeLatencyArg(spec: string): number | null {
-  try { return parseCpuWakeLatency(spec); } catch (e) { throw new UsageError((e as Error).message); }
+  try {
+    return parseCpuWakeLatency(spec);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }

@@ -3,22 +3,25 @@
 import { Command } from 'commander';
 import { SimEnv } from '../../sim/sim-env.js';
 import { runProgram } from './common.js';
-import { robotArg, taskArg, TASK_HELP } from './sim/args.js';
-import { runCommand } from './sim/run.js';
-import { snapshotCommand } from './sim/snapshot.js';
+import { robotArg, TASK_HELP, taskArg } from './sim/args.js';
 import { benchCommand } from './sim/bench.js';
 import { inspectCommand } from './sim/inspect.js';
+import { runCommand } from './sim/run.js';
+import { snapshotCommand } from './sim/snapshot.js';
 
 const program = new Command('vla-sim')
   .description('The embedded MuJoCo simulation of vla-runtime: UR5/UR5e and ALOHA cells with scripted experts.')
   .showHelpAfterError('(add --help for usage)')
-  .addHelpText('after', `
+  .addHelpText(
+    'after',
+    `
 Examples:
   vla-sim run --robot ur5                                   one pick-place episode in real time
   vla-sim run --robot aloha --episodes 20 --clock fast --record demos/
   vla-sim snapshot --robot ur5e --camera wrist --tick 120 --out wrist.png
   vla-sim bench --robot ur5e --task pick-place --episodes 100 --json
-  vla-sim inspect demos/aloha-transfer-cube-seed0.mcap`);
+  vla-sim inspect demos/aloha-transfer-cube-seed0.mcap`,
+  );
 
 runCommand(program);
 snapshotCommand(program);
@@ -26,8 +29,9 @@ benchCommand(program);
 inspectCommand(program);
 (await import('./sim/dynamixel.js')).dynamixelCommand(program);
 (await import('./sim/serve.js')).serveCommand(program);
-program.command('model')
-  .description('print the generated MuJoCo XML of a robot + task (open it in MuJoCo\'s viewer)')
+program
+  .command('model')
+  .description("print the generated MuJoCo XML of a robot + task (open it in MuJoCo's viewer)")
   .option('--robot <name>', 'ur5 | ur5e | aloha')
   .option('--task <name>', TASK_HELP)
   .action(async (o: Record<string, string | undefined>) => {

@@ -4,6 +4,10 @@ import type { DecodedRgb } from './png.js';
 
 /** Decodes a baseline or progressive JPEG; throws on corrupt data or an image above `max_megapixels`. */
 export function decodeJpegRgb(bytes: Uint8Array, max_megapixels = 50): DecodedRgb {
-  const { width, height, data } = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, maxResolutionInMP: max_megapixels });
+  const { width, height, data } = jpeg.decode(bytes, {
+    useTArray: true,
+    formatAsRGBA: false,
+    maxResolutionInMP: max_megapixels,
+  });
   return { width, height, rgb: data };
 }

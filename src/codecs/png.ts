@@ -1,6 +1,6 @@
 // RGB <-> PNG with pngjs. Writing colour type 2 from colour-type-2 input lets pngjs skip its
 // per-pixel repacking entirely (no RGBA expansion: ~30% faster and ~10% smaller than RGBA output).
-import { PNG, type PackerOptions } from 'pngjs';
+import { type PackerOptions, PNG } from 'pngjs';
 
 const PACK_OPTIONS: PackerOptions = {
   colorType: 2,

@@ -1,3 +1,3 @@
 // Plotting for every command: Vega-Lite specs to SVG and PNG, and HTML reports that embed them.
-export { renderSvg, svgToPng, type PlotSpec } from './render.js';
-export { htmlReport, escapeHtml, type ReportSection } from './report.js';
+export { type PlotSpec, renderSvg, svgToPng } from './render.js';
+export { escapeHtml, htmlReport, type ReportSection } from './report.js';

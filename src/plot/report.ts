@@ -1,6 +1,6 @@
 // A self-contained HTML report: headings, short notes, plots embedded as inline SVG, and tables; no
 // scripts and no files beside it, so it opens anywhere and can be attached to an issue as it is.
-import { renderSvg, type PlotSpec } from './render.js';
+import { type PlotSpec, renderSvg } from './render.js';
 
 export interface ReportSection {
   heading: string;

@@ -4,7 +4,9 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** The models/ folder of this package (from dist/src/policy/ or src/policy/ alike). */
-export const MODELS_DIR = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../../models/' : '../../models/', import.meta.url));
+export const MODELS_DIR = fileURLToPath(
+  new URL(import.meta.url.includes('/dist/') ? '../../../models/' : '../../models/', import.meta.url),
+);
 
 export function shippedModelPath(robot: string, task: string): string {
   return `${MODELS_DIR}${robot}-${task}.onnx`;

@@ -1,9 +1,10 @@
 // `--policy model.onnx` to a Policy, refused before anything moves if it cannot drive the robot. (The
 // scripted expert is the sim's: sim/experts/expert-policy.ts.)
-import type { Policy } from './policy.js';
-import { OnnxPolicy } from './onnx/onnx-policy.js';
-import { PolicyLoadError, checkPolicyFitsRobot } from './onnx/manifest.js';
+
 import type { RobotDescription } from '../robot/index.js';
+import { checkPolicyFitsRobot, PolicyLoadError } from './onnx/manifest.js';
+import { OnnxPolicy } from './onnx/onnx-policy.js';
+import type { Policy } from './policy.js';
 
 /** The policy cannot be used with this robot (or at all): bad input, exit 2. */
 export class PolicyMismatch extends Error {}
@@ -33,11 +34,16 @@ export async function loadOnnxPolicy(path: string, target: PolicyTarget): Promis
   const desc = policy.describe();
   const { robot } = target;
   const problems = checkPolicyFitsRobot(desc, {
-    name: robot.robot, action_dim: robot.action_names.length, state_dim: robot.action_names.length, cameras: [...target.cameras], control_hz: target.control_hz,
+    name: robot.robot,
+    action_dim: robot.action_names.length,
+    state_dim: robot.action_names.length,
+    cameras: [...target.cameras],
+    control_hz: target.control_hz,
   });
   const errors = problems.filter((p) => p.severity === 'error').map((p) => p.message);
   for (const c of desc.cameras) {
-    if (c.width !== c.height && target.square_cameras_only) errors.push(`camera '${c.name}' is ${c.width}x${c.height}; the simulator renders square images only`);
+    if (c.width !== c.height && target.square_cameras_only)
+      errors.push(`camera '${c.name}' is ${c.width}x${c.height}; the simulator renders square images only`);
   }
   if (errors.length) {
     await policy.close();

@@ -4,8 +4,8 @@
 // slow triangle around the home pose (0.05 rad, 100 ticks per ramp: 0.001 rad per tick, well inside
 // every step limit, so safety never changes it); an action executed one tick early or late differs by
 // a whole step. `vla-run --policy tick-stamp` dry-runs a robot path with it.
+
 import { homeAction, type RobotDescription } from '../robot/index.js';
-import type { JointState } from '../../drivers/driver.js';
 import type { ActionChunk, Observation, Policy, PolicyDescription } from './policy.js';
 
 const AMPLITUDE_RAD = 0.05;
@@ -22,12 +22,24 @@ export function tickStamp(t: number): number {
 export class TickStampPolicy implements Policy {
   private readonly home: Float64Array;
 
-  constructor(private readonly robot: RobotDescription, private readonly horizon = 25) {
+  constructor(
+    private readonly robot: RobotDescription,
+    private readonly horizon = 25,
+  ) {
     this.home = homeAction(robot);
   }
 
   describe(): PolicyDescription {
-    return { name: 'tick-stamp', kind: 'diagnostic', horizon: this.horizon, action_dim: this.home.length, action_offset: 1, cameras: [], control_hz: this.robot.control_hz, max_committed: 0 };
+    return {
+      name: 'tick-stamp',
+      kind: 'diagnostic',
+      horizon: this.horizon,
+      action_dim: this.home.length,
+      action_offset: 1,
+      cameras: [],
+      control_hz: this.robot.control_hz,
+      max_committed: 0,
+    };
   }
 
   async infer(obs: Observation): Promise<ActionChunk> {
@@ -57,10 +69,14 @@ export class StaleActionCheck {
   }
 
   /** A recorder's tick: the command for tick k + 1, computed from the state of tick k. */
-  tick(_state: JointState, command: Float64Array, k: number, source?: string): void {
+  tick(_state: unknown, command: Float64Array, k: number, source?: string): void {
     if (source !== 'buffer') return;
     this.checked++;
     const expected = tickStamp(k + 1);
-    if (Math.abs(command[0] - this.home[0] - expected) > TOLERANCE_RAD || Math.abs(this.home[1] - command[1] - expected) > TOLERANCE_RAD) this.stale++;
+    if (
+      Math.abs(command[0] - this.home[0] - expected) > TOLERANCE_RAD ||
+      Math.abs(this.home[1] - command[1] - expected) > TOLERANCE_RAD
+    )
+      this.stale++;
   }
 }

@@ -1,27 +1,40 @@
 // Reads an episode recorded by EpisodeWriter back into flat typed arrays. Anything wrong with the
 // file (missing, not MCAP, truncated, damaged, not an episode) is an EpisodeFileError naming the
 // file and the problem; no error from fs or @mcap/core escapes unwrapped.
-import { open, type FileHandle } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { McapIndexedReader, type TypedMcapRecords } from '@mcap/core';
-import { EpisodeFileError, describeFsError, reasonOf } from './errors.js';
 import type { EpisodeMeta } from './episode-writer.js';
-import { FileReadable, crc32OfRange, haveCrc32, readExactly } from './file-io.js';
-import { decodePngRgb } from '../codecs/png.js';
+import { describeFsError, EpisodeFileError, reasonOf } from './errors.js';
+import { crc32OfRange, FileReadable, haveCrc32, readExactly } from './file-io.js';
 import {
-  EPISODE_METADATA_NAME, MESSAGE_ENCODING, TOPIC_ACTION, TOPIC_JOINT_STATE, cameraTopic, decodeEpisodeMetadata,
+  cameraTopic,
+  decodeEpisodeMetadata,
+  EPISODE_METADATA_NAME,
+  MESSAGE_ENCODING,
+  TOPIC_ACTION,
+  TOPIC_JOINT_STATE,
 } from './schemas.js';
 import { TickAssembler } from './tick-assembler.js';
 
 export { EpisodeFileError } from './errors.js';
 
-export interface EpisodeFrames { width: number; height: number; tick: Int32Array; rgb: Uint8Array[] }
+export interface EpisodeFrames {
+  width: number;
+  height: number;
+  tick: Int32Array;
+  rgb: Uint8Array[];
+}
 export interface Episode {
-  path: string; meta: EpisodeMeta; success: boolean; ticks: number;
-  tick: Int32Array; stamp_ns: BigInt64Array;
-  position_rad: Float64Array;   // ticks x joint_names.length, row-major
+  path: string;
+  meta: EpisodeMeta;
+  success: boolean;
+  ticks: number;
+  tick: Int32Array;
+  stamp_ns: BigInt64Array;
+  position_rad: Float64Array; // ticks x joint_names.length, row-major
   velocity_rad_s: Float64Array; // same
-  gripper: Float64Array;        // ticks x gripper_names.length
-  action: Float64Array;         // ticks x action_names.length
+  gripper: Float64Array; // ticks x gripper_names.length
+  action: Float64Array; // ticks x action_names.length
   frames: Record<string, EpisodeFrames>;
 }
 
@@ -80,7 +93,9 @@ async function readOpen(path: string, fh: FileHandle, wantFrames: boolean): Prom
   if (reader.dataSectionCrc !== undefined && haveCrc32) {
     const crc = await crc32OfRange(fh, 0, Number(reader.dataEndOffset));
     if (crc !== reader.dataSectionCrc) {
-      fail(`corrupt MCAP file (data section CRC is ${crc}, the file says ${reader.dataSectionCrc}; bytes were damaged)`);
+      fail(
+        `corrupt MCAP file (data section CRC is ${crc}, the file says ${reader.dataSectionCrc}; bytes were damaged)`,
+      );
     }
   }
 
@@ -106,7 +121,8 @@ async function readOpen(path: string, fh: FileHandle, wantFrames: boolean): Prom
   const kinds = new Map<number, 'joint' | 'action' | string>();
   const cameraTopics = new Map(meta.cameras.map((c) => [cameraTopic(c.name), c.name]));
   for (const ch of reader.channelsById.values()) {
-    const kind = ch.topic === TOPIC_JOINT_STATE ? 'joint' : ch.topic === TOPIC_ACTION ? 'action' : cameraTopics.get(ch.topic);
+    const kind =
+      ch.topic === TOPIC_JOINT_STATE ? 'joint' : ch.topic === TOPIC_ACTION ? 'action' : cameraTopics.get(ch.topic);
     if (kind === undefined || (!wantFrames && kind !== 'joint' && kind !== 'action')) continue;
     if (ch.messageEncoding !== MESSAGE_ENCODING) {
       fail(`channel ${ch.topic} has message encoding "${ch.messageEncoding}", expected "${MESSAGE_ENCODING}"`);
@@ -119,10 +135,13 @@ async function readOpen(path: string, fh: FileHandle, wantFrames: boolean): Prom
   if (stats) {
     let joint = 0n;
     for (const [id, n] of stats) if (kinds.get(id) === 'joint') joint += n;
-    if (BigInt(ticks) > joint) fail(`episode metadata says ${ticks} ticks but the file has only ${joint} ${TOPIC_JOINT_STATE} messages`);
+    if (BigInt(ticks) > joint)
+      fail(`episode metadata says ${ticks} ticks but the file has only ${joint} ${TOPIC_JOINT_STATE} messages`);
   }
   const asm = new TickAssembler(meta, ticks, wantFrames);
-  const topics = wantFrames ? [TOPIC_JOINT_STATE, TOPIC_ACTION, ...cameraTopics.keys()] : [TOPIC_JOINT_STATE, TOPIC_ACTION];
+  const topics = wantFrames
+    ? [TOPIC_JOINT_STATE, TOPIC_ACTION, ...cameraTopics.keys()]
+    : [TOPIC_JOINT_STATE, TOPIC_ACTION];
   let iter: AsyncGenerator<TypedMcapRecords['Message'], void, void>;
   try {
     iter = reader.readMessages({ topics });
@@ -154,9 +173,16 @@ async function readOpen(path: string, fh: FileHandle, wantFrames: boolean): Prom
     }
   }
   return {
-    path, meta, success, ticks,
-    tick: asm.tick, stamp_ns: asm.stamp_ns,
-    position_rad: asm.position_rad, velocity_rad_s: asm.velocity_rad_s, gripper: asm.gripper, action: asm.action,
+    path,
+    meta,
+    success,
+    ticks,
+    tick: asm.tick,
+    stamp_ns: asm.stamp_ns,
+    position_rad: asm.position_rad,
+    velocity_rad_s: asm.velocity_rad_s,
+    gripper: asm.gripper,
+    action: asm.action,
     frames,
   };
 }

@@ -1,30 +1,60 @@
 // Records one episode (50 Hz ticks of joint state, action and camera frames) to an MCAP file that
 // Foxglove Studio opens as is. See schemas.ts for the layout and episode-reader.ts for reading back.
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { type FileHandle, mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { McapWriter } from '@mcap/core';
-import { EpisodeFileError, describeFsError, reasonOf } from './errors.js';
-import { FileWritable } from './file-io.js';
 import { encodeRgbPng } from '../codecs/png.js';
+import { describeFsError, EpisodeFileError, reasonOf } from './errors.js';
+import { FileWritable } from './file-io.js';
 import {
-  ACTION_SCHEMA, CAMERA_NAME_RE, COMPRESSED_IMAGE_SCHEMA, EPISODE_METADATA_NAME, JOINT_STATE_SCHEMA,
-  MCAP_LIBRARY, MESSAGE_ENCODING, SCHEMA_ENCODING, TOPIC_ACTION, TOPIC_JOINT_STATE,
-  cameraTopic, encodeEpisodeMetadata, isStringArray, numberArrayJson, schemaBytes, timeJson,
+  ACTION_SCHEMA,
+  CAMERA_NAME_RE,
+  COMPRESSED_IMAGE_SCHEMA,
+  cameraTopic,
+  EPISODE_METADATA_NAME,
+  encodeEpisodeMetadata,
+  isStringArray,
+  JOINT_STATE_SCHEMA,
+  MCAP_LIBRARY,
+  MESSAGE_ENCODING,
+  numberArrayJson,
+  SCHEMA_ENCODING,
   type SchemaDef,
+  schemaBytes,
+  TOPIC_ACTION,
+  TOPIC_JOINT_STATE,
+  timeJson,
 } from './schemas.js';
 
-export interface CameraInfo { name: string; width: number; height: number }
-export interface EpisodeMeta {
-  robot: string; task: string; seed: number; control_hz: number;
-  joint_names: string[]; gripper_names: string[]; action_names: string[];
-  cameras: CameraInfo[]; policy?: string;
+export interface CameraInfo {
+  name: string;
+  width: number;
+  height: number;
 }
-export interface RecordedFrame { camera: string; width: number; height: number; rgb: Uint8Array /* row-major RGB, 3 bytes/pixel */ }
+export interface EpisodeMeta {
+  robot: string;
+  task: string;
+  seed: number;
+  control_hz: number;
+  joint_names: string[];
+  gripper_names: string[];
+  action_names: string[];
+  cameras: CameraInfo[];
+  policy?: string;
+}
+export interface RecordedFrame {
+  camera: string;
+  width: number;
+  height: number;
+  rgb: Uint8Array /* row-major RGB, 3 bytes/pixel */;
+}
 export interface TickRecord {
   tick: number;
   /** Log time of this tick in ns since the Unix epoch (the caller decides: wall time, or start + tick*dt). */
   stamp_ns: bigint;
-  position_rad: ArrayLike<number>; velocity_rad_s: ArrayLike<number>; gripper: ArrayLike<number>;
+  position_rad: ArrayLike<number>;
+  velocity_rad_s: ArrayLike<number>;
+  gripper: ArrayLike<number>;
   action: ArrayLike<number>;
   frames?: RecordedFrame[];
 }
@@ -32,7 +62,10 @@ export interface TickRecord {
 const MAX_TICK = 2 ** 31 - 1; // the reader hands ticks back as Int32Array
 const MAX_STAMP = 2n ** 63n - 1n; // ... and stamps as BigInt64Array
 
-interface CameraChannel { info: CameraInfo; channelId: number }
+interface CameraChannel {
+  info: CameraInfo;
+  channelId: number;
+}
 type Pending = { channelId: number; data: Uint8Array }[];
 
 /**
@@ -62,8 +95,15 @@ export class EpisodeWriter {
   #firstStamp: bigint | undefined;
   #lastStamp = -1n;
 
-  private constructor(path: string, meta: EpisodeMeta, fh: FileHandle, mcap: McapWriter,
-    jointChannel: number, actionChannel: number, cameras: Map<string, CameraChannel>) {
+  private constructor(
+    path: string,
+    meta: EpisodeMeta,
+    fh: FileHandle,
+    mcap: McapWriter,
+    jointChannel: number,
+    actionChannel: number,
+    cameras: Map<string, CameraChannel>,
+  ) {
     this.path = path;
     this.meta = meta;
     this.#fh = fh;
@@ -89,10 +129,17 @@ export class EpisodeWriter {
       const mcap = new McapWriter({ writable: new FileWritable(fh) });
       await mcap.start({ profile: '', library: MCAP_LIBRARY });
       const register = async (topic: string, def: SchemaDef, schemaId?: number) => {
-        const id = schemaId ?? await mcap.registerSchema({ name: def.name, encoding: SCHEMA_ENCODING, data: schemaBytes(def) });
+        const id =
+          schemaId ??
+          (await mcap.registerSchema({ name: def.name, encoding: SCHEMA_ENCODING, data: schemaBytes(def) }));
         return {
           schemaId: id,
-          channelId: await mcap.registerChannel({ topic, schemaId: id, messageEncoding: MESSAGE_ENCODING, metadata: new Map() }),
+          channelId: await mcap.registerChannel({
+            topic,
+            schemaId: id,
+            messageEncoding: MESSAGE_ENCODING,
+            metadata: new Map(),
+          }),
         };
       };
       const joint = await register(TOPIC_JOINT_STATE, JOINT_STATE_SCHEMA);
@@ -121,7 +168,13 @@ export class EpisodeWriter {
     const stamp = rec.stamp_ns;
     return this.#enqueue(async () => {
       for (const m of messages) {
-        await this.#mcap.addMessage({ channelId: m.channelId, sequence: rec.tick, logTime: stamp, publishTime: stamp, data: m.data });
+        await this.#mcap.addMessage({
+          channelId: m.channelId,
+          sequence: rec.tick,
+          logTime: stamp,
+          publishTime: stamp,
+          data: m.data,
+        });
       }
     });
   }
@@ -158,7 +211,9 @@ export class EpisodeWriter {
   #enqueue(op: () => Promise<void>): Promise<void> {
     const run = this.#queue.then(async () => {
       if (this.#failure !== undefined) {
-        throw new EpisodeFileError(this.path, `an earlier write failed (${reasonOf(this.#failure)})`, { cause: this.#failure });
+        throw new EpisodeFileError(this.path, `an earlier write failed (${reasonOf(this.#failure)})`, {
+          cause: this.#failure,
+        });
       }
       try {
         await op();
@@ -179,10 +234,14 @@ export class EpisodeWriter {
     const { tick, stamp_ns } = rec;
     if (!Number.isInteger(tick) || tick < 0 || tick > MAX_TICK) fail(`tick must be an integer in [0, ${MAX_TICK}]`);
     if (tick <= this.#lastTick) fail(`ticks must increase; the previous tick was ${this.#lastTick}`);
-    if (typeof stamp_ns !== 'bigint' || stamp_ns < 0n || stamp_ns > MAX_STAMP) fail('stamp_ns must be a non-negative bigint (ns since the Unix epoch)');
+    if (typeof stamp_ns !== 'bigint' || stamp_ns < 0n || stamp_ns > MAX_STAMP)
+      fail('stamp_ns must be a non-negative bigint (ns since the Unix epoch)');
     // Equal or backward log times would let another tick's messages interleave on playback.
     if (stamp_ns <= this.#lastStamp) {
-      fail(`stamp_ns ${stamp_ns} is not after the previous tick's ${this.#lastStamp}; use a monotonic clock or start + tick*dt`);
+      fail(
+        `stamp_ns ${stamp_ns} is not after the previous tick's ${this.#lastStamp}; use a monotonic clock or start + ` +
+          `tick*dt`,
+      );
     }
     const m = this.meta;
     checkLength(rec.position_rad, m.joint_names.length, 'position_rad', 'joint_names', fail);
@@ -193,13 +252,20 @@ export class EpisodeWriter {
     const seen = new Set<string>();
     for (const f of frames) {
       const cam = this.#cameras.get(f?.camera as string);
-      if (!cam) fail(`frame for unknown camera ${JSON.stringify(f?.camera)} (meta.cameras: ${[...this.#cameras.keys()].join(', ') || 'none'})`);
+      if (!cam)
+        fail(
+          `frame for unknown camera ${JSON.stringify(f?.camera)} (meta.cameras: ` +
+            `${[...this.#cameras.keys()].join(', ') || 'none'})`,
+        );
       if (seen.has(f.camera)) fail(`two frames for camera "${f.camera}"`);
       seen.add(f.camera);
       const { width, height } = cam!.info;
-      if (f.width !== width || f.height !== height) fail(`camera "${f.camera}" frame is ${f.width}x${f.height}, meta says ${width}x${height}`);
+      if (f.width !== width || f.height !== height)
+        fail(`camera "${f.camera}" frame is ${f.width}x${f.height}, meta says ${width}x${height}`);
       if (!(f.rgb instanceof Uint8Array) || f.rgb.length !== width * height * 3) {
-        fail(`camera "${f.camera}" rgb has ${f.rgb?.length} bytes, expected ${width}x${height}x3 = ${width * height * 3}`);
+        fail(
+          `camera "${f.camera}" rgb has ${f.rgb?.length} bytes, expected ${width}x${height}x3 = ${width * height * 3}`,
+        );
       }
     }
 
@@ -207,11 +273,17 @@ export class EpisodeWriter {
     const out: Pending = [
       {
         channelId: this.#jointChannel,
-        data: this.#encoder.encode(`{"timestamp":${t},"tick":${tick},"name":${this.#jointNamesJson},"position":${numberArrayJson(rec.position_rad)},"velocity":${numberArrayJson(rec.velocity_rad_s)},"gripper":${numberArrayJson(rec.gripper)}}`),
+        data: this.#encoder.encode(
+          `{"timestamp":${t},"tick":${tick},"name":${this.#jointNamesJson},` +
+            `"position":${numberArrayJson(rec.position_rad)},"velocity":${numberArrayJson(rec.velocity_rad_s)},` +
+            `"gripper":${numberArrayJson(rec.gripper)}}`,
+        ),
       },
       {
         channelId: this.#actionChannel,
-        data: this.#encoder.encode(`{"timestamp":${t},"tick":${tick},"name":${this.#actionNamesJson},"action":${numberArrayJson(rec.action)}}`),
+        data: this.#encoder.encode(
+          `{"timestamp":${t},"tick":${tick},"name":${this.#actionNamesJson},"action":${numberArrayJson(rec.action)}}`,
+        ),
       },
     ];
     for (const f of frames) {
@@ -219,7 +291,10 @@ export class EpisodeWriter {
       // Camera names are restricted to [A-Za-z0-9_.-], so frame_id needs no escaping.
       out.push({
         channelId: this.#cameras.get(f.camera)!.channelId,
-        data: Buffer.from(`{"timestamp":${t},"frame_id":"${f.camera}","format":"png","data":"${png.toString('base64')}"}`, 'latin1'),
+        data: Buffer.from(
+          `{"timestamp":${t},"frame_id":"${f.camera}","format":"png","data":"${png.toString('base64')}"}`,
+          'latin1',
+        ),
       });
     }
     this.#lastTick = tick;
@@ -230,7 +305,13 @@ export class EpisodeWriter {
   }
 }
 
-function checkLength(values: ArrayLike<number>, expected: number, field: string, namesField: string, fail: (what: string) => never): void {
+function checkLength(
+  values: ArrayLike<number>,
+  expected: number,
+  field: string,
+  namesField: string,
+  fail: (what: string) => never,
+): void {
   const n = values?.length;
   if (typeof n !== 'number') fail(`${field} is missing`);
   if (n !== expected) fail(`${field} has ${n} values but meta.${namesField} has ${expected}`);
@@ -245,7 +326,8 @@ function copyMeta(meta: EpisodeMeta, path: string): EpisodeMeta {
   if (typeof meta.robot !== 'string') fail('robot must be a string');
   if (typeof meta.task !== 'string') fail('task must be a string');
   if (typeof meta.seed !== 'number' || !Number.isFinite(meta.seed)) fail('seed must be a finite number');
-  if (typeof meta.control_hz !== 'number' || !(meta.control_hz > 0) || !Number.isFinite(meta.control_hz)) fail('control_hz must be a positive number');
+  if (typeof meta.control_hz !== 'number' || !(meta.control_hz > 0) || !Number.isFinite(meta.control_hz))
+    fail('control_hz must be a positive number');
   for (const key of ['joint_names', 'gripper_names', 'action_names'] as const) {
     if (!isStringArray(meta[key])) fail(`${key} must be an array of strings`);
   }
@@ -253,7 +335,8 @@ function copyMeta(meta: EpisodeMeta, path: string): EpisodeMeta {
   if (!Array.isArray(meta.cameras)) fail('cameras must be an array');
   const names = new Set<string>();
   for (const c of meta.cameras) {
-    if (typeof c?.name !== 'string' || !CAMERA_NAME_RE.test(c.name)) fail(`camera name ${JSON.stringify(c?.name)} must match ${CAMERA_NAME_RE}`);
+    if (typeof c?.name !== 'string' || !CAMERA_NAME_RE.test(c.name))
+      fail(`camera name ${JSON.stringify(c?.name)} must match ${CAMERA_NAME_RE}`);
     if (!Number.isSafeInteger(c.width) || c.width <= 0 || !Number.isSafeInteger(c.height) || c.height <= 0) {
       fail(`camera "${c.name}" needs positive integer width and height`);
     }
@@ -261,8 +344,13 @@ function copyMeta(meta: EpisodeMeta, path: string): EpisodeMeta {
     names.add(c.name);
   }
   const copy: EpisodeMeta = {
-    robot: meta.robot, task: meta.task, seed: meta.seed, control_hz: meta.control_hz,
-    joint_names: [...meta.joint_names], gripper_names: [...meta.gripper_names], action_names: [...meta.action_names],
+    robot: meta.robot,
+    task: meta.task,
+    seed: meta.seed,
+    control_hz: meta.control_hz,
+    joint_names: [...meta.joint_names],
+    gripper_names: [...meta.gripper_names],
+    action_names: [...meta.action_names],
     cameras: meta.cameras.map(({ name, width, height }) => ({ name, width, height })),
   };
   if (meta.policy !== undefined) copy.policy = meta.policy;

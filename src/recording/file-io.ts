@@ -1,10 +1,13 @@
 // @mcap/core's IWritable / IReadable over a node:fs FileHandle.
-import type { FileHandle } from 'node:fs/promises';
+
 import { constants as bufferConstants } from 'node:buffer';
+import type { FileHandle } from 'node:fs/promises';
 import * as zlib from 'node:zlib';
 import type { IReadable, IWritable } from '@mcap/core';
 
-/** Sequential writer; McapWriter reuses its buffer after write() resolves, so every byte is written before resolving. */
+/**
+ * Sequential writer; McapWriter reuses its buffer after write() resolves, so every byte is written before resolving.
+ */
 export class FileWritable implements IWritable {
   #pos = 0n;
   constructor(private readonly fh: FileHandle) {}
@@ -53,7 +56,8 @@ export async function readExactly(fh: FileHandle, offset: number, length: number
   let got = 0;
   while (got < length) {
     const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
-    if (bytesRead === 0) throw new Error(`file ended at offset ${offset + got} while reading ${length} bytes at ${offset}`);
+    if (bytesRead === 0)
+      throw new Error(`file ended at offset ${offset + got} while reading ${length} bytes at ${offset}`);
     got += bytesRead;
   }
   return buf;

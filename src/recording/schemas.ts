@@ -105,7 +105,7 @@ export function numberArrayJson(values: ArrayLike<number>): string {
     // -0 is kept so a round trip is exact; JSON.parse('-0') gives -0 back.
     s += Number.isFinite(v) ? (Object.is(v, -0) ? '-0' : String(v)) : 'null';
   }
-  return s + ']';
+  return `${s}]`;
 }
 
 export interface EpisodeSummary {
@@ -137,7 +137,11 @@ export function encodeEpisodeMetadata(meta: EpisodeMeta, summary: EpisodeSummary
 }
 
 /** Parses the metadata map back; throws Error whose message says which key is wrong. */
-export function decodeEpisodeMetadata(m: ReadonlyMap<string, string>): { meta: EpisodeMeta; success: boolean; ticks: number } {
+export function decodeEpisodeMetadata(m: ReadonlyMap<string, string>): {
+  meta: EpisodeMeta;
+  success: boolean;
+  ticks: number;
+} {
   const get = (key: string): string => {
     const v = m.get(key);
     if (v === undefined) throw new Error(`key "${key}" is missing`);

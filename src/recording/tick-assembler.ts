@@ -1,9 +1,10 @@
 // Turns the log-time-ordered message stream of an episode back into per-tick rows, checking each
 // message against its schema and the episode metadata. All messages of one tick share one log time
 // (the writer enforces strictly increasing stamps), so a change of log time closes a tick.
-import type { EpisodeMeta } from './episode-writer.js';
+
 import { decodePngRgb } from '../codecs/png.js';
-import { TOPIC_ACTION, TOPIC_JOINT_STATE, cameraTopic } from './schemas.js';
+import type { EpisodeMeta } from './episode-writer.js';
+import { cameraTopic, TOPIC_ACTION, TOPIC_JOINT_STATE } from './schemas.js';
 
 type Json = Record<string, unknown>;
 interface Group {
@@ -117,17 +118,26 @@ export class TickAssembler {
     const { jointTick, actionTick, logTime } = g;
     if (jointTick === undefined && actionTick === undefined) {
       const cams = g.frames.map((f) => f.camera).join(', ');
-      throw new Problem(`camera frame(s) from ${cams} at log time ${logTime} belong to no tick (no ${TOPIC_JOINT_STATE} or ${TOPIC_ACTION} at that time)`);
+      throw new Problem(
+        `camera frame(s) from ${cams} at log time ${logTime} belong to no tick (no ${TOPIC_JOINT_STATE} or ` +
+          `${TOPIC_ACTION} at that time)`,
+      );
     }
     const tick = (jointTick ?? actionTick)!;
-    if (jointTick === undefined) throw new Problem(`tick ${tick} (log time ${logTime}) has no ${TOPIC_JOINT_STATE} message`);
-    if (actionTick === undefined) throw new Problem(`tick ${tick} (log time ${logTime}) has no ${TOPIC_ACTION} message`);
+    if (jointTick === undefined)
+      throw new Problem(`tick ${tick} (log time ${logTime}) has no ${TOPIC_JOINT_STATE} message`);
+    if (actionTick === undefined)
+      throw new Problem(`tick ${tick} (log time ${logTime}) has no ${TOPIC_ACTION} message`);
     if (jointTick !== actionTick) {
-      throw new Problem(`log time ${logTime} has ${TOPIC_JOINT_STATE} for tick ${jointTick} but ${TOPIC_ACTION} for tick ${actionTick}`);
+      throw new Problem(
+        `log time ${logTime} has ${TOPIC_JOINT_STATE} for tick ${jointTick} but ${TOPIC_ACTION} for tick ${actionTick}`,
+      );
     }
     const row = this.#rows;
     if (row > 0 && tick <= this.tick[row - 1]!) {
-      throw new Problem(`tick ${tick} (log time ${logTime}) comes after tick ${this.tick[row - 1]} in log time; ticks must increase`);
+      throw new Problem(
+        `tick ${tick} (log time ${logTime}) comes after tick ${this.tick[row - 1]} in log time; ticks must increase`,
+      );
     }
     if (this.decodeFrames) for (const f of g.frames) this.#decodeFrame(f.camera, f.msg, tick);
     this.tick[row] = tick;
@@ -137,9 +147,10 @@ export class TickAssembler {
 
   #decodeFrame(camera: string, msg: Json, tick: number): void {
     const at = `${cameraTopic(camera)} message at tick ${tick}`;
-    if (msg.format !== 'png') throw new Problem(`${at}: format is ${JSON.stringify(msg.format)}, only "png" is supported`);
+    if (msg.format !== 'png')
+      throw new Problem(`${at}: format is ${JSON.stringify(msg.format)}, only "png" is supported`);
     if (typeof msg.data !== 'string') throw new Problem(`${at}: "data" is not a base64 string`);
-    let img;
+    let img: ReturnType<typeof decodePngRgb>;
     try {
       img = decodePngRgb(Buffer.from(msg.data, 'base64'));
     } catch (err) {
@@ -168,7 +179,11 @@ export class TickAssembler {
 
 function checkTimestamp(msg: Json, logTime: bigint, where: string): void {
   const t = msg.timestamp as Json | undefined;
-  const ok = typeof t === 'object' && t !== null && Number.isSafeInteger(t.sec) && Number.isSafeInteger(t.nsec) &&
+  const ok =
+    typeof t === 'object' &&
+    t !== null &&
+    Number.isSafeInteger(t.sec) &&
+    Number.isSafeInteger(t.nsec) &&
     BigInt(t.sec as number) * 1_000_000_000n + BigInt(t.nsec as number) === logTime;
   if (!ok) throw new Problem(`${where}: "timestamp" is missing or does not match the log time`);
 }

@@ -70,8 +70,11 @@ export function homeAction(desc: RobotDescription, out = new Float64Array(desc.a
 }
 
 /** A state (joints, grippers) in the action layout, written into `out` (no allocation). */
-export function actionLayout<T extends Float32Array | Float64Array>(desc: RobotDescription,
-  s: { position_rad: ArrayLike<number>; gripper: ArrayLike<number> }, out: T): T {
+export function actionLayout<T extends Float32Array | Float64Array>(
+  desc: RobotDescription,
+  s: { position_rad: ArrayLike<number>; gripper: ArrayLike<number> },
+  out: T,
+): T {
   const source = desc.action_source;
   for (let i = 0; i < source.length; i++) {
     const src = source[i];

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeRobot, type RobotDescription } from './description.js';
-import { RobotProfileSchema, type RobotProfile } from './profile-schema.js';
+import { type RobotProfile, RobotProfileSchema } from './profile-schema.js';
 
 export class ProfileError extends Error {
   override name = 'ProfileError';
@@ -26,7 +26,9 @@ export async function loadRobotProfile(path: string): Promise<RobotProfile> {
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new ProfileError(`${path}: cannot read robot profile (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    throw new ProfileError(
+      `${path}: cannot read robot profile (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+    );
   }
   let json: unknown;
   try {
@@ -46,6 +48,7 @@ export async function loadRobotProfile(path: string): Promise<RobotProfile> {
 export async function loadRobot(robot: string, profile_path?: string): Promise<RobotDescription> {
   const path = profile_path ?? builtinProfilePath(robot);
   const profile = await loadRobotProfile(path);
-  if (profile.robot !== robot) throw new ProfileError(`${path}: robot: the profile is for '${profile.robot}', not '${robot}'`);
+  if (profile.robot !== robot)
+    throw new ProfileError(`${path}: robot: the profile is for '${profile.robot}', not '${robot}'`);
   return describeRobot(profile, path);
 }

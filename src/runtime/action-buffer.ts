@@ -4,7 +4,7 @@
 // the buffer holds for the same ticks. With a fixed per-robot delay d, the first d actions after the
 // observation are always dropped, whenever the chunk arrives.
 import type { ActionChunk } from '../policy/policy.js';
-import { H_LAST_CHUNK, type ActionRing } from './action-ring.js';
+import { type ActionRing, H_LAST_CHUNK } from './action-ring.js';
 
 export const BLEND_MODES = ['replace', 'ensemble', 'average'] as const;
 export type BlendMode = (typeof BLEND_MODES)[number];
@@ -44,11 +44,17 @@ export class ActionBuffer {
   private nextChunkId = 1;
   private readonly scratch: Float64Array;
 
-  constructor(private readonly ring: ActionRing, readonly opts: ActionBufferOptions) {
+  constructor(
+    private readonly ring: ActionRing,
+    readonly opts: ActionBufferOptions,
+  ) {
     this.scratch = new Float64Array(ring.dim);
     this.m = opts.ensemble_m ?? 0.01;
     this.oldWeight = opts.average_old_weight ?? 0.3;
-    if (opts.fixed_delay_ticks !== undefined && (!Number.isInteger(opts.fixed_delay_ticks) || opts.fixed_delay_ticks < 0)) {
+    if (
+      opts.fixed_delay_ticks !== undefined &&
+      (!Number.isInteger(opts.fixed_delay_ticks) || opts.fixed_delay_ticks < 0)
+    ) {
       throw new Error(`fixed delay must be a whole number of ticks >= 0, got ${opts.fixed_delay_ticks}`);
     }
   }
@@ -59,8 +65,10 @@ export class ActionBuffer {
 
   /** Insert a chunk that arrived after the control loop executed tick `k_now`. */
   insert(chunk: ActionChunk, k_now: number): InsertResult {
-    if (chunk.dim !== this.ring.dim) throw new Error(`chunk has ${chunk.dim} values per action, the robot takes ${this.ring.dim}`);
-    if (chunk.horizon > this.ring.capacity / 2) throw new Error(`chunk of ${chunk.horizon} actions is too long for a ring of ${this.ring.capacity} ticks`);
+    if (chunk.dim !== this.ring.dim)
+      throw new Error(`chunk has ${chunk.dim} values per action, the robot takes ${this.ring.dim}`);
+    if (chunk.horizon > this.ring.capacity / 2)
+      throw new Error(`chunk of ${chunk.horizon} actions is too long for a ring of ${this.ring.capacity} ticks`);
     this.stats.chunks++;
     const first = chunk.first_tick;
     const last = first + chunk.horizon - 1;
@@ -99,7 +107,8 @@ export class ActionBuffer {
         case 'average':
           if (this.ring.has(t)) {
             this.ring.peek(t, old);
-            for (let j = 0; j < D; j++) old[j] = this.oldWeight * old[j] + (1 - this.oldWeight) * chunk.actions[row + j];
+            for (let j = 0; j < D; j++)
+              old[j] = this.oldWeight * old[j] + (1 - this.oldWeight) * chunk.actions[row + j];
             this.ring.write(t, old, 0, id, 1, false);
           } else {
             this.ring.write(t, chunk.actions, row, id, 1, false);

@@ -11,7 +11,10 @@ export const DEFAULT_RING_TICKS = 512;
 
 // per slot: tick, chunk id (of the newest prediction), predictions blended in, weight sum
 const META = 4;
-const M_TICK = 0, M_CHUNK = 1, M_COUNT = 2, M_WEIGHT = 3;
+const M_TICK = 0,
+  M_CHUNK = 1,
+  M_COUNT = 2,
+  M_WEIGHT = 3;
 const HEADER = 4; // Int32: executed tick, hold request, last chunk id, reserved (keeps the Float64 part 8-aligned)
 export const H_EXECUTED = 0;
 export const H_HOLD = 1;
@@ -41,8 +44,12 @@ export class ActionRing {
   private readonly meta: Float64Array;
   private readonly values: Float64Array;
 
-  constructor(readonly buffer: SharedArrayBuffer | ArrayBuffer, layout: RingLayout) {
-    if (buffer.byteLength < ringBytes(layout)) throw new Error(`action ring needs ${ringBytes(layout)} bytes, got ${buffer.byteLength}`);
+  constructor(
+    readonly buffer: SharedArrayBuffer | ArrayBuffer,
+    layout: RingLayout,
+  ) {
+    if (buffer.byteLength < ringBytes(layout))
+      throw new Error(`action ring needs ${ringBytes(layout)} bytes, got ${buffer.byteLength}`);
     this.capacity = layout.capacity;
     this.dim = layout.dim;
     this.header = new Int32Array(buffer, 0, HEADER);
@@ -84,7 +91,8 @@ export class ActionRing {
   /** Copy the action for `tick` into `out`. found=false if the ring has no action for exactly that tick. */
   read(tick: number, out: Float64Array, result: SlotRead = { found: false, chunk_id: -1 }): SlotRead {
     const i = this.index(tick);
-    const m = i * META, v = i * this.dim;
+    const m = i * META,
+      v = i * this.dim;
     for (;;) {
       const s1 = Atomics.load(this.seq, i);
       if (s1 & 1) continue; // being written right now: the writer never takes long
@@ -123,9 +131,17 @@ export class ActionRing {
    * Store `weight * action` into the slot of `tick`: as the only prediction (`accumulate` false) or
    * added to the predictions already there (a weighted sum; the reader divides by the total weight).
    */
-  write(tick: number, action: ArrayLike<number>, offset: number, chunk_id: number, weight: number, accumulate: boolean): void {
+  write(
+    tick: number,
+    action: ArrayLike<number>,
+    offset: number,
+    chunk_id: number,
+    weight: number,
+    accumulate: boolean,
+  ): void {
     const i = this.index(tick);
-    const m = i * META, v = i * this.dim;
+    const m = i * META,
+      v = i * this.dim;
     const keep = accumulate && this.meta[m + M_TICK] === tick && this.meta[m + M_COUNT] > 0;
     this.beginWrite(i);
     if (keep) {

@@ -19,14 +19,16 @@ export interface CpuWakeLatencyHold {
 
 /** Ask for a wake-up latency of at most `max_us` until release() (or the process ends). */
 export function holdCpuWakeLatency(max_us: number, device = PM_QOS_DEVICE): CpuWakeLatencyHold {
-  if (!Number.isInteger(max_us) || max_us < 0) throw new RangeError(`CPU wake-up latency must be a whole number of µs >= 0, not ${max_us}`);
+  if (!Number.isInteger(max_us) || max_us < 0)
+    throw new RangeError(`CPU wake-up latency must be a whole number of µs >= 0, not ${max_us}`);
   if (process.platform !== 'linux') return notHeld(`${PM_QOS_DEVICE} is Linux only`);
   let fd: number;
   try {
     fd = openSync(device, constants.O_WRONLY); // never O_CREAT: a missing device is not a file to make
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const hint = code === 'EACCES' || code === 'EPERM' ? ' (needs root, or a udev rule giving your user write access)' : '';
+    const hint =
+      code === 'EACCES' || code === 'EPERM' ? ' (needs root, or a udev rule giving your user write access)' : '';
     return notHeld(`cannot open ${device}: ${code ?? (err as Error).message}${hint}`);
   }
   try {
@@ -58,6 +60,7 @@ function notHeld(why: string): CpuWakeLatencyHold {
 export function parseCpuWakeLatency(spec: string): number | null {
   if (spec === 'off') return null;
   const n = Number(spec);
-  if (!/^\d+$/.test(spec) || !Number.isSafeInteger(n)) throw new RangeError(`--cpu-wake-latency-us takes a whole number of µs or 'off', not '${spec}'`);
+  if (!/^\d+$/.test(spec) || !Number.isSafeInteger(n))
+    throw new RangeError(`--cpu-wake-latency-us takes a whole number of µs or 'off', not '${spec}'`);
   return n;
 }

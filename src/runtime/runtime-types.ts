@@ -1,8 +1,8 @@
 // Settings and results of the runtime, whichever clock and robot it runs on.
 import type { JointState } from '../../drivers/driver.js';
 import type { BlendMode, BufferStats } from './action-buffer.js';
-import type { CommandSource, ControlCounters } from './control/ticker.js';
 import type { FaultReport } from './control/fault-stretch.js';
+import type { CommandSource, ControlCounters } from './control/ticker.js';
 import type { LatencyEstimator } from './timing/latency-estimator.js';
 
 export interface RuntimeOptions {

@@ -13,7 +13,7 @@ import { ThreadedControl } from './control/threaded-control.js';
 import { RealClock, VirtualClock } from './episode/clocks.js';
 import { EpisodeEngine } from './episode/engine.js';
 import type { RuntimeOptions } from './runtime-types.js';
-import { LatencyModel, type InjectedLatency, type LatencyModelSpec } from './timing/latency-model.js';
+import { type InjectedLatency, LatencyModel, type LatencyModelSpec } from './timing/latency-model.js';
 import type { WorldLink } from './world-link.js';
 
 export { EpisodeEngine };
@@ -32,11 +32,18 @@ const DEFAULT_FAULT_TIMEOUT_MS = 5000;
  * the main thread sees it comes from `world`, given the driver's own description. Throws DriverSetupError
  * when the robot cannot be set up (nothing was commanded).
  */
-export async function startRealtime(driver: DriverConfig, description: RobotDescription, policy: Policy,
-  world: (desc: RobotDescription) => Promise<WorldLink> | WorldLink, opts: RuntimeOptions & ClockOptions & { spin_ms?: number }): Promise<EpisodeEngine> {
+export async function startRealtime(
+  driver: DriverConfig,
+  description: RobotDescription,
+  policy: Policy,
+  world: (desc: RobotDescription) => Promise<WorldLink> | WorldLink,
+  opts: RuntimeOptions & ClockOptions & { spin_ms?: number },
+): Promise<EpisodeEngine> {
   const control = await ThreadedControl.start(driver, description, {
-    stale_state_ms: opts.stale_state_ms ?? DEFAULT_STALE_STATE_MS, fault_timeout_ms: opts.fault_timeout_ms ?? DEFAULT_FAULT_TIMEOUT_MS,
-    max_step_rad: opts.max_step_rad, spin_ms: opts.spin_ms,
+    stale_state_ms: opts.stale_state_ms ?? DEFAULT_STALE_STATE_MS,
+    fault_timeout_ms: opts.fault_timeout_ms ?? DEFAULT_FAULT_TIMEOUT_MS,
+    max_step_rad: opts.max_step_rad,
+    spin_ms: opts.spin_ms,
   });
   let link: WorldLink;
   try {
@@ -49,12 +56,24 @@ export async function startRealtime(driver: DriverConfig, description: RobotDesc
 }
 
 /** The embedded sim on the virtual clock, in this thread. */
-export function startVirtual(sim: SimDriver, policy: Policy, world: WorldLink, opts: RuntimeOptions & ClockOptions & { latency_model: LatencyModelSpec }): EpisodeEngine {
+export function startVirtual(
+  sim: SimDriver,
+  policy: Policy,
+  world: WorldLink,
+  opts: RuntimeOptions & ClockOptions & { latency_model: LatencyModelSpec },
+): EpisodeEngine {
   const m = opts.latency_model;
-  const model = m.kind === 'fixed' ? LatencyModel.fixed(m.ms) : m.kind === 'samples' ? new LatencyModel(m.ms, opts.seed) : undefined;
+  const model =
+    m.kind === 'fixed'
+      ? LatencyModel.fixed(m.ms)
+      : m.kind === 'samples'
+        ? new LatencyModel(m.ms, opts.seed)
+        : undefined;
   const clock = new VirtualClock(opts.injected, opts.seed, model);
   const control = new InlineControl(sim, clock, {
-    stale_state_ms: opts.stale_state_ms ?? DEFAULT_STALE_STATE_MS, fault_timeout_ms: opts.fault_timeout_ms ?? DEFAULT_FAULT_TIMEOUT_MS, max_step_rad: opts.max_step_rad,
+    stale_state_ms: opts.stale_state_ms ?? DEFAULT_STALE_STATE_MS,
+    fault_timeout_ms: opts.fault_timeout_ms ?? DEFAULT_FAULT_TIMEOUT_MS,
+    max_step_rad: opts.max_step_rad,
   });
   return new EpisodeEngine(control, policy, world, clock, opts);
 }

@@ -5,8 +5,9 @@
 //  - grippers are clamped to 0 (closed) .. 1 (open).
 // Limits are taken against the last *command*, so a robot lagging behind its target cannot make the
 // runtime release a jump when it catches up.
-import type { RobotDescription } from '../robot/index.js';
+
 import type { ActionChunk } from '../policy/policy.js';
+import type { RobotDescription } from '../robot/index.js';
 
 export interface SafetyLimits {
   dim: number;
@@ -26,7 +27,11 @@ export interface SafetyOptions {
 export function safetyLimits(desc: RobotDescription, opts: SafetyOptions = {}): SafetyLimits {
   const dim = desc.action_names.length;
   const limits: SafetyLimits = {
-    dim, is_gripper: new Uint8Array(dim), min: new Float64Array(dim), max: new Float64Array(dim), max_step: new Float64Array(dim),
+    dim,
+    is_gripper: new Uint8Array(dim),
+    min: new Float64Array(dim),
+    max: new Float64Array(dim),
+    max_step: new Float64Array(dim),
   };
   const dt = 1 / desc.control_hz;
   desc.action_names.forEach((name, i) => {
@@ -34,7 +39,10 @@ export function safetyLimits(desc: RobotDescription, opts: SafetyOptions = {}): 
     if (j >= 0) {
       limits.min[i] = desc.position_limits_rad[j][0];
       limits.max[i] = desc.position_limits_rad[j][1];
-      limits.max_step[i] = Math.min(desc.velocity_limits_rad_s[j] * dt, opts.max_step_rad ?? desc.max_step_rad ?? Infinity);
+      limits.max_step[i] = Math.min(
+        desc.velocity_limits_rad_s[j] * dt,
+        opts.max_step_rad ?? desc.max_step_rad ?? Infinity,
+      );
     } else if (desc.gripper_names.includes(name)) {
       limits.is_gripper[i] = 1;
       limits.min[i] = 0;
@@ -50,7 +58,8 @@ export function safetyLimits(desc: RobotDescription, opts: SafetyOptions = {}): 
 /** Why a chunk must not be used, or null if it may. */
 export function chunkProblem(chunk: ActionChunk, dim: number): string | null {
   if (chunk.dim !== dim) return `chunk has ${chunk.dim} values per action, the robot takes ${dim}`;
-  if (chunk.actions.length !== chunk.horizon * chunk.dim) return `chunk has ${chunk.actions.length} values, expected ${chunk.horizon} x ${chunk.dim}`;
+  if (chunk.actions.length !== chunk.horizon * chunk.dim)
+    return `chunk has ${chunk.actions.length} values, expected ${chunk.horizon} x ${chunk.dim}`;
   for (let i = 0; i < chunk.actions.length; i++) {
     if (!Number.isFinite(chunk.actions[i])) {
       return `action ${Math.floor(i / dim)} value ${i % dim} is ${chunk.actions[i]}`;

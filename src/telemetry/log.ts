@@ -4,7 +4,14 @@ import pino, { type Logger } from 'pino';
 
 export type { Logger };
 
-const LEVEL_NAMES: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+const LEVEL_NAMES: Record<number, string> = {
+  10: 'trace',
+  20: 'debug',
+  30: 'info',
+  40: 'warn',
+  50: 'error',
+  60: 'fatal',
+};
 
 export interface LogOptions {
   /** Component name shown on every line. */
@@ -32,6 +39,8 @@ function prettyLine(line: string): string {
   const { level, time, msg, name, ...fields } = rec;
   const t = new Date(Number(time)).toISOString().slice(11, 23);
   const lvl = LEVEL_NAMES[Number(level)] ?? String(level);
-  const extra = Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(' ');
-  return `${t} ${lvl.padEnd(5)} [${String(name)}] ${String(msg ?? '')}${extra ? ' ' + extra : ''}\n`;
+  const extra = Object.entries(fields)
+    .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+    .join(' ');
+  return `${t} ${lvl.padEnd(5)} [${String(name)}] ${String(msg ?? '')}${extra ? ` ${extra}` : ''}\n`;
 }

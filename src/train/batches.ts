@@ -6,11 +6,15 @@
 // t .. t+H-1 of the recording (each is the command for the tick after it, so the chunk covers ticks
 // t+1 .. t+H: action offset 1), as deltas from the state at t. Past the end of an episode the last
 // command repeats: the robot is to stay where the demonstration ended.
-import type { DemoEpisode } from './demo-set.js';
-import { im2colFirstLayer, geometry, K1, type NetConfig } from './policy-net.js';
-import type { Rng } from '../util/rng.js';
 
-export interface MeanStd { mean: Float32Array; std: Float32Array }
+import type { Rng } from '../util/rng.js';
+import type { DemoEpisode } from './demo-set.js';
+import { geometry, im2colFirstLayer, K1, type NetConfig } from './policy-net.js';
+
+export interface MeanStd {
+  mean: Float32Array;
+  std: Float32Array;
+}
 
 export interface TrainingStats {
   /** Of the state input. */
@@ -26,8 +30,13 @@ const MIN_STD = 1e-2;
 
 export function computeStats(episodes: DemoEpisode[], dim: number, horizon: number): TrainingStats {
   const acc = () => ({ n: 0, sum: new Float64Array(dim), sq: new Float64Array(dim) });
-  const st = acc(), ac = acc(), de = acc();
-  const add = (a: ReturnType<typeof acc>, d: number, v: number) => { a.sum[d] += v; a.sq[d] += v * v; };
+  const st = acc(),
+    ac = acc(),
+    de = acc();
+  const add = (a: ReturnType<typeof acc>, d: number, v: number) => {
+    a.sum[d] += v;
+    a.sq[d] += v * v;
+  };
   for (const ep of episodes) {
     for (let t = 0; t < ep.ticks; t++) {
       st.n++;
@@ -44,7 +53,8 @@ export function computeStats(episodes: DemoEpisode[], dim: number, horizon: numb
     }
   }
   const finish = (a: ReturnType<typeof acc>): MeanStd => {
-    const mean = new Float32Array(dim), std = new Float32Array(dim);
+    const mean = new Float32Array(dim),
+      std = new Float32Array(dim);
     for (let d = 0; d < dim; d++) {
       mean[d] = a.sum[d] / a.n;
       std[d] = Math.max(MIN_STD, Math.sqrt(Math.max(0, a.sq[d] / a.n - mean[d] ** 2)));
@@ -54,7 +64,10 @@ export function computeStats(episodes: DemoEpisode[], dim: number, horizon: numb
   return { state: finish(st), action: finish(ac), delta: finish(de) };
 }
 
-export interface Sample { ep: number; t: number }
+export interface Sample {
+  ep: number;
+  t: number;
+}
 
 /** Every `stride`-th tick of the given episodes (consecutive frames are nearly identical). */
 export function samplesOf(episodes: DemoEpisode[], which: number[], stride: number): Sample[] {
@@ -77,7 +90,12 @@ export class BatchAssembler {
   private readonly rows: number;
   private readonly buf: Batch;
 
-  constructor(private readonly episodes: DemoEpisode[], private readonly stats: TrainingStats, private readonly config: NetConfig, readonly capacity: number) {
+  constructor(
+    private readonly episodes: DemoEpisode[],
+    private readonly stats: TrainingStats,
+    private readonly config: NetConfig,
+    readonly capacity: number,
+  ) {
     const g = geometry(config);
     this.rows = g.s1 * g.s1;
     const D = config.action_dim;
@@ -95,7 +113,8 @@ export class BatchAssembler {
    */
   fill(samples: Sample[], from: number, to: number, augment?: { rng: Rng; shift_px: number }): Batch {
     const { config: c, stats } = this;
-    const D = c.action_dim, H = c.horizon;
+    const D = c.action_dim,
+      H = c.horizon;
     const b = this.buf;
     b.n = to - from;
     if (b.n > this.capacity) throw new Error(`batch of ${b.n} exceeds the buffers (${this.capacity})`);

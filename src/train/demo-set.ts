@@ -4,8 +4,8 @@
 // cameras; a folder that does not is refused with what differs, before any training starts.
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readEpisode, type Episode } from '../recording/index.js';
 import type { CameraInfo } from '../recording/index.js';
+import { type Episode, readEpisode } from '../recording/index.js';
 
 /** The demonstrations cannot be trained on (empty, unreadable or inconsistent folder): bad input, exit 2. */
 export class DemoSetError extends Error {}
@@ -51,16 +51,24 @@ export async function loadDemoSet(dir: string, want: DemoExpectations = {}): Pro
   try {
     names = (await readdir(dir)).filter((n) => n.endsWith('.mcap')).sort(naturalOrder);
   } catch (err) {
-    throw new DemoSetError(`${dir}: cannot read the demonstration folder (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    throw new DemoSetError(
+      `${dir}: cannot read the demonstration folder (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+    );
   }
-  if (names.length === 0) throw new DemoSetError(`${dir}: no .mcap episodes in the folder (record some with: vla-run --robot R --sim --policy expert --clock fast --record ${dir})`);
+  if (names.length === 0)
+    throw new DemoSetError(
+      `${dir}: no .mcap episodes in the folder (record some with: vla-run --robot R --sim --policy expert --clock ` +
+        `fast --record ${dir})`,
+    );
 
   let first: Episode | undefined;
   let cameras: CameraInfo[] = [];
   const episodes: DemoEpisode[] = [];
   let skipped = 0;
   for (const [i, name] of names.entries()) {
-    const ep = await readEpisode(join(dir, name)).catch((err: Error) => { throw new DemoSetError(err.message); });
+    const ep = await readEpisode(join(dir, name)).catch((err: Error) => {
+      throw new DemoSetError(err.message);
+    });
     if (!first) {
       first = ep;
       cameras = pickCameras(ep, want.cameras);
@@ -76,57 +84,83 @@ export async function loadDemoSet(dir: string, want: DemoExpectations = {}): Pro
     episodes.push(toDemoEpisode(ep, cameras));
   }
   if (episodes.length === 0) {
-    throw new DemoSetError(`${dir}: none of the ${names.length} episodes succeeded; train on failures with --include-failures if that is meant`);
+    throw new DemoSetError(
+      `${dir}: none of the ${names.length} episodes succeeded; train on failures with --include-failures if that is ` +
+        `meant`,
+    );
   }
   return {
-    dir, robot: first!.meta.robot, task: first!.meta.task, control_hz: first!.meta.control_hz,
-    action_names: first!.meta.action_names, cameras, episodes, skipped_failures: skipped,
+    dir,
+    robot: first!.meta.robot,
+    task: first!.meta.task,
+    control_hz: first!.meta.control_hz,
+    action_names: first!.meta.action_names,
+    cameras,
+    episodes,
+    skipped_failures: skipped,
   };
 }
 
 function pickCameras(ep: Episode, wanted: string[] | undefined): CameraInfo[] {
   const have = ep.meta.cameras;
   if (!wanted) {
-    if (have.length === 0) throw new DemoSetError(`${ep.path}: no camera frames recorded; an image policy needs them (record with --clock fast and --record-cameras)`);
+    if (have.length === 0)
+      throw new DemoSetError(
+        `${ep.path}: no camera frames recorded; an image policy needs them (record with --clock fast and ` +
+          `--record-cameras)`,
+      );
     return have;
   }
   return wanted.map((name) => {
     const c = have.find((h) => h.name === name);
-    if (!c) throw new DemoSetError(`${ep.path}: camera '${name}' was not recorded (recorded: ${have.map((h) => h.name).join(', ') || 'none'})`);
+    if (!c)
+      throw new DemoSetError(
+        `${ep.path}: camera '${name}' was not recorded (recorded: ${have.map((h) => h.name).join(', ') || 'none'})`,
+      );
     return c;
   });
 }
 
 function checkAgainstWanted(ep: Episode, want: DemoExpectations): void {
   const m = ep.meta;
-  if (want.robot && m.robot !== want.robot) throw new DemoSetError(`${ep.path}: robot: expected ${want.robot}, found ${m.robot}`);
-  if (want.task && m.task !== want.task) throw new DemoSetError(`${ep.path}: task: expected ${want.task}, found ${m.task}`);
+  if (want.robot && m.robot !== want.robot)
+    throw new DemoSetError(`${ep.path}: robot: expected ${want.robot}, found ${m.robot}`);
+  if (want.task && m.task !== want.task)
+    throw new DemoSetError(`${ep.path}: task: expected ${want.task}, found ${m.task}`);
   if (want.action_names && !sameList(m.action_names, want.action_names)) {
-    throw new DemoSetError(`${ep.path}: action layout: expected ${want.action_names.length} values (${want.action_names.join(', ')}), found ${m.action_names.length} (${m.action_names.join(', ')})`);
+    throw new DemoSetError(
+      `${ep.path}: action layout: expected ${want.action_names.length} values (${want.action_names.join(', ')}), ` +
+        `found ${m.action_names.length} (${m.action_names.join(', ')})`,
+    );
   }
 }
 
 /** Every episode must look like the first: same robot, task, rate, action layout, camera sizes. */
 function checkConsistent(ep: Episode, first: Episode, cameras: CameraInfo[]): void {
-  const a = first.meta, b = ep.meta;
+  const a = first.meta,
+    b = ep.meta;
   const differ = (what: string, x: unknown, y: unknown): never => {
     throw new DemoSetError(`${ep.path}: ${what}: expected ${String(x)} (as in ${first.path}), found ${String(y)}`);
   };
   if (b.robot !== a.robot) differ('robot', a.robot, b.robot);
   if (b.task !== a.task) differ('task', a.task, b.task);
   if (b.control_hz !== a.control_hz) differ('control rate (Hz)', a.control_hz, b.control_hz);
-  if (!sameList(b.action_names, a.action_names)) differ('action layout', a.action_names.join(','), b.action_names.join(','));
+  if (!sameList(b.action_names, a.action_names))
+    differ('action layout', a.action_names.join(','), b.action_names.join(','));
   for (const c of cameras) {
     const have = b.cameras.find((h) => h.name === c.name);
     if (!have) differ(`camera '${c.name}'`, `${c.width}x${c.height}`, 'not recorded');
-    else if (have.width !== c.width || have.height !== c.height) differ(`camera '${c.name}' size`, `${c.width}x${c.height}`, `${have.width}x${have.height}`);
+    else if (have.width !== c.width || have.height !== c.height)
+      differ(`camera '${c.name}' size`, `${c.width}x${c.height}`, `${have.width}x${have.height}`);
   }
 }
 
 function toDemoEpisode(ep: Episode, cameras: CameraInfo[]): DemoEpisode {
   const m = ep.meta;
-  const D = m.action_names.length, T = ep.ticks;
-  const J = m.joint_names.length, G = m.gripper_names.length;
+  const D = m.action_names.length,
+    T = ep.ticks;
+  const J = m.joint_names.length,
+    G = m.gripper_names.length;
   // action layout: each name is a joint or a gripper of the recording
   const source = m.action_names.map((n) => {
     const j = m.joint_names.indexOf(n);
@@ -145,7 +179,9 @@ function toDemoEpisode(ep: Episode, cameras: CameraInfo[]): DemoEpisode {
   const frames = cameras.map((c) => {
     const f = ep.frames[c.name];
     if (!f || f.rgb.length !== T || f.tick.some((k, i) => k !== ep.tick[i])) {
-      throw new DemoSetError(`${ep.path}: camera '${c.name}' does not have one frame per tick (${f?.rgb.length ?? 0} frames, ${T} ticks)`);
+      throw new DemoSetError(
+        `${ep.path}: camera '${c.name}' does not have one frame per tick (${f?.rgb.length ?? 0} frames, ${T} ticks)`,
+      );
     }
     return f.rgb;
   });

@@ -4,11 +4,27 @@
 // the model is what the manifest promises (absolute positions) and the runtime needs no special case.
 // verifyExport runs the file in ONNX Runtime next to the tfjs network on the same random inputs.
 import * as ort from 'onnxruntime-node';
-import { DT, GraphBuilder, attrInt, attrInts, valueInfo } from '../policy/onnx/graph-builder.js';
-import { MANIFEST_FORMAT_VERSION, MANIFEST_METADATA_KEY, parseManifest, type OnnxManifest } from '../policy/onnx/manifest.js';
+import { attrInt, attrInts, DT, GraphBuilder, valueInfo } from '../policy/onnx/graph-builder.js';
+import {
+  MANIFEST_FORMAT_VERSION,
+  MANIFEST_METADATA_KEY,
+  type OnnxManifest,
+  parseManifest,
+} from '../policy/onnx/manifest.js';
 import { Rng } from '../util/rng.js';
 import type { TrainingStats } from './batches.js';
-import { IMAGE_NORM, K1, K2, NetVariables, POOL, STRIDE1, geometry, im2colFirstLayer, keypointGrid, type NetWeights } from './policy-net.js';
+import {
+  geometry,
+  IMAGE_NORM,
+  im2colFirstLayer,
+  K1,
+  K2,
+  keypointGrid,
+  NetVariables,
+  type NetWeights,
+  POOL,
+  STRIDE1,
+} from './policy-net.js';
 import { tfWasm } from './tf-backend.js';
 
 export interface ExportInfo {
@@ -23,19 +39,42 @@ export interface ExportInfo {
 
 export function exportManifest(w: NetWeights, stats: TrainingStats, info: ExportInfo): OnnxManifest {
   const c = w.config;
-  const stat = (s: { mean: Float32Array; std: Float32Array }) => ({ kind: 'mean_std' as const, mean: [...s.mean], std: [...s.std], eps: 0 });
-  return parseManifest({
-    format_version: MANIFEST_FORMAT_VERSION,
-    name: info.name,
-    robot: info.robot,
-    control_hz: info.control_hz,
-    action: { dim: c.action_dim, horizon: c.horizon, offset: 1, names: info.action_names, semantics: 'absolute_joint_positions', normalization: stat(stats.action) },
-    inputs: {
-      images: info.cameras.map((camera) => ({ input: `image_${camera}`, camera, height: c.image_px, width: c.image_px, layout: 'NCHW', dtype: 'float32', normalize: IMAGE_NORM })),
-      state: { input: 'state', dim: c.state_dim, normalization: stat(stats.state) },
+  const stat = (s: { mean: Float32Array; std: Float32Array }) => ({
+    kind: 'mean_std' as const,
+    mean: [...s.mean],
+    std: [...s.std],
+    eps: 0,
+  });
+  return parseManifest(
+    {
+      format_version: MANIFEST_FORMAT_VERSION,
+      name: info.name,
+      robot: info.robot,
+      control_hz: info.control_hz,
+      action: {
+        dim: c.action_dim,
+        horizon: c.horizon,
+        offset: 1,
+        names: info.action_names,
+        semantics: 'absolute_joint_positions',
+        normalization: stat(stats.action),
+      },
+      inputs: {
+        images: info.cameras.map((camera) => ({
+          input: `image_${camera}`,
+          camera,
+          height: c.image_px,
+          width: c.image_px,
+          layout: 'NCHW',
+          dtype: 'float32',
+          normalize: IMAGE_NORM,
+        })),
+        state: { input: 'state', dim: c.state_dim, normalization: stat(stats.state) },
+      },
+      output: { name: 'actions', shape: [1, c.horizon, c.action_dim] },
     },
-    output: { name: 'actions', shape: [1, c.horizon, c.action_dim] },
-  }, `export of ${info.name}`);
+    `export of ${info.name}`,
+  );
 }
 
 /**
@@ -44,11 +83,17 @@ export function exportManifest(w: NetWeights, stats: TrainingStats, info: Export
  * for an opening the safety filter would have to clamp; joints are not clipped (their limits are the
  * robot's, enforced by the runtime).
  */
-export function outputAffine(stats: TrainingStats, actionNames: string[]): { A: Float32Array; B: Float32Array; C: Float32Array; lo: Float32Array; hi: Float32Array } {
+export function outputAffine(
+  stats: TrainingStats,
+  actionNames: string[],
+): { A: Float32Array; B: Float32Array; C: Float32Array; lo: Float32Array; hi: Float32Array } {
   const { state: s, action: a, delta: d } = stats;
   const D = s.mean.length;
-  const A = new Float32Array(D), B = new Float32Array(D), C = new Float32Array(D);
-  const lo = new Float32Array(D).fill(-3e38), hi = new Float32Array(D).fill(3e38);
+  const A = new Float32Array(D),
+    B = new Float32Array(D),
+    C = new Float32Array(D);
+  const lo = new Float32Array(D).fill(-3e38),
+    hi = new Float32Array(D).fill(3e38);
   for (let i = 0; i < D; i++) {
     A[i] = d.std[i] / a.std[i];
     B[i] = s.std[i] / a.std[i];
@@ -67,10 +112,16 @@ function applyOutput(o: ReturnType<typeof outputAffine>, d: number, net: number,
   return Math.min(o.hi[d], Math.max(o.lo[d], o.A[d] * net + o.B[d] * state + o.C[d]));
 }
 
-export function buildOnnx(w: NetWeights, stats: TrainingStats, info: ExportInfo): { bytes: Uint8Array; manifest: OnnxManifest } {
+export function buildOnnx(
+  w: NetWeights,
+  stats: TrainingStats,
+  info: ExportInfo,
+): { bytes: Uint8Array; manifest: OnnxManifest } {
   const manifest = exportManifest(w, stats, info);
-  const c = w.config, g = geometry(c);
-  const H = c.horizon, D = c.action_dim;
+  const c = w.config,
+    g = geometry(c);
+  const H = c.horizon,
+    D = c.action_dim;
   const gb = new GraphBuilder();
   const grid = gb.float('keypoint_grid', [g.k * g.k, 2], keypointGrid(g.k));
   const feats: string[] = [];
@@ -79,7 +130,11 @@ export function buildOnnx(w: NetWeights, stats: TrainingStats, info: ExportInfo)
     gb.input(img.input, DT.FLOAT, [1, 3, c.image_px, c.image_px]);
     const w1 = gb.float(`${img.camera}_conv1_w`, [c.c1, 3, K1, K1], toOihw(cw.w1, K1, 3, c.c1));
     const b1 = gb.float(`${img.camera}_conv1_b`, [c.c1], cw.b1);
-    let h = gb.op('Conv', [img.input, w1, b1], [attrInts('kernel_shape', [K1, K1]), attrInts('strides', [STRIDE1, STRIDE1])]);
+    let h = gb.op(
+      'Conv',
+      [img.input, w1, b1],
+      [attrInts('kernel_shape', [K1, K1]), attrInts('strides', [STRIDE1, STRIDE1])],
+    );
     h = gb.op('Relu', [h]);
     h = gb.op('MaxPool', [h], [attrInts('kernel_shape', [POOL, POOL]), attrInts('strides', [POOL, POOL])]);
     const w2 = gb.float(`${img.camera}_conv2_w`, [c.c2, c.c1, K2, K2], toOihw(cw.w2, K2, c.c1, c.c2));
@@ -93,13 +148,22 @@ export function buildOnnx(w: NetWeights, stats: TrainingStats, info: ExportInfo)
   gb.input('state', DT.FLOAT, [1, c.state_dim]);
   let z = gb.op('Concat', [...feats, 'state'], [attrInt('axis', 1)]);
   w.mlp.forEach((l, i) => {
-    z = gb.op('Add', [gb.op('MatMul', [z, gb.float(`mlp${i}_w`, [l.in, l.out], l.w)]), gb.float(`mlp${i}_b`, [l.out], l.b)]);
+    z = gb.op('Add', [
+      gb.op('MatMul', [z, gb.float(`mlp${i}_w`, [l.in, l.out], l.w)]),
+      gb.float(`mlp${i}_b`, [l.out], l.b),
+    ]);
     if (i < w.mlp.length - 1) z = gb.op('Relu', [z]);
   });
   const { A, B, C, lo, hi } = outputAffine(stats, info.action_names);
   const net = gb.op('Reshape', [z, gb.int64('chunk_shape', [1, H, D])]);
-  const fromState = gb.op('Reshape', [gb.op('Mul', ['state', gb.float('state_gain', [D], B)]), gb.int64('state_row_shape', [1, 1, D])]);
-  const affine = gb.op('Add', [gb.op('Add', [gb.op('Mul', [net, gb.float('delta_gain', [D], A)]), fromState]), gb.float('offset', [D], C)]);
+  const fromState = gb.op('Reshape', [
+    gb.op('Mul', ['state', gb.float('state_gain', [D], B)]),
+    gb.int64('state_row_shape', [1, 1, D]),
+  ]);
+  const affine = gb.op('Add', [
+    gb.op('Add', [gb.op('Mul', [net, gb.float('delta_gain', [D], A)]), fromState]),
+    gb.float('offset', [D], C),
+  ]);
   const out = gb.op('Max', [gb.op('Min', [affine, gb.float('upper', [D], hi)]), gb.float('lower', [D], lo)]);
   gb.nodes.push({ opType: 'Identity', input: [out], output: [manifest.output.name], name: 'output' });
   gb.outputs.push(valueInfo(manifest.output.name, DT.FLOAT, [1, H, D]));
@@ -114,23 +178,35 @@ function toOihw(w: Float32Array, k: number, cin: number, cout: number): Float32A
   for (let co = 0; co < cout; co++) {
     for (let ci = 0; ci < cin; ci++) {
       for (let ky = 0; ky < k; ky++) {
-        for (let kx = 0; kx < k; kx++) out[((co * cin + ci) * k + ky) * k + kx] = w[((ky * k + kx) * cin + ci) * cout + co];
+        for (let kx = 0; kx < k; kx++)
+          out[((co * cin + ci) * k + ky) * k + kx] = w[((ky * k + kx) * cin + ci) * cout + co];
       }
     }
   }
   return out;
 }
 
-export interface ExportCheck { trials: number; max_abs_diff: number }
+export interface ExportCheck {
+  trials: number;
+  max_abs_diff: number;
+}
 
 /**
  * Runs the ONNX bytes (ONNX Runtime) and the weights (tfjs, the training code path) on the same random
  * images and states; returns the largest difference of the normalised outputs.
  */
-export async function verifyExport(bytes: Uint8Array, w: NetWeights, stats: TrainingStats, info: Pick<ExportInfo, 'cameras' | 'action_names'>, trials = 4, seed = 7): Promise<ExportCheck> {
+export async function verifyExport(
+  bytes: Uint8Array,
+  w: NetWeights,
+  stats: TrainingStats,
+  info: Pick<ExportInfo, 'cameras' | 'action_names'>,
+  trials = 4,
+  seed = 7,
+): Promise<ExportCheck> {
   const cameras = info.cameras;
   const tf = await tfWasm();
-  const c = w.config, g = geometry(c);
+  const c = w.config,
+    g = geometry(c);
   const rng = new Rng(seed);
   const session = await ort.InferenceSession.create(bytes);
   const vars = new NetVariables(tf, c, w);
@@ -144,7 +220,9 @@ export async function verifyExport(bytes: Uint8Array, w: NetWeights, stats: Trai
       const feeds: Record<string, ort.Tensor> = { state: new ort.Tensor('float32', state, [1, c.state_dim]) };
       images.forEach((rgb, i) => {
         const chw = new Float32Array(px * 3);
-        for (let p = 0; p < px; p++) for (let ch = 0; ch < 3; ch++) chw[ch * px + p] = (rgb[p * 3 + ch] * IMAGE_NORM.scale - IMAGE_NORM.mean[ch]) / IMAGE_NORM.std[ch];
+        for (let p = 0; p < px; p++)
+          for (let ch = 0; ch < 3; ch++)
+            chw[ch * px + p] = (rgb[p * 3 + ch] * IMAGE_NORM.scale - IMAGE_NORM.mean[ch]) / IMAGE_NORM.std[ch];
         feeds[`image_${cameras[i]}`] = new ort.Tensor('float32', chw, [1, 3, c.image_px, c.image_px]);
       });
       const onnxOut = (await session.run(feeds)).actions.data as Float32Array;

@@ -26,7 +26,10 @@ export interface NetConfig {
   action_dim: number;
 }
 
-export const K1 = 5, STRIDE1 = 2, POOL = 2, K2 = 3;
+export const K1 = 5,
+  STRIDE1 = 2,
+  POOL = 2,
+  K2 = 3;
 
 export interface NetGeometry {
   /** conv1 output side. */
@@ -42,7 +45,11 @@ export function geometry(c: NetConfig): NetGeometry {
   const s1 = Math.floor((c.image_px - K1) / STRIDE1) + 1;
   const p = Math.floor(s1 / POOL);
   const k = p - K2 + 1;
-  if (k < 2) throw new Error(`images of ${c.image_px} px are too small for the network (need at least ${K1 + STRIDE1 * (POOL * (K2 + 1) - 1)} px)`);
+  if (k < 2)
+    throw new Error(
+      `images of ${c.image_px} px are too small for the network (need at least ` +
+        `${K1 + STRIDE1 * (POOL * (K2 + 1) - 1)} px)`,
+    );
   return { s1, p, k, features: c.cameras * 2 * c.c2 + c.state_dim };
 }
 
@@ -78,11 +85,20 @@ export function initWeights(config: NetConfig, seed: number): NetWeights {
 
 /** The weights as trainable tfjs variables (and back). */
 export class NetVariables {
-  readonly cams: { w1: TF.Variable<TF.Rank.R2>; b1: TF.Variable<TF.Rank.R1>; w2: TF.Variable<TF.Rank.R2>; b2: TF.Variable<TF.Rank.R1> }[];
+  readonly cams: {
+    w1: TF.Variable<TF.Rank.R2>;
+    b1: TF.Variable<TF.Rank.R1>;
+    w2: TF.Variable<TF.Rank.R2>;
+    b2: TF.Variable<TF.Rank.R1>;
+  }[];
   readonly mlp: { w: TF.Variable<TF.Rank.R2>; b: TF.Variable<TF.Rank.R1> }[];
   private readonly grid: TF.Tensor2D;
 
-  constructor(private readonly tf: typeof TF, readonly config: NetConfig, w: NetWeights) {
+  constructor(
+    private readonly tf: typeof TF,
+    readonly config: NetConfig,
+    w: NetWeights,
+  ) {
     const c = config;
     this.cams = w.cams.map((cw) => ({
       w1: tf.variable(tf.tensor2d(cw.w1, [K1 * K1 * 3, c.c1])),
@@ -90,7 +106,10 @@ export class NetVariables {
       w2: tf.variable(tf.tensor2d(cw.w2, [K2 * K2 * c.c1, c.c2])),
       b2: tf.variable(tf.tensor1d(cw.b2)),
     }));
-    this.mlp = w.mlp.map((l) => ({ w: tf.variable(tf.tensor2d(l.w, [l.in, l.out])), b: tf.variable(tf.tensor1d(l.b)) }));
+    this.mlp = w.mlp.map((l) => ({
+      w: tf.variable(tf.tensor2d(l.w, [l.in, l.out])),
+      b: tf.variable(tf.tensor1d(l.b)),
+    }));
     this.grid = tf.tensor2d(keypointGrid(geometry(c).k), [geometry(c).k ** 2, 2]);
   }
 
@@ -112,7 +131,9 @@ export class NetVariables {
    * state: [batch, state_dim] normalised. Returns [batch, horizon * action_dim] normalised deltas.
    */
   forward(patches1: TF.Tensor2D[], state: TF.Tensor2D): TF.Tensor2D {
-    const tf = this.tf, c = this.config, g = geometry(c);
+    const tf = this.tf,
+      c = this.config,
+      g = geometry(c);
     const batch = state.shape[0];
     const feats: TF.Tensor2D[] = [];
     this.cams.forEach((v, i) => {
@@ -141,7 +162,8 @@ export class NetVariables {
 function slicePatches(tf: typeof TF, x: TF.Tensor4D, k: number): TF.Tensor4D {
   const [b, h, w, c] = x.shape;
   const parts: TF.Tensor4D[] = [];
-  for (let ky = 0; ky < k; ky++) for (let kx = 0; kx < k; kx++) parts.push(tf.slice(x, [0, ky, kx, 0], [b, h - k + 1, w - k + 1, c]));
+  for (let ky = 0; ky < k; ky++)
+    for (let kx = 0; kx < k; kx++) parts.push(tf.slice(x, [0, ky, kx, 0], [b, h - k + 1, w - k + 1, c]));
   return tf.concat(parts, 3);
 }
 
@@ -171,7 +193,14 @@ const PIXEL_LUT = Float32Array.from({ length: 768 }, (_, i) => {
  * `row0`, normalised, with the image shifted by (dx, dy) pixels (edges repeated): random shifts are
  * the training-time augmentation, (0, 0) is what the exported model sees.
  */
-export function im2colFirstLayer(rgb: Uint8Array, size: number, dx: number, dy: number, out: Float32Array, row0: number): void {
+export function im2colFirstLayer(
+  rgb: Uint8Array,
+  size: number,
+  dx: number,
+  dy: number,
+  out: Float32Array,
+  row0: number,
+): void {
   const s1 = Math.floor((size - K1) / STRIDE1) + 1;
   const width = K1 * K1 * 3;
   const lut = PIXEL_LUT;

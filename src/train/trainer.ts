@@ -5,9 +5,9 @@
 // one thread, so a seed reproduces a run's losses exactly.
 import type * as TF from '@tensorflow/tfjs';
 import { Rng } from '../util/rng.js';
-import { DemoSetError, type DemoSet } from './demo-set.js';
-import { BatchAssembler, computeStats, samplesOf, type Sample, type TrainingStats } from './batches.js';
-import { NetVariables, geometry, initWeights, type NetConfig, type NetWeights } from './policy-net.js';
+import { BatchAssembler, computeStats, type Sample, samplesOf, type TrainingStats } from './batches.js';
+import { type DemoSet, DemoSetError } from './demo-set.js';
+import { geometry, initWeights, type NetConfig, NetVariables, type NetWeights } from './policy-net.js';
 import { tfWasm } from './tf-backend.js';
 
 export interface TrainOptions {
@@ -30,14 +30,35 @@ export interface TrainOptions {
 }
 
 export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
-  seed: 0, epochs: 5, batch_size: 64, learning_rate: 1e-3, horizon: 25, val_fraction: 0.1, frame_stride: 2,
-  shift_px: 2, c1: 16, c2: 32, hidden: [256, 256],
+  seed: 0,
+  epochs: 5,
+  batch_size: 64,
+  learning_rate: 1e-3,
+  horizon: 25,
+  val_fraction: 0.1,
+  frame_stride: 2,
+  shift_px: 2,
+  c1: 16,
+  c2: 32,
+  hidden: [256, 256],
 };
 
 /** Epoch 0 is the untrained network (validation loss only). */
-export interface EpochRecord { epoch: number; step: number; train_loss: number | undefined; val_loss: number | undefined; elapsed_s: number }
+export interface EpochRecord {
+  epoch: number;
+  step: number;
+  train_loss: number | undefined;
+  val_loss: number | undefined;
+  elapsed_s: number;
+}
 
-export interface TrainProgress { step: number; steps: number; epoch: number; loss: number; val_loss: number | undefined }
+export interface TrainProgress {
+  step: number;
+  steps: number;
+  epoch: number;
+  loss: number;
+  val_loss: number | undefined;
+}
 
 export interface TrainResult {
   weights: NetWeights;
@@ -55,10 +76,20 @@ export interface TrainResult {
 
 export function netConfigFor(set: DemoSet, o: TrainOptions): NetConfig {
   const sizes = new Set(set.cameras.flatMap((c) => [c.width, c.height]));
-  if (sizes.size !== 1) throw new DemoSetError(`${set.dir}: the network takes square images of one size; the recording has ${set.cameras.map((c) => `${c.name} ${c.width}x${c.height}`).join(', ')}`);
+  if (sizes.size !== 1)
+    throw new DemoSetError(
+      `${set.dir}: the network takes square images of one size; the recording has ` +
+        `${set.cameras.map((c) => `${c.name} ${c.width}x${c.height}`).join(', ')}`,
+    );
   const config: NetConfig = {
-    image_px: set.cameras[0].width, cameras: set.cameras.length, c1: o.c1, c2: o.c2, hidden: o.hidden,
-    state_dim: set.action_names.length, horizon: o.horizon, action_dim: set.action_names.length,
+    image_px: set.cameras[0].width,
+    cameras: set.cameras.length,
+    c1: o.c1,
+    c2: o.c2,
+    hidden: o.hidden,
+    state_dim: set.action_names.length,
+    horizon: o.horizon,
+    action_dim: set.action_names.length,
   };
   try {
     geometry(config);
@@ -68,19 +99,29 @@ export function netConfigFor(set: DemoSet, o: TrainOptions): NetConfig {
   return config;
 }
 
-export async function trainPolicy(set: DemoSet, o: TrainOptions, onProgress?: (p: TrainProgress) => void, onEpoch?: (e: EpochRecord) => void): Promise<TrainResult> {
+export async function trainPolicy(
+  set: DemoSet,
+  o: TrainOptions,
+  onProgress?: (p: TrainProgress) => void,
+  onEpoch?: (e: EpochRecord) => void,
+): Promise<TrainResult> {
   const tf = await tfWasm();
   const t0 = performance.now();
   const rng = new Rng(o.seed);
   const config = netConfigFor(set, o);
   const { train, val } = splitEpisodes(set.episodes.length, o.val_fraction, rng.fork(1));
-  const stats = computeStats(train.map((i) => set.episodes[i]), config.action_dim, config.horizon);
+  const stats = computeStats(
+    train.map((i) => set.episodes[i]),
+    config.action_dim,
+    config.horizon,
+  );
   const trainSamples = samplesOf(set.episodes, train, o.frame_stride);
   const valSamples = samplesOf(set.episodes, val, o.frame_stride);
   const vars = new NetVariables(tf, config, initWeights(config, rng.fork(2).next() * 2 ** 32));
   const assembler = new BatchAssembler(set.episodes, stats, config, o.batch_size);
   const optimizer = tf.train.adam(o.learning_rate);
-  const shuffleRng = rng.fork(3), augmentRng = rng.fork(4);
+  const shuffleRng = rng.fork(3),
+    augmentRng = rng.fork(4);
   const perEpoch = Math.ceil(trainSamples.length / o.batch_size);
   const steps = Math.min(o.max_steps ?? Infinity, perEpoch * o.epochs);
   const history: EpochRecord[] = [];
@@ -88,23 +129,38 @@ export async function trainPolicy(set: DemoSet, o: TrainOptions, onProgress?: (p
   let step = 0;
   try {
     if (valSamples.length) {
-      history.push({ epoch: 0, step: 0, train_loss: undefined, val_loss: await evaluate(tf, vars, assembler, valSamples, config), elapsed_s: (performance.now() - t0) / 1000 });
+      history.push({
+        epoch: 0,
+        step: 0,
+        train_loss: undefined,
+        val_loss: await evaluate(tf, vars, assembler, valSamples, config),
+        elapsed_s: (performance.now() - t0) / 1000,
+      });
       onEpoch?.(history[0]);
     }
     for (let epoch = 1; step < steps; epoch++) {
       shuffle(trainSamples, shuffleRng);
-      let sum = 0, n = 0;
+      let sum = 0,
+        n = 0;
       for (let from = 0; from < trainSamples.length && step < steps; from += o.batch_size, step++) {
         // cosine decay to 5% of the initial rate
-        (optimizer as unknown as { learningRate: number }).learningRate = o.learning_rate * (0.05 + 0.95 * 0.5 * (1 + Math.cos(Math.PI * step / steps)));
-        const batch = assembler.fill(trainSamples, from, Math.min(from + o.batch_size, trainSamples.length), { rng: augmentRng, shift_px: o.shift_px });
+        (optimizer as unknown as { learningRate: number }).learningRate =
+          o.learning_rate * (0.05 + 0.95 * 0.5 * (1 + Math.cos((Math.PI * step) / steps)));
+        const batch = assembler.fill(trainSamples, from, Math.min(from + o.batch_size, trainSamples.length), {
+          rng: augmentRng,
+          shift_px: o.shift_px,
+        });
         const loss = tf.tidy(() => {
           const { patches, state, target } = toTensors(tf, batch, config, geometry(config).s1);
-          return optimizer.minimize(() => tf.mean(tf.abs(tf.sub(vars.forward(patches, state), target))) as TF.Scalar, true)!;
+          return optimizer.minimize(
+            () => tf.mean(tf.abs(tf.sub(vars.forward(patches, state), target))) as TF.Scalar,
+            true,
+          )!;
         });
         const value = (await loss.data())[0];
         loss.dispose();
-        if (!Number.isFinite(value)) throw new Error(`training diverged at step ${step + 1} (loss ${value}); try a lower --lr`);
+        if (!Number.isFinite(value))
+          throw new Error(`training diverged at step ${step + 1} (loss ${value}); try a lower --lr`);
         stepLosses.push(value);
         sum += value * batch.n;
         n += batch.n;
@@ -116,8 +172,16 @@ export async function trainPolicy(set: DemoSet, o: TrainOptions, onProgress?: (p
       onEpoch?.(history[history.length - 1]);
     }
     return {
-      weights: vars.weights(), stats, history, step_losses: stepLosses, train_episodes: train, val_episodes: val,
-      train_samples: trainSamples.length, val_samples: valSamples.length, steps: step, train_s: (performance.now() - t0) / 1000,
+      weights: vars.weights(),
+      stats,
+      history,
+      step_losses: stepLosses,
+      train_episodes: train,
+      val_episodes: val,
+      train_samples: trainSamples.length,
+      val_samples: valSamples.length,
+      steps: step,
+      train_s: (performance.now() - t0) / 1000,
     };
   } finally {
     vars.dispose();
@@ -126,7 +190,13 @@ export async function trainPolicy(set: DemoSet, o: TrainOptions, onProgress?: (p
 }
 
 /** Mean L1 loss over samples, without augmentation. */
-export async function evaluate(tf: typeof TF, vars: NetVariables, assembler: BatchAssembler, samples: Sample[], config: NetConfig): Promise<number> {
+export async function evaluate(
+  tf: typeof TF,
+  vars: NetVariables,
+  assembler: BatchAssembler,
+  samples: Sample[],
+  config: NetConfig,
+): Promise<number> {
   let sum = 0;
   for (let from = 0; from < samples.length; from += assembler.capacity) {
     const batch = assembler.fill(samples, from, Math.min(from + assembler.capacity, samples.length));

@@ -7,7 +7,7 @@ export class Rng {
   constructor(seed: number) {
     if (!Number.isFinite(seed)) throw new Error(`seed must be a finite number, got ${seed}`);
     // mix the seed so that nearby seeds give unrelated streams
-    this.state = (Math.imul(seed >>> 0 ^ 0x9e3779b9, 0x85ebca6b) ^ Math.floor(seed / 2 ** 32)) >>> 0;
+    this.state = (Math.imul((seed >>> 0) ^ 0x9e3779b9, 0x85ebca6b) ^ Math.floor(seed / 2 ** 32)) >>> 0;
   }
 
   /** Uniform in [0, 1). */

@@ -32,7 +32,8 @@ export class SampleRing {
 export function quantileOfSorted(s: ArrayLike<number>, q: number): number {
   if (s.length === 0) return 0;
   const pos = (s.length - 1) * q;
-  const lo = Math.floor(pos), hi = Math.ceil(pos);
+  const lo = Math.floor(pos),
+    hi = Math.ceil(pos);
   return s[lo] + (s[hi] - s[lo]) * (pos - lo);
 }
 

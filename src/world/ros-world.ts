@@ -6,12 +6,13 @@
 //    success topic, and the task state a scripted expert reads. It is recognised by its latched task
 //    state. A real robot has none of these: there reset() and success() are absent, and a run is one
 //    episode for --duration or until Ctrl-C.
-import { RosConnection } from '../../drivers/ur/ros-connection.js';
-import { RosEpisodeLink, type PublishedTaskState } from './ros-episode-link.js';
-import { RosImageCamera } from '../../drivers/cameras/ros-image-camera.js';
+
 import { cameraTopic, type RosSettings } from '../../calibration/ros-settings.js';
+import { RosImageCamera } from '../../drivers/cameras/ros-image-camera.js';
+import { RosConnection } from '../../drivers/ur/ros-connection.js';
 import type { WorldLink } from '../runtime/world-link.js';
 import type { Logger } from '../telemetry/log.js';
+import { type PublishedTaskState, RosEpisodeLink } from './ros-episode-link.js';
 
 export interface RosWorldOptions {
   url: string;
@@ -41,7 +42,11 @@ export class RosWorld {
   static async open(opts: RosWorldOptions): Promise<RosWorld> {
     const s = opts.settings;
     const connection = await RosConnection.open({
-      url: opts.url, connect_timeout_ms: s.connect_timeout_ms, reconnect_initial_ms: s.reconnect_initial_ms, reconnect_max_ms: s.reconnect_max_ms, log: opts.log,
+      url: opts.url,
+      connect_timeout_ms: s.connect_timeout_ms,
+      reconnect_initial_ms: s.reconnect_initial_ms,
+      reconnect_max_ms: s.reconnect_max_ms,
+      log: opts.log,
     });
     let link: RosEpisodeLink | undefined = new RosEpisodeLink(connection.ros, s);
     const task = await until(() => link!.taskState(), opts.probe_ms ?? DEFAULT_PROBE_MS);
@@ -52,12 +57,20 @@ export class RosWorld {
     return new RosWorld(connection, s, link, task, opts.log);
   }
 
-  get simEndpoint(): boolean { return this.link !== undefined; }
+  get simEndpoint(): boolean {
+    return this.link !== undefined;
+  }
 
   /** Subscribe to the cameras and wait for a first frame of each; CameraError says which one is missing. */
   async startCameras(names: string[], start_timeout_ms = 5000): Promise<void> {
     for (const name of names) {
-      const cam = new RosImageCamera({ ros: this.connection.ros, name, topic: cameraTopic(this.settings, name), start_timeout_ms, log: this.log });
+      const cam = new RosImageCamera({
+        ros: this.connection.ros,
+        name,
+        topic: cameraTopic(this.settings, name),
+        start_timeout_ms,
+        log: this.log,
+      });
       await cam.start();
       this.cameras.push(cam);
     }
@@ -65,7 +78,7 @@ export class RosWorld {
 
   /** The runtime's view of this world. */
   worldLink(): WorldLink {
-    const view: WorldLink['view'] = (m) => ({
+    const view: WorldLink['view'] = (_m) => ({
       images: this.cameras.flatMap((c) => {
         const f = c.latest();
         return f ? [{ name: c.name, width: f.width, height: f.height, rgb: f.rgb, t_mono_ms: f.t_mono_ms }] : [];
@@ -76,7 +89,8 @@ export class RosWorld {
     const link = this.link;
     if (!link) return { view, close };
     return {
-      view, close,
+      view,
+      close,
       success: () => link.success(),
       reset: async (seed) => {
         await link.reset(seed);

@@ -10,9 +10,9 @@
 // Status and frames use two REQ sockets, so a poll never queues behind a render (tens of ms). Replies
 // that were asked for before a reset are dropped: the new episode never sees the old scene.
 import { SimLinkClient, SimLinkError } from '../../protocols/sim-link/client.js';
-import { SIM_LINK_PROTOCOL_VERSION, type HelloReply, type StatusReply } from '../../protocols/sim-link/protocol.js';
-import type { CameraWant, WorldLink } from '../runtime/world-link.js';
+import { type HelloReply, SIM_LINK_PROTOCOL_VERSION, type StatusReply } from '../../protocols/sim-link/protocol.js';
 import type { CameraImage } from '../policy/policy.js';
+import type { CameraWant, WorldLink } from '../runtime/world-link.js';
 import { monotonicMs } from '../util/clock.js';
 
 export interface SimLinkWorldOptions {
@@ -47,7 +47,12 @@ export class SimLinkWorld {
   /** The last failure of the sim link, for the log (the serial side faults on its own). */
   lastError: string | undefined;
 
-  private constructor(readonly address: string, readonly hello: HelloReply, client: SimLinkClient, private readonly opts: SimLinkWorldOptions) {
+  private constructor(
+    readonly address: string,
+    readonly hello: HelloReply,
+    client: SimLinkClient,
+    private readonly opts: SimLinkWorldOptions,
+  ) {
     this.status = client;
     this.loops.push(this.pollStatus());
   }
@@ -60,27 +65,42 @@ export class SimLinkWorld {
       hello = await client.hello();
     } catch (err) {
       client.close();
-      if (err instanceof SimLinkError) throw new SimLinkUnavailable(`no answer from the sim link at ${address} (is \`vla-sim dynamixel --robot aloha\` running?): ${err.message}`);
+      if (err instanceof SimLinkError)
+        throw new SimLinkUnavailable(
+          `no answer from the sim link at ${address} (is \`vla-sim dynamixel --robot aloha\` running?): ${err.message}`,
+        );
       throw err;
     }
     if (hello.robot !== 'aloha' || hello.protocol !== SIM_LINK_PROTOCOL_VERSION) {
       client.close();
-      throw new SimLinkUnavailable(`the sim link at ${address} serves ${hello.robot} with protocol ${hello.protocol}; expected aloha, protocol ${SIM_LINK_PROTOCOL_VERSION}`);
+      throw new SimLinkUnavailable(
+        `the sim link at ${address} serves ${hello.robot} with protocol ${hello.protocol}; expected aloha, protocol ` +
+          `${SIM_LINK_PROTOCOL_VERSION}`,
+      );
     }
     return new SimLinkWorld(address, hello, client, opts);
   }
 
-  get task(): string { return this.hello.task; }
+  get task(): string {
+    return this.hello.task;
+  }
 
   /** Fetch these cameras from now on and wait for a first frame of each; SimLinkUnavailable names a missing one. */
   async startCameras(want: CameraWant[]): Promise<void> {
     const missing = want.filter((c) => !this.hello.cameras.includes(c.name)).map((c) => c.name);
-    if (missing.length) throw new SimLinkUnavailable(`the emulator has no camera ${missing.join(', ')} (it has: ${this.hello.cameras.join(', ')})`);
+    if (missing.length)
+      throw new SimLinkUnavailable(
+        `the emulator has no camera ${missing.join(', ')} (it has: ${this.hello.cameras.join(', ')})`,
+      );
     if (!want.length) return;
     this.cameras = want;
     this.frames = new SimLinkClient(this.address, this.opts.timeout_ms ?? DEFAULT_TIMEOUT_MS);
     this.loops.push(this.pollFrames());
-    if (!(await this.framesOfThisEpisode())) throw new SimLinkUnavailable(`no frame from the sim link's cameras within ${FIRST_FRAME_TIMEOUT_MS / 1000} s: ${this.lastError ?? 'too slow'}`);
+    if (!(await this.framesOfThisEpisode()))
+      throw new SimLinkUnavailable(
+        `no frame from the sim link's cameras within ${FIRST_FRAME_TIMEOUT_MS / 1000} s: ` +
+          `${this.lastError ?? 'too slow'}`,
+      );
   }
 
   /** The runtime's view of this world. */
@@ -117,7 +137,9 @@ export class SimLinkWorld {
     const s = await this.status.status();
     if (gen === this.generation) this.latestStatus = s;
     if (this.cameras.length && !(await this.framesOfThisEpisode())) {
-      throw new SimLinkError(`no camera frame of the new episode within ${FIRST_FRAME_TIMEOUT_MS / 1000} s: ${this.lastError ?? 'too slow'}`);
+      throw new SimLinkError(
+        `no camera frame of the new episode within ${FIRST_FRAME_TIMEOUT_MS / 1000} s: ${this.lastError ?? 'too slow'}`,
+      );
     }
   }
 
@@ -150,7 +172,8 @@ export class SimLinkWorld {
         const asked = monotonicMs();
         try {
           const f = await this.frames!.frame(c.name, c.size);
-          if (gen === this.generation) this.images.set(c.name, { name: c.name, width: f.width, height: f.height, rgb: f.rgb, t_mono_ms: asked });
+          if (gen === this.generation)
+            this.images.set(c.name, { name: c.name, width: f.width, height: f.height, rgb: f.rgb, t_mono_ms: asked });
         } catch (err) {
           if (this.closed) return;
           this.lastError = (err as Error).message;

@@ -6,10 +6,11 @@
 //    observation, never a command);
 //  - on the virtual clock the sim steps in this thread and nothing moves while an observation is taken,
 //    so the cameras are rendered from the sim itself.
+
+import type { CameraFrame } from '../../sim/camera.js';
 import { SimCameraRig } from '../../sim/camera-rig.js';
 import type { SimDriver } from '../../sim/sim-driver.js';
 import type { SimOptions } from '../../sim/sim-env.js';
-import type { CameraFrame } from '../../sim/camera.js';
 import type { WorldLink } from '../runtime/world-link.js';
 
 /** Real time: render from the control thread's snapshots (no rig when the policy reads no camera). */
@@ -17,10 +18,13 @@ export async function snapshotWorld(sim: SimOptions, renderCameras: boolean): Pr
   const rig = renderCameras ? await SimCameraRig.create(sim) : undefined;
   return {
     view(m, want) {
-      const images = rig && m.snapshot ? rig.render(m.snapshot, want).map((f) => ({ ...f, t_mono_ms: m.t_mono_ms })) : [];
+      const images =
+        rig && m.snapshot ? rig.render(m.snapshot, want).map((f) => ({ ...f, t_mono_ms: m.t_mono_ms })) : [];
       return { images, privileged: m.privileged };
     },
-    async close() { rig?.dispose(); },
+    async close() {
+      rig?.dispose();
+    },
   };
 }
 

@@ -1,8 +1,9 @@
 // vla-run with a camera on the robot host (--camera): ffmpeg's lavfi test source stands in for a V4L2
 // device through the same code path, next to a camera topic of the simulated UR cell (mixed sources).
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
+import { test } from 'node:test';
 import { UrEndpoint } from '../../sim/rosbridge/ur-endpoint.js';
 import { vlaRunChild } from './vla-run-child.js';
 
@@ -26,11 +27,13 @@ function cellWithWristCamera(): Promise<UrEndpoint> {
   return UrEndpoint.start({ robot: 'ur5e', port: 0, cameras: ['wrist'], camera_size: 64, camera_hz: 10 });
 }
 
-test('--camera top=lavfi: the local camera and the cell\'s wrist topic both feed the shipped model', async () => {
+test("--camera top=lavfi: the local camera and the cell's wrist topic both feed the shipped model", async () => {
   const ep = await cellWithWristCamera();
   try {
-    const r = await vlaRunChild(['--robot', 'ur5e', '--rosbridge', ep.url, '--camera', 'top=lavfi:testsrc:64x64@15',
-      '--duration', '3', '--json'], 90_000).done;
+    const r = await vlaRunChild(
+      ['--robot', 'ur5e', '--rosbridge', ep.url, '--camera', 'top=lavfi:testsrc:64x64@15', '--duration', '3', '--json'],
+      90_000,
+    ).done;
     assert.equal(r.code, 0, r.stderr);
     const s = JSON.parse(r.stdout);
     assert.equal(s.policy, 'ur5e-pick-place', 'the default model reads top and wrist');
@@ -49,8 +52,22 @@ test('--camera top=lavfi: the local camera and the cell\'s wrist topic both feed
 test('a local camera that stops delivering: inference stops, the robot holds, exit 1 naming the camera', async () => {
   const ep = await cellWithWristCamera();
   try {
-    const run = vlaRunChild(['--robot', 'ur5e', '--rosbridge', ep.url, '--camera', 'top=lavfi:testsrc:64x64@15',
-      '--episodes', '1', '--fault-timeout', '1', '--json'], 90_000);
+    const run = vlaRunChild(
+      [
+        '--robot',
+        'ur5e',
+        '--rosbridge',
+        ep.url,
+        '--camera',
+        'top=lavfi:testsrc:64x64@15',
+        '--episodes',
+        '1',
+        '--fault-timeout',
+        '1',
+        '--json',
+      ],
+      90_000,
+    );
     await run.stderrMatch(/connected to rosbridge/);
     const ffmpeg = childPids(run.pid, 'ffmpeg');
     assert.equal(ffmpeg.length, 1, `one ffmpeg under vla-run (pid ${run.pid})`);
@@ -66,23 +83,28 @@ test('a local camera that stops delivering: inference stops, the robot holds, ex
   }
 });
 
-test('--camera errors exit 2 before anything moves: bad spec, a camera the model does not read, a device that does not exist', async () => {
-  const ep = await cellWithWristCamera();
-  try {
-    const cases: [string, RegExp][] = [
-      ['top=/dev/video0:640', /expected NAME=\/dev\/videoN\[:WxH\]\[@FPS\]/],
-      ['side=lavfi:testsrc', /ur5e-pick-place reads no camera 'side' \(it reads: top, wrist\)/],
-      ['top=/dev/video-vla-missing', /camera 'top': cannot read \/dev\/video-vla-missing.*nothing was commanded/],
-    ];
-    for (const [spec, re] of cases) {
-      const before = ep.cell.commands_received;
-      const r = await vlaRunChild(['--robot', 'ur5e', '--rosbridge', ep.url, '--camera', spec, '--json'], 60_000).done;
-      assert.equal(r.code, 2, `${spec}: ${r.stderr}`);
-      assert.match(r.stderr, re);
-      assert.equal(r.stdout, '');
-      assert.equal(ep.cell.commands_received, before, `${spec}: nothing was commanded`);
+test(
+  '--camera errors exit 2 before anything moves: bad spec, a camera ' +
+    'the model does not read, a device that does not exist',
+  async () => {
+    const ep = await cellWithWristCamera();
+    try {
+      const cases: [string, RegExp][] = [
+        ['top=/dev/video0:640', /expected NAME=\/dev\/videoN\[:WxH\]\[@FPS\]/],
+        ['side=lavfi:testsrc', /ur5e-pick-place reads no camera 'side' \(it reads: top, wrist\)/],
+        ['top=/dev/video-vla-missing', /camera 'top': cannot read \/dev\/video-vla-missing.*nothing was commanded/],
+      ];
+      for (const [spec, re] of cases) {
+        const before = ep.cell.commands_received;
+        const r = await vlaRunChild(['--robot', 'ur5e', '--rosbridge', ep.url, '--camera', spec, '--json'], 60_000)
+          .done;
+        assert.equal(r.code, 2, `${spec}: ${r.stderr}`);
+        assert.match(r.stderr, re);
+        assert.equal(r.stdout, '');
+        assert.equal(ep.cell.commands_received, before, `${spec}: nothing was commanded`);
+      }
+    } finally {
+      await ep.stop();
     }
-  } finally {
-    await ep.stop();
-  }
-});
+  },
+);

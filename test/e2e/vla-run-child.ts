@@ -15,17 +15,33 @@ export interface VlaRunChild {
 
 export function vlaRunChild(args: string[], timeout_ms: number): VlaRunChild {
   const child = spawn(process.execPath, [VLA_RUN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '', stderr = '';
+  let stdout = '',
+    stderr = '';
   const watchers: { re: RegExp; resolve: () => void }[] = [];
-  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
   child.stderr.on('data', (d: Buffer) => {
     stderr += d.toString();
-    for (const w of [...watchers]) if (w.re.test(stderr)) { watchers.splice(watchers.indexOf(w), 1); w.resolve(); }
+    for (const w of [...watchers])
+      if (w.re.test(stderr)) {
+        watchers.splice(watchers.indexOf(w), 1);
+        w.resolve();
+      }
   });
   const timer = setTimeout(() => child.kill('SIGKILL'), timeout_ms);
   return {
     pid: child.pid!,
-    done: new Promise((res) => child.on('close', (code) => { clearTimeout(timer); res({ code, stdout, stderr }); })),
-    stderrMatch: (re) => new Promise((res) => { if (re.test(stderr)) res(); else watchers.push({ re, resolve: res }); }),
+    done: new Promise((res) =>
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        res({ code, stdout, stderr });
+      }),
+    ),
+    stderrMatch: (re) =>
+      new Promise((res) => {
+        if (re.test(stderr)) res();
+        else watchers.push({ re, resolve: res });
+      }),
   };
 }

@@ -1,12 +1,13 @@
 // vla-run --rosbridge end to end: the runtime (ring, buffer, trigger, safety, control thread) drives the
 // simulated UR endpoint through the real UrDriver, in a child process, over a real WebSocket.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import { UrEndpoint, type UrEndpointOptions } from '../../sim/rosbridge/ur-endpoint.js';
+import { test } from 'node:test';
 import { defaultRosSettings } from '../../calibration/ros-settings.js';
 import { RosbridgeServer } from '../../sim/rosbridge/rosbridge-server.js';
-import { vlaRunChild, type VlaRunChild } from './vla-run-child.js';
+import { UrEndpoint, type UrEndpointOptions } from '../../sim/rosbridge/ur-endpoint.js';
+import { type VlaRunChild, vlaRunChild } from './vla-run-child.js';
 
 const vlaRun = (...args: string[]): VlaRunChild => vlaRunChild(args, 90_000);
 
@@ -31,7 +32,19 @@ async function freePort(): Promise<number> {
 test('the scripted expert through rosbridge: every episode succeeds, 0 underruns, every command arrives', async () => {
   const ep = await endpoint();
   try {
-    const r = await vlaRun('--robot', 'ur5e', '--rosbridge', ep.url, '--policy', 'expert', '--episodes', '3', '--margin', MARGIN, '--json').done;
+    const r = await vlaRun(
+      '--robot',
+      'ur5e',
+      '--rosbridge',
+      ep.url,
+      '--policy',
+      'expert',
+      '--episodes',
+      '3',
+      '--margin',
+      MARGIN,
+      '--json',
+    ).done;
     assert.equal(r.code, 0, r.stderr);
     const s = JSON.parse(r.stdout);
     assert.equal(s.sim, true, 'the simulated endpoint is recognised');
@@ -39,7 +52,11 @@ test('the scripted expert through rosbridge: every episode succeeds, 0 underruns
     assert.equal(s.episodes, 3);
     assert.equal(s.successes, 3, JSON.stringify(s.episodes_detail));
     const why = JSON.stringify({ control: s.control, buffer: s.buffer, driver: s.driver, inference: s.inference });
-    assert.equal(s.control.underruns, 0, `the buffer ran dry (overruns and jitter show whether the host stalled the loop): ${why}`);
+    assert.equal(
+      s.control.underruns,
+      0,
+      `the buffer ran dry (overruns and jitter show whether the host stalled the loop): ${why}`,
+    );
     assert.equal(s.driver.kind, 'ur');
     assert.equal(s.driver.faults.disconnects, 0, why);
     // the command topics are advertised before the first command: none is lost while subscriptions connect
@@ -53,7 +70,19 @@ test('the scripted expert through rosbridge: every episode succeeds, 0 underruns
 test('--policy tick-stamp through rosbridge: no action executed at another tick than its own', async () => {
   const ep = await endpoint();
   try {
-    const r = await vlaRun('--robot', 'ur5e', '--rosbridge', ep.url, '--policy', 'tick-stamp', '--duration', '3', '--inject-latency-ms', '100', '--json').done;
+    const r = await vlaRun(
+      '--robot',
+      'ur5e',
+      '--rosbridge',
+      ep.url,
+      '--policy',
+      'tick-stamp',
+      '--duration',
+      '3',
+      '--inject-latency-ms',
+      '100',
+      '--json',
+    ).done;
     assert.equal(r.code, 0, r.stderr);
     const s = JSON.parse(r.stdout);
     assert.equal(s.buffer.stale_actions_executed, 0, JSON.stringify(s.buffer));
@@ -63,48 +92,97 @@ test('--policy tick-stamp through rosbridge: no action executed at another tick 
   }
 });
 
-test('the robot program stopped at start: nothing moves, a clear fault, exit 1 after the timeout, never a hang', async () => {
-  const ep = await endpoint();
-  ep.cell.setProgramRunning(false);
-  try {
-    const r = await vlaRun('--robot', 'ur5e', '--rosbridge', ep.url, '--policy', 'expert', '--fault-timeout', '1', '--json').done;
-    assert.equal(r.code, 1, r.stderr);
-    const s = JSON.parse(r.stdout);
-    assert.match(s.fault, /cannot start the episode: the robot program is not running \(start it on the teach pendant\) \(for 1\.0 s\)/);
-    assert.equal(ep.cell.commands_received, 0);
-  } finally {
-    await ep.stop();
-  }
-});
+test(
+  'the robot program stopped at start: nothing moves, a clear fault, exit 1 after the timeout, never a ' + 'hang',
+  async () => {
+    const ep = await endpoint();
+    ep.cell.setProgramRunning(false);
+    try {
+      const r = await vlaRun(
+        '--robot',
+        'ur5e',
+        '--rosbridge',
+        ep.url,
+        '--policy',
+        'expert',
+        '--fault-timeout',
+        '1',
+        '--json',
+      ).done;
+      assert.equal(r.code, 1, r.stderr);
+      const s = JSON.parse(r.stdout);
+      assert.match(
+        s.fault,
+        /cannot start the episode: the robot program is not running \(start it on the teach pendant\) \(for 1\.0 s\)/,
+      );
+      assert.equal(ep.cell.commands_received, 0);
+    } finally {
+      await ep.stop();
+    }
+  },
+);
 
-test('a ROS 1 cell driven with ROS 2 topic names: exit 2 naming the command topic nobody subscribes to, nothing moved', async () => {
-  const ep = await endpoint(0, { settings: defaultRosSettings('ros1') });
-  try {
-    const r = await vlaRun('--robot', 'ur5e', '--rosbridge', ep.url, '--policy', 'expert', '--json').done;
-    assert.equal(r.code, 2, r.stderr);
-    assert.equal(r.stdout, '');
-    assert.match(r.stderr, /nobody subscribes to \/forward_position_controller\/commands .*--ros-layout ros1.*nothing was commanded/);
-    const ok = await vlaRun('--robot', 'ur5e', '--rosbridge', ep.url, '--ros-layout', 'ros1', '--policy', 'expert', '--duration', '1', '--json').done;
-    assert.equal(ok.code, 0, ok.stderr);
-    assert.ok(ep.cell.commands_received > 20);
-  } finally {
-    await ep.stop();
-  }
-});
+test(
+  'a ROS 1 cell driven with ROS 2 topic names: exit 2 naming ' +
+    'the command topic nobody subscribes to, nothing moved',
+  async () => {
+    const ep = await endpoint(0, { settings: defaultRosSettings('ros1') });
+    try {
+      const r = await vlaRun('--robot', 'ur5e', '--rosbridge', ep.url, '--policy', 'expert', '--json').done;
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stdout, '');
+      assert.match(
+        r.stderr,
+        /nobody subscribes to \/forward_position_controller\/commands .*--ros-layout ros1.*nothing was commanded/,
+      );
+      const ok = await vlaRun(
+        '--robot',
+        'ur5e',
+        '--rosbridge',
+        ep.url,
+        '--ros-layout',
+        'ros1',
+        '--policy',
+        'expert',
+        '--duration',
+        '1',
+        '--json',
+      ).done;
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.ok(ep.cell.commands_received > 20);
+    } finally {
+      await ep.stop();
+    }
+  },
+);
 
-test('usage: refused connection exits 2 with nothing on stdout; --clock fast and a missing driver are refused', async () => {
-  const port = await freePort();
-  const refused = await vlaRun('--robot', 'ur5e', '--rosbridge', `ws://127.0.0.1:${port}`, '--policy', 'expert', '--json').done;
-  assert.equal(refused.code, 2, refused.stderr);
-  assert.equal(refused.stdout, '');
-  assert.match(refused.stderr, new RegExp(`cannot connect to rosbridge at ws://127.0.0.1:${port}.*nothing was commanded`));
-  const fast = await vlaRun('--robot', 'ur5e', '--rosbridge', `ws://127.0.0.1:${port}`, '--clock', 'fast').done;
-  assert.equal(fast.code, 2);
-  assert.match(fast.stderr, /--clock fast is sim only/);
-  const none = await vlaRun('--robot', 'ur5e').done;
-  assert.equal(none.code, 2);
-  assert.match(none.stderr, /--sim .* --rosbridge/);
-});
+test(
+  'usage: refused connection exits 2 with nothing on stdout; --clock fast and a missing driver are ' + 'refused',
+  async () => {
+    const port = await freePort();
+    const refused = await vlaRun(
+      '--robot',
+      'ur5e',
+      '--rosbridge',
+      `ws://127.0.0.1:${port}`,
+      '--policy',
+      'expert',
+      '--json',
+    ).done;
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.equal(refused.stdout, '');
+    assert.match(
+      refused.stderr,
+      new RegExp(`cannot connect to rosbridge at ws://127.0.0.1:${port}.*nothing was commanded`),
+    );
+    const fast = await vlaRun('--robot', 'ur5e', '--rosbridge', `ws://127.0.0.1:${port}`, '--clock', 'fast').done;
+    assert.equal(fast.code, 2);
+    assert.match(fast.stderr, /--clock fast is sim only/);
+    const none = await vlaRun('--robot', 'ur5e').done;
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /--sim .* --rosbridge/);
+  },
+);
 
 test('a rosbridge that is not the simulated endpoint: the scripted expert is refused (exit 2)', async () => {
   const bare = await RosbridgeServer.listen({ port: 0 });
@@ -120,7 +198,19 @@ test('a rosbridge that is not the simulated endpoint: the scripted expert is ref
 
 test('endpoint stopped mid-run: the robot holds, the fault is reported, exit 1 after the timeout', async () => {
   const ep = await endpoint();
-  const run = vlaRun('--robot', 'ur5e', '--rosbridge', ep.url, '--policy', 'expert', '--episodes', '2', '--fault-timeout', '1', '--json');
+  const run = vlaRun(
+    '--robot',
+    'ur5e',
+    '--rosbridge',
+    ep.url,
+    '--policy',
+    'expert',
+    '--episodes',
+    '2',
+    '--fault-timeout',
+    '1',
+    '--json',
+  );
   await run.stderrMatch(/connected to rosbridge/);
   await sleep(1500);
   const commands = ep.cell.commands_received;
@@ -140,7 +230,19 @@ test('endpoint restarted within the timeout: hold, reconnect, resume; the next e
   const port = ep1.port;
   let ep2: UrEndpoint | undefined;
   try {
-    const run = vlaRun('--robot', 'ur5e', '--rosbridge', ep1.url, '--policy', 'expert', '--episodes', '2', '--fault-timeout', '5', '--json');
+    const run = vlaRun(
+      '--robot',
+      'ur5e',
+      '--rosbridge',
+      ep1.url,
+      '--policy',
+      'expert',
+      '--episodes',
+      '2',
+      '--fault-timeout',
+      '5',
+      '--json',
+    );
     await run.stderrMatch(/connected to rosbridge/);
     await sleep(1500);
     await ep1.stop();

@@ -9,14 +9,14 @@
 // the torque of an arm that may be holding itself up (unless --allow-torque-off).
 import { join } from 'node:path';
 import { builtinAlohaCalibrationPath } from '../../../calibration/motor-calibration.js';
-import { DriverSetupError } from '../../../drivers/driver.js';
 import { loadAlohaCalibration } from '../../../drivers/aloha/load-calibration.js';
-import { type AlohaSide } from '../../../protocols/aloha/motor-map.js';
+import { DriverSetupError } from '../../../drivers/driver.js';
+import type { AlohaSide } from '../../../protocols/aloha/motor-map.js';
 import { createTask, TASKS_BY_ROBOT, type TaskName } from '../../../sim/tasks/index.js';
-import type { RobotDescription } from '../../robot/index.js';
-import type { Policy } from '../../policy/policy.js';
 import { defaultPolicy } from '../../policy/default-policy.js';
-import { startRealtime, type ClockOptions } from '../../runtime/runtime.js';
+import type { Policy } from '../../policy/policy.js';
+import type { RobotDescription } from '../../robot/index.js';
+import { type ClockOptions, startRealtime } from '../../runtime/runtime.js';
 import type { RuntimeOptions } from '../../runtime/runtime-types.js';
 import { EMPTY_WORLD, type WorldLink } from '../../runtime/world-link.js';
 import type { Logger } from '../../telemetry/log.js';
@@ -45,7 +45,12 @@ export interface AlohaRunArgs {
   log?: Logger;
 }
 
-export async function startAlohaRun(a: AlohaRunArgs): Promise<RobotRun & { calibration_paths: Record<AlohaSide, string> }> {
+const DEFAULT_IS_EXPERT =
+  'no --policy given and no model ships for aloha, so the default is the scripted expert, which';
+
+export async function startAlohaRun(
+  a: AlohaRunArgs,
+): Promise<RobotRun & { calibration_paths: Record<AlohaSide, string> }> {
   const calibration_paths = calibrationPaths(a.calibration_dir, a.sim_link !== undefined);
   // checked here as well as in the control thread: one clear message before anything starts
   await loadAlohaCalibration(calibration_paths).catch((err: unknown) => {
@@ -60,22 +65,41 @@ export async function startAlohaRun(a: AlohaRunArgs): Promise<RobotRun & { calib
     const spec = a.policy ?? defaultPolicy('aloha', task ?? TASKS_BY_ROBOT.aloha[0]);
     const worldCameras = world ? world.hello.cameras : [];
     const loaded = await choosePolicy({
-      spec, robot: a.description, sim_task: task, noise: a.noise, control_hz: a.description.control_hz, square_cameras_only: false,
+      spec,
+      robot: a.description,
+      sim_task: task,
+      noise: a.noise,
+      control_hz: a.description.control_hz,
+      square_cameras_only: false,
       cameras: [...new Set([...worldCameras, ...a.description.cameras.map((c) => c.name)])],
-      no_sim_hint: `${a.policy ? '--policy expert' : 'no --policy given and no model ships for aloha, so the default is the scripted expert, which'} needs the emulator's sim link (--sim-link): the scripted expert reads the simulator's task state, which a real ALOHA rig does not have`,
+      no_sim_hint:
+        `${a.policy ? '--policy expert' : DEFAULT_IS_EXPERT}` +
+        " needs the emulator's sim link (--sim-link): the scripted expert reads the simulator's task state, " +
+        'which a real ALOHA rig does not have',
     });
     policy = loaded.policy;
     local = await startCameras(world, policy, spec, a);
     const base: WorldLink = world?.worldLink() ?? EMPTY_WORLD;
     const cams = local;
-    const engine = await startRealtime({ kind: 'aloha', ports: a.ports, calibration_paths, allow_torque_off: a.allow_torque_off }, a.description, policy,
-      () => (cams ? cams.over(base) : base), a.opts).catch((err: unknown) => {
+    const engine = await startRealtime(
+      { kind: 'aloha', ports: a.ports, calibration_paths, allow_torque_off: a.allow_torque_off },
+      a.description,
+      policy,
+      () => (cams ? cams.over(base) : base),
+      a.opts,
+    ).catch((err: unknown) => {
       if (err instanceof DriverSetupError) throw new UsageError(`${err.message}; nothing was commanded`);
       throw err;
     });
     return {
-      engine, policy, warnings: loaded.warnings, sim_endpoint: world !== undefined, task, calibration_paths,
-      max_ticks: task ? createTask(task).max_ticks : undefined, camera_usage: () => cams?.usage(),
+      engine,
+      policy,
+      warnings: loaded.warnings,
+      sim_endpoint: world !== undefined,
+      task,
+      calibration_paths,
+      max_ticks: task ? createTask(task).max_ticks : undefined,
+      camera_usage: () => cams?.usage(),
     };
   } catch (err) {
     await policy?.close();
@@ -94,14 +118,30 @@ async function openSimLink(address: string): Promise<SimLinkWorld> {
   }
 }
 
-/** Local cameras first (--camera, the profile's sources), the emulator's frames for the rest; a real rig has only local ones. */
-async function startCameras(world: SimLinkWorld | undefined, policy: Policy, spec: string, a: AlohaRunArgs): Promise<LocalCameras | undefined> {
+/**
+ * Local cameras first (--camera, the profile's sources), the emulator's frames for the rest; a real rig has only
+ * local ones.
+ */
+async function startCameras(
+  world: SimLinkWorld | undefined,
+  policy: Policy,
+  spec: string,
+  a: AlohaRunArgs,
+): Promise<LocalCameras | undefined> {
   const wanted = policy.describe().cameras.map((c) => ({ name: c.name, size: c.width }));
-  const specs = localCameraSpecs(a.cameras, a.description.cameras, wanted.map((c) => c.name), policy.describe().name);
+  const specs = localCameraSpecs(
+    a.cameras,
+    a.description.cameras,
+    wanted.map((c) => c.name),
+    policy.describe().name,
+  );
   const fromWorld = wanted.filter((c) => !specs.some((s) => s.name === c.name));
   if (fromWorld.length && !world) {
-    throw new UsageError(`${spec} reads cameras ${fromWorld.map((c) => c.name).join(', ')}: on a real rig give each a device on this host `
-      + `(--camera ${fromWorld[0].name}=/dev/videoN), or run against the emulator with --sim-link`);
+    throw new UsageError(
+      `${spec} reads cameras ${fromWorld.map((c) => c.name).join(', ')}: on a real rig give each a device on this ` +
+        `host ` +
+        `(--camera ${fromWorld[0].name}=/dev/videoN), or run against the emulator with --sim-link`,
+    );
   }
   const local = await startLocalCameras(specs, a.log);
   try {
@@ -122,7 +162,10 @@ async function startCameras(world: SimLinkWorld | undefined, policy: Policy, spe
 function calibrationPaths(dir: string | undefined, emulator: boolean): Record<AlohaSide, string> {
   if (dir !== undefined) return { left: join(dir, 'left_follower.json'), right: join(dir, 'right_follower.json') };
   if (!emulator) {
-    throw new UsageError('--calibration DIR is required without --sim-link (a real rig): the shipped calibration describes the emulator\'s arms; write yours with vla-calibrate --robot aloha --ports ... --out DIR');
+    throw new UsageError(
+      '--calibration DIR is required without --sim-link (a real rig): the shipped calibration describes the ' +
+        "emulator's arms; write yours with vla-calibrate --robot aloha --ports ... --out DIR",
+    );
   }
   return { left: builtinAlohaCalibrationPath('left'), right: builtinAlohaCalibrationPath('right') };
 }
@@ -130,7 +173,15 @@ function calibrationPaths(dir: string | undefined, emulator: boolean): Record<Al
 /** The emulator runs one task: --task may only confirm it. */
 function emulatorTask(world: SimLinkWorld, asked: string | undefined): TaskName {
   const running = world.task as TaskName;
-  if (!TASKS_BY_ROBOT.aloha.includes(running)) throw new UsageError(`the emulator at ${world.address} runs task '${running}', which aloha does not have (valid: ${TASKS_BY_ROBOT.aloha.join(', ')})`);
-  if (asked !== undefined && asked !== running) throw new UsageError(`--task ${asked}: the emulator at ${world.address} runs '${running}' (start it with vla-sim dynamixel --task ${asked})`);
+  if (!TASKS_BY_ROBOT.aloha.includes(running))
+    throw new UsageError(
+      `the emulator at ${world.address} runs task '${running}', which aloha does not have (valid: ` +
+        `${TASKS_BY_ROBOT.aloha.join(', ')})`,
+    );
+  if (asked !== undefined && asked !== running)
+    throw new UsageError(
+      `--task ${asked}: the emulator at ${world.address} runs '${running}' (start it with vla-sim dynamixel --task ` +
+        `${asked})`,
+    );
   return running;
 }

@@ -13,7 +13,9 @@ export interface EpisodePlan {
   /** The task's own limit per episode (ticks), where the engine's loop does not know it. */
   max_ticks?: number;
   /** A recorder for the episode of `seed` (undefined: none); its close() gets the outcome. */
-  recorder?: (seed: number) => Promise<{ tick: TickRecorder; close(r: EpisodeOutcome): Promise<string | undefined> } | undefined>;
+  recorder?: (
+    seed: number,
+  ) => Promise<{ tick: TickRecorder; close(r: EpisodeOutcome): Promise<string | undefined> } | undefined>;
   /** Sees every tick of every episode too (a check, a counter). */
   observer?: TickRecorder;
   label: string;
@@ -33,7 +35,8 @@ export async function runEpisodes(engine: EpisodeEngine, p: EpisodePlan): Promis
     p.log.warn(`${sig}: holding the robot, then stopping`);
     engine.hold(`interrupted (${sig})`);
   };
-  const sigint = () => onSignal('SIGINT'), sigterm = () => onSignal('SIGTERM');
+  const sigint = () => onSignal('SIGINT'),
+    sigterm = () => onSignal('SIGTERM');
   process.once('SIGINT', sigint);
   process.once('SIGTERM', sigterm);
   const bar = progress(p.label, { unit: 'episodes', json: p.json });
@@ -43,12 +46,17 @@ export async function runEpisodes(engine: EpisodeEngine, p: EpisodePlan): Promis
     for (let i = 0; i < p.episodes && ticksLeft > 0 && !interrupted; i++) {
       const seed = p.seed0 + i;
       const rec = await p.recorder?.(seed);
-      const r = await engine.runEpisode({ seed, max_ticks: minDefined(p.max_ticks, Number.isFinite(ticksLeft) ? ticksLeft : undefined), recorder: both(rec?.tick, p.observer) });
+      const r = await engine.runEpisode({
+        seed,
+        max_ticks: minDefined(p.max_ticks, Number.isFinite(ticksLeft) ? ticksLeft : undefined),
+        recorder: both(rec?.tick, p.observer),
+      });
       const file = await rec?.close(r);
       results.push({ ...r, ...(file ? { file } : {}) });
       ticksLeft -= r.ticks;
       p.log.info({ seed, success: r.success, ticks: r.ticks, fault: r.fault, file }, 'episode done');
-      if (Number.isFinite(p.episodes) && p.episodes > 1) bar.update(i + 1, p.episodes, `${results.filter((x) => x.success).length} succeeded`);
+      if (Number.isFinite(p.episodes) && p.episodes > 1)
+        bar.update(i + 1, p.episodes, `${results.filter((x) => x.success).length} succeeded`);
       if (r.fault) break;
     }
   } finally {
@@ -68,5 +76,10 @@ export function minDefined(a: number | undefined, b: number | undefined): number
 
 function both(a: TickRecorder | undefined, b: TickRecorder | undefined): TickRecorder | undefined {
   if (!a || !b) return a ?? b;
-  return { tick: (s, c, k, src) => { a.tick(s, c, k, src); b.tick(s, c, k, src); } };
+  return {
+    tick: (s, c, k, src) => {
+      a.tick(s, c, k, src);
+      b.tick(s, c, k, src);
+    },
+  };
 }

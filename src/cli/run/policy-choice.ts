@@ -3,9 +3,9 @@
 // says which tick it is for: the summary counts actions executed at another tick), or an ONNX model
 // checked against the robot. Whatever cannot drive the robot is refused before anything moves (exit 2).
 import { ExpertPolicy } from '../../../sim/experts/expert-policy.js';
-import { robotModel, type RobotName } from '../../../sim/robots/index.js';
+import { type RobotName, robotModel } from '../../../sim/robots/index.js';
 import type { TaskName } from '../../../sim/tasks/index.js';
-import { loadOnnxPolicy, PolicyMismatch, type LoadedPolicy } from '../../policy/load-policy.js';
+import { type LoadedPolicy, loadOnnxPolicy, PolicyMismatch } from '../../policy/load-policy.js';
 import { TickStampPolicy } from '../../policy/tick-stamp.js';
 import type { RobotDescription } from '../../robot/index.js';
 import { UsageError } from '../common.js';
@@ -32,11 +32,19 @@ export async function choosePolicy(c: PolicyChoice): Promise<LoadedPolicy> {
   }
   if (c.spec === 'expert') {
     if (!c.sim_task) throw new UsageError(c.no_sim_hint);
-    return { policy: new ExpertPolicy(robotModel(c.robot.robot as RobotName), c.robot, c.sim_task, { noise: c.noise }), warnings: [] };
+    return {
+      policy: new ExpertPolicy(robotModel(c.robot.robot as RobotName), c.robot, c.sim_task, { noise: c.noise }),
+      warnings: [],
+    };
   }
   if (c.noise) throw new UsageError('--noise applies to the scripted expert only (--policy expert)');
   try {
-    return await loadOnnxPolicy(c.spec, { robot: c.robot, control_hz: c.control_hz, cameras: c.cameras, square_cameras_only: c.square_cameras_only });
+    return await loadOnnxPolicy(c.spec, {
+      robot: c.robot,
+      control_hz: c.control_hz,
+      cameras: c.cameras,
+      square_cameras_only: c.square_cameras_only,
+    });
   } catch (err) {
     if (err instanceof PolicyMismatch) throw new UsageError(err.message);
     throw err;

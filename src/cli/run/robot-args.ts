@@ -2,7 +2,11 @@
 import { loadRobot, ProfileError, type RobotDescription } from '../../robot/index.js';
 import { UsageError } from '../common.js';
 
-export async function robotDescription(robot: string, profile_path: string | undefined, control_hz: number): Promise<RobotDescription> {
+export async function robotDescription(
+  robot: string,
+  profile_path: string | undefined,
+  control_hz: number,
+): Promise<RobotDescription> {
   let desc: RobotDescription;
   try {
     desc = await loadRobot(robot, profile_path);

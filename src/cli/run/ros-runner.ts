@@ -4,22 +4,24 @@
 // Everything that can be refused is refused before anything moves, with exit 2: a refused connection,
 // bad ROS settings, a command topic nobody subscribes to, a policy that does not fit, the scripted expert
 // without the simulated endpoint, a camera topic or device that sends nothing.
-import { RosConnectionError } from '../../../drivers/ur/ros-connection.js';
+
+import { type RosSettings, RosSettingsError, resolveRosSettings } from '../../../calibration/ros-settings.js';
 import { CameraError } from '../../../drivers/cameras/camera-source.js';
-import { resolveRosSettings, RosSettingsError, type RosLayout, type RosSettings } from '../../../calibration/ros-settings.js';
-import { createTask, TASKS_BY_ROBOT, type TaskName } from '../../../sim/tasks/index.js';
 import { DriverSetupError } from '../../../drivers/driver.js';
-import type { RobotDescription } from '../../robot/index.js';
-import { startRealtime, type ClockOptions, type EpisodeEngine } from '../../runtime/runtime.js';
-import type { RuntimeOptions } from '../../runtime/runtime-types.js';
+import { RosConnectionError } from '../../../drivers/ur/ros-connection.js';
+import type { RosLayout } from '../../../protocols/ros/layout.js';
+import { createTask, TASKS_BY_ROBOT, type TaskName } from '../../../sim/tasks/index.js';
+import { defaultPolicy } from '../../policy/default-policy.js';
 import type { Policy } from '../../policy/policy.js';
+import type { RobotDescription } from '../../robot/index.js';
+import { type ClockOptions, type EpisodeEngine, startRealtime } from '../../runtime/runtime.js';
+import type { RuntimeOptions } from '../../runtime/runtime-types.js';
 import type { Logger } from '../../telemetry/log.js';
-import { RosWorld } from '../../world/ros-world.js';
 import type { CameraUse, LocalCameras } from '../../world/local-cameras.js';
+import { RosWorld } from '../../world/ros-world.js';
 import { UsageError } from '../common.js';
 import { localCameraSpecs, startLocalCameras } from './local-camera-args.js';
 import { choosePolicy } from './policy-choice.js';
-import { defaultPolicy } from '../../policy/default-policy.js';
 
 export interface RosRunArgs {
   description: RobotDescription;
@@ -58,21 +60,39 @@ export async function startRosRun(a: RosRunArgs): Promise<RobotRun & { url: stri
   try {
     const task = endpointTask(a.description.robot, world, a.task);
     const loaded = await choosePolicy({
-      spec: a.policy ?? defaultPolicy(a.description.robot, task ?? TASKS_BY_ROBOT[a.description.robot as 'ur5'][0]), robot: a.description, sim_task: task,
-      noise: a.noise, control_hz: a.description.control_hz, cameras: a.description.cameras.map((c) => c.name), square_cameras_only: false,
-      no_sim_hint: `--policy expert needs the simulated endpoint (vla-sim serve): the scripted expert reads the simulator's task state, which a real ${a.description.robot} at ${settings.url} does not publish`,
+      spec: a.policy ?? defaultPolicy(a.description.robot, task ?? TASKS_BY_ROBOT[a.description.robot as 'ur5'][0]),
+      robot: a.description,
+      sim_task: task,
+      noise: a.noise,
+      control_hz: a.description.control_hz,
+      cameras: a.description.cameras.map((c) => c.name),
+      square_cameras_only: false,
+      no_sim_hint:
+        `--policy expert needs the simulated endpoint (vla-sim serve): the scripted expert reads the ` +
+        `simulator's task state, which a real ${a.description.robot} at ${settings.url} does not publish`,
     });
     policy = loaded.policy;
     local = await startCameras(world, policy, a);
     const cams = local;
-    const engine = await startRealtime({ kind: 'ur', url: settings.url, settings }, a.description, policy,
-      () => (cams ? cams.over(world.worldLink()) : world.worldLink()), a.opts).catch((err: unknown) => {
+    const engine = await startRealtime(
+      { kind: 'ur', url: settings.url, settings },
+      a.description,
+      policy,
+      () => (cams ? cams.over(world.worldLink()) : world.worldLink()),
+      a.opts,
+    ).catch((err: unknown) => {
       if (err instanceof DriverSetupError) throw new UsageError(`${err.message}; nothing was commanded`);
       throw err;
     });
     return {
-      engine, policy, warnings: loaded.warnings, url: settings.url, sim_endpoint: world.simEndpoint, task,
-      max_ticks: task ? createTask(task).max_ticks : undefined, camera_usage: () => cams?.usage(),
+      engine,
+      policy,
+      warnings: loaded.warnings,
+      url: settings.url,
+      sim_endpoint: world.simEndpoint,
+      task,
+      max_ticks: task ? createTask(task).max_ticks : undefined,
+      camera_usage: () => cams?.usage(),
     };
   } catch (err) {
     await policy?.close();
@@ -85,7 +105,10 @@ export async function startRosRun(a: RosRunArgs): Promise<RobotRun & { url: stri
 function rosSettings(a: RosRunArgs): RosSettings {
   const profile = a.description.ros;
   try {
-    return resolveRosSettings({ ...profile, ...(a.url ? { url: a.url } : {}), ...(a.command_mode ? { command_mode: a.command_mode } : {}) }, a.layout ?? profile?.layout);
+    return resolveRosSettings(
+      { ...profile, ...(a.url ? { url: a.url } : {}), ...(a.command_mode ? { command_mode: a.command_mode } : {}) },
+      a.layout ?? profile?.layout,
+    );
   } catch (err) {
     if (err instanceof RosSettingsError) throw new UsageError(err.message);
     throw err;
@@ -97,7 +120,10 @@ async function openWorld(settings: RosSettings, a: RosRunArgs): Promise<RosWorld
     return await RosWorld.open({ url: settings.url, settings, log: a.log });
   } catch (err) {
     if (err instanceof RosConnectionError) {
-      throw new UsageError(`${err.message} (is rosbridge, or \`vla-sim serve --robot ${a.description.robot}\`, running there?); nothing was commanded`);
+      throw new UsageError(
+        `${err.message} (is rosbridge, or \`vla-sim serve --robot ${a.description.robot}\`, running there?); nothing ` +
+          `was commanded`,
+      );
     }
     throw err;
   }
@@ -123,7 +149,14 @@ function endpointTask(robot: string, world: RosWorld, asked: string | undefined)
   const running = world.simTask?.task;
   if (!running) return null;
   const valid = TASKS_BY_ROBOT[robot as 'ur5'] ?? [];
-  if (!valid.includes(running)) throw new UsageError(`the endpoint runs task '${running}', which ${robot} does not have (valid: ${valid.join(', ')})`);
-  if (asked !== undefined && asked !== running) throw new UsageError(`--task ${asked}: the endpoint at ${world.connection.url} runs '${running}' (start it with vla-sim serve --task ${asked})`);
+  if (!valid.includes(running))
+    throw new UsageError(
+      `the endpoint runs task '${running}', which ${robot} does not have (valid: ${valid.join(', ')})`,
+    );
+  if (asked !== undefined && asked !== running)
+    throw new UsageError(
+      `--task ${asked}: the endpoint at ${world.connection.url} runs '${running}' (start it with vla-sim serve ` +
+        `--task ${asked})`,
+    );
   return running;
 }

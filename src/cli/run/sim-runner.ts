@@ -1,12 +1,13 @@
 // The embedded sim for vla-run and vla-sim run: on the virtual clock in this thread, or in real time with
 // the control thread, with the policy chosen for it.
-import { SimDriver } from '../../../sim/sim-driver.js';
-import { robotModel, type RobotName } from '../../../sim/robots/index.js';
-import type { TaskName } from '../../../sim/tasks/index.js';
-import { ProfileError, type RobotDescription } from '../../robot/index.js';
+
 import { DriverSetupError } from '../../../drivers/driver.js';
+import { type RobotName, robotModel } from '../../../sim/robots/index.js';
+import { SimDriver } from '../../../sim/sim-driver.js';
+import type { TaskName } from '../../../sim/tasks/index.js';
 import type { Policy } from '../../policy/policy.js';
-import { startRealtime, startVirtual, type ClockOptions, type EpisodeEngine } from '../../runtime/runtime.js';
+import { ProfileError, type RobotDescription } from '../../robot/index.js';
+import { type ClockOptions, type EpisodeEngine, startRealtime, startVirtual } from '../../runtime/runtime.js';
 import type { RuntimeOptions } from '../../runtime/runtime-types.js';
 import type { LatencyModelSpec } from '../../runtime/timing/latency-model.js';
 import { directWorld, snapshotWorld } from '../../world/sim-world.js';
@@ -36,8 +37,14 @@ export async function startSimRun(a: SimRunArgs): Promise<SimRun> {
   const hz = a.description.control_hz;
   if (a.physics_hz % hz !== 0) throw new UsageError(`--physics-hz ${a.physics_hz} must be a multiple of --hz ${hz}`);
   const { policy, warnings } = await choosePolicy({
-    spec: a.policy, robot: a.description, sim_task: a.task, noise: a.noise, control_hz: hz, cameras: robotModel(a.robot).cameras.map((c) => c.name),
-    square_cameras_only: true, no_sim_hint: '',
+    spec: a.policy,
+    robot: a.description,
+    sim_task: a.task,
+    noise: a.noise,
+    control_hz: hz,
+    cameras: robotModel(a.robot).cameras.map((c) => c.name),
+    square_cameras_only: true,
+    no_sim_hint: '',
   });
   try {
     if (a.clock === 'fast') {
@@ -46,8 +53,13 @@ export async function startSimRun(a: SimRunArgs): Promise<SimRun> {
     }
     const sim = { robot: a.robot, task: a.task, physics_hz: a.physics_hz, control_hz: hz, description: a.description };
     const wantsCameras = policy.describe().cameras.length > 0;
-    const engine = await startRealtime({ kind: 'sim', robot: a.robot, task: a.task, physics_hz: a.physics_hz }, a.description, policy,
-      () => snapshotWorld(sim, wantsCameras), a.opts).catch((err: unknown) => {
+    const engine = await startRealtime(
+      { kind: 'sim', robot: a.robot, task: a.task, physics_hz: a.physics_hz },
+      a.description,
+      policy,
+      () => snapshotWorld(sim, wantsCameras),
+      a.opts,
+    ).catch((err: unknown) => {
       if (err instanceof DriverSetupError) throw new UsageError(err.message);
       throw err;
     });
@@ -60,7 +72,14 @@ export async function startSimRun(a: SimRunArgs): Promise<SimRun> {
 
 async function simDriver(a: SimRunArgs): Promise<SimDriver> {
   try {
-    return await SimDriver.create({ robot: a.robot, task: a.task, description: a.description, physics_hz: a.physics_hz, control_hz: a.description.control_hz, time: 'virtual' });
+    return await SimDriver.create({
+      robot: a.robot,
+      task: a.task,
+      description: a.description,
+      physics_hz: a.physics_hz,
+      control_hz: a.description.control_hz,
+      time: 'virtual',
+    });
   } catch (err) {
     if (err instanceof ProfileError) throw new UsageError(err.message);
     throw err;

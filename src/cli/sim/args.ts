@@ -1,9 +1,11 @@
 // Robot, task and camera flags, checked against what the sim offers, with the valid values in the error.
-import { ROBOT_NAMES, robotModel, type RobotName } from '../../../sim/robots/index.js';
+import { ROBOT_NAMES, type RobotName, robotModel } from '../../../sim/robots/index.js';
 import { TASKS_BY_ROBOT, type TaskName } from '../../../sim/tasks/index.js';
 import { choice, intArg, UsageError } from '../common.js';
 
-export const TASK_HELP = `task: ${Object.entries(TASKS_BY_ROBOT).map(([r, ts]) => `${r}: ${ts.join(' | ')}`).join('; ')} (default: the first)`;
+export const TASK_HELP = `task: ${Object.entries(TASKS_BY_ROBOT)
+  .map(([r, ts]) => `${r}: ${ts.join(' | ')}`)
+  .join('; ')} (default: the first)`;
 
 export function robotArg(value: string | undefined): RobotName {
   if (value === undefined) throw new UsageError(`--robot is required (valid: ${ROBOT_NAMES.join(', ')})`);
@@ -31,6 +33,7 @@ export function cameraListArg(robot: RobotName, value: string | undefined): stri
 /** Physics rate: whole multiples of the 50 Hz control rate only, so a tick is a whole number of steps. */
 export function physicsHzArg(value: string): number {
   const hz = intArg('--physics-hz', value, 50, 10_000);
-  if (hz % 50 !== 0) throw new UsageError(`--physics-hz must be a multiple of the 50 Hz control rate (e.g. 250, 500, 1000), got ${hz}`);
+  if (hz % 50 !== 0)
+    throw new UsageError(`--physics-hz must be a multiple of the 50 Hz control rate (e.g. 250, 500, 1000), got ${hz}`);
   return hz;
 }

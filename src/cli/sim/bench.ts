@@ -1,12 +1,13 @@
 // vla-sim bench: simulation throughput, camera cost and expert success (sim/benchmark.ts).
 import type { Command } from 'commander';
-import { benchmarkSim } from './sim-benchmark.js';
-import { intArg } from '../common.js';
 import { progress } from '../../telemetry/progress.js';
-import { robotArg, taskArg, TASK_HELP, physicsHzArg } from './args.js';
+import { intArg } from '../common.js';
+import { physicsHzArg, robotArg, TASK_HELP, taskArg } from './args.js';
+import { benchmarkSim } from './sim-benchmark.js';
 
 export function benchCommand(program: Command): void {
-  program.command('bench')
+  program
+    .command('bench')
     .description('measure realtime factor (with and without a camera), camera ms per frame and expert success')
     .option('--robot <name>', 'ur5 | ur5e | aloha', 'ur5e')
     .option('--task <name>', TASK_HELP)
@@ -19,19 +20,28 @@ export function benchCommand(program: Command): void {
       const episodes = intArg('--episodes', o.episodes as string, 1, 100_000);
       const bar = progress('bench', { json: o.json === true });
       const physics_hz = physicsHzArg(o.physicsHz as string);
-      const r = await benchmarkSim({ robot, task, episodes, physics_hz, onProgress: (stage, done, total) => bar.update(done, total, stage) });
+      const r = await benchmarkSim({
+        robot,
+        task,
+        episodes,
+        physics_hz,
+        onProgress: (stage, done, total) => bar.update(done, total, stage),
+      });
       bar.end();
       if (o.json) {
-        process.stdout.write(JSON.stringify(r) + '\n');
+        process.stdout.write(`${JSON.stringify(r)}\n`);
         return;
       }
       const lines = [
         `${r.robot} ${r.task}: ${r.episodes} episodes, physics ${r.physics_hz} Hz, control ${r.control_hz} Hz`,
         `  realtime factor          ${r.realtime_factor}  (${r.ticks_per_s} ticks/s; target >= 100)`,
         `  realtime factor, camera  ${r.realtime_factor_camera}  (one 96x96 camera at 10 Hz; target >= 20)`,
-        `  camera ms per frame      ${Object.entries(r.camera_ms).map(([k, v]) => `${k}px ${v}`).join(', ')}  (target 224px <= 10)`,
-        `  expert success           ${(100 * r.expert_success_rate).toFixed(1)}%  (95% CI ${r.expert_success_ci95.map((x) => (100 * x).toFixed(1)).join('-')}%; target >= 95%)`,
+        `  camera ms per frame      ${Object.entries(r.camera_ms)
+          .map(([k, v]) => `${k}px ${v}`)
+          .join(', ')}  (target 224px <= 10)`,
+        `  expert success           ${(100 * r.expert_success_rate).toFixed(1)}%  (95% CI ` +
+          `${r.expert_success_ci95.map((x) => (100 * x).toFixed(1)).join('-')}%; target >= 95%)`,
       ];
-      process.stdout.write(lines.join('\n') + '\n');
+      process.stdout.write(`${lines.join('\n')}\n`);
     });
 }

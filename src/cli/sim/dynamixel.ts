@@ -3,13 +3,14 @@
 // reset and success. Runs until interrupted.
 import type { Command } from 'commander';
 import { DynamixelEmulator } from '../../../sim/dynamixel/emulator.js';
+import { holdCpuWakeLatency } from '../../runtime/cpu-wake-latency.js';
 import { createLogger } from '../../telemetry/log.js';
 import { cpuWakeLatencyArg, intArg, numArg, SIMULATOR_CPU_WAKE_HELP, UsageError } from '../common.js';
-import { holdCpuWakeLatency } from '../../runtime/cpu-wake-latency.js';
-import { physicsHzArg, robotArg, taskArg, TASK_HELP } from './args.js';
+import { physicsHzArg, robotArg, TASK_HELP, taskArg } from './args.js';
 
 export function dynamixelCommand(program: Command): void {
-  program.command('dynamixel')
+  program
+    .command('dynamixel')
     .description('emulate the ALOHA follower arms as Dynamixel X-series servos on pseudo-terminals')
     .option('--robot <name>', 'aloha (the only Dynamixel robot)')
     .option('--task <name>', TASK_HELP)
@@ -23,12 +24,16 @@ export function dynamixelCommand(program: Command): void {
     .option('--dir <dir>', 'directory for stable symlinks to the ports (<dir>/left, <dir>/right)')
     .option('--cpu-wake-latency-us <us|off>', SIMULATOR_CPU_WAKE_HELP, '0')
     .option('--json', 'print one JSON line {"ports": {...}, "sim_link": ...} when ready')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 The emulator runs until interrupted (Ctrl-C). Then, for example:
-  vla-calibrate --robot aloha --ports left=/dev/pts/N,right=/dev/pts/M --yes --out cal/`)
+  vla-calibrate --robot aloha --ports left=/dev/pts/N,right=/dev/pts/M --yes --out cal/`,
+    )
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const robot = robotArg(o.robot as string | undefined);
-      if (robot !== 'aloha') throw new UsageError(`the Dynamixel emulator emulates ALOHA only (valid: aloha), got '${robot}'`);
+      if (robot !== 'aloha')
+        throw new UsageError(`the Dynamixel emulator emulates ALOHA only (valid: aloha), got '${robot}'`);
       const wakeCap = cpuWakeLatencyArg(o.cpuWakeLatencyUs as string);
       const emu = await DynamixelEmulator.start({
         task: taskArg(robot, o.task as string | undefined),
@@ -45,15 +50,21 @@ The emulator runs until interrupted (Ctrl-C). Then, for example:
       });
       const log = createLogger({ name: 'vla-sim dynamixel' });
       const ready = { ports: emu.ports, sim_link: emu.sim_link ?? null };
-      if (o.json) process.stdout.write(JSON.stringify(ready) + '\n');
+      if (o.json) process.stdout.write(`${JSON.stringify(ready)}\n`);
       else {
-        process.stdout.write(`ALOHA follower arms on ${ready.ports.left} (left) and ${ready.ports.right} (right), 1 Mbps, IDs 1-9\n`);
+        process.stdout.write(
+          `ALOHA follower arms on ${ready.ports.left} (left) and ${ready.ports.right} (right), 1 Mbps, IDs 1-9\n`,
+        );
         if (emu.sim_link) process.stdout.write(`sim link: ${emu.sim_link}\n`);
         process.stdout.write('Ctrl-C to stop\n');
       }
       const wake = wakeCap === null ? undefined : holdCpuWakeLatency(wakeCap);
-      if (wake?.why_not) log.warn(`CPU wake-up latency not capped (${wake.why_not}): replies may go out late on an idle machine`);
-      log.info({ ...ready, pty: emu.pty_via, faults: emu.faults, cpu_wake_latency_us: wake?.held_us ?? null }, 'emulator ready');
+      if (wake?.why_not)
+        log.warn(`CPU wake-up latency not capped (${wake.why_not}): replies may go out late on an idle machine`);
+      log.info(
+        { ...ready, pty: emu.pty_via, faults: emu.faults, cpu_wake_latency_us: wake?.held_us ?? null },
+        'emulator ready',
+      );
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);

@@ -1,15 +1,16 @@
 // vla-sim inspect: what a recorded episode holds, or what is wrong with the file.
 import type { Command } from 'commander';
-import { readEpisode, EpisodeFileError } from '../../recording/index.js';
+import { EpisodeFileError, readEpisode } from '../../recording/index.js';
 import { UsageError } from '../common.js';
 
 export function inspectCommand(program: Command): void {
-  program.command('inspect')
+  program
+    .command('inspect')
     .description('summarise a recorded episode (.mcap)')
     .argument('<file>', 'episode file written by vla-sim run --record')
     .option('--json', 'print one JSON object on stdout')
     .action(async (file: string, o: { json?: boolean }) => {
-      let ep;
+      let ep: Awaited<ReturnType<typeof readEpisode>>;
       try {
         ep = await readEpisode(file, { frames: false });
       } catch (err) {
@@ -18,15 +19,29 @@ export function inspectCommand(program: Command): void {
         throw err;
       }
       const summary = {
-        file, robot: ep.meta.robot, task: ep.meta.task, seed: ep.meta.seed, success: ep.success, ticks: ep.ticks,
-        duration_s: ep.ticks / ep.meta.control_hz, control_hz: ep.meta.control_hz, policy: ep.meta.policy ?? null,
-        action_names: ep.meta.action_names, cameras: ep.meta.cameras,
+        file,
+        robot: ep.meta.robot,
+        task: ep.meta.task,
+        seed: ep.meta.seed,
+        success: ep.success,
+        ticks: ep.ticks,
+        duration_s: ep.ticks / ep.meta.control_hz,
+        control_hz: ep.meta.control_hz,
+        policy: ep.meta.policy ?? null,
+        action_names: ep.meta.action_names,
+        cameras: ep.meta.cameras,
       };
-      if (o.json) process.stdout.write(JSON.stringify(summary) + '\n');
+      if (o.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
       else {
-        process.stdout.write(`${file}: ${summary.robot} ${summary.task} seed ${summary.seed}, ${summary.ticks} ticks (${summary.duration_s.toFixed(1)} s at ${summary.control_hz} Hz), ${summary.success ? 'success' : 'no success'}\n`);
+        process.stdout.write(
+          `${file}: ${summary.robot} ${summary.task} seed ${summary.seed}, ${summary.ticks} ticks ` +
+            `(${summary.duration_s.toFixed(1)} s at ${summary.control_hz} Hz), ` +
+            `${summary.success ? 'success' : 'no success'}\n`,
+        );
         process.stdout.write(`  actions: ${summary.action_names.join(', ')}\n`);
-        process.stdout.write(`  cameras: ${summary.cameras.map((c) => `${c.name} ${c.width}x${c.height}`).join(', ') || 'none'}\n`);
+        process.stdout.write(
+          `  cameras: ${summary.cameras.map((c) => `${c.name} ${c.width}x${c.height}`).join(', ') || 'none'}\n`,
+        );
       }
     });
 }

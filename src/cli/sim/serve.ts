@@ -1,17 +1,19 @@
 // vla-sim serve: the simulated UR cell as a rosbridge server, so a user's ROS-side stack (or vla-run with
 // --rosbridge) can be dry-run against the sim through the same topics a real UR5/UR5e has.
 import type { Command } from 'commander';
+import { cameraTopic, defaultRosSettings, UR_CONTROLLER_HZ } from '../../../calibration/ros-settings.js';
+import { ROS_LAYOUTS } from '../../../protocols/ros/layout.js';
 import { DEFAULT_PUBLISHER_CONNECT_MS, UrEndpoint } from '../../../sim/rosbridge/ur-endpoint.js';
-import { cameraTopic, defaultRosSettings, ROS_LAYOUTS, UR_CONTROLLER_HZ } from '../../../calibration/ros-settings.js';
+import { holdCpuWakeLatency } from '../../runtime/cpu-wake-latency.js';
 import { createLogger } from '../../telemetry/log.js';
 import { choice, cpuWakeLatencyArg, intArg, numArg, SIMULATOR_CPU_WAKE_HELP, UsageError } from '../common.js';
-import { holdCpuWakeLatency } from '../../runtime/cpu-wake-latency.js';
-import { cameraListArg, taskArg, TASK_HELP } from './args.js';
+import { cameraListArg, TASK_HELP, taskArg } from './args.js';
 
 const UR_ROBOTS = ['ur5', 'ur5e'] as const;
 
 export function serveCommand(program: Command): void {
-  program.command('serve')
+  program
+    .command('serve')
     .description('serve a simulated UR cell over the rosbridge v2 protocol until Ctrl-C')
     .option('--robot <name>', 'ur5 | ur5e')
     .option('--rosbridge <port>', 'WebSocket port (0: any free port)', '9090')
@@ -23,8 +25,12 @@ export function serveCommand(program: Command): void {
     .option('--camera-size <px>', 'image width and height', '224')
     .option('--camera-hz <hz>', 'camera frame rate', '10')
     .option('--shuffle-joint-names', 'send /joint_states names in a random order every message (tests clients)')
-    .option('--publisher-connect-ms <ms>', 'how long a client\'s new publisher waits for the controllers to subscribe; messages before are lost, as in ROS', String(DEFAULT_PUBLISHER_CONNECT_MS))
-    .option('--program-stopped', 'start with the robot program not running (the teach pendant\'s play not pressed)')
+    .option(
+      '--publisher-connect-ms <ms>',
+      "how long a client's new publisher waits for the controllers to subscribe; messages before are lost, as in ROS",
+      String(DEFAULT_PUBLISHER_CONNECT_MS),
+    )
+    .option('--program-stopped', "start with the robot program not running (the teach pendant's play not pressed)")
     .option('--cpu-wake-latency-us <us|off>', SIMULATOR_CPU_WAKE_HELP, '0')
     .option('--json', 'print the ready line as one JSON object')
     .action(async (o: Record<string, string | boolean | undefined>) => {
@@ -44,8 +50,17 @@ export function serveCommand(program: Command): void {
       let endpoint: UrEndpoint;
       try {
         endpoint = await UrEndpoint.start({
-          robot, task, seed, settings, port, host: o.host as string, cameras, camera_size: cameraSize, camera_hz: cameraHz,
-          shuffle_joint_names: o.shuffleJointNames === true, log,
+          robot,
+          task,
+          seed,
+          settings,
+          port,
+          host: o.host as string,
+          cameras,
+          camera_size: cameraSize,
+          camera_hz: cameraHz,
+          shuffle_joint_names: o.shuffleJointNames === true,
+          log,
           publisher_connect_ms: numArg('--publisher-connect-ms', o.publisherConnectMs as string, 0, 10_000),
         });
         if (o.programStopped) endpoint.cell.setProgramRunning(false);
@@ -54,16 +69,34 @@ export function serveCommand(program: Command): void {
         throw err;
       }
       const wake = wakeCap === null ? undefined : holdCpuWakeLatency(wakeCap);
-      if (wake?.why_not) log.warn(`CPU wake-up latency not capped (${wake.why_not}): messages may go out late on an idle machine`);
+      if (wake?.why_not)
+        log.warn(`CPU wake-up latency not capped (${wake.why_not}): messages may go out late on an idle machine`);
       const ready = {
-        url: endpoint.url, robot, task, seed, layout, joint_states_hz: UR_CONTROLLER_HZ[robot],
+        url: endpoint.url,
+        robot,
+        task,
+        seed,
+        layout,
+        joint_states_hz: UR_CONTROLLER_HZ[robot],
         topics: settings.topics,
-        cameras: cameraHz > 0 ? cameras.map((name) => ({ name, topic: cameraTopic(settings, name), width: cameraSize, height: cameraSize, hz: cameraHz })) : [],
+        cameras:
+          cameraHz > 0
+            ? cameras.map((name) => ({
+                name,
+                topic: cameraTopic(settings, name),
+                width: cameraSize,
+                height: cameraSize,
+                hz: cameraHz,
+              }))
+            : [],
       };
-      process.stdout.write(o.json
-        ? `${JSON.stringify(ready)}\n`
-        : `rosbridge endpoint ready: ${ready.url} (${robot} ${task}, seed ${seed}, /joint_states at ${ready.joint_states_hz} Hz, ${layout} topics, `
-          + `cameras: ${ready.cameras.map((c) => c.name).join(', ') || 'none'}); Ctrl-C to stop\n`);
+      process.stdout.write(
+        o.json
+          ? `${JSON.stringify(ready)}\n`
+          : `rosbridge endpoint ready: ${ready.url} (${robot} ${task}, seed ${seed}, /joint_states at ` +
+              `${ready.joint_states_hz} Hz, ${layout} topics, ` +
+              `cameras: ${ready.cameras.map((c) => c.name).join(', ') || 'none'}); Ctrl-C to stop\n`,
+      );
 
       const signal = await new Promise<NodeJS.Signals>((resolve) => {
         process.once('SIGINT', () => resolve('SIGINT'));
@@ -72,6 +105,14 @@ export function serveCommand(program: Command): void {
       const stats = endpoint.cell.stats;
       await endpoint.stop();
       wake?.release();
-      log.info({ signal, ...stats, dropped_messages: endpoint.server.dropped_messages, lost_before_connect: endpoint.server.lost_before_connect }, 'rosbridge endpoint stopped');
+      log.info(
+        {
+          signal,
+          ...stats,
+          dropped_messages: endpoint.server.dropped_messages,
+          lost_before_connect: endpoint.server.lost_before_connect,
+        },
+        'rosbridge endpoint stopped',
+      );
     });
 }

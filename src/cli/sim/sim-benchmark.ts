@@ -5,12 +5,13 @@
 //  expert_success_rate     over the episodes run for realtime_factor, with a Wilson 95% interval
 // This machine is shared: the same run varies by up to ~30% from one minute to the next. Each timing
 // is therefore taken in PASSES passes and the best pass is reported, with all passes alongside.
-import { wilson } from '../../util/stats.js';
+
 import type { RobotName } from '../../../sim/robots/index.js';
-import type { TaskName } from '../../../sim/tasks/task.js';
 import type { SimDriver } from '../../../sim/sim-driver.js';
+import type { TaskName } from '../../../sim/tasks/task.js';
 import type { TickRecorder } from '../../runtime/runtime-types.js';
-import { expertEngine, type ExpertEngine } from './expert-engine.js';
+import { wilson } from '../../util/stats.js';
+import { type ExpertEngine, expertEngine } from './expert-engine.js';
 
 export interface SimBenchOptions {
   robot: RobotName;
@@ -74,11 +75,19 @@ export async function benchmarkSim(opts: SimBenchOptions): Promise<SimBenchResul
       expert_success_rate: round(successes / opts.episodes, 3),
       expert_success_ci95: wilson(successes, opts.episodes).map((x) => round(x, 3)) as [number, number],
       mean_episode_ticks: round(ticks / opts.episodes, 1),
-      targets: { realtime_factor: '>= 100', realtime_factor_camera: '>= 20', 'camera_ms.224': '<= 10', expert_success_rate: '>= 0.95' },
+      targets: {
+        realtime_factor: '>= 100',
+        realtime_factor_camera: '>= 20',
+        'camera_ms.224': '<= 10',
+        expert_success_rate: '>= 0.95',
+      },
       meets_targets: false,
     };
-    result.meets_targets = result.realtime_factor >= 100 && result.realtime_factor_camera >= 20
-      && camera_ms['224'] <= 10 && result.expert_success_rate >= 0.95;
+    result.meets_targets =
+      result.realtime_factor >= 100 &&
+      result.realtime_factor_camera >= 20 &&
+      camera_ms['224'] <= 10 &&
+      result.expert_success_rate >= 0.95;
     return result;
   } finally {
     await ex.close();
@@ -93,19 +102,30 @@ export interface RealtimeFactor {
 }
 
 /** One expert episode through the engine; `recorder` sees every tick before its command is executed. */
-async function episode(ex: ExpertEngine, seed: number, recorder?: TickRecorder, max_ticks?: number): Promise<{ success: boolean; ticks: number }> {
+async function episode(
+  ex: ExpertEngine,
+  seed: number,
+  recorder?: TickRecorder,
+  max_ticks?: number,
+): Promise<{ success: boolean; ticks: number }> {
   const r = await ex.engine.runEpisode({ seed, recorder, max_ticks });
   if (r.fault) throw new Error(`benchmark episode ${seed} failed: ${r.fault}`);
   return r;
 }
 
 /** Expert episodes on seeds 0..episodes-1, PASSES times; the sim is deterministic, so every pass agrees. */
-export async function measureRealtimeFactor(ex: ExpertEngine, episodes: number, onProgress?: SimBenchOptions['onProgress']): Promise<RealtimeFactor> {
-  let ticks = 0, successes = 0;
+export async function measureRealtimeFactor(
+  ex: ExpertEngine,
+  episodes: number,
+  onProgress?: SimBenchOptions['onProgress'],
+): Promise<RealtimeFactor> {
+  let ticks = 0,
+    successes = 0;
   const rf: number[] = [];
   const hz = ex.driver.env.control_hz;
   for (let pass = 0; pass < PASSES; pass++) {
-    let passTicks = 0, passSuccesses = 0;
+    let passTicks = 0,
+      passSuccesses = 0;
     const t0 = performance.now();
     for (let s = 0; s < episodes; s++) {
       const r = await episode(ex, s);
@@ -114,7 +134,8 @@ export async function measureRealtimeFactor(ex: ExpertEngine, episodes: number, 
       onProgress?.(`expert episodes at ${ex.driver.env.physics_hz} Hz, pass ${pass + 1}/${PASSES}`, s + 1, episodes);
     }
     rf.push(passTicks / ((performance.now() - t0) / 1000) / hz);
-    if (pass > 0 && (passTicks !== ticks || passSuccesses !== successes)) throw new Error('benchmark passes disagree: the simulation is not deterministic');
+    if (pass > 0 && (passTicks !== ticks || passSuccesses !== successes))
+      throw new Error('benchmark passes disagree: the simulation is not deterministic');
     ticks = passTicks;
     successes = passSuccesses;
   }
@@ -122,7 +143,11 @@ export async function measureRealtimeFactor(ex: ExpertEngine, episodes: number, 
 }
 
 /** The same with one 96 x 96 camera rendered at 10 Hz. */
-async function measureWithCamera(ex: ExpertEngine, episodes: number, onProgress?: SimBenchOptions['onProgress']): Promise<number[]> {
+async function measureWithCamera(
+  ex: ExpertEngine,
+  episodes: number,
+  onProgress?: SimBenchOptions['onProgress'],
+): Promise<number[]> {
   const d = ex.driver;
   const name = d.env.cameraNames()[0];
   const every = Math.round(d.env.control_hz / 10);
@@ -132,7 +157,13 @@ async function measureWithCamera(ex: ExpertEngine, episodes: number, onProgress?
     let camTicks = 0;
     const t1 = performance.now();
     for (let s = 0; s < episodes; s++) {
-      camTicks += (await episode(ex, s, { tick: (_s, _c, k) => { if (k % every === 0) frame = d.render(name, 96, frame); } })).ticks;
+      camTicks += (
+        await episode(ex, s, {
+          tick: (_s, _c, k) => {
+            if (k % every === 0) frame = d.render(name, 96, frame);
+          },
+        })
+      ).ticks;
       onProgress?.(`camera episodes, pass ${pass + 1}/${PASSES}`, s + 1, episodes);
     }
     rfCam.push(camTicks / ((performance.now() - t1) / 1000) / d.env.control_hz);

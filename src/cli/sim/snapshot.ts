@@ -2,13 +2,14 @@
 // written as PNG so a user can look at what the policy will see.
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { expertEngine } from './expert-engine.js';
 import { encodeRgbPng } from '../../codecs/png.js';
 import { intArg, UsageError } from '../common.js';
-import { cameraArg, robotArg, taskArg, TASK_HELP } from './args.js';
+import { cameraArg, robotArg, TASK_HELP, taskArg } from './args.js';
+import { expertEngine } from './expert-engine.js';
 
 export function snapshotCommand(program: Command): void {
-  program.command('snapshot')
+  program
+    .command('snapshot')
     .description('render one camera image of a scene to PNG')
     .option('--robot <name>', 'ur5 | ur5e | aloha')
     .option('--task <name>', TASK_HELP)
@@ -34,7 +35,9 @@ export function snapshotCommand(program: Command): void {
         const frame = ex.driver.render(camera, size);
         await writeFile(o.out, encodeRgbPng(size, size, frame.rgb));
         if (o.depthOut) await writeFile(o.depthOut, encodeRgbPng(size, size, depthToGrey(frame.depth_m)));
-        process.stdout.write(`${o.out}: ${robot} ${task} seed ${seed} tick ${env.tick}, camera ${camera} ${size}x${size}\n`);
+        process.stdout.write(
+          `${o.out}: ${robot} ${task} seed ${seed} tick ${env.tick}, camera ${camera} ${size}x${size}\n`,
+        );
       } finally {
         await ex.close();
       }
@@ -43,8 +46,13 @@ export function snapshotCommand(program: Command): void {
 
 /** Depth as grey levels over the frame's own range (misses black), for looking at, not for measuring. */
 function depthToGrey(depth: Float32Array): Uint8Array {
-  let lo = Infinity, hi = 0;
-  for (const d of depth) if (Number.isFinite(d)) { if (d < lo) lo = d; if (d > hi) hi = d; }
+  let lo = Infinity,
+    hi = 0;
+  for (const d of depth)
+    if (Number.isFinite(d)) {
+      if (d < lo) lo = d;
+      if (d > hi) hi = d;
+    }
   const out = new Uint8Array(depth.length * 3);
   const span = hi > lo ? hi - lo : 1;
   depth.forEach((d, i) => {

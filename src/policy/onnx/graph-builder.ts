@@ -1,7 +1,8 @@
 // A small builder for ONNX graphs written with onnx-proto: named inputs, initializers and nodes, then
 // one ModelProto. Shared by the test-model writer and the exporter of trained policies.
-import onnxProto from 'onnx-proto';
+
 import type { onnx as OnnxTypes } from 'onnx-proto';
+import onnxProto from 'onnx-proto';
 
 const { onnx } = onnxProto;
 export const DT = onnx.TensorProto.DataType;

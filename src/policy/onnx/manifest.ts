@@ -8,7 +8,10 @@ import type { PolicyDescription } from '../policy.js';
 export const MANIFEST_METADATA_KEY = 'vla_manifest';
 export const MANIFEST_FORMAT_VERSION = 1;
 
-/** A model or manifest that cannot be used (missing, not ONNX, bad manifest, mismatch); the message names the file and the problem. */
+/**
+ * A model or manifest that cannot be used (missing, not ONNX, bad manifest, mismatch); the message names the file and
+ * the problem.
+ */
 export class PolicyLoadError extends Error {}
 
 const PositiveInt = z.number().int().positive();
@@ -21,35 +24,44 @@ const Name = z.string().min(1);
  */
 const NormStats = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('identity') }).strict(),
-  z.object({
-    kind: z.literal('mean_std'),
-    mean: z.array(z.number()),
-    std: z.array(z.number().nonnegative()),
-    eps: z.number().nonnegative().default(1e-8),
-  }).strict(),
-  z.object({
-    kind: z.literal('min_max'),
-    min: z.array(z.number()),
-    max: z.array(z.number()),
-    eps: z.number().nonnegative().default(1e-8),
-  }).strict(),
+  z
+    .object({
+      kind: z.literal('mean_std'),
+      mean: z.array(z.number()),
+      std: z.array(z.number().nonnegative()),
+      eps: z.number().nonnegative().default(1e-8),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('min_max'),
+      min: z.array(z.number()),
+      max: z.array(z.number()),
+      eps: z.number().nonnegative().default(1e-8),
+    })
+    .strict(),
 ]);
 
-const ImageInput = z.object({
-  /** ONNX input name. */
-  input: Name,
-  camera: Name,
-  height: PositiveInt,
-  width: PositiveInt,
-  layout: z.enum(['NCHW', 'NHWC']),
-  dtype: z.enum(['float32', 'uint8']),
-  /** float32 only: v = (rgb * scale - mean[c]) / std[c]; absent means scale 1/255, mean 0, std 1. */
-  normalize: z.object({
-    scale: z.number().positive(),
-    mean: z.array(z.number()).length(3),
-    std: z.array(z.number().positive()).length(3),
-  }).strict().optional(),
-}).strict();
+const ImageInput = z
+  .object({
+    /** ONNX input name. */
+    input: Name,
+    camera: Name,
+    height: PositiveInt,
+    width: PositiveInt,
+    layout: z.enum(['NCHW', 'NHWC']),
+    dtype: z.enum(['float32', 'uint8']),
+    /** float32 only: v = (rgb * scale - mean[c]) / std[c]; absent means scale 1/255, mean 0, std 1. */
+    normalize: z
+      .object({
+        scale: z.number().positive(),
+        mean: z.array(z.number()).length(3),
+        std: z.array(z.number().positive()).length(3),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
 
 const StateInput = z.object({ input: Name, dim: PositiveInt, normalization: NormStats }).strict();
 
@@ -62,61 +74,85 @@ const LanguageInput = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('embedding'), input: Name, dim: PositiveInt }).strict(),
 ]);
 
-const CommittedInput = z.object({
-  /** float32 [1, max_length, action dim]: actions already committed for ticks obs_tick+1... */
-  input: Name,
-  max_length: PositiveInt,
-  /** int64 [1]: how many rows of the prefix are real (the rest repeat the last one). */
-  length_input: Name.optional(),
-  /** The prefix is fed in the model's normalised action space (the action statistics). */
-  normalized: z.boolean().default(true),
-}).strict();
+const CommittedInput = z
+  .object({
+    /** float32 [1, max_length, action dim]: actions already committed for ticks obs_tick+1... */
+    input: Name,
+    max_length: PositiveInt,
+    /** int64 [1]: how many rows of the prefix are real (the rest repeat the last one). */
+    length_input: Name.optional(),
+    /** The prefix is fed in the model's normalised action space (the action statistics). */
+    normalized: z.boolean().default(true),
+  })
+  .strict();
 
-export const ManifestSchema = z.object({
-  format_version: z.literal(MANIFEST_FORMAT_VERSION),
-  name: Name,
-  /** Robot the model was trained for; a hint only (checkPolicyFitsRobot warns on a mismatch). */
-  robot: Name.optional(),
-  control_hz: z.number().positive().max(1000),
-  action: z.object({
-    dim: PositiveInt,
-    horizon: PositiveInt,
-    /** actions[0] is for tick obs_tick + offset. */
-    offset: z.number().int().nonnegative().default(1),
-    names: z.array(Name).optional(),
-    semantics: z.string(),
-    normalization: NormStats,
-  }).strict(),
-  inputs: z.object({
-    images: z.array(ImageInput).default([]),
-    state: StateInput.optional(),
-    language: LanguageInput.optional(),
-    committed: CommittedInput.optional(),
-  }).strict(),
-  output: z.object({ name: Name, shape: z.tuple([z.literal(1), PositiveInt, PositiveInt]) }).strict(),
-}).strict().superRefine((m, ctx) => {
-  const issue = (path: (string | number)[], message: string): void => ctx.addIssue({ code: 'custom', path, message });
-  if (m.action.semantics !== 'absolute_joint_positions') {
-    issue(['action', 'semantics'], `only 'absolute_joint_positions' is supported, found '${m.action.semantics}'`);
-  }
-  const dim = m.action.dim;
-  statsIssues(m.action.normalization, dim, ['action', 'normalization'], issue);
-  if (m.action.names && m.action.names.length !== dim) issue(['action', 'names'], `expected ${dim} names, found ${m.action.names.length}`);
-  if (m.inputs.state) statsIssues(m.inputs.state.normalization, m.inputs.state.dim, ['inputs', 'state', 'normalization'], issue);
-  if (m.output.shape[1] !== m.action.horizon || m.output.shape[2] !== dim) {
-    issue(['output', 'shape'], `expected [1, ${m.action.horizon}, ${dim}] (action.horizon, action.dim), found [${m.output.shape.join(', ')}]`);
-  }
-  m.inputs.images.forEach((img, i) => {
-    if (img.dtype === 'uint8' && img.normalize) issue(['inputs', 'images', i, 'normalize'], 'uint8 images are fed as raw bytes; normalize applies to float32 only');
-    if (m.inputs.images.findIndex((o) => o.camera === img.camera) !== i) issue(['inputs', 'images', i, 'camera'], `camera '${img.camera}' feeds two inputs; one input per camera`);
+export const ManifestSchema = z
+  .object({
+    format_version: z.literal(MANIFEST_FORMAT_VERSION),
+    name: Name,
+    /** Robot the model was trained for; a hint only (checkPolicyFitsRobot warns on a mismatch). */
+    robot: Name.optional(),
+    control_hz: z.number().positive().max(1000),
+    action: z
+      .object({
+        dim: PositiveInt,
+        horizon: PositiveInt,
+        /** actions[0] is for tick obs_tick + offset. */
+        offset: z.number().int().nonnegative().default(1),
+        names: z.array(Name).optional(),
+        semantics: z.string(),
+        normalization: NormStats,
+      })
+      .strict(),
+    inputs: z
+      .object({
+        images: z.array(ImageInput).default([]),
+        state: StateInput.optional(),
+        language: LanguageInput.optional(),
+        committed: CommittedInput.optional(),
+      })
+      .strict(),
+    output: z.object({ name: Name, shape: z.tuple([z.literal(1), PositiveInt, PositiveInt]) }).strict(),
+  })
+  .strict()
+  .superRefine((m, ctx) => {
+    const issue = (path: (string | number)[], message: string): void => ctx.addIssue({ code: 'custom', path, message });
+    if (m.action.semantics !== 'absolute_joint_positions') {
+      issue(['action', 'semantics'], `only 'absolute_joint_positions' is supported, found '${m.action.semantics}'`);
+    }
+    const dim = m.action.dim;
+    statsIssues(m.action.normalization, dim, ['action', 'normalization'], issue);
+    if (m.action.names && m.action.names.length !== dim)
+      issue(['action', 'names'], `expected ${dim} names, found ${m.action.names.length}`);
+    if (m.inputs.state)
+      statsIssues(m.inputs.state.normalization, m.inputs.state.dim, ['inputs', 'state', 'normalization'], issue);
+    if (m.output.shape[1] !== m.action.horizon || m.output.shape[2] !== dim) {
+      issue(
+        ['output', 'shape'],
+        `expected [1, ${m.action.horizon}, ${dim}] (action.horizon, action.dim), found [${m.output.shape.join(', ')}]`,
+      );
+    }
+    m.inputs.images.forEach((img, i) => {
+      if (img.dtype === 'uint8' && img.normalize)
+        issue(
+          ['inputs', 'images', i, 'normalize'],
+          'uint8 images are fed as raw bytes; normalize applies to float32 only',
+        );
+      if (m.inputs.images.findIndex((o) => o.camera === img.camera) !== i)
+        issue(['inputs', 'images', i, 'camera'], `camera '${img.camera}' feeds two inputs; one input per camera`);
+    });
+    const names = inputNames(m);
+    names.forEach((n, i) => {
+      if (names.indexOf(n) !== i) issue(['inputs'], `input name '${n}' is used twice`);
+    });
   });
-  const names = inputNames(m);
-  names.forEach((n, i) => {
-    if (names.indexOf(n) !== i) issue(['inputs'], `input name '${n}' is used twice`);
-  });
-});
 
-function statsIssues(s: NormStatsT, dim: number, path: (string | number)[], issue: (p: (string | number)[], m: string) => void): void {
+function statsIssues(
+  s: NormStatsT,
+  dim: number,
+  path: (string | number)[],
+  issue: (p: (string | number)[], m: string) => void,
+): void {
   const check = (key: string, arr: number[]): void => {
     if (arr.length !== dim) issue([...path, key], `expected ${dim} values, found ${arr.length}`);
   };
@@ -141,7 +177,10 @@ export function parseManifest(json: unknown, source: string): OnnxManifest {
   // the version first: a newer manifest would otherwise show up as a list of unknown fields
   const version = (json as { format_version?: unknown } | null)?.format_version;
   if (typeof version === 'number' && version !== MANIFEST_FORMAT_VERSION) {
-    throw new PolicyLoadError(`${source}: invalid manifest: format_version: expected ${MANIFEST_FORMAT_VERSION}, found ${version} (this runtime reads version ${MANIFEST_FORMAT_VERSION})`);
+    throw new PolicyLoadError(
+      `${source}: invalid manifest: format_version: expected ${MANIFEST_FORMAT_VERSION}, found ${version} (this ` +
+        `runtime reads version ${MANIFEST_FORMAT_VERSION})`,
+    );
   }
   const parsed = ManifestSchema.safeParse(json);
   if (!parsed.success) {
@@ -179,14 +218,27 @@ export function imageDims(img: ImageInputSpec): number[] {
 
 /** The input tensors the manifest promises to feed, in feed order. */
 export function expectedInputs(m: OnnxManifest): TensorSpec[] {
-  const out: TensorSpec[] = m.inputs.images.map((img) => ({ name: img.input, role: `camera ${img.camera}`, dtype: img.dtype, dims: imageDims(img) }));
+  const out: TensorSpec[] = m.inputs.images.map((img) => ({
+    name: img.input,
+    role: `camera ${img.camera}`,
+    dtype: img.dtype,
+    dims: imageDims(img),
+  }));
   const { state, language, committed } = m.inputs;
   if (state) out.push({ name: state.input, role: 'state', dtype: 'float32', dims: [1, state.dim] });
-  if (language?.kind === 'tokens') out.push({ name: language.input, role: 'language tokens', dtype: 'int64', dims: [1, language.length] });
-  if (language?.kind === 'embedding') out.push({ name: language.input, role: 'language embedding', dtype: 'float32', dims: [1, language.dim] });
+  if (language?.kind === 'tokens')
+    out.push({ name: language.input, role: 'language tokens', dtype: 'int64', dims: [1, language.length] });
+  if (language?.kind === 'embedding')
+    out.push({ name: language.input, role: 'language embedding', dtype: 'float32', dims: [1, language.dim] });
   if (committed) {
-    out.push({ name: committed.input, role: 'committed prefix', dtype: 'float32', dims: [1, committed.max_length, m.action.dim] });
-    if (committed.length_input) out.push({ name: committed.length_input, role: 'committed prefix length', dtype: 'int64', dims: [1] });
+    out.push({
+      name: committed.input,
+      role: 'committed prefix',
+      dtype: 'float32',
+      dims: [1, committed.max_length, m.action.dim],
+    });
+    if (committed.length_input)
+      out.push({ name: committed.length_input, role: 'committed prefix length', dtype: 'int64', dims: [1] });
   }
   return out;
 }
@@ -202,7 +254,10 @@ export interface GraphValue {
 }
 
 /** Problems between manifest and graph, each "expected X, found Y"; empty when they agree. */
-export function checkManifestAgainstGraph(m: OnnxManifest, graph: { inputs: readonly GraphValue[]; outputs: readonly GraphValue[] }): string[] {
+export function checkManifestAgainstGraph(
+  m: OnnxManifest,
+  graph: { inputs: readonly GraphValue[]; outputs: readonly GraphValue[] },
+): string[] {
   const problems: string[] = [];
   const list = (vs: readonly GraphValue[]): string => vs.map((v) => v.name).join(', ') || 'none';
   const compare = (kind: string, want: TensorSpec, have: GraphValue): void => {
@@ -214,21 +269,33 @@ export function checkManifestAgainstGraph(m: OnnxManifest, graph: { inputs: read
     if (have.type !== want.dtype) problems.push(`${what}: expected dtype ${want.dtype}, found ${have.type}`);
     const shape = have.shape ?? [];
     if (shape.length === 0) return; // the graph does not declare a shape: nothing to check
-    const fits = shape.length === want.dims.length && shape.every((d, i) => typeof d !== 'number' || d < 0 || d === want.dims[i]);
+    const fits =
+      shape.length === want.dims.length && shape.every((d, i) => typeof d !== 'number' || d < 0 || d === want.dims[i]);
     if (!fits) problems.push(`${what}: expected shape [${want.dims.join(', ')}], found [${shape.join(', ')}]`);
   };
   const expected = expectedInputs(m);
   for (const want of expected) {
     const have = graph.inputs.find((g) => g.name === want.name);
-    if (!have) problems.push(`input '${want.name}' (${want.role}): expected in the model, found no such input (model inputs: ${list(graph.inputs)})`);
+    if (!have)
+      problems.push(
+        `input '${want.name}' (${want.role}): expected in the model, found no such input (model inputs: ` +
+          `${list(graph.inputs)})`,
+      );
     else compare('input', want, have);
   }
   for (const have of graph.inputs) {
-    if (!expected.some((e) => e.name === have.name)) problems.push(`input '${have.name}': the model has it, the manifest does not describe it (manifest inputs: ${expected.map((e) => e.name).join(', ') || 'none'})`);
+    if (!expected.some((e) => e.name === have.name))
+      problems.push(
+        `input '${have.name}': the model has it, the manifest does not describe it (manifest inputs: ` +
+          `${expected.map((e) => e.name).join(', ') || 'none'})`,
+      );
   }
   const out: TensorSpec = { name: m.output.name, role: 'actions', dtype: 'float32', dims: [...m.output.shape] };
   const have = graph.outputs.find((g) => g.name === out.name);
-  if (!have) problems.push(`output '${out.name}': expected in the model, found no such output (model outputs: ${list(graph.outputs)})`);
+  if (!have)
+    problems.push(
+      `output '${out.name}': expected in the model, found no such output (model outputs: ${list(graph.outputs)})`,
+    );
   else compare('output', out, have);
   return problems;
 }
@@ -275,7 +342,10 @@ export interface FitProblem {
  * Whether a policy can drive a robot. Errors must stop the run before anything moves; warnings
  * (rate, robot hint) are worth printing but the user may know better.
  */
-export function checkPolicyFitsRobot(desc: PolicyDescription & { state_dim?: number; robot?: string }, robot: RobotFacts): FitProblem[] {
+export function checkPolicyFitsRobot(
+  desc: PolicyDescription & { state_dim?: number; robot?: string },
+  robot: RobotFacts,
+): FitProblem[] {
   const problems: FitProblem[] = [];
   const err = (message: string): void => void problems.push({ severity: 'error', message });
   const warn = (message: string): void => void problems.push({ severity: 'warning', message });
@@ -288,12 +358,18 @@ export function checkPolicyFitsRobot(desc: PolicyDescription & { state_dim?: num
   }
   for (const cam of desc.cameras) {
     if (!robot.cameras.includes(cam.name)) {
-      err(`camera: expected one of ${robot.cameras.join(', ') || '(none)'} (robot ${robot.name}), found '${cam.name}' (${policy})`);
+      err(
+        `camera: expected one of ${robot.cameras.join(', ') || '(none)'} (robot ${robot.name}), found '${cam.name}' ` +
+          `(${policy})`,
+      );
     }
   }
   if (desc.control_hz !== undefined && Math.abs(desc.control_hz - robot.control_hz) > 1e-6) {
     const ratio = robot.control_hz / desc.control_hz;
-    warn(`control rate: expected ${robot.control_hz} Hz (robot ${robot.name}), found ${desc.control_hz} Hz (${policy} was trained at it); its actions will play ${ratio.toFixed(2)}x as fast as in training`);
+    warn(
+      `control rate: expected ${robot.control_hz} Hz (robot ${robot.name}), found ${desc.control_hz} Hz (${policy} ` +
+        `was trained at it); its actions will play ${ratio.toFixed(2)}x as fast as in training`,
+    );
   }
   if (desc.robot !== undefined && desc.robot !== robot.name) {
     warn(`robot: expected ${robot.name}, found ${desc.robot} (the robot ${policy} was trained for)`);

@@ -3,11 +3,15 @@
 // with state and the other inputs, one dense layer with seeded weights, tanh, reshape to [1, H, D]).
 import { writeFile } from 'node:fs/promises';
 import { Rng } from '../../util/rng.js';
-import { MANIFEST_FORMAT_VERSION, MANIFEST_METADATA_KEY, parseManifest, type OnnxManifest, type OnnxManifestInput } from './manifest.js';
+import { attrInt, attrInts, DT, GraphBuilder, valueInfo } from './graph-builder.js';
+import {
+  MANIFEST_FORMAT_VERSION,
+  MANIFEST_METADATA_KEY,
+  type OnnxManifest,
+  type OnnxManifestInput,
+  parseManifest,
+} from './manifest.js';
 import { sidecarPath } from './onnx-file.js';
-
-import { DT, GraphBuilder, attrInt, attrInts, valueInfo } from './graph-builder.js';
-
 
 type Stats = OnnxManifestInput['action']['normalization'];
 
@@ -61,22 +65,51 @@ export const IMAGENET = { scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.2
 
 /** The manifest a spec implies (defaults filled in by the schema). */
 export function testPolicyManifest(spec: TestPolicySpec): OnnxManifest {
-  const H = spec.horizon, D = spec.action_dim;
+  const H = spec.horizon,
+    D = spec.action_dim;
   const m: OnnxManifestInput = {
     format_version: MANIFEST_FORMAT_VERSION,
     name: spec.name ?? 'test-policy',
     robot: spec.robot,
     control_hz: spec.control_hz ?? 50,
-    action: { dim: D, horizon: H, offset: spec.action_offset ?? 1, semantics: 'absolute_joint_positions', normalization: spec.action_normalization ?? { kind: 'identity' } },
+    action: {
+      dim: D,
+      horizon: H,
+      offset: spec.action_offset ?? 1,
+      semantics: 'absolute_joint_positions',
+      normalization: spec.action_normalization ?? { kind: 'identity' },
+    },
     inputs: {
       images: spec.cameras.map((c) => {
         const dtype = c.dtype ?? 'float32';
-        return { input: `image_${c.name}`, camera: c.name, height: c.height, width: c.width, layout: c.layout ?? 'NCHW', dtype, normalize: dtype === 'float32' ? c.normalize ?? IMAGENET : undefined };
+        return {
+          input: `image_${c.name}`,
+          camera: c.name,
+          height: c.height,
+          width: c.width,
+          layout: c.layout ?? 'NCHW',
+          dtype,
+          normalize: dtype === 'float32' ? (c.normalize ?? IMAGENET) : undefined,
+        };
       }),
-      state: spec.state_dim > 0 ? { input: 'state', dim: spec.state_dim, normalization: spec.state_normalization ?? { kind: 'identity' } } : undefined,
-      language: spec.language?.kind === 'tokens' ? { kind: 'tokens', input: 'language_tokens', length: spec.language.length }
-        : spec.language ? { kind: 'embedding', input: 'language_embedding', dim: spec.language.dim } : undefined,
-      committed: spec.committed ? { input: 'committed_actions', max_length: spec.committed.max_length, length_input: spec.committed.length_input ? 'committed_length' : undefined, normalized: spec.committed.normalized ?? true } : undefined,
+      state:
+        spec.state_dim > 0
+          ? { input: 'state', dim: spec.state_dim, normalization: spec.state_normalization ?? { kind: 'identity' } }
+          : undefined,
+      language:
+        spec.language?.kind === 'tokens'
+          ? { kind: 'tokens', input: 'language_tokens', length: spec.language.length }
+          : spec.language
+            ? { kind: 'embedding', input: 'language_embedding', dim: spec.language.dim }
+            : undefined,
+      committed: spec.committed
+        ? {
+            input: 'committed_actions',
+            max_length: spec.committed.max_length,
+            length_input: spec.committed.length_input ? 'committed_length' : undefined,
+            normalized: spec.committed.normalized ?? true,
+          }
+        : undefined,
     },
     output: { name: 'actions', shape: [1, H, D] },
   };
@@ -84,17 +117,25 @@ export function testPolicyManifest(spec: TestPolicySpec): OnnxManifest {
 }
 
 /** The ONNX model bytes and the manifest for a spec. */
-export function buildTestPolicy(spec: TestPolicySpec, opts: { embedManifest: boolean } = { embedManifest: true }): { bytes: Uint8Array; manifest: OnnxManifest } {
+export function buildTestPolicy(
+  spec: TestPolicySpec,
+  opts: { embedManifest: boolean } = { embedManifest: true },
+): { bytes: Uint8Array; manifest: OnnxManifest } {
   const manifest = testPolicyManifest(spec);
   const g = new GraphBuilder();
-  const H = spec.horizon, D = spec.action_dim;
+  const H = spec.horizon,
+    D = spec.action_dim;
   const mode = spec.mode ?? 'net';
   const features: string[] = [];
   for (const img of manifest.inputs.images) {
     const dt = img.dtype === 'uint8' ? DT.UINT8 : DT.FLOAT;
     g.input(img.input, dt, img.layout === 'NCHW' ? [1, 3, img.height, img.width] : [1, img.height, img.width, 3]);
     const x = img.dtype === 'uint8' ? g.op('Cast', [img.input], [attrInt('to', DT.FLOAT)]) : img.input;
-    const pooled = g.op('ReduceMean', [x], [attrInts('axes', img.layout === 'NCHW' ? [2, 3] : [1, 2]), attrInt('keepdims', 0)]);
+    const pooled = g.op(
+      'ReduceMean',
+      [x],
+      [attrInts('axes', img.layout === 'NCHW' ? [2, 3] : [1, 2]), attrInt('keepdims', 0)],
+    );
     features.push(img.dtype === 'uint8' ? g.op('Mul', [pooled, g.float('inv255', [], [1 / 255])]) : pooled);
   }
   const { state, language, committed } = manifest.inputs;
@@ -132,24 +173,39 @@ export function buildTestPolicy(spec: TestPolicySpec, opts: { embedManifest: boo
   let out: string;
   if (mode === 'constant') {
     const c = Float32Array.from(spec.constant ?? []);
-    if (c.length !== H * D) throw new Error(`constant mode: expected ${H * D} values (horizon x dim), found ${c.length}`);
+    if (c.length !== H * D)
+      throw new Error(`constant mode: expected ${H * D} values (horizon x dim), found ${c.length}`);
     out = g.op('Add', [g.op('Mul', [chunk, g.float('zero', [], [0])]), g.float('constant', [1, H, D], c)]);
   } else if (mode === 'nan') {
     const c = new Float32Array(H * D);
     c[spec.nan_index ?? 0] = NaN;
     out = g.op('Add', [chunk, g.float('nan', [1, H, D], c)]);
   } else if (mode === 'echo_prefix') {
-    if (!committed || committed.max_length > H) throw new Error('echo_prefix mode needs a committed input with max_length <= horizon');
+    if (!committed || committed.max_length > H)
+      throw new Error('echo_prefix mode needs a committed input with max_length <= horizon');
     // keep the net in the graph (every input stays used) but add it times zero
-    const prefix = committed.max_length === H ? committed.input
-      : g.op('Concat', [committed.input, g.float('pad_rows', [1, H - committed.max_length, D], new Float32Array((H - committed.max_length) * D))], [attrInt('axis', 1)]);
+    const prefix =
+      committed.max_length === H
+        ? committed.input
+        : g.op(
+            'Concat',
+            [
+              committed.input,
+              g.float('pad_rows', [1, H - committed.max_length, D], new Float32Array((H - committed.max_length) * D)),
+            ],
+            [attrInt('axis', 1)],
+          );
     out = g.op('Add', [g.op('Mul', [chunk, g.float('zero', [], [0])]), prefix]);
   } else {
     out = chunk;
   }
   g.nodes.push({ opType: 'Identity', input: [out], output: [manifest.output.name], name: 'output' });
   g.outputs.push(valueInfo(manifest.output.name, DT.FLOAT, [1, H, D]));
-  const bytes = g.model(manifest.name, 'vla-runtime model-writer', opts.embedManifest ? { [MANIFEST_METADATA_KEY]: JSON.stringify(manifest) } : {});
+  const bytes = g.model(
+    manifest.name,
+    'vla-runtime model-writer',
+    opts.embedManifest ? { [MANIFEST_METADATA_KEY]: JSON.stringify(manifest) } : {},
+  );
   return { bytes, manifest };
 }
 
@@ -161,13 +217,17 @@ export async function writeTestPolicy(path: string, spec: TestPolicySpec): Promi
   let sidecar: string | undefined;
   if (where === 'sidecar' || where === 'both') {
     sidecar = sidecarPath(path);
-    await writeFile(sidecar, JSON.stringify(manifest, null, 2) + '\n');
+    await writeFile(sidecar, `${JSON.stringify(manifest, null, 2)}\n`);
   }
   return { path, manifest, sidecar_path: sidecar, size_bytes: bytes.length };
 }
 
 function featureCount(m: OnnxManifest): number {
   const { state, language, committed } = m.inputs;
-  return m.inputs.images.length * 3 + (state?.dim ?? 0) + (language ? 1 : 0)
-    + (committed ? committed.max_length * m.action.dim + (committed.length_input ? 1 : 0) : 0);
+  return (
+    m.inputs.images.length * 3 +
+    (state?.dim ?? 0) +
+    (language ? 1 : 0) +
+    (committed ? committed.max_length * m.action.dim + (committed.length_input ? 1 : 0) : 0)
+  );
 }

@@ -4,7 +4,7 @@
 // rather than decoded or even read.
 import { open, readFile, stat } from 'node:fs/promises';
 import onnxProto from 'onnx-proto';
-import { MANIFEST_METADATA_KEY, PolicyLoadError, parseManifest, type OnnxManifest } from './manifest.js';
+import { MANIFEST_METADATA_KEY, type OnnxManifest, PolicyLoadError, parseManifest } from './manifest.js';
 
 const { onnx } = onnxProto;
 
@@ -33,7 +33,9 @@ export async function readOnnxFileInfo(path: string): Promise<OnnxFileInfo> {
   } catch (err) {
     if (err instanceof PolicyLoadError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
-    throw new PolicyLoadError(code === 'ENOENT' ? `${path}: model file not found` : `${path}: cannot read the model (${code ?? String(err)})`);
+    throw new PolicyLoadError(
+      code === 'ENOENT' ? `${path}: model file not found` : `${path}: cannot read the model (${code ?? String(err)})`,
+    );
   }
   const fh = await open(path, 'r');
   try {
@@ -50,7 +52,14 @@ type ReadAt = (buf: Uint8Array, pos: number) => Promise<number>;
 
 async function scan(path: string, size: number, readAt: ReadAt): Promise<OnnxFileInfo> {
   if (size === 0) throw new NotOnnx('the file is empty');
-  const info: OnnxFileInfo = { path, size_bytes: size, ir_version: -1, opset_imports: [], producer_name: '', metadata: {} };
+  const info: OnnxFileInfo = {
+    path,
+    size_bytes: size,
+    ir_version: -1,
+    opset_imports: [],
+    producer_name: '',
+    metadata: {},
+  };
   let hasGraph = false;
   const head = new Uint8Array(20);
   let pos = 0;
@@ -60,7 +69,8 @@ async function scan(path: string, size: number, readAt: ReadAt): Promise<OnnxFil
     const tag = v.next();
     const field = Math.floor(tag / 8);
     const wire = tag % 8;
-    if (FIELD_WIRE[field] !== undefined && FIELD_WIRE[field] !== wire) throw new NotOnnx(`field ${field} has wire type ${wire} at byte ${pos}`);
+    if (FIELD_WIRE[field] !== undefined && FIELD_WIRE[field] !== wire)
+      throw new NotOnnx(`field ${field} has wire type ${wire} at byte ${pos}`);
     if (field === 0 || wire === 3 || wire === 4 || wire > 5) throw new NotOnnx(`bad protobuf tag at byte ${pos}`);
     if (wire === 0) {
       const value = v.next();
@@ -82,7 +92,8 @@ async function scan(path: string, size: number, readAt: ReadAt): Promise<OnnxFil
     }
   }
   if (pos !== size) throw new NotOnnx('the last field runs past the end of the file');
-  if (info.ir_version < 1 || info.ir_version > 100) throw new NotOnnx(info.ir_version < 0 ? 'no ir_version' : `implausible ir_version ${info.ir_version}`);
+  if (info.ir_version < 1 || info.ir_version > 100)
+    throw new NotOnnx(info.ir_version < 0 ? 'no ir_version' : `implausible ir_version ${info.ir_version}`);
   if (!hasGraph) throw new NotOnnx('no graph');
   return info;
 }
@@ -123,7 +134,9 @@ class VarintCursor {
 
 /** `model.onnx` -> `model.manifest.json`; other names get `.manifest.json` appended. */
 export function sidecarPath(modelPath: string): string {
-  return modelPath.toLowerCase().endsWith('.onnx') ? `${modelPath.slice(0, -5)}.manifest.json` : `${modelPath}.manifest.json`;
+  return modelPath.toLowerCase().endsWith('.onnx')
+    ? `${modelPath.slice(0, -5)}.manifest.json`
+    : `${modelPath}.manifest.json`;
 }
 
 export interface LoadedManifest {
@@ -144,12 +157,16 @@ export async function loadModelManifest(modelPath: string): Promise<LoadedManife
     source = side;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT') throw new PolicyLoadError(`${side}: cannot read the manifest sidecar (${code ?? String(err)})`);
+    if (code !== 'ENOENT')
+      throw new PolicyLoadError(`${side}: cannot read the manifest sidecar (${code ?? String(err)})`);
     text = file.metadata[MANIFEST_METADATA_KEY];
     source = `${modelPath}#metadata_props.${MANIFEST_METADATA_KEY}`;
   }
   if (text === undefined) {
-    throw new PolicyLoadError(`${modelPath}: no manifest: the model has no metadata_props key '${MANIFEST_METADATA_KEY}' and there is no sidecar ${side}`);
+    throw new PolicyLoadError(
+      `${modelPath}: no manifest: the model has no metadata_props key '${MANIFEST_METADATA_KEY}' and there is no ` +
+        `sidecar ${side}`,
+    );
   }
   let json: unknown;
   try {

@@ -3,7 +3,7 @@
 import { Worker } from 'node:worker_threads';
 import type { ActionChunk, Observation, Policy } from '../policy.js';
 import { PolicyFailure } from '../policy.js';
-import { describeManifest, PolicyLoadError, type OnnxManifest, type OnnxPolicyDescription } from './manifest.js';
+import { describeManifest, type OnnxManifest, type OnnxPolicyDescription, PolicyLoadError } from './manifest.js';
 import { loadModelManifest } from './onnx-file.js';
 import type { FrameMsg, FromWorker, ToWorker, WorkerInit } from './protocol.js';
 
@@ -61,7 +61,11 @@ export class OnnxPolicy implements Policy {
       this.fail(`the ONNX inference worker for ${model_path} crashed: ${err.message}`);
     });
     worker.on('exit', (code: number) => {
-      if (!this.closed) this.fail(`the ONNX inference worker for ${model_path} exited (code ${code})${this.lastWorkerError ? ` after: ${this.lastWorkerError.message}` : ''}`);
+      if (!this.closed)
+        this.fail(
+          `the ONNX inference worker for ${model_path} exited (code ` +
+            `${code})${this.lastWorkerError ? ` after: ${this.lastWorkerError.message}` : ''}`,
+        );
     });
     // an idle policy must not keep the process alive; a request in flight does (see infer)
     worker.unref();
@@ -73,7 +77,8 @@ export class OnnxPolicy implements Policy {
    */
   static async load(modelPath: string, opts: OnnxPolicyOptions = {}): Promise<OnnxPolicy> {
     const threads = opts.intra_op_threads ?? 1;
-    if (!Number.isInteger(threads) || threads < 1) throw new PolicyLoadError(`${modelPath}: intra_op_threads: expected a positive integer, found ${threads}`);
+    if (!Number.isInteger(threads) || threads < 1)
+      throw new PolicyLoadError(`${modelPath}: intra_op_threads: expected a positive integer, found ${threads}`);
     const loaded = await loadModelManifest(modelPath);
     const init: WorkerInit = {
       model_path: modelPath,
@@ -120,7 +125,12 @@ export class OnnxPolicy implements Policy {
     if (this.failure) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new PolicyFailure(`${this.model_path}: the policy is closed`));
     if (this.pending) {
-      return Promise.reject(new Error(`${this.model_path}: infer() called while the request for tick ${this.pending.obs_tick} is in flight; one request at a time`));
+      return Promise.reject(
+        new Error(
+          `${this.model_path}: infer() called while the request for tick ${this.pending.obs_tick} is in flight; one ` +
+            `request at a time`,
+        ),
+      );
     }
     let msg: InferRequest;
     const transfer: ArrayBuffer[] = [];
@@ -160,10 +170,17 @@ export class OnnxPolicy implements Policy {
     }
     const frames: FrameMsg[] = m.inputs.images.map((spec, i) => {
       const img = obs.images.find((x) => x.name === spec.camera);
-      if (!img) throw new Error(`${where}: camera '${spec.camera}': expected a frame, found none (frames: ${obs.images.map((x) => x.name).join(', ') || 'none'})`);
+      if (!img)
+        throw new Error(
+          `${where}: camera '${spec.camera}': expected a frame, found none (frames: ` +
+            `${obs.images.map((x) => x.name).join(', ') || 'none'})`,
+        );
       const bytes = img.width * img.height * 3;
       if (!(img.width > 0 && img.height > 0) || img.rgb.length < bytes) {
-        throw new Error(`${where}: camera '${spec.camera}': expected ${bytes} bytes of ${img.width}x${img.height} RGB, found ${img.rgb.length}`);
+        throw new Error(
+          `${where}: camera '${spec.camera}': expected ${bytes} bytes of ${img.width}x${img.height} RGB, found ` +
+            `${img.rgb.length}`,
+        );
       }
       if (this.transport === 'copy') {
         // slice, not the view itself: cloning a view would copy its whole underlying buffer
@@ -177,9 +194,16 @@ export class OnnxPolicy implements Policy {
       return { width: img.width, height: img.height, shared: stage.buffer as SharedArrayBuffer };
     });
     // state and committed actions are small: structured clone copies them
-    const committed = obs.committed && m.inputs.committed
-      ? { actions: obs.committed.actions.slice(0, Math.min(obs.committed.count, m.inputs.committed.max_length) * m.action.dim), count: obs.committed.count }
-      : undefined;
+    const committed =
+      obs.committed && m.inputs.committed
+        ? {
+            actions: obs.committed.actions.slice(
+              0,
+              Math.min(obs.committed.count, m.inputs.committed.max_length) * m.action.dim,
+            ),
+            count: obs.committed.count,
+          }
+        : undefined;
     return { type: 'infer', id: this.nextId++, state: obs.state.slice(), frames, committed };
   }
 
@@ -191,7 +215,14 @@ export class OnnxPolicy implements Policy {
     this.worker.unref();
     if (msg.type === 'result') {
       const { horizon, action_dim, action_offset } = this.description;
-      p.resolve({ obs_tick: p.obs_tick, first_tick: p.obs_tick + action_offset, horizon, dim: action_dim, actions: msg.actions, infer_ms: msg.infer_ms });
+      p.resolve({
+        obs_tick: p.obs_tick,
+        first_tick: p.obs_tick + action_offset,
+        horizon,
+        dim: action_dim,
+        actions: msg.actions,
+        infer_ms: msg.infer_ms,
+      });
     } else if (msg.fatal) {
       this.fail(`${this.model_path}: ${msg.message}`, p);
       void this.worker.terminate();

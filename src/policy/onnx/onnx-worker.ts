@@ -1,8 +1,9 @@
 // The inference thread: owns the onnxruntime session and the Preprocessor, so pre-processing, the
 // model and un-normalisation all run off the main thread. Started by OnnxPolicy with a WorkerInit as
 // workerData; speaks the messages in protocol.ts.
-import { parentPort, workerData } from 'node:worker_threads';
+
 import { performance } from 'node:perf_hooks';
+import { parentPort, workerData } from 'node:worker_threads';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { checkManifestAgainstGraph } from './manifest.js';
 import { Preprocessor } from './preprocess.js';
@@ -33,9 +34,15 @@ async function start(): Promise<void> {
     post({ type: 'load_error', message: `onnxruntime could not load the model: ${(err as Error).message}` });
     return;
   }
-  const problems = checkManifestAgainstGraph(init.manifest, { inputs: session.inputMetadata, outputs: session.outputMetadata });
+  const problems = checkManifestAgainstGraph(init.manifest, {
+    inputs: session.inputMetadata,
+    outputs: session.outputMetadata,
+  });
   if (problems.length > 0) {
-    post({ type: 'load_error', message: `the manifest (${init.manifest_source}) does not match the model's graph: ${problems.join('; ')}` });
+    post({
+      type: 'load_error',
+      message: `the manifest (${init.manifest_source}) does not match the model's graph: ${problems.join('; ')}`,
+    });
     await session.release();
     return;
   }
@@ -52,13 +59,20 @@ async function start(): Promise<void> {
     try {
       await session.run(feeds);
     } catch (err) {
-      post({ type: 'load_error', message: `the model fails on inputs of the manifest's shapes: ${(err as Error).message}` });
+      post({
+        type: 'load_error',
+        message: `the model fails on inputs of the manifest's shapes: ${(err as Error).message}`,
+      });
       return;
     }
     warmup_ms.push(performance.now() - t0);
   }
 
-  const frames: { rgb: Uint8Array; width: number; height: number }[] = init.manifest.inputs.images.map(() => ({ rgb: new Uint8Array(0), width: 0, height: 0 }));
+  const frames: { rgb: Uint8Array; width: number; height: number }[] = init.manifest.inputs.images.map(() => ({
+    rgb: new Uint8Array(0),
+    width: 0,
+    height: 0,
+  }));
   port.on('message', (msg: ToWorker) => {
     if (msg.type === 'crash_for_test') return crash(msg.how);
     void infer(msg);

@@ -108,15 +108,23 @@ export function pixelAffine(img: ImageInputSpec): PixelAffine {
  * pass. `px` is undefined for uint8 tensors (bytes are rounded, not normalised).
  */
 export function writeImageTensor(
-  src: Uint8Array, map: ResizeMap, layout: 'NCHW' | 'NHWC', dst: Float32Array | Uint8Array, px: PixelAffine | undefined,
+  src: Uint8Array,
+  map: ResizeMap,
+  layout: 'NCHW' | 'NHWC',
+  dst: Float32Array | Uint8Array,
+  px: PixelAffine | undefined,
 ): void {
   const { dstW, dstH, x0, x1, wx, y0, y1, wy } = map;
   const plane = dstW * dstH;
   // NCHW: channel c of pixel p is at c * plane + p; NHWC: at p * 3 + c
   const cStride = layout === 'NCHW' ? plane : 1;
   const pStride = layout === 'NCHW' ? 1 : 3;
-  const k0 = px ? px.k[0] : 1, k1 = px ? px.k[1] : 1, k2 = px ? px.k[2] : 1;
-  const b0 = px ? px.b[0] : 0, b1 = px ? px.b[1] : 0, b2 = px ? px.b[2] : 0;
+  const k0 = px ? px.k[0] : 1,
+    k1 = px ? px.k[1] : 1,
+    k2 = px ? px.k[2] : 1;
+  const b0 = px ? px.b[0] : 0,
+    b1 = px ? px.b[1] : 0,
+    b2 = px ? px.b[2] : 0;
   // uint8 targets round to nearest: Uint8Array assignment truncates, so add 0.5 first
   const r = px ? 0 : 0.5;
   if (map.srcW === dstW && map.srcH === dstH) {
@@ -130,9 +138,15 @@ export function writeImageTensor(
     return;
   }
   for (let y = 0, p = 0; y < dstH; y++) {
-    const r0 = y0[y], r1 = y1[y], fy = wy[y];
+    const r0 = y0[y],
+      r1 = y1[y],
+      fy = wy[y];
     for (let x = 0; x < dstW; x++, p++) {
-      const a = r0 + x0[x], b = r0 + x1[x], c = r1 + x0[x], d = r1 + x1[x], fx = wx[x];
+      const a = r0 + x0[x],
+        b = r0 + x1[x],
+        c = r1 + x0[x],
+        d = r1 + x1[x],
+        fx = wx[x];
       const o = p * pStride;
       let top = src[a] + (src[b] - src[a]) * fx;
       let bot = src[c] + (src[d] - src[c]) * fx;
@@ -154,12 +168,20 @@ export function writeImageTensor(
  * space, and a model would steer towards it. Returns how many rows are real.
  */
 export function padCommittedPrefix(
-  actions: Float32Array | undefined, count: number, dim: number, hold: Float32Array, dst: Float32Array, maxLen: number,
+  actions: Float32Array | undefined,
+  count: number,
+  dim: number,
+  hold: Float32Array,
+  dst: Float32Array,
+  maxLen: number,
 ): number {
   const real = Math.max(0, Math.min(count, maxLen, actions ? Math.floor(actions.length / dim) : 0));
   if (real > 0) dst.set(actions!.subarray(0, real * dim));
   const last = real > 0 ? actions!.subarray((real - 1) * dim, real * dim) : hold;
-  if (last.length !== dim) throw new Error(`committed prefix: expected the current state to have ${dim} values to pad with, found ${last.length}`);
+  if (last.length !== dim)
+    throw new Error(
+      `committed prefix: expected the current state to have ${dim} values to pad with, found ${last.length}`,
+    );
   for (let r = real; r < maxLen; r++) dst.set(last, r * dim);
   return real;
 }
@@ -203,13 +225,19 @@ export class Preprocessor {
     this.dim = manifest.action.dim;
     this.feeds = expectedInputs(manifest).map((t) => {
       const n = t.dims.reduce((a, b) => a * b, 1);
-      const data = t.dtype === 'float32' ? new Float32Array(n) : t.dtype === 'uint8' ? new Uint8Array(n) : new BigInt64Array(n);
+      const data =
+        t.dtype === 'float32' ? new Float32Array(n) : t.dtype === 'uint8' ? new Uint8Array(n) : new BigInt64Array(n);
       return { name: t.name, dtype: t.dtype, dims: t.dims, data };
     });
     this.images = manifest.inputs.images.map((spec, i) => {
       const dims = imageDims(spec);
       if (this.feeds[i].dims.join() !== dims.join()) throw new Error('feed order does not match the image order');
-      return { spec, data: this.feeds[i].data as Float32Array | Uint8Array, px: spec.dtype === 'float32' ? pixelAffine(spec) : undefined, map: undefined };
+      return {
+        spec,
+        data: this.feeds[i].data as Float32Array | Uint8Array,
+        px: spec.dtype === 'float32' ? pixelAffine(spec) : undefined,
+        map: undefined,
+      };
     });
     const { state } = manifest.inputs;
     this.stateNorm = state ? normalizer(state.normalization, state.dim) : undefined;
@@ -226,7 +254,11 @@ export class Preprocessor {
 
   writeImage(index: number, rgb: Uint8Array, width: number, height: number): void {
     const slot = this.images[index];
-    if (rgb.length < width * height * 3) throw new Error(`camera ${slot.spec.camera}: expected ${width * height * 3} bytes for ${width}x${height} RGB, found ${rgb.length}`);
+    if (rgb.length < width * height * 3)
+      throw new Error(
+        `camera ${slot.spec.camera}: expected ${width * height * 3} bytes for ${width}x${height} RGB, found ` +
+          `${rgb.length}`,
+      );
     if (!slot.map || slot.map.srcW !== width || slot.map.srcH !== height) {
       slot.map = buildResizeMap(width, height, slot.spec.width, slot.spec.height);
     }
@@ -250,7 +282,8 @@ export class Preprocessor {
   }
 
   write(input: PreprocessInput): void {
-    if (input.frames.length !== this.images.length) throw new Error(`expected ${this.images.length} frames, found ${input.frames.length}`);
+    if (input.frames.length !== this.images.length)
+      throw new Error(`expected ${this.images.length} frames, found ${input.frames.length}`);
     for (let i = 0; i < this.images.length; i++) {
       const f = input.frames[i];
       this.writeImage(i, f.rgb, f.width, f.height);
@@ -261,7 +294,8 @@ export class Preprocessor {
 
   /** Model output ([horizon x dim], normalised) -> actions in robot units. */
   unnormalizeActions(output: ArrayLike<number>, dst: Float32Array): void {
-    if (output.length !== this.horizon * this.dim) throw new Error(`output: expected ${this.horizon * this.dim} values, found ${output.length}`);
+    if (output.length !== this.horizon * this.dim)
+      throw new Error(`output: expected ${this.horizon * this.dim} values, found ${output.length}`);
     applyAffine(output, dst, this.actionUnnorm, this.horizon, this.dim);
   }
 }

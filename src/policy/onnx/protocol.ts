@@ -23,12 +23,12 @@ export interface FrameMsg {
 
 export type ToWorker =
   | {
-    type: 'infer';
-    id: number;
-    state: Float32Array;
-    frames: FrameMsg[];
-    committed?: { actions: Float32Array; count: number };
-  }
+      type: 'infer';
+      id: number;
+      state: Float32Array;
+      frames: FrameMsg[];
+      committed?: { actions: Float32Array; count: number };
+    }
   /** Test hook: make the worker die the way a real crash would. */
   | { type: 'crash_for_test'; how: 'exit' | 'throw' };
 

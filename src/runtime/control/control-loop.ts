@@ -8,14 +8,14 @@
 //    fault, unless the stretch was a few missed reads (fault-stretch.ts).
 //  - A stretch longer than the fault timeout, or a latched fault, ends the episode with the cause.
 // Nothing here allocates per tick.
-import { newJointState, type Driver, type Health, type JointState } from '../../../drivers/driver.js';
+import { type Driver, type Health, type JointState, newJointState } from '../../../drivers/driver.js';
 import { actionLayout, type RobotDescription } from '../../robot/index.js';
 import type { ActionRing } from '../action-ring.js';
 import { SafetyFilter, safetyLimits } from '../safety.js';
-import { ControlTicker } from './ticker.js';
-import { FreshnessWatch } from './freshness.js';
 import { FaultStretches } from './fault-stretch.js';
+import { FreshnessWatch } from './freshness.js';
 import type { TickBoard } from './tick-board.js';
+import { ControlTicker } from './ticker.js';
 
 /** What the control thread knows of a simulated world (the embedded sim); absent for a robot. */
 export interface SimWorldSide {
@@ -58,8 +58,13 @@ export class ControlLoop {
   /** Called after a tick is published and before its command is written (the virtual clock's listeners run here). */
   beforeWrite: (() => void) | undefined;
 
-  constructor(readonly driver: Driver, readonly ring: ActionRing, readonly board: TickBoard, private readonly sim: SimWorldSide | undefined,
-    opts: ControlLoopOptions) {
+  constructor(
+    readonly driver: Driver,
+    readonly ring: ActionRing,
+    readonly board: TickBoard,
+    private readonly sim: SimWorldSide | undefined,
+    opts: ControlLoopOptions,
+  ) {
     this.description = driver.description;
     this.safety = new SafetyFilter(safetyLimits(this.description, { max_step_rad: opts.max_step_rad }));
     this.ticker = new ControlTicker(ring, this.safety);
@@ -110,12 +115,17 @@ export class ControlLoop {
 
   private faultTick(k: number, now_ms: number): Float64Array | null {
     if (!this.faults.holding) this.board.faultStarted(now_ms);
-    const fatal = this.faults.enter(this.health, now_ms, () => (this.health === 'stale'
-      ? `no fresh state for ${Math.round(now_ms - this.state.t_mono_ms)} ms (${this.driver.problem() || 'the driver reports nothing newer'})`
-      : this.driver.problem()));
+    const fatal = this.faults.enter(this.health, now_ms, () =>
+      this.health === 'stale'
+        ? `no fresh state for ${Math.round(now_ms - this.state.t_mono_ms)} ms ` +
+          `(${this.driver.problem() || 'the driver reports nothing newer'})`
+        : this.driver.problem(),
+    );
     if (fatal) this.ending ??= { ticks: k, success: false, fault: fatal };
     this.ticker.holdForFault(k);
-    return HOLD_FROM_MEASURED.has(this.health) && this.freshness.stateIsFresh(this.state.t_mono_ms, now_ms) ? this.holdCommand() : null;
+    return HOLD_FROM_MEASURED.has(this.health) && this.freshness.stateIsFresh(this.state.t_mono_ms, now_ms)
+      ? this.holdCommand()
+      : null;
   }
 
   /** The measured joints, each gripper on its last command (one squeezing an object measures part-open). */

@@ -5,17 +5,17 @@ import { workerData } from 'node:worker_threads';
 import { DriverSetupError } from '../../../drivers/driver.js';
 import { ActionRing } from '../action-ring.js';
 import { ControlLoop } from './control-loop.js';
-import { buildDriver, type BuiltDriver } from './driver-factory.js';
+import { type BuiltDriver, buildDriver } from './driver-factory.js';
 import { createPacer } from './pacing.js';
+import type { ControlWorkerData, FromWorker } from './protocol.js';
 import { RealtimeLoop } from './realtime-loop.js';
 import { TickBoard } from './tick-board.js';
-import type { ControlWorkerData, FromWorker } from './protocol.js';
 
 const data = workerData as ControlWorkerData;
 const post = (m: FromWorker) => data.port.postMessage(m);
 
 main().catch((err: unknown) => {
-  post({ type: 'error', message: err instanceof Error ? err.stack ?? err.message : String(err) });
+  post({ type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
   data.port.close();
 });
 
@@ -24,9 +24,14 @@ async function main(): Promise<void> {
   if (!built) return;
   const desc = built.driver.description;
   const ring = new ActionRing(data.ring, { capacity: data.ring_capacity, dim: desc.action_names.length });
-  const board = new TickBoard({ joints: desc.joint_names.length, grippers: desc.gripper_names.length, dim: desc.action_names.length }, data.board);
+  const board = new TickBoard(
+    { joints: desc.joint_names.length, grippers: desc.gripper_names.length, dim: desc.action_names.length },
+    data.board,
+  );
   const loop = new ControlLoop(built.driver, ring, board, built.sim, {
-    fault_timeout_ms: data.fault_timeout_ms, stale_state_ms: data.stale_state_ms, max_step_rad: data.max_step_rad,
+    fault_timeout_ms: data.fault_timeout_ms,
+    stale_state_ms: data.stale_state_ms,
+    max_step_rad: data.max_step_rad,
   });
   post({ type: 'ready', description: desc });
   const rt = new RealtimeLoop(loop, built, createPacer(built.pacing, data.spin_ms), data.port, data.fault_timeout_ms);

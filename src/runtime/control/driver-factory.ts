@@ -2,12 +2,18 @@
 // wait between ticks: blocking (Atomics.wait, then spin) for the embedded sim, whose write() does all the
 // work; yielding to the event loop for drivers whose socket or serial I/O happens there. Drivers are
 // imported on demand, so a sim run never loads roslib, nor an ALOHA run the UR code.
-import { DriverSetupError, type Driver } from '../../../drivers/driver.js';
+import { type Driver, DriverSetupError } from '../../../drivers/driver.js';
 import { ProfileError, type RobotDescription } from '../../robot/index.js';
 import type { Logger } from '../../telemetry/log.js';
 import type { SimWorldSide } from './control-loop.js';
 import type { PacingKind } from './pacing.js';
-import type { AlohaDriverConfig, DriverConfig, ObservationMessage, SimDriverConfig, UrDriverConfig } from './protocol.js';
+import type {
+  AlohaDriverConfig,
+  DriverConfig,
+  ObservationMessage,
+  SimDriverConfig,
+  UrDriverConfig,
+} from './protocol.js';
 
 export interface BuiltDriver {
   driver: Driver;
@@ -18,18 +24,30 @@ export interface BuiltDriver {
   sim?: SimWorldSide & { observationExtras(): Pick<ObservationMessage, 'snapshot' | 'privileged'> };
 }
 
-export async function buildDriver(cfg: DriverConfig, description: RobotDescription, log?: Logger): Promise<BuiltDriver> {
+export async function buildDriver(
+  cfg: DriverConfig,
+  description: RobotDescription,
+  log?: Logger,
+): Promise<BuiltDriver> {
   switch (cfg.kind) {
-    case 'sim': return buildSim(cfg, description);
-    case 'ur': return buildUr(cfg, description, log);
-    case 'aloha': return buildAloha(cfg, description);
+    case 'sim':
+      return buildSim(cfg, description);
+    case 'ur':
+      return buildUr(cfg, description, log);
+    case 'aloha':
+      return buildAloha(cfg, description);
   }
 }
 
 async function buildSim(cfg: SimDriverConfig, description: RobotDescription): Promise<BuiltDriver> {
   const { SimDriver } = await import('../../../sim/sim-driver.js');
   const driver = await SimDriver.create({
-    robot: cfg.robot, description, task: cfg.task as never, physics_hz: cfg.physics_hz, control_hz: description.control_hz, time: 'wall',
+    robot: cfg.robot,
+    description,
+    task: cfg.task as never,
+    physics_hz: cfg.physics_hz,
+    control_hz: description.control_hz,
+    time: 'wall',
   }).catch((err: unknown) => {
     // a profile the sim model disagrees with is bad input, as for a robot that cannot be set up
     if (err instanceof ProfileError) throw new DriverSetupError(err.message);
@@ -40,7 +58,9 @@ async function buildSim(cfg: SimDriverConfig, description: RobotDescription): Pr
     pacing: 'blocking',
     sim: {
       reset: (seed) => driver.reset(seed),
-      get done() { return driver.done; },
+      get done() {
+        return driver.done;
+      },
       success: () => driver.success(),
       observationExtras: () => ({ snapshot: driver.snapshot(), privileged: { task: driver.taskState() } }),
     },
@@ -55,8 +75,13 @@ async function buildUr(cfg: UrDriverConfig, description: RobotDescription, log?:
   const driver = new UrDriver({ description, settings: cfg.settings, url: cfg.url, log });
   const sent = new Float64Array(SEND_LOG);
   let count = 0;
-  driver.onPublish = (t) => { sent[count++ % SEND_LOG] = t; };
-  const sendTimes = () => (count <= SEND_LOG ? sent.slice(0, count) : Float64Array.from({ length: SEND_LOG }, (_, i) => sent[(count + i) % SEND_LOG]));
+  driver.onPublish = (t) => {
+    sent[count++ % SEND_LOG] = t;
+  };
+  const sendTimes = () =>
+    count <= SEND_LOG
+      ? sent.slice(0, count)
+      : Float64Array.from({ length: SEND_LOG }, (_, i) => sent[(count + i) % SEND_LOG]);
   return { driver, pacing: 'yielding', sendTimes };
 }
 
@@ -65,7 +90,13 @@ async function buildAloha(cfg: AlohaDriverConfig, description: RobotDescription)
   const { loadAlohaCalibration } = await import('../../../drivers/aloha/load-calibration.js');
   const calibration = await loadAlohaCalibration(cfg.calibration_paths);
   return {
-    driver: new AlohaSerialDriver({ description, ports: cfg.ports, calibration, bus: cfg.bus, allow_torque_off: cfg.allow_torque_off }),
+    driver: new AlohaSerialDriver({
+      description,
+      ports: cfg.ports,
+      calibration,
+      bus: cfg.bus,
+      allow_torque_off: cfg.allow_torque_off,
+    }),
     pacing: 'yielding',
   };
 }

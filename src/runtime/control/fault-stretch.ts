@@ -3,7 +3,7 @@
 // was only a few missed reads, going on with the plan because the actuators never left their last goal),
 // or give up: a stretch longer than the fault timeout ends the episode, and a latched fault (a servo's
 // hardware alert) ends it at once.
-import { isLatched, isMissedRead, type Health } from '../../../drivers/driver.js';
+import { type Health, isLatched, isMissedRead } from '../../../drivers/driver.js';
 
 export interface FaultReport {
   /** Stretches of non-ok health (each one held the robot). */
@@ -24,9 +24,14 @@ export class FaultStretches {
   private onlyMissedReads = true;
   private last: Health = 'ok';
 
-  constructor(private readonly timeout_ms: number, private readonly transient_ms: number) {}
+  constructor(
+    private readonly timeout_ms: number,
+    private readonly transient_ms: number,
+  ) {}
 
-  get holding(): boolean { return this.active; }
+  get holding(): boolean {
+    return this.active;
+  }
 
   /** A tick with this health: undefined while the run may go on, else why it must end now. */
   enter(h: Health, now_ms: number, problem: () => string): string | undefined {
@@ -40,7 +45,8 @@ export class FaultStretches {
     this.last = h;
     if (!isMissedRead(h)) this.onlyMissedReads = false;
     if (isLatched(h)) return `driver ${h}: ${problem()}`;
-    if (now_ms - this.started_ms > this.timeout_ms) return `driver ${h} for more than ${(this.timeout_ms / 1000).toFixed(1)} s: ${problem()}`;
+    if (now_ms - this.started_ms > this.timeout_ms)
+      return `driver ${h} for more than ${(this.timeout_ms / 1000).toFixed(1)} s: ${problem()}`;
     return undefined;
   }
 

@@ -8,7 +8,10 @@ export const DEFAULT_STALE_STATE_MS = 100;
 export const DEFAULT_STALE_IMAGE_MS = 250;
 
 export class FreshnessWatch {
-  constructor(readonly stale_state_ms = DEFAULT_STALE_STATE_MS, readonly stale_image_ms = DEFAULT_STALE_IMAGE_MS) {}
+  constructor(
+    readonly stale_state_ms = DEFAULT_STALE_STATE_MS,
+    readonly stale_image_ms = DEFAULT_STALE_IMAGE_MS,
+  ) {}
 
   /** The health of a tick: the driver's, or 'stale' when it is fine but its measurement is too old. */
   judge(health: Health, measured_ms: number, now_ms: number): Health {

@@ -3,6 +3,8 @@
 // every tick the loop lets the engine finish its real work (the clock settles), then delivers the chunks
 // whose charged latency has passed, then executes the tick; so where a chunk lands depends only on the
 // latency model, never on how long the machine took.
+
+import { newJointState } from '../../../drivers/driver.js';
 import type { SimDriver } from '../../../sim/sim-driver.js';
 import { ActionRing, DEFAULT_RING_TICKS } from '../action-ring.js';
 import type { VirtualClock } from '../episode/clocks.js';
@@ -10,7 +12,6 @@ import { ControlLoop, type EpisodeEnd } from './control-loop.js';
 import type { ControlPort } from './port.js';
 import type { LoopStats, ObservationMessage } from './protocol.js';
 import { TickBoard, type TickRecord } from './tick-board.js';
-import { newJointState } from '../../../drivers/driver.js';
 
 export interface InlineControlOptions {
   stale_state_ms: number;
@@ -33,18 +34,38 @@ export class InlineControl implements ControlPort {
   private stepping = false;
   private readonly observers: ((m: ObservationMessage) => void)[] = [];
 
-  constructor(readonly driver: SimDriver, private readonly clock: VirtualClock, opts: InlineControlOptions) {
+  constructor(
+    readonly driver: SimDriver,
+    private readonly clock: VirtualClock,
+    opts: InlineControlOptions,
+  ) {
     const desc = driver.description;
     this.ring = ActionRing.create({ capacity: DEFAULT_RING_TICKS, dim: desc.action_names.length }, false);
-    this.board = new TickBoard({ joints: desc.joint_names.length, grippers: desc.gripper_names.length, dim: desc.action_names.length });
-    const sim = { reset: (seed: number) => driver.reset(seed), get done() { return driver.done; }, success: () => driver.success() };
+    this.board = new TickBoard({
+      joints: desc.joint_names.length,
+      grippers: desc.gripper_names.length,
+      dim: desc.action_names.length,
+    });
+    const sim = {
+      reset: (seed: number) => driver.reset(seed),
+      get done() {
+        return driver.done;
+      },
+      success: () => driver.success(),
+    };
     this.loop = new ControlLoop(driver, this.ring, this.board, sim, opts);
     // listeners see a tick before its command moves the sim: a recorder renders the scene of that state
-    this.loop.beforeWrite = () => { this.seen = this.board.drain(this.seen, (r) => { for (const l of this.listeners) l(r); }); };
+    this.loop.beforeWrite = () => {
+      this.seen = this.board.drain(this.seen, (r) => {
+        for (const l of this.listeners) l(r);
+      });
+    };
     this.obsState = newJointState(desc);
   }
 
-  get description() { return this.driver.description; }
+  get description() {
+    return this.driver.description;
+  }
 
   async start(seed: number, max_ticks?: number): Promise<string | undefined> {
     this.driver.reset(seed);
@@ -71,8 +92,12 @@ export class InlineControl implements ControlPort {
     const s = this.obsState;
     this.driver.read(s);
     return {
-      type: 'observation', tick: this.loop.tick, t_mono_ms: s.t_mono_ms, position_rad: Float64Array.from(s.position_rad),
-      gripper: Float64Array.from(s.gripper), privileged: { task: this.driver.taskState() },
+      type: 'observation',
+      tick: this.loop.tick,
+      t_mono_ms: s.t_mono_ms,
+      position_rad: Float64Array.from(s.position_rad),
+      gripper: Float64Array.from(s.gripper),
+      privileged: { task: this.driver.taskState() },
     };
   }
 
@@ -93,8 +118,12 @@ export class InlineControl implements ControlPort {
   async stop(): Promise<LoopStats> {
     await this.driver.close();
     return {
-      counters: this.loop.ticker.counters, clamped_actions: this.loop.safety.clamped_actions, overruns: 0, jitter_ms: new Float64Array(0),
-      faults: this.loop.faults.report, driver: this.driver.counters(),
+      counters: this.loop.ticker.counters,
+      clamped_actions: this.loop.safety.clamped_actions,
+      overruns: 0,
+      jitter_ms: new Float64Array(0),
+      faults: this.loop.faults.report,
+      driver: this.driver.counters(),
     };
   }
 

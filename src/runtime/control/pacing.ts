@@ -36,7 +36,9 @@ function blockingPacer(spin_ms: number): Pacer {
       }
       spinUntil(deadline);
     },
-    idle(ms) { Atomics.wait(cell, 0, 0, ms); },
+    idle(ms) {
+      Atomics.wait(cell, 0, 0, ms);
+    },
   };
 }
 
@@ -54,5 +56,7 @@ function yieldingPacer(yield_ms: number): Pacer {
 }
 
 function spinUntil(deadline: number): void {
-  while (performance.now() < deadline) { /* spin: the last stretch is too short to trust a timer with */ }
+  while (performance.now() < deadline) {
+    /* spin: the last stretch is too short to trust a timer with */
+  }
 }

@@ -14,7 +14,10 @@ export interface ControlPort {
   start(seed: number, max_ticks?: number): Promise<string | undefined>;
   /** Called for every tick the loop executes, in order (`record` is a view: copy what you keep). */
   onTick(listener: (record: TickRecord) => void): () => void;
-  /** The state measured after the last executed tick, with what only the control side has (sim scene, privileged state). */
+  /**
+   * The state measured after the last executed tick, with what only the control side has (sim scene, privileged
+   * state).
+   */
   observe(): Promise<ObservationMessage>;
   /** When the latest stretch of non-ok driver health began (monotonic ms; -Infinity: never). */
   lastFaultStart_ms(): number;

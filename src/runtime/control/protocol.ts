@@ -2,12 +2,12 @@
 // its start and end, observations for the policy, statistics. Per-tick traffic does not go here: actions
 // come through the shared action ring and what each tick did goes out on the shared tick board.
 import type { MessagePort } from 'node:worker_threads';
-import type { RobotDescription } from '../../robot/index.js';
 import type { RosSettings } from '../../../calibration/ros-settings.js';
 import type { AlohaSide } from '../../../protocols/aloha/motor-map.js';
-import type { ControlCounters } from './ticker.js';
-import type { FaultReport } from './fault-stretch.js';
+import type { RobotDescription } from '../../robot/index.js';
 import type { EpisodeEnd } from './control-loop.js';
+import type { FaultReport } from './fault-stretch.js';
+import type { ControlCounters } from './ticker.js';
 
 /** The embedded MuJoCo sim, stepped by the control loop. */
 export interface SimDriverConfig {

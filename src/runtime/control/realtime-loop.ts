@@ -3,10 +3,10 @@
 // ends episodes. Lateness is counted (overruns, jitter), never made up by a burst of ticks: after a long
 // stall the schedule restarts from now.
 import { constants, PerformanceObserver } from 'node:perf_hooks';
-import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { newJointState, type JointState } from '../../../drivers/driver.js';
+import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
+import { type JointState, newJointState } from '../../../drivers/driver.js';
 import { monotonicMs } from '../../util/clock.js';
-import { FixedRateSchedule } from '../timing/scheduler.js';
+import { FixedRateSchedule } from '../../util/fixed-rate.js';
 import type { ControlLoop } from './control-loop.js';
 import type { BuiltDriver } from './driver-factory.js';
 import type { Pacer } from './pacing.js';
@@ -31,8 +31,13 @@ export class RealtimeLoop {
   /** Garbage collections in this thread since the loop started (a tick should cause none). */
   private readonly gc = { scavenges: 0, other: 0 };
 
-  constructor(private readonly loop: ControlLoop, private readonly built: BuiltDriver, private readonly pacer: Pacer,
-    private readonly port: MessagePort, private readonly fault_timeout_ms: number) {
+  constructor(
+    private readonly loop: ControlLoop,
+    private readonly built: BuiltDriver,
+    private readonly pacer: Pacer,
+    private readonly port: MessagePort,
+    private readonly fault_timeout_ms: number,
+  ) {
     this.schedule = new FixedRateSchedule(1000 / loop.description.control_hz, MAX_BEHIND_TICKS);
     this.obsState = newJointState(loop.description);
   }
@@ -40,7 +45,8 @@ export class RealtimeLoop {
   async run(): Promise<LoopStats> {
     const gcWatch = new PerformanceObserver((list) => {
       for (const e of list.getEntries()) {
-        if (((e as { detail?: { kind?: number } }).detail)?.kind === constants.NODE_PERFORMANCE_GC_MINOR) this.gc.scavenges++;
+        if ((e as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR)
+          this.gc.scavenges++;
         else this.gc.other++;
       }
     });
@@ -75,7 +81,9 @@ export class RealtimeLoop {
     if (this.loop.ending && this.running) await this.finish();
   }
 
-  /** Handle every message waiting; a promise only for an episode start or end (the blocking loop never awaits a tick). */
+  /**
+   * Handle every message waiting; a promise only for an episode start or end (the blocking loop never awaits a tick).
+   */
   private drain(): void | Promise<void> {
     for (let m = receiveMessageOnPort(this.port); m; m = receiveMessageOnPort(this.port)) {
       const pending = this.handle(m.message as ToWorker);
@@ -85,10 +93,17 @@ export class RealtimeLoop {
 
   private handle(m: ToWorker): void | Promise<void> {
     switch (m.type) {
-      case 'start': return this.start(m.seed, m.max_ticks);
-      case 'observe': this.observe = true; return;
-      case 'end': this.loop.requestEnd(m.fault); return;
-      case 'stop': this.stop = true; return;
+      case 'start':
+        return this.start(m.seed, m.max_ticks);
+      case 'observe':
+        this.observe = true;
+        return;
+      case 'end':
+        this.loop.requestEnd(m.fault);
+        return;
+      case 'stop':
+        this.stop = true;
+        return;
     }
   }
 
@@ -125,7 +140,11 @@ export class RealtimeLoop {
     const s = this.obsState;
     this.built.driver.read(s);
     this.post({
-      type: 'observation', tick: this.loop.tick, t_mono_ms: s.t_mono_ms, position_rad: s.position_rad, gripper: s.gripper,
+      type: 'observation',
+      tick: this.loop.tick,
+      t_mono_ms: s.t_mono_ms,
+      position_rad: s.position_rad,
+      gripper: s.gripper,
       ...this.built.sim?.observationExtras(),
     });
   }
@@ -133,9 +152,14 @@ export class RealtimeLoop {
   private stats(): LoopStats {
     const loop = this.loop;
     return {
-      counters: loop.ticker.counters, clamped_actions: loop.safety.clamped_actions, overruns: this.overruns,
-      jitter_ms: this.jitter.slice(0, Math.min(this.jitterCount, JITTER_SAMPLES)), faults: loop.faults.report, driver: loop.driver.counters(),
-      command_t_mono_ms: this.built.sendTimes?.(), gc: { ...this.gc },
+      counters: loop.ticker.counters,
+      clamped_actions: loop.safety.clamped_actions,
+      overruns: this.overruns,
+      jitter_ms: this.jitter.slice(0, Math.min(this.jitterCount, JITTER_SAMPLES)),
+      faults: loop.faults.report,
+      driver: loop.driver.counters(),
+      command_t_mono_ms: this.built.sendTimes?.(),
+      gc: { ...this.gc },
     };
   }
 

@@ -1,13 +1,20 @@
 // The main thread's handle on the real-time control loop in its own worker thread: starts it with its
 // driver, starts and ends episodes, asks for observations, and reads every tick from the shared tick
 // board. Every wait is bounded by the worker: if it fails or exits, whoever waits is told why.
-import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { DriverSetupError } from '../../../drivers/driver.js';
 import type { RobotDescription } from '../../robot/index.js';
 import { ActionRing, DEFAULT_RING_TICKS } from '../action-ring.js';
 import type { EpisodeEnd } from './control-loop.js';
 import type { ControlPort } from './port.js';
-import type { ControlWorkerData, DriverConfig, FromWorker, LoopStats, ObservationMessage, ToWorker } from './protocol.js';
+import type {
+  ControlWorkerData,
+  DriverConfig,
+  FromWorker,
+  LoopStats,
+  ObservationMessage,
+  ToWorker,
+} from './protocol.js';
 import { TickBoard, type TickRecord } from './tick-board.js';
 
 export interface ThreadedControlOptions {
@@ -32,8 +39,13 @@ export class ThreadedControl implements ControlPort {
   private seen = 0;
   private stopped = false;
 
-  private constructor(private readonly worker: Worker, private readonly port: MessagePort, readonly ring: ActionRing,
-    private readonly board: TickBoard, readonly description: RobotDescription) {
+  private constructor(
+    private readonly worker: Worker,
+    private readonly port: MessagePort,
+    readonly ring: ActionRing,
+    private readonly board: TickBoard,
+    readonly description: RobotDescription,
+  ) {
     port.on('message', (m: FromWorker) => this.dispatch(m));
     worker.on('error', (err) => this.fail(new Error(`control thread failed: ${err.message}`)));
     worker.on('exit', (code) => this.fail(new Error(`control thread exited (code ${code})`)));
@@ -41,21 +53,45 @@ export class ThreadedControl implements ControlPort {
   }
 
   /** Start the control thread and its driver; a robot that cannot be set up throws DriverSetupError (nothing moved). */
-  static async start(driver: DriverConfig, description: RobotDescription, opts: ThreadedControlOptions): Promise<ThreadedControl> {
+  static async start(
+    driver: DriverConfig,
+    description: RobotDescription,
+    opts: ThreadedControlOptions,
+  ): Promise<ThreadedControl> {
     const dim = description.action_names.length;
     const ring = ActionRing.create({ capacity: DEFAULT_RING_TICKS, dim }, true);
-    const board = new TickBoard({ joints: description.joint_names.length, grippers: description.gripper_names.length, dim });
+    const board = new TickBoard({
+      joints: description.joint_names.length,
+      grippers: description.gripper_names.length,
+      dim,
+    });
     const { port1, port2 } = new MessageChannel();
     const data: ControlWorkerData = {
-      driver, description, ring: ring.buffer as SharedArrayBuffer, ring_capacity: DEFAULT_RING_TICKS, board: board.buffer, port: port2,
-      max_step_rad: opts.max_step_rad, stale_state_ms: opts.stale_state_ms, fault_timeout_ms: opts.fault_timeout_ms, spin_ms: opts.spin_ms ?? 1.5,
+      driver,
+      description,
+      ring: ring.buffer as SharedArrayBuffer,
+      ring_capacity: DEFAULT_RING_TICKS,
+      board: board.buffer,
+      port: port2,
+      max_step_rad: opts.max_step_rad,
+      stale_state_ms: opts.stale_state_ms,
+      fault_timeout_ms: opts.fault_timeout_ms,
+      spin_ms: opts.spin_ms ?? 1.5,
     };
-    const worker = new Worker(new URL('./control-worker.js', import.meta.url), { workerData: data, transferList: [port2] });
+    const worker = new Worker(new URL('./control-worker.js', import.meta.url), {
+      workerData: data,
+      transferList: [port2],
+    });
     const reply = await new Promise<FromWorker>((resolve, reject) => {
-      port1.on('message', (m: FromWorker) => { if (m.type === 'ready' || m.type === 'setup_failed' || m.type === 'error') resolve(m); });
+      port1.on('message', (m: FromWorker) => {
+        if (m.type === 'ready' || m.type === 'setup_failed' || m.type === 'error') resolve(m);
+      });
       worker.once('error', reject);
       worker.once('exit', (code) => reject(new Error(`control thread exited (code ${code}) before it was ready`)));
-    }).catch(async (err: Error) => { await worker.terminate(); throw err; });
+    }).catch(async (err: Error) => {
+      await worker.terminate();
+      throw err;
+    });
     port1.removeAllListeners('message');
     worker.removeAllListeners();
     if (reply.type === 'setup_failed') {
@@ -97,7 +133,7 @@ export class ThreadedControl implements ControlPort {
   }
 
   async ended(): Promise<EpisodeEnd> {
-    const m = this.unclaimedEnd ?? await this.next('episode_end');
+    const m = this.unclaimedEnd ?? (await this.next('episode_end'));
     this.unclaimedEnd = undefined;
     const { type: _, ...end } = m as Extract<FromWorker, { type: 'episode_end' }>;
     // ticks published before the end reach their listeners before the episode is over
@@ -111,7 +147,12 @@ export class ThreadedControl implements ControlPort {
     this.post({ type: 'stop' });
     let timer: NodeJS.Timeout | undefined;
     // a control thread that does not answer in time is terminated without its statistics
-    const m = await Promise.race([stats, new Promise<undefined>((r) => { timer = setTimeout(() => r(undefined), STOP_TIMEOUT_MS); })]);
+    const m = await Promise.race([
+      stats,
+      new Promise<undefined>((r) => {
+        timer = setTimeout(() => r(undefined), STOP_TIMEOUT_MS);
+      }),
+    ]);
     clearTimeout(timer);
     this.stopped = true;
     await this.worker.terminate();
@@ -149,7 +190,8 @@ export class ThreadedControl implements ControlPort {
     }
     // one message answers every request waiting for it (two observations asked for between two ticks get
     // the same one), and their other awaited types with it
-    for (let j = this.waiters.length - 1; j >= 0; j--) if (answered.has(this.waiters[j].resolve)) this.waiters.splice(j, 1);
+    for (let j = this.waiters.length - 1; j >= 0; j--)
+      if (answered.has(this.waiters[j].resolve)) this.waiters.splice(j, 1);
     for (const resolve of answered) resolve(m);
   }
 

@@ -13,9 +13,17 @@ const I_HEADER = 2; // Int32 words (8 bytes: keeps the Float64 part aligned)
 const F_LAST_FAULT_START = 0;
 const F_HEADER = 2;
 // record: tick, measured at, health, source, then position, velocity, gripper, command
-const R_TICK = 0, R_T = 1, R_HEALTH = 2, R_SOURCE = 3, R_FIXED = 4;
+const R_TICK = 0,
+  R_T = 1,
+  R_HEALTH = 2,
+  R_SOURCE = 3,
+  R_FIXED = 4;
 
-export interface BoardShape { joints: number; grippers: number; dim: number }
+export interface BoardShape {
+  joints: number;
+  grippers: number;
+  dim: number;
+}
 
 /** One tick as the reader sees it (a view reused from record to record). */
 export interface TickRecord {
@@ -37,7 +45,10 @@ export class TickBoard {
   private readonly view: TickRecord;
   private readonly command: Float64Array;
 
-  constructor(readonly shape: BoardShape, buffer?: SharedArrayBuffer) {
+  constructor(
+    readonly shape: BoardShape,
+    buffer?: SharedArrayBuffer,
+  ) {
     this.stride = R_FIXED + 2 * shape.joints + shape.grippers + shape.dim;
     this.buffer = buffer ?? new SharedArrayBuffer(4 * I_HEADER + 8 * (F_HEADER + CAPACITY * this.stride));
     this.head = new Int32Array(this.buffer, 0, I_HEADER);
@@ -45,14 +56,26 @@ export class TickBoard {
     this.rec = new Float64Array(this.buffer, 4 * I_HEADER + 8 * F_HEADER, CAPACITY * this.stride);
     this.command = new Float64Array(shape.dim);
     this.view = {
-      tick: 0, health: 'ok', source: 'startup', command: null,
-      state: { t_mono_ms: 0, position_rad: new Float64Array(shape.joints), velocity_rad_s: new Float64Array(shape.joints), gripper: new Float64Array(shape.grippers) },
+      tick: 0,
+      health: 'ok',
+      source: 'startup',
+      command: null,
+      state: {
+        t_mono_ms: 0,
+        position_rad: new Float64Array(shape.joints),
+        velocity_rad_s: new Float64Array(shape.joints),
+        gripper: new Float64Array(shape.grippers),
+      },
     };
   }
 
-  get written(): number { return Atomics.load(this.head, I_WRITTEN); }
+  get written(): number {
+    return Atomics.load(this.head, I_WRITTEN);
+  }
   /** When the latest stretch of non-ok health began (monotonic ms; -Infinity: never). */
-  get lastFaultStart_ms(): number { return this.fhead[F_LAST_FAULT_START]; }
+  get lastFaultStart_ms(): number {
+    return this.fhead[F_LAST_FAULT_START];
+  }
 
   // ---- writer (control loop) ----
 
@@ -102,7 +125,9 @@ export class TickBoard {
 
   private load(n: number, visit: (r: TickRecord) => void): void {
     let o = (n % CAPACITY) * this.stride;
-    const r = this.rec, v = this.view, s = v.state;
+    const r = this.rec,
+      v = this.view,
+      s = v.state;
     v.tick = r[o + R_TICK];
     s.t_mono_ms = r[o + R_T];
     v.health = HEALTH[r[o + R_HEALTH]];

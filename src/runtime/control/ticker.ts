@@ -1,7 +1,7 @@
 // What the control loop does each tick with the buffer, whichever thread and clock it runs on: take the
 // action for exactly this tick from the ring (or keep the last command if there is none: an underrun),
 // pass it through safety, and count what happened. No allocation per tick.
-import { H_HOLD, H_LAST_CHUNK, type ActionRing, type SlotRead } from '../action-ring.js';
+import { type ActionRing, H_HOLD, H_LAST_CHUNK, type SlotRead } from '../action-ring.js';
 import type { SafetyFilter } from '../safety.js';
 
 export interface ControlCounters {
@@ -21,7 +21,17 @@ export interface ControlCounters {
 }
 
 export function newControlCounters(): ControlCounters {
-  return { ticks: 0, underruns: 0, startup_ticks: 0, seams: 0, seam_jump_sum: 0, seam_jump_max: 0, within_steps: 0, within_step_sum: 0, fault_hold_ticks: 0 };
+  return {
+    ticks: 0,
+    underruns: 0,
+    startup_ticks: 0,
+    seams: 0,
+    seam_jump_sum: 0,
+    seam_jump_max: 0,
+    within_steps: 0,
+    within_step_sum: 0,
+    fault_hold_ticks: 0,
+  };
 }
 
 /** Where a tick's command came from. */
@@ -42,7 +52,10 @@ export class ControlTicker {
   /** Where the command of the last tick came from. */
   source: CommandSource = 'startup';
 
-  constructor(private readonly ring: ActionRing, private readonly safety: SafetyFilter) {
+  constructor(
+    private readonly ring: ActionRing,
+    private readonly safety: SafetyFilter,
+  ) {
     this.last = new Float64Array(ring.dim);
     this.target = new Float64Array(ring.dim);
     this.prevTarget = new Float64Array(ring.dim);

@@ -7,7 +7,7 @@
 //    each inference is charged a latency from a seeded model instead, and its chunk is delivered when the
 //    loop's time passes that latency: the same run, bit for bit, on any machine under any load.
 import { monotonicMs } from '../../util/clock.js';
-import { LatencyInjector, LatencyModel, type InjectedLatency } from '../timing/latency-model.js';
+import { type InjectedLatency, LatencyInjector, LatencyModel } from '../timing/latency-model.js';
 
 export interface EngineClock {
   readonly kind: 'realtime' | 'virtual';
@@ -35,9 +35,15 @@ export class RealClock implements EngineClock {
     this.injector = new LatencyInjector(injected, seed);
   }
 
-  now(): number { return monotonicMs(); }
-  work<T>(p: Promise<T>): Promise<T> { return p; }
-  charge(asked_ms: number): number { return monotonicMs() - asked_ms + this.injector.sample_ms(); }
+  now(): number {
+    return monotonicMs();
+  }
+  work<T>(p: Promise<T>): Promise<T> {
+    return p;
+  }
+  charge(asked_ms: number): number {
+    return monotonicMs() - asked_ms + this.injector.sample_ms();
+  }
 
   async deliver(due_ms: number, fn: () => void): Promise<void> {
     const wait = due_ms - monotonicMs();
@@ -46,10 +52,16 @@ export class RealClock implements EngineClock {
   }
 
   setLatencyModel(): void {}
-  latencyModelSpec(): undefined { return undefined; }
+  latencyModelSpec(): undefined {
+    return undefined;
+  }
 }
 
-interface Delivery { due_ms: number; fn: () => void; done: () => void }
+interface Delivery {
+  due_ms: number;
+  fn: () => void;
+  done: () => void;
+}
 
 export class VirtualClock implements EngineClock {
   readonly kind = 'virtual' as const;
@@ -60,18 +72,28 @@ export class VirtualClock implements EngineClock {
   private readonly injector: LatencyInjector;
   private model: LatencyModel | undefined;
 
-  constructor(injected: InjectedLatency, private readonly seed: number, model?: LatencyModel) {
+  constructor(
+    injected: InjectedLatency,
+    private readonly seed: number,
+    model?: LatencyModel,
+  ) {
     this.injector = new LatencyInjector(injected, seed);
     this.model = model;
   }
 
-  get needsLatencyModel(): boolean { return this.model === undefined; }
-  now(): number { return this.t_ms; }
+  get needsLatencyModel(): boolean {
+    return this.model === undefined;
+  }
+  now(): number {
+    return this.t_ms;
+  }
 
   work<T>(p: Promise<T>): Promise<T> {
     this.busy++;
     this.touched = true;
-    return p.finally(() => { this.busy--; });
+    return p.finally(() => {
+      this.busy--;
+    });
   }
 
   charge(): number {
@@ -87,15 +109,22 @@ export class VirtualClock implements EngineClock {
   }
 
   setLatencyModel(samples_ms: number[]): void {
-    this.model = new LatencyModel(samples_ms.map((x) => Math.round(x * 100) / 100), this.seed);
+    this.model = new LatencyModel(
+      samples_ms.map((x) => Math.round(x * 100) / 100),
+      this.seed,
+    );
   }
 
-  latencyModelSpec(): string | undefined { return this.model?.spec(); }
+  latencyModelSpec(): string | undefined {
+    return this.model?.spec();
+  }
 
   // ---- the control side (inline-control.ts) ----
 
   /** Whether the engine may still be working: the loop must settle() before its next tick. */
-  get unsettled(): boolean { return this.busy > 0 || this.touched; }
+  get unsettled(): boolean {
+    return this.busy > 0 || this.touched;
+  }
 
   /** Wait until no real work is in flight and everything it started has run (one macrotask turn at least). */
   async settle(): Promise<void> {

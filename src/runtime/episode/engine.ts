@@ -6,21 +6,22 @@
 //   tick records --(trigger: actions left <= expected delay + margin, none in flight)--> observe
 //     -> world view (cameras; frames too old: skip) -> policy.infer -> charged latency -> screen
 //     -> ActionBuffer.insert (drops what the control loop has already executed)
-import { H_HOLD } from '../action-ring.js';
-import { ActionBuffer } from '../action-buffer.js';
-import { chunkProblem } from '../safety.js';
+
 import type { ActionChunk, CameraImage, Observation, Policy } from '../../policy/policy.js';
+import { ActionBuffer } from '../action-buffer.js';
+import { H_HOLD } from '../action-ring.js';
 import { DEFAULT_STALE_IMAGE_MS, DEFAULT_STALE_STATE_MS, FreshnessWatch } from '../control/freshness.js';
 import type { ControlPort } from '../control/port.js';
 import type { LoopStats } from '../control/protocol.js';
 import type { TickRecord } from '../control/tick-board.js';
 import { newControlCounters } from '../control/ticker.js';
+import type { EpisodeOutcome, RuntimeOptions, RuntimeReport, TickRecorder } from '../runtime-types.js';
+import { chunkProblem } from '../safety.js';
 import { LatencyEstimator } from '../timing/latency-estimator.js';
 import { expectedDelayTicks, shouldInfer } from '../timing/trigger.js';
 import type { CameraWant, WorldLink } from '../world-link.js';
 import type { EngineClock } from './clocks.js';
 import { buildObservation } from './observation.js';
-import type { EpisodeOutcome, RuntimeOptions, RuntimeReport, TickRecorder } from '../runtime-types.js';
 
 const DEFAULT_FAULT_TIMEOUT_MS = 5000;
 /** Timed calls that make the virtual clock's measured latency model. */
@@ -48,11 +49,19 @@ export class EpisodeEngine {
   private holds = 0;
   private stale_observations = 0;
 
-  constructor(private readonly port: ControlPort, private readonly policy: Policy, private readonly world: WorldLink,
-    private readonly clock: EngineClock, private readonly opts: RuntimeOptions) {
+  constructor(
+    private readonly port: ControlPort,
+    private readonly policy: Policy,
+    private readonly world: WorldLink,
+    private readonly clock: EngineClock,
+    private readonly opts: RuntimeOptions,
+  ) {
     this.buffer = new ActionBuffer(port.ring, { blend: opts.blend, fixed_delay_ticks: opts.fixed_delay_ticks });
     this.latency = new LatencyEstimator({ prior_ms: opts.latency_prior_ms });
-    this.freshness = new FreshnessWatch(opts.stale_observation_ms ?? DEFAULT_STALE_STATE_MS, opts.stale_image_ms ?? DEFAULT_STALE_IMAGE_MS);
+    this.freshness = new FreshnessWatch(
+      opts.stale_observation_ms ?? DEFAULT_STALE_STATE_MS,
+      opts.stale_image_ms ?? DEFAULT_STALE_IMAGE_MS,
+    );
     this.dt_ms = 1000 / port.description.control_hz;
     this.wanted = policy.describe().cameras.map((c) => ({ name: c.name, size: c.width }));
   }
@@ -82,7 +91,12 @@ export class EpisodeEngine {
     const end = await ended;
     off();
     const fault = this.fault ?? end.fault;
-    return { seed, success: this.world.success ? this.world.success() : end.success, ticks: end.ticks, ...(fault ? { fault } : {}) };
+    return {
+      seed,
+      success: this.world.success ? this.world.success() : end.success,
+      ticks: end.ticks,
+      ...(fault ? { fault } : {}),
+    };
   }
 
   /** Stop the robot where it is (a fault, or the user pressed Ctrl-C) and end the episode. */
@@ -118,7 +132,10 @@ export class EpisodeEngine {
       this.port.requestEnd();
     }
     if (this.inFlight || this.fault || r.health !== 'ok') return;
-    if (!shouldInfer(this.buffer.remaining(this.port.ring.executedTick()), this.expectedDelay(), this.opts.margin_ticks)) return;
+    if (
+      !shouldInfer(this.buffer.remaining(this.port.ring.executedTick()), this.expectedDelay(), this.opts.margin_ticks)
+    )
+      return;
     this.inFlight = true;
     void this.inferOnce(this.episode);
   }
@@ -183,7 +200,9 @@ export class EpisodeEngine {
   private async warmUp(): Promise<void> {
     const asked = this.clock.now();
     try {
-      const obs = await this.clock.work(this.port.observe().then((m) => this.observation(m, this.world.view(m, this.wanted), m.tick)));
+      const obs = await this.clock.work(
+        this.port.observe().then((m) => this.observation(m, this.world.view(m, this.wanted), m.tick)),
+      );
       const chunk = await this.clock.work(this.policy.infer(obs));
       const problem = chunkProblem(chunk, this.port.ring.dim);
       if (problem) {
@@ -218,13 +237,23 @@ export class EpisodeEngine {
     const timeout_ms = this.opts.fault_timeout_ms ?? DEFAULT_FAULT_TIMEOUT_MS;
     if (now - this.cameraStaleSince <= timeout_ms) return;
     const age_s = ((now - img.t_mono_ms) / 1000).toFixed(1);
-    this.hold(`camera '${img.name}' stale: its newest frame is ${age_s} s old (no inference on frames older than `
-      + `${this.freshness.stale_image_ms} ms) for more than ${(timeout_ms / 1000).toFixed(1)} s`);
+    this.hold(
+      `camera '${img.name}' stale: its newest frame is ${age_s} s old (no inference on frames older than ` +
+        `${this.freshness.stale_image_ms} ms) for more than ${(timeout_ms / 1000).toFixed(1)} s`,
+    );
   }
 
-  private observation(m: Parameters<typeof buildObservation>[0], view: Parameters<typeof buildObservation>[1], asked_tick: number): Observation {
+  private observation(
+    m: Parameters<typeof buildObservation>[0],
+    view: Parameters<typeof buildObservation>[1],
+    asked_tick: number,
+  ): Observation {
     return buildObservation(m, view, asked_tick, {
-      robot: this.port.description, policy: this.policy.describe(), buffer: this.buffer, latency: this.latency, dt_ms: this.dt_ms,
+      robot: this.port.description,
+      policy: this.policy.describe(),
+      buffer: this.buffer,
+      latency: this.latency,
+      dt_ms: this.dt_ms,
       expected_delay_ticks: this.expectedDelay(),
     });
   }
@@ -240,10 +269,18 @@ export class EpisodeEngine {
       overruns: stats?.overruns ?? 0,
       jitter_ms: stats?.jitter_ms ?? [],
       buffer: this.buffer.stats,
-      safety: { clamped_actions: stats?.clamped_actions ?? 0, rejected_chunks: this.rejected_chunks, holds: this.holds },
+      safety: {
+        clamped_actions: stats?.clamped_actions ?? 0,
+        rejected_chunks: this.rejected_chunks,
+        holds: this.holds,
+      },
       latency: this.latency,
       stale_observations: this.stale_observations,
-      driver: { ...(stats?.faults ?? { holds: 0, holds_by_health: {}, longest_hold_ms: 0 }), counters: stats?.driver ?? {}, command_t_mono_ms: stats?.command_t_mono_ms },
+      driver: {
+        ...(stats?.faults ?? { holds: 0, holds_by_health: {}, longest_hold_ms: 0 }),
+        counters: stats?.driver ?? {},
+        command_t_mono_ms: stats?.command_t_mono_ms,
+      },
       control_gc: stats?.gc,
       latency_model: this.clock.latencyModelSpec() ?? null,
     };

@@ -14,7 +14,13 @@ export interface LatencyEstimatorOptions {
   prior_ms?: number;
 }
 
-export interface LatencySummary { calls: number; p50: number; p95: number; p99: number; max: number }
+export interface LatencySummary {
+  calls: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
 
 export class LatencyEstimator {
   private readonly window: number;
@@ -71,7 +77,13 @@ export class LatencyEstimator {
   /** Every call's latency, warm-up included (quantiles over the last 65536), for the summary. */
   summary(): LatencySummary {
     const [p50, p95, p99] = this.all.quantiles([0.5, 0.95, 0.99]);
-    return { calls: this.all.count, p50: round(p50), p95: round(p95), p99: round(p99), max: round(this.all.count ? this.all.max : 0) };
+    return {
+      calls: this.all.count,
+      p50: round(p50),
+      p95: round(p95),
+      p99: round(p99),
+      max: round(this.all.count ? this.all.max : 0),
+    };
   }
 }
 

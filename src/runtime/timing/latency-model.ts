@@ -20,7 +20,10 @@ export function parseInjectedLatency(text: string): InjectedLatency {
 export class LatencyInjector {
   private readonly rng: Rng;
 
-  constructor(readonly spec: InjectedLatency, seed = 0) {
+  constructor(
+    readonly spec: InjectedLatency,
+    seed = 0,
+  ) {
     this.rng = new Rng(seed);
   }
 
@@ -33,7 +36,8 @@ export class LatencyInjector {
 /** How the virtual clock charges an inference: measured at start-up, a fixed time, or given samples. */
 export type LatencyModelSpec = { kind: 'measured' } | { kind: 'fixed'; ms: number } | { kind: 'samples'; ms: number[] };
 
-export const LATENCY_MODEL_HELP = 'measured (time a few calls at start-up, then draw from them with the seed) | fixed:MS | samples:MS,MS,...';
+export const LATENCY_MODEL_HELP =
+  'measured (time a few calls at start-up, then draw from them with the seed) | fixed:MS | samples:MS,MS,...';
 
 export function parseLatencyModel(text: string): LatencyModelSpec {
   const t = text.trim();
@@ -49,7 +53,10 @@ export function parseLatencyModel(text: string): LatencyModelSpec {
 export class LatencyModel {
   private readonly rng: Rng;
 
-  constructor(readonly samples_ms: readonly number[], seed: number) {
+  constructor(
+    readonly samples_ms: readonly number[],
+    seed: number,
+  ) {
     if (samples_ms.length === 0) throw new Error('a latency model needs at least one sample');
     this.rng = new Rng(seed + 0x5eed);
   }
@@ -65,7 +72,9 @@ export class LatencyModel {
 
   /** The flag value that reproduces this model exactly. */
   spec(): string {
-    return this.samples_ms.length === 1 ? `fixed:${round2(this.samples_ms[0])}` : `samples:${this.samples_ms.map(round2).join(',')}`;
+    return this.samples_ms.length === 1
+      ? `fixed:${round2(this.samples_ms[0])}`
+      : `samples:${this.samples_ms.map(round2).join(',')}`;
   }
 }
 

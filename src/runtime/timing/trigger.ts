@@ -16,7 +16,11 @@ export function shouldInfer(remaining: number, expected_delay_ticks: number, mar
  * The delay a chunk is expected to take, in ticks: a high quantile of recent latencies, or the
  * robot's fixed UAC delay when that is longer.
  */
-export function expectedDelayTicks(latency: LatencyEstimator, dt_ms: number, fixed_delay_ticks: number | undefined): number {
+export function expectedDelayTicks(
+  latency: LatencyEstimator,
+  dt_ms: number,
+  fixed_delay_ticks: number | undefined,
+): number {
   return Math.max(latency.estimateTicks(dt_ms), fixed_delay_ticks ?? 0);
 }
 

@@ -9,7 +9,10 @@ export class FixedRateSchedule {
   private startMs = 0;
   private done = 0;
 
-  constructor(readonly period_ms: number, private readonly max_behind: number) {
+  constructor(
+    readonly period_ms: number,
+    private readonly max_behind: number,
+  ) {
     if (!(period_ms > 0)) throw new Error(`period must be positive, got ${period_ms} ms`);
   }
 
@@ -53,12 +56,20 @@ export class TickTimer {
   private readonly schedule: FixedRateSchedule;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(period_ms: number, private readonly onTick: () => void, private readonly max_catch_up = 5) {
+  constructor(
+    period_ms: number,
+    private readonly onTick: () => void,
+    private readonly max_catch_up = 5,
+  ) {
     this.schedule = new FixedRateSchedule(period_ms, max_catch_up);
   }
 
-  get slipped_ticks(): number { return this.schedule.slipped_ticks; }
-  get running(): boolean { return this.timer !== undefined; }
+  get slipped_ticks(): number {
+    return this.schedule.slipped_ticks;
+  }
+  get running(): boolean {
+    return this.timer !== undefined;
+  }
 
   start(): void {
     this.stop();

@@ -1,0 +1,291 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { test } from 'node:test';
+import { McapWriter } from '@mcap/core';
+import { EpisodeFileError, readEpisode } from '../src/recording/episode-reader.js';
+import { type EpisodeMeta, EpisodeWriter, type TickRecord } from '../src/recording/episode-writer.js';
+import { FileWritable } from '../src/recording/file-io.js';
+import {
+  ACTION_SCHEMA,
+  EPISODE_METADATA_NAME,
+  encodeEpisodeMetadata,
+  JOINT_STATE_SCHEMA,
+  schemaBytes,
+  TOPIC_ACTION,
+  TOPIC_JOINT_STATE,
+} from '../src/recording/schemas.js';
+
+const dir = await mkdtemp(join(tmpdir(), 'vla-recording-test-'));
+test.after(() => rm(dir, { recursive: true, force: true }));
+let seq = 0;
+const tmp = (name = 'episode.mcap') => join(dir, `${seq++}-${name}`);
+
+const META: EpisodeMeta = {
+  robot: 'so100',
+  task: 'pick up the red cube',
+  seed: 1234,
+  control_hz: 50,
+  joint_names: ['shoulder_pan', 'shoulder_lift', 'elbow', 'wrist_flex', 'wrist_roll'],
+  gripper_names: ['gripper'],
+  action_names: ['a0', 'a1', 'a2', 'a3', 'a4', 'grip'],
+  cameras: [
+    { name: 'wrist', width: 32, height: 24 },
+    { name: 'scene', width: 20, height: 16 },
+  ],
+  policy: 'smolvla@test',
+};
+const T0 = 1_700_000_000_123_456_789n;
+const DT = 20_000_000n;
+
+function frame(camera: string, width: number, height: number, tick: number): Uint8Array {
+  const rgb = new Uint8Array(width * height * 3);
+  for (let i = 0; i < rgb.length; i++) rgb[i] = (i * 7 + tick * 13 + camera.length * 31 + ((i * i) >> 5)) & 255;
+  return rgb;
+}
+
+function tickRecord(tick: number, withFrames = true): TickRecord {
+  const j = META.joint_names.length;
+  const pos = new Float64Array(j).map((_, i) => Math.sin(tick * 0.1 + i) * 1.7 + 1e-9 * i);
+  const vel = Array.from({ length: j }, (_, i) => Math.cos(tick * 0.3 - i) / 3);
+  if (tick === 7) vel[2] = NaN; // stored as JSON null, read back as NaN
+  if (tick === 8) vel[1] = -0;
+  const frames = [];
+  if (withFrames) {
+    frames.push({ camera: 'wrist', width: 32, height: 24, rgb: frame('wrist', 32, 24, tick) });
+    if (tick % 3 === 0) frames.push({ camera: 'scene', width: 20, height: 16, rgb: frame('scene', 20, 16, tick) });
+  }
+  return {
+    tick,
+    stamp_ns: T0 + BigInt(tick) * DT,
+    position_rad: pos,
+    velocity_rad_s: vel,
+    gripper: [tick / 60],
+    action: Float32Array.from({ length: 6 }, (_, i) => tick * 0.01 - i * 0.25),
+    frames,
+  };
+}
+
+async function writeEpisode(path: string, ticks = 60, success = true): Promise<TickRecord[]> {
+  const w = await EpisodeWriter.open(path, META);
+  const recs: TickRecord[] = [];
+  for (let t = 0; t < ticks; t++) {
+    const rec = tickRecord(t);
+    recs.push(rec);
+    await w.writeTick(rec);
+  }
+  await w.close({ success });
+  return recs;
+}
+
+async function expectFileError(path: string, pattern: RegExp, opts?: { frames?: boolean }): Promise<EpisodeFileError> {
+  try {
+    await readEpisode(path, opts);
+  } catch (err) {
+    assert.ok(err instanceof EpisodeFileError, `expected EpisodeFileError, got ${String(err)}`);
+    assert.equal(err.path, path);
+    assert.ok(err.message.includes(basename(path)), `message names the file: ${err.message}`);
+    assert.match(err.message, pattern);
+    return err;
+  }
+  assert.fail(`readEpisode(${path}) should have failed with ${pattern}`);
+}
+
+let golden: { path: string; bytes: Buffer; recs: TickRecord[] } | undefined;
+async function goldenFile() {
+  if (!golden) {
+    const path = tmp('golden.mcap');
+    const recs = await writeEpisode(path);
+    golden = { path, bytes: await readFile(path), recs };
+  }
+  return golden;
+}
+
+test('missing file, directory, empty file, not MCAP', async () => {
+  await expectFileError(join(dir, 'nope.mcap'), /file not found/);
+  const sub = join(dir, 'adir.mcap');
+  await mkdir(sub);
+  await expectFileError(sub, /not a regular file|is a directory/);
+  const empty = tmp('empty.mcap');
+  await writeFile(empty, '');
+  await expectFileError(empty, /empty file/);
+  const text = tmp('notes.mcap');
+  await writeFile(text, 'these are not the bytes you are looking for\n'.repeat(10));
+  await expectFileError(text, /not an MCAP file \(bad magic/);
+  const png = tmp('image.mcap');
+  await writeFile(png, Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0]));
+  await expectFileError(png, /not an MCAP file/);
+});
+
+test('truncated files (interrupted recording) at several cut points', async () => {
+  const { bytes } = await goldenFile();
+  const cuts = [
+    1,
+    5,
+    8,
+    20,
+    64,
+    1000,
+    Math.floor(bytes.length / 3),
+    Math.floor(bytes.length / 2),
+    bytes.length - 200,
+    bytes.length - 37,
+    bytes.length - 8,
+    bytes.length - 1,
+  ];
+  for (const cut of cuts) {
+    const path = tmp(`cut-${cut}.mcap`);
+    await writeFile(path, bytes.subarray(0, cut));
+    const err = await expectFileError(path, /truncated MCAP file \(no footer; was the recording interrupted\?\)/);
+    assert.equal(err.problem, 'truncated MCAP file (no footer; was the recording interrupted?)');
+  }
+});
+
+test('a recording that was never closed reads as truncated', async () => {
+  const path = tmp('open.mcap');
+  const w = await EpisodeWriter.open(path, META);
+  for (let t = 0; t < 5; t++) await w.writeTick(tickRecord(t));
+  await expectFileError(path, /truncated MCAP file/);
+  await w.close({ success: true });
+  assert.equal((await readEpisode(path)).ticks, 5);
+});
+
+test('corrupted bytes anywhere give EpisodeFileError', async () => {
+  const { bytes } = await goldenFile();
+  const positions = new Set<number>();
+  for (let k = 0; k < 48; k++) positions.add(Math.floor(((bytes.length - 1) * k) / 47));
+  for (const p of [Math.floor(bytes.length / 2), 9, 30, bytes.length - 30, bytes.length - 9]) positions.add(p);
+  for (const p of positions) {
+    const damaged = Buffer.from(bytes);
+    damaged[p] ^= 0x5a;
+    const path = tmp(`flip-${p}.mcap`);
+    await writeFile(path, damaged);
+    await expectFileError(path, /corrupt|truncated|not an MCAP/);
+    await expectFileError(path, /corrupt|truncated|not an MCAP/, { frames: false });
+  }
+  const mid = Buffer.from(bytes);
+  for (let i = 0; i < 64; i++) mid[Math.floor(mid.length / 2) + i] = (i * 97) & 255;
+  const path = tmp('garbage.mcap');
+  await writeFile(path, mid);
+  await expectFileError(path, /corrupt MCAP file/);
+});
+
+/** An MCAP with the episode's channels, written by hand to produce files EpisodeWriter refuses to. */
+async function craft(
+  path: string,
+  opts: { metadata?: Map<string, string>; messages: [topic: string, tick: number, json: string | object][] },
+) {
+  const fh = await open(path, 'w');
+  const w = new McapWriter({ writable: new FileWritable(fh) });
+  await w.start({ profile: '', library: 'test' });
+  const ids = new Map<string, number>();
+  for (const [topic, def] of [
+    [TOPIC_JOINT_STATE, JOINT_STATE_SCHEMA],
+    [TOPIC_ACTION, ACTION_SCHEMA],
+  ] as const) {
+    const schemaId = await w.registerSchema({ name: def.name, encoding: 'jsonschema', data: schemaBytes(def) });
+    ids.set(topic, await w.registerChannel({ topic, schemaId, messageEncoding: 'json', metadata: new Map() }));
+  }
+  for (const [topic, tick, json] of opts.messages) {
+    const stamp = T0 + BigInt(tick) * DT;
+    const body =
+      typeof json === 'string'
+        ? json
+        : JSON.stringify({
+            timestamp: { sec: Number(stamp / 1_000_000_000n), nsec: Number(stamp % 1_000_000_000n) },
+            tick,
+            ...json,
+          });
+    await w.addMessage({
+      channelId: ids.get(topic)!,
+      sequence: tick,
+      logTime: stamp,
+      publishTime: stamp,
+      data: new TextEncoder().encode(body),
+    });
+  }
+  if (opts.metadata) await w.addMetadata({ name: EPISODE_METADATA_NAME, metadata: opts.metadata });
+  await w.end();
+  await fh.close();
+}
+const noCams = { ...META, cameras: [] };
+const joint = (t: number) =>
+  [
+    TOPIC_JOINT_STATE,
+    t,
+    { name: META.joint_names, position: [1, 2, 3, 4, 5], velocity: [0, 0, 0, 0, 0], gripper: [0.5] },
+  ] as [string, number, object];
+const act = (t: number) =>
+  [TOPIC_ACTION, t, { name: META.action_names, action: [1, 2, 3, 4, 5, 6] }] as [string, number, object];
+const md = (ticks: number) => encodeEpisodeMetadata(noCams, { success: true, ticks });
+
+test('hand-made files: a valid one reads, broken ones are named precisely', async () => {
+  const ok = tmp('ok.mcap');
+  await craft(ok, { metadata: md(2), messages: [joint(0), act(0), joint(1), act(1)] });
+  assert.deepEqual([...(await readEpisode(ok)).action], [1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6]);
+
+  const cases: [string, Parameters<typeof craft>[1], RegExp][] = [
+    ['no-meta', { messages: [joint(0), act(0)] }, /no "vla\.episode" metadata record/],
+    [
+      'bad-meta',
+      { metadata: new Map([...md(1)].map(([k, v]) => [k, k === 'seed' ? 'abc' : v])), messages: [joint(0), act(0)] },
+      /bad "vla\.episode" metadata: "seed" is "abc"/,
+    ],
+    [
+      'bad-json',
+      { metadata: md(1), messages: [[TOPIC_JOINT_STATE, 0, '{"tick": 0, "position": [1,'], act(0)] },
+      /\/joint_state message at log time \d+ is not valid JSON/,
+    ],
+    [
+      'short-pos',
+      { metadata: md(1), messages: [[TOPIC_JOINT_STATE, 0, { ...joint(0)[2], position: [1, 2] }], act(0)] },
+      /\(tick 0\): "position" has 2 values, expected 5/,
+    ],
+    [
+      'string-value',
+      { metadata: md(1), messages: [joint(0), [TOPIC_ACTION, 0, { ...act(0)[2], action: [1, 2, '3', 4, 5, 6] }]] },
+      /"action"\[2\] is not a number/,
+    ],
+    [
+      'wrong-names',
+      { metadata: md(1), messages: [[TOPIC_JOINT_STATE, 0, { ...joint(0)[2], name: ['a'] }], act(0)] },
+      /"name" does not match the episode's joint_names/,
+    ],
+    [
+      'no-action',
+      { metadata: md(2), messages: [joint(0), act(0), joint(1)] },
+      /tick 1 \(log time \d+\) has no \/action message/,
+    ],
+    [
+      'no-joint',
+      { metadata: md(2), messages: [joint(0), act(0), act(1), joint(2), act(2)] },
+      /tick 1 \(log time \d+\) has no \/joint_state message/,
+    ],
+    [
+      'tick-mismatch',
+      { metadata: md(1), messages: [joint(0), [TOPIC_ACTION, 0, { ...act(0)[2], tick: 3 }]] },
+      /\/joint_state for tick 0 but \/action for tick 3/,
+    ],
+    [
+      'too-few',
+      { metadata: md(3), messages: [joint(0), act(0), joint(1), act(1)] },
+      /metadata says 3 ticks but the file has only 2 \/joint_state messages/,
+    ],
+    [
+      'too-many',
+      { metadata: md(1), messages: [joint(0), act(0), joint(1), act(1)] },
+      /more ticks than the 1 the episode metadata says/,
+    ],
+    [
+      'bad-stamp',
+      { metadata: md(1), messages: [[TOPIC_JOINT_STATE, 0, `{"timestamp":{"sec":1,"nsec":2},"tick":0}`], act(0)] },
+      /"timestamp" is missing or does not match the log time/,
+    ],
+  ];
+  for (const [name, spec, pattern] of cases) {
+    const path = tmp(`${name}.mcap`);
+    await craft(path, spec);
+    await expectFileError(path, pattern);
+  }
+});
