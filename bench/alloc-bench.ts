@@ -1,18 +1,24 @@
 // Allocation on the hot path: the control tick (driver read, freshness and health, ring, safety, driver
 // write) with the embedded sim, 10 000 ticks in this thread after a warm-up, no inference in between:
-// heap growth per tick and the garbage collections it caused. (The real-time control thread's own GC
-// count over a whole run is in runtime.jitter.control_thread_gc.)
+// heap growth per tick and the garbage collections it caused. The same tick with an in-memory robot that
+// reaches every command at once (`runtime_only`) separates the runtime's part from the physics'. (The
+// real-time control thread's own GC count over a whole run is in runtime.jitter.control_thread_gc.)
 import { constants, PerformanceObserver } from 'node:perf_hooks';
-import { getHeapStatistics } from 'node:v8';
+import { getHeapSpaceStatistics } from 'node:v8';
+import { type Driver, type JointState, newJointState } from '../drivers/driver.js';
 import { SimDriver } from '../sim/sim-driver.js';
-import { homeAction } from '../src/robot/index.js';
+import { homeAction, loadRobot, type RobotDescription } from '../src/robot/index.js';
 import { ActionBuffer } from '../src/runtime/action-buffer.js';
 import { ActionRing } from '../src/runtime/action-ring.js';
 import { ControlLoop } from '../src/runtime/control/control-loop.js';
 import { TickBoard } from '../src/runtime/control/tick-board.js';
 
 const TICKS = 10_000;
-const BATCH = 400;
+const WARMUP_TICKS = 20_000;
+
+/** Bytes in the young generation: what a tick's garbage fills and a scavenge collects. */
+const youngBytes = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')!.space_used_size;
+const BATCH = 250; // at most half the ring: a chunk must leave room for the next
 
 export async function benchmarkAllocation(log: (m: string) => void): Promise<object> {
   const out: Record<string, object> = {};
@@ -20,14 +26,51 @@ export async function benchmarkAllocation(log: (m: string) => void): Promise<obj
     ['ur5e', 'pick-place'],
     ['aloha', 'transfer-cube'],
   ] as const) {
-    out[`${robot}_${task}`] = await measure(robot, task);
+    out[`${robot}_${task}`] = await measure(await SimDriver.create({ robot, task, time: 'virtual' }));
     log(`alloc: ${robot} ${task}: ${JSON.stringify(out[`${robot}_${task}`])}`);
   }
+  out.runtime_only_ur5e = await measure(new InstantRobot(await loadRobot('ur5e')));
+  log(`alloc: runtime only (in-memory robot): ${JSON.stringify(out.runtime_only_ur5e)}`);
   return { ticks: TICKS, ...out, target: '0 scavenges attributable to the tick' };
 }
 
-async function measure(robot: 'ur5e' | 'aloha', task: 'pick-place' | 'transfer-cube'): Promise<object> {
-  const driver = await SimDriver.create({ robot, task, time: 'virtual' });
+/** A robot that is wherever it was last commanded, at once: the control tick without any physics. */
+class InstantRobot implements Driver {
+  readonly done = false;
+  private readonly at: JointState;
+  private t_ms = 0;
+  constructor(readonly description: RobotDescription) {
+    this.at = newJointState(description);
+    const home = homeAction(description);
+    this.write(home);
+  }
+  reset(): void {}
+  async configure(): Promise<void> {}
+  async activate(): Promise<undefined> {}
+  read(into: JointState): 'ok' {
+    into.t_mono_ms = this.t_ms;
+    into.position_rad.set(this.at.position_rad);
+    into.gripper.set(this.at.gripper);
+    return 'ok';
+  }
+  problem(): string {
+    return '';
+  }
+  write(command: Float64Array | null): void {
+    this.t_ms += 20;
+    if (!command) return;
+    const q = this.at.position_rad; // element by element: a subarray view would be garbage of its own
+    for (let i = 0; i < q.length; i++) q[i] = command[i];
+    this.at.gripper[0] = command[q.length];
+  }
+  async deactivate(): Promise<void> {}
+  async close(): Promise<void> {}
+  counters(): Record<string, number> {
+    return {};
+  }
+}
+
+async function measure(driver: Driver & { done: boolean; reset(seed: number): void }): Promise<object> {
   const desc = driver.description;
   const dim = desc.action_names.length;
   const ring = ActionRing.create({ capacity: 512, dim }, false);
@@ -51,8 +94,10 @@ async function measure(robot: 'ur5e' | 'aloha', task: 'pick-place' | 'transfer-c
       else other++;
     }
   });
+  // one stretch of ticks, the batch inserts included (one chunk object per BATCH ticks); a scavenge inside it
+  // would empty the young generation, so the growth is only reported when none happened
   const run = (ticks: number): number => {
-    let grown = 0;
+    const before = youngBytes();
     for (let done = 0; done < ticks; done += BATCH) {
       if (driver.done || done === 0) {
         driver.reset(done);
@@ -62,18 +107,17 @@ async function measure(robot: 'ur5e' | 'aloha', task: 'pick-place' | 'transfer-c
         { obs_tick: loop.tick, first_tick: loop.tick + 1, horizon: BATCH, dim, actions, infer_ms: 0 },
         loop.tick,
       );
-      const before = getHeapStatistics().used_heap_size;
       for (let k = 0; k < BATCH; k++) loop.step(loop.tick * 20 + 20);
-      grown += getHeapStatistics().used_heap_size - before;
     }
-    return grown;
+    return youngBytes() - before;
   };
-  run(2000); // warm-up: JIT, lazily made lookups
+  run(WARMUP_TICKS); // until the tick's code is optimised: compiling it allocates too, once
   await new Promise((r) => setTimeout(r, 50));
   gcWatch.observe({ entryTypes: ['gc'] });
   const grown = run(TICKS);
   await new Promise((r) => setTimeout(r, 50)); // GC entries are delivered asynchronously
   gcWatch.disconnect();
   await driver.close();
-  return { scavenges, other_gcs: other, heap_growth_bytes_per_tick: Math.round(grown / TICKS) };
+  const young_bytes_per_tick = scavenges + other === 0 ? Math.round((grown / TICKS) * 10) / 10 : null;
+  return { scavenges, other_gcs: other, young_bytes_per_tick };
 }

@@ -11,6 +11,7 @@ export interface DataViews {
   ten_length: Float64Array;
   site_xpos: Float64Array;
   mocap_pos: Float64Array;
+  sensordata: Float64Array;
 }
 
 export class MjLookup {
@@ -50,6 +51,7 @@ export class MjLookup {
       ten_length: d.ten_length as Float64Array,
       site_xpos: d.site_xpos as Float64Array,
       mocap_pos: d.mocap_pos as Float64Array,
+      sensordata: d.sensordata as Float64Array,
     };
     return this.dataViews;
   }

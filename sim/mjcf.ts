@@ -30,6 +30,13 @@ export interface SceneSpec {
   table: { centre_xy: [number, number]; half_xy: [number, number]; rgba: Rgba };
   objects: SceneObject[];
   cameras: CameraSpec[];
+  /** Geom pairs with a contact sensor each (data "found": how many contacts the pair has now). */
+  contact_sensors: readonly (readonly [string, string])[];
+}
+
+/** The name of the contact sensor of geoms a and b (either order). */
+export function contactSensorName(a: string, b: string): string {
+  return a < b ? `contact:${a}:${b}` : `contact:${b}:${a}`;
 }
 
 /**
@@ -113,6 +120,12 @@ export function sceneToMjcf(scene: SceneSpec): string {
     );
   }
   out.push('  </actuator>');
+  if (scene.contact_sensors.length > 0) {
+    out.push('  <sensor>');
+    for (const [a, b] of scene.contact_sensors)
+      out.push(`    <contact name="${contactSensorName(a, b)}" geom1="${a}" geom2="${b}" data="found"/>`);
+    out.push('  </sensor>');
+  }
   out.push('</mujoco>');
   return `${out.join('\n')}\n`;
 }

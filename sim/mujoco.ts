@@ -15,7 +15,7 @@ export function loadMujoco(): Promise<Mujoco> {
 }
 
 /** mjtObj values used by mj_name2id (stable across MuJoCo 3.x). */
-export const MjObj = { body: 1, joint: 3, geom: 5, site: 6, camera: 7, actuator: 19, tendon: 18 } as const;
+export const MjObj = { body: 1, joint: 3, geom: 5, site: 6, camera: 7, tendon: 18, actuator: 19, sensor: 20 } as const;
 
 export function nameToId(mj: Mujoco, model: MjModel, type: keyof typeof MjObj, name: string): number {
   const id = mj.mj_name2id(model, MjObj[type], name);

@@ -7,7 +7,7 @@ import { Rng } from '../src/util/rng.js';
 import { type CameraFrame, RayCamera } from './camera.js';
 import type { Vec3 } from './math3d.js';
 import { MjLookup } from './mj-lookup.js';
-import { sceneToMjcf } from './mjcf.js';
+import { contactSensorName, sceneToMjcf } from './mjcf.js';
 import { loadMujoco, type MjData, type MjModel, type Mujoco, nameToId } from './mujoco.js';
 import { checkAgainstModel } from './profile-check.js';
 import { RenderScene } from './render-scene.js';
@@ -65,7 +65,8 @@ export class SimEnv implements TaskWorld {
   private renderScene: RenderScene | undefined;
   private tickCount = 0;
   private achieved = false;
-  private contactPairs: Set<string> | undefined;
+  /** sensordata address of each declared contact pair's sensor, by both geom names in either order. */
+  private readonly contactSensorAdr = new Map<string, Map<string, number>>();
   private disposed = false;
   private readonly lookup: MjLookup;
 
@@ -106,10 +107,22 @@ export class SimEnv implements TaskWorld {
       table: this.robot.table,
       objects: this.task.objects(),
       cameras: this.robot.cameras,
+      contact_sensors: this.task.contacts,
     });
     this.model = mj.MjModel.from_xml_string(this.xml);
     this.data = new mj.MjData(this.model);
     this.lookup = new MjLookup(mj, this.model, this.data);
+    const sensorAdr = this.model.sensor_adr as Int32Array;
+    for (const [a, b] of this.task.contacts) {
+      const adr = sensorAdr[nameToId(mj, this.model, 'sensor', contactSensorName(a, b))];
+      for (const [x, y] of [
+        [a, b],
+        [b, a],
+      ]) {
+        if (!this.contactSensorAdr.has(x)) this.contactSensorAdr.set(x, new Map());
+        this.contactSensorAdr.get(x)!.set(y, adr);
+      }
+    }
     const jntQpos = this.model.jnt_qposadr as Int32Array;
     const jntDof = this.model.jnt_dofadr as Int32Array;
     this.arms = this.robot.arms.map((arm) => {
@@ -170,7 +183,6 @@ export class SimEnv implements TaskWorld {
     mj.mj_forward(model, data);
     this.tickCount = 0;
     this.achieved = false;
-    this.contactPairs = undefined;
   }
 
   /** Set the servo targets: per arm, joint positions (rad) then gripper (0 closed .. 1 open). */
@@ -199,7 +211,6 @@ export class SimEnv implements TaskWorld {
   step(): void {
     for (let i = 0; i < this.substeps; i++) this.mj.mj_step(this.model, this.data);
     this.tickCount++;
-    this.contactPairs = undefined;
     if (this.task.evaluate(this)) this.achieved = true;
   }
 
@@ -329,23 +340,11 @@ export class SimEnv implements TaskWorld {
   }
 
   touching(geomA: string, geomB: string): boolean {
-    if (!this.contactPairs) {
-      const pairs = new Set<string>();
-      const ncon = this.data.ncon;
-      if (ncon > 0) {
-        const contacts = this.data.contact;
-        for (let i = 0; i < ncon; i++) {
-          const c = contacts.get(i)!;
-          pairs.add(c.geom1 < c.geom2 ? `${c.geom1}:${c.geom2}` : `${c.geom2}:${c.geom1}`);
-          c.delete();
-        }
-        contacts.delete();
-      }
-      this.contactPairs = pairs;
+    const adr = this.contactSensorAdr.get(geomA)?.get(geomB);
+    if (adr === undefined) {
+      throw new Error(`task '${this.task.name}' asks about contact ${geomA}-${geomB} but does not declare it`);
     }
-    const a = this.lookup.id('geom', geomA);
-    const b = this.lookup.id('geom', geomB);
-    return this.contactPairs.has(a < b ? `${a}:${b}` : `${b}:${a}`);
+    return this.lookup.views.sensordata[adr] > 0;
   }
 
   dispose(): void {

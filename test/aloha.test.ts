@@ -69,6 +69,15 @@ test('success is false at reset and while only the right hand holds the cube', a
   });
 });
 
+test('contacts come from sensors the task declares: either order, and an undeclared pair is refused', () => {
+  env.reset(3);
+  for (let i = 0; i < 50; i++) env.step();
+  assert.equal(env.touching('table', 'cube'), true, 'the cube rests on the table');
+  assert.equal(env.touching('cube', 'table'), true, 'either order');
+  assert.equal(env.touching('left_pad_left', 'cube'), false);
+  assert.throws(() => env.touching('table', 'left_pad_left'), /does not declare it/);
+});
+
 test('same seed, same episode', async () => {
   for (const noise of [0, 1]) {
     await withExpert(noise, async (ex) => {

@@ -2,7 +2,7 @@
 import type { Rng } from '../../src/util/rng.js';
 import type { Vec3 } from '../math3d.js';
 import type { SceneObject } from '../mjcf.js';
-import { distXY, type Task, type TaskState, type TaskWorld, yawQuat } from './task.js';
+import { dist3, distXY, type Task, type TaskState, type TaskWorld, yawQuat } from './task.js';
 
 export const CUBE_HALF_M = 0.02;
 export const TARGET_RADIUS_M = 0.06;
@@ -13,6 +13,7 @@ const MIN_SEPARATION_M = 0.18;
 export class PickPlaceTask implements Task {
   readonly name = 'pick-place' as const;
   readonly max_ticks = 400;
+  readonly contacts = [];
   private readonly cube: Vec3 = [0, 0, 0];
   private readonly target: Vec3 = [0, 0, 0];
   private readonly tcp: Vec3 = [0, 0, 0];
@@ -58,9 +59,7 @@ export class PickPlaceTask implements Task {
     const resting = cube[2] < CUBE_HALF_M + 0.005;
     // put down means let go: the fingers are apart or the hand has left the cube
     const tcp = world.tcpPos(0, this.tcp);
-    const released =
-      world.gripperGap_m(0) > 2 * CUBE_HALF_M + 0.01 ||
-      Math.hypot(tcp[0] - cube[0], tcp[1] - cube[1], tcp[2] - cube[2]) > 0.06;
+    const released = world.gripperGap_m(0) > 2 * CUBE_HALF_M + 0.01 || dist3(tcp, cube) > 0.06;
     return inside && resting && released;
   }
 

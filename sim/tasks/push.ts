@@ -13,6 +13,7 @@ const LIFT_TOLERANCE_M = 0.015;
 export class PushTask implements Task {
   readonly name = 'push' as const;
   readonly max_ticks = 400;
+  readonly contacts = [];
   private lifted = false;
   private readonly cube: Vec3 = [0, 0, 0];
   private readonly target: Vec3 = [0, 0, 0];

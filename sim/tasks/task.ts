@@ -8,6 +8,8 @@ import type { SceneObject } from '../mjcf.js';
 export const TASK_NAMES = ['pick-place', 'push', 'transfer-cube'] as const;
 export type TaskName = (typeof TASK_NAMES)[number];
 
+export type ContactPair = readonly [geomA: string, geomB: string];
+
 export interface ObjectPose {
   pos: Vec3;
   quat: Quat;
@@ -36,7 +38,7 @@ export interface TaskWorld {
   /** Distance between the two finger pads of arm `arm` (m). */
   gripperGap_m(arm: number): number;
   tcpPos(arm: number, out?: Vec3): Vec3;
-  /** Whether two named geoms are in contact now. */
+  /** Whether two named geoms are in contact now (a pair the task declared in `contacts`). */
   touching(geomA: string, geomB: string): boolean;
 }
 
@@ -45,6 +47,11 @@ export interface Task {
   /** Episode length limit in control ticks. */
   readonly max_ticks: number;
   objects(): SceneObject[];
+  /**
+   * The geom pairs whose contact the task asks about (TaskWorld.touching): the scene gets a contact sensor
+   * for each, which MuJoCo fills in every step, so asking after every tick reads a number, allocating nothing.
+   */
+  readonly contacts: readonly ContactPair[];
   reset(world: TaskWorld, rng: Rng): void;
   /** Called after every control tick: updates per-episode bookkeeping and says whether the goal holds now. */
   evaluate(world: TaskWorld): boolean;
@@ -59,6 +66,16 @@ export function yawQuat(yaw_rad: number): Quat {
   return [Math.cos(yaw_rad / 2), 0, 0, Math.sin(yaw_rad / 2)];
 }
 
+// sqrt, not Math.hypot: tasks are evaluated after every control tick, and hypot's variable arguments allocate
 export function distXY(a: Vec3, b: Vec3): number {
-  return Math.hypot(a[0] - b[0], a[1] - b[1]);
+  const dx = a[0] - b[0],
+    dy = a[1] - b[1];
+  return Math.sqrt(dx * dx + dy * dy);
+}
+
+export function dist3(a: Vec3, b: Vec3): number {
+  const dx = a[0] - b[0],
+    dy = a[1] - b[1],
+    dz = a[2] - b[2];
+  return Math.sqrt(dx * dx + dy * dy + dz * dz);
 }

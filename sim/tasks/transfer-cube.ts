@@ -11,6 +11,13 @@ export const TRANSFER_SPAWN = { x: [0.05, 0.2], y: [-0.1, 0.1] } as const;
 export class TransferCubeTask implements Task {
   readonly name = 'transfer-cube' as const;
   readonly max_ticks = 400;
+  readonly contacts = [
+    ['left_pad_left', 'cube'],
+    ['left_pad_right', 'cube'],
+    ['right_pad_left', 'cube'],
+    ['right_pad_right', 'cube'],
+    ['table', 'cube'],
+  ] as const;
 
   objects(): SceneObject[] {
     const h = TRANSFER_CUBE_HALF_M;

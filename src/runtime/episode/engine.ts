@@ -3,10 +3,13 @@
 // warm-up, observations, chunk screening, insertion into the buffer, holds and fault reporting; the
 // control loop it talks to (ControlPort) and the clock it keeps (EngineClock) are what differ.
 //
-//   tick records --(trigger: actions left <= expected delay + margin, none in flight)--> observe
-//     -> world view (cameras; frames too old: skip) -> policy.infer -> charged latency -> screen
-//     -> ActionBuffer.insert (drops what the control loop has already executed)
+//   ticks$ (every tick the control loop executed)
+//     -> filter: actions left <= expected delay + margin, driver healthy, no fault
+//     -> exhaustMap: one inference in flight; triggers while it is out are dropped, never queued
+//          observe -> world view (cameras; frames too old: skip) -> policy.infer -> charged latency
+//     -> screen -> ActionBuffer.insert (drops what the control loop has already executed)
 
+import { exhaustMap, filter, Observable, tap } from 'rxjs';
 import type { ActionChunk, CameraImage, Observation, Policy } from '../../policy/policy.js';
 import { ActionBuffer } from '../action-buffer.js';
 import { H_HOLD } from '../action-ring.js';
@@ -42,7 +45,7 @@ export class EpisodeEngine {
   private readonly wanted: CameraWant[];
   private episode = 0;
   private fault: string | undefined;
-  private inFlight = false;
+  private warmingUp = false;
   private successSeen = false;
   private cameraStaleSince: number | undefined;
   private rejected_chunks = 0;
@@ -79,17 +82,24 @@ export class EpisodeEngine {
     const why = await this.port.start(seed, req.max_ticks);
     if (why) return { seed, success: false, ticks: 0, fault: `cannot start the episode: ${why}` };
     const ended = this.port.ended();
-    const off = this.port.onTick((r) => this.onTick(r, req.recorder));
+    const episode = this.episode;
+    const pipeline = ticks(this.port)
+      .pipe(
+        tap((r) => this.watchTick(r, req.recorder)),
+        filter((r) => this.wantsChunk(r)),
+        exhaustMap(() => this.inference(episode)),
+      )
+      .subscribe();
     if (this.latency.calls === 0) {
       // one request at a time: the trigger waits for the warm-up
-      this.inFlight = true;
+      this.warmingUp = true;
       await this.warmUp();
-      this.inFlight = false;
+      this.warmingUp = false;
       // the warm-up must leave nothing behind in a stateful policy (an expert would keep its plan)
       this.policy.reset?.(seed);
     }
     const end = await ended;
-    off();
+    pipeline.unsubscribe();
     const fault = this.fault ?? end.fault;
     return {
       seed,
@@ -116,7 +126,7 @@ export class EpisodeEngine {
   private beginEpisode(seed: number): void {
     this.episode++;
     this.fault = undefined;
-    this.inFlight = false;
+    this.warmingUp = false;
     this.successSeen = false;
     this.cameraStaleSince = undefined;
     this.port.ring.clear();
@@ -124,36 +134,53 @@ export class EpisodeEngine {
     this.policy.reset?.(seed);
   }
 
-  private onTick(r: TickRecord, recorder: TickRecorder | undefined): void {
+  /** What every tick feeds besides the trigger: the recorder, and the end of a succeeded episode. */
+  private watchTick(r: TickRecord, recorder: TickRecorder | undefined): void {
     if (recorder && r.command) recorder.tick(r.state, r.command, r.tick - 1, r.source);
     if (!this.successSeen && this.world.success?.()) {
       // the episode ends right after the world reports success, as the sim ends it itself
       this.successSeen = true;
       this.port.requestEnd();
     }
-    if (this.inFlight || this.fault || r.health !== 'ok') return;
-    if (
-      !shouldInfer(this.buffer.remaining(this.port.ring.executedTick()), this.expectedDelay(), this.opts.margin_ticks)
-    )
-      return;
-    this.inFlight = true;
-    void this.inferOnce(this.episode);
   }
 
-  private async inferOnce(episode: number): Promise<void> {
+  /** The trigger: the buffer is about to run shorter than the expected delay, and nothing stands in the way. */
+  private wantsChunk(r: TickRecord): boolean {
+    if (this.warmingUp || this.fault || r.health !== 'ok') return false;
+    return shouldInfer(
+      this.buffer.remaining(this.port.ring.executedTick()),
+      this.expectedDelay(),
+      this.opts.margin_ticks,
+    );
+  }
+
+  /**
+   * One inference as a stream that completes the moment its chunk has landed (or was given up), so
+   * exhaustMap admits the next trigger from the very tick after the landing, on either clock.
+   */
+  private inference(episode: number): Observable<never> {
+    return new Observable<never>((sub) => {
+      void this.inferOnce(episode, () => sub.complete());
+    });
+  }
+
+  private async inferOnce(episode: number, done: () => void): Promise<void> {
     // measured from the decision to ask, not from the observation: the trigger has to plan for the wait
     // until the control loop takes the observation (up to a tick) as well
     const asked = this.clock.now();
     try {
       const chunk = await this.clock.work(this.observeAndInfer(this.port.ring.executedTick()));
       if (!chunk || episode !== this.episode) {
-        this.inFlight = false;
+        done();
         return;
       }
       const latency_ms = this.clock.charge(asked);
-      await this.clock.deliver(asked + latency_ms, () => this.land(chunk, asked, latency_ms, episode));
+      await this.clock.deliver(asked + latency_ms, () => {
+        done();
+        this.land(chunk, asked, latency_ms, episode);
+      });
     } catch (err) {
-      this.inFlight = false;
+      done();
       if (episode === this.episode) this.hold(`inference failed: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
@@ -179,7 +206,6 @@ export class EpisodeEngine {
 
   /** The chunk's latency has passed: it lands in the buffer, unless it must not. */
   private land(chunk: ActionChunk, asked: number, latency_ms: number, episode: number): void {
-    this.inFlight = false;
     if (episode !== this.episode) return;
     this.latency.record(latency_ms);
     // planned from a state measured before a driver fault: motion resumes only from a fresh one
@@ -285,4 +311,9 @@ export class EpisodeEngine {
       latency_model: this.clock.latencyModelSpec() ?? null,
     };
   }
+}
+
+/** Every tick the control loop executes, in order; unsubscribing stops listening. */
+function ticks(port: ControlPort): Observable<TickRecord> {
+  return new Observable<TickRecord>((sub) => port.onTick((r) => sub.next(r)));
 }
