@@ -31,7 +31,6 @@ export const MotorCalibrationSchema = z
   .refine((m) => m.range_min < m.range_max, { message: 'must be below range_max', path: ['range_min'] });
 
 export type MotorCalibration = z.infer<typeof MotorCalibrationSchema>;
-export const ArmCalibrationSchema = z.record(z.string(), MotorCalibrationSchema);
 export type ArmCalibration = Record<string, MotorCalibration>;
 
 export class CalibrationError extends Error {

@@ -12,15 +12,6 @@ export function quatFromAxisAngle(axis: Vec3, angle_rad: number): Quat {
   return [Math.cos(angle_rad / 2), axis[0] * s, axis[1] * s, axis[2] * s];
 }
 
-export function quatMul(a: Quat, b: Quat): Quat {
-  return [
-    a[0] * b[0] - a[1] * b[1] - a[2] * b[2] - a[3] * b[3],
-    a[0] * b[1] + a[1] * b[0] + a[2] * b[3] - a[3] * b[2],
-    a[0] * b[2] - a[1] * b[3] + a[2] * b[0] + a[3] * b[1],
-    a[0] * b[3] + a[1] * b[2] - a[2] * b[1] + a[3] * b[0],
-  ];
-}
-
 export function mat3FromQuat(q: Quat, out: Mat3 = new Float64Array(9)): Mat3 {
   const [w, x, y, z] = q;
   out[0] = 1 - 2 * (y * y + z * z);
@@ -76,11 +67,6 @@ export function mat3MulVec(m: ArrayLike<number>, v: ArrayLike<number>, out: Vec3
   return out;
 }
 
-/** Rotation matrix about a unit axis (Rodrigues). */
-export function mat3FromAxisAngle(axis: Vec3, angle_rad: number, out: Mat3 = new Float64Array(9)): Mat3 {
-  return mat3FromQuat(quatFromAxisAngle(axis, angle_rad), out);
-}
-
 /** Rotation vector (axis * angle) of R_a * R_b^T: the rotation that takes b onto a, in world frame. */
 export function rotationError(a: Mat3, b: Mat3, out: Float64Array, offset = 0): void {
   // E = A * B^T
@@ -120,12 +106,4 @@ export function rotationError(a: Mat3, b: Mat3, out: Float64Array, offset = 0): 
 /** Rotation matrix whose columns are the given axes (each a unit vector). */
 export function mat3FromColumns(x: Vec3, y: Vec3, z: Vec3): Mat3 {
   return new Float64Array([x[0], y[0], z[0], x[1], y[1], z[1], x[2], y[2], z[2]]);
-}
-
-export function wrapAngle(a: number): number {
-  return Math.atan2(Math.sin(a), Math.cos(a));
-}
-
-export function fmt(v: ArrayLike<number>, digits = 4): string {
-  return Array.from(v, (x) => x.toFixed(digits)).join(' ');
 }

@@ -61,6 +61,13 @@ async function until(
   return s;
 }
 
+/** Wait until a count reaches what is expected (messages in flight arrive when they arrive), then compare. */
+async function arrives(what: string, count: () => number, expected: number, timeout_ms = 2000): Promise<void> {
+  const end = performance.now() + timeout_ms;
+  while (count() < expected && performance.now() < end) await sleep(5);
+  assert.equal(count(), expected, what);
+}
+
 /** Write `target` (+ gripper) at the runtime's 50 Hz for `ticks` ticks. */
 async function stream(d: UrDriver, target: number[], gripper: number, ticks: number): Promise<void> {
   const action = Float64Array.from([...target, gripper]);
@@ -226,8 +233,7 @@ test(
       ep2.cell.pauseJointStates(false);
       await until(d, (h) => h === 'ok', 'ok after the reconnect');
       d.write(Float64Array.from([...UR_HOME_RAD, 1]));
-      await sleep(30);
-      assert.equal(ep2.cell.commands_received, 1);
+      await arrives('the one command after the reconnect', () => ep2!.cell.commands_received, 1);
       assert.equal(d.counters().disconnects, 1);
       assert.equal(d.counters().reconnects, 1);
     } finally {
@@ -249,12 +255,10 @@ test(
         messageType: 'std_msgs/Float64MultiArray',
       });
       for (let i = 0; i < 3; i++) raw.publish({ layout: { dim: [], data_offset: 0 }, data: [0] });
-      await sleep(30);
-      assert.equal(ep.server.lost_before_connect, 3);
+      await arrives('messages lost before the subscribers connected', () => ep.server.lost_before_connect, 3);
       await sleep(150); // as in vla-run: the world and the policy are set up before the first command
       await stream(d, UR_HOME_RAD, 1, 10);
-      await sleep(30);
-      assert.equal(ep.cell.commands_received, d.counters().commands_published, 'every command written arrived');
+      await arrives('every command written', () => ep.cell.commands_received, d.counters().commands_published);
       assert.equal(ep.server.lost_before_connect, 3, "none of the driver's were lost");
     });
   },

@@ -64,8 +64,3 @@ export class DynamixelDeadlineError extends DynamixelError {
     );
   }
 }
-
-/** Errors of a per-tick read that mean "no reading this tick" (not a set-up or usage error). */
-export function isMissedReading(err: unknown): err is DynamixelTimeoutError | DynamixelDeadlineError {
-  return err instanceof DynamixelTimeoutError || err instanceof DynamixelDeadlineError;
-}

@@ -45,17 +45,6 @@ export const CONTROL_TABLE_SIZE = 147;
 export const MODEL_NUMBER = { 'XM430-W350': 1020, 'XL430-W250': 1060, 'XM540-W270': 1120 } as const;
 export type ModelName = keyof typeof MODEL_NUMBER;
 
-/** Baud_Rate register value -> bits per second. */
-export const BAUD_RATE_BPS: Record<number, number> = {
-  0: 9600,
-  1: 57600,
-  2: 115200,
-  3: 1_000_000,
-  4: 2_000_000,
-  5: 3_000_000,
-  6: 4_000_000,
-};
-
 export const OPERATING_MODE = {
   current: 0,
   velocity: 1,

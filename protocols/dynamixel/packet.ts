@@ -22,12 +22,7 @@ export const INSTRUCTION = {
   fast_bulk_read: 0x9a,
 } as const;
 
-export const INSTRUCTION_NAME: Record<number, string> = Object.fromEntries(
-  Object.entries(INSTRUCTION).map(([name, code]) => [code, name.toUpperCase()]),
-);
-
 export const BROADCAST_ID = 0xfe;
-export const MAX_ID = 0xfc;
 export const HEADER_BYTES = 7; // FF FF FD 00 ID LEN_L LEN_H
 /** Largest LEN accepted from the wire; X-series packets are far smaller, so anything bigger is garbage. */
 export const MAX_LENGTH_FIELD = 1024;

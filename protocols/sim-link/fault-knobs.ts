@@ -15,7 +15,3 @@ export const FaultKnobsSchema = z
   .strict();
 
 export type FaultKnobs = z.infer<typeof FaultKnobsSchema>;
-
-export function noFaults(): FaultKnobs {
-  return FaultKnobsSchema.parse({});
-}

@@ -70,7 +70,3 @@ export interface FaultsReply {
   ok: true;
   faults: FaultKnobs;
 }
-export interface ErrorReply {
-  ok: false;
-  error: string;
-}

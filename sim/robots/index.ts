@@ -73,10 +73,6 @@ export function robotModel(name: RobotName): RobotModel {
   }
 }
 
-export function isRobotName(s: string): s is RobotName {
-  return (ROBOT_NAMES as readonly string[]).includes(s);
-}
-
 /** Names of the action vector's entries, e.g. ['shoulder_pan_joint', ..., 'gripper']. */
 export function actionNames(robot: RobotModel): string[] {
   return robot.arms.flatMap((arm) => [...jointNames(arm), `${arm.prefix}gripper`]);

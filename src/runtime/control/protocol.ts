@@ -38,7 +38,6 @@ export interface AlohaDriverConfig {
 
 /** What the control thread needs to build the driver it owns (driver-factory.ts). */
 export type DriverConfig = SimDriverConfig | UrDriverConfig | AlohaDriverConfig;
-export type DriverKind = DriverConfig['kind'];
 
 export interface ControlWorkerData {
   driver: DriverConfig;
