@@ -206,3 +206,20 @@ test('a read past its deadline is abandoned at once, and its late replies never 
 });
 
 // ---- connecting never drops an arm: EEPROM is only written where it differs, torque off only when allowed ----
+
+test('the port locks its device; after an I/O error close() still releases it and it opens again', async () => {
+  const open = () => DynamixelBus.open({ path: emu.ports.left, name: 'left arm', ...BUS });
+  const bus = await open();
+  await assert.rejects(open(), /left arm: cannot open serial port .*: .*lock/i, 'a second user is refused');
+  // what serialport does on a failed read or write: an 'error' event, the descriptor still open
+  (bus as unknown as { port: NodeJS.EventEmitter }).port.emit('error', new Error('EIO'));
+  assert.equal(bus.isOpen, false);
+  await assert.rejects(bus.ping(1), /left arm: serial port .*: EIO/);
+  await bus.close();
+  const again = await open();
+  try {
+    assert.equal((await again.ping(1)).model_number, MODEL_NUMBER['XM540-W270']);
+  } finally {
+    await again.close();
+  }
+});

@@ -3,8 +3,6 @@
 // instructions, setup_timeout_ms for the unicast ones that set a robot up) and is retried a bounded number
 // of times; a sync read is retried for the missing IDs only. Counters tell a user how healthy the cable is.
 // Options, defaults and counters: bus-options.ts.
-import { isMainThread } from 'node:worker_threads';
-import { SerialPort } from 'serialport';
 import { CONTROL_TABLE_SIZE, REG, type Register } from '../../protocols/dynamixel/control-table.js';
 import { PacketFramer } from '../../protocols/dynamixel/framer.js';
 import { type BulkReadEntry, InstructionWriter } from '../../protocols/dynamixel/instructions.js';
@@ -19,16 +17,11 @@ import {
   newBusCounters,
   type RequestSpec,
 } from './bus-options.js';
-import {
-  BusClosedError,
-  DynamixelDeadlineError,
-  DynamixelStatusError,
-  DynamixelTimeoutError,
-  PortOpenError,
-} from './errors.js';
+import { BusClosedError, DynamixelDeadlineError, DynamixelStatusError, DynamixelTimeoutError } from './errors.js';
+import { openSerialLink } from './open-port.js';
 import { AbandonedReplies, MAX_READ_PAD } from './reply-tags.js';
 import { Transaction } from './transaction.js';
-import { type SerialLink, WorkerSerialPort } from './worker-serial-port.js';
+import type { SerialLink } from './worker-serial-port.js';
 
 /** A retry with less time than this before its deadline could not get an answer: the request is abandoned. */
 const MIN_ATTEMPT_MS = 1;
@@ -59,26 +52,14 @@ export class DynamixelBus {
   private currentGeneration = 0;
   private readonly abandoned = new AbandonedReplies();
   private queue: Promise<unknown> = Promise.resolve();
+  /** No more requests: close() was called or the port failed. */
   private closed = false;
+  /** The port's descriptor is open (and locked) until close() or the port's own 'close' event. */
+  private portOpen = true;
   private closeError: Error | undefined;
 
   static async open(opts: BusOptions): Promise<DynamixelBus> {
-    // serialport's reader runs on the main thread's event loop: a worker (the control loop) needs its own
-    if (!isMainThread) {
-      const link = await WorkerSerialPort.open(opts.path, opts.baud_rate ?? 1_000_000).catch((err: Error) => {
-        throw new PortOpenError(`${opts.name}: cannot open serial port ${opts.path}: ${err.message}`);
-      });
-      return new DynamixelBus(link, opts);
-    }
-    const port = new SerialPort({ path: opts.path, baudRate: opts.baud_rate ?? 1_000_000, autoOpen: false });
-    await new Promise<void>((resolve, reject) =>
-      port.open((err) =>
-        err
-          ? reject(new PortOpenError(`${opts.name}: cannot open serial port ${opts.path}: ${err.message}`))
-          : resolve(),
-      ),
-    );
-    return new DynamixelBus(port, opts);
+    return new DynamixelBus(await openSerialLink(opts.name, opts.path, opts.baud_rate ?? 1_000_000), opts);
   }
 
   private constructor(
@@ -98,7 +79,10 @@ export class DynamixelBus {
       },
     );
     port.on('data', (chunk: Buffer) => this.framer.push(chunk));
-    port.on('close', () => this.onClosed(new BusClosedError(`${this.name}: serial port ${this.path} closed`)));
+    port.on('close', () => {
+      this.portOpen = false;
+      this.onClosed(new BusClosedError(`${this.name}: serial port ${this.path} closed`));
+    });
     port.on('error', (err: Error) =>
       this.onClosed(new BusClosedError(`${this.name}: serial port ${this.path}: ${err.message}`)),
     );
@@ -247,10 +231,15 @@ export class DynamixelBus {
     return this.abandoned.pending;
   }
 
+  /**
+   * Close the port (also after an I/O error ended the bus: the port is still open then, holding its lock,
+   * and the next open of the device would be refused).
+   */
   async close(): Promise<void> {
-    if (this.closed) return;
     this.closed = true;
     this.current?.cancel();
+    if (!this.portOpen) return;
+    this.portOpen = false;
     // the last SYNC_WRITE may still be queued (not awaited): let it reach the servos first
     await new Promise<void>((resolve) => this.port.drain(() => resolve()));
     await new Promise<void>((resolve) => this.port.close(() => resolve()));
