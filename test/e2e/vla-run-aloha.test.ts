@@ -352,6 +352,7 @@ test('a hardware alert mid-run: the arms hold, the fault names arm and ID, exit 
   const s = JSON.parse(r.stdout);
   assert.match(s.fault, /driver hardware_alert: left follower: hardware alert on ID 4 \(elbow\)/);
   assert.equal(s.episodes, 1);
-  assert.ok(s.driver.holds >= 1, JSON.stringify(s.driver));
-  assert.ok(s.driver.faults.hardware_alerts >= 1, JSON.stringify(s.driver));
+  const said = `${JSON.stringify(s.driver)}\n${r.stderr.slice(-3000)}`;
+  assert.ok(s.driver.holds >= 1, said);
+  assert.ok(s.driver.faults.hardware_alerts >= 1, said);
 });

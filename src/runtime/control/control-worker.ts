@@ -14,9 +14,17 @@ import { TickBoard } from './tick-board.js';
 const data = workerData as ControlWorkerData;
 const post = (m: FromWorker) => data.port.postMessage(m);
 
+/**
+ * The thread's last word (stats, set-up failure, error). The thread then stays alive until the main thread
+ * terminates it: were it to exit at once, its 'exit' event could reach the main thread before this message.
+ */
+function postLast(m: FromWorker): void {
+  post(m);
+  data.port.on('message', () => {}); // a listening port keeps the thread alive
+}
+
 main().catch((err: unknown) => {
-  post({ type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
-  data.port.close();
+  postLast({ type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
 });
 
 async function main(): Promise<void> {
@@ -39,8 +47,7 @@ async function main(): Promise<void> {
   // before the stats: the main thread terminates this thread once it has them, and a driver's native
   // close (a serial port's) must not be in flight then
   await built.driver.close();
-  post({ type: 'stats', stats });
-  data.port.close();
+  postLast({ type: 'stats', stats });
 }
 
 async function configured(): Promise<BuiltDriver | undefined> {
@@ -52,8 +59,7 @@ async function configured(): Promise<BuiltDriver | undefined> {
   } catch (err) {
     if (!(err instanceof DriverSetupError)) throw err;
     await built?.driver.close().catch(() => undefined);
-    post({ type: 'setup_failed', message: err.message });
-    data.port.close();
+    postLast({ type: 'setup_failed', message: err.message });
     return undefined;
   }
 }
