@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import onnxProto from 'onnx-proto';
 import {
   checkManifestAgainstGraph,
@@ -11,34 +10,10 @@ import {
   PolicyLoadError,
   parseManifest,
 } from '../src/policy/onnx/manifest.js';
-import { type TestPolicySpec, testPolicyManifest, writeTestPolicy } from '../src/policy/onnx/model-writer.js';
+import { testPolicyManifest, writeTestPolicy } from '../src/policy/onnx/model-writer.js';
 import { loadModelManifest, sidecarPath } from '../src/policy/onnx/onnx-file.js';
 import { OnnxPolicy } from '../src/policy/onnx/onnx-policy.js';
-
-let dir = '';
-let n = 0;
-const modelPath = (): string => join(dir, `model-${n++}.onnx`);
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'vla-onnx-'));
-});
-after(() => rm(dir, { recursive: true, force: true }));
-
-const UR5E: TestPolicySpec = {
-  name: 'ur5e-test',
-  robot: 'ur5e',
-  cameras: [
-    { name: 'top', width: 32, height: 24 },
-    { name: 'wrist', width: 16, height: 16 },
-  ],
-  state_dim: 7,
-  horizon: 10,
-  action_dim: 7,
-};
-const meanStd = (dim: number): { kind: 'mean_std'; mean: number[]; std: number[] } => ({
-  kind: 'mean_std',
-  mean: Array.from({ length: dim }, (_, i) => 0.1 * i - 0.3),
-  std: Array.from({ length: dim }, (_, i) => 0.5 + 0.05 * i),
-});
+import { dir, meanStd, modelPath, UR5E } from './fixtures/onnx.js';
 
 async function loadError(path: string): Promise<string> {
   try {

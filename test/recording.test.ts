@@ -1,74 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { McapIndexedReader } from '@mcap/core';
 import { EpisodeFileError, readEpisode } from '../src/recording/episode-reader.js';
-import { type EpisodeMeta, EpisodeWriter, type TickRecord } from '../src/recording/episode-writer.js';
+import { EpisodeWriter, type TickRecord } from '../src/recording/episode-writer.js';
 import { FileReadable } from '../src/recording/file-io.js';
-
-const dir = await mkdtemp(join(tmpdir(), 'vla-recording-test-'));
-test.after(() => rm(dir, { recursive: true, force: true }));
-let seq = 0;
-const tmp = (name = 'episode.mcap') => join(dir, `${seq++}-${name}`);
-
-const META: EpisodeMeta = {
-  robot: 'so100',
-  task: 'pick up the red cube',
-  seed: 1234,
-  control_hz: 50,
-  joint_names: ['shoulder_pan', 'shoulder_lift', 'elbow', 'wrist_flex', 'wrist_roll'],
-  gripper_names: ['gripper'],
-  action_names: ['a0', 'a1', 'a2', 'a3', 'a4', 'grip'],
-  cameras: [
-    { name: 'wrist', width: 32, height: 24 },
-    { name: 'scene', width: 20, height: 16 },
-  ],
-  policy: 'smolvla@test',
-};
-const T0 = 1_700_000_000_123_456_789n;
-const DT = 20_000_000n;
-
-function frame(camera: string, width: number, height: number, tick: number): Uint8Array {
-  const rgb = new Uint8Array(width * height * 3);
-  for (let i = 0; i < rgb.length; i++) rgb[i] = (i * 7 + tick * 13 + camera.length * 31 + ((i * i) >> 5)) & 255;
-  return rgb;
-}
-
-function tickRecord(tick: number, withFrames = true): TickRecord {
-  const j = META.joint_names.length;
-  const pos = new Float64Array(j).map((_, i) => Math.sin(tick * 0.1 + i) * 1.7 + 1e-9 * i);
-  const vel = Array.from({ length: j }, (_, i) => Math.cos(tick * 0.3 - i) / 3);
-  if (tick === 7) vel[2] = NaN; // stored as JSON null, read back as NaN
-  if (tick === 8) vel[1] = -0;
-  const frames = [];
-  if (withFrames) {
-    frames.push({ camera: 'wrist', width: 32, height: 24, rgb: frame('wrist', 32, 24, tick) });
-    if (tick % 3 === 0) frames.push({ camera: 'scene', width: 20, height: 16, rgb: frame('scene', 20, 16, tick) });
-  }
-  return {
-    tick,
-    stamp_ns: T0 + BigInt(tick) * DT,
-    position_rad: pos,
-    velocity_rad_s: vel,
-    gripper: [tick / 60],
-    action: Float32Array.from({ length: 6 }, (_, i) => tick * 0.01 - i * 0.25),
-    frames,
-  };
-}
-
-async function writeEpisode(path: string, ticks = 60, success = true): Promise<TickRecord[]> {
-  const w = await EpisodeWriter.open(path, META);
-  const recs: TickRecord[] = [];
-  for (let t = 0; t < ticks; t++) {
-    const rec = tickRecord(t);
-    recs.push(rec);
-    await w.writeTick(rec);
-  }
-  await w.close({ success });
-  return recs;
-}
+import { frame, META, T0, tickRecord, tmp, writeEpisode } from './fixtures/recording.js';
 
 let golden: { path: string; bytes: Buffer; recs: TickRecord[] } | undefined;
 async function goldenFile() {

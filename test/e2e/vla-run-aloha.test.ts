@@ -26,6 +26,8 @@ const vlaRun = (...args: string[]): VlaRunChild => vlaRunChild(args, 60_000);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const portsArg = (left = ready.ports.left, right = ready.ports.right) => `left=${left},right=${right}`;
+/** vla-run's flags for the emulated rig: both arms on their ports, and the sim link. */
+const overSerial = () => ['--robot', 'aloha', '--ports', portsArg(), '--sim-link', ready.sim_link];
 
 before(async () => {
   emu = spawn(process.execPath, [join(BIN, 'vla-sim.js'), 'dynamixel', '--robot', 'aloha', '--json'], {
@@ -51,21 +53,7 @@ after(async () => {
 const MARGIN = '10';
 
 test('the scripted expert over serial: both episodes succeed, 0 underruns, nothing but timing holds', async () => {
-  const r = await vlaRun(
-    '--robot',
-    'aloha',
-    '--ports',
-    portsArg(),
-    '--sim-link',
-    ready.sim_link,
-    '--policy',
-    'expert',
-    '--episodes',
-    '2',
-    '--margin',
-    MARGIN,
-    '--json',
-  ).done;
+  const r = await vlaRun(...overSerial(), '--policy', 'expert', '--episodes', '2', '--margin', MARGIN, '--json').done;
   assert.equal(r.code, 0, r.stderr);
   const s = JSON.parse(r.stdout);
   assert.equal(s.sim, true, 'the emulator is a simulated rig');
@@ -99,19 +87,7 @@ test('the scripted expert over serial: both episodes succeed, 0 underruns, nothi
 });
 
 test('--policy tick-stamp over serial: no action executed at another tick than its own', async () => {
-  const r = await vlaRun(
-    '--robot',
-    'aloha',
-    '--ports',
-    portsArg(),
-    '--sim-link',
-    ready.sim_link,
-    '--policy',
-    'tick-stamp',
-    '--duration',
-    '3',
-    '--json',
-  ).done;
+  const r = await vlaRun(...overSerial(), '--policy', 'tick-stamp', '--duration', '3', '--json').done;
   assert.equal(r.code, 0, r.stderr);
   const s = JSON.parse(r.stdout);
   assert.equal(s.buffer.stale_actions_executed, 0, JSON.stringify(s.buffer));
@@ -138,19 +114,7 @@ test('bad input: a port that cannot be opened or a malformed calibration exits 2
   try {
     await copyFile(builtinAlohaCalibrationPath('left'), join(dir, 'left_follower.json'));
     await writeFile(join(dir, 'right_follower.json'), '{"waist": {"id": 1}');
-    const badCal = await vlaRun(
-      '--robot',
-      'aloha',
-      '--ports',
-      portsArg(),
-      '--sim-link',
-      ready.sim_link,
-      '--calibration',
-      dir,
-      '--policy',
-      'expert',
-      '--json',
-    ).done;
+    const badCal = await vlaRun(...overSerial(), '--calibration', dir, '--policy', 'expert', '--json').done;
     assert.equal(badCal.code, 2, badCal.stderr);
     assert.equal(badCal.stdout, '');
     assert.match(badCal.stderr, /right_follower\.json: not valid JSON.*nothing was commanded/);
@@ -176,21 +140,7 @@ test('bad input: a port that cannot be opened or a malformed calibration exits 2
 });
 
 test('a servo that stops answering: the arms hold, the fault names arm and ID, exit 1 after the timeout', async () => {
-  const run = vlaRun(
-    '--robot',
-    'aloha',
-    '--ports',
-    portsArg(),
-    '--sim-link',
-    ready.sim_link,
-    '--policy',
-    'expert',
-    '--episodes',
-    '2',
-    '--fault-timeout',
-    '1',
-    '--json',
-  );
+  const run = vlaRun(...overSerial(), '--policy', 'expert', '--episodes', '2', '--fault-timeout', '1', '--json');
   try {
     await run.stderrMatch(/connected to the ALOHA arms/);
     await sleep(1500);
@@ -223,19 +173,7 @@ test(
       >;
       right.gripper.homing_offset += 10;
       await writeFile(join(dir, 'right_follower.json'), JSON.stringify(right));
-      const args = [
-        '--robot',
-        'aloha',
-        '--ports',
-        portsArg(),
-        '--sim-link',
-        ready.sim_link,
-        '--calibration',
-        dir,
-        '--policy',
-        'expert',
-        '--json',
-      ];
+      const args = [...overSerial(), '--calibration', dir, '--policy', 'expert', '--json'];
       // the arms hold themselves (the last run left torque on): switching it off would drop them
       const refused = await vlaRun(...args, '--episodes', '1').done;
       assert.equal(refused.code, 2, refused.stderr);
@@ -248,12 +186,7 @@ test(
       assert.equal(allowed.code, 0, allowed.stderr);
       // the shipped calibration back into the servos, the same way
       const back = await vlaRun(
-        '--robot',
-        'aloha',
-        '--ports',
-        portsArg(),
-        '--sim-link',
-        ready.sim_link,
+        ...overSerial(),
         '--policy',
         'expert',
         '--allow-torque-off',
@@ -324,21 +257,7 @@ test(
 
 // last: the emulated servo keeps its alarm (a real one needs a reboot)
 test('a hardware alert mid-run: the arms hold, the fault names arm and ID, exit 1 at once', async () => {
-  const run = vlaRun(
-    '--robot',
-    'aloha',
-    '--ports',
-    portsArg(),
-    '--sim-link',
-    ready.sim_link,
-    '--policy',
-    'expert',
-    '--episodes',
-    '2',
-    '--json',
-    '--fault-timeout',
-    '600',
-  );
+  const run = vlaRun(...overSerial(), '--policy', 'expert', '--episodes', '2', '--json', '--fault-timeout', '600');
   await run.stderrMatch(/connected to the ALOHA arms/);
   await sleep(1500);
   const raised = performance.now();
