@@ -1,10 +1,11 @@
 // Allocation on the hot path: the control tick (driver read, freshness and health, ring, safety, driver
 // write) with the embedded sim, 10 000 ticks in this thread after a warm-up, no inference in between:
-// heap growth per tick and the garbage collections it caused. The same tick with an in-memory robot that
+// heap growth per tick and the garbage collections it caused; and the ALOHA serial cycle in a worker thread. The same tick with an in-memory robot that
 // reaches every command at once (`runtime_only`) separates the runtime's part from the physics'. (The
 // real-time control thread's own GC count over a whole run is in runtime.jitter.control_thread_gc.)
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics } from 'node:v8';
+import { Worker } from 'node:worker_threads';
 import { type Driver, type JointState, newJointState } from '../drivers/driver.js';
 import { SimDriver } from '../sim/sim-driver.js';
 import { homeAction, loadRobot, type RobotDescription } from '../src/robot/index.js';
@@ -31,7 +32,18 @@ export async function benchmarkAllocation(log: (m: string) => void): Promise<obj
   }
   out.runtime_only_ur5e = await measure(new InstantRobot(await loadRobot('ur5e')));
   log(`alloc: runtime only (in-memory robot): ${JSON.stringify(out.runtime_only_ur5e)}`);
+  out.aloha_serial_cycle_control_thread = await measureSerialCycle();
+  log(`alloc: ALOHA serial cycle in a worker: ${JSON.stringify(out.aloha_serial_cycle_control_thread)}`);
   return { ticks: TICKS, ...out, target: '0 scavenges attributable to the tick' };
+}
+
+/** The ALOHA driver's read+write cycle over ptys, in a worker thread as in vla-run (alloc-serial-worker.ts). */
+function measureSerialCycle(): Promise<object> {
+  const worker = new Worker(new URL('./alloc-serial-worker.js', import.meta.url));
+  return new Promise<object>((resolve, reject) => {
+    worker.once('message', (m: object) => resolve(m));
+    worker.once('error', reject);
+  }).finally(() => worker.terminate());
 }
 
 /** A robot that is wherever it was last commanded, at once: the control tick without any physics. */
