@@ -1,8 +1,9 @@
 // Allocation on the hot path: the control tick (driver read, freshness and health, ring, safety, driver
 // write) with the embedded sim, 10 000 ticks in this thread after a warm-up, no inference in between:
-// heap growth per tick and the garbage collections it caused; and the ALOHA serial cycle in a worker thread. The same tick with an in-memory robot that
-// reaches every command at once (`runtime_only`) separates the runtime's part from the physics'. (The
-// real-time control thread's own GC count over a whole run is in runtime.jitter.control_thread_gc.)
+// young-generation bytes per tick and the garbage collections it caused. The same tick with an in-memory
+// robot that reaches every command at once (`runtime_only`) separates the runtime's part from the
+// physics'; the ALOHA serial cycle is measured in a worker thread, where vla-run runs it. (The real-time
+// control thread's own GC count over a whole run is in runtime.jitter.control_thread_gc.)
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { Worker } from 'node:worker_threads';
