@@ -16,7 +16,7 @@ import { createTask, TASKS_BY_ROBOT, type TaskName } from '../../../sim/tasks/in
 import { defaultPolicy } from '../../policy/default-policy.js';
 import type { Policy } from '../../policy/policy.js';
 import type { RobotDescription } from '../../robot/index.js';
-import { type ClockOptions, startRealtime } from '../../runtime/runtime.js';
+import type { ClockOptions } from '../../runtime/runtime.js';
 import type { RuntimeOptions } from '../../runtime/runtime-types.js';
 import { EMPTY_WORLD, type WorldLink } from '../../runtime/world-link.js';
 import type { Logger } from '../../telemetry/log.js';
@@ -26,6 +26,7 @@ import { UsageError } from '../common.js';
 import { localCameraSpecs, startLocalCameras } from './local-camera-args.js';
 import { choosePolicy } from './policy-choice.js';
 import type { RobotRun } from './ros-runner.js';
+import { startOnRobot } from './start-robot.js';
 
 export interface AlohaRunArgs {
   description: RobotDescription;
@@ -81,16 +82,13 @@ export async function startAlohaRun(
     local = await startCameras(world, policy, spec, a);
     const base: WorldLink = world?.worldLink() ?? EMPTY_WORLD;
     const cams = local;
-    const engine = await startRealtime(
+    const engine = await startOnRobot(
       { kind: 'aloha', ports: a.ports, calibration_paths, allow_torque_off: a.allow_torque_off },
       a.description,
       policy,
       () => (cams ? cams.over(base) : base),
       a.opts,
-    ).catch((err: unknown) => {
-      if (err instanceof DriverSetupError) throw new UsageError(`${err.message}; nothing was commanded`);
-      throw err;
-    });
+    );
     return {
       engine,
       policy,

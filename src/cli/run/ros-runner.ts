@@ -7,14 +7,13 @@
 
 import { type RosSettings, RosSettingsError, resolveRosSettings } from '../../../calibration/ros-settings.js';
 import { CameraError } from '../../../drivers/cameras/camera-source.js';
-import { DriverSetupError } from '../../../drivers/driver.js';
 import { RosConnectionError } from '../../../drivers/ur/ros-connection.js';
 import type { RosLayout } from '../../../protocols/ros/layout.js';
 import { createTask, TASKS_BY_ROBOT, type TaskName } from '../../../sim/tasks/index.js';
 import { defaultPolicy } from '../../policy/default-policy.js';
 import type { Policy } from '../../policy/policy.js';
 import type { RobotDescription } from '../../robot/index.js';
-import { type ClockOptions, type EpisodeEngine, startRealtime } from '../../runtime/runtime.js';
+import type { ClockOptions, EpisodeEngine } from '../../runtime/runtime.js';
 import type { RuntimeOptions } from '../../runtime/runtime-types.js';
 import type { Logger } from '../../telemetry/log.js';
 import type { CameraUse, LocalCameras } from '../../world/local-cameras.js';
@@ -22,6 +21,7 @@ import { RosWorld } from '../../world/ros-world.js';
 import { UsageError } from '../common.js';
 import { localCameraSpecs, startLocalCameras } from './local-camera-args.js';
 import { choosePolicy } from './policy-choice.js';
+import { startOnRobot } from './start-robot.js';
 
 export interface RosRunArgs {
   description: RobotDescription;
@@ -74,16 +74,13 @@ export async function startRosRun(a: RosRunArgs): Promise<RobotRun & { url: stri
     policy = loaded.policy;
     local = await startCameras(world, policy, a);
     const cams = local;
-    const engine = await startRealtime(
+    const engine = await startOnRobot(
       { kind: 'ur', url: settings.url, settings },
       a.description,
       policy,
       () => (cams ? cams.over(world.worldLink()) : world.worldLink()),
       a.opts,
-    ).catch((err: unknown) => {
-      if (err instanceof DriverSetupError) throw new UsageError(`${err.message}; nothing was commanded`);
-      throw err;
-    });
+    );
     return {
       engine,
       policy,

@@ -1,18 +1,18 @@
 // The embedded sim for vla-run and vla-sim run: on the virtual clock in this thread, or in real time with
 // the control thread, with the policy chosen for it.
 
-import { DriverSetupError } from '../../../drivers/driver.js';
 import { type RobotName, robotModel } from '../../../sim/robots/index.js';
 import { SimDriver } from '../../../sim/sim-driver.js';
 import type { TaskName } from '../../../sim/tasks/index.js';
 import type { Policy } from '../../policy/policy.js';
 import { ProfileError, type RobotDescription } from '../../robot/index.js';
-import { type ClockOptions, type EpisodeEngine, startRealtime, startVirtual } from '../../runtime/runtime.js';
+import { type ClockOptions, type EpisodeEngine, startVirtual } from '../../runtime/runtime.js';
 import type { RuntimeOptions } from '../../runtime/runtime-types.js';
 import type { LatencyModelSpec } from '../../runtime/timing/latency-model.js';
 import { directWorld, snapshotWorld } from '../../world/sim-world.js';
 import { UsageError } from '../common.js';
 import { choosePolicy } from './policy-choice.js';
+import { startOnRobot } from './start-robot.js';
 
 export interface SimRunArgs {
   robot: RobotName;
@@ -53,16 +53,13 @@ export async function startSimRun(a: SimRunArgs): Promise<SimRun> {
     }
     const sim = { robot: a.robot, task: a.task, physics_hz: a.physics_hz, control_hz: hz, description: a.description };
     const wantsCameras = policy.describe().cameras.length > 0;
-    const engine = await startRealtime(
+    const engine = await startOnRobot(
       { kind: 'sim', robot: a.robot, task: a.task, physics_hz: a.physics_hz },
       a.description,
       policy,
       () => snapshotWorld(sim, wantsCameras),
       a.opts,
-    ).catch((err: unknown) => {
-      if (err instanceof DriverSetupError) throw new UsageError(err.message);
-      throw err;
-    });
+    );
     return { engine, policy, warnings, driver: undefined };
   } catch (err) {
     await policy.close();
