@@ -77,35 +77,28 @@ test('missing, unknown and misnumbered motors are refused by name', () => {
   assert.throws(() => validateArmCalibration([], MOTORS, 'a.json'), /must be a JSON object of motors \(got an array\)/);
 });
 
-test(
-  'files: unreadable and not-JSON are clear errors; writes ' + 'are atomic and never write a bad calibration',
-  async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'vla-cal-'));
-    try {
-      await assert.rejects(
-        loadArmCalibration(join(dir, 'none.json'), MOTORS),
-        /none\.json: cannot read calibration \(ENOENT\)/,
-      );
-      await writeFile(join(dir, 'bad.json'), '{ "waist": ');
-      await assert.rejects(loadArmCalibration(join(dir, 'bad.json'), MOTORS), /bad\.json: not valid JSON/);
-      const file = join(dir, 'left_follower.json');
-      await writeArmCalibrationAtomic(file, emulatorCalibration('left'), MOTORS);
-      const before = await readFile(file, 'utf8');
-      assert.deepEqual(JSON.parse(before), emulatorCalibration('left'));
-      const bad = copy(emulatorCalibration('left'));
-      bad.elbow.range_max = -1;
-      await assert.rejects(writeArmCalibrationAtomic(file, bad, MOTORS), /motor 'elbow'/);
-      assert.equal(await readFile(file, 'utf8'), before, 'a refused calibration leaves the old file');
-      assert.deepEqual(
-        (await readdir(dir)).sort(),
-        ['bad.json', 'left_follower.json'],
-        'no temporary files left behind',
-      );
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  },
-);
+test('files: unreadable or not JSON is a clear error; writes are atomic, never a bad calibration', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'vla-cal-'));
+  try {
+    await assert.rejects(
+      loadArmCalibration(join(dir, 'none.json'), MOTORS),
+      /none\.json: cannot read calibration \(ENOENT\)/,
+    );
+    await writeFile(join(dir, 'bad.json'), '{ "waist": ');
+    await assert.rejects(loadArmCalibration(join(dir, 'bad.json'), MOTORS), /bad\.json: not valid JSON/);
+    const file = join(dir, 'left_follower.json');
+    await writeArmCalibrationAtomic(file, emulatorCalibration('left'), MOTORS);
+    const before = await readFile(file, 'utf8');
+    assert.deepEqual(JSON.parse(before), emulatorCalibration('left'));
+    const bad = copy(emulatorCalibration('left'));
+    bad.elbow.range_max = -1;
+    await assert.rejects(writeArmCalibrationAtomic(file, bad, MOTORS), /motor 'elbow'/);
+    assert.equal(await readFile(file, 'utf8'), before, 'a refused calibration leaves the old file');
+    assert.deepEqual((await readdir(dir)).sort(), ['bad.json', 'left_follower.json'], 'no temporary files left behind');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
 
 test('vla-calibrate --yes against the emulator writes both arms; bad ports exit 2 before anything moves', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'vla-cal-'));
@@ -189,74 +182,71 @@ test('vla-calibrate --yes against the emulator writes both arms; bad ports exit 
   }
 });
 
-test(
-  'vla-calibrate never switches off the torque of a holding ' + 'arm without telling the user to support it first',
-  async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'vla-cal-'));
-    const emu = spawn(
-      process.execPath,
-      [join(BIN, 'vla-sim.js'), 'dynamixel', '--robot', 'aloha', '--json', '--no-sim-link'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+test('vla-calibrate never drops a holding arm: torque goes off only after the user supports it', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'vla-cal-'));
+  const emu = spawn(
+    process.execPath,
+    [join(BIN, 'vla-sim.js'), 'dynamixel', '--robot', 'aloha', '--json', '--no-sim-link'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const exited = new Promise((r) => emu.once('exit', r));
+  try {
+    const line = await new Promise<string>((res, rej) => {
+      createInterface({ input: emu.stdout! }).once('line', res);
+      emu.once('exit', (code) => rej(new Error(`emulator exited with ${code}`)));
+    });
+    const { ports } = JSON.parse(line) as { ports: { left: string; right: string } };
+    const torque = async (value?: 0 | 1): Promise<number[]> => {
+      const bus = await DynamixelBus.open({ path: ports.left, name: 'left arm', timeout_ms: 60 });
+      try {
+        if (value !== undefined) for (const m of MOTORS) await bus.writeRegister(m.id, REG.torque_enable, value);
+        const out: number[] = [];
+        for (const m of MOTORS) out.push(await bus.readRegister(m.id, REG.torque_enable));
+        return out;
+      } finally {
+        await bus.close();
+      }
+    };
+    assert.deepEqual(
+      await torque(1),
+      MOTORS.map(() => 1),
+      'the arm holds itself',
     );
-    const exited = new Promise((r) => emu.once('exit', r));
-    try {
-      const line = await new Promise<string>((res, rej) => {
-        createInterface({ input: emu.stdout! }).once('line', res);
-        emu.once('exit', (code) => rej(new Error(`emulator exited with ${code}`)));
-      });
-      const { ports } = JSON.parse(line) as { ports: { left: string; right: string } };
-      const torque = async (value?: 0 | 1): Promise<number[]> => {
-        const bus = await DynamixelBus.open({ path: ports.left, name: 'left arm', timeout_ms: 60 });
-        try {
-          if (value !== undefined) for (const m of MOTORS) await bus.writeRegister(m.id, REG.torque_enable, value);
-          const out: number[] = [];
-          for (const m of MOTORS) out.push(await bus.readRegister(m.id, REG.torque_enable));
-          return out;
-        } finally {
-          await bus.close();
-        }
-      };
-      assert.deepEqual(
-        await torque(1),
-        MOTORS.map(() => 1),
-        'the arm holds itself',
-      );
-      const args = [
-        join(BIN, 'vla-calibrate.js'),
-        '--robot',
-        'aloha',
-        '--ports',
-        `left=${ports.left}`,
-        '--out',
-        dir,
-        '--timeout-ms',
-        '60',
-      ];
-      // nobody confirms (stdin closed): the tool stops at the instruction, before any torque goes off
-      const unconfirmed = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 30_000, input: '' });
-      assert.equal(unconfirmed.status, 2, unconfirmed.stderr);
-      assert.match(
-        unconfirmed.stderr,
-        /Torque is on for 9 motors of the left arm \(ID 1 waist, .*ID 9 gripper\) and goes OFF next: the arm will drop/,
-      );
-      assert.match(unconfirmed.stderr, /stdin closed before every step was confirmed/);
-      assert.deepEqual(
-        await torque(),
-        MOTORS.map(() => 1),
-        'torque still on: nothing dropped',
-      );
-      // --yes (the arm rests): the instruction is still printed, then torque goes off
-      const yes = spawnSync(process.execPath, [...args, '--yes'], { encoding: 'utf8', timeout: 30_000 });
-      assert.equal(yes.status, 0, yes.stderr);
-      assert.match(yes.stderr, /goes OFF next: the arm will drop unless it rests on its stops.*\(--yes: accepted\)/);
-      assert.deepEqual(
-        await torque(),
-        MOTORS.map(() => 0),
-      );
-    } finally {
-      emu.kill('SIGTERM');
-      await exited;
-      await rm(dir, { recursive: true, force: true });
-    }
-  },
-);
+    const args = [
+      join(BIN, 'vla-calibrate.js'),
+      '--robot',
+      'aloha',
+      '--ports',
+      `left=${ports.left}`,
+      '--out',
+      dir,
+      '--timeout-ms',
+      '60',
+    ];
+    // nobody confirms (stdin closed): the tool stops at the instruction, before any torque goes off
+    const unconfirmed = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 30_000, input: '' });
+    assert.equal(unconfirmed.status, 2, unconfirmed.stderr);
+    assert.match(
+      unconfirmed.stderr,
+      /Torque is on for 9 motors of the left arm \(ID 1 waist, .*ID 9 gripper\) and goes OFF next: the arm will drop/,
+    );
+    assert.match(unconfirmed.stderr, /stdin closed before every step was confirmed/);
+    assert.deepEqual(
+      await torque(),
+      MOTORS.map(() => 1),
+      'torque still on: nothing dropped',
+    );
+    // --yes (the arm rests): the instruction is still printed, then torque goes off
+    const yes = spawnSync(process.execPath, [...args, '--yes'], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(yes.status, 0, yes.stderr);
+    assert.match(yes.stderr, /goes OFF next: the arm will drop unless it rests on its stops.*\(--yes: accepted\)/);
+    assert.deepEqual(
+      await torque(),
+      MOTORS.map(() => 0),
+    );
+  } finally {
+    emu.kill('SIGTERM');
+    await exited;
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -90,95 +90,89 @@ async function loopOver(d: AlohaSerialDriver) {
   return { ring, buffer: new ActionBuffer(ring, { blend: 'replace' }), loop, step };
 }
 
-test(
-  'control loop over the ALOHA driver: a hold takes the ' + 'measured joints, each gripper keeps its last command',
-  async () => {
-    const d = emulatedDriver({ bus: BUS, cycle_budget_ms: 240 });
-    const gripperGoal = () => emu.rig.arms[0].servos.find((s) => s.id === 9)!.get(REG.goal_position);
-    try {
-      await d.configure();
-      assert.equal(await d.activate(), undefined);
-      const { ring, buffer, loop, step } = await loopOver(d);
-      loop.begin();
-      const action = holdingAction(loop.state);
-      action[6] = action[13] = 1;
-      const plan = (close: boolean) => {
-        const a = new Float32Array(25 * 14);
-        for (let r = 0; r < 25; r++) {
-          a.set(action, r * 14);
-          if (close) a[r * 14 + 6] = 0;
-        }
-        return { obs_tick: loop.tick, first_tick: loop.tick + 1, horizon: 25, dim: 14, actions: a, infer_ms: 0 };
-      };
-      buffer.insert(plan(false), loop.tick);
-      for (let k = 0; k < 5; k++) await step();
-      const open = gripperGoal();
-      buffer.insert(plan(true), loop.tick); // close the left gripper: a tick later it still measures nearly open
-      await step();
-      const closed = gripperGoal();
-      assert.ok(open - closed > 500, `goal ticks open ${open}, closed ${closed}`);
-      Atomics.store(ring.header, 1, 1); // H_HOLD: the runtime asks the robot to hold
-      await step();
-      assert.equal(loop.ticker.source, 'hold');
-      assert.equal(
-        gripperGoal(),
-        closed,
-        'the hold kept the gripper closing rather than commanding the opening it measured',
-      );
-    } finally {
-      await d.close();
-    }
-  },
-);
+test('ALOHA control loop: a hold takes the measured joints, each gripper keeps its last command', async () => {
+  const d = emulatedDriver({ bus: BUS, cycle_budget_ms: 240 });
+  const gripperGoal = () => emu.rig.arms[0].servos.find((s) => s.id === 9)!.get(REG.goal_position);
+  try {
+    await d.configure();
+    assert.equal(await d.activate(), undefined);
+    const { ring, buffer, loop, step } = await loopOver(d);
+    loop.begin();
+    const action = holdingAction(loop.state);
+    action[6] = action[13] = 1;
+    const plan = (close: boolean) => {
+      const a = new Float32Array(25 * 14);
+      for (let r = 0; r < 25; r++) {
+        a.set(action, r * 14);
+        if (close) a[r * 14 + 6] = 0;
+      }
+      return { obs_tick: loop.tick, first_tick: loop.tick + 1, horizon: 25, dim: 14, actions: a, infer_ms: 0 };
+    };
+    buffer.insert(plan(false), loop.tick);
+    for (let k = 0; k < 5; k++) await step();
+    const open = gripperGoal();
+    buffer.insert(plan(true), loop.tick); // close the left gripper: a tick later it still measures nearly open
+    await step();
+    const closed = gripperGoal();
+    assert.ok(open - closed > 500, `goal ticks open ${open}, closed ${closed}`);
+    Atomics.store(ring.header, 1, 1); // H_HOLD: the runtime asks the robot to hold
+    await step();
+    assert.equal(loop.ticker.source, 'hold');
+    assert.equal(
+      gripperGoal(),
+      closed,
+      'the hold kept the gripper closing rather than commanding the opening it measured',
+    );
+  } finally {
+    await d.close();
+  }
+});
 
-test(
-  'driver: 14-value actions at 50 Hz; a hardware alert latches, ' + 'names the motor, and no goal is written after it',
-  async () => {
-    // a cycle budget as generous as the bus timeouts with their retries: this test is about commands and
-    // alerts, not timing (a loaded machine stalls this process, and with it the in-process emulator)
-    // its own rig: a servo keeps its alarm until rebooted, and no other test should see this one's
-    const rig = await DynamixelEmulator.start({ sim_link: false });
-    const d = new AlohaSerialDriver({
-      description: ALOHA,
-      ports: rig.ports,
-      calibration: SHIPPED(),
-      bus: BUS,
-      cycle_budget_ms: 240,
-    });
-    try {
-      await d.configure();
-      assert.equal(d.description.action_names.length, 14);
-      let { state } = await cycle(d, null);
-      const action = holdingAction(state);
-      action[6] = action[13] = 1;
-      action[7] = -0.3; // right waist
-      for (let k = 0; k < 40; k++) {
-        const r = await cycle(d, action);
-        assert.equal(r.health, 'ok', d.problem());
-        state = r.state;
-        await sleep(10);
-      }
-      assert.ok(Math.abs(state.position_rad[6] - -0.3) < 0.05, `right waist at ${state.position_rad[6]}`);
-      rig.alarm('left', 4, 0x20);
-      const alarmed = await cycle(d, action);
-      assert.equal(alarmed.health, 'hardware_alert');
-      assert.match(d.problem(), /left follower: hardware alert on ID 4 \(elbow\): overload/);
-      // latched: a new target is not sent, the arm holds
-      const held = alarmed.state.position_rad[6];
-      action[7] = 0.3;
-      let last = alarmed.state;
-      for (let k = 0; k < 10; k++) {
-        last = (await cycle(d, action)).state;
-        await sleep(10);
-      }
-      assert.ok(Math.abs(last.position_rad[6] - held) < 0.02, 'no motion after the alert');
-      assert.equal(d.counters().hardware_alerts, 1);
-    } finally {
-      await d.close();
-      await rig.stop();
+test('driver: 14 values at 50 Hz; a hardware alert latches, names the motor, no goal after it', async () => {
+  // a cycle budget as generous as the bus timeouts with their retries: this test is about commands and
+  // alerts, not timing (a loaded machine stalls this process, and with it the in-process emulator)
+  // its own rig: a servo keeps its alarm until rebooted, and no other test should see this one's
+  const rig = await DynamixelEmulator.start({ sim_link: false });
+  const d = new AlohaSerialDriver({
+    description: ALOHA,
+    ports: rig.ports,
+    calibration: SHIPPED(),
+    bus: BUS,
+    cycle_budget_ms: 240,
+  });
+  try {
+    await d.configure();
+    assert.equal(d.description.action_names.length, 14);
+    let { state } = await cycle(d, null);
+    const action = holdingAction(state);
+    action[6] = action[13] = 1;
+    action[7] = -0.3; // right waist
+    for (let k = 0; k < 40; k++) {
+      const r = await cycle(d, action);
+      assert.equal(r.health, 'ok', d.problem());
+      state = r.state;
+      await sleep(10);
     }
-  },
-);
+    assert.ok(Math.abs(state.position_rad[6] - -0.3) < 0.05, `right waist at ${state.position_rad[6]}`);
+    rig.alarm('left', 4, 0x20);
+    const alarmed = await cycle(d, action);
+    assert.equal(alarmed.health, 'hardware_alert');
+    assert.match(d.problem(), /left follower: hardware alert on ID 4 \(elbow\): overload/);
+    // latched: a new target is not sent, the arm holds
+    const held = alarmed.state.position_rad[6];
+    action[7] = 0.3;
+    let last = alarmed.state;
+    for (let k = 0; k < 10; k++) {
+      last = (await cycle(d, action)).state;
+      await sleep(10);
+    }
+    assert.ok(Math.abs(last.position_rad[6] - held) < 0.02, 'no motion after the alert');
+    assert.equal(d.counters().hardware_alerts, 1);
+  } finally {
+    await d.close();
+    await rig.stop();
+  }
+});
 
 test(
   'driver: a cycle that cannot finish in its tick is late ' +

@@ -115,32 +115,29 @@ async function setup(fault_timeout_ms = 10_000) {
   return { sim, d, loop, buffer, now, chunk, close: () => sim.close() };
 }
 
-test(
-  'a link fault holds from the fresh measured pose; after ' + 'it the old plan is refused until a fresh chunk',
-  async () => {
-    const t = await setup();
-    try {
-      t.buffer.insert(t.chunk(0.02), t.loop.tick);
-      for (let k = 0; k < 5; k++) t.loop.step(t.now());
-      assert.equal(t.loop.ticker.source, 'buffer');
-      t.d.health = 'program_stopped';
-      t.loop.step(t.now());
-      assert.equal(t.loop.ticker.source, 'fault');
-      const hold = t.d.written.at(-1)!;
-      assert.ok(hold, 'a fresh measurement: the hold commands it');
-      assert.equal(hold[6], 0, 'the gripper keeps its (closed) command');
-      t.d.health = 'ok';
-      t.loop.step(t.now());
-      assert.equal(t.loop.ticker.source, 'startup', 'the chunk planned before the fault is not executed');
-      t.buffer.insert(t.chunk(0.03), t.loop.tick);
-      t.loop.step(t.now());
-      assert.equal(t.loop.ticker.source, 'buffer');
-      assert.equal(t.loop.faults.report.holds, 1);
-    } finally {
-      await t.close();
-    }
-  },
-);
+test('a link fault holds at the fresh measured pose; then the old plan is refused until a fresh chunk', async () => {
+  const t = await setup();
+  try {
+    t.buffer.insert(t.chunk(0.02), t.loop.tick);
+    for (let k = 0; k < 5; k++) t.loop.step(t.now());
+    assert.equal(t.loop.ticker.source, 'buffer');
+    t.d.health = 'program_stopped';
+    t.loop.step(t.now());
+    assert.equal(t.loop.ticker.source, 'fault');
+    const hold = t.d.written.at(-1)!;
+    assert.ok(hold, 'a fresh measurement: the hold commands it');
+    assert.equal(hold[6], 0, 'the gripper keeps its (closed) command');
+    t.d.health = 'ok';
+    t.loop.step(t.now());
+    assert.equal(t.loop.ticker.source, 'startup', 'the chunk planned before the fault is not executed');
+    t.buffer.insert(t.chunk(0.03), t.loop.tick);
+    t.loop.step(t.now());
+    assert.equal(t.loop.ticker.source, 'buffer');
+    assert.equal(t.loop.faults.report.holds, 1);
+  } finally {
+    await t.close();
+  }
+});
 
 test(
   'no fresh measurement: nothing is written (the robot keeps its last goal); a short stretch of missed reads goes ' +

@@ -87,29 +87,26 @@ test('arm layer: one SYNC_WRITE moves the sim, one SYNC_READ sees it, in radians
   }
 });
 
-test(
-  'back to back: a SYNC_WRITE (not waited for) and the SYNC_READ ' + 'right behind it both reach the servos intact',
-  async () => {
-    const bus = await DynamixelBus.open({ path: emu.ports.left, name: 'left arm', ...BUS });
-    try {
-      const present = new Int32Array(9);
+test('back to back: a SYNC_WRITE (not waited for) and the SYNC_READ behind it both arrive intact', async () => {
+  const bus = await DynamixelBus.open({ path: emu.ports.left, name: 'left arm', ...BUS });
+  try {
+    const present = new Int32Array(9);
+    await bus.syncRead(REG.present_position, ALOHA_READ_IDS, present);
+    const repliesBefore = emu.chains.left.counters.replies;
+    for (let k = 0; k < 20; k++) {
+      // the writer reuses one buffer: the queued SYNC_WRITE must not be overwritten by the SYNC_READ
+      const goals = [present[0] + k, present[7] - k];
+      void bus.syncWrite(REG.goal_position, [1, 8], goals);
       await bus.syncRead(REG.present_position, ALOHA_READ_IDS, present);
-      const repliesBefore = emu.chains.left.counters.replies;
-      for (let k = 0; k < 20; k++) {
-        // the writer reuses one buffer: the queued SYNC_WRITE must not be overwritten by the SYNC_READ
-        const goals = [present[0] + k, present[7] - k];
-        void bus.syncWrite(REG.goal_position, [1, 8], goals);
-        await bus.syncRead(REG.present_position, ALOHA_READ_IDS, present);
-        assert.equal(await bus.readRegister(1, REG.goal_position), goals[0]);
-        assert.equal(await bus.readRegister(8, REG.goal_position), goals[1]);
-      }
-      assert.equal(emu.chains.left.counters.replies - repliesBefore, 20 * (9 + 2), 'exactly the replies asked for');
-      assert.equal(bus.counters.stale_replies, 0);
-    } finally {
-      await bus.close();
+      assert.equal(await bus.readRegister(1, REG.goal_position), goals[0]);
+      assert.equal(await bus.readRegister(8, REG.goal_position), goals[1]);
     }
-  },
-);
+    assert.equal(emu.chains.left.counters.replies - repliesBefore, 20 * (9 + 2), 'exactly the replies asked for');
+    assert.equal(bus.counters.stale_replies, 0);
+  } finally {
+    await bus.close();
+  }
+});
 
 test('CRC errors are retried and counted; every sync read still completes', async () => {
   const bus = await DynamixelBus.open({ path: emu.ports.left, name: 'left arm', ...BUS, retries: 4 });

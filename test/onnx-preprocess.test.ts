@@ -184,52 +184,49 @@ describe('OnnxPolicy through the worker', () => {
     );
   });
 
-  test(
-    'net model: outputs follow the inputs; frames of any size; ' + 'both transports agree; caller may reuse its arrays',
-    async () => {
-      const w = await writeTestPolicy(modelPath(), {
-        ...UR5E,
-        cameras: [
-          { name: 'top', width: 32, height: 24 },
-          { name: 'wrist', width: 16, height: 16, layout: 'NHWC', dtype: 'uint8' },
-        ],
-        language: { kind: 'embedding', dim: 16 },
-      });
-      const shared = await OnnxPolicy.load(w.path);
-      const copy = await OnnxPolicy.load(w.path, { transport: 'copy', warmup_runs: 0, intra_op_threads: 2 });
-      try {
-        const a = (await shared.infer(observation(w.manifest, 1, 1))).actions;
-        assert.deepEqual((await shared.infer(observation(w.manifest, 2, 1))).actions, a, 'deterministic');
-        assert.notDeepEqual(
-          (await shared.infer(observation(w.manifest, 3, 2))).actions,
-          a,
-          'other images and state, other actions',
-        );
-        const obs = observation(w.manifest, 4, 1);
-        obs.state[0] += 0.5;
-        assert.notDeepEqual((await shared.infer(obs)).actions, a, 'state matters');
-        // a 640x480 frame is resized in the worker
-        const big = observation(w.manifest, 5, 1, [640, 480]);
-        const c = (await shared.infer(big)).actions;
-        assert.deepEqual((await copy.infer(big)).actions, c);
-        // overwrite the frames right after the call: the request already holds its own copy
-        for (const [t, p] of [
-          ['shared', shared],
-          ['copy', copy],
-        ] as const) {
-          const o = observation(w.manifest, 6, 1, [640, 480]);
-          const pending = p.infer(o);
-          for (const img of o.images) img.rgb.fill(0);
-          o.state.fill(0);
-          assert.deepEqual((await pending).actions, c, t);
-          assert.equal(o.images[0].rgb.length, 640 * 480 * 3, "the caller's arrays stay usable");
-        }
-      } finally {
-        await shared.close();
-        await copy.close();
+  test('net model: outputs follow inputs; any frame size; transports agree; arrays reusable', async () => {
+    const w = await writeTestPolicy(modelPath(), {
+      ...UR5E,
+      cameras: [
+        { name: 'top', width: 32, height: 24 },
+        { name: 'wrist', width: 16, height: 16, layout: 'NHWC', dtype: 'uint8' },
+      ],
+      language: { kind: 'embedding', dim: 16 },
+    });
+    const shared = await OnnxPolicy.load(w.path);
+    const copy = await OnnxPolicy.load(w.path, { transport: 'copy', warmup_runs: 0, intra_op_threads: 2 });
+    try {
+      const a = (await shared.infer(observation(w.manifest, 1, 1))).actions;
+      assert.deepEqual((await shared.infer(observation(w.manifest, 2, 1))).actions, a, 'deterministic');
+      assert.notDeepEqual(
+        (await shared.infer(observation(w.manifest, 3, 2))).actions,
+        a,
+        'other images and state, other actions',
+      );
+      const obs = observation(w.manifest, 4, 1);
+      obs.state[0] += 0.5;
+      assert.notDeepEqual((await shared.infer(obs)).actions, a, 'state matters');
+      // a 640x480 frame is resized in the worker
+      const big = observation(w.manifest, 5, 1, [640, 480]);
+      const c = (await shared.infer(big)).actions;
+      assert.deepEqual((await copy.infer(big)).actions, c);
+      // overwrite the frames right after the call: the request already holds its own copy
+      for (const [t, p] of [
+        ['shared', shared],
+        ['copy', copy],
+      ] as const) {
+        const o = observation(w.manifest, 6, 1, [640, 480]);
+        const pending = p.infer(o);
+        for (const img of o.images) img.rgb.fill(0);
+        o.state.fill(0);
+        assert.deepEqual((await pending).actions, c, t);
+        assert.equal(o.images[0].rgb.length, 640 * 480 * 3, "the caller's arrays stay usable");
       }
-    },
-  );
+    } finally {
+      await shared.close();
+      await copy.close();
+    }
+  });
 
   test('committed prefix reaches the model padded with the last committed action, with its length', async () => {
     const H = 6,

@@ -325,37 +325,34 @@ async function writeEpisode(
   await w.close({ success: true });
 }
 
-test(
-  'the shipped pick-place and push models load and complete ' + 'an episode through vla-run (default policy)',
-  async () => {
-    for (const [robot, task] of [
-      ['ur5', 'pick-place'],
-      ['ur5e', 'pick-place'],
-      ['ur5', 'push'],
-      ['ur5e', 'push'],
-    ]) {
-      const r = node(
-        'vla-run',
-        '--robot',
-        robot,
-        '--sim',
-        '--task',
-        task,
-        '--clock',
-        'fast',
-        '--episodes',
-        '1',
-        '--seed',
-        '7',
-        '--json',
-      );
-      assert.equal(r.code, 0, r.stderr);
-      const s = JSON.parse(r.stdout);
-      assert.equal(s.policy, `${robot}-${task}`, `the default policy is ${shippedModelPath(robot, task)}`);
-      assert.equal(s.fault, null);
-      assert.ok(s.episodes_detail[0].ticks > 50);
-      assert.ok(s.inference.calls > 2);
-      assert.equal(s.buffer.stale_actions_executed, null, 'measured with --policy tick-stamp only');
-    }
-  },
-);
+test('the shipped pick-place and push models run an episode through vla-run (default policy)', async () => {
+  for (const [robot, task] of [
+    ['ur5', 'pick-place'],
+    ['ur5e', 'pick-place'],
+    ['ur5', 'push'],
+    ['ur5e', 'push'],
+  ]) {
+    const r = node(
+      'vla-run',
+      '--robot',
+      robot,
+      '--sim',
+      '--task',
+      task,
+      '--clock',
+      'fast',
+      '--episodes',
+      '1',
+      '--seed',
+      '7',
+      '--json',
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout);
+    assert.equal(s.policy, `${robot}-${task}`, `the default policy is ${shippedModelPath(robot, task)}`);
+    assert.equal(s.fault, null);
+    assert.ok(s.episodes_detail[0].ticks > 50);
+    assert.ok(s.inference.calls > 2);
+    assert.equal(s.buffer.stale_actions_executed, null, 'measured with --policy tick-stamp only');
+  }
+});

@@ -126,23 +126,20 @@ test('joint names in a shuffled order are mapped by name', async () => {
   });
 });
 
-test(
-  'forward position mode: the endpoint tracks the written ' + 'target, gripper included; activate() says ready',
-  async () => {
-    await withDriver({}, SETTINGS, async (d, ep) => {
-      assert.equal(await d.activate(), undefined);
-      const start = newJointState(UR5E);
-      d.read(start);
-      assertClose(start.position_rad, UR_HOME_RAD, 1e-3, 'start at home');
-      await stream(d, POSE, 0.2, 25);
-      assertClose(ep.cell.last_command!, POSE, 1e-12, 'command on the wire');
-      const s = await until(d, (_h, st) => Math.abs(st.gripper[0] - 0.2) < 0.05, 'gripper approaches 0.2');
-      assertClose(s.position_rad, POSE, 0.02, 'tracked position');
-      assert.equal(d.programRunning, true);
-      assert.equal(d.speedScaling, 1, 'speed scaling 100 % is read as the fraction 1');
-    });
-  },
-);
+test('forward position mode: the endpoint tracks the target, gripper included; activate() is ready', async () => {
+  await withDriver({}, SETTINGS, async (d, ep) => {
+    assert.equal(await d.activate(), undefined);
+    const start = newJointState(UR5E);
+    d.read(start);
+    assertClose(start.position_rad, UR_HOME_RAD, 1e-3, 'start at home');
+    await stream(d, POSE, 0.2, 25);
+    assertClose(ep.cell.last_command!, POSE, 1e-12, 'command on the wire');
+    const s = await until(d, (_h, st) => Math.abs(st.gripper[0] - 0.2) < 0.05, 'gripper approaches 0.2');
+    assertClose(s.position_rad, POSE, 0.02, 'tracked position');
+    assert.equal(d.programRunning, true);
+    assert.equal(d.speedScaling, 1, 'speed scaling 100 % is read as the fraction 1');
+  });
+});
 
 test('trajectory mode: one-point trajectories with time_from_start = dt reach the target', async () => {
   await withDriver({}, { ...SETTINGS, command_mode: 'trajectory' }, async (d, ep) => {
@@ -197,51 +194,45 @@ test(
   },
 );
 
-test(
-  'robot program stopped: health says so, activate() refuses ' + 'with the reason, and it clears when the program runs',
-  async () => {
-    await withDriver({}, SETTINGS, async (d, ep) => {
-      ep.cell.setProgramRunning(false);
-      await until(d, (h) => h === 'program_stopped', 'program_stopped');
-      assert.match((await d.activate()) ?? '', /robot program is not running/);
-      ep.cell.setProgramRunning(true);
-      await until(d, (h) => h === 'ok', 'ok again');
-      assert.equal(await d.activate(), undefined);
-      assert.equal(d.counters().program_stops, 1);
-    });
-  },
-);
+test('program stopped: health says so, activate() refuses with why, cleared when it runs again', async () => {
+  await withDriver({}, SETTINGS, async (d, ep) => {
+    ep.cell.setProgramRunning(false);
+    await until(d, (h) => h === 'program_stopped', 'program_stopped');
+    assert.match((await d.activate()) ?? '', /robot program is not running/);
+    ep.cell.setProgramRunning(true);
+    await until(d, (h) => h === 'ok', 'ok again');
+    assert.equal(await d.activate(), undefined);
+    assert.equal(d.counters().program_stops, 1);
+  });
+});
 
-test(
-  'endpoint restart on the same port: disconnected, reconnect ' + 'with back-off, nothing sent before a fresh state',
-  async () => {
-    const ep1 = await endpoint();
-    const port = ep1.port;
-    const d = driver(ep1.url);
-    let ep2: UrEndpoint | undefined;
-    try {
-      await d.configure();
-      await stream(d, UR_HOME_RAD, 1, 3);
-      await ep1.stop();
-      const gone = await until(d, (h) => h === 'disconnected', 'disconnected');
-      assert.equal(gone.t_mono_ms, -Infinity, 'the measurement of the lost connection is forgotten');
-      await stream(d, POSE, 1, 3); // must not be queued by roslib for later delivery
-      ep2 = await endpoint({ port, publisher_connect_ms: 0 });
-      ep2.cell.pauseJointStates(true);
-      await until(d, (h) => h === 'connecting', 'connecting');
-      assert.equal(ep2.cell.commands_received, 0, 'nothing written while disconnected arrives later');
-      ep2.cell.pauseJointStates(false);
-      await until(d, (h) => h === 'ok', 'ok after the reconnect');
-      d.write(Float64Array.from([...UR_HOME_RAD, 1]));
-      await arrives('the one command after the reconnect', () => ep2!.cell.commands_received, 1);
-      assert.equal(d.counters().disconnects, 1);
-      assert.equal(d.counters().reconnects, 1);
-    } finally {
-      await d.close();
-      await ep2?.stop();
-    }
-  },
-);
+test('endpoint restart: disconnected, reconnect with back-off, nothing sent before a fresh state', async () => {
+  const ep1 = await endpoint();
+  const port = ep1.port;
+  const d = driver(ep1.url);
+  let ep2: UrEndpoint | undefined;
+  try {
+    await d.configure();
+    await stream(d, UR_HOME_RAD, 1, 3);
+    await ep1.stop();
+    const gone = await until(d, (h) => h === 'disconnected', 'disconnected');
+    assert.equal(gone.t_mono_ms, -Infinity, 'the measurement of the lost connection is forgotten');
+    await stream(d, POSE, 1, 3); // must not be queued by roslib for later delivery
+    ep2 = await endpoint({ port, publisher_connect_ms: 0 });
+    ep2.cell.pauseJointStates(true);
+    await until(d, (h) => h === 'connecting', 'connecting');
+    assert.equal(ep2.cell.commands_received, 0, 'nothing written while disconnected arrives later');
+    ep2.cell.pauseJointStates(false);
+    await until(d, (h) => h === 'ok', 'ok after the reconnect');
+    d.write(Float64Array.from([...UR_HOME_RAD, 1]));
+    await arrives('the one command after the reconnect', () => ep2!.cell.commands_received, 1);
+    assert.equal(d.counters().disconnects, 1);
+    assert.equal(d.counters().reconnects, 1);
+  } finally {
+    await d.close();
+    await ep2?.stop();
+  }
+});
 
 test(
   "command topics are advertised at configure: no command is lost while the controllers' subscriptions " + 'connect',
@@ -264,26 +255,23 @@ test(
   },
 );
 
-test(
-  'a command topic nobody subscribes to is refused at configure ' + '(ROS 2 names on a ROS 1 cell), naming the fix',
-  async () => {
-    const ep = await endpoint({ settings: { ...defaultRosSettings('ros1'), connect_timeout_ms: 2000 } });
-    const d = driver(ep.url);
-    try {
-      // /joint_states is named alike in both layouts: the connection alone does not show the mismatch
-      await assert.rejects(
-        d.configure(),
-        (err: unknown) =>
-          err instanceof DriverSetupError &&
-          /nobody subscribes to \/forward_position_controller\/commands .*--ros-layout ros1/.test(err.message),
-      );
-      assert.equal(ep.cell.commands_received, 0);
-    } finally {
-      await d.close();
-      await ep.stop();
-    }
-  },
-);
+test('a command topic without subscribers is refused at configure (ROS 2 names, ROS 1 cell)', async () => {
+  const ep = await endpoint({ settings: { ...defaultRosSettings('ros1'), connect_timeout_ms: 2000 } });
+  const d = driver(ep.url);
+  try {
+    // /joint_states is named alike in both layouts: the connection alone does not show the mismatch
+    await assert.rejects(
+      d.configure(),
+      (err: unknown) =>
+        err instanceof DriverSetupError &&
+        /nobody subscribes to \/forward_position_controller\/commands .*--ros-layout ros1/.test(err.message),
+    );
+    assert.equal(ep.cell.commands_received, 0);
+  } finally {
+    await d.close();
+    await ep.stop();
+  }
+});
 
 test('refused connection at start: a DriverSetupError naming the URL, nothing sent', async () => {
   const port = await new Promise<number>((resolve) => {

@@ -94,35 +94,32 @@ test('--policy tick-stamp through rosbridge: no action executed at another tick 
   }
 });
 
-test(
-  'the robot program stopped at start: nothing moves, a clear fault, exit 1 after the timeout, never a ' + 'hang',
-  async () => {
-    const ep = await endpoint();
-    ep.cell.setProgramRunning(false);
-    try {
-      const r = await vlaRun(
-        '--robot',
-        'ur5e',
-        '--rosbridge',
-        ep.url,
-        '--policy',
-        'expert',
-        '--fault-timeout',
-        '1',
-        '--json',
-      ).done;
-      assert.equal(r.code, 1, r.stderr);
-      const s = JSON.parse(r.stdout);
-      assert.match(
-        s.fault,
-        /cannot start the episode: the robot program is not running \(start it on the teach pendant\) \(for 1\.0 s\)/,
-      );
-      assert.equal(ep.cell.commands_received, 0);
-    } finally {
-      await ep.stop();
-    }
-  },
-);
+test('program stopped at start: nothing moves, a clear fault, exit 1 after the timeout, no hang', async () => {
+  const ep = await endpoint();
+  ep.cell.setProgramRunning(false);
+  try {
+    const r = await vlaRun(
+      '--robot',
+      'ur5e',
+      '--rosbridge',
+      ep.url,
+      '--policy',
+      'expert',
+      '--fault-timeout',
+      '1',
+      '--json',
+    ).done;
+    assert.equal(r.code, 1, r.stderr);
+    const s = JSON.parse(r.stdout);
+    assert.match(
+      s.fault,
+      /cannot start the episode: the robot program is not running \(start it on the teach pendant\) \(for 1\.0 s\)/,
+    );
+    assert.equal(ep.cell.commands_received, 0);
+  } finally {
+    await ep.stop();
+  }
+});
 
 test(
   'a ROS 1 cell driven with ROS 2 topic names: exit 2 naming ' +
@@ -158,33 +155,30 @@ test(
   },
 );
 
-test(
-  'usage: refused connection exits 2 with nothing on stdout; --clock fast and a missing driver are ' + 'refused',
-  async () => {
-    const port = await freePort();
-    const refused = await vlaRun(
-      '--robot',
-      'ur5e',
-      '--rosbridge',
-      `ws://127.0.0.1:${port}`,
-      '--policy',
-      'expert',
-      '--json',
-    ).done;
-    assert.equal(refused.code, 2, refused.stderr);
-    assert.equal(refused.stdout, '');
-    assert.match(
-      refused.stderr,
-      new RegExp(`cannot connect to rosbridge at ws://127.0.0.1:${port}.*nothing was commanded`),
-    );
-    const fast = await vlaRun('--robot', 'ur5e', '--rosbridge', `ws://127.0.0.1:${port}`, '--clock', 'fast').done;
-    assert.equal(fast.code, 2);
-    assert.match(fast.stderr, /--clock fast is sim only/);
-    const none = await vlaRun('--robot', 'ur5e').done;
-    assert.equal(none.code, 2);
-    assert.match(none.stderr, /--sim .* --rosbridge/);
-  },
-);
+test('usage: a refused connection exits 2, stdout empty; --clock fast and no driver are refused', async () => {
+  const port = await freePort();
+  const refused = await vlaRun(
+    '--robot',
+    'ur5e',
+    '--rosbridge',
+    `ws://127.0.0.1:${port}`,
+    '--policy',
+    'expert',
+    '--json',
+  ).done;
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.equal(refused.stdout, '');
+  assert.match(
+    refused.stderr,
+    new RegExp(`cannot connect to rosbridge at ws://127.0.0.1:${port}.*nothing was commanded`),
+  );
+  const fast = await vlaRun('--robot', 'ur5e', '--rosbridge', `ws://127.0.0.1:${port}`, '--clock', 'fast').done;
+  assert.equal(fast.code, 2);
+  assert.match(fast.stderr, /--clock fast is sim only/);
+  const none = await vlaRun('--robot', 'ur5e').done;
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /--sim .* --rosbridge/);
+});
 
 test('a rosbridge that is not the simulated endpoint: the scripted expert is refused (exit 2)', async () => {
   const bare = await RosbridgeServer.listen({ port: 0 });
