@@ -4,6 +4,7 @@ import { loadavg } from 'node:os';
 import { AlohaSerialDriver } from '../drivers/aloha/aloha-serial-driver.js';
 import { type JointState, newJointState } from '../drivers/driver.js';
 import type { BusCounters } from '../drivers/dynamixel/bus-options.js';
+import type { AlohaSide } from '../protocols/aloha/motor-map.js';
 import { emulatorCalibration } from '../sim/dynamixel/aloha-rig.js';
 import { loadRobot } from '../src/robot/index.js';
 import { holdCpuWakeLatency } from '../src/runtime/cpu-wake-latency.js';
@@ -34,7 +35,7 @@ export const loadavgNow = () => loadavg().map((x) => Math.round(x * 100) / 100);
 export async function withEmulatedRig<T>(
   crc_error_rate: number,
   wake_us: number | null,
-  body: (d: AlohaSerialDriver, start: JointState) => Promise<T>,
+  body: (d: AlohaSerialDriver, start: JointState, ports: Record<AlohaSide, string>) => Promise<T>,
 ): Promise<{
   result: T;
   bus: Record<string, BusCounters>;
@@ -53,7 +54,7 @@ export async function withEmulatedRig<T>(
 async function runEmulatedRig<T>(
   crc_error_rate: number,
   wake_us: number | null,
-  body: (d: AlohaSerialDriver, start: JointState) => Promise<T>,
+  body: (d: AlohaSerialDriver, start: JointState, ports: Record<AlohaSide, string>) => Promise<T>,
 ): Promise<{ result: T; bus: Record<string, BusCounters>; emulator_counters: EmulatorExitReport }> {
   const emu = await startEmulatorProcess({ crc_error_rate, cpu_wake_latency_us: wake_us ?? 'off' });
   let out: { result: T; bus: Record<string, BusCounters> };
@@ -68,7 +69,7 @@ async function runEmulatedRig<T>(
       await d.configure();
       const first = newJointState(description);
       if (d.read(first) !== 'ok') throw new Error(`the driver configured without a good first read: ${d.problem()}`);
-      out = { result: await body(d, first), bus: d.busCounters() };
+      out = { result: await body(d, first, emu.ports), bus: d.busCounters() };
     } finally {
       await d.close();
     }

@@ -208,8 +208,9 @@ test('the port locks its device; after an I/O error close() still releases it an
   const open = () => DynamixelBus.open({ path: emu.ports.left, name: 'left arm', ...BUS });
   const bus = await open();
   await assert.rejects(open(), /left arm: cannot open serial port .*: .*lock/i, 'a second user is refused');
-  // what serialport does on a failed read or write: an 'error' event, the descriptor still open
-  (bus as unknown as { port: NodeJS.EventEmitter }).port.emit('error', new Error('EIO'));
+  // what a failed read does: the link's tty stream emits 'error', the descriptors stay open
+  const link = (bus as unknown as { engine: { port: { reader: NodeJS.EventEmitter } } }).engine.port;
+  link.reader.emit('error', new Error('EIO'));
   assert.equal(bus.isOpen, false);
   await assert.rejects(bus.ping(1), /left arm: serial port .*: EIO/);
   await bus.close();

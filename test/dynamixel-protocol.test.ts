@@ -120,6 +120,35 @@ test('framing: byte-by-byte, split anywhere, and several packets in one read', (
   merged.framer.push(stream);
   assert.deepEqual(merged.packets, want);
   assert.equal(merged.framer.buffered, 0);
+  // as the serial link hands bytes over: the first n bytes of one reused buffer, stale bytes after them
+  const reused = collecting();
+  const buf = new Uint8Array(64).fill(0xff);
+  for (let at = 0; at < stream.length; at += 7) {
+    const n = Math.min(7, stream.length - at);
+    buf.set(stream.subarray(at, at + n));
+    reused.framer.push(buf, n);
+  }
+  assert.deepEqual(reused.packets, want);
+});
+
+test('packets handed out are views reused per length, and hold the right bytes each time', () => {
+  const views: Uint8Array[] = [];
+  const copies: number[][] = [];
+  const framer = new PacketFramer((p) => {
+    views.push(p.data);
+    copies.push([...p.data]);
+  });
+  framer.push(encodeStatus(1, 0, [1, 2, 3, 4]));
+  framer.push(encodeStatus(2, 0, [5, 6, 7, 8]));
+  framer.push(encodeStatus(3, 0, [9]));
+  assert.deepEqual(copies, [[1, 2, 3, 4], [5, 6, 7, 8], [9]]);
+  assert.equal(views[0], views[1], 'the same view for the same data length');
+  assert.notEqual(views[1], views[2]);
+  const w = new InstructionWriter();
+  const a = w.read(1, REG.present_position.address, 4);
+  const hexA = hex(a);
+  assert.equal(w.read(2, REG.present_position.address, 4), a, 'same length, same view');
+  assert.notEqual(hex(a), hexA, 'rewritten for ID 2');
 });
 
 test('framing: garbage, false headers and a bad CRC are skipped, and the next packet is found', () => {

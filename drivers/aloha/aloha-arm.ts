@@ -28,7 +28,7 @@ import {
   type Register,
   TICKS_PER_REV,
 } from '../../protocols/dynamixel/control-table.js';
-import { DynamixelBus } from '../dynamixel/bus.js';
+import { DynamixelBus, type PreparedRequest } from '../dynamixel/bus.js';
 import type { BusOptions } from '../dynamixel/bus-options.js';
 import { DynamixelError } from '../dynamixel/errors.js';
 import {
@@ -74,6 +74,9 @@ export class ArmFault extends DynamixelError {
   override name = 'ArmFault';
 }
 
+/** How a per-tick request ended: no error, or why (then nothing from it is used). */
+export type TickDone = (err: Error | undefined) => void;
+
 /** motor ticks -> calibrated ticks: sign * (p - motor_offset) + cal_offset (identity once configured). */
 interface TickMap {
   sign: 1 | -1;
@@ -93,6 +96,11 @@ export class AlohaArm {
     gripper: 0,
     ticks: new Int32Array(ALOHA_READ_IDS.length),
   };
+  /** The per-tick SYNC_READ and SYNC_WRITE, prepared once (no allocation per tick); who hears how they end. */
+  private readonly tickRead: PreparedRequest;
+  private readonly tickWrite: PreparedRequest;
+  private readDone: TickDone = () => {};
+  private writeDone: TickDone = () => {};
 
   static async open(opts: AlohaArmOptions): Promise<AlohaArm> {
     const role = opts.role ?? 'follower';
@@ -119,6 +127,11 @@ export class AlohaArm {
     this.role = role;
     this.motors = alohaMotors(role);
     this.maps = this.motors.map(() => ({ sign: 1, motor_offset: 0, cal_offset: 0 }));
+    this.tickRead = bus.prepareSyncRead(REG.present_position, ALOHA_READ_IDS, this.raw, (err) => {
+      if (err === undefined) this.decodeReading();
+      this.readDone(err);
+    });
+    this.tickWrite = bus.prepareSyncWrite(REG.goal_position, ALOHA_WRITE_IDS, this.goals, (err) => this.writeDone(err));
   }
 
   /**
@@ -205,6 +218,24 @@ export class AlohaArm {
    */
   async read(timeout_ms = this.bus.timeout_ms, deadline_ms = Infinity): Promise<ArmReading> {
     await this.bus.syncRead(REG.present_position, ALOHA_READ_IDS, this.raw, timeout_ms, deadline_ms);
+    return this.decodeReading();
+  }
+
+  /**
+   * read() for the control tick, without allocating: `done` hears how it ended; then reading() is the pose.
+   * `timeout_ms`: per attempt, as for read().
+   */
+  sendRead(deadline_ms: number, done: TickDone, timeout_ms = this.bus.timeout_ms): void {
+    this.readDone = done;
+    this.tickRead.send(deadline_ms, timeout_ms);
+  }
+
+  /** The pose the last successful read decoded (reused: copy what must be kept). */
+  reading(): ArmReading {
+    return this.last;
+  }
+
+  private decodeReading(): ArmReading {
     const r = this.last;
     for (let i = 0; i < ALOHA_READ_IDS.length; i++) r.ticks[i] = this.toCalibrated(i, this.raw[i]);
     for (let j = 0; j < ALOHA_JOINT_IDS.length; j++)
@@ -220,13 +251,28 @@ export class AlohaArm {
    * is refused with nothing sent.
    */
   async write(position_rad: ArrayLike<number>, gripper: number): Promise<void> {
+    this.setGoals(position_rad, gripper);
+    await this.bus.syncWrite(REG.goal_position, ALOHA_WRITE_IDS, this.goals);
+  }
+
+  /**
+   * write() for the control tick, without allocating: the joints are position_rad[at, at + 6). A goal
+   * outside the calibrated travel throws ArmFault here, with nothing sent; a failure on the wire reaches `done`.
+   */
+  sendWrite(position_rad: ArrayLike<number>, gripper: number, done: TickDone, at = 0): void {
+    this.setGoals(position_rad, gripper, at);
+    this.writeDone = done;
+    this.tickWrite.send();
+  }
+
+  /** Goals from position_rad[at, at + 6) and the gripper. */
+  private setGoals(position_rad: ArrayLike<number>, gripper: number, at = 0): void {
     this.requireFollower('write goals');
     for (let j = 0; j < ALOHA_JOINT_IDS.length; j++) {
-      this.goals[j] = this.goalTicks(ALOHA_JOINT_IDS[j], CENTRE_TICKS + position_rad[j] * TICKS_PER_RAD);
+      this.goals[j] = this.goalTicks(ALOHA_JOINT_IDS[j], CENTRE_TICKS + position_rad[at + j] * TICKS_PER_RAD);
     }
     const g = this.cal.gripper;
     this.goals[6] = this.goalTicks(ALOHA_GRIPPER_ID, g.range_min + gripper * (g.range_max - g.range_min));
-    await this.bus.syncWrite(REG.goal_position, ALOHA_WRITE_IDS, this.goals);
   }
 
   /** Motors that raised a hardware alert, with their Hardware_Error_Status decoded. */

@@ -1,10 +1,11 @@
 // The two ALOHA follower arms over serial (Dynamixel), behind the Driver contract. Per tick, write() starts
 // one cycle: a SYNC_WRITE of the goals (none when the command is null) and a SYNC_READ of both arms, in
-// parallel, one bus each; read() hands out what the last complete cycle read. A cycle still on the wire
-// when the next command comes makes that command wait for the following cycle (latest wins), never a queue.
-// A cycle must finish inside its control tick (cycle_budget_ms from the command): a read still waiting at
-// the end of the tick is abandoned (its late replies are discarded by the bus, never used for a later
-// tick) and the health is 'late'. A read or write that fails after the bus's retries is 'io_error'
+// parallel, one bus each; read() hands out what the last complete cycle read. The cycle runs on callbacks
+// over requests prepared once, so a tick allocates nothing (bench/alloc-serial-worker.ts). A cycle still
+// on the wire when the next command comes makes that command wait for the following cycle (latest wins),
+// never a queue. A cycle must finish inside its control tick (cycle_budget_ms from the command): a read
+// still waiting at the end of the tick is abandoned (its late replies are discarded by the bus, never used
+// for a later tick) and the health is 'late'. A read or write that fails after the bus's retries is 'io_error'
 // (naming arm and ID); a servo's hardware alert latches 'hardware_alert' (naming arm, ID and motor), and
 // from then on no goal is written.
 // Connecting never switches torque off on an arm that may be holding itself up: the calibration's EEPROM
@@ -64,7 +65,14 @@ export class AlohaSerialDriver implements Driver {
   private arms: AlohaArm[] = [];
   private readonly goal = new Float64Array(2 * ACTION_PER_ARM);
   private pendingKind: 'none' | 'write' | 'read' = 'none';
-  private cycling: Promise<void> | undefined;
+  private cycling = false;
+  /** Reads of the running cycle still out, and which arms were read (1) in it. */
+  private readsOut = 0;
+  private readonly armRead = new Uint8Array(2);
+  private readonly onRead = [(err?: Error) => this.armReadDone(0, err), (err?: Error) => this.armReadDone(1, err)];
+  private readonly onWrite = [(err?: Error) => this.armWriteDone(0, err), (err?: Error) => this.armWriteDone(1, err)];
+  /** Who waits for the cycles to stop (activate, deactivate); none on the control tick. */
+  private idleWaiters: (() => void)[] = [];
   private readonly position = new Float64Array(2 * JOINTS);
   private readonly velocity = new Float64Array(2 * JOINTS);
   private readonly gripper = new Float64Array(2);
@@ -109,13 +117,15 @@ export class AlohaSerialDriver implements Driver {
       throw err;
     }
     this.arms = arms;
-    await this.cycle('read', true);
+    this.startCycle('read', Infinity, arms[0].bus.setup_timeout_ms);
+    await this.idle();
   }
 
   /** A fresh read of both arms, after whatever is still on the wire: the world may have been reset under them. */
   async activate(): Promise<string | undefined> {
-    while (this.cycling) await this.cycling;
-    await this.cycle('read');
+    await this.idle();
+    this.startCycle('read', Infinity);
+    await this.idle();
     return this.health === 'ok' ? undefined : `${this.health}: ${this.why}`;
   }
 
@@ -141,15 +151,13 @@ export class AlohaSerialDriver implements Driver {
     } else if (this.pendingKind === 'none') {
       this.pendingKind = 'read';
     }
-    if (this.cycling) this.late_commands++;
     this.commandedMs = monotonicMs();
-    this.cycling ??= this.runCycles().finally(() => {
-      this.cycling = undefined;
-    });
+    if (this.cycling) this.late_commands++;
+    else this.startPending();
   }
 
   async deactivate(): Promise<void> {
-    while (this.cycling) await this.cycling;
+    await this.idle();
   }
 
   async close(): Promise<void> {
@@ -192,54 +200,84 @@ export class AlohaSerialDriver implements Driver {
       this.configuration.push(await a.applyConfiguration(plans[i], { allow_torque_off }));
   }
 
-  private async runCycles(): Promise<void> {
-    while (this.pendingKind !== 'none') {
-      const kind = this.pendingKind;
-      this.pendingKind = 'none';
-      await this.cycle(kind === 'write' ? 'write' : 'read', false, this.commandedMs + this.cycleBudgetMs);
-    }
+  /** Resolves once no cycle runs (and none is pending). */
+  private idle(): Promise<void> {
+    if (!this.cycling) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** One cycle: the goals (kind 'write'), then a read of both arms; sets the health from how it went. */
-  private async cycle(kind: 'write' | 'read', setup = false, deadline_ms = Infinity): Promise<void> {
+  /** Start the cycle a command asked for: the goals (if any) and a read, inside the command's tick. */
+  private startPending(): void {
+    const kind = this.pendingKind;
+    this.pendingKind = 'none';
+    this.startCycle(kind === 'write' ? 'write' : 'read', this.commandedMs + this.cycleBudgetMs);
+  }
+
+  /** One cycle: the goals (kind 'write'), then a read of both arms; cycleEnded() sets the health. */
+  private startCycle(kind: 'write' | 'read', deadline_ms: number, timeout_ms?: number): void {
+    this.cycling = true;
     this.cycleLate = false;
-    if (kind === 'write') await Promise.all([this.writeArm(0), this.writeArm(1)]);
-    const [left, right] = await Promise.all([this.readArm(0, setup, deadline_ms), this.readArm(1, setup, deadline_ms)]);
-    if (this.cycleLate) this.late_ticks++;
-    if (this.arms.some((a) => a.hasAlert) && !this.hardware_alerts) await this.latchAlerts();
-    if (left && right) this.measure();
-    // a failed write that the same cycle's read clears is counted, but the arm was read: it is fine
-    this.health = this.hardware_alerts ? 'hardware_alert' : this.cycleLate ? 'late' : left && right ? 'ok' : 'io_error';
+    this.readsOut = 2;
+    if (kind === 'write') {
+      for (let a = 0; a < 2; a++) this.writeArm(a);
+    }
+    for (let a = 0; a < 2; a++) this.arms[a].sendRead(deadline_ms, this.onRead[a], timeout_ms);
   }
 
-  private async writeArm(a: number): Promise<void> {
-    const arm = this.arms[a];
+  private writeArm(a: number): void {
+    const at = a * ACTION_PER_ARM;
     try {
-      await arm.write(
-        this.goal.subarray(a * ACTION_PER_ARM, a * ACTION_PER_ARM + JOINTS),
-        this.goal[a * ACTION_PER_ARM + JOINTS],
-      );
+      this.arms[a].sendWrite(this.goal, this.goal[at + JOINTS], this.onWrite[a], at);
     } catch (err) {
-      this.ioFault(arm, err as Error);
+      // a goal outside the calibrated travel: nothing was sent to this arm
+      this.ioFault(this.arms[a], err as Error);
     }
   }
 
-  private async readArm(a: number, setup: boolean, deadline_ms: number): Promise<boolean> {
+  private armWriteDone(a: number, err: Error | undefined): void {
+    if (err) this.ioFault(this.arms[a], err);
+  }
+
+  private armReadDone(a: number, err: Error | undefined): void {
     const arm = this.arms[a];
-    try {
-      const r = await arm.read(setup ? arm.bus.setup_timeout_ms : undefined, deadline_ms);
+    this.armRead[a] = err === undefined ? 1 : 0;
+    if (err === undefined) {
+      const r = arm.reading();
       this.position.set(r.position_rad, a * JOINTS);
       this.gripper[a] = r.gripper;
-      return true;
-    } catch (err) {
-      if (err instanceof DynamixelDeadlineError) {
-        this.cycleLate = true;
-        this.why = err.message.startsWith(arm.name) ? err.message : `${arm.name}: ${err.message}`;
-      } else {
-        this.ioFault(arm, err as Error);
-      }
-      return false;
+    } else if (err instanceof DynamixelDeadlineError) {
+      this.cycleLate = true;
+      this.why = err.message.startsWith(arm.name) ? err.message : `${arm.name}: ${err.message}`;
+    } else {
+      this.ioFault(arm, err);
     }
+    if (--this.readsOut === 0) this.cycleEnded();
+  }
+
+  private cycleEnded(): void {
+    if (this.cycleLate) this.late_ticks++;
+    if ((this.arms[0].hasAlert || this.arms[1].hasAlert) && !this.hardware_alerts) {
+      void this.latchAlerts().then(() => this.cycleSettled());
+      return;
+    }
+    this.cycleSettled();
+  }
+
+  /** Health from how the cycle went; then the command that came meanwhile, or idle. */
+  private cycleSettled(): void {
+    const both = this.armRead[0] === 1 && this.armRead[1] === 1;
+    if (both) this.measure();
+    // a failed write that the same cycle's read clears is counted, but the arm was read: it is fine
+    this.health = this.hardware_alerts ? 'hardware_alert' : this.cycleLate ? 'late' : both ? 'ok' : 'io_error';
+    this.cycling = false;
+    if (this.pendingKind !== 'none') {
+      this.startPending();
+      return;
+    }
+    const waiters = this.idleWaiters;
+    if (waiters.length === 0) return;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   private ioFault(arm: AlohaArm, err: Error): void {

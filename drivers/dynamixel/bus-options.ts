@@ -60,7 +60,7 @@ export function newBusCounters(): BusCounters {
   };
 }
 
-/** One request: what it asks, which replies it expects, how long it may take. */
+/** One request: what it asks, which replies it expects, how long it may take, who hears how it ended. */
 export interface RequestSpec {
   what: string;
   ids: readonly number[];
@@ -68,9 +68,11 @@ export interface RequestSpec {
   replyBytes: (i: number) => number;
   /** For a read: the control-table address just past what it reads (bounds the tag pad). Absent: cannot be tagged. */
   readEnd?: number;
-  build: (missing: readonly number[], pad: number) => Buffer;
+  build: (missing: readonly number[], pad: number) => Uint8Array;
   timeout_ms: number;
   /** monotonicMs() after which the request is abandoned; absent: none. */
   deadline_ms?: number;
   onReply?: (index: number, p: Packet) => void;
+  /** Called once when the request ends: without an error when every reply came (or none was expected). */
+  done: (err: Error | undefined) => void;
 }

@@ -61,10 +61,11 @@ export class AbandonedReplies {
     return false;
   }
 
-  /** Whether a request expecting `length(i)` bytes from ids[i] could take an owed reply for its own. */
-  collides(ids: readonly number[], length: (i: number) => number): boolean {
+  /** Whether a request expecting replyBytes(i) + pad bytes from ids[i] could take an owed reply for its own. */
+  collides(ids: readonly number[], replyBytes: (i: number) => number, pad: number): boolean {
+    if (this.records.length === 0) return false;
     for (const r of this.records) {
-      for (let i = 0; i < ids.length; i++) if (r.owed.get(ids[i])?.length === length(i)) return true;
+      for (let i = 0; i < ids.length; i++) if (r.owed.get(ids[i])?.length === replyBytes(i) + pad) return true;
     }
     return false;
   }

@@ -4,6 +4,8 @@
 // expected (so a corrupted reply is retried at once instead of after the timeout), or at the timeout.
 // A retry asks some IDs again, so an ID can owe more than one reply: owed() says how many are still
 // due when the request ends, so that none of them can later pass for the answer to another request.
+// The transaction only keeps the books: it records how an attempt ended (`outcome`), and the bus, which
+// owns the clock and the wire, acts on it once the bytes at hand are parsed.
 
 import { STATUS_ERROR } from '../../protocols/dynamixel/control-table.js';
 import type { Packet } from '../../protocols/dynamixel/packet.js';
@@ -37,9 +39,10 @@ export class Transaction {
   private length = new Int32Array(CAPACITY);
   private crcLost = 0;
   refusal: { id: number; status: number } | undefined;
+  /** How the current attempt ended; undefined while it waits (or before the first). */
+  outcome: AttemptOutcome | undefined;
+  private waiting = false;
   private onReply: ReplyHandler = () => {};
-  private settle: ((o: AttemptOutcome) => void) | undefined;
-  private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly onAlert: (id: number) => void) {}
 
@@ -64,19 +67,17 @@ export class Transaction {
     return this;
   }
 
-  /** IDs that have not answered yet. */
+  /** IDs that have not answered yet (a new array: for retries and errors only). */
   missingIds(): number[] {
     return this.ids.filter((_, i) => this.missing[i] === 1);
   }
 
-  /** Wait for the replies of one attempt, sent to the IDs still missing. */
-  attempt(timeout_ms: number): Promise<AttemptOutcome> {
+  /** Start waiting for the replies of one attempt, sent to the IDs still missing. */
+  attempt(): void {
     this.crcLost = 0;
     for (let i = 0; i < this.ids.length; i++) if (this.missing[i] === 1) this.asked[i]++;
-    return new Promise((resolve) => {
-      this.settle = resolve;
-      this.timer = setTimeout(() => this.finish('timeout'), Math.max(0, timeout_ms));
-    });
+    this.outcome = undefined;
+    this.waiting = true;
   }
 
   /**
@@ -90,7 +91,7 @@ export class Transaction {
     if (p.data.length !== want && (p.error & 0x7f) === 0) return false;
     this.heard[i]++;
     // a duplicate, or after the request ended: consumed, not used
-    if (!this.settle || this.missing[i] === 0) return true;
+    if (!this.waiting || this.missing[i] === 0) return true;
     if (p.error & 0x80) this.onAlert(p.id);
     const code = p.error & 0x7f;
     if (code === STATUS_ERROR.crc) {
@@ -111,12 +112,13 @@ export class Transaction {
 
   /** A packet was lost to a CRC error while this transaction waited. */
   crcError(): void {
-    if (!this.settle) return;
+    if (!this.waiting) return;
     this.crcLost++;
     this.checkDone();
   }
 
-  cancel(): void {
+  /** The attempt's time is up, or the bus closed. */
+  expire(): void {
     this.finish('timeout');
   }
 
@@ -142,9 +144,8 @@ export class Transaction {
   }
 
   private finish(o: AttemptOutcome): void {
-    clearTimeout(this.timer);
-    const s = this.settle;
-    this.settle = undefined;
-    s?.(o);
+    if (!this.waiting) return;
+    this.waiting = false;
+    this.outcome = o;
   }
 }

@@ -3,7 +3,7 @@
 // unstuffed packets. A bad CRC or an impossible LEN costs one byte: the search restarts right after the
 // false header, so a real packet that follows the garbage is still found. Preallocated buffers only.
 import { crc16 } from './crc.js';
-import { HEADER_BYTES, INSTRUCTION, MAX_LENGTH_FIELD, type Packet, unstuffInto } from './packet.js';
+import { HEADER_BYTES, INSTRUCTION, MAX_LENGTH_FIELD, type Packet, PrefixViews, unstuffInto } from './packet.js';
 
 export interface FramerCounters {
   packets: number;
@@ -21,6 +21,8 @@ export class PacketFramer {
   private start = 0;
   private end = 0;
   private readonly packet: Packet = { id: 0, instruction: 0, error: 0, data: this.body };
+  /** A packet's data is moved to the start of `body` and handed out as one of these. */
+  private readonly dataViews = new PrefixViews(this.body);
 
   /**
    * @param onPacket called for every good packet (the packet object and its data are reused)
@@ -31,10 +33,10 @@ export class PacketFramer {
     private readonly onCrcError: (claimedId: number) => void = () => {},
   ) {}
 
-  /** Feed bytes as they arrive. */
-  push(chunk: Uint8Array): void {
+  /** Feed bytes as they arrive: the first `length` bytes of `chunk`. */
+  push(chunk: Uint8Array, length = chunk.length): void {
     let off = 0;
-    while (off < chunk.length) {
+    while (off < length) {
       if (this.end === CAPACITY) this.compact();
       if (this.end === CAPACITY) {
         // a whole buffer without a complete packet: it is noise; keep only the tail
@@ -43,8 +45,9 @@ export class PacketFramer {
         this.start = 0;
         this.end = 3;
       }
-      const n = Math.min(chunk.length - off, CAPACITY - this.end);
-      this.buf.set(chunk.subarray(off, off + n), this.end);
+      const n = Math.min(length - off, CAPACITY - this.end);
+      const b = this.buf;
+      for (let i = 0; i < n; i++) b[this.end + i] = chunk[off + i];
       this.end += n;
       off += n;
       this.parse();
@@ -88,7 +91,7 @@ export class PacketFramer {
       p.instruction = this.body[0];
       const isStatus = p.instruction === INSTRUCTION.status && n >= 2;
       p.error = isStatus ? this.body[1] : 0;
-      p.data = this.body.subarray(isStatus ? 2 : 1, n);
+      p.data = this.dataView(isStatus ? 2 : 1, n);
       this.start = h + total;
       this.counters.packets++;
       this.onPacket(p);
@@ -109,6 +112,12 @@ export class PacketFramer {
     this.start = keep;
     if (this.start === this.end) this.start = this.end = 0;
     return -1;
+  }
+
+  /** Move body[from..to) to the start of body and return a view of it. */
+  private dataView(from: number, to: number): Uint8Array {
+    this.body.copyWithin(0, from, to);
+    return this.dataViews.get(to - from);
   }
 
   private skip(n: number): void {

@@ -1,7 +1,7 @@
 // Instruction packets, written into one preallocated buffer per writer: the control loop sends one
 // SYNC_READ and one SYNC_WRITE per arm every 20 ms and should not feed the garbage collector to do it.
 // A returned packet is a view of that buffer, valid until the writer's next call.
-import { BROADCAST_ID, encodePacketInto, INSTRUCTION, MAX_PACKET_BYTES, writeIntLE } from './packet.js';
+import { BROADCAST_ID, encodePacketInto, INSTRUCTION, MAX_PACKET_BYTES, PrefixViews, writeIntLE } from './packet.js';
 
 export interface BulkReadEntry {
   id: number;
@@ -13,6 +13,7 @@ export class InstructionWriter {
   private readonly out = Buffer.alloc(MAX_PACKET_BYTES);
   private readonly params = new Uint8Array(MAX_PACKET_BYTES);
   private readonly scratch = new Uint8Array(MAX_PACKET_BYTES);
+  private readonly packets = new PrefixViews(this.out);
 
   ping(id: number): Buffer {
     return this.finish(id, INSTRUCTION.ping, 0);
@@ -84,6 +85,6 @@ export class InstructionWriter {
 
   private finish(id: number, instruction: number, paramsLength: number): Buffer {
     const n = encodePacketInto(this.out, id, instruction, this.params, paramsLength, this.scratch);
-    return this.out.subarray(0, n);
+    return this.packets.get(n);
   }
 }

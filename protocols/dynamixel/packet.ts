@@ -70,7 +70,7 @@ export function encodePacketInto(
   scratch: Uint8Array = new Uint8Array(paramsLength + 1),
 ): number {
   scratch[0] = instruction;
-  scratch.set(params.subarray(0, paramsLength), 1);
+  for (let i = 0; i < paramsLength; i++) scratch[i + 1] = params[i];
   out[0] = 0xff;
   out[1] = 0xff;
   out[2] = 0xfd;
@@ -84,6 +84,26 @@ export function encodePacketInto(
   out[end] = crc & 0xff;
   out[end + 1] = crc >> 8;
   return end + 2;
+}
+
+/**
+ * Views of the start of one buffer, one per length, each made the first time it is asked for: how the
+ * control loop's packets are handed out (the writer's, the framer's) without a new view per packet.
+ */
+export class PrefixViews<T extends Uint8Array> {
+  private readonly views: T[] = [];
+
+  constructor(private readonly buffer: T) {}
+
+  /** buffer[0, n) */
+  get(n: number): T {
+    let v = this.views[n];
+    if (v === undefined) {
+      v = this.buffer.subarray(0, n) as T;
+      this.views[n] = v;
+    }
+    return v;
+  }
 }
 
 /** Allocating convenience for tests and one-off commands. */
