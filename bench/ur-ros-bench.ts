@@ -16,7 +16,7 @@ import { createInterface } from 'node:readline';
 import { defaultRosSettings } from '../calibration/ros-settings.js';
 import { ExpertPolicy } from '../sim/experts/expert-policy.js';
 import { robotModel } from '../sim/robots/index.js';
-import { createTask } from '../sim/tasks/index.js';
+import { createTask, taskTickLimit } from '../sim/tasks/index.js';
 import { loadRobot } from '../src/robot/index.js';
 import { holdCpuWakeLatency } from '../src/runtime/cpu-wake-latency.js';
 import { startRealtime } from '../src/runtime/runtime.js';
@@ -27,7 +27,7 @@ import { RosWorld } from '../src/world/ros-world.js';
 const CHILD = resolve(import.meta.dirname, 'ur-endpoint-child.js');
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 /** The pick-place task's episode limit (sim/tasks): episodes over ROS end there, as vla-run ends them. */
-const MAX_TICKS = createTask('pick-place').max_ticks;
+const MAX_TICKS = taskTickLimit(createTask('pick-place'), 50);
 
 interface Endpoint {
   child: ChildProcessWithoutNullStreams;

@@ -13,7 +13,15 @@ import { checkAgainstModel } from './profile-check.js';
 import { RenderScene } from './render-scene.js';
 import { jointNames } from './robots/arm-spec.js';
 import { actionNames, type RobotModel, type RobotName, robotModel } from './robots/index.js';
-import { createTask, TASKS_BY_ROBOT, type Task, type TaskName, type TaskState, type TaskWorld } from './tasks/index.js';
+import {
+  createTask,
+  TASKS_BY_ROBOT,
+  type Task,
+  type TaskName,
+  type TaskState,
+  type TaskWorld,
+  taskTickLimit,
+} from './tasks/index.js';
 import type { ObjectPose } from './tasks/task.js';
 
 export interface SimOptions {
@@ -153,7 +161,11 @@ export class SimEnv implements TaskWorld {
     return this.achieved;
   }
   get done(): boolean {
-    return this.achieved || this.tickCount >= this.task.max_ticks;
+    return this.achieved || this.tickCount >= this.max_ticks;
+  }
+  /** The task's episode limit at this control rate. */
+  get max_ticks(): number {
+    return taskTickLimit(this.task, this.control_hz);
   }
   get sim_time_s(): number {
     return this.tickCount / this.control_hz;

@@ -88,7 +88,8 @@ test('--json prints exactly one object with the summary fields; --record writes 
     for (const k of ['calls', 'latency_ms']) assert.ok(k in s.inference, `inference.${k}`);
     for (const k of ['chunks', 'late_chunks', 'dropped_prefix_actions', 'stale_actions_executed', 'seam_jump_ratio'])
       assert.ok(k in s.buffer, `buffer.${k}`);
-    for (const k of ['clamped_actions', 'rejected_chunks', 'holds']) assert.ok(k in s.safety, `safety.${k}`);
+    for (const k of ['clamped_actions', 'rejected_chunks']) assert.ok(k in s.safety, `safety.${k}`);
+    for (const k of ['stops', 'driver_faults', 'underrun_ticks']) assert.ok(k in s.holds, `holds.${k}`);
     assert.equal(s.episodes, 2);
     assert.equal(s.buffer.stale_actions_executed, null, 'measured with --policy tick-stamp only');
     assert.ok(s.inference.latency_ms.p50 >= 180);
@@ -127,8 +128,11 @@ test('a NaN chunk: hold, a clear error, exit 1, and the summary is still printed
     assert.equal(r.code, 1, r.stderr);
     const s = JSON.parse(r.stdout);
     assert.match(s.fault, /NaN/);
-    assert.equal(s.safety.holds, 1);
+    assert.equal(s.holds.stops, 1);
     assert.equal(s.safety.rejected_chunks, 1);
+    assert.equal(s.inference.calls, 1, 'the call whose chunk was rejected is a call');
+    assert.equal(s.episode_ends.fault, 1);
+    assert.equal(s.success_rate, null, 'an episode stopped by a fault is not scored');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

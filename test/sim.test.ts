@@ -142,7 +142,7 @@ for (const [robot, task] of [
       for (let seed = 0; seed < 6; seed++) {
         const r = await ex.engine.runEpisode({ seed });
         assert.ok(r.success, `${robot} ${task} seed ${seed} failed after ${r.ticks} ticks`);
-        assert.ok(r.ticks < ex.driver.env.task.max_ticks);
+        assert.ok(r.ticks < ex.driver.env.max_ticks);
       }
     } finally {
       await ex.close();

@@ -4,7 +4,15 @@ import { PushTask } from './push.js';
 import type { Task, TaskName } from './task.js';
 import { TransferCubeTask } from './transfer-cube.js';
 
-export { isTaskName, TASK_NAMES, type Task, type TaskName, type TaskState, type TaskWorld } from './task.js';
+export {
+  isTaskName,
+  TASK_NAMES,
+  type Task,
+  type TaskName,
+  type TaskState,
+  type TaskWorld,
+  taskTickLimit,
+} from './task.js';
 
 /** Tasks per robot; the first is the default. */
 export const TASKS_BY_ROBOT: Record<RobotName, readonly TaskName[]> = {

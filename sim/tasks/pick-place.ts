@@ -12,7 +12,7 @@ const MIN_SEPARATION_M = 0.18;
 
 export class PickPlaceTask implements Task {
   readonly name = 'pick-place' as const;
-  readonly max_ticks = 400;
+  readonly max_seconds = 8;
   readonly contacts = [];
   private readonly cube: Vec3 = [0, 0, 0];
   private readonly target: Vec3 = [0, 0, 0];

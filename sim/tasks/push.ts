@@ -12,7 +12,7 @@ const LIFT_TOLERANCE_M = 0.015;
 
 export class PushTask implements Task {
   readonly name = 'push' as const;
-  readonly max_ticks = 400;
+  readonly max_seconds = 8;
   readonly contacts = [];
   private lifted = false;
   private readonly cube: Vec3 = [0, 0, 0];

@@ -44,8 +44,8 @@ export interface TaskWorld {
 
 export interface Task {
   readonly name: TaskName;
-  /** Episode length limit in control ticks. */
-  readonly max_ticks: number;
+  /** Episode length limit (s of robot time): the same at any control rate (taskTickLimit). */
+  readonly max_seconds: number;
   objects(): SceneObject[];
   /**
    * The geom pairs whose contact the task asks about (TaskWorld.touching): the scene gets a contact sensor
@@ -78,4 +78,9 @@ export function dist3(a: Vec3, b: Vec3): number {
     dy = a[1] - b[1],
     dz = a[2] - b[2];
   return Math.sqrt(dx * dx + dy * dy + dz * dz);
+}
+
+/** A task's episode limit in control ticks at `control_hz`. */
+export function taskTickLimit(task: Pick<Task, 'max_seconds'>, control_hz: number): number {
+  return Math.round(task.max_seconds * control_hz);
 }

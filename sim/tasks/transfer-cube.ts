@@ -10,7 +10,7 @@ export const TRANSFER_SPAWN = { x: [0.05, 0.2], y: [-0.1, 0.1] } as const;
 
 export class TransferCubeTask implements Task {
   readonly name = 'transfer-cube' as const;
-  readonly max_ticks = 400;
+  readonly max_seconds = 8;
   readonly contacts = [
     ['left_pad_left', 'cube'],
     ['left_pad_right', 'cube'],

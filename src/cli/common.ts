@@ -32,29 +32,41 @@ export function numArg(what: string, value: string, min: number, max: number): n
 
 /**
  * Parse argv and run the chosen action. Usage errors exit 2 with one line on stderr; any other error
- * exits 1 with its message (the stack only with VLA_DEBUG=1).
+ * exits 1 with its message (the stack only with VLA_DEBUG=1). With --json, stdout still gets exactly one
+ * JSON object: {"error": ..., "exit_code": ...}.
  */
 export async function runProgram(program: Command, argv: string[], tool: string): Promise<void> {
   program.exitOverride();
-  program.configureOutput({ outputError: (str, write) => write(str) });
+  const json = argv.includes('--json');
+  let commanderMessage = '';
+  program.configureOutput({
+    outputError: (str, write) => {
+      commanderMessage = str.trim().replace(/^error: /, '');
+      write(str);
+    },
+  });
+  const fail = (code: number, message: string): void => {
+    process.exitCode = code;
+    if (json) process.stdout.write(`${JSON.stringify({ error: message, exit_code: code })}\n`);
+  };
   try {
     await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
       // --help and --version arrive here too, with exit code 0
-      process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      if (err.exitCode === 0) process.exitCode = EXIT.ok;
+      else fail(EXIT.usage, commanderMessage || err.message);
       return;
     }
     const debug = process.env.VLA_DEBUG === '1';
+    const message = err instanceof Error ? err.message : String(err);
     if (err instanceof UsageError) {
-      process.stderr.write(`${tool}: ${err.message}\n`);
-      process.exitCode = EXIT.usage;
+      process.stderr.write(`${tool}: ${message}\n`);
+      fail(EXIT.usage, message);
       return;
     }
-    process.stderr.write(
-      `${tool}: ${debug && err instanceof Error ? err.stack : err instanceof Error ? err.message : String(err)}\n`,
-    );
-    process.exitCode = EXIT.check_failed;
+    process.stderr.write(`${tool}: ${debug && err instanceof Error ? err.stack : message}\n`);
+    fail(EXIT.check_failed, message);
   }
 }
 

@@ -21,6 +21,8 @@ export interface PolicyTarget {
   cameras: readonly string[];
   /** The simulator renders square images only. */
   square_cameras_only: boolean;
+  /** A model whose manifest names another robot runs anyway (the user said so); else it is refused. */
+  allow_robot_mismatch?: boolean;
 }
 
 export async function loadOnnxPolicy(path: string, target: PolicyTarget): Promise<LoadedPolicy> {
@@ -33,13 +35,17 @@ export async function loadOnnxPolicy(path: string, target: PolicyTarget): Promis
   }
   const desc = policy.describe();
   const { robot } = target;
-  const problems = checkPolicyFitsRobot(desc, {
-    name: robot.robot,
-    action_dim: robot.action_names.length,
-    state_dim: robot.action_names.length,
-    cameras: [...target.cameras],
-    control_hz: target.control_hz,
-  });
+  const problems = checkPolicyFitsRobot(
+    desc,
+    {
+      name: robot.robot,
+      action_dim: robot.action_names.length,
+      state_dim: robot.action_names.length,
+      cameras: [...target.cameras],
+      control_hz: target.control_hz,
+    },
+    { allow_robot_mismatch: target.allow_robot_mismatch ?? false },
+  );
   const errors = problems.filter((p) => p.severity === 'error').map((p) => p.message);
   for (const c of desc.cameras) {
     if (c.width !== c.height && target.square_cameras_only)

@@ -49,7 +49,10 @@ export interface RuntimeReport {
   /** |wake-up - deadline| per tick (ms); empty on the virtual clock. */
   jitter_ms: ArrayLike<number>;
   buffer: BufferStats;
+  /** holds: times the runtime stopped the robot and held it (a fault, or an interrupt), ending the episode. */
   safety: { clamped_actions: number; rejected_chunks: number; holds: number };
+  /** Inference calls that failed or were rejected before their latency was measured (not in `latency`). */
+  unmeasured_calls: number;
   latency: LatencyEstimator;
   /** Observations too old to infer on (skipped, never sent to the policy). */
   stale_observations: number;

@@ -12,7 +12,7 @@ import { builtinAlohaCalibrationPath } from '../../../calibration/motor-calibrat
 import { loadAlohaCalibration } from '../../../drivers/aloha/load-calibration.js';
 import { DriverSetupError } from '../../../drivers/driver.js';
 import type { AlohaSide } from '../../../protocols/aloha/motor-map.js';
-import { createTask, TASKS_BY_ROBOT, type TaskName } from '../../../sim/tasks/index.js';
+import { createTask, TASKS_BY_ROBOT, type TaskName, taskTickLimit } from '../../../sim/tasks/index.js';
 import { defaultPolicy } from '../../policy/default-policy.js';
 import type { Policy } from '../../policy/policy.js';
 import type { RobotDescription } from '../../robot/index.js';
@@ -38,6 +38,8 @@ export interface AlohaRunArgs {
   task?: string;
   policy?: string;
   noise: number;
+  /** --allow-robot-mismatch: run a model trained for another robot (the user checked the action layout). */
+  allow_robot_mismatch?: boolean;
   /** The user rested the arms: connecting may switch a motor's torque off to write an EEPROM register that differs. */
   allow_torque_off: boolean;
   /** --camera flags: cameras on this host (a real rig's only cameras; on the emulator in place of its frames). */
@@ -70,6 +72,8 @@ export async function startAlohaRun(
       robot: a.description,
       sim_task: task,
       noise: a.noise,
+      allow_robot_mismatch: a.allow_robot_mismatch ?? false,
+      fixed_delay_ticks: a.opts.fixed_delay_ticks,
       control_hz: a.description.control_hz,
       square_cameras_only: false,
       cameras: [...new Set([...worldCameras, ...a.description.cameras.map((c) => c.name)])],
@@ -96,7 +100,7 @@ export async function startAlohaRun(
       sim_endpoint: world !== undefined,
       task,
       calibration_paths,
-      max_ticks: task ? createTask(task).max_ticks : undefined,
+      max_ticks: task ? taskTickLimit(createTask(task), a.description.control_hz) : undefined,
       camera_usage: () => cams?.usage(),
     };
   } catch (err) {

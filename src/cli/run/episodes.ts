@@ -1,9 +1,11 @@
 // Episodes one after another on an engine, for every command that runs them: seeds seed, seed+1, ...,
-// until the count or the duration is used up, Ctrl-C (the robot holds, then the summary), or a fault.
+// until the count or the duration is used up, Ctrl-C or SIGTERM (the robot holds, then the summary), or
+// a fault.
 import type { EpisodeEngine } from '../../runtime/runtime.js';
 import type { EpisodeOutcome, TickRecorder } from '../../runtime/runtime-types.js';
 import type { Logger } from '../../telemetry/log.js';
 import { progress } from '../../telemetry/progress.js';
+import { Interrupts } from './interrupts.js';
 
 export interface EpisodePlan {
   episodes: number;
@@ -21,38 +23,52 @@ export interface EpisodePlan {
   label: string;
   json: boolean;
   log: Logger;
+  /** Ctrl-C / SIGTERM: they hold the robot and end the run (interrupts.ts); default: listened to from here. */
+  interrupts?: Interrupts;
 }
 
+/**
+ * How an episode ended. Only success and failure are scored; a truncated episode (the --duration budget
+ * ran out inside it) or an interrupted one (Ctrl-C) says nothing about the policy, and a fault is reported
+ * as the run's fault.
+ */
+export type EpisodeEnd = 'success' | 'failure' | 'truncated' | 'interrupted' | 'fault';
+
 export interface EpisodesResult {
-  results: (EpisodeOutcome & { file?: string })[];
+  results: (EpisodeOutcome & { end: EpisodeEnd; file?: string })[];
   interrupted: string | undefined;
 }
 
 export async function runEpisodes(engine: EpisodeEngine, p: EpisodePlan): Promise<EpisodesResult> {
-  let interrupted: string | undefined;
-  const onSignal = (sig: string) => {
-    interrupted ??= sig;
-    p.log.warn(`${sig}: holding the robot, then stopping`);
-    engine.hold(`interrupted (${sig})`);
-  };
-  const sigint = () => onSignal('SIGINT'),
-    sigterm = () => onSignal('SIGTERM');
-  process.once('SIGINT', sigint);
-  process.once('SIGTERM', sigterm);
+  const own = p.interrupts ? undefined : new Interrupts(p.log, () => {});
+  const interrupts = p.interrupts ?? (own as Interrupts);
+  interrupts.onStop((sig) => engine.hold(`interrupted (${sig})`));
+  const interruptedBy = () => interrupts.signal;
   const bar = progress(p.label, { unit: 'episodes', json: p.json });
   const results: EpisodesResult['results'] = [];
   let ticksLeft = p.ticks ?? Infinity;
   try {
-    for (let i = 0; i < p.episodes && ticksLeft > 0 && !interrupted; i++) {
+    for (let i = 0; i < p.episodes && ticksLeft > 0 && !interruptedBy(); i++) {
       const seed = p.seed0 + i;
       const rec = await p.recorder?.(seed);
+      const budget = Number.isFinite(ticksLeft) ? ticksLeft : undefined;
       const r = await engine.runEpisode({
         seed,
-        max_ticks: minDefined(p.max_ticks, Number.isFinite(ticksLeft) ? ticksLeft : undefined),
+        max_ticks: minDefined(p.max_ticks, budget),
         recorder: both(rec?.tick, p.observer),
       });
       const file = await rec?.close(r);
-      results.push({ ...r, ...(file ? { file } : {}) });
+      const cut = budget !== undefined && r.ticks >= budget && (p.max_ticks === undefined || budget < p.max_ticks);
+      const end: EpisodeEnd = interruptedBy()
+        ? 'interrupted'
+        : r.fault
+          ? 'fault'
+          : r.success
+            ? 'success'
+            : cut
+              ? 'truncated'
+              : 'failure';
+      results.push({ ...r, end, ...(file ? { file } : {}) });
       ticksLeft -= r.ticks;
       p.log.info({ seed, success: r.success, ticks: r.ticks, fault: r.fault, file }, 'episode done');
       if (Number.isFinite(p.episodes) && p.episodes > 1)
@@ -61,10 +77,9 @@ export async function runEpisodes(engine: EpisodeEngine, p: EpisodePlan): Promis
     }
   } finally {
     bar.end();
-    process.off('SIGINT', sigint);
-    process.off('SIGTERM', sigterm);
+    own?.dispose();
   }
-  return { results, interrupted };
+  return { results, interrupted: interruptedBy() };
 }
 
 /** The smaller of two tick budgets, either of which may be absent. */

@@ -23,9 +23,29 @@ export interface PolicyChoice {
   square_cameras_only: boolean;
   /** Said when the expert is asked for where there is no simulated world. */
   no_sim_hint: string;
+  /** What the user has checked and accepts: a model trained for another robot (--allow-robot-mismatch). */
+  allow_robot_mismatch: boolean;
+  /** --delay N: the first N ticks of every chunk are dropped; undefined: auto. */
+  fixed_delay_ticks: number | undefined;
 }
 
 export async function choosePolicy(c: PolicyChoice): Promise<LoadedPolicy> {
+  const loaded = await load(c);
+  const { horizon, action_offset } = loaded.policy.describe();
+  // a chunk covers ticks obs+offset .. obs+offset+H-1; dropping N ticks from obs leaves none when N reaches the end
+  const usable = horizon + action_offset - 1;
+  if (c.fixed_delay_ticks !== undefined && c.fixed_delay_ticks >= usable) {
+    await loaded.policy.close();
+    throw new UsageError(
+      `--delay ${c.fixed_delay_ticks} drops every action of every chunk: a chunk of the policy covers ticks ` +
+        `${action_offset}..${usable} after its observation (horizon ${horizon}); use --delay ${usable - 1} or less, ` +
+        'or --delay auto',
+    );
+  }
+  return loaded;
+}
+
+async function load(c: PolicyChoice): Promise<LoadedPolicy> {
   if (c.spec === 'tick-stamp') {
     if (c.noise) throw new UsageError('--noise applies to the scripted expert only (--policy expert)');
     return { policy: new TickStampPolicy(c.robot), warnings: [] };
@@ -44,6 +64,7 @@ export async function choosePolicy(c: PolicyChoice): Promise<LoadedPolicy> {
       control_hz: c.control_hz,
       cameras: c.cameras,
       square_cameras_only: c.square_cameras_only,
+      allow_robot_mismatch: c.allow_robot_mismatch,
     });
   } catch (err) {
     if (err instanceof PolicyMismatch) throw new UsageError(err.message);

@@ -9,7 +9,7 @@ import { type RosSettings, RosSettingsError, resolveRosSettings } from '../../..
 import { CameraError } from '../../../drivers/cameras/camera-source.js';
 import { RosConnectionError } from '../../../drivers/ur/ros-connection.js';
 import type { RosLayout } from '../../../protocols/ros/layout.js';
-import { createTask, TASKS_BY_ROBOT, type TaskName } from '../../../sim/tasks/index.js';
+import { createTask, TASKS_BY_ROBOT, type TaskName, taskTickLimit } from '../../../sim/tasks/index.js';
 import { defaultPolicy } from '../../policy/default-policy.js';
 import type { Policy } from '../../policy/policy.js';
 import type { RobotDescription } from '../../robot/index.js';
@@ -32,6 +32,8 @@ export interface RosRunArgs {
   task?: string;
   policy?: string;
   noise: number;
+  /** --allow-robot-mismatch: run a model trained for another robot (the user checked the action layout). */
+  allow_robot_mismatch?: boolean;
   /** --camera flags: cameras on this host in place of the cell's topics. */
   cameras: string[];
   opts: RuntimeOptions & ClockOptions;
@@ -64,6 +66,8 @@ export async function startRosRun(a: RosRunArgs): Promise<RobotRun & { url: stri
       robot: a.description,
       sim_task: task,
       noise: a.noise,
+      allow_robot_mismatch: a.allow_robot_mismatch ?? false,
+      fixed_delay_ticks: a.opts.fixed_delay_ticks,
       control_hz: a.description.control_hz,
       cameras: a.description.cameras.map((c) => c.name),
       square_cameras_only: false,
@@ -88,7 +92,7 @@ export async function startRosRun(a: RosRunArgs): Promise<RobotRun & { url: stri
       url: settings.url,
       sim_endpoint: world.simEndpoint,
       task,
-      max_ticks: task ? createTask(task).max_ticks : undefined,
+      max_ticks: task ? taskTickLimit(createTask(task), a.description.control_hz) : undefined,
       camera_usage: () => cams?.usage(),
     };
   } catch (err) {

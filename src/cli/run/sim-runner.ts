@@ -22,6 +22,8 @@ export interface SimRunArgs {
   physics_hz: number;
   policy: string;
   noise: number;
+  /** --allow-robot-mismatch: run a model trained for another robot (the user checked the action layout). */
+  allow_robot_mismatch?: boolean;
   opts: RuntimeOptions & ClockOptions & { latency_model: LatencyModelSpec };
 }
 
@@ -41,6 +43,8 @@ export async function startSimRun(a: SimRunArgs): Promise<SimRun> {
     robot: a.description,
     sim_task: a.task,
     noise: a.noise,
+    allow_robot_mismatch: a.allow_robot_mismatch ?? false,
+    fixed_delay_ticks: a.opts.fixed_delay_ticks,
     control_hz: hz,
     cameras: robotModel(a.robot).cameras.map((c) => c.name),
     square_cameras_only: true,

@@ -4,6 +4,7 @@ import type { EpisodeOutcome, RuntimeReport } from '../../runtime/runtime-types.
 import { quantile } from '../../util/sample-ring.js';
 import { wilson } from '../../util/stats.js';
 import type { CameraUse } from '../../world/local-cameras.js';
+import type { EpisodeEnd } from './episodes.js';
 
 /** Which driver ran, and where it found the robot. */
 export interface DriverHead {
@@ -18,29 +19,45 @@ export interface DriverHead {
 
 export interface RunSummary {
   robot: string;
+  /** Where the robot was: the embedded sim, or a driver (ur, aloha) to a real robot or a simulated endpoint. */
+  where: 'embedded sim' | 'simulated endpoint' | 'robot';
+  /** The world is simulated (embedded sim or a simulated endpoint): episodes have seeds and success. */
   sim: boolean;
   task: string | null;
   policy: string;
   clock: 'realtime' | 'fast';
   blend: string;
   delay: string;
+  /** Every episode run, however it ended. */
   episodes: number;
+  /** How they ended (episodes.ts EpisodeEnd); only success and failure are scored. */
+  episode_ends: Record<EpisodeEnd, number>;
+  scored_episodes: number;
   successes: number;
-  success_rate: number;
-  /** Wilson 95% interval of the success rate. */
-  success_ci95: [number, number];
-  /** cpu_wake_latency_us: the PM QoS cap held during the run (µs), null when none was (see cpu-wake-latency.ts). */
+  /** successes / scored_episodes; null when none was scored. */
+  success_rate: number | null;
+  /** Wilson 95% interval of the success rate; null when none was scored. */
+  success_ci95: [number, number] | null;
+  /**
+   * cpu_wake_latency_us: the PM QoS cap held during the run (µs), null when none was (see cpu-wake-latency.ts).
+   * jitter_ms: null on the virtual clock (--clock fast), where no tick waits for wall time.
+   */
   control: {
     hz: number;
     ticks: number;
     underruns: number;
     overruns: number;
-    jitter_ms: { p50: number; p99: number; max: number };
+    jitter_ms: { p50: number; p99: number; max: number } | null;
     cpu_wake_latency_us: number | null;
   };
-  /** latency_model: with --clock fast, the --latency-model value that repeats this run exactly. */
+  /**
+   * calls: every call made, also those whose chunk was rejected or that failed (unmeasured_calls) before
+   * their latency was measured; latency_model: with --clock fast, the --latency-model value that repeats
+   * this run exactly.
+   */
   inference: {
     calls: number;
+    unmeasured_calls: number;
     latency_ms: { p50: number; p95: number; p99: number; max: number };
     stale_observations_skipped: number;
     latency_model: string | null;
@@ -56,60 +73,69 @@ export interface RunSummary {
     seam_jump_ratio: number;
     stale_actions_executed: number | null;
   };
-  safety: { clamped_actions: number; rejected_chunks: number; holds: number };
+  safety: { clamped_actions: number; rejected_chunks: number };
   /**
-   * The driver and its faults: each stretch of stale state, lost connection or stopped program held the
-   * robot once (holds), for fault_hold_ticks ticks in all; faults are the driver's own counters
-   * (ALOHA: I/O failures, hardware alerts, late commands, and per arm the bus's retries, timeouts, CRC
-   * errors and stale replies).
+   * Every time the robot was held, by cause: stops (the runtime stopped the robot for good: a fault such as a
+   * rejected chunk, or an interrupt), driver_faults (stretches of stale state, lost connection, stopped
+   * program or failed I/O, held until the driver was healthy again: by_health, driver_fault_ticks, longest),
+   * underrun_ticks (ticks with an empty buffer: the last command held).
    */
-  driver: DriverHead & {
-    holds: number;
-    holds_by_health: Record<string, number>;
-    longest_hold_ms: number;
-    fault_hold_ticks: number;
-    faults: Record<string, number>;
+  holds: {
+    stops: number;
+    driver_faults: number;
+    by_health: Record<string, number>;
+    driver_fault_ticks: number;
+    longest_driver_fault_ms: number;
+    underrun_ticks: number;
   };
+  /** The driver and its own counters (ALOHA: I/O failures, hardware alerts, late commands, per-arm bus counters). */
+  driver: DriverHead & { faults: Record<string, number> };
   /** Cameras on the robot host (--camera): their source, frames handed to the policy, oldest age. */
   cameras?: Record<string, CameraUse>;
+  /** Said to the user at the end (e.g. many underruns), also printed under the summary. */
+  warnings: string[];
   fault: string | null;
-  episodes_detail: EpisodeOutcome[];
+  episodes_detail: (EpisodeOutcome & { end: EpisodeEnd })[];
 }
 
+/** Underruns above this share of ticks get a warning and a hint. */
+export const UNDERRUN_WARN_SHARE = 0.01;
+
 export function buildSummary(
-  head: Pick<RunSummary, 'robot' | 'sim' | 'task' | 'policy' | 'clock' | 'blend' | 'delay'>,
+  head: Pick<RunSummary, 'robot' | 'where' | 'sim' | 'task' | 'policy' | 'clock' | 'blend' | 'delay'>,
   r: RuntimeReport,
-  episodes: EpisodeOutcome[],
+  episodes: (EpisodeOutcome & { end: EpisodeEnd })[],
   driver: DriverHead = { kind: 'sim' },
   cpu_wake_latency_us: number | null = null,
   cameras?: Record<string, CameraUse>,
   stale_actions_executed: number | null = null,
 ): RunSummary {
-  const successes = episodes.filter((e) => e.success).length;
+  const ends: Record<EpisodeEnd, number> = { success: 0, failure: 0, truncated: 0, interrupted: 0, fault: 0 };
+  for (const e of episodes) ends[e.end]++;
+  const scored = ends.success + ends.failure;
   const lat = r.latency.summary();
   const c = r.control;
-  const jitter = Float64Array.from(r.jitter_ms, Math.abs);
-  const ms = (x: number) => Math.round(x * 1000) / 1000;
-  return {
+  const summary: RunSummary = {
     ...head,
     episodes: episodes.length,
-    successes,
-    success_rate: episodes.length ? successes / episodes.length : 0,
-    success_ci95: wilson(successes, episodes.length).map((x) => Math.round(x * 1000) / 1000) as [number, number],
+    episode_ends: ends,
+    scored_episodes: scored,
+    successes: ends.success,
+    success_rate: scored ? ends.success / scored : null,
+    success_ci95: scored
+      ? (wilson(ends.success, scored).map((x) => Math.round(x * 1000) / 1000) as [number, number])
+      : null,
     control: {
       hz: r.hz,
       ticks: c.ticks,
       underruns: c.underruns,
       overruns: r.overruns,
-      jitter_ms: {
-        p50: ms(quantile(jitter, 0.5)),
-        p99: ms(quantile(jitter, 0.99)),
-        max: ms(jitter.reduce((m, x) => Math.max(m, x), 0)),
-      },
+      jitter_ms: head.clock === 'fast' ? null : jitterMs(r.jitter_ms),
       cpu_wake_latency_us,
     },
     inference: {
-      calls: lat.calls,
+      calls: lat.calls + r.unmeasured_calls,
+      unmeasured_calls: r.unmeasured_calls,
       latency_ms: { p50: lat.p50, p95: lat.p95, p99: lat.p99, max: lat.max },
       stale_observations_skipped: r.stale_observations,
       latency_model: r.latency_model,
@@ -121,56 +147,103 @@ export function buildSummary(
       seam_jump_ratio: Math.round(seamJumpRatio(c) * 100) / 100,
       stale_actions_executed,
     },
-    safety: { ...r.safety },
-    driver: {
-      ...driver,
-      holds: r.driver.holds,
-      holds_by_health: r.driver.holds_by_health,
-      longest_hold_ms: r.driver.longest_hold_ms,
-      fault_hold_ticks: c.fault_hold_ticks,
-      faults: r.driver.counters,
+    safety: { clamped_actions: r.safety.clamped_actions, rejected_chunks: r.safety.rejected_chunks },
+    holds: {
+      stops: r.safety.holds,
+      driver_faults: r.driver.holds,
+      by_health: r.driver.holds_by_health,
+      driver_fault_ticks: c.fault_hold_ticks,
+      longest_driver_fault_ms: r.driver.longest_hold_ms,
+      underrun_ticks: c.underruns,
     },
+    driver: { ...driver, faults: r.driver.counters },
     ...(cameras ? { cameras } : {}),
+    warnings: [],
     fault: episodes.find((e) => e.fault)?.fault ?? null,
     episodes_detail: episodes,
   };
+  summary.warnings = summaryWarnings(summary);
+  return summary;
+}
+
+function jitterMs(jitter_ms: ArrayLike<number>): { p50: number; p99: number; max: number } {
+  const jitter = Float64Array.from(jitter_ms, Math.abs);
+  const ms = (x: number) => Math.round(x * 1000) / 1000;
+  return {
+    p50: ms(quantile(jitter, 0.5)),
+    p99: ms(quantile(jitter, 0.99)),
+    max: ms(jitter.reduce((m, x) => Math.max(m, x), 0)),
+  };
+}
+
+/** What the user should hear about beyond the numbers. */
+function summaryWarnings(s: RunSummary): string[] {
+  const out: string[] = [];
+  const { ticks, underruns } = s.control;
+  if (ticks > 0 && underruns / ticks > UNDERRUN_WARN_SHARE) {
+    out.push(
+      `${underruns} underruns in ${ticks} ticks (${((100 * underruns) / ticks).toFixed(1)}%): the buffer ran dry ` +
+        `and the robot held its last command: inference (p99 ${s.inference.latency_ms.p99} ms) does not keep up ` +
+        'with the chunk. Use a model that plans further ahead (a longer horizon) or infers faster; ' +
+        '--inject-latency-ms rehearses a latency before the robot meets it',
+    );
+  }
+  return out;
 }
 
 export function formatSummary(s: RunSummary): string {
-  const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
-  const ci = s.episodes > 1 ? `, 95% CI ${pct(s.success_ci95[0])}-${pct(s.success_ci95[1])}` : '';
   const lines = [
-    `${s.robot}${s.sim ? ' (sim)' : ''}${s.task ? ` ${s.task}` : ''}, policy ${s.policy}, ${s.clock} clock, ` +
+    `${s.robot} (${s.where})${s.task ? ` ${s.task}` : ''}, policy ${s.policy}, ${s.clock} clock, ` +
       `blend ${s.blend}, delay ${s.delay}`,
-    `  episodes   ${s.successes}/${s.episodes} succeeded (${pct(s.success_rate)}${ci})`,
+    `  episodes   ${episodesLine(s)}`,
     `  control    ${controlLine(s.control)}`,
     `  inference  ${inferenceLine(s.inference)}`,
     `  buffer     ${bufferLine(s.buffer)}`,
-    `  safety     ${s.safety.clamped_actions} clamped, ${s.safety.rejected_chunks} chunks rejected, ` +
-      `${s.safety.holds} holds`,
+    `  safety     ${s.safety.clamped_actions} clamped, ${s.safety.rejected_chunks} chunks rejected`,
+    `  holds      ${holdsLine(s.holds)}`,
   ];
   if (s.driver.kind !== 'sim') lines.push(`  driver     ${driverLine(s.driver)}`);
   for (const [name, c] of Object.entries(s.cameras ?? {})) {
     lines.push(`  camera     ${name} from ${c.source}: ${c.frames_served} frames served, oldest ${c.max_age_ms} ms`);
   }
   if (s.fault) lines.push(`  FAULT      ${s.fault}`);
+  for (const w of s.warnings) lines.push(`  WARNING    ${w}`);
   return `${lines.join('\n')}\n`;
+}
+
+function episodesLine(s: RunSummary): string {
+  const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
+  const e = s.episode_ends;
+  const unscored = (['truncated', 'interrupted', 'fault'] as const)
+    .filter((k) => e[k] > 0)
+    .map((k) => `${e[k]} ${k === 'fault' ? 'stopped by a fault' : k}`);
+  const rest = unscored.length ? `; ${unscored.join(', ')}, not scored` : '';
+  if (s.success_rate === null || s.success_ci95 === null) return `${s.episodes} run, none scored${rest}`;
+  const ci = s.scored_episodes > 1 ? `, 95% CI ${pct(s.success_ci95[0])}-${pct(s.success_ci95[1])}` : '';
+  return `${s.successes}/${s.scored_episodes} succeeded (${pct(s.success_rate)}${ci})${rest}`;
+}
+
+function holdsLine(h: RunSummary['holds']): string {
+  const faults =
+    h.driver_faults > 0
+      ? `${h.driver_faults} driver-fault holds (${h.driver_fault_ticks} ticks, longest ${h.longest_driver_fault_ms} ms)`
+      : '0 driver-fault holds';
+  return `${h.stops} stops, ${faults}, ${h.underrun_ticks} underrun ticks`;
 }
 
 function controlLine(c: RunSummary['control']): string {
   const j = c.jitter_ms;
   const cap = c.cpu_wake_latency_us !== null ? `, CPU wake-up capped at ${c.cpu_wake_latency_us} µs` : '';
-  return (
-    `${c.ticks} ticks at ${c.hz} Hz, ${c.underruns} underruns, ${c.overruns} overruns, ` +
-    `jitter p50 ${j.p50} / p99 ${j.p99} / max ${j.max} ms${cap}`
-  );
+  const jitter = j ? `jitter p50 ${j.p50} / p99 ${j.p99} / max ${j.max} ms` : 'jitter n/a (virtual clock)';
+  return `${c.ticks} ticks at ${c.hz} Hz, ${c.underruns} underruns, ${c.overruns} overruns, ${jitter}${cap}`;
 }
 
 function inferenceLine(i: RunSummary['inference']): string {
   const l = i.latency_ms;
+  const failed = i.unmeasured_calls ? ` (${i.unmeasured_calls} without a usable chunk)` : '';
   const stale = i.stale_observations_skipped ? `, ${i.stale_observations_skipped} stale observations skipped` : '';
   const model = i.latency_model ? ` (charged: --latency-model ${i.latency_model})` : '';
-  return `${i.calls} calls, latency p50 ${l.p50} / p95 ${l.p95} / p99 ${l.p99} / max ${l.max} ms${stale}${model}`;
+  return `${i.calls} calls${failed}, latency p50 ${l.p50} / p95 ${l.p95} / p99 ${l.p99} / max ${l.max} ms${stale}${model}`;
 }
 
 function bufferLine(b: RunSummary['buffer']): string {
@@ -185,11 +258,7 @@ function driverLine(d: RunSummary['driver']): string {
   const faults = Object.entries(d.faults)
     .map(([k, v]) => `${k} ${v}`)
     .join(', ');
-  return (
-    `${d.kind}${driverWhere(d)}: ${d.holds} fault holds ` +
-    `(${d.fault_hold_ticks} ticks, longest ${d.longest_hold_ms} ms)` +
-    `${faults ? `, ${faults}` : ''}`
-  );
+  return `${d.kind}${driverWhere(d)}${faults ? `: ${faults}` : ''}`;
 }
 
 function driverWhere(d: DriverHead): string {

@@ -90,7 +90,7 @@ export const ManifestSchema = z
   .object({
     format_version: z.literal(MANIFEST_FORMAT_VERSION),
     name: Name,
-    /** Robot the model was trained for; a hint only (checkPolicyFitsRobot warns on a mismatch). */
+    /** Robot the model was trained for; another robot is refused unless the user accepts it (checkPolicyFitsRobot). */
     robot: Name.optional(),
     control_hz: z.number().positive().max(1000),
     action: z
@@ -159,6 +159,10 @@ function statsIssues(
   if (s.kind === 'mean_std') {
     check('mean', s.mean);
     check('std', s.std);
+    // every output would be the mean whatever the model says (and every input divided by eps): the
+    // statistics were not computed, or not exported
+    if (s.std.length > 0 && s.std.every((x) => x === 0))
+      issue([...path, 'std'], 'is 0 in every dimension: the statistics are missing (recompute them from the data)');
   } else if (s.kind === 'min_max') {
     check('min', s.min);
     check('max', s.max);
@@ -339,12 +343,13 @@ export interface FitProblem {
 }
 
 /**
- * Whether a policy can drive a robot. Errors must stop the run before anything moves; warnings
- * (rate, robot hint) are worth printing but the user may know better.
+ * Whether a policy can drive a robot. Errors must stop the run before anything moves: dimensions,
+ * cameras, rate, and the robot the manifest names (unless the user accepts it: a warning then).
  */
 export function checkPolicyFitsRobot(
   desc: PolicyDescription & { state_dim?: number; robot?: string },
   robot: RobotFacts,
+  accept: { allow_robot_mismatch: boolean } = { allow_robot_mismatch: false },
 ): FitProblem[] {
   const problems: FitProblem[] = [];
   const err = (message: string): void => void problems.push({ severity: 'error', message });
@@ -364,15 +369,19 @@ export function checkPolicyFitsRobot(
       );
     }
   }
+  // a chunk's rows are consecutive control ticks: at another rate every motion plays faster or slower
   if (desc.control_hz !== undefined && Math.abs(desc.control_hz - robot.control_hz) > 1e-6) {
     const ratio = robot.control_hz / desc.control_hz;
-    warn(
+    err(
       `control rate: expected ${robot.control_hz} Hz (robot ${robot.name}), found ${desc.control_hz} Hz (${policy} ` +
-        `was trained at it); its actions will play ${ratio.toFixed(2)}x as fast as in training`,
+        `was trained at it): its actions would play ${ratio.toFixed(2)}x as fast as in training; run the control ` +
+        `loop at ${desc.control_hz} Hz (vla-run --hz ${desc.control_hz})`,
     );
   }
   if (desc.robot !== undefined && desc.robot !== robot.name) {
-    warn(`robot: expected ${robot.name}, found ${desc.robot} (the robot ${policy} was trained for)`);
+    const msg = `robot: expected ${robot.name}, found ${desc.robot} (the robot ${policy} was trained for)`;
+    if (accept.allow_robot_mismatch) warn(`${msg}; run anyway (--allow-robot-mismatch)`);
+    else err(`${msg}; if its action layout really is this robot's, say so with --allow-robot-mismatch`);
   }
   return problems;
 }

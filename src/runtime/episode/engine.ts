@@ -49,6 +49,8 @@ export class EpisodeEngine {
   private successSeen = false;
   private cameraStaleSince: number | undefined;
   private rejected_chunks = 0;
+  /** Calls that returned no usable chunk before their latency was measured (the warm-up's): still calls. */
+  private unmeasured_calls = 0;
   private holds = 0;
   private stale_observations = 0;
 
@@ -232,12 +234,14 @@ export class EpisodeEngine {
       const chunk = await this.clock.work(this.policy.infer(obs));
       const problem = chunkProblem(chunk, this.port.ring.dim);
       if (problem) {
+        this.unmeasured_calls++;
         this.rejected_chunks++;
         this.hold(`rejected a chunk from the policy: ${problem}`);
         return;
       }
       if (this.clock.needsLatencyModel) this.clock.setLatencyModel(await this.clock.work(this.timedCalls(obs)));
     } catch (err) {
+      this.unmeasured_calls++;
       this.hold(`inference failed: ${err instanceof Error ? err.message : String(err)}`);
       return;
     }
@@ -302,6 +306,7 @@ export class EpisodeEngine {
       },
       latency: this.latency,
       stale_observations: this.stale_observations,
+      unmeasured_calls: this.unmeasured_calls,
       driver: {
         ...(stats?.faults ?? { holds: 0, holds_by_health: {}, longest_hold_ms: 0 }),
         counters: stats?.driver ?? {},

@@ -1,0 +1,155 @@
+// The options, help text and examples of vla-run (what each flag means lives here, with the flag).
+import type { Command } from 'commander';
+import { LATENCY_MODEL_HELP } from '../../runtime/timing/latency-model.js';
+import { TASK_HELP } from '../sim/args.js';
+import { CAMERA_FLAG_HELP, collect } from './local-camera-args.js';
+
+export function defineRunOptions(program: Command): Command {
+  return program
+    .description(
+      'Run a VLA policy on a robot: an inference thread fills an ' +
+        'action buffer, a control loop drains it at a fixed rate.',
+    )
+    .option('--robot <name>', 'ur5 | ur5e | aloha')
+    .option(
+      '--profile <file.json>',
+      'the robot profile (joints, limits, home, cameras; calibration/profiles/<robot>.json by default)',
+    )
+    .option('--sim', 'drive the embedded MuJoCo simulation')
+    .option(
+      '--rosbridge [ws://host:port]',
+      'drive a UR5/UR5e over ROS through this rosbridge server (a real robot, or vla-sim serve); without a value: the ' +
+        "robot profile's URL",
+    )
+    .option(
+      '--ros-layout <ros2|ros1>',
+      "with --rosbridge: topic names of the ROS 2 or the ROS 1 UR driver (default: the profile's)",
+    )
+    .option(
+      '--command-mode <mode>',
+      'with --rosbridge: forward_position (stream servoj-like targets) | trajectory (one-point trajectories)',
+      'forward_position',
+    )
+    .option(
+      '--ports <left=PATH,right=PATH>',
+      'aloha only: drive the two follower arms over these serial ports (a real rig, or vla-sim dynamixel)',
+    )
+    .option(
+      '--sim-link <tcp://host:port>',
+      "with --ports: the Dynamixel emulator's sim link (episode reset, success, task state, cameras)",
+    )
+    .option(
+      '--allow-torque-off',
+      "with --ports: the arms are resting, so connecting may switch a motor's torque off to write calibration " +
+        'registers (EEPROM) that differ; without it that is refused and nothing is written',
+    )
+    .option(
+      '--calibration <dir>',
+      'with --ports: <dir>/left_follower.json and right_follower.json (vla-calibrate --out); default with --sim-link: ' +
+        "the emulator's",
+    )
+    .option(
+      '--camera <NAME=/dev/videoN[:WxH][@FPS]>',
+      `with --rosbridge or --ports: ${CAMERA_FLAG_HELP}`,
+      collect,
+      [] as string[],
+    )
+    .option(
+      '--fault-timeout <s>',
+      'a driver fault (connection lost, stale state, no reply from a servo) or a stale camera lasting longer ends the ' +
+        "run (exit 1); shorter ones hold and resume; a servo's hardware alert ends it at once",
+      '5',
+    )
+    .option('--task <name>', TASK_HELP)
+    .option(
+      '--policy <expert|tick-stamp|model.onnx>',
+      'an ONNX policy with its manifest, the scripted expert (sim only), or tick-stamp (a diagnostic: every action ' +
+        'says its tick, and the summary counts those executed at another); default: the demo model in models/ for the ' +
+        'robot and task, else the expert',
+    )
+    .option(
+      '--allow-robot-mismatch',
+      "run a model whose manifest names another robot (you checked that its actions are this robot's joints)",
+    )
+    .option('--episodes <n>', 'episodes to run (seeds --seed, --seed+1, ...)', '1')
+    .option(
+      '--duration <s>',
+      'instead of --episodes: run episodes until this many seconds of robot time have passed (a real robot: one run ' +
+        'this long, else until Ctrl-C); the episode the time runs out in is reported as truncated, not failed',
+    )
+    .option('--seed <n>', 'seed of the first episode', '0')
+    .option('--hz <hz>', 'control rate', '50')
+    .option(
+      '--delay <auto|N>',
+      'UAC delay: auto = drop by the measured arrival tick; N = always drop the first N ticks',
+      'auto',
+    )
+    .option('--blend <mode>', 'overlap of chunks: replace | ensemble (ACT temporal ensembling) | average', 'replace')
+    .option('--margin <ticks>', 'buffer kept beyond the expected delay when triggering inference', '2')
+    .option(
+      '--inject-latency-ms <N[:J]>',
+      'add N ms (+- uniform J ms) to every inference, to rehearse a slower model',
+      '0',
+    )
+    .option(
+      '--clock <clock>',
+      'sim only: realtime (the control loop keeps wall time) | fast (virtual clock; each inference costs a latency ' +
+        'from --latency-model)',
+      'realtime',
+    )
+    .option(
+      '--latency-model <spec>',
+      `with --clock fast, what an inference costs: ${LATENCY_MODEL_HELP}; the summary prints the one used, to repeat a ` +
+        `run exactly`,
+      'measured',
+    )
+    .option('--physics-hz <hz>', 'sim only: physics rate, a multiple of the control rate', '500')
+    .option('--noise <x>', 'scripted expert only: joint noise 0 (clean) .. 2, for imperfect demonstrations', '0')
+    .option('--record <file.mcap|dir>', 'record every episode (file name gets -seed<N> when there are several)')
+    .option(
+      '--record-cameras <names|all|none>',
+      'camera frames to record with --record (fast clock only; comma list)',
+      'all',
+    )
+    .option(
+      '--record-size <px>',
+      'size of recorded camera frames (square); a model trained on them takes this size',
+      '96',
+    )
+    .option(
+      '--cpu-wake-latency-us <us|off|auto>',
+      'while the run lasts, cap how long a CPU takes to wake (Linux PM QoS, /dev/cpu_dma_latency; needs root): idle ' +
+        'CPUs poll instead of sleeping, so ticks and replies from the robot are seen at once. auto = 0 in real time (a ' +
+        'warning on a robot if it cannot be held), off with --clock fast',
+      'auto',
+    )
+    .option('--json', 'print exactly one JSON object on stdout')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  vla-run --robot ur5 --sim                                     the default policy on the default task
+  vla-run --robot ur5e --sim --episodes 20 --clock fast --inject-latency-ms 300 --json
+  vla-run --robot ur5e --sim --episodes 100 --clock fast --latency-model fixed:40   the same result on any machine
+  vla-run --robot aloha --sim --policy act.onnx --blend ensemble --record runs/
+  vla-run --robot ur5e --sim --policy expert --noise 1 --episodes 200 --clock fast --record demos/ --record-size 64
+  vla-sim serve --robot ur5e --rosbridge 9090 &                 the simulated UR endpoint, then through ROS:
+  vla-run --robot ur5e --rosbridge ws://127.0.0.1:9090 --policy expert --episodes 20 --json
+  vla-run --robot ur5e --rosbridge ws://ur-cell:9090 --ros-layout ros1 --policy act.onnx --duration 60
+  vla-run --robot ur5e --rosbridge ws://ur-cell:9090 --policy act.onnx --camera wrist=/dev/video2:640x480@30 \\
+    --duration 60                                               a camera on the robot host next to the cell's topics
+  vla-sim dynamixel --robot aloha --json &                      the emulated ALOHA arms (prints ports, sim_link),
+  vla-run --robot aloha --ports left=/dev/pts/3,right=/dev/pts/5 --sim-link tcp://127.0.0.1:5555 \\
+    --policy expert --episodes 10 --json                        then over serial
+  vla-run --robot aloha --ports left=/dev/ttyDXL_left,right=/dev/ttyDXL_right --calibration cal/ \\
+    --policy act.onnx --duration 60                             a real rig
+
+A real ALOHA rig (no --sim-link) has no episodes, success or task state: one run for --duration or until
+Ctrl-C, no scripted expert; its cameras are devices on this host: --camera top=/dev/video0 per camera.
+A camera whose frames are older than 250 ms stops inference (the robot holds when the buffer runs out);
+one that stays stale longer than --fault-timeout ends the run (exit 1) naming it.
+
+Exit codes: 0 done, 1 a fault stopped the robot (the summary says which), 2 bad usage or input (nothing
+moved), 130 interrupted (Ctrl-C holds the robot, then the summary).`,
+    );
+}
