@@ -12,6 +12,7 @@ import { after, before, test } from 'node:test';
 import { builtinAlohaCalibrationPath } from '../../calibration/motor-calibration.js';
 import { SimLinkClient } from '../../protocols/sim-link/client.js';
 import { writeTestPolicy } from '../../src/policy/onnx/model-writer.js';
+import { assertRefusedStdout } from '../fixtures/cli.js';
 import { type VlaRunChild, vlaRunChild } from './vla-run-child.js';
 
 const BIN = resolve(import.meta.dirname, '../../../bin');
@@ -107,7 +108,7 @@ test('bad input: a port that cannot be opened or a malformed calibration exits 2
     '--json',
   ).done;
   assert.equal(noPort.code, 2, noPort.stderr);
-  assert.equal(noPort.stdout, '');
+  assertRefusedStdout(noPort.stdout);
   assert.match(noPort.stderr, /right follower: cannot open serial port \/dev\/no-such-tty.*nothing was commanded/);
 
   const dir = await mkdtemp(join(tmpdir(), 'vla-aloha-cal-'));
@@ -116,7 +117,7 @@ test('bad input: a port that cannot be opened or a malformed calibration exits 2
     await writeFile(join(dir, 'right_follower.json'), '{"waist": {"id": 1}');
     const badCal = await vlaRun(...overSerial(), '--calibration', dir, '--policy', 'expert', '--json').done;
     assert.equal(badCal.code, 2, badCal.stderr);
-    assert.equal(badCal.stdout, '');
+    assertRefusedStdout(badCal.stdout);
     assert.match(badCal.stderr, /right_follower\.json: not valid JSON.*nothing was commanded/);
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -177,7 +178,7 @@ test(
       // the arms hold themselves (the last run left torque on): switching it off would drop them
       const refused = await vlaRun(...args, '--episodes', '1').done;
       assert.equal(refused.code, 2, refused.stderr);
-      assert.equal(refused.stdout, '');
+      assertRefusedStdout(refused.stdout);
       assert.match(
         refused.stderr,
         /right follower on \S+: ID 9 \(gripper\) Homing_Offset is -?\d+, the calibration needs -?\d+.*--allow-torque/,

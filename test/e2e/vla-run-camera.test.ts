@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { UrEndpoint } from '../../sim/rosbridge/ur-endpoint.js';
+import { assertRefusedStdout } from '../fixtures/cli.js';
 import { vlaRunChild } from './vla-run-child.js';
 
 /** Children of `pid` whose command name is `comm`, read from /proc (no ps needed). */
@@ -100,7 +101,7 @@ test(
           .done;
         assert.equal(r.code, 2, `${spec}: ${r.stderr}`);
         assert.match(r.stderr, re);
-        assert.equal(r.stdout, '');
+        assertRefusedStdout(r.stdout);
         assert.equal(ep.cell.commands_received, before, `${spec}: nothing was commanded`);
       }
     } finally {

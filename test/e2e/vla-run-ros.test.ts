@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { defaultRosSettings } from '../../calibration/ros-settings.js';
 import { RosbridgeServer } from '../../sim/rosbridge/rosbridge-server.js';
 import { UrEndpoint, type UrEndpointOptions } from '../../sim/rosbridge/ur-endpoint.js';
+import { assertRefusedStdout } from '../fixtures/cli.js';
 import { type VlaRunChild, vlaRunChild } from './vla-run-child.js';
 
 const vlaRun = (...args: string[]): VlaRunChild => vlaRunChild(args, 90_000);
@@ -129,7 +130,7 @@ test(
     try {
       const r = await vlaRun('--robot', 'ur5e', '--rosbridge', ep.url, '--policy', 'expert', '--json').done;
       assert.equal(r.code, 2, r.stderr);
-      assert.equal(r.stdout, '');
+      assertRefusedStdout(r.stdout);
       assert.match(
         r.stderr,
         /nobody subscribes to \/forward_position_controller\/commands .*--ros-layout ros1.*nothing was commanded/,
@@ -167,7 +168,7 @@ test('usage: a refused connection exits 2, stdout empty; --clock fast and no dri
     '--json',
   ).done;
   assert.equal(refused.code, 2, refused.stderr);
-  assert.equal(refused.stdout, '');
+  assertRefusedStdout(refused.stdout);
   assert.match(
     refused.stderr,
     new RegExp(`cannot connect to rosbridge at ws://127.0.0.1:${port}.*nothing was commanded`),
@@ -186,7 +187,7 @@ test('a rosbridge that is not the simulated endpoint: the scripted expert is ref
     const r = await vlaRun('--robot', 'ur5e', '--rosbridge', bare.url, '--policy', 'expert').done;
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /--policy expert needs the simulated endpoint/);
-    assert.equal(r.stdout, '');
+    assertRefusedStdout(r.stdout);
   } finally {
     await bare.close();
   }
@@ -250,7 +251,10 @@ test('endpoint restarted within the timeout: hold, reconnect, resume; the next e
     assert.equal(s.fault, null);
     assert.equal(s.episodes, 2);
     assert.equal(s.episodes_detail[1].success, true, 'the episode after the restart runs normally');
-    assert.ok(s.holds.driver_faults >= 1 && s.driver.faults.reconnects >= 1, JSON.stringify({ holds: s.holds, driver: s.driver }));
+    assert.ok(
+      s.holds.driver_faults >= 1 && s.driver.faults.reconnects >= 1,
+      JSON.stringify({ holds: s.holds, driver: s.driver }),
+    );
     assert.ok(ep2.cell.commands_received > 50, 'commands resumed on the new endpoint');
   } finally {
     await ep1.stop().catch(() => undefined);

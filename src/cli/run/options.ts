@@ -10,12 +10,12 @@ export function defineRunOptions(program: Command): Command {
       'Run a VLA policy on a robot: an inference thread fills an ' +
         'action buffer, a control loop drains it at a fixed rate.',
     )
-    .option('--robot <name>', 'ur5 | ur5e | aloha')
+    .option('--robot <name>', 'required: ur5 | ur5e | aloha')
     .option(
       '--profile <file.json>',
       'the robot profile (joints, limits, home, cameras; calibration/profiles/<robot>.json by default)',
     )
-    .option('--sim', 'drive the embedded MuJoCo simulation')
+    .option('--sim', 'drive the embedded MuJoCo simulation (required: one of --sim, --rosbridge, --ports)')
     .option(
       '--rosbridge [ws://host:port]',
       'drive a UR5/UR5e over ROS through this rosbridge server (a real robot, or vla-sim serve); without a value: the ' +
@@ -150,6 +150,7 @@ A camera whose frames are older than 250 ms stops inference (the robot holds whe
 one that stays stale longer than --fault-timeout ends the run (exit 1) naming it.
 
 Exit codes: 0 done, 1 a fault stopped the robot (the summary says which), 2 bad usage or input (nothing
-moved), 130 interrupted (Ctrl-C holds the robot, then the summary).`,
+moved), 130 interrupted (Ctrl-C holds the robot, then the summary), 143 the same for SIGTERM.
+Environment: VLA_LOG_LEVEL=debug|info|warn|error (stderr logs; default info), VLA_DEBUG=1 (stack traces).`,
     );
 }
