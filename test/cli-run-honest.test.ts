@@ -124,7 +124,7 @@ function interruptRun(signal: NodeJS.Signals, after_ms: number): Promise<{ code:
   });
 }
 
-test('Ctrl-C before the first tick: exit 130 with the summary; SIGTERM mid-run: exit 143 with the summary', async () => {
+test('Ctrl-C before the first tick: exit 130 with the summary; SIGTERM mid-run: 143 with the summary', async () => {
   const early = await interruptRun('SIGINT', 0);
   assert.equal(early.code, 130, early.stdout);
   const a = JSON.parse(early.stdout);

@@ -18,7 +18,8 @@ export function defineRunOptions(program: Command): Command {
     .option('--sim', 'drive the embedded MuJoCo simulation (required: one of --sim, --rosbridge, --ports)')
     .option(
       '--rosbridge [ws://host:port]',
-      'drive a UR5/UR5e over ROS through this rosbridge server (a real robot, or vla-sim serve); without a value: the ' +
+      'drive a UR5/UR5e over ROS through this rosbridge server (a real robot, or ' +
+        'vla-sim serve); without a value: the ' +
         "robot profile's URL",
     )
     .option(
@@ -45,7 +46,8 @@ export function defineRunOptions(program: Command): Command {
     )
     .option(
       '--calibration <dir>',
-      'with --ports: <dir>/left_follower.json and right_follower.json (vla-calibrate --out); default with --sim-link: ' +
+      'with --ports: <dir>/left_follower.json and right_follower.json ' +
+        '(vla-calibrate --out); default with --sim-link: ' +
         "the emulator's",
     )
     .option(
@@ -56,7 +58,8 @@ export function defineRunOptions(program: Command): Command {
     )
     .option(
       '--fault-timeout <s>',
-      'a driver fault (connection lost, stale state, no reply from a servo) or a stale camera lasting longer ends the ' +
+      'a driver fault (connection lost, stale state, no reply from a servo) or a ' +
+        'stale camera lasting longer ends the ' +
         "run (exit 1); shorter ones hold and resume; a servo's hardware alert ends it at once",
       '5',
     )
@@ -64,7 +67,8 @@ export function defineRunOptions(program: Command): Command {
     .option(
       '--policy <expert|tick-stamp|model.onnx>',
       'an ONNX policy with its manifest, the scripted expert (sim only), or tick-stamp (a diagnostic: every action ' +
-        'says its tick, and the summary counts those executed at another); default: the demo model in models/ for the ' +
+        'says its tick, and the summary counts those executed at another); ' +
+        'default: the demo model in models/ for the ' +
         'robot and task, else the expert',
     )
     .option(
@@ -99,7 +103,8 @@ export function defineRunOptions(program: Command): Command {
     )
     .option(
       '--latency-model <spec>',
-      `with --clock fast, what an inference costs: ${LATENCY_MODEL_HELP}; the summary prints the one used, to repeat a ` +
+      `with --clock fast, what an inference costs: ${LATENCY_MODEL_HELP}; the ` +
+        `summary prints the one used, to repeat a ` +
         `run exactly`,
       'measured',
     )
@@ -119,7 +124,8 @@ export function defineRunOptions(program: Command): Command {
     .option(
       '--cpu-wake-latency-us <us|off|auto>',
       'while the run lasts, cap how long a CPU takes to wake (Linux PM QoS, /dev/cpu_dma_latency; needs root): idle ' +
-        'CPUs poll instead of sleeping, so ticks and replies from the robot are seen at once. auto = 0 in real time (a ' +
+        'CPUs poll instead of sleeping, so ticks and replies from the robot are ' +
+        'seen at once. auto = 0 in real time (a ' +
         'warning on a robot if it cannot be held), off with --clock fast',
       'auto',
     )

@@ -243,7 +243,8 @@ function inferenceLine(i: RunSummary['inference']): string {
   const failed = i.unmeasured_calls ? ` (${i.unmeasured_calls} without a usable chunk)` : '';
   const stale = i.stale_observations_skipped ? `, ${i.stale_observations_skipped} stale observations skipped` : '';
   const model = i.latency_model ? ` (charged: --latency-model ${i.latency_model})` : '';
-  return `${i.calls} calls${failed}, latency p50 ${l.p50} / p95 ${l.p95} / p99 ${l.p99} / max ${l.max} ms${stale}${model}`;
+  const latency = `latency p50 ${l.p50} / p95 ${l.p95} / p99 ${l.p99} / max ${l.max} ms`;
+  return `${i.calls} calls${failed}, ${latency}${stale}${model}`;
 }
 
 function bufferLine(b: RunSummary['buffer']): string {
