@@ -2,7 +2,15 @@
 // socket strictly alternates request and reply. A reply that does not come within timeout_ms is an error.
 import { Request } from 'zeromq';
 import type { FaultKnobs } from './fault-knobs.js';
-import type { FaultsReply, FrameReply, HelloReply, ResetReply, SimLinkRequest, StatusReply } from './protocol.js';
+import type {
+  FaultsReply,
+  FrameReply,
+  HandReply,
+  HelloReply,
+  ResetReply,
+  SimLinkRequest,
+  StatusReply,
+} from './protocol.js';
 
 export class SimLinkError extends Error {
   override name = 'SimLinkError';
@@ -34,6 +42,10 @@ export class SimLinkClient {
   }
   alarm(arm: string, id: number, bits: number): Promise<{ ok: true }> {
     return this.json({ op: 'alarm', arm, id, bits });
+  }
+  /** Move an arm's limp joints by hand (emulator); resolves when they are there or at timeout_ms. */
+  hand(arm: string, position_rad: readonly number[], gripper?: number, timeout_ms?: number): Promise<HandReply> {
+    return this.json({ op: 'hand', arm, position_rad: [...position_rad], gripper, timeout_ms });
   }
 
   /** One camera image (RGB, row-major) at the emulator's current tick. */

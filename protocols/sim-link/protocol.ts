@@ -15,6 +15,10 @@
 //   {"op":"faults", ...FaultKnobs fields}     {"ok":true,"faults":{...}}  change the fault knobs at run time
 //   {"op":"alarm","arm":"left","id":4,"bits":32}
 //                                             {"ok":true}  raise a hardware error on one emulated servo
+//   {"op":"hand","arm":"left","position_rad":[6 joints],"gripper":0..1,"timeout_ms":3000}
+//                                             {"ok":true,"reached":b,"tick":k,"position_rad":[..],"gripper":g}
+//                                              an operator moves the arm's limp (torque-off) joints there by
+//                                              hand; replies once they are within 0.02 rad (or at the timeout)
 //   anything wrong                            {"ok":false,"error":"message"}
 //
 // `tick` is the emulator's control tick (50 Hz, its own clock) since the last reset.
@@ -34,6 +38,13 @@ export const SimLinkRequestSchema = z.discriminatedUnion('op', [
     arm: z.string(),
     id: z.number().int().min(0).max(252),
     bits: z.number().int().min(1).max(255),
+  }),
+  z.object({
+    op: z.literal('hand'),
+    arm: z.string(),
+    position_rad: z.array(z.number().min(-Math.PI).max(Math.PI)).length(6),
+    gripper: z.number().min(0).max(1).optional(),
+    timeout_ms: z.number().int().min(0).max(60_000).default(3000),
   }),
 ]);
 
@@ -65,6 +76,14 @@ export interface FrameReply {
   width: number;
   height: number;
   tick: number;
+}
+export interface HandReply {
+  ok: true;
+  /** Whether the arm got there (joints held by their servo do not give way). */
+  reached: boolean;
+  tick: number;
+  position_rad: number[];
+  gripper: number;
 }
 export interface FaultsReply {
   ok: true;

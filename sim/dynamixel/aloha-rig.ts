@@ -2,7 +2,8 @@
 // angle of its joint through its mounting (a fixed offset in ticks and a direction; shadows are mounted
 // mirrored), so an uncalibrated driver sees raw ticks like on a real arm, and a calibrated one sees
 // radians. Torque-on servos command their goal to the sim; a servo with torque off stays where it is
-// (nobody moves an emulated arm by hand). A primary and its shadow with goals more than
+// unless an operator moves it by hand (moveByHand, the sim link's 'hand' op: the limp joints are pushed
+// to where the operator puts them; holding ones do not give way). A primary and its shadow with goals more than
 // SHADOW_FIGHT_RAD apart fight each other and both go into an overload alarm, as real ones would.
 
 import { nominalRange } from '../../calibration/aloha-nominal-ranges.js';
@@ -93,6 +94,11 @@ export class EmulatedAlohaArm {
     }
   }
 
+  /** Whether the servo of this joint holds it (torque on): then a hand cannot move it. */
+  holds(joint: number | 'gripper'): boolean {
+    return this.wired.some((w) => w.motor.shadow_of === undefined && w.joint === joint && w.servo.torqueOn);
+  }
+
   /** Goals become the present positions (after the sim was reset under the servos). */
   goalsToPresent(): void {
     for (const s of this.servos) s.goalToPresent();
@@ -167,6 +173,33 @@ export class EmulatedAlohaRig {
     this.env.step();
     this.env.readState(this.state);
     for (const a of this.arms) a.sense(this.state, this.jointsPerArm);
+  }
+
+  /**
+   * An operator takes one arm by hand towards `position_rad` (its 6 joints) and `gripper` (0 closed .. 1 open):
+   * the limp joints (torque off) go there and stay; joints whose servo holds do not give way.
+   */
+  moveByHand(side: AlohaSide, position_rad: readonly number[], gripper?: number): void {
+    const a = this.armIndex(side);
+    const base = a * (this.jointsPerArm + 1);
+    for (let j = 0; j < this.jointsPerArm; j++) if (!this.arms[a].holds(j)) this.action[base + j] = position_rad[j];
+    if (gripper !== undefined && !this.arms[a].holds('gripper')) this.action[base + this.jointsPerArm] = gripper;
+  }
+
+  /** Where one arm is now: its 6 joints (rad) and gripper (0 closed .. 1 open). */
+  armPose(side: AlohaSide): { position_rad: number[]; gripper: number } {
+    const a = this.armIndex(side);
+    const j0 = a * this.jointsPerArm;
+    return {
+      position_rad: Array.from(this.state.position_rad.subarray(j0, j0 + this.jointsPerArm)),
+      gripper: this.state.gripper[a],
+    };
+  }
+
+  private armIndex(side: string): number {
+    const a = this.arms.findIndex((x) => x.side === side);
+    if (a < 0) throw new Error(`no arm '${side}' (valid: ${this.arms.map((x) => x.side).join(', ')})`);
+    return a;
   }
 
   /** The action that keeps everything where it is (what torque-off servos do). */

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { ALOHA_ARM_SIDES, type AlohaSide } from '../../protocols/aloha/motor-map.js';
 import { PacketFramer } from '../../protocols/dynamixel/framer.js';
 import { type FaultKnobs, FaultKnobsSchema } from '../../protocols/sim-link/fault-knobs.js';
-import { SIM_LINK_PROTOCOL_VERSION } from '../../protocols/sim-link/protocol.js';
+import { type HandReply, SIM_LINK_PROTOCOL_VERSION } from '../../protocols/sim-link/protocol.js';
+import { monotonicMs } from '../../src/util/clock.js';
 import { TickTimer } from '../../src/util/fixed-rate.js';
 import { SimEnv } from '../sim-env.js';
 import type { TaskName } from '../tasks/index.js';
@@ -34,6 +35,8 @@ export interface EmulatorOptions {
 
 const CONTROL_HZ = 50;
 const MAX_CATCH_UP_TICKS = 5;
+/** A hand-moved joint is there within this (rad; the gripper: of its 0..1 opening). */
+const HAND_REACHED_RAD = 0.02;
 
 export class DynamixelEmulator {
   readonly ports = {} as Record<AlohaSide, string>;
@@ -191,6 +194,25 @@ export class DynamixelEmulator {
       case 'alarm':
         this.alarm(req.arm, req.id, req.bits);
         return { reply: { ok: true } };
+      case 'hand':
+        return { reply: { ok: true, ...(await this.moveByHand(req)) } };
+    }
+  }
+
+  /** An operator moves an arm's limp joints by hand; resolves when they are there (or at the timeout). */
+  private async moveByHand(req: Extract<SimLinkRequestParsed, { op: 'hand' }>): Promise<Omit<HandReply, 'ok'>> {
+    if (!(ALOHA_ARM_SIDES as readonly string[]).includes(req.arm))
+      throw new Error(`no arm '${req.arm}' (valid: ${ALOHA_ARM_SIDES.join(', ')})`);
+    const side = req.arm as AlohaSide;
+    this.rig.moveByHand(side, req.position_rad, req.gripper);
+    const until = monotonicMs() + req.timeout_ms;
+    for (;;) {
+      const now = this.rig.armPose(side);
+      const reached =
+        now.position_rad.every((p, j) => Math.abs(p - req.position_rad[j]) <= HAND_REACHED_RAD) &&
+        (req.gripper === undefined || Math.abs(now.gripper - req.gripper) <= HAND_REACHED_RAD);
+      if (reached || monotonicMs() >= until) return { reached, tick: this.env.tick, ...now };
+      await new Promise((r) => setTimeout(r, 1000 / CONTROL_HZ));
     }
   }
 }
