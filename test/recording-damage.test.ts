@@ -156,7 +156,7 @@ const joint = (t: number) =>
   ] as [string, number, object];
 const act = (t: number) =>
   [TOPIC_ACTION, t, { name: META.action_names, action: [1, 2, 3, 4, 5, 6] }] as [string, number, object];
-const md = (ticks: number) => encodeEpisodeMetadata(noCams, { success: true, ticks });
+const md = (ticks: number) => encodeEpisodeMetadata(noCams, { success: true, outcome: 'success', ticks });
 
 test('hand-made files: a valid one reads, broken ones are named precisely', async () => {
   const ok = tmp('ok.mcap');

@@ -1,12 +1,17 @@
 import assert from 'node:assert/strict';
 import { open, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { McapIndexedReader } from '@mcap/core';
+import { DECOMPRESS_HANDLERS } from '../src/recording/chunk-compression.js';
 import { EpisodeFileError, readEpisode } from '../src/recording/episode-reader.js';
 import { EpisodeWriter, type TickRecord } from '../src/recording/episode-writer.js';
 import { FileReadable } from '../src/recording/file-io.js';
+import { decodeRawImage } from '../src/recording/raw-image.js';
 import { frame, META, T0, tickRecord, tmp, writeEpisode } from './fixtures/recording.js';
+
+/** Written by the format 1 writer (base64 PNG in JSON, uncompressed chunks): 4 ticks of tickRecord(). */
+const V1_FILE = resolve(import.meta.dirname, '../../test/fixtures/recording-v1.mcap');
 
 let golden: { path: string; bytes: Buffer; recs: TickRecord[] } | undefined;
 async function goldenFile() {
@@ -33,6 +38,12 @@ test('round trip: 60 ticks with 2 cameras', async () => {
     [...ep.stamp_ns],
     recs.map((r) => r.stamp_ns),
   );
+  assert.deepEqual(
+    [...ep.t_mono_ms],
+    recs.map((r) => r.t_mono_ms),
+  );
+  assert.equal(ep.format_version, 2);
+  assert.equal(ep.outcome, 'success');
   const rows = (field: 'position_rad' | 'velocity_rad_s' | 'gripper' | 'action') =>
     recs.flatMap((r) => Array.from(r[field]));
   assert.deepEqual([...ep.position_rad], rows('position_rad'));
@@ -84,74 +95,118 @@ test('failure flag, empty episode, and no cameras', async () => {
   assert.deepEqual(ep.frames, {});
 });
 
-test('file has what Foxglove needs (json messages, jsonschema schemas, CompressedImage)', async () => {
+test('file has what Foxglove needs (json state, protobuf RawImage frames, lz4 chunks)', async () => {
   const { path } = await goldenFile();
   const fh = await open(path, 'r');
   try {
     const reader = await McapIndexedReader.Initialize({
       readable: new FileReadable(fh, BigInt((await fh.stat()).size)),
+      decompressHandlers: DECOMPRESS_HANDLERS,
     });
+    // every chunk compressed, with a compression Foxglove reads
+    assert.ok(reader.chunkIndexes.length > 0);
+    for (const c of reader.chunkIndexes) assert.equal(c.compression, 'lz4');
     const channels = new Map([...reader.channelsById.values()].map((c) => [c.topic, c]));
     assert.deepEqual([...channels.keys()].sort(), [
       '/action',
-      '/camera/scene/compressed',
-      '/camera/wrist/compressed',
+      '/camera/scene/image',
+      '/camera/wrist/image',
       '/joint_state',
     ]);
-    const expectSchema = {
-      '/joint_state': 'vla.JointState',
-      '/action': 'vla.Action',
-      '/camera/wrist/compressed': 'foxglove.CompressedImage',
-      '/camera/scene/compressed': 'foxglove.CompressedImage',
-    };
-    for (const [topic, name] of Object.entries(expectSchema)) {
+    for (const [topic, name] of [
+      ['/joint_state', 'vla.JointState'],
+      ['/action', 'vla.Action'],
+    ]) {
       const ch = channels.get(topic)!;
       assert.equal(ch.messageEncoding, 'json');
       const schema = reader.schemasById.get(ch.schemaId)!;
       assert.equal(schema.name, name);
       assert.equal(schema.encoding, 'jsonschema');
-      const js = JSON.parse(new TextDecoder().decode(schema.data));
-      assert.equal(js.type, 'object');
-      if (name === 'foxglove.CompressedImage') {
-        assert.deepEqual(js.properties.data, {
-          type: 'string',
-          contentEncoding: 'base64',
-          description: 'Compressed image data',
-        });
-        assert.deepEqual(Object.keys(js.properties).sort(), ['data', 'format', 'frame_id', 'timestamp']);
-        assert.deepEqual(Object.keys(js.properties.timestamp.properties), ['sec', 'nsec']);
-      }
+      assert.equal(JSON.parse(new TextDecoder().decode(schema.data)).type, 'object');
+    }
+    for (const topic of ['/camera/scene/image', '/camera/wrist/image']) {
+      const ch = channels.get(topic)!;
+      assert.equal(ch.messageEncoding, 'protobuf');
+      const schema = reader.schemasById.get(ch.schemaId)!;
+      assert.equal(schema.name, 'foxglove.RawImage');
+      assert.equal(schema.encoding, 'protobuf');
+      // a FileDescriptorSet with both files RawImage needs
+      const text = Buffer.from(schema.data).toString('latin1');
+      for (const s of ['foxglove/RawImage.proto', 'google/protobuf/timestamp.proto', '.google.protobuf.Timestamp'])
+        assert.ok(text.includes(s), s);
     }
     assert.equal(reader.statistics?.messageCount, 60n * 2n + 60n + 20n);
-    const images = reader.readMessages({ topics: ['/camera/wrist/compressed'] });
+    const images = reader.readMessages({ topics: ['/camera/wrist/image'] });
     const first = (await images.next()).value!;
-    const img = JSON.parse(new TextDecoder().decode(first.data));
-    assert.equal(first.logTime, T0);
-    assert.deepEqual(img.timestamp, { sec: Number(T0 / 1_000_000_000n), nsec: Number(T0 % 1_000_000_000n) });
-    assert.equal(img.frame_id, 'wrist');
-    assert.equal(img.format, 'png');
-    assert.deepEqual(
-      [...Buffer.from(img.data, 'base64').subarray(0, 8)],
-      [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a],
-    );
     await images.return();
+    assert.equal(first.logTime, T0);
+    const img = decodeRawImage(first.data);
+    assert.equal(img.stamp_ns, T0);
+    assert.equal(img.frame_id, 'wrist');
+    assert.deepEqual([img.encoding, img.width, img.height, img.step], ['rgb8', 32, 24, 96]);
+    assert.deepEqual(img.data, frame('wrist', 32, 24, 0));
     const js = JSON.parse(
       new TextDecoder().decode((await reader.readMessages({ topics: ['/joint_state'] }).next()).value!.data),
     );
     assert.deepEqual(js.name, META.joint_names);
     assert.equal(js.tick, 0);
+    assert.equal(js.t_mono_ms, 5000);
     const metas = [];
     for await (const m of reader.readMetadata()) metas.push(m);
     assert.equal(metas.length, 1);
     assert.equal(metas[0]!.name, 'vla.episode');
     const md = metas[0]!.metadata;
+    assert.equal(md.get('format_version'), '2');
     assert.equal(md.get('robot'), 'so100');
     assert.equal(md.get('success'), 'true');
+    assert.equal(md.get('outcome'), 'success');
     assert.equal(md.get('ticks'), '60');
     assert.deepEqual(JSON.parse(md.get('cameras')!), META.cameras);
   } finally {
     await fh.close();
   }
+});
+
+test('format 1 recordings (base64 PNG in JSON, uncompressed chunks) still read', async () => {
+  const ep = await readEpisode(V1_FILE);
+  assert.equal(ep.format_version, 1);
+  assert.deepEqual(ep.meta, META);
+  assert.equal(ep.outcome, 'success');
+  assert.equal(ep.ticks, 4);
+  assert.deepEqual([...ep.tick], [0, 1, 2, 3]);
+  assert.deepEqual(
+    [...ep.stamp_ns],
+    [0, 1, 2, 3].map((t) => tickRecord(t).stamp_ns),
+  );
+  assert.ok([...ep.t_mono_ms].every(Number.isNaN), 'format 1 stored nominal times only');
+  assert.deepEqual(
+    [...ep.action],
+    [0, 1, 2, 3].flatMap((t) => Array.from(tickRecord(t).action)),
+  );
+  assert.deepEqual([...ep.frames.scene.tick], [0, 3]);
+  for (const [i, rgb] of ep.frames.wrist.rgb.entries()) assert.deepEqual(rgb, frame('wrist', 32, 24, i));
+  assert.deepEqual(ep.frames.scene.rgb[1], frame('scene', 20, 16, 3));
+});
+
+test('how an episode ended: outcome and fault round trip; a contradiction is refused', async () => {
+  for (const [outcome, success, fault] of [
+    ['interrupted', false, 'interrupted (SIGINT)'],
+    ['truncated', false, undefined],
+    ['failure', false, undefined],
+  ] as const) {
+    const path = tmp();
+    const w = await EpisodeWriter.open(path, { ...META, tick_clock: 'monotonic' });
+    await w.writeTick(tickRecord(0));
+    await w.close({ success, outcome, ...(fault ? { fault } : {}) });
+    const ep = await readEpisode(path);
+    assert.equal(ep.outcome, outcome);
+    assert.equal(ep.success, false);
+    assert.equal(ep.fault, fault);
+    assert.equal(ep.meta.tick_clock, 'monotonic');
+    assert.ok(w.bytes > 0 && w.bytes === (await readFile(path)).length);
+  }
+  const w = await EpisodeWriter.open(tmp(), META);
+  await assert.rejects(w.close({ success: true, outcome: 'interrupted' }), /outcome "interrupted" does not go/);
 });
 
 test('writeTick rejects records that do not match the meta, and the file stays valid', async () => {

@@ -23,7 +23,13 @@ import { alohaPorts, checkDriverFlags } from './run/driver-flags.js';
 import { runEpisodes } from './run/episodes.js';
 import { Interrupts, type StopSignal } from './run/interrupts.js';
 import { defineRunOptions } from './run/options.js';
-import { openRecorder, type RecordingPlan } from './run/recorder.js';
+import {
+  checkRecordTarget,
+  formatRecordedFiles,
+  openRecorder,
+  type RecordingPlan,
+  recordedFiles,
+} from './run/recorder.js';
 import { robotDescription } from './run/robot-args.js';
 import { type RobotRun, startRosRun } from './run/ros-runner.js';
 import { parseOr, recordCameraList, refuseEpisodesWithoutWorld, wakeCapArg } from './run/run-args.js';
@@ -88,17 +94,24 @@ async function runOnRobot(a: RunArgs, o: Flags, wakeCap: number | null, interrup
       : await runAll(a, o, run, interrupts);
   } finally {
     const report = await run.engine.stop();
+    await run.frames?.close?.();
     wake?.release();
     await run.policy.close();
     if (outcome) printSummary(o, a, run, report, outcome, wake?.held_us ?? null);
   }
 }
 
-type Outcome = { results: Parameters<typeof buildSummary>[2]; interrupted: string | undefined; stale: number | null };
+type Outcome = {
+  results: Parameters<typeof buildSummary>[2];
+  interrupted: string | undefined;
+  stale: number | null;
+  recording?: RecordingPlan;
+};
 
 async function runAll(a: RunArgs, o: Flags, run: StartedRun, interrupts: Interrupts): Promise<Outcome> {
   const episodes = run.sim_endpoint ? a.episodes : 1;
   const recording = o.record ? recordingPlan(o, a, run, episodes > 1) : undefined;
+  if (recording) await checkRecordTarget(recording, a.seed0);
   const check = run.policy.describe().name === 'tick-stamp' ? new StaleActionCheck(a.description) : undefined;
   const done = await runEpisodes(run.engine, {
     episodes,
@@ -112,7 +125,7 @@ async function runAll(a: RunArgs, o: Flags, run: StartedRun, interrupts: Interru
     log: a.log,
     interrupts,
   });
-  return { ...done, stale: check ? check.stale : null };
+  return { ...done, stale: check ? check.stale : null, recording };
 }
 
 /** The third Ctrl-C: no time to wait for the robot's report; say what is known. */
@@ -239,21 +252,27 @@ async function startRun(a: RunArgs, o: Flags): Promise<StartedRun> {
     camera_usage: () => undefined,
     head: { kind: 'sim' },
     sim_driver: r.driver,
+    frames: r.frames,
   };
 }
 
 function recordingPlan(o: Flags, a: RunArgs, run: StartedRun, many: boolean): RecordingPlan {
   const size = intArg('--record-size', o.recordSize as string, 8, 1024);
-  const valid = robotModel(a.robot).cameras.map((c) => c.name);
+  // a robot's cameras are received only where the policy reads them
+  const valid =
+    run.head.kind === 'sim'
+      ? robotModel(a.robot).cameras.map((c) => c.name)
+      : run.policy.describe().cameras.map((c) => c.name);
   return {
     target: o.record as string,
     many,
     robot: a.description,
     task: run.task ?? 'none',
     policy: run.policy.describe().name,
-    cameras: recordCameraList(o.recordCameras as string, a.clock, valid),
+    cameras: recordCameraList(o.recordCameras as string, valid),
     camera_size: size,
     sim: run.sim_driver,
+    frames: run.frames,
   };
 }
 
@@ -283,7 +302,12 @@ function printSummary(
     run.camera_usage(),
     outcome.stale,
   );
-  process.stdout.write(o.json ? `${JSON.stringify(summary)}\n` : formatSummary(summary));
+  const rec = outcome.recording;
+  if (rec) summary.recordings = recordedFiles(rec);
+  const recorded = rec ? formatRecordedFiles(summary.recordings ?? [], rec.target) : '';
+  process.stdout.write(
+    o.json ? `${JSON.stringify(summary)}\n` : `${formatSummary(summary)}${recorded ? `  ${recorded}` : ''}`,
+  );
   if (outcome.interrupted) process.exitCode = outcome.interrupted === 'SIGTERM' ? 143 : 130;
   else if (summary.fault) process.exitCode = EXIT.check_failed;
 }

@@ -11,7 +11,11 @@ import { snapshotCommand } from './sim/snapshot.js';
 
 const program = new Command('vla-sim')
   .description('The embedded MuJoCo simulation of vla-runtime: UR5/UR5e and ALOHA cells with scripted experts.')
-  .showHelpAfterError('(add --help for usage)')
+  // before the subcommands are defined, so they inherit it: a usage error is one line and exit 2 (runProgram)
+  .exitOverride()
+  .configureOutput({
+    outputError: (str, write) => write(`vla-sim: ${str.replace(/^error: /, '').trimEnd()} (see --help)\n`),
+  })
   .addHelpText(
     'after',
     `
@@ -20,7 +24,9 @@ Examples:
   vla-sim run --robot aloha --episodes 20 --clock fast --record demos/
   vla-sim snapshot --robot ur5e --camera wrist --tick 120 --out wrist.png
   vla-sim bench --robot ur5e --task pick-place --episodes 100 --json
-  vla-sim inspect demos/aloha-transfer-cube-seed0.mcap`,
+  vla-sim inspect demos/aloha-transfer-cube-seed0.mcap
+  vla-sim model --robot ur5e > ur5e.xml
+Every command has --help with more examples. Exit codes: 0 done, 1 a check failed, 2 bad usage or input.`,
   );
 
 runCommand(program);
@@ -32,8 +38,12 @@ inspectCommand(program);
 program
   .command('model')
   .description("print the generated MuJoCo XML of a robot + task (open it in MuJoCo's viewer)")
-  .option('--robot <name>', 'ur5 | ur5e | aloha')
+  .option('--robot <name>', 'ur5 | ur5e | aloha (required)')
   .option('--task <name>', TASK_HELP)
+  .addHelpText(
+    'after',
+    '\nExamples:\n  vla-sim model --robot ur5e > ur5e.xml\n  vla-sim model --robot aloha --task transfer-cube',
+  )
   .action(async (o: Record<string, string | undefined>) => {
     const robot = robotArg(o.robot);
     const env = await SimEnv.create({ robot, task: taskArg(robot, o.task) });

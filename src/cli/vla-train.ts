@@ -44,7 +44,12 @@ const program = new Command('vla-train')
   .option('--val-fraction <x>', 'episodes held out for the validation loss', String(d.val_fraction))
   .option('--channels <c1,c2>', 'channels of the two convolutions', `${d.c1},${d.c2}`)
   .option('--hidden <n,n,...>', 'hidden layer sizes of the MLP head', d.hidden.join(','))
-  .option('--include-failures', 'also train on episodes that did not succeed')
+  .option('--include-failures', 'also train on episodes that did not succeed (failed, or truncated by a time limit)')
+  .option(
+    '--skip-bad',
+    'leave out recordings that cannot be read (truncated, damaged) and say which and why; default: such a file ' +
+      'stops the run (exit 2). Interrupted episodes (Ctrl-C, a fault) are always left out and counted',
+  )
   .option('--max-steps <n>', 'stop after this many optimiser steps (smoke tests)')
   .option('--name <name>', 'model name in the manifest (default: the output file name)')
   .option('--json', 'print exactly one JSON object on stdout')
@@ -91,6 +96,7 @@ async function main(o: Record<string, string | boolean | undefined>): Promise<vo
       task,
       action_names: actionNames(model),
       include_failures: o.includeFailures === true,
+      skip_bad: o.skipBad === true,
       cameras: o.cameras === undefined ? undefined : cameraListArg(robot, o.cameras as string),
       onEpisode: (i, n) => loading.update(i, n),
     });
@@ -107,10 +113,16 @@ async function main(o: Record<string, string | boolean | undefined>): Promise<vo
       `${set.dir}: cameras ${foreign.map((c) => c.name).join(', ')} are not cameras of ${robot} (${known.join(', ')})`,
     );
   const frames = set.episodes.reduce((n, e) => n + e.ticks, 0);
+  for (const bad of set.skipped_bad) log.warn(`--skip-bad: left out ${bad.path}: ${bad.reason}`);
+  if (set.skipped_interrupted > 0)
+    log.warn(`left out ${set.skipped_interrupted} interrupted episode(s): the robot was stopped (Ctrl-C or a fault)`);
   log.info(
     {
       episodes: set.episodes.length,
+      outcomes: set.outcomes,
       skipped_failures: set.skipped_failures,
+      skipped_interrupted: set.skipped_interrupted,
+      skipped_unreadable: set.skipped_bad.length,
       frames,
       cameras: set.cameras.map((c) => `${c.name} ${c.width}x${c.height}`),
     },
@@ -191,6 +203,12 @@ async function main(o: Record<string, string | boolean | undefined>): Promise<vo
     robot,
     task,
     episodes: set.episodes.length,
+    skipped: {
+      failures: set.skipped_failures,
+      interrupted: set.skipped_interrupted,
+      unreadable: set.skipped_bad.length,
+      unreadable_files: set.skipped_bad,
+    },
     train_samples: result.train_samples,
     steps: result.steps,
     train_s: round(result.train_s, 1),
@@ -209,7 +227,8 @@ async function main(o: Record<string, string | boolean | undefined>): Promise<vo
         `  loss: train ${summary.final_train_loss} validation ${summary.final_val_loss ?? '-'}; curve in ` +
         `${summary.loss_curve} and ${summary.loss_report}\n` +
         `  export check: ONNX Runtime vs tfjs max |diff| ${check.max_abs_diff.toExponential(2)} over ${check.trials} ` +
-        `random inputs (tolerance ${EXPORT_TOLERANCE})\n`,
+        `random inputs (tolerance ${EXPORT_TOLERANCE})\n` +
+        skippedLine(summary.skipped),
     );
   }
   if (!report.export_check.ok) {
@@ -219,6 +238,17 @@ async function main(o: Record<string, string | boolean | undefined>): Promise<vo
     );
     process.exitCode = EXIT.check_failed;
   }
+}
+
+function skippedLine(s: { failures: number; interrupted: number; unreadable_files: { path: string }[] }): string {
+  const parts = [
+    s.failures ? `${s.failures} failed or truncated` : '',
+    s.interrupted ? `${s.interrupted} interrupted` : '',
+    s.unreadable_files.length
+      ? `${s.unreadable_files.length} unreadable (${s.unreadable_files.map((f) => basename(f.path)).join(', ')})`
+      : '',
+  ].filter(Boolean);
+  return parts.length ? `  left out: ${parts.join(', ')}\n` : '';
 }
 
 function listArg(what: string, value: string, length?: number): number[] {

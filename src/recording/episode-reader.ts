@@ -3,6 +3,7 @@
 // file and the problem; no error from fs or @mcap/core escapes unwrapped.
 import { type FileHandle, open } from 'node:fs/promises';
 import { McapIndexedReader, type TypedMcapRecords } from '@mcap/core';
+import { DECOMPRESS_HANDLERS } from './chunk-compression.js';
 import type { EpisodeMeta } from './episode-writer.js';
 import { describeFsError, EpisodeFileError, reasonOf } from './errors.js';
 import { crc32OfRange, FileReadable, haveCrc32, readExactly } from './file-io.js';
@@ -10,6 +11,9 @@ import {
   cameraTopic,
   decodeEpisodeMetadata,
   EPISODE_METADATA_NAME,
+  type EpisodeOutcomeName,
+  IMAGE_MESSAGE_ENCODING,
+  legacyCameraTopic,
   MESSAGE_ENCODING,
   TOPIC_ACTION,
   TOPIC_JOINT_STATE,
@@ -27,10 +31,18 @@ export interface EpisodeFrames {
 export interface Episode {
   path: string;
   meta: EpisodeMeta;
+  /** 1: base64 PNG in JSON, uncompressed, nominal tick times; 2: raw frames, lz4 chunks, actual tick times. */
+  format_version: number;
   success: boolean;
+  /** success | failure | truncated (a time budget cut it) | interrupted (Ctrl-C, a fault); format 1: the first two. */
+  outcome: EpisodeOutcomeName;
+  /** Why the robot was stopped, for an interrupted episode. */
+  fault?: string;
   ticks: number;
   tick: Int32Array;
   stamp_ns: BigInt64Array;
+  /** When each tick executed (ms on meta.tick_clock); NaN in format 1 files, which stored nominal times only. */
+  t_mono_ms: Float64Array;
   position_rad: Float64Array; // ticks x joint_names.length, row-major
   velocity_rad_s: Float64Array; // same
   gripper: Float64Array; // ticks x gripper_names.length
@@ -84,7 +96,10 @@ async function readOpen(path: string, fh: FileHandle, wantFrames: boolean): Prom
 
   let reader: McapIndexedReader;
   try {
-    reader = await McapIndexedReader.Initialize({ readable: new FileReadable(fh, BigInt(size)) });
+    reader = await McapIndexedReader.Initialize({
+      readable: new FileReadable(fh, BigInt(size)),
+      decompressHandlers: DECOMPRESS_HANDLERS,
+    });
   } catch (err) {
     return fail(`corrupt MCAP file: cannot read its index (${mcapReason(err)})`, err);
   }
@@ -115,26 +130,29 @@ async function readOpen(path: string, fh: FileHandle, wantFrames: boolean): Prom
   } catch (err) {
     return fail(`bad "${EPISODE_METADATA_NAME}" metadata: ${reasonOf(err)}`, err);
   }
-  const { meta, success, ticks } = decoded;
+  const { meta, success, ticks, outcome, fault, format_version } = decoded;
 
   // Route channels by topic; anything else in the file (extra topics) is left alone.
-  const kinds = new Map<number, 'joint' | 'action' | string>();
-  const cameraTopics = new Map(meta.cameras.map((c) => [cameraTopic(c.name), c.name]));
+  const kinds = new Map<number, { kind: 'joint' | 'action' | string; encoding: string }>();
+  const camTopic = format_version >= 2 ? cameraTopic : legacyCameraTopic;
+  const cameraTopics = new Map(meta.cameras.map((c) => [camTopic(c.name), c.name]));
   for (const ch of reader.channelsById.values()) {
     const kind =
       ch.topic === TOPIC_JOINT_STATE ? 'joint' : ch.topic === TOPIC_ACTION ? 'action' : cameraTopics.get(ch.topic);
     if (kind === undefined || (!wantFrames && kind !== 'joint' && kind !== 'action')) continue;
-    if (ch.messageEncoding !== MESSAGE_ENCODING) {
-      fail(`channel ${ch.topic} has message encoding "${ch.messageEncoding}", expected "${MESSAGE_ENCODING}"`);
+    const camera = kind !== 'joint' && kind !== 'action';
+    const expected = camera && format_version >= 2 ? IMAGE_MESSAGE_ENCODING : MESSAGE_ENCODING;
+    if (ch.messageEncoding !== expected) {
+      fail(`channel ${ch.topic} has message encoding "${ch.messageEncoding}", expected "${expected}"`);
     }
-    kinds.set(ch.id, kind === 'joint' || kind === 'action' ? kind : `camera:${kind}`);
+    kinds.set(ch.id, { kind: camera ? `camera:${kind}` : kind, encoding: ch.messageEncoding });
   }
 
   // The assembler allocates for `ticks` rows up front, so check the count against the index first.
   const stats = reader.statistics?.channelMessageCounts;
   if (stats) {
     let joint = 0n;
-    for (const [id, n] of stats) if (kinds.get(id) === 'joint') joint += n;
+    for (const [id, n] of stats) if (kinds.get(id)?.kind === 'joint') joint += n;
     if (BigInt(ticks) > joint)
       fail(`episode metadata says ${ticks} ticks but the file has only ${joint} ${TOPIC_JOINT_STATE} messages`);
   }
@@ -157,9 +175,9 @@ async function readOpen(path: string, fh: FileHandle, wantFrames: boolean): Prom
     }
     if (next.done) break;
     const msg = next.value;
-    const kind = kinds.get(msg.channelId);
-    if (kind === undefined) continue;
-    const problem = asm.add(kind, msg.logTime, msg.data);
+    const route = kinds.get(msg.channelId);
+    if (route === undefined) continue;
+    const problem = asm.add(route.kind, msg.logTime, msg.data, route.encoding);
     if (problem !== undefined) fail(problem);
   }
   const problem = asm.finish();
@@ -175,10 +193,14 @@ async function readOpen(path: string, fh: FileHandle, wantFrames: boolean): Prom
   return {
     path,
     meta,
+    format_version,
     success,
+    outcome,
+    ...(fault !== undefined ? { fault } : {}),
     ticks,
     tick: asm.tick,
     stamp_ns: asm.stamp_ns,
+    t_mono_ms: asm.t_mono_ms,
     position_rad: asm.position_rad,
     velocity_rad_s: asm.velocity_rad_s,
     gripper: asm.gripper,

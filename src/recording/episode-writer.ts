@@ -1,18 +1,22 @@
 // Records one episode (50 Hz ticks of joint state, action and camera frames) to an MCAP file that
 // Foxglove Studio opens as is. See schemas.ts for the layout and episode-reader.ts for reading back.
-import { type FileHandle, mkdir, open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { McapWriter } from '@mcap/core';
-import { encodeRgbPng } from '../codecs/png.js';
+import { compressChunk } from './chunk-compression.js';
 import { describeFsError, EpisodeFileError, reasonOf } from './errors.js';
-import { FileWritable } from './file-io.js';
+import { FileWritable, makeFolders } from './file-io.js';
+import { encodeRawImage, RAW_IMAGE_SCHEMA_NAME, rawImageDescriptorSet } from './raw-image.js';
 import {
   ACTION_SCHEMA,
   CAMERA_NAME_RE,
-  COMPRESSED_IMAGE_SCHEMA,
   cameraTopic,
   EPISODE_METADATA_NAME,
+  EPISODE_OUTCOMES,
+  type EpisodeOutcomeName,
   encodeEpisodeMetadata,
+  IMAGE_MESSAGE_ENCODING,
+  IMAGE_SCHEMA_ENCODING,
   isStringArray,
   JOINT_STATE_SCHEMA,
   MCAP_LIBRARY,
@@ -21,6 +25,8 @@ import {
   SCHEMA_ENCODING,
   type SchemaDef,
   schemaBytes,
+  TICK_CLOCKS,
+  type TickClock,
   TOPIC_ACTION,
   TOPIC_JOINT_STATE,
   timeJson,
@@ -41,6 +47,8 @@ export interface EpisodeMeta {
   action_names: string[];
   cameras: CameraInfo[];
   policy?: string;
+  /** What the ticks' t_mono_ms are measured on (absent: not said, as in format 1). */
+  tick_clock?: TickClock;
 }
 export interface RecordedFrame {
   camera: string;
@@ -50,8 +58,10 @@ export interface RecordedFrame {
 }
 export interface TickRecord {
   tick: number;
-  /** Log time of this tick in ns since the Unix epoch (the caller decides: wall time, or start + tick*dt). */
+  /** Log time of this tick in ns since the Unix epoch (wall time at the start + the tick's actual time since). */
   stamp_ns: bigint;
+  /** When the tick executed on the meta's tick_clock (ms); stored as null when absent. */
+  t_mono_ms?: number;
   position_rad: ArrayLike<number>;
   velocity_rad_s: ArrayLike<number>;
   gripper: ArrayLike<number>;
@@ -68,6 +78,14 @@ interface CameraChannel {
 }
 type Pending = { channelId: number; data: Uint8Array }[];
 
+/** How an episode ended, for close(); outcome defaults to success or failure from `success`. */
+export interface EpisodeResult {
+  success: boolean;
+  outcome?: EpisodeOutcomeName;
+  /** Why the robot was stopped (an interrupted episode). */
+  fault?: string;
+}
+
 /**
  * Writes ticks as they come; the file is only complete (footer, index, episode metadata) after
  * close(). A killed process leaves a file that readEpisode reports as truncated.
@@ -80,6 +98,7 @@ export class EpisodeWriter {
   readonly path: string;
   readonly meta: EpisodeMeta;
   #fh: FileHandle;
+  #out: FileWritable;
   #mcap: McapWriter;
   #jointChannel: number;
   #actionChannel: number;
@@ -99,6 +118,7 @@ export class EpisodeWriter {
     path: string,
     meta: EpisodeMeta,
     fh: FileHandle,
+    out: FileWritable,
     mcap: McapWriter,
     jointChannel: number,
     actionChannel: number,
@@ -107,6 +127,7 @@ export class EpisodeWriter {
     this.path = path;
     this.meta = meta;
     this.#fh = fh;
+    this.#out = out;
     this.#mcap = mcap;
     this.#jointChannel = jointChannel;
     this.#actionChannel = actionChannel;
@@ -120,38 +141,36 @@ export class EpisodeWriter {
     const own = copyMeta(meta, path);
     let fh: FileHandle;
     try {
-      await mkdir(dirname(path), { recursive: true });
+      await makeFolders(dirname(path));
       fh = await open(path, 'w');
     } catch (err) {
       throw new EpisodeFileError(path, describeFsError(err, 'create'), { cause: err });
     }
     try {
-      const mcap = new McapWriter({ writable: new FileWritable(fh) });
+      const out = new FileWritable(fh);
+      const mcap = new McapWriter({ writable: out, compressChunk });
       await mcap.start({ profile: '', library: MCAP_LIBRARY });
-      const register = async (topic: string, def: SchemaDef, schemaId?: number) => {
-        const id =
-          schemaId ??
-          (await mcap.registerSchema({ name: def.name, encoding: SCHEMA_ENCODING, data: schemaBytes(def) }));
-        return {
-          schemaId: id,
-          channelId: await mcap.registerChannel({
-            topic,
-            schemaId: id,
-            messageEncoding: MESSAGE_ENCODING,
-            metadata: new Map(),
-          }),
-        };
+      const channel = (topic: string, schemaId: number, messageEncoding: string) =>
+        mcap.registerChannel({ topic, schemaId, messageEncoding, metadata: new Map() });
+      const json = async (topic: string, def: SchemaDef) => {
+        const id = await mcap.registerSchema({ name: def.name, encoding: SCHEMA_ENCODING, data: schemaBytes(def) });
+        return channel(topic, id, MESSAGE_ENCODING);
       };
-      const joint = await register(TOPIC_JOINT_STATE, JOINT_STATE_SCHEMA);
-      const action = await register(TOPIC_ACTION, ACTION_SCHEMA);
+      const joint = await json(TOPIC_JOINT_STATE, JOINT_STATE_SCHEMA);
+      const action = await json(TOPIC_ACTION, ACTION_SCHEMA);
       const cameras = new Map<string, CameraChannel>();
-      let imageSchemaId: number | undefined;
-      for (const info of own.cameras) {
-        const ch = await register(cameraTopic(info.name), COMPRESSED_IMAGE_SCHEMA, imageSchemaId);
-        imageSchemaId = ch.schemaId;
-        cameras.set(info.name, { info, channelId: ch.channelId });
+      if (own.cameras.length > 0) {
+        const imageSchema = await mcap.registerSchema({
+          name: RAW_IMAGE_SCHEMA_NAME,
+          encoding: IMAGE_SCHEMA_ENCODING,
+          data: rawImageDescriptorSet(),
+        });
+        for (const info of own.cameras) {
+          const channelId = await channel(cameraTopic(info.name), imageSchema, IMAGE_MESSAGE_ENCODING);
+          cameras.set(info.name, { info, channelId });
+        }
       }
-      return new EpisodeWriter(path, own, fh, mcap, joint.channelId, action.channelId, cameras);
+      return new EpisodeWriter(path, own, fh, out, mcap, joint, action, cameras);
     } catch (err) {
       await fh.close().catch(() => {});
       throw new EpisodeFileError(path, `cannot start recording: ${describeFsError(err, 'write')}`, { cause: err });
@@ -160,6 +179,11 @@ export class EpisodeWriter {
 
   get ticks(): number {
     return this.#ticks;
+  }
+
+  /** Bytes written so far (after close(): the file's size). */
+  get bytes(): number {
+    return Number(this.#out.position());
   }
 
   /** Validates against the episode meta (rejecting leaves the file untouched), then queues the tick. */
@@ -179,13 +203,19 @@ export class EpisodeWriter {
     });
   }
 
-  /** Writes the episode metadata and the MCAP summary/footer, then closes the file. */
-  async close(result: { success: boolean }): Promise<void> {
+  /** Writes the episode metadata (with how it ended) and the MCAP summary/footer, then closes the file. */
+  async close(result: EpisodeResult): Promise<void> {
     if (this.#closed) throw new Error(`${this.path}: EpisodeWriter.close() called twice`);
     if (typeof result?.success !== 'boolean') throw new TypeError(`${this.path}: close() needs { success: boolean }`);
+    const outcome = result.outcome ?? (result.success ? 'success' : 'failure');
+    if (!EPISODE_OUTCOMES.includes(outcome) || (outcome === 'success') !== result.success) {
+      throw new TypeError(`${this.path}: outcome "${outcome}" does not go with success ${result.success}`);
+    }
     this.#closed = true;
     const metadata = encodeEpisodeMetadata(this.meta, {
       success: result.success,
+      outcome,
+      ...(result.fault !== undefined ? { fault: result.fault } : {}),
       ticks: this.#ticks,
       start_ns: this.#firstStamp,
       end_ns: this.#ticks > 0 ? this.#lastStamp : undefined,
@@ -270,11 +300,12 @@ export class EpisodeWriter {
     }
 
     const t = timeJson(stamp_ns);
+    const mono = Number.isFinite(rec.t_mono_ms) ? String(rec.t_mono_ms) : 'null';
     const out: Pending = [
       {
         channelId: this.#jointChannel,
         data: this.#encoder.encode(
-          `{"timestamp":${t},"tick":${tick},"name":${this.#jointNamesJson},` +
+          `{"timestamp":${t},"tick":${tick},"t_mono_ms":${mono},"name":${this.#jointNamesJson},` +
             `"position":${numberArrayJson(rec.position_rad)},"velocity":${numberArrayJson(rec.velocity_rad_s)},` +
             `"gripper":${numberArrayJson(rec.gripper)}}`,
         ),
@@ -287,14 +318,9 @@ export class EpisodeWriter {
       },
     ];
     for (const f of frames) {
-      const png = encodeRgbPng(f.width, f.height, f.rgb);
-      // Camera names are restricted to [A-Za-z0-9_.-], so frame_id needs no escaping.
       out.push({
         channelId: this.#cameras.get(f.camera)!.channelId,
-        data: Buffer.from(
-          `{"timestamp":${t},"frame_id":"${f.camera}","format":"png","data":"${png.toString('base64')}"}`,
-          'latin1',
-        ),
+        data: encodeRawImage(stamp_ns, f.camera, f.width, f.height, f.rgb),
       });
     }
     this.#lastTick = tick;
@@ -332,6 +358,8 @@ function copyMeta(meta: EpisodeMeta, path: string): EpisodeMeta {
     if (!isStringArray(meta[key])) fail(`${key} must be an array of strings`);
   }
   if (meta.policy !== undefined && typeof meta.policy !== 'string') fail('policy must be a string when given');
+  if (meta.tick_clock !== undefined && !TICK_CLOCKS.includes(meta.tick_clock))
+    fail(`tick_clock must be one of ${TICK_CLOCKS.join(', ')}`);
   if (!Array.isArray(meta.cameras)) fail('cameras must be an array');
   const names = new Set<string>();
   for (const c of meta.cameras) {
@@ -354,5 +382,6 @@ function copyMeta(meta: EpisodeMeta, path: string): EpisodeMeta {
     cameras: meta.cameras.map(({ name, width, height }) => ({ name, width, height })),
   };
   if (meta.policy !== undefined) copy.policy = meta.policy;
+  if (meta.tick_clock !== undefined) copy.tick_clock = meta.tick_clock;
   return copy;
 }

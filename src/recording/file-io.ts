@@ -1,7 +1,8 @@
 // @mcap/core's IWritable / IReadable over a node:fs FileHandle.
 
 import { constants as bufferConstants } from 'node:buffer';
-import type { FileHandle } from 'node:fs/promises';
+import { type FileHandle, mkdir, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import * as zlib from 'node:zlib';
 import type { IReadable, IWritable } from '@mcap/core';
 
@@ -77,4 +78,26 @@ export async function crc32OfRange(fh: FileHandle, start: number, end: number): 
     pos += bytesRead;
   }
   return crc;
+}
+
+/**
+ * `mkdir -p`, one level at a time: fs.mkdir's own recursive mode never returns for a path in a file system
+ * that refuses new entries with ENOENT (e.g. /proc/x on Linux, Node 20).
+ */
+export async function makeFolders(dir: string): Promise<void> {
+  try {
+    await mkdir(dir);
+    return;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') {
+      if ((await stat(dir)).isDirectory()) return;
+      throw Object.assign(new Error(`${dir} is not a folder`), { code: 'ENOTDIR' });
+    }
+    if (code !== 'ENOENT' || dirname(dir) === dir) throw err;
+  }
+  await makeFolders(dirname(dir));
+  await mkdir(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EEXIST') throw err;
+  });
 }

@@ -1,10 +1,15 @@
 export type { Episode, EpisodeFrames } from './episode-reader.js';
 export { EpisodeFileError, readEpisode } from './episode-reader.js';
-export type { CameraInfo, EpisodeMeta, RecordedFrame, TickRecord } from './episode-writer.js';
+export type { CameraInfo, EpisodeMeta, EpisodeResult, RecordedFrame, TickRecord } from './episode-writer.js';
 export { EpisodeWriter } from './episode-writer.js';
 export {
   cameraTopic,
+  EPISODE_FORMAT_VERSION,
   EPISODE_METADATA_NAME,
+  EPISODE_OUTCOMES,
+  type EpisodeOutcomeName,
+  legacyCameraTopic,
+  type TickClock,
   TOPIC_ACTION,
   TOPIC_JOINT_STATE,
 } from './schemas.js';

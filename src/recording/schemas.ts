@@ -1,17 +1,42 @@
-// Topics, JSON schemas and the episode metadata map. Everything is JSON + jsonschema because that is
-// the one encoding Foxglove Studio opens without a schema compiler, and it keeps files greppable.
+// Topics, schemas and the episode metadata map of a recorded episode (format 2):
+//  - /joint_state and /action: JSON with a jsonschema (Foxglove plots them; the text stays greppable);
+//  - /camera/<name>/image: foxglove.RawImage (rgb8) in protobuf, with its FileDescriptorSet (raw-image.ts);
+//  - the vla.episode metadata record: robot, task, seed, outcome, ticks, names, cameras;
+//  - chunks compressed with lz4 (MCAP's "lz4": the LZ4 frame format, which Foxglove reads).
+// Format 1 (still read): the same, but uncompressed chunks, camera frames as JSON foxglove.CompressedImage
+// holding base64 PNG on /camera/<name>/compressed, no outcome (success or failure only), and nominal tick
+// times (start + tick * period).
 import type { CameraInfo, EpisodeMeta } from './episode-writer.js';
 
 export const TOPIC_JOINT_STATE = '/joint_state';
 export const TOPIC_ACTION = '/action';
-export const cameraTopic = (camera: string): string => `/camera/${camera}/compressed`;
+/** Format 2: raw frames. */
+export const cameraTopic = (camera: string): string => `/camera/${camera}/image`;
+/** Format 1: base64 PNG in JSON. */
+export const legacyCameraTopic = (camera: string): string => `/camera/${camera}/compressed`;
 
 export const MESSAGE_ENCODING = 'json';
 export const SCHEMA_ENCODING = 'jsonschema';
+export const IMAGE_MESSAGE_ENCODING = 'protobuf';
+export const IMAGE_SCHEMA_ENCODING = 'protobuf';
+export const CHUNK_COMPRESSION = 'lz4';
 export const EPISODE_METADATA_NAME = 'vla.episode';
 /** Bumped when the layout changes incompatibly, so an old reader refuses instead of misreading. */
-export const EPISODE_FORMAT_VERSION = '1';
+export const EPISODE_FORMAT_VERSION = '2';
+/** Versions this reader understands (a file without the key is format 1). */
+export const READABLE_FORMAT_VERSIONS = ['1', '2'] as const;
 export const MCAP_LIBRARY = 'vla-runtime recording (@mcap/core)';
+
+/**
+ * How an episode ended: success or failure (the task's own end), truncated (a run's time budget, e.g.
+ * --duration, ran out inside it) or interrupted (Ctrl-C, SIGTERM or a fault stopped the robot). Only the
+ * first two say anything about the policy; training skips interrupted ones.
+ */
+export const EPISODE_OUTCOMES = ['success', 'failure', 'truncated', 'interrupted'] as const;
+export type EpisodeOutcomeName = (typeof EPISODE_OUTCOMES)[number];
+/** What the tick times are: the process's monotonic clock (a real-time run), or the virtual clock's time. */
+export const TICK_CLOCKS = ['monotonic', 'virtual'] as const;
+export type TickClock = (typeof TICK_CLOCKS)[number];
 
 /** Camera names become topic segments and JSON strings, so keep them to a safe alphabet. */
 export const CAMERA_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
@@ -46,6 +71,10 @@ export const JOINT_STATE_SCHEMA: SchemaDef = {
     properties: {
       timestamp: { ...time, description: 'Log time of the tick' },
       tick: { type: 'integer', minimum: 0, description: 'Control tick index' },
+      t_mono_ms: {
+        type: ['number', 'null'],
+        description: 'When the tick executed: monotonic ms (virtual ms on the virtual clock); null if unknown',
+      },
       name: strings('Joint names, parallel to position and velocity'),
       position: numbers('Joint positions (rad)'),
       velocity: numbers('Joint velocities (rad/s)'),
@@ -71,7 +100,7 @@ export const ACTION_SCHEMA: SchemaDef = {
   },
 };
 
-// Must match Foxglove's own foxglove.CompressedImage JSON schema so the Image panel picks it up.
+// Format 1 only (kept to document what old files hold): Foxglove's foxglove.CompressedImage JSON schema.
 export const COMPRESSED_IMAGE_SCHEMA: SchemaDef = {
   name: 'foxglove.CompressedImage',
   schema: {
@@ -110,9 +139,21 @@ export function numberArrayJson(values: ArrayLike<number>): string {
 
 export interface EpisodeSummary {
   success: boolean;
+  outcome: EpisodeOutcomeName;
+  /** Why the robot was stopped (interrupted episodes). */
+  fault?: string;
   ticks: number;
   start_ns?: bigint;
   end_ns?: bigint;
+}
+
+export interface DecodedMetadata {
+  meta: EpisodeMeta;
+  format_version: number;
+  success: boolean;
+  outcome: EpisodeOutcomeName;
+  fault?: string;
+  ticks: number;
 }
 
 export function encodeEpisodeMetadata(meta: EpisodeMeta, summary: EpisodeSummary): Map<string, string> {
@@ -122,6 +163,7 @@ export function encodeEpisodeMetadata(meta: EpisodeMeta, summary: EpisodeSummary
     ['task', meta.task],
     ['seed', String(meta.seed)],
     ['success', String(summary.success)],
+    ['outcome', summary.outcome],
     ['ticks', String(summary.ticks)],
     ['control_hz', String(meta.control_hz)],
     ['joint_names', JSON.stringify(meta.joint_names)],
@@ -131,25 +173,26 @@ export function encodeEpisodeMetadata(meta: EpisodeMeta, summary: EpisodeSummary
     ['topics', JSON.stringify([TOPIC_JOINT_STATE, TOPIC_ACTION, ...meta.cameras.map((c) => cameraTopic(c.name))])],
   ]);
   if (meta.policy !== undefined) m.set('policy', meta.policy);
+  if (meta.tick_clock !== undefined) m.set('tick_clock', meta.tick_clock);
+  if (summary.fault !== undefined) m.set('fault', summary.fault);
   if (summary.start_ns !== undefined) m.set('start_time_ns', String(summary.start_ns));
   if (summary.end_ns !== undefined) m.set('end_time_ns', String(summary.end_ns));
   return m;
 }
 
 /** Parses the metadata map back; throws Error whose message says which key is wrong. */
-export function decodeEpisodeMetadata(m: ReadonlyMap<string, string>): {
-  meta: EpisodeMeta;
-  success: boolean;
-  ticks: number;
-} {
+export function decodeEpisodeMetadata(m: ReadonlyMap<string, string>): DecodedMetadata {
   const get = (key: string): string => {
     const v = m.get(key);
     if (v === undefined) throw new Error(`key "${key}" is missing`);
     return v;
   };
-  const version = m.get('format_version');
-  if (version !== undefined && version !== EPISODE_FORMAT_VERSION) {
-    throw new Error(`format_version is "${version}", this reader understands "${EPISODE_FORMAT_VERSION}"`);
+  const version = m.get('format_version') ?? '1';
+  if (!(READABLE_FORMAT_VERSIONS as readonly string[]).includes(version)) {
+    throw new Error(
+      `format_version is "${version}", this reader understands ${READABLE_FORMAT_VERSIONS.join(' and ')} ` +
+        '(a newer vla-runtime wrote it?)',
+    );
   }
   const num = (key: string, ok: (n: number) => boolean, what: string): number => {
     const s = get(key);
@@ -190,8 +233,32 @@ export function decodeEpisodeMetadata(m: ReadonlyMap<string, string>): {
   };
   const policy = m.get('policy');
   if (policy !== undefined) meta.policy = policy;
+  const clock = m.get('tick_clock');
+  if (clock !== undefined) meta.tick_clock = oneOf('tick_clock', clock, TICK_CLOCKS);
   const ticks = num('ticks', (n) => Number.isSafeInteger(n) && n >= 0, 'a tick count');
-  return { meta, success: successText === 'true', ticks };
+  const success = successText === 'true';
+  // format 1 knew only success and failure
+  const outcomeText = m.get('outcome');
+  const outcome =
+    outcomeText === undefined ? (success ? 'success' : 'failure') : oneOf('outcome', outcomeText, EPISODE_OUTCOMES);
+  if ((outcome === 'success') !== success) {
+    throw new Error(`"outcome" is "${outcome}" but "success" is "${successText}"`);
+  }
+  const fault = m.get('fault');
+  return {
+    meta,
+    format_version: Number(version),
+    success,
+    outcome,
+    ...(fault !== undefined ? { fault } : {}),
+    ticks,
+  };
+}
+
+function oneOf<T extends string>(key: string, value: string, valid: readonly T[]): T {
+  if (!(valid as readonly string[]).includes(value))
+    throw new Error(`"${key}" is ${JSON.stringify(value)}, expected one of ${valid.join(', ')}`);
+  return value as T;
 }
 
 export function isStringArray(v: unknown): v is string[] {

@@ -1,17 +1,20 @@
 // Turns the log-time-ordered message stream of an episode back into per-tick rows, checking each
 // message against its schema and the episode metadata. All messages of one tick share one log time
-// (the writer enforces strictly increasing stamps), so a change of log time closes a tick.
+// (the writer enforces strictly increasing stamps), so a change of log time closes a tick. Camera frames
+// are format 2's protobuf foxglove.RawImage or format 1's JSON CompressedImage (base64 PNG).
 
 import { decodePngRgb } from '../codecs/png.js';
 import type { EpisodeMeta } from './episode-writer.js';
+import { decodeRawImage, RAW_IMAGE_ENCODING, type RawImage } from './raw-image.js';
 import { cameraTopic, TOPIC_ACTION, TOPIC_JOINT_STATE } from './schemas.js';
 
 type Json = Record<string, unknown>;
+type FrameMessage = { raw: RawImage } | { json: Json };
 interface Group {
   logTime: bigint;
   jointTick?: number;
   actionTick?: number;
-  frames: { camera: string; msg: Json }[];
+  frames: { camera: string; msg: FrameMessage }[];
 }
 
 /** A problem found in the data, phrased for the user; never thrown from here. */
@@ -22,6 +25,8 @@ class Problem {
 export class TickAssembler {
   readonly tick: Int32Array;
   readonly stamp_ns: BigInt64Array;
+  /** When each tick executed (ms, the episode's tick_clock); NaN where the file does not say (format 1). */
+  readonly t_mono_ms: Float64Array;
   readonly position_rad: Float64Array;
   readonly velocity_rad_s: Float64Array;
   readonly gripper: Float64Array;
@@ -39,6 +44,7 @@ export class TickAssembler {
     const n = expectedTicks;
     this.tick = new Int32Array(n);
     this.stamp_ns = new BigInt64Array(n);
+    this.t_mono_ms = new Float64Array(n).fill(NaN);
     this.position_rad = new Float64Array(n * meta.joint_names.length);
     this.velocity_rad_s = new Float64Array(n * meta.joint_names.length);
     this.gripper = new Float64Array(n * meta.gripper_names.length);
@@ -46,10 +52,13 @@ export class TickAssembler {
     for (const c of meta.cameras) this.frames.set(c.name, { tick: [], rgb: [] });
   }
 
-  /** `kind` is 'joint', 'action' or 'camera:<name>'. Returns a problem description, or undefined. */
-  add(kind: string, logTime: bigint, data: Uint8Array): string | undefined {
+  /**
+   * `kind` is 'joint', 'action' or 'camera:<name>'; `encoding` the channel's message encoding ('json', or
+   * 'protobuf' for format 2 frames). Returns a problem description, or undefined.
+   */
+  add(kind: string, logTime: bigint, data: Uint8Array, encoding = 'json'): string | undefined {
     try {
-      this.#add(kind, logTime, data);
+      this.#add(kind, logTime, data, encoding);
       return undefined;
     } catch (err) {
       if (err instanceof Problem) return err.text;
@@ -72,7 +81,7 @@ export class TickAssembler {
     }
   }
 
-  #add(kind: string, logTime: bigint, data: Uint8Array): void {
+  #add(kind: string, logTime: bigint, data: Uint8Array, encoding: string): void {
     let g = this.#group;
     if (g && logTime < g.logTime) throw new Problem(`messages are not in log-time order at log time ${logTime}`);
     if (!g || logTime !== g.logTime) {
@@ -81,14 +90,14 @@ export class TickAssembler {
     }
     const topic = kind === 'joint' ? TOPIC_JOINT_STATE : kind === 'action' ? TOPIC_ACTION : cameraTopic(kind.slice(7));
     const where = `${topic} message at log time ${logTime}`;
-    const msg = this.#parse(data, where);
-    checkTimestamp(msg, logTime, where);
     if (kind.startsWith('camera:')) {
       const camera = kind.slice(7);
       if (g.frames.some((f) => f.camera === camera)) throw new Problem(`two ${topic} messages at log time ${logTime}`);
-      g.frames.push({ camera, msg });
+      g.frames.push({ camera, msg: this.#frameMessage(data, encoding, logTime, where) });
       return;
     }
+    const msg = this.#parse(data, where);
+    checkTimestamp(msg, logTime, where);
     const tick = msg.tick;
     if (!Number.isSafeInteger(tick) || (tick as number) < 0 || (tick as number) > 2 ** 31 - 1) {
       throw new Problem(`${where}: "tick" is not a tick number`);
@@ -102,6 +111,9 @@ export class TickAssembler {
     if (kind === 'joint') {
       if (g.jointTick !== undefined) throw new Problem(`two ${topic} messages at log time ${logTime}`);
       g.jointTick = tick as number;
+      const t = msg.t_mono_ms;
+      if (typeof t === 'number') this.t_mono_ms[row] = t;
+      else if (t !== undefined && t !== null) throw new Problem(`${at}: "t_mono_ms" is not a number`);
       checkNames(msg.name, m.joint_names, at, 'joint_names');
       readNumbers(msg.position, this.position_rad, row, m.joint_names.length, at, 'position');
       readNumbers(msg.velocity, this.velocity_rad_s, row, m.joint_names.length, at, 'velocity');
@@ -145,17 +157,25 @@ export class TickAssembler {
     this.#rows++;
   }
 
-  #decodeFrame(camera: string, msg: Json, tick: number): void {
-    const at = `${cameraTopic(camera)} message at tick ${tick}`;
-    if (msg.format !== 'png')
-      throw new Problem(`${at}: format is ${JSON.stringify(msg.format)}, only "png" is supported`);
-    if (typeof msg.data !== 'string') throw new Problem(`${at}: "data" is not a base64 string`);
-    let img: ReturnType<typeof decodePngRgb>;
-    try {
-      img = decodePngRgb(Buffer.from(msg.data, 'base64'));
-    } catch (err) {
-      throw new Problem(`${at}: cannot decode PNG (${err instanceof Error ? err.message : String(err)})`);
+  #frameMessage(data: Uint8Array, encoding: string, logTime: bigint, where: string): FrameMessage {
+    if (encoding === 'json') {
+      const json = this.#parse(data, where);
+      checkTimestamp(json, logTime, where);
+      return { json };
     }
+    let raw: RawImage;
+    try {
+      raw = decodeRawImage(data);
+    } catch (err) {
+      throw new Problem(`${where} is not a valid foxglove.RawImage (${err instanceof Error ? err.message : err})`);
+    }
+    if (raw.stamp_ns !== logTime) throw new Problem(`${where}: "timestamp" does not match the log time`);
+    return { raw };
+  }
+
+  #decodeFrame(camera: string, msg: FrameMessage, tick: number): void {
+    const at = `${cameraTopic(camera)} message at tick ${tick}`;
+    const img = 'raw' in msg ? rawRgb(msg.raw, at) : pngRgb(msg.json, at);
     const cam = this.meta.cameras.find((c) => c.name === camera)!;
     if (img.width !== cam.width || img.height !== cam.height) {
       throw new Problem(`${at}: image is ${img.width}x${img.height}, episode metadata says ${cam.width}x${cam.height}`);
@@ -174,6 +194,29 @@ export class TickAssembler {
     }
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Problem(`${where} is not a JSON object`);
     return v as Json;
+  }
+}
+
+function rawRgb(raw: RawImage, at: string): { width: number; height: number; rgb: Uint8Array } {
+  if (raw.encoding !== RAW_IMAGE_ENCODING)
+    throw new Problem(`${at}: encoding is ${JSON.stringify(raw.encoding)}, only "${RAW_IMAGE_ENCODING}" is supported`);
+  const { width, height } = raw;
+  if (raw.step !== width * 3 || raw.data.length !== width * height * 3) {
+    throw new Problem(`${at}: ${raw.data.length} bytes of rgb8 (step ${raw.step}) do not make ${width}x${height}`);
+  }
+  // a copy: the message is a view into its whole decompressed chunk
+  return { width, height, rgb: raw.data.slice() };
+}
+
+/** Format 1: a JSON foxglove.CompressedImage with base64 PNG data. */
+function pngRgb(msg: Json, at: string): { width: number; height: number; rgb: Uint8Array } {
+  if (msg.format !== 'png')
+    throw new Problem(`${at}: format is ${JSON.stringify(msg.format)}, only "png" is supported`);
+  if (typeof msg.data !== 'string') throw new Problem(`${at}: "data" is not a base64 string`);
+  try {
+    return decodePngRgb(Buffer.from(msg.data, 'base64'));
+  } catch (err) {
+    throw new Problem(`${at}: cannot decode PNG (${err instanceof Error ? err.message : String(err)})`);
   }
 }
 

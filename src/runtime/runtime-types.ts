@@ -35,10 +35,11 @@ export interface EpisodeOutcome {
 
 /**
  * Called once per tick with the state the command was computed from, the command, the tick of that
- * state (the command is for tick k + 1) and where the command came from (buffer, underrun, ...).
+ * state (the command is for tick k + 1), where the command came from (buffer, underrun, ...) and when the
+ * control loop executed the command's tick (monotonic ms; on the virtual clock, its time).
  */
 export interface TickRecorder {
-  tick(state: JointState, command: Float64Array, k: number, source: CommandSource): void;
+  tick(state: JointState, command: Float64Array, k: number, source: CommandSource, t_ms: number): void;
 }
 
 /** What the summary is built from, whichever clock the control loop ran on. */

@@ -1,11 +1,18 @@
 // A folder of recorded demonstrations (MCAP episodes from `vla-run --record` or `vla-sim run --record`)
 // read into what behaviour cloning needs: per episode the state and the commanded action of every tick
 // (both in action layout) and the camera frames. All episodes must agree on robot, action layout and
-// cameras; a folder that does not is refused with what differs, before any training starts.
+// cameras; a folder that does not is refused with what differs, before any training starts. A file that
+// cannot be read stops it too, unless skip_bad (--skip-bad) leaves it out with its reason. Episodes that
+// were interrupted (Ctrl-C, a fault: the robot held) are always left out, and counted; failed and
+// truncated ones unless include_failures.
+//
+// Frames: a fast-clock recording has one per tick; a real-time one has one for most ticks (as fast as they
+// were rendered or came from a camera): each tick takes the latest frame at or before it, and the ticks
+// before a camera's first frame are left out.
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CameraInfo } from '../recording/index.js';
-import { type Episode, readEpisode } from '../recording/index.js';
+import type { CameraInfo, EpisodeOutcomeName } from '../recording/index.js';
+import { type Episode, EpisodeFileError, readEpisode } from '../recording/index.js';
 
 /** The demonstrations cannot be trained on (empty, unreadable or inconsistent folder): bad input, exit 2. */
 export class DemoSetError extends Error {}
@@ -18,8 +25,14 @@ export interface DemoEpisode {
   state: Float32Array;
   /** ticks x dim: the action commanded at each tick, for the tick after it. */
   action: Float32Array;
-  /** Per camera (in DemoSet.cameras order) one RGB frame per tick. */
+  /** Per camera (in DemoSet.cameras order) one RGB frame per tick (the latest at or before it). */
   frames: Uint8Array[][];
+}
+
+/** A file left out by skip_bad, and why. */
+export interface SkippedFile {
+  path: string;
+  reason: string;
 }
 
 export interface DemoSet {
@@ -30,8 +43,14 @@ export interface DemoSet {
   action_names: string[];
   cameras: CameraInfo[];
   episodes: DemoEpisode[];
-  /** Recorded episodes left out because they failed (unless failures were asked for). */
+  /** Recorded episodes left out because they failed or were truncated (unless failures were asked for). */
   skipped_failures: number;
+  /** Left out because they were interrupted (the robot was stopped by Ctrl-C or a fault). */
+  skipped_interrupted: number;
+  /** Unreadable files left out (skip_bad), with their reasons. */
+  skipped_bad: SkippedFile[];
+  /** Episodes kept, by outcome. */
+  outcomes: Partial<Record<EpisodeOutcomeName, number>>;
 }
 
 export interface DemoExpectations {
@@ -42,6 +61,8 @@ export interface DemoExpectations {
   /** Cameras the model is to see; each must be in every episode. Default: the first episode's. */
   cameras?: string[];
   include_failures?: boolean;
+  /** Leave out files that cannot be read (truncated, damaged) instead of refusing the folder. */
+  skip_bad?: boolean;
   /** Called after each file, for a progress line. */
   onEpisode?: (done: number, total: number) => void;
 }
@@ -64,29 +85,48 @@ export async function loadDemoSet(dir: string, want: DemoExpectations = {}): Pro
   let first: Episode | undefined;
   let cameras: CameraInfo[] = [];
   const episodes: DemoEpisode[] = [];
-  let skipped = 0;
+  const outcomes: DemoSet['outcomes'] = {};
+  const skipped_bad: SkippedFile[] = [];
+  let skipped = 0,
+    interrupted = 0;
   for (const [i, name] of names.entries()) {
     const ep = await readEpisode(join(dir, name)).catch((err: Error) => {
-      throw new DemoSetError(err.message);
+      if (want.skip_bad && err instanceof EpisodeFileError) {
+        skipped_bad.push({ path: err.path, reason: err.problem });
+        return undefined;
+      }
+      throw new DemoSetError(
+        `${err.message}${err instanceof EpisodeFileError ? ' (to train without such files: --skip-bad)' : ''}`,
+      );
     });
+    want.onEpisode?.(i + 1, names.length);
+    if (!ep) continue;
     if (!first) {
       first = ep;
       cameras = pickCameras(ep, want.cameras);
       checkAgainstWanted(ep, want);
     }
     checkConsistent(ep, first, cameras);
-    want.onEpisode?.(i + 1, names.length);
+    if (ep.outcome === 'interrupted') {
+      interrupted++;
+      continue;
+    }
     if (!ep.success && !want.include_failures) {
       skipped++;
       continue;
     }
-    if (ep.ticks < 2) continue;
-    episodes.push(toDemoEpisode(ep, cameras));
+    const demo = ep.ticks < 2 ? undefined : toDemoEpisode(ep, cameras);
+    if (!demo || demo.ticks < 2) continue;
+    outcomes[ep.outcome] = (outcomes[ep.outcome] ?? 0) + 1;
+    episodes.push(demo);
   }
   if (episodes.length === 0) {
+    const read = names.length - skipped_bad.length;
     throw new DemoSetError(
-      `${dir}: none of the ${names.length} episodes succeeded; train on failures with --include-failures if that is ` +
-        `meant`,
+      read === 0
+        ? `${dir}: none of the ${names.length} files could be read (${skipped_bad[0]?.path}: ${skipped_bad[0]?.reason})`
+        : `${dir}: none of the ${read} episodes can be trained on (${interrupted} interrupted, ${skipped} failed or ` +
+            'truncated); train on failures with --include-failures if that is meant',
     );
   }
   return {
@@ -98,6 +138,9 @@ export async function loadDemoSet(dir: string, want: DemoExpectations = {}): Pro
     cameras,
     episodes,
     skipped_failures: skipped,
+    skipped_interrupted: interrupted,
+    skipped_bad,
+    outcomes,
   };
 }
 
@@ -106,8 +149,8 @@ function pickCameras(ep: Episode, wanted: string[] | undefined): CameraInfo[] {
   if (!wanted) {
     if (have.length === 0)
       throw new DemoSetError(
-        `${ep.path}: no camera frames recorded; an image policy needs them (record with --clock fast and ` +
-          `--record-cameras)`,
+        `${ep.path}: no camera frames recorded; an image policy needs them (record with --record-cameras all, ` +
+          'the default)',
       );
     return have;
   }
@@ -176,16 +219,34 @@ function toDemoEpisode(ep: Episode, cameras: CameraInfo[]): DemoEpisode {
       state[t * D + d] = s >= 0 ? ep.position_rad[t * J + s] : ep.gripper[t * G + (-1 - s)];
     }
   }
-  const frames = cameras.map((c) => {
+  const held = cameras.map((c) => {
     const f = ep.frames[c.name];
-    if (!f || f.rgb.length !== T || f.tick.some((k, i) => k !== ep.tick[i])) {
-      throw new DemoSetError(
-        `${ep.path}: camera '${c.name}' does not have one frame per tick (${f?.rgb.length ?? 0} frames, ${T} ticks)`,
-      );
-    }
-    return f.rgb;
+    if (!f || f.rgb.length === 0) throw new DemoSetError(`${ep.path}: camera '${c.name}' has no frames (${T} ticks)`);
+    return latestFrames(ep, f.tick, f.rgb);
   });
-  return { path: ep.path, seed: m.seed, ticks: T, state, action: Float32Array.from(ep.action), frames };
+  // ticks before every camera has shown a frame have nothing to look at
+  const start = Math.max(0, ...held.map((h) => h.first));
+  const frames = held.map((h) => h.frames.slice(start));
+  return {
+    path: ep.path,
+    seed: m.seed,
+    ticks: T - start,
+    state: state.slice(start * D),
+    action: Float32Array.from(ep.action.subarray(start * D)),
+    frames,
+  };
+}
+
+/** Per row of the episode, the camera's latest frame at or before its tick; `first`: the first row with one. */
+function latestFrames(ep: Episode, ticks: Int32Array, rgb: Uint8Array[]): { first: number; frames: Uint8Array[] } {
+  const frames: Uint8Array[] = [];
+  let first = -1;
+  for (let row = 0, j = -1; row < ep.ticks; row++) {
+    while (j + 1 < ticks.length && ticks[j + 1] <= ep.tick[row]) j++;
+    if (j >= 0 && first < 0) first = row;
+    frames.push(j >= 0 ? rgb[j] : rgb[0]);
+  }
+  return { first: first < 0 ? ep.ticks : first, frames };
 }
 
 function sameList(a: string[], b: string[]): boolean {

@@ -25,6 +25,7 @@ import { SimLinkUnavailable, SimLinkWorld } from '../../world/sim-link-world.js'
 import { UsageError } from '../common.js';
 import { localCameraSpecs, startLocalCameras } from './local-camera-args.js';
 import { choosePolicy } from './policy-choice.js';
+import { worldFrames } from './record-frames.js';
 import type { RobotRun } from './ros-runner.js';
 import { startOnRobot } from './start-robot.js';
 
@@ -102,6 +103,7 @@ export async function startAlohaRun(
       calibration_paths,
       max_ticks: task ? taskTickLimit(createTask(task), a.description.control_hz) : undefined,
       camera_usage: () => cams?.usage(),
+      ...(world ? { frames: worldFrames(base) } : {}),
     };
   } catch (err) {
     await policy?.close();

@@ -14,10 +14,12 @@ export interface EpisodePlan {
   ticks?: number;
   /** The task's own limit per episode (ticks), where the engine's loop does not know it. */
   max_ticks?: number;
-  /** A recorder for the episode of `seed` (undefined: none); its close() gets the outcome. */
+  /** A recorder for the episode of `seed` (undefined: none); its close() gets the outcome and how it ended. */
   recorder?: (
     seed: number,
-  ) => Promise<{ tick: TickRecorder; close(r: EpisodeOutcome): Promise<string | undefined> } | undefined>;
+  ) => Promise<
+    { tick: TickRecorder; close(r: EpisodeOutcome & { end: EpisodeEnd }): Promise<string | undefined> } | undefined
+  >;
   /** Sees every tick of every episode too (a check, a counter). */
   observer?: TickRecorder;
   label: string;
@@ -57,7 +59,6 @@ export async function runEpisodes(engine: EpisodeEngine, p: EpisodePlan): Promis
         max_ticks: minDefined(p.max_ticks, budget),
         recorder: both(rec?.tick, p.observer),
       });
-      const file = await rec?.close(r);
       const cut = budget !== undefined && r.ticks >= budget && (p.max_ticks === undefined || budget < p.max_ticks);
       const end: EpisodeEnd = interruptedBy()
         ? 'interrupted'
@@ -68,6 +69,7 @@ export async function runEpisodes(engine: EpisodeEngine, p: EpisodePlan): Promis
             : cut
               ? 'truncated'
               : 'failure';
+      const file = await rec?.close({ ...r, end });
       results.push({ ...r, end, ...(file ? { file } : {}) });
       ticksLeft -= r.ticks;
       p.log.info({ seed, success: r.success, ticks: r.ticks, fault: r.fault, file }, 'episode done');
@@ -92,9 +94,9 @@ export function minDefined(a: number | undefined, b: number | undefined): number
 function both(a: TickRecorder | undefined, b: TickRecorder | undefined): TickRecorder | undefined {
   if (!a || !b) return a ?? b;
   return {
-    tick: (s, c, k, src) => {
-      a.tick(s, c, k, src);
-      b.tick(s, c, k, src);
+    tick: (s, c, k, src, t) => {
+      a.tick(s, c, k, src, t);
+      b.tick(s, c, k, src, t);
     },
   };
 }

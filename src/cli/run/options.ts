@@ -1,8 +1,9 @@
 // The options, help text and examples of vla-run (what each flag means lives here, with the flag).
 import type { Command } from 'commander';
 import { LATENCY_MODEL_HELP } from '../../runtime/timing/latency-model.js';
-import { TASK_HELP } from '../sim/args.js';
+import { NOISE_HELP, TASK_HELP } from '../sim/args.js';
 import { CAMERA_FLAG_HELP, collect } from './local-camera-args.js';
+import { RECORD_CAMERAS_HELP, RECORD_HELP, RECORD_SIZE_HELP } from './recorder.js';
 
 export function defineRunOptions(program: Command): Command {
   return program
@@ -109,18 +110,14 @@ export function defineRunOptions(program: Command): Command {
       'measured',
     )
     .option('--physics-hz <hz>', 'sim only: physics rate, a multiple of the control rate', '500')
-    .option('--noise <x>', 'scripted expert only: joint noise 0 (clean) .. 2, for imperfect demonstrations', '0')
-    .option('--record <file.mcap|dir>', 'record every episode (file name gets -seed<N> when there are several)')
+    .option('--noise <x>', NOISE_HELP, '0')
+    .option('--record <file.mcap|dir>', RECORD_HELP)
     .option(
       '--record-cameras <names|all|none>',
-      'camera frames to record with --record (fast clock only; comma list)',
+      `${RECORD_CAMERAS_HELP}; all on a robot: those the policy reads`,
       'all',
     )
-    .option(
-      '--record-size <px>',
-      'size of recorded camera frames (square); a model trained on them takes this size',
-      '96',
-    )
+    .option('--record-size <px>', RECORD_SIZE_HELP, '96')
     .option(
       '--cpu-wake-latency-us <us|off|auto>',
       'while the run lasts, cap how long a CPU takes to wake (Linux PM QoS, /dev/cpu_dma_latency; needs root): idle ' +

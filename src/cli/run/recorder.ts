@@ -1,90 +1,238 @@
-// --record: every episode to MCAP, one tick per control tick (the state the command was computed from and
-// the command), with camera frames where they can be rendered in the tick they belong to (the virtual clock).
-import { extname, join } from 'node:path';
+// --record for vla-run and vla-sim run: every episode to an MCAP file, one row per control tick (the state the
+// command was computed from, the command, when the tick actually executed) and camera frames at the recording
+// size: rendered in the tick they belong to on the virtual clock, and off the control thread in real time (a
+// FrameSource: record-frames.ts). Each file's metadata says how its episode ended. The files written are
+// kept (recordedFiles) for the run's summary.
+import { access, open, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, extname, join } from 'node:path';
 import type { CameraFrame } from '../../../sim/camera.js';
 import type { SimDriver } from '../../../sim/sim-driver.js';
-import { EpisodeWriter, type RecordedFrame } from '../../recording/index.js';
+import { makeFolders } from '../../recording/file-io.js';
+import {
+  EpisodeFileError,
+  type EpisodeOutcomeName,
+  type EpisodeResult,
+  EpisodeWriter,
+  type RecordedFrame,
+} from '../../recording/index.js';
 import type { RobotDescription } from '../../robot/index.js';
 import type { EpisodeOutcome, TickRecorder } from '../../runtime/runtime-types.js';
+import { UsageError } from '../common.js';
+import { FrameQueue, type FrameSource, type QueuedTick } from './record-frames.js';
+
+/** --help text of --record, the same in vla-run and vla-sim run. */
+export const RECORD_HELP =
+  'record every episode to MCAP (opens in Foxglove): a path ending in .mcap is that file for one episode, and ' +
+  '<name>-seed<N>.mcap beside it per episode when there are several; any other path is a folder that gets ' +
+  '<robot>-<task>-seed<N>.mcap per episode';
+export const RECORD_CAMERAS_HELP =
+  'cameras whose frames --record stores: all | none | a comma list (real time too: rendered or taken off the ' +
+  'control thread)';
+export const RECORD_SIZE_HELP = 'width and height of recorded frames (px); a model trained on them takes this size';
 
 export interface RecordingPlan {
-  /** A .mcap file (with -seed<N> added when there are several episodes), or a folder. */
+  /** A .mcap file, or a folder (see RECORD_HELP). */
   target: string;
+  /** Several episodes may be recorded (then a .mcap target gets -seed<N>). */
   many: boolean;
   robot: RobotDescription;
   task: string;
   policy: string;
-  /** Cameras rendered into the recording (the virtual clock's sim only). */
+  /** Cameras whose frames are recorded. */
   cameras: string[];
   camera_size: number;
-  /** Frames every this many ticks (default every tick). */
+  /** Virtual clock: frames every this many ticks (default every tick). */
   frame_every?: number;
+  /** Virtual clock: the sim stepped in this thread, rendered in the tick a frame belongs to. */
   sim?: SimDriver;
+  /** Real time: where frames come from (the sim's scene, a robot's cameras); none: no frames. */
+  frames?: FrameSource;
 }
 
-export type EpisodeRecorder = { tick: TickRecorder; close(r: EpisodeOutcome): Promise<string | undefined> };
+/** A file a recording wrote: one episode. */
+export interface RecordedFile {
+  path: string;
+  seed: number;
+  outcome: EpisodeOutcomeName;
+  ticks: number;
+  /** Camera frames in the file (all cameras together). */
+  camera_frames: number;
+  bytes: number;
+}
+
+export type EpisodeRecorder = {
+  tick: TickRecorder;
+  /** Ends the file with how the episode ended; `end` as runEpisodes says it (else from success and fault). */
+  close(r: EpisodeOutcome & { end?: string }): Promise<string | undefined>;
+};
+
+const filesByPlan = new WeakMap<RecordingPlan, RecordedFile[]>();
+
+/** The files a plan's recorders have written so far, in order. */
+export function recordedFiles(plan: RecordingPlan): RecordedFile[] {
+  return filesByPlan.get(plan) ?? [];
+}
+
+/** The one path rule of both tools (RECORD_HELP). */
+export function recordingPath(target: string, robot: string, task: string, seed: number, many: boolean): string {
+  if (extname(target) !== '.mcap') return join(target, `${robot}-${task}-seed${seed}.mcap`);
+  return many ? target.replace(/\.mcap$/, `-seed${seed}.mcap`) : target;
+}
+
+/**
+ * Checks before anything runs that the first episode's file can be created (a folder is made if missing):
+ * a target that cannot be is bad input, one line, exit 2.
+ */
+export async function checkRecordTarget(plan: RecordingPlan, seed: number): Promise<void> {
+  const path = recordingPath(plan.target, plan.robot.robot, plan.task, seed, plan.many);
+  const bad = (why: string): never => {
+    throw new UsageError(`--record ${plan.target}: ${why}`);
+  };
+  const st = await stat(path).catch(() => undefined);
+  if (st?.isDirectory()) bad(`${path} is a folder; name a file ending in .mcap, or a folder without the extension`);
+  try {
+    await makeFolders(dirname(path));
+    const fh = await open(path, st ? 'r+' : 'wx');
+    await fh.close();
+    if (!st) await unlink(path);
+  } catch (err) {
+    bad(await createProblem(path, err));
+  }
+}
 
 export async function openRecorder(p: RecordingPlan, seed: number): Promise<EpisodeRecorder> {
   const d = p.robot;
-  const name = `${d.robot}-${p.task}-seed${seed}.mcap`;
-  const path =
-    extname(p.target) === '.mcap'
-      ? p.many
-        ? p.target.replace(/\.mcap$/, `-seed${seed}.mcap`)
-        : p.target
-      : join(p.target, name);
-  const writer = await EpisodeWriter.open(path, {
-    robot: d.robot,
-    task: p.task,
-    seed,
-    control_hz: d.control_hz,
-    joint_names: [...d.joint_names],
-    gripper_names: [...d.gripper_names],
-    action_names: [...d.action_names],
-    cameras: p.cameras.map((c) => ({ name: c, width: p.camera_size, height: p.camera_size })),
-    policy: p.policy,
-  });
-  const start_ns = BigInt(Date.now()) * 1_000_000n;
-  const tick_ns = BigInt(Math.round(1e9 / d.control_hz));
-  const every = p.frame_every ?? 1;
-  const frames = new Map<string, CameraFrame>();
-  const render = (k: number): RecordedFrame[] =>
-    !p.sim || k % every !== 0
-      ? []
-      : p.cameras.map((camera) => {
-          const f = p.sim!.render(camera, p.camera_size, frames.get(camera));
-          frames.set(camera, f);
-          return { camera, width: f.width, height: f.height, rgb: f.rgb };
-        });
-  let failed: unknown;
-  let pending: Promise<void> = Promise.resolve();
+  const path = recordingPath(p.target, d.robot, p.task, seed, p.many);
+  const files = filesByPlan.get(p) ?? [];
+  filesByPlan.set(p, files);
+  let writer: EpisodeWriter;
+  try {
+    writer = await EpisodeWriter.open(path, {
+      robot: d.robot,
+      task: p.task,
+      seed,
+      control_hz: d.control_hz,
+      joint_names: [...d.joint_names],
+      gripper_names: [...d.gripper_names],
+      action_names: [...d.action_names],
+      cameras: p.cameras.map((c) => ({ name: c, width: p.camera_size, height: p.camera_size })),
+      policy: p.policy,
+      tick_clock: p.sim ? 'virtual' : 'monotonic',
+    });
+  } catch (err) {
+    // the first file of a run: a target the user named that cannot be written is bad input (nothing moved yet)
+    if (files.length === 0 && err instanceof EpisodeFileError)
+      throw new UsageError(`--record ${p.target}: ${await createProblem(path, err.cause ?? err)}`);
+    throw err;
+  }
+  const queue = new FrameQueue(writer, p.camera_size);
+  const source = p.cameras.length > 0 && !p.sim ? p.frames : undefined;
+  await source?.prepare?.();
+  const frames = source?.start(p.cameras, p.camera_size, queue);
+  if (frames?.onTick) queue.onTick = (k) => frames.onTick?.(k);
+  const render = virtualFrames(p);
   const tick: TickRecorder = {
-    tick(state, command, k) {
-      if (failed) return;
-      // the writer serialises before it returns: the arrays (views the engine reuses) may change afterwards
-      const write = writer.writeTick({
+    tick(state, command, k, _source, t_ms) {
+      const t: QueuedTick = {
         tick: k,
-        stamp_ns: start_ns + BigInt(k) * tick_ns,
-        position_rad: state.position_rad,
-        velocity_rad_s: state.velocity_rad_s,
-        gripper: state.gripper,
-        action: command,
-        frames: render(k),
-      });
-      pending = pending
-        .then(() => write)
-        .catch((e: unknown) => {
-          failed = e;
-        });
+        t_ms,
+        position_rad: Float64Array.from(state.position_rad),
+        velocity_rad_s: Float64Array.from(state.velocity_rad_s),
+        gripper: Float64Array.from(state.gripper),
+        action: Float64Array.from(command),
+      };
+      // rendered now (virtual clock), coming later (a frame source), or none at all
+      queue.tick(t, render ? render(k) : frames ? undefined : []);
     },
   };
   return {
     tick,
     async close(r) {
-      await pending;
-      await writer.close({ success: r.success });
-      if (failed) throw failed;
+      await frames?.stop();
+      const result = recordedResult(r);
+      await queue.finish();
+      await writer.close(result);
+      files.push({
+        path: writer.path,
+        seed,
+        outcome: result.outcome!,
+        ticks: writer.ticks,
+        camera_frames: queue.frames_written,
+        bytes: writer.bytes,
+      });
       return writer.path;
     },
   };
+}
+
+/** The virtual clock: frames rendered from the sim in the tick they belong to (every `frame_every` ticks). */
+function virtualFrames(p: RecordingPlan): ((k: number) => RecordedFrame[]) | undefined {
+  const sim = p.sim;
+  if (!sim || p.cameras.length === 0) return undefined;
+  const every = p.frame_every ?? 1;
+  const frames = new Map<string, CameraFrame>();
+  return (k) =>
+    k % every !== 0
+      ? []
+      : p.cameras.map((camera) => {
+          const f = sim.render(camera, p.camera_size, frames.get(camera));
+          frames.set(camera, f);
+          return { camera, width: f.width, height: f.height, rgb: f.rgb };
+        });
+}
+
+/** How the episode ended, as the file says it: a fault or a signal that stopped the robot is "interrupted". */
+export function recordedResult(r: EpisodeOutcome & { end?: string }): EpisodeResult {
+  if (r.end === 'interrupted' || r.end === 'fault' || r.fault)
+    return { success: false, outcome: 'interrupted', ...(r.fault ? { fault: r.fault } : {}) };
+  if (r.end === 'truncated') return { success: false, outcome: 'truncated' };
+  return { success: r.success, outcome: r.success ? 'success' : 'failure' };
+}
+
+/** One line about the files written, for a text summary ("" when none). */
+export function formatRecordedFiles(files: RecordedFile[], target: string): string {
+  if (files.length === 0) return '';
+  const mb = (b: number) => `${(b / 1e6).toFixed(2)} MB`;
+  const total = files.reduce((a, f) => a + f.bytes, 0);
+  const counts = new Map<string, number>();
+  for (const f of files) counts.set(f.outcome, (counts.get(f.outcome) ?? 0) + 1);
+  const how = [...counts].map(([o, n]) => `${n} ${o}`).join(', ');
+  if (files.length === 1) {
+    const f = files[0];
+    return `recorded   ${f.path} (${f.outcome}, ${f.ticks} ticks, ${f.camera_frames} frames, ${mb(f.bytes)})\n`;
+  }
+  const where = extname(target) === '.mcap' ? `${dirname(target)}/${basename(target, '.mcap')}-seed<N>.mcap` : target;
+  return `recorded   ${files.length} episodes (${how}), ${mb(total)}: ${where}\n`;
+}
+
+/** What stops a file from being created, in words (no raw ENOENT). */
+async function createProblem(path: string, err: unknown): Promise<string> {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const dir = dirname(path);
+  if (
+    code === 'ENOENT' &&
+    (await access(dir).then(
+      () => true,
+      () => false,
+    ))
+  )
+    return `cannot create ${path}: ${dir} takes no new files`;
+  if (code === 'ENOENT') {
+    let top = dirname(dir);
+    while (
+      dirname(top) !== top &&
+      !(await access(top).then(
+        () => true,
+        () => false,
+      ))
+    )
+      top = dirname(top);
+    return `cannot make the folder ${dir}: ${top} takes no new folders`;
+  }
+  if (code === 'EACCES' || code === 'EPERM') return `cannot create ${path}: permission denied`;
+  if (code === 'ENOTDIR') return `cannot create ${path}: a part of the path is a file, not a folder`;
+  if (code === 'EROFS') return `cannot create ${path}: read-only file system`;
+  if (code === 'EISDIR') return `${path} is a folder`;
+  if (err instanceof EpisodeFileError) return err.problem;
+  return `cannot create ${path} (${code ?? (err instanceof Error ? err.message : String(err))})`;
 }

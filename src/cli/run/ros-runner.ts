@@ -21,6 +21,7 @@ import { RosWorld } from '../../world/ros-world.js';
 import { UsageError } from '../common.js';
 import { localCameraSpecs, startLocalCameras } from './local-camera-args.js';
 import { choosePolicy } from './policy-choice.js';
+import { type FrameSource, worldFrames } from './record-frames.js';
 import { startOnRobot } from './start-robot.js';
 
 export interface RosRunArgs {
@@ -52,6 +53,8 @@ export interface RobotRun {
   max_ticks: number | undefined;
   /** What each camera on this host gave the policy (none: undefined). */
   camera_usage: () => Record<string, CameraUse> | undefined;
+  /** --record's camera frames: the cell's or the emulator's cameras (not yet those on this host). */
+  frames?: FrameSource;
 }
 
 export async function startRosRun(a: RosRunArgs): Promise<RobotRun & { url: string }> {
@@ -94,6 +97,7 @@ export async function startRosRun(a: RosRunArgs): Promise<RobotRun & { url: stri
       task,
       max_ticks: task ? taskTickLimit(createTask(task), a.description.control_hz) : undefined,
       camera_usage: () => cams?.usage(),
+      frames: worldFrames(world.worldLink()),
     };
   } catch (err) {
     await policy?.close();

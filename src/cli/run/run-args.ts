@@ -18,15 +18,10 @@ export function wakeCapArg(spec: string, clock: string): number | null {
   return us;
 }
 
-/**
- * Which cameras --record writes. Frames are rendered in the tick they belong to, which only the virtual
- * clock can afford (in real time they would load the control loop), so the default 'all' means none there.
- */
-export function recordCameraList(spec: string, clock: string, valid: string[]): string[] {
+/** Which cameras --record writes: all of `valid`, none, or a comma list of them. */
+export function recordCameraList(spec: string, valid: string[]): string[] {
   if (spec === 'none') return [];
-  if (spec === 'all') return clock === 'fast' ? valid : [];
-  if (clock !== 'fast')
-    throw new UsageError('--record-cameras needs --clock fast: camera frames are rendered in the tick they belong to');
+  if (spec === 'all') return valid;
   const names = spec
     .split(',')
     .map((n) => n.trim())

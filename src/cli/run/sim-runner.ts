@@ -12,6 +12,7 @@ import type { LatencyModelSpec } from '../../runtime/timing/latency-model.js';
 import { directWorld, snapshotWorld } from '../../world/sim-world.js';
 import { UsageError } from '../common.js';
 import { choosePolicy } from './policy-choice.js';
+import { type FrameSource, sceneFrames } from './record-frames.js';
 import { startOnRobot } from './start-robot.js';
 
 export interface SimRunArgs {
@@ -33,6 +34,8 @@ export interface SimRun {
   warnings: string[];
   /** The sim stepped in this thread (virtual clock), e.g. to render recorded frames; absent in real time. */
   driver: SimDriver | undefined;
+  /** Real time: recorded frames, rendered here from the control thread's scene (close() it after the run). */
+  frames?: FrameSource;
 }
 
 export async function startSimRun(a: SimRunArgs): Promise<SimRun> {
@@ -64,7 +67,7 @@ export async function startSimRun(a: SimRunArgs): Promise<SimRun> {
       () => snapshotWorld(sim, wantsCameras),
       a.opts,
     );
-    return { engine, policy, warnings, driver: undefined };
+    return { engine, policy, warnings, driver: undefined, frames: sceneFrames(() => engine.observe(), sim) };
   } catch (err) {
     await policy.close();
     throw err;

@@ -5,6 +5,7 @@ import { quantile } from '../../util/sample-ring.js';
 import { wilson } from '../../util/stats.js';
 import type { CameraUse } from '../../world/local-cameras.js';
 import type { EpisodeEnd } from './episodes.js';
+import type { RecordedFile } from './recorder.js';
 
 /** Which driver ran, and where it found the robot. */
 export interface DriverHead {
@@ -92,6 +93,8 @@ export interface RunSummary {
   driver: DriverHead & { faults: Record<string, number> };
   /** Cameras on the robot host (--camera): their source, frames handed to the policy, oldest age. */
   cameras?: Record<string, CameraUse>;
+  /** --record: the files written (path, seed, outcome, ticks, camera frames, bytes); printed by the caller. */
+  recordings?: RecordedFile[];
   /** Said to the user at the end (e.g. many underruns), also printed under the summary. */
   warnings: string[];
   fault: string | null;

@@ -7,6 +7,12 @@ export const TASK_HELP = `task: ${Object.entries(TASKS_BY_ROBOT)
   .map(([r, ts]) => `${r}: ${ts.join(' | ')}`)
   .join('; ')} (default: the first)`;
 
+/** --noise of the scripted experts (vla-sim run, vla-run --policy expert): what one unit means. */
+export const NOISE_HELP =
+  'scripted expert imperfection, 0 (clean) .. 2, linear: x times 0.012 rad (0.7 deg) std of smooth joint-target ' +
+  'noise (correlated over ~0.3 s) plus grasp, place and push-aim offsets of x times 6, 20 and 10 mm std; 1 is ' +
+  'clumsy but mostly succeeds';
+
 export function robotArg(value: string | undefined): RobotName {
   if (value === undefined) throw new UsageError(`--robot is required (valid: ${ROBOT_NAMES.join(', ')})`);
   return choice('robot', value, ROBOT_NAMES);

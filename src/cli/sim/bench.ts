@@ -14,6 +14,13 @@ export function benchCommand(program: Command): void {
     .option('--episodes <n>', 'expert episodes (seeds 0..n-1)', '100')
     .option('--physics-hz <hz>', 'physics rate, a whole multiple of the 50 Hz control rate', '500')
     .option('--json', 'print one JSON object on stdout')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  vla-sim bench --robot ur5e --task pick-place --episodes 100 --json
+  vla-sim bench --robot aloha --episodes 20 --physics-hz 250`,
+    )
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const robot = robotArg(o.robot as string);
       const task = taskArg(robot, o.task as string | undefined);

@@ -27,6 +27,10 @@ export function dynamixelCommand(program: Command): void {
     .addHelpText(
       'after',
       `
+Examples:
+  vla-sim dynamixel --robot aloha --json &          prints {"ports":{"left":...,"right":...},"sim_link":...}
+  vla-sim dynamixel --robot aloha --drop-rate 0.01 --crc-error-rate 0.01 --dir /tmp/aloha   a flaky bus
+
 The emulator runs until interrupted (Ctrl-C). Then, for example:
   vla-calibrate --robot aloha --ports left=/dev/pts/N,right=/dev/pts/M --yes --out cal/`,
     )

@@ -7,8 +7,17 @@ export function inspectCommand(program: Command): void {
   program
     .command('inspect')
     .description('summarise a recorded episode (.mcap)')
-    .argument('<file>', 'episode file written by vla-sim run --record')
+    .argument('<file>', 'episode file written by vla-sim run --record or vla-run --record')
     .option('--json', 'print one JSON object on stdout')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  vla-sim inspect demos/aloha-transfer-cube-seed0.mcap
+  vla-sim inspect run.mcap --json          {"outcome": "interrupted", "fault": ..., "ticks": ..., ...}
+
+Exit 2 with one line naming the problem for a file that is missing, truncated or damaged.`,
+    )
     .action(async (file: string, o: { json?: boolean }) => {
       let ep: Awaited<ReturnType<typeof readEpisode>>;
       try {
@@ -23,9 +32,13 @@ export function inspectCommand(program: Command): void {
         robot: ep.meta.robot,
         task: ep.meta.task,
         seed: ep.meta.seed,
+        format_version: ep.format_version,
         success: ep.success,
+        outcome: ep.outcome,
+        ...(ep.fault !== undefined ? { fault: ep.fault } : {}),
         ticks: ep.ticks,
         duration_s: ep.ticks / ep.meta.control_hz,
+        tick_clock: ep.meta.tick_clock ?? null,
         control_hz: ep.meta.control_hz,
         policy: ep.meta.policy ?? null,
         action_names: ep.meta.action_names,
@@ -36,7 +49,8 @@ export function inspectCommand(program: Command): void {
         process.stdout.write(
           `${file}: ${summary.robot} ${summary.task} seed ${summary.seed}, ${summary.ticks} ticks ` +
             `(${summary.duration_s.toFixed(1)} s at ${summary.control_hz} Hz), ` +
-            `${summary.success ? 'success' : 'no success'}\n`,
+            `${ep.fault?.startsWith(ep.outcome) ? ep.fault : `${ep.outcome}${ep.fault ? ` (${ep.fault})` : ''}`}, ` +
+            `format ${ep.format_version}\n`,
         );
         process.stdout.write(`  actions: ${summary.action_names.join(', ')}\n`);
         process.stdout.write(

@@ -33,6 +33,14 @@ export function serveCommand(program: Command): void {
     .option('--program-stopped', "start with the robot program not running (the teach pendant's play not pressed)")
     .option('--cpu-wake-latency-us <us|off>', SIMULATOR_CPU_WAKE_HELP, '0')
     .option('--json', 'print the ready line as one JSON object')
+    .addHelpText(
+      'after',
+      `
+Examples (runs until Ctrl-C):
+  vla-sim serve --robot ur5e --rosbridge 9090 &
+  vla-run --robot ur5e --rosbridge ws://127.0.0.1:9090 --policy expert --episodes 20 --json
+  vla-sim serve --robot ur5 --layout ros1 --camera-size 96 --camera-hz 30     ROS 1 names, smaller faster frames`,
+    )
     .action(async (o: Record<string, string | boolean | undefined>) => {
       if (o.robot === undefined) throw new UsageError(`--robot is required (valid: ${UR_ROBOTS.join(', ')})`);
       const robot = choice('robot for the rosbridge endpoint', o.robot as string, UR_ROBOTS);

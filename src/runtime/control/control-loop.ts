@@ -105,7 +105,7 @@ export class ControlLoop {
       }
       command = this.ticker.next(k) ?? this.holdCommand();
     }
-    this.board.publish(k, this.state, this.health, this.ticker.source, command);
+    this.board.publish(k, this.state, this.health, this.ticker.source, command, now_ms);
     this.beforeWrite?.();
     this.driver.write(command);
     this.tick = k;

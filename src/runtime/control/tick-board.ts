@@ -12,12 +12,13 @@ const I_WRITTEN = 0;
 const I_HEADER = 2; // Int32 words (8 bytes: keeps the Float64 part aligned)
 const F_LAST_FAULT_START = 0;
 const F_HEADER = 2;
-// record: tick, measured at, health, source, then position, velocity, gripper, command
+// record: tick, measured at, health, source, executed at, then position, velocity, gripper, command
 const R_TICK = 0,
   R_T = 1,
   R_HEALTH = 2,
   R_SOURCE = 3,
-  R_FIXED = 4;
+  R_EXEC = 4,
+  R_FIXED = 5;
 
 export interface BoardShape {
   joints: number;
@@ -28,6 +29,8 @@ export interface BoardShape {
 /** One tick as the reader sees it (a view reused from record to record). */
 export interface TickRecord {
   tick: number;
+  /** When the control loop executed this tick: monotonic ms (on the virtual clock, its time). */
+  t_ms: number;
   health: Health;
   source: CommandSource;
   /** The state the command was computed from. */
@@ -57,6 +60,7 @@ export class TickBoard {
     this.command = new Float64Array(shape.dim);
     this.view = {
       tick: 0,
+      t_ms: NaN,
       health: 'ok',
       source: 'startup',
       command: null,
@@ -87,12 +91,20 @@ export class TickBoard {
     this.fhead[F_LAST_FAULT_START] = -Infinity;
   }
 
-  publish(tick: number, state: JointState, health: Health, source: CommandSource, command: Float64Array | null): void {
+  publish(
+    tick: number,
+    state: JointState,
+    health: Health,
+    source: CommandSource,
+    command: Float64Array | null,
+    now_ms = NaN,
+  ): void {
     const n = this.written;
     let o = (n % CAPACITY) * this.stride;
     const r = this.rec;
     r[o + R_TICK] = tick;
     r[o + R_T] = state.t_mono_ms;
+    r[o + R_EXEC] = now_ms;
     r[o + R_HEALTH] = HEALTH.indexOf(health);
     r[o + R_SOURCE] = COMMAND_SOURCES.indexOf(source);
     o += R_FIXED;
@@ -129,6 +141,7 @@ export class TickBoard {
       v = this.view,
       s = v.state;
     v.tick = r[o + R_TICK];
+    v.t_ms = r[o + R_EXEC];
     s.t_mono_ms = r[o + R_T];
     v.health = HEALTH[r[o + R_HEALTH]];
     v.source = COMMAND_SOURCES[r[o + R_SOURCE]];

@@ -15,7 +15,7 @@ import { ActionBuffer } from '../action-buffer.js';
 import { H_HOLD } from '../action-ring.js';
 import { DEFAULT_STALE_IMAGE_MS, DEFAULT_STALE_STATE_MS, FreshnessWatch } from '../control/freshness.js';
 import type { ControlPort } from '../control/port.js';
-import type { LoopStats } from '../control/protocol.js';
+import type { LoopStats, ObservationMessage } from '../control/protocol.js';
 import type { TickRecord } from '../control/tick-board.js';
 import { newControlCounters } from '../control/ticker.js';
 import type { EpisodeOutcome, RuntimeOptions, RuntimeReport, TickRecorder } from '../runtime-types.js';
@@ -111,6 +111,14 @@ export class EpisodeEngine {
     };
   }
 
+  /**
+   * The state after the next executed tick, with what only the control side has (the sim's scene): for a
+   * recorder that renders camera frames off the control thread. Unanswered while no episode runs.
+   */
+  observe(): Promise<ObservationMessage> {
+    return this.port.observe();
+  }
+
   /** Stop the robot where it is (a fault, or the user pressed Ctrl-C) and end the episode. */
   hold(reason: string): void {
     this.fault ??= reason;
@@ -138,7 +146,7 @@ export class EpisodeEngine {
 
   /** What every tick feeds besides the trigger: the recorder, and the end of a succeeded episode. */
   private watchTick(r: TickRecord, recorder: TickRecorder | undefined): void {
-    if (recorder && r.command) recorder.tick(r.state, r.command, r.tick - 1, r.source);
+    if (recorder && r.command) recorder.tick(r.state, r.command, r.tick - 1, r.source, r.t_ms);
     if (!this.successSeen && this.world.success?.()) {
       // the episode ends right after the world reports success, as the sim ends it itself
       this.successSeen = true;
