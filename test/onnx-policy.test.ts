@@ -192,7 +192,7 @@ describe('manifest', () => {
     ]);
   });
 
-  test('checkPolicyFitsRobot: "expected X, found Y" errors, rate and robot hint as warnings', () => {
+  test('checkPolicyFitsRobot: "expected X, found Y" errors; another robot is a warning only when accepted', () => {
     const aloha = describeManifest(
       testPolicyManifest({
         name: 'act-aloha',
@@ -212,14 +212,23 @@ describe('manifest', () => {
     const [errors, warnings] = (['error', 'warning'] as const).map((sev) =>
       problems.filter((p) => p.severity === sev).map((p) => p.message),
     );
-    assert.deepEqual(errors, [
+    assert.deepEqual(errors.slice(0, 3), [
       "action dimension: expected 7 (robot ur5e), found 14 (policy 'act-aloha')",
       "state dimension: expected 7 (robot ur5e), found 14 (policy 'act-aloha')",
       "camera: expected one of top, wrist (robot ur5e), found 'left_wrist' (policy 'act-aloha')",
     ]);
-    assert.equal(warnings.length, 2);
-    assert.match(warnings[0], /^control rate: expected 50 Hz \(robot ur5e\), found 30 Hz/);
-    assert.match(warnings[1], /^robot: expected ur5e, found aloha/);
+    assert.equal(errors.length, 5);
+    assert.match(errors[3], /^control rate: expected 50 Hz \(robot ur5e\), found 30 Hz.*vla-run --hz 30/);
+    assert.match(errors[4], /^robot: expected ur5e, found aloha.*--allow-robot-mismatch/);
+    assert.deepEqual(warnings, []);
+    const accepted = checkPolicyFitsRobot(aloha, ur5e, { allow_robot_mismatch: true });
+    const robotLine = accepted.find((p) => p.message.startsWith('robot:'));
+    assert.equal(robotLine?.severity, 'warning');
+    assert.equal(
+      accepted.find((p) => p.message.startsWith('control rate:'))?.severity,
+      'error',
+      'a rate is never waived',
+    );
     assert.deepEqual(checkPolicyFitsRobot(describeManifest(testPolicyManifest({ ...UR5E, control_hz: 50 })), ur5e), []);
   });
 });

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { SimEnv } from '../sim/sim-env.js';
 import { builtinProfilePath, loadRobot, loadRobotProfile, ProfileError } from '../src/robot/index.js';
+import { assertRefusedStdout } from './fixtures/cli.js';
 
 const VLA_RUN = resolve(import.meta.dirname, '../../bin/vla-run.js');
 
@@ -140,7 +141,7 @@ test(
         { encoding: 'utf8', timeout: 60_000 },
       );
       assert.equal(r.status, 2, r.stderr);
-      assert.equal(r.stdout, '');
+      assertRefusedStdout(r.stdout);
       assert.match(
         r.stderr,
         new RegExp(`${path.replace(/[/.]/g, '\\$&')}: joints\\.2: elbow_joint limits -9\\.\\.9 rad`),
