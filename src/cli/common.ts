@@ -36,6 +36,11 @@ export function numArg(what: string, value: string, min: number, max: number): n
  * JSON object: {"error": ..., "exit_code": ...}.
  */
 export async function runProgram(program: Command, argv: string[], tool: string): Promise<void> {
+  // `vla-run --help | head`: the reader left; what it did not read is not an error of ours
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
   program.exitOverride();
   const json = argv.includes('--json');
   let commanderMessage = '';
