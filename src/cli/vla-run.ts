@@ -160,6 +160,7 @@ async function parseArgs(o: Flags): Promise<RunArgs> {
     blend: choice('blend', o.blend as string, BLEND_MODES),
     fixed_delay_ticks: o.delay === 'auto' ? undefined : intArg('--delay', o.delay as string, 0, 1000),
     margin_ticks: intArg('--margin', o.margin as string, 0, 1000),
+    max_in_flight: intArg('--max-in-flight', o.maxInFlight as string, 1, 4),
     fault_timeout_ms: numArg('--fault-timeout', o.faultTimeout as string, 0.1, 3600) * 1000,
     injected: parseOr(() => parseInjectedLatency(o.injectLatencyMs as string)),
     seed: seed0,

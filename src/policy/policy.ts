@@ -1,6 +1,6 @@
 // The policy contract: an observation taken at control tick k in, a chunk of future actions out,
 // stamped with the ticks they are for. Implementations: ONNX models (in a worker thread), scripted
-// experts (sim only), and later remote policy servers.
+// experts (sim only), and remote policy servers (src/policy/remote/).
 
 export interface CameraImage {
   name: string;
@@ -74,7 +74,17 @@ export interface Policy {
   /** A new episode starts (for policies with per-episode state, like the scripted experts). */
   reset?(seed: number): void;
   close(): Promise<void>;
+  /** What the policy counts about itself (a remote policy: requests, bytes, timeouts, late replies), for telemetry. */
+  counters?(): Record<string, unknown>;
 }
 
 /** A policy that failed in a way that makes further calls pointless (crashed worker, bad model). */
 export class PolicyFailure extends Error {}
+
+/**
+ * This call got no chunk, but a later one may (a remote policy server unreachable, restarting, busy, or too slow
+ * to answer within its timeout): hold, retry with a fresh observation, give up after the fault timeout.
+ */
+export class PolicyUnavailable extends Error {
+  override name = 'PolicyUnavailable';
+}

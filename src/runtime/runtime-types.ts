@@ -21,8 +21,10 @@ export interface RuntimeOptions {
   stale_observation_ms?: number;
   /** Never run inference on a camera image older than this (ms). Default 250. */
   stale_image_ms?: number;
-  /** A driver fault or a stale camera lasting longer ends the run (ms). Default 5000. */
+  /** A driver fault, a stale camera or an unreachable policy lasting longer ends the run (ms). Default 5000. */
   fault_timeout_ms?: number;
+  /** Inference requests out at once (in-flight.ts). Default 1. */
+  max_in_flight?: number;
 }
 
 export interface EpisodeOutcome {
@@ -54,6 +56,11 @@ export interface RuntimeReport {
   safety: { clamped_actions: number; rejected_chunks: number; holds: number };
   /** Inference calls that failed or were rejected before their latency was measured (not in `latency`). */
   unmeasured_calls: number;
+  /** Calls that found the policy unreachable for now (a remote server down): held and asked again. */
+  unavailable_calls: number;
+  /** Chunks dropped for landing after one from a later observation (only with max_in_flight > 1). */
+  out_of_order_chunks: number;
+  max_in_flight: number;
   latency: LatencyEstimator;
   /** Observations too old to infer on (skipped, never sent to the policy). */
   stale_observations: number;

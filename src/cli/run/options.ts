@@ -92,6 +92,12 @@ export function defineRunOptions(program: Command): Command {
     .option('--blend <mode>', 'overlap of chunks: replace | ensemble (ACT temporal ensembling) | average', 'replace')
     .option('--margin <ticks>', 'buffer kept beyond the expected delay when triggering inference', '2')
     .option(
+      '--max-in-flight <n>',
+      'inference requests out at once: 2 asks again before the last chunk landed, for a slow model or a remote ' +
+        'server that can work on two observations (the latency tolerated grows from about H/2 to about H ticks)',
+      '1',
+    )
+    .option(
       '--inject-latency-ms <N[:J]>',
       'add N ms (+- uniform J ms) to every inference, to rehearse a slower model',
       '0',

@@ -59,6 +59,10 @@ export interface RunSummary {
   inference: {
     calls: number;
     unmeasured_calls: number;
+    /** Calls that found a remote policy unreachable (held, asked again); chunks that landed after a newer one. */
+    unavailable_calls: number;
+    out_of_order_chunks: number;
+    max_in_flight: number;
     latency_ms: { p50: number; p95: number; p99: number; max: number };
     stale_observations_skipped: number;
     latency_model: string | null;
@@ -137,8 +141,11 @@ export function buildSummary(
       cpu_wake_latency_us,
     },
     inference: {
-      calls: lat.calls + r.unmeasured_calls,
+      calls: lat.calls + r.unmeasured_calls + r.unavailable_calls,
       unmeasured_calls: r.unmeasured_calls,
+      unavailable_calls: r.unavailable_calls,
+      out_of_order_chunks: r.out_of_order_chunks,
+      max_in_flight: r.max_in_flight,
       latency_ms: { p50: lat.p50, p95: lat.p95, p99: lat.p99, max: lat.max },
       stale_observations_skipped: r.stale_observations,
       latency_model: r.latency_model,
@@ -244,10 +251,13 @@ function controlLine(c: RunSummary['control']): string {
 function inferenceLine(i: RunSummary['inference']): string {
   const l = i.latency_ms;
   const failed = i.unmeasured_calls ? ` (${i.unmeasured_calls} without a usable chunk)` : '';
+  const down = i.unavailable_calls ? `, ${i.unavailable_calls} found the policy unreachable` : '';
+  const pipe =
+    i.max_in_flight > 1 ? `, up to ${i.max_in_flight} in flight (${i.out_of_order_chunks} out of order)` : '';
   const stale = i.stale_observations_skipped ? `, ${i.stale_observations_skipped} stale observations skipped` : '';
   const model = i.latency_model ? ` (charged: --latency-model ${i.latency_model})` : '';
   const latency = `latency p50 ${l.p50} / p95 ${l.p95} / p99 ${l.p99} / max ${l.max} ms`;
-  return `${i.calls} calls${failed}, ${latency}${stale}${model}`;
+  return `${i.calls} calls${failed}${down}${pipe}, ${latency}${stale}${model}`;
 }
 
 function bufferLine(b: RunSummary['buffer']): string {

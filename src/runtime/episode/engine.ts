@@ -4,13 +4,23 @@
 // control loop it talks to (ControlPort) and the clock it keeps (EngineClock) are what differ.
 //
 //   ticks$ (every tick the control loop executed)
-//     -> filter: actions left <= expected delay + margin, driver healthy, no fault
-//     -> exhaustMap: one inference in flight; triggers while it is out are dropped, never queued
-//          observe -> world view (cameras; frames too old: skip) -> policy.infer -> charged latency
-//     -> screen -> ActionBuffer.insert (drops what the control loop has already executed)
+//     -> filter: actions left (and promised by requests out) <= expected delay + margin, driver healthy,
+//        no fault, fewer than max_in_flight requests out (triggers beyond are dropped, never queued)
+//     -> mergeMap: observe -> world view (cameras; frames too old: skip) -> policy.infer -> charged latency
+//     -> screen (an older chunk never lands after a newer one) -> ActionBuffer.insert (drops what the
+//        control loop has already executed)
+// A policy that cannot be reached for now (PolicyUnavailable: a remote server restarting) is a fault like
+// a driver's: the buffer runs out and the robot holds, the next trigger asks again with a fresh
+// observation, and only past the fault timeout does the run end.
 
-import { exhaustMap, filter, Observable, tap } from 'rxjs';
-import type { ActionChunk, CameraImage, Observation, Policy } from '../../policy/policy.js';
+import { filter, mergeMap, Observable, tap } from 'rxjs';
+import {
+  type ActionChunk,
+  type CameraImage,
+  type Observation,
+  type Policy,
+  PolicyUnavailable,
+} from '../../policy/policy.js';
 import { ActionBuffer } from '../action-buffer.js';
 import { H_HOLD } from '../action-ring.js';
 import { DEFAULT_STALE_IMAGE_MS, DEFAULT_STALE_STATE_MS, FreshnessWatch } from '../control/freshness.js';
@@ -24,6 +34,7 @@ import { LatencyEstimator } from '../timing/latency-estimator.js';
 import { expectedDelayTicks, shouldInfer } from '../timing/trigger.js';
 import type { CameraWant, WorldLink } from '../world-link.js';
 import type { EngineClock } from './clocks.js';
+import { InFlight } from './in-flight.js';
 import { buildObservation } from './observation.js';
 
 const DEFAULT_FAULT_TIMEOUT_MS = 5000;
@@ -53,6 +64,10 @@ export class EpisodeEngine {
   private unmeasured_calls = 0;
   private holds = 0;
   private stale_observations = 0;
+  private readonly inFlight: InFlight;
+  /** Since when the policy cannot be reached (PolicyUnavailable), and how many calls found it so. */
+  private policyDownSince: number | undefined;
+  private unavailable_calls = 0;
 
   constructor(
     private readonly port: ControlPort,
@@ -69,6 +84,7 @@ export class EpisodeEngine {
     );
     this.dt_ms = 1000 / port.description.control_hz;
     this.wanted = policy.describe().cameras.map((c) => ({ name: c.name, size: c.width }));
+    this.inFlight = new InFlight(opts.max_in_flight ?? 1);
   }
 
   async runEpisode(req: EpisodeRequest): Promise<EpisodeOutcome> {
@@ -89,7 +105,7 @@ export class EpisodeEngine {
       .pipe(
         tap((r) => this.watchTick(r, req.recorder)),
         filter((r) => this.wantsChunk(r)),
-        exhaustMap(() => this.inference(episode)),
+        mergeMap(() => this.inference(episode), this.inFlight.max),
       )
       .subscribe();
     if (this.latency.calls === 0) {
@@ -139,6 +155,8 @@ export class EpisodeEngine {
     this.warmingUp = false;
     this.successSeen = false;
     this.cameraStaleSince = undefined;
+    this.policyDownSince = undefined;
+    this.inFlight.reset();
     this.port.ring.clear();
     Atomics.store(this.port.ring.header, H_HOLD, 0);
     this.policy.reset?.(seed);
@@ -156,12 +174,10 @@ export class EpisodeEngine {
 
   /** The trigger: the buffer is about to run shorter than the expected delay, and nothing stands in the way. */
   private wantsChunk(r: TickRecord): boolean {
-    if (this.warmingUp || this.fault || r.health !== 'ok') return false;
-    return shouldInfer(
-      this.buffer.remaining(this.port.ring.executedTick()),
-      this.expectedDelay(),
-      this.opts.margin_ticks,
-    );
+    if (this.warmingUp || this.fault || r.health !== 'ok' || this.inFlight.full) return false;
+    const k = this.port.ring.executedTick();
+    const covered = Math.max(this.buffer.remaining(k), this.inFlight.promisedAfter(k));
+    return shouldInfer(covered, this.expectedDelay(), this.opts.margin_ticks);
   }
 
   /**
@@ -170,7 +186,12 @@ export class EpisodeEngine {
    */
   private inference(episode: number): Observable<never> {
     return new Observable<never>((sub) => {
-      void this.inferOnce(episode, () => sub.complete());
+      const d = this.policy.describe();
+      const ticket = this.inFlight.ask(this.port.ring.executedTick(), d.action_offset, d.horizon);
+      void this.inferOnce(episode, () => {
+        this.inFlight.settle(ticket);
+        sub.complete();
+      });
     });
   }
 
@@ -191,7 +212,22 @@ export class EpisodeEngine {
       });
     } catch (err) {
       done();
-      if (episode === this.episode) this.hold(`inference failed: ${err instanceof Error ? err.message : String(err)}`);
+      if (episode !== this.episode) return;
+      if (err instanceof PolicyUnavailable) this.policyUnavailable(err);
+      else this.hold(`inference failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  /** The policy cannot be reached now: hold on (the buffer runs out) and ask again, up to the fault timeout. */
+  private policyUnavailable(err: PolicyUnavailable): void {
+    this.unavailable_calls++;
+    const now = this.clock.now();
+    this.policyDownSince ??= now;
+    const timeout_ms = this.opts.fault_timeout_ms ?? DEFAULT_FAULT_TIMEOUT_MS;
+    if (now - this.policyDownSince > timeout_ms) {
+      this.hold(
+        `the policy could not be reached for ${((now - this.policyDownSince) / 1000).toFixed(1)} s: ${err.message}`,
+      );
     }
   }
 
@@ -218,6 +254,8 @@ export class EpisodeEngine {
   private land(chunk: ActionChunk, asked: number, latency_ms: number, episode: number): void {
     if (episode !== this.episode) return;
     this.latency.record(latency_ms);
+    this.policyDownSince = undefined;
+    if (!this.inFlight.mayLand(chunk.obs_tick)) return;
     // planned from a state measured before a driver fault: motion resumes only from a fresh one
     if (this.port.lastFaultStart_ms() >= asked) return;
     const problem = chunkProblem(chunk, this.port.ring.dim);
@@ -315,6 +353,9 @@ export class EpisodeEngine {
       latency: this.latency,
       stale_observations: this.stale_observations,
       unmeasured_calls: this.unmeasured_calls,
+      unavailable_calls: this.unavailable_calls,
+      out_of_order_chunks: this.inFlight.out_of_order,
+      max_in_flight: this.inFlight.max,
       driver: {
         ...(stats?.faults ?? { holds: 0, holds_by_health: {}, longest_hold_ms: 0 }),
         counters: stats?.driver ?? {},
