@@ -65,7 +65,8 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   'src/robot': ['calibration', 'protocols', 'src/util'],
   drivers: ['protocols', 'calibration', 'src/robot', 'src/util', 'src/codecs', 'src/telemetry'],
   sim: ['protocols', 'calibration', 'src/robot', 'src/util', 'src/codecs', 'src/telemetry', 'drivers', 'src/policy'],
-  'src/policy': ['src/robot', 'src/util', 'src/codecs', 'src/telemetry'],
+  // protocols: the policy server's wire format (remote/), shared by the client and vla-serve
+  'src/policy': ['protocols', 'src/robot', 'src/util', 'src/codecs', 'src/telemetry'],
   'src/recording': ['src/codecs', 'src/util', 'src/robot'],
   'src/runtime': ['drivers', 'protocols', 'calibration', 'src/robot', 'src/policy', 'src/util', 'src/telemetry', 'sim'],
   'src/calibrate': ['calibration', 'drivers', 'protocols', 'src/util', 'src/telemetry'],

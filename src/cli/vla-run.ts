@@ -9,6 +9,7 @@ import { robotModel } from '../../sim/robots/index.js';
 import type { SimDriver } from '../../sim/sim-driver.js';
 import { createTask, taskTickLimit } from '../../sim/tasks/index.js';
 import { defaultPolicy } from '../policy/default-policy.js';
+import type { RemoteFlags } from '../policy/remote/load-remote.js';
 import { StaleActionCheck } from '../policy/tick-stamp.js';
 import type { RobotDescription } from '../robot/index.js';
 import { BLEND_MODES } from '../runtime/action-buffer.js';
@@ -48,6 +49,8 @@ interface RunArgs {
   duration_s: number | undefined;
   seed0: number;
   noise: number;
+  /** --policy zmq://... or ws://...: the remote policy's flags. */
+  remote: RemoteFlags;
   opts: RuntimeOptions & ClockOptions;
   description: RobotDescription;
   log: Logger;
@@ -172,6 +175,7 @@ async function parseArgs(o: Flags): Promise<RunArgs> {
     seed0,
     opts,
     noise: numArg('--noise', o.noise as string, 0, 2),
+    remote: remoteFlags(o),
     episodes:
       duration_s === undefined ? intArg('--episodes', o.episodes as string, 1, 1_000_000) : Number.MAX_SAFE_INTEGER,
     description: await robotDescription(robot, o.profile as string | undefined, hz),
@@ -196,6 +200,7 @@ async function startRun(a: RunArgs, o: Flags): Promise<StartedRun> {
       policy,
       noise: a.noise,
       allow_robot_mismatch: o.allowRobotMismatch === true,
+      remote: a.remote,
       cameras,
       opts: a.opts,
       log: a.log,
@@ -222,6 +227,7 @@ async function startRun(a: RunArgs, o: Flags): Promise<StartedRun> {
       policy,
       noise: a.noise,
       allow_robot_mismatch: o.allowRobotMismatch === true,
+      remote: a.remote,
       allow_torque_off: o.allowTorqueOff === true,
       cameras,
       opts: a.opts,
@@ -241,6 +247,7 @@ async function startRun(a: RunArgs, o: Flags): Promise<StartedRun> {
     policy: policy ?? defaultPolicy(a.robot, simTask),
     noise: a.noise,
     allow_robot_mismatch: o.allowRobotMismatch === true,
+    remote: a.remote,
     opts: { ...a.opts, latency_model },
   });
   return {
@@ -254,6 +261,21 @@ async function startRun(a: RunArgs, o: Flags): Promise<StartedRun> {
     head: { kind: 'sim' },
     sim_driver: r.driver,
     frames: r.frames,
+  };
+}
+
+/** The remote policy's flags (undefined where not given: the address's query or the defaults decide). */
+function remoteFlags(o: Flags): RemoteFlags {
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  return {
+    server_key: str(o.curveServerKey),
+    client_key: str(o.curveClientKey),
+    jpeg_quality: o.jpegQuality === undefined ? undefined : intArg('--jpeg-quality', o.jpegQuality as string, 1, 100),
+    timeout_ms:
+      o.remoteTimeoutMs === undefined
+        ? undefined
+        : intArg('--remote-timeout-ms', o.remoteTimeoutMs as string, 1, 600_000),
+    openpi_map: str(o.openpiMap),
   };
 }
 
@@ -303,6 +325,8 @@ function printSummary(
     run.camera_usage(),
     outcome.stale,
   );
+  const remote = run.policy.counters?.();
+  if (remote) summary.inference.remote = remote;
   const rec = outcome.recording;
   if (rec) summary.recordings = recordedFiles(rec);
   const recorded = rec ? formatRecordedFiles(summary.recordings ?? [], rec.target) : '';

@@ -1,10 +1,10 @@
 // `--policy model.onnx` to a Policy, refused before anything moves if it cannot drive the robot. (The
-// scripted expert is the sim's: sim/experts/expert-policy.ts.)
+// scripted expert is the sim's: sim/experts/expert-policy.ts; a remote policy: remote/load-remote.ts.)
 
 import type { RobotDescription } from '../robot/index.js';
 import { checkPolicyFitsRobot, PolicyLoadError } from './onnx/manifest.js';
 import { OnnxPolicy } from './onnx/onnx-policy.js';
-import type { Policy } from './policy.js';
+import type { Policy, PolicyDescription } from './policy.js';
 
 /** The policy cannot be used with this robot (or at all): bad input, exit 2. */
 export class PolicyMismatch extends Error {}
@@ -33,7 +33,19 @@ export async function loadOnnxPolicy(path: string, target: PolicyTarget): Promis
     if (err instanceof PolicyLoadError) throw new PolicyMismatch(err.message);
     throw err;
   }
-  const desc = policy.describe();
+  const { errors, warnings } = policyFit(policy.describe(), target);
+  if (errors.length) {
+    await policy.close();
+    throw new PolicyMismatch(`${path} does not fit ${target.robot.robot}: ${errors.join('; ')}`);
+  }
+  return { policy, warnings };
+}
+
+/** Why a policy (local or remote) cannot drive the target robot (errors), and what the user accepted (warnings). */
+export function policyFit(
+  desc: PolicyDescription & { state_dim?: number; robot?: string },
+  target: PolicyTarget,
+): { errors: string[]; warnings: string[] } {
   const { robot } = target;
   const problems = checkPolicyFitsRobot(
     desc,
@@ -51,9 +63,5 @@ export async function loadOnnxPolicy(path: string, target: PolicyTarget): Promis
     if (c.width !== c.height && target.square_cameras_only)
       errors.push(`camera '${c.name}' is ${c.width}x${c.height}; the simulator renders square images only`);
   }
-  if (errors.length) {
-    await policy.close();
-    throw new PolicyMismatch(`${path} does not fit ${robot.robot}: ${errors.join('; ')}`);
-  }
-  return { policy, warnings: problems.filter((p) => p.severity === 'warning').map((p) => p.message) };
+  return { errors, warnings: problems.filter((p) => p.severity === 'warning').map((p) => p.message) };
 }

@@ -15,6 +15,7 @@ import type { AlohaSide } from '../../../protocols/aloha/motor-map.js';
 import { createTask, TASKS_BY_ROBOT, type TaskName, taskTickLimit } from '../../../sim/tasks/index.js';
 import { defaultPolicy } from '../../policy/default-policy.js';
 import type { Policy } from '../../policy/policy.js';
+import type { RemoteFlags } from '../../policy/remote/load-remote.js';
 import type { RobotDescription } from '../../robot/index.js';
 import type { ClockOptions } from '../../runtime/runtime.js';
 import type { RuntimeOptions } from '../../runtime/runtime-types.js';
@@ -41,6 +42,8 @@ export interface AlohaRunArgs {
   noise: number;
   /** --allow-robot-mismatch: run a model trained for another robot (the user checked the action layout). */
   allow_robot_mismatch?: boolean;
+  /** --policy zmq://... or ws://...: keys, JPEG, timeouts, the openpi mapping. */
+  remote?: RemoteFlags;
   /** The user rested the arms: connecting may switch a motor's torque off to write an EEPROM register that differs. */
   allow_torque_off: boolean;
   /** --camera flags: cameras on this host (a real rig's only cameras; on the emulator in place of its frames). */
@@ -74,6 +77,7 @@ export async function startAlohaRun(
       sim_task: task,
       noise: a.noise,
       allow_robot_mismatch: a.allow_robot_mismatch ?? false,
+      remote: a.remote,
       fixed_delay_ticks: a.opts.fixed_delay_ticks,
       control_hz: a.description.control_hz,
       square_cameras_only: false,

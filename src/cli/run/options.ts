@@ -66,11 +66,31 @@ export function defineRunOptions(program: Command): Command {
     )
     .option('--task <name>', TASK_HELP)
     .option(
-      '--policy <expert|tick-stamp|model.onnx>',
-      'an ONNX policy with its manifest, the scripted expert (sim only), or tick-stamp (a diagnostic: every action ' +
-        'says its tick, and the summary counts those executed at another); ' +
-        'default: the demo model in models/ for the ' +
-        'robot and task, else the expert',
+      '--policy <expert|tick-stamp|model.onnx|zmq://host:port|ws://host:port>',
+      'an ONNX policy with its manifest, the scripted expert (sim only), tick-stamp (a diagnostic: every action ' +
+        'says its tick, and the summary counts those executed at another), a policy served by vla-serve ' +
+        '(zmq:// or tcp://; ?server_key=...&client_key=...&jpeg_quality=N&timeout_ms=N also work), or an openpi ' +
+        'server (ws://, with --openpi-map); default: the demo model in models/ for the robot and task, else the expert',
+    )
+    .option(
+      '--curve-server-key <key|file>',
+      "CURVE: the policy server's public key (its NAME.key from vla-serve keys, or the 40-character key)",
+    )
+    .option(
+      '--curve-client-key <file>',
+      "CURVE: this robot's key pair (NAME.key_secret); its public key goes to vla-serve --allow-client-key",
+    )
+    .option(
+      '--jpeg-quality <1-100>',
+      'send camera frames to a remote policy as JPEG of this quality, for a slow link (default: raw RGB at the ' +
+        "model's input size)",
+    )
+    .option('--remote-timeout-ms <ms>', 'a remote policy call without a reply after this long counts as unavailable')
+    .option(
+      '--openpi-map <spec>',
+      'with --policy ws://...: which camera goes under which openpi observation key, and the chunk the server ' +
+        'answers: KEY=CAMERA[@WxH][:chw],...,state=KEY[[A:B]],prompt=KEY,text=TEXT,horizon=H[,dim=D][,offset=K]' +
+        '[,hz=RATE]; e.g. observation/image=top,observation/wrist_image=wrist,horizon=10,dim=7',
     )
     .option(
       '--allow-robot-mismatch',

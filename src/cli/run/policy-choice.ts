@@ -1,11 +1,15 @@
-// `--policy expert|tick-stamp|model.onnx` for a run: the sim's scripted expert (it reads the simulator's
-// task state, so only where a simulated world supplies it), the diagnostic tick-stamp policy (every action
-// says which tick it is for: the summary counts actions executed at another tick), or an ONNX model
-// checked against the robot. Whatever cannot drive the robot is refused before anything moves (exit 2).
+// `--policy expert|tick-stamp|model.onnx|zmq://host:port|ws://host:port` for a run: the sim's scripted
+// expert (it reads the simulator's task state, so only where a simulated world supplies it), the diagnostic
+// tick-stamp policy (every action says which tick it is for: the summary counts actions executed at another
+// tick), an ONNX model, a policy served by vla-serve (zmq:// or tcp://) or an openpi server (ws://), each
+// checked against the robot. Whatever cannot drive the robot (or cannot be reached) is refused before anything
+// moves (exit 2).
 import { ExpertPolicy } from '../../../sim/experts/expert-policy.js';
 import { type RobotName, robotModel } from '../../../sim/robots/index.js';
 import type { TaskName } from '../../../sim/tasks/index.js';
-import { type LoadedPolicy, loadOnnxPolicy, PolicyMismatch } from '../../policy/load-policy.js';
+import { type LoadedPolicy, loadOnnxPolicy, PolicyMismatch, type PolicyTarget } from '../../policy/load-policy.js';
+import { isRemotePolicySpec, loadRemotePolicy, type RemoteFlags } from '../../policy/remote/load-remote.js';
+import { isOpenpiPolicySpec, loadOpenpiPolicy } from '../../policy/remote/openpi-load.js';
 import { TickStampPolicy } from '../../policy/tick-stamp.js';
 import type { RobotDescription } from '../../robot/index.js';
 import { UsageError } from '../common.js';
@@ -27,6 +31,8 @@ export interface PolicyChoice {
   allow_robot_mismatch: boolean;
   /** --delay N: the first N ticks of every chunk are dropped; undefined: auto. */
   fixed_delay_ticks: number | undefined;
+  /** For a remote policy (zmq://): CURVE keys, JPEG, timeouts (flags; the address's query may carry them too). */
+  remote?: RemoteFlags;
 }
 
 export async function choosePolicy(c: PolicyChoice): Promise<LoadedPolicy> {
@@ -58,14 +64,20 @@ async function load(c: PolicyChoice): Promise<LoadedPolicy> {
     };
   }
   if (c.noise) throw new UsageError('--noise applies to the scripted expert only (--policy expert)');
+  const target: PolicyTarget = {
+    robot: c.robot,
+    control_hz: c.control_hz,
+    cameras: c.cameras,
+    square_cameras_only: c.square_cameras_only,
+    allow_robot_mismatch: c.allow_robot_mismatch,
+  };
   try {
-    return await loadOnnxPolicy(c.spec, {
-      robot: c.robot,
-      control_hz: c.control_hz,
-      cameras: c.cameras,
-      square_cameras_only: c.square_cameras_only,
-      allow_robot_mismatch: c.allow_robot_mismatch,
-    });
+    if (isRemotePolicySpec(c.spec)) return await loadRemotePolicy(c.spec, target, c.remote);
+    if (isOpenpiPolicySpec(c.spec)) {
+      const { openpi_map, timeout_ms, connect_timeout_ms } = c.remote ?? {};
+      return await loadOpenpiPolicy(c.spec, openpi_map, target, { timeout_ms, connect_timeout_ms });
+    }
+    return await loadOnnxPolicy(c.spec, target);
   } catch (err) {
     if (err instanceof PolicyMismatch) throw new UsageError(err.message);
     throw err;

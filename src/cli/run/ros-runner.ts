@@ -12,6 +12,7 @@ import type { RosLayout } from '../../../protocols/ros/layout.js';
 import { createTask, TASKS_BY_ROBOT, type TaskName, taskTickLimit } from '../../../sim/tasks/index.js';
 import { defaultPolicy } from '../../policy/default-policy.js';
 import type { Policy } from '../../policy/policy.js';
+import type { RemoteFlags } from '../../policy/remote/load-remote.js';
 import type { RobotDescription } from '../../robot/index.js';
 import type { ClockOptions, EpisodeEngine } from '../../runtime/runtime.js';
 import type { RuntimeOptions } from '../../runtime/runtime-types.js';
@@ -35,6 +36,8 @@ export interface RosRunArgs {
   noise: number;
   /** --allow-robot-mismatch: run a model trained for another robot (the user checked the action layout). */
   allow_robot_mismatch?: boolean;
+  /** --policy zmq://... or ws://...: keys, JPEG, timeouts, the openpi mapping. */
+  remote?: RemoteFlags;
   /** --camera flags: cameras on this host in place of the cell's topics. */
   cameras: string[];
   opts: RuntimeOptions & ClockOptions;
@@ -70,6 +73,7 @@ export async function startRosRun(a: RosRunArgs): Promise<RobotRun & { url: stri
       sim_task: task,
       noise: a.noise,
       allow_robot_mismatch: a.allow_robot_mismatch ?? false,
+      remote: a.remote,
       fixed_delay_ticks: a.opts.fixed_delay_ticks,
       control_hz: a.description.control_hz,
       cameras: a.description.cameras.map((c) => c.name),

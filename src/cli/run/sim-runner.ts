@@ -5,6 +5,7 @@ import { type RobotName, robotModel } from '../../../sim/robots/index.js';
 import { SimDriver } from '../../../sim/sim-driver.js';
 import type { TaskName } from '../../../sim/tasks/index.js';
 import type { Policy } from '../../policy/policy.js';
+import type { RemoteFlags } from '../../policy/remote/load-remote.js';
 import { ProfileError, type RobotDescription } from '../../robot/index.js';
 import { type ClockOptions, type EpisodeEngine, startVirtual } from '../../runtime/runtime.js';
 import type { RuntimeOptions } from '../../runtime/runtime-types.js';
@@ -25,6 +26,8 @@ export interface SimRunArgs {
   noise: number;
   /** --allow-robot-mismatch: run a model trained for another robot (the user checked the action layout). */
   allow_robot_mismatch?: boolean;
+  /** --policy zmq://... or ws://...: keys, JPEG, timeouts, the openpi mapping. */
+  remote?: RemoteFlags;
   opts: RuntimeOptions & ClockOptions & { latency_model: LatencyModelSpec };
 }
 
@@ -47,6 +50,7 @@ export async function startSimRun(a: SimRunArgs): Promise<SimRun> {
     sim_task: a.task,
     noise: a.noise,
     allow_robot_mismatch: a.allow_robot_mismatch ?? false,
+    remote: a.remote,
     fixed_delay_ticks: a.opts.fixed_delay_ticks,
     control_hz: hz,
     cameras: robotModel(a.robot).cameras.map((c) => c.name),

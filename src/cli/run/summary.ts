@@ -63,6 +63,8 @@ export interface RunSummary {
     unavailable_calls: number;
     out_of_order_chunks: number;
     max_in_flight: number;
+    /** A remote policy's own counters (requests, bytes, timeouts, late replies, reconnects, server timing). */
+    remote?: Record<string, unknown>;
     latency_ms: { p50: number; p95: number; p99: number; max: number };
     stale_observations_skipped: number;
     latency_model: string | null;

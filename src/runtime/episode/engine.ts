@@ -9,9 +9,7 @@
 //     -> mergeMap: observe -> world view (cameras; frames too old: skip) -> policy.infer -> charged latency
 //     -> screen (an older chunk never lands after a newer one) -> ActionBuffer.insert (drops what the
 //        control loop has already executed)
-// A policy that cannot be reached for now (PolicyUnavailable: a remote server restarting) is a fault like
-// a driver's: the buffer runs out and the robot holds, the next trigger asks again with a fresh
-// observation, and only past the fault timeout does the run end.
+// A policy that cannot be reached for now is a fault like a driver's (policy-outage.ts).
 
 import { filter, mergeMap, Observable, tap } from 'rxjs';
 import {
@@ -36,8 +34,11 @@ import type { CameraWant, WorldLink } from '../world-link.js';
 import type { EngineClock } from './clocks.js';
 import { InFlight } from './in-flight.js';
 import { buildObservation } from './observation.js';
+import { PolicyOutage } from './policy-outage.js';
 
 const DEFAULT_FAULT_TIMEOUT_MS = 5000;
+/** A warm-up call that found the policy unreachable (a server still starting) is asked again after (ms). */
+const WARM_UP_RETRY_MS = 200;
 /** Timed calls that make the virtual clock's measured latency model. */
 const LATENCY_MODEL_CALLS = 10;
 
@@ -65,9 +66,7 @@ export class EpisodeEngine {
   private holds = 0;
   private stale_observations = 0;
   private readonly inFlight: InFlight;
-  /** Since when the policy cannot be reached (PolicyUnavailable), and how many calls found it so. */
-  private policyDownSince: number | undefined;
-  private unavailable_calls = 0;
+  private readonly outage = new PolicyOutage();
 
   constructor(
     private readonly port: ControlPort,
@@ -155,7 +154,7 @@ export class EpisodeEngine {
     this.warmingUp = false;
     this.successSeen = false;
     this.cameraStaleSince = undefined;
-    this.policyDownSince = undefined;
+    this.outage.recovered();
     this.inFlight.reset();
     this.port.ring.clear();
     Atomics.store(this.port.ring.header, H_HOLD, 0);
@@ -175,6 +174,7 @@ export class EpisodeEngine {
   /** The trigger: the buffer is about to run shorter than the expected delay, and nothing stands in the way. */
   private wantsChunk(r: TickRecord): boolean {
     if (this.warmingUp || this.fault || r.health !== 'ok' || this.inFlight.full) return false;
+    if (!this.outage.mayAsk(this.clock.now())) return false;
     const k = this.port.ring.executedTick();
     const covered = Math.max(this.buffer.remaining(k), this.inFlight.promisedAfter(k));
     return shouldInfer(covered, this.expectedDelay(), this.opts.margin_ticks);
@@ -220,15 +220,12 @@ export class EpisodeEngine {
 
   /** The policy cannot be reached now: hold on (the buffer runs out) and ask again, up to the fault timeout. */
   private policyUnavailable(err: PolicyUnavailable): void {
-    this.unavailable_calls++;
-    const now = this.clock.now();
-    this.policyDownSince ??= now;
-    const timeout_ms = this.opts.fault_timeout_ms ?? DEFAULT_FAULT_TIMEOUT_MS;
-    if (now - this.policyDownSince > timeout_ms) {
-      this.hold(
-        `the policy could not be reached for ${((now - this.policyDownSince) / 1000).toFixed(1)} s: ${err.message}`,
-      );
-    }
+    const fault = this.outage.failed(
+      this.clock.now(),
+      this.opts.fault_timeout_ms ?? DEFAULT_FAULT_TIMEOUT_MS,
+      err.message,
+    );
+    if (fault) this.hold(fault);
   }
 
   /** The observation of now and the policy's chunk for it; undefined when the observation is too old to use. */
@@ -254,7 +251,7 @@ export class EpisodeEngine {
   private land(chunk: ActionChunk, asked: number, latency_ms: number, episode: number): void {
     if (episode !== this.episode) return;
     this.latency.record(latency_ms);
-    this.policyDownSince = undefined;
+    this.outage.recovered();
     if (!this.inFlight.mayLand(chunk.obs_tick)) return;
     // planned from a state measured before a driver fault: motion resumes only from a fresh one
     if (this.port.lastFaultStart_ms() >= asked) return;
@@ -271,7 +268,23 @@ export class EpisodeEngine {
    * One inference before the robot moves: pays the cold start and measures the latency (on the virtual
    * clock without a given latency model, a few more calls make that model). The chunk is thrown away.
    */
+  /** The warm-up call, asked again while the policy cannot be reached (a server starting), up to the fault timeout. */
   private async warmUp(): Promise<void> {
+    const give_up_ms = performance.now() + (this.opts.fault_timeout_ms ?? DEFAULT_FAULT_TIMEOUT_MS);
+    for (;;) {
+      const err = await this.warmUpOnce();
+      if (!(err instanceof PolicyUnavailable)) return;
+      this.outage.calls++;
+      if (performance.now() > give_up_ms) {
+        this.hold(`the policy could not be reached before the first action: ${err.message}`);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, WARM_UP_RETRY_MS));
+    }
+  }
+
+  /** One warm-up call; a PolicyUnavailable is returned for the caller to retry, any other failure holds. */
+  private async warmUpOnce(): Promise<PolicyUnavailable | undefined> {
     const asked = this.clock.now();
     try {
       const obs = await this.clock.work(
@@ -287,6 +300,7 @@ export class EpisodeEngine {
       }
       if (this.clock.needsLatencyModel) this.clock.setLatencyModel(await this.clock.work(this.timedCalls(obs)));
     } catch (err) {
+      if (err instanceof PolicyUnavailable) return err;
       this.unmeasured_calls++;
       this.hold(`inference failed: ${err instanceof Error ? err.message : String(err)}`);
       return;
@@ -353,7 +367,7 @@ export class EpisodeEngine {
       latency: this.latency,
       stale_observations: this.stale_observations,
       unmeasured_calls: this.unmeasured_calls,
-      unavailable_calls: this.unavailable_calls,
+      unavailable_calls: this.outage.calls,
       out_of_order_chunks: this.inFlight.out_of_order,
       max_in_flight: this.inFlight.max,
       driver: {
