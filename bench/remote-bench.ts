@@ -18,6 +18,7 @@ import type { Observation } from '../src/policy/policy.js';
 import { ZmqPolicy } from '../src/policy/remote/zmq-policy.js';
 import { holdCpuWakeLatency } from '../src/runtime/cpu-wake-latency.js';
 import { Rng } from '../src/util/rng.js';
+import { measureOpenpi, type OpenpiFigures } from './openpi-bench.js';
 
 const SPEC: TestPolicySpec = {
   name: 'bench-remote-aloha',
@@ -64,6 +65,10 @@ export interface RemoteBenchResult {
   raw_wake_capped: RemoteFigures | null;
   /** The same with frames as JPEG of quality 80 (100 calls, one pass): for slow links, not for loopback. */
   jpeg_q80: RemoteFigures;
+  /** The same calls through openpi's protocol (openpi-bench.ts), measured in the same run; and the ratios. */
+  openpi: OpenpiFigures;
+  openpi_to_zmq_overhead_p99_ratio: number;
+  openpi_to_zmq_overhead_p50_ratio: number;
   calls: number;
   warmup_calls: number;
   target_p99_ms: number;
@@ -239,11 +244,16 @@ export async function benchmarkRemote(
     const jpeg = await ZmqPolicy.connect({ endpoint: started.endpoint, timeout_ms: 10_000, jpeg_quality: 80 });
     clients.push(jpeg);
     const jpegFigures = await measure(jpeg, obs, jpegCalls, 10, 1);
+    log(`openpi protocol, same model and observations: ${warmup} warm-up + ${passes} x ${calls} calls`);
+    const openpi = await measureOpenpi(model, obs, { calls, warmup, passes, action_dim: SPEC.action_dim });
     return {
       zmq_floor: floor,
       raw: rawFigures,
       raw_wake_capped: capped,
       jpeg_q80: jpegFigures,
+      openpi,
+      openpi_to_zmq_overhead_p99_ratio: round(openpi.overhead_p99_ms / rawFigures.overhead_p99_ms),
+      openpi_to_zmq_overhead_p50_ratio: round(openpi.overhead_p50_ms / rawFigures.overhead_p50_ms),
       calls,
       warmup_calls: warmup,
       target_p99_ms: 2,
