@@ -23,36 +23,15 @@ import { loadOpenpiPolicy } from '../src/policy/remote/openpi-load.js';
 import { OpenpiPolicy, OpenpiServerError } from '../src/policy/remote/openpi-policy.js';
 import { OPENPI_CLOSE_REASON, startOpenpiServer } from '../src/policy/remote/openpi-server.js';
 import { loadRobot } from '../src/robot/index.js';
-import { Rng } from '../src/util/rng.js';
 import { modelPath } from './fixtures/onnx.js';
+import { REMOTE_UR5E, observation as remoteObservation } from './fixtures/remote.js';
 
-const SPEC: TestPolicySpec = {
-  name: 'ur5e-openpi-test',
-  robot: 'ur5e',
-  cameras: [
-    { name: 'top', width: 32, height: 24 },
-    { name: 'wrist', width: 16, height: 16, layout: 'NHWC', dtype: 'uint8' },
-  ],
-  state_dim: 7,
-  horizon: 10,
-  action_dim: 7,
-  seed: 5,
-};
+const SPEC: TestPolicySpec = { ...REMOTE_UR5E, name: 'ur5e-openpi-test', seed: 5 };
 const MAP = 'observation/image=top@32x24,observation/wrist_image=wrist@16x16,state=observation/state,horizon=10,dim=7';
 
 /** A robot-side observation: cameras at their native sizes (not the model's), a random state. */
-function observation(tick: number): Observation {
-  const rng = new Rng(tick + 11);
-  const frame = (name: string, width: number, height: number) => ({
-    name,
-    width,
-    height,
-    rgb: new Uint8Array(width * height * 3).map(() => Math.floor(rng.uniform(0, 256))),
-    t_mono_ms: performance.now(),
-  });
-  const state = new Float32Array(7).map(() => rng.normal() * 0.5);
-  return { tick, t_mono_ms: performance.now(), state, images: [frame('top', 64, 40), frame('wrist', 30, 40)] };
-}
+const observation = (tick: number): Observation =>
+  remoteObservation(SPEC, tick, tick + 10, { top: { width: 64, height: 40 }, wrist: { width: 30, height: 40 } });
 
 const sameBits = (a: Float32Array, b: Float32Array): boolean =>
   Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));

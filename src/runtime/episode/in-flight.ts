@@ -27,6 +27,7 @@ export class InFlight {
 
   /** Ticks after `k` that the requests out will cover when they land (0 when none is out). */
   promisedAfter(k: number): number {
+    if (this.ends.size === 0) return 0;
     let end = -Infinity;
     for (const e of this.ends.values()) if (e > end) end = e;
     return Math.max(0, end - k);
