@@ -34,12 +34,25 @@ after(async () => {
   await local.close();
 });
 
-async function serve(opts: { bind?: string; max_message_bytes?: number } = {}, pool?: (OnnxPolicy | SlowCalls)[]) {
+async function serve(
+  opts: { bind?: string; max_message_bytes?: number; inject_latency_ms?: number } = {},
+  pool?: (OnnxPolicy | SlowCalls)[],
+) {
   const policies = pool ?? [track(await OnnxPolicy.load(model))];
   return track(await PolicyServer.start(policies, { bind: opts.bind ?? 'tcp://127.0.0.1:0', ...opts }));
 }
 
 describe('the remote policy', () => {
+  test('a slow server rehearsed (--inject-latency-ms): the same chunk, the extra time is inference', async () => {
+    const server = await serve({ inject_latency_ms: 60 });
+    const remote = track(await ZmqPolicy.connect({ endpoint: server.endpoint }));
+    const obs = observation(REMOTE_UR5E, 3);
+    const [r, l] = [await remote.infer(obs), await local.infer(obs)];
+    assert.ok(sameBits(r.actions, l.actions));
+    // a timer never fires early: the lower bound holds on any machine
+    assert.ok(remote.last_call!.inference_ms >= 59, String(remote.last_call!.inference_ms));
+  });
+
   test('round trip: the chunk is the model’s local output for the same observation, bit for bit', async () => {
     const server = await serve();
     const remote = track(await ZmqPolicy.connect({ endpoint: server.endpoint }));

@@ -46,6 +46,11 @@ const program = new Command('vla-serve')
   .option('--threads <n>', 'ONNX Runtime intra-op threads per worker', '1')
   .option('--max-queue <n>', 'requests waiting for a worker, all clients together; more are answered busy', '16')
   .option('--max-message-mb <mb>', 'largest request accepted (default: twice a raw request of the model, >= 1 MB)')
+  .option(
+    '--inject-latency-ms <ms>',
+    'rehearse a slower model: every answer waits this much longer, reported as inference time (vla-latency, ' +
+      '--max-in-flight)',
+  )
   .option('--json', 'print one JSON line on stdout when listening (logs stay on stderr)')
   .addHelpText('after', SERVE_HELP)
   .action((o) => {

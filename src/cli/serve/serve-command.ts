@@ -20,6 +20,7 @@ export interface ServeFlags {
   threads: string;
   maxQueue: string;
   maxMessageMb?: string;
+  injectLatencyMs?: string;
   json?: boolean;
 }
 
@@ -48,6 +49,7 @@ interface ServeArgs {
   max_queue: number;
   max_message_bytes: number | undefined;
   curve: { secret_key: string; allowed_client_keys: string[] } | undefined;
+  inject_latency_ms: number;
 }
 
 export async function serveCommand(o: ServeFlags): Promise<void> {
@@ -69,6 +71,7 @@ export async function serveCommand(o: ServeFlags): Promise<void> {
       max_message_bytes: a.max_message_bytes,
       curve: a.curve,
       on_event: onEvent,
+      inject_latency_ms: a.inject_latency_ms,
     });
   } catch (err) {
     await Promise.all(pool.map((p) => p.close()));
@@ -138,6 +141,8 @@ async function serveArgs(o: ServeFlags): Promise<ServeArgs> {
         ? undefined
         : Math.round(numArg('--max-message-mb', o.maxMessageMb, 0.001, 4096) * 1e6),
     curve,
+    inject_latency_ms:
+      o.injectLatencyMs === undefined ? 0 : numArg('--inject-latency-ms', o.injectLatencyMs, 0, 60_000),
   };
 }
 

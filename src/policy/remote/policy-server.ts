@@ -32,6 +32,8 @@ export interface PolicyServerOptions {
   curve?: { secret_key: string; allowed_client_keys: readonly string[] };
   /** What happened, for the log: clients let in or refused, fatal policy errors. */
   on_event?: (e: ServerEvent) => void;
+  /** Rehearsal: every answer waits this much longer (ms), reported as inference time, as a slower model's would. */
+  inject_latency_ms?: number;
 }
 
 export type ServerEvent =
@@ -271,6 +273,8 @@ export class PolicyServer {
       }
       const t_infer = performance.now();
       const chunk = await policy.infer(built.obs);
+      const extra_ms = this.opts.inject_latency_ms ?? 0;
+      if (extra_ms > 0) await new Promise((r) => setTimeout(r, extra_ms));
       const done = performance.now();
       const timing = { queue_ms: t_start - job.t_recv, preprocess_ms: t_infer - t_start, inference_ms: done - t_infer };
       const { horizon, dim, first_tick } = chunk;
