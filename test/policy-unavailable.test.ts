@@ -57,3 +57,12 @@ test('an outage longer than the fault timeout ends the episode with a fault nami
   assert.match(r.fault ?? '', /the policy could not be reached for \d+\.\d s: policy server at tcp/);
   assert.ok(r.ticks < 300);
 });
+
+test('a server that refuses the warm-up call: asked again before any tick passes, then the policy drives', async () => {
+  let calls = 0;
+  const { r, report, policy } = await run(() => calls++ === 0, 5000);
+  assert.equal(r.fault, undefined);
+  assert.equal(policy.unavailable, 1);
+  assert.equal(report.unavailable_calls, 1);
+  assert.ok(calls > 5, `the policy was asked ${calls} times: the episode ran on it, not past it`);
+});

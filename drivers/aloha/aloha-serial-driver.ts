@@ -84,6 +84,8 @@ export class AlohaSerialDriver implements Driver {
   private commandedMs = 0;
   private readonly cycleBudgetMs: number;
   private cycleLate = false;
+  /** This cycle's goal for an arm was refused (outside its calibrated travel): nothing was sent to it. */
+  private goalRefused = false;
 
   constructor(private readonly opts: AlohaSerialDriverOptions) {
     // the calibrated travel of each motor is part of what this rig can do: safety takes the narrower limit
@@ -208,7 +210,8 @@ export class AlohaSerialDriver implements Driver {
 
   /** Start the cycle a command asked for: the goals (if any) and a read, inside the command's tick. */
   private startPending(): void {
-    const kind = this.pendingKind;
+    // a command given while an alert was being latched carries no goal: none is written after an alert
+    const kind = this.hardware_alerts ? 'read' : this.pendingKind;
     this.pendingKind = 'none';
     this.startCycle(kind === 'write' ? 'write' : 'read', this.commandedMs + this.cycleBudgetMs);
   }
@@ -217,6 +220,7 @@ export class AlohaSerialDriver implements Driver {
   private startCycle(kind: 'write' | 'read', deadline_ms: number, timeout_ms?: number): void {
     this.cycling = true;
     this.cycleLate = false;
+    this.goalRefused = false;
     this.readsOut = 2;
     if (kind === 'write') {
       for (let a = 0; a < 2; a++) this.writeArm(a);
@@ -229,7 +233,8 @@ export class AlohaSerialDriver implements Driver {
     try {
       this.arms[a].sendWrite(this.goal, this.goal[at + JOINTS], this.onWrite[a], at);
     } catch (err) {
-      // a goal outside the calibrated travel: nothing was sent to this arm
+      // a goal outside the calibrated travel: nothing was sent to this arm, which keeps its last goal
+      this.goalRefused = true;
       this.ioFault(this.arms[a], err as Error);
     }
   }
@@ -268,7 +273,9 @@ export class AlohaSerialDriver implements Driver {
     const both = this.armRead[0] === 1 && this.armRead[1] === 1;
     if (both) this.measure();
     // a failed write that the same cycle's read clears is counted, but the arm was read: it is fine
-    this.health = this.hardware_alerts ? 'hardware_alert' : this.cycleLate ? 'late' : both ? 'ok' : 'io_error';
+    // (a refused goal is not: the arm did not take this tick's command)
+    const fine = both && !this.goalRefused;
+    this.health = this.hardware_alerts ? 'hardware_alert' : this.cycleLate ? 'late' : fine ? 'ok' : 'io_error';
     this.cycling = false;
     if (this.pendingKind !== 'none') {
       this.startPending();

@@ -54,7 +54,7 @@ export class RequestEngine {
   /** No more requests: close() was called or the port failed. */
   private closed = false;
   private closeError: Error | undefined;
-  private portReleased = false;
+  private released: Promise<void> | undefined;
 
   constructor(
     private readonly port: SerialLink,
@@ -95,15 +95,17 @@ export class RequestEngine {
   }
 
   /** Refuse every request from now on and release the port (after what is written has gone out). */
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.end(new BusClosedError(`${this.opts.name}: bus is closed`));
     this.settleAttempt();
     this.timer.dispose();
-    if (this.portReleased) return;
-    this.portReleased = true;
-    // the last SYNC_WRITE may still be queued (not awaited): let it reach the servos first
-    await new Promise<void>((resolve) => this.port.drain(resolve));
-    await new Promise<void>((resolve) => this.port.close(resolve));
+    // every caller waits for the same release (a second close() must not return before the device is free)
+    this.released ??= (async () => {
+      // the last SYNC_WRITE may still be queued (not awaited): let it reach the servos first
+      await new Promise<void>((resolve) => this.port.drain(resolve));
+      await new Promise<void>((resolve) => this.port.close(resolve));
+    })();
+    return this.released;
   }
 
   private pump(): void {
@@ -132,7 +134,8 @@ export class RequestEngine {
       // nothing comes back, so nothing to wait for: the link keeps writes in order (the next request's
       // bytes follow these), and a failed write ends the bus through the link's failure
       this.port.write(spec.build(spec.ids, 0));
-      spec.done(undefined);
+      // a write that failed on the spot has ended the link (and the bus) already
+      spec.done(this.closed ? this.closeError : undefined);
       return;
     }
     const isBarrier = this.barriers.has(spec);

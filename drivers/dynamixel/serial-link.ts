@@ -49,6 +49,8 @@ export class SerialLink {
   private released = false;
   private reported = false;
   private listener: SerialLinkListener | undefined;
+  /** The tty stream has closed: on close(), or by itself after a hang-up or an I/O error. */
+  private readonly readerClosed: Promise<void>;
 
   /** Open `path` at `baud_rate`, or throw PortOpenError naming `name` (the arm) and the path. */
   static async open(name: string, path: string, baud_rate: number): Promise<SerialLink> {
@@ -76,6 +78,7 @@ export class SerialLink {
     // stays ours to close. If it kept it instead, it closes it itself.
     const used = (this.reader as unknown as { _handle?: { fd?: number } })._handle?.fd;
     if (used !== readFd) closeSync(readFd);
+    this.readerClosed = new Promise((resolve) => this.reader.once('close', () => resolve()));
     this.reader.on('error', (err: Error) => this.fail(err));
     // a hang-up (the adapter unplugged) ends the stream
     this.reader.on('end', () => this.fail(new Error('the device hung up')));
@@ -114,14 +117,15 @@ export class SerialLink {
     this.end();
     // the binding opened the descriptor, so the binding closes it (fs would warn about a descriptor it
     // never opened); callers must let this finish before the thread is terminated
-    this.reader.once('close', () => {
-      void asyncClose(this.fd)
+    // after a hang-up the stream has destroyed itself already: its 'close' came and went
+    void this.readerClosed.then(() =>
+      asyncClose(this.fd)
         .catch(() => undefined)
         .then(() => {
           this.report(undefined);
           cb();
-        });
-    });
+        }),
+    );
     this.reader.destroy();
   }
 

@@ -100,6 +100,8 @@ async function runOnRobot(a: RunArgs, o: Flags, wakeCap: number | null, interrup
     await run.frames?.close?.();
     wake?.release();
     await run.policy.close();
+    // a signal during the teardown still says how the run ended
+    if (outcome) outcome.interrupted ??= interrupts.signal;
     if (outcome) printSummary(o, a, run, report, outcome, wake?.held_us ?? null);
   }
 }

@@ -110,7 +110,7 @@ export class EpisodeEngine {
     if (this.latency.calls === 0) {
       // one request at a time: the trigger waits for the warm-up
       this.warmingUp = true;
-      await this.warmUp();
+      await this.warmUp(ended);
       this.warmingUp = false;
       // the warm-up must leave nothing behind in a stateful policy (an expert would keep its plan)
       this.policy.reset?.(seed);
@@ -267,29 +267,41 @@ export class EpisodeEngine {
   /**
    * One inference before the robot moves: pays the cold start and measures the latency (on the virtual
    * clock without a given latency model, a few more calls make that model). The chunk is thrown away.
+   * Asked again while the policy cannot be reached (a server starting), up to the fault timeout, and not
+   * after the episode has ended (its time ran out, or a hold ended it).
    */
-  /** The warm-up call, asked again while the policy cannot be reached (a server starting), up to the fault timeout. */
-  private async warmUp(): Promise<void> {
+  private async warmUp(ended: Promise<unknown>): Promise<void> {
+    let over = false;
+    void ended.then(() => {
+      over = true;
+    });
     const give_up_ms = performance.now() + (this.opts.fault_timeout_ms ?? DEFAULT_FAULT_TIMEOUT_MS);
     for (;;) {
-      const err = await this.warmUpOnce();
-      if (!(err instanceof PolicyUnavailable)) return;
+      const err = await this.warmUpOnce(ended);
+      if (!(err instanceof PolicyUnavailable) || over || this.fault) return;
       this.outage.calls++;
       if (performance.now() > give_up_ms) {
         this.hold(`the policy could not be reached before the first action: ${err.message}`);
         return;
       }
-      await new Promise((r) => setTimeout(r, WARM_UP_RETRY_MS));
+      // through the clock: on the virtual clock no tick passes while the policy is being waited for
+      await this.clock.work(new Promise((r) => setTimeout(r, WARM_UP_RETRY_MS)));
+      if (over || this.fault) return;
     }
   }
 
   /** One warm-up call; a PolicyUnavailable is returned for the caller to retry, any other failure holds. */
-  private async warmUpOnce(): Promise<PolicyUnavailable | undefined> {
+  private async warmUpOnce(ended: Promise<unknown>): Promise<PolicyUnavailable | undefined> {
     const asked = this.clock.now();
     try {
+      // the control loop sends observations only while the episode runs: one that has ended sends none
       const obs = await this.clock.work(
-        this.port.observe().then((m) => this.observation(m, this.world.view(m, this.wanted), m.tick)),
+        Promise.race([
+          this.port.observe().then((m) => this.observation(m, this.world.view(m, this.wanted), m.tick)),
+          ended.then(() => undefined),
+        ]),
       );
+      if (obs === undefined) return;
       const chunk = await this.clock.work(this.policy.infer(obs));
       const problem = chunkProblem(chunk, this.port.ring.dim);
       if (problem) {
