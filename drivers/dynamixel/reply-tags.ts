@@ -61,6 +61,23 @@ export class AbandonedReplies {
     return false;
   }
 
+  /**
+   * An error status from `id` (a refusal carries no data, so its length tags nothing): if an abandoned request
+   * is still owed a reply from that ID, it is taken as that one's (the oldest's) and settled; returns whether.
+   * A refusal of the running request is then asked again by its retry, and heard once the records are clear.
+   */
+  settleError(id: number): boolean {
+    for (const r of this.records) {
+      const o = r.owed.get(id);
+      if (!o) continue;
+      if (--o.count === 0) r.owed.delete(id);
+      this.heard(r.generation);
+      if (r.owed.size === 0) this.records = this.records.filter((x) => x !== r);
+      return true;
+    }
+    return false;
+  }
+
   /** Whether a request expecting replyBytes(i) + pad bytes from ids[i] could take an owed reply for its own. */
   collides(ids: readonly number[], replyBytes: (i: number) => number, pad: number): boolean {
     if (this.records.length === 0) return false;

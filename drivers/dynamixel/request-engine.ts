@@ -273,6 +273,11 @@ export class RequestEngine {
 
   private onPacket(p: Packet): void {
     if (p.instruction !== 0x55) return; // our own echo on a bus that loops back
+    // a refusal has no length to tell it apart: while an abandoned request is owed one from that ID, it is that one's
+    if ((p.error & 0x7f) !== 0 && this.abandoned.settleError(p.id)) {
+      this.counters.stale_replies++;
+      return;
+    }
     if (this.active !== undefined && this.tx.offer(p)) {
       this.abandoned.heard(this.activeGeneration);
       return;
