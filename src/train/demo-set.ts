@@ -13,6 +13,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CameraInfo, EpisodeOutcomeName } from '../recording/index.js';
 import { type Episode, EpisodeFileError, readEpisode } from '../recording/index.js';
+import { naturalOrder } from '../util/natural-order.js';
 
 /** The demonstrations cannot be trained on (empty, unreadable or inconsistent folder): bad input, exit 2. */
 export class DemoSetError extends Error {}
@@ -251,9 +252,4 @@ function latestFrames(ep: Episode, ticks: Int32Array, rgb: Uint8Array[]): { firs
 
 function sameList(a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-/** seed2 before seed10. */
-function naturalOrder(a: string, b: string): number {
-  return a.localeCompare(b, undefined, { numeric: true });
 }

@@ -1,0 +1,53 @@
+// Where recorded episodes come from: MCAP files, folders of them, or a LeRobot dataset folder. Every
+// replay command lists its inputs here and reads each episode when it gets to it (a dataset of a thousand
+// episodes is never held in memory at once). Episodes come back in one type, the recording's `Episode`,
+// so evaluation and replay do not care where they were stored.
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Episode, readEpisode } from '../recording/index.js';
+import { naturalOrder } from '../util/natural-order.js';
+
+export interface EpisodeSource {
+  /** What a user recognises in a report: the file name, or `<dataset>#<episode index>`. */
+  label: string;
+  /** The file or folder to name in an error about this episode. */
+  origin: string;
+  read(opts: { frames: boolean }): Promise<Episode>;
+}
+
+/** Feature-name mapping for foreign datasets (`--map observation.images.top=top`, ...). */
+export type FeatureMap = Record<string, string>;
+
+export interface SourceOptions {
+  map?: FeatureMap;
+  /** The robot a dataset that does not name one (or names it differently) was recorded on. */
+  robot?: string;
+}
+
+/** A bad input path: nothing to read, or not a kind of recording we know. Exit 2. */
+export class EpisodeSourceError extends Error {}
+
+export async function listEpisodeSources(inputs: string[], opts: SourceOptions = {}): Promise<EpisodeSource[]> {
+  const out: EpisodeSource[] = [];
+  for (const input of inputs) out.push(...(await sourcesOf(input, opts)));
+  if (out.length === 0) throw new EpisodeSourceError(`no episodes in ${inputs.join(', ')}`);
+  return out;
+}
+
+async function sourcesOf(input: string, _opts: SourceOptions): Promise<EpisodeSource[]> {
+  const info = await stat(input).catch(() => undefined);
+  if (!info) throw new EpisodeSourceError(`${input}: no such file or folder`);
+  if (info.isFile()) {
+    if (!input.endsWith('.mcap')) throw new EpisodeSourceError(`${input}: not an .mcap recording`);
+    return [mcapSource(input)];
+  }
+  // A LeRobot dataset folder (meta/info.json) is recognised here (src/dataset/lerobot).
+  const names = (await readdir(input)).filter((n) => n.endsWith('.mcap')).sort(naturalOrder);
+  if (names.length === 0) throw new EpisodeSourceError(`${input}: no .mcap episodes and no LeRobot dataset`);
+  return names.map((n) => mcapSource(join(input, n)));
+}
+
+function mcapSource(path: string): EpisodeSource {
+  const label = path.split(/[\\/]/).pop() ?? path;
+  return { label, origin: path, read: (o) => readEpisode(path, { frames: o.frames }) };
+}
