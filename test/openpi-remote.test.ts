@@ -143,7 +143,7 @@ describe('openpi: our client against our server', () => {
     const c = client.counters() as Record<string, number>;
     assert.deepEqual([c.requests, c.chunks, c.connects, c.timeouts], [3, 3, 1, 0]);
     assert.ok(c.last_server_infer_ms > 0 && c.last_request_bytes > (32 * 24 + 16 * 16) * 3);
-    assert.deepEqual(server.counters(), { connections: 1, requests: 3, replies: 3, errors: 0 });
+    assert.deepEqual(server.counters(), { connections: 1, requests: 3, replies: 3, errors: 0, refused: 0 });
   });
 
   test('a server-side exception reaches the client as a clear error carrying the traceback', async () => {
@@ -169,6 +169,31 @@ describe('openpi: our client against our server', () => {
     const chunk = await client.infer({ ...obs, tick: 2 });
     assert.deepEqual([...chunk.actions], [1, 2, 3, 4, 5, 6]);
     assert.equal((client.counters() as Record<string, number>).connects, 2);
+  });
+
+  test("with an API key the server admits only handshakes carrying it, as openpi's client sends it", async () => {
+    const rec = new Recorder();
+    const server = track(await startOpenpiServer({ policy: rec, port: 0, api_key: 's3cret' }));
+    const mapping = parseOpenpiMapping('observation/top=top@2x2,horizon=2,dim=3');
+    for (const api_key of [undefined, 's3cre', 's3cret!']) {
+      await assert.rejects(OpenpiPolicy.connect({ url: server.url, mapping, api_key }), (err: Error) => {
+        assert.ok(err instanceof PolicyFailure && !(err instanceof PolicyUnavailable), 'not worth retrying');
+        assert.match(err.message, api_key ? /HTTP 401: .*\$OPENPI_API_KEY was refused/ : /HTTP 401: .*no key was sent/);
+        return true;
+      });
+    }
+    // the exact header openpi_client's WebsocketClientPolicy(api_key=...) sends
+    const raw = new WebSocket(server.url, { headers: { Authorization: 'Api-Key s3cret' } });
+    const metadata = await new Promise<Buffer>((resolve, reject) => {
+      raw.once('message', (d) => resolve(d as Buffer));
+      raw.once('error', reject);
+    });
+    assert.equal((unpackb(metadata) as Record<string, unknown>).action_horizon, 2);
+    raw.close();
+    const client = track(await OpenpiPolicy.connect({ url: server.url, mapping, api_key: 's3cret' }));
+    assert.equal(client.describe().horizon, 2);
+    assert.equal(server.counters().refused, 3);
+    assert.equal(server.counters().connections, 2, 'refused handshakes never became connections');
   });
 
   test('a mapping whose H or D disagrees with the server is refused before anything runs', async () => {

@@ -1,6 +1,8 @@
 // vla-serve --protocol openpi: the same policy behind openpi's WebSocket + msgpack-numpy protocol, for openpi
-// clients (and vla-run --policy ws://...). openpi has no authentication: a server that other machines can
-// reach gets a warning. Until Ctrl-C / SIGTERM (exit 0); bad flags, a model that cannot load or a busy
+// clients (and vla-run --policy ws://...). openpi's only credential is an optional API key in the handshake
+// (`Authorization: Api-Key <key>`): with $OPENPI_API_KEY set, handshakes without it get 401. A server that other
+// machines can reach gets a warning: without a key anyone can use the policy, with one the key crosses the
+// network in clear text (ws://, no TLS). Until Ctrl-C / SIGTERM (exit 0); bad flags, a model that cannot load or a busy
 // port: exit 2.
 import { PolicyLoadError } from '../../policy/onnx/manifest.js';
 import { OnnxPolicy } from '../../policy/onnx/onnx-policy.js';
@@ -45,6 +47,7 @@ export async function serveOpenpi(o: OpenpiServeFlags): Promise<void> {
       mapping: o.openpiMap,
       max_message_bytes,
       log: (l) => log.info(l),
+      api_key: process.env.OPENPI_API_KEY || undefined,
     });
   } catch (err) {
     await policy.close();
@@ -55,6 +58,7 @@ export async function serveOpenpi(o: OpenpiServeFlags): Promise<void> {
     protocol: 'openpi',
     policy: policy.describe().name,
     openpi_map: server.metadata.openpi_map,
+    api_key_required: Boolean(process.env.OPENPI_API_KEY),
   };
   process.stdout.write(
     o.json
@@ -64,8 +68,11 @@ export async function serveOpenpi(o: OpenpiServeFlags): Promise<void> {
   );
   if (bind.host !== '127.0.0.1' && bind.host !== 'localhost' && bind.host !== '::1')
     log.warn(
-      `${server.url} is reachable from other machines: openpi has no authentication, anyone who reaches it ` +
-        'can use the policy',
+      process.env.OPENPI_API_KEY
+        ? `${server.url} is reachable from other machines: clients need the API key, which travels unencrypted ` +
+            '(ws://): use it on a trusted network or behind a TLS proxy'
+        : `${server.url} is reachable from other machines without a key: anyone who reaches it can use the ` +
+            'policy (set $OPENPI_API_KEY to require one)',
     );
   const signal = await new Promise<string>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));

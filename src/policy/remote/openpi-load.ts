@@ -79,6 +79,7 @@ export async function loadOpenpiPolicy(
       mapping,
       timeout_ms: extra.timeout_ms ?? address.timeout_ms,
       connect_timeout_ms: extra.connect_timeout_ms ?? address.connect_timeout_ms,
+      api_key: process.env.OPENPI_API_KEY || undefined,
     });
   } catch (err) {
     if (err instanceof PolicyUnavailable || err instanceof PolicyFailure) throw new PolicyMismatch(err.message);

@@ -44,6 +44,11 @@ export interface OpenpiPolicyOptions {
   connect_timeout_ms?: number;
   /** Largest reply accepted (default 64 MiB). */
   max_message_bytes?: number;
+  /**
+   * Sent as `Authorization: Api-Key <key>` in the handshake, as openpi's client does when given one (for a proxy
+   * or a server that checks it); from $OPENPI_API_KEY at the command line, never a flag (it would show in `ps`).
+   */
+  api_key?: string;
 }
 
 /** The openpi server raised while answering: its traceback, as it sent it. */
@@ -92,6 +97,7 @@ export class OpenpiPolicy implements Policy {
   private readonly timeout_ms: number;
   private readonly connect_timeout_ms: number;
   private readonly max_message_bytes: number;
+  private readonly api_key: string | undefined;
   readonly url: string;
   readonly mapping: OpenpiMapping;
   /** The metadata frame of the last connect. */
@@ -104,6 +110,7 @@ export class OpenpiPolicy implements Policy {
     this.timeout_ms = opts.timeout_ms ?? 5000;
     this.connect_timeout_ms = opts.connect_timeout_ms ?? 3000;
     this.max_message_bytes = opts.max_message_bytes ?? 64 << 20;
+    this.api_key = opts.api_key;
   }
 
   /** Connects and reads the metadata frame; PolicyUnavailable when the server cannot be reached. */
@@ -263,23 +270,31 @@ export class OpenpiPolicy implements Policy {
   /** Opens a connection and reads the metadata frame; PolicyUnavailable when unreachable or too slow. */
   private async open(): Promise<void> {
     const ws = new WebSocket(this.url, {
+      headers: this.api_key ? { Authorization: `Api-Key ${this.api_key}` } : undefined,
       perMessageDeflate: false,
       maxPayload: this.max_message_bytes,
       handshakeTimeout: this.connect_timeout_ms,
     });
     const first = await new Promise<Reply>((resolve, reject) => {
-      const fail = (why: string) => {
+      const fail = (why: string, Kind: typeof PolicyFailure = PolicyUnavailable) => {
         clearTimeout(timer);
         ws.removeAllListeners();
         ws.on('error', () => undefined);
         ws.terminate();
-        reject(new PolicyUnavailable(`openpi server ${this.url}: cannot connect: ${why}`));
+        reject(new Kind(`openpi server ${this.url}: cannot connect: ${why}`));
       };
       const timer = setTimeout(
         () => fail(`no metadata frame within ${this.connect_timeout_ms} ms`),
         this.connect_timeout_ms,
       );
       ws.once('error', (err) => fail(err.message));
+      // Refused credentials will not get better by retrying: say so, and which key was (not) sent.
+      ws.once('unexpected-response', (_req, res) => {
+        const status = res.statusCode ?? 0;
+        if (status !== 401 && status !== 403) return fail(`HTTP ${status} instead of a WebSocket handshake`);
+        const sent = this.api_key ? 'the key in $OPENPI_API_KEY was refused' : 'no key was sent (set $OPENPI_API_KEY)';
+        fail(`HTTP ${status}: the server wants an API key and ${sent}`, PolicyFailure);
+      });
       ws.once('close', (code) => fail(`the server closed the connection (code ${code})`));
       ws.once('message', (data, binary) => {
         clearTimeout(timer);

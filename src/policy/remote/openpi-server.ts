@@ -6,8 +6,10 @@
 // answered with `{actions: float32 [H, D], server_timing: {infer_ms, prev_total_ms}}`; an exception (a bad
 // observation, a failing policy) is sent as a text frame (the error and its stack) followed by close code 1011,
 // and the server goes on serving other connections. `GET /healthz` over plain HTTP on the same port answers 200.
-// Beyond openpi: binds loopback unless told otherwise, refuses messages over a size limit (close code 1009), and
-// runs one inference at a time across all connections (a runtime Policy takes one call at a time).
+// Beyond openpi: binds loopback unless told otherwise, refuses messages over a size limit (close code 1009),
+// runs one inference at a time across all connections (a runtime Policy takes one call at a time), and with an
+// API key answers a handshake without `Authorization: Api-Key <key>` (the header openpi's client sends) with 401.
+import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type WebSocket, WebSocketServer } from 'ws';
@@ -43,6 +45,8 @@ export interface OpenpiServerOptions {
   max_message_bytes?: number;
   /** One line per connection event and per failed request. */
   log?: (line: string) => void;
+  /** Handshakes must carry `Authorization: Api-Key <api_key>`; others get HTTP 401 (counted as `refused`). */
+  api_key?: string;
 }
 
 export interface OpenpiServer {
@@ -126,7 +130,7 @@ export async function startOpenpiServer(opts: OpenpiServerOptions): Promise<Open
       `openpi mapping: horizon ${mapping.horizon}, dim ${mapping.action_dim} do not match the policy's ` +
         `${desc.horizon}, ${desc.action_dim}`,
     );
-  const stats = { connections: 0, requests: 0, replies: 0, errors: 0 };
+  const stats = { connections: 0, requests: 0, replies: 0, errors: 0, refused: 0 };
   let inference: Promise<unknown> = Promise.resolve(); // one policy call at a time, across connections
   let tick = 0;
   const ctx: Context = {
@@ -150,6 +154,7 @@ export async function startOpenpiServer(opts: OpenpiServerOptions): Promise<Open
     server: http,
     maxPayload: opts.max_message_bytes ?? 16 << 20,
     perMessageDeflate: false,
+    verifyClient: opts.api_key === undefined ? undefined : keyCheck(opts.api_key, stats, opts.log),
   });
   wss.on('connection', (ws: WebSocket, req: IncomingMessage) => serveConnection(ws, req, ctx));
   wss.on('error', () => undefined); // the HTTP server's errors, re-emitted: listen() below reports them
@@ -251,6 +256,20 @@ export function parseOpenpiBind(spec: string | undefined): { host: string; port:
 function checkPort(port: number, spec: string | undefined): number {
   if (!(port >= 0 && port <= 65535)) throw new Error(`--bind ${spec}: port ${port} is not in 0..65535`);
   return port;
+}
+
+type VerifyClient = (info: { req: IncomingMessage }, cb: (ok: boolean, code?: number, why?: string) => void) => void;
+
+/** Accepts a handshake only with the right `Authorization: Api-Key <key>`, compared in constant time. */
+function keyCheck(key: string, stats: { refused: number }, log?: (line: string) => void): VerifyClient {
+  const want = Buffer.from(`Api-Key ${key}`);
+  return ({ req }, cb) => {
+    const got = Buffer.from(req.headers.authorization ?? '');
+    if (got.length === want.length && timingSafeEqual(got, want)) return cb(true);
+    stats.refused++;
+    log?.(`openpi: ${req.socket.remoteAddress}: refused (${got.length ? 'wrong' : 'no'} API key)`);
+    cb(false, 401, 'Unauthorized');
+  };
 }
 
 /** `GET /healthz` -> 200; any other plain HTTP request -> 426 (this port speaks WebSocket). */
