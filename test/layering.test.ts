@@ -84,12 +84,12 @@ const ONLY_THROUGH: Record<string, Record<string, readonly string[]>> = {
   'src/runtime': { sim: ['sim/sim-driver.ts'] },
 };
 
-/** Packages tied to one layer: the physics engine to the simulator, inference to policies and training. */
+/** Packages tied to one layer: the physics engine to the simulator, inference to policies and training, TensorFlow.js to training and RL. */
 const PACKAGE_HOMES: Record<string, readonly string[]> = {
   '@mujoco/mujoco': ['sim'],
   'onnxruntime-node': ['src/policy', 'src/train'],
-  '@tensorflow/tfjs': ['src/train'],
-  '@tensorflow/tfjs-backend-wasm': ['src/train'],
+  '@tensorflow/tfjs': ['src/train', 'src/rl'],
+  '@tensorflow/tfjs-backend-wasm': ['src/train', 'src/rl'],
   roslib: ['drivers'],
 };
 

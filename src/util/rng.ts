@@ -38,6 +38,16 @@ export class Rng {
     return r * Math.cos(2 * Math.PI * v);
   }
 
+  /** Everything that decides the next draws, so a run resumed from a checkpoint draws what it would have. */
+  getState(): { state: number; spare_normal: number | null } {
+    return { state: this.state, spare_normal: this.spareNormal ?? null };
+  }
+
+  setState(s: { state: number; spare_normal: number | null }): void {
+    this.state = s.state >>> 0;
+    this.spareNormal = s.spare_normal ?? undefined;
+  }
+
   /** A derived generator, so that independent consumers do not shift each other's streams. */
   fork(label: number): Rng {
     return new Rng((this.next() * 2 ** 32) ^ Math.imul(label + 1, 0x27d4eb2d));
