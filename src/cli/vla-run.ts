@@ -10,6 +10,8 @@ import type { SimDriver } from '../../sim/sim-driver.js';
 import { createTask, taskTickLimit } from '../../sim/tasks/index.js';
 import { defaultPolicy } from '../policy/default-policy.js';
 import type { RemoteFlags } from '../policy/remote/load-remote.js';
+import { loadResidualFor } from '../policy/residual/residual-check.js';
+import { ResidualLoadError } from '../policy/residual/residual-manifest.js';
 import { StaleActionCheck } from '../policy/tick-stamp.js';
 import type { RobotDescription } from '../robot/index.js';
 import { BLEND_MODES } from '../runtime/action-buffer.js';
@@ -189,6 +191,13 @@ async function startRun(a: RunArgs, o: Flags): Promise<StartedRun> {
   const task = o.task as string | undefined,
     policy = o.policy as string | undefined,
     cameras = o.camera as string[];
+  const simTask = o.rosbridge === undefined && o.ports === undefined ? taskArg(a.robot, task) : undefined;
+  if (o.residual !== undefined) {
+    const base = simTask ? (policy ?? defaultPolicy(a.robot, simTask)) : policy;
+    a.opts.residual = await loadResidualFor(o.residual as string, base, a.description).catch((err: Error) => {
+      throw err instanceof ResidualLoadError ? new UsageError(err.message) : err;
+    });
+  }
   if (o.rosbridge !== undefined) {
     const layout = o.rosLayout !== undefined ? choice('ROS layout', o.rosLayout as string, ROS_LAYOUTS) : undefined;
     const command_mode = choice('command mode', o.commandMode as string, ['forward_position', 'trajectory'] as const);
@@ -238,7 +247,7 @@ async function startRun(a: RunArgs, o: Flags): Promise<StartedRun> {
     a.log.info({ ports, sim_link, calibration: r.calibration_paths, task: r.task }, 'connected to the ALOHA arms');
     return { ...r, head: { kind: 'aloha', ports, ...(sim_link ? { sim_link } : {}) } };
   }
-  const simTask = taskArg(a.robot, task);
+  if (!simTask) throw new Error('unreachable: the driver flags were checked');
   const latency_model = parseOr(() => parseLatencyModel(o.latencyModel as string));
   const r = await startSimRun({
     robot: a.robot,
@@ -298,6 +307,9 @@ function recordingPlan(o: Flags, a: RunArgs, run: StartedRun, many: boolean): Re
     camera_size: size,
     sim: run.sim_driver,
     frames: run.frames,
+    driver: run.head.kind as 'sim' | 'ur' | 'aloha',
+    ...(run.head.kind === 'sim' ? { physics_hz: physicsHzArg(o.physicsHz as string) } : {}),
+    ...(run.policy.describe().kind === 'expert' ? { expert_noise: a.noise } : {}),
   };
 }
 

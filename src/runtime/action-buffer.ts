@@ -98,20 +98,20 @@ export class ActionBuffer {
       const row = (t - first) * D;
       switch (this.opts.blend) {
         case 'replace':
-          this.ring.write(t, chunk.actions, row, id, 1, false);
+          this.ring.write(t, chunk.actions, row, id, 1, false, t - first);
           break;
         case 'ensemble':
           // the i-th prediction for this tick (0 = the oldest) weighs exp(-m i), as in ACT
-          this.ring.write(t, chunk.actions, row, id, Math.exp(-this.m * this.ring.predictions(t)), true);
+          this.ring.write(t, chunk.actions, row, id, Math.exp(-this.m * this.ring.predictions(t)), true, t - first);
           break;
         case 'average':
           if (this.ring.has(t)) {
             this.ring.peek(t, old);
             for (let j = 0; j < D; j++)
               old[j] = this.oldWeight * old[j] + (1 - this.oldWeight) * chunk.actions[row + j];
-            this.ring.write(t, old, 0, id, 1, false);
+            this.ring.write(t, old, 0, id, 1, false, t - first);
           } else {
-            this.ring.write(t, chunk.actions, row, id, 1, false);
+            this.ring.write(t, chunk.actions, row, id, 1, false, t - first);
           }
           break;
       }

@@ -9,12 +9,14 @@
 /** Ticks the ring can hold ahead of the control loop (~10 s at 50 Hz). */
 export const DEFAULT_RING_TICKS = 512;
 
-// per slot: tick, chunk id (of the newest prediction), predictions blended in, weight sum
-const META = 4;
+// per slot: tick, chunk id (of the newest prediction), predictions blended in, weight sum, the action's index
+// inside that newest chunk (how far ahead it was planned: a residual corrects stale plans more)
+const META = 5;
 const M_TICK = 0,
   M_CHUNK = 1,
   M_COUNT = 2,
-  M_WEIGHT = 3;
+  M_WEIGHT = 3,
+  M_INDEX = 4;
 const HEADER = 4; // Int32: executed tick, hold request, last chunk id, reserved (keeps the Float64 part 8-aligned)
 export const H_EXECUTED = 0;
 export const H_HOLD = 1;
@@ -33,6 +35,8 @@ export function ringBytes({ capacity, dim }: RingLayout): number {
 export interface SlotRead {
   found: boolean;
   chunk_id: number;
+  /** Index of the action inside its (newest) chunk, 0 = the chunk's first action. */
+  chunk_index?: number;
 }
 
 export class ActionRing {
@@ -100,6 +104,7 @@ export class ActionRing {
       const weight = this.meta[m + M_WEIGHT];
       const count = this.meta[m + M_COUNT];
       result.chunk_id = this.meta[m + M_CHUNK];
+      result.chunk_index = this.meta[m + M_INDEX];
       for (let j = 0; j < this.dim; j++) out[j] = this.values[v + j] / weight;
       if (Atomics.load(this.seq, i) !== s1) continue;
       result.found = stamped === tick && count > 0;
@@ -138,6 +143,7 @@ export class ActionRing {
     chunk_id: number,
     weight: number,
     accumulate: boolean,
+    chunk_index = 0,
   ): void {
     const i = this.index(tick);
     const m = i * META,
@@ -155,6 +161,7 @@ export class ActionRing {
     }
     this.meta[m + M_TICK] = tick;
     this.meta[m + M_CHUNK] = chunk_id;
+    this.meta[m + M_INDEX] = chunk_index;
     this.endWrite(i);
   }
 

@@ -1,5 +1,7 @@
 // Settings and results of the runtime, whichever clock and robot it runs on.
 import type { JointState } from '../../drivers/driver.js';
+import type { ResidualFile } from '../policy/residual/frozen-residual.js';
+import type { ResidualFigures } from '../policy/residual/residual-corrector.js';
 import type { BlendMode, BufferStats } from './action-buffer.js';
 import type { FaultReport } from './control/fault-stretch.js';
 import type { CommandSource, ControlCounters } from './control/ticker.js';
@@ -25,6 +27,8 @@ export interface RuntimeOptions {
   fault_timeout_ms?: number;
   /** Inference requests out at once (in-flight.ts). Default 1. */
   max_in_flight?: number;
+  /** A trained residual applied in the control tick (`--residual`), checked against the robot and base policy. */
+  residual?: ResidualFile;
 }
 
 export interface EpisodeOutcome {
@@ -70,4 +74,6 @@ export interface RuntimeReport {
   control_gc?: { scavenges: number; other: number };
   /** The virtual clock's latency model as the flag that reproduces it (--latency-model); null in real time. */
   latency_model: string | null;
+  /** What the residual policy did (with --residual). */
+  residual?: ResidualFigures;
 }

@@ -5,6 +5,8 @@
 //    is charged a latency from a seeded model (repeatable on any machine).
 import type { SimDriver } from '../../sim/sim-driver.js';
 import type { Policy } from '../policy/policy.js';
+import { frozenResidual } from '../policy/residual/frozen-residual.js';
+import type { ResidualCorrection } from '../policy/residual/residual-corrector.js';
 import type { RobotDescription } from '../robot/index.js';
 import { DEFAULT_STALE_STATE_MS } from './control/freshness.js';
 import { InlineControl } from './control/inline-control.js';
@@ -44,6 +46,7 @@ export async function startRealtime(
     fault_timeout_ms: opts.fault_timeout_ms ?? DEFAULT_FAULT_TIMEOUT_MS,
     max_step_rad: opts.max_step_rad,
     spin_ms: opts.spin_ms,
+    residual: opts.residual,
   });
   let link: WorldLink;
   try {
@@ -55,12 +58,15 @@ export async function startRealtime(
   return new EpisodeEngine(control, policy, link, new RealClock(opts.injected, opts.seed), opts);
 }
 
-/** The embedded sim on the virtual clock, in this thread. */
+/**
+ * The embedded sim on the virtual clock, in this thread. `residual_correction` (the fine-tuner's exploring actor)
+ * takes the place of a trained `residual` file.
+ */
 export function startVirtual(
   sim: SimDriver,
   policy: Policy,
   world: WorldLink,
-  opts: RuntimeOptions & ClockOptions & { latency_model: LatencyModelSpec },
+  opts: RuntimeOptions & ClockOptions & { latency_model: LatencyModelSpec; residual_correction?: ResidualCorrection },
 ): EpisodeEngine {
   const m = opts.latency_model;
   const model =
@@ -74,6 +80,7 @@ export function startVirtual(
     stale_state_ms: opts.stale_state_ms ?? DEFAULT_STALE_STATE_MS,
     fault_timeout_ms: opts.fault_timeout_ms ?? DEFAULT_FAULT_TIMEOUT_MS,
     max_step_rad: opts.max_step_rad,
+    residual: opts.residual_correction ?? (opts.residual ? frozenResidual(sim.description, opts.residual) : undefined),
   });
   return new EpisodeEngine(control, policy, world, clock, opts);
 }

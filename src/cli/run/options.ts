@@ -93,6 +93,12 @@ export function defineRunOptions(program: Command): Command {
         '[,hz=RATE]; e.g. observation/image=top,observation/wrist_image=wrist,horizon=10,dim=7',
     )
     .option(
+      '--residual <file.onnx>',
+      'a residual policy trained with vla-finetune on top of --policy: each buffered action plus its bounded ' +
+        'correction, then the same safety filter; refused (exit 2) unless --policy is the model file it was ' +
+        'trained on (SHA-256), for this robot and rate',
+    )
+    .option(
       '--allow-robot-mismatch',
       "run a model whose manifest names another robot (you checked that its actions are this robot's joints)",
     )

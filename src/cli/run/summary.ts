@@ -1,4 +1,6 @@
 // The end-of-run summary: one object, printed for people or (with --json) as exactly one JSON line.
+
+import type { ResidualFigures } from '../../policy/residual/residual-corrector.js';
 import { seamJumpRatio } from '../../runtime/control/ticker.js';
 import type { EpisodeOutcome, RuntimeReport } from '../../runtime/runtime-types.js';
 import { quantile } from '../../util/sample-ring.js';
@@ -81,6 +83,8 @@ export interface RunSummary {
     stale_actions_executed: number | null;
   };
   safety: { clamped_actions: number; rejected_chunks: number };
+  /** With --residual: its name, evaluations, and per action dimension mean |correction| / bound and share at it. */
+  residual?: ResidualFigures;
   /**
    * Every time the robot was held, by cause: stops (the runtime stopped the robot for good: a fault such as a
    * rejected chunk, or an interrupt), driver_faults (stretches of stale state, lost connection, stopped
@@ -160,6 +164,7 @@ export function buildSummary(
       stale_actions_executed,
     },
     safety: { clamped_actions: r.safety.clamped_actions, rejected_chunks: r.safety.rejected_chunks },
+    ...(r.residual ? { residual: r.residual } : {}),
     holds: {
       stops: r.safety.holds,
       driver_faults: r.driver.holds,
@@ -214,6 +219,7 @@ export function formatSummary(s: RunSummary): string {
     `  safety     ${s.safety.clamped_actions} clamped, ${s.safety.rejected_chunks} chunks rejected`,
     `  holds      ${holdsLine(s.holds)}`,
   ];
+  if (s.residual) lines.splice(6, 0, `  residual   ${residualLine(s.residual)}`);
   if (s.driver.kind !== 'sim') lines.push(`  driver     ${driverLine(s.driver)}`);
   for (const [name, c] of Object.entries(s.cameras ?? {})) {
     lines.push(`  camera     ${name} from ${c.source}: ${c.frames_served} frames served, oldest ${c.max_age_ms} ms`);
@@ -221,6 +227,15 @@ export function formatSummary(s: RunSummary): string {
   if (s.fault) lines.push(`  FAULT      ${s.fault}`);
   for (const w of s.warnings) lines.push(`  WARNING    ${w}`);
   return `${lines.join('\n')}\n`;
+}
+
+function residualLine(r: ResidualFigures): string {
+  const pct = (xs: number[]) => `${Math.round(100 * Math.max(0, ...xs))}%`;
+  const mean = r.mean_abs_fraction.reduce((a, b) => a + b, 0) / Math.max(1, r.mean_abs_fraction.length);
+  return (
+    `${r.name}: ${r.evaluations} evaluations, mean |correction| ${Math.round(100 * mean)}% of its bound ` +
+    `(largest joint ${pct(r.mean_abs_fraction)}), at the bound up to ${pct(r.at_bound_fraction)} of the time`
+  );
 }
 
 function episodesLine(s: RunSummary): string {

@@ -9,6 +9,7 @@
 //  - A stretch longer than the fault timeout, or a latched fault, ends the episode with the cause.
 // Nothing here allocates per tick.
 import { type Driver, type Health, type JointState, newJointState } from '../../../drivers/driver.js';
+import type { ResidualCorrection } from '../../policy/residual/residual-corrector.js';
 import { actionLayout, type RobotDescription } from '../../robot/index.js';
 import type { ActionRing } from '../action-ring.js';
 import { SafetyFilter, safetyLimits } from '../safety.js';
@@ -28,6 +29,8 @@ export interface ControlLoopOptions {
   fault_timeout_ms: number;
   stale_state_ms: number;
   max_step_rad?: number;
+  /** Corrects each buffered action before safety (a residual policy); evaluated in this loop's thread. */
+  residual?: ResidualCorrection;
 }
 
 export interface EpisodeEnd {
@@ -72,6 +75,7 @@ export class ControlLoop {
     // a stretch of missed reads no longer than the stale limit left the actuators on their last goal
     this.faults = new FaultStretches(opts.fault_timeout_ms, opts.stale_state_ms);
     this.state = newJointState(this.description);
+    if (opts.residual) this.ticker.attachResidual(opts.residual, this.state);
     this.layout = new Float64Array(this.description.action_names.length);
     this.hold = new Float64Array(this.description.action_names.length);
   }

@@ -3,6 +3,7 @@
 // command. A driver that cannot set the robot up is reported as such (nothing moved), never as a crash.
 import { workerData } from 'node:worker_threads';
 import { DriverSetupError } from '../../../drivers/driver.js';
+import { frozenResidual } from '../../policy/residual/frozen-residual.js';
 import { ActionRing } from '../action-ring.js';
 import { ControlLoop } from './control-loop.js';
 import { type BuiltDriver, buildDriver } from './driver-factory.js';
@@ -40,6 +41,7 @@ async function main(): Promise<void> {
     fault_timeout_ms: data.fault_timeout_ms,
     stale_state_ms: data.stale_state_ms,
     max_step_rad: data.max_step_rad,
+    residual: data.residual ? frozenResidual(desc, data.residual) : undefined,
   });
   post({ type: 'ready', description: desc });
   const rt = new RealtimeLoop(loop, built, createPacer(built.pacing, data.spin_ms), data.port, data.fault_timeout_ms);

@@ -6,6 +6,7 @@
 
 import { newJointState } from '../../../drivers/driver.js';
 import type { SimDriver } from '../../../sim/sim-driver.js';
+import type { ResidualCorrection } from '../../policy/residual/residual-corrector.js';
 import { ActionRing, DEFAULT_RING_TICKS } from '../action-ring.js';
 import type { VirtualClock } from '../episode/clocks.js';
 import { ControlLoop, type EpisodeEnd } from './control-loop.js';
@@ -17,6 +18,8 @@ export interface InlineControlOptions {
   stale_state_ms: number;
   fault_timeout_ms: number;
   max_step_rad?: number;
+  /** Corrects each buffered action before safety (a trained residual, or the fine-tuner's exploring actor). */
+  residual?: ResidualCorrection;
 }
 
 /** Ticks run between two looks at the event loop when nothing else asks for one (Ctrl-C must get through). */
@@ -124,6 +127,7 @@ export class InlineControl implements ControlPort {
       jitter_ms: new Float64Array(0),
       faults: this.loop.faults.report,
       driver: this.driver.counters(),
+      residual: this.loop.ticker.residualFigures(),
     };
   }
 

@@ -4,6 +4,8 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { RosSettings } from '../../../calibration/ros-settings.js';
 import type { AlohaSide } from '../../../protocols/aloha/motor-map.js';
+import type { ResidualFile } from '../../policy/residual/frozen-residual.js';
+import type { ResidualFigures } from '../../policy/residual/residual-corrector.js';
 import type { RobotDescription } from '../../robot/index.js';
 import type { EpisodeEnd } from './control-loop.js';
 import type { FaultReport } from './fault-stretch.js';
@@ -50,6 +52,8 @@ export interface ControlWorkerData {
   fault_timeout_ms: number;
   /** The loop waits until this long before a tick is due, then spins (ms). */
   spin_ms: number;
+  /** A trained residual, corrected into each buffered action in this thread (checked by the main thread). */
+  residual?: ResidualFile;
   port: MessagePort;
 }
 
@@ -85,6 +89,8 @@ export interface LoopStats {
   command_t_mono_ms?: Float64Array;
   /** Garbage collections in the control thread during the run: scavenges (minor) and the rest. */
   gc?: { scavenges: number; other: number };
+  /** What the residual policy did (with --residual). */
+  residual?: ResidualFigures;
 }
 
 export type FromWorker =

@@ -160,6 +160,7 @@ export class RealtimeLoop {
       driver: loop.driver.counters(),
       command_t_mono_ms: this.built.sendTimes?.(),
       gc: { ...this.gc },
+      residual: loop.ticker.residualFigures(),
     };
   }
 

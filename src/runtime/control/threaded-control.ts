@@ -3,6 +3,7 @@
 // board. Every wait is bounded by the worker: if it fails or exits, whoever waits is told why.
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { DriverSetupError } from '../../../drivers/driver.js';
+import type { ResidualFile } from '../../policy/residual/frozen-residual.js';
 import type { RobotDescription } from '../../robot/index.js';
 import { ActionRing, DEFAULT_RING_TICKS } from '../action-ring.js';
 import type { EpisodeEnd } from './control-loop.js';
@@ -23,6 +24,8 @@ export interface ThreadedControlOptions {
   max_step_rad?: number;
   /** Spin (rather than sleep) for the last part of each period (ms). Default 1.5. */
   spin_ms?: number;
+  /** A trained residual for the control thread to apply (frozen-residual.ts). */
+  residual?: ResidualFile;
 }
 
 type Waiter = { type: FromWorker['type']; resolve: (m: FromWorker) => void; reject: (e: Error) => void };
@@ -77,6 +80,7 @@ export class ThreadedControl implements ControlPort {
       stale_state_ms: opts.stale_state_ms,
       fault_timeout_ms: opts.fault_timeout_ms,
       spin_ms: opts.spin_ms ?? 1.5,
+      residual: opts.residual,
     };
     const worker = new Worker(new URL('./control-worker.js', import.meta.url), {
       workerData: data,

@@ -1,6 +1,9 @@
 // What the control loop does each tick with the buffer, whichever thread and clock it runs on: take the
 // action for exactly this tick from the ring (or keep the last command if there is none: an underrun),
 // pass it through safety, and count what happened. No allocation per tick.
+
+import type { JointState } from '../../../drivers/driver.js';
+import type { ResidualCorrection, ResidualFigures } from '../../policy/residual/residual-corrector.js';
 import { type ActionRing, H_HOLD, H_LAST_CHUNK, type SlotRead } from '../action-ring.js';
 import type { SafetyFilter } from '../safety.js';
 
@@ -44,13 +47,15 @@ export class ControlTicker {
   readonly counters: ControlCounters = newControlCounters();
   private readonly target: Float64Array;
   private readonly prevTarget: Float64Array;
-  private readonly slot: SlotRead = { found: false, chunk_id: -1 };
+  private readonly slot: SlotRead = { found: false, chunk_id: -1, chunk_index: 0 };
   private prevChunk = -1;
   private armed = false;
   /** Slots of older chunks are planned from before a driver fault: never executed after it. */
   private minChunk = 0;
   /** Where the command of the last tick came from. */
   source: CommandSource = 'startup';
+  /** A residual policy correcting each buffered action before safety, and the state it reads. */
+  private residual: { correction: ResidualCorrection; state: JointState } | undefined;
 
   constructor(
     private readonly ring: ActionRing,
@@ -61,8 +66,19 @@ export class ControlTicker {
     this.prevTarget = new Float64Array(ring.dim);
   }
 
+  /** What the residual did, when there is one. */
+  residualFigures(): ResidualFigures | undefined {
+    return this.residual?.correction.figures();
+  }
+
+  /** Correct every buffered action with `correction`, reading the measured `state` (the control loop's). */
+  attachResidual(correction: ResidualCorrection, state: JointState): void {
+    this.residual = { correction, state };
+  }
+
   /** Start (or restart) from where the robot is: the first command holds that pose. */
   reset(measured: ArrayLike<number>): void {
+    this.residual?.correction.reset();
     this.last.set(measured);
     this.prevChunk = -1;
     this.armed = false;
@@ -78,6 +94,7 @@ export class ControlTicker {
   resumeAfterFault(measured: ArrayLike<number>): void {
     const g = this.safety.limits.is_gripper;
     for (let i = 0; i < this.last.length; i++) if (!g[i]) this.last[i] = measured[i];
+    this.residual?.correction.reset();
     this.prevChunk = -1;
     this.armed = false;
     this.minChunk = Atomics.load(this.ring.header, H_LAST_CHUNK) + 1;
@@ -104,6 +121,8 @@ export class ControlTicker {
     this.source = 'buffer';
     this.armed = true;
     this.trackSeam(s.chunk_id);
+    // after the seam figures (they judge the base policy's chunks), before safety (which bounds the sum)
+    if (this.residual) this.residual.correction.correct(k, this.residual.state, this.target, s.chunk_index ?? 0);
     this.safety.limit(this.target, this.last, this.last);
     return this.last;
   }

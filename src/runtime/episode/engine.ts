@@ -388,6 +388,7 @@ export class EpisodeEngine {
         command_t_mono_ms: stats?.command_t_mono_ms,
       },
       control_gc: stats?.gc,
+      residual: stats?.residual,
       latency_model: this.clock.latencyModelSpec() ?? null,
     };
   }

@@ -1,0 +1,155 @@
+// The residual in the control tick: command = base action + scale * u, with u in [-1, 1]^A from the residual
+// network, re-evaluated every `every_ticks` ticks and held in between, then the runtime's one safety filter. The
+// same corrector runs a frozen residual (deployment: u = tanh(mean)) and the fine-tuner's exploring actor (u drawn
+// around it, each evaluation reported so the actor can record its transition). Nothing here allocates per tick.
+import type { RobotDescription } from '../../robot/index.js';
+import type { DenseStack } from './dense-stack.js';
+import { inputSize, type ResidualManifest } from './residual-manifest.js';
+
+/** The measured state the residual reads (the driver's JointState; policies do not import drivers). */
+export interface MeasuredState {
+  position_rad: Float64Array;
+  gripper: Float64Array;
+}
+
+/** What the control tick calls; implemented here, used by src/runtime/control/ticker.ts. */
+export interface ResidualCorrection {
+  /** Adds the correction for tick k to `action` (the base action for tick k, action layout) in place. */
+  correct(k: number, state: MeasuredState, action: Float64Array, chunk_index: number): void;
+  /** A new episode, or motion resuming after a hold: the next tick evaluates afresh. */
+  reset(): void;
+  /** What it did so far, for the run's summary. */
+  figures(): ResidualFigures;
+}
+
+/** A residual's activity over a run: how often it was evaluated and how hard it pushed, per action dimension. */
+export interface ResidualFigures {
+  name: string;
+  evaluations: number;
+  /** Mean |correction| / its bound. */
+  mean_abs_fraction: number[];
+  /** Share of evaluations whose correction was above 95% of its bound. */
+  at_bound_fraction: number[];
+}
+
+/** The unit action u in [-1, 1]^A for one input vector: tanh(mean), or a draw around it while exploring. */
+export type UnitPolicy = (inputs: Float32Array, u: Float64Array) => void;
+
+/** Running figures of what the residual did (for the summary and the fine-tuner's dashboard). */
+export interface ResidualStats {
+  evaluations: number;
+  /** Per action dimension: sum of |u| (mean |correction| / scale = sum / evaluations). */
+  abs_unit_sum: Float64Array;
+  /** Per action dimension: evaluations with |u| > 0.95 (at its bound). */
+  at_bound: Float64Array;
+}
+
+export class ResidualCorrector implements ResidualCorrection {
+  readonly inputs: Float32Array;
+  readonly stats: ResidualStats;
+  /** Called after each evaluation with its inputs and u (the fine-tuner records transitions here). */
+  onEvaluate: ((k: number, inputs: Float32Array, u: Float64Array) => void) | undefined;
+  private readonly u: Float64Array;
+  private readonly scale: Float64Array;
+  private readonly horizon: number;
+  private lastEval = -Infinity;
+
+  constructor(
+    private readonly desc: RobotDescription,
+    readonly manifest: ResidualManifest,
+    private readonly policy: UnitPolicy,
+  ) {
+    const A = desc.action_names.length;
+    this.inputs = new Float32Array(inputSize(manifest));
+    this.u = new Float64Array(A);
+    this.scale = Float64Array.from(manifest.scale);
+    this.horizon = manifest.base.horizon;
+    this.stats = { evaluations: 0, abs_unit_sum: new Float64Array(A), at_bound: new Float64Array(A) };
+    checkBlocks(desc, manifest);
+  }
+
+  correct(k: number, state: MeasuredState, action: Float64Array, chunk_index: number): void {
+    const every = this.manifest.every_ticks;
+    if (k - this.lastEval >= every) {
+      this.fill(state, action, chunk_index);
+      this.policy(this.inputs, this.u);
+      this.count();
+      this.lastEval = k;
+      this.onEvaluate?.(k, this.inputs, this.u);
+    }
+    for (let i = 0; i < action.length; i++) action[i] += this.scale[i] * this.u[i];
+  }
+
+  reset(): void {
+    this.lastEval = -Infinity;
+    this.u.fill(0);
+  }
+
+  figures(): ResidualFigures {
+    const { evaluations: n, abs_unit_sum, at_bound } = this.stats;
+    const share = (xs: Float64Array) => Array.from(xs, (x) => (n > 0 ? Math.round((x / n) * 1e4) / 1e4 : 0));
+    return {
+      name: this.manifest.name,
+      evaluations: n,
+      mean_abs_fraction: share(abs_unit_sum),
+      at_bound_fraction: share(at_bound),
+    };
+  }
+
+  private fill(state: MeasuredState, action: Float64Array, chunk_index: number): void {
+    let at = 0;
+    for (const b of this.manifest.inputs) {
+      switch (b.block) {
+        case 'position_rad':
+          this.inputs.set(state.position_rad, at);
+          break;
+        case 'gripper':
+          this.inputs.set(state.gripper, at);
+          break;
+        case 'base_action':
+          this.inputs.set(action, at);
+          break;
+        case 'chunk_index':
+          this.inputs[at] = this.horizon > 1 ? Math.min(1, Math.max(0, chunk_index / (this.horizon - 1))) : 0;
+          break;
+      }
+      at += b.size;
+    }
+  }
+
+  private count(): void {
+    const s = this.stats;
+    s.evaluations++;
+    for (let i = 0; i < this.u.length; i++) {
+      const a = Math.abs(this.u[i]);
+      s.abs_unit_sum[i] += a;
+      if (a > 0.95) s.at_bound[i]++;
+    }
+  }
+}
+
+/** The frozen residual of a deployment: u = tanh(network(inputs)). */
+export function deterministicUnit(net: DenseStack): UnitPolicy {
+  const mean = new Float64Array(net.n_out);
+  return (inputs, u) => {
+    net.forward(inputs, mean);
+    for (let i = 0; i < u.length; i++) u[i] = Math.tanh(mean[i]);
+  };
+}
+
+/** Each input block must have the size this robot gives it; throws naming the first that does not. */
+export function checkBlocks(desc: RobotDescription, m: Pick<ResidualManifest, 'inputs' | 'action_names'>): void {
+  const want: Record<string, number> = {
+    position_rad: desc.joint_names.length,
+    gripper: desc.gripper_names.length,
+    base_action: desc.action_names.length,
+    chunk_index: 1,
+  };
+  for (const b of m.inputs)
+    if (b.size !== want[b.block])
+      throw new Error(`residual input '${b.block}': ${desc.robot} gives ${want[b.block]} values, found ${b.size}`);
+  if (m.action_names.join() !== desc.action_names.join())
+    throw new Error(
+      `residual actions: expected ${desc.action_names.join(', ')} (${desc.robot}), found ${m.action_names.join(', ')}`,
+    );
+}

@@ -1,0 +1,46 @@
+// The manifest of a new residual for a base model on a robot: what the fine-tuner writes and tests build on.
+import { basename } from 'node:path';
+import { isGripperAction, type RobotDescription } from '../../robot/index.js';
+import { RESIDUAL_FORMAT_VERSION, type ResidualManifest } from './residual-manifest.js';
+import { fileSha256 } from './residual-onnx.js';
+
+/** Default bound of a correction: 3 degrees per joint, a fifth of a gripper's range. */
+export const DEFAULT_JOINT_SCALE_RAD = (3 * Math.PI) / 180;
+export const DEFAULT_GRIPPER_SCALE = 0.2;
+
+export interface ResidualDraft {
+  name: string;
+  base_path: string;
+  /** The base policy's chunk length (for the chunk_index input). */
+  base_horizon: number;
+  joint_scale_rad?: number;
+  gripper_scale?: number;
+  every_ticks?: number;
+  hidden: number[];
+}
+
+export async function residualManifestFor(desc: RobotDescription, d: ResidualDraft): Promise<ResidualManifest> {
+  const A = desc.action_names.length;
+  return {
+    format_version: RESIDUAL_FORMAT_VERSION,
+    kind: 'residual',
+    name: d.name,
+    robot: desc.robot,
+    control_hz: desc.control_hz,
+    action_names: [...desc.action_names],
+    base: { name: basename(d.base_path), sha256: await fileSha256(d.base_path), horizon: d.base_horizon },
+    inputs: [
+      { block: 'position_rad', size: desc.joint_names.length },
+      { block: 'gripper', size: desc.gripper_names.length },
+      { block: 'base_action', size: A },
+      { block: 'chunk_index', size: 1 },
+    ],
+    scale: Array.from({ length: A }, (_, i) =>
+      isGripperAction(desc, i)
+        ? (d.gripper_scale ?? DEFAULT_GRIPPER_SCALE)
+        : (d.joint_scale_rad ?? DEFAULT_JOINT_SCALE_RAD),
+    ),
+    every_ticks: d.every_ticks ?? 1,
+    hidden: d.hidden,
+  };
+}

@@ -1,0 +1,58 @@
+// What a residual policy is and what it was trained on, stored in its ONNX file (metadata `vla_residual`): the
+// base model it corrects (name and SHA-256 of the file: a residual is meaningless on top of another base), the
+// robot and action layout, the inputs in order, the per-dimension bound of the correction and how often it is
+// re-evaluated. The runtime refuses a residual whose base, robot or action layout does not match the run.
+import { z } from 'zod';
+
+export const RESIDUAL_FORMAT_VERSION = 1;
+export const RESIDUAL_METADATA_KEY = 'vla_residual';
+
+/**
+ * Blocks of the residual's input vector, in the order listed in the manifest:
+ *  - position_rad: the measured arm joints; gripper: the measured grippers (0 closed .. 1 open);
+ *  - base_action: the base policy's action for this tick (action layout), before the correction;
+ *  - chunk_index: where that action sits in its chunk, 0 (first) .. 1 (last): how stale the base plan is (A2C2).
+ */
+export const RESIDUAL_INPUT_BLOCKS = ['position_rad', 'gripper', 'base_action', 'chunk_index'] as const;
+export type ResidualInputBlock = (typeof RESIDUAL_INPUT_BLOCKS)[number];
+
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 in lowercase hex');
+const count = z.number().int().positive();
+
+export const residualManifestSchema = z.object({
+  format_version: z.literal(RESIDUAL_FORMAT_VERSION),
+  kind: z.literal('residual'),
+  name: z.string().min(1),
+  robot: z.string().min(1),
+  control_hz: z.number().positive(),
+  action_names: z.array(z.string()).min(1),
+  base: z.object({ name: z.string(), sha256, horizon: count }),
+  inputs: z.array(z.object({ block: z.enum(RESIDUAL_INPUT_BLOCKS), size: count })).min(1),
+  /** Largest correction per action dimension: rad for joints, a fraction of the 0..1 range for grippers. */
+  scale: z.array(z.number().nonnegative().finite()),
+  /** The correction is re-evaluated every this many ticks and held in between. */
+  every_ticks: count,
+  hidden: z.array(count),
+});
+
+export type ResidualManifest = z.infer<typeof residualManifestSchema>;
+
+export class ResidualLoadError extends Error {}
+
+export function parseResidualManifest(value: unknown, where: string): ResidualManifest {
+  const r = residualManifestSchema.safeParse(value);
+  if (!r.success) {
+    const first = r.error.issues[0];
+    throw new ResidualLoadError(`${where}: residual manifest: ${first.path.join('.') || '(root)'}: ${first.message}`);
+  }
+  const m = r.data;
+  if (m.scale.length !== m.action_names.length)
+    throw new ResidualLoadError(
+      `${where}: residual manifest: scale has ${m.scale.length} values, action_names ${m.action_names.length}`,
+    );
+  return m;
+}
+
+export function inputSize(m: Pick<ResidualManifest, 'inputs'>): number {
+  return m.inputs.reduce((n, b) => n + b.size, 0);
+}

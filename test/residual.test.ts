@@ -1,0 +1,171 @@
+// The residual in the loop: its ONNX file and the JavaScript evaluator the control tick uses agree with ONNX Runtime;
+// a zero residual leaves a run bit for bit as it was, a constant one moves exactly the commands it should; a
+// residual for another base model, robot or a damaged file is refused before anything moves.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, describe, test } from 'node:test';
+import onnxProto from 'onnx-proto';
+import * as ort from 'onnxruntime-node';
+import { newJointState } from '../drivers/driver.js';
+import type { DenseLayer } from '../src/policy/residual/dense-stack.js';
+import { deterministicUnit, ResidualCorrector } from '../src/policy/residual/residual-corrector.js';
+import { residualManifestFor } from '../src/policy/residual/residual-draft.js';
+import { ResidualLoadError, type ResidualManifest } from '../src/policy/residual/residual-manifest.js';
+import { buildResidualOnnx, parseResidualOnnx, writeResidualOnnx } from '../src/policy/residual/residual-onnx.js';
+import { readEpisode } from '../src/recording/index.js';
+import { loadRobot } from '../src/robot/index.js';
+import { Rng } from '../src/util/rng.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const BASE = join(ROOT, 'models/ur5e-pick-place.onnx');
+const BIN = join(ROOT, 'bin/vla-run.js');
+const tmp = await mkdtemp(join(tmpdir(), 'vla-residual-'));
+after(() => rm(tmp, { recursive: true, force: true }));
+const ur5e = await loadRobot('ur5e');
+
+function randomLayers(sizes: number[], rng: Rng, lastScale = 1): DenseLayer[] {
+  return sizes.slice(1).map((n_out, i) => {
+    const n_in = sizes[i];
+    const s = i + 2 === sizes.length ? lastScale : 1;
+    return {
+      n_in,
+      n_out,
+      w: Float32Array.from({ length: n_in * n_out }, () => rng.normal() * s * Math.sqrt(2 / n_in)),
+      b: Float32Array.from({ length: n_out }, () => rng.normal() * 0.1 * s),
+    };
+  });
+}
+
+/** A residual whose correction is a constant u = tanh(bias) (zero weights in the last layer). */
+function constantLayers(m: ResidualManifest, unit: number[]): DenseLayer[] {
+  const layers = randomLayers([15, ...m.hidden, 7], new Rng(1));
+  const last = layers[layers.length - 1];
+  last.w.fill(0);
+  last.b.set(unit.map((u) => Math.atanh(u)));
+  return layers;
+}
+
+function vlaRun(...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('residual file and evaluator', () => {
+  test('the control tick’s JavaScript evaluator gives what ONNX Runtime gives for the exported file', async () => {
+    const m = await residualManifestFor(ur5e, { name: 'r', base_path: BASE, base_horizon: 25, hidden: [32, 16] });
+    const layers = randomLayers([15, 32, 16, 7], new Rng(3));
+    const bytes = buildResidualOnnx(m, layers);
+    const loaded = parseResidualOnnx('r.onnx', bytes);
+    assert.deepEqual(loaded.manifest, m);
+    const session = await ort.InferenceSession.create(bytes);
+    const unit = deterministicUnit(loaded.net);
+    const rng = new Rng(9);
+    let worst = 0;
+    for (let t = 0; t < 20; t++) {
+      const x = Float32Array.from({ length: 15 }, () => rng.normal());
+      const onnx = (await session.run({ inputs: new ort.Tensor('float32', x, [1, 15]) })).correction.data;
+      const u = new Float64Array(7);
+      unit(x, u);
+      for (let i = 0; i < 7; i++) worst = Math.max(worst, Math.abs(u[i] * m.scale[i] - (onnx[i] as number)));
+    }
+    await session.release();
+    assert.ok(worst < 1e-6, `largest difference ${worst}`);
+  });
+
+  test('the corrector adds scale x u to the base action, holds it between evaluations, and counts bounds', async () => {
+    const m = await residualManifestFor(ur5e, {
+      name: 'r',
+      base_path: BASE,
+      base_horizon: 25,
+      hidden: [8],
+      every_ticks: 2,
+    });
+    const seen: number[] = [];
+    let call = 0;
+    const c = new ResidualCorrector(ur5e, m, (_x, u) => {
+      u.fill(0);
+      u[0] = ++call === 1 ? 1 : -0.5;
+    });
+    c.onEvaluate = (k, x) => seen.push(k, x[x.length - 1]);
+    const state = newJointState(ur5e);
+    const act = (k: number, index: number) => {
+      const a = new Float64Array(7).fill(0.1);
+      c.correct(k, state, a, index);
+      return a[0];
+    };
+    assert.deepEqual(
+      [act(1, 0), act(2, 6), act(3, 12), act(4, 24)].map((v) => +v.toFixed(6)),
+      [
+        +(0.1 + m.scale[0]).toFixed(6),
+        +(0.1 + m.scale[0]).toFixed(6),
+        +(0.1 - 0.5 * m.scale[0]).toFixed(6),
+        +(0.1 - 0.5 * m.scale[0]).toFixed(6),
+      ],
+    );
+    assert.deepEqual(seen, [1, 0, 3, 0.5], 'evaluated at ticks 1 and 3, chunk index normalised by H - 1');
+    assert.equal(c.stats.evaluations, 2);
+    assert.equal(c.stats.at_bound[0], 1);
+  });
+
+  test('a file that is not our residual graph, or not a residual at all, is refused', async () => {
+    const m = await residualManifestFor(ur5e, { name: 'r', base_path: BASE, base_horizon: 25, hidden: [8] });
+    assert.throws(() => parseResidualOnnx('x.onnx', new Uint8Array([1, 2, 3, 4])), ResidualLoadError);
+    const base = await readFile(BASE);
+    // the manifest in the metadata promising bounds the graph does not apply
+    const model = onnxProto.onnx.ModelProto.decode(buildResidualOnnx(m, randomLayers([15, 8, 7], new Rng(1))));
+    const meta = model.metadataProps[0];
+    meta.value = JSON.stringify({ ...m, scale: m.scale.map((x) => x * 2) });
+    const lying = onnxProto.onnx.ModelProto.encode(model).finish();
+    assert.throws(() => parseResidualOnnx('y.onnx', lying), /the graph's scale differs from the manifest's/);
+    assert.throws(() => parseResidualOnnx('z.onnx', base), /not a residual \(no 'vla_residual' metadata\)/);
+  });
+});
+
+describe('vla-run --residual', () => {
+  test('a zero residual changes nothing; a constant one moves the first joint by its scale', async () => {
+    const m = await residualManifestFor(ur5e, { name: 'r', base_path: BASE, base_horizon: 25, hidden: [8] });
+    const zero = join(tmp, 'zero.onnx');
+    const shift = join(tmp, 'shift.onnx');
+    await writeResidualOnnx(zero, m, constantLayers(m, [0, 0, 0, 0, 0, 0, 0]));
+    await writeResidualOnnx(shift, m, constantLayers(m, [0.5, 0, 0, 0, 0, 0, 0]));
+    const run = (name: string, extra: string[]) => {
+      const out = join(tmp, `${name}.mcap`);
+      const args = ['--robot', 'ur5e', '--sim', '--clock', 'fast', '--policy', BASE, '--latency-model', 'fixed:40'];
+      const r = vlaRun(...args, '--record', out, '--record-cameras', 'none', '--json', ...extra);
+      assert.equal(r.code, 0, r.stderr);
+      return readEpisode(out, { frames: false });
+    };
+    const [plain, withZero, withShift] = [
+      await run('plain', []),
+      await run('zero', ['--residual', zero]),
+      await run('shift', ['--residual', shift]),
+    ];
+    assert.deepEqual(withZero.action, plain.action, 'a zero correction is no correction');
+    assert.notDeepEqual(withShift.action, plain.action);
+    // until the corrected run's observations differ, its commands are the plain run's plus the correction
+    const first = plain.action.findIndex((v, i) => v !== withShift.action[i]);
+    const tick = Math.floor(first / 7);
+    assert.ok(Math.abs(withShift.action[tick * 7] - plain.action[tick * 7] - 0.5 * m.scale[0]) < 1e-9);
+  });
+
+  test('a residual for another base model, or without its base, exits 2 before anything moves', async () => {
+    const m = await residualManifestFor(ur5e, { name: 'r', base_path: BASE, base_horizon: 25, hidden: [8] });
+    const other = { ...m, base: { ...m.base, sha256: 'ab'.repeat(32) } };
+    const file = join(tmp, 'other.onnx');
+    await writeResidualOnnx(file, other, constantLayers(m, [0, 0, 0, 0, 0, 0, 0]));
+    let r = vlaRun('--robot', 'ur5e', '--sim', '--clock', 'fast', '--policy', BASE, '--residual', file);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /trained on another base model: expected ur5e-pick-place\.onnx \(sha256 abababababab/);
+    r = vlaRun('--robot', 'ur5e', '--sim', '--clock', 'fast', '--policy', 'expert', '--residual', file);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /give that model as --policy <file\.onnx> \(found 'expert'\)/);
+    await writeFile(join(tmp, 'junk.onnx'), 'not onnx');
+    r = vlaRun('--robot', 'ur5e', '--sim', '--policy', BASE, '--residual', join(tmp, 'junk.onnx'));
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /junk\.onnx: not an ONNX model|not a residual/);
+    assert.equal(r.stdout, '');
+  });
+});
