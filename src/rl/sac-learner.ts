@@ -57,8 +57,9 @@ export interface UpdateMetrics {
   actor_grad_norm: number;
 }
 
-const LOG_STD_MIN = -5;
-const LOG_STD_MAX = 2;
+/** The actor's log std is squashed into this range (shared with the JavaScript actor in actor-net.ts). */
+export const LOG_STD_MIN = -5;
+export const LOG_STD_MAX = 2;
 const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
 
 export class SacLearner {

@@ -1,0 +1,132 @@
+// Episodes for the fine-tuner in the embedded sim, on the very loop vla-run runs: the frozen base policy fills the
+// action buffer (UAC drop, latency on the virtual clock, trigger), and the residual corrects each buffered action
+// in the control tick before the safety filter. Each residual evaluation is recorded (its inputs and u); the
+// episode's end gives the sparse reward. One engine serves many episodes; the actor's weights change between them.
+import { type RobotName, robotModel } from '../../sim/robots/index.js';
+import { SimDriver } from '../../sim/sim-driver.js';
+import { createTask, type TaskName, taskTickLimit } from '../../sim/tasks/index.js';
+import { loadOnnxPolicy } from '../policy/load-policy.js';
+import type { Policy } from '../policy/policy.js';
+import { ResidualCorrector } from '../policy/residual/residual-corrector.js';
+import { inputSize, type ResidualManifest } from '../policy/residual/residual-manifest.js';
+import type { RobotDescription } from '../robot/index.js';
+import { type EpisodeEngine, startVirtual } from '../runtime/runtime.js';
+import type { LatencyModelSpec } from '../runtime/timing/latency-model.js';
+import type { Rng } from '../util/rng.js';
+import { directWorld } from '../world/sim-world.js';
+import type { ActorUnit } from './actor-net.js';
+
+export interface RolloutSetup {
+  description: RobotDescription;
+  task: TaskName;
+  base_path: string;
+  manifest: ResidualManifest;
+  actor: ActorUnit;
+  /** The virtual clock's latency model (fixed for a run, so rollouts repeat exactly). */
+  latency_model: LatencyModelSpec;
+  /** Seeds the latency draws of this worker's engine. */
+  seed: number;
+  physics_hz?: number;
+}
+
+/** One episode's residual decisions: inputs [n x obs_dim] and u [n x action_dim], row-major. */
+export interface RolloutEpisode {
+  seed: number;
+  success: boolean;
+  /** Ended by the task's time limit (not a terminal state: no reward, and the last step has no successor). */
+  truncated: boolean;
+  ticks: number;
+  fault?: string;
+  steps: number;
+  inputs: Float32Array;
+  u: Float32Array;
+  /** Mean |u| per action dimension over the episode. */
+  mean_abs_u: number[];
+}
+
+export class SimRollouts {
+  private readonly obs_dim: number;
+  private readonly A: number;
+  private inputs: number[] = [];
+  private us: number[] = [];
+
+  private constructor(
+    private readonly engine: EpisodeEngine,
+    private readonly policy: Policy,
+    private readonly corrector: ResidualCorrector,
+    private readonly actor: ActorUnit,
+    private readonly max_ticks: number,
+  ) {
+    this.obs_dim = inputSize(corrector.manifest);
+    this.A = corrector.manifest.action_names.length;
+    corrector.onEvaluate = (_k, x, u) => {
+      for (let i = 0; i < x.length; i++) this.inputs.push(x[i]);
+      for (let i = 0; i < u.length; i++) this.us.push(u[i]);
+    };
+  }
+
+  static async create(s: RolloutSetup): Promise<SimRollouts> {
+    const desc = s.description;
+    const robot = desc.robot as RobotName;
+    const cameras = robotModel(robot).cameras.map((c) => c.name);
+    const { policy } = await loadOnnxPolicy(s.base_path, {
+      robot: desc,
+      control_hz: desc.control_hz,
+      cameras,
+      square_cameras_only: true,
+    });
+    const driver = await SimDriver.create({
+      robot,
+      task: s.task,
+      description: desc,
+      physics_hz: s.physics_hz ?? 500,
+      control_hz: desc.control_hz,
+      time: 'virtual',
+    });
+    const corrector = new ResidualCorrector(desc, s.manifest, s.actor.unit);
+    const engine = startVirtual(driver, policy, directWorld(driver), {
+      blend: 'replace',
+      margin_ticks: 2,
+      injected: { base_ms: 0, jitter_ms: 0 },
+      seed: s.seed,
+      latency_model: s.latency_model,
+      residual_correction: corrector,
+    });
+    const max_ticks = taskTickLimit(createTask(s.task), desc.control_hz);
+    return new SimRollouts(engine, policy, corrector, s.actor, max_ticks);
+  }
+
+  /** One episode from `seed`; `explore` draws the actor's noise from it, undefined evaluates deterministically. */
+  async episode(seed: number, explore: Rng | undefined): Promise<RolloutEpisode> {
+    this.inputs = [];
+    this.us = [];
+    this.actor.explore = explore;
+    const out = await this.engine.runEpisode({ seed, max_ticks: this.max_ticks });
+    const steps = this.us.length / this.A;
+    const mean_abs_u = Array.from({ length: this.A }, (_, j) => {
+      let sum = 0;
+      for (let i = 0; i < steps; i++) sum += Math.abs(this.us[i * this.A + j]);
+      return steps > 0 ? sum / steps : 0;
+    });
+    return {
+      seed,
+      success: out.success,
+      truncated: !out.success && out.fault === undefined && out.ticks >= this.max_ticks,
+      ticks: out.ticks,
+      ...(out.fault ? { fault: out.fault } : {}),
+      steps,
+      inputs: Float32Array.from(this.inputs),
+      u: Float32Array.from(this.us),
+      mean_abs_u,
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.engine.stop();
+    await this.policy.close();
+  }
+
+  get obsDim(): number {
+    return this.obs_dim;
+  }
+}

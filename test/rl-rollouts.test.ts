@@ -1,0 +1,106 @@
+// Fine-tuning episodes on the runtime's own loop: the same seed and actor weights give the same episode, in the
+// same engine or a fresh one (what exact resume rests on); a residual that pushes hard changes the base's motion;
+// episodes become transitions with the sparse reward on the last decision.
+import assert from 'node:assert/strict';
+import { join, resolve } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { residualManifestFor } from '../src/policy/residual/residual-draft.js';
+import { ActorUnit, actorLayers } from '../src/rl/actor-net.js';
+import { ReplayBuffer } from '../src/rl/replay-buffer.js';
+import { type RolloutEpisode, SimRollouts } from '../src/rl/sim-rollouts.js';
+import { addEpisode } from '../src/rl/transitions.js';
+import { loadRobot } from '../src/robot/index.js';
+import { Rng } from '../src/util/rng.js';
+
+const BASE = join(resolve(import.meta.dirname, '../..'), 'models/ur5e-pick-place.onnx');
+const desc = await loadRobot('ur5e');
+const manifest = await residualManifestFor(desc, {
+  name: 't',
+  base_path: BASE,
+  base_horizon: 25,
+  hidden: [16],
+  every_ticks: 5,
+});
+
+function actorValues(seed: number, scale: number): Float32Array[] {
+  const rng = new Rng(seed);
+  const sizes = [15, 16, 14];
+  return sizes
+    .slice(1)
+    .flatMap((n, i) => [Float32Array.from({ length: sizes[i] * n }, () => rng.normal() * scale), new Float32Array(n)]);
+}
+
+async function rollouts(values: Float32Array[]): Promise<SimRollouts> {
+  const actor = new ActorUnit(actorLayers(values, [15, 16, 14]), 7);
+  const ro = await SimRollouts.create({
+    description: desc,
+    task: 'pick-place',
+    base_path: BASE,
+    manifest,
+    actor,
+    latency_model: { kind: 'fixed', ms: 40 },
+    seed: 0,
+  });
+  opened.push(ro);
+  return ro;
+}
+const opened: SimRollouts[] = [];
+after(async () => {
+  for (const ro of opened) await ro.close();
+});
+
+describe('sim rollouts', () => {
+  test('an episode depends only on its seed and the actor: again in the same engine, and in a fresh one', async () => {
+    const values = actorValues(1, 0.1);
+    const a = await rollouts(values);
+    const first = await a.episode(3, new Rng(7));
+    await a.episode(4, new Rng(8)); // another episode between: must leave nothing behind
+    const again = await a.episode(3, new Rng(7));
+    const fresh = await (await rollouts(values)).episode(3, new Rng(7));
+    for (const ep of [again, fresh]) {
+      assert.equal(ep.ticks, first.ticks);
+      assert.equal(ep.success, first.success);
+      assert.deepEqual(ep.u, first.u);
+      assert.deepEqual(ep.inputs, first.inputs);
+    }
+    assert.ok(first.steps >= Math.floor(first.ticks / 5) - 2, `${first.steps} decisions in ${first.ticks} ticks`);
+  });
+
+  test('a residual pushing at its bound moves the arm differently from a quiet one', async () => {
+    const quiet = await (await rollouts(actorValues(2, 0))).episode(5, undefined);
+    const loud = await (await rollouts(actorValues(2, 3))).episode(5, undefined);
+    assert.ok(Math.max(...quiet.mean_abs_u) === 0, 'zero weights: u = tanh(0) = 0');
+    assert.ok(Math.min(...loud.mean_abs_u) > 0.5, `|u| ${loud.mean_abs_u}`);
+    assert.notDeepEqual(loud.inputs.subarray(15 * 10, 15 * 11), quiet.inputs.subarray(15 * 10, 15 * 11));
+  });
+});
+
+describe('transitions', () => {
+  const ep = (success: boolean, truncated: boolean): RolloutEpisode => ({
+    seed: 0,
+    success,
+    truncated,
+    ticks: 9,
+    steps: 3,
+    inputs: Float32Array.of(0, 1, 2),
+    u: Float32Array.of(10, 11, 12),
+    mean_abs_u: [11],
+  });
+
+  test('success: reward 1 on the last decision, which is terminal; next_obs is the following decision', () => {
+    const buf = new ReplayBuffer(10, 1, 1);
+    assert.equal(addEpisode(buf, ep(true, false), 1, 1), 3);
+    const s = buf.state();
+    assert.deepEqual([...s.reward.slice(0, 3)], [0, 0, 1]);
+    assert.deepEqual([...s.terminal.slice(0, 3)], [0, 0, 1]);
+    assert.deepEqual([...s.next_obs.slice(0, 2)], [1, 2]);
+    assert.deepEqual([...s.action.slice(0, 3)], [10, 11, 12]);
+  });
+
+  test('a time-limit cut is not terminal and its last decision, with no successor, is left out', () => {
+    const buf = new ReplayBuffer(10, 1, 1);
+    assert.equal(addEpisode(buf, ep(false, true), 1, 1), 2);
+    assert.deepEqual([...buf.state().terminal.slice(0, 2)], [0, 0]);
+    assert.deepEqual([...buf.state().reward.slice(0, 2)], [0, 0]);
+  });
+});
