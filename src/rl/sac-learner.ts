@@ -21,6 +21,8 @@ export interface SacConfig {
   /** Polyak rate of the target critics. */
   tau: number;
   lr: number;
+  /** The actor's own learning rate (default: lr); lower keeps the residual from chasing the critic's noise. */
+  actor_lr?: number;
   batch_size: number;
   /** Critic updates per actor update: the update-to-data ratio when one update call is made per transition. */
   utd: number;
@@ -29,6 +31,12 @@ export interface SacConfig {
   target_entropy: number;
   /** Initial scale of the actor's last layer: the residual starts out near zero. */
   actor_last_scale: number;
+  /** The actor's initial exploration: log std of the pre-tanh Gaussian (small: the base must keep working). */
+  init_log_std: number;
+  /** Weight of mean(pre-tanh mean^2) in the actor's loss: a residual stays small unless Q clearly asks. */
+  residual_penalty: number;
+  /** Critic-only updates before the actor starts to move (the critic first learns what the residual did). */
+  actor_delay_updates: number;
   seed: number;
 }
 
@@ -43,6 +51,9 @@ export const DEFAULT_SAC: Omit<SacConfig, 'obs_dim' | 'action_dim' | 'target_ent
   utd: 2,
   init_temperature: 0.1,
   actor_last_scale: 0.01,
+  init_log_std: -3,
+  residual_penalty: 0,
+  actor_delay_updates: 0,
   seed: 0,
 };
 
@@ -99,8 +110,9 @@ export class SacLearner {
       t.blendFrom(critic, 1);
       return t;
     });
+    this.setInitialLogStd(c.init_log_std);
     this.logAlpha = tf.variable(tf.scalar(Math.log(c.init_temperature)));
-    this.actorOpt = new Adam(tf, this.actor.params, c.lr);
+    this.actorOpt = new Adam(tf, this.actor.params, c.actor_lr ?? c.lr);
     this.criticOpt = new Adam(
       tf,
       this.critics.flatMap((q) => q.params),
@@ -109,6 +121,18 @@ export class SacLearner {
     this.alphaOpt = new Adam(tf, [this.logAlpha], c.lr);
     this.rng = init.fork(1);
     this.batch = newBatch(c.batch_size, c.obs_dim, c.action_dim);
+  }
+
+  /** The log-std half of the actor's last bias, so the squashed log std starts at `log_std`. */
+  private setInitialLogStd(log_std: number): void {
+    const A = this.config.action_dim;
+    const x = (log_std - LOG_STD_MIN) / (0.5 * (LOG_STD_MAX - LOG_STD_MIN)) - 1;
+    if (!(x > -1 && x < 1))
+      throw new Error(`init_log_std must lie in (${LOG_STD_MIN}, ${LOG_STD_MAX}), got ${log_std}`);
+    const bias = this.actor.params[this.actor.params.length - 1];
+    const values = Float32Array.from(bias.dataSync() as Float32Array);
+    values.fill(Math.atanh(x), A);
+    this.tf.tidy(() => bias.assign(this.tf.tensor1d(values)));
   }
 
   get temperature(): number {
@@ -122,7 +146,10 @@ export class SacLearner {
       critic = this.criticStep(sampleMixed(this.batch, online, offline, this.rng));
       for (let k = 0; k < this.critics.length; k++) this.targets[k].blendFrom(this.critics[k], this.config.tau);
     }
-    const actor = this.actorStep(this.batch);
+    const actor =
+      this.updates >= this.config.actor_delay_updates
+        ? this.actorStep(this.batch)
+        : { loss: 0, entropy: Number.NaN, grad_norm: 0 };
     this.updates++;
     return {
       critic_loss: critic.loss,
@@ -162,7 +189,7 @@ export class SacLearner {
   }
 
   /** A reparameterised sample and its log-probability (with the tanh change of variables). */
-  private sample(obs: TF.Tensor2D, noise: Float32Array): { action: TF.Tensor2D; logp: TF.Tensor1D } {
+  private sample(obs: TF.Tensor2D, noise: Float32Array): { action: TF.Tensor2D; logp: TF.Tensor1D; mean: TF.Tensor2D } {
     const tf = this.tf;
     const { mean, logStd } = this.heads(obs);
     const eps = tf.tensor2d(noise, mean.shape);
@@ -171,7 +198,7 @@ export class SacLearner {
     const gauss = tf.sub(tf.sub(tf.mul(tf.square(eps), -0.5), logStd), HALF_LOG_2PI);
     // log(1 - tanh(x)^2) = 2 (log 2 - x - softplus(-2x)), stable for large |x|
     const squash = tf.mul(tf.sub(tf.sub(Math.log(2), pre), tf.softplus(tf.mul(pre, -2))), 2);
-    return { action, logp: tf.sum(tf.sub(gauss, squash), 1) as TF.Tensor1D };
+    return { action, logp: tf.sum(tf.sub(gauss, squash), 1) as TF.Tensor1D, mean };
   }
 
   private q(critic: Mlp, obs: TF.Tensor2D, action: TF.Tensor2D): TF.Tensor1D {
@@ -220,11 +247,13 @@ export class SacLearner {
       const alpha = tf.exp(this.logAlpha);
       let logpKept: TF.Tensor | undefined;
       const { value, grads } = tf.variableGrads(() => {
-        const { action, logp } = this.sample(obs, noise);
+        const { action, logp, mean } = this.sample(obs, noise);
         logpKept = tf.keep(logp);
         // the ensemble's mean Q for the actor (RLPD); the minimum is for the TD target only
         const q = tf.mean(tf.stack(this.critics.map((critic) => this.q(critic, obs, action))), 0);
-        return tf.mean(tf.sub(tf.mul(alpha, logp), q)) as TF.Scalar;
+        const loss = tf.mean(tf.sub(tf.mul(alpha, logp), q));
+        if (c.residual_penalty === 0) return loss as TF.Scalar;
+        return tf.add(loss, tf.mul(c.residual_penalty, tf.mean(tf.square(mean)))) as TF.Scalar;
       }, this.actor.params);
       const g = this.actor.params.map((p) => grads[p.name]);
       this.actorOpt.apply(g);

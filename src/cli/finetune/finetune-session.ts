@@ -1,0 +1,154 @@
+// One vla-finetune session: start or resume the run, run rounds until the budget, Ctrl-C or the collapse guard
+// ends it, and keep what a user looks at up to date (metrics.jsonl, the dashboard and the best residual at every
+// checkpoint), then print the summary.
+
+import { residualManifestFor } from '../../policy/residual/residual-draft.js';
+import { inputSize } from '../../policy/residual/residual-manifest.js';
+import type { FinetuneConfig } from '../../rl/finetune-config.js';
+import { actorSizes, type FinetuneContext, type FinetuneEnd, initialState, runRounds } from '../../rl/finetune-loop.js';
+import { type ActorSetup, LocalPool } from '../../rl/rollout-pool.js';
+import { latestRunState, type RunState, readBest } from '../../rl/run-state.js';
+import type { RobotDescription } from '../../robot/index.js';
+import { progress } from '../../telemetry/progress.js';
+import { tfWasm } from '../../train/tf-backend.js';
+import { monotonicMs } from '../../util/clock.js';
+import { UsageError } from '../common.js';
+import { createRunDir, exportBestResidual, MetricsLog } from './finetune-run.js';
+
+export interface SessionArgs {
+  config: FinetuneConfig;
+  runDir: string;
+  resume: boolean;
+  budget: { rounds?: number; minutes?: number };
+  desc: RobotDescription;
+  json: boolean;
+}
+
+export async function runSession(a: SessionArgs): Promise<FinetuneEnd> {
+  const { config: c, desc } = a;
+  const manifest = await residualManifestFor(desc, {
+    name: c.run,
+    base_path: c.base.path,
+    base_horizon: c.base.horizon,
+    joint_scale_rad: c.residual.joint_scale_rad,
+    gripper_scale: c.residual.gripper_scale,
+    every_ticks: c.residual.every_ticks,
+    hidden: c.residual.hidden,
+  });
+  if (manifest.base.sha256 !== c.base.sha256)
+    throw new UsageError(`${c.base.path} is not the base model the run started with (its SHA-256 differs)`);
+  const O = inputSize(manifest);
+  const A = desc.action_names.length;
+  const sizes = actorSizes(c, O, A);
+  const resumed = a.resume ? await resumeState(a.runDir) : undefined;
+  if (!a.resume) await createRunDir(a.runDir, c);
+  const log = new MetricsLog(a.runDir);
+  if (resumed) await log.loadPrevious(resumed.round);
+  const setup: ActorSetup = {
+    description: desc,
+    task: c.task as ActorSetup['task'],
+    base_path: c.base.path,
+    manifest,
+    latency_model: { kind: 'fixed', ms: c.latency_ms },
+    seed: c.seed,
+    actor_sizes: sizes,
+  };
+  const pool = await LocalPool.create(setup, zeroActor(sizes));
+  let stop = false;
+  const onSignal = () => {
+    stop = true;
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const bar = progress('fine-tuning', { unit: 'rounds', json: a.json });
+  const t0 = monotonicMs();
+  const ctx: FinetuneContext = {
+    config: c,
+    runDir: a.runDir,
+    tf: await tfWasm(),
+    pool,
+    obs_dim: O,
+    action_dim: A,
+    budget: a.budget,
+    now_s: () => monotonicMs() / 1000,
+    hooks: {
+      line: async (l) => {
+        await log.add(l);
+        if (l.type === 'round') bar.update(l.round, a.budget.rounds ?? l.round + 1, progressNote(log));
+        if (l.type === 'eval') await log.dashboard(c, desc.action_names);
+      },
+      checkpointed: async (_round, best) => {
+        const b = best ? await readBest(a.runDir) : null;
+        if (b) await exportBestResidual(a.runDir, c, desc, b.round, O);
+      },
+      stopRequested: () => stop,
+    },
+  };
+  try {
+    const start: RunState = resumed ?? (await initialState(ctx));
+    const end = await runRounds(ctx, start);
+    bar.end();
+    await log.dashboard(c, desc.action_names);
+    printSummary(a, end, log, (monotonicMs() - t0) / 1000);
+    return end;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await pool.close();
+  }
+}
+
+async function resumeState(runDir: string): Promise<RunState> {
+  const found = await latestRunState(runDir);
+  if (!found) throw new UsageError(`--resume ${runDir}: no readable checkpoint in ${runDir}/checkpoints`);
+  for (const why of found.skipped) process.stderr.write(`vla-finetune: skipped a damaged checkpoint: ${why}\n`);
+  process.stderr.write(`vla-finetune: resuming from ${found.dir} (round ${found.state.round})\n`);
+  return found.state;
+}
+
+function zeroActor(sizes: number[]): Float32Array[] {
+  return sizes.slice(1).flatMap((n, i) => [new Float32Array(sizes[i] * n), new Float32Array(n)]);
+}
+
+function progressNote(log: MetricsLog): string {
+  const r = log.rounds.at(-1);
+  const e = log.evals.at(-1);
+  const pct = (x: number) => `${Math.round(100 * x)}%`;
+  const ev = e ? `, eval ${pct(e.success)} [${pct(e.ci95[0])}-${pct(e.ci95[1])}]` : '';
+  return r ? `train ${pct(r.train_success_last50)} (last 50)${ev}, ${r.updates_per_s.toFixed(0)} updates/s` : '';
+}
+
+function printSummary(a: SessionArgs, end: FinetuneEnd, log: MetricsLog, session_s: number): void {
+  const s = end.state;
+  const best = s.best;
+  const bestEval = best ? log.evals.find((e) => e.round === best.round) : undefined;
+  const summary = {
+    run: a.config.run,
+    run_dir: a.runDir,
+    ended: end.reason,
+    message: end.message,
+    rounds: s.round,
+    episodes: s.counters.episodes,
+    env_ticks: s.counters.env_ticks,
+    updates: s.counters.updates,
+    wall_s: Math.round(s.counters.wall_s),
+    session_s: Math.round(session_s),
+    best: best ? { round: best.round, success: best.success, ci95: bestEval?.ci95 ?? null } : null,
+    collapses: s.collapses,
+    residual: best ? `${a.runDir}/residual.onnx` : null,
+  };
+  if (a.json) return void process.stdout.write(`${JSON.stringify(summary)}\n`);
+  const pct = (x: number) => `${Math.round(100 * x)}%`;
+  const lines = [
+    `${a.config.run}: ${end.message}`,
+    `  ${s.round} rounds, ${s.counters.episodes} episodes, ${s.counters.env_ticks} env ticks, ${s.counters.updates} updates`,
+    best
+      ? `  best evaluation ${pct(best.success)} at round ${best.round}` +
+        (bestEval ? ` (95% CI ${pct(bestEval.ci95[0])}-${pct(bestEval.ci95[1])}, ${bestEval.episodes} seeds)` : '')
+      : '  no evaluation yet',
+    `  collapses rolled back: ${s.collapses}`,
+    best ? `  residual: ${summary.residual}` : '',
+    `  dashboard: ${a.runDir}/dashboard.html`,
+  ];
+  process.stdout.write(`${lines.filter(Boolean).join('\n')}\n`);
+}

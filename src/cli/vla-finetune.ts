@@ -1,0 +1,157 @@
+// vla-finetune: residual RL on top of a frozen base policy, on the loop that drives the robot (buffer, UAC drop,
+// latency, safety), here in the embedded sim. A small residual learns bounded per-joint corrections from sparse
+// success; progress, held-out evaluations, checkpoints (exact resume), a collapse guard, and the best residual as
+// ONNX for `vla-run --residual`.
+import { Command } from 'commander';
+import { PolicyLoadError } from '../policy/onnx/manifest.js';
+import { loadModelManifest } from '../policy/onnx/onnx-file.js';
+import { residualManifestFor } from '../policy/residual/residual-draft.js';
+import { fileSha256 } from '../policy/residual/residual-onnx.js';
+import { FINETUNE_DEFAULTS, type FinetuneConfig } from '../rl/finetune-config.js';
+import { runNameProblem } from '../rl/run-name.js';
+import { EXIT, intArg, numArg, runProgram, UsageError } from './common.js';
+import { readRunConfig } from './finetune/finetune-run.js';
+import { runSession } from './finetune/finetune-session.js';
+import { robotDescription } from './run/robot-args.js';
+import { robotArg, TASK_HELP, taskArg } from './sim/args.js';
+
+const d = FINETUNE_DEFAULTS;
+
+const program = new Command('vla-finetune')
+  .description(
+    'Fine-tune a residual policy on top of a frozen base policy with reinforcement learning (SAC in the RLPD ' +
+      "style, sparse success reward) on the runtime's own loop in the embedded sim.",
+  )
+  .option('--robot <name>', 'ur5 | ur5e | aloha')
+  .option('--task <name>', TASK_HELP)
+  .option('--sim', 'in the embedded MuJoCo sim (the only place for now; on the robot: a later release)')
+  .option('--base <model.onnx>', 'the frozen base policy (default: models/<robot>-<task>.onnx)')
+  .option('--run <name>', 'run name: letters, digits, . _ - (the folder under --runs-dir)')
+  .option('--runs-dir <dir>', 'where runs live', 'runs')
+  .option('--resume <run-dir>', 'continue a run from its newest good checkpoint (its config.json decides the rest)')
+  .option('--rounds <n>', 'stop once this many rounds are done in total (a round: --episodes-per-round episodes)')
+  .option('--minutes <m>', 'stop after this much wall time in this session (default 30 without --rounds)')
+  .option('--seed <n>', 'seeds the learner, the training seeds and the exploration', String(d.seed))
+  .option(
+    '--episodes-per-round <n>',
+    'training episodes between learner updates',
+    String(d.schedule.episodes_per_round),
+  )
+  .option(
+    '--eval-every <rounds>',
+    'rounds between held-out evaluations (and checkpoints)',
+    String(d.schedule.eval_every_rounds),
+  )
+  .option('--eval-episodes <n>', 'episodes per evaluation (seeds 20000, 20001, ...)', String(d.schedule.eval_episodes))
+  .option('--offline-episodes <n>', 'base-policy episodes for the offline buffer', String(d.schedule.offline_episodes))
+  .option('--scale-deg <deg>', 'largest correction per joint', String((d.residual.joint_scale_rad * 180) / Math.PI))
+  .option('--every-ticks <n>', 'ticks between residual evaluations (held in between)', String(d.residual.every_ticks))
+  .option('--latency-ms <ms>', 'latency the virtual clock charges each base inference', String(d.latency_ms))
+  .option('--actor-lr <x>', "the actor's learning rate", String(d.learner.actor_lr))
+  .option(
+    '--actor-delay-updates <n>',
+    'critic-only updates before the residual starts to move',
+    String(d.learner.actor_delay_updates),
+  )
+  .option(
+    '--max-collapses <n>',
+    'rollbacks to the best checkpoint before the run stops',
+    String(d.collapse.max_collapses),
+  )
+  .option('--json', 'print exactly one JSON object on stdout at the end')
+  .addHelpText(
+    'after',
+    `
+Examples:
+  vla-finetune --robot ur5e --task pick-place --sim --base models/ur5e-pick-place.onnx --run pp-1 --minutes 30
+  vla-finetune --resume runs/pp-1 --minutes 10
+  vla-run --robot ur5e --sim --policy models/ur5e-pick-place.onnx --residual runs/pp-1/residual.onnx \\
+      --clock fast --seed 10000 --episodes 200
+
+Training episodes use seeds below 10000; evaluations during the run use 20000 and up; keep 10000-19999 for your
+own held-out test. runs/NAME/ holds config.json, metrics.jsonl, checkpoints/, best.json, residual.onnx (the best
+so far), dashboard.html and success.png.
+
+Exit codes: 0 done (budget reached), 1 stopped by the collapse guard or a fault, 2 bad usage or input, 130 Ctrl-C
+(a checkpoint is written first).`,
+  )
+  .action(async (o: Record<string, string | boolean | undefined>) => {
+    const json = o.json === true;
+    const budget = {
+      rounds: o.rounds === undefined ? undefined : intArg('--rounds', o.rounds as string, 1),
+      minutes:
+        o.minutes !== undefined
+          ? numArg('--minutes', o.minutes as string, 0.01, 1e6)
+          : o.rounds === undefined
+            ? 30
+            : undefined,
+    };
+    const { config, runDir, resume } = o.resume !== undefined ? await resumed(o) : await fresh(o);
+    const desc = await robotDescription(config.robot, undefined, 50);
+    const end = await runSession({ config, runDir, resume, budget, desc, json });
+    process.exitCode = end.reason === 'collapse' ? EXIT.check_failed : end.reason === 'interrupted' ? 130 : EXIT.ok;
+  });
+
+async function resumed(o: Record<string, unknown>): Promise<{ config: FinetuneConfig; runDir: string; resume: true }> {
+  for (const flag of ['robot', 'task', 'base', 'run'])
+    if (o[flag] !== undefined) throw new UsageError(`--${flag} comes from the run's config.json with --resume`);
+  const runDir = o.resume as string;
+  return { config: await readRunConfig(runDir), runDir, resume: true };
+}
+
+async function fresh(o: Record<string, unknown>): Promise<{ config: FinetuneConfig; runDir: string; resume: false }> {
+  if (!o.sim) throw new UsageError('add --sim: fine-tuning runs in the embedded sim for now');
+  const robot = robotArg(o.robot as string | undefined);
+  const task = taskArg(robot, o.task as string | undefined);
+  const run = o.run as string | undefined;
+  if (!run) throw new UsageError('--run <name> is required (or --resume <run-dir>)');
+  const problem = runNameProblem(run);
+  if (problem) throw new UsageError(problem);
+  const base = (o.base as string | undefined) ?? `models/${robot}-${task}.onnx`;
+  const sha256 = await fileSha256(base).catch((err: NodeJS.ErrnoException) => {
+    throw new UsageError(`--base ${base}: cannot read it (${err.code ?? err.message})`);
+  });
+  const config: FinetuneConfig = {
+    ...d,
+    run,
+    robot,
+    task,
+    base: { path: base, sha256, horizon: await baseHorizon(base) },
+    seed: intArg('--seed', o.seed as string, 0),
+    latency_ms: numArg('--latency-ms', o.latencyMs as string, 0, 10_000),
+    residual: {
+      ...d.residual,
+      joint_scale_rad: (numArg('--scale-deg', o.scaleDeg as string, 0.01, 45) * Math.PI) / 180,
+      every_ticks: intArg('--every-ticks', o.everyTicks as string, 1, 100),
+    },
+    learner: {
+      ...d.learner,
+      actor_lr: numArg('--actor-lr', o.actorLr as string, 0, 10),
+      actor_delay_updates: intArg('--actor-delay-updates', o.actorDelayUpdates as string, 0),
+    },
+    schedule: {
+      ...d.schedule,
+      episodes_per_round: intArg('--episodes-per-round', o.episodesPerRound as string, 1, 1000),
+      eval_every_rounds: intArg('--eval-every', o.evalEvery as string, 1, 1_000_000),
+      eval_episodes: intArg('--eval-episodes', o.evalEpisodes as string, 1, 10_000),
+      offline_episodes: intArg('--offline-episodes', o.offlineEpisodes as string, 0, 100_000),
+    },
+    collapse: { ...d.collapse, max_collapses: intArg('--max-collapses', o.maxCollapses as string, 0, 100) },
+  };
+  const desc = await robotDescription(robot, undefined, 50);
+  // the base must fit the robot before the run folder exists
+  await residualManifestFor(desc, { name: run, base_path: base, base_horizon: config.base.horizon, hidden: [1] });
+  return { config, runDir: `${o.runsDir as string}/${run}`, resume: false };
+}
+
+/** The base model's chunk length, from its manifest; a file that is no policy is bad input. */
+async function baseHorizon(path: string): Promise<number> {
+  try {
+    return (await loadModelManifest(path)).manifest.action.horizon;
+  } catch (err) {
+    if (err instanceof PolicyLoadError) throw new UsageError(`--base ${err.message}`);
+    throw err;
+  }
+}
+
+await runProgram(program, process.argv, 'vla-finetune');

@@ -1,0 +1,120 @@
+// The fine-tuning dashboard, rebuilt from metrics.jsonl at every evaluation: success (training, last 50 episodes,
+// and each evaluation with its 95% interval) against wall time and against environment ticks, the critic's loss
+// and Q values, entropy and temperature, the residual's size per action dimension, and throughput. One HTML file
+// with every plot, and success.png for a quick look.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { htmlReport, type PlotSpec, renderSvg, svgToPng } from '../plot/index.js';
+import type { EvalLine, RoundLine } from './finetune-loop.js';
+
+type Row = Record<string, number | string>;
+
+function successSpec(rounds: RoundLine[], evals: EvalLine[], x: 'wall_min' | 'env_ticks'): PlotSpec {
+  const title = x === 'wall_min' ? 'wall clock (min)' : 'environment ticks';
+  const xOf = (l: { wall_s: number; env_ticks: number }) => (x === 'wall_min' ? l.wall_s / 60 : l.env_ticks);
+  const train: Row[] = rounds.map((r) => ({
+    x: xOf(r),
+    success: r.train_success_last50,
+    series: 'training (last 50)',
+  }));
+  const ev: Row[] = evals.map((e) => ({
+    x: xOf(e),
+    success: e.success,
+    lo: e.ci95[0],
+    hi: e.ci95[1],
+    series: 'evaluation',
+  }));
+  const enc = {
+    x: { field: 'x', type: 'quantitative', title },
+    color: { field: 'series', type: 'nominal', title: null },
+  };
+  const y = { field: 'success', type: 'quantitative', title: 'success rate', scale: { domain: [0, 1] } };
+  return {
+    width: 640,
+    height: 260,
+    title: `Success vs ${title}`,
+    layer: [
+      { data: { values: train }, mark: 'line', encoding: { ...enc, y } },
+      { data: { values: ev }, mark: { type: 'point', filled: true }, encoding: { ...enc, y } },
+      {
+        data: { values: ev },
+        mark: 'rule',
+        encoding: { ...enc, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } },
+      },
+    ],
+  } as PlotSpec;
+}
+
+function seriesSpec(title: string, rows: Row[], yTitle: string): PlotSpec {
+  return {
+    width: 640,
+    height: 200,
+    title,
+    data: { values: rows },
+    mark: 'line',
+    encoding: {
+      x: { field: 'round', type: 'quantitative' },
+      y: { field: 'value', type: 'quantitative', title: yTitle },
+      color: { field: 'series', type: 'nominal', title: null },
+    },
+  } as PlotSpec;
+}
+
+function metricRows(rounds: RoundLine[], keys: (keyof NonNullable<RoundLine['metrics']>)[]): Row[] {
+  return rounds.flatMap((r) =>
+    r.metrics
+      ? keys
+          .filter((k) => Number.isFinite(r.metrics![k]))
+          .map((k) => ({ round: r.round, value: r.metrics![k], series: k }))
+      : [],
+  );
+}
+
+export async function writeDashboard(
+  dir: string,
+  run: string,
+  rounds: RoundLine[],
+  evals: EvalLine[],
+  names: readonly string[],
+) {
+  const residual = rounds.flatMap((r) =>
+    r.residual_abs_u.map((v, i) => ({ round: r.round, value: v, series: names[i] ?? `a${i}` })),
+  );
+  const rates = rounds.flatMap((r) => [
+    { round: r.round, value: r.updates_per_s, series: 'updates/s' },
+    { round: r.round, value: r.env_ticks_per_s / 100, series: 'env ticks/s / 100' },
+  ]);
+  const byWall = successSpec(rounds, evals, 'wall_min');
+  const html = await htmlReport(
+    `vla-finetune ${run}`,
+    'Rebuilt from metrics.jsonl at every evaluation. Evaluations are deterministic, on held-out seeds.',
+    [
+      { heading: 'Success vs wall clock', plot: byWall },
+      { heading: 'Success vs environment ticks', plot: successSpec(rounds, evals, 'env_ticks') },
+      {
+        heading: 'Critic',
+        plot: seriesSpec('Critic loss and mean Q', metricRows(rounds, ['critic_loss', 'q_mean']), 'value'),
+      },
+      {
+        heading: 'Actor',
+        plot: seriesSpec(
+          'Actor loss, entropy, temperature',
+          metricRows(rounds, ['actor_loss', 'entropy', 'temperature']),
+          'value',
+        ),
+      },
+      {
+        heading: 'Gradients',
+        plot: seriesSpec('Gradient norms', metricRows(rounds, ['critic_grad_norm', 'actor_grad_norm']), 'norm'),
+      },
+      {
+        heading: 'Residual size',
+        note: 'Mean |u| per action dimension (1 = at its bound).',
+        plot: seriesSpec('Residual |u|', residual, '|u|'),
+      },
+      { heading: 'Throughput', plot: seriesSpec('Updates and environment ticks per second', rates, 'per second') },
+    ],
+  );
+  await writeFile(join(dir, 'dashboard.html'), html);
+  await writeFile(join(dir, 'success.png'), svgToPng(await renderSvg(byWall), 2));
+}

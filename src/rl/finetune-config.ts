@@ -1,0 +1,112 @@
+// Everything that defines a fine-tuning run, written once as runs/NAME/config.json and read back on --resume: the
+// robot and task, the base model (and its SHA-256), the residual's shape and bounds, the learner's settings, the
+// schedule of rounds and evaluations, the seeds, and the collapse guard. Training seeds stay below
+// `train_seed_limit` (10000): held-out evaluations use seeds at or above it.
+import { z } from 'zod';
+
+export const FINETUNE_FORMAT_VERSION = 1;
+
+const positive = z.number().positive();
+const count = z.number().int().positive();
+const natural = z.number().int().nonnegative();
+
+export const finetuneConfigSchema = z.object({
+  format_version: z.literal(FINETUNE_FORMAT_VERSION),
+  run: z.string(),
+  robot: z.enum(['ur5', 'ur5e', 'aloha']),
+  task: z.string(),
+  base: z.object({ path: z.string(), sha256: z.string(), horizon: count }),
+  residual: z.object({
+    joint_scale_rad: positive,
+    gripper_scale: z.number().nonnegative(),
+    every_ticks: count,
+    hidden: z.array(count).min(1),
+  }),
+  learner: z.object({
+    critics: count,
+    critic_subset: count,
+    gamma: z.number().min(0).max(1),
+    tau: positive,
+    lr: positive,
+    actor_lr: positive,
+    batch_size: count,
+    utd: count,
+    init_temperature: positive,
+    target_entropy: z.number(),
+    init_log_std: z.number(),
+    residual_penalty: z.number().nonnegative(),
+    actor_delay_updates: natural,
+  }),
+  schedule: z.object({
+    episodes_per_round: count,
+    /** learner.update() calls per new transition (each does `utd` critic updates). */
+    updates_per_transition: positive,
+    /** Base-policy episodes (deterministic, near-zero residual) whose transitions form the offline buffer. */
+    offline_episodes: natural,
+    /** Critic updates on the offline buffer alone before the first round. */
+    warmup_updates: natural,
+    eval_every_rounds: count,
+    eval_episodes: count,
+    /** Periodic evaluations use seeds eval_seed0, eval_seed0 + 1, ... (held out from training). */
+    eval_seed0: natural,
+    buffer_capacity: count,
+  }),
+  train_seed_limit: count,
+  /** The virtual clock charges every inference this latency (fixed, so episodes repeat exactly). */
+  latency_ms: z.number().nonnegative(),
+  seed: natural,
+  collapse: z.object({
+    /** A collapse: eval success below best x (1 - drop_fraction), once best is at least min_best. */
+    drop_fraction: z.number().min(0).max(1),
+    min_best: z.number().min(0).max(1),
+    max_collapses: natural,
+    /** After a rollback the learning rates are multiplied by this. */
+    lr_factor: z.number().positive().max(1),
+  }),
+});
+
+export type FinetuneConfig = z.infer<typeof finetuneConfigSchema>;
+
+export class FinetuneConfigError extends Error {}
+
+export function parseFinetuneConfig(value: unknown, where: string): FinetuneConfig {
+  const r = finetuneConfigSchema.safeParse(value);
+  if (r.success) return r.data;
+  const first = r.error.issues[0];
+  throw new FinetuneConfigError(`${where}: ${first.path.join('.') || '(root)'}: ${first.message}`);
+}
+
+/** Defaults of everything but the run, robot, task and base. */
+export const FINETUNE_DEFAULTS: Omit<FinetuneConfig, 'run' | 'robot' | 'task' | 'base'> = {
+  format_version: FINETUNE_FORMAT_VERSION,
+  residual: { joint_scale_rad: (3 * Math.PI) / 180, gripper_scale: 0.2, every_ticks: 5, hidden: [64, 64] },
+  learner: {
+    critics: 2,
+    critic_subset: 2,
+    gamma: 0.97,
+    tau: 0.005,
+    lr: 3e-4,
+    actor_lr: 3e-5,
+    batch_size: 128,
+    utd: 2,
+    init_temperature: 0.01,
+    target_entropy: -11,
+    init_log_std: -3,
+    residual_penalty: 1,
+    actor_delay_updates: 3000,
+  },
+  schedule: {
+    episodes_per_round: 4,
+    updates_per_transition: 1,
+    offline_episodes: 40,
+    warmup_updates: 200,
+    eval_every_rounds: 10,
+    eval_episodes: 40,
+    eval_seed0: 20000,
+    buffer_capacity: 500_000,
+  },
+  train_seed_limit: 10000,
+  latency_ms: 40,
+  seed: 0,
+  collapse: { drop_fraction: 0.5, min_best: 0.3, max_collapses: 3, lr_factor: 0.5 },
+};

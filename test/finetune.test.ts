@@ -1,0 +1,107 @@
+// vla-finetune as a user runs it (short runs): an unsafe run name or an existing run folder is refused; a run
+// stopped and resumed ends with the very weights of an uninterrupted one; a damaged newest checkpoint is named and
+// the previous one used; a sabotaged learning rate collapses the run, which is rolled back to the best checkpoint
+// and, collapsing again, stopped (exit 1) with the best residual kept.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { checkpointDir, loadRunState } from '../src/rl/run-state.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const BIN = join(ROOT, 'bin/vla-finetune.js');
+const tmp = await mkdtemp(join(tmpdir(), 'vla-finetune-'));
+after(() => rm(tmp, { recursive: true, force: true }));
+
+/** A tiny run: one training episode per round, residual decisions every 10 ticks, 2 evaluation seeds. */
+const SMALL = ['--robot', 'ur5e', '--sim', '--runs-dir', tmp, '--episodes-per-round', '1', '--every-ticks', '10'];
+const SMALL_EVAL = [
+  '--eval-every',
+  '2',
+  '--eval-episodes',
+  '2',
+  '--offline-episodes',
+  '2',
+  '--actor-delay-updates',
+  '0',
+];
+
+function finetune(...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('vla-finetune', () => {
+  test('an unsafe run name is refused with a safe suggestion; an existing run folder is not overwritten', async () => {
+    let r = finetune(...SMALL, '--run', 'exp||lr:3e-4', '--rounds', '1');
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /run name 'exp\|\|lr:3e-4' is not safe as a folder name .*try 'exp-lr-3e-4'/);
+    await writeFile(join(tmp, 'taken'), '');
+    r = finetune(...SMALL, '--run', 'taken', '--rounds', '1');
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /taken exists: continue it with --resume/);
+  });
+
+  test('stopped at round 2 and resumed, a run ends with the weights of an uninterrupted one', async () => {
+    const whole = finetune(...SMALL, ...SMALL_EVAL, '--run', 'whole', '--rounds', '4', '--json');
+    assert.equal(whole.code, 0, whole.stderr);
+    const first = finetune(...SMALL, ...SMALL_EVAL, '--run', 'split', '--rounds', '2', '--json');
+    assert.equal(first.code, 0, first.stderr);
+    const second = finetune('--resume', join(tmp, 'split'), '--rounds', '4', '--json');
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stderr, /resuming from .*round-000002 \(round 2\)/);
+    const a = await loadRunState(checkpointDir(join(tmp, 'whole'), 4));
+    const b = await loadRunState(checkpointDir(join(tmp, 'split'), 4));
+    assert.equal(b.learner.updates, a.learner.updates, 'the update count continues');
+    assert.ok(a.learner.updates > 0 && a.learner.actor_opt.step > 0, 'the actor was trained');
+    assert.deepEqual(b.learner.actor, a.learner.actor, 'actor weights');
+    assert.deepEqual(b.learner.critics, a.learner.critics, 'critic weights');
+    assert.deepEqual(b.learner.critic_opt, a.learner.critic_opt, 'optimiser moments');
+    assert.deepEqual(b.online, a.online, 'replay buffer');
+    assert.equal(b.counters.episodes, a.counters.episodes);
+    const summary = JSON.parse(whole.stdout);
+    assert.equal(summary.rounds, 4);
+    assert.ok((await readFile(join(tmp, 'whole', 'residual.onnx'))).length > 1000, 'the best residual is exported');
+
+    // the newest checkpoint damaged: named, and the run goes on from the one before
+    await writeFile(join(checkpointDir(join(tmp, 'whole'), 4), 'arrays.bin'), 'garbage');
+    const again = finetune('--resume', join(tmp, 'whole'), '--rounds', '4', '--json');
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /skipped a damaged checkpoint: .*round-000004\/arrays\.bin: damaged/);
+    assert.match(again.stderr, /resuming from .*round-000002/);
+    assert.deepEqual((await loadRunState(checkpointDir(join(tmp, 'whole'), 4))).learner.actor, a.learner.actor);
+  });
+
+  test('a sabotaged learning rate collapses the run: rolled back to the best, then stopped (exit 1)', () => {
+    const r = finetune(
+      ...SMALL,
+      '--run',
+      'collapse',
+      '--every-ticks',
+      '5',
+      '--rounds',
+      '8',
+      '--eval-every',
+      '1',
+      '--eval-episodes',
+      '6',
+      '--offline-episodes',
+      '2',
+      '--actor-delay-updates',
+      '300',
+      '--actor-lr',
+      '1',
+      '--max-collapses',
+      '1',
+      '--json',
+    );
+    assert.equal(r.code, 1, r.stderr);
+    const s = JSON.parse(r.stdout);
+    assert.equal(s.ended, 'collapse');
+    assert.equal(s.collapses, 1);
+    assert.match(s.message, /fell below .* more than --max-collapses 1; the best residual \(round 1\) is kept/);
+    assert.equal(s.best.round, 1);
+  });
+});
