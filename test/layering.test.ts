@@ -84,7 +84,10 @@ const ONLY_THROUGH: Record<string, Record<string, readonly string[]>> = {
   'src/runtime': { sim: ['sim/sim-driver.ts'] },
 };
 
-/** Packages tied to one layer: the physics engine to the simulator, inference to policies and training, TensorFlow.js to training and RL. */
+/**
+ * Packages tied to one layer: the physics engine to the simulator, inference to policies and training, TensorFlow.js
+ * to training and RL.
+ */
 const PACKAGE_HOMES: Record<string, readonly string[]> = {
   '@mujoco/mujoco': ['sim'],
   'onnxruntime-node': ['src/policy', 'src/train'],

@@ -24,7 +24,9 @@ export function judgeEvaluation(
   if (collapses >= c.max_collapses)
     return {
       kind: 'stop',
-      why: `${why}: collapse ${collapses + 1}, more than --max-collapses ${c.max_collapses}; the best residual (round ${best.round}) is kept`,
+      why:
+        `${why}: collapse ${collapses + 1}, more than --max-collapses ${c.max_collapses}; ` +
+        `the best residual (round ${best.round}) is kept`,
     };
   return { kind: 'rollback', to_round: best.round, why };
 }

@@ -14,5 +14,6 @@ export function runNameProblem(name: string): string | null {
       .replace(/[.-]+$/, '')
       .slice(0, 64) || 'run';
   const why = name.length > 64 ? 'longer than 64 characters' : 'only letters, digits, ".", "_" and "-" are safe';
-  return `run name '${name}' is not safe as a folder name (${why}); try '${RESERVED.test(suggestion) ? `${suggestion}-run` : suggestion}'`;
+  const safe = RESERVED.test(suggestion) ? `${suggestion}-run` : suggestion;
+  return `run name '${name}' is not safe as a folder name (${why}); try '${safe}'`;
 }

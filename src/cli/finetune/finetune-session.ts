@@ -141,7 +141,8 @@ function printSummary(a: SessionArgs, end: FinetuneEnd, log: MetricsLog, session
   const pct = (x: number) => `${Math.round(100 * x)}%`;
   const lines = [
     `${a.config.run}: ${end.message}`,
-    `  ${s.round} rounds, ${s.counters.episodes} episodes, ${s.counters.env_ticks} env ticks, ${s.counters.updates} updates`,
+    `  ${s.round} rounds, ${s.counters.episodes} episodes, ${s.counters.env_ticks} env ticks, ` +
+      `${s.counters.updates} updates`,
     best
       ? `  best evaluation ${pct(best.success)} at round ${best.round}` +
         (bestEval ? ` (95% CI ${pct(bestEval.ci95[0])}-${pct(bestEval.ci95[1])}, ${bestEval.episodes} seeds)` : '')
