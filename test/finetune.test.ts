@@ -93,6 +93,8 @@ describe('vla-finetune', () => {
       '300',
       '--actor-lr',
       '1',
+      '--initial-bound',
+      '1',
       '--max-collapses',
       '1',
       '--json',

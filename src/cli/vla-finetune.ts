@@ -46,6 +46,16 @@ const program = new Command('vla-finetune')
   .option('--offline-episodes <n>', 'base-policy episodes for the offline buffer', String(d.schedule.offline_episodes))
   .option('--scale-deg <deg>', 'largest correction per joint', String((d.residual.joint_scale_rad * 180) / Math.PI))
   .option('--every-ticks <n>', 'ticks between residual evaluations (held in between)', String(d.residual.every_ticks))
+  .option(
+    '--initial-bound <x>',
+    "the residual's trust region at the start, a fraction of its bound (grows to 1 over --bound-ramp-rounds)",
+    String(d.schedule.initial_bound),
+  )
+  .option(
+    '--bound-ramp-rounds <n>',
+    'rounds over which the trust region grows to the full bound (0: none)',
+    String(d.schedule.bound_ramp_rounds),
+  )
   .option('--latency-ms <ms>', 'latency the virtual clock charges each base inference', String(d.latency_ms))
   .option('--actor-lr <x>', "the actor's learning rate", String(d.learner.actor_lr))
   .option(
@@ -135,6 +145,8 @@ async function fresh(o: Record<string, unknown>): Promise<{ config: FinetuneConf
       eval_every_rounds: intArg('--eval-every', o.evalEvery as string, 1, 1_000_000),
       eval_episodes: intArg('--eval-episodes', o.evalEpisodes as string, 1, 10_000),
       offline_episodes: intArg('--offline-episodes', o.offlineEpisodes as string, 0, 100_000),
+      initial_bound: numArg('--initial-bound', o.initialBound as string, 0.001, 1),
+      bound_ramp_rounds: intArg('--bound-ramp-rounds', o.boundRampRounds as string, 0),
     },
     collapse: { ...d.collapse, max_collapses: intArg('--max-collapses', o.maxCollapses as string, 0, 100) },
   };

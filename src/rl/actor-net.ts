@@ -29,6 +29,8 @@ export function meanHead(layers: DenseLayer[], action_dim: number): DenseLayer[]
  */
 export class ActorUnit {
   explore: Rng | undefined;
+  /** u = bound * tanh(...): the fine-tuner's trust region (the learner's actionBound for these weights). */
+  bound = 1;
   private net: DenseStack;
   private readonly out: Float64Array;
 
@@ -55,7 +57,7 @@ export class ActorUnit {
         const logStd = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (Math.tanh(this.out[A + i]) + 1);
         pre += Math.exp(logStd) * this.explore.normal();
       }
-      u[i] = Math.tanh(pre);
+      u[i] = this.bound * Math.tanh(pre);
     }
   };
 }

@@ -50,6 +50,12 @@ export const finetuneConfigSchema = z.object({
     /** Periodic evaluations use seeds eval_seed0, eval_seed0 + 1, ... (held out from training). */
     eval_seed0: natural,
     buffer_capacity: count,
+    /**
+     * The residual's trust region: u = bound x tanh(...), the bound growing linearly from initial_bound at round 0
+     * to 1 at bound_ramp_rounds (0: no ramp), so the residual explores only where the critic has seen data.
+     */
+    initial_bound: z.number().positive().max(1),
+    bound_ramp_rounds: natural,
   }),
   train_seed_limit: count,
   /** The virtual clock charges every inference this latency (fixed, so episodes repeat exactly). */
@@ -104,6 +110,8 @@ export const FINETUNE_DEFAULTS: Omit<FinetuneConfig, 'run' | 'robot' | 'task' | 
     eval_episodes: 40,
     eval_seed0: 20000,
     buffer_capacity: 500_000,
+    initial_bound: 0.2,
+    bound_ramp_rounds: 100,
   },
   train_seed_limit: 10000,
   latency_ms: 40,

@@ -89,6 +89,12 @@ export function mixSeed(seed: number, round: number, index: number, stream: numb
   return (h ^ (h >>> 13)) >>> 0;
 }
 
+/** The trust region of round r (see the config's initial_bound). */
+export function boundAt(c: FinetuneConfig, round: number): number {
+  const { initial_bound: b0, bound_ramp_rounds: n } = c.schedule;
+  return n > 0 ? Math.min(1, b0 + ((1 - b0) * Math.max(0, round)) / n) : 1;
+}
+
 export function trainingJobs(c: FinetuneConfig, round: number): EpisodeJob[] {
   return Array.from({ length: c.schedule.episodes_per_round }, (_, i) => ({
     seed: mixSeed(c.seed, round, i, 0) % c.train_seed_limit,
@@ -159,20 +165,25 @@ export async function runRounds(ctx: FinetuneContext, start: RunState): Promise<
     };
   };
   // round r runs with v_{r-1}: the round in flight at the checkpoint uses pipeline_actor, the next the learner's
-  let inFlight = ctx.pool.run(trainingJobs(c, s.round), { version: s.round - 1, values: s.pipeline_actor });
+  const weightsFor = (round: number, w: ActorWeights): ActorWeights => ({ ...w, bound: boundAt(c, round) });
+  let inFlight = ctx.pool.run(
+    trainingJobs(c, s.round),
+    weightsFor(s.round, { version: s.round - 1, values: s.pipeline_actor }),
+  );
   let current: ActorWeights = { version: s.round, values: learner.actor.values() };
-  let next = ctx.pool.run(trainingJobs(c, s.round + 1), current);
+  let next = ctx.pool.run(trainingJobs(c, s.round + 1), weightsFor(s.round + 1, current));
   try {
     for (;;) {
       const eps = await inFlight;
       inFlight = next;
+      learner.actionBound = boundAt(c, s.round + 2); // the weights trained now first run in round + 2
       const metrics = trainOn(learner, eps, online, offline, c, O, A);
       const previous = current;
       current = { version: s.round + 1, values: learner.actor.values() };
       s = advance(s, eps, learner, previous.values, wall0 + ctx.now_s() - session_t0);
       await ctx.hooks.line({ ...roundLine(s, eps, metrics), ...rate(s) });
       if (s.round % c.schedule.eval_every_rounds === 0) {
-        const verdict = await evaluate(ctx, s, current);
+        const verdict = await evaluate(ctx, s, weightsFor(s.round + 1, current));
         s = { ...s, best: verdict.best };
         if (verdict.kind === 'stop') return { reason: 'collapse', message: verdict.why, state: s };
         if (verdict.kind === 'rollback') {
@@ -202,7 +213,7 @@ export async function runRounds(ctx: FinetuneContext, start: RunState): Promise<
           state: s,
         };
       }
-      next = ctx.pool.run(trainingJobs(c, s.round + 1), current);
+      next = ctx.pool.run(trainingJobs(c, s.round + 1), weightsFor(s.round + 1, current));
     }
   } finally {
     learner.dispose();

@@ -17,6 +17,8 @@ export interface ActorWeights {
   /** Training rounds these weights have seen (v_k: trained on rounds 0..k-1). */
   version: number;
   values: Float32Array[];
+  /** The trust region the round runs with (u = bound * tanh); default 1. */
+  bound?: number;
 }
 
 export interface RolloutPool {
@@ -52,6 +54,7 @@ export class LocalPool implements RolloutPool {
     const layers: DenseLayer[] = actorLayers(weights.values, this.sizes);
     const batch = this.queue.then(async () => {
       this.unit.load(layers);
+      this.unit.bound = weights.bound ?? 1;
       const out: RolloutEpisode[] = [];
       for (const job of jobs) out.push(await this.rollouts.episode(job.seed, exploreRng(job)));
       return out;

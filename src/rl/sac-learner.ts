@@ -84,6 +84,11 @@ export class SacLearner {
   /** Minibatches, the actor's noise and the target pair: the learner's own stream. */
   readonly rng: Rng;
   updates = 0;
+  /**
+   * Actions are bound * tanh(...): a trust region that grows as the critic learns more of the action space
+   * (progressive exploration, as Policy Decorator does). Set by the fine-tuner from the round; 1 = no limit.
+   */
+  actionBound = 1;
   private readonly batch: TransitionBatch;
 
   constructor(
@@ -173,7 +178,7 @@ export class SacLearner {
     return tf.tidy(() => {
       const { mean, logStd } = this.heads(tf.tensor2d(obs, [n, this.config.obs_dim]));
       const pre = noise ? tf.add(mean, tf.mul(tf.exp(logStd), tf.tensor2d(noise, [n, A]))) : mean;
-      return Float32Array.from(tf.tanh(pre).dataSync() as Float32Array);
+      return Float32Array.from(tf.mul(tf.tanh(pre), this.actionBound).dataSync() as Float32Array);
     });
   }
 
@@ -194,11 +199,13 @@ export class SacLearner {
     const { mean, logStd } = this.heads(obs);
     const eps = tf.tensor2d(noise, mean.shape);
     const pre = tf.add(mean, tf.mul(tf.exp(logStd), eps));
-    const action = tf.tanh(pre) as TF.Tensor2D;
+    const action = tf.mul(tf.tanh(pre), this.actionBound) as TF.Tensor2D;
     const gauss = tf.sub(tf.sub(tf.mul(tf.square(eps), -0.5), logStd), HALF_LOG_2PI);
     // log(1 - tanh(x)^2) = 2 (log 2 - x - softplus(-2x)), stable for large |x|
     const squash = tf.mul(tf.sub(tf.sub(Math.log(2), pre), tf.softplus(tf.mul(pre, -2))), 2);
-    return { action, logp: tf.sum(tf.sub(gauss, squash), 1) as TF.Tensor1D, mean };
+    // the bound's scaling shifts log p by -A log(bound): a constant for the gradients, kept for honest entropy
+    const logp = tf.sub(tf.sum(tf.sub(gauss, squash), 1), mean.shape[1] * Math.log(this.actionBound));
+    return { action, logp: logp as TF.Tensor1D, mean };
   }
 
   private q(critic: Mlp, obs: TF.Tensor2D, action: TF.Tensor2D): TF.Tensor1D {

@@ -8,7 +8,7 @@ import { writeResidualOnnx } from '../../policy/residual/residual-onnx.js';
 import { actorLayers, meanHead } from '../../rl/actor-net.js';
 import { writeDashboard } from '../../rl/dashboard.js';
 import { type FinetuneConfig, parseFinetuneConfig } from '../../rl/finetune-config.js';
-import { actorSizes, type EvalLine, type RoundLine } from '../../rl/finetune-loop.js';
+import { actorSizes, boundAt, type EvalLine, type RoundLine } from '../../rl/finetune-loop.js';
 import { checkpointDir, loadRunState } from '../../rl/run-state.js';
 import type { RobotDescription } from '../../robot/index.js';
 import { UsageError } from '../common.js';
@@ -82,12 +82,14 @@ export async function exportBestResidual(
   const state = await loadRunState(checkpointDir(runDir, best_round));
   const A = desc.action_names.length;
   const layers = meanHead(actorLayers(state.learner.actor, actorSizes(config, obs_dim, A)), A);
+  // the weights of round r were trained for (and evaluated with) the trust region of round r + 1
+  const bound = boundAt(config, best_round + 1);
   const manifest = await residualManifestFor(desc, {
     name: `${config.run}-round${best_round}`,
     base_path: config.base.path,
     base_horizon: config.base.horizon,
-    joint_scale_rad: config.residual.joint_scale_rad,
-    gripper_scale: config.residual.gripper_scale,
+    joint_scale_rad: config.residual.joint_scale_rad * bound,
+    gripper_scale: config.residual.gripper_scale * bound,
     every_ticks: config.residual.every_ticks,
     hidden: config.residual.hidden,
   });
