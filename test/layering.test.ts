@@ -71,6 +71,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   'src/runtime': ['drivers', 'protocols', 'calibration', 'src/robot', 'src/policy', 'src/util', 'src/telemetry', 'sim'],
   'src/calibrate': ['calibration', 'drivers', 'protocols', 'src/util', 'src/telemetry'],
   'src/train': ['src/plot', 'src/policy', 'src/recording', 'src/robot', 'src/util', 'src/telemetry'],
+  'src/dataset': ['src/recording', 'src/robot', 'src/util', 'src/telemetry', 'drivers'],
   bin: ['src/cli'],
 };
 
@@ -82,6 +83,8 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
 const ONLY_THROUGH: Record<string, Record<string, readonly string[]>> = {
   sim: { drivers: ['drivers/driver.ts'], 'src/policy': ['src/policy/policy.ts'] },
   'src/runtime': { sim: ['sim/sim-driver.ts'] },
+  // LeRobot videos are decoded and encoded with the same ffmpeg the camera driver finds
+  'src/dataset': { drivers: ['drivers/cameras/ffmpeg-path.ts'] },
 };
 
 /**

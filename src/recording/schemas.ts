@@ -1,12 +1,14 @@
 // Topics, schemas and the episode metadata map of a recorded episode (format 2):
 //  - /joint_state and /action: JSON with a jsonschema (Foxglove plots them; the text stays greppable);
 //  - /camera/<name>/image: foxglove.RawImage (rgb8) in protobuf, with its FileDescriptorSet (raw-image.ts);
-//  - the vla.episode metadata record: robot, task, seed, outcome, ticks, names, cameras;
+//  - the vla.episode metadata record: robot, task, seed, outcome, ticks, names, cameras, and what replay needs
+//    (replay-meta.ts: driver, physics rate, model hash, the sim's start state, ...), optional;
 //  - chunks compressed with lz4 (MCAP's "lz4": the LZ4 frame format, which Foxglove reads).
 // Format 1 (still read): the same, but uncompressed chunks, camera frames as JSON foxglove.CompressedImage
 // holding base64 PNG on /camera/<name>/compressed, no outcome (success or failure only), and nominal tick
 // times (start + tick * period).
 import type { CameraInfo, EpisodeMeta } from './episode-writer.js';
+import { decodeReplayMeta, encodeReplayMeta } from './replay-meta.js';
 
 export const TOPIC_JOINT_STATE = '/joint_state';
 export const TOPIC_ACTION = '/action';
@@ -174,6 +176,7 @@ export function encodeEpisodeMetadata(meta: EpisodeMeta, summary: EpisodeSummary
   ]);
   if (meta.policy !== undefined) m.set('policy', meta.policy);
   if (meta.tick_clock !== undefined) m.set('tick_clock', meta.tick_clock);
+  encodeReplayMeta(meta, m);
   if (summary.fault !== undefined) m.set('fault', summary.fault);
   if (summary.start_ns !== undefined) m.set('start_time_ns', String(summary.start_ns));
   if (summary.end_ns !== undefined) m.set('end_time_ns', String(summary.end_ns));
@@ -235,6 +238,7 @@ export function decodeEpisodeMetadata(m: ReadonlyMap<string, string>): DecodedMe
   if (policy !== undefined) meta.policy = policy;
   const clock = m.get('tick_clock');
   if (clock !== undefined) meta.tick_clock = oneOf('tick_clock', clock, TICK_CLOCKS);
+  Object.assign(meta, decodeReplayMeta(m));
   const ticks = num('ticks', (n) => Number.isSafeInteger(n) && n >= 0, 'a tick count');
   const success = successText === 'true';
   // format 1 knew only success and failure

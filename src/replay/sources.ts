@@ -4,6 +4,15 @@
 // so evaluation and replay do not care where they were stored.
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import {
+  DatasetMappingError,
+  isDatasetFolder,
+  type LeRobotDataset,
+  openDataset,
+  planRead,
+  type ReadPlan,
+  readDatasetEpisode,
+} from '../dataset/lerobot/index.js';
 import { type Episode, readEpisode } from '../recording/index.js';
 import { naturalOrder } from '../util/natural-order.js';
 
@@ -34,14 +43,14 @@ export async function listEpisodeSources(inputs: string[], opts: SourceOptions =
   return out;
 }
 
-async function sourcesOf(input: string, _opts: SourceOptions): Promise<EpisodeSource[]> {
+async function sourcesOf(input: string, opts: SourceOptions): Promise<EpisodeSource[]> {
   const info = await stat(input).catch(() => undefined);
   if (!info) throw new EpisodeSourceError(`${input}: no such file or folder`);
   if (info.isFile()) {
     if (!input.endsWith('.mcap')) throw new EpisodeSourceError(`${input}: not an .mcap recording`);
     return [mcapSource(input)];
   }
-  // A LeRobot dataset folder (meta/info.json) is recognised here (src/dataset/lerobot).
+  if (await isDatasetFolder(input)) return datasetSources(input, opts);
   const names = (await readdir(input)).filter((n) => n.endsWith('.mcap')).sort(naturalOrder);
   if (names.length === 0) throw new EpisodeSourceError(`${input}: no .mcap episodes and no LeRobot dataset`);
   return names.map((n) => mcapSource(join(input, n)));
@@ -50,4 +59,27 @@ async function sourcesOf(input: string, _opts: SourceOptions): Promise<EpisodeSo
 function mcapSource(path: string): EpisodeSource {
   const label = path.split(/[\\/]/).pop() ?? path;
   return { label, origin: path, read: (o) => readEpisode(path, { frames: o.frames }) };
+}
+
+/**
+ * A LeRobot dataset folder (meta/info.json): one source per episode, read on demand. The dataset's index is read
+ * and its features mapped to the robot now, so a dataset that does not fit is refused before any episode runs; a
+ * damaged metadata file is an EpisodeFileError naming it.
+ */
+async function datasetSources(dir: string, opts: SourceOptions): Promise<EpisodeSource[]> {
+  let ds: LeRobotDataset;
+  let plan: ReadPlan;
+  try {
+    ds = await openDataset(dir);
+    plan = await planRead(ds, opts);
+  } catch (err) {
+    if (err instanceof DatasetMappingError) throw new EpisodeSourceError(err.message, { cause: err });
+    throw err;
+  }
+  if (ds.episodes.length === 0) throw new EpisodeSourceError(`${dir}: the LeRobot dataset has no episodes`);
+  return ds.episodes.map((ref) => ({
+    label: `${ds.name}#${ref.index}`,
+    origin: ds.root,
+    read: (o) => readDatasetEpisode(ds, plan, ref, o),
+  }));
 }

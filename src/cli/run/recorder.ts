@@ -7,14 +7,20 @@ import { access, open, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import type { CameraFrame } from '../../../sim/camera.js';
 import type { SimDriver } from '../../../sim/sim-driver.js';
+import { SimEnv } from '../../../sim/sim-env.js';
+import type { TaskName } from '../../../sim/tasks/index.js';
 import { makeFolders } from '../../recording/file-io.js';
 import {
+  type EpisodeDriver,
   EpisodeFileError,
   type EpisodeOutcomeName,
   type EpisodeResult,
   EpisodeWriter,
+  profileSha256,
   type RecordedFrame,
+  type ReplayMeta,
 } from '../../recording/index.js';
+import { captureSimStart, simModelInfo } from '../../replay/sim/sim-start.js';
 import type { RobotDescription } from '../../robot/index.js';
 import type { EpisodeOutcome, TickRecorder } from '../../runtime/runtime-types.js';
 import { UsageError } from '../common.js';
@@ -47,6 +53,12 @@ export interface RecordingPlan {
   sim?: SimDriver;
   /** Real time: where frames come from (the sim's scene, a robot's cameras); none: no frames. */
   frames?: FrameSource;
+  /** Which driver runs the episodes; with `sim`, the files keep what exact replay needs (replay-meta.ts). */
+  driver?: EpisodeDriver;
+  /** The embedded sim's physics rate. */
+  physics_hz?: number;
+  /** The scripted expert's --noise (expert runs only). */
+  expert_noise?: number;
 }
 
 /** A file a recording wrote: one episode. */
@@ -118,6 +130,7 @@ export async function openRecorder(p: RecordingPlan, seed: number): Promise<Epis
       cameras: p.cameras.map((c) => ({ name: c, width: p.camera_size, height: p.camera_size })),
       policy: p.policy,
       tick_clock: p.sim ? 'virtual' : 'monotonic',
+      ...(await replayFields(p, seed)),
     });
   } catch (err) {
     // the first file of a run: a target the user named that cannot be written is bad input (nothing moved yet)
@@ -131,8 +144,11 @@ export async function openRecorder(p: RecordingPlan, seed: number): Promise<Epis
   const frames = source?.start(p.cameras, p.camera_size, queue);
   if (frames?.onTick) queue.onTick = (k) => frames.onTick?.(k);
   const render = virtualFrames(p);
+  const sim = p.sim;
   const tick: TickRecorder = {
     tick(state, command, k, _source, t_ms) {
+      // the first tick's state is read before its command moves the sim: the sim is still as the reset left it
+      if (k === 0 && sim) writer.amendMeta({ sim_start: captureSimStart(sim.env) });
       const t: QueuedTick = {
         tick: k,
         t_ms,
@@ -163,6 +179,34 @@ export async function openRecorder(p: RecordingPlan, seed: number): Promise<Epis
       return writer.path;
     },
   };
+}
+
+/**
+ * What replay needs, beyond robot, task and seed: the driver, the profile's hash, the expert's noise and, for the
+ * embedded sim, its physics rate, model and start state. On the virtual clock the start is taken from the sim
+ * itself at the first tick; in real time the sim steps in the control thread, so a sim of the same model, reset
+ * from the same seed here, gives it (the reset is deterministic).
+ */
+async function replayFields(p: RecordingPlan, seed: number): Promise<ReplayMeta> {
+  const out: ReplayMeta = { profile_sha256: profileSha256(p.robot) };
+  if (p.driver) out.driver = p.driver;
+  if (p.expert_noise !== undefined) out.expert_noise = p.expert_noise;
+  if (p.driver !== 'sim' || p.physics_hz === undefined) return out;
+  out.physics_hz = p.physics_hz;
+  if (p.sim) return { ...out, ...(await simModelInfo(p.sim.env)) };
+  const probe = await SimEnv.create({
+    robot: p.robot.robot as 'ur5',
+    description: p.robot,
+    task: p.task as TaskName,
+    physics_hz: p.physics_hz,
+    control_hz: p.robot.control_hz,
+  });
+  try {
+    probe.reset(seed);
+    return { ...out, ...(await simModelInfo(probe)), sim_start: captureSimStart(probe) };
+  } finally {
+    probe.dispose();
+  }
 }
 
 /** The virtual clock: frames rendered from the sim in the tick they belong to (every `frame_every` ticks). */

@@ -76,6 +76,9 @@ async function runAction(o: Flags): Promise<void> {
     policy,
     cameras,
     camera_size: size,
+    driver: 'sim',
+    physics_hz,
+    expert_noise: noise,
   });
   // a target that cannot be written is found before the sim starts
   if (record) await checkRecordTarget(plan('expert'), seed0);

@@ -29,7 +29,7 @@ import { newControlCounters } from '../control/ticker.js';
 import type { EpisodeOutcome, RuntimeOptions, RuntimeReport, TickRecorder } from '../runtime-types.js';
 import { chunkProblem } from '../safety.js';
 import { LatencyEstimator } from '../timing/latency-estimator.js';
-import { expectedDelayTicks, shouldInfer } from '../timing/trigger.js';
+import { coveredTicks, expectedDelayTicks, shouldInfer } from '../timing/trigger.js';
 import type { CameraWant, WorldLink } from '../world-link.js';
 import type { EngineClock } from './clocks.js';
 import { InFlight } from './in-flight.js';
@@ -176,7 +176,7 @@ export class EpisodeEngine {
     if (this.warmingUp || this.fault || r.health !== 'ok' || this.inFlight.full) return false;
     if (!this.outage.mayAsk(this.clock.now())) return false;
     const k = this.port.ring.executedTick();
-    const covered = Math.max(this.buffer.remaining(k), this.inFlight.promisedAfter(k));
+    const covered = coveredTicks(this.buffer, this.inFlight, k);
     return shouldInfer(covered, this.expectedDelay(), this.opts.margin_ticks);
   }
 

@@ -12,6 +12,15 @@ export function shouldInfer(remaining: number, expected_delay_ticks: number, mar
   return remaining <= expected_delay_ticks + margin_ticks;
 }
 
+/** What the trigger weighs at tick k: the actions buffered after it, or what the requests out will bring. */
+export function coveredTicks(
+  buffer: { remaining(k: number): number },
+  inFlight: { promisedAfter(k: number): number },
+  k: number,
+): number {
+  return Math.max(buffer.remaining(k), inFlight.promisedAfter(k));
+}
+
 /**
  * The delay a chunk is expected to take, in ticks: a high quantile of recent latencies, or the
  * robot's fixed UAC delay when that is longer.
