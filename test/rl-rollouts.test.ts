@@ -75,6 +75,46 @@ describe('sim rollouts', () => {
   });
 });
 
+describe('the base model’s features reach the residual', () => {
+  test('each decision sees the keypoints of the chunk its action came from', async () => {
+    const m = await residualManifestFor(desc, {
+      name: 'f',
+      base_path: BASE,
+      base_horizon: 25,
+      hidden: [16],
+      every_ticks: 5,
+      base_features: 128,
+    });
+    const rng = new Rng(4);
+    const sizes = [143, 16, 14];
+    const values = sizes
+      .slice(1)
+      .flatMap((n, i) => [Float32Array.from({ length: sizes[i] * n }, () => rng.normal() * 0.01), new Float32Array(n)]);
+    const ro = await SimRollouts.create({
+      description: desc,
+      task: 'pick-place',
+      base_path: BASE,
+      manifest: m,
+      actor: new ActorUnit(actorLayers(values, sizes), 7),
+      latency_model: { kind: 'fixed', ms: 40 },
+      seed: 0,
+    });
+    opened.push(ro);
+    const ep = await ro.episode(2, undefined);
+    const rows = Array.from({ length: ep.steps }, (_, i) => ep.inputs.slice(i * 143 + 15, (i + 1) * 143));
+    assert.ok(
+      rows.every((r) => r.some((v) => v !== 0)),
+      'every decision has features',
+    );
+    assert.ok(
+      rows.every((r) => r.every((v) => Math.abs(v) <= 1)),
+      'keypoints lie in [-1, 1]',
+    );
+    const distinct = new Set(rows.map((r) => r.join()));
+    assert.ok(distinct.size > 5, `features change as new chunks land (${distinct.size} distinct)`);
+  });
+});
+
 describe('transitions', () => {
   const ep = (success: boolean, truncated: boolean): RolloutEpisode => ({
     seed: 0,

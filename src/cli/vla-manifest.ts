@@ -1,9 +1,10 @@
 // vla-manifest: make an ONNX policy runnable by vla-run. `init` drafts the manifest from the graph and flags,
 // `import-lerobot` makes it from a LeRobot policy folder, `check` says what running it on a robot will do,
 // `schema` prints the manifest's JSON Schema (the file shipped as schema/vla-manifest.schema.json).
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { manifestJsonSchemaText } from '../policy/onnx/manifest-json-schema.js';
+import { addFeaturesOutput, checkSameActions } from '../train/add-features.js';
 import { runProgram, UsageError } from './common.js';
 import { CHECK_HELP, checkCommand } from './manifest/check-command.js';
 import { IMPORT_HELP, importCommand } from './manifest/import-command.js';
@@ -114,6 +115,33 @@ program
   .option('--json', 'print one JSON object on stdout')
   .addHelpText('after', CHECK_HELP)
   .action(checkCommand);
+
+program
+  .command('add-features')
+  .description(
+    "add a vla-train model's keypoints as its features output (what a residual policy sees); same weights, the " +
+      'same actions (checked in ONNX Runtime before anything is written)',
+  )
+  .argument('<model.onnx>')
+  .option('--out <file>', 'where to write the upgraded model (default: replace the model file)')
+  .addHelpText('after', '\nExample:\n  vla-manifest add-features models/ur5e-pick-place.onnx')
+  .action(async (model: string, o: { out?: string }) => {
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(model);
+    } catch (err) {
+      throw new UsageError(`${model}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+    let upgraded: Uint8Array;
+    try {
+      upgraded = addFeaturesOutput(bytes, model);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    const dim = await checkSameActions(bytes, upgraded);
+    await writeFile(o.out ?? model, upgraded);
+    process.stdout.write(`${o.out ?? model}: features output added (${dim} values), actions unchanged\n`);
+  });
 
 program
   .command('schema')

@@ -51,6 +51,8 @@ export interface ActionChunk {
   actions: Float32Array;
   /** Time spent inside the policy: pre-processing, model, post-processing (ms). */
   infer_ms: number;
+  /** What the model saw, as features (PolicyDescription.features_dim values), for a residual policy. */
+  features?: Float32Array;
 }
 
 export interface PolicyDescription {
@@ -66,6 +68,8 @@ export interface PolicyDescription {
   control_hz?: number;
   /** Longest committed prefix the model accepts (0: it takes none). */
   max_committed: number;
+  /** Size of the features each chunk carries (a model with a features output), else absent. */
+  features_dim?: number;
 }
 
 export interface Policy {

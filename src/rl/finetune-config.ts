@@ -21,6 +21,8 @@ export const finetuneConfigSchema = z.object({
     gripper_scale: z.number().nonnegative(),
     every_ticks: count,
     hidden: z.array(count).min(1),
+    /** Values of the base model's features output the residual sees (0: state and base action only). */
+    base_features: natural,
   }),
   learner: z.object({
     critics: count,
@@ -85,7 +87,13 @@ export function parseFinetuneConfig(value: unknown, where: string): FinetuneConf
 /** Defaults of everything but the run, robot, task and base. */
 export const FINETUNE_DEFAULTS: Omit<FinetuneConfig, 'run' | 'robot' | 'task' | 'base'> = {
   format_version: FINETUNE_FORMAT_VERSION,
-  residual: { joint_scale_rad: (3 * Math.PI) / 180, gripper_scale: 0.2, every_ticks: 5, hidden: [64, 64] },
+  residual: {
+    joint_scale_rad: (3 * Math.PI) / 180,
+    gripper_scale: 0.2,
+    every_ticks: 5,
+    hidden: [64, 64],
+    base_features: 0,
+  },
   learner: {
     critics: 2,
     critic_subset: 2,

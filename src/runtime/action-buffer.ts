@@ -91,6 +91,8 @@ export class ActionBuffer {
     const dropped = start - first;
     this.stats.dropped_prefix_actions += dropped;
     const id = this.nextChunkId++;
+    // before the actions: a tick that reads an action of this chunk finds its features
+    if (chunk.features) this.ring.writeFeatures(id, chunk.features);
     Atomics.store(this.ring.header, H_LAST_CHUNK, id);
     const D = this.ring.dim;
     const old = this.scratch;

@@ -26,10 +26,16 @@ export const H_LAST_CHUNK = 2;
 export interface RingLayout {
   capacity: number;
   dim: number;
+  /** Values of features each chunk carries (a base model's features output, for a residual); default 0. */
+  features?: number;
 }
 
-export function ringBytes({ capacity, dim }: RingLayout): number {
-  return 4 * (HEADER + capacity) + 8 * capacity * (META + dim);
+/** Chunks whose features are kept: the residual reads those of the chunk its tick's action came from. */
+const FEATURE_SLOTS = 8;
+
+export function ringBytes({ capacity, dim, features = 0 }: RingLayout): number {
+  const table = features > 0 ? 4 * FEATURE_SLOTS + 8 * FEATURE_SLOTS * (1 + features) : 0;
+  return 4 * (HEADER + capacity) + 8 * capacity * (META + dim) + table;
 }
 
 export interface SlotRead {
@@ -47,6 +53,10 @@ export class ActionRing {
   private readonly seq: Int32Array;
   private readonly meta: Float64Array;
   private readonly values: Float64Array;
+  /** Features per chunk: FEATURE_SLOTS slots of [chunk id, values...], each with its sequence number. */
+  readonly features: number;
+  private readonly fseq: Int32Array;
+  private readonly fvalues: Float64Array;
 
   constructor(
     readonly buffer: SharedArrayBuffer | ArrayBuffer,
@@ -61,12 +71,44 @@ export class ActionRing {
     const f64 = 4 * (HEADER + layout.capacity); // a multiple of 8 because HEADER is even
     this.meta = new Float64Array(buffer, f64, layout.capacity * META);
     this.values = new Float64Array(buffer, f64 + 8 * layout.capacity * META, layout.capacity * layout.dim);
+    this.features = layout.features ?? 0;
+    const table = f64 + 8 * layout.capacity * (META + layout.dim); // still a multiple of 8
+    const F = this.features;
+    this.fseq = F > 0 ? new Int32Array(buffer, table, FEATURE_SLOTS) : new Int32Array(0);
+    this.fvalues =
+      F > 0 ? new Float64Array(buffer, table + 4 * FEATURE_SLOTS, FEATURE_SLOTS * (1 + F)) : new Float64Array(0);
+  }
+
+  /** Keep `values` as the features of chunk `chunk_id` (writer side; the oldest of FEATURE_SLOTS is replaced). */
+  writeFeatures(chunk_id: number, values: ArrayLike<number>): void {
+    if (this.features === 0 || values.length !== this.features) return;
+    const i = chunk_id % FEATURE_SLOTS;
+    const at = i * (1 + this.features);
+    Atomics.add(this.fseq, i, 1);
+    this.fvalues[at] = chunk_id;
+    for (let j = 0; j < this.features; j++) this.fvalues[at + 1 + j] = values[j];
+    Atomics.add(this.fseq, i, 1);
+  }
+
+  /** The features of chunk `chunk_id` into `out` (reader side); false when they are not (or no longer) kept. */
+  readFeatures(chunk_id: number, out: Float64Array | Float32Array): boolean {
+    if (this.features === 0 || chunk_id < 0) return false;
+    const i = chunk_id % FEATURE_SLOTS;
+    const at = i * (1 + this.features);
+    for (;;) {
+      const s1 = Atomics.load(this.fseq, i);
+      if (s1 & 1) continue;
+      const id = this.fvalues[at];
+      for (let j = 0; j < this.features; j++) out[j] = this.fvalues[at + 1 + j];
+      if (Atomics.load(this.fseq, i) === s1) return id === chunk_id;
+    }
   }
 
   static create(layout: RingLayout, shared = true): ActionRing {
     const buf = shared ? new SharedArrayBuffer(ringBytes(layout)) : new ArrayBuffer(ringBytes(layout));
     const ring = new ActionRing(buf, layout);
     ring.clear();
+    ring.fvalues.fill(-1); // no chunk's features yet (chunk ids start at 0)
     return ring;
   }
 

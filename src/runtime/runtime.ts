@@ -47,6 +47,7 @@ export async function startRealtime(
     max_step_rad: opts.max_step_rad,
     spin_ms: opts.spin_ms,
     residual: opts.residual,
+    features: policy.describe().features_dim,
   });
   let link: WorldLink;
   try {
@@ -76,11 +77,15 @@ export function startVirtual(
         ? new LatencyModel(m.ms, opts.seed)
         : undefined;
   const clock = new VirtualClock(opts.injected, opts.seed, model);
+  const features = policy.describe().features_dim ?? 0;
   const control = new InlineControl(sim, clock, {
     stale_state_ms: opts.stale_state_ms ?? DEFAULT_STALE_STATE_MS,
     fault_timeout_ms: opts.fault_timeout_ms ?? DEFAULT_FAULT_TIMEOUT_MS,
     max_step_rad: opts.max_step_rad,
-    residual: opts.residual_correction ?? (opts.residual ? frozenResidual(sim.description, opts.residual) : undefined),
+    residual:
+      opts.residual_correction ??
+      (opts.residual ? frozenResidual(sim.description, opts.residual, features) : undefined),
+    features,
   });
   return new EpisodeEngine(control, policy, world, clock, opts);
 }

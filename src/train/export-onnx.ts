@@ -37,6 +37,9 @@ export interface ExportInfo {
   training?: unknown;
 }
 
+/** The graph output holding the keypoints of every camera (manifest `features`). */
+export const FEATURES_OUTPUT = 'features';
+
 export function exportManifest(w: NetWeights, stats: TrainingStats, info: ExportInfo): OnnxManifest {
   const c = w.config;
   const stat = (s: { mean: Float32Array; std: Float32Array }) => ({
@@ -72,6 +75,7 @@ export function exportManifest(w: NetWeights, stats: TrainingStats, info: Export
         state: { input: 'state', dim: c.state_dim, normalization: stat(stats.state) },
       },
       output: { name: 'actions', shape: [1, c.horizon, c.action_dim] },
+      features: { name: FEATURES_OUTPUT, dim: info.cameras.length * 2 * c.c2 },
     },
     `export of ${info.name}`,
   );
@@ -146,7 +150,11 @@ export function buildOnnx(
     feats.push(gb.op('Reshape', [h, gb.int64(`${img.camera}_kp_shape`, [1, 2 * c.c2])]));
   });
   gb.input('state', DT.FLOAT, [1, c.state_dim]);
-  let z = gb.op('Concat', [...feats, 'state'], [attrInt('axis', 1)]);
+  // the keypoints are also an output: the features a residual policy sees (what the model saw)
+  const keypoints = gb.op('Concat', feats, [attrInt('axis', 1)]);
+  gb.nodes.push({ opType: 'Identity', input: [keypoints], output: [FEATURES_OUTPUT], name: 'features' });
+  gb.outputs.push(valueInfo(FEATURES_OUTPUT, DT.FLOAT, [1, feats.length * 2 * c.c2]));
+  let z = gb.op('Concat', [keypoints, 'state'], [attrInt('axis', 1)]);
   w.mlp.forEach((l, i) => {
     z = gb.op('Add', [
       gb.op('MatMul', [z, gb.float(`mlp${i}_w`, [l.in, l.out], l.w)]),

@@ -91,6 +91,7 @@ export async function exportBestResidual(
     joint_scale_rad: config.residual.joint_scale_rad * bound,
     gripper_scale: config.residual.gripper_scale * bound,
     every_ticks: config.residual.every_ticks,
+    base_features: config.residual.base_features,
     hidden: config.residual.hidden,
   });
   if (manifest.base.sha256 !== config.base.sha256)

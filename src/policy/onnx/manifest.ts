@@ -113,6 +113,11 @@ export const ManifestSchema = z
       })
       .strict(),
     output: z.object({ name: Name, shape: z.tuple([z.literal(1), PositiveInt, PositiveInt]) }).strict(),
+    /**
+     * An optional second output [1, dim]: what the model saw, as features (the demo models' spatial-softmax
+     * keypoints), handed with each chunk to a residual policy.
+     */
+    features: z.object({ name: Name, dim: PositiveInt }).strict().optional(),
   })
   .strict()
   .superRefine((m, ctx) => {
@@ -294,13 +299,17 @@ export function checkManifestAgainstGraph(
           `${expected.map((e) => e.name).join(', ') || 'none'})`,
       );
   }
-  const out: TensorSpec = { name: m.output.name, role: 'actions', dtype: 'float32', dims: [...m.output.shape] };
-  const have = graph.outputs.find((g) => g.name === out.name);
-  if (!have)
-    problems.push(
-      `output '${out.name}': expected in the model, found no such output (model outputs: ${list(graph.outputs)})`,
-    );
-  else compare('output', out, have);
+  const outputs: TensorSpec[] = [{ name: m.output.name, role: 'actions', dtype: 'float32', dims: [...m.output.shape] }];
+  if (m.features)
+    outputs.push({ name: m.features.name, role: 'features', dtype: 'float32', dims: [1, m.features.dim] });
+  for (const out of outputs) {
+    const have = graph.outputs.find((g) => g.name === out.name);
+    if (have) compare(out.role === 'actions' ? 'output' : 'features', out, have);
+    else
+      problems.push(
+        `output '${out.name}': expected in the model, found no such output (model outputs: ${list(graph.outputs)})`,
+      );
+  }
   return problems;
 }
 
@@ -326,6 +335,7 @@ export function describeManifest(m: OnnxManifest): OnnxPolicyDescription {
     state_dim: m.inputs.state?.dim,
     robot: m.robot,
     action_names: m.action.names,
+    features_dim: m.features?.dim,
   };
 }
 

@@ -222,6 +222,7 @@ export class OnnxPolicy implements Policy {
         dim: action_dim,
         actions: msg.actions,
         infer_ms: msg.infer_ms,
+        ...(msg.features ? { features: msg.features } : {}),
       });
     } else if (msg.fatal) {
       this.fail(`${this.model_path}: ${msg.message}`, p);

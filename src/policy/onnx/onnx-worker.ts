@@ -98,13 +98,29 @@ async function start(): Promise<void> {
       const actions = new Float32Array(pre.horizon * pre.dim);
       pre.unnormalizeActions(y.data as Float32Array, actions);
       y.dispose();
-      post({ type: 'result', id: msg.id, actions, infer_ms: performance.now() - t0 }, [actions.buffer]);
+      const features = featuresOf(out, init.manifest.features);
+      const transfer: ArrayBuffer[] = features ? [actions.buffer, features.buffer as ArrayBuffer] : [actions.buffer];
+      post({ type: 'result', id: msg.id, actions, infer_ms: performance.now() - t0, features }, transfer);
     } catch (err) {
       post({ type: 'infer_error', id: msg.id, message: `the model failed: ${(err as Error).message}`, fatal: true });
     }
   }
 
   post({ type: 'ready', warmup_ms });
+}
+
+/** The features output as its own array (the run's output buffers are not ours to keep), when there is one. */
+function featuresOf(
+  out: Record<string, Tensor>,
+  spec: { name: string; dim: number } | undefined,
+): Float32Array | undefined {
+  if (!spec) return undefined;
+  const f = out[spec.name];
+  if (f.type !== 'float32' || f.size !== spec.dim)
+    throw new Error(`features '${spec.name}': expected ${spec.dim} float32 values, found ${f.size} ${f.type}`);
+  const copy = Float32Array.from(f.data as Float32Array);
+  f.dispose();
+  return copy;
 }
 
 function crash(how: 'exit' | 'throw'): void {

@@ -35,6 +35,6 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'ready'; warmup_ms: number[] }
   | { type: 'load_error'; message: string }
-  | { type: 'result'; id: number; actions: Float32Array; infer_ms: number }
+  | { type: 'result'; id: number; actions: Float32Array; infer_ms: number; features?: Float32Array }
   /** fatal: the model itself failed, further calls are pointless. */
   | { type: 'infer_error'; id: number; message: string; fatal: boolean };

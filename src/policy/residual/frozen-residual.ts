@@ -12,10 +12,11 @@ export interface ResidualFile {
   bytes: Uint8Array;
 }
 
-export function frozenResidual(desc: RobotDescription, file: ResidualFile): ResidualCorrector {
+/** `features`: values per chunk the base model gives (its features output; 0 without one). */
+export function frozenResidual(desc: RobotDescription, file: ResidualFile, features = 0): ResidualCorrector {
   const { manifest, net } = parseResidualOnnx(file.path, file.bytes);
   try {
-    checkBlocks(desc, manifest);
+    checkBlocks(desc, manifest, features);
   } catch (err) {
     throw new ResidualLoadError(`${file.path}: ${(err as Error).message}`);
   }

@@ -3,6 +3,7 @@
 // ResidualLoadError (exit 2 at the command line), with expected vs found.
 import { readFile } from 'node:fs/promises';
 import type { RobotDescription } from '../../robot/index.js';
+import { loadModelManifest } from '../onnx/onnx-file.js';
 import type { ResidualFile } from './frozen-residual.js';
 import { checkBlocks } from './residual-corrector.js';
 import { ResidualLoadError } from './residual-manifest.js';
@@ -44,7 +45,7 @@ export async function loadResidualFor(
       `--residual ${path}: trained at ${m.control_hz} Hz, this run ticks at ${desc.control_hz} Hz`,
     );
   try {
-    checkBlocks(desc, m);
+    checkBlocks(desc, m, (await loadModelManifest(basePolicy)).manifest.features?.dim ?? 0);
   } catch (err) {
     throw new ResidualLoadError(`--residual ${path}: ${(err as Error).message}`);
   }

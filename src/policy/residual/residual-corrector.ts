@@ -14,8 +14,11 @@ export interface MeasuredState {
 
 /** What the control tick calls; implemented here, used by src/runtime/control/ticker.ts. */
 export interface ResidualCorrection {
-  /** Adds the correction for tick k to `action` (the base action for tick k, action layout) in place. */
-  correct(k: number, state: MeasuredState, action: Float64Array, chunk_index: number): void;
+  /**
+   * Adds the correction for tick k to `action` (the base action for tick k, action layout) in place; `features`:
+   * those of the chunk the action came from, when the base model gives them.
+   */
+  correct(k: number, state: MeasuredState, action: Float64Array, chunk_index: number, features?: Float64Array): void;
   /** A new episode, or motion resuming after a hold: the next tick evaluates afresh. */
   reset(): void;
   /** What it did so far, for the run's summary. */
@@ -65,13 +68,14 @@ export class ResidualCorrector implements ResidualCorrection {
     this.scale = Float64Array.from(manifest.scale);
     this.horizon = manifest.base.horizon;
     this.stats = { evaluations: 0, abs_unit_sum: new Float64Array(A), at_bound: new Float64Array(A) };
-    checkBlocks(desc, manifest);
+    // the features' size is checked against the base model where both are known (residual-check.ts)
+    checkBlocks(desc, manifest, manifest.inputs.find((b) => b.block === 'base_features')?.size ?? 0);
   }
 
-  correct(k: number, state: MeasuredState, action: Float64Array, chunk_index: number): void {
+  correct(k: number, state: MeasuredState, action: Float64Array, chunk_index: number, features?: Float64Array): void {
     const every = this.manifest.every_ticks;
     if (k - this.lastEval >= every) {
-      this.fill(state, action, chunk_index);
+      this.fill(state, action, chunk_index, features);
       this.policy(this.inputs, this.u);
       this.count();
       this.lastEval = k;
@@ -96,7 +100,7 @@ export class ResidualCorrector implements ResidualCorrection {
     };
   }
 
-  private fill(state: MeasuredState, action: Float64Array, chunk_index: number): void {
+  private fill(state: MeasuredState, action: Float64Array, chunk_index: number, features?: Float64Array): void {
     let at = 0;
     for (const b of this.manifest.inputs) {
       switch (b.block) {
@@ -111,6 +115,11 @@ export class ResidualCorrector implements ResidualCorrection {
           break;
         case 'chunk_index':
           this.inputs[at] = this.horizon > 1 ? Math.min(1, Math.max(0, chunk_index / (this.horizon - 1))) : 0;
+          break;
+        case 'base_features':
+          // a chunk whose features are no longer kept (rare: 8 chunks back) reads as zeros, never as garbage
+          if (features) this.inputs.set(features, at);
+          else this.inputs.fill(0, at, at + b.size);
           break;
       }
       at += b.size;
@@ -137,13 +146,21 @@ export function deterministicUnit(net: DenseStack): UnitPolicy {
   };
 }
 
-/** Each input block must have the size this robot gives it; throws naming the first that does not. */
-export function checkBlocks(desc: RobotDescription, m: Pick<ResidualManifest, 'inputs' | 'action_names'>): void {
+/**
+ * Each input block must have the size this robot (and the base model's features output, `features` values) gives
+ * it; throws naming the first that does not.
+ */
+export function checkBlocks(
+  desc: RobotDescription,
+  m: Pick<ResidualManifest, 'inputs' | 'action_names'>,
+  features = 0,
+): void {
   const want: Record<string, number> = {
     position_rad: desc.joint_names.length,
     gripper: desc.gripper_names.length,
     base_action: desc.action_names.length,
     chunk_index: 1,
+    base_features: features,
   };
   for (const b of m.inputs)
     if (b.size !== want[b.block])

@@ -17,6 +17,8 @@ export interface ResidualDraft {
   gripper_scale?: number;
   every_ticks?: number;
   hidden: number[];
+  /** Values of the base model's features output to feed the residual (0 or absent: none). */
+  base_features?: number;
 }
 
 export async function residualManifestFor(desc: RobotDescription, d: ResidualDraft): Promise<ResidualManifest> {
@@ -34,6 +36,7 @@ export async function residualManifestFor(desc: RobotDescription, d: ResidualDra
       { block: 'gripper', size: desc.gripper_names.length },
       { block: 'base_action', size: A },
       { block: 'chunk_index', size: 1 },
+      ...(d.base_features ? [{ block: 'base_features' as const, size: d.base_features }] : []),
     ],
     scale: Array.from({ length: A }, (_, i) =>
       isGripperAction(desc, i)

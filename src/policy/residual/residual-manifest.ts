@@ -11,9 +11,16 @@ export const RESIDUAL_METADATA_KEY = 'vla_residual';
  * Blocks of the residual's input vector, in the order listed in the manifest:
  *  - position_rad: the measured arm joints; gripper: the measured grippers (0 closed .. 1 open);
  *  - base_action: the base policy's action for this tick (action layout), before the correction;
- *  - chunk_index: where that action sits in its chunk, 0 (first) .. 1 (last): how stale the base plan is (A2C2).
+ *  - chunk_index: where that action sits in its chunk, 0 (first) .. 1 (last): how stale the base plan is (A2C2);
+ *  - base_features: what the base model saw when it planned that chunk (its features output: keypoints).
  */
-export const RESIDUAL_INPUT_BLOCKS = ['position_rad', 'gripper', 'base_action', 'chunk_index'] as const;
+export const RESIDUAL_INPUT_BLOCKS = [
+  'position_rad',
+  'gripper',
+  'base_action',
+  'chunk_index',
+  'base_features',
+] as const;
 export type ResidualInputBlock = (typeof RESIDUAL_INPUT_BLOCKS)[number];
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 in lowercase hex');

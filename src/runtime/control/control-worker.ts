@@ -32,7 +32,11 @@ async function main(): Promise<void> {
   const built = await configured();
   if (!built) return;
   const desc = built.driver.description;
-  const ring = new ActionRing(data.ring, { capacity: data.ring_capacity, dim: desc.action_names.length });
+  const ring = new ActionRing(data.ring, {
+    capacity: data.ring_capacity,
+    dim: desc.action_names.length,
+    features: data.ring_features,
+  });
   const board = new TickBoard(
     { joints: desc.joint_names.length, grippers: desc.gripper_names.length, dim: desc.action_names.length },
     data.board,
@@ -41,7 +45,7 @@ async function main(): Promise<void> {
     fault_timeout_ms: data.fault_timeout_ms,
     stale_state_ms: data.stale_state_ms,
     max_step_rad: data.max_step_rad,
-    residual: data.residual ? frozenResidual(desc, data.residual) : undefined,
+    residual: data.residual ? frozenResidual(desc, data.residual, data.ring_features) : undefined,
   });
   post({ type: 'ready', description: desc });
   const rt = new RealtimeLoop(loop, built, createPacer(built.pacing, data.spin_ms), data.port, data.fault_timeout_ms);

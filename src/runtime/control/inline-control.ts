@@ -20,6 +20,8 @@ export interface InlineControlOptions {
   max_step_rad?: number;
   /** Corrects each buffered action before safety (a trained residual, or the fine-tuner's exploring actor). */
   residual?: ResidualCorrection;
+  /** Features each chunk carries (the policy's features_dim), kept for the residual. */
+  features?: number;
 }
 
 /** Ticks run between two looks at the event loop when nothing else asks for one (Ctrl-C must get through). */
@@ -43,7 +45,10 @@ export class InlineControl implements ControlPort {
     opts: InlineControlOptions,
   ) {
     const desc = driver.description;
-    this.ring = ActionRing.create({ capacity: DEFAULT_RING_TICKS, dim: desc.action_names.length }, false);
+    this.ring = ActionRing.create(
+      { capacity: DEFAULT_RING_TICKS, dim: desc.action_names.length, features: opts.features },
+      false,
+    );
     this.board = new TickBoard({
       joints: desc.joint_names.length,
       grippers: desc.gripper_names.length,

@@ -46,6 +46,8 @@ export interface ControlWorkerData {
   description: RobotDescription;
   ring: SharedArrayBuffer;
   ring_capacity: number;
+  /** Features per chunk kept in the ring (0: none). */
+  ring_features: number;
   board: SharedArrayBuffer;
   max_step_rad?: number;
   stale_state_ms: number;

@@ -26,6 +26,8 @@ export interface ThreadedControlOptions {
   spin_ms?: number;
   /** A trained residual for the control thread to apply (frozen-residual.ts). */
   residual?: ResidualFile;
+  /** Features each chunk carries (the policy's features_dim), kept for the residual. */
+  features?: number;
 }
 
 type Waiter = { type: FromWorker['type']; resolve: (m: FromWorker) => void; reject: (e: Error) => void };
@@ -62,7 +64,7 @@ export class ThreadedControl implements ControlPort {
     opts: ThreadedControlOptions,
   ): Promise<ThreadedControl> {
     const dim = description.action_names.length;
-    const ring = ActionRing.create({ capacity: DEFAULT_RING_TICKS, dim }, true);
+    const ring = ActionRing.create({ capacity: DEFAULT_RING_TICKS, dim, features: opts.features }, true);
     const board = new TickBoard({
       joints: description.joint_names.length,
       grippers: description.gripper_names.length,
@@ -74,6 +76,7 @@ export class ThreadedControl implements ControlPort {
       description,
       ring: ring.buffer as SharedArrayBuffer,
       ring_capacity: DEFAULT_RING_TICKS,
+      ring_features: opts.features ?? 0,
       board: board.buffer,
       port: port2,
       max_step_rad: opts.max_step_rad,

@@ -54,8 +54,8 @@ export class ControlTicker {
   private minChunk = 0;
   /** Where the command of the last tick came from. */
   source: CommandSource = 'startup';
-  /** A residual policy correcting each buffered action before safety, and the state it reads. */
-  private residual: { correction: ResidualCorrection; state: JointState } | undefined;
+  /** A residual policy correcting each buffered action before safety, the state it reads, its chunk's features. */
+  private residual: { correction: ResidualCorrection; state: JointState; features: Float64Array } | undefined;
 
   constructor(
     private readonly ring: ActionRing,
@@ -73,7 +73,7 @@ export class ControlTicker {
 
   /** Correct every buffered action with `correction`, reading the measured `state` (the control loop's). */
   attachResidual(correction: ResidualCorrection, state: JointState): void {
-    this.residual = { correction, state };
+    this.residual = { correction, state, features: new Float64Array(this.ring.features) };
   }
 
   /** Start (or restart) from where the robot is: the first command holds that pose. */
@@ -122,7 +122,11 @@ export class ControlTicker {
     this.armed = true;
     this.trackSeam(s.chunk_id);
     // after the seam figures (they judge the base policy's chunks), before safety (which bounds the sum)
-    if (this.residual) this.residual.correction.correct(k, this.residual.state, this.target, s.chunk_index ?? 0);
+    const r = this.residual;
+    if (r) {
+      const seen = this.ring.features > 0 && this.ring.readFeatures(s.chunk_id, r.features);
+      r.correction.correct(k, r.state, this.target, s.chunk_index ?? 0, seen ? r.features : undefined);
+    }
     this.safety.limit(this.target, this.last, this.last);
     return this.last;
   }
