@@ -11,7 +11,7 @@ import { ROS_LAYOUTS } from '../../../protocols/ros/layout.js';
 import { type Episode, EpisodeFileError, readEpisode } from '../../recording/index.js';
 import { confirmMotion } from '../../replay/robot/confirm.js';
 import { DEFAULT_EASE_RAD_S, DEFAULT_SETTLE_S } from '../../replay/robot/ease-in.js';
-import { robotReplay } from '../../replay/robot/robot-replay.js';
+import { ROBOT_REPLAY_MARGIN, robotReplay } from '../../replay/robot/robot-replay.js';
 import { buildRobotSummary, formatRobotSummary } from '../../replay/robot/summary.js';
 import { checkRecordedActions, profileForEpisode, ReplayInputError } from '../../replay/sim/replay-input.js';
 import type { RobotDescription } from '../../robot/index.js';
@@ -109,8 +109,8 @@ async function replayOnRobot(file: string, o: Flags, interrupts: Interrupts, log
   }
   const engine = await startOnRobot(driver, description, parts.policy, () => parts.world, {
     blend: 'replace',
-    // the plan is known in advance and served at once: a wide margin only guards against a stalled main thread
-    margin_ticks: 10,
+    // the plan is known in advance and served at once: a wide margin guards against a stalled main thread
+    margin_ticks: ROBOT_REPLAY_MARGIN,
     fault_timeout_ms,
     injected: { base_ms: 0, jitter_ms: 0 },
     seed: ep.meta.seed,

@@ -49,6 +49,11 @@ export interface RobotReplayReport {
   held_ticks: number;
 }
 
+/** Ticks per chunk of a robot replay: 4 s at 50 Hz (the action ring takes chunks of up to half its 512 ticks). */
+export const ROBOT_REPLAY_HORIZON = 200;
+/** Trigger margin of a robot replay (ticks): the buffer keeps at least this much of the plan ahead. */
+export const ROBOT_REPLAY_MARGIN = 75;
+
 export interface RobotReplay {
   policy: RecordedActionsPolicy;
   world: WorldLink;
@@ -74,6 +79,10 @@ export function robotReplay(ep: Episode, d: RobotDescription, o: RobotReplayOpti
     name: 'recorded-actions',
     dim: d.action_names.length,
     control_hz: d.control_hz,
+    // long chunks with a wide trigger margin (robot-command.ts): the plan is known, so the buffer stays seconds
+    // ahead and a stalled main thread cannot starve the ease-in (an empty tick then a catch-up step would move
+    // the arm faster than --ease-speed)
+    horizon: ROBOT_REPLAY_HORIZON,
     track: (obs) => robotTrack(rec, obs.state, Math.max(obs.tick + 1, obs.first_tick_hint ?? 0), ease),
     limit: (target, last, out) => {
       filter.limit(target, last, out);
