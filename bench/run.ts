@@ -5,7 +5,9 @@
 //   VLA_BENCH_UR_S       seconds of the UR-over-rosbridge run at 50 Hz (default 600)
 //   VLA_BENCH_DXL_SOAK_S seconds of the ALOHA serial soak at 50 Hz with 1% CRC errors (default 300)
 //   VLA_BENCH_DXL_CYCLES read+write cycles timed over the Dynamixel ptys (default 2000)
-//   VLA_BENCH_ONLY       comma-separated subset: sim, policy, alloc, runtime, ur, dynamixel, remote, latency, replay
+//   VLA_BENCH_ONLY       comma-separated subset: sim, policy, alloc, runtime, ur, dynamixel, remote, latency,
+//                        replay, rl
+//   VLA_BENCH_RL_EPISODES (default 16), VLA_BENCH_RL_ROUNDS (default 4)
 //   VLA_BENCH_REPLAY_EPISODES (default 100), VLA_BENCH_REPLAY_DEMOS (evaluate this folder, record nothing)
 
 import { expertEngine } from '../src/cli/sim/expert-engine.js';
@@ -16,6 +18,7 @@ import { benchmarkLatencyVerdicts } from './latency-bench.js';
 import { benchmarkPolicy } from './policy-bench.js';
 import { benchmarkRemote } from './remote-bench.js';
 import { benchmarkReplay } from './replay-bench.js';
+import { benchmarkRl } from './rl-bench.js';
 import { benchmarkInsert, benchmarkJitter, benchmarkLatencySweep, benchmarkSeams } from './runtime-bench.js';
 import { benchmarkUrRos } from './ur-ros-bench.js';
 
@@ -23,7 +26,7 @@ const episodes = Number(process.env.VLA_BENCH_EPISODES ?? 100);
 const jitter_s = Number(process.env.VLA_BENCH_JITTER_S ?? 60);
 const ur_s = Number(process.env.VLA_BENCH_UR_S ?? 600);
 const only = new Set(
-  (process.env.VLA_BENCH_ONLY ?? 'sim,policy,alloc,runtime,ur,dynamixel,remote,latency,replay').split(','),
+  (process.env.VLA_BENCH_ONLY ?? 'sim,policy,alloc,runtime,ur,dynamixel,remote,latency,replay,rl').split(','),
 );
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 const result: Record<string, unknown> = { node: process.version, date: new Date().toISOString() };
@@ -75,4 +78,5 @@ if (only.has('latency')) {
   result.latency = await benchmarkLatencyVerdicts((m) => log(`latency: ${m}`));
 }
 if (only.has('replay')) result.replay = await benchmarkReplay(log);
+if (only.has('rl')) result.rl = await benchmarkRl(log);
 process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

@@ -2,6 +2,7 @@
 // latency, safety), here in the embedded sim. A small residual learns bounded per-joint corrections from sparse
 // success; progress, held-out evaluations, checkpoints (exact resume), a collapse guard, and the best residual as
 // ONNX for `vla-run --residual`.
+import { availableParallelism } from 'node:os';
 import { Command } from 'commander';
 import { PolicyLoadError } from '../policy/onnx/manifest.js';
 import { loadModelManifest } from '../policy/onnx/onnx-file.js';
@@ -10,6 +11,7 @@ import { fileSha256 } from '../policy/residual/residual-onnx.js';
 import { FINETUNE_DEFAULTS, type FinetuneConfig } from '../rl/finetune-config.js';
 import { runNameProblem } from '../rl/run-name.js';
 import { EXIT, intArg, numArg, runProgram, UsageError } from './common.js';
+import { ACTOR_HELP, actorCommand, endpointArg, type PoolFlags } from './finetune/actor-command.js';
 import { readRunConfig } from './finetune/finetune-run.js';
 import { runSession } from './finetune/finetune-session.js';
 import { robotDescription } from './run/robot-args.js';
@@ -17,11 +19,19 @@ import { robotArg, TASK_HELP, taskArg } from './sim/args.js';
 
 const d = FINETUNE_DEFAULTS;
 
+// Local actor processes by default: the learner needs a core of its own. Measured on 2 cores (`rl` benchmark, and
+// 10-round runs): rounds are learner-bound, so a second actor only competes with it (rounds as fast, or slower),
+// while one actor beside the learner beats episodes in the learner's thread by ~8%; 2 actors from 3 cores.
+const DEFAULT_ACTORS = Math.max(1, Math.min(2, availableParallelism() - 1));
+const collect = (value: string, prev: string[] = []): string[] => [...prev, value];
+
 const program = new Command('vla-finetune')
   .description(
     'Fine-tune a residual policy on top of a frozen base policy with reinforcement learning (SAC in the RLPD ' +
       "style, sparse success reward) on the runtime's own loop in the embedded sim.",
   )
+  // the learner's options go before `actor`, so `vla-finetune actor --base ...` is the subcommand's
+  .enablePositionalOptions()
   .option('--robot <name>', 'ur5 | ur5e | aloha')
   .option('--task <name>', TASK_HELP)
   .option('--sim', 'in the embedded MuJoCo sim (the only place for now; on the robot: a later release)')
@@ -45,6 +55,7 @@ const program = new Command('vla-finetune')
   .option('--eval-episodes <n>', 'episodes per evaluation (seeds 20000, 20001, ...)', String(d.schedule.eval_episodes))
   .option('--offline-episodes <n>', 'base-policy episodes for the offline buffer', String(d.schedule.offline_episodes))
   .option('--scale-deg <deg>', 'largest correction per joint', String((d.residual.joint_scale_rad * 180) / Math.PI))
+  .option('--no-features', 'the residual sees no base-model features, even when the base model gives them')
   .option('--every-ticks <n>', 'ticks between residual evaluations (held in between)', String(d.residual.every_ticks))
   .option(
     '--initial-bound <x>',
@@ -68,6 +79,17 @@ const program = new Command('vla-finetune')
     'rollbacks to the best checkpoint before the run stops',
     String(d.collapse.max_collapses),
   )
+  .option(
+    '--actors <n>',
+    `rollout actor processes started on this machine (default ${DEFAULT_ACTORS}); 0: only actors that join from ` +
+      'other machines (vla-finetune actor --learner tcp://HOST:PORT)',
+  )
+  .option('--in-process', "episodes in the learner's own thread between its updates: no actor processes, no sockets")
+  .option('--learner-bind <endpoint>', 'where actors connect (port 0: any free port)', 'tcp://127.0.0.1:0')
+  .option('--actor-wait <s>', 'episodes waiting and no actor ready this long: the run stops (exit 1)', '120')
+  .option('--actor-timeout <s>', 'an actor silent this long is lost; its episodes run on the others', '15')
+  .option('--curve-secret-key <file>', "encrypt the actors' link with CurveZMQ: the learner's NAME.key_secret")
+  .option('--allow-client-key <file|dir>', 'with --curve-secret-key: an actor public key let in (repeat)', collect)
   .option('--json', 'print exactly one JSON object on stdout at the end')
   .addHelpText(
     'after',
@@ -81,6 +103,10 @@ Examples:
 Training episodes use seeds below 10000; evaluations during the run use 20000 and up; keep 10000-19999 for your
 own held-out test. runs/NAME/ holds config.json, metrics.jsonl, checkpoints/, best.json, residual.onnx (the best
 so far), dashboard.html and success.png.
+
+Episodes run in --actors processes next to the learner; actors on other machines join with
+  vla-finetune --robot ur5e --sim --run pp-2 --actors 0 --learner-bind tcp://0.0.0.0:5560   (the learner)
+  vla-finetune actor --learner tcp://LEARNER-HOST:5560                                       (each actor)
 
 Exit codes: 0 done (budget reached), 1 stopped by the collapse guard or a fault, 2 bad usage or input, 130 Ctrl-C
 (a checkpoint is written first).`,
@@ -98,7 +124,7 @@ Exit codes: 0 done (budget reached), 1 stopped by the collapse guard or a fault,
     };
     const { config, runDir, resume } = o.resume !== undefined ? await resumed(o) : await fresh(o);
     const desc = await robotDescription(config.robot, undefined, 50);
-    const end = await runSession({ config, runDir, resume, budget, desc, json });
+    const end = await runSession({ config, runDir, resume, budget, desc, json, pool: poolFlags(o) });
     process.exitCode = end.reason === 'collapse' ? EXIT.check_failed : end.reason === 'interrupted' ? 130 : EXIT.ok;
   });
 
@@ -121,18 +147,20 @@ async function fresh(o: Record<string, unknown>): Promise<{ config: FinetuneConf
   const sha256 = await fileSha256(base).catch((err: NodeJS.ErrnoException) => {
     throw new UsageError(`--base ${base}: cannot read it (${err.code ?? err.message})`);
   });
+  const baseFacts = await baseModel(base);
   const config: FinetuneConfig = {
     ...d,
     run,
     robot,
     task,
-    base: { path: base, sha256, horizon: await baseHorizon(base) },
+    base: { path: base, sha256, horizon: baseFacts.horizon },
     seed: intArg('--seed', o.seed as string, 0),
     latency_ms: numArg('--latency-ms', o.latencyMs as string, 0, 10_000),
     residual: {
       ...d.residual,
       joint_scale_rad: (numArg('--scale-deg', o.scaleDeg as string, 0.01, 45) * Math.PI) / 180,
       every_ticks: intArg('--every-ticks', o.everyTicks as string, 1, 100),
+      base_features: o.features === false ? 0 : baseFacts.features,
     },
     learner: {
       ...d.learner,
@@ -156,14 +184,44 @@ async function fresh(o: Record<string, unknown>): Promise<{ config: FinetuneConf
   return { config, runDir: `${o.runsDir as string}/${run}`, resume: false };
 }
 
-/** The base model's chunk length, from its manifest; a file that is no policy is bad input. */
-async function baseHorizon(path: string): Promise<number> {
+/** The base model's chunk length and features size, from its manifest; a file that is no policy is bad input. */
+async function baseModel(path: string): Promise<{ horizon: number; features: number }> {
   try {
-    return (await loadModelManifest(path)).manifest.action.horizon;
+    const { manifest } = await loadModelManifest(path);
+    return { horizon: manifest.action.horizon, features: manifest.features?.dim ?? 0 };
   } catch (err) {
     if (err instanceof PolicyLoadError) throw new UsageError(`--base ${err.message}`);
     throw err;
   }
+}
+
+program
+  .command('actor')
+  .description(
+    'a rollout actor for a learner (vla-finetune --learner-bind ...): runs the episodes it is sent in the embedded ' +
+      'sim and sends back their transitions; exits 0 when the learner is done',
+  )
+  .option('--learner <endpoint>', "the learner's tcp://HOST:PORT (required)")
+  .option('--base <model.onnx>', "the base model file here, if not at the learner's path (same SHA-256)")
+  .option('--name <name>', "this actor's name in the learner's log (default actor-PID)")
+  .option('--curve-server-key <file>', 'with a CURVE learner: its public key (NAME.key)')
+  .option('--curve-client-key <file>', "with a CURVE learner: this actor's key pair (NAME.key_secret)")
+  .addHelpText('after', ACTOR_HELP)
+  .action(actorCommand);
+
+function poolFlags(o: Record<string, unknown>): PoolFlags {
+  const in_process = o.inProcess === true;
+  if (in_process && (o.actors !== undefined || o.learnerBind !== 'tcp://127.0.0.1:0' || o.curveSecretKey))
+    throw new UsageError('--in-process runs no actors: leave out --actors, --learner-bind and the CURVE flags');
+  return {
+    actors: o.actors === undefined ? DEFAULT_ACTORS : intArg('--actors', o.actors as string, 0, 256),
+    in_process,
+    bind: endpointArg('--learner-bind', o.learnerBind as string) as string,
+    wait_s: numArg('--actor-wait', o.actorWait as string, 0.1, 1e6),
+    actor_timeout_s: numArg('--actor-timeout', o.actorTimeout as string, 0.1, 1e6),
+    ...(o.curveSecretKey ? { curveSecretKey: o.curveSecretKey as string } : {}),
+    ...(o.allowClientKey ? { allowClientKey: o.allowClientKey as string[] } : {}),
+  };
 }
 
 await runProgram(program, process.argv, 'vla-finetune');

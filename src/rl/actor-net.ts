@@ -5,7 +5,10 @@
 import { type DenseLayer, DenseStack } from '../policy/residual/dense-stack.js';
 import type { UnitPolicy } from '../policy/residual/residual-corrector.js';
 import type { Rng } from '../util/rng.js';
-import { LOG_STD_MAX, LOG_STD_MIN } from './sac-learner.js';
+
+/** The actor's log std is squashed into this range (here, so actors need not load TensorFlow.js). */
+export const LOG_STD_MIN = -5;
+export const LOG_STD_MAX = 2;
 
 /** Parameter arrays of an actor (w0, b0, w1, b1, ...; as Mlp.values() gives them) as dense layers. */
 export function actorLayers(values: Float32Array[], sizes: number[]): DenseLayer[] {

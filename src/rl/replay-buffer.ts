@@ -58,18 +58,35 @@ export class ReplayBuffer {
 
   static fromState(state: ReplayBufferState): ReplayBuffer {
     const b = new ReplayBuffer(state.capacity, state.obs_dim, state.action_dim);
+    const rows = Math.min(state.added, state.capacity);
     for (const k of ['obs', 'action', 'reward', 'terminal', 'next_obs'] as const) {
-      if (state[k].length !== b.s[k].length)
-        throw new Error(`replay buffer state: '${k}' has ${state[k].length} values, expected ${b.s[k].length}`);
+      const full = b.s[k].length;
+      const filled = (full / state.capacity) * rows;
+      // the filled rows; checkpoints written before held the whole capacity
+      if (state[k].length !== filled && state[k].length !== full)
+        throw new Error(`replay buffer state: '${k}' has ${state[k].length} values, expected ${filled}`);
       b.s[k].set(state[k]);
     }
     b.s.added = state.added;
     return b;
   }
 
-  /** The arrays themselves (not copies): a checkpoint writes them out as they are. */
+  /**
+   * The filled rows (views, not copies): a checkpoint holds what the buffer holds, not its capacity (500k empty
+   * rows made each checkpoint 1.1 GB). Rows fill from 0 until the ring wraps, so they are the first `size`.
+   */
   state(): Readonly<ReplayBufferState> {
-    return this.s;
+    const { obs_dim: O, action_dim: A } = this.s;
+    const n = this.size;
+    const s = this.s;
+    return {
+      ...s,
+      obs: s.obs.subarray(0, n * O),
+      action: s.action.subarray(0, n * A),
+      reward: s.reward.subarray(0, n),
+      terminal: s.terminal.subarray(0, n),
+      next_obs: s.next_obs.subarray(0, n * O),
+    };
   }
 
   get size(): number {

@@ -6,6 +6,7 @@
 // a checkpoint continues exactly as if never stopped. The wasm backend runs on one thread (deterministic sums).
 import type * as TF from '@tensorflow/tfjs';
 import { Rng } from '../util/rng.js';
+import { LOG_STD_MAX, LOG_STD_MIN } from './actor-net.js';
 import { Adam, globalNorm, Mlp } from './mlp.js';
 import { newBatch, type ReplayBuffer, sampleMixed, type TransitionBatch } from './replay-buffer.js';
 
@@ -68,9 +69,8 @@ export interface UpdateMetrics {
   actor_grad_norm: number;
 }
 
-/** The actor's log std is squashed into this range (shared with the JavaScript actor in actor-net.ts). */
-export const LOG_STD_MIN = -5;
-export const LOG_STD_MAX = 2;
+export { LOG_STD_MAX, LOG_STD_MIN };
+
 const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
 
 export class SacLearner {

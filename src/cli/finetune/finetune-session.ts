@@ -6,13 +6,14 @@ import { residualManifestFor } from '../../policy/residual/residual-draft.js';
 import { inputSize } from '../../policy/residual/residual-manifest.js';
 import type { FinetuneConfig } from '../../rl/finetune-config.js';
 import { actorSizes, type FinetuneContext, type FinetuneEnd, initialState, runRounds } from '../../rl/finetune-loop.js';
-import { type ActorSetup, LocalPool } from '../../rl/rollout-pool.js';
+import type { ActorSetup } from '../../rl/rollout-pool.js';
 import { latestRunState, type RunState, readBest } from '../../rl/run-state.js';
 import type { RobotDescription } from '../../robot/index.js';
 import { progress } from '../../telemetry/progress.js';
 import { tfWasm } from '../../train/tf-backend.js';
 import { monotonicMs } from '../../util/clock.js';
 import { UsageError } from '../common.js';
+import { type PoolFlags, startPool } from './actor-command.js';
 import { createRunDir, exportBestResidual, MetricsLog } from './finetune-run.js';
 
 export interface SessionArgs {
@@ -22,6 +23,8 @@ export interface SessionArgs {
   budget: { rounds?: number; minutes?: number };
   desc: RobotDescription;
   json: boolean;
+  /** Where episodes run: local actor processes, actors joining over ZeroMQ, or this thread. */
+  pool: PoolFlags;
 }
 
 export async function runSession(a: SessionArgs): Promise<FinetuneEnd> {
@@ -34,16 +37,13 @@ export async function runSession(a: SessionArgs): Promise<FinetuneEnd> {
     gripper_scale: c.residual.gripper_scale,
     every_ticks: c.residual.every_ticks,
     hidden: c.residual.hidden,
+    base_features: c.residual.base_features,
   });
   if (manifest.base.sha256 !== c.base.sha256)
     throw new UsageError(`${c.base.path} is not the base model the run started with (its SHA-256 differs)`);
   const O = inputSize(manifest);
   const A = desc.action_names.length;
   const sizes = actorSizes(c, O, A);
-  const resumed = a.resume ? await resumeState(a.runDir) : undefined;
-  if (!a.resume) await createRunDir(a.runDir, c);
-  const log = new MetricsLog(a.runDir);
-  if (resumed) await log.loadPrevious(resumed.round);
   const setup: ActorSetup = {
     description: desc,
     task: c.task as ActorSetup['task'],
@@ -53,7 +53,22 @@ export async function runSession(a: SessionArgs): Promise<FinetuneEnd> {
     seed: c.seed,
     actor_sizes: sizes,
   };
-  const pool = await LocalPool.create(setup, zeroActor(sizes));
+  // bound first (a bad --learner-bind fails before the run folder exists), actor processes once it does
+  const { pool, startActors, close } = await startPool(a.pool, setup, zeroActor(sizes), (line) =>
+    process.stderr.write(`vla-finetune: ${line}\n`),
+  );
+  let resumed: RunState | undefined;
+  let log: MetricsLog;
+  try {
+    resumed = a.resume ? await resumeState(a.runDir) : undefined;
+    if (!a.resume) await createRunDir(a.runDir, c);
+    log = new MetricsLog(a.runDir);
+    if (resumed) await log.loadPrevious(resumed.round);
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  startActors();
   let stop = false;
   const onSignal = () => {
     stop = true;
@@ -94,7 +109,7 @@ export async function runSession(a: SessionArgs): Promise<FinetuneEnd> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    await pool.close();
+    await close();
   }
 }
 

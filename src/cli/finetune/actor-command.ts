@@ -1,0 +1,269 @@
+// Actors for vla-finetune, both sides of the command line: `vla-finetune actor --learner tcp://HOST:PORT` (one rollout
+// actor, on this machine or another), and the learner's pool: a ZmqPool on --learner-bind with N local actor
+// processes (the same binary, `actor` subcommand) started next to it and ended with it. Local actors run in their
+// own process group, so a Ctrl-C in the terminal reaches only the learner, which lets them finish the round it
+// checkpoints and then says bye; should the learner die without a bye, they see their IPC channel close and exit.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readdir, stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { curveKeyPair } from 'zeromq';
+import { readKeyFile } from '../../../protocols/policy-server/curve.js';
+import { reachableAs } from '../../../protocols/rl-actor/setup.js';
+import { ActorWorker } from '../../rl/actor-worker.js';
+import { type ActorSetup, LocalPool, type RolloutPool } from '../../rl/rollout-pool.js';
+import { type PoolEvent, ZmqPool } from '../../rl/zmq-pool.js';
+import { UsageError } from '../common.js';
+
+const BIN = fileURLToPath(new URL('../../../../bin/vla-finetune.js', import.meta.url));
+/** How a local actor gets its CURVE key pair (never on the command line, which `ps` shows to everyone). */
+const CURVE_ENV = 'VLA_FINETUNE_ACTOR_CURVE';
+
+export const ACTOR_HELP = `
+Examples:
+  vla-finetune --robot ur5e --sim --run pp-2 --actors 0 --learner-bind tcp://0.0.0.0:5560   (on the learner)
+  vla-finetune actor --learner tcp://learner-host:5560                                       (on each actor)
+  vla-finetune actor --learner tcp://learner-host:5560 --base /data/ur5e-pick-place.onnx \\
+      --curve-server-key keys/learner.key --curve-client-key keys/actor1.key_secret
+
+The base model file must be the learner's, byte for byte (SHA-256); the actor refuses another with exit 2.
+Exit codes: 0 the learner is done, 1 a fault (or the learner that started it is gone), 2 a setup this actor
+cannot run or bad usage, 130 Ctrl-C. It waits for a learner that is not there yet (and reconnects after a
+restart), saying so every 10 s.`;
+
+export interface ActorFlags {
+  learner?: string;
+  base?: string;
+  name?: string;
+  curveServerKey?: string;
+  curveClientKey?: string;
+}
+
+/** `vla-finetune actor`: runs until the learner says bye (0), refuses a setup it cannot run (2) or Ctrl-C (130). */
+export async function actorCommand(o: ActorFlags): Promise<void> {
+  const learner = endpointArg('--learner', o.learner);
+  if (!learner)
+    throw new UsageError('--learner tcp://HOST:PORT is required (where vla-finetune --learner-bind listens)');
+  const log = (line: string) => process.stderr.write(`vla-finetune actor: ${line}\n`);
+  const worker = new ActorWorker({
+    learner,
+    ...(o.name ? { name: o.name } : {}),
+    ...(o.base ? { base_path: o.base } : {}),
+    ...(await actorCurve(o)),
+    log,
+  });
+  const onSignal = () => worker.stop({ code: 130, message: 'interrupted' });
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  // started by a learner: its going away without a bye (killed) ends this actor too
+  const onOrphan = () => worker.stop({ code: 1, message: 'the learner process that started this actor is gone' });
+  if (process.send) process.once('disconnect', onOrphan);
+  const end = await worker.done;
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  process.off('disconnect', onOrphan);
+  if (process.connected) process.disconnect();
+  const c = worker.counters;
+  log(`${end.message} (${c.episodes} episodes, ${c.malformed} malformed messages dropped)`);
+  if (end.code === 2) throw new UsageError(end.message);
+  process.exitCode = end.code;
+}
+
+async function actorCurve(
+  o: ActorFlags,
+): Promise<{ curve?: { server_key: string; public_key: string; secret_key: string } }> {
+  const env = process.env[CURVE_ENV];
+  if (env && !o.curveServerKey && !o.curveClientKey) return { curve: JSON.parse(env) };
+  if (!o.curveServerKey && !o.curveClientKey) return {};
+  if (!o.curveServerKey || !o.curveClientKey)
+    throw new UsageError("CURVE needs both --curve-server-key (the learner's NAME.key) and --curve-client-key");
+  const server = await readKeyFile(o.curveServerKey).catch(usage);
+  const mine = await readKeyFile(o.curveClientKey).catch(usage);
+  if (!mine.secret_key)
+    throw new UsageError(`--curve-client-key ${o.curveClientKey}: no secret-key in it (give NAME.key_secret)`);
+  return { curve: { server_key: server.public_key, public_key: mine.public_key, secret_key: mine.secret_key } };
+}
+
+export interface PoolFlags {
+  /** Local actor processes; 0: only actors that join from elsewhere. */
+  actors: number;
+  /** Episodes in the learner's own thread, between its updates (LocalPool: no processes, no sockets). */
+  in_process: boolean;
+  bind: string;
+  wait_s: number;
+  actor_timeout_s: number;
+  curveSecretKey?: string;
+  allowClientKey?: string[];
+}
+
+/** The pool a session runs on, and how to end it (its local actor processes with it). */
+export async function startPool(
+  f: PoolFlags,
+  setup: ActorSetup,
+  initial: Float32Array[],
+  log: (line: string) => void,
+): Promise<{ pool: RolloutPool; startActors: () => void; close: () => Promise<void> }> {
+  if (f.in_process) {
+    const pool = await LocalPool.create(setup, initial);
+    return { pool, startActors: () => {}, close: () => pool.close() };
+  }
+  const learnerCurve = await learnerKeys(f);
+  // local actors get a key pair of their own, made for this session and let in with the others
+  const local = learnerCurve && f.actors > 0 ? curveKeyPair() : undefined;
+  const curve = learnerCurve && {
+    secret_key: learnerCurve.secret_key,
+    allowed_client_keys: [...learnerCurve.allowed, ...(local ? [local.publicKey] : [])],
+  };
+  const pool = await ZmqPool.start({
+    bind: f.bind,
+    setup,
+    ...(curve ? { curve } : {}),
+    wait_ms: f.wait_s * 1000,
+    actor_timeout_ms: f.actor_timeout_s * 1000,
+    on_event: (e) => logEvent(e, log),
+  }).catch((err: Error) => {
+    throw new UsageError(`--learner-bind: ${err.message}`);
+  });
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (local && learnerCurve)
+    env[CURVE_ENV] = JSON.stringify({
+      server_key: learnerCurve.public_key,
+      public_key: local.publicKey,
+      secret_key: local.secretKey,
+    });
+  const connect = reachableAs(pool.endpoint, '127.0.0.1');
+  let closing = false;
+  let alive = f.actors;
+  // one local actor gone: its episodes run on the others once it is found silent; the last one gone ends the run
+  // now (its message says why) rather than at the deadline
+  const children: ChildProcess[] = [];
+  const startActors = () => {
+    for (let i = 1; i <= f.actors; i++)
+      children.push(
+        startActor(i, connect, env, log, (why) => {
+          alive--;
+          if (closing) return;
+          log(`local actor ${i} ${why}`);
+          if (alive === 0) pool.fail(new Error(`local actor ${i} ${why}`));
+        }),
+      );
+    const pids = children.map((c) => c.pid).join(', ');
+    log(
+      f.actors > 0
+        ? `learner at ${pool.endpoint}, ${f.actors} local actor process(es) (pid ${pids})`
+        : `learner at ${pool.endpoint}: waiting for actors; on each machine: vla-finetune actor --learner ` +
+            reachableAs(pool.endpoint, hostname()),
+    );
+  };
+  return {
+    pool,
+    startActors,
+    close: async () => {
+      closing = true;
+      const c = pool.counters;
+      const malformed = Object.values(c.malformed).reduce((a, b) => a + (b ?? 0), 0);
+      if (c.actors_lost || c.jobs_requeued || malformed || c.stale_results || c.refusals.length)
+        log(
+          `actors: ${c.episodes} episodes; ${c.actors_lost} lost, ${c.jobs_requeued} episode(s) run again, ` +
+            `${c.refusals.length} refused the setup, ${malformed} malformed and ${c.stale_results} stale ` +
+            'messages dropped',
+        );
+      await pool.close(); // bye: the actors exit 0
+      await Promise.all(children.map((c) => ended(c, 5000)));
+    },
+  };
+}
+
+function startActor(
+  i: number,
+  endpoint: string,
+  env: NodeJS.ProcessEnv,
+  log: (line: string) => void,
+  onUnexpectedExit: (why: string) => void,
+): ChildProcess {
+  const child = spawn(process.execPath, [BIN, 'actor', '--learner', endpoint, '--name', `local-${i}`], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    detached: true,
+  });
+  let last = '';
+  let buffered = '';
+  child.stderr?.setEncoding('utf8').on('data', (text: string) => {
+    const lines = (buffered + text).split('\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines.filter(Boolean)) {
+      last = line.replace(/^vla-finetune actor: /, '');
+      log(`[actor ${i}] ${last}`);
+    }
+  });
+  let gone = false;
+  const exit = (why: string) => {
+    if (!gone) onUnexpectedExit(why);
+    gone = true;
+  };
+  child.on('exit', (code, signal) => exit(`exited (${signal ?? `code ${code}`}): ${last || 'no message'}`));
+  child.on('error', (err) => exit(`could not start: ${err.message}`));
+  return child;
+}
+
+/** Waits for a child to exit; past `ms` it is killed. */
+function ended(child: ChildProcess, ms: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+function logEvent(e: PoolEvent, log: (line: string) => void): void {
+  if (e.type === 'actor_ready') log(`actor ready: ${e.actor}`);
+  else if (e.type === 'actor_back') log(`actor back: ${e.actor}`);
+  else if (e.type === 'actor_refused') log(`actor refused the setup: ${e.actor}: ${e.reason}`);
+  else if (e.type === 'actor_lost')
+    log(`actor lost: ${e.actor}, silent ${(e.silent_ms / 1000).toFixed(1)} s; ${e.requeued} episode(s) run elsewhere`);
+  else if (e.type === 'malformed') log(`dropped a malformed message (${e.kind}): ${e.message}`);
+  else log(`warning: ${e.message}`);
+}
+
+async function learnerKeys(
+  f: PoolFlags,
+): Promise<{ secret_key: string; public_key: string; allowed: string[] } | undefined> {
+  const allowed = f.allowClientKey ?? [];
+  if (!f.curveSecretKey) {
+    if (allowed.length) throw new UsageError('--allow-client-key needs --curve-secret-key');
+    return undefined;
+  }
+  const mine = await readKeyFile(f.curveSecretKey).catch(usage);
+  if (!mine.secret_key)
+    throw new UsageError(`--curve-secret-key ${f.curveSecretKey}: no secret-key in it (give NAME.key_secret)`);
+  if (allowed.length === 0 && f.actors === 0)
+    throw new UsageError('--curve-secret-key needs --allow-client-key: the public keys of the actors let in');
+  const keys: string[] = [];
+  for (const path of allowed) {
+    const isDir = await stat(path).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
+    const files = isDir ? (await readdir(path)).filter((n) => n.endsWith('.key')).map((n) => join(path, n)) : [path];
+    if (files.length === 0) throw new UsageError(`--allow-client-key ${path}: no *.key files in that folder`);
+    for (const file of files) keys.push((await readKeyFile(file).catch(usage)).public_key);
+  }
+  return { secret_key: mine.secret_key, public_key: mine.public_key, allowed: keys };
+}
+
+/** tcp://HOST:PORT (zmq:// is taken as tcp://), or undefined when not given. */
+export function endpointArg(flag: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const e = value.replace(/^zmq:/i, 'tcp:');
+  if (!/^tcp:\/\/[^:/]+:\d+$/.test(e) && !/^tcp:\/\/\[[^\]]+\]:\d+$/.test(e) && !/^ipc:\/\/.+/.test(e))
+    throw new UsageError(`${flag} ${value}: expected tcp://HOST:PORT, e.g. tcp://10.0.0.5:5560`);
+  return e;
+}
+
+const usage = (err: Error): never => {
+  throw new UsageError(err.message);
+};

@@ -1,0 +1,400 @@
+// Rollout actors in other processes or on other machines (protocols/rl-actor/protocol.ts): the learner binds a
+// ROUTER, actors connect, say hello, get the setup and answer ready; jobs go to ready actors (a round's worth each,
+// run while the learner trains) and results come back in job order, whichever actor ran them. An episode depends
+// only on its job and weights, so the data, and the learner's weights, are those of LocalPool. The learner's event
+// loop blocks while TensorFlow.js trains: ZeroMQ queues the messages meanwhile, and the liveness check forgives
+// silence the learner itself caused (see tick). An actor silent for actor_timeout_ms is lost and its jobs run
+// elsewhere; no ready actor for wait_ms fails the run with a message that says so, instead of waiting forever.
+import { createHash, randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Context, Router } from 'zeromq';
+import { ZapHandler } from '../../protocols/policy-server/curve.js';
+import { Outbox } from '../../protocols/rl-actor/outbox.js';
+import {
+  ActorMessageSchema,
+  f32Frame,
+  header,
+  type LearnerMessage,
+  MAX_MESSAGE_BYTES,
+  type Malformed,
+  parseMessage,
+  type ResultHeader,
+  readArrays,
+  type WireSetup,
+  WireSetupSchema,
+} from '../../protocols/rl-actor/protocol.js';
+import { isLoopback, reachableAs, toWireSetup } from '../../protocols/rl-actor/setup.js';
+import { inputSize } from '../policy/residual/residual-manifest.js';
+import type { ActorSetup, ActorWeights, EpisodeJob, RolloutPool } from './rollout-pool.js';
+import type { RolloutEpisode } from './sim-rollouts.js';
+
+export interface ZmqPoolOptions {
+  /** ZeroMQ endpoint to bind, e.g. tcp://127.0.0.1:0 (port 0: any free port; see `endpoint`). */
+  bind: string;
+  setup: ActorSetup;
+  /** CurveZMQ: the learner's secret key and the public keys of the actors let in (Z85). */
+  curve?: { secret_key: string; allowed_client_keys: readonly string[] };
+  /** How often actors send a heartbeat (default 1000 ms). */
+  heartbeat_ms?: number;
+  /** An actor silent this long (learner stalls not counted) is lost; its jobs go to others (default 15 s). */
+  actor_timeout_ms?: number;
+  /** Episodes waiting and no ready actor this long: the waiting runs fail with NoActorError (default 120 s). */
+  wait_ms?: number;
+  /** Jobs an actor holds at once (default 4: a whole round, run while the learner trains on the last). */
+  jobs_per_actor?: number;
+  on_event?: (e: PoolEvent) => void;
+}
+
+export type PoolEvent =
+  | { type: 'actor_ready'; actor: string }
+  | { type: 'actor_back'; actor: string }
+  | { type: 'actor_refused'; actor: string; reason: string }
+  | { type: 'actor_lost'; actor: string; silent_ms: number; requeued: number }
+  | { type: 'malformed'; kind: string; message: string }
+  | { type: 'warning'; message: string };
+
+/** No actor was ready to take the waiting episodes within the deadline. */
+export class NoActorError extends Error {
+  override readonly name = 'NoActorError';
+}
+
+interface Peer {
+  rid: Buffer;
+  name: string;
+  state: 'setup' | 'ready' | 'lost';
+  was_ready: boolean;
+  outstanding: Map<number, Pending>;
+  /** The weights this actor was last sent (it keeps them), null: send them with its next job. */
+  weights_id: string | null;
+  last_seen: number;
+}
+
+type Batch = {
+  results: RolloutEpisode[];
+  left: number;
+  resolve: (eps: RolloutEpisode[]) => void;
+  reject: (e: Error) => void;
+};
+/** Weights as frames, named by a hash of their values (a version number may be reused after a rollback). */
+type WireWeights = { id: string; version: number; frames: Buffer[] };
+type Pending = { id: number; batch: Batch; index: number; job: EpisodeJob; weights: WireWeights; bound: number };
+
+export class ZmqPool implements RolloutPool {
+  /** The bound endpoint (a port 0 resolved to the real one). */
+  readonly endpoint: string;
+  readonly session = randomBytes(8).toString('hex');
+  readonly counters = {
+    malformed: {} as Partial<Record<Malformed['kind'] | 'result', number>>,
+    stale_results: 0,
+    duplicate_results: 0,
+    unknown_peer: 0,
+    actors_lost: 0,
+    jobs_requeued: 0,
+    episodes: 0,
+    refusals: [] as string[],
+  };
+  private readonly peers = new Map<string, Peer>();
+  private readonly pending = new Map<number, Pending>();
+  private readonly queue: Pending[] = [];
+  private readonly weightCache = new WeakMap<Float32Array[], WireWeights>();
+  private readonly obs_dim: number;
+  private readonly action_dim: number;
+  private readonly heartbeat_ms: number;
+  private readonly timer: NodeJS.Timeout;
+  private readonly outbox: Outbox;
+  private nextJob = 1;
+  private lastTick = performance.now();
+  private noActorSince: number | undefined;
+  private closed = false;
+
+  private constructor(
+    private readonly router: Router,
+    private readonly zap: ZapHandler | undefined,
+    private readonly opts: ZmqPoolOptions,
+    private readonly wire: WireSetup,
+  ) {
+    this.endpoint = router.lastEndpoint ?? opts.bind;
+    this.outbox = new Outbox(router);
+    this.obs_dim = inputSize(opts.setup.manifest);
+    this.action_dim = opts.setup.manifest.action_names.length;
+    this.heartbeat_ms = opts.heartbeat_ms ?? 1000;
+    this.timer = setInterval(() => this.tick(), Math.max(10, this.heartbeat_ms / 2));
+    void this.receiveLoop();
+  }
+
+  /** Bind and wait for actors. Rejects naming the endpoint when it cannot bind. */
+  static async start(opts: ZmqPoolOptions): Promise<ZmqPool> {
+    const wire = WireSetupSchema.parse(toWireSetup(opts.setup));
+    const context = new Context();
+    const c = opts.curve;
+    const zap = c ? await ZapHandler.start(context, c.allowed_client_keys) : undefined;
+    const router = new Router({
+      context,
+      linger: 0,
+      maxMessageSize: MAX_MESSAGE_BYTES,
+      ...(c ? { curveServer: true, curveSecretKey: c.secret_key } : {}),
+    });
+    try {
+      await router.bind(opts.bind);
+    } catch (err) {
+      router.close();
+      zap?.close();
+      throw new Error(`cannot bind ${opts.bind}: ${(err as Error).message}`);
+    }
+    const pool = new ZmqPool(router, zap, opts, wire);
+    if (!c && !isLoopback(pool.endpoint))
+      opts.on_event?.({
+        type: 'warning',
+        message:
+          `${pool.endpoint} is reachable from other machines and CURVE is off: anyone who reaches it can take jobs ` +
+          'and send transitions into the replay buffer; add --curve-secret-key and --allow-client-key',
+      });
+    return pool;
+  }
+
+  /** Actors ready for jobs now. */
+  get actors(): number {
+    return [...this.peers.values()].filter((p) => p.state === 'ready').length;
+  }
+
+  run(jobs: EpisodeJob[], weights: ActorWeights): Promise<RolloutEpisode[]> {
+    if (this.closed) return Promise.reject(new Error('the actor pool is closed'));
+    if (jobs.length === 0) return Promise.resolve([]);
+    const w = this.wireWeights(weights);
+    return new Promise((resolve, reject) => {
+      const batch: Batch = { results: new Array(jobs.length), left: jobs.length, resolve, reject };
+      jobs.forEach((job, index) => {
+        const p: Pending = { id: this.nextJob++, batch, index, job, weights: w, bound: weights.bound ?? 1 };
+        this.pending.set(p.id, p);
+        this.queue.push(p);
+      });
+      this.pump();
+    });
+  }
+
+  /** Fails every waiting run with `err` (a local actor process died, say); the pool stays open. */
+  fail(err: Error): void {
+    const batches = new Set([...this.pending.values()].map((p) => p.batch));
+    this.pending.clear();
+    this.queue.length = 0;
+    for (const peer of this.peers.values()) peer.outstanding.clear();
+    for (const b of batches) b.reject(err);
+  }
+
+  /** Says bye to every actor (they exit 0) and closes the socket; waiting runs fail. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    this.fail(new Error('the actor pool is closed'));
+    for (const peer of this.peers.values())
+      this.send(peer, [header({ v: 1, type: 'bye', code: 'done', reason: 'the learner is done' })]);
+    await this.outbox.idle();
+    this.router.linger = 1000; // the byes still go out after close
+    await new Promise((r) => setTimeout(r, 50));
+    this.router.close();
+    this.zap?.close();
+  }
+
+  private async receiveLoop(): Promise<void> {
+    try {
+      for await (const [rid, ...frames] of this.router) this.onMessage(rid, frames);
+    } catch {
+      // the socket was closed
+    }
+  }
+
+  private onMessage(rid: Buffer, frames: Buffer[]): void {
+    const key = rid.toString('hex');
+    const parsed = parseMessage(frames, ActorMessageSchema);
+    if (!parsed.ok) {
+      this.malformed(parsed.why.kind, parsed.why.message);
+      return;
+    }
+    const msg = parsed.msg;
+    let peer = this.peers.get(key);
+    if (msg.type === 'hello') {
+      if (peer) this.requeue(peer);
+      const name = `${msg.actor} (${msg.host} pid ${msg.pid})`;
+      peer = { rid, name, state: 'setup', was_ready: false, outstanding: new Map(), weights_id: null, last_seen: 0 };
+      this.peers.set(key, peer);
+      this.send(peer, [
+        header({ v: 1, type: 'setup', session: this.session, heartbeat_ms: this.heartbeat_ms, setup: this.wire }),
+      ]);
+    }
+    if (peer) {
+      peer.last_seen = performance.now();
+      if (peer.state === 'lost') this.revive(peer);
+    }
+    if (msg.type === 'result') {
+      this.onResult(msg, parsed.rest);
+      return;
+    }
+    if (msg.type === 'hello' || msg.type === 'heartbeat') return;
+    if (!peer || msg.session !== this.session) {
+      this.counters.unknown_peer++;
+      return;
+    }
+    if (msg.type === 'ready' && peer.state === 'setup') {
+      peer.state = 'ready';
+      peer.was_ready = true;
+      this.opts.on_event?.({ type: 'actor_ready', actor: peer.name });
+      this.pump();
+    } else if (msg.type === 'refused') {
+      this.peers.delete(key);
+      this.counters.refusals.push(`${peer.name}: ${msg.reason}`);
+      this.opts.on_event?.({ type: 'actor_refused', actor: peer.name, reason: msg.reason });
+    }
+  }
+
+  /** A result is taken from whoever sends it, when its session and job match a job still waiting. */
+  private onResult(msg: ResultHeader, rest: Buffer[]): void {
+    if (msg.session !== this.session) {
+      this.counters.stale_results++;
+      return;
+    }
+    const p = this.pending.get(msg.job);
+    if (!p) {
+      this.counters.duplicate_results++;
+      return;
+    }
+    const O = this.obs_dim;
+    const A = this.action_dim;
+    const arrays = readArrays(rest, [msg.steps * O, msg.steps * A], 'result frame');
+    if (typeof arrays === 'string' || msg.seed !== p.job.seed || msg.mean_abs_u.length !== A) {
+      const why = typeof arrays === 'string' ? arrays : `seed ${msg.seed} / ${msg.mean_abs_u.length} mean |u|`;
+      this.malformed('result', `job ${msg.job}: ${why} (expected seed ${p.job.seed}, ${A} actions)`);
+      return;
+    }
+    const [inputs, u] = arrays;
+    const { session: _s, job: _j, v: _v, type: _t, ...fields } = msg;
+    const ep: RolloutEpisode = { ...fields, inputs, u };
+    this.pending.delete(p.id);
+    for (const other of this.peers.values()) other.outstanding.delete(p.id);
+    const i = this.queue.indexOf(p);
+    if (i >= 0) this.queue.splice(i, 1);
+    this.counters.episodes++;
+    p.batch.results[p.index] = ep;
+    if (--p.batch.left === 0) p.batch.resolve(p.batch.results);
+    this.pump();
+  }
+
+  /** Hands waiting jobs to ready actors, the least busy first, up to jobs_per_actor each. */
+  private pump(): void {
+    const cap = this.opts.jobs_per_actor ?? 4;
+    while (this.queue.length > 0) {
+      let best: Peer | undefined;
+      for (const peer of this.peers.values())
+        if (
+          peer.state === 'ready' &&
+          peer.outstanding.size < cap &&
+          (!best || peer.outstanding.size < best.outstanding.size)
+        )
+          best = peer;
+      if (!best) return;
+      this.dispatch(this.queue.shift()!, best);
+    }
+  }
+
+  private dispatch(p: Pending, peer: Peer): void {
+    const withWeights = peer.weights_id !== p.weights.id;
+    const msg: LearnerMessage = {
+      v: 1,
+      type: 'job',
+      session: this.session,
+      job: p.id,
+      seed: p.job.seed,
+      explore_seed: p.job.explore_seed,
+      version: p.weights.version,
+      weights_id: p.weights.id,
+      bound: p.bound,
+      weights: withWeights ? p.weights.frames.length : 0,
+    };
+    peer.weights_id = p.weights.id;
+    peer.outstanding.set(p.id, p);
+    this.send(peer, [header(msg), ...(withWeights ? p.weights.frames : [])]);
+  }
+
+  /**
+   * Liveness, every heartbeat_ms / 2. A tick that comes late means this thread was blocked (training): messages
+   * that arrived meanwhile are still unread, so that silence is forgiven, for actors and for the deadline alike.
+   */
+  private tick(): void {
+    const now = performance.now();
+    const gap = now - this.lastTick;
+    this.lastTick = now;
+    const stall = gap > Math.max(3 * this.heartbeat_ms, 1000) ? gap : 0;
+    const timeout = this.opts.actor_timeout_ms ?? 15_000;
+    for (const peer of this.peers.values()) {
+      if (stall) peer.last_seen = Math.max(peer.last_seen, now);
+      const silent = now - peer.last_seen;
+      if (peer.state === 'lost' || silent <= timeout) continue;
+      peer.state = 'lost';
+      const requeued = this.requeue(peer);
+      this.counters.actors_lost++;
+      this.opts.on_event?.({ type: 'actor_lost', actor: peer.name, silent_ms: Math.round(silent), requeued });
+    }
+    // a lost actor that stays silent is forgotten after a while (it would say hello again)
+    for (const [key, peer] of this.peers)
+      if (peer.state === 'lost' && now - peer.last_seen > 10 * timeout) this.peers.delete(key);
+    this.pump();
+    if (this.pending.size === 0 || this.actors > 0) {
+      this.noActorSince = undefined;
+      return;
+    }
+    if (this.noActorSince === undefined || stall) this.noActorSince = now;
+    const wait = this.opts.wait_ms ?? 120_000;
+    if (now - this.noActorSince > wait) {
+      this.noActorSince = undefined;
+      this.fail(new NoActorError(this.noActorMessage(wait)));
+    }
+  }
+
+  private noActorMessage(wait_ms: number): string {
+    const refused = this.counters.refusals.length
+      ? `; refused: ${this.counters.refusals.slice(-3).join('; ')}`
+      : this.counters.actors_lost
+        ? `; ${this.counters.actors_lost} actor(s) went silent`
+        : '';
+    return (
+      `no actor ready at ${this.endpoint} for ${Math.round(wait_ms / 1000)} s with ${this.pending.size} episode(s) ` +
+      `waiting${refused}; start one with: vla-finetune actor --learner ${reachableAs(this.endpoint, hostname())}`
+    );
+  }
+
+  /** The actor's jobs go back to the front of the queue, in the order they were asked for. */
+  private requeue(peer: Peer): number {
+    const jobs = [...peer.outstanding.values()].filter((p) => this.pending.has(p.id)).sort((a, b) => a.id - b.id);
+    peer.outstanding.clear();
+    this.queue.unshift(...jobs);
+    this.counters.jobs_requeued += jobs.length;
+    return jobs.length;
+  }
+
+  /** A lost actor spoke again (it was slow, not dead): it gets jobs again, and weights with the next. */
+  private revive(peer: Peer): void {
+    peer.state = peer.was_ready ? 'ready' : 'setup';
+    peer.weights_id = null;
+    this.opts.on_event?.({ type: 'actor_back', actor: peer.name });
+  }
+
+  private malformed(kind: Malformed['kind'] | 'result', message: string): void {
+    this.counters.malformed[kind] = (this.counters.malformed[kind] ?? 0) + 1;
+    this.opts.on_event?.({ type: 'malformed', kind, message });
+  }
+
+  /** At once: the learner may train for seconds right after run(), and the jobs must be out by then. */
+  private send(peer: Peer, frames: Buffer[]): void {
+    this.outbox.send([peer.rid, ...frames]);
+  }
+
+  private wireWeights(w: ActorWeights): WireWeights {
+    const cached = this.weightCache.get(w.values);
+    if (cached?.version === w.version) return cached;
+    const frames = w.values.map((a) => Buffer.from(f32Frame(a))); // a copy: the caller may reuse its arrays
+    const hash = frames.reduce((h, f) => h.update(f), createHash('sha256'));
+    const out = { id: hash.digest('hex').slice(0, 16), version: w.version, frames };
+    this.weightCache.set(w.values, out);
+    return out;
+  }
+}
