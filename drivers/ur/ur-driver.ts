@@ -22,6 +22,10 @@ import type { Logger } from '../../src/telemetry/log.js';
 import { monotonicMs } from '../../src/util/clock.js';
 import type { Driver, Health, JointState } from '../driver.js';
 import { DriverSetupError } from '../driver.js';
+
+/** Time after advertising before the first command (ms): ROS connects a publisher's subscribers in tens of ms. */
+export const PUBLISHER_SETTLE_MS = 250;
+
 import { JointStateReader, type MeasuredJoints } from './joint-state-reader.js';
 import { RosConnection, RosConnectionError } from './ros-connection.js';
 import { askSubscribers } from './rosapi.js';
@@ -113,11 +117,16 @@ export class UrDriver implements Driver {
       throw new DriverSetupError((err as Error).message);
     }
     this.conn = conn;
+    const advertised_at = monotonicMs();
     this.topics = this.createTopics(conn);
     conn.events$.subscribe((e) => this.onConnection(e));
     try {
       await this.firstJointState();
       await this.checkCommandSubscribers();
+      // a ROS publisher's subscribers connect some time after it is advertised, and what it publishes before
+      // is lost (rosbridge does the same): on a fast start, wait out the rest of that time before any command
+      const settle = advertised_at + PUBLISHER_SETTLE_MS - monotonicMs();
+      if (settle > 0) await new Promise((r) => setTimeout(r, settle));
     } catch (err) {
       await this.close();
       throw err;
