@@ -188,6 +188,58 @@ test('safety: position limits, per-tick steps from velocity limits, gripper rang
   assert.match(chunkProblem({ ...bad, dim: 2 }, 3)!, /2 values per action/);
 });
 
+test('safety: a command with NaN or Infinity anywhere is not sent; the previous command is kept', () => {
+  const f = new SafetyFilter(safetyLimits(ROBOT));
+  const last = Float64Array.from([0.5, 0.1, 1]);
+  const out = new Float64Array(3);
+  // without the check NaN passes every comparison-based clamp; Infinity in a gripper would clamp to 1
+  for (const bad of [
+    [0.5, Number.NaN, 1],
+    [0.5, 0.1, Number.POSITIVE_INFINITY],
+    [Number.NEGATIVE_INFINITY, 0.1, 1],
+  ]) {
+    assert.equal(f.limit(Float64Array.from(bad), last, out), true);
+    assert.deepEqual(Array.from(out), Array.from(last));
+  }
+  assert.equal(f.nonfinite_commands, 3);
+  // in place, as the control tick calls it: last stays what it was
+  const target = Float64Array.from([0.51, Number.NaN, 1]);
+  f.limit(target, last, last);
+  assert.deepEqual(Array.from(last), [0.5, 0.1, 1]);
+  assert.equal(f.nonfinite_commands, 4);
+});
+
+test('control ticker: a residual that returns NaN cannot move the robot (the command is held)', () => {
+  const ring = ActionRing.create({ capacity: 64, dim: 3 }, false);
+  const buf = new ActionBuffer(ring, { blend: 'replace' });
+  const ticker = new ControlTicker(ring, new SafetyFilter(safetyLimits(ROBOT)));
+  ticker.reset([0, 0, 1]);
+  let broken = false;
+  ticker.attachResidual(
+    {
+      correct: (_k, _state, action) => {
+        if (broken) action[0] = Number.NaN;
+      },
+      reset: () => undefined,
+      figures: () => ({ name: 'nan', evaluations: 0, mean_abs_fraction: [], at_bound_fraction: [] }),
+    },
+    {
+      t_mono_ms: 0,
+      position_rad: new Float64Array(2),
+      velocity_rad_s: new Float64Array(2),
+      gripper: Float64Array.of(1),
+    },
+  );
+  const actions = new Float32Array(10 * 3);
+  for (let r = 0; r < 10; r++) actions.set([0.001 * (r + 1), 0, 1], 3 * r);
+  buf.insert({ obs_tick: 0, first_tick: 1, horizon: 10, dim: 3, actions, infer_ms: 0 }, 0);
+  assert.ok(Math.abs(ticker.next(1)![0] - 0.001) < 1e-6);
+  broken = true;
+  const held = Array.from(ticker.last);
+  assert.deepEqual(Array.from(ticker.next(2)!), held);
+  assert.ok(ticker.next(3)!.every(Number.isFinite));
+});
+
 test('control ticker: the action for exactly this tick, or hold the last command; seams', () => {
   const ring = ActionRing.create({ capacity: 64, dim: 3 }, false);
   const buf = new ActionBuffer(ring, { blend: 'replace' });

@@ -2,7 +2,10 @@
 //  - a chunk with any NaN or infinite value is rejected whole (no "mostly fine" chunks);
 //  - every joint command is clamped to the joint's position limits, and moves at most one step per
 //    tick from the previous command (the velocity limit times the tick, or a tighter configured step);
-//  - grippers are clamped to 0 (closed) .. 1 (open).
+//  - grippers are clamped to 0 (closed) .. 1 (open);
+//  - a command with any NaN or infinite value (a residual gone wrong, a bug upstream) is not sent at all:
+//    the previous command is kept, so the robot holds (comparisons with NaN are false, so without this check
+//    a NaN would pass every clamp).
 // Limits are taken against the last *command*, so a robot lagging behind its target cannot make the
 // runtime release a jump when it catches up.
 
@@ -69,8 +72,10 @@ export function chunkProblem(chunk: ActionChunk, dim: number): string | null {
 }
 
 export class SafetyFilter {
-  /** Commands that were changed by a limit (one per tick at most). */
+  /** Commands that were changed by a limit (one per tick at most), non-finite ones included. */
   clamped_actions = 0;
+  /** Commands with a NaN or infinite value, replaced by the previous command (a hold). */
+  nonfinite_commands = 0;
   rejected_chunks = 0;
   holds = 0;
 
@@ -82,6 +87,13 @@ export class SafetyFilter {
    */
   limit(target: Float64Array, last: Float64Array, out: Float64Array): boolean {
     const { min, max, max_step, dim } = this.limits;
+    for (let i = 0; i < dim; i++) {
+      if (Number.isFinite(target[i])) continue;
+      if (out !== last) out.set(last);
+      this.nonfinite_commands++;
+      this.clamped_actions++;
+      return true;
+    }
     let clamped = false;
     for (let i = 0; i < dim; i++) {
       let v = target[i];
