@@ -121,6 +121,10 @@ describe('residual file and evaluator', () => {
     const lying = onnxProto.onnx.ModelProto.encode(model).finish();
     assert.throws(() => parseResidualOnnx('y.onnx', lying), /the graph's scale differs from the manifest's/);
     assert.throws(() => parseResidualOnnx('z.onnx', base), /not a residual \(no 'vla_residual' metadata\)/);
+    // a diverged run's NaN weights are refused at load, not discovered by the robot
+    const layers = randomLayers([15, 8, 7], new Rng(1));
+    layers[1].w[3] = Number.NaN;
+    assert.throws(() => parseResidualOnnx('n.onnx', buildResidualOnnx(m, layers)), /holds NaN at index 3/);
   });
 });
 

@@ -110,7 +110,11 @@ function floats(path: string, t: onnxProto.onnx.ITensorProto | undefined): Float
     throw new ResidualLoadError(`${path}: initializer ${t?.name ?? '(missing)'} is not raw float32`);
   const raw = t.rawData;
   // copy: rawData may sit at an offset that Float32Array cannot view
-  return new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+  const w = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+  // a diverged training run can export NaN weights: refuse them here, before anything moves
+  const bad = w.findIndex((x) => !Number.isFinite(x));
+  if (bad >= 0) throw new ResidualLoadError(`${path}: initializer ${t.name} holds ${w[bad]} at index ${bad}`);
+  return w;
 }
 
 /** SHA-256 (hex) of a file: the identity of a base model a residual was trained on. */
