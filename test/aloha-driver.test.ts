@@ -158,6 +158,8 @@ test('driver: 14 values at 50 Hz; a hardware alert latches, names the motor, no 
     const alarmed = await cycle(d, action);
     assert.equal(alarmed.health, 'hardware_alert');
     assert.match(d.problem(), /left follower: hardware alert on ID 4 \(elbow\): overload/);
+    const hint = `vla-calibrate --robot aloha --ports left=${rig.ports.left} --reboot`;
+    assert.ok(d.problem().includes(hint), `the fault says how to clear it: ${d.problem()}`);
     // latched: a new target is not sent, the arm holds
     const held = alarmed.state.position_rad[6];
     action[7] = 0.3;

@@ -75,7 +75,7 @@ test(
       await bus.syncWrite(REG.goal_position, [4], [1900]);
       assert.equal(await bus.readRegister(5, REG.goal_position), 1900, 'SYNC_WRITE reaches the shadow too');
       await assert.rejects(bus.writeRegister(1, REG.present_position, 0), /ID 1 refused .*access error/);
-      await assert.rejects(bus.write(1, 140, [1, 2, 3, 4, 5, 6, 7, 8]), /data range error/);
+      await assert.rejects(bus.write(1, 658, [1, 2, 3, 4, 5, 6, 7, 8]), /data range error/, 'past the end (662)');
       assert.equal(await bus.readRegister(9, REG.baud_rate), 3, '1 Mbps');
       // drive mode and homing offset act on Present_Position at once
       const p0 = await bus.readRegister(1, REG.present_position);

@@ -295,7 +295,18 @@ export class AlohaSerialDriver implements Driver {
   private async latchAlerts(): Promise<void> {
     const alerts = (await Promise.all(this.arms.map((a) => a.hardwareAlerts().catch(() => [])))).flat();
     this.hardware_alerts = alerts;
-    this.why = alerts.map((a) => a.message).join('; ') || 'hardware alert (status unreadable)';
+    const what = alerts.map((a) => a.message).join('; ') || 'hardware alert (status unreadable)';
+    this.why = `${what}; ${this.rebootHint()}`;
+  }
+
+  /** A real servo keeps its alarm (and its torque off) until it is rebooted: the command that does it. */
+  private rebootHint(): string {
+    const alarmed = this.arms.filter((a) => a.hasAlert);
+    const ports = alarmed.map((a) => `${a.name.split(' ')[0]}=${a.bus.path}`).join(',');
+    return (
+      `run \`vla-calibrate --robot aloha --ports ${ports} --reboot --calibration DIR\` to clear it ` +
+      '(DIR: the calibration this run uses; the servo stays limp until the next run starts)'
+    );
   }
 
   /** Both arms read in this cycle: the state, velocities by difference. */

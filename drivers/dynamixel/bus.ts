@@ -7,6 +7,7 @@
 import type { Register } from '../../protocols/dynamixel/control-table.js';
 import { type BulkReadEntry, InstructionWriter } from '../../protocols/dynamixel/instructions.js';
 import { BROADCAST_ID, readIntLE } from '../../protocols/dynamixel/packet.js';
+import { monotonicMs } from '../../src/util/clock.js';
 import {
   type BusCounters,
   type BusOptions,
@@ -66,6 +67,37 @@ export class DynamixelBus {
 
   clearAlerts(): void {
     this.engine.alerts.clear();
+  }
+
+  /** Forget one ID's alert (after it was rebooted and reads back without one). */
+  clearAlert(id: number): void {
+    this.engine.alerts.delete(id);
+  }
+
+  /**
+   * REBOOT one servo: resolves on its answer, which it sends before it restarts (RAM to defaults, alarm
+   * cleared, torque off). While it boots it answers nothing: wait for it with waitForServo().
+   */
+  async reboot(id: number): Promise<void> {
+    await this.request({
+      what: 'REBOOT',
+      ids: [id],
+      replyBytes: () => 0,
+      build: () => this.writer.reboot(id),
+      timeout_ms: this.setup_timeout_ms,
+    });
+  }
+
+  /** PING `id` until it answers (a servo that boots); throws the last error once `within_ms` has passed. */
+  async waitForServo(id: number, within_ms: number): Promise<{ model_number: number; firmware: number }> {
+    const until = monotonicMs() + within_ms;
+    for (;;) {
+      try {
+        return await this.ping(id);
+      } catch (err) {
+        if (monotonicMs() >= until) throw err;
+      }
+    }
   }
 
   /** PING: model number and firmware version. */

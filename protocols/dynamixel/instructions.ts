@@ -40,10 +40,30 @@ export class InstructionWriter {
   }
 
   syncRead(address: number, length: number, ids: ArrayLike<number>): Buffer {
+    return this.syncReadLike(INSTRUCTION.sync_read, address, length, ids);
+  }
+
+  /** FAST_SYNC_READ: as SYNC_READ, but the servos answer together in one status packet (fast-sync-reply.ts). */
+  fastSyncRead(address: number, length: number, ids: ArrayLike<number>): Buffer {
+    return this.syncReadLike(INSTRUCTION.fast_sync_read, address, length, ids);
+  }
+
+  /** REBOOT: the servo answers, then restarts (RAM back to defaults, alarm cleared, torque off). */
+  reboot(id: number): Buffer {
+    return this.finish(id, INSTRUCTION.reboot, 0);
+  }
+
+  /** Any packet: instruction and params[0, n) as given (e.g. a FAST_SYNC_READ's combined status). */
+  packet(id: number, instruction: number, params: Uint8Array, n = params.length): Buffer {
+    this.params.set(params.subarray(0, n), 0);
+    return this.finish(id, instruction, n);
+  }
+
+  private syncReadLike(instruction: number, address: number, length: number, ids: ArrayLike<number>): Buffer {
     this.u16(0, address);
     this.u16(2, length);
     for (let i = 0; i < ids.length; i++) this.params[4 + i] = ids[i];
-    return this.finish(BROADCAST_ID, INSTRUCTION.sync_read, 4 + ids.length);
+    return this.finish(BROADCAST_ID, instruction, 4 + ids.length);
   }
 
   /** SYNC_WRITE of one integer register: values[i] goes to ids[i]. */

@@ -142,3 +142,59 @@ export function writeIntLE(bytes: Uint8Array, at: number, size: number, value: n
     bytes[at + 3] = (value >> 24) & 0xff;
   }
 }
+
+/**
+ * FAST_SYNC_READ status (one packet, ID 0xFE, from every listed servo in turn): after the instruction, per
+ * servo `ERR | ID | data[length] | CRC_L CRC_H`, where each servo's CRC covers the packet so far and the last
+ * one is the packet's own CRC. `error`/`data` as a framer hands them out: the first ERR byte apart, the last
+ * CRC gone.
+ */
+export interface FastSyncBlock {
+  id: number;
+  error: number;
+  data: Uint8Array;
+}
+
+/** Bytes per servo in a FAST_SYNC_READ status: ERR, ID, data, CRC. */
+export const fastSyncBlockBytes = (length: number) => length + 4;
+
+/**
+ * The params (after 0x55) of a FAST_SYNC_READ status without its final CRC (encodePacketInto adds it).
+ * The servos' own CRCs are computed over the header and the unstuffed bytes before them: readers (the
+ * ROBOTIS SDK among them) check only the last.
+ */
+export function fastSyncParams(blocks: readonly FastSyncBlock[], length: number): Uint8Array {
+  const out = new Uint8Array(Math.max(0, blocks.length * fastSyncBlockBytes(length) - 2));
+  const lenField = 1 + blocks.length * fastSyncBlockBytes(length);
+  const prefix = new Uint8Array(HEADER_BYTES + 1 + out.length);
+  prefix.set([0xff, 0xff, 0xfd, 0x00, BROADCAST_ID, lenField & 0xff, lenField >> 8, INSTRUCTION.status]);
+  let at = 0;
+  blocks.forEach((b, i) => {
+    out[at] = b.error;
+    out[at + 1] = b.id;
+    out.set(b.data.subarray(0, length), at + 2);
+    at += 2 + length;
+    if (i === blocks.length - 1) return;
+    prefix.set(out.subarray(0, at), HEADER_BYTES + 1);
+    const crc = crc16(prefix, 0, HEADER_BYTES + 1 + at);
+    out[at] = crc & 0xff;
+    out[at + 1] = crc >> 8;
+    at += 2;
+  });
+  return out;
+}
+
+/** A framed FAST_SYNC_READ status split per servo (copies); undefined if its length does not fit `length`. */
+export function decodeFastSyncStatus(p: Packet, length: number): FastSyncBlock[] | undefined {
+  const per = fastSyncBlockBytes(length);
+  // the framer took the first ERR byte out and the last CRC off
+  const n = (p.data.length + 3) / per;
+  if (p.id !== BROADCAST_ID || p.instruction !== INSTRUCTION.status || !Number.isInteger(n) || n < 1) return undefined;
+  const out: FastSyncBlock[] = [];
+  for (let i = 0; i < n; i++) {
+    const at = i * per - 1; // where this block's ERR byte is (the first one's is p.error)
+    const error = i === 0 ? p.error : p.data[at];
+    out.push({ id: p.data[at + 1], error, data: p.data.slice(at + 2, at + 2 + length) });
+  }
+  return out;
+}

@@ -1,12 +1,24 @@
 // The servos of one bus (one arm) answering instruction packets as a daisy chain of X-series servos:
 // unicast instructions get one status packet from the addressed servo; SYNC_READ and BULK_READ get one
-// per listed ID, in the listed order; broadcasts and SYNC_WRITE get none. A servo also obeys writes sent
-// to its Secondary_ID but never answers for it. Injected faults apply to every status packet.
+// per listed ID, in the listed order; FAST_SYNC_READ gets one packet that all listed servos fill in turn;
+// broadcasts and SYNC_WRITE get none. A servo also obeys writes sent to its Secondary_ID but never answers
+// for it. Status_Return_Level decides what a servo answers: 0 only PING, 1 also the reads, 2 everything.
+// REBOOT is answered, then the servo restarts and is deaf and mute while it boots (servo.ts).
+// Injected faults apply to every status packet.
 
 import { REG, STATUS_ERROR } from '../../protocols/dynamixel/control-table.js';
 import { InstructionWriter } from '../../protocols/dynamixel/instructions.js';
-import { BROADCAST_ID, INSTRUCTION, type Packet, readIntLE } from '../../protocols/dynamixel/packet.js';
+import {
+  BROADCAST_ID,
+  type FastSyncBlock,
+  fastSyncParams,
+  INSTRUCTION,
+  MAX_LENGTH_FIELD,
+  type Packet,
+  readIntLE,
+} from '../../protocols/dynamixel/packet.js';
 import type { FaultKnobs } from '../../protocols/sim-link/fault-knobs.js';
+import { monotonicMs } from '../../src/util/clock.js';
 import { Rng } from '../../src/util/rng.js';
 import type { EmulatedServo, ServoSafetyCounters } from './servo.js';
 
@@ -20,6 +32,10 @@ export interface ChainCounters {
 
 const REPLY_BUFFER_BYTES = 4096;
 
+/** What an instruction is, for Status_Return_Level: 0 answers only 'ping', 1 also 'read', 2 everything. */
+type ReplyKind = 'ping' | 'read' | 'other';
+const MIN_RETURN_LEVEL: Record<ReplyKind, number> = { ping: 0, read: 1, other: 2 };
+
 export class ServoChain {
   readonly counters: ChainCounters = {
     requests: 0,
@@ -29,10 +45,13 @@ export class ServoChain {
     bad_requests: 0,
   };
   private readonly writer = new InstructionWriter();
-  private readonly data = new Uint8Array(256);
+  /** Room for a read of the largest table (an XM's 662 bytes) and more: a READ may ask for any length. */
+  private readonly data = new Uint8Array(MAX_LENGTH_FIELD);
   private readonly reply = Buffer.alloc(REPLY_BUFFER_BYTES);
   private replyLength = 0;
   private readonly rng: Rng;
+  /** When the packet being handled came (servos still booting then neither answer nor obey). */
+  private now_ms = 0;
 
   constructor(
     /** Used to look up silent IDs in the fault knobs. */
@@ -69,21 +88,24 @@ export class ServoChain {
   handle(p: Packet): void {
     this.counters.requests++;
     this.replyLength = 0;
+    this.now_ms = monotonicMs();
     const d = p.data;
     switch (p.instruction) {
       case INSTRUCTION.ping:
         for (const s of this.addressed(p.id))
-          this.status(s, 0, [
-            s.get(REG.model_number) & 0xff,
-            s.get(REG.model_number) >> 8,
-            s.get(REG.firmware_version),
-          ]);
+          this.status(
+            s,
+            0,
+            [s.get(REG.model_number) & 0xff, s.get(REG.model_number) >> 8, s.get(REG.firmware_version)],
+            3,
+            'ping',
+          );
         break;
       case INSTRUCTION.read: {
         const s = this.primary(p.id);
         if (!s) break;
         if (d.length !== 4) {
-          this.bad(s, STATUS_ERROR.data_length);
+          this.bad(s, STATUS_ERROR.data_length, 'read');
           break;
         }
         this.readInto(s, readIntLE(d, 0, 2), readIntLE(d, 2, 2));
@@ -117,6 +139,16 @@ export class ServoChain {
           const s = this.primary(d[i]);
           if (s) this.readInto(s, address, length);
         }
+        break;
+      }
+      case INSTRUCTION.fast_sync_read:
+        this.fastSyncRead(p);
+        break;
+      case INSTRUCTION.reboot: {
+        // the answer goes out first (its alert bit still set), then the servo restarts
+        const s = this.primary(p.id);
+        if (s) this.status(s, 0, []);
+        for (const t of this.addressed(p.id)) t.reboot(this.now_ms);
         break;
       }
       case INSTRUCTION.sync_write: {
@@ -157,25 +189,63 @@ export class ServoChain {
 
   private readInto(s: EmulatedServo, address: number, length: number): void {
     const err = s.read(address, length, this.data, 0);
-    if (err) this.bad(s, err);
-    else this.status(s, 0, this.data, length);
+    if (err) this.bad(s, err, 'read');
+    else this.status(s, 0, this.data, length, 'read');
   }
 
-  private bad(s: EmulatedServo, code: number): void {
-    this.counters.bad_requests++;
-    this.status(s, code, []);
-  }
-
-  /** Append one status packet from servo `s` to the reply, unless a fault eats it. */
-  private status(s: EmulatedServo, error: number, data: ArrayLike<number>, n = data.length): void {
+  /** One status packet (ID 0xFE) that the listed servos fill in turn; a servo that stays silent is left out. */
+  private fastSyncRead(p: Packet): void {
+    const d = p.data;
+    if (p.id !== BROADCAST_ID || d.length < 5) {
+      this.counters.bad_requests++;
+      return;
+    }
+    const address = readIntLE(d, 0, 2),
+      length = readIntLE(d, 2, 2);
     const f = this.faults();
-    if (f.silent_ids[this.name]?.includes(s.id)) return;
+    const blocks: FastSyncBlock[] = [];
+    for (let i = 4; i < d.length; i++) {
+      const s = this.primary(d[i]);
+      if (!s || !this.answers(s, 'read') || f.silent_ids[this.name]?.includes(s.id)) continue;
+      const data = new Uint8Array(length);
+      const err = s.read(address, length, data, 0);
+      if (err) this.counters.bad_requests++;
+      blocks.push({ id: s.id, error: err | s.statusByte(), data });
+    }
+    if (blocks.length === 0) return;
+    this.append(this.writer.packet(BROADCAST_ID, INSTRUCTION.status, fastSyncParams(blocks, length)));
+  }
+
+  private bad(s: EmulatedServo, code: number, kind: ReplyKind = 'other'): void {
+    this.counters.bad_requests++;
+    this.status(s, code, [], 0, kind);
+  }
+
+  private answers(s: EmulatedServo, kind: ReplyKind): boolean {
+    return s.get(REG.status_return_level) >= MIN_RETURN_LEVEL[kind];
+  }
+
+  /** Append one status packet from servo `s` to the reply, unless its return level or a fault says no. */
+  private status(
+    s: EmulatedServo,
+    error: number,
+    data: ArrayLike<number>,
+    n = data.length,
+    kind: ReplyKind = 'other',
+  ): void {
+    if (!this.answers(s, kind)) return;
+    if (this.faults().silent_ids[this.name]?.includes(s.id)) return;
+    const bytes = data instanceof Uint8Array ? data : Uint8Array.from(data);
+    this.append(this.writer.status(s.id, error | s.statusByte(), bytes, n));
+  }
+
+  /** Add a status packet to the reply, unless a fault drops it; a fault may corrupt its CRC. */
+  private append(pkt: Buffer): void {
+    const f = this.faults();
     if (f.drop_rate > 0 && this.rng.next() < f.drop_rate) {
       this.counters.dropped_replies++;
       return;
     }
-    const bytes = data instanceof Uint8Array ? data : Uint8Array.from(data);
-    const pkt = this.writer.status(s.id, error | s.statusByte(), bytes, n);
     if (this.replyLength + pkt.length > REPLY_BUFFER_BYTES) return;
     pkt.copy(this.reply, this.replyLength);
     if (f.crc_error_rate > 0 && this.rng.next() < f.crc_error_rate) {
@@ -195,17 +265,20 @@ export class ServoChain {
     else this.send(out);
   }
 
+  /** The servo with this ID, unless it is booting (then nothing on the bus answers to it). */
   private primary(id: number): EmulatedServo | undefined {
-    return this.servos.find((s) => s.id === id);
+    return this.servos.find((s) => s.id === id && s.awake(this.now_ms));
   }
 
   /** Servos that answer a PING to `id` (all of them for a broadcast ping). */
   private addressed(id: number): EmulatedServo[] {
-    return id === BROADCAST_ID ? this.servos : this.servos.filter((s) => s.id === id);
+    return this.servos.filter((s) => (id === BROADCAST_ID || s.id === id) && s.awake(this.now_ms));
   }
 
   /** Servos that apply a write to `id`: the primary, its shadows (Secondary_ID), or all for a broadcast. */
   private obeying(id: number): EmulatedServo[] {
-    return id === BROADCAST_ID ? this.servos : this.servos.filter((s) => s.id === id || s.secondaryId === id);
+    return this.servos.filter(
+      (s) => (id === BROADCAST_ID || s.id === id || s.secondaryId === id) && s.awake(this.now_ms),
+    );
   }
 }

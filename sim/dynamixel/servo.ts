@@ -1,6 +1,11 @@
 // One emulated X-series servo: its control table, and the register semantics a driver can observe.
+//  - the whole table of its model (x-series-models.ts), from factory defaults; writes are checked as a real
+//    servo checks them (table-layout.ts: access, length, range and limit errors; nothing written on error);
 //  - EEPROM registers (address < 64) are writable only with torque off (else access error);
-//  - read-only registers refuse writes (access error); a write past the table is a data range error;
+//  - computed registers (Realtime_Tick, Moving, Moving_Status, Position_Trajectory, Indirect_Data) are
+//    brought up to date when read;
+//  - REBOOT: RAM back to its defaults (torque off, Hardware_Error_Status cleared, the goal where the motor
+//    is), EEPROM kept, and no answer at all for BOOT_TIME_MS;
 //  - Present_Position = (reversed ? -mechanical : mechanical) + Homing_Offset, Goal_Position the inverse;
 //  - in position mode (3) a goal outside Min/Max_Position_Limit is a data limit error;
 //  - a hardware error (Hardware_Error_Status != 0) switches torque off, keeps it off and sets the alert
@@ -9,7 +14,6 @@
 // that is not resting drops), and how far the goal was from the present position when torque came on
 // (a real servo would jump there; this one holds where it is, see write()).
 import {
-  CONTROL_TABLE_SIZE,
   DRIVE_MODE_REVERSE,
   MODEL_NUMBER,
   type ModelName,
@@ -20,6 +24,8 @@ import {
   STATUS_ERROR,
 } from '../../protocols/dynamixel/control-table.js';
 import { readIntLE, writeIntLE } from '../../protocols/dynamixel/packet.js';
+import { monotonicMs } from '../../src/util/clock.js';
+import { decode, RAM_START, TableLayout } from './table-layout.js';
 
 export interface ServoSpec {
   id: number;
@@ -30,7 +36,21 @@ export interface ServoSpec {
   secondary_id?: number;
 }
 
-const FIRMWARE_VERSION = 48;
+/**
+ * How long a rebooted servo does not answer. The emulator's choice: a real X-series blinks its LED and is
+ * back within a fraction of a second; a driver must wait for it, which is what this makes it do.
+ */
+export const BOOT_TIME_MS = 150;
+/** Moving_Status bit 0 (in position) within this many ticks of the goal (the emulator's threshold). */
+const IN_POSITION_TICKS = 20;
+const layouts = new Map<ModelName, TableLayout>();
+function layoutOf(model: ModelName): TableLayout {
+  const known = layouts.get(model);
+  if (known) return known;
+  const made = new TableLayout(model);
+  layouts.set(model, made);
+  return made;
+}
 
 export interface ServoSafetyCounters {
   /** Accepted writes that touched an EEPROM register. */
@@ -45,8 +65,11 @@ export interface ServoSafetyCounters {
 const VELOCITY_UNIT_RAD_S = (0.229 * 2 * Math.PI) / 60;
 
 export class EmulatedServo {
-  readonly table = new Uint8Array(CONTROL_TABLE_SIZE);
+  readonly table: Uint8Array;
   readonly model: ModelName;
+  private readonly layout: TableLayout;
+  /** monotonicMs() before which the servo is booting (deaf and mute). */
+  private booting_until_ms = -Infinity;
   readonly counters: ServoSafetyCounters = {
     eeprom_writes: 0,
     torque_off_writes: 0,
@@ -58,17 +81,40 @@ export class EmulatedServo {
 
   constructor(spec: ServoSpec) {
     this.model = spec.model;
+    this.layout = layoutOf(spec.model);
+    this.table = new Uint8Array(this.layout.end);
+    this.layout.applyDefaults(this.table, 0);
     this.set(REG.model_number, MODEL_NUMBER[spec.model]);
-    this.set(REG.firmware_version, FIRMWARE_VERSION);
     this.set(REG.id, spec.id);
+    // set once when the rig was assembled: 1 Mbps, no return delay (a factory servo has 57600 and 500 us)
     this.set(REG.baud_rate, spec.baud_rate_code ?? 3);
     this.set(REG.return_delay_time, 0);
     this.set(REG.drive_mode, spec.drive_mode ?? 0);
     this.set(REG.operating_mode, spec.operating_mode ?? OPERATING_MODE.position);
     this.set(REG.secondary_id, spec.secondary_id ?? 255);
-    this.set(REG.velocity_limit, 131);
-    this.set(REG.max_position_limit, 4095);
-    this.set(REG.min_position_limit, 0);
+  }
+
+  /** One past the last control-table address of this model. */
+  get tableEnd(): number {
+    return this.layout.end;
+  }
+
+  /** Whether the servo answers and obeys now (not while it boots after a REBOOT). */
+  awake(now_ms = monotonicMs()): boolean {
+    return now_ms >= this.booting_until_ms;
+  }
+
+  /**
+   * REBOOT: RAM back to its defaults (torque off, alarm cleared, gains, indirect addresses...), EEPROM
+   * kept; the goal is where the motor is; deaf and mute for BOOT_TIME_MS.
+   */
+  reboot(now_ms = monotonicMs()): void {
+    // a holding servo that reboots lets its joint go, as a driver switching torque off would
+    if (this.torqueOn) this.counters.torque_off_writes++;
+    this.layout.applyDefaults(this.table, RAM_START);
+    this.refreshPresent();
+    this.goalToPresent();
+    this.booting_until_ms = now_ms + BOOT_TIME_MS;
   }
 
   get id(): number {
@@ -89,7 +135,7 @@ export class EmulatedServo {
   }
 
   get(reg: Register): number {
-    return readIntLE(this.table, reg.address, reg.size);
+    return decode(this.table, reg.address, reg);
   }
 
   set(reg: Register, value: number): void {
@@ -133,33 +179,44 @@ export class EmulatedServo {
 
   /** Reads into out[at..]; returns a status error code (0 = fine). */
   read(address: number, length: number, out: Uint8Array, at: number): number {
-    if (address + length > CONTROL_TABLE_SIZE || length === 0) return STATUS_ERROR.data_range;
+    if (address + length > this.layout.end || length === 0) return STATUS_ERROR.data_range;
+    this.refreshComputed(address, address + length);
     out.set(this.table.subarray(address, address + length), at);
     return 0;
   }
 
+  /**
+   * The registers a real servo updates on its own, as they would read now: those in [from, to) (the
+   * control tick reads Present_Position 9 times every 20 ms, and has no need of the rest).
+   */
+  private refreshComputed(from: number, to: number): void {
+    if (to > this.layout.indirectFrom) {
+      // an indirect byte may point at a computed register: bring those up to date first
+      this.refreshComputed(REG.realtime_tick.address, REG.position_trajectory.address + 4);
+      for (const p of this.layout.indirect)
+        this.table[p.data_address] = this.table[readIntLE(this.table, p.address_reg.address, 2)] ?? 0;
+    }
+    if (from >= REG.position_trajectory.address + 4 || to <= REG.realtime_tick.address) return;
+    this.set(REG.realtime_tick, Math.floor(monotonicMs()) % 32_768);
+    const moving = Math.abs(this.get(REG.present_velocity)) > this.get(REG.moving_threshold);
+    this.set(REG.moving, moving ? 1 : 0);
+    const goal = this.get(REG.goal_position);
+    const inPosition = this.torqueOn && Math.abs(goal - this.get(REG.present_position)) <= IN_POSITION_TICKS;
+    this.set(REG.moving_status, (inPosition ? 1 : 0) | (moving ? 2 : 0));
+    // no profile here: the trajectory is the goal itself
+    this.set(REG.position_trajectory, this.torqueOn ? goal : this.get(REG.present_position));
+  }
+
   /** Applies a write of data[0, length) at `address`; returns a status error code (0 = fine). */
   write(address: number, data: Uint8Array, length = data.length): number {
-    if (length === 0) return STATUS_ERROR.data_length;
-    if (address + length > CONTROL_TABLE_SIZE) return STATUS_ERROR.data_range;
-    let eeprom = false;
-    for (const reg of Object.values(REG)) {
-      const overlaps = address < reg.address + reg.size && reg.address < address + length;
-      if (!overlaps) continue;
-      if (reg.read_only) return STATUS_ERROR.access;
-      if (reg.eeprom && this.torqueOn) return STATUS_ERROR.access;
-      eeprom ||= reg.eeprom;
-    }
+    const err = this.layout.checkWrite(this.table, address, data, length, this.torqueOn);
+    if (err) return err;
+    const eeprom = address < RAM_START;
     const goalAt = REG.goal_position.address - address;
-    if (goalAt >= 0 && goalAt + 4 <= length && this.get(REG.operating_mode) === OPERATING_MODE.position) {
-      const goal = readIntLE(data, goalAt, 4);
-      if (goal < this.get(REG.min_position_limit) || goal > this.get(REG.max_position_limit))
-        return STATUS_ERROR.data_limit;
-    }
     const torqueAt = REG.torque_enable.address - address;
     const enabling = torqueAt >= 0 && torqueAt < length && data[torqueAt] === 1 && !this.torqueOn;
     const disabling = torqueAt >= 0 && torqueAt < length && data[torqueAt] === 0 && this.torqueOn;
-    this.table.set(data.subarray(0, length), address);
+    this.store(address, data, length);
     this.refreshPresent();
     if (eeprom) this.counters.eeprom_writes++;
     if (disabling) this.counters.torque_off_writes++;
@@ -173,5 +230,16 @@ export class EmulatedServo {
     // enabling torque holds where the motor is rather than chasing a goal written long ago (emulator's choice)
     if (enabling && this.torqueOn && !(goalAt >= 0 && goalAt < length)) this.goalToPresent();
     return 0;
+  }
+
+  /** Copy checked bytes in: gaps keep their 0, indirect data go on to the byte they point at. */
+  private store(address: number, data: Uint8Array, length: number): void {
+    for (let i = 0; i < length; i++) {
+      const r = this.layout.registerAt(address + i);
+      if (!r) continue;
+      const target = this.layout.indirectTarget(this.table, r);
+      this.table[address + i] = data[i];
+      if (target !== undefined && this.layout.registerAt(target)) this.table[target] = data[i];
+    }
   }
 }

@@ -9,6 +9,7 @@
 // names arm, joint, motor ID, value and expected range, and exits 1 (the command was right, the arm was
 // not: fix the pose and run again); bad usage and bad input (ports, --out, an arm that does not answer,
 // swapped ports) exit 2 before anything moves. --accept-implausible writes a refused result anyway.
+// --reboot is the other job: recover servos from a hardware alert (calibrate-reboot.ts).
 import { Command } from 'commander';
 import {
   type ArmCalibration,
@@ -33,6 +34,7 @@ import {
 import { loadRobot } from '../robot/index.js';
 import { fsReason, makeOutputDir, type OutputPlan, planOutput } from './calibrate-output.js';
 import { calibrationPrompts, type Say } from './calibrate-prompts.js';
+import { rebootAlarmed } from './calibrate-reboot.js';
 import { choice, EXIT, intArg, runProgram, UsageError } from './common.js';
 
 const MOTORS = alohaMotors('follower');
@@ -46,6 +48,17 @@ interface Options {
   acceptImplausible?: boolean;
   timeoutMs: string;
   json?: boolean;
+  reboot?: boolean;
+  arm?: string;
+  id?: string;
+  calibration?: string;
+}
+
+/** --id 4 or --id 2,3: motor IDs of the follower arm. */
+function idsArg(value: string | undefined): number[] | undefined {
+  if (value === undefined) return undefined;
+  const ids = value.split(',').map((v) => intArg('--id', v.trim(), MOTORS[0].id, MOTORS[MOTORS.length - 1].id));
+  return [...new Set(ids)];
 }
 
 function portsArg(value: string | undefined): Partial<Record<AlohaSide, string>> {
@@ -149,6 +162,13 @@ async function calibrate(o: Options): Promise<void> {
   choice('robot', o.robot, ['aloha'] as const);
   const ports = portsArg(o.ports);
   const timeout_ms = intArg('--timeout-ms', o.timeoutMs, 1, 10_000);
+  if (o.reboot) {
+    const ids = idsArg(o.id);
+    const common = { ports, calibration_dir: o.calibration, arm: o.arm, ids, timeout_ms };
+    return rebootAlarmed({ ...common, yes: o.yes === true, json: o.json === true });
+  }
+  if (o.arm !== undefined || o.id !== undefined || o.calibration !== undefined)
+    throw new UsageError('--arm, --id and --calibration go with --reboot');
   const sides = ALOHA_ARM_SIDES.filter((s) => ports[s]);
   const plan = await planOutput(o.out, sides, o.force === true);
   const say: Say = (s) => process.stderr.write(`${s}\n`);
@@ -201,6 +221,14 @@ const program = new Command('vla-calibrate')
   )
   .option('--timeout-ms <ms>', 'reply timeout per request', '20')
   .option('--json', 'print one JSON object on stdout; no live readout')
+  .option(
+    '--reboot',
+    'recover from a hardware alert instead of calibrating: list the alarmed servos, confirm, reboot them, ' +
+      're-apply their settings, read back (torque stays off)',
+  )
+  .option('--arm <arm>', 'with --reboot: only this arm (left or right; default every arm in --ports)')
+  .option('--id <ids>', 'with --reboot: only these motor IDs, e.g. 4 or 2,3 (default: every servo in alarm)')
+  .option('--calibration <dir>', 'with --reboot (required): the directory with <arm>_follower.json that vla-run uses')
   .addHelpText(
     'after',
     `
@@ -216,7 +244,16 @@ files in --out). A failed check writes nothing and exits 1, naming arm, joint, m
 Exit codes: 0 written, 1 refused (implausible) or a bus fault, 2 bad usage or input (nothing moved).
 --yes confirms every step, including (0): only for arms that rest on their stops (or the emulator).
 Example against the emulator (vla-sim dynamixel --robot aloha --json prints the ports):
-  vla-calibrate --robot aloha --ports left=/dev/pts/3,right=/dev/pts/5 --yes --out cal/`,
+  vla-calibrate --robot aloha --ports left=/dev/pts/3,right=/dev/pts/5 --yes --out cal/
+
+--reboot, after a servo's hardware alert (overload, overheating, input voltage, electrical shock, encoder): a
+servo keeps its alarm, and its torque off, until it is rebooted. Lists each alarmed servo (arm, ID, joint,
+alarm), asks (--yes confirms; without a terminal and without --yes: exit 2, nothing done), reboots it, waits
+for it, re-applies the settings vla-run applies at connect (from --calibration) and reads it back. Torque
+stays OFF until the next run's start-up switches it on, holding where the arm is. Exit 0 cleared (or nothing
+in alarm), 1 a servo still alarmed or not answering, 2 bad usage or input.
+  vla-calibrate --robot aloha --ports left=/dev/ttyUSB0,right=/dev/ttyUSB1 --reboot --calibration cal/
+  vla-calibrate --robot aloha --ports left=/dev/pts/3 --reboot --arm left --id 4 --yes --calibration cal/`,
   )
   .action(calibrate);
 

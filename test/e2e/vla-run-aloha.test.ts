@@ -271,6 +271,7 @@ test('a hardware alert mid-run: the arms hold, the fault names arm and ID, exit 
   );
   const s = JSON.parse(r.stdout);
   assert.match(s.fault, /driver hardware_alert: left follower: hardware alert on ID 4 \(elbow\)/);
+  assert.ok(s.fault.includes(`vla-calibrate --robot aloha --ports left=${ready.ports.left} --reboot`), s.fault);
   assert.equal(s.episodes, 1);
   const said = `${JSON.stringify(s.driver)}\n${r.stderr.slice(-3000)}`;
   assert.ok(s.holds.driver_faults >= 1, said);
