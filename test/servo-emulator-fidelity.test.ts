@@ -84,6 +84,7 @@ test('defaults read as on real servos, per model (not 0)', async () => {
     [XM540, REG.position_p_gain, 800],
     [XM540, REG.pwm_limit, 885],
     [XM540, REG.shutdown, 52],
+    [XM540, REG.velocity_limit, 128],
     [XM430, REG.current_limit, 1193],
     [XM430, REG.goal_current, 1193],
     [XM430, REG.velocity_limit, 200],
@@ -101,13 +102,15 @@ test('defaults read as on real servos, per model (not 0)', async () => {
   assert.ok(temp > 0 && temp < 80, `temperature ${temp} °C`);
 });
 
-test('the whole table reads, up to its real end (662 on XM, 252 on XL430), and no further', async () => {
+test('the whole table reads, up to its real end (662, Indirect Data 56, on XM and XL430), and no further', async () => {
   const xm = await bus.read(XM540, 0, 662);
   assert.equal(xm.length, 662);
   assert.equal(xm[0] | (xm[1] << 8), 1120, 'Model_Number of an XM540-W270');
-  assert.equal((await bus.read(XL430, 147, 105)).length, 105);
+  const xl = await bus.read(XL430, 0, 662);
+  assert.equal(xl.length, 662);
+  assert.equal(xl[578] | (xl[579] << 8), 634, 'Indirect_Address 29 of an XL430-W250 points at Indirect_Data 29');
   await assert.rejects(bus.read(XM540, 660, 4), refused(/data range error/));
-  await assert.rejects(bus.read(XL430, 250, 4), refused(/data range error/));
+  await assert.rejects(bus.read(XL430, 660, 4), refused(/data range error/));
   const t0 = await bus.readRegister(XM540, REG.realtime_tick);
   await new Promise((r) => setTimeout(r, 30));
   const t1 = await bus.readRegister(XM540, REG.realtime_tick);

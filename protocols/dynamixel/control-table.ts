@@ -77,7 +77,7 @@ export const REG = {
 
 /**
  * Indirect addressing: Indirect_Address n (2 bytes) names a control-table byte that Indirect_Data n (1 byte)
- * reads and writes. Block 1 (n = 1..28) is on every X-series model; block 2 (n = 29..56) on the XM/XH ones.
+ * reads and writes. Block 1 (n = 1..28) and block 2 (n = 29..56) are on XM430, XM540 and XL430 alike (e-Manual).
  */
 export const INDIRECT_BLOCKS = [
   { first: 1, count: 28, address_at: 168, data_at: 224 },
