@@ -4,7 +4,7 @@ import { basename } from 'node:path';
 import { test } from 'node:test';
 import { McapWriter } from '@mcap/core';
 import { EpisodeFileError, readEpisode } from '../src/recording/episode-reader.js';
-import { EpisodeWriter, type TickRecord } from '../src/recording/episode-writer.js';
+import type { TickRecord } from '../src/recording/episode-writer.js';
 import { FileWritable } from '../src/recording/file-io.js';
 import {
   ACTION_SCHEMA,
@@ -15,9 +15,13 @@ import {
   TOPIC_ACTION,
   TOPIC_JOINT_STATE,
 } from '../src/recording/schemas.js';
-import { DT, META, T0, tickRecord, tmp, writeEpisode } from './fixtures/recording.js';
+import { DT, META, T0, tmp, writeEpisode } from './fixtures/recording.js';
 
-async function expectFileError(path: string, pattern: RegExp, opts?: { frames?: boolean }): Promise<EpisodeFileError> {
+async function expectFileError(
+  path: string,
+  pattern: RegExp,
+  opts?: { frames?: boolean; recover?: boolean },
+): Promise<EpisodeFileError> {
   try {
     await readEpisode(path, opts);
   } catch (err) {
@@ -56,37 +60,26 @@ test('missing file, directory, empty file, not MCAP', async () => {
   await expectFileError(png, /not an MCAP file/);
 });
 
-test('truncated files (interrupted recording) at several cut points', async () => {
+test('truncated files: refused with recover: false; with nothing to recover, refused by default too', async () => {
   const { bytes } = await goldenFile();
-  const cuts = [
-    1,
-    5,
-    8,
-    20,
-    64,
-    1000,
-    Math.floor(bytes.length / 3),
-    Math.floor(bytes.length / 2),
-    bytes.length - 200,
-    bytes.length - 37,
-    bytes.length - 8,
-    bytes.length - 1,
-  ];
-  for (const cut of cuts) {
+  // recovery itself is tested in recording-recovery.test.ts; here: what stays refused
+  for (const cut of [Math.floor(bytes.length / 2), bytes.length - 200, bytes.length - 37, bytes.length - 1]) {
     const path = tmp(`cut-${cut}.mcap`);
     await writeFile(path, bytes.subarray(0, cut));
-    const err = await expectFileError(path, /truncated MCAP file \(no footer; was the recording interrupted\?\)/);
+    const err = await expectFileError(path, /truncated MCAP file/, { recover: false });
     assert.equal(err.problem, 'truncated MCAP file (no footer; was the recording interrupted?)');
   }
-});
-
-test('a recording that was never closed reads as truncated', async () => {
-  const path = tmp('open.mcap');
-  const w = await EpisodeWriter.open(path, META);
-  for (let t = 0; t < 5; t++) await w.writeTick(tickRecord(t));
-  await expectFileError(path, /truncated MCAP file/);
-  await w.close({ success: true });
-  assert.equal((await readEpisode(path)).ticks, 5);
+  // the header and the start record but no chunk: not a single complete tick
+  for (const cut of [20, 64, 1000]) {
+    const path = tmp(`cut-${cut}.mcap`);
+    await writeFile(path, bytes.subarray(0, cut));
+    await expectFileError(path, /truncated MCAP file.*(no complete tick|no "vla\.episode\.start" record)/);
+  }
+  for (const cut of [1, 5]) {
+    const path = tmp(`cut-${cut}.mcap`);
+    await writeFile(path, bytes.subarray(0, cut));
+    await expectFileError(path, /truncated MCAP file/);
+  }
 });
 
 test('corrupted bytes anywhere give EpisodeFileError', async () => {

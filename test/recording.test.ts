@@ -153,9 +153,14 @@ test('file has what Foxglove needs (json state, protobuf RawImage frames, lz4 ch
     assert.equal(js.t_mono_ms, 5000);
     const metas = [];
     for await (const m of reader.readMetadata()) metas.push(m);
-    assert.equal(metas.length, 1);
-    assert.equal(metas[0]!.name, 'vla.episode');
-    const md = metas[0]!.metadata;
+    // the start record (what a file cut short still says about itself), then the final one
+    assert.deepEqual(
+      metas.map((m) => m.name),
+      ['vla.episode.start', 'vla.episode'],
+    );
+    assert.equal(metas[0]!.metadata.get('outcome'), 'interrupted');
+    assert.equal(metas[0]!.metadata.get('robot'), 'so100');
+    const md = metas[1]!.metadata;
     assert.equal(md.get('format_version'), '2');
     assert.equal(md.get('robot'), 'so100');
     assert.equal(md.get('success'), 'true');

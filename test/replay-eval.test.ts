@@ -311,14 +311,24 @@ describe('vla-replay eval', () => {
     assert.match(r.stderr, /no-wrist\.mcap: does not fit: camera 'wrist': expected frames .*found not recorded/);
   });
 
-  test('a truncated file: exit 2 naming it; with --keep-going the others are evaluated and it is listed', async () => {
+  test('a file cut short is evaluated up to its last complete tick, with a warning; none: refused', async () => {
     const damaged = join(dir, 'damaged');
     await mkdir(damaged);
     for (const n of ['ep0', 'ep2']) await copyFile(join(good, 'ur5e-seed0.mcap'), join(damaged, `${n}.mcap`));
     const cut = join(damaged, 'ep1.mcap');
     await copyFile(join(good, 'ur5e-seed1.mcap'), cut);
-    await truncate(cut, Math.floor((await stat(cut)).size / 2));
-    let r = evalCli(damaged, '--policy', zeroModel);
+    // its footer gone (the writer died inside its summary): the one chunk of its 40 ticks is whole
+    await truncate(cut, (await stat(cut)).size - 40);
+    let r = evalCli(damaged, '--policy', zeroModel, '--json');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /ep1\.mcap: recovered: the file ends without its summary .* complete ticks of episode seed 1/,
+    );
+    assert.deepEqual([oneJson(r.stdout).episodes.listed, oneJson(r.stdout).episodes.evaluated], [3, 3]);
+    // the header and schemas only: no complete tick, unusable
+    await truncate(cut, 1500);
+    r = evalCli(damaged, '--policy', zeroModel);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /ep1\.mcap: truncated MCAP file/);
     assert.match(r.stderr, /--keep-going/);

@@ -5,7 +5,7 @@
 // and every kind of bad input.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFile, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -234,9 +234,9 @@ test('bad input exits 2 naming the file and what differs; --keep-going replays t
   const missing = replay(join(mixed, 'a-old.mcap'), '--actions', 'recorded');
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /a-old\.mcap: recorded without what replay needs \(driver, physics_hz/);
-  // a truncated file, named
+  // a file cut before its first chunk (nothing to recover), named
   await copyFile(good, join(mixed, 'b-truncated.mcap'));
-  await truncate(join(mixed, 'b-truncated.mcap'), Math.floor((await stat(good)).size / 2));
+  await truncate(join(mixed, 'b-truncated.mcap'), 1500);
   await copyFile(good, join(mixed, 'c-good.mcap'));
   const stop = replay(mixed, '--actions', 'recorded', '--json');
   assert.equal(stop.code, 2);
@@ -250,7 +250,8 @@ test('bad input exits 2 naming the file and what differs; --keep-going replays t
     [
       'a-old.mcap: recorded without what replay needs (driver, physics_hz, sim_model_sha256, sim_start are missing: ' +
         'written by an older vla-runtime); record it again to replay it',
-      'b-truncated.mcap: truncated MCAP file (no footer; was the recording interrupted?)',
+      'b-truncated.mcap: truncated MCAP file (no footer; was the recording interrupted?), and it has no ' +
+        '"vla.episode.start" record to recover it from',
     ],
   );
   const neither = replay(good);

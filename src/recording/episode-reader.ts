@@ -1,9 +1,11 @@
 // Reads an episode recorded by EpisodeWriter back into flat typed arrays. Anything wrong with the
-// file (missing, not MCAP, truncated, damaged, not an episode) is an EpisodeFileError naming the
-// file and the problem; no error from fs or @mcap/core escapes unwrapped.
+// file (missing, not MCAP, damaged, not an episode) is an EpisodeFileError naming the file and the
+// problem; no error from fs or @mcap/core escapes unwrapped. A file whose writer did not finish (no
+// summary) gives its complete ticks, marked `recovered` (episode-recovery.ts).
 import { type FileHandle, open } from 'node:fs/promises';
 import { McapIndexedReader, type TypedMcapRecords } from '@mcap/core';
 import { DECOMPRESS_HANDLERS } from './chunk-compression.js';
+import { type RecoveredInfo, recoverEpisode, TRUNCATED } from './episode-recovery.js';
 import type { EpisodeMeta } from './episode-writer.js';
 import { describeFsError, EpisodeFileError, reasonOf } from './errors.js';
 import { crc32OfRange, FileReadable, haveCrc32, readExactly } from './file-io.js';
@@ -48,19 +50,24 @@ export interface Episode {
   gripper: Float64Array; // ticks x gripper_names.length
   action: Float64Array; // ticks x action_names.length
   frames: Record<string, EpisodeFrames>;
+  /** Set when the file had no summary (its writer did not finish) and its complete ticks were read. */
+  recovered?: RecoveredInfo;
 }
 
 const MAGIC = Uint8Array.of(0x89, 0x4d, 0x43, 0x41, 0x50, 0x30, 0x0d, 0x0a); // \x89MCAP0\r\n
 const FOOTER_LEN = 1 + 8 + 8 + 8 + 4; // opcode, record length, summary start, summary offset start, crc
-const TRUNCATED = 'truncated MCAP file (no footer; was the recording interrupted?)';
 /** @mcap/core tags its errors with the writing library, which says nothing to a user here. */
 const mcapReason = (err: unknown): string => reasonOf(err).replace(/ \[library=[^\]]*\]$/, '');
 
-/**
- * Reads a whole episode. With `frames: false` camera messages are not even parsed (and `frames` is
- * `{}`), which makes reading state/action for training or plots cheap.
- */
-export async function readEpisode(path: string, opts: { frames?: boolean } = {}): Promise<Episode> {
+export interface ReadOptions {
+  /** Camera frames too (default true); without them camera messages are not even parsed (`frames` is `{}`). */
+  frames?: boolean;
+  /** A file without its summary gives its complete ticks, marked `recovered` (default true); false: refused. */
+  recover?: boolean;
+}
+
+/** Reads a whole episode; reading state/action only (`frames: false`) is cheap, for training or plots. */
+export async function readEpisode(path: string, opts: ReadOptions = {}): Promise<Episode> {
   const wantFrames = opts.frames ?? true;
   let fh: FileHandle;
   try {
@@ -69,7 +76,7 @@ export async function readEpisode(path: string, opts: { frames?: boolean } = {})
     throw new EpisodeFileError(path, describeFsError(err, 'open'), { cause: err });
   }
   try {
-    return await readOpen(path, fh, wantFrames);
+    return await readOpen(path, fh, wantFrames, opts.recover ?? true);
   } catch (err) {
     if (err instanceof EpisodeFileError) throw err;
     // Whatever else got here came out of parsing bytes we do not trust.
@@ -79,7 +86,7 @@ export async function readEpisode(path: string, opts: { frames?: boolean } = {})
   }
 }
 
-async function readOpen(path: string, fh: FileHandle, wantFrames: boolean): Promise<Episode> {
+async function readOpen(path: string, fh: FileHandle, wantFrames: boolean, recover: boolean): Promise<Episode> {
   const fail = (problem: string, cause?: unknown): never => {
     throw new EpisodeFileError(path, problem, cause === undefined ? undefined : { cause });
   };
@@ -92,7 +99,10 @@ async function readOpen(path: string, fh: FileHandle, wantFrames: boolean): Prom
     if (err instanceof EpisodeFileError) throw err;
     return fail(describeFsError(err, 'read'), err);
   }
-  await checkEnvelope(fh, size, fail);
+  if ((await checkEnvelope(fh, size, fail)) === 'truncated') {
+    if (!recover) fail(TRUNCATED);
+    return recoverEpisode(path, fh, size, wantFrames, fail);
+  }
 
   let reader: McapIndexedReader;
   try {
@@ -210,14 +220,18 @@ async function readOpen(path: string, fh: FileHandle, wantFrames: boolean): Prom
 }
 
 /** Tells "not MCAP" from "truncated" before @mcap/core gives a generic parse error for both. */
-async function checkEnvelope(fh: FileHandle, size: number, fail: (problem: string) => never): Promise<void> {
+async function checkEnvelope(
+  fh: FileHandle,
+  size: number,
+  fail: (problem: string) => never,
+): Promise<'whole' | 'truncated'> {
   if (size === 0) fail('empty file (0 bytes), not an MCAP recording');
   const head = await readExactly(fh, 0, Math.min(size, MAGIC.length));
   if (!head.equals(MAGIC.subarray(0, head.length))) fail('not an MCAP file (bad magic at start of file)');
-  if (size < MAGIC.length * 2 + FOOTER_LEN) fail(TRUNCATED);
+  if (size < MAGIC.length * 2 + FOOTER_LEN) return 'truncated';
   const tail = await readExactly(fh, size - MAGIC.length - FOOTER_LEN, MAGIC.length + FOOTER_LEN);
-  if (tail.subarray(FOOTER_LEN).equals(MAGIC)) return;
+  if (tail.subarray(FOOTER_LEN).equals(MAGIC)) return 'whole';
   // An intact footer record (opcode 0x02, length 20) before damaged magic is damage, not truncation.
   if (tail[0] === 0x02 && tail.readBigUInt64LE(1) === 20n) fail('corrupt MCAP file (damaged magic at end of file)');
-  fail(TRUNCATED);
+  return 'truncated';
 }

@@ -1,19 +1,23 @@
 // Records one episode (50 Hz ticks of joint state, action and camera frames) to an MCAP file that
 // Foxglove Studio opens as is. See schemas.ts for the layout and episode-reader.ts for reading back.
+// A recording survives its process: chunks are written every second of ticks (or 1 MiB, whichever first) and
+// synced, so a kill, a power cut or a full disk loses at most that much; the file is always a valid MCAP
+// prefix, and the reader recovers the complete ticks of a file that has no summary (episode-recovery.ts).
 import { type FileHandle, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { McapWriter } from '@mcap/core';
 import { compressChunk } from './chunk-compression.js';
+import { ChunkedMcapWriter } from './chunked-mcap-writer.js';
 import { describeFsError, EpisodeFileError, reasonOf } from './errors.js';
 import { FileWritable, makeFolders } from './file-io.js';
-import { checkLength, copyMeta } from './meta-check.js';
-import { encodeRawImage, RAW_IMAGE_SCHEMA_NAME, rawImageDescriptorSet } from './raw-image.js';
+import { copyMeta } from './meta-check.js';
+import { RAW_IMAGE_SCHEMA_NAME, rawImageDescriptorSet } from './raw-image.js';
 import { copyReplayMeta, type ReplayMeta } from './replay-meta.js';
 import {
   ACTION_SCHEMA,
   cameraTopic,
   EPISODE_METADATA_NAME,
   EPISODE_OUTCOMES,
+  EPISODE_START_METADATA_NAME,
   type EpisodeOutcomeName,
   encodeEpisodeMetadata,
   IMAGE_MESSAGE_ENCODING,
@@ -21,15 +25,14 @@ import {
   JOINT_STATE_SCHEMA,
   MCAP_LIBRARY,
   MESSAGE_ENCODING,
-  numberArrayJson,
   SCHEMA_ENCODING,
   type SchemaDef,
   schemaBytes,
   type TickClock,
   TOPIC_ACTION,
   TOPIC_JOINT_STATE,
-  timeJson,
 } from './schemas.js';
+import { type CameraChannel, TickEncoder } from './tick-encoder.js';
 
 export interface CameraInfo {
   name: string;
@@ -69,15 +72,6 @@ export interface TickRecord {
   frames?: RecordedFrame[];
 }
 
-const MAX_TICK = 2 ** 31 - 1; // the reader hands ticks back as Int32Array
-const MAX_STAMP = 2n ** 63n - 1n; // ... and stamps as BigInt64Array
-
-interface CameraChannel {
-  info: CameraInfo;
-  channelId: number;
-}
-type Pending = { channelId: number; data: Uint8Array }[];
-
 /** How an episode ended, for close(); outcome defaults to success or failure from `success`. */
 export interface EpisodeResult {
   success: boolean;
@@ -87,11 +81,27 @@ export interface EpisodeResult {
 }
 
 /**
- * Writes ticks as they come; the file is only complete (footer, index, episode metadata) after
- * close(). A killed process leaves a file that readEpisode reports as truncated.
+ * How much a killed process may lose: a chunk is written once it holds this much robot time of ticks, or this
+ * many bytes (frames make chunks big long before a second is up), whichever comes first.
+ */
+export const CHUNK_FLUSH_S = 1;
+export const CHUNK_FLUSH_BYTES = 1 << 20;
+
+export interface WriterOptions {
+  /** Robot time per chunk (s); default CHUNK_FLUSH_S. */
+  flush_s?: number;
+  /** Bytes per chunk (uncompressed); default CHUNK_FLUSH_BYTES. */
+  flush_bytes?: number;
+  /** fdatasync after each chunk, so a power cut loses no more than a kill (default true). */
+  sync?: boolean;
+}
+
+/**
+ * Writes ticks as they come; the file is complete (summary, index, the final episode metadata) after close().
+ * Before that it is a valid MCAP prefix: header, schemas, channels, a `vla.episode.start` metadata record (the
+ * meta, written with the first chunk) and whole-tick chunks, which readEpisode recovers.
  *
- * Calls need not be awaited one by one: writes are queued in call order, because McapWriter corrupts
- * its output if a call starts before the previous one finished. Everything taken from a TickRecord is
+ * Calls need not be awaited one by one: writes are queued in call order. Everything taken from a TickRecord is
  * serialized before writeTick returns, so callers may reuse their arrays right away.
  */
 export class EpisodeWriter {
@@ -99,45 +109,57 @@ export class EpisodeWriter {
   readonly meta: EpisodeMeta;
   #fh: FileHandle;
   #out: FileWritable;
-  #mcap: McapWriter;
+  #mcap: ChunkedMcapWriter;
+  #ticks: TickEncoder;
   #jointChannel: number;
   #actionChannel: number;
-  #cameras: Map<string, CameraChannel>;
-  #jointNamesJson: string;
-  #actionNamesJson: string;
-  #encoder = new TextEncoder();
+  #flushTicks: number;
+  #flushBytes: number;
+  #sync: boolean;
+  #chunkTicks = 0;
+  #flushedTicks = 0;
   #queue: Promise<void> = Promise.resolve();
   #failure: unknown;
   #closed = false;
-  #ticks = 0;
-  #lastTick = -1;
-  #firstStamp: bigint | undefined;
-  #lastStamp = -1n;
 
-  private constructor(
-    path: string,
-    meta: EpisodeMeta,
-    fh: FileHandle,
-    out: FileWritable,
-    mcap: McapWriter,
-    jointChannel: number,
-    actionChannel: number,
-    cameras: Map<string, CameraChannel>,
-  ) {
+  private constructor(path: string, meta: EpisodeMeta, fh: FileHandle, opts: WriterOptions) {
     this.path = path;
     this.meta = meta;
     this.#fh = fh;
-    this.#out = out;
+    this.#out = new FileWritable(fh);
+    const mcap = new ChunkedMcapWriter(this.#out, compressChunk);
     this.#mcap = mcap;
-    this.#jointChannel = jointChannel;
-    this.#actionChannel = actionChannel;
-    this.#cameras = cameras;
-    this.#jointNamesJson = JSON.stringify(meta.joint_names);
-    this.#actionNamesJson = JSON.stringify(meta.action_names);
+    const channel = (topic: string, schemaId: number, messageEncoding: string) =>
+      mcap.registerChannel({ topic, schemaId, messageEncoding, metadata: new Map() });
+    const json = (topic: string, def: SchemaDef) =>
+      channel(
+        topic,
+        mcap.registerSchema({ name: def.name, encoding: SCHEMA_ENCODING, data: schemaBytes(def) }),
+        MESSAGE_ENCODING,
+      );
+    this.#jointChannel = json(TOPIC_JOINT_STATE, JOINT_STATE_SCHEMA);
+    this.#actionChannel = json(TOPIC_ACTION, ACTION_SCHEMA);
+    const cameras = new Map<string, CameraChannel>();
+    if (meta.cameras.length > 0) {
+      const image = mcap.registerSchema({
+        name: RAW_IMAGE_SCHEMA_NAME,
+        encoding: IMAGE_SCHEMA_ENCODING,
+        data: rawImageDescriptorSet(),
+      });
+      for (const info of meta.cameras)
+        cameras.set(info.name, { info, channelId: channel(cameraTopic(info.name), image, IMAGE_MESSAGE_ENCODING) });
+    }
+    this.#ticks = new TickEncoder(path, meta, this.#jointChannel, this.#actionChannel, cameras);
+    this.#flushTicks = Math.max(1, Math.round((opts.flush_s ?? CHUNK_FLUSH_S) * meta.control_hz));
+    this.#flushBytes = opts.flush_bytes ?? CHUNK_FLUSH_BYTES;
+    this.#sync = opts.sync ?? true;
   }
 
-  /** Creates (or overwrites) `path`, creating missing parent directories. */
-  static async open(path: string, meta: EpisodeMeta): Promise<EpisodeWriter> {
+  /**
+   * Creates (or overwrites) `path`, creating missing parent directories. Nothing is written yet: the first bytes
+   * go out with the first chunk, so a full disk shows up as a failed write (the recording stops), not here.
+   */
+  static async open(path: string, meta: EpisodeMeta, opts: WriterOptions = {}): Promise<EpisodeWriter> {
     const own = copyMeta(meta, path);
     let fh: FileHandle;
     try {
@@ -146,44 +168,21 @@ export class EpisodeWriter {
     } catch (err) {
       throw new EpisodeFileError(path, describeFsError(err, 'create'), { cause: err });
     }
-    try {
-      const out = new FileWritable(fh);
-      const mcap = new McapWriter({ writable: out, compressChunk });
-      await mcap.start({ profile: '', library: MCAP_LIBRARY });
-      const channel = (topic: string, schemaId: number, messageEncoding: string) =>
-        mcap.registerChannel({ topic, schemaId, messageEncoding, metadata: new Map() });
-      const json = async (topic: string, def: SchemaDef) => {
-        const id = await mcap.registerSchema({ name: def.name, encoding: SCHEMA_ENCODING, data: schemaBytes(def) });
-        return channel(topic, id, MESSAGE_ENCODING);
-      };
-      const joint = await json(TOPIC_JOINT_STATE, JOINT_STATE_SCHEMA);
-      const action = await json(TOPIC_ACTION, ACTION_SCHEMA);
-      const cameras = new Map<string, CameraChannel>();
-      if (own.cameras.length > 0) {
-        const imageSchema = await mcap.registerSchema({
-          name: RAW_IMAGE_SCHEMA_NAME,
-          encoding: IMAGE_SCHEMA_ENCODING,
-          data: rawImageDescriptorSet(),
-        });
-        for (const info of own.cameras) {
-          const channelId = await channel(cameraTopic(info.name), imageSchema, IMAGE_MESSAGE_ENCODING);
-          cameras.set(info.name, { info, channelId });
-        }
-      }
-      return new EpisodeWriter(path, own, fh, out, mcap, joint, action, cameras);
-    } catch (err) {
-      await fh.close().catch(() => {});
-      throw new EpisodeFileError(path, `cannot start recording: ${describeFsError(err, 'write')}`, { cause: err });
-    }
+    return new EpisodeWriter(path, own, fh, opts);
   }
 
   get ticks(): number {
-    return this.#ticks;
+    return this.#ticks.ticks;
+  }
+
+  /** Ticks whose chunk is on disk: what a reader finds if the process dies now (or a write failed). */
+  get flushed_ticks(): number {
+    return this.#flushedTicks;
   }
 
   /**
    * Adds replay fields known only once the episode runs (the sim's state after its reset); validated now,
-   * written with the rest of the metadata by close().
+   * written with the rest of the metadata (the start record if no chunk went out yet, and close()).
    */
   amendMeta(fields: ReplayMeta): void {
     if (this.#closed) throw new Error(`${this.path}: amendMeta() after close()`);
@@ -202,18 +201,17 @@ export class EpisodeWriter {
 
   /** Validates against the episode meta (rejecting leaves the file untouched), then queues the tick. */
   async writeTick(rec: TickRecord): Promise<void> {
-    const messages = this.#encodeTick(rec);
+    if (this.#closed) throw new RangeError(`${this.path}: tick ${rec?.tick}: writeTick() after close()`);
+    const messages = this.#ticks.encode(rec);
     const stamp = rec.stamp_ns;
     return this.#enqueue(async () => {
       for (const m of messages) {
-        await this.#mcap.addMessage({
-          channelId: m.channelId,
-          sequence: rec.tick,
-          logTime: stamp,
-          publishTime: stamp,
-          data: m.data,
-        });
+        const message = { channelId: m.channelId, sequence: rec.tick, logTime: stamp, publishTime: stamp };
+        this.#mcap.addMessage({ ...message, data: m.data });
       }
+      // chunks end on tick boundaries: a chunk on disk never holds part of a tick
+      this.#chunkTicks++;
+      if (this.#chunkTicks >= this.#flushTicks || this.#mcap.chunkBytes >= this.#flushBytes) await this.#flush();
     });
   }
 
@@ -226,19 +224,22 @@ export class EpisodeWriter {
       throw new TypeError(`${this.path}: outcome "${outcome}" does not go with success ${result.success}`);
     }
     this.#closed = true;
+    const t = this.#ticks;
     const metadata = encodeEpisodeMetadata(this.meta, {
       success: result.success,
       outcome,
       ...(result.fault !== undefined ? { fault: result.fault } : {}),
-      ticks: this.#ticks,
-      start_ns: this.#firstStamp,
-      end_ns: this.#ticks > 0 ? this.#lastStamp : undefined,
+      ticks: t.ticks,
+      start_ns: t.firstStamp,
+      end_ns: t.ticks > 0 ? t.lastStamp : undefined,
     });
     let firstError: unknown;
     try {
       await this.#enqueue(async () => {
+        await this.#flush(false); // one sync below covers the chunk and the summary
         await this.#mcap.addMetadata({ name: EPISODE_METADATA_NAME, metadata });
         await this.#mcap.end();
+        if (this.#sync) await this.#fh.datasync();
       });
     } catch (err) {
       firstError = err;
@@ -250,6 +251,23 @@ export class EpisodeWriter {
       firstError ??= new EpisodeFileError(this.path, describeFsError(err, 'write'), { cause: err });
     }
     if (firstError !== undefined) throw firstError;
+  }
+
+  /** The open chunk to disk (and synced): what a crash from now on cannot take away. */
+  async #flush(sync = this.#sync): Promise<void> {
+    await this.#begin();
+    await this.#mcap.flushChunk();
+    this.#flushedTicks += this.#chunkTicks;
+    this.#chunkTicks = 0;
+    if (sync) await this.#fh.datasync();
+  }
+
+  /** Header, schemas, channels and the episode's meta: what a reader needs to make sense of any later chunk. */
+  async #begin(): Promise<void> {
+    if (this.#mcap.started) return;
+    await this.#mcap.start({ profile: '', library: MCAP_LIBRARY });
+    const metadata = encodeEpisodeMetadata(this.meta, { success: false, outcome: 'interrupted', ticks: 0 });
+    await this.#mcap.addMetadata({ name: EPISODE_START_METADATA_NAME, metadata });
   }
 
   #enqueue(op: () => Promise<void>): Promise<void> {
@@ -268,79 +286,5 @@ export class EpisodeWriter {
     });
     this.#queue = run.catch(() => {});
     return run;
-  }
-
-  #encodeTick(rec: TickRecord): Pending {
-    const fail = (what: string): never => {
-      throw new RangeError(`${this.path}: tick ${rec?.tick}: ${what}`);
-    };
-    if (this.#closed) fail('writeTick() after close()');
-    const { tick, stamp_ns } = rec;
-    if (!Number.isInteger(tick) || tick < 0 || tick > MAX_TICK) fail(`tick must be an integer in [0, ${MAX_TICK}]`);
-    if (tick <= this.#lastTick) fail(`ticks must increase; the previous tick was ${this.#lastTick}`);
-    if (typeof stamp_ns !== 'bigint' || stamp_ns < 0n || stamp_ns > MAX_STAMP)
-      fail('stamp_ns must be a non-negative bigint (ns since the Unix epoch)');
-    // Equal or backward log times would let another tick's messages interleave on playback.
-    if (stamp_ns <= this.#lastStamp) {
-      fail(
-        `stamp_ns ${stamp_ns} is not after the previous tick's ${this.#lastStamp}; use a monotonic clock or start + ` +
-          `tick*dt`,
-      );
-    }
-    const m = this.meta;
-    checkLength(rec.position_rad, m.joint_names.length, 'position_rad', 'joint_names', fail);
-    checkLength(rec.velocity_rad_s, m.joint_names.length, 'velocity_rad_s', 'joint_names', fail);
-    checkLength(rec.gripper, m.gripper_names.length, 'gripper', 'gripper_names', fail);
-    checkLength(rec.action, m.action_names.length, 'action', 'action_names', fail);
-    const frames = rec.frames ?? [];
-    const seen = new Set<string>();
-    for (const f of frames) {
-      const cam = this.#cameras.get(f?.camera as string);
-      if (!cam)
-        fail(
-          `frame for unknown camera ${JSON.stringify(f?.camera)} (meta.cameras: ` +
-            `${[...this.#cameras.keys()].join(', ') || 'none'})`,
-        );
-      if (seen.has(f.camera)) fail(`two frames for camera "${f.camera}"`);
-      seen.add(f.camera);
-      const { width, height } = cam!.info;
-      if (f.width !== width || f.height !== height)
-        fail(`camera "${f.camera}" frame is ${f.width}x${f.height}, meta says ${width}x${height}`);
-      if (!(f.rgb instanceof Uint8Array) || f.rgb.length !== width * height * 3) {
-        fail(
-          `camera "${f.camera}" rgb has ${f.rgb?.length} bytes, expected ${width}x${height}x3 = ${width * height * 3}`,
-        );
-      }
-    }
-
-    const t = timeJson(stamp_ns);
-    const mono = Number.isFinite(rec.t_mono_ms) ? String(rec.t_mono_ms) : 'null';
-    const out: Pending = [
-      {
-        channelId: this.#jointChannel,
-        data: this.#encoder.encode(
-          `{"timestamp":${t},"tick":${tick},"t_mono_ms":${mono},"name":${this.#jointNamesJson},` +
-            `"position":${numberArrayJson(rec.position_rad)},"velocity":${numberArrayJson(rec.velocity_rad_s)},` +
-            `"gripper":${numberArrayJson(rec.gripper)}}`,
-        ),
-      },
-      {
-        channelId: this.#actionChannel,
-        data: this.#encoder.encode(
-          `{"timestamp":${t},"tick":${tick},"name":${this.#actionNamesJson},"action":${numberArrayJson(rec.action)}}`,
-        ),
-      },
-    ];
-    for (const f of frames) {
-      out.push({
-        channelId: this.#cameras.get(f.camera)!.channelId,
-        data: encodeRawImage(stamp_ns, f.camera, f.width, f.height, f.rgb),
-      });
-    }
-    this.#lastTick = tick;
-    this.#lastStamp = stamp_ns;
-    this.#firstStamp ??= stamp_ns;
-    this.#ticks++;
-    return out;
   }
 }

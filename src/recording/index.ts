@@ -1,7 +1,16 @@
-export type { Episode, EpisodeFrames } from './episode-reader.js';
+export type { Episode, EpisodeFrames, ReadOptions } from './episode-reader.js';
 export { EpisodeFileError, readEpisode } from './episode-reader.js';
-export type { CameraInfo, EpisodeMeta, EpisodeResult, RecordedFrame, TickRecord } from './episode-writer.js';
-export { EpisodeWriter } from './episode-writer.js';
+export type { RecoveredInfo } from './episode-recovery.js';
+export { recoveredLine } from './episode-recovery.js';
+export type {
+  CameraInfo,
+  EpisodeMeta,
+  EpisodeResult,
+  RecordedFrame,
+  TickRecord,
+  WriterOptions,
+} from './episode-writer.js';
+export { CHUNK_FLUSH_BYTES, CHUNK_FLUSH_S, EpisodeWriter } from './episode-writer.js';
 export {
   EPISODE_DRIVERS,
   type EpisodeDriver,
@@ -16,6 +25,7 @@ export {
   EPISODE_FORMAT_VERSION,
   EPISODE_METADATA_NAME,
   EPISODE_OUTCOMES,
+  EPISODE_START_METADATA_NAME,
   type EpisodeOutcomeName,
   legacyCameraTopic,
   type TickClock,

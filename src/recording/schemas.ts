@@ -23,6 +23,11 @@ export const IMAGE_MESSAGE_ENCODING = 'protobuf';
 export const IMAGE_SCHEMA_ENCODING = 'protobuf';
 export const CHUNK_COMPRESSION = 'lz4';
 export const EPISODE_METADATA_NAME = 'vla.episode';
+/**
+ * The same map written before the first chunk (outcome "interrupted", 0 ticks): a file whose writer never
+ * finished still says what it holds, so its complete ticks can be recovered.
+ */
+export const EPISODE_START_METADATA_NAME = 'vla.episode.start';
 /** Bumped when the layout changes incompatibly, so an old reader refuses instead of misreading. */
 export const EPISODE_FORMAT_VERSION = '2';
 /** Versions this reader understands (a file without the key is format 1). */

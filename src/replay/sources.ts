@@ -13,7 +13,7 @@ import {
   type ReadPlan,
   readDatasetEpisode,
 } from '../dataset/lerobot/index.js';
-import { type Episode, readEpisode } from '../recording/index.js';
+import { type Episode, readEpisode, recoveredLine } from '../recording/index.js';
 import { naturalOrder } from '../util/natural-order.js';
 
 export interface EpisodeSource {
@@ -31,6 +31,11 @@ export interface SourceOptions {
   map?: FeatureMap;
   /** The robot a dataset that does not name one (or names it differently) was recorded on. */
   robot?: string;
+  /**
+   * Told once per file whose writer did not finish (only its complete ticks are used): the "recovered: ..." line,
+   * prefixed with the file; default: a warning line on stderr.
+   */
+  warn?: (message: string) => void;
 }
 
 /** A bad input path: nothing to read, or not a kind of recording we know. Exit 2. */
@@ -48,17 +53,31 @@ async function sourcesOf(input: string, opts: SourceOptions): Promise<EpisodeSou
   if (!info) throw new EpisodeSourceError(`${input}: no such file or folder`);
   if (info.isFile()) {
     if (!input.endsWith('.mcap')) throw new EpisodeSourceError(`${input}: not an .mcap recording`);
-    return [mcapSource(input)];
+    return [mcapSource(input, opts)];
   }
   if (await isDatasetFolder(input)) return datasetSources(input, opts);
   const names = (await readdir(input)).filter((n) => n.endsWith('.mcap')).sort(naturalOrder);
   if (names.length === 0) throw new EpisodeSourceError(`${input}: no .mcap episodes and no LeRobot dataset`);
-  return names.map((n) => mcapSource(join(input, n)));
+  return names.map((n) => mcapSource(join(input, n), opts));
 }
 
-function mcapSource(path: string): EpisodeSource {
+/**
+ * One recording. A file cut short (killed writer, full disk) gives its complete ticks, and the replay says so once
+ * (it may be read several times: checked, then replayed); what is unusable is still an EpisodeFileError.
+ */
+function mcapSource(path: string, opts: SourceOptions): EpisodeSource {
   const label = path.split(/[\\/]/).pop() ?? path;
-  return { label, origin: path, read: (o) => readEpisode(path, { frames: o.frames }) };
+  const warn = opts.warn ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
+  let told = false;
+  const read = async (o: { frames: boolean }) => {
+    const ep = await readEpisode(path, { frames: o.frames });
+    if (ep.recovered && !told) {
+      told = true;
+      warn(`${path}: ${recoveredLine(ep)}`);
+    }
+    return ep;
+  };
+  return { label, origin: path, read };
 }
 
 /**

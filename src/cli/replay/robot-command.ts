@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { type RosSettings, RosSettingsError, resolveRosSettings } from '../../../calibration/ros-settings.js';
 import { ROS_LAYOUTS } from '../../../protocols/ros/layout.js';
-import { type Episode, EpisodeFileError, readEpisode } from '../../recording/index.js';
+import { type Episode, EpisodeFileError, readEpisode, recoveredLine } from '../../recording/index.js';
 import { confirmMotion } from '../../replay/robot/confirm.js';
 import { DEFAULT_EASE_RAD_S, DEFAULT_SETTLE_S } from '../../replay/robot/ease-in.js';
 import { ROBOT_REPLAY_MARGIN, robotReplay } from '../../replay/robot/robot-replay.js';
@@ -150,6 +150,8 @@ async function replayOnRobot(file: string, o: Flags, interrupts: Interrupts, log
 async function episode(file: string): Promise<Episode> {
   return inputStep(async () => {
     const ep = await readEpisode(file, { frames: false });
+    // a file whose writer did not finish replays up to its last complete tick: say so before anything moves
+    if (ep.recovered) process.stderr.write(`warning: ${file}: ${recoveredLine(ep)}\n`);
     checkRecordedActions(ep);
     return ep;
   });

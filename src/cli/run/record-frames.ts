@@ -57,9 +57,12 @@ export class FrameQueue implements FrameSink {
   private wall0_ns = 0n;
   private lastStamp = -1n;
   private writes: Promise<void> = Promise.resolve();
-  private failed: unknown;
+  /** The first write that failed (a full disk, an I/O error): no row is written after it. */
+  failed: unknown;
   /** Set by the recorder: frames of a tick asked of a tick-by-tick source. */
   onTick: ((tick: number) => RecordedFrame[] | undefined) | undefined;
+  /** Set by the recorder: told once, when the first write fails (the run goes on without the file). */
+  onFailure: ((err: unknown) => void) | undefined;
 
   constructor(
     private readonly writer: EpisodeWriter,
@@ -87,11 +90,10 @@ export class FrameQueue implements FrameSink {
     this.pump();
   }
 
-  /** Writes every row still waiting (with its frames if they came) and waits for the file. */
+  /** Writes every row still waiting (with its frames if they came) and waits for the file; see `failed`. */
   async finish(): Promise<void> {
     this.pump(true);
     await this.writes;
-    if (this.failed) throw this.failed;
   }
 
   private pump(all = false): void {
@@ -107,7 +109,7 @@ export class FrameQueue implements FrameSink {
 
   private write(t: QueuedTick, frames: RecordedFrame[]): void {
     this.lastWritten = t.tick;
-    if (this.failed) return;
+    if (this.failed !== undefined) return;
     const kept = frames.filter((f) => f.width === this.size && f.height === this.size);
     const write = this.writer.writeTick({
       tick: t.tick,
@@ -123,7 +125,9 @@ export class FrameQueue implements FrameSink {
     this.writes = this.writes
       .then(() => write)
       .catch((e: unknown) => {
-        this.failed ??= e;
+        if (this.failed !== undefined) return;
+        this.failed = e;
+        this.onFailure?.(e);
       });
   }
 

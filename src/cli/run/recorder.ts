@@ -3,6 +3,10 @@
 // size: rendered in the tick they belong to on the virtual clock, and off the control thread in real time (a
 // FrameSource: record-frames.ts). Each file's metadata says how its episode ended. The files written are
 // kept (recordedFiles) for the run's summary.
+// A write that fails (a full disk, an I/O error) stops the recording, never the robot: one warning names the file
+// and the error, the file keeps its complete ticks (readers recover them), the summary marks it cut short, later
+// episodes are not recorded, and the run's exit code is what the robot's run earns (a recording is an observer;
+// exit 1 means a fault stopped the robot, which did not happen).
 import { access, open, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import type { CameraFrame } from '../../../sim/camera.js';
@@ -59,6 +63,8 @@ export interface RecordingPlan {
   physics_hz?: number;
   /** The scripted expert's --noise (expert runs only). */
   expert_noise?: number;
+  /** Where the one warning about a recording cut short goes (default: a line on stderr). */
+  warn?: (message: string) => void;
 }
 
 /** A file a recording wrote: one episode. */
@@ -70,6 +76,14 @@ export interface RecordedFile {
   /** Camera frames in the file (all cameras together). */
   camera_frames: number;
   bytes: number;
+  /** Set when a write failed and the recording stopped there: the error; the file holds the ticks before it. */
+  cut_short?: string;
+}
+
+/** A run's recording after a failed write: the file and the error (later episodes are not recorded). */
+export interface RecordingStop {
+  path: string;
+  error: string;
 }
 
 export type EpisodeRecorder = {
@@ -79,6 +93,33 @@ export type EpisodeRecorder = {
 };
 
 const filesByPlan = new WeakMap<RecordingPlan, RecordedFile[]>();
+const stopByPlan = new WeakMap<RecordingPlan, RecordingStop>();
+
+/** Why a run's recording stopped early (undefined: it did not). */
+export function recordingStopped(plan: RecordingPlan): RecordingStop | undefined {
+  return stopByPlan.get(plan);
+}
+
+/** The first failure stops the run's recording, with one warning; the robot's loop is not touched. */
+function stopRecording(plan: RecordingPlan, path: string, err: unknown): void {
+  if (stopByPlan.has(plan)) return;
+  const error = ioError(err);
+  stopByPlan.set(plan, { path, error });
+  const line =
+    `--record: recording stopped: ${path}: ${error}; the robot keeps running, the file keeps the ticks written ` +
+    'before it, later episodes are not recorded';
+  (plan.warn ?? ((m: string) => process.stderr.write(`warning: ${m}\n`)))(line);
+}
+
+/** The error's own words with its code ("ENOSPC: no space left on device, write"), not the wrapper's. */
+function ioError(err: unknown): string {
+  let e = err;
+  while (e instanceof EpisodeFileError && e.cause !== undefined) e = e.cause;
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** What a run records after its recording stopped: nothing, and no file. */
+const NOT_RECORDING: EpisodeRecorder = { tick: { tick() {} }, close: async () => undefined };
 
 /** The files a plan's recorders have written so far, in order. */
 export function recordedFiles(plan: RecordingPlan): RecordedFile[] {
@@ -117,6 +158,7 @@ export async function openRecorder(p: RecordingPlan, seed: number): Promise<Epis
   const path = recordingPath(p.target, d.robot, p.task, seed, p.many);
   const files = filesByPlan.get(p) ?? [];
   filesByPlan.set(p, files);
+  if (stopByPlan.has(p)) return NOT_RECORDING;
   let writer: EpisodeWriter;
   try {
     writer = await EpisodeWriter.open(path, {
@@ -136,9 +178,13 @@ export async function openRecorder(p: RecordingPlan, seed: number): Promise<Epis
     // the first file of a run: a target the user named that cannot be written is bad input (nothing moved yet)
     if (files.length === 0 && err instanceof EpisodeFileError)
       throw new UsageError(`--record ${p.target}: ${await createProblem(path, err.cause ?? err)}`);
-    throw err;
+    // later on, the robot is running: a file that cannot be made stops the recording, not the run
+    if (!(err instanceof EpisodeFileError)) throw err;
+    stopRecording(p, path, err);
+    return NOT_RECORDING;
   }
   const queue = new FrameQueue(writer, p.camera_size);
+  queue.onFailure = (err) => stopRecording(p, path, err);
   const source = p.cameras.length > 0 && !p.sim ? p.frames : undefined;
   await source?.prepare?.();
   const frames = source?.start(p.cameras, p.camera_size, queue);
@@ -167,14 +213,22 @@ export async function openRecorder(p: RecordingPlan, seed: number): Promise<Epis
       await frames?.stop();
       const result = recordedResult(r);
       await queue.finish();
-      await writer.close(result);
+      // after a failed write the writer refuses the rest; close() still releases the file
+      const closing = writer.close(result);
+      let failure = queue.failed;
+      await closing.catch((err: unknown) => {
+        failure ??= err;
+      });
+      if (failure !== undefined) stopRecording(p, path, failure);
       files.push({
         path: writer.path,
         seed,
         outcome: result.outcome!,
-        ticks: writer.ticks,
+        // cut short: only what reached the disk counts (readers recover exactly these ticks)
+        ticks: failure !== undefined ? writer.flushed_ticks : writer.ticks,
         camera_frames: queue.frames_written,
         bytes: writer.bytes,
+        ...(failure !== undefined ? { cut_short: ioError(failure) } : {}),
       });
       return writer.path;
     },
@@ -241,12 +295,15 @@ export function formatRecordedFiles(files: RecordedFile[], target: string): stri
   const counts = new Map<string, number>();
   for (const f of files) counts.set(f.outcome, (counts.get(f.outcome) ?? 0) + 1);
   const how = [...counts].map(([o, n]) => `${n} ${o}`).join(', ');
+  const cut = files.find((f) => f.cut_short !== undefined);
+  const cutLine = cut ? `recording  cut short: ${cut.path}: ${cut.cut_short}; the recording stopped there\n` : '';
   if (files.length === 1) {
     const f = files[0];
-    return `recorded   ${f.path} (${f.outcome}, ${f.ticks} ticks, ${f.camera_frames} frames, ${mb(f.bytes)})\n`;
+    const what = `${f.outcome}, ${f.ticks} ticks, ${f.camera_frames} frames, ${mb(f.bytes)}`;
+    return `recorded   ${f.path} (${what})\n${cutLine}`;
   }
   const where = extname(target) === '.mcap' ? `${dirname(target)}/${basename(target, '.mcap')}-seed<N>.mcap` : target;
-  return `recorded   ${files.length} episodes (${how}), ${mb(total)}: ${where}\n`;
+  return `recorded   ${files.length} episodes (${how}), ${mb(total)}: ${where}\n${cutLine}`;
 }
 
 /** What stops a file from being created, in words (no raw ENOENT). */

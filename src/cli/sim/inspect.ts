@@ -1,6 +1,6 @@
 // vla-sim inspect: what a recorded episode holds, or what is wrong with the file.
 import type { Command } from 'commander';
-import { EpisodeFileError, readEpisode } from '../../recording/index.js';
+import { EpisodeFileError, readEpisode, recoveredLine } from '../../recording/index.js';
 import { UsageError } from '../common.js';
 
 export function inspectCommand(program: Command): void {
@@ -15,8 +15,12 @@ export function inspectCommand(program: Command): void {
 Examples:
   vla-sim inspect demos/aloha-transfer-cube-seed0.mcap
   vla-sim inspect run.mcap --json          {"outcome": "interrupted", "fault": ..., "ticks": ..., ...}
+  vla-sim inspect killed.mcap              a file whose writer did not finish (killed, power cut, full disk):
+                                           "recovered: ... N complete ticks of episode seed S up to tick T"
+                                           (--json: "recovered": {"complete_ticks", "last_tick", "reason"})
 
-Exit 2 with one line naming the problem for a file that is missing, truncated or damaged.`,
+Exit 2 with one line naming the problem for a file that is missing, damaged, not an episode, or cut short
+before its first complete tick.`,
     )
     .action(async (file: string, o: { json?: boolean }) => {
       let ep: Awaited<ReturnType<typeof readEpisode>>;
@@ -43,6 +47,7 @@ Exit 2 with one line naming the problem for a file that is missing, truncated or
         policy: ep.meta.policy ?? null,
         action_names: ep.meta.action_names,
         cameras: ep.meta.cameras,
+        recovered: ep.recovered ?? null,
       };
       if (o.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
       else {
@@ -56,6 +61,7 @@ Exit 2 with one line naming the problem for a file that is missing, truncated or
         process.stdout.write(
           `  cameras: ${summary.cameras.map((c) => `${c.name} ${c.width}x${c.height}`).join(', ') || 'none'}\n`,
         );
+        if (ep.recovered) process.stdout.write(`  ${recoveredLine(ep)}\n`);
       }
     });
 }
