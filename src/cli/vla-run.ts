@@ -32,6 +32,7 @@ import {
   openRecorder,
   type RecordingPlan,
   recordedFiles,
+  recordingStopped,
 } from './run/recorder.js';
 import { robotDescription } from './run/robot-args.js';
 import { type RobotRun, startRosRun } from './run/ros-runner.js';
@@ -310,6 +311,7 @@ function recordingPlan(o: Flags, a: RunArgs, run: StartedRun, many: boolean): Re
     driver: run.head.kind as 'sim' | 'ur' | 'aloha',
     ...(run.head.kind === 'sim' ? { physics_hz: physicsHzArg(o.physicsHz as string) } : {}),
     ...(run.policy.describe().kind === 'expert' ? { expert_noise: a.noise } : {}),
+    warn: (m) => a.log.warn(m),
   };
 }
 
@@ -342,7 +344,11 @@ function printSummary(
   const remote = run.policy.counters?.();
   if (remote) summary.inference.remote = remote;
   const rec = outcome.recording;
-  if (rec) summary.recordings = recordedFiles(rec);
+  if (rec) {
+    summary.recordings = recordedFiles(rec);
+    const stop = recordingStopped(rec);
+    if (stop) summary.warnings.push(`recording cut short: ${stop.path}: ${stop.error}`);
+  }
   const recorded = rec ? formatRecordedFiles(summary.recordings ?? [], rec.target) : '';
   process.stdout.write(
     o.json ? `${JSON.stringify(summary)}\n` : `${formatSummary(summary)}${recorded ? `  ${recorded}` : ''}`,
