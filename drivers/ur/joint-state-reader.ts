@@ -41,7 +41,9 @@ export class JointStateReader {
   }
 
   private remap(names: string[]): void {
-    const same = names.length === this.cachedNames.length && names.every((n, i) => n === this.cachedNames[i]);
+    // a plain loop: every() skips the holes of a sparse array, which would pass a missing name for the cached one
+    let same = names.length === this.cachedNames.length;
+    for (let i = 0; same && i < names.length; i++) same = names[i] === this.cachedNames[i];
     if (same) return;
     // built aside, so a message that lacks a joint leaves the mapping of the last good one intact
     const index = Int32Array.from(this.jointNames, (j) => {

@@ -2,6 +2,10 @@
 // noise; the framer buffers, finds the next header, waits for LEN bytes, checks the CRC and hands out
 // unstuffed packets. A bad CRC or an impossible LEN costs one byte: the search restarts right after the
 // false header, so a real packet that follows the garbage is still found. Preallocated buffers only.
+// A line that goes quiet with part of a packet buffered (noise that looked like a header with a long LEN, or
+// the head of a packet whose tail was lost) would otherwise hold back the next real packet until LEN bytes
+// more had come, which can be a thousand bytes of retries: after a silence of `stale_ms` the buffered bytes
+// are dropped as garbage, the way a receiver's inter-byte timeout returns it to waiting for a header.
 import { crc16 } from './crc.js';
 import { HEADER_BYTES, INSTRUCTION, MAX_LENGTH_FIELD, type Packet, PrefixViews, unstuffInto } from './packet.js';
 
@@ -10,12 +14,20 @@ export interface FramerCounters {
   crc_errors: number;
   /** Bytes skipped while looking for a header. */
   garbage_bytes: number;
+  /** Partial packets dropped after a silence of stale_ms. */
+  stale_drops: number;
 }
 
 const CAPACITY = 8192;
+/**
+ * Silence after which a partial packet is dropped. Longer than any gap inside one packet (a USB-serial adapter
+ * holds bytes up to its 16 ms latency timer) and than the driver's longest reply timeout (100 ms for set-up
+ * requests), so a reply the driver still waits for is never cut; far shorter than a thousand bytes of retries.
+ */
+export const DEFAULT_STALE_MS = 100;
 
 export class PacketFramer {
-  readonly counters: FramerCounters = { packets: 0, crc_errors: 0, garbage_bytes: 0 };
+  readonly counters: FramerCounters = { packets: 0, crc_errors: 0, garbage_bytes: 0, stale_drops: 0 };
   private readonly buf = new Uint8Array(CAPACITY);
   private readonly body = new Uint8Array(CAPACITY);
   private start = 0;
@@ -23,18 +35,27 @@ export class PacketFramer {
   private readonly packet: Packet = { id: 0, instruction: 0, error: 0, data: this.body };
   /** A packet's data is moved to the start of `body` and handed out as one of these. */
   private readonly dataViews = new PrefixViews(this.body);
+  private last_push_ms = -Infinity;
 
   /**
    * @param onPacket called for every good packet (the packet object and its data are reused)
    * @param onCrcError called for every packet dropped for its CRC, with the ID it claimed
+   * @param stale_ms silence after which buffered bytes are dropped (Infinity: never)
    */
   constructor(
     private readonly onPacket: (p: Packet) => void,
     private readonly onCrcError: (claimedId: number) => void = () => {},
+    private readonly stale_ms = DEFAULT_STALE_MS,
   ) {}
 
-  /** Feed bytes as they arrive: the first `length` bytes of `chunk`. */
-  push(chunk: Uint8Array, length = chunk.length): void {
+  /** Feed bytes as they arrive: the first `length` bytes of `chunk` (`now_ms`: when, for the stale rule). */
+  push(chunk: Uint8Array, length = chunk.length, now_ms = performance.now()): void {
+    if (now_ms - this.last_push_ms > this.stale_ms && this.end > this.start) {
+      this.counters.garbage_bytes += this.end - this.start;
+      this.counters.stale_drops++;
+      this.start = this.end = 0;
+    }
+    this.last_push_ms = now_ms;
     let off = 0;
     while (off < length) {
       if (this.end === CAPACITY) this.compact();

@@ -9,6 +9,7 @@ import type {
   HelloReply,
   ResetReply,
   SimLinkRequest,
+  SimLinkStats,
   StatusReply,
 } from './protocol.js';
 
@@ -36,6 +37,10 @@ export class SimLinkClient {
   }
   status(): Promise<StatusReply> {
     return this.json({ op: 'status' });
+  }
+  /** What the server has refused so far. */
+  stats(): Promise<SimLinkStats> {
+    return this.json({ op: 'stats' });
   }
   setFaults(f: Partial<FaultKnobs>): Promise<FaultsReply> {
     return this.json({ op: 'faults', ...f });

@@ -19,13 +19,21 @@
 //                                             {"ok":true,"reached":b,"tick":k,"position_rad":[..],"gripper":g}
 //                                              an operator moves the arm's limp (torque-off) joints there by
 //                                              hand; replies once they are within 0.02 rad (or at the timeout)
+//   {"op":"stats"}                            {"ok":true,"requests":n,"bad_requests":n,"failed":n}  what the
+//                                              server has refused: not one JSON frame of a known op
+//                                              (bad_requests) or not doable (failed: an unknown camera, arm...)
 //   anything wrong                            {"ok":false,"error":"message"}
+//
+// The server binds 127.0.0.1 only (the link has no authentication) and takes requests of at most
+// SIM_LINK_MAX_REQUEST_BYTES: libzmq drops a connection that sends a larger one.
 //
 // `tick` is the emulator's control tick (50 Hz, its own clock) since the last reset.
 import { z } from 'zod';
 import { type FaultKnobs, FaultKnobsSchema } from './fault-knobs.js';
 
 export const SIM_LINK_PROTOCOL_VERSION = 1;
+/** Every request is a small JSON object; 64 KiB is far above the largest (a 'hand' with 6 joints). */
+export const SIM_LINK_MAX_REQUEST_BYTES = 64 * 1024;
 
 export const SimLinkRequestSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('hello') }),
@@ -48,7 +56,17 @@ export const SimLinkRequestSchema = z.discriminatedUnion('op', [
   }),
 ]);
 
-export type SimLinkRequest = z.input<typeof SimLinkRequestSchema>;
+export type SimLinkRequest = z.input<typeof SimLinkRequestSchema> | { op: 'stats' };
+
+export interface SimLinkStats {
+  ok: true;
+  /** Requests received, refused ones included. */
+  requests: number;
+  /** Not one JSON frame of a known op with valid fields. */
+  bad_requests: number;
+  /** Well-formed but not doable (an unknown camera or arm): answered with the reason. */
+  failed: number;
+}
 
 export interface HelloReply {
   ok: true;

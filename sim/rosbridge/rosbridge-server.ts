@@ -2,7 +2,10 @@
 // to the simulated cell exactly as it talks to a real one. Topics are a hub: whatever the server or a
 // client publishes reaches every subscriber. Supported ops: advertise, unadvertise, publish, subscribe
 // (throttle_rate, queue_length), unsubscribe, call_service -> service_response. Like rosbridge_suite,
-// a bad op or message gets no reply, only a log line: clients cannot rely on error replies.
+// a bad op or message gets no reply, only a log line: clients cannot rely on error replies. Beyond
+// rosbridge_suite, every dropped message is counted by reason (`stats`), a message over `max_message_bytes`
+// closes its connection before it is parsed, and a message a topic's handler refuses (a NaN, a wrong length)
+// is not passed on to the topic's other subscribers either: a malformed command reaches nobody.
 // Two things a real ROS graph does are reproduced because clients must cope with them:
 //  - a client's publisher is a ROS publisher whose subscribers take a while to connect
 //    (publisher_connect_ms): rosbridge creates it on `advertise`, or on the first `publish` of a topic
@@ -13,6 +16,9 @@
 import type { AddressInfo } from 'node:net';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../../src/telemetry/log.js';
+import { BadRequest, type ClientOp, checkOp, type DropReason, noDrops, type RosbridgeStats } from './rosbridge-ops.js';
+
+export type { RosbridgeStats } from './rosbridge-ops.js';
 
 export interface RosbridgeServerOptions {
   /** 0 picks a free port (read it back from .port). */
@@ -25,7 +31,13 @@ export interface RosbridgeServerOptions {
   publisher_connect_ms?: number;
   /** Answer /rosapi/subscribers (default true). */
   rosapi?: boolean;
+  /** Largest message a client may send (default 1 MiB); a larger one closes its connection unread. */
+  max_message_bytes?: number;
 }
+
+export const DEFAULT_MAX_CLIENT_MESSAGE_BYTES = 1 << 20;
+/** Topics the server keeps state for; a client cannot make it grow without bound by inventing names. */
+const MAX_TOPICS = 1024;
 
 export const ROSAPI_SUBSCRIBERS = '/rosapi/subscribers';
 
@@ -60,8 +72,6 @@ interface TopicState {
   handlers: Map<TopicHandler, string>;
 }
 
-type Op = Record<string, unknown> & { op?: unknown };
-
 const DEFAULT_MAX_BUFFERED_BYTES = 4 << 20;
 
 /** 'sensor_msgs/msg/JointState' (ROS 2) and 'sensor_msgs/JointState' name the same type. */
@@ -80,6 +90,8 @@ export class RosbridgeServer {
   private readonly connect_ms: number;
   private readonly services = new Map<string, { type: string; handler: ServiceHandler }>();
   private readonly maxBuffered: number;
+  private received = 0;
+  private readonly dropped_in = noDrops();
 
   private constructor(
     private readonly wss: WebSocketServer,
@@ -99,13 +111,22 @@ export class RosbridgeServer {
       log?.debug({ client: req.socket.remoteAddress }, 'rosbridge client connected');
       ws.on('message', (data, isBinary) => this.onRaw(ws, data, isBinary));
       ws.on('close', () => this.dropClient(ws));
-      ws.on('error', (err) => log?.warn({ err: err.message }, 'rosbridge client socket error'));
+      ws.on('error', (err) => {
+        // ws has already closed the connection with 1009 (message too big); anything else is a socket error
+        const code = (err as { code?: string }).code;
+        if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.drop('oversized', err.message);
+        else log?.warn({ err: err.message }, 'rosbridge client socket error');
+      });
     });
   }
 
   static listen(opts: RosbridgeServerOptions): Promise<RosbridgeServer> {
     return new Promise((resolve, reject) => {
-      const wss = new WebSocketServer({ port: opts.port, host: opts.host ?? '127.0.0.1' });
+      const wss = new WebSocketServer({
+        port: opts.port,
+        host: opts.host ?? '127.0.0.1',
+        maxPayload: opts.max_message_bytes ?? DEFAULT_MAX_CLIENT_MESSAGE_BYTES,
+      });
       wss.once('error', (err) =>
         reject(new Error(`rosbridge server cannot listen on ${opts.host ?? '127.0.0.1'}:${opts.port}: ${err.message}`)),
       );
@@ -118,6 +139,16 @@ export class RosbridgeServer {
   readonly url: string;
   get clients(): number {
     return this.wss.clients.size;
+  }
+
+  get stats(): RosbridgeStats {
+    return {
+      clients: this.clients,
+      received: this.received,
+      dropped_in: { ...this.dropped_in },
+      dropped_messages: this.dropped_messages,
+      lost_before_connect: this.lost_before_connect,
+    };
   }
 
   /** Publish from the server side. A latched topic also hands its last message to every new subscriber. */
@@ -164,6 +195,7 @@ export class RosbridgeServer {
   private topic(name: string): TopicState {
     let t = this.topics.get(name);
     if (!t) {
+      if (this.topics.size >= MAX_TOPICS) throw new TooManyTopics(`over ${MAX_TOPICS} topics; ${name} refused`);
       t = { type: undefined, latch: false, latched: undefined, subs: new Set(), handlers: new Map() };
       this.topics.set(name, t);
     }
@@ -171,48 +203,53 @@ export class RosbridgeServer {
   }
 
   private onRaw(ws: WebSocket, data: RawData, isBinary: boolean): void {
+    this.received++;
     if (isBinary) {
-      this.log?.warn('rosbridge: binary (CBOR/BSON) requests are not supported; ignored');
+      this.drop('binary', 'binary (CBOR/BSON) requests are not supported');
       return;
     }
-    let m: Op;
+    let m: unknown;
     try {
-      m = JSON.parse(data.toString()) as Op;
+      m = JSON.parse(data.toString());
     } catch {
-      this.log?.warn({ text: data.toString().slice(0, 120) }, 'rosbridge: a message that is not JSON; ignored');
+      this.drop('not_json', `not JSON: ${data.toString().slice(0, 80)}`);
       return;
     }
-    if (typeof m !== 'object' || m === null) return;
     try {
-      this.dispatch(ws, m);
+      this.dispatch(ws, checkOp(m));
     } catch (err) {
-      this.log?.warn({ op: m.op, err: (err as Error).message }, 'rosbridge: bad request; ignored');
+      this.drop(err instanceof TooManyTopics ? 'too_many_topics' : 'bad_request', (err as Error).message);
     }
   }
 
-  private dispatch(ws: WebSocket, m: Op): void {
+  /** Count a dropped client message; log the first of each reason and then every 1000th (a flood stays quiet). */
+  private drop(reason: DropReason, why: string): void {
+    const n = ++this.dropped_in[reason];
+    if (n === 1 || n % 1000 === 0) this.log?.warn({ reason, count: n, why }, 'rosbridge: a message was dropped');
+  }
+
+  private dispatch(ws: WebSocket, m: ClientOp): void {
     switch (m.op) {
       case 'advertise': {
-        const t = this.topic(str(m, 'topic'));
-        const type = str(m, 'type');
-        if (t.type && normaliseType(t.type) !== normaliseType(type))
-          throw new Error(`topic ${str(m, 'topic')} has type ${t.type}, not ${type}`);
-        t.type = type;
-        if (m.latch === true) t.latch = true;
-        this.publisherOf(ws, str(m, 'topic'));
+        const t = this.topic(m.topic);
+        if (t.type && normaliseType(t.type) !== normaliseType(m.type))
+          throw new BadRequest(`topic ${m.topic} has type ${t.type}, not ${m.type}`);
+        t.type = m.type;
+        if (m.latch) t.latch = true;
+        this.publisherOf(ws, m.topic);
         return;
       }
       case 'unadvertise':
-        this.publishers.get(ws)?.delete(str(m, 'topic'));
+        this.publishers.get(ws)?.delete(m.topic);
         return;
       case 'publish':
-        this.route(str(m, 'topic'), m.msg ?? {}, ws);
+        this.route(m.topic, m.msg, ws);
         return;
       case 'subscribe':
         this.subscribe(ws, m);
         return;
       case 'unsubscribe': {
-        const t = this.topics.get(str(m, 'topic'));
+        const t = this.topics.get(m.topic);
         if (!t) return;
         for (const s of t.subs) {
           if (s.client === ws && (m.id === undefined || s.id === m.id)) {
@@ -225,27 +262,15 @@ export class RosbridgeServer {
       case 'call_service':
         void this.callService(ws, m);
         return;
-      default:
-        throw new Error(
-          `unsupported op '${String(m.op)}' (supported: advertise, unadvertise, publish, subscribe, unsubscribe, ` +
-            `call_service)`,
-        );
     }
   }
 
-  private subscribe(ws: WebSocket, m: Op): void {
-    const name = str(m, 'topic');
+  private subscribe(ws: WebSocket, m: Extract<ClientOp, { op: 'subscribe' }>): void {
+    const { topic: name, id } = m;
     const t = this.topic(name);
-    if (typeof m.type === 'string' && t.type && normaliseType(t.type) !== normaliseType(m.type)) {
-      throw new Error(`subscribe to ${name} as ${m.type}, but it has type ${t.type}`);
+    if (m.type !== undefined && t.type && normaliseType(t.type) !== normaliseType(m.type)) {
+      throw new BadRequest(`subscribe to ${name} as ${m.type}, but it has type ${t.type}`);
     }
-    if (m.compression !== undefined && m.compression !== 'none') {
-      this.log?.warn(
-        { topic: name, compression: m.compression },
-        'rosbridge: only compression "none" is supported; sending plain JSON',
-      );
-    }
-    const id = typeof m.id === 'string' ? m.id : undefined;
     // a repeated subscribe with the same id replaces the old one (roslib re-sends after a reconnect)
     for (const s of t.subs)
       if (s.client === ws && s.id === id) {
@@ -255,10 +280,9 @@ export class RosbridgeServer {
     const sub: Subscription = {
       client: ws,
       id,
-      throttle_ms: Math.max(0, num(m.throttle_rate, 0)),
+      throttle_ms: m.throttle_ms,
       queue: [],
-      // rosbridge's queue_length 0 means "no queue": with a throttle the newest message waits alone
-      queue_capacity: Math.max(1, Math.floor(num(m.queue_length, 0))),
+      queue_capacity: m.queue_capacity,
       last_sent_ms: -Infinity,
       timer: undefined,
     };
@@ -284,7 +308,9 @@ export class RosbridgeServer {
   private route(topic: string, msg: unknown, from: WebSocket | undefined): void {
     const t = this.topic(topic);
     if (from) {
-      if (performance.now() < this.publisherOf(from, topic)) {
+      // `connected_at` first: with a connect delay of 0 a first publish must not count as early
+      const connected_at = this.publisherOf(from, topic);
+      if (performance.now() < connected_at) {
         this.lost_before_connect++;
         return;
       }
@@ -292,7 +318,9 @@ export class RosbridgeServer {
         try {
           h(msg);
         } catch (err) {
-          this.log?.warn({ topic, err: (err as Error).message }, 'rosbridge: a message was refused');
+          // a message one handler cannot use is malformed for all: pass it on to nobody
+          this.drop('refused', `${topic}: ${(err as Error).message}`);
+          return;
         }
       }
     }
@@ -336,8 +364,8 @@ export class RosbridgeServer {
     ws.send(text);
   }
 
-  private async callService(ws: WebSocket, m: Op): Promise<void> {
-    const service = str(m, 'service');
+  private async callService(ws: WebSocket, m: Extract<ClientOp, { op: 'call_service' }>): Promise<void> {
+    const { service, args } = m;
     const reply = (result: boolean, values: unknown) =>
       this.send(ws, JSON.stringify({ op: 'service_response', service, id: m.id, values, result }));
     const s = this.services.get(service);
@@ -345,10 +373,6 @@ export class RosbridgeServer {
       reply(false, `Service ${service} does not exist`);
       return;
     }
-    const args =
-      typeof m.args === 'object' && m.args !== null && !Array.isArray(m.args)
-        ? (m.args as Record<string, unknown>)
-        : {};
     try {
       reply(true, await s.handler(args));
     } catch (err) {
@@ -368,12 +392,4 @@ export class RosbridgeServer {
   }
 }
 
-function str(m: Op, field: string): string {
-  const v = m[field];
-  if (typeof v !== 'string' || v === '') throw new Error(`op '${String(m.op)}' needs a string field '${field}'`);
-  return v;
-}
-
-function num(v: unknown, fallback: number): number {
-  return typeof v === 'number' && Number.isFinite(v) ? v : fallback;
-}
+class TooManyTopics extends Error {}

@@ -53,6 +53,11 @@ export async function serveOpenpi(o: OpenpiServeFlags): Promise<void> {
     await policy.close();
     throw new UsageError((err as Error).message);
   }
+  // listened to before the address is printed: whoever reads it may signal at once, and must get the summary
+  const stopSignal = new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
   const line = {
     url: server.url,
     protocol: 'openpi',
@@ -74,10 +79,7 @@ export async function serveOpenpi(o: OpenpiServeFlags): Promise<void> {
         : `${server.url} is reachable from other machines without a key: anyone who reaches it can use the ` +
             'policy (set $OPENPI_API_KEY to require one)',
     );
-  const signal = await new Promise<string>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-  });
+  const signal = await stopSignal;
   await server.close();
   await policy.close();
   log.info({ signal, ...server.counters() }, 'stopped');

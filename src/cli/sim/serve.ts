@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { cameraTopic, defaultRosSettings, UR_CONTROLLER_HZ } from '../../../calibration/ros-settings.js';
 import { ROS_LAYOUTS } from '../../../protocols/ros/layout.js';
+import { DEFAULT_MAX_CLIENT_MESSAGE_BYTES } from '../../../sim/rosbridge/rosbridge-server.js';
 import { DEFAULT_PUBLISHER_CONNECT_MS, UrEndpoint } from '../../../sim/rosbridge/ur-endpoint.js';
 import { holdCpuWakeLatency } from '../../runtime/cpu-wake-latency.js';
 import { createLogger } from '../../telemetry/log.js';
@@ -17,7 +18,12 @@ export function serveCommand(program: Command): void {
     .description('serve a simulated UR cell over the rosbridge v2 protocol until Ctrl-C')
     .option('--robot <name>', 'ur5 | ur5e')
     .option('--rosbridge <port>', 'WebSocket port (0: any free port)', '9090')
-    .option('--host <addr>', 'interface to listen on (0.0.0.0 for other hosts)', '127.0.0.1')
+    .option(
+      '--host <addr>',
+      'interface to listen on (0.0.0.0 for other hosts: rosbridge has no authentication, anyone who reaches the ' +
+        'port can move the simulated robot)',
+      '127.0.0.1',
+    )
     .option('--task <name>', TASK_HELP)
     .option('--seed <n>', 'seed of the first episode (/vla_sim/reset starts the next)', '0')
     .option('--layout <ros2|ros1>', 'topic names of the ROS 2 or the ROS 1 UR driver', 'ros2')
@@ -79,8 +85,22 @@ Examples (runs until Ctrl-C):
       const wake = wakeCap === null ? undefined : holdCpuWakeLatency(wakeCap);
       if (wake?.why_not)
         log.warn(`CPU wake-up latency not capped (${wake.why_not}): messages may go out late on an idle machine`);
+      const loopback = isLoopbackHost(o.host as string);
+      if (!loopback)
+        log.warn(
+          { host: o.host },
+          `rosbridge listens on ${endpoint.url}, beyond this machine, without authentication: anyone who reaches ` +
+            'the port can command the simulated robot and reset its episodes',
+        );
+      // listened to before the address is printed: whoever reads it may signal at once, and must get the counters
+      const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+        process.once('SIGINT', () => resolve('SIGINT'));
+        process.once('SIGTERM', () => resolve('SIGTERM'));
+      });
       const ready = {
         url: endpoint.url,
+        loopback_only: loopback,
+        max_message_bytes: DEFAULT_MAX_CLIENT_MESSAGE_BYTES,
         robot,
         task,
         seed,
@@ -101,26 +121,23 @@ Examples (runs until Ctrl-C):
       process.stdout.write(
         o.json
           ? `${JSON.stringify(ready)}\n`
-          : `rosbridge endpoint ready: ${ready.url} (${robot} ${task}, seed ${seed}, /joint_states at ` +
+          : `rosbridge endpoint ready: ${ready.url}${loopback ? ' (this machine only)' : ''} ` +
+              `(${robot} ${task}, seed ${seed}, /joint_states at ` +
               `${ready.joint_states_hz} Hz, ${layout} topics, ` +
               `cameras: ${ready.cameras.map((c) => c.name).join(', ') || 'none'}); Ctrl-C to stop\n`,
       );
 
-      const signal = await new Promise<NodeJS.Signals>((resolve) => {
-        process.once('SIGINT', () => resolve('SIGINT'));
-        process.once('SIGTERM', () => resolve('SIGTERM'));
-      });
+      const signal = await stopSignal;
       const stats = endpoint.cell.stats;
+      const { clients: _c, ...server } = endpoint.server.stats;
       await endpoint.stop();
       wake?.release();
-      log.info(
-        {
-          signal,
-          ...stats,
-          dropped_messages: endpoint.server.dropped_messages,
-          lost_before_connect: endpoint.server.lost_before_connect,
-        },
-        'rosbridge endpoint stopped',
-      );
+      // the counters of dropped client messages are how a user (or the fuzz test) sees what was refused
+      log.info({ signal, ...stats, ...server }, 'rosbridge endpoint stopped');
     });
+}
+
+/** Whether only this machine can reach an interface. */
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || /^127\./.test(host) || host === '::1' || host === '[::1]';
 }

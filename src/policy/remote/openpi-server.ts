@@ -61,6 +61,8 @@ export interface OpenpiServer {
 
 /** Requests one connection may have waiting (openpi's client sends one and waits); past it, an error. */
 const MAX_QUEUED = 8;
+/** Largest image side accepted (pixels): far above any policy's input, far below what would exhaust memory. */
+const MAX_IMAGE_SIDE = 4096;
 
 export const OPENPI_CLOSE_REASON = 'Internal server error. Traceback included in previous frame.';
 
@@ -304,6 +306,9 @@ function toCamera(v: UnpackedValue | undefined, key: string, camera: string): Ca
     bytes = Uint8Array.from(v.data as Float32Array, (x) => Math.min(255, Math.max(0, Math.trunc(255 * x))));
   else throw new Error(`observation key '${key}': expected a uint8 image, found dtype ${v.dtype}`);
   const [height, width] = chw ? [s[1], s[2]] : [s[0], s[1]];
+  // an empty or absurd image would reach the policy's resize: refuse it here, naming the key
+  if (!(width >= 1 && height >= 1 && width <= MAX_IMAGE_SIDE && height <= MAX_IMAGE_SIDE))
+    throw new Error(`observation key '${key}': an image of ${width}x${height}, expected 1..${MAX_IMAGE_SIDE} a side`);
   const rgb = chw ? chwToHwc(bytes, width, height) : bytes.slice();
   return { name: camera, width, height, rgb, t_mono_ms: performance.now() };
 }
@@ -337,6 +342,9 @@ export function toObservation(msg: UnpackedValue, m: OpenpiMapping, tick: number
     state.set(p, at);
     at += p.length;
   }
+  // a NaN state gives a NaN chunk at best: refuse it, naming where
+  const bad = state.findIndex((x) => !Number.isFinite(x));
+  if (bad >= 0) throw new Error(`state[${bad}] is not a finite number: ${state[bad]}`);
   const prompt = m.prompt_key ? get(msg, m.prompt_key) : undefined;
   const obs: Observation = { tick, t_mono_ms: performance.now(), state, images };
   if (typeof prompt === 'string') obs.instruction = prompt;

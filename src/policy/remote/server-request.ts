@@ -25,6 +25,9 @@ export function observationFrom(h: InferHeader, frames: Buffer[], facts: PolicyF
   const now = performance.now();
   try {
     const state = readF32(frames[0], h.state, 'state').slice();
+    // a NaN state gives a NaN chunk at best; refuse it here, naming where, rather than serve garbage
+    const bad = firstNonFinite(state);
+    if (bad >= 0) return fail(`state[${bad}] is not a finite number: ${state[bad]}`);
     const images: CameraImage[] = [];
     for (const cam of facts.cameras) {
       const i = h.cameras.findIndex((c) => c.name === cam.name);
@@ -47,6 +50,8 @@ export function observationFrom(h: InferHeader, frames: Buffer[], facts: PolicyF
       if (h.committed > facts.max_committed)
         return fail(`committed: expected at most ${facts.max_committed} rows, found ${h.committed}`);
       const actions = readF32(frames[frames.length - 1], h.committed * facts.action_dim, 'committed').slice();
+      const at = firstNonFinite(actions);
+      if (at >= 0) return fail(`committed[${at}] is not a finite number: ${actions[at]}`);
       committed = { actions, count: h.committed };
     }
     const obs: Observation = { tick: h.tick, t_mono_ms: now, state, images };
@@ -111,4 +116,9 @@ export function servedFacts(policy: Policy): PolicyFacts {
 export function rawRequestBytes(f: PolicyFacts): number {
   const images = f.cameras.reduce((n, c) => n + c.width * c.height * 3, 0);
   return 4096 + images + 4 * (f.state_dim ?? 0) + 4 * f.max_committed * f.action_dim;
+}
+
+function firstNonFinite(a: Float32Array): number {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return i;
+  return -1;
 }
