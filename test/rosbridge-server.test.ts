@@ -263,3 +263,29 @@ test('episode link: reset by seed, success flag and task state through ROS', asy
     await ep.stop();
   }
 });
+
+test('episode link: a reset while the endpoint restarts is retried until the service is back', async () => {
+  const opts = { robot: 'ur5e', camera_hz: 0, task: 'push', publisher_connect_ms: 0 } as const;
+  let ep = await UrEndpoint.start({ ...opts, port: 0 });
+  const port = ep.port;
+  const conn = await open(ep.url);
+  const link = new RosEpisodeLink(conn.ros, defaultRosSettings('ros2'));
+  try {
+    await ep.stop();
+    const t0 = performance.now();
+    const reset = link.reset(4, 8);
+    await sleep(800);
+    ep = await UrEndpoint.start({ ...opts, port });
+    await reset;
+    assert.ok(performance.now() - t0 >= 800, 'it cannot have reset a stopped endpoint');
+    await until('the task state of seed 4', () => link.taskState()?.seed === 4);
+    // an answer that says no is final: not retried until the timeout
+    const t1 = performance.now();
+    await assert.rejects(link.reset(-2, 8), /refused|seed must be a non-negative integer/);
+    assert.ok(performance.now() - t1 < 4000, 'a refusal is not retried');
+  } finally {
+    link.close();
+    await conn.close();
+    await ep.stop();
+  }
+});
