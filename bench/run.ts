@@ -14,12 +14,14 @@ import { expertEngine } from '../src/cli/sim/expert-engine.js';
 import { benchmarkSim, measureRealtimeFactor } from '../src/cli/sim/sim-benchmark.js';
 import { benchmarkAllocation } from './alloc-bench.js';
 import { dynamixelBench } from './dynamixel-bench.js';
+import { benchmarkFuzz } from './fuzz-bench.js';
 import { benchmarkLatencyVerdicts } from './latency-bench.js';
 import { benchmarkPolicy } from './policy-bench.js';
 import { benchmarkRemote } from './remote-bench.js';
 import { benchmarkReplay } from './replay-bench.js';
 import { benchmarkRl } from './rl-bench.js';
 import { benchmarkInsert, benchmarkJitter, benchmarkLatencySweep, benchmarkSeams } from './runtime-bench.js';
+import { benchmarkSoak } from './soak.js';
 import { benchmarkUrRos } from './ur-ros-bench.js';
 
 const episodes = Number(process.env.VLA_BENCH_EPISODES ?? 100);
@@ -79,4 +81,8 @@ if (only.has('latency')) {
 }
 if (only.has('replay')) result.replay = await benchmarkReplay(log);
 if (only.has('rl')) result.rl = await benchmarkRl(log);
+// hours long: only when asked for by name (VLA_BENCH_ONLY=soak; its settings: bench/soak.ts)
+if (only.has('soak')) result.soak = await benchmarkSoak(log);
+// many fuzz cases per endpoint: only when asked for by name (VLA_BENCH_ONLY=fuzz; settings: bench/fuzz-bench.ts)
+if (only.has('fuzz')) result.fuzz = await benchmarkFuzz(log);
 process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

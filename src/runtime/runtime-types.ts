@@ -2,6 +2,7 @@
 import type { JointState } from '../../drivers/driver.js';
 import type { ResidualFile } from '../policy/residual/frozen-residual.js';
 import type { ResidualFigures } from '../policy/residual/residual-corrector.js';
+import type { MissedTicksReport } from '../telemetry/stall-classifier.js';
 import type { BlendMode, BufferStats } from './action-buffer.js';
 import type { FaultReport } from './control/fault-stretch.js';
 import type { CommandSource, ControlCounters } from './control/ticker.js';
@@ -53,6 +54,8 @@ export interface RuntimeReport {
   control: ControlCounters;
   hz: number;
   overruns: number;
+  /** Late ticks by cause, host stall or the runtime's own (real time only; see telemetry/stall-classifier.ts). */
+  missed_ticks?: MissedTicksReport;
   /** |wake-up - deadline| per tick (ms); empty on the virtual clock. */
   jitter_ms: ArrayLike<number>;
   buffer: BufferStats;

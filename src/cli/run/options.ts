@@ -1,6 +1,9 @@
 // The options, help text and examples of vla-run (what each flag means lives here, with the flag).
+import { appendFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { LATENCY_MODEL_HELP } from '../../runtime/timing/latency-model.js';
+import { startProcessStats } from '../../telemetry/process-stats.js';
+import { numArg, UsageError } from '../common.js';
 import { NOISE_HELP, TASK_HELP } from '../sim/args.js';
 import { CAMERA_FLAG_HELP, collect } from './local-camera-args.js';
 import { RECORD_CAMERAS_HELP, RECORD_HELP, RECORD_SIZE_HELP } from './recorder.js';
@@ -158,7 +161,14 @@ export function defineRunOptions(program: Command): Command {
         'warning on a robot if it cannot be held), off with --clock fast',
       'auto',
     )
+    .option(
+      '--stats-every <s>',
+      'every S seconds, one JSON line {"process_stats": {...}} on stderr (or --stats-file): RSS, V8 heap, ' +
+        'external and ArrayBuffer memory (MB) and open file descriptors, to watch a long run for leaks; off by default',
+    )
+    .option('--stats-file <file>', 'with --stats-every: append those lines to this file instead of stderr')
     .option('--json', 'print exactly one JSON object on stdout')
+    .hook('preAction', (cmd) => startStatsFromFlags(cmd.opts()))
     .addHelpText(
       'after',
       `
@@ -178,6 +188,8 @@ Examples:
     --policy expert --episodes 10 --json                        then over serial
   vla-run --robot aloha --ports left=/dev/ttyDXL_left,right=/dev/ttyDXL_right --calibration cal/ \\
     --policy act.onnx --duration 60                             a real rig
+  vla-run --robot ur5e --sim --duration 3600 --stats-every 60 --stats-file stats.jsonl --json
+                                                                an hour, memory and descriptors every minute
 
 A real ALOHA rig (no --sim-link) has no episodes, success or task state: one run for --duration or until
 Ctrl-C, no scripted expert; its cameras are devices on this host: --camera top=/dev/video0 per camera.
@@ -188,4 +200,24 @@ Exit codes: 0 done, 1 a fault stopped the robot (the summary says which), 2 bad 
 moved), 130 interrupted (Ctrl-C holds the robot, then the summary), 143 the same for SIGTERM.
 Environment: VLA_LOG_LEVEL=debug|info|warn|error (stderr logs; default info), VLA_DEBUG=1 (stack traces).`,
     );
+}
+
+/** --stats-every/--stats-file: start sampling before anything else runs; the last sample goes out on exit. */
+function startStatsFromFlags(o: Record<string, unknown>): void {
+  const every = o.statsEvery as string | undefined;
+  const file = o.statsFile as string | undefined;
+  if (every === undefined) {
+    if (file !== undefined) throw new UsageError('--stats-file goes with --stats-every <s>');
+    return;
+  }
+  const every_s = numArg('--stats-every', every, 0.1, 86_400);
+  if (file !== undefined) {
+    try {
+      appendFileSync(file, '');
+    } catch (err) {
+      throw new UsageError(`--stats-file ${file}: cannot write it (${(err as Error).message})`);
+    }
+  }
+  const stats = startProcessStats({ every_s, file });
+  process.once('exit', () => stats.stop());
 }

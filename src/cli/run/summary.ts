@@ -3,6 +3,7 @@
 import type { ResidualFigures } from '../../policy/residual/residual-corrector.js';
 import { seamJumpRatio } from '../../runtime/control/ticker.js';
 import type { EpisodeOutcome, RuntimeReport } from '../../runtime/runtime-types.js';
+import type { MissedTicksReport } from '../../telemetry/stall-classifier.js';
 import { quantile } from '../../util/sample-ring.js';
 import { wilson } from '../../util/stats.js';
 import type { CameraUse } from '../../world/local-cameras.js';
@@ -44,6 +45,10 @@ export interface RunSummary {
   /**
    * cpu_wake_latency_us: the PM QoS cap held during the run (µs), null when none was (see cpu-wake-latency.ts).
    * jitter_ms: null on the virtual clock (--clock fast), where no tick waits for wall time.
+   * missed_ticks: ticks that woke half a period late or more, by cause: host_stall (the whole process was
+   * not running: a watchdog thread saw the same gap, or the host's steal time rose), cpu_contention (the
+   * control thread was ready but waited for a CPU) and runtime (the control thread itself was late); the
+   * first host stalls with their start and length. null on the virtual clock.
    */
   control: {
     hz: number;
@@ -51,6 +56,7 @@ export interface RunSummary {
     underruns: number;
     overruns: number;
     jitter_ms: { p50: number; p99: number; max: number } | null;
+    missed_ticks: MissedTicksReport | null;
     cpu_wake_latency_us: number | null;
   };
   /**
@@ -144,6 +150,7 @@ export function buildSummary(
       underruns: c.underruns,
       overruns: r.overruns,
       jitter_ms: head.clock === 'fast' ? null : jitterMs(r.jitter_ms),
+      missed_ticks: head.clock === 'fast' ? null : missedTicks(r),
       cpu_wake_latency_us,
     },
     inference: {
@@ -181,6 +188,11 @@ export function buildSummary(
   };
   summary.warnings = summaryWarnings(summary);
   return summary;
+}
+
+/** The control thread's missed ticks, as the engine hands them on (absent from an engine that does not). */
+function missedTicks(r: RuntimeReport): MissedTicksReport | null {
+  return r.missed_ticks ?? null;
 }
 
 function jitterMs(jitter_ms: ArrayLike<number>): { p50: number; p99: number; max: number } {
@@ -262,7 +274,11 @@ function controlLine(c: RunSummary['control']): string {
   const j = c.jitter_ms;
   const cap = c.cpu_wake_latency_us !== null ? `, CPU wake-up capped at ${c.cpu_wake_latency_us} µs` : '';
   const jitter = j ? `jitter p50 ${j.p50} / p99 ${j.p99} / max ${j.max} ms` : 'jitter n/a (virtual clock)';
-  return `${c.ticks} ticks at ${c.hz} Hz, ${c.underruns} underruns, ${c.overruns} overruns, ${jitter}${cap}`;
+  const m = c.missed_ticks;
+  const missed = m
+    ? `, ${m.total} missed (${m.host_stall} host stall, ${m.cpu_contention} CPU contention, ${m.runtime} runtime)`
+    : '';
+  return `${c.ticks} ticks at ${c.hz} Hz, ${c.underruns} underruns, ${c.overruns} overruns${missed}, ${jitter}${cap}`;
 }
 
 function inferenceLine(i: RunSummary['inference']): string {

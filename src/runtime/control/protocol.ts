@@ -7,6 +7,7 @@ import type { AlohaSide } from '../../../protocols/aloha/motor-map.js';
 import type { ResidualFile } from '../../policy/residual/frozen-residual.js';
 import type { ResidualFigures } from '../../policy/residual/residual-corrector.js';
 import type { RobotDescription } from '../../robot/index.js';
+import type { MissedTicksReport } from '../../telemetry/stall-classifier.js';
 import type { EpisodeEnd } from './control-loop.js';
 import type { FaultReport } from './fault-stretch.js';
 import type { ControlCounters } from './ticker.js';
@@ -83,6 +84,12 @@ export interface LoopStats {
   counters: ControlCounters;
   clamped_actions: number;
   overruns: number;
+  /**
+   * Ticks that woke half a period late or more, by cause: host stalls (the whole process was not running,
+   * as a watchdog thread or the steal time showed), CPU contention (the control thread waited for a CPU)
+   * and the runtime's own. Real time only.
+   */
+  missed_ticks?: MissedTicksReport;
   /** |wake-up - deadline| per tick (ms), the last 65536. */
   jitter_ms: Float64Array;
   faults: FaultReport;

@@ -1,10 +1,14 @@
 // The control loop on the wall clock, in the control thread: keeps the drift-free schedule, executes one
 // tick per period (ControlLoop.step), serves the main thread's requests between ticks, and starts and
 // ends episodes. Lateness is counted (overruns, jitter), never made up by a burst of ticks: after a long
-// stall the schedule restarts from now.
+// stall the schedule restarts from now. Ticks that woke half a period late or more are counted as
+// missed, by cause: a stall of the whole process (the host), the control thread kept waiting for a CPU
+// (contention), or the runtime's own (telemetry/stall-account.ts).
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
 import { type JointState, newJointState } from '../../../drivers/driver.js';
+import { StallAccount } from '../../telemetry/stall-account.js';
+import type { MissedTicksReport } from '../../telemetry/stall-classifier.js';
 import { monotonicMs } from '../../util/clock.js';
 import { FixedRateSchedule } from '../../util/fixed-rate.js';
 import type { ControlLoop } from './control-loop.js';
@@ -16,6 +20,8 @@ import type { FromWorker, LoopStats, ToWorker } from './protocol.js';
 const JITTER_SAMPLES = 1 << 16;
 /** Ticks the loop may fall behind before it gives up catching up and restarts its schedule. */
 const MAX_BEHIND_TICKS = 5;
+/** The first episode waits at most this long for the stall watchdog thread to run (it starts in ~0.2 s). */
+const WATCHDOG_READY_MS = 1000;
 /** How often activation is retried while the robot is not ready (program stopped, no fresh state). */
 const ACTIVATE_RETRY_MS = 100;
 
@@ -30,6 +36,9 @@ export class RealtimeLoop {
   private stop = false;
   /** Garbage collections in this thread since the loop started (a tick should cause none). */
   private readonly gc = { scavenges: 0, other: 0 };
+  /** performance.now() of this thread + this = the process-wide monotonic clock the watchdog keeps. */
+  private readonly monoOffsetMs = monotonicMs() - performance.now();
+  private stalls: StallAccount | undefined;
 
   constructor(
     private readonly loop: ControlLoop,
@@ -51,6 +60,7 @@ export class RealtimeLoop {
       }
     });
     gcWatch.observe({ entryTypes: ['gc'] });
+    this.stalls = new StallAccount(this.schedule.period_ms / 2, monotonicMs());
     while (!this.stop) {
       const handled = this.drain();
       if (handled) await handled;
@@ -64,14 +74,16 @@ export class RealtimeLoop {
     }
     if (this.running) await this.finish();
     gcWatch.disconnect();
-    return this.stats();
+    return this.stats(await this.stalls.close(monotonicMs()));
   }
 
   private async tick(): Promise<void> {
     const deadline = this.schedule.due();
     const waiting = this.pacer.until(deadline);
     if (waiting) await waiting;
-    this.jitter[this.jitterCount++ % JITTER_SAMPLES] = performance.now() - deadline;
+    const woke = performance.now();
+    this.jitter[this.jitterCount++ % JITTER_SAMPLES] = woke - deadline;
+    this.stalls?.tick(deadline + this.monoOffsetMs, woke + this.monoOffsetMs);
     this.loop.step(monotonicMs());
     // a request that came in while this tick slept is served now, not a tick later
     const served = this.drain();
@@ -108,6 +120,8 @@ export class RealtimeLoop {
   }
 
   private async start(seed: number, max_ticks: number | undefined): Promise<void> {
+    // before the robot is activated: once it is, ticks must follow at once
+    await this.stalls?.ready(WATCHDOG_READY_MS);
     this.built.sim?.reset(seed);
     const give_up = monotonicMs() + this.fault_timeout_ms;
     for (;;) {
@@ -149,12 +163,13 @@ export class RealtimeLoop {
     });
   }
 
-  private stats(): LoopStats {
+  private stats(missed_ticks: MissedTicksReport): LoopStats {
     const loop = this.loop;
     return {
       counters: loop.ticker.counters,
       clamped_actions: loop.safety.clamped_actions,
       overruns: this.overruns,
+      missed_ticks,
       jitter_ms: this.jitter.slice(0, Math.min(this.jitterCount, JITTER_SAMPLES)),
       faults: loop.faults.report,
       driver: loop.driver.counters(),

@@ -1,7 +1,6 @@
-// The episode engine: one episode loop for every use (real-time runs on a robot or in the sim, virtual-
-// clock evaluations, scripted-expert demonstrations; later replay and RL). It owns the trigger, the
-// warm-up, observations, chunk screening, insertion into the buffer, holds and fault reporting; the
-// control loop it talks to (ControlPort) and the clock it keeps (EngineClock) are what differ.
+// The episode engine, one episode loop for every use (real time, robot or sim; virtual clock; expert demos; replay;
+// RL). It owns the trigger, warm-up, observations, chunk screening, buffer insertion, holds and faults; the control
+// loop it talks to (ControlPort) and the clock it keeps (EngineClock) are what differ.
 //
 //   ticks$ (every tick the control loop executed)
 //     -> filter: actions left (and promised by requests out) <= expected delay + margin, driver healthy,
@@ -369,6 +368,7 @@ export class EpisodeEngine {
       control: stats?.counters ?? newControlCounters(),
       hz: 1000 / this.dt_ms,
       overruns: stats?.overruns ?? 0,
+      missed_ticks: stats?.missed_ticks,
       jitter_ms: stats?.jitter_ms ?? [],
       buffer: this.buffer.stats,
       safety: {

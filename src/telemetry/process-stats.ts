@@ -1,0 +1,77 @@
+// The process's resources over a long run, to see a leak before it stops the robot: resident memory, the
+// V8 heap, memory outside it (Buffers, ArrayBuffers), and open file descriptors, one JSON line every N s.
+// Sampled on a timer of the main thread: the control thread never pays for it.
+import { appendFileSync, readdirSync } from 'node:fs';
+
+export interface ProcessSample {
+  /** Seconds since sampling started. */
+  t_s: number;
+  rss_mb: number;
+  heap_used_mb: number;
+  heap_total_mb: number;
+  external_mb: number;
+  array_buffers_mb: number;
+  /** Open file descriptors (/proc/self/fd); null where that cannot be read. */
+  fds: number | null;
+  /** The sample taken as the process exits (its threads already gone): not one to judge growth by. */
+  final?: true;
+}
+
+const MB = 1024 * 1024;
+const mb = (bytes: number) => Math.round((bytes / MB) * 100) / 100;
+
+/** Open file descriptors of this process, null off Linux. */
+export function openFds(): number | null {
+  try {
+    // the listing's own descriptor is in it
+    return readdirSync('/proc/self/fd').length - 1;
+  } catch {
+    return null;
+  }
+}
+
+export function sampleProcess(t_s: number): ProcessSample {
+  const m = process.memoryUsage();
+  return {
+    t_s: Math.round(t_s * 10) / 10,
+    rss_mb: mb(m.rss),
+    heap_used_mb: mb(m.heapUsed),
+    heap_total_mb: mb(m.heapTotal),
+    external_mb: mb(m.external),
+    array_buffers_mb: mb(m.arrayBuffers),
+    fds: openFds(),
+  };
+}
+
+export interface ProcessStatsOptions {
+  every_s: number;
+  /** Append the lines to this file; default: stderr. */
+  file?: string;
+}
+
+/**
+ * Write one sample now and every `every_s` seconds until stopped (and a last one on stop). Lines are
+ * {"process_stats": {...}} so they stand out among the logs on stderr. The timer never keeps the process up.
+ */
+export function startProcessStats(o: ProcessStatsOptions): { stop(): void } {
+  const t0 = performance.now();
+  const write = (s: ProcessSample) => {
+    const line = `${JSON.stringify({ process_stats: s })}\n`;
+    if (!o.file) return void process.stderr.write(line);
+    try {
+      appendFileSync(o.file, line); // a few hundred bytes a minute: sync keeps the last line on exit
+    } catch {
+      // a full disk or a vanished folder costs the statistics, never the run
+    }
+  };
+  const sample = () => write(sampleProcess((performance.now() - t0) / 1000));
+  sample();
+  const timer = setInterval(sample, o.every_s * 1000);
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+      write({ ...sampleProcess((performance.now() - t0) / 1000), final: true });
+    },
+  };
+}

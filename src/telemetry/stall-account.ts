@@ -1,0 +1,99 @@
+// Late ticks of a real-time loop, classified by cause once the evidence is in: a late tick is held until
+// the watchdog has run after it (a stall of the whole process ends for both threads at once, and the
+// control thread may look first), then judged against the watchdog's gaps and the steal time.
+import {
+  classifyLateTick,
+  type LateTick,
+  MissedTicks,
+  type MissedTicksReport,
+  type RunQueueSample,
+  type StealSample,
+  type WatchdogGap,
+} from './stall-classifier.js';
+import { StallWatchdog } from './stall-watchdog.js';
+import { STEAL_EVERY_MS } from './stall-watchdog-layout.js';
+
+/** What the account reads its evidence from: the watchdog thread (tests hand in a timeline). */
+export interface EvidenceSource {
+  lastBeat(): number;
+  gaps(): WatchdogGap[];
+  steal(): StealSample[];
+  runQueue(): RunQueueSample[];
+  stealTotalMs(): number | null;
+  stop(): Promise<void>;
+}
+
+/** Late ticks waiting for their evidence, at most (more are judged at once with what is known). */
+const PENDING_MAX = 32;
+/** A watchdog that has not run this long after a late tick is not coming: judge without it (ms). */
+const EVIDENCE_WAIT_MS = 200;
+
+export class StallAccount {
+  private readonly missed: MissedTicks;
+  private readonly pending: LateTick[] = [];
+  private readonly watchdog: EvidenceSource | undefined;
+
+  /** `threshold_ms`: how late a tick must wake to count; `origin_ms`: the run's start (monotonic ms). */
+  constructor(
+    private readonly threshold_ms: number,
+    origin_ms: number,
+    watchdog: EvidenceSource | undefined = StallWatchdog.start(),
+  ) {
+    this.missed = new MissedTicks(threshold_ms, origin_ms);
+    this.watchdog = watchdog;
+  }
+
+  /** Resolves once the watchdog runs (or after `timeout_ms`): misses before that would have no evidence. */
+  async ready(timeout_ms: number): Promise<void> {
+    const give_up = performance.now() + timeout_ms;
+    while (this.watchdog && this.watchdog.lastBeat() === 0 && performance.now() < give_up)
+      await new Promise((r) => setTimeout(r, 5));
+  }
+
+  /** A tick due at `due_ms` woke at `woke_ms` (monotonic ms). Allocates only when it was late. */
+  tick(due_ms: number, woke_ms: number): void {
+    if (this.pending.length > 0) this.judge(woke_ms, false);
+    if (woke_ms - due_ms < this.threshold_ms) return;
+    if (this.pending.length >= PENDING_MAX) this.judge(woke_ms, true);
+    this.pending.push({ due_ms, woke_ms });
+  }
+
+  /** The counts so far (late ticks still waiting for evidence are not in them). */
+  counts(): MissedTicksReport {
+    return this.missed.report(this.watchdog !== undefined, this.watchdog?.stealTotalMs() ?? null);
+  }
+
+  /** Late ticks still waiting for their evidence. */
+  get pending_count(): number {
+    return this.pending.length;
+  }
+
+  /** Judge what is pending, end the watchdog, and report. */
+  async close(now_ms: number): Promise<MissedTicksReport> {
+    // give the watchdog a moment to see the end of a stall the control thread saw first, and to sample steal
+    if (this.pending.length > 0 && this.watchdog) await new Promise((r) => setTimeout(r, STEAL_EVERY_MS + 10));
+    this.judge(now_ms, true);
+    const steal = this.watchdog?.stealTotalMs() ?? null;
+    const ran = (this.watchdog?.lastBeat() ?? 0) > 0;
+    await this.watchdog?.stop();
+    return this.missed.report(ran, steal);
+  }
+
+  /**
+   * Judge the late ticks whose evidence is in: the watchdog ran after the tick woke, and the steal time and
+   * the run-queue wait were sampled after it too (where there are any); or it has waited long enough; or `all`.
+   */
+  private judge(now_ms: number, all: boolean): void {
+    const beat = this.watchdog?.lastBeat() ?? 0;
+    const steal = this.watchdog?.steal() ?? [];
+    const stealSince = this.watchdog?.stealTotalMs() === null ? Number.POSITIVE_INFINITY : (steal.at(-1)?.t_ms ?? 0);
+    const runq = this.watchdog?.runQueue() ?? [];
+    const runqSince = runq.at(-1)?.t_ms ?? Number.POSITIVE_INFINITY; // none at all: none to wait for
+    const inAfter = (p: LateTick) => beat > p.woke_ms && stealSince >= p.woke_ms && runqSince >= p.woke_ms;
+    const ready = this.pending.filter((p) => all || inAfter(p) || now_ms - p.woke_ms > EVIDENCE_WAIT_MS);
+    if (ready.length === 0) return;
+    const gaps = this.watchdog?.gaps() ?? [];
+    for (const p of ready) this.missed.add(p, classifyLateTick(p, gaps, steal, runq));
+    this.pending.splice(0, this.pending.length, ...this.pending.filter((p) => !ready.includes(p)));
+  }
+}

@@ -1,0 +1,82 @@
+// The stall watchdog's thread: beats every 2 ms and writes down each stretch it was not scheduled
+// (a gap), samples the host's steal time and how long the watched (control) thread waited for a CPU. It
+// shares nothing with the control thread but memory, so a gap it saw is a stretch in which the process as a
+// whole did not run, not just one busy thread.
+import { workerData } from 'node:worker_threads';
+import { monotonicMs } from '../util/clock.js';
+import {
+  BEAT_MS,
+  F_BEAT,
+  F_GAPS,
+  F_RUNQ,
+  F_STEAL0,
+  F_STEALS,
+  GAP_MIN_MS,
+  GAP_SLOTS,
+  I_GAPS,
+  I_RUNQ,
+  I_STEAL_OK,
+  I_STEALS,
+  I_STOP,
+  I_TID,
+  RUNQ_EVERY_MS,
+  RUNQ_SLOTS,
+  STEAL_EVERY_MS,
+  STEAL_SLOTS,
+  views,
+} from './stall-watchdog-layout.js';
+import { RunQueueWait, readStealMs } from './steal-time.js';
+
+const { ints, f64 } = views(workerData.sab as SharedArrayBuffer);
+const steal0 = readStealMs();
+if (steal0 !== undefined) {
+  f64[F_STEAL0] = steal0;
+  Atomics.store(ints, I_STEAL_OK, 1);
+}
+let last = monotonicMs();
+let nextSteal = last;
+let nextRunq = last;
+const tid = Atomics.load(ints, I_TID);
+const runq = tid > 0 ? new RunQueueWait(tid) : undefined;
+f64[F_BEAT] = last;
+while (Atomics.load(ints, I_STOP) === 0) {
+  Atomics.wait(ints, I_STOP, 0, BEAT_MS);
+  const now = monotonicMs();
+  if (now - last >= GAP_MIN_MS) {
+    const n = Atomics.load(ints, I_GAPS);
+    const at = F_GAPS + 2 * (n % GAP_SLOTS);
+    f64[at] = last;
+    f64[at + 1] = now;
+    Atomics.store(ints, I_GAPS, n + 1); // published after its slots are written
+  }
+  if (steal0 !== undefined && now >= nextSteal) {
+    sampleSteal(now);
+    nextSteal = now + STEAL_EVERY_MS;
+  }
+  if (runq && now >= nextRunq) {
+    sampleRunQueue(now);
+    nextRunq = now + RUNQ_EVERY_MS;
+  }
+  last = now;
+  f64[F_BEAT] = now;
+}
+
+function sampleSteal(now: number): void {
+  const steal = readStealMs();
+  if (steal === undefined) return;
+  const n = Atomics.load(ints, I_STEALS);
+  const at = F_STEALS + 2 * (n % STEAL_SLOTS);
+  f64[at] = now;
+  f64[at + 1] = steal - f64[F_STEAL0];
+  Atomics.store(ints, I_STEALS, n + 1);
+}
+
+function sampleRunQueue(now: number): void {
+  const wait = runq?.read();
+  if (wait === undefined) return;
+  const n = Atomics.load(ints, I_RUNQ);
+  const at = F_RUNQ + 2 * (n % RUNQ_SLOTS);
+  f64[at] = now;
+  f64[at + 1] = wait;
+  Atomics.store(ints, I_RUNQ, n + 1);
+}
