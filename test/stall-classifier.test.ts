@@ -282,9 +282,13 @@ test('real watchdog: the process stopped 400 ms (SIGSTOP) is a host stall; a lon
   assert.equal(first.total, 1, `the long tick was judged before the stop: ${JSON.stringify(first)}`);
   // the long tick: contention exactly when this thread waited for a CPU for half of it, else the runtime
   // (unless the watchdog starved as well on a loaded machine: then the process as a whole was not running)
+  // The watchdog samples the run queue at its own instants, so near the half-way line the two measurements can
+  // fall on either side: judged only where the independent reading is clear (a wait of <= 20% or >= 80%).
   if (first.host_stall === 0) {
-    const contention = waited_ms >= 0.5 * (woke - due);
-    assert.equal(first.cpu_contention, contention ? 1 : 0, `waited ${waited_ms} ms: ${JSON.stringify(first)}`);
-    assert.equal(first.runtime, contention ? 0 : 1, JSON.stringify(first));
+    const share = waited_ms / (woke - due);
+    const why = `waited ${waited_ms} ms of ${woke - due}: ${JSON.stringify(first)}`;
+    assert.equal(first.cpu_contention + first.runtime, 1, why);
+    if (share >= 0.8) assert.equal(first.cpu_contention, 1, why);
+    if (share <= 0.2) assert.equal(first.runtime, 1, why);
   }
 });
