@@ -11,6 +11,8 @@ export const FaultKnobsSchema = z
     reply_delay_ms: z.number().min(0).max(1000).default(0),
     /** Per arm, IDs that never answer (a dead servo or an unplugged cable segment). */
     silent_ids: z.record(z.string(), z.array(z.number().int().min(0).max(252))).default({}),
+    /** Every 'frame' request is refused: the rig's cameras stopped delivering (the motors go on). */
+    cameras_paused: z.boolean().default(false),
   })
   .strict();
 

@@ -172,9 +172,14 @@ export class DynamixelEmulator {
             success: this.env.success,
             done: this.env.done,
             task_state: this.env.taskState(),
+            // beyond the protocol's fields (clients ignore them): what the fault matrix checks a stopped
+            // driver against, from outside the driver: the arms' poses and the servos' write counters
+            arms: Object.fromEntries(ALOHA_ARM_SIDES.map((side) => [side, this.rig.armPose(side)])),
+            counters: this.counters(),
           },
         };
       case 'frame': {
+        if (this.faults.cameras_paused) throw new Error(`camera '${req.camera}' delivers nothing (cameras_paused)`);
         if (!this.env.cameraNames().includes(req.camera))
           throw new Error(`no camera '${req.camera}' (valid: ${this.env.cameraNames().join(', ')})`);
         const tick = this.env.tick;

@@ -71,11 +71,13 @@ export class ServoChain {
       torque_off_writes: 0,
       torque_on_writes: 0,
       max_goal_jump_at_torque_on_ticks: 0,
+      goal_writes: 0,
     };
     for (const s of this.servos) {
       out.eeprom_writes += s.counters.eeprom_writes;
       out.torque_off_writes += s.counters.torque_off_writes;
       out.torque_on_writes += s.counters.torque_on_writes;
+      out.goal_writes += s.counters.goal_writes;
       out.max_goal_jump_at_torque_on_ticks = Math.max(
         out.max_goal_jump_at_torque_on_ticks,
         s.counters.max_goal_jump_at_torque_on_ticks,

@@ -60,6 +60,8 @@ export interface ServoSafetyCounters {
   torque_on_writes: number;
   /** Largest |Goal_Position - Present_Position| (ticks) at the moment torque was switched on. */
   max_goal_jump_at_torque_on_ticks: number;
+  /** Accepted writes that touched Goal_Position: the fault matrix checks none come after a driver stopped. */
+  goal_writes: number;
 }
 /** Present_Velocity unit: 0.229 rev/min. */
 const VELOCITY_UNIT_RAD_S = (0.229 * 2 * Math.PI) / 60;
@@ -75,6 +77,7 @@ export class EmulatedServo {
     torque_off_writes: 0,
     torque_on_writes: 0,
     max_goal_jump_at_torque_on_ticks: 0,
+    goal_writes: 0,
   };
   private mechanical_ticks = 2048;
   private mechanical_velocity_rad_s = 0;
@@ -219,6 +222,7 @@ export class EmulatedServo {
     this.store(address, data, length);
     this.refreshPresent();
     if (eeprom) this.counters.eeprom_writes++;
+    if (goalAt > -REG.goal_position.size && goalAt < length) this.counters.goal_writes++;
     if (disabling) this.counters.torque_off_writes++;
     if (enabling && !this.hardwareError) {
       this.counters.torque_on_writes++;

@@ -43,8 +43,22 @@ export interface UrCellOptions {
   task_state_hz?: number;
   /** Called with the monotonic receive time (src/util/clock.ts) of every accepted motion command (benchmarks). */
   on_command?: (t_mono_ms: number) => void;
+  /** Keep every accepted motion command (joint order, rad) in `commands`: what tests check limits and steps on. */
+  keep_commands?: boolean;
   log?: Logger;
 }
+
+/** The cell's fault knobs, also set over rosbridge by the service /vla_sim/faults (std_srvs-like, JSON args). */
+export interface UrCellFaults {
+  /** Stop publishing /joint_states while the connection stays (a hung robot driver). */
+  joint_states_paused?: boolean;
+  /** Lose every motion command (counted in commands_dropped): a controller that takes nothing. */
+  drop_commands?: boolean;
+  /** Stop publishing camera images while everything else goes on: the cell's cameras froze. */
+  cameras_paused?: boolean;
+}
+
+export const FAULTS_SERVICE = '/vla_sim/faults';
 
 const PHYSICS_HZ = 500;
 const SPEED_SCALING_HZ = 100;
@@ -58,6 +72,9 @@ export class UrCell {
   last_command: Float64Array | undefined;
   last_command_t_mono_ms = 0;
   joint_states_published = 0;
+  commands_dropped = 0;
+  /** Every accepted motion command with its receive time and the arm's joints then, when opts.keep_commands. */
+  readonly commands: { t_mono_ms: number; q: Float64Array; arm_q: Float64Array }[] = [];
   private readonly clock: TickTimer;
   private readonly follower: TrajectoryFollower;
   private readonly target: Float64Array;
@@ -75,6 +92,8 @@ export class UrCell {
   private seed: number;
   private ticks = 0;
   private paused = false;
+  private camerasPaused = false;
+  private dropCommands = false;
   private programRunning = true;
   private successSent = false;
 
@@ -119,6 +138,7 @@ export class UrCell {
       server.onMessage(t.gripper_command, MSG_TYPES.float64, (m) => this.onGripper(m), '/vla_sim/gripper'),
     );
     server.advertiseService(t.reset_service, MSG_TYPES.trigger, (args) => this.onReset(args));
+    server.advertiseService(FAULTS_SERVICE, MSG_TYPES.trigger, (args) => this.onFaults(args));
     // a real controller's fixed-period thread: every owed tick runs (a timer fires a period late at 500 Hz)
     this.clock = new TickTimer(1000 / this.controller_hz, () => this.tick(), 25);
   }
@@ -156,6 +176,13 @@ export class UrCell {
   /** Stop publishing /joint_states (physics goes on): what a client sees when the robot's driver hangs. */
   pauseJointStates(paused: boolean): void {
     this.paused = paused;
+  }
+
+  /** Set some fault knobs; the others keep their values. */
+  setFaults(f: UrCellFaults): void {
+    if (f.joint_states_paused !== undefined) this.paused = f.joint_states_paused;
+    if (f.drop_commands !== undefined) this.dropCommands = f.drop_commands;
+    if (f.cameras_paused !== undefined) this.camerasPaused = f.cameras_paused;
   }
 
   /** The robot program stops (a protective stop, the pendant): the arm holds where it is and ignores commands. */
@@ -225,7 +252,7 @@ export class UrCell {
       this.successSent = true;
       this.pub.success.publish({ data: true });
     }
-    if (this.cameras && every(this.opts.camera_hz ?? 10) && this.cameras.wanted)
+    if (this.cameras && !this.camerasPaused && every(this.opts.camera_hz ?? 10) && this.cameras.wanted)
       this.cameras.request(this.env.snapshot(), Date.now() / 1000);
   }
 
@@ -264,6 +291,10 @@ export class UrCell {
   }
 
   private acceptMotion(): boolean {
+    if (this.dropCommands) {
+      this.commands_dropped++;
+      return false;
+    }
     if (!this.programRunning) {
       this.opts.log?.debug('motion command ignored: the robot program is not running');
       return false;
@@ -302,7 +333,25 @@ export class UrCell {
     this.commands_received++;
     this.last_command = Float64Array.from(q);
     this.last_command_t_mono_ms = monotonicMs();
+    if (this.opts.keep_commands) {
+      this.env.readState(this.state);
+      const arm_q = Float64Array.from(this.state.position_rad);
+      this.commands.push({ t_mono_ms: this.last_command_t_mono_ms, q: this.last_command, arm_q });
+    }
     this.opts.on_command?.(this.last_command_t_mono_ms);
+  }
+
+  private onFaults(args: Record<string, unknown>): { success: boolean; message: string } {
+    const f: UrCellFaults = {};
+    for (const k of ['joint_states_paused', 'drop_commands', 'cameras_paused'] as const) {
+      const v = args[k];
+      if (v !== undefined && typeof v !== 'boolean') throw new Error(`${FAULTS_SERVICE}: ${k} must be true or false`);
+      f[k] = v;
+    }
+    this.setFaults(f);
+    const now = [`joint_states_paused ${this.paused}`, `drop_commands ${this.dropCommands}`];
+    now.push(`cameras_paused ${this.camerasPaused}`);
+    return { success: true, message: `faults: ${now.join(', ')}` };
   }
 
   private onReset(args: Record<string, unknown>): { success: boolean; message: string } {

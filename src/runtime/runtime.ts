@@ -14,6 +14,7 @@ import type { DriverConfig } from './control/protocol.js';
 import { ThreadedControl } from './control/threaded-control.js';
 import { RealClock, VirtualClock } from './episode/clocks.js';
 import { EpisodeEngine } from './episode/engine.js';
+import { announcePlan, FaultPlan, injectPolicyFaults, injectWorldFaults } from './fault-injection.js';
 import type { RuntimeOptions } from './runtime-types.js';
 import { type InjectedLatency, LatencyModel, type LatencyModelSpec } from './timing/latency-model.js';
 import type { WorldLink } from './world-link.js';
@@ -41,6 +42,8 @@ export async function startRealtime(
   world: (desc: RobotDescription) => Promise<WorldLink> | WorldLink,
   opts: RuntimeOptions & ClockOptions & { spin_ms?: number },
 ): Promise<EpisodeEngine> {
+  // before the control thread starts: a malformed plan is refused with nothing set up
+  const plan = FaultPlan.fromEnv(description.control_hz);
   const control = await ThreadedControl.start(driver, description, {
     stale_state_ms: opts.stale_state_ms ?? DEFAULT_STALE_STATE_MS,
     fault_timeout_ms: opts.fault_timeout_ms ?? DEFAULT_FAULT_TIMEOUT_MS,
@@ -56,7 +59,9 @@ export async function startRealtime(
     await control.stop();
     throw err;
   }
-  return new EpisodeEngine(control, policy, link, new RealClock(opts.injected, opts.seed), opts);
+  announcePlan(plan);
+  const clock = new RealClock(opts.injected, opts.seed);
+  return new EpisodeEngine(control, injectPolicyFaults(policy, plan), injectWorldFaults(link, plan), clock, opts);
 }
 
 /**
@@ -69,6 +74,7 @@ export function startVirtual(
   world: WorldLink,
   opts: RuntimeOptions & ClockOptions & { latency_model: LatencyModelSpec; residual_correction?: ResidualCorrection },
 ): EpisodeEngine {
+  const plan = FaultPlan.fromEnv(sim.description.control_hz);
   const m = opts.latency_model;
   const model =
     m.kind === 'fixed'
@@ -87,5 +93,6 @@ export function startVirtual(
       (opts.residual ? frozenResidual(sim.description, opts.residual, features) : undefined),
     features,
   });
-  return new EpisodeEngine(control, policy, world, clock, opts);
+  announcePlan(plan);
+  return new EpisodeEngine(control, injectPolicyFaults(policy, plan), injectWorldFaults(world, plan), clock, opts);
 }

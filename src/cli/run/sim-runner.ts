@@ -7,6 +7,7 @@ import type { TaskName } from '../../../sim/tasks/index.js';
 import type { Policy } from '../../policy/policy.js';
 import type { RemoteFlags } from '../../policy/remote/load-remote.js';
 import { ProfileError, type RobotDescription } from '../../robot/index.js';
+import { FaultSpecError } from '../../runtime/fault-injection.js';
 import { type ClockOptions, type EpisodeEngine, startVirtual } from '../../runtime/runtime.js';
 import type { RuntimeOptions } from '../../runtime/runtime-types.js';
 import type { LatencyModelSpec } from '../../runtime/timing/latency-model.js';
@@ -74,7 +75,7 @@ export async function startSimRun(a: SimRunArgs): Promise<SimRun> {
     return { engine, policy, warnings, driver: undefined, frames: sceneFrames(() => engine.observe(), sim) };
   } catch (err) {
     await policy.close();
-    throw err;
+    throw err instanceof FaultSpecError ? new UsageError(err.message) : err;
   }
 }
 

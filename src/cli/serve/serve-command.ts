@@ -7,7 +7,9 @@ import { readKeyFile } from '../../../protocols/policy-server/curve.js';
 import type { PolicyFacts } from '../../../protocols/policy-server/protocol.js';
 import { PolicyLoadError } from '../../policy/onnx/manifest.js';
 import { OnnxPolicy } from '../../policy/onnx/onnx-policy.js';
+import type { Policy } from '../../policy/policy.js';
 import { PolicyServer, type ServerEvent, type ServerStats } from '../../policy/remote/policy-server.js';
+import { announcePlan, FaultPlan, FaultSpecError, injectPolicyFaults } from '../../runtime/fault-injection.js';
 import { createLogger, type Logger } from '../../telemetry/log.js';
 import { intArg, numArg, UsageError } from '../common.js';
 
@@ -65,7 +67,7 @@ export async function serveCommand(o: ServeFlags): Promise<void> {
   };
   let server: PolicyServer;
   try {
-    server = await PolicyServer.start(pool, {
+    server = await PolicyServer.start(withInjectedFaults(pool), {
       bind: a.bind,
       max_queue: a.max_queue,
       max_message_bytes: a.max_message_bytes,
@@ -95,11 +97,13 @@ export async function serveCommand(o: ServeFlags): Promise<void> {
     );
   const keepAlive = setInterval(() => {}, 1 << 30);
   const why = await stopped;
-  process.off('SIGINT', handlers.SIGINT);
-  process.off('SIGTERM', handlers.SIGTERM);
   clearInterval(keepAlive);
+  // the handlers stay while the server shuts down (its last replies take a moment to leave): a signal then
+  // changes nothing, and the exit code stays the reason it stopped for
   await server.close();
   await Promise.all(pool.map((p) => p.close()));
+  process.off('SIGINT', handlers.SIGINT);
+  process.off('SIGTERM', handlers.SIGTERM);
   report(log, why, server.stats());
   process.exitCode = why.startsWith('SIG') ? 0 : 1;
 }
@@ -163,6 +167,23 @@ async function clientKeys(paths: string[]): Promise<string[]> {
     for (const f of files) keys.push((await readKeyFile(f).catch(usage)).public_key);
   }
   return keys;
+}
+
+/**
+ * The pool with VLA_INJECT_FAULTS's chunk faults armed (src/runtime/fault-injection.ts): the fault matrix's
+ * remote column injects them where a real server would fail. Run ticks are the observations' ticks, counted on
+ * across the runs of every client. Unset: the pool itself.
+ */
+function withInjectedFaults(pool: OnnxPolicy[]): Policy[] {
+  let plan: FaultPlan | undefined;
+  try {
+    plan = FaultPlan.fromEnv(pool[0].describe().control_hz ?? 50);
+  } catch (err) {
+    if (err instanceof FaultSpecError) throw new UsageError(err.message);
+    throw err;
+  }
+  announcePlan(plan);
+  return pool.map((p) => injectPolicyFaults(p, plan));
 }
 
 async function loadPool(a: ServeArgs): Promise<OnnxPolicy[]> {

@@ -78,6 +78,9 @@ interface Job {
 
 const MAX_CLIENT_RECORDS = 1000;
 
+/** How long after its last reply a closing server waits for the replies to leave (ms). */
+const CLOSE_FLUSH_MS = 200;
+
 export class PolicyServer {
   /** The bound endpoint (a port 0 resolved to the real one). */
   readonly endpoint: string;
@@ -94,6 +97,8 @@ export class PolicyServer {
   private running = 0;
   private served = 0;
   private live: number;
+  /** When the last reply was queued (performance.now() ms). */
+  private last_reply_ms = -Infinity;
   private connections = 0;
   private disconnects = 0;
   private refused_keys = 0;
@@ -169,6 +174,11 @@ export class PolicyServer {
     this.closing = true;
     for (const job of this.queue.splice(0)) this.reject(job.client, job.head.id, 'shutting_down', 'the server stops');
     await this.sending;
+    // a sent reply is only queued: the last ones (a fatal error, shutting_down) must leave before the socket
+    // closes, and a process that exits right after does not wait for ZeroMQ's linger
+    const flushed_at_ms = this.last_reply_ms + CLOSE_FLUSH_MS;
+    if (performance.now() < flushed_at_ms) await new Promise((r) => setTimeout(r, flushed_at_ms - performance.now()));
+    this.router.linger = CLOSE_FLUSH_MS;
     this.router.close();
     this.zap?.close();
   }
@@ -319,6 +329,7 @@ export class PolicyServer {
   /** Replies go out in order; a ROUTER never blocks on send (a peer that has gone just loses its reply). */
   private reply(client: Client, frames: Buffer[]): void {
     client.bytes_out += frames.reduce((n, f) => n + f.length, 0);
+    this.last_reply_ms = performance.now();
     this.sending = this.sending.then(() => this.router.send([client.rid, ...frames])).catch(() => {});
   }
 

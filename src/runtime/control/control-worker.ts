@@ -5,6 +5,7 @@ import { workerData } from 'node:worker_threads';
 import { DriverSetupError } from '../../../drivers/driver.js';
 import { frozenResidual } from '../../policy/residual/frozen-residual.js';
 import { ActionRing } from '../action-ring.js';
+import { FaultPlan, RunTicks } from '../fault-injection.js';
 import { ControlLoop } from './control-loop.js';
 import { type BuiltDriver, buildDriver } from './driver-factory.js';
 import { createPacer } from './pacing.js';
@@ -47,6 +48,7 @@ async function main(): Promise<void> {
     max_step_rad: data.max_step_rad,
     residual: data.residual ? frozenResidual(desc, data.residual, data.ring_features) : undefined,
   });
+  exitAtInjectedTick(loop);
   post({ type: 'ready', description: desc });
   const rt = new RealtimeLoop(loop, built, createPacer(built.pacing, data.spin_ms), data.port, data.fault_timeout_ms);
   const stats = await rt.run();
@@ -68,4 +70,20 @@ async function configured(): Promise<BuiltDriver | undefined> {
     postLast({ type: 'setup_failed', message: err.message });
     return undefined;
   }
+}
+
+/**
+ * VLA_INJECT_FAULTS control-thread-exit@tick=N: this thread exits before executing run tick N, as a crash would,
+ * leaving the driver with its last command (src/runtime/fault-injection.ts).
+ */
+function exitAtInjectedTick(loop: ControlLoop): void {
+  // the main thread parsed the same variable before starting this thread, and refused it if malformed
+  const plan = FaultPlan.fromEnv(loop.description.control_hz);
+  if (!plan?.has(['control-thread-exit'])) return;
+  const run = new RunTicks();
+  const step = loop.step.bind(loop);
+  loop.step = (now_ms: number) => {
+    if (plan.take(['control-thread-exit'], run.of(loop.tick + 1))) process.exit(70);
+    step(now_ms);
+  };
 }

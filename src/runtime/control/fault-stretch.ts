@@ -44,6 +44,9 @@ export class FaultStretches {
     if (h !== this.last) this.report.holds_by_health[h] = (this.report.holds_by_health[h] ?? 0) + 1;
     this.last = h;
     if (!isMissedRead(h)) this.onlyMissedReads = false;
+    // measured on every faulty tick, not only when the stretch clears: a stretch that ends the episode (the
+    // fault timeout, a latched alert, a signal) never clears, and it is the longest one
+    this.report.longest_hold_ms = Math.max(this.report.longest_hold_ms, Math.round(now_ms - this.started_ms));
     if (isLatched(h)) return `driver ${h}: ${problem()}`;
     if (now_ms - this.started_ms > this.timeout_ms)
       return `driver ${h} for more than ${(this.timeout_ms / 1000).toFixed(1)} s: ${problem()}`;

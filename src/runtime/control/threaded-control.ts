@@ -43,6 +43,8 @@ export class ThreadedControl implements ControlPort {
   private unclaimedEnd: FromWorker | undefined;
   private seen = 0;
   private stopped = false;
+  /** The episode tick of the last record read from the board. */
+  private lastTick = 0;
 
   private constructor(
     private readonly worker: Worker,
@@ -53,7 +55,9 @@ export class ThreadedControl implements ControlPort {
   ) {
     port.on('message', (m: FromWorker) => this.dispatch(m));
     worker.on('error', (err) => this.fail(new Error(`control thread failed: ${err.message}`)));
-    worker.on('exit', (code) => this.fail(new Error(`control thread exited (code ${code})`)));
+    worker.on('exit', (code) =>
+      this.fail(new Error(`the control thread exited (code ${code}); the driver was left with its last command`)),
+    );
     void this.pumpTicks();
   }
 
@@ -140,7 +144,8 @@ export class ThreadedControl implements ControlPort {
   }
 
   async ended(): Promise<EpisodeEnd> {
-    const m = this.unclaimedEnd ?? (await this.next('episode_end'));
+    // a thread that died ends the episode with its cause (the engine reports it; nothing else can be asked)
+    const m = this.unclaimedEnd ?? (await this.next('episode_end').catch((err: Error) => this.diedEnd(err)));
     this.unclaimedEnd = undefined;
     const { type: _, ...end } = m as Extract<FromWorker, { type: 'episode_end' }>;
     // ticks published before the end reach their listeners before the episode is over
@@ -174,6 +179,7 @@ export class ThreadedControl implements ControlPort {
   }
 
   private emit(r: TickRecord): void {
+    this.lastTick = r.tick;
     for (const l of this.listeners) l(r);
   }
 
@@ -206,6 +212,12 @@ export class ThreadedControl implements ControlPort {
     if (this.stopped) return;
     this.failure ??= err;
     for (const w of this.waiters.splice(0)) w.reject(this.failure);
+  }
+
+  /** The end of an episode whose control thread failed: the ticks it published, and the failure as its fault. */
+  private diedEnd(err: Error): FromWorker {
+    this.seen = this.board.drain(this.seen, (r) => this.emit(r));
+    return { type: 'episode_end', ticks: this.lastTick, success: false, fault: err.message };
   }
 
   private post(m: ToWorker): void {
