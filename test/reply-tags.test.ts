@@ -16,3 +16,14 @@ test('a late refusal settles the abandoned request that is owed it, once; none o
   assert.equal(a.settleError(3), true);
   assert.equal(a.pending, 0);
 });
+
+test('replies owed for longer than the give-up time can be forgotten by age, the recent ones are kept', () => {
+  const a = new AbandonedReplies();
+  a.abandon(1, new Map([[3, { length: 4, count: 1 }]]), 1000);
+  a.abandon(2, new Map([[3, { length: 5, count: 1 }]]), 1150);
+  a.abandon(3, new Map([[3, { length: 6, count: 1 }]]), 1300);
+  assert.equal(a.forgetOlderThan(1100), 1);
+  assert.equal(a.pending, 2);
+  assert.equal(a.settle(3, 4), false, 'the forgotten one no longer claims a reply of its length');
+  assert.equal(a.settle(3, 6), true, 'a recent one still does');
+});

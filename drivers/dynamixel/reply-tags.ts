@@ -10,11 +10,15 @@
 // The bus therefore remembers, per abandoned request (its "generation"), the (ID, length) replies it is
 // still owed. A new request takes a pad for which it cannot be owed anything (in steady state pad 0:
 // no extra bytes); a reply matching a record is discarded and, by (2), everything older is forgotten;
-// a reply to a newer request forgets every older record. Records are never forgotten by age: if no pad
-// is free (several requests in a row abandoned and nothing heard since), the bus first sends a barrier
-// read (bus.ts) whose answer, by (2), settles every older record.
+// a reply to a newer request forgets every older record. If no pad is free (several requests in a row
+// abandoned and nothing heard since), the bus first sends a barrier read (bus.ts) whose answer, by (2),
+// settles every older record. Only when even the barrier finds no free length (an arm silent for a while:
+// every tick's read abandoned) are records forgotten by age: a reply owed for longer than the engine's
+// give-up time (far beyond any servo's answer time) is not coming, and keeping it would refuse every
+// request until a restart.
 // Writes and pings cannot be tagged; they only need a barrier when an earlier one to the same ID is
 // still owed its reply (a set-up write whose every retry timed out), which is rare.
+import { monotonicMs } from '../../src/util/clock.js';
 import type { OwedReplies } from './transaction.js';
 
 /** Extra bytes a read may ask for, as its tag (0 = untagged). */
@@ -23,6 +27,8 @@ export const MAX_READ_PAD = 3;
 interface AbandonedRequest {
   generation: number;
   owed: Map<number, OwedReplies>;
+  /** When it was given up (monotonic ms). */
+  at_ms: number;
 }
 
 export class AbandonedReplies {
@@ -35,8 +41,15 @@ export class AbandonedReplies {
   }
 
   /** The request of `generation` ended while owed these replies. */
-  abandon(generation: number, owed: Map<number, OwedReplies>): void {
-    if (owed.size > 0) this.records.push({ generation, owed });
+  abandon(generation: number, owed: Map<number, OwedReplies>, now_ms = monotonicMs()): void {
+    if (owed.size > 0) this.records.push({ generation, owed, at_ms: now_ms });
+  }
+
+  /** Forget the records of requests given up before `cutoff_ms`; returns how many were forgotten. */
+  forgetOlderThan(cutoff_ms: number): number {
+    const before = this.records.length;
+    this.records = this.records.filter((r) => r.at_ms >= cutoff_ms);
+    return before - this.records.length;
   }
 
   /** A reply to the request of `generation` arrived: no reply to an older request can still come. */

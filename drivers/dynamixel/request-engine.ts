@@ -21,6 +21,8 @@ import { type AttemptOutcome, Transaction } from './transaction.js';
 const MIN_ATTEMPT_MS = 1;
 /** A barrier read may ask this many extra bytes to find a reply length nobody is owed. */
 const BARRIER_MAX_PAD = 16;
+/** A reply owed this long (a servo answers within a millisecond or so) is taken as never coming. */
+const OWED_REPLY_GIVE_UP_MS = 200;
 
 const NO_REPLY = () => {};
 
@@ -145,6 +147,13 @@ export class RequestEngine {
       return;
     }
     if (isBarrier) {
+      // an arm silent for a while leaves every length owed: replies owed that long are not coming
+      const forgotten = this.abandoned.forgetOlderThan(monotonicMs() - OWED_REPLY_GIVE_UP_MS);
+      const retried = forgotten > 0 ? this.freePad(spec, BARRIER_MAX_PAD) : undefined;
+      if (retried !== undefined) {
+        this.begin(spec, retried);
+        return;
+      }
       const msg = `${this.opts.name}: out of step with its servos (no reply length is free for ${spec.what})`;
       spec.done(new BusClosedError(msg));
       return;
