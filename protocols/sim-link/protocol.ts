@@ -9,12 +9,16 @@
 //   {"op":"reset","seed":N}                   {"ok":true,"tick":0}  new episode: the scene is re-placed from
 //                                              the seed, the arms are at home and their goals are home
 //   {"op":"status"}                           {"ok":true,"tick":k,"success":b,"done":b,"task_state":{...}}
-//                                              task_state is privileged (object poses): scripted experts only
+//                                              task_state is privileged (object poses): scripted experts only;
+//                                              also "arms" (each arm's pose) and "counters" (the servos' counters,
+//                                              goal_writes among them: what tests watch to see the arms left alone)
 //   {"op":"frame","camera":"top","size":224}  {"ok":true,"camera":..,"width":w,"height":h,"tick":k}
 //                                              + frame 2: RGB bytes (w*h*3, row-major, top row first)
 //   {"op":"faults", ...FaultKnobs fields}     {"ok":true,"faults":{...}}  change the fault knobs at run time
 //   {"op":"alarm","arm":"left","id":4,"bits":32}
-//                                             {"ok":true}  raise a hardware error on one emulated servo
+//                                             {"ok":true}  raise a hardware error on one emulated servo; like a real
+//                                              one it keeps it (torque off) until rebooted (REBOOT 0x08,
+//                                              vla-calibrate --reboot)
 //   {"op":"hand","arm":"left","position_rad":[6 joints],"gripper":0..1,"timeout_ms":3000}
 //                                             {"ok":true,"reached":b,"tick":k,"position_rad":[..],"gripper":g}
 //                                              an operator moves the arm's limp (torque-off) joints there by
@@ -87,6 +91,10 @@ export interface StatusReply {
   success: boolean;
   done: boolean;
   task_state: unknown;
+  /** Each arm's pose (joints and gripper) as the emulator holds it. */
+  arms?: Record<string, unknown>;
+  /** The emulated servos' counters per arm (requests, goal_writes, torque_off_writes, ...). */
+  counters?: Record<string, unknown>;
 }
 export interface FrameReply {
   ok: true;
