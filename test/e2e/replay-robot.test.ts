@@ -177,10 +177,11 @@ test('refused before anything moves: no confirmation, another robot, a truncated
   assert.match(serial.stderr, /ur5e recording: it plays over --rosbridge/);
   const cut = join(dir, 'cut.mcap');
   await copyFile(urRec, cut);
-  await truncate(cut, Math.floor((await stat(urRec)).size / 2));
+  // cut before its first chunk: no complete tick to play (a file cut later plays its complete ticks, with a warning)
+  await truncate(cut, Math.min(1500, Math.floor((await stat(urRec)).size / 2)));
   const trunc = await vlaReplay('robot', cut, '--rosbridge', ep.url, '--yes').done;
-  assert.equal(trunc.code, 2);
-  assert.match(trunc.stderr, /cut\.mcap: truncated MCAP file/);
+  assert.equal(trunc.code, 2, trunc.stderr);
+  assert.match(trunc.stderr, /cut\.mcap/);
   const nobody = await vlaReplay('robot', urRec, '--rosbridge', 'ws://127.0.0.1:1', '--yes').done;
   assert.equal(nobody.code, 2);
   assert.match(nobody.stderr, /nothing was commanded/);
