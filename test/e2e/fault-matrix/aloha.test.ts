@@ -233,7 +233,7 @@ const CELLS: Record<string, () => Promise<void>> = {
     assert.equal(r.code, 1, r.stderr.slice(-3000));
     assert.match(
       r.s.fault ?? '',
-      /driver io_error for more than 1\.0 s: (left|right) follower: serial port \S+: (?:read |write )?(EIO|the device hung up)/,
+      /driver io_error for more than 1\.0 s: (left|right) follower: serial port \S+: (\w+ )?(EIO|the device hung up)/,
     );
     const h = r.s.holds as typeof r.s.holds & { longest_driver_fault_ms: number };
     assert.ok(h.driver_faults >= 1 && h.driver_fault_ticks > 0, JSON.stringify(h));
