@@ -193,13 +193,7 @@ async function readOpen(path: string, fh: FileHandle, wantFrames: boolean, recov
   const problem = asm.finish();
   if (problem !== undefined) fail(problem);
 
-  const frames: Record<string, EpisodeFrames> = {};
-  if (wantFrames) {
-    for (const cam of meta.cameras) {
-      const got = asm.frames.get(cam.name)!;
-      frames[cam.name] = { width: cam.width, height: cam.height, tick: Int32Array.from(got.tick), rgb: got.rgb };
-    }
-  }
+  const frames = asm.episodeFrames();
   return {
     path,
     meta,

@@ -6,7 +6,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { McapStreamReader, type McapTypes } from '@mcap/core';
 import { DECOMPRESS_HANDLERS } from './chunk-compression.js';
-import type { Episode, EpisodeFrames } from './episode-reader.js';
+import type { Episode } from './episode-reader.js';
 import { reasonOf } from './errors.js';
 import {
   cameraTopic,
@@ -92,13 +92,7 @@ export async function recoverEpisode(
   // the final record survives when the writer died inside its summary; it then says how the episode ended
   const ended = found.final !== undefined && decoded.ticks === ticks.count;
   const reason = found.damage ? `${NO_SUMMARY}; ${found.damage}` : NO_SUMMARY;
-  const frames: Record<string, EpisodeFrames> = {};
-  if (wantFrames) {
-    for (const cam of meta.cameras) {
-      const got = asm.frames.get(cam.name)!;
-      frames[cam.name] = { width: cam.width, height: cam.height, tick: Int32Array.from(got.tick), rgb: got.rgb };
-    }
-  }
+  const frames = asm.episodeFrames();
   return {
     path,
     meta,

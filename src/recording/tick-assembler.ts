@@ -4,6 +4,7 @@
 // are format 2's protobuf foxglove.RawImage or format 1's JSON CompressedImage (base64 PNG).
 
 import { decodePngRgb } from '../codecs/png.js';
+import type { EpisodeFrames } from './episode-reader.js';
 import type { EpisodeMeta } from './episode-writer.js';
 import { decodeRawImage, RAW_IMAGE_ENCODING, type RawImage } from './raw-image.js';
 import { cameraTopic, TOPIC_ACTION, TOPIC_JOINT_STATE } from './schemas.js';
@@ -50,6 +51,17 @@ export class TickAssembler {
     this.gripper = new Float64Array(n * meta.gripper_names.length);
     this.action = new Float64Array(n * meta.action_names.length);
     for (const c of meta.cameras) this.frames.set(c.name, { tick: [], rgb: [] });
+  }
+
+  /** Each camera's decoded frames, as an Episode holds them (empty when frames were not decoded). */
+  episodeFrames(): Record<string, EpisodeFrames> {
+    const out: Record<string, EpisodeFrames> = {};
+    if (!this.decodeFrames) return out;
+    for (const cam of this.meta.cameras) {
+      const got = this.frames.get(cam.name)!;
+      out[cam.name] = { width: cam.width, height: cam.height, tick: Int32Array.from(got.tick), rgb: got.rgb };
+    }
+    return out;
   }
 
   /**
