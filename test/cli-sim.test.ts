@@ -107,12 +107,13 @@ test('a corrupt or truncated recording: exit 2 naming the file and the problem',
 });
 
 test('bench --json reports the measured fields', () => {
-  const r = vlaSim('bench', '--robot', 'ur5', '--episodes', '2', '--json');
+  const r = vlaSim('bench', '--robot', 'ur5', '--episodes', '2', '--passes', '1', '--json');
   assert.equal(r.code, 0, r.stderr);
   const b = JSON.parse(r.stdout);
   for (const k of ['realtime_factor', 'realtime_factor_camera', 'camera_ms', 'expert_success_rate'])
     assert.ok(k in b, k);
   for (const size of ['64', '128', '224']) assert.ok(b.camera_ms[size] > 0);
+  assert.equal(b.realtime_factor_passes.length, 1, '--passes 1');
   assert.equal(b.expert_success_rate, 1);
 });
 

@@ -15,8 +15,11 @@ const BIN = join(ROOT, 'bin/vla-finetune.js');
 const tmp = await mkdtemp(join(tmpdir(), 'vla-finetune-'));
 after(() => rm(tmp, { recursive: true, force: true }));
 
-/** A tiny run: one training episode per round, residual decisions every 10 ticks, 2 evaluation seeds. */
-const SMALL = ['--robot', 'ur5e', '--sim', '--runs-dir', tmp, '--episodes-per-round', '1', '--every-ticks', '10'];
+/** A tiny run: one training episode per round, residual decisions every 10 ticks, small minibatches. */
+const SMALL = [
+  ...['--robot', 'ur5e', '--sim', '--runs-dir', tmp, '--episodes-per-round', '1', '--every-ticks', '10'],
+  ...['--batch-size', '32'],
+];
 const SMALL_EVAL = [
   '--eval-every',
   '2',
@@ -26,6 +29,8 @@ const SMALL_EVAL = [
   '2',
   '--actor-delay-updates',
   '0',
+  '--warmup-updates',
+  '20',
 ];
 
 function finetune(...args: string[]) {
@@ -90,7 +95,9 @@ describe('vla-finetune', () => {
       '--offline-episodes',
       '2',
       '--actor-delay-updates',
-      '300',
+      '100',
+      '--warmup-updates',
+      '20',
       '--actor-lr',
       '1',
       '--initial-bound',

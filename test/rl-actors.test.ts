@@ -269,12 +269,15 @@ describe('refusals, deadlines and malformed messages', () => {
 
 describe('vla-finetune with actor processes', () => {
   const SMALL = ['--robot', 'ur5e', '--sim', '--runs-dir', tmp, '--episodes-per-round', '2', '--every-ticks', '10'];
-  const MORE = ['--eval-every', '3', '--eval-episodes', '2', '--offline-episodes', '2', '--actor-delay-updates', '0'];
+  const MORE = [
+    ...['--eval-every', '2', '--eval-episodes', '2', '--offline-episodes', '2', '--actor-delay-updates', '0'],
+    ...['--batch-size', '32', '--warmup-updates', '20'],
+  ];
 
-  // three runs at once (the machine has 2 cores, and each run spends most of its time writing its checkpoints)
+  // three runs at once: each spends most of its time in fixed start-up and in learner updates, not in episodes
   test('a run on actors that join over ZeroMQ ends with the weights of an in-process run', async () => {
-    const whole = run([...SMALL, ...MORE, '--run', 'inproc', '--rounds', '3', '--in-process', '--json']);
-    const remote = run([...SMALL, ...MORE, '--run', 'remote', '--rounds', '3', '--actors', '0', '--json']);
+    const whole = run([...SMALL, ...MORE, '--run', 'inproc', '--rounds', '2', '--in-process', '--json']);
+    const remote = run([...SMALL, ...MORE, '--run', 'remote', '--rounds', '2', '--actors', '0', '--json']);
     const ctrlC = interrupted();
     await until('the learner', () => /learner at (tcp:\/\/\S+): waiting for actors/.test(remote.stderr()));
     const endpoint = /learner at (tcp:\/\/\S+): waiting/.exec(remote.stderr())?.[1] as string;
@@ -282,8 +285,8 @@ describe('vla-finetune with actor processes', () => {
     assert.equal(await remote.exit, 0, remote.stderr());
     assert.deepEqual(await Promise.all(joined.map((a) => a.exit)), [0, 0], 'bye: the actors exit 0');
     assert.equal(await whole.exit, 0, whole.stderr());
-    const a = await loadRunState(checkpointDir(join(tmp, 'inproc'), 3));
-    const b = await loadRunState(checkpointDir(join(tmp, 'remote'), 3));
+    const a = await loadRunState(checkpointDir(join(tmp, 'inproc'), 2));
+    const b = await loadRunState(checkpointDir(join(tmp, 'remote'), 2));
     assert.ok(a.learner.actor_opt.step > 0, 'the actor was trained, so later rounds ran other weights');
     assert.deepEqual(b.learner.actor, a.learner.actor, 'actor weights');
     assert.deepEqual(b.learner.critics, a.learner.critics, 'critic weights');
@@ -294,7 +297,7 @@ describe('vla-finetune with actor processes', () => {
 
   /** Ctrl-C on a run with 2 local actor processes: exit 130 after its checkpoint, and the actors are gone. */
   async function interrupted(): Promise<void> {
-    const r = run([...SMALL, ...MORE, '--run', 'ctrl-c', '--rounds', '3', '--actors', '2', '--json']);
+    const r = run([...SMALL, ...MORE, '--run', 'ctrl-c', '--rounds', '2', '--actors', '2', '--json']);
     const metrics = join(tmp, 'ctrl-c', 'metrics.jsonl');
     await until('round 1', () => r.stderr().includes('actor ready') && hasRound(metrics), 120_000);
     r.child.kill('SIGINT'); // as Ctrl-C in a terminal: the learner only (its actors have their own group)

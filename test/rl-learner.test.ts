@@ -79,7 +79,7 @@ describe('SAC learner', () => {
     const online = new ReplayBuffer(5000, 2, 2);
     const explore = new Rng(11);
     const before = successRate(learner, 999, 300);
-    for (let step = 0; step < 500; step++) {
+    for (let step = 0; step < 300; step++) {
       const b = bandit(explore);
       const a = learner.act(b.obs, 1, explore);
       online.add({ obs: b.obs, action: a, reward: b.good(a) ? 1 : 0, terminal: true, next_obs: b.obs });

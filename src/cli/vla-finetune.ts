@@ -69,6 +69,15 @@ const program = new Command('vla-finetune')
   )
   .option('--latency-ms <ms>', 'latency the virtual clock charges each base inference', String(d.latency_ms))
   .option('--actor-lr <x>', "the actor's learning rate", String(d.learner.actor_lr))
+  .option('--batch-size <n>', 'transitions per critic minibatch (half online, half offline)', `${d.learner.batch_size}`)
+  .option('--utd <n>', 'critic updates per learner update (update-to-data ratio)', String(d.learner.utd))
+  .option('--gamma <x>', 'discount per residual decision', String(d.learner.gamma))
+  .option('--residual-penalty <x>', "weight of the actor's pull toward no correction", `${d.learner.residual_penalty}`)
+  .option(
+    '--warmup-updates <n>',
+    'critic updates on the base rollouts alone before the first round',
+    String(d.schedule.warmup_updates),
+  )
   .option(
     '--actor-delay-updates <n>',
     'critic-only updates before the residual starts to move',
@@ -165,6 +174,10 @@ async function fresh(o: Record<string, unknown>): Promise<{ config: FinetuneConf
     learner: {
       ...d.learner,
       actor_lr: numArg('--actor-lr', o.actorLr as string, 0, 10),
+      batch_size: intArg('--batch-size', o.batchSize as string, 2, 65_536),
+      utd: intArg('--utd', o.utd as string, 1, 100),
+      gamma: numArg('--gamma', o.gamma as string, 0, 1),
+      residual_penalty: numArg('--residual-penalty', o.residualPenalty as string, 0, 1e6),
       actor_delay_updates: intArg('--actor-delay-updates', o.actorDelayUpdates as string, 0),
     },
     schedule: {
@@ -173,6 +186,7 @@ async function fresh(o: Record<string, unknown>): Promise<{ config: FinetuneConf
       eval_every_rounds: intArg('--eval-every', o.evalEvery as string, 1, 1_000_000),
       eval_episodes: intArg('--eval-episodes', o.evalEpisodes as string, 1, 10_000),
       offline_episodes: intArg('--offline-episodes', o.offlineEpisodes as string, 0, 100_000),
+      warmup_updates: intArg('--warmup-updates', o.warmupUpdates as string, 0, 10_000_000),
       initial_bound: numArg('--initial-bound', o.initialBound as string, 0.001, 1),
       bound_ramp_rounds: intArg('--bound-ramp-rounds', o.boundRampRounds as string, 0),
     },

@@ -21,7 +21,6 @@ import type { RuntimeOptions } from '../runtime/runtime-types.js';
 import { parseInjectedLatency, parseLatencyModel } from '../runtime/timing/latency-model.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
 import { choice, EXIT, intArg, numArg, runProgram, UsageError } from './common.js';
-import { startAlohaRun } from './run/aloha-runner.js';
 import { alohaPorts, checkDriverFlags } from './run/driver-flags.js';
 import { runEpisodes } from './run/episodes.js';
 import { Interrupts, type StopSignal } from './run/interrupts.js';
@@ -35,7 +34,7 @@ import {
   recordingStopped,
 } from './run/recorder.js';
 import { robotDescription } from './run/robot-args.js';
-import { type RobotRun, startRosRun } from './run/ros-runner.js';
+import type { RobotRun } from './run/ros-runner.js';
 import { parseOr, recordCameraList, refuseEpisodesWithoutWorld, wakeCapArg } from './run/run-args.js';
 import { startSimRun } from './run/sim-runner.js';
 import { buildSummary, type DriverHead, formatSummary } from './run/summary.js';
@@ -203,6 +202,8 @@ async function startRun(a: RunArgs, o: Flags): Promise<StartedRun> {
     const layout = o.rosLayout !== undefined ? choice('ROS layout', o.rosLayout as string, ROS_LAYOUTS) : undefined;
     const command_mode = choice('command mode', o.commandMode as string, ['forward_position', 'trajectory'] as const);
     const url = typeof o.rosbridge === 'string' ? o.rosbridge : undefined;
+    // a robot path loads its libraries (roslib, serial ports) only when it runs: --help and usage errors stay fast
+    const { startRosRun } = await import('./run/ros-runner.js');
     const r = await startRosRun({
       description: a.description,
       url,
@@ -230,6 +231,7 @@ async function startRun(a: RunArgs, o: Flags): Promise<StartedRun> {
       "the emulator's sim link (--sim-link) to reset the world",
     );
     const ports = alohaPorts(o.ports as string);
+    const { startAlohaRun } = await import('./run/aloha-runner.js');
     const r = await startAlohaRun({
       description: a.description,
       ports,

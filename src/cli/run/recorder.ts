@@ -145,9 +145,11 @@ export async function checkRecordTarget(plan: RecordingPlan, seed: number): Prom
   if (st?.isDirectory()) bad(`${path} is a folder; name a file ending in .mcap, or a folder without the extension`);
   try {
     await makeFolders(dirname(path));
-    const fh = await open(path, st ? 'r+' : 'wx');
+    // a new file is probed under a sibling name: a file at the recording's own path means a recording began
+    const probe = st ? path : join(dirname(path), `.${basename(path)}.probe-${process.pid}`);
+    const fh = await open(probe, st ? 'r+' : 'wx');
     await fh.close();
-    if (!st) await unlink(path);
+    if (!st) await unlink(probe);
   } catch (err) {
     bad(await createProblem(path, err));
   }

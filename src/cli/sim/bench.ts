@@ -13,6 +13,7 @@ export function benchCommand(program: Command): void {
     .option('--task <name>', TASK_HELP)
     .option('--episodes <n>', 'expert episodes (seeds 0..n-1)', '100')
     .option('--physics-hz <hz>', 'physics rate, a whole multiple of the 50 Hz control rate', '500')
+    .option('--passes <n>', 'passes of each measurement, the best reported (fewer: quicker, noisier)', '3')
     .option('--json', 'print one JSON object on stdout')
     .addHelpText(
       'after',
@@ -32,6 +33,7 @@ Examples:
         task,
         episodes,
         physics_hz,
+        passes: intArg('--passes', o.passes as string, 1, 100),
         onProgress: (stage, done, total) => bar.update(done, total, stage),
       });
       bar.end();

@@ -4,7 +4,7 @@
 //  camera_ms               median ms per rendered frame by size, per camera
 //  expert_success_rate     over the episodes run for realtime_factor, with a Wilson 95% interval
 // This machine is shared: the same run varies by up to ~30% from one minute to the next. Each timing
-// is therefore taken in PASSES passes and the best pass is reported, with all passes alongside.
+// is therefore taken in several passes (3 unless told) and the best pass is reported, with all passes alongside.
 
 import type { RobotName } from '../../../sim/robots/index.js';
 import type { SimDriver } from '../../../sim/sim-driver.js';
@@ -21,6 +21,8 @@ export interface SimBenchOptions {
   physics_hz?: number;
   /** Episodes for the camera run (default min(episodes, 20)). */
   camera_episodes?: number;
+  /** Passes of each measurement, the best reported (default 3): fewer is quicker and noisier. */
+  passes?: number;
   onProgress?: (stage: string, done: number, total: number) => void;
 }
 
@@ -45,7 +47,7 @@ export interface SimBenchResult {
 }
 
 const CAMERA_SIZES = [64, 128, 224] as const;
-const PASSES = 3;
+export const DEFAULT_PASSES = 3;
 
 export async function benchmarkSim(opts: SimBenchOptions): Promise<SimBenchResult> {
   const ex = await expertEngine(opts.robot, opts.task, { physics_hz: opts.physics_hz });
@@ -53,10 +55,12 @@ export async function benchmarkSim(opts: SimBenchOptions): Promise<SimBenchResul
     const env = ex.driver.env;
     // warm-up: the first episode pays for JIT compilation
     await episode(ex, 1_000_000);
-    const { rf, ticks, successes } = await measureRealtimeFactor(ex, opts.episodes, opts.onProgress);
-    const rfCam = await measureWithCamera(ex, opts.camera_episodes ?? Math.min(opts.episodes, 20), opts.onProgress);
+    const passes = opts.passes ?? DEFAULT_PASSES;
+    const { rf, ticks, successes } = await measureRealtimeFactor(ex, opts.episodes, opts.onProgress, passes);
+    const cameraEpisodes = opts.camera_episodes ?? Math.min(opts.episodes, 20);
+    const rfCam = await measureWithCamera(ex, cameraEpisodes, passes, opts.onProgress);
     const byCamera: Record<string, Record<string, number>> = {};
-    for (const name of env.cameraNames()) byCamera[name] = await timeCamera(ex, name);
+    for (const name of env.cameraNames()) byCamera[name] = await timeCamera(ex, name, passes);
     const camera_ms = byCamera[env.cameraNames()[0]];
 
     const result: SimBenchResult = {
@@ -113,17 +117,18 @@ async function episode(
   return r;
 }
 
-/** Expert episodes on seeds 0..episodes-1, PASSES times; the sim is deterministic, so every pass agrees. */
+/** Expert episodes on seeds 0..episodes-1, `passes` times; the sim is deterministic, so every pass agrees. */
 export async function measureRealtimeFactor(
   ex: ExpertEngine,
   episodes: number,
   onProgress?: SimBenchOptions['onProgress'],
+  passes = DEFAULT_PASSES,
 ): Promise<RealtimeFactor> {
   let ticks = 0,
     successes = 0;
   const rf: number[] = [];
   const hz = ex.driver.env.control_hz;
-  for (let pass = 0; pass < PASSES; pass++) {
+  for (let pass = 0; pass < passes; pass++) {
     let passTicks = 0,
       passSuccesses = 0;
     const t0 = performance.now();
@@ -131,7 +136,7 @@ export async function measureRealtimeFactor(
       const r = await episode(ex, s);
       passTicks += r.ticks;
       if (r.success) passSuccesses++;
-      onProgress?.(`expert episodes at ${ex.driver.env.physics_hz} Hz, pass ${pass + 1}/${PASSES}`, s + 1, episodes);
+      onProgress?.(`expert episodes at ${ex.driver.env.physics_hz} Hz, pass ${pass + 1}/${passes}`, s + 1, episodes);
     }
     rf.push(passTicks / ((performance.now() - t0) / 1000) / hz);
     if (pass > 0 && (passTicks !== ticks || passSuccesses !== successes))
@@ -146,6 +151,7 @@ export async function measureRealtimeFactor(
 async function measureWithCamera(
   ex: ExpertEngine,
   episodes: number,
+  passes: number,
   onProgress?: SimBenchOptions['onProgress'],
 ): Promise<number[]> {
   const d = ex.driver;
@@ -153,7 +159,7 @@ async function measureWithCamera(
   const every = Math.round(d.env.control_hz / 10);
   let frame = d.render(name, 96);
   const rfCam: number[] = [];
-  for (let pass = 0; pass < PASSES; pass++) {
+  for (let pass = 0; pass < passes; pass++) {
     let camTicks = 0;
     const t1 = performance.now();
     for (let s = 0; s < episodes; s++) {
@@ -164,7 +170,7 @@ async function measureWithCamera(
           },
         })
       ).ticks;
-      onProgress?.(`camera episodes, pass ${pass + 1}/${PASSES}`, s + 1, episodes);
+      onProgress?.(`camera episodes, pass ${pass + 1}/${passes}`, s + 1, episodes);
     }
     rfCam.push(camTicks / ((performance.now() - t1) / 1000) / d.env.control_hz);
   }
@@ -173,15 +179,15 @@ async function measureWithCamera(
 
 /**
  * Median ms per frame at each size, over frames taken along an expert episode (the arm moves); the
- * lowest median of PASSES passes.
+ * lowest median of `passes` passes.
  */
-async function timeCamera(ex: ExpertEngine, name: string): Promise<Record<string, number>> {
+async function timeCamera(ex: ExpertEngine, name: string, passes: number): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   const d: SimDriver = ex.driver;
   for (const size of CAMERA_SIZES) {
     let frame = d.render(name, size);
     let best = Infinity;
-    for (let pass = 0; pass < PASSES; pass++) {
+    for (let pass = 0; pass < passes; pass++) {
       const times: number[] = [];
       await episode(ex, 7, {
         tick: (_s, _c, k) => {
