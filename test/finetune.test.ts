@@ -1,7 +1,8 @@
 // vla-finetune as a user runs it (short runs): an unsafe run name or an existing run folder is refused; a run
 // stopped and resumed ends with the very weights of an uninterrupted one; a damaged newest checkpoint is named and
-// the previous one used; a sabotaged learning rate collapses the run, which is rolled back to the best checkpoint
-// and, collapsing again, stopped (exit 1) with the best residual kept.
+// the previous one used; a scripted operator's takeovers are counted and join the offline buffer; a sabotaged
+// learning rate collapses the run, which is rolled back to the best checkpoint and, collapsing again, stopped
+// (exit 1) with the best residual kept.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -77,6 +78,26 @@ describe('vla-finetune', () => {
     assert.match(again.stderr, /skipped a damaged checkpoint: .*round-000004\/arrays\.bin: damaged/);
     assert.match(again.stderr, /resuming from .*round-000002/);
     assert.deepEqual((await loadRunState(checkpointDir(join(tmp, 'whole'), 4))).learner.actor, a.learner.actor);
+  });
+
+  test('--operator scripted: takeovers are counted per round and join the offline buffer', async () => {
+    const args = ['--run', 'operated', '--rounds', '2', '--operator', 'scripted', '--takeover-deg', '2', '--json'];
+    const r = finetune(...SMALL, ...SMALL_EVAL, ...args);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = (await readFile(join(tmp, 'operated', 'metrics.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const rates = lines.filter((l) => l.type === 'round').map((l) => l.intervention_rate);
+    assert.ok(rates.length === 2 && rates.every((x) => x > 0 && x <= 1), `intervention rates ${rates}`);
+    const offline = lines.find((l) => l.type === 'offline').transitions;
+    const state = await loadRunState(checkpointDir(join(tmp, 'operated'), 2));
+    assert.ok(state.offline.added > offline, `offline buffer ${offline} -> ${state.offline.added}: takeovers joined`);
+    const config = JSON.parse(await readFile(join(tmp, 'operated', 'config.json'), 'utf8'));
+    assert.equal(config.operator.kind, 'scripted');
+    const bad = finetune(...SMALL, '--run', 'x', '--operator', 'human');
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /unknown --operator 'human' \(valid: none, scripted\)/);
   });
 
   test('a sabotaged learning rate collapses the run: rolled back to the best, then stopped (exit 1)', () => {

@@ -1,11 +1,13 @@
 // Fine-tuning episodes on the runtime's own loop: the same seed and actor weights give the same episode, in the
 // same engine or a fresh one (what exact resume rests on); a residual that pushes hard changes the base's motion;
-// episodes become transitions with the sparse reward on the last decision.
+// episodes become transitions with the sparse reward on the last decision; a scripted operator takes a straying
+// residual over in training episodes (never in evaluations) and its decisions are listed.
 import assert from 'node:assert/strict';
 import { join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { residualManifestFor } from '../src/policy/residual/residual-draft.js';
 import { ActorUnit, actorLayers } from '../src/rl/actor-net.js';
+import type { OperatorSettings } from '../src/rl/operator/scripted-operator.js';
 import { ReplayBuffer } from '../src/rl/replay-buffer.js';
 import { type RolloutEpisode, SimRollouts } from '../src/rl/sim-rollouts.js';
 import { addEpisode } from '../src/rl/transitions.js';
@@ -30,7 +32,7 @@ function actorValues(seed: number, scale: number): Float32Array[] {
     .flatMap((n, i) => [Float32Array.from({ length: sizes[i] * n }, () => rng.normal() * scale), new Float32Array(n)]);
 }
 
-async function rollouts(values: Float32Array[]): Promise<SimRollouts> {
+async function rollouts(values: Float32Array[], operator?: OperatorSettings): Promise<SimRollouts> {
   const actor = new ActorUnit(actorLayers(values, [15, 16, 14]), 7);
   const ro = await SimRollouts.create({
     description: desc,
@@ -40,6 +42,7 @@ async function rollouts(values: Float32Array[]): Promise<SimRollouts> {
     actor,
     latency_model: { kind: 'fixed', ms: 40 },
     seed: 0,
+    ...(operator ? { operator } : {}),
   });
   opened.push(ro);
   return ro;
@@ -72,6 +75,46 @@ describe('sim rollouts', () => {
     assert.ok(Math.max(...quiet.mean_abs_u) === 0, 'zero weights: u = tanh(0) = 0');
     assert.ok(Math.min(...loud.mean_abs_u) > 0.5, `|u| ${loud.mean_abs_u}`);
     assert.notDeepEqual(loud.inputs.subarray(15 * 10, 15 * 11), quiet.inputs.subarray(15 * 10, 15 * 11));
+  });
+});
+
+describe('the scripted operator', () => {
+  test('it takes a straying residual over in training episodes only, and its decisions are listed', async () => {
+    const loud = actorValues(2, 3);
+    const ro = await rollouts(loud, { takeover_rad: 0.05, takeover_decisions: 4 });
+    const evaluation = await ro.episode(5, undefined);
+    assert.deepEqual(evaluation.interventions, [], 'an evaluation measures the residual alone');
+    const alone = await (await rollouts(loud)).episode(5, undefined);
+    assert.deepEqual(evaluation.u, alone.u, 'the same episode as without an operator');
+    const trained = await ro.episode(5, new Rng(3));
+    const held = trained.interventions;
+    assert.ok(held.length >= 4, `${held.length} of ${trained.steps} decisions taken over`);
+    for (let j = 0; j < held.length; j++) assert.ok(held[j] < trained.steps && (j === 0 || held[j] > held[j - 1]));
+    // a takeover lasts its decisions: the first one is followed by at least 3 more in a row
+    assert.deepEqual(held.slice(0, 4), [held[0], held[0] + 1, held[0] + 2, held[0] + 3]);
+    // the operator's u steers toward the expert's plan: it is not the loud actor's, which sits at its bound
+    const A = 7;
+    const at = held[held.length - 1];
+    const u = Array.from(trained.u.subarray(at * A, (at + 1) * A));
+    assert.ok(u.every((x) => Math.abs(x) <= 1));
+    assert.ok(
+      u.some((x) => Math.abs(x) < 0.9),
+      `the operator's u ${u}`,
+    );
+  });
+
+  test('taken over where it strays, a residual that ruins the task still succeeds', async () => {
+    const ruin = actorValues(2, 3);
+    const seeds = [5, 6, 7, 8];
+    let alone = 0;
+    let operated = 0;
+    const plain = await rollouts(ruin);
+    const watched = await rollouts(ruin, { takeover_rad: 0.05, takeover_decisions: 4 });
+    for (const seed of seeds) {
+      if ((await plain.episode(seed, new Rng(seed))).success) alone++;
+      if ((await watched.episode(seed, new Rng(seed))).success) operated++;
+    }
+    assert.ok(operated > alone && operated >= seeds.length - 1, `alone ${alone}, operated ${operated} of 4`);
   });
 });
 
@@ -125,6 +168,7 @@ describe('transitions', () => {
     inputs: Float32Array.of(0, 1, 2),
     u: Float32Array.of(10, 11, 12),
     mean_abs_u: [11],
+    interventions: [],
   });
 
   test('success: reward 1 on the last decision, which is terminal; next_obs is the following decision', () => {
@@ -135,6 +179,17 @@ describe('transitions', () => {
     assert.deepEqual([...s.terminal.slice(0, 3)], [0, 0, 1]);
     assert.deepEqual([...s.next_obs.slice(0, 2)], [1, 2]);
     assert.deepEqual([...s.action.slice(0, 3)], [10, 11, 12]);
+  });
+
+  test('`only` keeps those decisions as they are in the episode (the operator’s, for the offline buffer)', () => {
+    const buf = new ReplayBuffer(10, 1, 1);
+    assert.equal(addEpisode(buf, ep(true, false), 1, 1, new Set([0, 2])), 2);
+    const s = buf.state();
+    assert.deepEqual([...s.obs.slice(0, 2)], [0, 2]);
+    assert.deepEqual([...s.next_obs.slice(0, 2)], [1, 2]);
+    assert.deepEqual([...s.reward.slice(0, 2)], [0, 1]);
+    assert.deepEqual([...s.terminal.slice(0, 2)], [0, 1]);
+    assert.equal(addEpisode(buf, ep(false, true), 1, 1, new Set([2])), 0, 'a cut episode’s last decision stays out');
   });
 
   test('a time-limit cut is not terminal and its last decision, with no successor, is left out', () => {

@@ -6,11 +6,11 @@
 //   actor -> learner                                 learner -> actor
 //   hello {actor, pid, host}                         setup {session, heartbeat_ms, setup: {description, task,
 //                                                      base: {path, sha256}, manifest, latency_model, seed,
-//                                                      physics_hz?, actor_sizes}}
+//                                                      physics_hz?, actor_sizes, operator?}}
 //   ready {session} | refused {session, reason}      job {session, job, seed, explore_seed, version,
 //                                                      weights_id, bound, weights: n} + [n float32 arrays]
 //   result {session, job, seed, success, truncated,  bye {code: done | version | refused, reason}
-//     ticks, fault?, steps, mean_abs_u}
+//     ticks, fault?, steps, mean_abs_u, interventions?}
 //     + [inputs: steps x obs_dim] + [u: steps x action_dim]
 //   heartbeat {session, busy, done}
 //
@@ -71,6 +71,10 @@ export const WireSetupSchema = z.object({
   seed: Id,
   physics_hz: z.number().positive().optional(),
   actor_sizes: z.array(z.number().int().positive().max(100_000)).min(2).max(16),
+  /** A scripted operator for the exploring episodes (sim sessions with --operator scripted). */
+  operator: z
+    .object({ takeover_rad: z.number().positive().max(10), takeover_decisions: z.number().int().min(1).max(100_000) })
+    .optional(),
 });
 export type WireSetup = z.infer<typeof WireSetupSchema>;
 
@@ -90,6 +94,8 @@ export const ActorMessageSchema = z.discriminatedUnion('type', [
     fault: Text(4000).optional(),
     steps: Id,
     mean_abs_u: nums(80),
+    /** Decisions (step indices, ascending) in which the operator held the arm; absent: none. */
+    interventions: z.array(Id).max(1_000_000).optional(),
   }),
   z.object({ v, type: z.literal('heartbeat'), session: Session.nullable(), busy: Id, done: Id }),
 ]);
@@ -176,6 +182,11 @@ export function readArrays(frames: Buffer[], lengths: number[], what: string): F
     out.push(a);
   }
   return out;
+}
+
+/** Step indices (a result's interventions) in ascending order, each one of the result's steps. */
+export function stepsIn(list: readonly number[], result: { steps: number }): boolean {
+  return list.every((i, j) => i < result.steps && (j === 0 || i > list[j - 1]));
 }
 
 /** Lengths of the actor's parameter arrays (w0, b0, w1, b1, ...) for layer sizes [in, hidden..., out]. */

@@ -13,6 +13,7 @@ export interface SetupLike {
   seed: number;
   physics_hz?: number;
   actor_sizes: number[];
+  operator?: WireSetup['operator'];
 }
 
 /** An actor setup as the JSON of a setup message (checked with WireSetupSchema before it is sent). */
@@ -27,6 +28,7 @@ export function toWireSetup(s: SetupLike): WireSetup {
     seed: s.seed,
     ...(s.physics_hz === undefined ? {} : { physics_hz: s.physics_hz }),
     actor_sizes: s.actor_sizes,
+    ...(s.operator === undefined ? {} : { operator: s.operator }),
   };
 }
 

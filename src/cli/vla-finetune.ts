@@ -10,7 +10,7 @@ import { residualManifestFor } from '../policy/residual/residual-draft.js';
 import { fileSha256 } from '../policy/residual/residual-onnx.js';
 import { FINETUNE_DEFAULTS, type FinetuneConfig } from '../rl/finetune-config.js';
 import { runNameProblem } from '../rl/run-name.js';
-import { EXIT, intArg, numArg, runProgram, UsageError } from './common.js';
+import { choice, EXIT, intArg, numArg, runProgram, UsageError } from './common.js';
 import { ACTOR_HELP, actorCommand, endpointArg, type PoolFlags } from './finetune/actor-command.js';
 import { readRunConfig } from './finetune/finetune-run.js';
 import { runSession } from './finetune/finetune-session.js';
@@ -68,6 +68,17 @@ const program = new Command('vla-finetune')
     String(d.schedule.bound_ramp_rounds),
   )
   .option('--latency-ms <ms>', 'latency the virtual clock charges each base inference', String(d.latency_ms))
+  .option(
+    '--operator <who>',
+    "none | scripted: the sim's expert takes the arm over when it strays (HIL-SERL's human; training episodes only)",
+    'none',
+  )
+  .option(
+    '--takeover-deg <deg>',
+    'the scripted operator takes over when a joint strays this far from its plan',
+    `${Math.round((d.operator!.takeover_rad * 180) / Math.PI)}`,
+  )
+  .option('--takeover-decisions <n>', 'residual decisions each takeover lasts', `${d.operator!.takeover_decisions}`)
   .option('--actor-lr <x>', "the actor's learning rate", String(d.learner.actor_lr))
   .option('--batch-size <n>', 'transitions per critic minibatch (half online, half offline)', `${d.learner.batch_size}`)
   .option('--utd <n>', 'critic updates per learner update (update-to-data ratio)', String(d.learner.utd))
@@ -191,6 +202,11 @@ async function fresh(o: Record<string, unknown>): Promise<{ config: FinetuneConf
       bound_ramp_rounds: intArg('--bound-ramp-rounds', o.boundRampRounds as string, 0),
     },
     collapse: { ...d.collapse, max_collapses: intArg('--max-collapses', o.maxCollapses as string, 0, 100) },
+    operator: {
+      kind: choice('--operator', o.operator as string, ['none', 'scripted'] as const),
+      takeover_rad: (numArg('--takeover-deg', o.takeoverDeg as string, 0.01, 180) * Math.PI) / 180,
+      takeover_decisions: intArg('--takeover-decisions', o.takeoverDecisions as string, 1, 100_000),
+    },
   };
   const desc = await robotDescription(robot, undefined, 50);
   // the base must fit the robot before the run folder exists

@@ -321,6 +321,7 @@ async function prepare(
       latency_model: w.latency_model,
       seed: w.seed,
       ...(w.physics_hz === undefined ? {} : { physics_hz: w.physics_hz }),
+      ...(w.operator === undefined ? {} : { operator: w.operator }),
     });
     return { rollouts, unit, sizes };
   } catch (err) {

@@ -1,6 +1,7 @@
 // The fine-tuning dashboard, rebuilt from metrics.jsonl at every evaluation: success (training, last 50 episodes,
 // and each evaluation with its 95% interval) against wall time and against environment ticks, the critic's loss
-// and Q values, entropy and temperature, the residual's size per action dimension, and throughput. One HTML file
+// and Q values, entropy and temperature, the residual's size per action dimension, the operator's intervention
+// rate, and throughput. One HTML file
 // with every plot, and success.png for a quick look.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -70,6 +71,11 @@ function metricRows(rounds: RoundLine[], keys: (keyof NonNullable<RoundLine['met
   );
 }
 
+/** Metrics lines from before --operator existed have no intervention rate: they show as none. */
+function interventionRows(rounds: RoundLine[]): Row[] {
+  return rounds.map((r) => ({ round: r.round, value: r.intervention_rate ?? 0, series: 'intervention rate' }));
+}
+
 export async function writeDashboard(
   dir: string,
   run: string,
@@ -111,6 +117,11 @@ export async function writeDashboard(
         heading: 'Residual size',
         note: 'Mean |u| per action dimension (1 = at its bound).',
         plot: seriesSpec('Residual |u|', residual, '|u|'),
+      },
+      {
+        heading: 'Interventions',
+        note: "Share of each round's residual decisions in which the operator held the arm (--operator).",
+        plot: seriesSpec('Intervention rate', interventionRows(rounds), 'share'),
       },
       { heading: 'Throughput', plot: seriesSpec('Updates and environment ticks per second', rates, 'per second') },
     ],

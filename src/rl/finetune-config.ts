@@ -59,6 +59,14 @@ export const finetuneConfigSchema = z.object({
     initial_bound: z.number().positive().max(1),
     bound_ramp_rounds: natural,
   }),
+  /**
+   * Who may take the arm over in exploring episodes: none, or the sim's scripted expert (HIL-SERL's human), when
+   * the command strays more than takeover_rad from its plan, for takeover_decisions decisions. Its decisions also
+   * join the offline buffer as demonstrations. Absent in runs from before it existed: none.
+   */
+  operator: z
+    .object({ kind: z.enum(['none', 'scripted']), takeover_rad: positive, takeover_decisions: count })
+    .optional(),
   train_seed_limit: count,
   /** The virtual clock charges every inference this latency (fixed, so episodes repeat exactly). */
   latency_ms: z.number().nonnegative(),
@@ -121,6 +129,7 @@ export const FINETUNE_DEFAULTS: Omit<FinetuneConfig, 'run' | 'robot' | 'task' | 
     initial_bound: 0.2,
     bound_ramp_rounds: 100,
   },
+  operator: { kind: 'none', takeover_rad: (15 * Math.PI) / 180, takeover_decisions: 5 },
   train_seed_limit: 10000,
   latency_ms: 40,
   seed: 0,

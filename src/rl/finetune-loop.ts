@@ -28,6 +28,8 @@ export interface RoundLine {
   episode_ticks_mean: number;
   metrics: UpdateMetrics | null;
   residual_abs_u: number[];
+  /** Share of this round's residual decisions in which the operator held the arm. */
+  intervention_rate: number;
   updates_per_s: number;
   env_ticks_per_s: number;
   lr: { critic: number; actor: number };
@@ -230,7 +232,11 @@ function trainOn(
   A: number,
 ): UpdateMetrics | null {
   let added = 0;
-  for (const ep of eps) added += addEpisode(online, ep, O, A);
+  for (const ep of eps) {
+    added += addEpisode(online, ep, O, A);
+    // HIL-SERL: the operator's decisions are demonstrations too, in the offline half of every batch
+    if (ep.interventions.length > 0) addEpisode(offline, ep, O, A, new Set(ep.interventions));
+  }
   const updates = Math.round(added * c.schedule.updates_per_transition);
   let last: UpdateMetrics | null = null;
   for (let i = 0; i < updates && online.size > 0; i++) last = learner.update(online, offline);
@@ -286,6 +292,7 @@ function roundLine(
     episode_ticks_mean: ticks / Math.max(1, eps.length),
     metrics: m,
     residual_abs_u: abs.map((x) => Math.round(x * 1e4) / 1e4),
+    intervention_rate: eps.reduce((n, e) => n + e.interventions.length, 0) / Math.max(1, stepsOf(eps)),
     lr: s.lr,
   };
 }
@@ -344,4 +351,8 @@ async function rollback(
 
 function sumTicks(eps: RolloutEpisode[]): number {
   return eps.reduce((n, e) => n + e.ticks, 0);
+}
+
+function stepsOf(eps: RolloutEpisode[]): number {
+  return eps.reduce((n, e) => n + e.steps, 0);
 }

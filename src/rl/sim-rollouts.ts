@@ -15,6 +15,7 @@ import type { LatencyModelSpec } from '../runtime/timing/latency-model.js';
 import type { Rng } from '../util/rng.js';
 import { directWorld } from '../world/sim-world.js';
 import type { ActorUnit } from './actor-net.js';
+import { type OperatorSettings, ScriptedOperator } from './operator/scripted-operator.js';
 
 export interface RolloutSetup {
   description: RobotDescription;
@@ -27,6 +28,8 @@ export interface RolloutSetup {
   /** Seeds the latency draws of this worker's engine. */
   seed: number;
   physics_hz?: number;
+  /** A scripted operator takes over exploring episodes when the arm strays (none: the residual alone). */
+  operator?: OperatorSettings;
 }
 
 /** One episode's residual decisions: inputs [n x obs_dim] and u [n x action_dim], row-major. */
@@ -42,6 +45,8 @@ export interface RolloutEpisode {
   u: Float32Array;
   /** Mean |u| per action dimension over the episode. */
   mean_abs_u: number[];
+  /** The decisions (step indices) in which the operator held the arm: u is its correction. */
+  interventions: number[];
 }
 
 export class SimRollouts {
@@ -49,6 +54,7 @@ export class SimRollouts {
   private readonly A: number;
   private inputs: number[] = [];
   private us: number[] = [];
+  private interventions: number[] = [];
 
   private constructor(
     private readonly engine: EpisodeEngine,
@@ -56,10 +62,12 @@ export class SimRollouts {
     private readonly corrector: ResidualCorrector,
     private readonly actor: ActorUnit,
     private readonly max_ticks: number,
+    private readonly operator: ScriptedOperator | undefined,
   ) {
     this.obs_dim = inputSize(corrector.manifest);
     this.A = corrector.manifest.action_names.length;
-    corrector.onEvaluate = (_k, x, u) => {
+    corrector.onEvaluate = (_k, x, u, takeover) => {
+      if (takeover) this.interventions.push(this.us.length / this.A);
       for (let i = 0; i < x.length; i++) this.inputs.push(x[i]);
       for (let i = 0; i < u.length; i++) this.us.push(u[i]);
     };
@@ -93,14 +101,32 @@ export class SimRollouts {
       residual_correction: corrector,
     });
     const max_ticks = taskTickLimit(createTask(s.task), desc.control_hz);
-    return new SimRollouts(engine, policy, corrector, s.actor, max_ticks);
+    const operator = s.operator
+      ? new ScriptedOperator(
+          robotModel(robot),
+          s.task,
+          desc.control_hz,
+          Float64Array.from(s.manifest.scale),
+          Array.from(desc.action_source, (src) => src >= 0),
+          s.operator,
+          () => driver.taskState(),
+        )
+      : undefined;
+    return new SimRollouts(engine, policy, corrector, s.actor, max_ticks, operator);
   }
 
-  /** One episode from `seed`; `explore` draws the actor's noise from it, undefined evaluates deterministically. */
+  /**
+   * One episode from `seed`; `explore` draws the actor's noise from it, undefined evaluates deterministically.
+   * The operator (if any) watches exploring episodes only: an evaluation measures the residual alone.
+   */
   async episode(seed: number, explore: Rng | undefined): Promise<RolloutEpisode> {
     this.inputs = [];
     this.us = [];
+    this.interventions = [];
     this.actor.explore = explore;
+    const operator = explore ? this.operator : undefined;
+    operator?.reset(seed);
+    this.corrector.takeover = operator ? (k, state, base, u) => operator.decide(k, state, base, u) : undefined;
     const out = await this.engine.runEpisode({ seed, max_ticks: this.max_ticks });
     const steps = this.us.length / this.A;
     const mean_abs_u = Array.from({ length: this.A }, (_, j) => {
@@ -118,6 +144,7 @@ export class SimRollouts {
       inputs: Float32Array.from(this.inputs),
       u: Float32Array.from(this.us),
       mean_abs_u,
+      interventions: this.interventions,
     };
   }
 

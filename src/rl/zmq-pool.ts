@@ -20,6 +20,7 @@ import {
   parseMessage,
   type ResultHeader,
   readArrays,
+  stepsIn,
   type WireSetup,
   WireSetupSchema,
 } from '../../protocols/rl-actor/protocol.js';
@@ -258,21 +259,20 @@ export class ZmqPool implements RolloutPool {
       this.counters.duplicate_results++;
       return;
     }
-    const O = this.obs_dim;
     const A = this.action_dim;
-    const arrays = readArrays(rest, [msg.steps * O, msg.steps * A], 'result frame');
-    if (typeof arrays === 'string' || msg.seed !== p.job.seed || msg.mean_abs_u.length !== A) {
-      const why = typeof arrays === 'string' ? arrays : `seed ${msg.seed} / ${msg.mean_abs_u.length} mean |u|`;
+    const arrays = readArrays(rest, [msg.steps * this.obs_dim, msg.steps * A], 'result frame');
+    const held = msg.interventions ?? [];
+    if (typeof arrays === 'string' || msg.seed !== p.job.seed || msg.mean_abs_u.length !== A || !stepsIn(held, msg)) {
+      const why = typeof arrays === 'string' ? arrays : `seed ${msg.seed} / ${msg.mean_abs_u.length} mean |u| / steps`;
       this.malformed('result', `job ${msg.job}: ${why} (expected seed ${p.job.seed}, ${A} actions)`);
       return;
     }
     const [inputs, u] = arrays;
     const { session: _s, job: _j, v: _v, type: _t, ...fields } = msg;
-    const ep: RolloutEpisode = { ...fields, inputs, u };
+    const ep: RolloutEpisode = { ...fields, interventions: held, inputs, u };
     this.pending.delete(p.id);
     for (const other of this.peers.values()) other.outstanding.delete(p.id);
-    const i = this.queue.indexOf(p);
-    if (i >= 0) this.queue.splice(i, 1);
+    if (this.queue.includes(p)) this.queue.splice(this.queue.indexOf(p), 1);
     this.counters.episodes++;
     p.batch.results[p.index] = ep;
     if (--p.batch.left === 0) p.batch.resolve(p.batch.results);

@@ -52,6 +52,9 @@ export async function runSession(a: SessionArgs): Promise<FinetuneEnd> {
     latency_model: { kind: 'fixed', ms: c.latency_ms },
     seed: c.seed,
     actor_sizes: sizes,
+    ...(c.operator?.kind === 'scripted'
+      ? { operator: { takeover_rad: c.operator.takeover_rad, takeover_decisions: c.operator.takeover_decisions } }
+      : {}),
   };
   // bound first (a bad --learner-bind fails before the run folder exists), actor processes once it does
   const { pool, startActors, close } = await startPool(a.pool, setup, zeroActor(sizes), (line) =>
@@ -130,7 +133,8 @@ function progressNote(log: MetricsLog): string {
   const e = log.evals.at(-1);
   const pct = (x: number) => `${Math.round(100 * x)}%`;
   const ev = e ? `, eval ${pct(e.success)} [${pct(e.ci95[0])}-${pct(e.ci95[1])}]` : '';
-  return r ? `train ${pct(r.train_success_last50)} (last 50)${ev}, ${r.updates_per_s.toFixed(0)} updates/s` : '';
+  const took = r?.intervention_rate ? `, takeovers ${pct(r.intervention_rate)}` : '';
+  return r ? `train ${pct(r.train_success_last50)} (last 50)${ev}${took}, ${r.updates_per_s.toFixed(0)} updates/s` : '';
 }
 
 function printSummary(a: SessionArgs, end: FinetuneEnd, log: MetricsLog, session_s: number): void {

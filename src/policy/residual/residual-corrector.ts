@@ -50,8 +50,16 @@ export interface ResidualStats {
 export class ResidualCorrector implements ResidualCorrection {
   readonly inputs: Float32Array;
   readonly stats: ResidualStats;
-  /** Called after each evaluation with its inputs and u (the fine-tuner records transitions here). */
-  onEvaluate: ((k: number, inputs: Float32Array, u: Float64Array) => void) | undefined;
+  /**
+   * Called after each evaluation with its inputs and the u executed, and whether an operator took over (the
+   * fine-tuner records transitions here).
+   */
+  onEvaluate: ((k: number, inputs: Float32Array, u: Float64Array, takeover: boolean) => void) | undefined;
+  /**
+   * An operator who may take the arm over (fine-tuning sessions): given the measured state and the base action,
+   * it may replace the residual's u in place, returning true when it did.
+   */
+  takeover: ((k: number, state: MeasuredState, base: Float64Array, u: Float64Array) => boolean) | undefined;
   private readonly u: Float64Array;
   private readonly scale: Float64Array;
   private readonly horizon: number;
@@ -77,9 +85,10 @@ export class ResidualCorrector implements ResidualCorrection {
     if (k - this.lastEval >= every) {
       this.fill(state, action, chunk_index, features);
       this.policy(this.inputs, this.u);
+      const took = this.takeover?.(k, state, action, this.u) ?? false;
       this.count();
       this.lastEval = k;
-      this.onEvaluate?.(k, this.inputs, this.u);
+      this.onEvaluate?.(k, this.inputs, this.u, took);
     }
     for (let i = 0; i < action.length; i++) action[i] += this.scale[i] * this.u[i];
   }
