@@ -1,8 +1,7 @@
 // The fine-tuning dashboard, rebuilt from metrics.jsonl at every evaluation: success (training, last 50 episodes,
 // and each evaluation with its 95% interval) against wall time and against environment ticks, the critic's loss
 // and Q values, entropy and temperature, the residual's size per action dimension, the operator's intervention
-// rate, and throughput. One HTML file
-// with every plot, and success.png for a quick look.
+// rate, and throughput. One HTML file with every plot, and success.png for a quick look.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { htmlReport, type PlotSpec, renderSvg, svgToPng } from '../plot/index.js';
