@@ -47,7 +47,7 @@ export interface SimBenchResult {
 }
 
 const CAMERA_SIZES = [64, 128, 224] as const;
-export const DEFAULT_PASSES = 3;
+const DEFAULT_PASSES = 3;
 
 export async function benchmarkSim(opts: SimBenchOptions): Promise<SimBenchResult> {
   const ex = await expertEngine(opts.robot, opts.task, { physics_hz: opts.physics_hz });
