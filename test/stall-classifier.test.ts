@@ -207,7 +207,7 @@ test('StallAccount waits for the watchdog to run after a late tick before judgin
 });
 
 test('without a watchdog every miss is the runtime (nothing shows the process stopped), and it says so', async () => {
-  const acct = new StallAccount(10, 0, undefined);
+  const acct = new StallAccount(10, 0, null);
   acct.tick(100, 600);
   const r = await acct.close(700);
   assert.equal(r.runtime, 1);

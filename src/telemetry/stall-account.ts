@@ -33,14 +33,17 @@ export class StallAccount {
   private readonly pending: LateTick[] = [];
   private readonly watchdog: EvidenceSource | undefined;
 
-  /** `threshold_ms`: how late a tick must wake to count; `origin_ms`: the run's start (monotonic ms). */
+  /**
+   * `threshold_ms`: how late a tick must wake to count; `origin_ms`: the run's start (monotonic ms); `watchdog`:
+   * where the evidence comes from (default: a watchdog thread started here; null: none, every miss is the runtime).
+   */
   constructor(
     private readonly threshold_ms: number,
     origin_ms: number,
-    watchdog: EvidenceSource | undefined = StallWatchdog.start(),
+    watchdog: EvidenceSource | null = StallWatchdog.start() ?? null,
   ) {
     this.missed = new MissedTicks(threshold_ms, origin_ms);
-    this.watchdog = watchdog;
+    this.watchdog = watchdog ?? undefined;
   }
 
   /** Resolves once the watchdog runs (or after `timeout_ms`): misses before that would have no evidence. */
