@@ -9,9 +9,11 @@ import { copyFile, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
+import { newJointState } from '../drivers/driver.js';
 import { Float32Picker, nextFloat32 } from '../src/policy/recorded-actions.js';
 import { type Episode, type EpisodeMeta, EpisodeWriter, readEpisode } from '../src/recording/index.js';
 import { easeTicks, robotTrack } from '../src/replay/robot/ease-in.js';
+import { RobotReplayTracker } from '../src/replay/robot/robot-replay.js';
 import { RecordedCommands } from '../src/replay/sim/recorded-track.js';
 import { loadRobot } from '../src/robot/index.js';
 import { SafetyFilter, safetyLimits } from '../src/runtime/safety.js';
@@ -359,4 +361,43 @@ test('the ease-in: no joint faster than the speed, at the first pose when the re
   t.command(t.end_tick + 100, a);
   rec.at(rec.last_tick, b);
   assert.deepEqual([...a], [...b], 'and its last command held');
+});
+
+test('the ease-in speed report: a held tick mid-move is not a fast step, a real jump is', async () => {
+  const ep = await readEpisode(join(ur5e, 'ur5e-pick-place-seed0.mcap'), { frames: false });
+  const d = await loadRobot('ur5e');
+  const from = Float64Array.of(0.8, -1.0, 1.0, -2.0, -1.2, 0.5, 0.2);
+  const o = { speed_rad_s: 0.25, settle_s: 0.5 };
+  const t = robotTrack(new RecordedCommands(ep), from, 7, { control_hz: 50, ...o, is_gripper: [0, 0, 0, 0, 0, 0, 1] });
+  const state = newJointState(d);
+  /** Plays the move through a tracker; at tick `hold` the loop keeps the last command; `skip` jumps the plan. */
+  const play = (hold: number, skip: number) => {
+    const tracker = new RobotReplayTracker(ep, d, () => t, o);
+    const cmd = from.slice();
+    tracker.tick(state, cmd, 5, 'startup');
+    for (let T = t.start_tick; T < t.start_tick + t.ease_ticks; T++) {
+      if (T === hold) tracker.tick(state, cmd, T - 1, 'fault');
+      else if (T !== skip) {
+        t.command(T, cmd);
+        tracker.tick(state, cmd, T - 1, 'buffer');
+      }
+    }
+    return tracker.report().ease!.max_speed_rad_s;
+  };
+  const mid = t.start_tick + Math.floor(t.ease_ticks / 2);
+  const plain = play(-1, -1);
+  assert.ok(plain <= 0.25 + 1e-12 && plain > 0.24, `${plain}`);
+  assert.ok(Math.abs(play(mid, -1) - plain) < 1e-9, 'a held tick: the goal waits, the next step covers two ticks');
+  // the loop skipping a tick of the plan (no hold: the recorder sees consecutive commands) is reported as the jump
+  const jumped = (T: number) => {
+    const tracker = new RobotReplayTracker(ep, d, () => t, o);
+    const cmd = from.slice();
+    tracker.tick(state, cmd, 5, 'startup');
+    for (let k = t.start_tick; k < t.start_tick + t.ease_ticks; k++) {
+      t.command(k === T ? k + 1 : k, cmd);
+      tracker.tick(state, cmd, k - 1, 'buffer');
+    }
+    return tracker.report().ease!.max_speed_rad_s;
+  };
+  assert.ok(jumped(mid) > 0.45, 'a step of two ticks of the plan in one tick is twice as fast');
 });

@@ -26,8 +26,9 @@ export interface RobotReplayReport {
   /** Every recorded command was played. */
   completed: boolean;
   /**
-   * The move to the first pose. max_speed_rad_s: the fastest joint command step of the move, from its first
-   * command on; start_offset_rad: how far the pose it started from (measured at the first observation) was from
+   * The move to the first pose. max_speed_rad_s: the fastest joint speed of the commanded goal during the move,
+   * from its first command on, over the ticks of the plan each step covers (a tick that held, for a missed read
+   * or an empty buffer, leaves the goal in place, and the next step covers both ticks); start_offset_rad: how far the pose it started from (measured at the first observation) was from
    * the pose the runtime held until then (an arm still settling moves a little); max_measured_speed_rad_s: the
    * fastest joint velocity the robot reported during the move.
    */
@@ -114,6 +115,8 @@ export class RobotReplayTracker implements TickRecorder {
   private startOffset = 0;
   private readonly prev: Float64Array;
   private havePrev = false;
+  /** The last tick whose command came from the plan (the buffer), while the move runs. */
+  private lastPlanTick = -1;
   private readonly trackAbs: Float64Array;
   private readonly rows = new Map<number, number>();
 
@@ -145,7 +148,12 @@ export class RobotReplayTracker implements TickRecorder {
             '(run it again to ease in from where the robot is)',
         );
       }
-      if (T < t.start_tick + t.ease_ticks && this.havePrev) this.ease(state, command, T === t.start_tick);
+      if (T < t.start_tick + t.ease_ticks && this.havePrev && source === 'buffer') {
+        // ticks of the plan this step covers: since the last planned command, or since the move began
+        const ticks = this.lastPlanTick >= t.start_tick ? T - this.lastPlanTick : T - t.start_tick + 1;
+        this.ease(state, command, this.lastPlanTick < t.start_tick, ticks);
+        this.lastPlanTick = T;
+      }
       if (T >= t.recorded_from_tick && T <= t.end_tick) this.compare(state, t.recordedTickAt(T));
       if (T >= t.end_tick) this.done = true;
     }
@@ -179,7 +187,7 @@ export class RobotReplayTracker implements TickRecorder {
   }
 
   /** The commanded and measured speeds of the joints during the move (grippers apart). */
-  private ease(state: JointState, command: Float64Array, first: boolean): void {
+  private ease(state: JointState, command: Float64Array, first: boolean, ticks: number): void {
     const src = this.d.action_source;
     const plan = this.track()!;
     for (let i = 0; i < command.length; i++) {
@@ -188,7 +196,7 @@ export class RobotReplayTracker implements TickRecorder {
       // the first step leaves the pose the runtime held, not the one the move starts from: apart
       if (first) this.startOffset = Math.max(this.startOffset, Math.abs(plan.from[i] - this.prev[i]));
       const step = Math.abs(command[i] - (first ? plan.from[i] : this.prev[i]));
-      this.maxEaseSpeed = Math.max(this.maxEaseSpeed, step * this.d.control_hz);
+      this.maxEaseSpeed = Math.max(this.maxEaseSpeed, (step * this.d.control_hz) / ticks);
       this.maxMeasuredSpeed = Math.max(this.maxMeasuredSpeed, Math.abs(state.velocity_rad_s[j]));
     }
   }
