@@ -91,6 +91,33 @@ describe('SAC learner', () => {
     if (process.env.VLA_DEBUG) console.log({ before, afterRate });
   });
 
+  test("with a bc_weight the actor takes the operator's decisions; without one, it does not", async () => {
+    const tf = await tfWasm();
+    // rewards that teach nothing (all 0): whatever the actor learns of the target comes from the takeovers
+    const online = new ReplayBuffer(500, 2, 2);
+    const demos = new ReplayBuffer(500, 2, 2);
+    const data = new Rng(3);
+    const want = (o: ArrayLike<number>) => [0.8 * o[0], -0.6 * o[1]];
+    for (let i = 0; i < 500; i++) {
+      const b = bandit(data);
+      online.add({ obs: b.obs, action: [0, 0], reward: 0, terminal: true, next_obs: b.obs });
+      demos.add({ obs: b.obs, action: want(b.obs), reward: 0, terminal: true, next_obs: b.obs });
+    }
+    const trained = (bc_weight: number) => {
+      const learner = new SacLearner(tf, { ...SMALL, bc_weight });
+      let bc = Number.NaN;
+      for (let i = 0; i < 150; i++) bc = learner.update(online, undefined, demos).bc_loss;
+      const rate = successRate(learner, 999, 300);
+      learner.dispose();
+      return { rate, bc };
+    };
+    const imitating = trained(5);
+    const plain = trained(0);
+    assert.ok(imitating.rate >= 0.8, `with imitation: ${imitating.rate}`);
+    assert.ok(imitating.bc < 0.02, `imitation loss ${imitating.bc}`);
+    assert.ok(plain.rate < 0.3 && Number.isNaN(plain.bc), `without: ${plain.rate}, bc_loss ${plain.bc}`);
+  });
+
   test('a learner restored from a checkpoint on disk continues exactly as the uninterrupted one', async () => {
     const tf = await tfWasm();
     const data = new Rng(5);

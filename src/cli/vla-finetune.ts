@@ -85,6 +85,11 @@ const program = new Command('vla-finetune')
   .option('--gamma <x>', 'discount per residual decision', String(d.learner.gamma))
   .option('--residual-penalty <x>', "weight of the actor's pull toward no correction", `${d.learner.residual_penalty}`)
   .option(
+    '--bc-weight <x>',
+    "weight of the actor's imitation of the operator's takeovers (0: reinforcement alone)",
+    String(d.learner.bc_weight),
+  )
+  .option(
     '--warmup-updates <n>',
     'critic updates on the base rollouts alone before the first round',
     String(d.schedule.warmup_updates),
@@ -190,6 +195,7 @@ async function fresh(o: Record<string, unknown>): Promise<{ config: FinetuneConf
       gamma: numArg('--gamma', o.gamma as string, 0, 1),
       residual_penalty: numArg('--residual-penalty', o.residualPenalty as string, 0, 1e6),
       actor_delay_updates: intArg('--actor-delay-updates', o.actorDelayUpdates as string, 0),
+      bc_weight: numArg('--bc-weight', o.bcWeight as string, 0, 1e6),
     },
     schedule: {
       ...d.schedule,

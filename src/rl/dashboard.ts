@@ -103,8 +103,8 @@ export async function writeDashboard(
       {
         heading: 'Actor',
         plot: seriesSpec(
-          'Actor loss, entropy, temperature',
-          metricRows(rounds, ['actor_loss', 'entropy', 'temperature']),
+          "Actor loss, entropy, temperature, imitation of the operator's takeovers",
+          metricRows(rounds, ['actor_loss', 'entropy', 'temperature', 'bc_loss']),
           'value',
         ),
       },

@@ -38,6 +38,8 @@ export const finetuneConfigSchema = z.object({
     init_log_std: z.number(),
     residual_penalty: z.number().nonnegative(),
     actor_delay_updates: natural,
+    /** The actor's imitation of the operator's decisions (sac-learner.ts); absent in older runs: none. */
+    bc_weight: z.number().nonnegative().default(0),
   }),
   schedule: z.object({
     episodes_per_round: count,
@@ -116,6 +118,7 @@ export const FINETUNE_DEFAULTS: Omit<FinetuneConfig, 'run' | 'robot' | 'task' | 
     init_log_std: -3,
     residual_penalty: 1,
     actor_delay_updates: 3000,
+    bc_weight: 1,
   },
   schedule: {
     episodes_per_round: 4,

@@ -157,6 +157,10 @@ export async function runRounds(ctx: FinetuneContext, start: RunState): Promise<
   let learner = withRates(restoreLearner(ctx.tf, s.learner), s.lr);
   const online = ReplayBuffer.fromState(s.online);
   const offline = ReplayBuffer.fromState(s.offline);
+  const demos = s.interventions
+    ? ReplayBuffer.fromState(s.interventions)
+    : new ReplayBuffer(c.schedule.buffer_capacity, O, A);
+  const buffers = () => ({ online: online.state(), offline: offline.state(), interventions: demos.state() });
   const session_t0 = ctx.now_s();
   const wall0 = s.counters.wall_s;
   const rate = (now: RunState) => {
@@ -179,7 +183,7 @@ export async function runRounds(ctx: FinetuneContext, start: RunState): Promise<
       const eps = await inFlight;
       inFlight = next;
       learner.actionBound = boundAt(c, s.round + 2); // the weights trained now first run in round + 2
-      const metrics = trainOn(learner, eps, online, offline, c, O, A);
+      const metrics = trainOn(learner, eps, { online, offline, demos }, c, O, A);
       const previous = current;
       current = { version: s.round + 1, values: learner.actor.values() };
       s = advance(s, eps, learner, previous.values, wall0 + ctx.now_s() - session_t0);
@@ -190,10 +194,10 @@ export async function runRounds(ctx: FinetuneContext, start: RunState): Promise<
         if (verdict.kind === 'stop') return { reason: 'collapse', message: verdict.why, state: s };
         if (verdict.kind === 'rollback') {
           learner.dispose();
-          ({ learner, s } = await rollback(ctx, s, online, offline, verdict.to_round, verdict.why));
+          ({ learner, s } = await rollback(ctx, s, verdict.to_round, verdict.why));
           current = { version: s.round, values: learner.actor.values() };
         }
-        s = { ...s, learner: captureLearner(learner), online: online.state(), offline: offline.state() };
+        s = { ...s, learner: captureLearner(learner), ...buffers() };
         await saveRunState(ctx.runDir, s);
         if (verdict.kind === 'best' && s.best) await markBest(ctx.runDir, s.best);
         await ctx.hooks.checkpointed?.(s.round, verdict.kind === 'best');
@@ -205,7 +209,7 @@ export async function runRounds(ctx: FinetuneContext, start: RunState): Promise<
         minutes >= (ctx.budget.minutes ?? Infinity);
       if (interrupted || spent) {
         await inFlight.catch(() => undefined); // let the actors finish what they hold
-        s = { ...s, learner: captureLearner(learner), online: online.state(), offline: offline.state() };
+        s = { ...s, learner: captureLearner(learner), ...buffers() };
         await saveRunState(ctx.runDir, s);
         await ctx.hooks.checkpointed?.(s.round, false);
         const reason = interrupted ? 'interrupted' : 'budget';
@@ -225,21 +229,24 @@ export async function runRounds(ctx: FinetuneContext, start: RunState): Promise<
 function trainOn(
   learner: SacLearner,
   eps: RolloutEpisode[],
-  online: ReplayBuffer,
-  offline: ReplayBuffer,
+  b: { online: ReplayBuffer; offline: ReplayBuffer; demos: ReplayBuffer },
   c: FinetuneConfig,
   O: number,
   A: number,
 ): UpdateMetrics | null {
   let added = 0;
   for (const ep of eps) {
-    added += addEpisode(online, ep, O, A);
-    // HIL-SERL: the operator's decisions are demonstrations too, in the offline half of every batch
-    if (ep.interventions.length > 0) addEpisode(offline, ep, O, A, new Set(ep.interventions));
+    added += addEpisode(b.online, ep, O, A);
+    if (ep.interventions.length === 0) continue;
+    // HIL-SERL: the operator's decisions are demonstrations too, in the offline half of every batch, and in a
+    // buffer of their own that the actor imitates
+    const taken = new Set(ep.interventions);
+    addEpisode(b.offline, ep, O, A, taken);
+    addEpisode(b.demos, ep, O, A, taken);
   }
   const updates = Math.round(added * c.schedule.updates_per_transition);
   let last: UpdateMetrics | null = null;
-  for (let i = 0; i < updates && online.size > 0; i++) last = learner.update(online, offline);
+  for (let i = 0; i < updates && b.online.size > 0; i++) last = learner.update(b.online, b.offline, b.demos);
   return last;
 }
 
@@ -326,8 +333,6 @@ async function evaluate(
 async function rollback(
   ctx: FinetuneContext,
   s: RunState,
-  online: ReplayBuffer,
-  offline: ReplayBuffer,
   to_round: number,
   why: string,
 ): Promise<{ learner: SacLearner; s: RunState }> {
@@ -343,8 +348,6 @@ async function rollback(
       collapses: s.collapses + 1,
       lr,
       learner: saved.learner,
-      online: online.state(),
-      offline: offline.state(),
     },
   };
 }

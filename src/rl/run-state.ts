@@ -26,6 +26,8 @@ export interface RunState {
   pipeline_actor: Float32Array[];
   online: ReplayBufferState;
   offline: ReplayBufferState;
+  /** The operator's decisions alone, for the actor's imitation term (absent in runs from before it existed). */
+  interventions?: ReplayBufferState;
   best: { round: number; success: number } | null;
   collapses: number;
   /** Learning rates now (collapses lower them). */

@@ -38,6 +38,12 @@ export interface SacConfig {
   residual_penalty: number;
   /** Critic-only updates before the actor starts to move (the critic first learns what the residual did). */
   actor_delay_updates: number;
+  /**
+   * Weight of the operator's decisions in the actor's loss: mean squared distance between tanh(mean) and the u
+   * the operator chose, on a minibatch of its takeovers (ConRFT and HG-DAgger learn from interventions this way;
+   * the Q term alone, as in op-1, did not carry the operator's corrections into the actor). 0: pure SAC.
+   */
+  bc_weight: number;
   seed: number;
 }
 
@@ -55,6 +61,7 @@ export const DEFAULT_SAC: Omit<SacConfig, 'obs_dim' | 'action_dim' | 'target_ent
   init_log_std: -3,
   residual_penalty: 0,
   actor_delay_updates: 0,
+  bc_weight: 0,
   seed: 0,
 };
 
@@ -67,6 +74,8 @@ export interface UpdateMetrics {
   temperature: number;
   critic_grad_norm: number;
   actor_grad_norm: number;
+  /** The imitation term on the operator's decisions (NaN when there were none to sample). */
+  bc_loss: number;
 }
 
 export { LOG_STD_MAX, LOG_STD_MIN };
@@ -90,6 +99,7 @@ export class SacLearner {
    */
   actionBound = 1;
   private readonly batch: TransitionBatch;
+  private readonly demoBatch: TransitionBatch;
 
   constructor(
     private readonly tf: typeof TF,
@@ -126,6 +136,7 @@ export class SacLearner {
     this.alphaOpt = new Adam(tf, [this.logAlpha], c.lr);
     this.rng = init.fork(1);
     this.batch = newBatch(c.batch_size, c.obs_dim, c.action_dim);
+    this.demoBatch = newBatch(Math.max(1, c.batch_size >> 1), c.obs_dim, c.action_dim);
   }
 
   /** The log-std half of the actor's last bias, so the squashed log std starts at `log_std`. */
@@ -144,17 +155,22 @@ export class SacLearner {
     return Math.exp(this.logAlpha.dataSync()[0]);
   }
 
-  /** `utd` critic updates on fresh minibatches (half online, half offline), then one actor and temperature update. */
-  update(online: ReplayBuffer, offline?: ReplayBuffer): UpdateMetrics {
+  /**
+   * `utd` critic updates on fresh minibatches (half online, half offline), then one actor and temperature update;
+   * with `demos` (the operator's decisions) and a bc_weight, the actor also imitates half a batch of them.
+   */
+  update(online: ReplayBuffer, offline?: ReplayBuffer, demos?: ReplayBuffer): UpdateMetrics {
     let critic = { loss: 0, q_mean: 0, grad_norm: 0 };
     for (let i = 0; i < this.config.utd; i++) {
       critic = this.criticStep(sampleMixed(this.batch, online, offline, this.rng));
       for (let k = 0; k < this.critics.length; k++) this.targets[k].blendFrom(this.critics[k], this.config.tau);
     }
+    const imitate = this.config.bc_weight > 0 && demos !== undefined && demos.size > 0;
+    if (imitate) demos.sampleInto(this.demoBatch, 0, this.demoBatch.size, this.rng);
     const actor =
       this.updates >= this.config.actor_delay_updates
-        ? this.actorStep(this.batch)
-        : { loss: 0, entropy: Number.NaN, grad_norm: 0 };
+        ? this.actorStep(this.batch, imitate ? this.demoBatch : undefined)
+        : { loss: 0, entropy: Number.NaN, grad_norm: 0, bc_loss: Number.NaN };
     this.updates++;
     return {
       critic_loss: critic.loss,
@@ -164,6 +180,7 @@ export class SacLearner {
       temperature: this.temperature,
       critic_grad_norm: critic.grad_norm,
       actor_grad_norm: actor.grad_norm,
+      bc_loss: actor.bc_loss,
     };
   }
 
@@ -244,7 +261,10 @@ export class SacLearner {
     });
   }
 
-  private actorStep(b: TransitionBatch): { loss: number; entropy: number; grad_norm: number } {
+  private actorStep(
+    b: TransitionBatch,
+    demos?: TransitionBatch,
+  ): { loss: number; entropy: number; grad_norm: number; bc_loss: number } {
     const tf = this.tf;
     const c = this.config;
     const n = b.size;
@@ -253,14 +273,19 @@ export class SacLearner {
       const obs = tf.tensor2d(b.obs, [n, c.obs_dim]);
       const alpha = tf.exp(this.logAlpha);
       let logpKept: TF.Tensor | undefined;
+      let bcKept: TF.Tensor | undefined;
       const { value, grads } = tf.variableGrads(() => {
         const { action, logp, mean } = this.sample(obs, noise);
         logpKept = tf.keep(logp);
         // the ensemble's mean Q for the actor (RLPD); the minimum is for the TD target only
         const q = tf.mean(tf.stack(this.critics.map((critic) => this.q(critic, obs, action))), 0);
-        const loss = tf.mean(tf.sub(tf.mul(alpha, logp), q));
-        if (c.residual_penalty === 0) return loss as TF.Scalar;
-        return tf.add(loss, tf.mul(c.residual_penalty, tf.mean(tf.square(mean)))) as TF.Scalar;
+        let loss = tf.mean(tf.sub(tf.mul(alpha, logp), q));
+        if (c.residual_penalty > 0) loss = tf.add(loss, tf.mul(c.residual_penalty, tf.mean(tf.square(mean))));
+        if (demos) {
+          bcKept = tf.keep(this.imitationLoss(demos));
+          loss = tf.add(loss, tf.mul(c.bc_weight, bcKept));
+        }
+        return loss as TF.Scalar;
       }, this.actor.params);
       const g = this.actor.params.map((p) => grads[p.name]);
       this.actorOpt.apply(g);
@@ -270,10 +295,29 @@ export class SacLearner {
         [this.logAlpha],
       );
       this.alphaOpt.apply([alphaGrads.grads[this.logAlpha.name]]);
-      const out = { loss: value.dataSync()[0], entropy: -tf.mean(logp).dataSync()[0], grad_norm: globalNorm(tf, g) };
+      const out = {
+        loss: value.dataSync()[0],
+        entropy: -tf.mean(logp).dataSync()[0],
+        grad_norm: globalNorm(tf, g),
+        bc_loss: bcKept ? bcKept.dataSync()[0] : Number.NaN,
+      };
       logpKept!.dispose();
+      bcKept?.dispose();
       return out;
     });
+  }
+
+  /**
+   * Mean over the batch of the squared distance between the deterministic action tanh(mean) and the operator's u,
+   * summed over joints. In the unbounded space: the trust region limits what runs, not what is learned. A u at
+   * the edge is aimed just inside it, so a saturated takeover does not drive the mean to infinity.
+   */
+  private imitationLoss(d: TransitionBatch): TF.Scalar {
+    const tf = this.tf;
+    const { obs_dim: O, action_dim: A } = this.config;
+    const { mean } = this.heads(tf.tensor2d(d.obs, [d.size, O]));
+    const target = tf.clipByValue(tf.tensor2d(d.action, [d.size, A]), -0.97, 0.97);
+    return tf.mean(tf.sum(tf.square(tf.sub(tf.tanh(mean), target)), 1)) as TF.Scalar;
   }
 
   /** Which target critics make this update's TD target: a fresh random subset when the ensemble is larger. */
