@@ -165,11 +165,9 @@ export class SacLearner {
       critic = this.criticStep(sampleMixed(this.batch, online, offline, this.rng));
       for (let k = 0; k < this.critics.length; k++) this.targets[k].blendFrom(this.critics[k], this.config.tau);
     }
-    const imitate = this.config.bc_weight > 0 && demos !== undefined && demos.size > 0;
-    if (imitate) demos.sampleInto(this.demoBatch, 0, this.demoBatch.size, this.rng);
     const actor =
       this.updates >= this.config.actor_delay_updates
-        ? this.actorStep(this.batch, imitate ? this.demoBatch : undefined)
+        ? this.actorStep(this.batch, this.demosFrom(demos))
         : { loss: 0, entropy: Number.NaN, grad_norm: 0, bc_loss: Number.NaN };
     this.updates++;
     return {
@@ -182,6 +180,13 @@ export class SacLearner {
       actor_grad_norm: actor.grad_norm,
       bc_loss: actor.bc_loss,
     };
+  }
+
+  /** Half a batch of the operator's decisions for the actor to imitate, when there are some and a bc_weight. */
+  private demosFrom(demos: ReplayBuffer | undefined): TransitionBatch | undefined {
+    if (!(this.config.bc_weight > 0 && demos && demos.size > 0)) return undefined;
+    demos.sampleInto(this.demoBatch, 0, this.demoBatch.size, this.rng);
+    return this.demoBatch;
   }
 
   /**

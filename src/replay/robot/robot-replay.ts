@@ -28,9 +28,10 @@ export interface RobotReplayReport {
   /**
    * The move to the first pose. max_speed_rad_s: the fastest joint speed of the commanded goal during the move,
    * from its first command on, over the ticks of the plan each step covers (a tick that held, for a missed read
-   * or an empty buffer, leaves the goal in place, and the next step covers both ticks); start_offset_rad: how far the pose it started from (measured at the first observation) was from
-   * the pose the runtime held until then (an arm still settling moves a little); max_measured_speed_rad_s: the
-   * fastest joint velocity the robot reported during the move.
+   * or an empty buffer, leaves the goal in place, and the next step covers both ticks); start_offset_rad: how
+   * far the pose it started from (measured at the first observation) was from the pose the runtime held until
+   * then (an arm still settling moves a little); max_measured_speed_rad_s: the fastest joint velocity the robot
+   * reported during the move.
    */
   ease: {
     distance_rad: number;
