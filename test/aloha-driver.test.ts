@@ -170,6 +170,13 @@ test('driver: 14 values at 50 Hz; a hardware alert latches, names the motor, no 
     }
     assert.ok(Math.abs(last.position_rad[6] - held) < 0.02, 'no motion after the alert');
     assert.equal(d.counters().hardware_alerts, 1);
+    // a read that fails after the alert (here the right arm falls silent) does not hide the cause or its fix
+    const timeouts = d.counters().right_timeouts;
+    rig.setFaults({ silent_ids: { right: [1, 2, 3, 4, 5, 6, 7, 8, 9] } });
+    assert.equal((await cycle(d, action)).health, 'hardware_alert');
+    assert.ok(d.counters().right_timeouts > timeouts, 'the silent arm was seen');
+    assert.ok(d.problem().includes(hint), `the alert stays the cause: ${d.problem()}`);
+    assert.match((await d.activate()) ?? '', /^hardware_alert: left follower: hardware alert on ID 4 \(elbow\)/);
   } finally {
     await d.close();
     await rig.stop();

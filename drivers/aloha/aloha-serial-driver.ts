@@ -80,6 +80,8 @@ export class AlohaSerialDriver implements Driver {
   private measured_ms = -Infinity;
   private health: Health = 'connecting';
   private why = 'not configured yet';
+  /** What the latched hardware alerts are and how to clear them; set once, with `hardware_alerts`. */
+  private alertWhy: string | undefined;
   /** When the command the next cycle carries was given: its tick starts then. */
   private commandedMs = 0;
   private readonly cycleBudgetMs: number;
@@ -128,7 +130,7 @@ export class AlohaSerialDriver implements Driver {
     await this.idle();
     this.startCycle('read', Infinity);
     await this.idle();
-    return this.health === 'ok' ? undefined : `${this.health}: ${this.why}`;
+    return this.health === 'ok' ? undefined : `${this.health}: ${this.problem()}`;
   }
 
   read(into: JointState): Health {
@@ -140,7 +142,8 @@ export class AlohaSerialDriver implements Driver {
   }
 
   problem(): string {
-    return this.why;
+    // a latched alert is the cause: a read that times out afterwards (a servo rebooting, a slow bus) does not replace it
+    return this.alertWhy ?? this.why;
   }
 
   write(command: Float64Array | null): void {
@@ -296,7 +299,7 @@ export class AlohaSerialDriver implements Driver {
     const alerts = (await Promise.all(this.arms.map((a) => a.hardwareAlerts().catch(() => [])))).flat();
     this.hardware_alerts = alerts;
     const what = alerts.map((a) => a.message).join('; ') || 'hardware alert (status unreadable)';
-    this.why = `${what}; ${this.rebootHint()}`;
+    this.alertWhy = `${what}; ${this.rebootHint()}`;
   }
 
   /** A real servo keeps its alarm (and its torque off) until it is rebooted: the command that does it. */
