@@ -142,7 +142,7 @@ export class AlohaSerialDriver implements Driver {
   }
 
   problem(): string {
-    // a latched alert is the cause: a read that times out afterwards (a servo rebooting, a slow bus) does not replace it
+    // a latched alert is the cause: a read that times out afterwards (a rebooting servo, a slow bus) keeps it
     return this.alertWhy ?? this.why;
   }
 

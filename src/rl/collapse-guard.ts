@@ -15,7 +15,9 @@ export function judgeEvaluation(
   collapses: number,
   c: FinetuneConfig['collapse'],
 ): EvalVerdict {
-  if (!best || success > best.success) return { kind: 'best' };
+  // a later tie replaces the best: as good where measured, and trained longer on more data (ph-1: two rounds at
+  // 39/40 scored 89.5% and 93.5% on 200 held-out seeds, the later one higher)
+  if (!best || success >= best.success) return { kind: 'best' };
   const floor = best.success * (1 - c.drop_fraction);
   if (best.success < c.min_best || success >= floor) return { kind: 'ok' };
   const why =

@@ -1,10 +1,13 @@
 // The scripted operator of a fine-tuning session in the sim: HIL-SERL's human who takes the arm over when it strays,
-// played by the task's scripted expert, which reads the sim's true object poses (the residual never sees them). At
-// each residual decision it compares the command about to be given (base action + scale x u) with the expert's
-// action for that tick; when an arm joint is off by more than `takeover_rad`, it takes over for
-// `takeover_decisions` decisions. While it holds the arm, u is the expert's correction clipped to the residual's
-// bound, clip((expert - base) / scale, -1, 1): what a bounded residual could have done, so the learner can use it
-// as its own action. Evaluations never have an operator.
+// played by the task's scripted expert, which reads the sim's true object poses (the residual never sees them).
+// The expert's plan is a path in time, and the base policy keeps its own pace along it; a human corrects where the
+// arm goes, not how fast. So at each residual decision the operator finds the point of the plan nearest to the
+// command about to be given (base action + scale x u), searching forward from the last point found, and compares
+// the two there; when an arm joint is off by more than `takeover_rad`, it takes over for `takeover_decisions`
+// decisions. While it holds the arm, u is the correction toward that point clipped to the residual's bound,
+// clip((expert - base) / scale, -1, 1): what a bounded residual could have done, so the learner can use it as its
+// own action (and imitate it). A correction that depended on a clock the residual cannot see could not be learnt.
+// Evaluations never have an operator.
 import { createExpert, type ScriptedExpert } from '../../../sim/experts/index.js';
 import type { RobotModel } from '../../../sim/robots/index.js';
 import type { TaskName, TaskState } from '../../../sim/tasks/task.js';
@@ -17,10 +20,18 @@ export interface OperatorSettings {
   takeover_decisions: number;
 }
 
+/** How far ahead of the last matched point of the plan the next match is looked for (ticks). */
+const SEARCH_AHEAD_TICKS = 40;
+/** Plan points this close to the nearest (rad, L2 over the arm joints) count as equally near: a hold. */
+const TIE_RAD = 1e-3;
+
 export class ScriptedOperator {
   private readonly expert: ScriptedExpert;
   /** Decisions left in the current takeover (0: the residual has the arm). */
   private left = 0;
+  /** The plan tick matched at the last decision, and that decision's tick (-1: none yet this episode). */
+  private phase = -1;
+  private lastK = -1;
 
   /**
    * `scale`: the residual's bound per action dimension; `is_joint`: which action dimensions are arm joints
@@ -42,15 +53,13 @@ export class ScriptedOperator {
   reset(seed: number): void {
     this.expert.reset(seed);
     this.left = 0;
+    this.phase = -1;
+    this.lastK = -1;
   }
 
   /** At the decision for tick k: replaces u in place and returns true when the operator holds the arm. */
   decide(k: number, state: MeasuredState, base: Float64Array, u: Float64Array): boolean {
-    const want = this.expert.chunk(
-      { tick: k - 1, position_rad: state.position_rad, gripper: state.gripper, task: this.taskState() },
-      1,
-      k,
-    );
+    const want = this.nearestOnPlan(k, state, base, u);
     if (this.left === 0) {
       let worst = 0;
       for (let i = 0; i < u.length; i++)
@@ -62,5 +71,38 @@ export class ScriptedOperator {
     for (let i = 0; i < u.length; i++)
       u[i] = this.scale[i] > 0 ? Math.max(-1, Math.min(1, (want[i] - base[i]) / this.scale[i])) : 0;
     return true;
+  }
+
+  /**
+   * The expert's action at the plan point nearest the command (arm joints), from the last match forward; among
+   * equally near points (a hold: the arm waits while the gripper closes) the one the time since the last decision
+   * leads to, so the plan's gripper moves on while the arm holds still.
+   */
+  private nearestOnPlan(k: number, state: MeasuredState, base: Float64Array, u: Float64Array): Float64Array {
+    const from = this.phase < 0 ? k : this.phase;
+    const expected = this.phase < 0 ? k : this.phase + (k - this.lastK);
+    const obs = { tick: from - 1, position_rad: state.position_rad, gripper: state.gripper, task: this.taskState() };
+    const path = this.expert.chunk(obs, SEARCH_AHEAD_TICKS + 1, from);
+    const dim = u.length;
+    const dist = new Float64Array(SEARCH_AHEAD_TICKS + 1);
+    let nearest = Infinity;
+    for (let t = 0; t <= SEARCH_AHEAD_TICKS; t++) {
+      let d2 = 0;
+      for (let i = 0; i < dim; i++) {
+        if (!this.is_joint[i]) continue;
+        const e = base[i] + this.scale[i] * u[i] - path[t * dim + i];
+        d2 += e * e;
+      }
+      dist[t] = Math.sqrt(d2);
+      nearest = Math.min(nearest, dist[t]);
+    }
+    let best = 0;
+    for (let t = 0; t <= SEARCH_AHEAD_TICKS; t++) {
+      if (dist[t] > nearest + TIE_RAD) continue;
+      if (dist[best] > nearest + TIE_RAD || Math.abs(from + t - expected) < Math.abs(from + best - expected)) best = t;
+    }
+    this.phase = from + best;
+    this.lastK = k;
+    return path.subarray(best * dim, (best + 1) * dim);
   }
 }
