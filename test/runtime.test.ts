@@ -282,3 +282,44 @@ test(
     assert.equal(check.stale, 0);
   },
 );
+
+/** A policy that serves one request at a time, as the ONNX worker does, and takes `ms` per request. */
+class OneAtATime extends TickStampPolicy {
+  busy = false;
+  requests = 0;
+  constructor(
+    desc: ConstructorParameters<typeof TickStampPolicy>[0],
+    private readonly ms: number,
+  ) {
+    super(desc);
+  }
+  override async infer(obs: Parameters<TickStampPolicy['infer']>[0]) {
+    if (this.busy) throw new Error('infer() called while a request is in flight');
+    this.busy = true;
+    this.requests++;
+    await new Promise((r) => setTimeout(r, this.ms));
+    this.busy = false;
+    return super.infer(obs);
+  }
+}
+
+test('real clock: an episode that ends with a request in flight does not make the next one ask twice', async () => {
+  const desc = await loadRobot('ur5');
+  // 150 ms per request, 5-tick (100 ms) episodes: every episode ends while its first request is still out
+  const policy = new OneAtATime(desc, 150);
+  const engine = await startRealtime(
+    { kind: 'sim', robot: 'ur5', task: 'pick-place' },
+    desc,
+    policy,
+    () => snapshotWorld({ robot: 'ur5', task: 'pick-place' }, false),
+    { blend: 'replace', margin_ticks: 2, injected: NO_INJECTION, seed: 0 },
+  );
+  const outcomes = [];
+  for (let seed = 0; seed < 5; seed++) outcomes.push(await engine.runEpisode({ seed, max_ticks: 5 }));
+  await engine.stop();
+  assert.deepEqual(
+    outcomes.map((o) => o.fault ?? 'ok'),
+    Array(5).fill('ok'),
+  );
+  assert.ok(policy.requests >= 5, `${policy.requests} requests`);
+});

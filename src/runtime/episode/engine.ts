@@ -24,7 +24,6 @@ import { DEFAULT_STALE_IMAGE_MS, DEFAULT_STALE_STATE_MS, FreshnessWatch } from '
 import type { ControlPort } from '../control/port.js';
 import type { LoopStats, ObservationMessage } from '../control/protocol.js';
 import type { TickRecord } from '../control/tick-board.js';
-import { newControlCounters } from '../control/ticker.js';
 import type { EpisodeOutcome, RuntimeOptions, RuntimeReport, TickRecorder } from '../runtime-types.js';
 import { chunkProblem } from '../safety.js';
 import { LatencyEstimator } from '../timing/latency-estimator.js';
@@ -34,6 +33,7 @@ import type { EngineClock } from './clocks.js';
 import { InFlight } from './in-flight.js';
 import { buildObservation } from './observation.js';
 import { PolicyOutage } from './policy-outage.js';
+import { runtimeReport } from './report.js';
 
 const DEFAULT_FAULT_TIMEOUT_MS = 5000;
 /** A warm-up call that found the policy unreachable (a server still starting) is asked again after (ms). */
@@ -63,6 +63,10 @@ export class EpisodeEngine {
   /** Calls that returned no usable chunk before their latency was measured (the warm-up's): still calls. */
   private unmeasured_calls = 0;
   private holds = 0;
+  /** Settles when the policy's last request has (its chunk is dropped if its episode is over). */
+  private policyBusy: Promise<void> | undefined;
+  /** Ticks seen on the board (the report's count when the control thread died with its statistics). */
+  private ticks_seen = 0;
   private stale_observations = 0;
   private readonly inFlight: InFlight;
   private readonly outage = new PolicyOutage();
@@ -88,6 +92,9 @@ export class EpisodeEngine {
   async runEpisode(req: EpisodeRequest): Promise<EpisodeOutcome> {
     const { seed } = req;
     this.beginEpisode(seed);
+    // a request of the last episode still in the policy (it ended while one was asked): the policy serves one
+    // request at a time, so the first of this episode waits for it
+    await this.policyBusy;
     if (this.world.reset) {
       try {
         await this.world.reset(seed);
@@ -162,6 +169,7 @@ export class EpisodeEngine {
 
   /** What every tick feeds besides the trigger: the recorder, and the end of a succeeded episode. */
   private watchTick(r: TickRecord, recorder: TickRecorder | undefined): void {
+    this.ticks_seen++;
     if (recorder && r.command) recorder.tick(r.state, r.command, r.tick - 1, r.source, r.t_ms);
     if (!this.successSeen && this.world.success?.()) {
       // the episode ends right after the world reports success, as the sim ends it itself
@@ -199,7 +207,7 @@ export class EpisodeEngine {
     // until the control loop takes the observation (up to a tick) as well
     const asked = this.clock.now();
     try {
-      const chunk = await this.clock.work(this.observeAndInfer(this.port.ring.executedTick()));
+      const chunk = await this.clock.work(this.observeAndInfer(this.port.ring.executedTick(), episode));
       if (!chunk || episode !== this.episode) {
         done();
         return;
@@ -227,9 +235,10 @@ export class EpisodeEngine {
     if (fault) this.hold(fault);
   }
 
-  /** The observation of now and the policy's chunk for it; undefined when the observation is too old to use. */
-  private async observeAndInfer(asked_tick: number): Promise<ActionChunk | undefined> {
+  /** The observation of now and the policy's chunk for it; undefined for one too old, or of the next episode. */
+  private async observeAndInfer(asked_tick: number, episode: number): Promise<ActionChunk | undefined> {
     const msg = await this.port.observe();
+    if (episode !== this.episode) return undefined;
     const now = this.clock.now();
     if (!this.freshness.stateIsFresh(msg.t_mono_ms, now)) {
       this.stale_observations++;
@@ -243,7 +252,9 @@ export class EpisodeEngine {
       return undefined;
     }
     this.cameraStaleSince = undefined;
-    return this.policy.infer(this.observation(msg, view, asked_tick));
+    const chunk = this.policy.infer(this.observation(msg, view, asked_tick));
+    this.policyBusy = chunk.then(noop, noop);
+    return chunk;
   }
 
   /** The chunk's latency has passed: it lands in the buffer, unless it must not. */
@@ -364,35 +375,24 @@ export class EpisodeEngine {
   }
 
   private report(stats: LoopStats | undefined): RuntimeReport {
-    return {
-      control: stats?.counters ?? newControlCounters(),
+    return runtimeReport(stats, {
       hz: 1000 / this.dt_ms,
-      overruns: stats?.overruns ?? 0,
-      missed_ticks: stats?.missed_ticks,
-      jitter_ms: stats?.jitter_ms ?? [],
       buffer: this.buffer.stats,
-      safety: {
-        clamped_actions: stats?.clamped_actions ?? 0,
-        rejected_chunks: this.rejected_chunks,
-        holds: this.holds,
-      },
+      rejected_chunks: this.rejected_chunks,
+      holds: this.holds,
+      ticks_seen: this.ticks_seen,
       latency: this.latency,
       stale_observations: this.stale_observations,
       unmeasured_calls: this.unmeasured_calls,
       unavailable_calls: this.outage.calls,
       out_of_order_chunks: this.inFlight.out_of_order,
       max_in_flight: this.inFlight.max,
-      driver: {
-        ...(stats?.faults ?? { holds: 0, holds_by_health: {}, longest_hold_ms: 0 }),
-        counters: stats?.driver ?? {},
-        command_t_mono_ms: stats?.command_t_mono_ms,
-      },
-      control_gc: stats?.gc,
-      residual: stats?.residual,
       latency_model: this.clock.latencyModelSpec() ?? null,
-    };
+    });
   }
 }
+
+const noop = () => undefined;
 
 /** Every tick the control loop executes, in order; unsubscribing stops listening. */
 function ticks(port: ControlPort): Observable<TickRecord> {

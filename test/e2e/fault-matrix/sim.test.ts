@@ -123,6 +123,8 @@ const CELLS: Record<string, () => Promise<void>> = {
     assert.match(r.s.fault ?? '', /the control thread exited \(code 70\); the driver was left with its last command/);
     const ep = (r.s as unknown as { episodes_detail: { ticks: number }[] }).episodes_detail[0];
     assert.equal(ep.ticks, firedAt(r.stderr, 'control-thread-exit') - 1, 'the thread died before its tick');
+    // the thread took its statistics with it: the summary counts the ticks the runtime saw it publish
+    assert.equal(r.s.control.ticks, ep.ticks, 'the ticks it ran');
   },
 
   signals: async () => {
