@@ -1,7 +1,8 @@
 // The ALOHA path of the soak: `vla-sim dynamixel` in its own process, its fault knobs turned over the sim
 // link for a moment and back: a burst of corrupted replies (CRC), dropped replies, one servo that goes
 // silent. What the driver made of each is in the run's summary (holds by health, bus counters); the
-// emulator does not log the goals it receives, so recovery per fault is not observable from outside.
+// servos count the goals they accepted and refused (out of limits), not when: recovery per fault is not
+// observable from outside.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -57,6 +58,21 @@ export class DxlSoakEmulator {
         const id = ARM_IDS[Math.floor(rng.next() * ARM_IDS.length)];
         return forAWhile(`silent-id ${arm}/${id}`, rng.uniform(200, 800), { silent_ids: { [arm]: [id] } });
       },
+    };
+  }
+
+  /**
+   * The servos' own count of what they were sent, from outside the driver: Goal_Position writes accepted, and
+   * those refused for lying outside Min/Max_Position_Limit (a real servo's data limit error).
+   */
+  async goalCounts(): Promise<{ commands: number; out_of_limits: number }> {
+    const s = (await this.link.status()) as unknown as {
+      counters: Record<string, { goal_writes: number; goal_limit_errors: number }>;
+    };
+    const arms = Object.values(s.counters);
+    return {
+      commands: arms.reduce((n, a) => n + a.goal_writes, 0),
+      out_of_limits: arms.reduce((n, a) => n + a.goal_limit_errors, 0),
     };
   }
 

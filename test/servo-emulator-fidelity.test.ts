@@ -165,6 +165,17 @@ test('out of published range: data range error; a goal past its limit: data limi
   await bus.writeRegister(XM430, REG.goal_current, -500 & 0xffff);
   assert.equal(await bus.readRegister(XM430, REG.goal_current), 65_036, '-500 as an unsigned 16-bit read');
   await assert.rejects(bus.writeRegister(XM430, REG.goal_pwm, 886), refused(/data limit error/));
+  // a goal past Max_Position_Limit is refused, and counted as the soak's outside check of out-of-limit commands
+  const refusedBefore = servos[0].counters.goal_limit_errors;
+  const writesBefore = servos[0].counters.goal_writes;
+  await bus.writeRegister(XM540, REG.operating_mode, 3); // position mode: the limits apply
+  await bus.writeRegister(XM540, REG.max_position_limit, 3000);
+  await assert.rejects(bus.writeRegister(XM540, REG.goal_position, 3001), refused(/data limit error/));
+  await bus.writeRegister(XM540, REG.goal_position, 3000);
+  assert.equal(servos[0].counters.goal_limit_errors, refusedBefore + 1);
+  assert.equal(servos[0].counters.goal_writes, writesBefore + 1, 'only the goal within its limit was taken');
+  await bus.writeRegister(XM540, REG.max_position_limit, 4095);
+  await bus.writeRegister(XM540, REG.operating_mode, 4);
 });
 
 test('Status_Return_Level: 1 answers reads and pings only, 0 pings only; writes are still applied', async () => {

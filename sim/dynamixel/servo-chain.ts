@@ -72,8 +72,10 @@ export class ServoChain {
       torque_on_writes: 0,
       max_goal_jump_at_torque_on_ticks: 0,
       goal_writes: 0,
+      goal_limit_errors: 0,
     };
     for (const s of this.servos) {
+      out.goal_limit_errors += s.counters.goal_limit_errors;
       out.eeprom_writes += s.counters.eeprom_writes;
       out.torque_off_writes += s.counters.torque_off_writes;
       out.torque_on_writes += s.counters.torque_on_writes;

@@ -62,6 +62,11 @@ export interface ServoSafetyCounters {
   max_goal_jump_at_torque_on_ticks: number;
   /** Accepted writes that touched Goal_Position: the fault matrix checks none come after a driver stopped. */
   goal_writes: number;
+  /**
+   * Writes of a Goal_Position outside Min/Max_Position_Limit, refused with a data limit error as a real servo
+   * does (in a sync write nobody hears it): the soak's outside count of out-of-limit commands.
+   */
+  goal_limit_errors: number;
 }
 /** Present_Velocity unit: 0.229 rev/min. */
 const VELOCITY_UNIT_RAD_S = (0.229 * 2 * Math.PI) / 60;
@@ -78,6 +83,7 @@ export class EmulatedServo {
     torque_on_writes: 0,
     max_goal_jump_at_torque_on_ticks: 0,
     goal_writes: 0,
+    goal_limit_errors: 0,
   };
   private mechanical_ticks = 2048;
   private mechanical_velocity_rad_s = 0;
@@ -213,16 +219,18 @@ export class EmulatedServo {
   /** Applies a write of data[0, length) at `address`; returns a status error code (0 = fine). */
   write(address: number, data: Uint8Array, length = data.length): number {
     const err = this.layout.checkWrite(this.table, address, data, length, this.torqueOn);
+    const goalAt = REG.goal_position.address - address;
+    const touchesGoal = goalAt > -REG.goal_position.size && goalAt < length;
+    if (err === STATUS_ERROR.data_limit && touchesGoal) this.counters.goal_limit_errors++;
     if (err) return err;
     const eeprom = address < RAM_START;
-    const goalAt = REG.goal_position.address - address;
     const torqueAt = REG.torque_enable.address - address;
     const enabling = torqueAt >= 0 && torqueAt < length && data[torqueAt] === 1 && !this.torqueOn;
     const disabling = torqueAt >= 0 && torqueAt < length && data[torqueAt] === 0 && this.torqueOn;
     this.store(address, data, length);
     this.refreshPresent();
     if (eeprom) this.counters.eeprom_writes++;
-    if (goalAt > -REG.goal_position.size && goalAt < length) this.counters.goal_writes++;
+    if (touchesGoal) this.counters.goal_writes++;
     if (disabling) this.counters.torque_off_writes++;
     if (enabling && !this.hardwareError) {
       this.counters.torque_on_writes++;
