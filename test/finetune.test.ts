@@ -1,8 +1,8 @@
 // vla-finetune as a user runs it (short runs): an unsafe run name or an existing run folder is refused; a run
 // stopped and resumed ends with the very weights of an uninterrupted one; a damaged newest checkpoint is named and
-// the previous one used; a scripted operator's takeovers are counted and join the offline buffer; a sabotaged
-// learning rate collapses the run, which is rolled back to the best checkpoint and, collapsing again, stopped
-// (exit 1) with the best residual kept.
+// the previous one used; any checkpoint exports as ONNX; a scripted operator's takeovers are counted and join the
+// offline buffer, its labels of every decision the imitation buffer; a sabotaged learning rate collapses the run,
+// which is rolled back to the best checkpoint and, collapsing again, stopped (exit 1) with the best residual kept.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -71,6 +71,17 @@ describe('vla-finetune', () => {
     assert.equal(summary.rounds, 4);
     assert.ok((await readFile(join(tmp, 'whole', 'residual.onnx'))).length > 1000, 'the best residual is exported');
 
+    // any checkpoint exports; the best one as the session exported it, byte for byte
+    const best = JSON.parse(await readFile(join(tmp, 'whole', 'best.json'), 'utf8')).round as number;
+    const out = join(tmp, 'chosen.onnx');
+    const exported = finetune('export', join(tmp, 'whole'), '--round', String(best), '--out', out, '--json');
+    assert.equal(exported.code, 0, exported.stderr);
+    assert.equal(JSON.parse(exported.stdout).residual, out);
+    assert.deepEqual(await readFile(out), await readFile(join(tmp, 'whole', 'residual.onnx')));
+    const missing = finetune('export', join(tmp, 'whole'), '--round', '3');
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /no readable checkpoint of round 3; it has checkpoints of rounds 2, 4/);
+
     // the newest checkpoint damaged: named, and the run goes on from the one before
     await writeFile(join(checkpointDir(join(tmp, 'whole'), 4), 'arrays.bin'), 'garbage');
     const again = finetune('--resume', join(tmp, 'whole'), '--rounds', '4', '--json');
@@ -82,6 +93,7 @@ describe('vla-finetune', () => {
 
   test('--operator scripted: takeovers are counted per round and join the offline buffer', async () => {
     const args = ['--run', 'operated', '--rounds', '2', '--operator', 'scripted', '--takeover-deg', '2', '--json'];
+    args.push('--operator-labels', 'all');
     const r = finetune(...SMALL, ...SMALL_EVAL, ...args);
     assert.equal(r.code, 0, r.stderr);
     const lines = (await readFile(join(tmp, 'operated', 'metrics.jsonl'), 'utf8'))
@@ -95,6 +107,9 @@ describe('vla-finetune', () => {
     assert.ok(state.offline.added > offline, `offline buffer ${offline} -> ${state.offline.added}: takeovers joined`);
     const config = JSON.parse(await readFile(join(tmp, 'operated', 'config.json'), 'utf8'));
     assert.equal(config.operator.kind, 'scripted');
+    // --operator-labels all: every decision of the training episodes is labelled for the actor to imitate
+    assert.equal(config.operator.label_all, true);
+    assert.equal(state.interventions?.added, state.online.added, 'as many labels as decisions');
     const bad = finetune(...SMALL, '--run', 'x', '--operator', 'human');
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /unknown --operator 'human' \(valid: none, scripted\)/);

@@ -238,11 +238,13 @@ describe('refusals, deadlines and malformed messages', () => {
       await fake.send([json(ok), f32(15, Number.NaN), f32(7)]);
       await fake.send([json({ ...ok, session: '0123456789abcdef' }), f32(15), f32(7)]);
       await fake.send([json({ ...ok, interventions: [1] }), f32(15), f32(7)]); // a takeover at a step it lacks
-      await fake.send([json({ ...ok, interventions: [0] }), f32(15, 0.5), f32(7, 0.25)]);
+      await fake.send([json({ ...ok, labelled: true }), f32(15), f32(7)]); // labels announced, not sent
+      await fake.send([json({ ...ok, interventions: [0], labelled: true }), f32(15, 0.5), f32(7, 0.25), f32(7, -1)]);
       const [ep] = await result;
       assert.deepEqual([...ep.inputs], new Array(15).fill(0.5));
       assert.deepEqual(ep.interventions, [0]);
-      assert.deepEqual(pool.counters.malformed, { not_json: 1, version: 1, schema: 1, result: 3 });
+      assert.deepEqual([...(ep.labels ?? [])], new Array(7).fill(-1), "the operator's labels of every decision");
+      assert.deepEqual(pool.counters.malformed, { not_json: 1, version: 1, schema: 1, result: 4 });
       assert.equal(pool.counters.stale_results, 1);
     } finally {
       fake.close();

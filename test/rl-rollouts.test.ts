@@ -103,6 +103,24 @@ describe('the scripted operator', () => {
     );
   });
 
+  test('labelling every decision: one label per decision, the takeovers labelled with what they did', async () => {
+    // a residual that corrects nothing: the base strays past the threshold now and then, not all the time
+    const ro = await rollouts(actorValues(2, 0), { takeover_rad: 0.05, takeover_decisions: 4, label_all: true });
+    assert.equal((await ro.episode(5, undefined)).labels, undefined, 'no operator in an evaluation, no labels');
+    const ep = await ro.episode(5, new Rng(3));
+    const A = 7;
+    assert.equal(ep.labels?.length, ep.steps * A);
+    const labels = ep.labels!;
+    for (const x of labels) assert.ok(Math.abs(x) <= 1);
+    for (const i of ep.interventions)
+      assert.deepEqual(labels.subarray(i * A, (i + 1) * A), ep.u.subarray(i * A, (i + 1) * A));
+    const free = Array.from({ length: ep.steps }, (_, i) => i).filter((i) => !ep.interventions.includes(i));
+    assert.ok(free.length > 0, 'some decisions were the residual’s own');
+    // where the residual kept the arm, its u (0) is not what the operator would have done
+    const differs = free.some((i) => labels.subarray(i * A, (i + 1) * A).some((x, j) => x !== ep.u[i * A + j]));
+    assert.ok(differs, "the labels are the operator's, not the residual's u");
+  });
+
   test('taken over where it strays, a residual that ruins the task still succeeds', async () => {
     const ruin = actorValues(2, 3);
     const seeds = [5, 6, 7, 8];

@@ -69,3 +69,16 @@ test('a base off the path is taken over and steered back toward it, within the b
   assert.equal(u[1], -1, 'the correction pulls the shoulder back, clipped to the bound');
   for (const x of u) assert.ok(Math.abs(x) <= 1);
 });
+
+test('every decision carries the correction the operator would make, taken over or not (DAgger labels)', () => {
+  const op = operator();
+  for (let k = 1; k <= 60; k += 5) assert.equal(op.decide(k, state, row(k), new Float64Array(DIM)), false);
+  const base = row(66);
+  base[1] += 0.5 * SCALE_RAD; // inside the takeover threshold
+  const u = new Float64Array(DIM);
+  assert.equal(op.decide(66, state, base, u), false);
+  assert.deepEqual([...u], Array(DIM).fill(0), 'the residual keeps its own u');
+  // back toward the plan, not to the bound (the nearest plan point moves a little with the offset command)
+  assert.ok(op.label[1] < -0.2 && op.label[1] > -0.9, `the label pulls the shoulder back: ${op.label[1]}`);
+  for (const x of op.label) assert.ok(Math.abs(x) <= 1);
+});

@@ -73,7 +73,11 @@ export const WireSetupSchema = z.object({
   actor_sizes: z.array(z.number().int().positive().max(100_000)).min(2).max(16),
   /** A scripted operator for the exploring episodes (sim sessions with --operator scripted). */
   operator: z
-    .object({ takeover_rad: z.number().positive().max(10), takeover_decisions: z.number().int().min(1).max(100_000) })
+    .object({
+      takeover_rad: z.number().positive().max(10),
+      takeover_decisions: z.number().int().min(1).max(100_000),
+      label_all: z.boolean().optional(),
+    })
     .optional(),
 });
 export type WireSetup = z.infer<typeof WireSetupSchema>;
@@ -96,6 +100,8 @@ export const ActorMessageSchema = z.discriminatedUnion('type', [
     mean_abs_u: nums(80),
     /** Decisions (step indices, ascending) in which the operator held the arm; absent: none. */
     interventions: z.array(Id).max(1_000_000).optional(),
+    /** true: a third array follows, the operator's label of every decision [steps x actions]. */
+    labelled: z.boolean().optional(),
   }),
   z.object({ v, type: z.literal('heartbeat'), session: Session.nullable(), busy: Id, done: Id }),
 ]);

@@ -12,6 +12,7 @@ import { FINETUNE_DEFAULTS, type FinetuneConfig } from '../rl/finetune-config.js
 import { runNameProblem } from '../rl/run-name.js';
 import { choice, EXIT, intArg, numArg, runProgram, UsageError } from './common.js';
 import { ACTOR_HELP, actorCommand, endpointArg, type PoolFlags } from './finetune/actor-command.js';
+import { EXPORT_HELP, exportCommand } from './finetune/export-command.js';
 import { readRunConfig } from './finetune/finetune-run.js';
 import { runSession } from './finetune/finetune-session.js';
 import { robotDescription } from './run/robot-args.js';
@@ -79,6 +80,11 @@ const program = new Command('vla-finetune')
     `${Math.round((d.operator!.takeover_rad * 180) / Math.PI)}`,
   )
   .option('--takeover-decisions <n>', 'residual decisions each takeover lasts', `${d.operator!.takeover_decisions}`)
+  .option(
+    '--operator-labels <which>',
+    'takeovers | all: which decisions the actor imitates (all: the scripted operator labels every one, DAgger-style)',
+    'takeovers',
+  )
   .option('--actor-lr <x>', "the actor's learning rate", String(d.learner.actor_lr))
   .option('--batch-size <n>', 'transitions per critic minibatch (half online, half offline)', `${d.learner.batch_size}`)
   .option('--utd <n>', 'critic updates per learner update (update-to-data ratio)', String(d.learner.utd))
@@ -212,6 +218,7 @@ async function fresh(o: Record<string, unknown>): Promise<{ config: FinetuneConf
       kind: choice('--operator', o.operator as string, ['none', 'scripted'] as const),
       takeover_rad: (numArg('--takeover-deg', o.takeoverDeg as string, 0.01, 180) * Math.PI) / 180,
       takeover_decisions: intArg('--takeover-decisions', o.takeoverDecisions as string, 1, 100_000),
+      label_all: choice('--operator-labels', o.operatorLabels as string, ['takeovers', 'all'] as const) === 'all',
     },
   };
   const desc = await robotDescription(robot, undefined, 50);
@@ -244,6 +251,16 @@ program
   .option('--curve-client-key <file>', "with a CURVE learner: this actor's key pair (NAME.key_secret)")
   .addHelpText('after', ACTOR_HELP)
   .action(actorCommand);
+
+program
+  .command('export')
+  .description("a checkpoint's residual as ONNX for vla-run --residual (the run keeps its best as residual.onnx)")
+  .argument('<run-dir>', 'the run folder (runs/NAME)')
+  .option('--round <n>', 'the checkpointed round to export (required)')
+  .option('--out <file.onnx>', 'where to write it (default RUN-DIR/residual-roundN.onnx)')
+  .option('--json', "print one JSON object: the file and the round's evaluation during the run")
+  .addHelpText('after', EXPORT_HELP)
+  .action(exportCommand);
 
 function poolFlags(o: Record<string, unknown>): PoolFlags {
   const in_process = o.inProcess === true;

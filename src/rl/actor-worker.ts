@@ -256,12 +256,13 @@ export class ActorWorker {
         ready.unit.load(layers);
         ready.unit.bound = job.bound;
         const ep = await ready.rollouts.episode(job.seed, exploreRng(job));
-        const { inputs, u, ...fields } = ep;
+        const { inputs, u, labels, ...fields } = ep;
         this.counters.episodes++;
         this.send([
-          header({ v: 1, type: 'result', session: job.session, job: job.job, ...fields }),
+          header({ v: 1, type: 'result', session: job.session, job: job.job, ...fields, labelled: !!labels }),
           f32Frame(inputs),
           f32Frame(u),
+          ...(labels ? [f32Frame(labels)] : []),
         ]);
       }
     } catch (err) {

@@ -64,10 +64,16 @@ export const finetuneConfigSchema = z.object({
   /**
    * Who may take the arm over in exploring episodes: none, or the sim's scripted expert (HIL-SERL's human), when
    * the command strays more than takeover_rad from its plan, for takeover_decisions decisions. Its decisions also
-   * join the offline buffer as demonstrations. Absent in runs from before it existed: none.
+   * join the offline buffer as demonstrations. Absent in runs from before it existed: none. label_all: the
+   * actor imitates its correction at every decision, not only its takeovers (absent: takeovers only).
    */
   operator: z
-    .object({ kind: z.enum(['none', 'scripted']), takeover_rad: positive, takeover_decisions: count })
+    .object({
+      kind: z.enum(['none', 'scripted']),
+      takeover_rad: positive,
+      takeover_decisions: count,
+      label_all: z.boolean().optional(),
+    })
     .optional(),
   train_seed_limit: count,
   /** The virtual clock charges every inference this latency (fixed, so episodes repeat exactly). */

@@ -237,12 +237,14 @@ function trainOn(
   let added = 0;
   for (const ep of eps) {
     added += addEpisode(b.online, ep, O, A);
+    // DAgger: the operator's label of every decision the actor made, for the actor to imitate
+    if (ep.labels) addEpisode(b.demos, { ...ep, u: ep.labels }, O, A);
     if (ep.interventions.length === 0) continue;
     // HIL-SERL: the operator's decisions are demonstrations too, in the offline half of every batch, and in a
-    // buffer of their own that the actor imitates
+    // buffer of their own that the actor imitates (already there when every decision is labelled)
     const taken = new Set(ep.interventions);
     addEpisode(b.offline, ep, O, A, taken);
-    addEpisode(b.demos, ep, O, A, taken);
+    if (!ep.labels) addEpisode(b.demos, ep, O, A, taken);
   }
   const updates = Math.round(added * c.schedule.updates_per_transition);
   let last: UpdateMetrics | null = null;

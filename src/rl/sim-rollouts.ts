@@ -47,6 +47,8 @@ export interface RolloutEpisode {
   mean_abs_u: number[];
   /** The decisions (step indices) in which the operator held the arm: u is its correction. */
   interventions: number[];
+  /** With an operator that labels every decision: its correction at each [n x action_dim], row-major. */
+  labels?: Float32Array;
 }
 
 export class SimRollouts {
@@ -55,6 +57,8 @@ export class SimRollouts {
   private inputs: number[] = [];
   private us: number[] = [];
   private interventions: number[] = [];
+  private labels: number[] = [];
+  private labelling = false;
 
   private constructor(
     private readonly engine: EpisodeEngine,
@@ -68,6 +72,7 @@ export class SimRollouts {
     this.A = corrector.manifest.action_names.length;
     corrector.onEvaluate = (_k, x, u, takeover) => {
       if (takeover) this.interventions.push(this.us.length / this.A);
+      if (this.labelling && this.operator) for (const v of this.operator.label) this.labels.push(v);
       for (let i = 0; i < x.length; i++) this.inputs.push(x[i]);
       for (let i = 0; i < u.length; i++) this.us.push(u[i]);
     };
@@ -123,8 +128,10 @@ export class SimRollouts {
     this.inputs = [];
     this.us = [];
     this.interventions = [];
+    this.labels = [];
     this.actor.explore = explore;
     const operator = explore ? this.operator : undefined;
+    this.labelling = operator?.labelsAll === true;
     operator?.reset(seed);
     this.corrector.takeover = operator ? (k, state, base, u) => operator.decide(k, state, base, u) : undefined;
     const out = await this.engine.runEpisode({ seed, max_ticks: this.max_ticks });
@@ -145,6 +152,7 @@ export class SimRollouts {
       u: Float32Array.from(this.us),
       mean_abs_u,
       interventions: this.interventions,
+      ...(this.labelling ? { labels: Float32Array.from(this.labels) } : {}),
     };
   }
 

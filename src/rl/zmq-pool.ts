@@ -1,10 +1,9 @@
 // Rollout actors in other processes or on other machines (protocols/rl-actor/protocol.ts): the learner binds a
 // ROUTER, actors connect, say hello, get the setup and answer ready; jobs go to ready actors (a round's worth each,
-// run while the learner trains) and results come back in job order, whichever actor ran them. An episode depends
-// only on its job and weights, so the data, and the learner's weights, are those of LocalPool. The learner's event
-// loop blocks while TensorFlow.js trains: ZeroMQ queues the messages meanwhile, and the liveness check forgives
-// silence the learner itself caused (see tick). An actor silent for actor_timeout_ms is lost and its jobs run
-// elsewhere; no ready actor for wait_ms fails the run with a message that says so, instead of waiting forever.
+// run while the learner trains); results come back in job order, whichever actor ran them. An episode depends only
+// on its job and weights, so data and weights are LocalPool's. While TensorFlow.js trains, ZeroMQ queues messages,
+// and the liveness check forgives silence the learner caused (see tick). An actor silent for actor_timeout_ms is
+// lost and its jobs run elsewhere; no ready actor for wait_ms fails the run, saying so, instead of waiting forever.
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Context, Router } from 'zeromq';
@@ -260,16 +259,17 @@ export class ZmqPool implements RolloutPool {
       return;
     }
     const A = this.action_dim;
-    const arrays = readArrays(rest, [msg.steps * this.obs_dim, msg.steps * A], 'result frame');
+    const lengths = [msg.steps * this.obs_dim, msg.steps * A, ...(msg.labelled ? [msg.steps * A] : [])];
+    const arrays = readArrays(rest, lengths, 'result frame');
     const held = msg.interventions ?? [];
     if (typeof arrays === 'string' || msg.seed !== p.job.seed || msg.mean_abs_u.length !== A || !stepsIn(held, msg)) {
       const why = typeof arrays === 'string' ? arrays : `seed ${msg.seed} / ${msg.mean_abs_u.length} mean |u| / steps`;
       this.malformed('result', `job ${msg.job}: ${why} (expected seed ${p.job.seed}, ${A} actions)`);
       return;
     }
-    const [inputs, u] = arrays;
-    const { session: _s, job: _j, v: _v, type: _t, ...fields } = msg;
-    const ep: RolloutEpisode = { ...fields, interventions: held, inputs, u };
+    const [inputs, u, labels] = arrays;
+    const { session: _s, job: _j, v: _v, type: _t, labelled: _l, ...fields } = msg;
+    const ep: RolloutEpisode = { ...fields, interventions: held, inputs, u, ...(labels ? { labels } : {}) };
     this.pending.delete(p.id);
     for (const other of this.peers.values()) other.outstanding.delete(p.id);
     if (this.queue.includes(p)) this.queue.splice(this.queue.indexOf(p), 1);

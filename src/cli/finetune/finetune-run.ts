@@ -4,6 +4,7 @@
 import { appendFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { residualManifestFor } from '../../policy/residual/residual-draft.js';
+import { inputSize } from '../../policy/residual/residual-manifest.js';
 import { writeResidualOnnx } from '../../policy/residual/residual-onnx.js';
 import { actorLayers, meanHead } from '../../rl/actor-net.js';
 import { writeDashboard } from '../../rl/dashboard.js';
@@ -71,21 +72,10 @@ export class MetricsLog {
   }
 }
 
-/** The best checkpoint's actor, deterministic (mean head), as runs/NAME/residual.onnx with its manifest. */
-export async function exportBestResidual(
-  runDir: string,
-  config: FinetuneConfig,
-  desc: RobotDescription,
-  best_round: number,
-  obs_dim: number,
-): Promise<string> {
-  const state = await loadRunState(checkpointDir(runDir, best_round));
-  const A = desc.action_names.length;
-  const layers = meanHead(actorLayers(state.learner.actor, actorSizes(config, obs_dim, A)), A);
-  // the weights of round r were trained for (and evaluated with) the trust region of round r + 1
-  const bound = boundAt(config, best_round + 1);
-  const manifest = await residualManifestFor(desc, {
-    name: `${config.run}-round${best_round}`,
+/** The residual's manifest for a run at full bound: what its actor's inputs are (the same for every round). */
+export function runManifest(config: FinetuneConfig, desc: RobotDescription, bound = 1, name = config.run) {
+  return residualManifestFor(desc, {
+    name,
     base_path: config.base.path,
     base_horizon: config.base.horizon,
     joint_scale_rad: config.residual.joint_scale_rad * bound,
@@ -94,9 +84,27 @@ export async function exportBestResidual(
     base_features: config.residual.base_features,
     hidden: config.residual.hidden,
   });
+}
+
+/**
+ * The actor of the checkpoint of `round`, deterministic (mean head), as ONNX with its manifest: at `out`, by
+ * default runs/NAME/residual.onnx (where the session keeps the best one).
+ */
+export async function exportResidual(
+  runDir: string,
+  config: FinetuneConfig,
+  desc: RobotDescription,
+  round: number,
+  out = join(runDir, RESIDUAL_FILE),
+): Promise<string> {
+  const state = await loadRunState(checkpointDir(runDir, round));
+  const A = desc.action_names.length;
+  const obs_dim = inputSize(await runManifest(config, desc));
+  const layers = meanHead(actorLayers(state.learner.actor, actorSizes(config, obs_dim, A)), A);
+  // the weights of round r were trained for (and evaluated with) the trust region of round r + 1
+  const manifest = await runManifest(config, desc, boundAt(config, round + 1), `${config.run}-round${round}`);
   if (manifest.base.sha256 !== config.base.sha256)
     throw new UsageError(`${config.base.path} changed since the run started (its SHA-256 differs): not exporting`);
-  const path = join(runDir, RESIDUAL_FILE);
-  await writeResidualOnnx(path, manifest, layers);
-  return path;
+  await writeResidualOnnx(out, manifest, layers);
+  return out;
 }

@@ -2,10 +2,10 @@
 // ends it, and keep what a user looks at up to date (metrics.jsonl, the dashboard and the best residual at every
 // checkpoint), then print the summary.
 
-import { residualManifestFor } from '../../policy/residual/residual-draft.js';
 import { inputSize } from '../../policy/residual/residual-manifest.js';
 import type { FinetuneConfig } from '../../rl/finetune-config.js';
 import { actorSizes, type FinetuneContext, type FinetuneEnd, initialState, runRounds } from '../../rl/finetune-loop.js';
+import type { OperatorSettings } from '../../rl/operator/scripted-operator.js';
 import type { ActorSetup } from '../../rl/rollout-pool.js';
 import { latestRunState, type RunState, readBest } from '../../rl/run-state.js';
 import type { RobotDescription } from '../../robot/index.js';
@@ -14,7 +14,7 @@ import { tfWasm } from '../../train/tf-backend.js';
 import { monotonicMs } from '../../util/clock.js';
 import { UsageError } from '../common.js';
 import { type PoolFlags, startPool } from './actor-command.js';
-import { createRunDir, exportBestResidual, MetricsLog } from './finetune-run.js';
+import { createRunDir, exportResidual, MetricsLog, runManifest } from './finetune-run.js';
 
 export interface SessionArgs {
   config: FinetuneConfig;
@@ -29,16 +29,7 @@ export interface SessionArgs {
 
 export async function runSession(a: SessionArgs): Promise<FinetuneEnd> {
   const { config: c, desc } = a;
-  const manifest = await residualManifestFor(desc, {
-    name: c.run,
-    base_path: c.base.path,
-    base_horizon: c.base.horizon,
-    joint_scale_rad: c.residual.joint_scale_rad,
-    gripper_scale: c.residual.gripper_scale,
-    every_ticks: c.residual.every_ticks,
-    hidden: c.residual.hidden,
-    base_features: c.residual.base_features,
-  });
+  const manifest = await runManifest(c, desc);
   if (manifest.base.sha256 !== c.base.sha256)
     throw new UsageError(`${c.base.path} is not the base model the run started with (its SHA-256 differs)`);
   const O = inputSize(manifest);
@@ -52,9 +43,7 @@ export async function runSession(a: SessionArgs): Promise<FinetuneEnd> {
     latency_model: { kind: 'fixed', ms: c.latency_ms },
     seed: c.seed,
     actor_sizes: sizes,
-    ...(c.operator?.kind === 'scripted'
-      ? { operator: { takeover_rad: c.operator.takeover_rad, takeover_decisions: c.operator.takeover_decisions } }
-      : {}),
+    ...(c.operator?.kind === 'scripted' ? { operator: operatorSettings(c.operator) } : {}),
   };
   // bound first (a bad --learner-bind fails before the run folder exists), actor processes once it does
   const { pool, startActors, close } = await startPool(a.pool, setup, zeroActor(sizes), (line) =>
@@ -97,7 +86,7 @@ export async function runSession(a: SessionArgs): Promise<FinetuneEnd> {
       },
       checkpointed: async (_round, best) => {
         const b = best ? await readBest(a.runDir) : null;
-        if (b) await exportBestResidual(a.runDir, c, desc, b.round, O);
+        if (b) await exportResidual(a.runDir, c, desc, b.round);
       },
       stopRequested: () => stop,
     },
@@ -122,6 +111,11 @@ async function resumeState(runDir: string): Promise<RunState> {
   for (const why of found.skipped) process.stderr.write(`vla-finetune: skipped a damaged checkpoint: ${why}\n`);
   process.stderr.write(`vla-finetune: resuming from ${found.dir} (round ${found.state.round})\n`);
   return found.state;
+}
+
+function operatorSettings(o: NonNullable<FinetuneConfig['operator']>): OperatorSettings {
+  const { takeover_rad, takeover_decisions } = o;
+  return { takeover_rad, takeover_decisions, ...(o.label_all ? { label_all: true } : {}) };
 }
 
 function zeroActor(sizes: number[]): Float32Array[] {

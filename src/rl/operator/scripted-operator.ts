@@ -18,6 +18,12 @@ export interface OperatorSettings {
   takeover_rad: number;
   /** Residual decisions each takeover lasts. */
   takeover_decisions: number;
+  /**
+   * Label every decision with the correction the operator would make, not only its takeovers (DAgger's relabelling:
+   * the actor imitates the expert on the states it visits itself). Only a scripted operator can: a person labels
+   * by taking over.
+   */
+  label_all?: boolean;
 }
 
 /** How far ahead of the last matched point of the plan the next match is looked for (ticks). */
@@ -32,6 +38,8 @@ export class ScriptedOperator {
   /** The plan tick matched at the last decision, and that decision's tick (-1: none yet this episode). */
   private phase = -1;
   private lastK = -1;
+  /** The correction toward the plan at the last decision, in u's units (clipped to the bound). */
+  readonly label: Float64Array;
 
   /**
    * `scale`: the residual's bound per action dimension; `is_joint`: which action dimensions are arm joints
@@ -47,6 +55,11 @@ export class ScriptedOperator {
     private readonly taskState: () => TaskState,
   ) {
     this.expert = createExpert(model, task, control_hz, { noise: 0 });
+    this.label = new Float64Array(scale.length);
+  }
+
+  get labelsAll(): boolean {
+    return this.settings.label_all === true;
   }
 
   /** A new episode from `seed`: the expert plans afresh and the residual has the arm. */
@@ -60,6 +73,8 @@ export class ScriptedOperator {
   /** At the decision for tick k: replaces u in place and returns true when the operator holds the arm. */
   decide(k: number, state: MeasuredState, base: Float64Array, u: Float64Array): boolean {
     const want = this.nearestOnPlan(k, state, base, u);
+    for (let i = 0; i < u.length; i++)
+      this.label[i] = this.scale[i] > 0 ? Math.max(-1, Math.min(1, (want[i] - base[i]) / this.scale[i])) : 0;
     if (this.left === 0) {
       let worst = 0;
       for (let i = 0; i < u.length; i++)
@@ -68,8 +83,7 @@ export class ScriptedOperator {
       this.left = this.settings.takeover_decisions;
     }
     this.left--;
-    for (let i = 0; i < u.length; i++)
-      u[i] = this.scale[i] > 0 ? Math.max(-1, Math.min(1, (want[i] - base[i]) / this.scale[i])) : 0;
+    u.set(this.label);
     return true;
   }
 
