@@ -5,7 +5,10 @@ import type { SoakRun } from './soak-run.js';
 
 export interface MemoryReport {
   /** One per --stats-every (MB, fds); the last as the process exited. */
-  samples: Pick<ProcessSample, 't_s' | 'rss_mb' | 'heap_used_mb' | 'external_mb' | 'fds' | 'final'>[];
+  samples: Pick<
+    ProcessSample,
+    't_s' | 'rss_mb' | 'rss_anon_mb' | 'rss_file_mb' | 'heap_used_mb' | 'external_mb' | 'fds' | 'final'
+  >[];
   warmup_s: number;
   /** Last sample minus the first after the warm-up (MB); null when the run was too short for two. */
   rss_growth_mb: number | null;
@@ -22,9 +25,11 @@ export function memoryReport(stats: ProcessSample[], warmup_s: number): MemoryRe
   const two = first && last && last !== first;
   const r2 = (x: number) => Math.round(x * 100) / 100;
   return {
-    samples: stats.map(({ t_s, rss_mb, heap_used_mb, external_mb, fds, final }) => ({
+    samples: stats.map(({ t_s, rss_mb, rss_anon_mb, rss_file_mb, heap_used_mb, external_mb, fds, final }) => ({
       t_s,
       rss_mb,
+      rss_anon_mb: rss_anon_mb ?? null,
+      rss_file_mb: rss_file_mb ?? null,
       heap_used_mb,
       external_mb,
       fds,

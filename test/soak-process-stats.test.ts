@@ -34,6 +34,8 @@ test('sampleProcess sees an allocation of 64 MB outside the heap', () => {
   const after = sampleProcess(1);
   assert.ok(after.array_buffers_mb - before.array_buffers_mb >= 63, JSON.stringify({ before, after }));
   assert.ok(after.rss_mb - before.rss_mb >= 60, 'filled pages are resident');
+  if (after.rss_anon_mb !== null && before.rss_anon_mb !== null)
+    assert.ok(after.rss_anon_mb - before.rss_anon_mb >= 60, 'and anonymous, not file-backed');
   assert.equal(big[big.length - 1], 1);
 });
 

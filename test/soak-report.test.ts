@@ -14,6 +14,8 @@ const sample = (t_s: number, rss_mb: number, fds: number, final?: true): Process
   heap_total_mb: rss_mb / 2,
   external_mb: 1,
   array_buffers_mb: 1,
+  rss_anon_mb: rss_mb - 50,
+  rss_file_mb: 50,
   fds,
   ...(final ? { final } : {}),
 });

@@ -1,7 +1,7 @@
 // The process's resources over a long run, to see a leak before it stops the robot: resident memory, the
 // V8 heap, memory outside it (Buffers, ArrayBuffers), and open file descriptors, one JSON line every N s.
 // Sampled on a timer of the main thread: the control thread never pays for it.
-import { appendFileSync, readdirSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
 
 export interface ProcessSample {
   /** Seconds since sampling started. */
@@ -11,6 +11,12 @@ export interface ProcessSample {
   heap_total_mb: number;
   external_mb: number;
   array_buffers_mb: number;
+  /**
+   * Resident memory by kind (/proc/self/status; null off Linux): anonymous (every thread's heap, malloc arenas,
+   * native libraries' allocations) and file-backed (code and mapped files): which one a growth is in.
+   */
+  rss_anon_mb: number | null;
+  rss_file_mb: number | null;
   /** Open file descriptors (/proc/self/fd); null where that cannot be read. */
   fds: number | null;
   /** The sample taken as the process exits (its threads already gone): not one to judge growth by. */
@@ -30,6 +36,20 @@ export function openFds(): number | null {
   }
 }
 
+/** RssAnon and RssFile of /proc/self/status (kB there), in MB; nulls where that cannot be read. */
+export function residentByKind(): { rss_anon_mb: number | null; rss_file_mb: number | null } {
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const kb = (key: string) => {
+      const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status);
+      return m ? mb(Number(m[1]) * 1024) : null;
+    };
+    return { rss_anon_mb: kb('RssAnon'), rss_file_mb: kb('RssFile') };
+  } catch {
+    return { rss_anon_mb: null, rss_file_mb: null };
+  }
+}
+
 export function sampleProcess(t_s: number): ProcessSample {
   const m = process.memoryUsage();
   return {
@@ -39,6 +59,7 @@ export function sampleProcess(t_s: number): ProcessSample {
     heap_total_mb: mb(m.heapTotal),
     external_mb: mb(m.external),
     array_buffers_mb: mb(m.arrayBuffers),
+    ...residentByKind(),
     fds: openFds(),
   };
 }
