@@ -3,12 +3,20 @@
 import type { ProcessSample } from '../src/telemetry/process-stats.js';
 import type { SoakRun } from './soak-run.js';
 
+type SampleField =
+  | 't_s'
+  | 'rss_mb'
+  | 'rss_anon_mb'
+  | 'rss_file_mb'
+  | 'heap_used_mb'
+  | 'thread_heaps_mb'
+  | 'external_mb'
+  | 'fds'
+  | 'final';
+
 export interface MemoryReport {
   /** One per --stats-every (MB, fds); the last as the process exited. */
-  samples: Pick<
-    ProcessSample,
-    't_s' | 'rss_mb' | 'rss_anon_mb' | 'rss_file_mb' | 'heap_used_mb' | 'external_mb' | 'fds' | 'final'
-  >[];
+  samples: Pick<ProcessSample, SampleField>[];
   warmup_s: number;
   /** Last sample minus the first after the warm-up (MB); null when the run was too short for two. */
   rss_growth_mb: number | null;
@@ -25,15 +33,16 @@ export function memoryReport(stats: ProcessSample[], warmup_s: number): MemoryRe
   const two = first && last && last !== first;
   const r2 = (x: number) => Math.round(x * 100) / 100;
   return {
-    samples: stats.map(({ t_s, rss_mb, rss_anon_mb, rss_file_mb, heap_used_mb, external_mb, fds, final }) => ({
-      t_s,
-      rss_mb,
-      rss_anon_mb: rss_anon_mb ?? null,
-      rss_file_mb: rss_file_mb ?? null,
-      heap_used_mb,
-      external_mb,
-      fds,
-      ...(final ? { final } : {}),
+    samples: stats.map((s) => ({
+      t_s: s.t_s,
+      rss_mb: s.rss_mb,
+      rss_anon_mb: s.rss_anon_mb ?? null,
+      rss_file_mb: s.rss_file_mb ?? null,
+      thread_heaps_mb: s.thread_heaps_mb ?? {},
+      heap_used_mb: s.heap_used_mb,
+      external_mb: s.external_mb,
+      fds: s.fds,
+      ...(s.final ? { final: s.final } : {}),
     })),
     warmup_s,
     rss_growth_mb: two ? r2(last.rss_mb - first.rss_mb) : null,

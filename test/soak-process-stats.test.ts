@@ -70,26 +70,34 @@ test('--stats-every 0.5 --stats-file: a line every half second of a real run, an
       assert.ok(Number.isInteger(s.fds) && s.fds >= 3, JSON.stringify(s));
       if (i > 0) assert.ok(s.t_s >= lines[i - 1].t_s, 'in time order');
     }
+    // the control thread posts its own heap every 2 s: a sample after that has it, beside the main thread's
+    const control = lines.map((s) => s.thread_heaps_mb.control).filter((x) => x !== undefined);
+    assert.ok(control.length > 0 && control.every((x) => x > 0.5 && x < 500), `control heap ${control}`);
+    assert.equal(lines[0].thread_heaps_mb.control, undefined, 'nothing before the thread reported');
     assert.equal(lines.at(-1).final, true, 'the last is the exit sample');
     assert.equal(lines.filter((s) => s.final).length, 1);
   });
 });
 
-test('--stats-every without a file writes the lines on stderr', () => {
+test("--stats-every without a file writes the lines on stderr; an ONNX policy adds its thread's heap", () => {
+  const model = join(import.meta.dirname, '../../models/ur5e-pick-place.onnx');
   const r = vlaRun(
     '--robot',
     'ur5e',
     '--sim',
     '--policy',
-    'tick-stamp',
+    model,
     '--duration',
-    '1',
+    '1.5',
     '--json',
     '--stats-every',
     '0.5',
   );
   assert.equal(r.code, 0, r.stderr);
-  assert.ok(r.stderr.split('\n').filter((l) => l.startsWith('{"process_stats"')).length >= 2, r.stderr);
+  const lines = r.stderr.split('\n').filter((l) => l.startsWith('{"process_stats"'));
+  assert.ok(lines.length >= 2, r.stderr);
+  const inference = lines.map((l) => JSON.parse(l).process_stats.thread_heaps_mb.inference).filter((x) => x);
+  assert.ok(inference.length > 0 && inference.every((x) => x > 0.5 && x < 500), `inference heap ${inference}`);
 });
 
 test('bad stats flags are refused with exit 2 and one JSON error, before anything runs', () => {

@@ -16,6 +16,7 @@ const sample = (t_s: number, rss_mb: number, fds: number, final?: true): Process
   array_buffers_mb: 1,
   rss_anon_mb: rss_mb - 50,
   rss_file_mb: 50,
+  thread_heaps_mb: { control: 5 },
   fds,
   ...(final ? { final } : {}),
 });

@@ -2,6 +2,7 @@
 // V8 heap, memory outside it (Buffers, ArrayBuffers), and open file descriptors, one JSON line every N s.
 // Sampled on a timer of the main thread: the control thread never pays for it.
 import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
+import { threadHeaps } from './thread-heaps.js';
 
 export interface ProcessSample {
   /** Seconds since sampling started. */
@@ -17,6 +18,8 @@ export interface ProcessSample {
    */
   rss_anon_mb: number | null;
   rss_file_mb: number | null;
+  /** Worker threads' own V8 heaps (MB), as they last posted them (thread-heaps.ts). */
+  thread_heaps_mb: Record<string, number>;
   /** Open file descriptors (/proc/self/fd); null where that cannot be read. */
   fds: number | null;
   /** The sample taken as the process exits (its threads already gone): not one to judge growth by. */
@@ -60,6 +63,7 @@ export function sampleProcess(t_s: number): ProcessSample {
     external_mb: mb(m.external),
     array_buffers_mb: mb(m.arrayBuffers),
     ...residentByKind(),
+    thread_heaps_mb: threadHeaps(),
     fds: openFds(),
   };
 }

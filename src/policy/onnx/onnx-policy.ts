@@ -1,6 +1,7 @@
 // An ONNX model as a Policy. The model runs in its own worker thread (onnx-worker.ts): the main thread
 // only checks the observation, hands the frames over and stamps the chunk that comes back.
 import { Worker } from 'node:worker_threads';
+import { reportThreadHeap } from '../../telemetry/thread-heaps.js';
 import type { ActionChunk, Observation, Policy } from '../policy.js';
 import { PolicyFailure } from '../policy.js';
 import { describeManifest, type OnnxManifest, type OnnxPolicyDescription, PolicyLoadError } from './manifest.js';
@@ -210,6 +211,7 @@ export class OnnxPolicy implements Policy {
   private onMessage(msg: FromWorker): void {
     const p = this.pending;
     if (msg.type !== 'result' && msg.type !== 'infer_error') return;
+    if (msg.type === 'result') reportThreadHeap('inference', msg.heap_mb);
     if (!p || p.id !== msg.id) return; // an answer to a call that close() already rejected
     this.pending = undefined;
     this.worker.unref();

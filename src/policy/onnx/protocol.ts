@@ -35,6 +35,7 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'ready'; warmup_ms: number[] }
   | { type: 'load_error'; message: string }
-  | { type: 'result'; id: number; actions: Float32Array; infer_ms: number; features?: Float32Array }
+  /** heap_mb: the thread's own V8 heap, for --stats-every (the main thread cannot read it from outside). */
+  | { type: 'result'; id: number; actions: Float32Array; infer_ms: number; features?: Float32Array; heap_mb: number }
   /** fatal: the model itself failed, further calls are pointless. */
   | { type: 'infer_error'; id: number; message: string; fatal: boolean };

@@ -4,6 +4,7 @@
 import { workerData } from 'node:worker_threads';
 import { DriverSetupError } from '../../../drivers/driver.js';
 import { frozenResidual } from '../../policy/residual/frozen-residual.js';
+import { ownHeapMb } from '../../telemetry/thread-heaps.js';
 import { ActionRing } from '../action-ring.js';
 import { FaultPlan, RunTicks } from '../fault-injection.js';
 import { ControlLoop } from './control-loop.js';
@@ -14,6 +15,8 @@ import { RealtimeLoop } from './realtime-loop.js';
 import { TickBoard } from './tick-board.js';
 
 const data = workerData as ControlWorkerData;
+/** How often the thread posts its heap for --stats-every. */
+const HEAP_REPORT_MS = 2000;
 const post = (m: FromWorker) => data.port.postMessage(m);
 
 /**
@@ -50,6 +53,8 @@ async function main(): Promise<void> {
   });
   exitAtInjectedTick(loop);
   post({ type: 'ready', description: desc });
+  // between ticks, rarely: a posted number costs the loop nothing it would notice
+  setInterval(() => post({ type: 'heap', used_mb: ownHeapMb() }), HEAP_REPORT_MS).unref();
   const rt = new RealtimeLoop(loop, built, createPacer(built.pacing, data.spin_ms), data.port, data.fault_timeout_ms);
   const stats = await rt.run();
   // before the stats: the main thread terminates this thread once it has them, and a driver's native

@@ -111,4 +111,6 @@ export type FromWorker =
   | ObservationMessage
   | ({ type: 'episode_end' } & EpisodeEnd)
   | { type: 'stats'; stats: LoopStats }
+  /** The thread's own V8 heap now and then (the main thread cannot read it from outside). */
+  | { type: 'heap'; used_mb: number }
   | { type: 'error'; message: string };

@@ -5,6 +5,7 @@ import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { DriverSetupError } from '../../../drivers/driver.js';
 import type { ResidualFile } from '../../policy/residual/frozen-residual.js';
 import type { RobotDescription } from '../../robot/index.js';
+import { reportThreadHeap } from '../../telemetry/thread-heaps.js';
 import { ActionRing, DEFAULT_RING_TICKS } from '../action-ring.js';
 import type { EpisodeEnd } from './control-loop.js';
 import type { ControlPort } from './port.js';
@@ -194,6 +195,10 @@ export class ThreadedControl implements ControlPort {
   private dispatch(m: FromWorker): void {
     if (m.type === 'error') {
       this.fail(new Error(`control loop failed: ${m.message}`));
+      return;
+    }
+    if (m.type === 'heap') {
+      reportThreadHeap('control', m.used_mb);
       return;
     }
     const answered = new Set(this.waiters.filter((w) => w.type === m.type).map((w) => w.resolve));
