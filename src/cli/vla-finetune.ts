@@ -29,19 +29,24 @@ const collect = (value: string, prev: string[] = []): string[] => [...prev, valu
 const program = new Command('vla-finetune')
   .description(
     'Fine-tune a residual policy on top of a frozen base policy with reinforcement learning (SAC in the RLPD ' +
-      "style, sparse success reward) on the runtime's own loop in the embedded sim.",
+      "style, sparse success reward) on the runtime's own loop: in the embedded sim, or on a UR over rosbridge.",
   )
   // the learner's options go before `actor`, so `vla-finetune actor --base ...` is the subcommand's
   .enablePositionalOptions()
   .option('--robot <name>', 'ur5 | ur5e | aloha')
   .option('--task <name>', TASK_HELP)
-  .option('--sim', 'in the embedded MuJoCo sim (the only place for now; on the robot: a later release)')
+  .option('--sim', 'in the embedded MuJoCo sim, on the virtual clock')
+  .option(
+    '--rosbridge <url>',
+    'on a UR through rosbridge in real time, ws://HOST:PORT (for now the simulated endpoint, vla-sim serve)',
+  )
   .option('--base <model.onnx>', 'the frozen base policy (default: models/<robot>-<task>.onnx)')
   .option('--run <name>', 'run name: letters, digits, . _ - (the folder under --runs-dir)')
   .option('--runs-dir <dir>', 'where runs live', 'runs')
   .option('--resume <run-dir>', 'continue a run from its newest good checkpoint (its config.json decides the rest)')
   .option('--rounds <n>', 'stop once this many rounds are done in total (a round: --episodes-per-round episodes)')
   .option('--minutes <m>', 'stop after this much wall time in this session (default 30 without --rounds)')
+  .option('--episodes <n>', 'stop after this many training episodes in this session (whole rounds)')
   .option('--seed <n>', 'seeds the learner, the training seeds and the exploration', String(d.seed))
   .option(
     '--episodes-per-round <n>',
@@ -121,6 +126,10 @@ const program = new Command('vla-finetune')
   .option('--actor-timeout <s>', 'an actor silent this long is lost; its episodes run on the others', '15')
   .option('--curve-secret-key <file>', "encrypt the actors' link with CurveZMQ: the learner's NAME.key_secret")
   .option('--allow-client-key <file|dir>', 'with --curve-secret-key: an actor public key let in (repeat)', collect)
+  .option(
+    '--margin <ticks>',
+    'with --rosbridge: the robot loop keeps this buffer beyond the expected delay (default 2)',
+  )
   .option('--json', 'print exactly one JSON object on stdout at the end')
   .addHelpText(
     'after',
@@ -139,35 +148,51 @@ Episodes run in --actors processes next to the learner; actors on other machines
   vla-finetune --robot ur5e --sim --run pp-2 --actors 0 --learner-bind tcp://0.0.0.0:5560   (the learner)
   vla-finetune actor --learner tcp://LEARNER-HOST:5560                                       (each actor)
 
+On a UR through rosbridge (for now the simulated endpoint, vla-sim serve), in real time: one actor beside the
+learner drives it; no base-only or evaluation episodes unless asked, a checkpoint every round; Ctrl-C holds the
+robot at once:
+  vla-finetune --robot ur5e --rosbridge ws://127.0.0.1:9090 --run ur-1 --operator scripted --episodes 40
+
 Exit codes: 0 done (budget reached), 1 stopped by the collapse guard or a fault, 2 bad usage or input, 130 Ctrl-C
 (a checkpoint is written first).`,
   )
   .action(async (o: Record<string, string | boolean | undefined>) => {
     const json = o.json === true;
+    if (o.rounds !== undefined && o.episodes !== undefined)
+      throw new UsageError('give --rounds or --episodes, not both');
+    const counted = o.rounds !== undefined || o.episodes !== undefined;
     const budget = {
       rounds: o.rounds === undefined ? undefined : intArg('--rounds', o.rounds as string, 1),
-      minutes:
-        o.minutes !== undefined
-          ? numArg('--minutes', o.minutes as string, 0.01, 1e6)
-          : o.rounds === undefined
-            ? 30
-            : undefined,
+      episodes: o.episodes === undefined ? undefined : intArg('--episodes', o.episodes as string, 1),
+      minutes: o.minutes !== undefined ? numArg('--minutes', o.minutes as string, 0.01, 1e6) : counted ? undefined : 30,
     };
     const { config, runDir, resume } = o.resume !== undefined ? await resumed(o) : await fresh(o);
     const desc = await robotDescription(config.robot, undefined, 50);
-    const end = await runSession({ config, runDir, resume, budget, desc, json, pool: poolFlags(o) });
+    const end = await runSession({ config, runDir, resume, budget, desc, json, pool: poolFlags(o, config) });
     process.exitCode = end.reason === 'collapse' ? EXIT.check_failed : end.reason === 'interrupted' ? 130 : EXIT.ok;
   });
 
 async function resumed(o: Record<string, unknown>): Promise<{ config: FinetuneConfig; runDir: string; resume: true }> {
   for (const flag of ['robot', 'task', 'base', 'run'])
     if (o[flag] !== undefined) throw new UsageError(`--${flag} comes from the run's config.json with --resume`);
+  if (o.sim) throw new UsageError('--sim: a resumed run runs where its config.json says');
   const runDir = o.resume as string;
-  return { config: await readRunConfig(runDir), runDir, resume: true };
+  const config = await readRunConfig(runDir);
+  if (o.rosbridge !== undefined && !config.robot_link)
+    throw new UsageError(`--rosbridge: ${runDir} is a run in the embedded sim; it resumes there`);
+  // the robot may have moved to another address since; its episodes are the same
+  const robot_link = o.rosbridge !== undefined ? { rosbridge: rosbridgeArg(o.rosbridge as string) } : config.robot_link;
+  return { config: { ...config, ...(robot_link ? { robot_link } : {}) }, runDir, resume: true };
 }
 
 async function fresh(o: Record<string, unknown>): Promise<{ config: FinetuneConfig; runDir: string; resume: false }> {
-  if (!o.sim) throw new UsageError('add --sim: fine-tuning runs in the embedded sim for now');
+  if (!o.sim === (o.rosbridge === undefined))
+    throw new UsageError('say where episodes run: --sim (the embedded sim) or --rosbridge ws://HOST:PORT (a UR)');
+  const robot_link = o.rosbridge !== undefined ? { rosbridge: rosbridgeArg(o.rosbridge as string) } : undefined;
+  // on a robot every episode costs robot time: no base-only episodes and no held-out evaluations unless asked, and
+  // a checkpoint after every round (a round is a minute of a person's time, not seconds of a machine's)
+  const onRobotDefault = (flag: string, value: string, robot_value = '0') =>
+    robot_link && program.getOptionValueSource(flag) === 'default' ? robot_value : value;
   const robot = robotArg(o.robot as string | undefined);
   const task = taskArg(robot, o.task as string | undefined);
   const run = o.run as string | undefined;
@@ -206,13 +231,19 @@ async function fresh(o: Record<string, unknown>): Promise<{ config: FinetuneConf
     schedule: {
       ...d.schedule,
       episodes_per_round: intArg('--episodes-per-round', o.episodesPerRound as string, 1, 1000),
-      eval_every_rounds: intArg('--eval-every', o.evalEvery as string, 1, 1_000_000),
-      eval_episodes: intArg('--eval-episodes', o.evalEpisodes as string, 1, 10_000),
-      offline_episodes: intArg('--offline-episodes', o.offlineEpisodes as string, 0, 100_000),
+      eval_every_rounds: intArg('--eval-every', onRobotDefault('evalEvery', o.evalEvery as string, '1'), 1, 1_000_000),
+      eval_episodes: intArg('--eval-episodes', onRobotDefault('evalEpisodes', o.evalEpisodes as string), 0, 10_000),
+      offline_episodes: intArg(
+        '--offline-episodes',
+        onRobotDefault('offlineEpisodes', o.offlineEpisodes as string),
+        0,
+        100_000,
+      ),
       warmup_updates: intArg('--warmup-updates', o.warmupUpdates as string, 0, 10_000_000),
       initial_bound: numArg('--initial-bound', o.initialBound as string, 0.001, 1),
       bound_ramp_rounds: intArg('--bound-ramp-rounds', o.boundRampRounds as string, 0),
     },
+    ...(robot_link ? { robot_link } : {}),
     collapse: { ...d.collapse, max_collapses: intArg('--max-collapses', o.maxCollapses as string, 0, 100) },
     operator: {
       kind: choice('--operator', o.operator as string, ['none', 'scripted'] as const),
@@ -246,6 +277,15 @@ program
   )
   .option('--learner <endpoint>', "the learner's tcp://HOST:PORT (required)")
   .option('--base <model.onnx>', "the base model file here, if not at the learner's path (same SHA-256)")
+  .option('--rosbridge <url>', 'run the episodes on this UR through rosbridge in real time, not in the embedded sim')
+  .option(
+    '--margin <ticks>',
+    'with --rosbridge: buffer kept beyond the expected delay, as vla-run --margin (default 2)',
+  )
+  .option(
+    '--learner-wait <s>',
+    'with --rosbridge: no setup from a learner this long: exit 2, nothing moved (default 30)',
+  )
   .option('--name <name>', "this actor's name in the learner's log (default actor-PID)")
   .option('--curve-server-key <file>', 'with a CURVE learner: its public key (NAME.key)')
   .option('--curve-client-key <file>', "with a CURVE learner: this actor's key pair (NAME.key_secret)")
@@ -262,12 +302,21 @@ program
   .addHelpText('after', EXPORT_HELP)
   .action(exportCommand);
 
-function poolFlags(o: Record<string, unknown>): PoolFlags {
+function poolFlags(o: Record<string, unknown>, c: FinetuneConfig): PoolFlags {
   const in_process = o.inProcess === true;
   if (in_process && (o.actors !== undefined || o.learnerBind !== 'tcp://127.0.0.1:0' || o.curveSecretKey))
     throw new UsageError('--in-process runs no actors: leave out --actors, --learner-bind and the CURVE flags');
+  const robot = c.robot_link;
+  if (robot && in_process) throw new UsageError('--in-process: on a robot, episodes run in an actor of their own');
+  const actors = o.actors === undefined ? (robot ? 1 : DEFAULT_ACTORS) : intArg('--actors', o.actors as string, 0, 256);
+  if (!robot && o.margin !== undefined) throw new UsageError('--margin is for a session on a robot (--rosbridge)');
+  if (robot && actors > 1)
+    throw new UsageError(`--actors ${actors}: one robot, one actor (1, or 0 to start it yourself)`);
   return {
-    actors: o.actors === undefined ? DEFAULT_ACTORS : intArg('--actors', o.actors as string, 0, 256),
+    actors,
+    ...(robot
+      ? { actor_args: ['--rosbridge', robot.rosbridge, ...(o.margin ? ['--margin', o.margin as string] : [])] }
+      : {}),
     in_process,
     bind: endpointArg('--learner-bind', o.learnerBind as string) as string,
     wait_s: numArg('--actor-wait', o.actorWait as string, 0.1, 1e6),
@@ -275,6 +324,11 @@ function poolFlags(o: Record<string, unknown>): PoolFlags {
     ...(o.curveSecretKey ? { curveSecretKey: o.curveSecretKey as string } : {}),
     ...(o.allowClientKey ? { allowClientKey: o.allowClientKey as string[] } : {}),
   };
+}
+
+function rosbridgeArg(url: string): string {
+  if (!/^wss?:\/\/[^/]+/.test(url)) throw new UsageError(`--rosbridge ${url}: expected ws://HOST:PORT`);
+  return url;
 }
 
 await runProgram(program, process.argv, 'vla-finetune');

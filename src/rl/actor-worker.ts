@@ -1,8 +1,9 @@
 // One rollout actor (protocols/rl-actor/protocol.ts): connects a DEALER to the learner, says hello on every new
 // connection (ZeroMQ reconnects on its own, backing off to 5 s, so a restarted learner finds its actors again),
 // checks the setup it is given (the base model file here must be the learner's, byte for byte: same SHA-256),
-// builds SimRollouts once per setup and then runs the jobs it is sent, in order, sending each episode back with its
-// transitions. It ends on the learner's bye (0), on a setup it cannot satisfy (2), or when told to stop.
+// builds its EpisodeRunner once per setup (the embedded sim, or a robot: robot/robot-runner.ts) and then runs the
+// jobs it is sent, in order, sending each episode back with its transitions. It ends on the learner's bye (0), on a
+// setup it cannot satisfy (2), or when told to stop.
 import { hostname } from 'node:os';
 import { Dealer } from 'zeromq';
 import { Outbox } from '../../protocols/rl-actor/outbox.js';
@@ -25,9 +26,9 @@ import type { DenseLayer } from '../policy/residual/dense-stack.js';
 import { inputSize, parseResidualManifest } from '../policy/residual/residual-manifest.js';
 import { fileSha256 } from '../policy/residual/residual-onnx.js';
 import type { RobotDescription } from '../robot/index.js';
-import { ActorUnit, actorLayers } from './actor-net.js';
-import { exploreRng } from './rollout-pool.js';
-import { SimRollouts } from './sim-rollouts.js';
+import { actorLayers } from './actor-net.js';
+import { type EpisodeRunner, SimRunner } from './rollout-pool.js';
+import type { RolloutEpisode, RolloutSetup } from './sim-rollouts.js';
 
 export interface ActorWorkerOptions {
   /** The learner's endpoint, tcp://HOST:PORT. */
@@ -38,6 +39,14 @@ export interface ActorWorkerOptions {
   base_path?: string;
   /** CurveZMQ: the learner's public key and this actor's key pair (Z85). */
   curve?: { server_key: string; public_key: string; secret_key: string };
+  /** Where episodes run (default: the embedded sim); a robot actor gives its own (robot/robot-runner.ts). */
+  runner?: RunnerFactory;
+  /**
+   * A robot's actor: no setup from a learner within this long ends it with code 2 (nothing has moved: the robot
+   * is set up only on a setup), and a lost learner drops the episodes queued, so the robot holds after the
+   * current one until the learner is back. Default: wait for ever, keep the queue (the sim's actors).
+   */
+  robot?: { learner_wait_ms: number };
   log: (line: string) => void;
 }
 
@@ -50,10 +59,17 @@ export interface ActorEnd {
 interface Ready {
   key: string;
   session: string;
-  rollouts: SimRollouts;
-  unit: ActorUnit;
+  runner: EpisodeRunner;
   sizes: number[];
 }
+
+/** A learner's setup as this actor checked it: what a runner is built from. */
+export interface CheckedSetup extends Omit<RolloutSetup, 'actor'> {
+  actor_sizes: number[];
+}
+
+/** Builds the runner of a checked setup; a string: why this actor cannot run it (a sentence for the user). */
+export type RunnerFactory = (setup: CheckedSetup) => Promise<EpisodeRunner | string>;
 
 interface QueuedJob {
   job: JobHeader;
@@ -73,6 +89,8 @@ export class ActorWorker {
   private weights: { id: string; layers: DenseLayer[] } | undefined;
   private readonly jobs: QueuedJob[] = [];
   private running = false;
+  /** A learner has sent a setup (the robot actor's wait for one is over). */
+  private setupSeen = false;
   /** The job loop now (a new setup waits for the episode in progress before it closes the rollouts). */
   private loop: Promise<void> = Promise.resolve();
   private readonly outbox: Outbox;
@@ -108,13 +126,15 @@ export class ActorWorker {
     }, 10_000);
     void this.watch();
     void this.receiveLoop();
+    if (opts.robot) this.refuseWithoutLearner(opts.robot.learner_wait_ms);
     this.sock.connect(opts.learner);
   }
 
-  /** Ends the actor (Ctrl-C: 130); resolves `done`. */
+  /** Ends the actor (Ctrl-C: 130); resolves `done`. A robot holds at once, mid-episode or not. */
   stop(end: ActorEnd): void {
     if (this.ended) return;
     this.ended = true;
+    this.ready?.runner.interrupt?.(end.code === 130 ? 'interrupted' : end.message);
     clearInterval(this.heartbeat);
     clearInterval(this.waiting);
     this.jobs.length = 0;
@@ -128,9 +148,22 @@ export class ActorWorker {
         this.sock.close();
       })
       .then(() => this.loop)
-      .then(() => ready?.rollouts.close())
+      .then(() => ready?.runner.close())
       .catch(() => undefined)
       .then(() => this.finish(end));
+  }
+
+  private refuseWithoutLearner(ms: number): void {
+    const timer = setTimeout(() => {
+      if (this.setupSeen || this.ended) return;
+      this.stop({
+        code: 2,
+        message:
+          `no learner set this actor up within ${ms / 1000} s at ${this.opts.learner} ` +
+          `(${this.connected ? 'connected, but no setup came' : 'nothing answered there'}); nothing moved`,
+      });
+    }, ms);
+    timer.unref();
   }
 
   private get name(): string {
@@ -158,6 +191,11 @@ export class ActorWorker {
           this.send([header({ v: 1, type: 'hello', actor: this.name, pid: process.pid, host: hostname() })]);
         } else if (e.type === 'disconnect') {
           if (this.connected) this.opts.log(`lost the learner at ${this.opts.learner}; reconnecting`);
+          if (this.connected && this.opts.robot && (this.running || this.jobs.length > 0)) {
+            // the learner asks for them again when it is back (or a restarted one asks for its own)
+            this.jobs.length = 0;
+            this.opts.log('the robot holds after the episode in progress until the learner is back');
+          }
           this.connected = false;
         } else if (e.type.startsWith('handshake:error')) {
           const why = (e as { error?: Error }).error?.message ?? e.type;
@@ -197,6 +235,7 @@ export class ActorWorker {
 
   private async onSetup(msg: SetupMessage): Promise<void> {
     if (this.ended) return;
+    this.setupSeen = true;
     clearInterval(this.heartbeat);
     this.heartbeat = setInterval(() => this.beat(), msg.heartbeat_ms);
     this.jobs.length = 0; // a new session: jobs of the one before are moot
@@ -206,9 +245,9 @@ export class ActorWorker {
     if (this.ready?.key !== key) {
       const old = this.ready;
       this.ready = undefined;
-      await old?.rollouts.close();
-      const built = await prepare(msg.setup, this.opts.base_path);
-      if (this.ended) return void (typeof built === 'string' ? undefined : await built.rollouts.close());
+      await old?.runner.close();
+      const built = await prepare(msg.setup, this.opts.base_path, this.opts.runner ?? simRunner);
+      if (this.ended) return void (typeof built === 'string' ? undefined : await built.runner.close());
       if (typeof built === 'string') {
         this.send([header({ v: 1, type: 'refused', session: msg.session, reason: built })]);
         return this.stop({ code: 2, message: built });
@@ -253,9 +292,8 @@ export class ActorWorker {
     try {
       for (let next = this.jobs.shift(); next && !this.ended; next = this.jobs.shift()) {
         const { job, layers } = next;
-        ready.unit.load(layers);
-        ready.unit.bound = job.bound;
-        const ep = await ready.rollouts.episode(job.seed, exploreRng(job));
+        const ep = await ready.runner.episode(job, layers, job.bound);
+        if (this.opts.robot) this.opts.log(episodeLine(ep, job.explore_seed === null));
         const { inputs, u, labels, ...fields } = ep;
         this.counters.episodes++;
         this.send([
@@ -273,11 +311,26 @@ export class ActorWorker {
   }
 }
 
-/** The rollouts a setup asks for, or why this actor cannot run them (a sentence for the user). */
+/** A robot's episode as the person beside it follows the session. */
+function episodeLine(ep: RolloutEpisode, evaluation: boolean): string {
+  const end = ep.fault
+    ? `ended by a fault: ${ep.fault}`
+    : ep.success
+      ? 'success'
+      : ep.truncated
+        ? 'time out'
+        : 'failure';
+  const took = ep.steps > 0 ? Math.round((100 * ep.interventions.length) / ep.steps) : 0;
+  const kind = evaluation ? 'evaluation' : 'training';
+  return `${kind} episode (seed ${ep.seed}): ${end}, ${ep.ticks} ticks, operator ${took}%`;
+}
+
+/** The runner a setup asks for, or why this actor cannot run it (a sentence for the user). */
 async function prepare(
   w: WireSetup,
   base_override: string | undefined,
-): Promise<{ rollouts: SimRollouts; unit: ActorUnit; sizes: number[] } | string> {
+  build: RunnerFactory,
+): Promise<{ runner: EpisodeRunner; sizes: number[] } | string> {
   const d = w.description;
   const tasks = (TASKS_BY_ROBOT as Record<string, readonly string[] | undefined>)[d.robot];
   if (!tasks) return `unknown robot '${d.robot}': this actor's sim has ${Object.keys(TASKS_BY_ROBOT).join(', ')}`;
@@ -304,28 +357,27 @@ async function prepare(
   const sizes = w.actor_sizes;
   if (sizes[0] !== inputSize(manifest) || sizes[sizes.length - 1] !== 2 * A || d.action_source.length !== A)
     return `the setup does not add up: actor sizes ${sizes.join('x')} for ${inputSize(manifest)} inputs, ${A} actions`;
-  const description = descriptionFromWire(d) as RobotDescription;
-  const unit = new ActorUnit(
-    actorLayers(
-      weightLengths(sizes).map((n) => new Float32Array(n)),
-      sizes,
-    ),
-    A,
-  );
+  const runner = await build({
+    description: descriptionFromWire(d) as RobotDescription,
+    task: w.task as CheckedSetup['task'],
+    base_path: path,
+    manifest,
+    latency_model: w.latency_model,
+    seed: w.seed,
+    actor_sizes: sizes,
+    ...(w.physics_hz === undefined ? {} : { physics_hz: w.physics_hz }),
+    ...(w.operator === undefined ? {} : { operator: w.operator }),
+  });
+  return typeof runner === 'string' ? runner : { runner, sizes };
+}
+
+/** The default runner: the embedded sim on the virtual clock. */
+async function simRunner(c: CheckedSetup): Promise<EpisodeRunner | string> {
+  const { actor_sizes: sizes, ...setup } = c;
+  const zero = weightLengths(sizes).map((n) => new Float32Array(n));
   try {
-    const rollouts = await SimRollouts.create({
-      description,
-      task: w.task as Parameters<typeof SimRollouts.create>[0]['task'],
-      base_path: path,
-      manifest,
-      actor: unit,
-      latency_model: w.latency_model,
-      seed: w.seed,
-      ...(w.physics_hz === undefined ? {} : { physics_hz: w.physics_hz }),
-      ...(w.operator === undefined ? {} : { operator: w.operator }),
-    });
-    return { rollouts, unit, sizes };
+    return await SimRunner.create(setup, actorLayers(zero, sizes));
   } catch (err) {
-    return `cannot start the sim rollouts for ${d.robot} ${w.task}: ${(err as Error).message}`;
+    return `cannot start the sim rollouts for ${c.description.robot} ${c.task}: ${(err as Error).message}`;
   }
 }

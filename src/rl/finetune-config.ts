@@ -49,8 +49,10 @@ export const finetuneConfigSchema = z.object({
     offline_episodes: natural,
     /** Critic updates on the offline buffer alone before the first round. */
     warmup_updates: natural,
+    /** Rounds between checkpoints, each after a held-out evaluation when eval_episodes > 0. */
     eval_every_rounds: count,
-    eval_episodes: count,
+    /** 0: no held-out evaluations (on a robot, training episodes are the measure): checkpoints only. */
+    eval_episodes: natural,
     /** Periodic evaluations use seeds eval_seed0, eval_seed0 + 1, ... (held out from training). */
     eval_seed0: natural,
     buffer_capacity: count,
@@ -75,6 +77,11 @@ export const finetuneConfigSchema = z.object({
       label_all: z.boolean().optional(),
     })
     .optional(),
+  /**
+   * Where episodes run: absent, the embedded sim; `rosbridge`, a UR through rosbridge in real time (the simulated
+   * endpoint for now), from one actor on the robot host. --resume may point it at another URL.
+   */
+  robot_link: z.object({ rosbridge: z.string() }).optional(),
   train_seed_limit: count,
   /** The virtual clock charges every inference this latency (fixed, so episodes repeat exactly). */
   latency_ms: z.number().nonnegative(),

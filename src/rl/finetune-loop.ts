@@ -176,11 +176,33 @@ export async function runRounds(ctx: FinetuneContext, start: RunState): Promise<
     trainingJobs(c, s.round),
     weightsFor(s.round, { version: s.round - 1, values: s.pipeline_actor }),
   );
+  inFlight.catch(() => undefined);
   let current: ActorWeights = { version: s.round, values: learner.actor.values() };
-  let next = ctx.pool.run(trainingJobs(c, s.round + 1), weightsFor(s.round + 1, current));
+  // a round the budget will not reach is not run (on a robot, four episodes nobody would learn from)
+  const within = (round: number) => ctx.budget.rounds === undefined || round < ctx.budget.rounds;
+  const dispatch = (round: number): Promise<RolloutEpisode[]> => {
+    const p = within(round) ? ctx.pool.run(trainingJobs(c, round), weightsFor(round, current)) : Promise.resolve([]);
+    p.catch(() => undefined); // handled where it is awaited; a round never awaited (the run ended) is not an error
+    return p;
+  };
+  let next = dispatch(s.round + 1);
   try {
     for (;;) {
-      const eps = await inFlight;
+      let eps: RolloutEpisode[];
+      try {
+        eps = await inFlight;
+      } catch (err) {
+        // Ctrl-C on a robot ends the episode in progress at once (its actor holds): the round is lost, not the run
+        if (!ctx.hooks.stopRequested?.()) throw err;
+        s = { ...s, learner: captureLearner(learner), ...buffers() };
+        await saveRunState(ctx.runDir, s);
+        await ctx.hooks.checkpointed?.(s.round, false);
+        return {
+          reason: 'interrupted',
+          message: `interrupted in round ${s.round + 1}; resumes after round ${s.round}`,
+          state: s,
+        };
+      }
       inFlight = next;
       learner.actionBound = boundAt(c, s.round + 2); // the weights trained now first run in round + 2
       const metrics = trainOn(learner, eps, { online, offline, demos }, c, O, A);
@@ -189,7 +211,8 @@ export async function runRounds(ctx: FinetuneContext, start: RunState): Promise<
       s = advance(s, eps, learner, previous.values, wall0 + ctx.now_s() - session_t0);
       await ctx.hooks.line({ ...roundLine(s, eps, metrics), ...rate(s) });
       if (s.round % c.schedule.eval_every_rounds === 0) {
-        const verdict = await evaluate(ctx, s, weightsFor(s.round + 1, current));
+        const verdict =
+          c.schedule.eval_episodes > 0 ? await evaluate(ctx, s, weightsFor(s.round + 1, current)) : notJudged(s);
         s = { ...s, best: verdict.best };
         if (verdict.kind === 'stop') return { reason: 'collapse', message: verdict.why, state: s };
         if (verdict.kind === 'rollback') {
@@ -219,7 +242,7 @@ export async function runRounds(ctx: FinetuneContext, start: RunState): Promise<
           state: s,
         };
       }
-      next = ctx.pool.run(trainingJobs(c, s.round + 1), weightsFor(s.round + 1, current));
+      next = dispatch(s.round + 1);
     }
   } finally {
     learner.dispose();
@@ -329,6 +352,11 @@ async function evaluate(
     verdict: v.kind,
   });
   return { kind: v.kind, to_round: v.kind === 'rollback' ? v.to_round : -1, why: 'why' in v ? v.why : '', best };
+}
+
+/** No held-out evaluation (eval_episodes 0): the checkpoint is written, nothing is judged. */
+function notJudged(s: RunState): { kind: 'ok'; to_round: number; why: string; best: RunState['best'] } {
+  return { kind: 'ok', to_round: -1, why: '', best: s.best };
 }
 
 /** Back to the best checkpoint's learner (buffers and counters stay), with lower learning rates. */

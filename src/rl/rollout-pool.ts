@@ -1,7 +1,8 @@
-// Where fine-tuning episodes run: a pool of actors, each a SimRollouts on the runtime's loop. The learner hands
-// out jobs (a seed, and an exploration seed or none for a deterministic evaluation) with the actor weights to use;
-// results come back in job order whatever actor ran them, so a run's data depends only on its seeds and weights,
-// never on timing. In one process a single actor takes the jobs in turn (zmq-pool.ts spreads them over processes).
+// Where fine-tuning episodes run: a pool of actors, each an EpisodeRunner on the runtime's loop (the sim's, or a
+// robot's in real time). The learner hands out jobs (a seed, and an exploration seed or none for a deterministic
+// evaluation) with the actor weights to use; results come back in job order whatever actor ran them, so a run's
+// data depends only on its seeds and weights, never on timing. In one process a single actor takes the jobs in
+// turn (zmq-pool.ts spreads them over processes).
 import type { DenseLayer } from '../policy/residual/dense-stack.js';
 import { Rng } from '../util/rng.js';
 import { ActorUnit, actorLayers } from './actor-net.js';
@@ -32,31 +33,60 @@ export interface RolloutPool {
 /** What an actor needs to build its rollouts, besides the weights (which arrive with each batch of jobs). */
 export type ActorSetup = Omit<RolloutSetup, 'actor'> & { actor_sizes: number[] };
 
+/**
+ * What runs an actor's episodes: the embedded sim (SimRunner) or a robot (robot/robot-rollouts.ts). Each episode
+ * gets the weights and trust region its job was sent with; they change only between episodes.
+ */
+export interface EpisodeRunner {
+  episode(job: EpisodeJob, layers: DenseLayer[], bound: number): Promise<RolloutEpisode>;
+  /** Stop the episode in progress now (a robot holds); the sim, which moves nothing, need not. */
+  interrupt?(why: string): void;
+  close(): Promise<void>;
+}
+
+/** Episodes in the embedded sim on the virtual clock, with the actor network evaluated in this thread. */
+export class SimRunner implements EpisodeRunner {
+  private constructor(
+    private readonly rollouts: SimRollouts,
+    private readonly unit: ActorUnit,
+  ) {}
+
+  static async create(setup: Omit<RolloutSetup, 'actor'>, layers: DenseLayer[]): Promise<SimRunner> {
+    const unit = new ActorUnit(layers, setup.manifest.action_names.length);
+    return new SimRunner(await SimRollouts.create({ ...setup, actor: unit }), unit);
+  }
+
+  episode(job: EpisodeJob, layers: DenseLayer[], bound: number): Promise<RolloutEpisode> {
+    this.unit.load(layers);
+    this.unit.bound = bound;
+    return this.rollouts.episode(job.seed, exploreRng(job));
+  }
+
+  close(): Promise<void> {
+    return this.rollouts.close();
+  }
+}
+
 /** One actor in this process: jobs run one after another, in the order they were asked for. */
 export class LocalPool implements RolloutPool {
   readonly actors = 1;
   private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
-    private readonly rollouts: SimRollouts,
-    private readonly unit: ActorUnit,
+    private readonly runner: EpisodeRunner,
     private readonly sizes: number[],
   ) {}
 
   static async create(setup: ActorSetup, initial: Float32Array[]): Promise<LocalPool> {
-    const A = setup.manifest.action_names.length;
-    const unit = new ActorUnit(actorLayers(initial, setup.actor_sizes), A);
-    const rollouts = await SimRollouts.create({ ...setup, actor: unit });
-    return new LocalPool(rollouts, unit, setup.actor_sizes);
+    const { actor_sizes, ...rest } = setup;
+    return new LocalPool(await SimRunner.create(rest, actorLayers(initial, actor_sizes)), actor_sizes);
   }
 
   run(jobs: EpisodeJob[], weights: ActorWeights): Promise<RolloutEpisode[]> {
     const layers: DenseLayer[] = actorLayers(weights.values, this.sizes);
     const batch = this.queue.then(async () => {
-      this.unit.load(layers);
-      this.unit.bound = weights.bound ?? 1;
       const out: RolloutEpisode[] = [];
-      for (const job of jobs) out.push(await this.rollouts.episode(job.seed, exploreRng(job)));
+      for (const job of jobs) out.push(await this.runner.episode(job, layers, weights.bound ?? 1));
       return out;
     });
     this.queue = batch.catch(() => undefined);
@@ -65,7 +95,7 @@ export class LocalPool implements RolloutPool {
 
   async close(): Promise<void> {
     await this.queue;
-    await this.rollouts.close();
+    await this.runner.close();
   }
 }
 

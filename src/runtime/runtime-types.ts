@@ -1,4 +1,6 @@
 // Settings and results of the runtime, whichever clock and robot it runs on.
+
+import type { MessagePort } from 'node:worker_threads';
 import type { JointState } from '../../drivers/driver.js';
 import type { ResidualFile } from '../policy/residual/frozen-residual.js';
 import type { ResidualFigures } from '../policy/residual/residual-corrector.js';
@@ -30,6 +32,20 @@ export interface RuntimeOptions {
   max_in_flight?: number;
   /** A trained residual applied in the control tick (`--residual`), checked against the robot and base policy. */
   residual?: ResidualFile;
+  /** A residual built in the control thread by a module of its own (the fine-tuner's exploring actor). */
+  residual_plugin?: ResidualPlugin;
+}
+
+/**
+ * A residual the control thread builds from a module named by URL: the module's `createControlResidual(desc,
+ * init, port, features)` returns the ResidualCorrection the tick runs. The fine-tuner's exploring actor is one
+ * (src/rl/robot/control-actor.ts); the runtime knows only this contract, so it does not depend on the learner.
+ * `port` is the plug-in's own channel to the main thread (weights between episodes, decisions after them).
+ */
+export interface ResidualPlugin {
+  module: string;
+  init: unknown;
+  port: MessagePort;
 }
 
 export interface EpisodeOutcome {

@@ -50,6 +50,7 @@ export async function startRealtime(
     max_step_rad: opts.max_step_rad,
     spin_ms: opts.spin_ms,
     residual: opts.residual,
+    residual_plugin: opts.residual_plugin,
     features: policy.describe().features_dim,
   });
   let link: WorldLink;

@@ -61,6 +61,11 @@ export class RosWorld {
     return this.link !== undefined;
   }
 
+  /** The simulated endpoint's task state as last published (privileged: scripted experts and operators only). */
+  taskState(): PublishedTaskState | undefined {
+    return this.link?.taskState();
+  }
+
   /** Subscribe to the cameras and wait for a first frame of each; CameraError says which one is missing. */
   async startCameras(names: string[], start_timeout_ms = 5000): Promise<void> {
     for (const name of names) {

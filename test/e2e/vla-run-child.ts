@@ -13,8 +13,9 @@ export interface VlaRunChild {
   stderrMatch(re: RegExp): Promise<void>;
 }
 
-export function vlaRunChild(args: string[], timeout_ms: number): VlaRunChild {
-  const child = spawn(process.execPath, [VLA_RUN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** `bin`: another of the project's commands (default bin/vla-run.js). */
+export function vlaRunChild(args: string[], timeout_ms: number, bin = VLA_RUN): VlaRunChild {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '',
     stderr = '';
   const watchers: { re: RegExp; resolve: () => void }[] = [];

@@ -11,10 +11,12 @@ import { fileURLToPath } from 'node:url';
 import { curveKeyPair } from 'zeromq';
 import { readKeyFile } from '../../../protocols/policy-server/curve.js';
 import { reachableAs } from '../../../protocols/rl-actor/setup.js';
-import { ActorWorker } from '../../rl/actor-worker.js';
+import { ActorWorker, type ActorWorkerOptions } from '../../rl/actor-worker.js';
 import { type ActorSetup, LocalPool, type RolloutPool } from '../../rl/rollout-pool.js';
 import { type PoolEvent, ZmqPool } from '../../rl/zmq-pool.js';
-import { UsageError } from '../common.js';
+import { createLogger } from '../../telemetry/log.js';
+import { intArg, numArg, UsageError } from '../common.js';
+import { rosRunner } from './robot-actor.js';
 
 const BIN = fileURLToPath(new URL('../../../../bin/vla-finetune.js', import.meta.url));
 /** How a local actor gets its CURVE key pair (never on the command line, which `ps` shows to everyone). */
@@ -26,14 +28,23 @@ Examples:
   vla-finetune actor --learner tcp://learner-host:5560                                       (on each actor)
   vla-finetune actor --learner tcp://learner-host:5560 --base /data/ur5e-pick-place.onnx \\
       --curve-server-key keys/learner.key --curve-client-key keys/actor1.key_secret
+  vla-finetune actor --learner tcp://learner-host:5560 --rosbridge ws://127.0.0.1:9090      (on the robot host)
 
 The base model file must be the learner's, byte for byte (SHA-256); the actor refuses another with exit 2.
 Exit codes: 0 the learner is done, 1 a fault (or the learner that started it is gone), 2 a setup this actor
 cannot run or bad usage, 130 Ctrl-C. It waits for a learner that is not there yet (and reconnects after a
-restart), saying so every 10 s.`;
+restart), saying so every 10 s. A robot actor (--rosbridge) waits --learner-wait (30 s) for its first setup,
+then exits 2 with nothing moved; when the learner goes away mid-session its robot holds after the episode in
+progress until a learner is back; Ctrl-C holds it at once.`;
 
 export interface ActorFlags {
   learner?: string;
+  /** Episodes on a UR through rosbridge (robot-actor.ts), not in the embedded sim. */
+  rosbridge?: string;
+  /** With --rosbridge: the runtime's buffer margin (ticks), as vla-run --margin. */
+  margin?: string;
+  /** With --rosbridge: seconds to wait for a learner's setup before exit 2. */
+  learnerWait?: string;
   base?: string;
   name?: string;
   curveServerKey?: string;
@@ -51,6 +62,7 @@ export async function actorCommand(o: ActorFlags): Promise<void> {
     ...(o.name ? { name: o.name } : {}),
     ...(o.base ? { base_path: o.base } : {}),
     ...(await actorCurve(o)),
+    ...robotActor(o),
     log,
   });
   const onSignal = () => worker.stop({ code: 130, message: 'interrupted' });
@@ -68,6 +80,21 @@ export async function actorCommand(o: ActorFlags): Promise<void> {
   log(`${end.message} (${c.episodes} episodes, ${c.malformed} malformed messages dropped)`);
   if (end.code === 2) throw new UsageError(end.message);
   process.exitCode = end.code;
+}
+
+/** With --rosbridge: the robot's runner, and a bounded wait for the learner (nothing moves before it answers). */
+function robotActor(o: ActorFlags): Pick<ActorWorkerOptions, 'runner' | 'robot'> {
+  if (!o.rosbridge) {
+    if (o.margin !== undefined || o.learnerWait !== undefined)
+      throw new UsageError('--margin and --learner-wait are for a robot actor (--rosbridge)');
+    return {};
+  }
+  const margin_ticks = intArg('--margin', o.margin ?? '2', 0, 1000);
+  const wait_s = numArg('--learner-wait', o.learnerWait ?? '30', 0.1, 1e6);
+  return {
+    runner: rosRunner(o.rosbridge, { margin_ticks }, createLogger({ name: 'vla-finetune actor' })),
+    robot: { learner_wait_ms: wait_s * 1000 },
+  };
 }
 
 async function actorCurve(
@@ -91,6 +118,8 @@ export interface PoolFlags {
   /** Episodes in the learner's own thread, between its updates (LocalPool: no processes, no sockets). */
   in_process: boolean;
   bind: string;
+  /** Given to each local actor process (a robot actor's connection: --rosbridge URL). */
+  actor_args?: string[];
   wait_s: number;
   actor_timeout_s: number;
   curveSecretKey?: string;
@@ -103,10 +132,10 @@ export async function startPool(
   setup: ActorSetup,
   initial: Float32Array[],
   log: (line: string) => void,
-): Promise<{ pool: RolloutPool; startActors: () => void; close: () => Promise<void> }> {
+): Promise<{ pool: RolloutPool; startActors: () => void; interruptActors: () => void; close: () => Promise<void> }> {
   if (f.in_process) {
     const pool = await LocalPool.create(setup, initial);
-    return { pool, startActors: () => {}, close: () => pool.close() };
+    return { pool, startActors: () => {}, interruptActors: () => {}, close: () => pool.close() };
   }
   const learnerCurve = await learnerKeys(f);
   // local actors get a key pair of their own, made for this session and let in with the others
@@ -141,11 +170,13 @@ export async function startPool(
   const startActors = () => {
     for (let i = 1; i <= f.actors; i++)
       children.push(
-        startActor(i, connect, env, log, (why) => {
+        startActor(i, connect, f.actor_args ?? [], env, log, (why, code) => {
           alive--;
           if (closing) return;
           log(`local actor ${i} ${why}`);
-          if (alive === 0) pool.fail(new Error(`local actor ${i} ${why}`));
+          // exit 2: a setup it cannot run (a robot that is not there, another base model): the user's to fix
+          const Fail = code === 2 ? UsageError : Error;
+          if (alive === 0) pool.fail(new Fail(`local actor ${i} ${why}`));
         }),
       );
     const pids = children.map((c) => c.pid).join(', ');
@@ -159,6 +190,10 @@ export async function startPool(
   return {
     pool,
     startActors,
+    // local actors are in a process group of their own: a Ctrl-C reaches them only this way (a robot's holds)
+    interruptActors: () => {
+      for (const c of children) c.kill('SIGINT');
+    },
     close: async () => {
       closing = true;
       const c = pool.counters;
@@ -178,11 +213,12 @@ export async function startPool(
 function startActor(
   i: number,
   endpoint: string,
+  extra: string[],
   env: NodeJS.ProcessEnv,
   log: (line: string) => void,
-  onUnexpectedExit: (why: string) => void,
+  onUnexpectedExit: (why: string, code: number | null) => void,
 ): ChildProcess {
-  const child = spawn(process.execPath, [BIN, 'actor', '--learner', endpoint, '--name', `local-${i}`], {
+  const child = spawn(process.execPath, [BIN, 'actor', '--learner', endpoint, '--name', `local-${i}`, ...extra], {
     env,
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     detached: true,
@@ -198,12 +234,12 @@ function startActor(
     }
   });
   let gone = false;
-  const exit = (why: string) => {
-    if (!gone) onUnexpectedExit(why);
+  const exit = (why: string, code: number | null) => {
+    if (!gone) onUnexpectedExit(why, code);
     gone = true;
   };
-  child.on('exit', (code, signal) => exit(`exited (${signal ?? `code ${code}`}): ${last || 'no message'}`));
-  child.on('error', (err) => exit(`could not start: ${err.message}`));
+  child.on('exit', (code, signal) => exit(`exited (${signal ?? `code ${code}`}): ${last || 'no message'}`, code));
+  child.on('error', (err) => exit(`could not start: ${err.message}`, null));
   return child;
 }
 

@@ -14,13 +14,14 @@ import { tfWasm } from '../../train/tf-backend.js';
 import { monotonicMs } from '../../util/clock.js';
 import { UsageError } from '../common.js';
 import { type PoolFlags, startPool } from './actor-command.js';
-import { createRunDir, exportResidual, MetricsLog, runManifest } from './finetune-run.js';
+import { createRunDir, exportResidual, MetricsLog, RESIDUAL_FILE, runManifest } from './finetune-run.js';
 
 export interface SessionArgs {
   config: FinetuneConfig;
   runDir: string;
   resume: boolean;
-  budget: { rounds?: number; minutes?: number };
+  /** Rounds in total, or training episodes in this session (whole rounds), or minutes in this session. */
+  budget: { rounds?: number; episodes?: number; minutes?: number };
   desc: RobotDescription;
   json: boolean;
   /** Where episodes run: local actor processes, actors joining over ZeroMQ, or this thread. */
@@ -46,7 +47,7 @@ export async function runSession(a: SessionArgs): Promise<FinetuneEnd> {
     ...(c.operator?.kind === 'scripted' ? { operator: operatorSettings(c.operator) } : {}),
   };
   // bound first (a bad --learner-bind fails before the run folder exists), actor processes once it does
-  const { pool, startActors, close } = await startPool(a.pool, setup, zeroActor(sizes), (line) =>
+  const { pool, startActors, interruptActors, close } = await startPool(a.pool, setup, zeroActor(sizes), (line) =>
     process.stderr.write(`vla-finetune: ${line}\n`),
   );
   let resumed: RunState | undefined;
@@ -64,9 +65,12 @@ export async function runSession(a: SessionArgs): Promise<FinetuneEnd> {
   let stop = false;
   const onSignal = () => {
     stop = true;
+    // on a robot the episode in progress ends now, held; in the sim the round finishes (it moves nothing)
+    if (c.robot_link) interruptActors();
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  const budget = sessionBudget(a, resumed);
   const bar = progress('fine-tuning', { unit: 'rounds', json: a.json });
   const t0 = monotonicMs();
   const ctx: FinetuneContext = {
@@ -76,15 +80,17 @@ export async function runSession(a: SessionArgs): Promise<FinetuneEnd> {
     pool,
     obs_dim: O,
     action_dim: A,
-    budget: a.budget,
+    budget,
     now_s: () => monotonicMs() / 1000,
     hooks: {
       line: async (l) => {
         await log.add(l);
-        if (l.type === 'round') bar.update(l.round, a.budget.rounds ?? l.round + 1, progressNote(log));
+        if (l.type === 'round') bar.update(l.round, budget.rounds ?? l.round + 1, progressNote(log));
         if (l.type === 'eval') await log.dashboard(c, desc.action_names);
       },
-      checkpointed: async (_round, best) => {
+      checkpointed: async (round, best) => {
+        // without held-out evaluations (on a robot) nothing is judged best: the newest residual is the one to try
+        if (c.schedule.eval_episodes === 0) return void (await exportResidual(a.runDir, c, desc, round));
         const b = best ? await readBest(a.runDir) : null;
         if (b) await exportResidual(a.runDir, c, desc, b.round);
       },
@@ -103,6 +109,13 @@ export async function runSession(a: SessionArgs): Promise<FinetuneEnd> {
     process.off('SIGTERM', onSignal);
     await close();
   }
+}
+
+function sessionBudget(a: SessionArgs, resumed: RunState | undefined): { rounds?: number; minutes?: number } {
+  const { episodes, ...rest } = a.budget;
+  if (episodes === undefined) return rest;
+  const rounds = (resumed?.round ?? 0) + Math.ceil(episodes / a.config.schedule.episodes_per_round);
+  return { ...rest, rounds };
 }
 
 async function resumeState(runDir: string): Promise<RunState> {
@@ -131,6 +144,18 @@ function progressNote(log: MetricsLog): string {
   return r ? `train ${pct(r.train_success_last50)} (last 50)${ev}${took}, ${r.updates_per_s.toFixed(0)} updates/s` : '';
 }
 
+/** Training episodes as the rounds logged them: the last-50 success, and the share of decisions taken over. */
+function trainFigures(log: MetricsLog): { episodes: number; success_last50: number; intervention_rate: number } {
+  const last = log.rounds.at(-1);
+  const n = log.rounds.length;
+  const rate = n ? log.rounds.reduce((x, r) => x + r.intervention_rate, 0) / n : 0;
+  return {
+    episodes: last?.episodes ?? 0,
+    success_last50: last?.train_success_last50 ?? 0,
+    intervention_rate: Math.round(rate * 1e4) / 1e4,
+  };
+}
+
 function printSummary(a: SessionArgs, end: FinetuneEnd, log: MetricsLog, session_s: number): void {
   const s = end.state;
   const best = s.best;
@@ -148,7 +173,9 @@ function printSummary(a: SessionArgs, end: FinetuneEnd, log: MetricsLog, session
     session_s: Math.round(session_s),
     best: best ? { round: best.round, success: best.success, ci95: bestEval?.ci95 ?? null } : null,
     collapses: s.collapses,
-    residual: best ? `${a.runDir}/residual.onnx` : null,
+    where: a.config.robot_link ? a.config.robot_link.rosbridge : 'sim',
+    train: trainFigures(log),
+    residual: best || a.config.schedule.eval_episodes === 0 ? `${a.runDir}/${RESIDUAL_FILE}` : null,
   };
   if (a.json) return void process.stdout.write(`${JSON.stringify(summary)}\n`);
   const pct = (x: number) => `${Math.round(100 * x)}%`;
@@ -160,8 +187,12 @@ function printSummary(a: SessionArgs, end: FinetuneEnd, log: MetricsLog, session
       ? `  best evaluation ${pct(best.success)} at round ${best.round}` +
         (bestEval ? ` (95% CI ${pct(bestEval.ci95[0])}-${pct(bestEval.ci95[1])}, ${bestEval.episodes} seeds)` : '')
       : '  no evaluation yet',
+    summary.train.episodes > 0
+      ? `  training episodes (last 50): ${pct(summary.train.success_last50)} succeeded; operator took over in ` +
+        `${pct(summary.train.intervention_rate)} of the decisions`
+      : '',
     `  collapses rolled back: ${s.collapses}`,
-    best ? `  residual: ${summary.residual}` : '',
+    summary.residual ? `  residual: ${summary.residual}` : '',
     `  dashboard: ${a.runDir}/dashboard.html`,
   ];
   process.stdout.write(`${lines.filter(Boolean).join('\n')}\n`);

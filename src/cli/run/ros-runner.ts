@@ -58,6 +58,8 @@ export interface RobotRun {
   camera_usage: () => Record<string, CameraUse> | undefined;
   /** --record's camera frames: the cell's or the emulator's cameras (not yet those on this host). */
   frames?: FrameSource;
+  /** The simulated world's task state as last published (privileged: for a scripted operator); none on a robot. */
+  task_state?: () => unknown;
 }
 
 export async function startRosRun(a: RosRunArgs): Promise<RobotRun & { url: string }> {
@@ -102,6 +104,7 @@ export async function startRosRun(a: RosRunArgs): Promise<RobotRun & { url: stri
       max_ticks: task ? taskTickLimit(createTask(task), a.description.control_hz) : undefined,
       camera_usage: () => cams?.usage(),
       frames: worldFrames(world.worldLink()),
+      ...(world.simEndpoint ? { task_state: () => world.taskState() } : {}),
     };
   } catch (err) {
     await policy?.close();

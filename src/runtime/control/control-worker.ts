@@ -4,13 +4,15 @@
 import { workerData } from 'node:worker_threads';
 import { DriverSetupError } from '../../../drivers/driver.js';
 import { frozenResidual } from '../../policy/residual/frozen-residual.js';
+import type { ResidualCorrection } from '../../policy/residual/residual-corrector.js';
+import type { RobotDescription } from '../../robot/index.js';
 import { ownHeapMb } from '../../telemetry/thread-heaps.js';
 import { ActionRing } from '../action-ring.js';
 import { FaultPlan, RunTicks } from '../fault-injection.js';
 import { ControlLoop } from './control-loop.js';
 import { type BuiltDriver, buildDriver } from './driver-factory.js';
 import { createPacer } from './pacing.js';
-import type { ControlWorkerData, FromWorker } from './protocol.js';
+import type { ControlResidualFactory, ControlWorkerData, FromWorker } from './protocol.js';
 import { RealtimeLoop } from './realtime-loop.js';
 import { TickBoard } from './tick-board.js';
 
@@ -49,7 +51,7 @@ async function main(): Promise<void> {
     fault_timeout_ms: data.fault_timeout_ms,
     stale_state_ms: data.stale_state_ms,
     max_step_rad: data.max_step_rad,
-    residual: data.residual ? frozenResidual(desc, data.residual, data.ring_features) : undefined,
+    residual: await residualOf(desc),
   });
   exitAtInjectedTick(loop);
   post({ type: 'ready', description: desc });
@@ -61,6 +63,17 @@ async function main(): Promise<void> {
   // close (a serial port's) must not be in flight then
   await built.driver.close();
   postLast({ type: 'stats', stats });
+}
+
+/** The residual this thread applies: a trained file, one a plug-in module builds, or none. */
+async function residualOf(desc: RobotDescription): Promise<ResidualCorrection | undefined> {
+  if (data.residual) return frozenResidual(desc, data.residual, data.ring_features);
+  const p = data.residual_plugin;
+  if (!p) return undefined;
+  const mod = (await import(p.module)) as { createControlResidual?: ControlResidualFactory };
+  if (typeof mod.createControlResidual !== 'function')
+    throw new Error(`residual plug-in ${p.module} exports no createControlResidual`);
+  return mod.createControlResidual(desc, p.init, p.port, data.ring_features);
 }
 
 async function configured(): Promise<BuiltDriver | undefined> {

@@ -5,9 +5,10 @@ import type { MessagePort } from 'node:worker_threads';
 import type { RosSettings } from '../../../calibration/ros-settings.js';
 import type { AlohaSide } from '../../../protocols/aloha/motor-map.js';
 import type { ResidualFile } from '../../policy/residual/frozen-residual.js';
-import type { ResidualFigures } from '../../policy/residual/residual-corrector.js';
+import type { ResidualCorrection, ResidualFigures } from '../../policy/residual/residual-corrector.js';
 import type { RobotDescription } from '../../robot/index.js';
 import type { MissedTicksReport } from '../../telemetry/stall-classifier.js';
+import type { ResidualPlugin } from '../runtime-types.js';
 import type { EpisodeEnd } from './control-loop.js';
 import type { FaultReport } from './fault-stretch.js';
 import type { ControlCounters } from './ticker.js';
@@ -57,8 +58,18 @@ export interface ControlWorkerData {
   spin_ms: number;
   /** A trained residual, corrected into each buffered action in this thread (checked by the main thread). */
   residual?: ResidualFile;
+  /** A residual built here by a module of its own (runtime-types.ts); its port is transferred with this data. */
+  residual_plugin?: ResidualPlugin;
   port: MessagePort;
 }
+
+/** What a residual plug-in module exports (runtime-types.ts ResidualPlugin). */
+export type ControlResidualFactory = (
+  desc: RobotDescription,
+  init: unknown,
+  port: MessagePort,
+  features: number,
+) => ResidualCorrection | Promise<ResidualCorrection>;
 
 export type ToWorker =
   | { type: 'start'; seed: number; max_ticks?: number }

@@ -7,6 +7,7 @@ import type { ResidualFile } from '../../policy/residual/frozen-residual.js';
 import type { RobotDescription } from '../../robot/index.js';
 import { reportThreadHeap } from '../../telemetry/thread-heaps.js';
 import { ActionRing, DEFAULT_RING_TICKS } from '../action-ring.js';
+import type { ResidualPlugin } from '../runtime-types.js';
 import type { EpisodeEnd } from './control-loop.js';
 import type { ControlPort } from './port.js';
 import type {
@@ -27,6 +28,8 @@ export interface ThreadedControlOptions {
   spin_ms?: number;
   /** A trained residual for the control thread to apply (frozen-residual.ts). */
   residual?: ResidualFile;
+  /** A residual the control thread builds with a module of its own (its port is transferred to the thread). */
+  residual_plugin?: ResidualPlugin;
   /** Features each chunk carries (the policy's features_dim), kept for the residual. */
   features?: number;
 }
@@ -89,10 +92,11 @@ export class ThreadedControl implements ControlPort {
       fault_timeout_ms: opts.fault_timeout_ms,
       spin_ms: opts.spin_ms ?? 1.5,
       residual: opts.residual,
+      residual_plugin: opts.residual_plugin,
     };
     const worker = new Worker(new URL('./control-worker.js', import.meta.url), {
       workerData: data,
-      transferList: [port2],
+      transferList: opts.residual_plugin ? [port2, opts.residual_plugin.port] : [port2],
     });
     const reply = await new Promise<FromWorker>((resolve, reject) => {
       port1.on('message', (m: FromWorker) => {

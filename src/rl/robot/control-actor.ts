@@ -1,0 +1,122 @@
+// The fine-tuner's exploring actor inside the real-time control thread (a residual plug-in, runtime-types.ts): the
+// same ResidualCorrector and ActorUnit the sim rollouts use, so the robot gets base action + bound x u through the
+// one safety filter, with the decision made in the tick itself. The scripted operator runs here too, so its
+// takeover replaces u in the very tick it decides to. Each decision's inputs and u are kept in buffers sized once
+// per run (nothing is allocated per tick) and handed to the main thread after the episode (actor-channel.ts).
+import type { MessagePort } from 'node:worker_threads';
+import { type RobotName, robotModel } from '../../../sim/robots/index.js';
+import type { TaskName, TaskState } from '../../../sim/tasks/task.js';
+import { ResidualCorrector } from '../../policy/residual/residual-corrector.js';
+import { inputSize, parseResidualManifest } from '../../policy/residual/residual-manifest.js';
+import type { RobotDescription } from '../../robot/index.js';
+import { Rng } from '../../util/rng.js';
+import { ActorUnit, actorLayers } from '../actor-net.js';
+import { ScriptedOperator } from '../operator/scripted-operator.js';
+import type { CollectedDecisions, ControlActorInit, FromControlActor, ToControlActor } from './actor-channel.js';
+
+class DecisionLog {
+  readonly inputs: Float32Array;
+  readonly u: Float32Array;
+  readonly labels: Float32Array | undefined;
+  readonly interventions: number[] = [];
+  steps = 0;
+  dropped = 0;
+
+  constructor(
+    private readonly O: number,
+    private readonly A: number,
+    private readonly capacity: number,
+    labelled: boolean,
+  ) {
+    this.inputs = new Float32Array(capacity * O);
+    this.u = new Float32Array(capacity * A);
+    this.labels = labelled ? new Float32Array(capacity * A) : undefined;
+  }
+
+  add(x: Float32Array, u: Float64Array, took: boolean, label: Float64Array | undefined): void {
+    if (this.steps >= this.capacity) return void this.dropped++;
+    if (took) this.interventions.push(this.steps);
+    this.inputs.set(x, this.steps * this.O);
+    this.u.set(u, this.steps * this.A);
+    if (label && this.labels) this.labels.set(label, this.steps * this.A);
+    this.steps++;
+  }
+
+  /** The episode's decisions (copies: the buffers are reused), and a clean log for the next. */
+  take(labelled: boolean): CollectedDecisions {
+    const n = this.steps;
+    const out: CollectedDecisions = {
+      type: 'decisions',
+      steps: n,
+      inputs: this.inputs.slice(0, n * this.O),
+      u: this.u.slice(0, n * this.A),
+      interventions: this.interventions.splice(0),
+      ...(this.labels && labelled ? { labels: this.labels.slice(0, n * this.A) } : {}),
+      dropped: this.dropped,
+    };
+    this.steps = 0;
+    this.dropped = 0;
+    return out;
+  }
+}
+
+/** The plug-in's factory (runtime-types.ts ResidualPlugin): called once in the control thread. */
+export function createControlResidual(
+  desc: RobotDescription,
+  init: unknown,
+  port: MessagePort,
+  _features: number,
+): ResidualCorrector {
+  const c = init as ControlActorInit;
+  const manifest = parseResidualManifest(c.manifest, 'the fine-tuner');
+  const A = desc.action_names.length;
+  const zero = c.sizes.slice(1).flatMap((n, i) => [new Float32Array(c.sizes[i] * n), new Float32Array(n)]);
+  const unit = new ActorUnit(actorLayers(zero, c.sizes), A);
+  const corrector = new ResidualCorrector(desc, manifest, unit.unit);
+  // the task state of the armed episode only: one from before its reset would plan the last episode's scene
+  let task: (TaskState & { seed?: number }) | undefined;
+  let armedSeed = -1;
+  const op = c.operator;
+  const operator = op
+    ? new ScriptedOperator(
+        robotModel(op.robot as RobotName),
+        op.task as TaskName,
+        desc.control_hz,
+        Float64Array.from(manifest.scale),
+        Array.from(desc.action_source, (src) => src >= 0),
+        op.settings,
+        () => task as TaskState,
+      )
+    : undefined;
+  const log = new DecisionLog(inputSize(manifest), A, c.max_decisions, operator?.labelsAll === true);
+  let watching = false;
+  corrector.takeover = (k, state, base, u) =>
+    watching && task ? (operator as ScriptedOperator).decide(k, state, base, u) : false;
+  corrector.onEvaluate = (_k, x, u, took) => log.add(x, u, took, watching ? operator?.label : undefined);
+  const post = (m: FromControlActor, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+  port.on('message', (m: ToControlActor) => {
+    try {
+      if (m.type === 'task_state') {
+        const t = m.state as TaskState & { seed?: number };
+        if (t.seed === undefined || t.seed === armedSeed) task = t;
+      } else if (m.type === 'arm') {
+        unit.load(actorLayers(m.values, c.sizes));
+        unit.bound = m.bound;
+        unit.explore = m.explore_seed === null ? undefined : new Rng(m.explore_seed);
+        watching = operator !== undefined && m.explore_seed !== null;
+        if (watching) operator?.reset(m.seed);
+        armedSeed = m.seed;
+        task = undefined;
+        log.take(false);
+        post({ type: 'armed' });
+      } else if (m.type === 'collect') {
+        const d = log.take(watching);
+        const buffers = [d.inputs, d.u, ...(d.labels ? [d.labels] : [])].map((a) => a.buffer as ArrayBuffer);
+        post(d, buffers);
+      }
+    } catch (err) {
+      post({ type: 'error', message: (err as Error).message });
+    }
+  });
+  return corrector;
+}

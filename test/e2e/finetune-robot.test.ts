@@ -1,0 +1,161 @@
+// vla-finetune on a UR through rosbridge, end to end against the simulated endpoint in real time: the learner in
+// one process, the robot actor in another (its control thread runs the exploring residual and the scripted
+// operator), talking the fine-tuner's ZeroMQ protocol. A short session completes and resumes; Ctrl-C holds the
+// robot mid-episode and leaves a resumable checkpoint; an actor with no learner exits 2 before anything moves; a
+// learner killed mid-session and restarted with --resume finds its actor again.
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, test } from 'node:test';
+import { UrEndpoint } from '../../sim/rosbridge/ur-endpoint.js';
+import { type VlaRunChild, vlaRunChild } from './vla-run-child.js';
+
+const BIN = resolve(import.meta.dirname, '../../../bin/vla-finetune.js');
+const finetune = (...args: string[]): VlaRunChild => vlaRunChild(args, 240_000, BIN);
+/** A shared CI machine stalls now and then: the robot loop keeps a deeper buffer, as the vla-run e2e tests do. */
+const MARGIN = '10';
+
+let ep: UrEndpoint;
+let dir: string;
+before(async () => {
+  ep = await UrEndpoint.start({ robot: 'ur5e', port: 0 });
+  dir = await mkdtemp(join(tmpdir(), 'vla-finetune-robot-'));
+});
+after(async () => {
+  await ep.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function freePort(): Promise<number> {
+  return new Promise((res) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const p = (srv.address() as { port: number }).port;
+      srv.close(() => res(p));
+    });
+  });
+}
+
+const session = (run: string, ...more: string[]) => [
+  '--robot',
+  'ur5e',
+  '--rosbridge',
+  ep.url,
+  '--base',
+  'models/ur5e-pick-place.onnx',
+  '--run',
+  run,
+  '--runs-dir',
+  dir,
+  '--operator',
+  'scripted',
+  '--takeover-deg',
+  '3',
+  '--episodes-per-round',
+  '2',
+  '--json',
+  ...more,
+];
+
+const checkpoints = (run: string) => {
+  const at = join(dir, run, 'checkpoints');
+  return existsSync(at) ? readdirSync(at).sort() : [];
+};
+
+test('a short session on the simulated UR: figures, a checkpoint and a residual; --resume continues it', async () => {
+  const r = await finetune(...session('short', '--episodes', '4', '--margin', MARGIN)).done;
+  assert.equal(r.code, 0, r.stderr);
+  const s = JSON.parse(r.stdout);
+  assert.equal(s.where, ep.url);
+  assert.equal(s.ended, 'budget');
+  assert.equal(s.rounds, 2);
+  assert.equal(s.episodes, 4, 'no base-only or evaluation episodes on a robot unless asked');
+  assert.equal(s.train.episodes, 4);
+  assert.ok(s.train.success_last50 >= 0 && s.train.success_last50 <= 1);
+  // the base strays more than 3 degrees from the expert's plan within an episode: the operator steps in
+  assert.ok(s.train.intervention_rate > 0 && s.train.intervention_rate < 1, JSON.stringify(s.train));
+  assert.ok(s.env_ticks > 4 * 50, `${s.env_ticks} ticks in 4 real-time episodes`);
+  assert.ok(s.updates > 0);
+  assert.deepEqual(checkpoints('short'), ['round-000001', 'round-000002']);
+  assert.ok(existsSync(join(dir, 'short', 'residual.onnx')));
+  assert.ok(ep.cell.commands_received > s.env_ticks / 2, 'the commands went to the UR over rosbridge');
+
+  const again = await finetune('--resume', join(dir, 'short'), '--episodes', '2', '--margin', MARGIN, '--json').done;
+  assert.equal(again.code, 0, again.stderr);
+  const t = JSON.parse(again.stdout);
+  assert.equal(t.rounds, 3, 'the round count continues');
+  assert.equal(t.episodes, 6);
+});
+
+test('Ctrl-C mid-episode: the robot holds at once, exit 130, a checkpoint to resume from', async () => {
+  const run = finetune(...session('ctrl-c', '--episodes', '4', '--margin', MARGIN));
+  await run.stderrMatch(/actor ready/);
+  await new Promise((r) => setTimeout(r, 2500)); // inside the first episode (each takes 6 s or more)
+  const t0 = performance.now();
+  process.kill(run.pid, 'SIGINT');
+  const r = await run.done;
+  const took_s = (performance.now() - t0) / 1000;
+  assert.equal(r.code, 130, r.stderr);
+  const s = JSON.parse(r.stdout);
+  assert.equal(s.ended, 'interrupted');
+  assert.equal(s.episodes, 0, 'the interrupted episode is not learnt from');
+  const held = /training episode \(seed \d+\): ended by a fault: interrupted, (\d+) ticks/.exec(r.stderr);
+  assert.ok(held, `the actor held inside its first episode: ${r.stderr}`);
+  assert.ok(Number(held[1]) < 250, `held at tick ${held[1]}`);
+  // a round is two episodes of 6-8 s: an actor that finished them first would take far longer
+  assert.ok(took_s < 6, `ended ${took_s.toFixed(1)} s after Ctrl-C`);
+  assert.deepEqual(checkpoints('ctrl-c'), ['round-000000']);
+  const again = await finetune('--resume', join(dir, 'ctrl-c'), '--episodes', '2', '--margin', MARGIN, '--json').done;
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(JSON.parse(again.stdout).episodes, 2);
+});
+
+test('a robot actor with no learner exits 2 before anything moves', async () => {
+  const before = ep.cell.commands_received;
+  const port = await freePort();
+  const r = await finetune(
+    'actor',
+    '--learner',
+    `tcp://127.0.0.1:${port}`,
+    '--rosbridge',
+    ep.url,
+    '--learner-wait',
+    '1',
+  ).done;
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /no learner set this actor up within 1 s .*nothing moved/);
+  assert.equal(ep.cell.commands_received, before, 'no command reached the UR');
+});
+
+test('the learner killed mid-session and restarted with --resume: the robot actor holds, then carries on', async () => {
+  const port = await freePort();
+  const learner = `tcp://127.0.0.1:${port}`;
+  const actor = finetune('actor', '--learner', learner, '--rosbridge', ep.url, '--margin', MARGIN);
+  const first = finetune(...session('restart', '--episodes', '8', '--actors', '0', '--learner-bind', learner));
+  for (let i = 0; i < 600 && checkpoints('restart').length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(checkpoints('restart'), ['round-000001'], 'the first round was checkpointed');
+  process.kill(first.pid, 'SIGKILL');
+  assert.equal((await first.done).code, null);
+  await actor.stderrMatch(/lost the learner/);
+  // it was inside round 2 (its jobs queued): the queue is dropped, the robot holds after the episode in progress
+  await actor.stderrMatch(/the robot holds after the episode in progress until the learner is back/);
+  const second = await finetune(
+    '--resume',
+    join(dir, 'restart'),
+    '--episodes',
+    '2',
+    '--actors',
+    '0',
+    '--learner-bind',
+    learner,
+    '--json',
+  ).done;
+  assert.equal(second.code, 0, second.stderr);
+  const s = JSON.parse(second.stdout);
+  assert.ok(s.rounds >= 2, `resumed and went on: ${s.rounds} rounds`);
+  const a = await actor.done;
+  assert.equal(a.code, 0, a.stderr);
+  assert.match(a.stderr, /the learner: the learner is done/);
+});

@@ -1,0 +1,146 @@
+// The fine-tuner's actor as the real-time control thread runs it (src/rl/robot/control-actor.ts), through its
+// MessagePort as the robot actor's main thread drives it: the scripted operator's takeover changes the very tick
+// that decided it, decisions come back with their interventions, a task state from another episode is ignored,
+// and weights change only when the actor is armed.
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { createExpert } from '../sim/experts/index.js';
+import { SimEnv } from '../sim/sim-env.js';
+import { residualManifestFor } from '../src/policy/residual/residual-draft.js';
+import { inputSize } from '../src/policy/residual/residual-manifest.js';
+import type { CollectedDecisions, FromControlActor, ToControlActor } from '../src/rl/robot/actor-channel.js';
+import { createControlResidual } from '../src/rl/robot/control-actor.js';
+import { loadRobot } from '../src/robot/index.js';
+
+const env = await SimEnv.create({ robot: 'ur5e', task: 'pick-place' });
+after(() => env.dispose());
+const desc = await loadRobot('ur5e');
+const manifest = await residualManifestFor(desc, {
+  name: 't',
+  base_path: 'models/ur5e-pick-place.onnx',
+  base_horizon: 25,
+  hidden: [8],
+  every_ticks: 1,
+});
+const O = inputSize(manifest);
+const A = desc.action_names.length;
+const SIZES = [O, 8, 2 * A];
+const SEED = 3;
+const TAKEOVER_RAD = (3 * Math.PI) / 180;
+
+env.reset(SEED);
+const state = env.readState(env.newState());
+const task = { ...env.taskState(), seed: SEED };
+const expert = createExpert(env.robot, 'pick-place', env.control_hz, { noise: 0 });
+expert.reset(SEED);
+const plan = expert.chunk({ tick: 0, position_rad: state.position_rad, gripper: state.gripper, task }, 1, 1);
+
+/** Zero weights but for the mean head's bias: u = tanh(bias) everywhere. */
+function weights(bias: number): Float32Array[] {
+  const b1 = new Float32Array(2 * A);
+  b1.fill(bias, 0, A);
+  b1.fill(-3, A); // a small exploration std
+  return [new Float32Array(O * 8), new Float32Array(8), new Float32Array(8 * 2 * A), b1];
+}
+
+function actor(operator: boolean) {
+  const { port1, port2 } = new MessageChannel();
+  const init = {
+    manifest,
+    sizes: SIZES,
+    max_decisions: 50,
+    ...(operator
+      ? {
+          operator: {
+            settings: { takeover_rad: TAKEOVER_RAD, takeover_decisions: 2 },
+            robot: 'ur5e',
+            task: 'pick-place',
+          },
+        }
+      : {}),
+  };
+  const corrector = createControlResidual(desc, init, port2, 0);
+  const ask = (m: ToControlActor, want: FromControlActor['type']) =>
+    new Promise<FromControlActor>((resolve) => {
+      const on = (r: FromControlActor) => {
+        if (r.type !== want) return;
+        port1.off('message', on);
+        resolve(r);
+      };
+      port1.on('message', on);
+      port1.postMessage(m);
+    });
+  return { corrector, port: port1 as MessagePort, ask, close: () => port1.close() };
+}
+
+/** The command of tick k for a base action `base` (a copy: correct() works in place). */
+function command(corrector: ReturnType<typeof actor>['corrector'], k: number, base: Float64Array): Float64Array {
+  const a = Float64Array.from(base);
+  corrector.correct(k, state, a, 0);
+  return a;
+}
+
+test('the operator takes over in the very tick it decides to, and the decision says so', async () => {
+  const a = actor(true);
+  try {
+    await a.ask({ type: 'arm', seed: SEED, values: weights(0), bound: 1, explore_seed: 7 }, 'armed');
+    a.port.postMessage({ type: 'task_state', state: task } satisfies ToControlActor);
+    await new Promise((r) => setTimeout(r, 20)); // the state crosses the port as it does between ticks
+    const astray = Float64Array.from(plan);
+    astray[0] += 0.3; // 17 degrees off the plan on the shoulder
+    const cmd = command(a.corrector, 1, astray);
+    // the command moves back toward the plan by the full bound (3 degrees), in this tick
+    assert.ok(Math.abs(cmd[0] - (astray[0] - TAKEOVER_RAD)) < 1e-9, `${cmd[0]} vs ${astray[0]}`);
+    const d = (await a.ask({ type: 'collect' }, 'decisions')) as CollectedDecisions;
+    assert.equal(d.steps, 1);
+    assert.deepEqual(d.interventions, [0]);
+    assert.equal(d.inputs.length, O);
+    assert.ok(Math.abs(d.u[0] + 1) < 1e-6, `u[0] = ${d.u[0]}: the operator's correction, at the bound`);
+  } finally {
+    a.close();
+  }
+});
+
+test('a task state of another episode is not planned from, and an evaluation has no operator', async () => {
+  const a = actor(true);
+  try {
+    await a.ask({ type: 'arm', seed: SEED + 1, values: weights(0), bound: 1, explore_seed: 7 }, 'armed');
+    a.port.postMessage({ type: 'task_state', state: task } satisfies ToControlActor); // seed 3's, not 4's
+    await new Promise((r) => setTimeout(r, 20));
+    const astray = Float64Array.from(plan);
+    astray[0] += 0.3;
+    command(a.corrector, 1, astray);
+    const stale = (await a.ask({ type: 'collect' }, 'decisions')) as CollectedDecisions;
+    assert.deepEqual(stale.interventions, [], "no takeover planned from the last episode's scene");
+    await a.ask({ type: 'arm', seed: SEED, values: weights(0), bound: 1, explore_seed: null }, 'armed');
+    a.port.postMessage({ type: 'task_state', state: task } satisfies ToControlActor);
+    await new Promise((r) => setTimeout(r, 20));
+    a.corrector.reset(); // the episode's start, as the control loop does it
+    const cmd = command(a.corrector, 1, astray);
+    assert.ok(Math.abs(cmd[0] - astray[0]) < 1e-6, 'deterministic zero residual, nobody took over');
+    const d = (await a.ask({ type: 'collect' }, 'decisions')) as CollectedDecisions;
+    assert.deepEqual(d.interventions, []);
+  } finally {
+    a.close();
+  }
+});
+
+test('weights change when the actor is armed, and only then', async () => {
+  const a = actor(false);
+  try {
+    const base = Float64Array.from(plan);
+    await a.ask({ type: 'arm', seed: 0, values: weights(0.5), bound: 1, explore_seed: null }, 'armed');
+    const first = command(a.corrector, 1, base)[0] - base[0];
+    assert.ok(Math.abs(first - TAKEOVER_RAD * Math.tanh(0.5)) < 1e-6, `correction ${first}`);
+    // half the trust region, other weights: the next episode's
+    await a.ask({ type: 'arm', seed: 1, values: weights(-0.5), bound: 0.5, explore_seed: null }, 'armed');
+    a.corrector.reset(); // the episode's start, as the control loop does it
+    const second = command(a.corrector, 1, base)[0] - base[0];
+    assert.ok(Math.abs(second + 0.5 * TAKEOVER_RAD * Math.tanh(0.5)) < 1e-6, `correction ${second}`);
+    const d = (await a.ask({ type: 'collect' }, 'decisions')) as CollectedDecisions;
+    assert.equal(d.steps, 1, 'arming starts a fresh log');
+  } finally {
+    a.close();
+  }
+});
