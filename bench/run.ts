@@ -6,7 +6,7 @@
 //   VLA_BENCH_DXL_SOAK_S seconds of the ALOHA serial soak at 50 Hz with 1% CRC errors (default 300)
 //   VLA_BENCH_DXL_CYCLES read+write cycles timed over the Dynamixel ptys (default 2000)
 //   VLA_BENCH_ONLY       comma-separated subset: sim, policy, alloc, runtime, ur, dynamixel, remote, latency,
-//                        replay, rl
+//                        replay, rl; by name only: rl-robot (45 min, bench/rl-robot-bench.ts), soak, fuzz
 //   VLA_BENCH_RL_EPISODES (default 16), VLA_BENCH_RL_ROUNDS (default 4)
 //   VLA_BENCH_REPLAY_EPISODES (default 100), VLA_BENCH_REPLAY_DEMOS (evaluate this folder, record nothing)
 
@@ -20,6 +20,7 @@ import { benchmarkPolicy } from './policy-bench.js';
 import { benchmarkRemote } from './remote-bench.js';
 import { benchmarkReplay } from './replay-bench.js';
 import { benchmarkRl } from './rl-bench.js';
+import { benchmarkRlRobot } from './rl-robot-bench.js';
 import { benchmarkInsert, benchmarkJitter, benchmarkLatencySweep, benchmarkSeams } from './runtime-bench.js';
 import { benchmarkSoak } from './soak.js';
 import { benchmarkUrRos } from './ur-ros-bench.js';
@@ -81,6 +82,8 @@ if (only.has('latency')) {
 }
 if (only.has('replay')) result.replay = await benchmarkReplay(log);
 if (only.has('rl')) result.rl = await benchmarkRl(log);
+// 45 minutes: only when asked for by name (VLA_BENCH_ONLY=rl-robot; settings: bench/rl-robot-bench.ts)
+if (only.has('rl-robot')) result.rl_robot = await benchmarkRlRobot(log);
 // hours long: only when asked for by name (VLA_BENCH_ONLY=soak; its settings: bench/soak.ts)
 if (only.has('soak')) result.soak = await benchmarkSoak(log);
 // many fuzz cases per endpoint: only when asked for by name (VLA_BENCH_ONLY=fuzz; settings: bench/fuzz-bench.ts)

@@ -5,7 +5,7 @@ import { describeRobot } from '../src/robot/index.js';
 import { ActionBuffer, type BlendMode } from '../src/runtime/action-buffer.js';
 import { ActionRing } from '../src/runtime/action-ring.js';
 import { ControlTicker, seamJumpRatio } from '../src/runtime/control/ticker.js';
-import { chunkProblem, SafetyFilter, safetyLimits } from '../src/runtime/safety.js';
+import { chunkProblem, jointBoxProblem, SafetyFilter, safetyLimits } from '../src/runtime/safety.js';
 import { LatencyEstimator } from '../src/runtime/timing/latency-estimator.js';
 import { shouldInfer } from '../src/runtime/timing/trigger.js';
 import { quantile } from '../src/util/sample-ring.js';
@@ -314,3 +314,21 @@ test(
     assert.equal(ticker.counters.fault_hold_ticks, 1);
   },
 );
+
+test('safety: a workspace box in joint space tightens the limits, never loosens them; bad boxes are named', () => {
+  const f = new SafetyFilter(safetyLimits(ROBOT, { joint_box: { a: [-0.5, 0.25], b: [-5, 5] } }));
+  const out = new Float64Array(3);
+  // a: clamped to the box's 0.25 (its limit is 1); b: the box is wider than the limits, so the limit (2) holds
+  f.limit(Float64Array.from([0.9, 2.5, 0.5]), Float64Array.from([0.25, 2, 0.5]), out);
+  assert.deepEqual(Array.from(out), [0.25, 2, 0.5]);
+  f.limit(Float64Array.from([-0.9, 0, 0.5]), Float64Array.from([-0.5, 0, 0.5]), out);
+  assert.equal(out[0], -0.5);
+  // a start outside the box is pulled in at no more than one step per tick: no jump
+  f.limit(Float64Array.from([0.9, 0, 0.5]), Float64Array.from([0.9, 0, 0.5]), out);
+  assert.ok(Math.abs(out[0] - (0.9 - 5 / 50)) < 1e-12, `${out[0]}`);
+  assert.equal(jointBoxProblem(ROBOT, { a: [-0.5, 0.5] }), null);
+  assert.match(jointBoxProblem(ROBOT, { c: [0, 1] })!, /no joint 'c'/);
+  assert.match(jointBoxProblem(ROBOT, { a: [0.5, 0.5] })!, /is empty/);
+  assert.match(jointBoxProblem(ROBOT, { a: [1.5, 2] })!, /outside its limits/);
+  assert.match(jointBoxProblem(ROBOT, { a: [0.1, 0.5] })!, /home pose/);
+});

@@ -5,6 +5,7 @@
 // which is rolled back to the best checkpoint and, collapsing again, stopped (exit 1) with the best residual kept.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -48,6 +49,28 @@ describe('vla-finetune', () => {
     r = finetune(...SMALL, '--run', 'taken', '--rounds', '1');
     assert.equal(r.code, 2);
     assert.match(r.stderr, /taken exists: continue it with --resume/);
+  });
+
+  test('on a robot: a bad workspace box, or --sim with --rosbridge, is refused before anything starts', async () => {
+    const robot = ['--robot', 'ur5e', '--rosbridge', 'ws://127.0.0.1:9', '--run', 'boxed', '--runs-dir', tmp];
+    const bad = join(tmp, 'box.json');
+    for (const [box, why] of [
+      ['{"joints_deg": {"elbow": [-10, 10]}}', /ur5e has no joint 'elbow'/],
+      ['{"joints_deg": {"shoulder_pan_joint": [10, 20]}}', /home pose .* is outside/],
+      ['{"joints": {"shoulder_pan_joint": [10, 20]}}', /expected \{"joints_deg"/],
+    ] as const) {
+      await writeFile(bad, box);
+      const r = finetune(...robot, '--workspace-box', bad);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, why);
+    }
+    const both = finetune(...robot, '--sim');
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /--sim .* or --rosbridge/);
+    const simBox = finetune(...SMALL, '--run', 'x', '--workspace-box', bad);
+    assert.equal(simBox.code, 2);
+    assert.match(simBox.stderr, /--workspace-box is for a session on a robot/);
+    assert.equal(existsSync(join(tmp, 'boxed')), false, 'no run folder was made');
   });
 
   test('stopped at round 2 and resumed, a run ends with the weights of an uninterrupted one', async () => {

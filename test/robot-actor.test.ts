@@ -1,17 +1,25 @@
 // The fine-tuner's actor as the real-time control thread runs it (src/rl/robot/control-actor.ts), through its
 // MessagePort as the robot actor's main thread drives it: the scripted operator's takeover changes the very tick
 // that decided it, decisions come back with their interventions, a task state from another episode is ignored,
-// and weights change only when the actor is armed.
+// and weights change only when the actor is armed. The robot's recordings keep every decision.
 import assert from 'node:assert/strict';
+import { open } from 'node:fs/promises';
 import { after, test } from 'node:test';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { McapIndexedReader } from '@mcap/core';
 import { createExpert } from '../sim/experts/index.js';
 import { SimEnv } from '../sim/sim-env.js';
 import { residualManifestFor } from '../src/policy/residual/residual-draft.js';
 import { inputSize } from '../src/policy/residual/residual-manifest.js';
+import { DECOMPRESS_HANDLERS } from '../src/recording/chunk-compression.js';
+import { readEpisode } from '../src/recording/episode-reader.js';
+import { EpisodeWriter } from '../src/recording/episode-writer.js';
+import { FileReadable } from '../src/recording/file-io.js';
+import { TOPIC_RL_DECISION } from '../src/recording/index.js';
 import type { CollectedDecisions, FromControlActor, ToControlActor } from '../src/rl/robot/actor-channel.js';
 import { createControlResidual } from '../src/rl/robot/control-actor.js';
 import { loadRobot } from '../src/robot/index.js';
+import { META, tickRecord, tmp } from './fixtures/recording.js';
 
 const env = await SimEnv.create({ robot: 'ur5e', task: 'pick-place' });
 after(() => env.dispose());
@@ -143,4 +151,44 @@ test('weights change when the actor is armed, and only then', async () => {
   } finally {
     a.close();
   }
+});
+
+test('recordings: an /rl/decision message per decision, stamped with its tick; ticks read as before', async () => {
+  const path = tmp('decisions.mcap');
+  const w = await EpisodeWriter.open(path, META, { rl_decisions: true });
+  const recs = [0, 1, 2, 3, 4, 5].map((k) => tickRecord(k, false));
+  for (const r of recs) await w.writeTick(r);
+  const u = [0.5, -1, 0, 0, 0.25, 0.1];
+  await w.writeDecision({
+    tick: 0,
+    base_action: recs[0].action,
+    u,
+    correction: u.map((x) => x * 0.05),
+    takeover: false,
+  });
+  await w.writeDecision({ tick: 5, base_action: recs[5].action, u, correction: u, takeover: true, label: u });
+  await w.close({ success: true });
+  const fh = await open(path, 'r');
+  try {
+    const r = await McapIndexedReader.Initialize({
+      readable: new FileReadable(fh, BigInt((await fh.stat()).size)),
+      decompressHandlers: DECOMPRESS_HANDLERS,
+    });
+    const got: { logTime: bigint; json: Record<string, unknown> }[] = [];
+    for await (const m of r.readMessages({ topics: [TOPIC_RL_DECISION] }))
+      got.push({ logTime: m.logTime, json: JSON.parse(new TextDecoder().decode(m.data)) });
+    assert.equal(got.length, 2);
+    assert.deepEqual(
+      got.map((g) => g.logTime),
+      [recs[0].stamp_ns, recs[5].stamp_ns],
+    );
+    assert.deepEqual(got[1].json.name, META.action_names);
+    assert.equal(got[1].json.takeover, true);
+    assert.deepEqual(got[1].json.label, u);
+    assert.equal(got[0].json.label, undefined);
+    assert.ok(Math.abs((got[0].json.correction as number[])[0] - 0.025) < 1e-12);
+  } finally {
+    await fh.close();
+  }
+  assert.equal((await readEpisode(path)).ticks, 6, 'the episode reader is not put off by the extra topic');
 });

@@ -3,6 +3,7 @@
 // success; progress, held-out evaluations, checkpoints (exact resume), a collapse guard, and the best residual as
 // ONNX for `vla-run --residual`.
 import { availableParallelism } from 'node:os';
+import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { PolicyLoadError } from '../policy/onnx/manifest.js';
 import { loadModelManifest } from '../policy/onnx/onnx-file.js';
@@ -15,6 +16,7 @@ import { ACTOR_HELP, actorCommand, endpointArg, type PoolFlags } from './finetun
 import { EXPORT_HELP, exportCommand } from './finetune/export-command.js';
 import { readRunConfig } from './finetune/finetune-run.js';
 import { runSession } from './finetune/finetune-session.js';
+import { readWorkspaceBox } from './finetune/workspace-box.js';
 import { robotDescription } from './run/robot-args.js';
 import { robotArg, TASK_HELP, taskArg } from './sim/args.js';
 
@@ -130,6 +132,11 @@ const program = new Command('vla-finetune')
     '--margin <ticks>',
     'with --rosbridge: the robot loop keeps this buffer beyond the expected delay (default 2)',
   )
+  .option(
+    '--workspace-box <file>',
+    'with --rosbridge: a joint-space box inside the limits that every command is clamped to, e.g. ' +
+      '{"joints_deg": {"shoulder_pan_joint": [-60, 60]}}',
+  )
   .option('--json', 'print exactly one JSON object on stdout at the end')
   .addHelpText(
     'after',
@@ -168,7 +175,8 @@ Exit codes: 0 done (budget reached), 1 stopped by the collapse guard or a fault,
     };
     const { config, runDir, resume } = o.resume !== undefined ? await resumed(o) : await fresh(o);
     const desc = await robotDescription(config.robot, undefined, 50);
-    const end = await runSession({ config, runDir, resume, budget, desc, json, pool: poolFlags(o, config) });
+    const pool = poolFlags(o, config, runDir);
+    const end = await runSession({ config, runDir, resume, budget, desc, json, pool });
     process.exitCode = end.reason === 'collapse' ? EXIT.check_failed : end.reason === 'interrupted' ? 130 : EXIT.ok;
   });
 
@@ -181,14 +189,17 @@ async function resumed(o: Record<string, unknown>): Promise<{ config: FinetuneCo
   if (o.rosbridge !== undefined && !config.robot_link)
     throw new UsageError(`--rosbridge: ${runDir} is a run in the embedded sim; it resumes there`);
   // the robot may have moved to another address since; its episodes are the same
-  const robot_link = o.rosbridge !== undefined ? { rosbridge: rosbridgeArg(o.rosbridge as string) } : config.robot_link;
+  const link = await robotLinkArg(o, config.robot);
+  const robot_link = link
+    ? { ...link, workspace_box: link.workspace_box ?? config.robot_link?.workspace_box }
+    : config.robot_link;
   return { config: { ...config, ...(robot_link ? { robot_link } : {}) }, runDir, resume: true };
 }
 
 async function fresh(o: Record<string, unknown>): Promise<{ config: FinetuneConfig; runDir: string; resume: false }> {
   if (!o.sim === (o.rosbridge === undefined))
     throw new UsageError('say where episodes run: --sim (the embedded sim) or --rosbridge ws://HOST:PORT (a UR)');
-  const robot_link = o.rosbridge !== undefined ? { rosbridge: rosbridgeArg(o.rosbridge as string) } : undefined;
+  const robot_link = await robotLinkArg(o, robotArg(o.robot as string | undefined));
   // on a robot every episode costs robot time: no base-only episodes and no held-out evaluations unless asked, and
   // a checkpoint after every round (a round is a minute of a person's time, not seconds of a machine's)
   const onRobotDefault = (flag: string, value: string, robot_value = '0') =>
@@ -273,7 +284,7 @@ program
   .command('actor')
   .description(
     'a rollout actor for a learner (vla-finetune --learner-bind ...): runs the episodes it is sent in the embedded ' +
-      'sim and sends back their transitions; exits 0 when the learner is done',
+      'sim, or on a UR (--rosbridge), and sends back their transitions; exits 0 when the learner is done',
   )
   .option('--learner <endpoint>', "the learner's tcp://HOST:PORT (required)")
   .option('--base <model.onnx>', "the base model file here, if not at the learner's path (same SHA-256)")
@@ -286,6 +297,8 @@ program
     '--learner-wait <s>',
     'with --rosbridge: no setup from a learner this long: exit 2, nothing moved (default 30)',
   )
+  .option('--record <dir>', 'with --rosbridge: every episode to an MCAP file in this folder (ticks and decisions)')
+  .option('--workspace-box <file>', 'with --rosbridge: a joint-space box the safety filter clamps every command to')
   .option('--name <name>', "this actor's name in the learner's log (default actor-PID)")
   .option('--curve-server-key <file>', 'with a CURVE learner: its public key (NAME.key)')
   .option('--curve-client-key <file>', "with a CURVE learner: this actor's key pair (NAME.key_secret)")
@@ -302,7 +315,7 @@ program
   .addHelpText('after', EXPORT_HELP)
   .action(exportCommand);
 
-function poolFlags(o: Record<string, unknown>, c: FinetuneConfig): PoolFlags {
+function poolFlags(o: Record<string, unknown>, c: FinetuneConfig, runDir: string): PoolFlags {
   const in_process = o.inProcess === true;
   if (in_process && (o.actors !== undefined || o.learnerBind !== 'tcp://127.0.0.1:0' || o.curveSecretKey))
     throw new UsageError('--in-process runs no actors: leave out --actors, --learner-bind and the CURVE flags');
@@ -310,13 +323,16 @@ function poolFlags(o: Record<string, unknown>, c: FinetuneConfig): PoolFlags {
   if (robot && in_process) throw new UsageError('--in-process: on a robot, episodes run in an actor of their own');
   const actors = o.actors === undefined ? (robot ? 1 : DEFAULT_ACTORS) : intArg('--actors', o.actors as string, 0, 256);
   if (!robot && o.margin !== undefined) throw new UsageError('--margin is for a session on a robot (--rosbridge)');
+  if (robot?.workspace_box && actors === 0)
+    process.stderr.write(
+      'vla-finetune: warning: --workspace-box reaches only actors started here; give the actor on the robot host ' +
+        'its own (vla-finetune actor --workspace-box FILE)\n',
+    );
   if (robot && actors > 1)
     throw new UsageError(`--actors ${actors}: one robot, one actor (1, or 0 to start it yourself)`);
   return {
     actors,
-    ...(robot
-      ? { actor_args: ['--rosbridge', robot.rosbridge, ...(o.margin ? ['--margin', o.margin as string] : [])] }
-      : {}),
+    ...(robot ? { actor_args: robotActorArgs(robot, o.margin as string | undefined, runDir) } : {}),
     in_process,
     bind: endpointArg('--learner-bind', o.learnerBind as string) as string,
     wait_s: numArg('--actor-wait', o.actorWait as string, 0.1, 1e6),
@@ -324,6 +340,31 @@ function poolFlags(o: Record<string, unknown>, c: FinetuneConfig): PoolFlags {
     ...(o.curveSecretKey ? { curveSecretKey: o.curveSecretKey as string } : {}),
     ...(o.allowClientKey ? { allowClientKey: o.allowClientKey as string[] } : {}),
   };
+}
+
+/** The robot actor beside the learner: its robot, its box, and every episode recorded in the run folder. */
+function robotActorArgs(link: RobotLink, margin: string | undefined, runDir: string): string[] {
+  return [
+    '--rosbridge',
+    link.rosbridge,
+    '--record',
+    join(runDir, 'episodes'),
+    ...(link.workspace_box ? ['--workspace-box', link.workspace_box] : []),
+    ...(margin ? ['--margin', margin] : []),
+  ];
+}
+
+type RobotLink = NonNullable<FinetuneConfig['robot_link']>;
+
+/** --rosbridge (and --workspace-box, checked against the robot now: nothing starts with a bad one). */
+async function robotLinkArg(o: Record<string, unknown>, robot: string): Promise<RobotLink | undefined> {
+  if (o.rosbridge === undefined) {
+    if (o.workspaceBox !== undefined) throw new UsageError('--workspace-box is for a session on a robot (--rosbridge)');
+    return undefined;
+  }
+  const box = o.workspaceBox as string | undefined;
+  if (box) await readWorkspaceBox(box, await robotDescription(robot, undefined, 50));
+  return { rosbridge: rosbridgeArg(o.rosbridge as string), ...(box ? { workspace_box: resolve(box) } : {}) };
 }
 
 function rosbridgeArg(url: string): string {

@@ -25,12 +25,16 @@ import {
   JOINT_STATE_SCHEMA,
   MCAP_LIBRARY,
   MESSAGE_ENCODING,
+  numberArrayJson,
+  RL_DECISION_SCHEMA,
   SCHEMA_ENCODING,
   type SchemaDef,
   schemaBytes,
   type TickClock,
   TOPIC_ACTION,
   TOPIC_JOINT_STATE,
+  TOPIC_RL_DECISION,
+  timeJson,
 } from './schemas.js';
 import { type CameraChannel, TickEncoder } from './tick-encoder.js';
 
@@ -94,6 +98,18 @@ export interface WriterOptions {
   flush_bytes?: number;
   /** fdatasync after each chunk, so a power cut loses no more than a kill (default true). */
   sync?: boolean;
+  /** Add the /rl/decision channel (a fine-tuning session's residual decisions: writeDecision). */
+  rl_decisions?: boolean;
+}
+
+/** One residual decision, as writeDecision records it (schemas.ts RL_DECISION_SCHEMA). */
+export interface DecisionRecord {
+  tick: number;
+  base_action: ArrayLike<number>;
+  u: ArrayLike<number>;
+  correction: ArrayLike<number>;
+  takeover: boolean;
+  label?: ArrayLike<number>;
 }
 
 /**
@@ -113,6 +129,9 @@ export class EpisodeWriter {
   #ticks: TickEncoder;
   #jointChannel: number;
   #actionChannel: number;
+  #decisionChannel: number | undefined;
+  /** Each recorded tick's log time, by tick index (a decision is stamped with its tick's). */
+  #stamps = new Map<number, bigint>();
   #flushTicks: number;
   #flushBytes: number;
   #sync: boolean;
@@ -139,6 +158,7 @@ export class EpisodeWriter {
       );
     this.#jointChannel = json(TOPIC_JOINT_STATE, JOINT_STATE_SCHEMA);
     this.#actionChannel = json(TOPIC_ACTION, ACTION_SCHEMA);
+    if (opts.rl_decisions) this.#decisionChannel = json(TOPIC_RL_DECISION, RL_DECISION_SCHEMA);
     const cameras = new Map<string, CameraChannel>();
     if (meta.cameras.length > 0) {
       const image = mcap.registerSchema({
@@ -204,6 +224,7 @@ export class EpisodeWriter {
     if (this.#closed) throw new RangeError(`${this.path}: tick ${rec?.tick}: writeTick() after close()`);
     const messages = this.#ticks.encode(rec);
     const stamp = rec.stamp_ns;
+    if (this.#decisionChannel !== undefined) this.#stamps.set(rec.tick, stamp);
     return this.#enqueue(async () => {
       for (const m of messages) {
         const message = { channelId: m.channelId, sequence: rec.tick, logTime: stamp, publishTime: stamp };
@@ -212,6 +233,27 @@ export class EpisodeWriter {
       // chunks end on tick boundaries: a chunk on disk never holds part of a tick
       this.#chunkTicks++;
       if (this.#chunkTicks >= this.#flushTicks || this.#mcap.chunkBytes >= this.#flushBytes) await this.#flush();
+    });
+  }
+
+  /**
+   * Queues a residual decision (the file was opened with rl_decisions), stamped with its tick's log time; a
+   * decision whose tick was not recorded takes the last recorded tick's.
+   */
+  async writeDecision(d: DecisionRecord): Promise<void> {
+    const channelId = this.#decisionChannel;
+    if (channelId === undefined) throw new Error(`${this.path}: writeDecision() needs rl_decisions when opened`);
+    if (this.#closed) throw new RangeError(`${this.path}: decision at tick ${d.tick}: writeDecision() after close()`);
+    const stamp = this.#stamps.get(d.tick) ?? (this.#ticks.ticks > 0 ? this.#ticks.lastStamp : 0n);
+    const names = JSON.stringify(this.meta.action_names);
+    const text =
+      `{"timestamp":${timeJson(stamp)},"tick":${d.tick},"name":${names},` +
+      `"base_action":${numberArrayJson(d.base_action)},"u":${numberArrayJson(d.u)},` +
+      `"correction":${numberArrayJson(d.correction)},"takeover":${d.takeover}` +
+      `${d.label ? `,"label":${numberArrayJson(d.label)}` : ''}}`;
+    const data = new TextEncoder().encode(text);
+    return this.#enqueue(async () => {
+      this.#mcap.addMessage({ channelId, sequence: d.tick, logTime: stamp, publishTime: stamp, data });
     });
   }
 

@@ -4,6 +4,7 @@ export type { RecoveredInfo } from './episode-recovery.js';
 export { recoveredLine } from './episode-recovery.js';
 export type {
   CameraInfo,
+  DecisionRecord,
   EpisodeMeta,
   EpisodeResult,
   RecordedFrame,
@@ -31,4 +32,5 @@ export {
   type TickClock,
   TOPIC_ACTION,
   TOPIC_JOINT_STATE,
+  TOPIC_RL_DECISION,
 } from './schemas.js';

@@ -107,6 +107,30 @@ export const ACTION_SCHEMA: SchemaDef = {
   },
 };
 
+/** A fine-tuning session's residual decisions (vla-finetune on a robot), one message per decision. */
+export const TOPIC_RL_DECISION = '/rl/decision';
+export const RL_DECISION_SCHEMA: SchemaDef = {
+  name: 'vla.ResidualDecision',
+  schema: {
+    title: 'vla.ResidualDecision',
+    description:
+      "A residual decision: from this tick until the next decision each command is the base policy's buffered " +
+      'action plus correction, then the safety filter (the executed command is /action)',
+    type: 'object',
+    properties: {
+      timestamp: { ...time, description: 'Log time of the tick the decision was made in' },
+      tick: { type: 'integer', minimum: 0, description: 'Control tick index' },
+      name: strings('Action dimension names, parallel to the arrays'),
+      base_action: numbers("The base policy's action for this tick"),
+      u: numbers("The residual in [-1, 1] per dimension (the operator's when it took over)"),
+      correction: numbers('Added to the base action: u x the bound per dimension (action units)'),
+      takeover: { type: 'boolean', description: 'The operator held the arm at this decision' },
+      label: numbers("The operator's correction in u's units, where it labels every decision"),
+    },
+    required: ['timestamp', 'tick', 'name', 'base_action', 'u', 'correction', 'takeover'],
+  },
+};
+
 // Format 1 only (kept to document what old files hold): Foxglove's foxglove.CompressedImage JSON schema.
 export const COMPRESSED_IMAGE_SCHEMA: SchemaDef = {
   name: 'foxglove.CompressedImage',

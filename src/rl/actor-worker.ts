@@ -153,6 +153,9 @@ export class ActorWorker {
       .then(() => this.finish(end));
   }
 
+  private readonly setupFailed = (err: unknown): void =>
+    this.stop({ code: 1, message: `setting up failed: ${err instanceof Error ? err.message : String(err)}` });
+
   private refuseWithoutLearner(ms: number): void {
     const timer = setTimeout(() => {
       if (this.setupSeen || this.ended) return;
@@ -229,8 +232,8 @@ export class ActorWorker {
     }
     const msg: LearnerMessage = parsed.msg;
     if (msg.type === 'bye') this.stop({ code: msg.code === 'done' ? 0 : 2, message: `the learner: ${msg.reason}` });
-    else if (msg.type === 'setup') this.setups = this.setups.then(() => this.onSetup(msg));
-    else this.setups = this.setups.then(() => this.onJob(msg, parsed.rest));
+    else if (msg.type === 'setup') this.setups = this.setups.then(() => this.onSetup(msg)).catch(this.setupFailed);
+    else this.setups = this.setups.then(() => this.onJob(msg, parsed.rest)).catch(this.setupFailed);
   }
 
   private async onSetup(msg: SetupMessage): Promise<void> {
@@ -294,6 +297,7 @@ export class ActorWorker {
         const { job, layers } = next;
         const ep = await ready.runner.episode(job, layers, job.bound);
         if (this.opts.robot) this.opts.log(episodeLine(ep, job.explore_seed === null));
+        if (this.ended) break; // stopped during the episode: its result is not sent
         const { inputs, u, labels, ...fields } = ep;
         this.counters.episodes++;
         this.send([
@@ -302,6 +306,9 @@ export class ActorWorker {
           f32Frame(u),
           ...(labels ? [f32Frame(labels)] : []),
         ]);
+        // a robot that faulted (a protective stop, a lost link) does not start the next episode by itself
+        if (this.opts.robot && ep.fault)
+          return this.stop({ code: 1, message: `a fault stopped the robot: ${ep.fault}; --resume continues the run` });
       }
     } catch (err) {
       this.stop({ code: 1, message: `an episode failed: ${(err as Error).message}` });

@@ -81,7 +81,13 @@ export const finetuneConfigSchema = z.object({
    * Where episodes run: absent, the embedded sim; `rosbridge`, a UR through rosbridge in real time (the simulated
    * endpoint for now), from one actor on the robot host. --resume may point it at another URL.
    */
-  robot_link: z.object({ rosbridge: z.string() }).optional(),
+  robot_link: z
+    .object({
+      rosbridge: z.string(),
+      /** A joint-space box file (vla-finetune --workspace-box), applied by the robot actor's safety filter. */
+      workspace_box: z.string().optional(),
+    })
+    .optional(),
   train_seed_limit: count,
   /** The virtual clock charges every inference this latency (fixed, so episodes repeat exactly). */
   latency_ms: z.number().nonnegative(),

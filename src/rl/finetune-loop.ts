@@ -11,7 +11,7 @@ import type { FinetuneConfig } from './finetune-config.js';
 import { captureLearner, restoreLearner } from './learner-state.js';
 import { ReplayBuffer } from './replay-buffer.js';
 import type { ActorWeights, EpisodeJob, RolloutPool } from './rollout-pool.js';
-import { checkpointDir, loadRunState, markBest, type RunState, saveRunState } from './run-state.js';
+import { checkpointDir, checkpointExists, loadRunState, markBest, type RunState, saveRunState } from './run-state.js';
 import { type SacConfig, SacLearner, type UpdateMetrics } from './sac-learner.js';
 import type { RolloutEpisode } from './sim-rollouts.js';
 import { addEpisode } from './transitions.js';
@@ -194,9 +194,12 @@ export async function runRounds(ctx: FinetuneContext, start: RunState): Promise<
       } catch (err) {
         // Ctrl-C on a robot ends the episode in progress at once (its actor holds): the round is lost, not the run
         if (!ctx.hooks.stopRequested?.()) throw err;
-        s = { ...s, learner: captureLearner(learner), ...buffers() };
-        await saveRunState(ctx.runDir, s);
-        await ctx.hooks.checkpointed?.(s.round, false);
+        // nothing was learnt since round s.round's checkpoint, if it has one: it is kept as it is
+        if (!(await checkpointExists(ctx.runDir, s.round))) {
+          s = { ...s, learner: captureLearner(learner), ...buffers() };
+          await saveRunState(ctx.runDir, s);
+          await ctx.hooks.checkpointed?.(s.round, false);
+        }
         return {
           reason: 'interrupted',
           message: `interrupted in round ${s.round + 1}; resumes after round ${s.round}`,

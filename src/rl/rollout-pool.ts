@@ -34,7 +34,7 @@ export interface RolloutPool {
 export type ActorSetup = Omit<RolloutSetup, 'actor'> & { actor_sizes: number[] };
 
 /**
- * What runs an actor's episodes: the embedded sim (SimRunner) or a robot (robot/robot-rollouts.ts). Each episode
+ * What runs an actor's episodes: the embedded sim (SimRunner) or a robot (robot/robot-runner.ts). Each episode
  * gets the weights and trust region its job was sent with; they change only between episodes.
  */
 export interface EpisodeRunner {

@@ -3,7 +3,7 @@
 // holds the learner (networks, targets, optimiser moments, temperature, its random stream), the weights of the
 // round that was in flight, both replay buffers, the counters and the collapse history: resuming from it
 // continues the run exactly.
-import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CheckpointError, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import type { LearnerState } from './learner-state.js';
@@ -42,6 +42,14 @@ const BEST = 'best.json';
 
 export function checkpointDir(runDir: string, round: number): string {
   return join(runDir, CHECKPOINTS, `round-${String(round).padStart(6, '0')}`);
+}
+
+/** Whether round `round` has a checkpoint folder (read or not). */
+export function checkpointExists(runDir: string, round: number): Promise<boolean> {
+  return stat(checkpointDir(runDir, round)).then(
+    () => true,
+    () => false,
+  );
 }
 
 export async function saveRunState(runDir: string, s: RunState): Promise<string> {

@@ -8,6 +8,7 @@ import type { MissedTicksReport } from '../telemetry/stall-classifier.js';
 import type { BlendMode, BufferStats } from './action-buffer.js';
 import type { FaultReport } from './control/fault-stretch.js';
 import type { CommandSource, ControlCounters } from './control/ticker.js';
+import type { JointBox } from './safety.js';
 import type { LatencyEstimator } from './timing/latency-estimator.js';
 
 export interface RuntimeOptions {
@@ -18,6 +19,8 @@ export interface RuntimeOptions {
   margin_ticks: number;
   /** Per-tick step cap on top of the velocity limits (rad); default: the robot profile's. */
   max_step_rad?: number;
+  /** A workspace box in joint space inside the profile's limits (safety.ts), e.g. a fine-tuning session's. */
+  joint_box?: JointBox;
   /** Latency assumed before the first inference has been measured (ms). */
   latency_prior_ms?: number;
   /** A joint state older than this holds the robot (ms). Default 100. */
@@ -40,7 +43,9 @@ export interface RuntimeOptions {
  * A residual the control thread builds from a module named by URL: the module's `createControlResidual(desc,
  * init, port, features)` returns the ResidualCorrection the tick runs. The fine-tuner's exploring actor is one
  * (src/rl/robot/control-actor.ts); the runtime knows only this contract, so it does not depend on the learner.
- * `port` is the plug-in's own channel to the main thread (weights between episodes, decisions after them).
+ * `port` is the plug-in's own channel to the main thread (weights between episodes, decisions after them); it is
+ * served while the thread sleeps between ticks, so only drivers whose loop yields take a plug-in (UR, ALOHA; not
+ * the embedded sim's blocking loop, which is refused).
  */
 export interface ResidualPlugin {
   module: string;

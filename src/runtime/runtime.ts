@@ -48,6 +48,7 @@ export async function startRealtime(
     stale_state_ms: opts.stale_state_ms ?? DEFAULT_STALE_STATE_MS,
     fault_timeout_ms: opts.fault_timeout_ms ?? DEFAULT_FAULT_TIMEOUT_MS,
     max_step_rad: opts.max_step_rad,
+    joint_box: opts.joint_box,
     spin_ms: opts.spin_ms,
     residual: opts.residual,
     residual_plugin: opts.residual_plugin,
@@ -89,6 +90,7 @@ export function startVirtual(
     stale_state_ms: opts.stale_state_ms ?? DEFAULT_STALE_STATE_MS,
     fault_timeout_ms: opts.fault_timeout_ms ?? DEFAULT_FAULT_TIMEOUT_MS,
     max_step_rad: opts.max_step_rad,
+    joint_box: opts.joint_box,
     residual:
       opts.residual_correction ??
       (opts.residual ? frozenResidual(sim.description, opts.residual, features) : undefined),

@@ -1,7 +1,8 @@
 // Safety, in one place for every driver: a command never leaves the runtime without passing here.
 //  - a chunk with any NaN or infinite value is rejected whole (no "mostly fine" chunks);
-//  - every joint command is clamped to the joint's position limits, and moves at most one step per
-//    tick from the previous command (the velocity limit times the tick, or a tighter configured step);
+//  - every joint command is clamped to the joint's position limits (and a workspace box inside them), and moves
+//    at most one step per tick from the previous command (the velocity limit times the tick, or a tighter
+//    configured step);
 //  - grippers are clamped to 0 (closed) .. 1 (open);
 //  - a command with any NaN or infinite value (a residual gone wrong, a bug upstream) is not sent at all:
 //    the previous command is kept, so the robot holds (comparisons with NaN are false, so without this check
@@ -25,6 +26,29 @@ export interface SafetyLimits {
 export interface SafetyOptions {
   /** Per-tick step cap (rad) on top of velocity limit x tick (e.g. LeRobot's 5 degrees); default: the profile's. */
   max_step_rad?: number;
+  /** A workspace box in joint space, tighter than the profile's limits: joint name -> [lo, hi] (rad). */
+  joint_box?: JointBox;
+}
+
+/** A workspace box in joint space: for the joints named, [lo, hi] in rad (the others keep their limits). */
+export type JointBox = Readonly<Record<string, readonly [number, number]>>;
+
+/**
+ * Why `box` cannot be used on this robot, or null: an unknown joint, lo not below hi, a range outside the joint's
+ * limits, or a home pose outside the box (the robot would be pulled into it by motion no policy asked for).
+ */
+export function jointBoxProblem(desc: RobotDescription, box: JointBox): string | null {
+  for (const [name, range] of Object.entries(box)) {
+    const j = desc.joint_names.indexOf(name);
+    if (j < 0) return `joint box: ${desc.robot} has no joint '${name}' (it has ${desc.joint_names.join(', ')})`;
+    const [lo, hi] = range;
+    if (!(Number.isFinite(lo) && Number.isFinite(hi) && lo < hi)) return `joint box: ${name}: [${lo}, ${hi}] is empty`;
+    const [min, max] = desc.position_limits_rad[j];
+    if (hi <= min || lo >= max) return `joint box: ${name}: [${lo}, ${hi}] lies outside its limits [${min}, ${max}]`;
+    const home = desc.home_rad[j];
+    if (home < lo || home > hi) return `joint box: ${name}: the home pose (${home} rad) is outside [${lo}, ${hi}]`;
+  }
+  return null;
 }
 
 export function safetyLimits(desc: RobotDescription, opts: SafetyOptions = {}): SafetyLimits {
@@ -40,8 +64,9 @@ export function safetyLimits(desc: RobotDescription, opts: SafetyOptions = {}): 
   desc.action_names.forEach((name, i) => {
     const j = desc.joint_names.indexOf(name);
     if (j >= 0) {
-      limits.min[i] = desc.position_limits_rad[j][0];
-      limits.max[i] = desc.position_limits_rad[j][1];
+      const box = opts.joint_box?.[name];
+      limits.min[i] = Math.max(desc.position_limits_rad[j][0], box?.[0] ?? -Infinity);
+      limits.max[i] = Math.min(desc.position_limits_rad[j][1], box?.[1] ?? Infinity);
       limits.max_step[i] = Math.min(
         desc.velocity_limits_rad_s[j] * dt,
         opts.max_step_rad ?? desc.max_step_rad ?? Infinity,

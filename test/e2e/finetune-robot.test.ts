@@ -1,16 +1,21 @@
 // vla-finetune on a UR through rosbridge, end to end against the simulated endpoint in real time: the learner in
 // one process, the robot actor in another (its control thread runs the exploring residual and the scripted
-// operator), talking the fine-tuner's ZeroMQ protocol. A short session completes and resumes; Ctrl-C holds the
-// robot mid-episode and leaves a resumable checkpoint; an actor with no learner exits 2 before anything moves; a
-// learner killed mid-session and restarted with --resume finds its actor again.
+// operator), talking the fine-tuner's ZeroMQ protocol. A short session completes, records every episode and
+// resumes; Ctrl-C holds the robot mid-episode and leaves a resumable checkpoint; an actor with no learner exits 2
+// before anything moves; a learner killed mid-session and restarted with --resume finds its actor again.
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, open, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
+import { McapIndexedReader } from '@mcap/core';
 import { UrEndpoint } from '../../sim/rosbridge/ur-endpoint.js';
+import { DECOMPRESS_HANDLERS } from '../../src/recording/chunk-compression.js';
+import { readEpisode } from '../../src/recording/episode-reader.js';
+import { FileReadable } from '../../src/recording/file-io.js';
+import { TOPIC_RL_DECISION } from '../../src/recording/index.js';
 import { type VlaRunChild, vlaRunChild } from './vla-run-child.js';
 
 const BIN = resolve(import.meta.dirname, '../../../bin/vla-finetune.js');
@@ -59,6 +64,32 @@ const session = (run: string, ...more: string[]) => [
   ...more,
 ];
 
+const episodeFiles = (run: string) => {
+  const at = join(dir, run, 'episodes');
+  return existsSync(at)
+    ? readdirSync(at)
+        .filter((f) => /^episode-\d{6}-seed\d+\.mcap$/.test(f))
+        .map((f) => join(at, f))
+    : [];
+};
+
+/** The /rl/decision messages of a recorded episode. */
+async function decisionsIn(path: string): Promise<{ tick: number; takeover: boolean }[]> {
+  const fh = await open(path, 'r');
+  try {
+    const r = await McapIndexedReader.Initialize({
+      readable: new FileReadable(fh, BigInt((await fh.stat()).size)),
+      decompressHandlers: DECOMPRESS_HANDLERS,
+    });
+    const out: { tick: number; takeover: boolean }[] = [];
+    for await (const m of r.readMessages({ topics: [TOPIC_RL_DECISION] }))
+      out.push(JSON.parse(new TextDecoder().decode(m.data)));
+    return out;
+  } finally {
+    await fh.close();
+  }
+}
+
 const checkpoints = (run: string) => {
   const at = join(dir, run, 'checkpoints');
   return existsSync(at) ? readdirSync(at).sort() : [];
@@ -73,20 +104,40 @@ test('a short session on the simulated UR: figures, a checkpoint and a residual;
   assert.equal(s.rounds, 2);
   assert.equal(s.episodes, 4, 'no base-only or evaluation episodes on a robot unless asked');
   assert.equal(s.train.episodes, 4);
-  assert.ok(s.train.success_last50 >= 0 && s.train.success_last50 <= 1);
   // the base strays more than 3 degrees from the expert's plan within an episode: the operator steps in
   assert.ok(s.train.intervention_rate > 0 && s.train.intervention_rate < 1, JSON.stringify(s.train));
   assert.ok(s.env_ticks > 4 * 50, `${s.env_ticks} ticks in 4 real-time episodes`);
   assert.ok(s.updates > 0);
-  assert.deepEqual(checkpoints('short'), ['round-000001', 'round-000002']);
+  assert.deepEqual(checkpoints('short'), ['round-000000', 'round-000001', 'round-000002']);
   assert.ok(existsSync(join(dir, 'short', 'residual.onnx')));
   assert.ok(ep.cell.commands_received > s.env_ticks / 2, 'the commands went to the UR over rosbridge');
+  // every episode recorded: its ticks, and each residual decision with the operator's takeovers
+  const files = episodeFiles('short');
+  assert.equal(files.length, 4, files.join(', '));
+  let decisions = 0;
+  let takeovers = 0;
+  let ticks = 0;
+  for (const f of files) {
+    const d = await decisionsIn(f);
+    decisions += d.length;
+    takeovers += d.filter((x) => x.takeover).length;
+    ticks += (await readEpisode(f)).ticks;
+  }
+  // every tick with a command is recorded (a tick that wrote nothing, in a hold, is not)
+  assert.ok(ticks <= s.env_ticks && ticks >= 0.95 * s.env_ticks, `${ticks} ticks recorded of ${s.env_ticks}`);
+  // a decision every 5 ticks (re-evaluated at once after a hold)
+  assert.ok(decisions >= Math.floor(ticks / 5) && decisions <= ticks, `${decisions} decisions in ${ticks} ticks`);
+  assert.ok(
+    Math.abs(takeovers / decisions - s.train.intervention_rate) < 0.05,
+    `${takeovers}/${decisions} takeovers recorded`,
+  );
 
   const again = await finetune('--resume', join(dir, 'short'), '--episodes', '2', '--margin', MARGIN, '--json').done;
   assert.equal(again.code, 0, again.stderr);
   const t = JSON.parse(again.stdout);
   assert.equal(t.rounds, 3, 'the round count continues');
   assert.equal(t.episodes, 6);
+  assert.equal(episodeFiles('short').length, 6, 'a resumed session numbers its files on');
 });
 
 test('Ctrl-C mid-episode: the robot holds at once, exit 130, a checkpoint to resume from', async () => {
@@ -134,8 +185,9 @@ test('the learner killed mid-session and restarted with --resume: the robot acto
   const learner = `tcp://127.0.0.1:${port}`;
   const actor = finetune('actor', '--learner', learner, '--rosbridge', ep.url, '--margin', MARGIN);
   const first = finetune(...session('restart', '--episodes', '8', '--actors', '0', '--learner-bind', learner));
-  for (let i = 0; i < 600 && checkpoints('restart').length === 0; i++) await new Promise((r) => setTimeout(r, 100));
-  assert.deepEqual(checkpoints('restart'), ['round-000001'], 'the first round was checkpointed');
+  for (let i = 0; i < 600 && !checkpoints('restart').includes('round-000001'); i++)
+    await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(checkpoints('restart'), ['round-000000', 'round-000001'], 'the first round was checkpointed');
   process.kill(first.pid, 'SIGKILL');
   assert.equal((await first.done).code, null);
   await actor.stderrMatch(/lost the learner/);

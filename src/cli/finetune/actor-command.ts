@@ -45,6 +45,10 @@ export interface ActorFlags {
   margin?: string;
   /** With --rosbridge: seconds to wait for a learner's setup before exit 2. */
   learnerWait?: string;
+  /** With --rosbridge: a folder for every episode's MCAP file. */
+  record?: string;
+  /** With --rosbridge: a joint-space box file the safety filter clamps every command to. */
+  workspaceBox?: string;
   base?: string;
   name?: string;
   curveServerKey?: string;
@@ -85,14 +89,24 @@ export async function actorCommand(o: ActorFlags): Promise<void> {
 /** With --rosbridge: the robot's runner, and a bounded wait for the learner (nothing moves before it answers). */
 function robotActor(o: ActorFlags): Pick<ActorWorkerOptions, 'runner' | 'robot'> {
   if (!o.rosbridge) {
-    if (o.margin !== undefined || o.learnerWait !== undefined)
-      throw new UsageError('--margin and --learner-wait are for a robot actor (--rosbridge)');
+    if ([o.margin, o.learnerWait, o.record, o.workspaceBox].some((x) => x !== undefined))
+      throw new UsageError(
+        '--margin, --learner-wait, --record and --workspace-box are for a robot actor (--rosbridge)',
+      );
     return {};
   }
   const margin_ticks = intArg('--margin', o.margin ?? '2', 0, 1000);
   const wait_s = numArg('--learner-wait', o.learnerWait ?? '30', 0.1, 1e6);
   return {
-    runner: rosRunner(o.rosbridge, { margin_ticks }, createLogger({ name: 'vla-finetune actor' })),
+    runner: rosRunner(
+      o.rosbridge,
+      {
+        margin_ticks,
+        ...(o.record ? { record: o.record } : {}),
+        ...(o.workspaceBox ? { workspace_box: o.workspaceBox } : {}),
+      },
+      createLogger({ name: 'vla-finetune actor' }),
+    ),
     robot: { learner_wait_ms: wait_s * 1000 },
   };
 }

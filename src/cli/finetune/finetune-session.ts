@@ -7,7 +7,7 @@ import type { FinetuneConfig } from '../../rl/finetune-config.js';
 import { actorSizes, type FinetuneContext, type FinetuneEnd, initialState, runRounds } from '../../rl/finetune-loop.js';
 import type { OperatorSettings } from '../../rl/operator/scripted-operator.js';
 import type { ActorSetup } from '../../rl/rollout-pool.js';
-import { latestRunState, type RunState, readBest } from '../../rl/run-state.js';
+import { latestRunState, type RunState, readBest, saveRunState } from '../../rl/run-state.js';
 import type { RobotDescription } from '../../robot/index.js';
 import { progress } from '../../telemetry/progress.js';
 import { tfWasm } from '../../train/tf-backend.js';
@@ -65,8 +65,11 @@ export async function runSession(a: SessionArgs): Promise<FinetuneEnd> {
   let stop = false;
   const onSignal = () => {
     stop = true;
-    // on a robot the episode in progress ends now, held; in the sim the round finishes (it moves nothing)
-    if (c.robot_link) interruptActors();
+    // on a robot the episode in progress ends now, held: local actors get the signal, actors that joined from
+    // elsewhere the learner's bye; in the sim the round finishes (it moves nothing)
+    if (!c.robot_link) return;
+    interruptActors();
+    void pool.close();
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -99,6 +102,8 @@ export async function runSession(a: SessionArgs): Promise<FinetuneEnd> {
   };
   try {
     const start: RunState = resumed ?? (await initialState(ctx));
+    // a run that stops before its first round (a robot that refuses the setup) can still be resumed
+    if (!resumed) await saveRunState(a.runDir, start);
     const end = await runRounds(ctx, start);
     bar.end();
     await log.dashboard(c, desc.action_names);

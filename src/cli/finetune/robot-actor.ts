@@ -3,19 +3,63 @@
 // far end must be the simulated endpoint (`vla-sim serve`): episodes are reset and judged by it and the scripted
 // operator reads its task state. A real cell needs a person at the keyboard to reset and judge, which this
 // release does not have yet; it is refused before anything moves.
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import { createTask, taskTickLimit } from '../../../sim/tasks/index.js';
 import type { CheckedSetup, RunnerFactory } from '../../rl/actor-worker.js';
 import type { ControlActorInit } from '../../rl/robot/actor-channel.js';
-import { RobotRunner } from '../../rl/robot/robot-runner.js';
+import { type EpisodeRecording, RobotRunner } from '../../rl/robot/robot-runner.js';
 import type { EpisodeRunner } from '../../rl/rollout-pool.js';
+import type { JointBox } from '../../runtime/safety.js';
 import type { Logger } from '../../telemetry/log.js';
+import { UsageError } from '../common.js';
+import { checkRecordTarget, openRecorder, type RecordingPlan } from '../run/recorder.js';
 import { startRosRun } from '../run/ros-runner.js';
+import { readWorkspaceBox } from './workspace-box.js';
+
+/**
+ * Every episode to its own MCAP file in `dir`, episode-NNNNNN-seedS.mcap, numbered on from the files there (a
+ * resumed session adds to them; training seeds repeat, so the seed alone would overwrite).
+ */
+async function episodeFiles(dir: string, c: CheckedSetup): Promise<(seed: number) => Promise<EpisodeRecording>> {
+  const existing = await readdir(dir).catch(() => [] as string[]);
+  let n = Math.max(0, ...existing.map((f) => Number(/^episode-(\d+)-seed\d+\.mcap$/.exec(f)?.[1] ?? 0)));
+  // one plan for the session: only its first file's problems are the user's to fix (exit 2, before any motion);
+  // a later one (a full disk) stops the recording, never the robot (recorder.ts)
+  const plan: RecordingPlan = {
+    target: dir,
+    many: false,
+    robot: c.description,
+    task: c.task,
+    policy: c.base_path,
+    cameras: [],
+    camera_size: 0,
+    driver: 'ur',
+    rl_decisions: true,
+  };
+  const fileOf = (i: number, seed: number) => join(dir, `episode-${String(i).padStart(6, '0')}-seed${seed}.mcap`);
+  await checkRecordTarget({ ...plan, target: fileOf(n + 1, 0) }, 0);
+  return async (seed) => {
+    plan.target = fileOf(++n, seed);
+    const rec = await openRecorder(plan, seed);
+    return { tick: rec.tick, close: (r, decisions) => rec.close(r, decisions) };
+  };
+}
 
 const CONTROL_ACTOR = new URL('../../rl/robot/control-actor.js', import.meta.url).href;
 
-/** Episodes on the UR at `url` (rosbridge); `margin_ticks` as vla-run --margin; `log` gets the runtime's lines. */
-export function rosRunner(url: string, o: { margin_ticks: number }, log: Logger): RunnerFactory {
+export interface RobotActorOptions {
+  /** As vla-run --margin. */
+  margin_ticks: number;
+  /** A folder for every episode's MCAP file (ticks and the residual's decisions); none: not recorded. */
+  record?: string;
+  /** A joint-space box file (workspace-box.ts) the safety filter clamps every command to. */
+  workspace_box?: string;
+}
+
+/** Episodes on the UR at `url` (rosbridge); `log` gets the runtime's lines. */
+export function rosRunner(url: string, o: RobotActorOptions, log: Logger): RunnerFactory {
   return async (c: CheckedSetup): Promise<EpisodeRunner | string> => {
     const max_ticks = taskTickLimit(createTask(c.task), c.description.control_hz);
     const { port1, port2 } = new MessageChannel();
@@ -26,6 +70,13 @@ export function rosRunner(url: string, o: { margin_ticks: number }, log: Logger)
       max_decisions: 2 * Math.ceil(max_ticks / c.manifest.every_ticks) + 16,
       ...(c.operator ? { operator: { settings: c.operator, robot: c.description.robot, task: c.task } } : {}),
     };
+    let joint_box: JointBox | undefined;
+    try {
+      joint_box = o.workspace_box ? await readWorkspaceBox(o.workspace_box, c.description) : undefined;
+    } catch (err) {
+      port1.close();
+      return (err as Error).message;
+    }
     let run: Awaited<ReturnType<typeof startRosRun>>;
     try {
       run = await startRosRun({
@@ -41,16 +92,22 @@ export function rosRunner(url: string, o: { margin_ticks: number }, log: Logger)
           injected: { base_ms: 0, jitter_ms: 0 },
           seed: c.seed,
           residual_plugin: { module: CONTROL_ACTOR, init, port: port2 },
+          ...(joint_box ? { joint_box } : {}),
         },
         log,
       });
     } catch (err) {
       port1.close();
-      return `cannot start the ${c.description.robot} at ${url}: ${(err as Error).message}`;
+      // refused (unreachable, bad settings, a model that does not fit): the user's to fix; anything else is a fault
+      if (!(err instanceof UsageError)) throw err;
+      return `cannot start the ${c.description.robot} at ${url}: ${err.message}`;
     }
     const close = async () => {
-      await run.engine.stop();
-      await run.policy.close();
+      try {
+        await run.engine.stop();
+      } finally {
+        await run.policy.close();
+      }
     };
     if (!run.sim_endpoint) {
       await close();
@@ -60,12 +117,22 @@ export function rosRunner(url: string, o: { margin_ticks: number }, log: Logger)
         'reset and judge each episode (--operator keyboard), which this release does not have yet; nothing moved'
       );
     }
+    let record: Awaited<ReturnType<typeof episodeFiles>> | undefined;
+    try {
+      record = o.record ? await episodeFiles(o.record, c) : undefined;
+    } catch (err) {
+      await close();
+      port1.close();
+      if (!(err instanceof UsageError)) throw err;
+      return `${err.message}; nothing moved`;
+    }
     return new RobotRunner({
       engine: run.engine,
       port: port1,
       max_ticks,
       ...(run.task_state ? { task_state: run.task_state } : {}),
-      action_dim: c.description.action_names.length,
+      manifest: c.manifest,
+      ...(record ? { record } : {}),
       close,
     });
   };

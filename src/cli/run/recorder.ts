@@ -15,6 +15,7 @@ import { SimEnv } from '../../../sim/sim-env.js';
 import type { TaskName } from '../../../sim/tasks/index.js';
 import { makeFolders } from '../../recording/file-io.js';
 import {
+  type DecisionRecord,
   type EpisodeDriver,
   EpisodeFileError,
   type EpisodeOutcomeName,
@@ -65,6 +66,8 @@ export interface RecordingPlan {
   expert_noise?: number;
   /** Where the one warning about a recording cut short goes (default: a line on stderr). */
   warn?: (message: string) => void;
+  /** Files get the /rl/decision channel (a fine-tuning session's residual decisions, given to close()). */
+  rl_decisions?: boolean;
 }
 
 /** A file a recording wrote: one episode. */
@@ -88,8 +91,11 @@ export interface RecordingStop {
 
 export type EpisodeRecorder = {
   tick: TickRecorder;
-  /** Ends the file with how the episode ended; `end` as runEpisodes says it (else from success and fault). */
-  close(r: EpisodeOutcome & { end?: string }): Promise<string | undefined>;
+  /**
+   * Ends the file with how the episode ended; `end` as runEpisodes says it (else from success and fault).
+   * `decisions`: the episode's residual decisions (a plan with rl_decisions), written after its ticks.
+   */
+  close(r: EpisodeOutcome & { end?: string }, decisions?: readonly DecisionRecord[]): Promise<string | undefined>;
 };
 
 const filesByPlan = new WeakMap<RecordingPlan, RecordedFile[]>();
@@ -163,19 +169,23 @@ export async function openRecorder(p: RecordingPlan, seed: number): Promise<Epis
   if (stopByPlan.has(p)) return NOT_RECORDING;
   let writer: EpisodeWriter;
   try {
-    writer = await EpisodeWriter.open(path, {
-      robot: d.robot,
-      task: p.task,
-      seed,
-      control_hz: d.control_hz,
-      joint_names: [...d.joint_names],
-      gripper_names: [...d.gripper_names],
-      action_names: [...d.action_names],
-      cameras: p.cameras.map((c) => ({ name: c, width: p.camera_size, height: p.camera_size })),
-      policy: p.policy,
-      tick_clock: p.sim ? 'virtual' : 'monotonic',
-      ...(await replayFields(p, seed)),
-    });
+    writer = await EpisodeWriter.open(
+      path,
+      {
+        robot: d.robot,
+        task: p.task,
+        seed,
+        control_hz: d.control_hz,
+        joint_names: [...d.joint_names],
+        gripper_names: [...d.gripper_names],
+        action_names: [...d.action_names],
+        cameras: p.cameras.map((c) => ({ name: c, width: p.camera_size, height: p.camera_size })),
+        policy: p.policy,
+        tick_clock: p.sim ? 'virtual' : 'monotonic',
+        ...(await replayFields(p, seed)),
+      },
+      p.rl_decisions ? { rl_decisions: true } : {},
+    );
   } catch (err) {
     // the first file of a run: a target the user named that cannot be written is bad input (nothing moved yet)
     if (files.length === 0 && err instanceof EpisodeFileError)
@@ -211,10 +221,12 @@ export async function openRecorder(p: RecordingPlan, seed: number): Promise<Epis
   };
   return {
     tick,
-    async close(r) {
+    async close(r, decisions) {
       await frames?.stop();
       const result = recordedResult(r);
       await queue.finish();
+      // after the ticks, whose log times they take; a failed write shows up in close() below
+      for (const d of decisions ?? []) writer.writeDecision(d).catch(() => undefined);
       // after a failed write the writer refuses the rest; close() still releases the file
       const closing = writer.close(result);
       let failure = queue.failed;

@@ -31,6 +31,8 @@ export type ToControlActor =
 export interface CollectedDecisions {
   type: 'decisions';
   steps: number;
+  /** The control tick of each decision. */
+  ticks: Int32Array;
   /** [steps x obs_dim] and [steps x action_dim], row-major. */
   inputs: Float32Array;
   u: Float32Array;

@@ -18,6 +18,7 @@ class DecisionLog {
   readonly inputs: Float32Array;
   readonly u: Float32Array;
   readonly labels: Float32Array | undefined;
+  readonly ticks: Int32Array;
   readonly interventions: number[] = [];
   steps = 0;
   dropped = 0;
@@ -31,10 +32,12 @@ class DecisionLog {
     this.inputs = new Float32Array(capacity * O);
     this.u = new Float32Array(capacity * A);
     this.labels = labelled ? new Float32Array(capacity * A) : undefined;
+    this.ticks = new Int32Array(capacity);
   }
 
-  add(x: Float32Array, u: Float64Array, took: boolean, label: Float64Array | undefined): void {
+  add(k: number, x: Float32Array, u: Float64Array, took: boolean, label: Float64Array | undefined): void {
     if (this.steps >= this.capacity) return void this.dropped++;
+    this.ticks[this.steps] = k;
     if (took) this.interventions.push(this.steps);
     this.inputs.set(x, this.steps * this.O);
     this.u.set(u, this.steps * this.A);
@@ -48,6 +51,7 @@ class DecisionLog {
     const out: CollectedDecisions = {
       type: 'decisions',
       steps: n,
+      ticks: this.ticks.slice(0, n),
       inputs: this.inputs.slice(0, n * this.O),
       u: this.u.slice(0, n * this.A),
       interventions: this.interventions.splice(0),
@@ -92,7 +96,7 @@ export function createControlResidual(
   let watching = false;
   corrector.takeover = (k, state, base, u) =>
     watching && task ? (operator as ScriptedOperator).decide(k, state, base, u) : false;
-  corrector.onEvaluate = (_k, x, u, took) => log.add(x, u, took, watching ? operator?.label : undefined);
+  corrector.onEvaluate = (k, x, u, took) => log.add(k, x, u, took, watching ? operator?.label : undefined);
   const post = (m: FromControlActor, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
   port.on('message', (m: ToControlActor) => {
     try {
@@ -111,7 +115,7 @@ export function createControlResidual(
         post({ type: 'armed' });
       } else if (m.type === 'collect') {
         const d = log.take(watching);
-        const buffers = [d.inputs, d.u, ...(d.labels ? [d.labels] : [])].map((a) => a.buffer as ArrayBuffer);
+        const buffers = [d.ticks, d.inputs, d.u, ...(d.labels ? [d.labels] : [])].map((a) => a.buffer as ArrayBuffer);
         post(d, buffers);
       }
     } catch (err) {

@@ -4,7 +4,10 @@
 // episode runs, the endpoint's task state (simulated endpoints only) is forwarded for the scripted operator.
 import type { MessagePort } from 'node:worker_threads';
 import type { DenseLayer } from '../../policy/residual/dense-stack.js';
+import { inputSize, type ResidualManifest } from '../../policy/residual/residual-manifest.js';
+import type { DecisionRecord } from '../../recording/index.js';
 import type { EpisodeEngine } from '../../runtime/runtime.js';
+import type { EpisodeOutcome, TickRecorder } from '../../runtime/runtime-types.js';
 import type { EpisodeJob, EpisodeRunner } from '../rollout-pool.js';
 import type { RolloutEpisode } from '../sim-rollouts.js';
 import type { CollectedDecisions, FromControlActor, ToControlActor } from './actor-channel.js';
@@ -17,31 +20,84 @@ export interface RobotRunnerParts {
   max_ticks: number | undefined;
   /** The endpoint's task state now (simulated endpoints), forwarded to the scripted operator. */
   task_state?: () => unknown;
-  action_dim: number;
+  /** The residual's manifest: where the base action sits in the inputs, and the bound of u per dimension. */
+  manifest: ResidualManifest;
+  /** Opens the episode's recording (undefined: none); its close() gets the outcome and the decisions. */
+  record?: (seed: number) => Promise<EpisodeRecording | undefined>;
   /** Ends the engine, the policy and the world link. */
   close(): Promise<void>;
+}
+
+/** An episode's recording as the runner uses it (src/cli/run/recorder.ts makes them). */
+export interface EpisodeRecording {
+  tick: TickRecorder;
+  close(r: EpisodeOutcome, decisions: readonly DecisionRecord[]): Promise<string | undefined>;
 }
 
 /** How often the task state is looked at for forwarding (ms): well inside a residual decision (every few ticks). */
 const FORWARD_MS = 5;
 /** The control thread answers arm and collect between two ticks; longer means it is gone. */
 const REPLY_MS = 5000;
+/** How often a stop is repeated while an episode is still being set up (ms). */
+const HOLD_REPEAT_MS = 50;
+
+/** An episode that was not run: the session was stopped first. */
+function stoppedEpisode(seed: number, why: string): RolloutEpisode {
+  const none = new Float32Array(0);
+  return {
+    seed,
+    success: false,
+    truncated: true,
+    ticks: 0,
+    fault: why,
+    steps: 0,
+    inputs: none,
+    u: none,
+    mean_abs_u: [],
+    interventions: [],
+  };
+}
 
 export class RobotRunner implements EpisodeRunner {
+  /** Why the session was stopped (sticky: no episode starts after it); undefined: it was not. */
+  private stopped: string | undefined;
+  private running = false;
+  private holding: NodeJS.Timeout | undefined;
+
   constructor(private readonly p: RobotRunnerParts) {}
 
   async episode(job: EpisodeJob, layers: DenseLayer[], bound: number): Promise<RolloutEpisode> {
+    if (this.stopped) return stoppedEpisode(job.seed, this.stopped);
+    this.running = true;
+    try {
+      return await this.run(job, layers, bound);
+    } finally {
+      this.running = false;
+      clearInterval(this.holding);
+    }
+  }
+
+  private async run(job: EpisodeJob, layers: DenseLayer[], bound: number): Promise<RolloutEpisode> {
     const values = layers.flatMap((l) => [l.w, l.b]);
     await this.ask({ type: 'arm', seed: job.seed, values, bound, explore_seed: job.explore_seed }, 'armed');
+    if (this.stopped) return stoppedEpisode(job.seed, this.stopped);
+    const rec = await this.p.record?.(job.seed);
     const forward = this.forwardTaskState();
-    let out: Awaited<ReturnType<EpisodeEngine['runEpisode']>>;
+    let out: EpisodeOutcome = { seed: job.seed, success: false, ticks: 0, fault: 'the episode did not run' };
+    let d: CollectedDecisions | undefined;
     try {
-      out = await this.p.engine.runEpisode({ seed: job.seed, max_ticks: this.p.max_ticks });
+      out = await this.p.engine.runEpisode({
+        seed: job.seed,
+        max_ticks: this.p.max_ticks,
+        ...(rec ? { recorder: rec.tick } : {}),
+      });
+      clearInterval(forward);
+      d = (await this.ask({ type: 'collect' }, 'decisions')) as CollectedDecisions;
     } finally {
       clearInterval(forward);
+      await rec?.close(out, d ? this.decisionRecords(d) : []);
     }
-    const d = (await this.ask({ type: 'collect' }, 'decisions')) as CollectedDecisions;
-    const A = this.p.action_dim;
+    const A = this.p.manifest.action_names.length;
     const mean_abs_u = Array.from({ length: A }, (_, j) => {
       let sum = 0;
       for (let i = 0; i < d.steps; i++) sum += Math.abs(d.u[i * A + j]);
@@ -51,6 +107,7 @@ export class RobotRunner implements EpisodeRunner {
     return {
       seed: job.seed,
       success: out.success,
+      // as in the sim (sim-rollouts.ts): a fault ends the episode in a terminal state; the actor stops after it
       truncated: !out.success && out.fault === undefined && limit !== undefined && out.ticks >= limit,
       ticks: out.ticks,
       ...(out.fault ? { fault: out.fault } : {}),
@@ -63,8 +120,39 @@ export class RobotRunner implements EpisodeRunner {
     };
   }
 
+  /** The decisions as the recording keeps them: base action, u, the correction it made, takeover, label. */
+  private decisionRecords(d: CollectedDecisions): DecisionRecord[] {
+    const m = this.p.manifest;
+    const A = m.action_names.length;
+    const O = inputSize(m);
+    let at = 0;
+    for (const b of m.inputs) {
+      if (b.block === 'base_action') break;
+      at += b.size;
+    }
+    const taken = new Set(d.interventions);
+    return Array.from({ length: d.steps }, (_, i) => {
+      const u = d.u.subarray(i * A, (i + 1) * A);
+      return {
+        // the recording's tick rows are the state's tick: a decision for command tick k shapes row k - 1
+        tick: d.ticks[i] - 1,
+        base_action: d.inputs.subarray(i * O + at, i * O + at + A),
+        u,
+        correction: Array.from(u, (x, j) => x * m.scale[j]),
+        takeover: taken.has(i),
+        ...(d.labels ? { label: d.labels.subarray(i * A, (i + 1) * A) } : {}),
+      };
+    });
+  }
+
+  /**
+   * The robot holds now and no episode starts after this. A stop that lands while an episode is being set up
+   * (its reset, its start) would be cleared by that start: so it is repeated until the episode has ended.
+   */
   interrupt(why: string): void {
+    this.stopped ??= why;
     this.p.engine.hold(why);
+    if (this.running && !this.holding) this.holding = setInterval(() => this.p.engine.hold(why), HOLD_REPEAT_MS);
   }
 
   close(): Promise<void> {

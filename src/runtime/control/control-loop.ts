@@ -8,10 +8,12 @@
 //    fault, unless the stretch was a few missed reads (fault-stretch.ts).
 //  - A stretch longer than the fault timeout, or a latched fault, ends the episode with the cause.
 // Nothing here allocates per tick.
+
 import { type Driver, type Health, type JointState, newJointState } from '../../../drivers/driver.js';
 import type { ResidualCorrection } from '../../policy/residual/residual-corrector.js';
 import { actionLayout, type RobotDescription } from '../../robot/index.js';
 import type { ActionRing } from '../action-ring.js';
+import type { JointBox } from '../safety.js';
 import { SafetyFilter, safetyLimits } from '../safety.js';
 import { FaultStretches } from './fault-stretch.js';
 import { FreshnessWatch } from './freshness.js';
@@ -29,6 +31,7 @@ export interface ControlLoopOptions {
   fault_timeout_ms: number;
   stale_state_ms: number;
   max_step_rad?: number;
+  joint_box?: JointBox;
   /** Corrects each buffered action before safety (a residual policy); evaluated in this loop's thread. */
   residual?: ResidualCorrection;
 }
@@ -69,7 +72,9 @@ export class ControlLoop {
     opts: ControlLoopOptions,
   ) {
     this.description = driver.description;
-    this.safety = new SafetyFilter(safetyLimits(this.description, { max_step_rad: opts.max_step_rad }));
+    this.safety = new SafetyFilter(
+      safetyLimits(this.description, { max_step_rad: opts.max_step_rad, joint_box: opts.joint_box }),
+    );
     this.ticker = new ControlTicker(ring, this.safety);
     this.freshness = new FreshnessWatch(opts.stale_state_ms);
     // a stretch of missed reads no longer than the stale limit left the actuators on their last goal

@@ -11,7 +11,7 @@ import { ActionRing } from '../action-ring.js';
 import { FaultPlan, RunTicks } from '../fault-injection.js';
 import { ControlLoop } from './control-loop.js';
 import { type BuiltDriver, buildDriver } from './driver-factory.js';
-import { createPacer } from './pacing.js';
+import { createPacer, type PacingKind } from './pacing.js';
 import type { ControlResidualFactory, ControlWorkerData, FromWorker } from './protocol.js';
 import { RealtimeLoop } from './realtime-loop.js';
 import { TickBoard } from './tick-board.js';
@@ -51,7 +51,8 @@ async function main(): Promise<void> {
     fault_timeout_ms: data.fault_timeout_ms,
     stale_state_ms: data.stale_state_ms,
     max_step_rad: data.max_step_rad,
-    residual: await residualOf(desc),
+    joint_box: data.joint_box,
+    residual: await residualOf(desc, built.pacing),
   });
   exitAtInjectedTick(loop);
   post({ type: 'ready', description: desc });
@@ -66,10 +67,12 @@ async function main(): Promise<void> {
 }
 
 /** The residual this thread applies: a trained file, one a plug-in module builds, or none. */
-async function residualOf(desc: RobotDescription): Promise<ResidualCorrection | undefined> {
+async function residualOf(desc: RobotDescription, pacing: PacingKind): Promise<ResidualCorrection | undefined> {
   if (data.residual) return frozenResidual(desc, data.residual, data.ring_features);
   const p = data.residual_plugin;
   if (!p) return undefined;
+  // the plug-in's port is served by this thread's event loop, which a blocking loop never runs
+  if (pacing === 'blocking') throw new Error('a residual plug-in needs a driver whose loop yields (UR, ALOHA)');
   const mod = (await import(p.module)) as { createControlResidual?: ControlResidualFactory };
   if (typeof mod.createControlResidual !== 'function')
     throw new Error(`residual plug-in ${p.module} exports no createControlResidual`);

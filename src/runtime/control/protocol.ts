@@ -1,6 +1,7 @@
 // Messages between the main thread and the control thread, for what happens a few times per episode:
 // its start and end, observations for the policy, statistics. Per-tick traffic does not go here: actions
 // come through the shared action ring and what each tick did goes out on the shared tick board.
+
 import type { MessagePort } from 'node:worker_threads';
 import type { RosSettings } from '../../../calibration/ros-settings.js';
 import type { AlohaSide } from '../../../protocols/aloha/motor-map.js';
@@ -9,6 +10,7 @@ import type { ResidualCorrection, ResidualFigures } from '../../policy/residual/
 import type { RobotDescription } from '../../robot/index.js';
 import type { MissedTicksReport } from '../../telemetry/stall-classifier.js';
 import type { ResidualPlugin } from '../runtime-types.js';
+import type { JointBox } from '../safety.js';
 import type { EpisodeEnd } from './control-loop.js';
 import type { FaultReport } from './fault-stretch.js';
 import type { ControlCounters } from './ticker.js';
@@ -52,6 +54,7 @@ export interface ControlWorkerData {
   ring_features: number;
   board: SharedArrayBuffer;
   max_step_rad?: number;
+  joint_box?: JointBox;
   stale_state_ms: number;
   fault_timeout_ms: number;
   /** The loop waits until this long before a tick is due, then spins (ms). */

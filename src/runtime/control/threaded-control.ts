@@ -1,6 +1,7 @@
 // The main thread's handle on the real-time control loop in its own worker thread: starts it with its
 // driver, starts and ends episodes, asks for observations, and reads every tick from the shared tick
 // board. Every wait is bounded by the worker: if it fails or exits, whoever waits is told why.
+
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { DriverSetupError } from '../../../drivers/driver.js';
 import type { ResidualFile } from '../../policy/residual/frozen-residual.js';
@@ -8,6 +9,7 @@ import type { RobotDescription } from '../../robot/index.js';
 import { reportThreadHeap } from '../../telemetry/thread-heaps.js';
 import { ActionRing, DEFAULT_RING_TICKS } from '../action-ring.js';
 import type { ResidualPlugin } from '../runtime-types.js';
+import type { JointBox } from '../safety.js';
 import type { EpisodeEnd } from './control-loop.js';
 import type { ControlPort } from './port.js';
 import type {
@@ -24,6 +26,7 @@ export interface ThreadedControlOptions {
   stale_state_ms: number;
   fault_timeout_ms: number;
   max_step_rad?: number;
+  joint_box?: JointBox;
   /** Spin (rather than sleep) for the last part of each period (ms). Default 1.5. */
   spin_ms?: number;
   /** A trained residual for the control thread to apply (frozen-residual.ts). */
@@ -88,6 +91,7 @@ export class ThreadedControl implements ControlPort {
       board: board.buffer,
       port: port2,
       max_step_rad: opts.max_step_rad,
+      joint_box: opts.joint_box,
       stale_state_ms: opts.stale_state_ms,
       fault_timeout_ms: opts.fault_timeout_ms,
       spin_ms: opts.spin_ms ?? 1.5,
