@@ -18,6 +18,7 @@ import { FileReadable } from '../src/recording/file-io.js';
 import { TOPIC_RL_DECISION } from '../src/recording/index.js';
 import type { CollectedDecisions, FromControlActor, ToControlActor } from '../src/rl/robot/actor-channel.js';
 import { createControlResidual } from '../src/rl/robot/control-actor.js';
+import { KeyboardOperator } from '../src/rl/robot/keyboard-operator.js';
 import { loadRobot } from '../src/robot/index.js';
 import { META, tickRecord, tmp } from './fixtures/recording.js';
 
@@ -191,4 +192,36 @@ test('recordings: an /rl/decision message per decision, stamped with its tick; t
     await fh.close();
   }
   assert.equal((await readEpisode(path)).ticks, 6, 'the episode reader is not put off by the extra topic');
+});
+
+test('the keyboard operator: Enter starts, the first judgement counts, q or a stop ends the wait', async () => {
+  const listeners: ((k: string) => void)[] = [];
+  const press = (k: string) => {
+    for (const l of listeners) l(k);
+  };
+  const said: string[] = [];
+  const op = new KeyboardOperator({ onKey: (l) => void listeners.push(l) }, (line) => said.push(line));
+  const first = op.ready(7);
+  press('s'); // not an episode yet: ignored
+  press('\r');
+  assert.equal(await first, true);
+  assert.match(said[0], /seed 7.*press Enter/);
+  const got: string[] = [];
+  op.watch((j) => got.push(j));
+  press('x');
+  press('f');
+  press('s'); // judged already
+  assert.deepEqual(got, ['failure']);
+  assert.equal(op.finish(), 'failure');
+  const second = op.ready(8);
+  press('Q');
+  assert.equal(await second, false, 'q at the prompt stops the session');
+  assert.equal(await op.ready(9), false, 'and it stays stopped');
+  const other = new KeyboardOperator({ onKey: () => {} }, () => {});
+  const waiting = other.ready(1);
+  other.stop();
+  assert.equal(await waiting, false, 'Ctrl-C ends a wait for Enter');
+  const third = new KeyboardOperator({ onKey: (l) => void listeners.push(l) }, () => {});
+  await Promise.all([third.ready(1), Promise.resolve().then(() => press('\n'))]);
+  assert.equal(third.finish(), undefined, 'nobody judged it');
 });

@@ -40,7 +40,8 @@ const program = new Command('vla-finetune')
   .option('--sim', 'in the embedded MuJoCo sim, on the virtual clock')
   .option(
     '--rosbridge <url>',
-    'on a UR through rosbridge in real time, ws://HOST:PORT (for now the simulated endpoint, vla-sim serve)',
+    'on a UR through rosbridge in real time, ws://HOST:PORT: the simulated cell (vla-sim serve), or a real one ' +
+      'with --operator keyboard',
   )
   .option('--base <model.onnx>', 'the frozen base policy (default: models/<robot>-<task>.onnx)')
   .option('--run <name>', 'run name: letters, digits, . _ - (the folder under --runs-dir)')
@@ -78,7 +79,8 @@ const program = new Command('vla-finetune')
   .option('--latency-ms <ms>', 'latency the virtual clock charges each base inference', String(d.latency_ms))
   .option(
     '--operator <who>',
-    "none | scripted: the sim's expert takes the arm over when it strays (HIL-SERL's human; training episodes only)",
+    "none | scripted: the sim's expert takes the arm over when it strays (HIL-SERL's human; training episodes " +
+      'only) | keyboard (with --rosbridge): a person starts and judges each episode with keys',
     'none',
   )
   .option(
@@ -155,10 +157,11 @@ Episodes run in --actors processes next to the learner; actors on other machines
   vla-finetune --robot ur5e --sim --run pp-2 --actors 0 --learner-bind tcp://0.0.0.0:5560   (the learner)
   vla-finetune actor --learner tcp://LEARNER-HOST:5560                                       (each actor)
 
-On a UR through rosbridge (for now the simulated endpoint, vla-sim serve), in real time: one actor beside the
-learner drives it; no base-only or evaluation episodes unless asked, a checkpoint every round; Ctrl-C holds the
-robot at once:
+On a UR through rosbridge in real time: one actor beside the learner drives it; no base-only or evaluation
+episodes unless asked, a checkpoint every round, every episode recorded; Ctrl-C holds the robot at once:
   vla-finetune --robot ur5e --rosbridge ws://127.0.0.1:9090 --run ur-1 --operator scripted --episodes 40
+  vla-finetune --robot ur5e --rosbridge ws://ur-host:9090 --run ur-2 --operator keyboard --workspace-box box.json
+With --operator keyboard you start each episode with Enter and judge it: s success, f failure, p pause, q stop.
 
 Exit codes: 0 done (budget reached), 1 stopped by the collapse guard or a fault, 2 bad usage or input, 130 Ctrl-C
 (a checkpoint is written first).`,
@@ -257,7 +260,7 @@ async function fresh(o: Record<string, unknown>): Promise<{ config: FinetuneConf
     ...(robot_link ? { robot_link } : {}),
     collapse: { ...d.collapse, max_collapses: intArg('--max-collapses', o.maxCollapses as string, 0, 100) },
     operator: {
-      kind: choice('--operator', o.operator as string, ['none', 'scripted'] as const),
+      kind: operatorKind(o.operator as string, robot_link !== undefined),
       takeover_rad: (numArg('--takeover-deg', o.takeoverDeg as string, 0.01, 180) * Math.PI) / 180,
       takeover_decisions: intArg('--takeover-decisions', o.takeoverDecisions as string, 1, 100_000),
       label_all: choice('--operator-labels', o.operatorLabels as string, ['takeovers', 'all'] as const) === 'all',
@@ -298,6 +301,7 @@ program
     'with --rosbridge: no setup from a learner this long: exit 2, nothing moved (default 30)',
   )
   .option('--record <dir>', 'with --rosbridge: every episode to an MCAP file in this folder (ticks and decisions)')
+  .option('--keyboard', 'with --rosbridge: a person starts (Enter) and judges (s, f, p, q) each episode here')
   .option('--workspace-box <file>', 'with --rosbridge: a joint-space box the safety filter clamps every command to')
   .option('--name <name>', "this actor's name in the learner's log (default actor-PID)")
   .option('--curve-server-key <file>', 'with a CURVE learner: its public key (NAME.key)')
@@ -332,7 +336,14 @@ function poolFlags(o: Record<string, unknown>, c: FinetuneConfig, runDir: string
     throw new UsageError(`--actors ${actors}: one robot, one actor (1, or 0 to start it yourself)`);
   return {
     actors,
-    ...(robot ? { actor_args: robotActorArgs(robot, o.margin as string | undefined, runDir) } : {}),
+    ...(robot
+      ? {
+          actor_args: [
+            ...robotActorArgs(robot, o.margin as string | undefined, runDir),
+            ...(c.operator?.kind === 'keyboard' ? ['--keyboard'] : []),
+          ],
+        }
+      : {}),
     in_process,
     bind: endpointArg('--learner-bind', o.learnerBind as string) as string,
     wait_s: numArg('--actor-wait', o.actorWait as string, 0.1, 1e6),
@@ -365,6 +376,13 @@ async function robotLinkArg(o: Record<string, unknown>, robot: string): Promise<
   const box = o.workspaceBox as string | undefined;
   if (box) await readWorkspaceBox(box, await robotDescription(robot, undefined, 50));
   return { rosbridge: rosbridgeArg(o.rosbridge as string), ...(box ? { workspace_box: resolve(box) } : {}) };
+}
+
+function operatorKind(value: string, onRobot: boolean): NonNullable<FinetuneConfig['operator']>['kind'] {
+  const kind = choice('--operator', value, ['none', 'scripted', 'keyboard'] as const);
+  if (kind === 'keyboard' && !onRobot)
+    throw new UsageError('--operator keyboard is for a session on a robot (--rosbridge)');
+  return kind;
 }
 
 function rosbridgeArg(url: string): string {

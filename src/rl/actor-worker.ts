@@ -27,6 +27,7 @@ import { inputSize, parseResidualManifest } from '../policy/residual/residual-ma
 import { fileSha256 } from '../policy/residual/residual-onnx.js';
 import type { RobotDescription } from '../robot/index.js';
 import { actorLayers } from './actor-net.js';
+import { OPERATOR_PAUSE, OPERATOR_STOP } from './robot/keyboard-operator.js';
 import { type EpisodeRunner, SimRunner } from './rollout-pool.js';
 import type { RolloutEpisode, RolloutSetup } from './sim-rollouts.js';
 
@@ -298,6 +299,7 @@ export class ActorWorker {
         const ep = await ready.runner.episode(job, layers, job.bound);
         if (this.opts.robot) this.opts.log(episodeLine(ep, job.explore_seed === null));
         if (this.ended) break; // stopped during the episode: its result is not sent
+        if (this.opts.robot && ep.fault === OPERATOR_STOP) return this.stop({ code: 130, message: OPERATOR_STOP });
         const { inputs, u, labels, ...fields } = ep;
         this.counters.episodes++;
         this.send([
@@ -307,7 +309,7 @@ export class ActorWorker {
           ...(labels ? [f32Frame(labels)] : []),
         ]);
         // a robot that faulted (a protective stop, a lost link) does not start the next episode by itself
-        if (this.opts.robot && ep.fault)
+        if (this.opts.robot && ep.fault && ep.fault !== OPERATOR_PAUSE)
           return this.stop({ code: 1, message: `a fault stopped the robot: ${ep.fault}; --resume continues the run` });
       }
     } catch (err) {

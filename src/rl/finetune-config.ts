@@ -71,7 +71,7 @@ export const finetuneConfigSchema = z.object({
    */
   operator: z
     .object({
-      kind: z.enum(['none', 'scripted']),
+      kind: z.enum(['none', 'scripted', 'keyboard']),
       takeover_rad: positive,
       takeover_decisions: count,
       label_all: z.boolean().optional(),

@@ -4,6 +4,7 @@
 // resumes; Ctrl-C holds the robot mid-episode and leaves a resumable checkpoint; an actor with no learner exits 2
 // before anything moves; a learner killed mid-session and restarted with --resume finds its actor again.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -161,6 +162,52 @@ test('Ctrl-C mid-episode: the robot holds at once, exit 130, a checkpoint to res
   const again = await finetune('--resume', join(dir, 'ctrl-c'), '--episodes', '2', '--margin', MARGIN, '--json').done;
   assert.equal(again.code, 0, again.stderr);
   assert.equal(JSON.parse(again.stdout).episodes, 2);
+});
+
+test('--operator keyboard: a person starts each episode with Enter and judges it with a key', async () => {
+  const args = session('keys', '--episodes', '2', '--margin', MARGIN, '--operator', 'keyboard');
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  /** Waits for `re` in stderr after offset `from`; resolves just past where it matched. */
+  const seen = async (re: RegExp, from: number): Promise<number> => {
+    for (;;) {
+      const at = stderr.slice(from).search(re);
+      if (at >= 0) return from + at + 1;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  const done = new Promise<number | null>((r) => child.on('close', r));
+  let at = await seen(/press Enter/, 0);
+  const waiting = ep.cell.commands_received;
+  await new Promise((r) => setTimeout(r, 1500));
+  const before = ep.cell.commands_received;
+  assert.equal(before, waiting, 'nothing is commanded before Enter');
+  child.stdin.write('\n');
+  at = await seen(/running: s success/, at);
+  await new Promise((r) => setTimeout(r, 1000));
+  child.stdin.write('s');
+  at = await seen(/press Enter/, at);
+  child.stdin.write('\n');
+  at = await seen(/running: s success/, at);
+  await new Promise((r) => setTimeout(r, 1000));
+  child.stdin.write('f');
+  assert.equal(await done, 0, stderr);
+  const s = JSON.parse(stdout);
+  assert.equal(s.episodes, 2);
+  assert.equal(s.train.success_last50, 0.5, 'one judged a success, one a failure');
+  assert.equal(s.train.intervention_rate, 0);
+  // each ended by its key, about a second in: far shorter than the task's own 6-8 s
+  assert.ok(s.env_ticks < 2 * 150, `${s.env_ticks} ticks`);
+  assert.ok(ep.cell.commands_received > before);
+  assert.match(stderr, /training episode \(seed \d+\): success, \d+ ticks/);
+  assert.match(stderr, /training episode \(seed \d+\): failure, \d+ ticks/);
 });
 
 test('a robot actor with no learner exits 2 before anything moves', async () => {

@@ -16,6 +16,7 @@ import { type ActorSetup, LocalPool, type RolloutPool } from '../../rl/rollout-p
 import { type PoolEvent, ZmqPool } from '../../rl/zmq-pool.js';
 import { createLogger } from '../../telemetry/log.js';
 import { intArg, numArg, UsageError } from '../common.js';
+import { forwardedKeys, terminalKeys } from './keys.js';
 import { rosRunner } from './robot-actor.js';
 
 const BIN = fileURLToPath(new URL('../../../../bin/vla-finetune.js', import.meta.url));
@@ -49,6 +50,8 @@ export interface ActorFlags {
   record?: string;
   /** With --rosbridge: a joint-space box file the safety filter clamps every command to. */
   workspaceBox?: string;
+  /** With --rosbridge: a person starts and judges each episode (keys from this terminal, or the learner's). */
+  keyboard?: boolean;
   base?: string;
   name?: string;
   curveServerKey?: string;
@@ -89,9 +92,9 @@ export async function actorCommand(o: ActorFlags): Promise<void> {
 /** With --rosbridge: the robot's runner, and a bounded wait for the learner (nothing moves before it answers). */
 function robotActor(o: ActorFlags): Pick<ActorWorkerOptions, 'runner' | 'robot'> {
   if (!o.rosbridge) {
-    if ([o.margin, o.learnerWait, o.record, o.workspaceBox].some((x) => x !== undefined))
+    if ([o.margin, o.learnerWait, o.record, o.workspaceBox, o.keyboard].some((x) => x !== undefined))
       throw new UsageError(
-        '--margin, --learner-wait, --record and --workspace-box are for a robot actor (--rosbridge)',
+        '--margin, --learner-wait, --record, --workspace-box and --keyboard are for a robot actor (--rosbridge)',
       );
     return {};
   }
@@ -104,6 +107,8 @@ function robotActor(o: ActorFlags): Pick<ActorWorkerOptions, 'runner' | 'robot'>
         margin_ticks,
         ...(o.record ? { record: o.record } : {}),
         ...(o.workspaceBox ? { workspace_box: o.workspaceBox } : {}),
+        // started by a learner (an IPC channel): it reads the terminal and forwards the keys
+        ...(o.keyboard ? { keyboard: process.send ? forwardedKeys() : terminalKeys() } : {}),
       },
       createLogger({ name: 'vla-finetune actor' }),
     ),
@@ -140,16 +145,26 @@ export interface PoolFlags {
   allowClientKey?: string[];
 }
 
+export interface StartedPool {
+  pool: RolloutPool;
+  startActors: () => void;
+  /** Ctrl-C for the local actor processes (their own process group does not get the terminal's). */
+  interruptActors: () => void;
+  /** The local actor processes (a keyboard operator's keys are forwarded to them). */
+  processes: () => readonly ChildProcess[];
+  close: () => Promise<void>;
+}
+
 /** The pool a session runs on, and how to end it (its local actor processes with it). */
 export async function startPool(
   f: PoolFlags,
   setup: ActorSetup,
   initial: Float32Array[],
   log: (line: string) => void,
-): Promise<{ pool: RolloutPool; startActors: () => void; interruptActors: () => void; close: () => Promise<void> }> {
+): Promise<StartedPool> {
   if (f.in_process) {
     const pool = await LocalPool.create(setup, initial);
-    return { pool, startActors: () => {}, interruptActors: () => {}, close: () => pool.close() };
+    return { pool, startActors: () => {}, interruptActors: () => {}, processes: () => [], close: () => pool.close() };
   }
   const learnerCurve = await learnerKeys(f);
   // local actors get a key pair of their own, made for this session and let in with the others
@@ -208,6 +223,7 @@ export async function startPool(
     interruptActors: () => {
       for (const c of children) c.kill('SIGINT');
     },
+    processes: () => children,
     close: async () => {
       closing = true;
       const c = pool.counters;

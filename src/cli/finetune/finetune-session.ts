@@ -15,6 +15,7 @@ import { monotonicMs } from '../../util/clock.js';
 import { UsageError } from '../common.js';
 import { type PoolFlags, startPool } from './actor-command.js';
 import { createRunDir, exportResidual, MetricsLog, RESIDUAL_FILE, runManifest } from './finetune-run.js';
+import { forwardKeys } from './keys.js';
 
 export interface SessionArgs {
   config: FinetuneConfig;
@@ -47,8 +48,11 @@ export async function runSession(a: SessionArgs): Promise<FinetuneEnd> {
     ...(c.operator?.kind === 'scripted' ? { operator: operatorSettings(c.operator) } : {}),
   };
   // bound first (a bad --learner-bind fails before the run folder exists), actor processes once it does
-  const { pool, startActors, interruptActors, close } = await startPool(a.pool, setup, zeroActor(sizes), (line) =>
-    process.stderr.write(`vla-finetune: ${line}\n`),
+  const { pool, startActors, interruptActors, processes, close } = await startPool(
+    a.pool,
+    setup,
+    zeroActor(sizes),
+    (line) => process.stderr.write(`vla-finetune: ${line}\n`),
   );
   let resumed: RunState | undefined;
   let log: MetricsLog;
@@ -73,6 +77,13 @@ export async function runSession(a: SessionArgs): Promise<FinetuneEnd> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  // a person at the keyboard: this process has the terminal, the robot actor beside it gets the keys; q stops
+  const stopKeys =
+    c.operator?.kind === 'keyboard' && c.robot_link
+      ? forwardKeys(processes, (key) => {
+          if (key.toLowerCase() === 'q') stop = true;
+        })
+      : undefined;
   const budget = sessionBudget(a, resumed);
   const bar = progress('fine-tuning', { unit: 'rounds', json: a.json });
   const t0 = monotonicMs();
@@ -112,6 +123,7 @@ export async function runSession(a: SessionArgs): Promise<FinetuneEnd> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    stopKeys?.();
     await close();
   }
 }

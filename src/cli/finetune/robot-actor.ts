@@ -1,17 +1,19 @@
 // The robot side of an on-robot fine-tuning session: a rollout actor whose episodes run on a UR through rosbridge in
-// real time (vla-run's engine and UrDriver), with the exploring actor in the control thread (rl/robot). For now the
-// far end must be the simulated endpoint (`vla-sim serve`): episodes are reset and judged by it and the scripted
-// operator reads its task state. A real cell needs a person at the keyboard to reset and judge, which this
-// release does not have yet; it is refused before anything moves.
+// real time (vla-run's engine and UrDriver), with the exploring actor in the control thread (rl/robot). Episodes
+// are reset and judged by the simulated endpoint (`vla-sim serve`, whose task state the scripted operator reads),
+// or by a person at the keyboard (--operator keyboard), who is what a real cell needs: a real UR without one is
+// refused before anything moves.
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import { createTask, taskTickLimit } from '../../../sim/tasks/index.js';
 import type { CheckedSetup, RunnerFactory } from '../../rl/actor-worker.js';
 import type { ControlActorInit } from '../../rl/robot/actor-channel.js';
+import { KeyboardOperator, type KeySource } from '../../rl/robot/keyboard-operator.js';
 import { type EpisodeRecording, RobotRunner } from '../../rl/robot/robot-runner.js';
 import type { EpisodeRunner } from '../../rl/rollout-pool.js';
 import type { JointBox } from '../../runtime/safety.js';
+import type { WorldLink } from '../../runtime/world-link.js';
 import type { Logger } from '../../telemetry/log.js';
 import { UsageError } from '../common.js';
 import { checkRecordTarget, openRecorder, type RecordingPlan } from '../run/recorder.js';
@@ -47,6 +49,9 @@ async function episodeFiles(dir: string, c: CheckedSetup): Promise<(seed: number
   };
 }
 
+/** The keyboard operator's prompts: on the terminal the person watches (stderr, never mixed with --json). */
+const say = (line: string) => process.stderr.write(`vla-finetune: ${line}\n`);
+
 const CONTROL_ACTOR = new URL('../../rl/robot/control-actor.js', import.meta.url).href;
 
 export interface RobotActorOptions {
@@ -56,6 +61,8 @@ export interface RobotActorOptions {
   record?: string;
   /** A joint-space box file (workspace-box.ts) the safety filter clamps every command to. */
   workspace_box?: string;
+  /** A person starts and judges each episode (--operator keyboard); then a real robot may be used. */
+  keyboard?: KeySource;
 }
 
 /** Episodes on the UR at `url` (rosbridge); `log` gets the runtime's lines. */
@@ -77,9 +84,12 @@ export function rosRunner(url: string, o: RobotActorOptions, log: Logger): Runne
       port1.close();
       return (err as Error).message;
     }
+    // with a person at the keyboard, their judgement is the episode's success (the sim's is not consulted)
+    const verdict = { success: false };
     let run: Awaited<ReturnType<typeof startRosRun>>;
     try {
       run = await startRosRun({
+        ...(o.keyboard ? { wrap_world: (w: WorldLink) => ({ ...w, success: () => verdict.success }) } : {}),
         description: c.description,
         url,
         task: c.task,
@@ -109,12 +119,20 @@ export function rosRunner(url: string, o: RobotActorOptions, log: Logger): Runne
         await run.policy.close();
       }
     };
-    if (!run.sim_endpoint) {
+    if (!run.sim_endpoint && c.operator) {
+      await close();
+      port1.close();
+      return (
+        `${url} is a real ${c.description.robot}: the scripted operator reads the simulated endpoint's task state, ` +
+        'which a real cell does not publish (use --operator keyboard); nothing moved'
+      );
+    }
+    if (!run.sim_endpoint && !o.keyboard) {
       await close();
       port1.close();
       return (
         `${url} is a real ${c.description.robot}, not the simulated endpoint: on-robot sessions need a person to ` +
-        'reset and judge each episode (--operator keyboard), which this release does not have yet; nothing moved'
+        'reset and judge each episode: --operator keyboard; nothing moved'
       );
     }
     let record: Awaited<ReturnType<typeof episodeFiles>> | undefined;
@@ -132,6 +150,7 @@ export function rosRunner(url: string, o: RobotActorOptions, log: Logger): Runne
       max_ticks,
       ...(run.task_state ? { task_state: run.task_state } : {}),
       manifest: c.manifest,
+      ...(o.keyboard ? { keyboard: { operator: new KeyboardOperator(o.keyboard, say), verdict } } : {}),
       ...(record ? { record } : {}),
       close,
     });

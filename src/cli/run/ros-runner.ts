@@ -16,6 +16,7 @@ import type { RemoteFlags } from '../../policy/remote/load-remote.js';
 import type { RobotDescription } from '../../robot/index.js';
 import type { ClockOptions, EpisodeEngine } from '../../runtime/runtime.js';
 import type { RuntimeOptions } from '../../runtime/runtime-types.js';
+import type { WorldLink } from '../../runtime/world-link.js';
 import type { Logger } from '../../telemetry/log.js';
 import type { CameraUse, LocalCameras } from '../../world/local-cameras.js';
 import { RosWorld } from '../../world/ros-world.js';
@@ -40,6 +41,8 @@ export interface RosRunArgs {
   remote?: RemoteFlags;
   /** --camera flags: cameras on this host in place of the cell's topics. */
   cameras: string[];
+  /** Changes what the runtime sees of the world (a person's judgement in place of the cell's success). */
+  wrap_world?: (w: WorldLink) => WorldLink;
   opts: RuntimeOptions & ClockOptions;
   log: Logger;
 }
@@ -91,7 +94,10 @@ export async function startRosRun(a: RosRunArgs): Promise<RobotRun & { url: stri
       { kind: 'ur', url: settings.url, settings },
       a.description,
       policy,
-      () => (cams ? cams.over(world.worldLink()) : world.worldLink()),
+      () => {
+        const link = cams ? cams.over(world.worldLink()) : world.worldLink();
+        return a.wrap_world ? a.wrap_world(link) : link;
+      },
       a.opts,
     );
     return {

@@ -11,6 +11,7 @@ import type { EpisodeOutcome, TickRecorder } from '../../runtime/runtime-types.j
 import type { EpisodeJob, EpisodeRunner } from '../rollout-pool.js';
 import type { RolloutEpisode } from '../sim-rollouts.js';
 import type { CollectedDecisions, FromControlActor, ToControlActor } from './actor-channel.js';
+import { type Judgement, type KeyboardOperator, OPERATOR_PAUSE, OPERATOR_STOP } from './keyboard-operator.js';
 
 export interface RobotRunnerParts {
   engine: EpisodeEngine;
@@ -22,6 +23,8 @@ export interface RobotRunnerParts {
   task_state?: () => unknown;
   /** The residual's manifest: where the base action sits in the inputs, and the bound of u per dimension. */
   manifest: ResidualManifest;
+  /** A person who starts and judges each episode (--operator keyboard); `verdict` is the world's success. */
+  keyboard?: { operator: KeyboardOperator; verdict: { success: boolean } };
   /** Opens the episode's recording (undefined: none); its close() gets the outcome and the decisions. */
   record?: (seed: number) => Promise<EpisodeRecording | undefined>;
   /** Ends the engine, the policy and the world link. */
@@ -40,6 +43,22 @@ const FORWARD_MS = 5;
 const REPLY_MS = 5000;
 /** How often a stop is repeated while an episode is still being set up (ms). */
 const HOLD_REPEAT_MS = 50;
+
+const PAUSED = OPERATOR_PAUSE;
+const JUDGED_FAILURE = 'judged a failure by the operator';
+
+/**
+ * The outcome as the person judged it: a failure they called (or nobody called in time) is the task's failure,
+ * not a fault; a pause is cut short (not scored as a terminal state); a stop stays a stop.
+ */
+function asJudged(out: EpisodeOutcome, j: Judgement | undefined): EpisodeOutcome {
+  const { fault, ...rest } = out;
+  if (j === 'success') return { ...rest, success: true };
+  if (j === 'paused') return { ...rest, success: false, fault: PAUSED };
+  if (j === 'stopped') return out;
+  // failure, or the time limit with no call; a robot fault that came first stays a fault
+  return fault === undefined || fault === JUDGED_FAILURE ? { ...rest, success: false } : out;
+}
 
 /** An episode that was not run: the session was stopped first. */
 function stoppedEpisode(seed: number, why: string): RolloutEpisode {
@@ -78,6 +97,12 @@ export class RobotRunner implements EpisodeRunner {
   }
 
   private async run(job: EpisodeJob, layers: DenseLayer[], bound: number): Promise<RolloutEpisode> {
+    const kb = this.p.keyboard;
+    if (kb && !(await kb.operator.ready(job.seed))) {
+      this.interrupt(OPERATOR_STOP);
+      return stoppedEpisode(job.seed, OPERATOR_STOP);
+    }
+    if (kb) kb.verdict.success = false;
     const values = layers.flatMap((l) => [l.w, l.b]);
     await this.ask({ type: 'arm', seed: job.seed, values, bound, explore_seed: job.explore_seed }, 'armed');
     if (this.stopped) return stoppedEpisode(job.seed, this.stopped);
@@ -85,6 +110,7 @@ export class RobotRunner implements EpisodeRunner {
     const forward = this.forwardTaskState();
     let out: EpisodeOutcome = { seed: job.seed, success: false, ticks: 0, fault: 'the episode did not run' };
     let d: CollectedDecisions | undefined;
+    kb?.operator.watch((j) => this.judged(j));
     try {
       out = await this.p.engine.runEpisode({
         seed: job.seed,
@@ -92,6 +118,7 @@ export class RobotRunner implements EpisodeRunner {
         ...(rec ? { recorder: rec.tick } : {}),
       });
       clearInterval(forward);
+      if (kb) out = asJudged(out, kb.operator.finish());
       d = (await this.ask({ type: 'collect' }, 'decisions')) as CollectedDecisions;
     } finally {
       clearInterval(forward);
@@ -108,7 +135,8 @@ export class RobotRunner implements EpisodeRunner {
       seed: job.seed,
       success: out.success,
       // as in the sim (sim-rollouts.ts): a fault ends the episode in a terminal state; the actor stops after it
-      truncated: !out.success && out.fault === undefined && limit !== undefined && out.ticks >= limit,
+      truncated:
+        out.fault === PAUSED || (!out.success && out.fault === undefined && limit !== undefined && out.ticks >= limit),
       ticks: out.ticks,
       ...(out.fault ? { fault: out.fault } : {}),
       steps: d.steps,
@@ -118,6 +146,14 @@ export class RobotRunner implements EpisodeRunner {
       interventions: d.interventions,
       ...(d.labels ? { labels: d.labels } : {}),
     };
+  }
+
+  /** The person's judgement, as it comes: success ends the episode through the world, the others hold the robot. */
+  private judged(j: Judgement): void {
+    const kb = this.p.keyboard as NonNullable<RobotRunnerParts['keyboard']>;
+    if (j === 'success') kb.verdict.success = true;
+    else if (j === 'stopped') this.interrupt(OPERATOR_STOP);
+    else this.p.engine.hold(j === 'paused' ? PAUSED : JUDGED_FAILURE);
   }
 
   /** The decisions as the recording keeps them: base action, u, the correction it made, takeover, label. */
@@ -151,6 +187,7 @@ export class RobotRunner implements EpisodeRunner {
    */
   interrupt(why: string): void {
     this.stopped ??= why;
+    this.p.keyboard?.operator.stop(); // a wait for Enter ends too
     this.p.engine.hold(why);
     if (this.running && !this.holding) this.holding = setInterval(() => this.p.engine.hold(why), HOLD_REPEAT_MS);
   }

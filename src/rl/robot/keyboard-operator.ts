@@ -1,0 +1,92 @@
+// The person beside the robot in a fine-tuning session (--operator keyboard), HIL-SERL's human in its simplest
+// form: before each episode they reset the scene and press Enter; during it they judge it. Keys:
+//   Enter  start the episode (the scene is reset)        s  success: the episode ends, rewarded
+//   f      failure: the episode ends                       p  pause: the robot holds, the episode is cut short
+//   q      stop the session: the robot holds at once, the learner keeps what it has
+// An episode nobody judged before its time limit is a failure. Taking the arm over from the keyboard is not here
+// yet (the scripted operator takes over in the sim). Keys come from a KeySource: this terminal, or the learner's,
+// forwarded (a process in the background may not read the terminal).
+
+/** Keys as the operator sees them: one character each ('\n' for Enter). */
+export interface KeySource {
+  onKey(listener: (key: string) => void): void;
+}
+
+export type Judgement = 'success' | 'failure' | 'paused' | 'stopped';
+
+/** The fault of an episode the operator stopped the session in (the actor ends, not as after a robot fault). */
+export const OPERATOR_STOP = 'stopped by the operator';
+/** The fault of an episode the operator paused: cut short (no terminal state), and the session goes on. */
+export const OPERATOR_PAUSE = 'paused by the operator';
+
+export class KeyboardOperator {
+  private waiting: ((go: boolean) => void) | undefined;
+  private judged: Judgement | undefined;
+  private during: ((j: Judgement) => void) | undefined;
+  private stoppedBy = false;
+
+  constructor(
+    keys: KeySource,
+    private readonly say: (line: string) => void,
+  ) {
+    keys.onKey((key) => this.key(key));
+  }
+
+  /** Before an episode: resolves true on Enter, false when the session is to stop (q). */
+  ready(seed: number): Promise<boolean> {
+    if (this.stoppedBy) return Promise.resolve(false);
+    this.judged = undefined;
+    this.say(`episode (seed ${seed}): reset the scene, then press Enter (q: stop the session)`);
+    return new Promise((resolve) => {
+      this.waiting = resolve;
+    });
+  }
+
+  /**
+   * The episode is running: `act` is called once with the person's judgement (end it with success, end it with a
+   * failure, hold it) as soon as they give one.
+   */
+  watch(act: (j: Judgement) => void): void {
+    this.say('running: s success, f failure, p pause, q stop');
+    this.during = act;
+  }
+
+  /** The episode ended: its judgement (undefined: nobody judged it in time). */
+  finish(): Judgement | undefined {
+    this.during = undefined;
+    return this.judged;
+  }
+
+  /** The session is being stopped from elsewhere (Ctrl-C): a pending wait for Enter ends. */
+  stop(): void {
+    this.stoppedBy = true;
+    this.waiting?.(false);
+    this.waiting = undefined;
+  }
+
+  private key(key: string): void {
+    const k = key === '\r' ? '\n' : key.toLowerCase();
+    if (this.waiting) {
+      if (k === 'q') return this.stop();
+      if (k !== '\n') return;
+      const go = this.waiting;
+      this.waiting = undefined;
+      return go(true);
+    }
+    const judgement: Judgement | undefined =
+      k === 's'
+        ? 'success'
+        : k === 'f'
+          ? 'failure'
+          : k === 'p' || k === ' '
+            ? 'paused'
+            : k === 'q'
+              ? 'stopped'
+              : undefined;
+    if (!judgement) return;
+    if (judgement === 'stopped') this.stoppedBy = true;
+    if (!this.during || this.judged) return;
+    this.judged = judgement;
+    this.during(judgement);
+  }
+}
