@@ -16,7 +16,7 @@ import { ACTOR_HELP, actorCommand, endpointArg, type PoolFlags } from './finetun
 import { EXPORT_HELP, exportCommand } from './finetune/export-command.js';
 import { readRunConfig } from './finetune/finetune-run.js';
 import { runSession } from './finetune/finetune-session.js';
-import { readWorkspaceBox } from './finetune/workspace-box.js';
+import { operatorKind, robotActorArgs, robotLinkArg } from './finetune/robot-link-args.js';
 import { robotDescription } from './run/robot-args.js';
 import { robotArg, TASK_HELP, taskArg } from './sim/args.js';
 
@@ -31,7 +31,8 @@ const collect = (value: string, prev: string[] = []): string[] => [...prev, valu
 const program = new Command('vla-finetune')
   .description(
     'Fine-tune a residual policy on top of a frozen base policy with reinforcement learning (SAC in the RLPD ' +
-      "style, sparse success reward) on the runtime's own loop: in the embedded sim, or on a UR over rosbridge.",
+      "style, sparse success reward) on the runtime's own loop: in the embedded sim, on a UR over rosbridge, or " +
+      'on ALOHA over serial.',
   )
   // the learner's options go before `actor`, so `vla-finetune actor --base ...` is the subcommand's
   .enablePositionalOptions()
@@ -43,6 +44,12 @@ const program = new Command('vla-finetune')
     'on a UR through rosbridge in real time, ws://HOST:PORT: the simulated cell (vla-sim serve), or a real one ' +
       'with --operator keyboard',
   )
+  .option(
+    '--ports <left=PATH,right=PATH>',
+    'on the ALOHA arms over serial in real time (with --sim-link: the emulator)',
+  )
+  .option('--sim-link <endpoint>', "with --ports: the Dynamixel emulator's sim link (vla-sim dynamixel prints it)")
+  .option('--calibration <dir>', "with --ports on a real rig: the folder of the arms' calibration files")
   .option('--base <model.onnx>', 'the frozen base policy (default: models/<robot>-<task>.onnx)')
   .option('--run <name>', 'run name: letters, digits, . _ - (the folder under --runs-dir)')
   .option('--runs-dir <dir>', 'where runs live', 'runs')
@@ -80,7 +87,7 @@ const program = new Command('vla-finetune')
   .option(
     '--operator <who>',
     "none | scripted: the sim's expert takes the arm over when it strays (HIL-SERL's human; training episodes " +
-      'only) | keyboard (with --rosbridge): a person starts and judges each episode with keys',
+      'only) | keyboard (on a robot): a person starts and judges each episode with keys',
     'none',
   )
   .option(
@@ -130,13 +137,10 @@ const program = new Command('vla-finetune')
   .option('--actor-timeout <s>', 'an actor silent this long is lost; its episodes run on the others', '15')
   .option('--curve-secret-key <file>', "encrypt the actors' link with CurveZMQ: the learner's NAME.key_secret")
   .option('--allow-client-key <file|dir>', 'with --curve-secret-key: an actor public key let in (repeat)', collect)
-  .option(
-    '--margin <ticks>',
-    'with --rosbridge: the robot loop keeps this buffer beyond the expected delay (default 2)',
-  )
+  .option('--margin <ticks>', 'on a robot: the robot loop keeps this buffer beyond the expected delay (default 2)')
   .option(
     '--workspace-box <file>',
-    'with --rosbridge: a joint-space box inside the limits that every command is clamped to, e.g. ' +
+    'on a robot: a joint-space box inside the limits that every command is clamped to, e.g. ' +
       '{"joints_deg": {"shoulder_pan_joint": [-60, 60]}}',
   )
   .option('--json', 'print exactly one JSON object on stdout at the end')
@@ -189,8 +193,8 @@ async function resumed(o: Record<string, unknown>): Promise<{ config: FinetuneCo
   if (o.sim) throw new UsageError('--sim: a resumed run runs where its config.json says');
   const runDir = o.resume as string;
   const config = await readRunConfig(runDir);
-  if (o.rosbridge !== undefined && !config.robot_link)
-    throw new UsageError(`--rosbridge: ${runDir} is a run in the embedded sim; it resumes there`);
+  if ((o.rosbridge !== undefined || o.ports !== undefined) && !config.robot_link)
+    throw new UsageError(`${runDir} is a run in the embedded sim; it resumes there`);
   // the robot may have moved to another address since; its episodes are the same
   const link = await robotLinkArg(o, config.robot);
   const robot_link = link
@@ -200,8 +204,11 @@ async function resumed(o: Record<string, unknown>): Promise<{ config: FinetuneCo
 }
 
 async function fresh(o: Record<string, unknown>): Promise<{ config: FinetuneConfig; runDir: string; resume: false }> {
-  if (!o.sim === (o.rosbridge === undefined))
-    throw new UsageError('say where episodes run: --sim (the embedded sim) or --rosbridge ws://HOST:PORT (a UR)');
+  if ([o.sim, o.rosbridge, o.ports].filter((x) => x !== undefined).length !== 1)
+    throw new UsageError(
+      'say where episodes run: --sim (the embedded sim), --rosbridge ws://HOST:PORT (a UR) or --ports ' +
+        'left=PATH,right=PATH (the ALOHA arms)',
+    );
   const robot_link = await robotLinkArg(o, robotArg(o.robot as string | undefined));
   // on a robot every episode costs robot time: no base-only episodes and no held-out evaluations unless asked, and
   // a checkpoint after every round (a round is a minute of a person's time, not seconds of a machine's)
@@ -287,22 +294,19 @@ program
   .command('actor')
   .description(
     'a rollout actor for a learner (vla-finetune --learner-bind ...): runs the episodes it is sent in the embedded ' +
-      'sim, or on a UR (--rosbridge), and sends back their transitions; exits 0 when the learner is done',
+      'sim, or on a robot (--rosbridge, --ports), and sends back their transitions; exits 0 when the learner is done',
   )
   .option('--learner <endpoint>', "the learner's tcp://HOST:PORT (required)")
   .option('--base <model.onnx>', "the base model file here, if not at the learner's path (same SHA-256)")
   .option('--rosbridge <url>', 'run the episodes on this UR through rosbridge in real time, not in the embedded sim')
-  .option(
-    '--margin <ticks>',
-    'with --rosbridge: buffer kept beyond the expected delay, as vla-run --margin (default 2)',
-  )
-  .option(
-    '--learner-wait <s>',
-    'with --rosbridge: no setup from a learner this long: exit 2, nothing moved (default 30)',
-  )
-  .option('--record <dir>', 'with --rosbridge: every episode to an MCAP file in this folder (ticks and decisions)')
-  .option('--keyboard', 'with --rosbridge: a person starts (Enter) and judges (s, f, p, q) each episode here')
-  .option('--workspace-box <file>', 'with --rosbridge: a joint-space box the safety filter clamps every command to')
+  .option('--ports <left=PATH,right=PATH>', 'run the episodes on the ALOHA arms over serial, in real time')
+  .option('--sim-link <endpoint>', "with --ports: the Dynamixel emulator's sim link (episodes, success, task state)")
+  .option('--calibration <dir>', "with --ports on a real rig: the folder of the arms' calibration files")
+  .option('--margin <ticks>', 'on a robot: buffer kept beyond the expected delay, as vla-run --margin (default 2)')
+  .option('--learner-wait <s>', 'on a robot: no setup from a learner this long: exit 2, nothing moved (default 30)')
+  .option('--record <dir>', 'on a robot: every episode to an MCAP file in this folder (ticks and decisions)')
+  .option('--keyboard', 'on a robot: a person starts (Enter) and judges (s, f, p, q) each episode here')
+  .option('--workspace-box <file>', 'on a robot: a joint-space box the safety filter clamps every command to')
   .option('--name <name>', "this actor's name in the learner's log (default actor-PID)")
   .option('--curve-server-key <file>', 'with a CURVE learner: its public key (NAME.key)')
   .option('--curve-client-key <file>', "with a CURVE learner: this actor's key pair (NAME.key_secret)")
@@ -326,7 +330,7 @@ function poolFlags(o: Record<string, unknown>, c: FinetuneConfig, runDir: string
   const robot = c.robot_link;
   if (robot && in_process) throw new UsageError('--in-process: on a robot, episodes run in an actor of their own');
   const actors = o.actors === undefined ? (robot ? 1 : DEFAULT_ACTORS) : intArg('--actors', o.actors as string, 0, 256);
-  if (!robot && o.margin !== undefined) throw new UsageError('--margin is for a session on a robot (--rosbridge)');
+  if (!robot && o.margin !== undefined) throw new UsageError('--margin is for a session on a robot');
   if (robot?.workspace_box && actors === 0)
     process.stderr.write(
       'vla-finetune: warning: --workspace-box reaches only actors started here; give the actor on the robot host ' +
@@ -351,43 +355,6 @@ function poolFlags(o: Record<string, unknown>, c: FinetuneConfig, runDir: string
     ...(o.curveSecretKey ? { curveSecretKey: o.curveSecretKey as string } : {}),
     ...(o.allowClientKey ? { allowClientKey: o.allowClientKey as string[] } : {}),
   };
-}
-
-/** The robot actor beside the learner: its robot, its box, and every episode recorded in the run folder. */
-function robotActorArgs(link: RobotLink, margin: string | undefined, runDir: string): string[] {
-  return [
-    '--rosbridge',
-    link.rosbridge,
-    '--record',
-    join(runDir, 'episodes'),
-    ...(link.workspace_box ? ['--workspace-box', link.workspace_box] : []),
-    ...(margin ? ['--margin', margin] : []),
-  ];
-}
-
-type RobotLink = NonNullable<FinetuneConfig['robot_link']>;
-
-/** --rosbridge (and --workspace-box, checked against the robot now: nothing starts with a bad one). */
-async function robotLinkArg(o: Record<string, unknown>, robot: string): Promise<RobotLink | undefined> {
-  if (o.rosbridge === undefined) {
-    if (o.workspaceBox !== undefined) throw new UsageError('--workspace-box is for a session on a robot (--rosbridge)');
-    return undefined;
-  }
-  const box = o.workspaceBox as string | undefined;
-  if (box) await readWorkspaceBox(box, await robotDescription(robot, undefined, 50));
-  return { rosbridge: rosbridgeArg(o.rosbridge as string), ...(box ? { workspace_box: resolve(box) } : {}) };
-}
-
-function operatorKind(value: string, onRobot: boolean): NonNullable<FinetuneConfig['operator']>['kind'] {
-  const kind = choice('--operator', value, ['none', 'scripted', 'keyboard'] as const);
-  if (kind === 'keyboard' && !onRobot)
-    throw new UsageError('--operator keyboard is for a session on a robot (--rosbridge)');
-  return kind;
-}
-
-function rosbridgeArg(url: string): string {
-  if (!/^wss?:\/\/[^/]+/.test(url)) throw new UsageError(`--rosbridge ${url}: expected ws://HOST:PORT`);
-  return url;
 }
 
 await runProgram(program, process.argv, 'vla-finetune');

@@ -78,12 +78,17 @@ export const finetuneConfigSchema = z.object({
     })
     .optional(),
   /**
-   * Where episodes run: absent, the embedded sim; `rosbridge`, a UR through rosbridge in real time (the simulated
-   * endpoint for now), from one actor on the robot host. --resume may point it at another URL.
+   * Where episodes run: absent, the embedded sim; `rosbridge`, a UR through rosbridge, `ports`, the ALOHA arms over
+   * serial, in real time, from one actor on the robot host. --resume may point it elsewhere.
    */
   robot_link: z
     .object({
-      rosbridge: z.string(),
+      /** A UR through rosbridge (ws://HOST:PORT). */
+      rosbridge: z.string().optional(),
+      /** The ALOHA arms over serial (left=PATH,right=PATH), with the emulator's sim link or a rig's calibration. */
+      ports: z.string().optional(),
+      sim_link: z.string().optional(),
+      calibration_dir: z.string().optional(),
       /** A joint-space box file (vla-finetune --workspace-box), applied by the robot actor's safety filter. */
       workspace_box: z.string().optional(),
     })

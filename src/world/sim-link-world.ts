@@ -103,6 +103,11 @@ export class SimLinkWorld {
       );
   }
 
+  /** The emulator's task state as last polled (privileged: scripted experts and operators only). */
+  taskState(): unknown {
+    return this.latestStatus?.task_state;
+  }
+
   /** The runtime's view of this world. */
   worldLink(): WorldLink {
     return {

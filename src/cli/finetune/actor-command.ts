@@ -9,6 +9,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { curveKeyPair } from 'zeromq';
+import { PortsArgError, parseArmPorts } from '../../../drivers/aloha/ports-arg.js';
 import { readKeyFile } from '../../../protocols/policy-server/curve.js';
 import { reachableAs } from '../../../protocols/rl-actor/setup.js';
 import { ActorWorker, type ActorWorkerOptions } from '../../rl/actor-worker.js';
@@ -17,7 +18,7 @@ import { type PoolEvent, ZmqPool } from '../../rl/zmq-pool.js';
 import { createLogger } from '../../telemetry/log.js';
 import { intArg, numArg, UsageError } from '../common.js';
 import { forwardedKeys, terminalKeys } from './keys.js';
-import { rosRunner } from './robot-actor.js';
+import { alohaStart, robotRunner, rosStart } from './robot-actor.js';
 
 const BIN = fileURLToPath(new URL('../../../../bin/vla-finetune.js', import.meta.url));
 /** How a local actor gets its CURVE key pair (never on the command line, which `ps` shows to everyone). */
@@ -52,6 +53,12 @@ export interface ActorFlags {
   workspaceBox?: string;
   /** With --rosbridge: a person starts and judges each episode (keys from this terminal, or the learner's). */
   keyboard?: boolean;
+  /** Episodes on the ALOHA arms over serial: left=PATH,right=PATH (robot-actor.ts). */
+  ports?: string;
+  /** With --ports: the Dynamixel emulator's sim link (episodes, success, task state). */
+  simLink?: string;
+  /** With --ports: the folder of the arms' calibration files (a real rig). */
+  calibration?: string;
   base?: string;
   name?: string;
   curveServerKey?: string;
@@ -89,30 +96,50 @@ export async function actorCommand(o: ActorFlags): Promise<void> {
   process.exitCode = end.code;
 }
 
-/** With --rosbridge: the robot's runner, and a bounded wait for the learner (nothing moves before it answers). */
+/**
+ * With --rosbridge or --ports: the robot's runner, and a bounded wait for the learner (nothing moves before it
+ * answers).
+ */
 function robotActor(o: ActorFlags): Pick<ActorWorkerOptions, 'runner' | 'robot'> {
-  if (!o.rosbridge) {
-    if ([o.margin, o.learnerWait, o.record, o.workspaceBox, o.keyboard].some((x) => x !== undefined))
+  if (!o.rosbridge && !o.ports) {
+    const robotOnly = [o.margin, o.learnerWait, o.record, o.workspaceBox, o.keyboard, o.simLink, o.calibration];
+    if (robotOnly.some((x) => x !== undefined))
       throw new UsageError(
-        '--margin, --learner-wait, --record, --workspace-box and --keyboard are for a robot actor (--rosbridge)',
+        '--margin, --learner-wait, --record, --workspace-box, --keyboard, --sim-link and --calibration are for a ' +
+          'robot actor (--rosbridge or --ports)',
       );
     return {};
   }
+  if (o.rosbridge && o.ports) throw new UsageError('--rosbridge drives a UR, --ports the ALOHA arms: give one');
   const margin_ticks = intArg('--margin', o.margin ?? '2', 0, 1000);
   const wait_s = numArg('--learner-wait', o.learnerWait ?? '30', 0.1, 1e6);
+  const log = createLogger({ name: 'vla-finetune actor' });
   return {
-    runner: rosRunner(
-      o.rosbridge,
-      {
-        margin_ticks,
-        ...(o.record ? { record: o.record } : {}),
-        ...(o.workspaceBox ? { workspace_box: o.workspaceBox } : {}),
-        // started by a learner (an IPC channel): it reads the terminal and forwards the keys
-        ...(o.keyboard ? { keyboard: process.send ? forwardedKeys() : terminalKeys() } : {}),
-      },
-      createLogger({ name: 'vla-finetune actor' }),
-    ),
+    runner: robotRunner(o.rosbridge ? rosStart(o.rosbridge, log) : alohaStart(alohaFlags(o), log), {
+      margin_ticks,
+      ...(o.record ? { record: o.record } : {}),
+      ...(o.workspaceBox ? { workspace_box: o.workspaceBox } : {}),
+      // started by a learner (an IPC channel): it reads the terminal and forwards the keys
+      ...(o.keyboard ? { keyboard: process.send ? forwardedKeys() : terminalKeys() } : {}),
+    }),
     robot: { learner_wait_ms: wait_s * 1000 },
+  };
+}
+
+function alohaFlags(o: ActorFlags): Parameters<typeof alohaStart>[0] {
+  let ports: ReturnType<typeof parseArmPorts>;
+  try {
+    ports = parseArmPorts(o.ports);
+  } catch (err) {
+    if (err instanceof PortsArgError) throw new UsageError(err.message);
+    throw err;
+  }
+  if (!ports.left || !ports.right) throw new UsageError('--ports needs both arms: left=PATH,right=PATH');
+  return {
+    ports: { left: ports.left, right: ports.right },
+    ...(o.simLink ? { sim_link: o.simLink } : {}),
+    ...(o.calibration ? { calibration_dir: o.calibration } : {}),
+    allow_torque_off: false,
   };
 }
 

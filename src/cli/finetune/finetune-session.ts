@@ -16,6 +16,7 @@ import { UsageError } from '../common.js';
 import { type PoolFlags, startPool } from './actor-command.js';
 import { createRunDir, exportResidual, MetricsLog, RESIDUAL_FILE, runManifest } from './finetune-run.js';
 import { forwardKeys } from './keys.js';
+import { whereOf } from './robot-link-args.js';
 
 export interface SessionArgs {
   config: FinetuneConfig;
@@ -190,7 +191,7 @@ function printSummary(a: SessionArgs, end: FinetuneEnd, log: MetricsLog, session
     session_s: Math.round(session_s),
     best: best ? { round: best.round, success: best.success, ci95: bestEval?.ci95 ?? null } : null,
     collapses: s.collapses,
-    where: a.config.robot_link ? a.config.robot_link.rosbridge : 'sim',
+    where: whereOf(a.config.robot_link),
     train: trainFigures(log),
     residual: best || a.config.schedule.eval_episodes === 0 ? `${a.runDir}/${RESIDUAL_FILE}` : null,
   };

@@ -1,23 +1,27 @@
-// The robot side of an on-robot fine-tuning session: a rollout actor whose episodes run on a UR through rosbridge in
-// real time (vla-run's engine and UrDriver), with the exploring actor in the control thread (rl/robot). Episodes
-// are reset and judged by the simulated endpoint (`vla-sim serve`, whose task state the scripted operator reads),
-// or by a person at the keyboard (--operator keyboard), who is what a real cell needs: a real UR without one is
-// refused before anything moves.
+// The robot side of an on-robot fine-tuning session: a rollout actor whose episodes run on a UR through rosbridge
+// or on the ALOHA arms over serial, in real time (vla-run's engine and drivers), with the exploring actor in the
+// control thread (rl/robot). Episodes are reset and judged by the simulated endpoint (`vla-sim serve`, `vla-sim
+// dynamixel` with its sim link; the scripted operator reads their task state), or by a person at the keyboard
+// (--operator keyboard), who is what a real cell needs: a real robot without one is refused before anything moves.
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
+import type { AlohaSide } from '../../../protocols/aloha/motor-map.js';
 import { createTask, taskTickLimit } from '../../../sim/tasks/index.js';
 import type { CheckedSetup, RunnerFactory } from '../../rl/actor-worker.js';
 import type { ControlActorInit } from '../../rl/robot/actor-channel.js';
 import { KeyboardOperator, type KeySource } from '../../rl/robot/keyboard-operator.js';
 import { type EpisodeRecording, RobotRunner } from '../../rl/robot/robot-runner.js';
 import type { EpisodeRunner } from '../../rl/rollout-pool.js';
+import type { ClockOptions } from '../../runtime/runtime.js';
+import type { RuntimeOptions } from '../../runtime/runtime-types.js';
 import type { JointBox } from '../../runtime/safety.js';
 import type { WorldLink } from '../../runtime/world-link.js';
 import type { Logger } from '../../telemetry/log.js';
 import { UsageError } from '../common.js';
+import { startAlohaRun } from '../run/aloha-runner.js';
 import { checkRecordTarget, openRecorder, type RecordingPlan } from '../run/recorder.js';
-import { startRosRun } from '../run/ros-runner.js';
+import { type RobotRun, startRosRun } from '../run/ros-runner.js';
 import { readWorkspaceBox } from './workspace-box.js';
 
 /**
@@ -37,7 +41,7 @@ async function episodeFiles(dir: string, c: CheckedSetup): Promise<(seed: number
     policy: c.base_path,
     cameras: [],
     camera_size: 0,
-    driver: 'ur',
+    driver: c.description.robot === 'aloha' ? 'aloha' : 'ur',
     rl_decisions: true,
   };
   const fileOf = (i: number, seed: number) => join(dir, `episode-${String(i).padStart(6, '0')}-seed${seed}.mcap`);
@@ -65,8 +69,55 @@ export interface RobotActorOptions {
   keyboard?: KeySource;
 }
 
-/** Episodes on the UR at `url` (rosbridge); `log` gets the runtime's lines. */
-export function rosRunner(url: string, o: RobotActorOptions, log: Logger): RunnerFactory {
+/** How a robot is started for a session: the runtime options and world wrapper come from the runner. */
+export type RobotStart = (
+  c: CheckedSetup,
+  opts: RuntimeOptions & ClockOptions,
+  wrap_world: ((w: WorldLink) => WorldLink) | undefined,
+) => Promise<RobotRun>;
+
+/** A UR through rosbridge at `url` (vla-run --rosbridge). */
+export function rosStart(url: string, log: Logger): RobotStart & { where: string } {
+  const start: RobotStart = (c, opts, wrap_world) =>
+    startRosRun({
+      description: c.description,
+      url,
+      task: c.task,
+      policy: c.base_path,
+      noise: 0,
+      cameras: [],
+      opts,
+      log,
+      ...(wrap_world ? { wrap_world } : {}),
+    });
+  return Object.assign(start, { where: url });
+}
+
+/** The ALOHA arms over serial (vla-run --ports): the emulator's with its sim link, or a real rig's. */
+export function alohaStart(
+  a: { ports: Record<AlohaSide, string>; sim_link?: string; calibration_dir?: string; allow_torque_off: boolean },
+  log: Logger,
+): RobotStart & { where: string } {
+  const start: RobotStart = (c, opts, wrap_world) =>
+    startAlohaRun({
+      description: c.description,
+      ports: a.ports,
+      sim_link: a.sim_link,
+      calibration_dir: a.calibration_dir,
+      task: c.task,
+      policy: c.base_path,
+      noise: 0,
+      allow_torque_off: a.allow_torque_off,
+      cameras: [],
+      opts,
+      log,
+      ...(wrap_world ? { wrap_world } : {}),
+    });
+  return Object.assign(start, { where: `left=${a.ports.left},right=${a.ports.right}` });
+}
+
+/** Episodes on the robot `start` sets up, in real time, with the exploring actor in its control thread. */
+export function robotRunner(start: RobotStart & { where: string }, o: RobotActorOptions): RunnerFactory {
   return async (c: CheckedSetup): Promise<EpisodeRunner | string> => {
     const max_ticks = taskTickLimit(createTask(c.task), c.description.control_hz);
     const { port1, port2 } = new MessageChannel();
@@ -86,31 +137,22 @@ export function rosRunner(url: string, o: RobotActorOptions, log: Logger): Runne
     }
     // with a person at the keyboard, their judgement is the episode's success (the sim's is not consulted)
     const verdict = { success: false };
-    let run: Awaited<ReturnType<typeof startRosRun>>;
+    const opts = {
+      blend: 'replace' as const,
+      margin_ticks: o.margin_ticks,
+      injected: { base_ms: 0, jitter_ms: 0 },
+      seed: c.seed,
+      residual_plugin: { module: CONTROL_ACTOR, init, port: port2 },
+      ...(joint_box ? { joint_box } : {}),
+    };
+    let run: RobotRun;
     try {
-      run = await startRosRun({
-        ...(o.keyboard ? { wrap_world: (w: WorldLink) => ({ ...w, success: () => verdict.success }) } : {}),
-        description: c.description,
-        url,
-        task: c.task,
-        policy: c.base_path,
-        noise: 0,
-        cameras: [],
-        opts: {
-          blend: 'replace',
-          margin_ticks: o.margin_ticks,
-          injected: { base_ms: 0, jitter_ms: 0 },
-          seed: c.seed,
-          residual_plugin: { module: CONTROL_ACTOR, init, port: port2 },
-          ...(joint_box ? { joint_box } : {}),
-        },
-        log,
-      });
+      run = await start(c, opts, o.keyboard ? (w) => ({ ...w, success: () => verdict.success }) : undefined);
     } catch (err) {
       port1.close();
       // refused (unreachable, bad settings, a model that does not fit): the user's to fix; anything else is a fault
       if (!(err instanceof UsageError)) throw err;
-      return `cannot start the ${c.description.robot} at ${url}: ${err.message}`;
+      return `cannot start the ${c.description.robot} at ${start.where}: ${err.message}`;
     }
     const close = async () => {
       try {
@@ -119,30 +161,22 @@ export function rosRunner(url: string, o: RobotActorOptions, log: Logger): Runne
         await run.policy.close();
       }
     };
-    if (!run.sim_endpoint && c.operator) {
+    const refused = async (why: string) => {
       await close();
       port1.close();
-      return (
-        `${url} is a real ${c.description.robot}: the scripted operator reads the simulated endpoint's task state, ` +
-        'which a real cell does not publish (use --operator keyboard); nothing moved'
-      );
-    }
-    if (!run.sim_endpoint && !o.keyboard) {
-      await close();
-      port1.close();
-      return (
-        `${url} is a real ${c.description.robot}, not the simulated endpoint: on-robot sessions need a person to ` +
-        'reset and judge each episode: --operator keyboard; nothing moved'
-      );
-    }
+      return `${why}; nothing moved`;
+    };
+    const real = `${start.where} is a real ${c.description.robot}`;
+    if (!run.sim_endpoint && c.operator)
+      return refused(`${real}: the scripted operator reads a simulated one's task state (use --operator keyboard)`);
+    if (!run.sim_endpoint && !o.keyboard)
+      return refused(`${real}: a person must reset and judge each episode there (--operator keyboard)`);
     let record: Awaited<ReturnType<typeof episodeFiles>> | undefined;
     try {
       record = o.record ? await episodeFiles(o.record, c) : undefined;
     } catch (err) {
-      await close();
-      port1.close();
       if (!(err instanceof UsageError)) throw err;
-      return `${err.message}; nothing moved`;
+      return refused(err.message);
     }
     return new RobotRunner({
       engine: run.engine,

@@ -50,6 +50,8 @@ export interface AlohaRunArgs {
   cameras: string[];
   opts: RuntimeOptions & ClockOptions;
   log?: Logger;
+  /** Changes what the runtime sees of the world (a person's judgement in place of the emulator's success). */
+  wrap_world?: (w: WorldLink) => WorldLink;
 }
 
 const DEFAULT_IS_EXPERT =
@@ -95,7 +97,10 @@ export async function startAlohaRun(
       { kind: 'aloha', ports: a.ports, calibration_paths, allow_torque_off: a.allow_torque_off },
       a.description,
       policy,
-      () => (cams ? cams.over(base) : base),
+      () => {
+        const link = cams ? cams.over(base) : base;
+        return a.wrap_world ? a.wrap_world(link) : link;
+      },
       a.opts,
     );
     return {
@@ -107,7 +112,7 @@ export async function startAlohaRun(
       calibration_paths,
       max_ticks: task ? taskTickLimit(createTask(task), a.description.control_hz) : undefined,
       camera_usage: () => cams?.usage(),
-      ...(world ? { frames: worldFrames(base) } : {}),
+      ...(world ? { frames: worldFrames(base), task_state: () => world.taskState() } : {}),
     };
   } catch (err) {
     await policy?.close();

@@ -1,0 +1,69 @@
+// Where a robot session's episodes run, from vla-finetune's flags: a UR through rosbridge (--rosbridge URL) or the
+// ALOHA arms over serial (--ports, with the emulator's --sim-link or a real rig's --calibration), and the joint
+// box (--workspace-box), checked against the robot now: nothing starts with a bad one. The robot actor beside the
+// learner gets them as its own flags (vla-finetune actor ...).
+import { join, resolve } from 'node:path';
+import type { FinetuneConfig } from '../../rl/finetune-config.js';
+import { choice, UsageError } from '../common.js';
+import { robotDescription } from '../run/robot-args.js';
+import { readWorkspaceBox } from './workspace-box.js';
+
+export type RobotLink = NonNullable<FinetuneConfig['robot_link']>;
+
+/** The robot link the flags name (undefined: none, the embedded sim). */
+export async function robotLinkArg(o: Record<string, unknown>, robot: string): Promise<RobotLink | undefined> {
+  if (o.rosbridge === undefined && o.ports === undefined) {
+    for (const flag of ['workspaceBox', 'simLink', 'calibration'])
+      if (o[flag] !== undefined) throw new UsageError(`--${kebab(flag)} is for a session on a robot`);
+    return undefined;
+  }
+  if (o.rosbridge !== undefined && robot === 'aloha')
+    throw new UsageError('ALOHA runs over serial: --ports left=PATH,right=PATH (and --sim-link for the emulator)');
+  if (o.ports !== undefined && robot !== 'aloha')
+    throw new UsageError(`--ports drives the ALOHA arms; a ${robot} runs over ROS: --rosbridge ws://HOST:9090`);
+  const box = o.workspaceBox as string | undefined;
+  if (box) await readWorkspaceBox(box, await robotDescription(robot, undefined, 50));
+  const where =
+    o.rosbridge !== undefined
+      ? { rosbridge: rosbridgeArg(o.rosbridge as string) }
+      : {
+          ports: o.ports as string,
+          ...(o.simLink ? { sim_link: o.simLink as string } : {}),
+          ...(o.calibration ? { calibration_dir: resolve(o.calibration as string) } : {}),
+        };
+  return { ...where, ...(box ? { workspace_box: resolve(box) } : {}) };
+}
+
+/** The robot actor beside the learner: its robot, its box, and every episode recorded in the run folder. */
+export function robotActorArgs(link: RobotLink, margin: string | undefined, runDir: string): string[] {
+  return [
+    ...(link.rosbridge ? ['--rosbridge', link.rosbridge] : []),
+    ...(link.ports ? ['--ports', link.ports] : []),
+    ...(link.sim_link ? ['--sim-link', link.sim_link] : []),
+    ...(link.calibration_dir ? ['--calibration', link.calibration_dir] : []),
+    '--record',
+    join(runDir, 'episodes'),
+    ...(link.workspace_box ? ['--workspace-box', link.workspace_box] : []),
+    ...(margin ? ['--margin', margin] : []),
+  ];
+}
+
+/** Where the session's episodes run, in a word for the summary. */
+export function whereOf(link: RobotLink | undefined): string {
+  if (!link) return 'sim';
+  return link.rosbridge ?? `${link.ports}${link.sim_link ? ` (sim link ${link.sim_link})` : ''}`;
+}
+
+export function operatorKind(value: string, onRobot: boolean): NonNullable<FinetuneConfig['operator']>['kind'] {
+  const kind = choice('--operator', value, ['none', 'scripted', 'keyboard'] as const);
+  if (kind === 'keyboard' && !onRobot)
+    throw new UsageError('--operator keyboard is for a session on a robot (--rosbridge or --ports)');
+  return kind;
+}
+
+function rosbridgeArg(url: string): string {
+  if (!/^wss?:\/\/[^/]+/.test(url)) throw new UsageError(`--rosbridge ${url}: expected ws://HOST:PORT`);
+  return url;
+}
+
+const kebab = (flag: string) => flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);

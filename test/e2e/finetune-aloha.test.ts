@@ -1,0 +1,80 @@
+// vla-finetune on the ALOHA arms over serial, end to end: the Dynamixel emulator (`vla-sim dynamixel`, X-series
+// servos on pseudo-terminals, with its sim link for episodes, success and task state), the learner, and the robot
+// actor driving both arms through the real AlohaSerialDriver with the exploring residual and the scripted operator
+// in its control thread. No learned ALOHA base model ships: a fixed one (the arms' home pose) stands in, which is
+// what the path needs (the residual and the operator move the arms).
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { after, before, test } from 'node:test';
+import { writeTestPolicy } from '../../src/policy/onnx/model-writer.js';
+import { readEpisode } from '../../src/recording/episode-reader.js';
+import { vlaRunChild } from './vla-run-child.js';
+
+const BIN = resolve(import.meta.dirname, '../../../bin');
+const HOME = [0, -0.96, 1.16, 0, -0.3, 0, 0.5, 0, -0.96, 1.16, 0, -0.3, 0, 0.5];
+
+let emu: ChildProcess;
+let exited: Promise<number | null>;
+let ready: { ports: { left: string; right: string }; sim_link: string };
+let dir: string;
+let model: string;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'vla-finetune-aloha-'));
+  model = join(dir, 'aloha-home.onnx');
+  await writeTestPolicy(model, {
+    robot: 'aloha',
+    cameras: [{ name: 'top', width: 32, height: 32 }],
+    state_dim: 14,
+    horizon: 25,
+    action_dim: 14,
+    mode: 'constant',
+    constant: new Array(25 * 14).fill(0),
+    action_normalization: { kind: 'mean_std', mean: HOME, std: new Array(14).fill(1) },
+  });
+  emu = spawn(process.execPath, [join(BIN, 'vla-sim.js'), 'dynamixel', '--robot', 'aloha', '--json'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  exited = new Promise((r) => emu.once('exit', (code) => r(code)));
+  const first = await new Promise<string>((res, rej) => {
+    createInterface({ input: emu.stdout! }).once('line', res);
+    emu.once('exit', (code) => rej(new Error(`emulator exited with ${code}`)));
+  });
+  ready = JSON.parse(first) as typeof ready;
+});
+
+after(async () => {
+  if (emu.exitCode === null) emu.kill('SIGTERM');
+  await exited;
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('a short session on the emulated ALOHA rig over serial: figures, checkpoints, recordings', async () => {
+  const ports = `left=${ready.ports.left},right=${ready.ports.right}`;
+  const args = [
+    ...['--robot', 'aloha', '--ports', ports, '--sim-link', ready.sim_link, '--base', model],
+    ...['--run', 'aloha', '--runs-dir', dir, '--operator', 'scripted', '--takeover-deg', '3'],
+    ...['--episodes', '2', '--episodes-per-round', '2', '--margin', '10', '--json'],
+  ];
+  const r = await vlaRunChild(args, 180_000, join(BIN, 'vla-finetune.js')).done;
+  assert.equal(r.code, 0, r.stderr);
+  const s = JSON.parse(r.stdout);
+  assert.match(s.where, /left=.*right=.*sim link/);
+  assert.equal(s.episodes, 2);
+  assert.equal(s.rounds, 1);
+  // the home pose is far from the expert's plan for the cube: the operator steps in
+  assert.ok(s.train.intervention_rate > 0, JSON.stringify(s.train));
+  const at = join(dir, 'aloha', 'episodes');
+  const files = existsSync(at) ? readdirSync(at).filter((f) => f.endsWith('.mcap')) : [];
+  assert.equal(files.length, 2, files.join(', '));
+  let ticks = 0;
+  for (const f of files) ticks += (await readEpisode(join(at, f))).ticks;
+  assert.ok(ticks > 0.95 * s.env_ticks && ticks <= s.env_ticks, `${ticks} of ${s.env_ticks} ticks recorded`);
+  assert.ok(existsSync(join(dir, 'aloha', 'checkpoints', 'round-000001')));
+  assert.ok(existsSync(join(dir, 'aloha', 'residual.onnx')));
+});
