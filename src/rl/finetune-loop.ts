@@ -186,6 +186,17 @@ export async function runRounds(ctx: FinetuneContext, start: RunState): Promise<
     return p;
   };
   let next = dispatch(s.round + 1);
+  /** Ctrl-C stopped the episodes: keep a checkpoint of what was learnt (round s.round's, if it has none yet). */
+  const interruptedAt = async (now: RunState): Promise<FinetuneEnd> => {
+    let st = now;
+    if (!(await checkpointExists(ctx.runDir, st.round))) {
+      st = { ...st, learner: captureLearner(learner), ...buffers() };
+      await saveRunState(ctx.runDir, st);
+      await ctx.hooks.checkpointed?.(st.round, false);
+    }
+    const message = `interrupted in round ${st.round + 1}; resumes after round ${st.round}`;
+    return { reason: 'interrupted', message, state: st };
+  };
   try {
     for (;;) {
       let eps: RolloutEpisode[];
@@ -194,17 +205,7 @@ export async function runRounds(ctx: FinetuneContext, start: RunState): Promise<
       } catch (err) {
         // Ctrl-C on a robot ends the episode in progress at once (its actor holds): the round is lost, not the run
         if (!ctx.hooks.stopRequested?.()) throw err;
-        // nothing was learnt since round s.round's checkpoint, if it has one: it is kept as it is
-        if (!(await checkpointExists(ctx.runDir, s.round))) {
-          s = { ...s, learner: captureLearner(learner), ...buffers() };
-          await saveRunState(ctx.runDir, s);
-          await ctx.hooks.checkpointed?.(s.round, false);
-        }
-        return {
-          reason: 'interrupted',
-          message: `interrupted in round ${s.round + 1}; resumes after round ${s.round}`,
-          state: s,
-        };
+        return await interruptedAt(s);
       }
       inFlight = next;
       learner.actionBound = boundAt(c, s.round + 2); // the weights trained now first run in round + 2
@@ -214,8 +215,12 @@ export async function runRounds(ctx: FinetuneContext, start: RunState): Promise<
       s = advance(s, eps, learner, previous.values, wall0 + ctx.now_s() - session_t0);
       await ctx.hooks.line({ ...roundLine(s, eps, metrics), ...rate(s) });
       if (s.round % c.schedule.eval_every_rounds === 0) {
-        const verdict =
-          c.schedule.eval_episodes > 0 ? await evaluate(ctx, s, weightsFor(s.round + 1, current)) : notJudged(s);
+        const judged = c.schedule.eval_episodes > 0 ? evaluate(ctx, s, weightsFor(s.round + 1, current)) : null;
+        const verdict = judged ? await judged.catch(() => null) : notJudged(s);
+        if (!verdict) {
+          if (!ctx.hooks.stopRequested?.()) await judged; // throws its error
+          return await interruptedAt(s);
+        }
         s = { ...s, best: verdict.best };
         if (verdict.kind === 'stop') return { reason: 'collapse', message: verdict.why, state: s };
         if (verdict.kind === 'rollback') {
