@@ -66,7 +66,7 @@ describe('vla-finetune', () => {
     }
     const both = finetune(...robot, '--sim');
     assert.equal(both.code, 2);
-    assert.match(both.stderr, /--sim .* or --rosbridge/);
+    assert.match(both.stderr, /say where episodes run: --sim .*--rosbridge .*--ports/);
     const simBox = finetune(...SMALL, '--run', 'x', '--workspace-box', bad);
     assert.equal(simBox.code, 2);
     assert.match(simBox.stderr, /--workspace-box is for a session on a robot/);
@@ -103,7 +103,7 @@ describe('vla-finetune', () => {
     assert.deepEqual(await readFile(out), await readFile(join(tmp, 'whole', 'residual.onnx')));
     const missing = finetune('export', join(tmp, 'whole'), '--round', '3');
     assert.equal(missing.code, 2);
-    assert.match(missing.stderr, /no readable checkpoint of round 3; it has checkpoints of rounds 2, 4/);
+    assert.match(missing.stderr, /no readable checkpoint of round 3; it has checkpoints of rounds 0, 2, 4/);
 
     // the newest checkpoint damaged: named, and the run goes on from the one before
     await writeFile(join(checkpointDir(join(tmp, 'whole'), 4), 'arrays.bin'), 'garbage');
@@ -135,7 +135,7 @@ describe('vla-finetune', () => {
     assert.equal(state.interventions?.added, state.online.added, 'as many labels as decisions');
     const bad = finetune(...SMALL, '--run', 'x', '--operator', 'human');
     assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /unknown --operator 'human' \(valid: none, scripted\)/);
+    assert.match(bad.stderr, /unknown --operator 'human' \(valid: none, scripted, keyboard\)/);
   });
 
   test('a sabotaged learning rate collapses the run: rolled back to the best, then stopped (exit 1)', () => {
