@@ -74,7 +74,8 @@ test('a short session on the emulated ALOHA rig over serial: figures, checkpoint
   assert.equal(files.length, 2, files.join(', '));
   let ticks = 0;
   for (const f of files) ticks += (await readEpisode(join(at, f))).ticks;
-  assert.ok(ticks > 0.95 * s.env_ticks && ticks <= s.env_ticks, `${ticks} of ${s.env_ticks} ticks recorded`);
+  // within a tick per episode of the session's count (the file may hold the tick that ran as the episode ended)
+  assert.ok(ticks > 0.95 * s.env_ticks && ticks <= s.env_ticks + 2, `${ticks} of ${s.env_ticks} ticks recorded`);
   assert.ok(existsSync(join(dir, 'aloha', 'checkpoints', 'round-000001')));
   assert.ok(existsSync(join(dir, 'aloha', 'residual.onnx')));
 });
