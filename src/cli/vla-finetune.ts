@@ -3,7 +3,6 @@
 // success; progress, held-out evaluations, checkpoints (exact resume), a collapse guard, and the best residual as
 // ONNX for `vla-run --residual`.
 import { availableParallelism } from 'node:os';
-import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { PolicyLoadError } from '../policy/onnx/manifest.js';
 import { loadModelManifest } from '../policy/onnx/onnx-file.js';

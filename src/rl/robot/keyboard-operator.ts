@@ -67,11 +67,13 @@ export class KeyboardOperator {
   private key(key: string): void {
     const k = key === '\r' ? '\n' : key.toLowerCase();
     if (this.waiting) {
-      if (k === 'q') return this.stop();
-      if (k !== '\n') return;
-      const go = this.waiting;
-      this.waiting = undefined;
-      return go(true);
+      if (k === 'q') this.stop();
+      else if (k === '\n') {
+        const go = this.waiting;
+        this.waiting = undefined;
+        go(true);
+      }
+      return;
     }
     const judgement: Judgement | undefined =
       k === 's'
