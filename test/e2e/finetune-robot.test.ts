@@ -128,10 +128,12 @@ test('a short session on the simulated UR: figures, a checkpoint and a residual;
   // episode's ticks as its end says, and the file may hold the tick that ran as it ended
   const most = s.env_ticks + files.length;
   assert.ok(ticks <= most && ticks >= 0.95 * s.env_ticks, `${ticks} ticks recorded of ${s.env_ticks}`);
-  // a decision every 5 ticks (re-evaluated at once after a hold)
-  assert.ok(decisions >= Math.floor(ticks / 5) && decisions <= ticks, `${decisions} decisions in ${ticks} ticks`);
+  // a decision every 5 ticks that executed a base action (none while the first chunk is on its way; again at once
+  // after a hold)
+  assert.ok(decisions >= 0.8 * (ticks / 5) && decisions <= ticks, `${decisions} decisions in ${ticks} ticks`);
   assert.ok(
-    Math.abs(takeovers / decisions - s.train.intervention_rate) < 0.05,
+    // the summary's rate is the mean of the two rounds' rates, the files' the pooled share: close, not equal
+    Math.abs(takeovers / decisions - s.train.intervention_rate) < 0.1,
     `${takeovers}/${decisions} takeovers recorded`,
   );
 
