@@ -28,10 +28,11 @@ test('SIGSTOP/SIGCONT of the whole vla-run process is a host stall in the summar
   );
   const code = new Promise<number | null>((ok) => child.on('exit', (c) => ok(c)));
   await setUp;
-  // set-up (policy, control thread, sim) takes 1-5 s on a loaded 2-core machine, and pick-place's episode
-  // resets after 8 s of ticks: two stops, 4 s apart, so that at least one falls among running ticks
+  // set-up (policy, control thread, sim) takes 1-5 s on a loaded 2-core machine (more under a CI's full load),
+  // and pick-place's episode resets after 8 s of ticks: three stops, 3 s apart, so that at least one falls among
+  // running ticks
   let stop_ms = 0;
-  for (const wait_ms of [4000, 4000]) {
+  for (const wait_ms of [3000, 3000, 3000]) {
     await new Promise((r) => setTimeout(r, wait_ms));
     const stopped_at = performance.now();
     child.kill('SIGSTOP');

@@ -116,18 +116,35 @@ export function alohaStart(
   return Object.assign(start, { where: `left=${a.ports.left},right=${a.ports.right}` });
 }
 
+/** What the control thread builds the exploring actor from (and the scripted operator, where there is one). */
+function controlActorInit(c: CheckedSetup, max_ticks: number): ControlActorInit {
+  return {
+    manifest: c.manifest,
+    sizes: c.actor_sizes,
+    // a hold and its resume re-evaluate at once: room for twice the decisions of an episode at the limit
+    max_decisions: 2 * Math.ceil(max_ticks / c.manifest.every_ticks) + 16,
+    ...(c.operator ? { operator: { settings: c.operator, robot: c.description.robot, task: c.task } } : {}),
+  };
+}
+
+/**
+ * Why nobody can reset and judge this robot's episodes (undefined: someone can): a real robot needs a person at
+ * the keyboard, and the scripted operator reads a simulated one's task state.
+ */
+function whoJudges(run: RobotRun, c: CheckedSetup, o: RobotActorOptions, where: string): string | undefined {
+  if (run.sim_endpoint) return undefined;
+  const real = `${where} is a real ${c.description.robot}`;
+  if (c.operator) return `${real}: the scripted operator reads a simulated one's task state (use --operator keyboard)`;
+  if (!o.keyboard) return `${real}: a person must reset and judge each episode there (--operator keyboard)`;
+  return undefined;
+}
+
 /** Episodes on the robot `start` sets up, in real time, with the exploring actor in its control thread. */
 export function robotRunner(start: RobotStart & { where: string }, o: RobotActorOptions): RunnerFactory {
   return async (c: CheckedSetup): Promise<EpisodeRunner | string> => {
     const max_ticks = taskTickLimit(createTask(c.task), c.description.control_hz);
     const { port1, port2 } = new MessageChannel();
-    const init: ControlActorInit = {
-      manifest: c.manifest,
-      sizes: c.actor_sizes,
-      // a hold and its resume re-evaluate at once: room for twice the decisions of an episode at the limit
-      max_decisions: 2 * Math.ceil(max_ticks / c.manifest.every_ticks) + 16,
-      ...(c.operator ? { operator: { settings: c.operator, robot: c.description.robot, task: c.task } } : {}),
-    };
+    const init = controlActorInit(c, max_ticks);
     let joint_box: JointBox | undefined;
     try {
       joint_box = o.workspace_box ? await readWorkspaceBox(o.workspace_box, c.description) : undefined;
@@ -166,11 +183,8 @@ export function robotRunner(start: RobotStart & { where: string }, o: RobotActor
       port1.close();
       return `${why}; nothing moved`;
     };
-    const real = `${start.where} is a real ${c.description.robot}`;
-    if (!run.sim_endpoint && c.operator)
-      return refused(`${real}: the scripted operator reads a simulated one's task state (use --operator keyboard)`);
-    if (!run.sim_endpoint && !o.keyboard)
-      return refused(`${real}: a person must reset and judge each episode there (--operator keyboard)`);
+    const who = whoJudges(run, c, o, start.where);
+    if (who) return refused(who);
     let record: Awaited<ReturnType<typeof episodeFiles>> | undefined;
     try {
       record = o.record ? await episodeFiles(o.record, c) : undefined;
