@@ -2,7 +2,8 @@
 // same ResidualCorrector and ActorUnit the sim rollouts use, so the robot gets base action + bound x u through the
 // one safety filter, with the decision made in the tick itself. The scripted operator runs here too, so its
 // takeover replaces u in the very tick it decides to. Each decision's inputs and u are kept in buffers sized once
-// per run (nothing is allocated per tick) and handed to the main thread after the episode (actor-channel.ts).
+// per run and handed to the main thread after the episode (actor-channel.ts). The scripted operator's plan search
+// still allocates a little at each decision (every few ticks): a simulated cell's cost, not a real robot's.
 import type { MessagePort } from 'node:worker_threads';
 import { type RobotName, robotModel } from '../../../sim/robots/index.js';
 import type { TaskName, TaskState } from '../../../sim/tasks/task.js';
