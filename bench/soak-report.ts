@@ -10,6 +10,8 @@ type SampleField =
   | 'rss_file_mb'
   | 'heap_used_mb'
   | 'thread_heaps_mb'
+  | 'thread_heaps_physical_mb'
+  | 'heap_total_mb'
   | 'external_mb'
   | 'fds'
   | 'final';
@@ -39,6 +41,8 @@ export function memoryReport(stats: ProcessSample[], warmup_s: number): MemoryRe
       rss_anon_mb: s.rss_anon_mb ?? null,
       rss_file_mb: s.rss_file_mb ?? null,
       thread_heaps_mb: s.thread_heaps_mb ?? {},
+      thread_heaps_physical_mb: s.thread_heaps_physical_mb ?? {},
+      heap_total_mb: s.heap_total_mb,
       heap_used_mb: s.heap_used_mb,
       external_mb: s.external_mb,
       fds: s.fds,

@@ -17,6 +17,7 @@ const sample = (t_s: number, rss_mb: number, fds: number, final?: true): Process
   rss_anon_mb: rss_mb - 50,
   rss_file_mb: 50,
   thread_heaps_mb: { control: 5 },
+  thread_heaps_physical_mb: { control: 8 },
   fds,
   ...(final ? { final } : {}),
 });

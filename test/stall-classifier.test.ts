@@ -181,6 +181,8 @@ function timeline(): EvidenceSource & { beat: number; gapList: WatchdogGap[] } {
     steal: () => [],
     runQueue: () => [],
     stealTotalMs: () => null,
+    lastStealAt: () => Number.POSITIVE_INFINITY,
+    lastRunQueueAt: () => Number.POSITIVE_INFINITY,
     stop: async () => undefined,
   };
 }

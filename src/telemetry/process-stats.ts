@@ -20,6 +20,8 @@ export interface ProcessSample {
   rss_file_mb: number | null;
   /** Worker threads' own V8 heaps (MB), as they last posted them (thread-heaps.ts). */
   thread_heaps_mb: Record<string, number>;
+  /** The same threads' heaps as resident in memory (MB): V8 keeps pages beyond what it uses. */
+  thread_heaps_physical_mb: Record<string, number>;
   /** Open file descriptors (/proc/self/fd); null where that cannot be read. */
   fds: number | null;
   /** The sample taken as the process exits (its threads already gone): not one to judge growth by. */
@@ -63,7 +65,8 @@ export function sampleProcess(t_s: number): ProcessSample {
     external_mb: mb(m.external),
     array_buffers_mb: mb(m.arrayBuffers),
     ...residentByKind(),
-    thread_heaps_mb: threadHeaps(),
+    thread_heaps_mb: threadHeaps('used_mb'),
+    thread_heaps_physical_mb: threadHeaps('physical_mb'),
     fds: openFds(),
   };
 }

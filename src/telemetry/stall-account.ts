@@ -20,6 +20,10 @@ export interface EvidenceSource {
   steal(): StealSample[];
   runQueue(): RunQueueSample[];
   stealTotalMs(): number | null;
+  /** When steal time was last sampled (monotonic ms): +Infinity where it never will be, 0 before the first. */
+  lastStealAt(): number;
+  /** When the run-queue wait was last sampled (monotonic ms): +Infinity where it never will be (none so far). */
+  lastRunQueueAt(): number;
   stop(): Promise<void>;
 }
 
@@ -85,17 +89,18 @@ export class StallAccount {
   /**
    * Judge the late ticks whose evidence is in: the watchdog ran after the tick woke, and the steal time and
    * the run-queue wait were sampled after it too (where there are any); or it has waited long enough; or `all`.
+   * Called on every tick while one is pending, so the evidence is copied out only once one is ready.
    */
   private judge(now_ms: number, all: boolean): void {
-    const beat = this.watchdog?.lastBeat() ?? 0;
-    const steal = this.watchdog?.steal() ?? [];
-    const stealSince = this.watchdog?.stealTotalMs() === null ? Number.POSITIVE_INFINITY : (steal.at(-1)?.t_ms ?? 0);
-    const runq = this.watchdog?.runQueue() ?? [];
-    const runqSince = runq.at(-1)?.t_ms ?? Number.POSITIVE_INFINITY; // none at all: none to wait for
+    const w = this.watchdog;
+    const beat = w?.lastBeat() ?? 0;
+    const stealSince = w?.lastStealAt() ?? Number.POSITIVE_INFINITY;
+    const runqSince = w?.lastRunQueueAt() ?? Number.POSITIVE_INFINITY;
     const inAfter = (p: LateTick) => beat > p.woke_ms && stealSince >= p.woke_ms && runqSince >= p.woke_ms;
-    const ready = this.pending.filter((p) => all || inAfter(p) || now_ms - p.woke_ms > EVIDENCE_WAIT_MS);
-    if (ready.length === 0) return;
-    const gaps = this.watchdog?.gaps() ?? [];
+    const isReady = (p: LateTick) => all || inAfter(p) || now_ms - p.woke_ms > EVIDENCE_WAIT_MS;
+    if (!this.pending.some(isReady)) return;
+    const ready = this.pending.filter(isReady);
+    const [gaps, steal, runq] = [w?.gaps() ?? [], w?.steal() ?? [], w?.runQueue() ?? []];
     for (const p of ready) this.missed.add(p, classifyLateTick(p, gaps, steal, runq));
     this.pending.splice(0, this.pending.length, ...this.pending.filter((p) => !ready.includes(p)));
   }

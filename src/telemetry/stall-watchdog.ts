@@ -94,6 +94,17 @@ export class StallWatchdog {
     return n === 0 ? 0 : this.f64[F_STEALS + 2 * ((n - 1) % STEAL_SLOTS) + 1];
   }
 
+  lastStealAt(): number {
+    if (Atomics.load(this.ints, I_STEAL_OK) !== 1) return Number.POSITIVE_INFINITY;
+    const n = Atomics.load(this.ints, I_STEALS);
+    return n === 0 ? 0 : this.f64[F_STEALS + 2 * ((n - 1) % STEAL_SLOTS)];
+  }
+
+  lastRunQueueAt(): number {
+    const n = Atomics.load(this.ints, I_RUNQ);
+    return n === 0 ? Number.POSITIVE_INFINITY : this.f64[F_RUNQ + 2 * ((n - 1) % RUNQ_SLOTS)];
+  }
+
   async stop(): Promise<void> {
     Atomics.store(this.ints, I_STOP, 1);
     Atomics.notify(this.ints, I_STOP);

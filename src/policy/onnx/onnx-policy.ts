@@ -211,7 +211,7 @@ export class OnnxPolicy implements Policy {
   private onMessage(msg: FromWorker): void {
     const p = this.pending;
     if (msg.type !== 'result' && msg.type !== 'infer_error') return;
-    if (msg.type === 'result') reportThreadHeap('inference', msg.heap_mb);
+    if (msg.type === 'result') reportThreadHeap('inference', msg.heap);
     if (!p || p.id !== msg.id) return; // an answer to a call that close() already rejected
     this.pending = undefined;
     this.worker.unref();

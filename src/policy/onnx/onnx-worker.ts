@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
-import { ownHeapMb } from '../../telemetry/thread-heaps.js';
+import { ownHeap } from '../../telemetry/thread-heaps.js';
 import { checkManifestAgainstGraph } from './manifest.js';
 import { Preprocessor } from './preprocess.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
@@ -102,7 +102,7 @@ async function start(): Promise<void> {
       const features = featuresOf(out, init.manifest.features);
       const transfer: ArrayBuffer[] = features ? [actions.buffer, features.buffer as ArrayBuffer] : [actions.buffer];
       const infer_ms = performance.now() - t0;
-      post({ type: 'result', id: msg.id, actions, infer_ms, features, heap_mb: ownHeapMb() }, transfer);
+      post({ type: 'result', id: msg.id, actions, infer_ms, features, heap: ownHeap() }, transfer);
     } catch (err) {
       post({ type: 'infer_error', id: msg.id, message: `the model failed: ${(err as Error).message}`, fatal: true });
     }

@@ -1,5 +1,6 @@
 // Messages between OnnxPolicy (main thread) and onnx-worker.ts. One request at a time: the main side
 // never posts an `infer` before the previous one was answered.
+import type { ThreadHeap } from '../../telemetry/thread-heaps.js';
 import type { OnnxManifest } from './manifest.js';
 
 export interface WorkerInit {
@@ -35,7 +36,7 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'ready'; warmup_ms: number[] }
   | { type: 'load_error'; message: string }
-  /** heap_mb: the thread's own V8 heap, for --stats-every (the main thread cannot read it from outside). */
-  | { type: 'result'; id: number; actions: Float32Array; infer_ms: number; features?: Float32Array; heap_mb: number }
+  /** heap: the thread's own V8 heap, for --stats-every (the main thread cannot read it from outside). */
+  | { type: 'result'; id: number; actions: Float32Array; infer_ms: number; features?: Float32Array; heap: ThreadHeap }
   /** fatal: the model itself failed, further calls are pointless. */
   | { type: 'infer_error'; id: number; message: string; fatal: boolean };

@@ -6,7 +6,7 @@ import { DriverSetupError } from '../../../drivers/driver.js';
 import { frozenResidual } from '../../policy/residual/frozen-residual.js';
 import type { ResidualCorrection } from '../../policy/residual/residual-corrector.js';
 import type { RobotDescription } from '../../robot/index.js';
-import { ownHeapMb } from '../../telemetry/thread-heaps.js';
+import { ownHeap } from '../../telemetry/thread-heaps.js';
 import { ActionRing } from '../action-ring.js';
 import { FaultPlan, RunTicks } from '../fault-injection.js';
 import { ControlLoop } from './control-loop.js';
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
   exitAtInjectedTick(loop);
   post({ type: 'ready', description: desc });
   // between ticks, rarely: a posted number costs the loop nothing it would notice
-  setInterval(() => post({ type: 'heap', used_mb: ownHeapMb() }), HEAP_REPORT_MS).unref();
+  setInterval(() => post({ type: 'heap', heap: ownHeap() }), HEAP_REPORT_MS).unref();
   const rt = new RealtimeLoop(loop, built, createPacer(built.pacing, data.spin_ms), data.port, data.fault_timeout_ms);
   const stats = await rt.run();
   // before the stats: the main thread terminates this thread once it has them, and a driver's native

@@ -9,6 +9,7 @@ import type { ResidualFile } from '../../policy/residual/frozen-residual.js';
 import type { ResidualCorrection, ResidualFigures } from '../../policy/residual/residual-corrector.js';
 import type { RobotDescription } from '../../robot/index.js';
 import type { MissedTicksReport } from '../../telemetry/stall-classifier.js';
+import type { ThreadHeap } from '../../telemetry/thread-heaps.js';
 import type { ResidualPlugin } from '../runtime-types.js';
 import type { JointBox } from '../safety.js';
 import type { EpisodeEnd } from './control-loop.js';
@@ -126,5 +127,5 @@ export type FromWorker =
   | ({ type: 'episode_end' } & EpisodeEnd)
   | { type: 'stats'; stats: LoopStats }
   /** The thread's own V8 heap now and then (the main thread cannot read it from outside). */
-  | { type: 'heap'; used_mb: number }
+  | { type: 'heap'; heap: ThreadHeap }
   | { type: 'error'; message: string };

@@ -206,7 +206,7 @@ export class ThreadedControl implements ControlPort {
       return;
     }
     if (m.type === 'heap') {
-      reportThreadHeap('control', m.used_mb);
+      reportThreadHeap('control', m.heap);
       return;
     }
     const answered = new Set(this.waiters.filter((w) => w.type === m.type).map((w) => w.resolve));
