@@ -14,7 +14,8 @@ type SampleField =
   | 'heap_total_mb'
   | 'external_mb'
   | 'fds'
-  | 'final';
+  | 'final'
+  | 'after_gc';
 
 export interface MemoryReport {
   /** One per --stats-every (MB, fds); the last as the process exited. */
@@ -22,6 +23,8 @@ export interface MemoryReport {
   warmup_s: number;
   /** Last sample minus the first after the warm-up (MB); null when the run was too short for two. */
   rss_growth_mb: number | null;
+  /** The same for RSS right after a full GC of the main thread (--stats-gc): what a leak grows. */
+  retained_rss_growth_mb: number | null;
   heap_growth_mb: number | null;
   fds_first: number | null;
   fds_last: number | null;
@@ -46,10 +49,13 @@ export function memoryReport(stats: ProcessSample[], warmup_s: number): MemoryRe
       heap_used_mb: s.heap_used_mb,
       external_mb: s.external_mb,
       fds: s.fds,
+      ...(s.after_gc ? { after_gc: s.after_gc } : {}),
       ...(s.final ? { final: s.final } : {}),
     })),
     warmup_s,
     rss_growth_mb: two ? r2(last.rss_mb - first.rss_mb) : null,
+    retained_rss_growth_mb:
+      two && first.after_gc && last.after_gc ? r2(last.after_gc.rss_mb - first.after_gc.rss_mb) : null,
     heap_growth_mb: two ? r2(last.heap_used_mb - first.heap_used_mb) : null,
     fds_first: running[0]?.fds ?? null,
     fds_last: running.at(-1)?.fds ?? null,

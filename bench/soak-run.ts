@@ -53,6 +53,7 @@ export async function soakRun(o: SoakRunOptions): Promise<SoakRun> {
     String(o.stats_every_s),
     '--stats-file',
     statsFile,
+    '--stats-gc',
     '--json',
   ];
   const env: NodeJS.ProcessEnv = { ...process.env, VLA_LOG_LEVEL: 'warn' };

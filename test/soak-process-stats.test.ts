@@ -82,7 +82,7 @@ test('--stats-every 0.5 --stats-file: a line every half second of a real run, an
   });
 });
 
-test("--stats-every without a file writes the lines on stderr; an ONNX policy adds its thread's heap", () => {
+test("--stats-every without a file writes the lines on stderr; an ONNX policy adds its thread's heap; --stats-gc", () => {
   const model = join(import.meta.dirname, '../../models/ur5e-pick-place.onnx');
   const r = vlaRun(
     '--robot',
@@ -95,18 +95,31 @@ test("--stats-every without a file writes the lines on stderr; an ONNX policy ad
     '--json',
     '--stats-every',
     '0.5',
+    '--stats-gc',
   );
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stderr.split('\n').filter((l) => l.startsWith('{"process_stats"'));
   assert.ok(lines.length >= 2, r.stderr);
-  const inference = lines.map((l) => JSON.parse(l).process_stats.thread_heaps_mb.inference).filter((x) => x);
+  const samples = lines.map((l) => JSON.parse(l).process_stats);
+  const inference = samples.map((s) => s.thread_heaps_mb.inference).filter((x) => x);
   assert.ok(inference.length > 0 && inference.every((x) => x > 0.5 && x < 500), `inference heap ${inference}`);
+  // every periodic sample is also taken after a full GC, which leaves less heap than the run had just before
+  const periodic = samples.filter((s) => !s.final);
+  assert.ok(
+    periodic.every((s) => s.after_gc && s.after_gc.rss_mb > 20),
+    JSON.stringify(periodic),
+  );
+  assert.ok(
+    periodic.some((s) => s.after_gc.heap_used_mb < s.heap_used_mb),
+    JSON.stringify(periodic),
+  );
 });
 
 test('bad stats flags are refused with exit 2 and one JSON error, before anything runs', () => {
   const base = ['--robot', 'ur5e', '--sim', '--policy', 'tick-stamp', '--duration', '1', '--json'];
   const cases: [string[], RegExp][] = [
     [['--stats-file', join(dir, 'x.jsonl')], /--stats-file goes with --stats-every/],
+    [['--stats-gc'], /--stats-gc goes with --stats-every/],
     [['--stats-every', '0'], /--stats-every must be a number/],
     [['--stats-every', 'often'], /--stats-every must be a number/],
     [['--stats-every', '1', '--stats-file', join(dir, 'no-such-dir', 'x.jsonl')], /--stats-file .*cannot write it/],

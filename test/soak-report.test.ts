@@ -64,3 +64,18 @@ test('the fault scheduler: seeded order, every fault recorded, a failed one with
   const other = await schedule(4);
   assert.notDeepEqual(other.kinds.slice(0, 5), one.kinds.slice(0, 5), 'another seed, another order');
 });
+
+test('retained growth comes from the samples taken after a full GC; null without them', () => {
+  const gcd = (t_s: number, rss_mb: number, kept_mb: number) => ({
+    ...sample(t_s, rss_mb, 30),
+    after_gc: { rss_mb: kept_mb, rss_anon_mb: kept_mb - 50, heap_used_mb: 10 },
+  });
+  // garbage V8 has yet to collect makes plain RSS climb; what the process keeps moves by 1 MB
+  const r = memoryReport([gcd(0, 90, 88), gcd(30, 100, 95), gcd(60, 115, 95.5), gcd(90, 130, 96)], 30);
+  assert.equal(r.rss_growth_mb, 30);
+  assert.equal(r.retained_rss_growth_mb, 1);
+  assert.equal(
+    memoryReport([sample(0, 90, 20), sample(30, 95, 20), sample(60, 99, 20)], 30).retained_rss_growth_mb,
+    null,
+  );
+});

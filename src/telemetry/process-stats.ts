@@ -2,6 +2,8 @@
 // V8 heap, memory outside it (Buffers, ArrayBuffers), and open file descriptors, one JSON line every N s.
 // Sampled on a timer of the main thread: the control thread never pays for it.
 import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { threadHeaps } from './thread-heaps.js';
 
 export interface ProcessSample {
@@ -26,6 +28,12 @@ export interface ProcessSample {
   fds: number | null;
   /** The sample taken as the process exits (its threads already gone): not one to judge growth by. */
   final?: true;
+  /**
+   * With `gc`: the same right after a full garbage collection of the main thread, i.e. what it keeps. V8 collects
+   * its old generation only when it has grown by a factor, so plain RSS rises for many minutes between major
+   * collections; a leak is what this one shows growing.
+   */
+  after_gc?: { rss_mb: number; rss_anon_mb: number | null; heap_used_mb: number };
 }
 
 const MB = 1024 * 1024;
@@ -75,6 +83,20 @@ export interface ProcessStatsOptions {
   every_s: number;
   /** Append the lines to this file; default: stderr. */
   file?: string;
+  /** Also sample right after a full GC of the main thread (after_gc); a pause of some ms in that thread. */
+  gc?: boolean;
+}
+
+/** The main thread's full garbage collection, made callable without starting node with --expose-gc. */
+function fullGc(): () => void {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
+
+function afterGc(gc: () => void): NonNullable<ProcessSample['after_gc']> {
+  gc();
+  const m = process.memoryUsage();
+  return { rss_mb: mb(m.rss), rss_anon_mb: residentByKind().rss_anon_mb, heap_used_mb: mb(m.heapUsed) };
 }
 
 /**
@@ -92,7 +114,11 @@ export function startProcessStats(o: ProcessStatsOptions): { stop(): void } {
       // a full disk or a vanished folder costs the statistics, never the run
     }
   };
-  const sample = () => write(sampleProcess((performance.now() - t0) / 1000));
+  const gc = o.gc ? fullGc() : undefined;
+  const sample = () => {
+    const s = sampleProcess((performance.now() - t0) / 1000);
+    write(gc ? { ...s, after_gc: afterGc(gc) } : s);
+  };
   sample();
   const timer = setInterval(sample, o.every_s * 1000);
   timer.unref();

@@ -167,6 +167,11 @@ export function defineRunOptions(program: Command): Command {
         'external and ArrayBuffer memory (MB) and open file descriptors, to watch a long run for leaks; off by default',
     )
     .option('--stats-file <file>', 'with --stats-every: append those lines to this file instead of stderr')
+    .option(
+      '--stats-gc',
+      'with --stats-every: each sample also after a full GC of the main thread (after_gc: the memory it keeps, ' +
+        'which a leak grows; plain RSS also holds garbage V8 has not yet collected); a few ms of that thread each',
+    )
     .option('--json', 'print exactly one JSON object on stdout')
     .hook('preAction', (cmd) => startStatsFromFlags(cmd.opts()))
     .addHelpText(
@@ -208,6 +213,7 @@ function startStatsFromFlags(o: Record<string, unknown>): void {
   const file = o.statsFile as string | undefined;
   if (every === undefined) {
     if (file !== undefined) throw new UsageError('--stats-file goes with --stats-every <s>');
+    if (o.statsGc) throw new UsageError('--stats-gc goes with --stats-every <s>');
     return;
   }
   const every_s = numArg('--stats-every', every, 0.1, 86_400);
@@ -218,6 +224,6 @@ function startStatsFromFlags(o: Record<string, unknown>): void {
       throw new UsageError(`--stats-file ${file}: cannot write it (${(err as Error).message})`);
     }
   }
-  const stats = startProcessStats({ every_s, file });
+  const stats = startProcessStats({ every_s, file, gc: o.statsGc === true });
   process.once('exit', () => stats.stop());
 }
