@@ -323,3 +323,21 @@ test('real clock: an episode that ends with a request in flight does not make th
   );
   assert.ok(policy.requests >= 5, `${policy.requests} requests`);
 });
+
+test('real clock: the control thread collects its garbage in full between episodes, and tells those apart', async () => {
+  const desc = await loadRobot('ur5');
+  const engine = await startRealtime(
+    { kind: 'sim', robot: 'ur5', task: 'pick-place' },
+    desc,
+    new TickStampPolicy(desc),
+    () => snapshotWorld({ robot: 'ur5', task: 'pick-place' }, false),
+    { blend: 'replace', margin_ticks: 2, injected: NO_INJECTION, seed: 0 },
+  );
+  for (let seed = 0; seed < 4; seed++) await engine.runEpisode({ seed, max_ticks: 10 });
+  const gc = (await engine.stop()).control_gc;
+  assert.ok(gc, 'the control thread reports its collections');
+  assert.equal(gc.between_episodes, 4, 'one after each episode');
+  assert.ok(gc.between_episodes_max_ms > 0 && gc.between_episodes_max_ms < 1000, `${gc.between_episodes_max_ms} ms`);
+  // a full collection shows as a major one to the GC observer: the loop's own are not counted as V8's
+  assert.ok(gc.other < gc.between_episodes, `${gc.other} other collections`);
+});

@@ -95,7 +95,7 @@ export interface RuntimeReport {
   /** Driver health: the holds it caused, and the driver's own fault counters. */
   driver: FaultReport & { counters: Record<string, number>; command_t_mono_ms?: Float64Array };
   /** Garbage collections in the control thread (real time only). */
-  control_gc?: { scavenges: number; other: number };
+  control_gc?: { scavenges: number; other: number; between_episodes: number; between_episodes_max_ms: number };
   /** The virtual clock's latency model as the flag that reproduces it (--latency-model); null in real time. */
   latency_model: string | null;
   /** What the residual policy did (with --residual). */

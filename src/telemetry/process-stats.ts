@@ -2,8 +2,7 @@
 // V8 heap, memory outside it (Buffers, ArrayBuffers), and open file descriptors, one JSON line every N s.
 // Sampled on a timer of the main thread: the control thread never pays for it.
 import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { fullGc } from '../util/full-gc.js';
 import { threadHeaps } from './thread-heaps.js';
 
 export interface ProcessSample {
@@ -85,12 +84,6 @@ export interface ProcessStatsOptions {
   file?: string;
   /** Also sample right after a full GC of the main thread (after_gc); a pause of some ms in that thread. */
   gc?: boolean;
-}
-
-/** The main thread's full garbage collection, made callable without starting node with --expose-gc. */
-function fullGc(): () => void {
-  setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
 }
 
 function afterGc(gc: () => void): NonNullable<ProcessSample['after_gc']> {

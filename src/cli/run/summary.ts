@@ -58,6 +58,11 @@ export interface RunSummary {
     jitter_ms: { p50: number; p99: number; max: number } | null;
     missed_ticks: MissedTicksReport | null;
     cpu_wake_latency_us: number | null;
+    /**
+     * The control thread's garbage collections: scavenges and others that V8 started during the run, and the
+     * full ones the loop ran between episodes (no tick due) with the longest (ms); null with --clock fast.
+     */
+    gc: NonNullable<RuntimeReport['control_gc']> | null;
   };
   /**
    * calls: every call made, also those whose chunk was rejected or that failed (unmeasured_calls) before
@@ -152,6 +157,7 @@ export function buildSummary(
       jitter_ms: head.clock === 'fast' ? null : jitterMs(r.jitter_ms),
       missed_ticks: head.clock === 'fast' ? null : missedTicks(r),
       cpu_wake_latency_us,
+      gc: r.control_gc ?? null,
     },
     inference: {
       calls: lat.calls + r.unmeasured_calls + r.unavailable_calls,

@@ -112,7 +112,11 @@ export interface LoopStats {
   /** Monotonic time each command was put on the wire (network drivers; the last 65536), for benchmarks. */
   command_t_mono_ms?: Float64Array;
   /** Garbage collections in the control thread during the run: scavenges (minor) and the rest. */
-  gc?: { scavenges: number; other: number };
+  /**
+   * Collections in the control thread while it ran: scavenges and others (major) that V8 started, and the full
+   * ones the loop ran itself between episodes (no tick due), with the longest of those (ms).
+   */
+  gc?: { scavenges: number; other: number; between_episodes: number; between_episodes_max_ms: number };
   /** What the residual policy did (with --residual). */
   residual?: ResidualFigures;
 }
