@@ -22,6 +22,13 @@ import type {
 } from './protocol.js';
 import { TickBoard, type TickRecord } from './tick-board.js';
 
+/**
+ * The control thread's young generation, at most (MB). Its full collections after each episode count as
+ * "survived" bytes to V8, which then grows the young generation to its default maximum (48 MB resident
+ * seen on the UR path); small, scavenges stay short and the thread's memory stays where it settles.
+ */
+const CONTROL_YOUNG_GENERATION_MB = 8;
+
 export interface ThreadedControlOptions {
   stale_state_ms: number;
   fault_timeout_ms: number;
@@ -100,6 +107,7 @@ export class ThreadedControl implements ControlPort {
     };
     const worker = new Worker(new URL('./control-worker.js', import.meta.url), {
       workerData: data,
+      resourceLimits: { maxYoungGenerationSizeMb: CONTROL_YOUNG_GENERATION_MB },
       transferList: opts.residual_plugin ? [port2, opts.residual_plugin.port] : [port2],
     });
     const reply = await new Promise<FromWorker>((resolve, reject) => {
