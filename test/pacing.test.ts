@@ -14,7 +14,7 @@ test('spinUntil never returns before its deadline', () => {
   }
 });
 
-test('spinning 300 stretches of 3 ms leaves next to no garbage (a plain clock loop: hundreds of scavenges)', async () => {
+test('300 spins of 3 ms leave next to no garbage (a plain clock loop: hundreds of scavenges)', async () => {
   let scavenges = 0;
   const obs = new PerformanceObserver((list) => {
     for (const e of list.getEntries())

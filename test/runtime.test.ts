@@ -324,7 +324,7 @@ test('real clock: an episode that ends with a request in flight does not make th
   assert.ok(policy.requests >= 5, `${policy.requests} requests`);
 });
 
-test('real clock: the control thread collects its garbage in full between episodes, and tells those apart', async () => {
+test('real clock: the control thread collects its garbage in full between episodes, counted apart', async () => {
   const desc = await loadRobot('ur5');
   const engine = await startRealtime(
     { kind: 'sim', robot: 'ur5', task: 'pick-place' },

@@ -82,7 +82,7 @@ test('--stats-every 0.5 --stats-file: a line every half second of a real run, an
   });
 });
 
-test("--stats-every without a file writes the lines on stderr; an ONNX policy adds its thread's heap; --stats-gc", () => {
+test("--stats-every alone writes on stderr; an ONNX policy adds its thread's heap; --stats-gc", () => {
   const model = join(import.meta.dirname, '../../models/ur5e-pick-place.onnx');
   const r = vlaRun(
     '--robot',
