@@ -111,7 +111,6 @@ export interface LoopStats {
   driver: Record<string, number>;
   /** Monotonic time each command was put on the wire (network drivers; the last 65536), for benchmarks. */
   command_t_mono_ms?: Float64Array;
-  /** Garbage collections in the control thread during the run: scavenges (minor) and the rest. */
   /**
    * Collections in the control thread while it ran: scavenges and others (major) that V8 started, and the full
    * ones the loop ran itself between episodes (no tick due), with the longest of those (ms).
