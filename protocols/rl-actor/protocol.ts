@@ -9,8 +9,8 @@
 //                                                      physics_hz?, actor_sizes, operator?}}
 //   ready {session} | refused {session, reason}      job {session, job, seed, explore_seed, version,
 //                                                      weights_id, bound, weights: n} + [n float32 arrays]
-//   result {session, job, seed, success, truncated,  bye {code: done | version | refused, reason}
-//     ticks, fault?, steps, mean_abs_u, interventions?}
+//   result {session, job, seed, success, truncated,  bye {code: done | interrupted | version | refused,
+//     ticks, fault?, steps, mean_abs_u, interventions?}     reason}
 //     + [inputs: steps x obs_dim] + [u: steps x action_dim]
 //   heartbeat {session, busy, done}
 //
@@ -129,7 +129,7 @@ export const LearnerMessageSchema = z.discriminatedUnion('type', [
     /** Weight arrays after the header: 0 (the actor has weights_id) or all of them. */
     weights: z.number().int().nonnegative().max(32),
   }),
-  z.object({ v, type: z.literal('bye'), code: z.enum(['done', 'version', 'refused']), reason: Text(4000) }),
+  z.object({ v, type: z.literal('bye'), code: z.enum(['done', 'interrupted', 'version', 'refused']), reason: Text(4000) }),
 ]);
 export type LearnerMessage = z.infer<typeof LearnerMessageSchema>;
 export type JobHeader = Extract<LearnerMessage, { type: 'job' }>;

@@ -55,6 +55,8 @@ export interface ActorWorkerOptions {
 export interface ActorEnd {
   code: 0 | 1 | 2 | 130;
   message: string;
+  /** The learner's bye came from its Ctrl-C: the episode in progress ends as interrupted, like this actor's own. */
+  interrupted?: boolean;
 }
 
 interface Ready {
@@ -135,7 +137,7 @@ export class ActorWorker {
   stop(end: ActorEnd): void {
     if (this.ended) return;
     this.ended = true;
-    this.ready?.runner.interrupt?.(end.code === 130 ? 'interrupted' : end.message);
+    this.ready?.runner.interrupt?.(end.code === 130 || end.interrupted ? 'interrupted' : end.message);
     clearInterval(this.heartbeat);
     clearInterval(this.waiting);
     this.jobs.length = 0;
@@ -232,7 +234,10 @@ export class ActorWorker {
       return;
     }
     const msg: LearnerMessage = parsed.msg;
-    if (msg.type === 'bye') this.stop({ code: msg.code === 'done' ? 0 : 2, message: `the learner: ${msg.reason}` });
+    if (msg.type === 'bye') {
+      const code = msg.code === 'done' || msg.code === 'interrupted' ? 0 : 2;
+      this.stop({ code, message: `the learner: ${msg.reason}`, interrupted: msg.code === 'interrupted' });
+    }
     else if (msg.type === 'setup') this.setups = this.setups.then(() => this.onSetup(msg)).catch(this.setupFailed);
     else this.setups = this.setups.then(() => this.onJob(msg, parsed.rest)).catch(this.setupFailed);
   }

@@ -27,7 +27,8 @@ export interface RolloutPool {
   run(jobs: EpisodeJob[], weights: ActorWeights): Promise<RolloutEpisode[]>;
   /** Actors working for the pool (for the progress line and the throughput figures). */
   readonly actors: number;
-  close(): Promise<void>;
+  /** Ends the pool; `interrupted` (Ctrl-C) has actors on a robot end their episode as interrupted, held. */
+  close(why?: 'done' | 'interrupted'): Promise<void>;
 }
 
 /** What an actor needs to build its rollouts, besides the weights (which arrive with each batch of jobs). */

@@ -182,13 +182,13 @@ export class ZmqPool implements RolloutPool {
   }
 
   /** Says bye to every actor (they exit 0) and closes the socket; waiting runs fail. */
-  async close(): Promise<void> {
+  async close(why: 'done' | 'interrupted' = 'done'): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
     this.fail(new Error('the actor pool is closed'));
-    for (const peer of this.peers.values())
-      this.send(peer, [header({ v: 1, type: 'bye', code: 'done', reason: 'the learner is done' })]);
+    const reason = why === 'done' ? 'the learner is done' : 'the learner was interrupted';
+    for (const peer of this.peers.values()) this.send(peer, [header({ v: 1, type: 'bye', code: why, reason })]);
     await this.outbox.idle();
     this.router.linger = 1000; // the byes still go out after close
     await new Promise((r) => setTimeout(r, 50));

@@ -74,7 +74,7 @@ export async function runSession(a: SessionArgs): Promise<FinetuneEnd> {
     // elsewhere the learner's bye; in the sim the round finishes (it moves nothing)
     if (!c.robot_link) return;
     interruptActors();
-    void pool.close();
+    void pool.close('interrupted');
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
