@@ -129,7 +129,12 @@ export const LearnerMessageSchema = z.discriminatedUnion('type', [
     /** Weight arrays after the header: 0 (the actor has weights_id) or all of them. */
     weights: z.number().int().nonnegative().max(32),
   }),
-  z.object({ v, type: z.literal('bye'), code: z.enum(['done', 'interrupted', 'version', 'refused']), reason: Text(4000) }),
+  z.object({
+    v,
+    type: z.literal('bye'),
+    code: z.enum(['done', 'interrupted', 'version', 'refused']),
+    reason: Text(4000),
+  }),
 ]);
 export type LearnerMessage = z.infer<typeof LearnerMessageSchema>;
 export type JobHeader = Extract<LearnerMessage, { type: 'job' }>;

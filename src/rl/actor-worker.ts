@@ -237,8 +237,7 @@ export class ActorWorker {
     if (msg.type === 'bye') {
       const code = msg.code === 'done' || msg.code === 'interrupted' ? 0 : 2;
       this.stop({ code, message: `the learner: ${msg.reason}`, interrupted: msg.code === 'interrupted' });
-    }
-    else if (msg.type === 'setup') this.setups = this.setups.then(() => this.onSetup(msg)).catch(this.setupFailed);
+    } else if (msg.type === 'setup') this.setups = this.setups.then(() => this.onSetup(msg)).catch(this.setupFailed);
     else this.setups = this.setups.then(() => this.onJob(msg, parsed.rest)).catch(this.setupFailed);
   }
 
