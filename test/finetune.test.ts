@@ -58,12 +58,18 @@ describe('vla-finetune', () => {
       ['{"joints_deg": {"elbow": [-10, 10]}}', /ur5e has no joint 'elbow'/],
       ['{"joints_deg": {"shoulder_pan_joint": [10, 20]}}', /home pose .* is outside/],
       ['{"joints": {"shoulder_pan_joint": [10, 20]}}', /expected \{"joints_deg"/],
+      ['{"flange_m": {"x": [0.2, 0.8], "y": [-1, 1], "z": [0, 1]}}', /home pose puts the flange at .* outside .* in x/],
     ] as const) {
       await writeFile(bad, box);
       const r = finetune(...robot, '--workspace-box', bad);
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, why);
     }
+    await writeFile(bad, '{"flange_m": {"x": [-1, 1], "y": [-1, 1], "z": [0, 1]}}');
+    const arms = ['--robot', 'aloha', '--ports', 'left=/dev/null,right=/dev/null', '--run', 'boxed', '--runs-dir', tmp];
+    const aloha = finetune(...arms, '--workspace-box', bad);
+    assert.equal(aloha.code, 2, aloha.stderr);
+    assert.match(aloha.stderr, /aloha's profile has no kinematics .*use a joint box/);
     const both = finetune(...robot, '--sim');
     assert.equal(both.code, 2);
     assert.match(both.stderr, /say where episodes run: --sim .*--rosbridge .*--ports/);
@@ -104,6 +110,12 @@ describe('vla-finetune', () => {
     const missing = finetune('export', join(tmp, 'whole'), '--round', '3');
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /no readable checkpoint of round 3; it has checkpoints of rounds 0, 2, 4/);
+    // only the newest two checkpoints keep their replay buffers: an older one exports, it does not resume
+    await assert.rejects(loadRunState(checkpointDir(join(tmp, 'whole'), 0)), /round-000000: its replay buffers were/);
+    const early = finetune('export', join(tmp, 'whole'), '--round', '0', '--out', join(tmp, 'early.onnx'));
+    assert.equal(early.code, 0, early.stderr);
+    const kept = (await loadRunState(checkpointDir(join(tmp, 'whole'), 2))).online.added;
+    assert.ok(kept > 0 && kept < a.online.added, `round 2 keeps its own buffer: ${kept} of ${a.online.added}`);
 
     // the newest checkpoint damaged: named, and the run goes on from the one before
     await writeFile(join(checkpointDir(join(tmp, 'whole'), 4), 'arrays.bin'), 'garbage');

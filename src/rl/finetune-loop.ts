@@ -11,7 +11,7 @@ import type { FinetuneConfig } from './finetune-config.js';
 import { captureLearner, restoreLearner } from './learner-state.js';
 import { ReplayBuffer } from './replay-buffer.js';
 import type { ActorWeights, EpisodeJob, RolloutPool } from './rollout-pool.js';
-import { checkpointDir, checkpointExists, loadRunState, markBest, type RunState, saveRunState } from './run-state.js';
+import { checkpointExists, learnerOfRound, markBest, type RunState, saveRunState } from './run-state.js';
 import { type SacConfig, SacLearner, type UpdateMetrics } from './sac-learner.js';
 import type { RolloutEpisode } from './sim-rollouts.js';
 import { addEpisode } from './transitions.js';
@@ -374,7 +374,7 @@ async function rollback(
   to_round: number,
   why: string,
 ): Promise<{ learner: SacLearner; s: RunState }> {
-  const saved = await loadRunState(checkpointDir(ctx.runDir, to_round));
+  const saved = await learnerOfRound(ctx.runDir, to_round);
   const f = ctx.config.collapse.lr_factor;
   const lr = { critic: s.lr.critic * f, actor: s.lr.actor * f };
   const learner = withRates(restoreLearner(ctx.tf, saved.learner), lr);

@@ -2,7 +2,9 @@
 // checksummed: checkpoint.ts), one per evaluation, plus best.json naming the best evaluated round. A checkpoint
 // holds the learner (networks, targets, optimiser moments, temperature, its random stream), the weights of the
 // round that was in flight, both replay buffers, the counters and the collapse history: resuming from it
-// continues the run exactly.
+// continues the run exactly. Only the newest two keep their replay buffers (they grow every round: a 45-minute
+// session on a robot otherwise left 3 GB of them); an older one keeps its learner, which is all an export or a
+// rollback reads.
 import { readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CheckpointError, readCheckpoint, writeCheckpoint } from './checkpoint.js';
@@ -39,6 +41,11 @@ export interface RunState {
 
 const CHECKPOINTS = 'checkpoints';
 const BEST = 'best.json';
+/** The newest checkpoints that keep their replay buffers: the newest, and the one a damaged newest falls back to. */
+export const CHECKPOINTS_WITH_BUFFERS = 2;
+
+/** A checkpoint whose replay buffers were dropped: its learner exports and rolls back, it does not resume. */
+export type LearnerCheckpoint = Omit<RunState, 'online' | 'offline' | 'interventions'> & { buffers_dropped?: true };
 
 export function checkpointDir(runDir: string, round: number): string {
   return join(runDir, CHECKPOINTS, `round-${String(round).padStart(6, '0')}`);
@@ -52,10 +59,33 @@ export function checkpointExists(runDir: string, round: number): Promise<boolean
   );
 }
 
+/** Writes round s.round's checkpoint, then drops the buffers of those older than the newest two. */
 export async function saveRunState(runDir: string, s: RunState): Promise<string> {
   const dir = checkpointDir(runDir, s.round);
   await writeCheckpoint(dir, s);
+  await dropOldBuffers(runDir);
   return dir;
+}
+
+/**
+ * Rewrites each checkpoint older than the newest CHECKPOINTS_WITH_BUFFERS without its replay buffers, newest
+ * first, stopping at the first that has none left (the ones before it were done by an earlier save). A damaged
+ * checkpoint is left as it is.
+ */
+async function dropOldBuffers(runDir: string): Promise<void> {
+  for (const name of (await checkpointNames(runDir)).slice(CHECKPOINTS_WITH_BUFFERS)) {
+    const dir = join(runDir, CHECKPOINTS, name);
+    let s: Partial<RunState> & LearnerCheckpoint;
+    try {
+      s = await readCheckpoint(dir);
+    } catch (err) {
+      if (err instanceof CheckpointError) continue;
+      throw err;
+    }
+    if (s.buffers_dropped) return;
+    const { online: _o, offline: _f, interventions: _i, ...learner } = s;
+    await writeCheckpoint(dir, { ...learner, buffers_dropped: true } satisfies LearnerCheckpoint);
+  }
 }
 
 export async function markBest(runDir: string, best: { round: number; success: number }): Promise<void> {
@@ -72,10 +102,29 @@ export async function readBest(runDir: string): Promise<{ round: number; success
   }
 }
 
+/** A checkpoint to resume from: its learner and its replay buffers. */
 export async function loadRunState(dir: string): Promise<RunState> {
-  const s = await readCheckpoint<RunState>(dir);
-  if (typeof s?.round !== 'number' || !s.learner || !s.online || !s.offline)
-    throw new CheckpointError(`${dir}: not a fine-tuning checkpoint (no round, learner or buffers)`);
+  const s = await loadLearnerCheckpoint(dir);
+  if (s.buffers_dropped)
+    throw new CheckpointError(
+      `${dir}: its replay buffers were dropped (only the newest ${CHECKPOINTS_WITH_BUFFERS} checkpoints keep them); ` +
+        'it exports, it does not resume',
+    );
+  const full = s as Partial<RunState>;
+  if (!full.online || !full.offline) throw new CheckpointError(`${dir}: not a fine-tuning checkpoint (no buffers)`);
+  return s as RunState;
+}
+
+/** Round `round`'s checkpoint as an export or a rollback reads it: its learner and counters. */
+export function learnerOfRound(runDir: string, round: number): Promise<LearnerCheckpoint> {
+  return loadLearnerCheckpoint(checkpointDir(runDir, round));
+}
+
+/** A checkpoint's learner and counters, with its buffers or without. */
+async function loadLearnerCheckpoint(dir: string): Promise<LearnerCheckpoint> {
+  const s = await readCheckpoint<LearnerCheckpoint>(dir);
+  if (typeof s?.round !== 'number' || !s.learner)
+    throw new CheckpointError(`${dir}: not a fine-tuning checkpoint (no round or learner)`);
   return s;
 }
 
@@ -86,15 +135,7 @@ export async function loadRunState(dir: string): Promise<RunState> {
 export async function latestRunState(
   runDir: string,
 ): Promise<{ state: RunState; dir: string; skipped: string[] } | undefined> {
-  let names: string[];
-  try {
-    names = (await readdir(join(runDir, CHECKPOINTS)))
-      .filter((n) => /^round-\d+$/.test(n))
-      .sort()
-      .reverse();
-  } catch {
-    return undefined;
-  }
+  const names = await checkpointNames(runDir);
   const skipped: string[] = [];
   for (const name of names) {
     const dir = join(runDir, CHECKPOINTS, name);
@@ -106,4 +147,16 @@ export async function latestRunState(
     }
   }
   return undefined;
+}
+
+/** The run's checkpoint folders by name, newest first (none: an empty list). */
+async function checkpointNames(runDir: string): Promise<string[]> {
+  try {
+    return (await readdir(join(runDir, CHECKPOINTS)))
+      .filter((n) => /^round-\d+$/.test(n))
+      .sort()
+      .reverse();
+  } catch {
+    return [];
+  }
 }

@@ -10,7 +10,7 @@ import { actorLayers, meanHead } from '../../rl/actor-net.js';
 import { writeDashboard } from '../../rl/dashboard.js';
 import { type FinetuneConfig, parseFinetuneConfig } from '../../rl/finetune-config.js';
 import { actorSizes, boundAt, type EvalLine, type RoundLine } from '../../rl/finetune-loop.js';
-import { checkpointDir, loadRunState } from '../../rl/run-state.js';
+import { learnerOfRound } from '../../rl/run-state.js';
 import type { RobotDescription } from '../../robot/index.js';
 import { UsageError } from '../common.js';
 
@@ -97,7 +97,7 @@ export async function exportResidual(
   round: number,
   out = join(runDir, RESIDUAL_FILE),
 ): Promise<string> {
-  const state = await loadRunState(checkpointDir(runDir, round));
+  const state = await learnerOfRound(runDir, round);
   const A = desc.action_names.length;
   const obs_dim = inputSize(await runManifest(config, desc));
   const layers = meanHead(actorLayers(state.learner.actor, actorSizes(config, obs_dim, A)), A);
