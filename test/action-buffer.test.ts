@@ -316,7 +316,7 @@ test(
 );
 
 test('safety: a workspace box in joint space tightens the limits, never loosens them; bad boxes are named', () => {
-  const f = new SafetyFilter(safetyLimits(ROBOT, { joint_box: { a: [-0.5, 0.25], b: [-5, 5] } }));
+  const f = new SafetyFilter(safetyLimits(ROBOT, { workspace_box: { joints: { a: [-0.5, 0.25], b: [-5, 5] } } }));
   const out = new Float64Array(3);
   // a: clamped to the box's 0.25 (its limit is 1); b: the box is wider than the limits, so the limit (2) holds
   f.limit(Float64Array.from([0.9, 2.5, 0.5]), Float64Array.from([0.25, 2, 0.5]), out);

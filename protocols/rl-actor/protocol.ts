@@ -52,6 +52,7 @@ const DescriptionSchema = z.object({
   cameras: z.array(z.object({ name: Text(100), width: Id, height: Id, source: Text(1000).optional() })).max(16),
   action_source: z.array(z.number().int()).max(80),
   ros: z.unknown().optional(),
+  dh: z.object({ d_m: nums(64), a_m: nums(64), alpha_rad: nums(64) }).optional(),
 });
 export type WireDescription = z.infer<typeof DescriptionSchema>;
 

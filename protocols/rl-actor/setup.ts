@@ -32,11 +32,12 @@ export function toWireSetup(s: SetupLike): WireSetup {
   };
 }
 
-/** The description back as the runtime holds it: frozen, action_source an Int32Array. */
-export function descriptionFromWire(d: WireDescription): Readonly<Omit<WireDescription, 'action_source'>> & {
+/** The description back as the runtime holds it: frozen, action_source an Int32Array, dh present (or undefined). */
+export function descriptionFromWire(d: WireDescription): Readonly<Omit<WireDescription, 'action_source' | 'dh'>> & {
   readonly action_source: Int32Array;
+  readonly dh: WireDescription['dh'];
 } {
-  return Object.freeze({ ...d, action_source: Int32Array.from(d.action_source) });
+  return Object.freeze({ ...d, dh: d.dh, action_source: Int32Array.from(d.action_source) });
 }
 
 /** The endpoint as another machine reaches it: a wildcard bind (0.0.0.0, *, [::]) named by this host's name. */

@@ -139,9 +139,15 @@ const program = new Command('vla-finetune')
   .option('--margin <ticks>', 'on a robot: the robot loop keeps this buffer beyond the expected delay (default 2)')
   .option(
     '--workspace-box <file>',
-    'on a robot: a joint-space box inside the limits that every command is clamped to, e.g. ' +
-      '{"joints_deg": {"shoulder_pan_joint": [-60, 60]}}',
+    'on a robot: a safety box every command is held to: joint ranges inside the limits, e.g. ' +
+      '{"joints_deg": {"shoulder_pan_joint": [-60, 60]}}, and/or where the flange may go (a UR; m, base frame), ' +
+      'e.g. {"flange_m": {"x": [-0.8, -0.2], "y": [-0.5, 0.5], "z": [0.1, 0.8]}}',
   )
+  .option(
+    '--success-topic <topic>',
+    "with --operator keyboard: a detector's std_msgs/Bool topic that says success in place of the s key",
+  )
+  .option('--success-rosbridge <url>', "the --success-topic's rosbridge (default: the UR's --rosbridge)")
   .option('--json', 'print exactly one JSON object on stdout at the end')
   .addHelpText(
     'after',
@@ -164,7 +170,8 @@ On a UR through rosbridge in real time: one actor beside the learner drives it; 
 episodes unless asked, a checkpoint every round, every episode recorded; Ctrl-C holds the robot at once:
   vla-finetune --robot ur5e --rosbridge ws://127.0.0.1:9090 --run ur-1 --operator scripted --episodes 40
   vla-finetune --robot ur5e --rosbridge ws://ur-host:9090 --run ur-2 --operator keyboard --workspace-box box.json
-With --operator keyboard you start each episode with Enter and judge it: s success, f failure, p pause, q stop.
+With --operator keyboard you start each episode with Enter and judge it: s success, f failure, p pause, q stop;
+--success-topic /detector/success lets a detector say success instead (a true while the episode runs).
 
 Exit codes: 0 done (budget reached), 1 stopped by the collapse guard or a fault, 2 bad usage or input, 130 Ctrl-C
 (a checkpoint is written first).`,
@@ -195,10 +202,15 @@ async function resumed(o: Record<string, unknown>): Promise<{ config: FinetuneCo
   if ((o.rosbridge !== undefined || o.ports !== undefined) && !config.robot_link)
     throw new UsageError(`${runDir} is a run in the embedded sim; it resumes there`);
   // the robot may have moved to another address since; its episodes are the same
-  const link = await robotLinkArg(o, config.robot);
+  const link = await robotLinkArg(o, config.robot, config.operator?.kind);
+  const before = config.robot_link;
   const robot_link = link
-    ? { ...link, workspace_box: link.workspace_box ?? config.robot_link?.workspace_box }
-    : config.robot_link;
+    ? {
+        ...link,
+        workspace_box: link.workspace_box ?? before?.workspace_box,
+        success_topic: link.success_topic ?? before?.success_topic,
+      }
+    : before;
   return { config: { ...config, ...(robot_link ? { robot_link } : {}) }, runDir, resume: true };
 }
 
@@ -208,7 +220,7 @@ async function fresh(o: Record<string, unknown>): Promise<{ config: FinetuneConf
       'say where episodes run: --sim (the embedded sim), --rosbridge ws://HOST:PORT (a UR) or --ports ' +
         'left=PATH,right=PATH (the ALOHA arms)',
     );
-  const robot_link = await robotLinkArg(o, robotArg(o.robot as string | undefined));
+  const robot_link = await robotLinkArg(o, robotArg(o.robot as string | undefined), o.operator as string);
   // on a robot every episode costs robot time: no base-only episodes and no held-out evaluations unless asked, and
   // a checkpoint after every round (a round is a minute of a person's time, not seconds of a machine's)
   const onRobotDefault = (flag: string, value: string, robot_value = '0') =>
@@ -305,7 +317,9 @@ program
   .option('--learner-wait <s>', 'on a robot: no setup from a learner this long: exit 2, nothing moved (default 30)')
   .option('--record <dir>', 'on a robot: every episode to an MCAP file in this folder (ticks and decisions)')
   .option('--keyboard', 'on a robot: a person starts (Enter) and judges (s, f, p, q) each episode here')
-  .option('--workspace-box <file>', 'on a robot: a joint-space box the safety filter clamps every command to')
+  .option('--workspace-box <file>', 'on a robot: a joint and/or flange box the safety filter holds every command to')
+  .option('--success-topic <topic>', "with --keyboard: a detector's std_msgs/Bool topic that says success")
+  .option('--success-rosbridge <url>', "the --success-topic's rosbridge (default: this UR's --rosbridge)")
   .option('--name <name>', "this actor's name in the learner's log (default actor-PID)")
   .option('--curve-server-key <file>', 'with a CURVE learner: its public key (NAME.key)')
   .option('--curve-client-key <file>', "with a CURVE learner: this actor's key pair (NAME.key_secret)")

@@ -1,6 +1,7 @@
 // The robot description: joint names and order, limits, per-tick step, home pose, grippers, action layout
 // and cameras, in one immutable object built from a validated robot profile. Safety, the action ring, the
 // drivers, the sim and the experts all take it; nothing else describes a robot.
+import type { DhParameters } from './dh-chain.js';
 import type { RobotProfile } from './profile-schema.js';
 
 export interface CameraSpec {
@@ -34,6 +35,8 @@ export interface RobotDescription {
   readonly action_source: Int32Array;
   /** The profile's `ros` section (UR cells), as written. */
   readonly ros: RobotProfile['ros'];
+  /** The arm's standard DH parameters (joint order), when the profile has them: the flange's position. */
+  readonly dh: DhParameters | undefined;
 }
 
 export function describeRobot(profile: RobotProfile, source: string): RobotDescription {
@@ -57,6 +60,7 @@ export function describeRobot(profile: RobotProfile, source: string): RobotDescr
     cameras: profile.cameras.map((c) => ({ ...c })),
     action_source,
     ros: profile.ros,
+    dh: profile.kinematics?.dh,
   });
 }
 

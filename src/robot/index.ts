@@ -8,5 +8,6 @@ export {
   isGripperAction,
   type RobotDescription,
 } from './description.js';
+export { DhChain, type DhParameters } from './dh-chain.js';
 export { BUILTIN_ROBOTS, builtinProfilePath, loadRobot, loadRobotProfile, ProfileError } from './load.js';
 export { type RobotProfile, RobotProfileSchema } from './profile-schema.js';

@@ -27,6 +27,10 @@ const Camera = z
   })
   .strict();
 
+const PerJoint = z.array(z.number().finite());
+/** Standard DH parameters (UR's published table): the flange's position, for a Cartesian workspace box. */
+const Kinematics = z.object({ dh: z.object({ d_m: PerJoint, a_m: PerJoint, alpha_rad: PerJoint }).strict() }).strict();
+
 export const RobotProfileSchema = z
   .object({
     robot: z.string().min(1),
@@ -42,6 +46,8 @@ export const RobotProfileSchema = z
     home_gripper: z.array(z.number().min(0).max(1)),
     /** Largest change of a joint command per tick (rad), on top of velocity limit x period. */
     max_step_rad: z.number().positive().finite().optional(),
+    /** The arm's kinematics (optional: without them only a joint-space workspace box can be used). */
+    kinematics: Kinematics.optional(),
     cameras: z.array(Camera),
     /**
      * UR cells: rosbridge URL, layout, topics, fault timings; any field left out takes the layout's default
@@ -64,6 +70,10 @@ export const RobotProfileSchema = z
   .refine((p) => p.home_gripper.length === p.grippers.length, {
     message: 'home_gripper needs one value per gripper',
     path: ['home_gripper'],
+  })
+  .refine((p) => !p.kinematics || Object.values(p.kinematics.dh).every((v) => v.length === p.joints.length), {
+    message: 'kinematics.dh needs one d_m, a_m and alpha_rad per joint',
+    path: ['kinematics'],
   })
   .refine((p) => sameSet(p.action, [...p.joints.map((j) => j.name), ...p.grippers]), {
     message: 'action must name every joint and gripper exactly once',

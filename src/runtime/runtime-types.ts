@@ -8,7 +8,7 @@ import type { MissedTicksReport } from '../telemetry/stall-classifier.js';
 import type { BlendMode, BufferStats } from './action-buffer.js';
 import type { FaultReport } from './control/fault-stretch.js';
 import type { CommandSource, ControlCounters } from './control/ticker.js';
-import type { JointBox } from './safety.js';
+import type { WorkspaceBox } from './safety.js';
 import type { LatencyEstimator } from './timing/latency-estimator.js';
 
 export interface RuntimeOptions {
@@ -20,7 +20,7 @@ export interface RuntimeOptions {
   /** Per-tick step cap on top of the velocity limits (rad); default: the robot profile's. */
   max_step_rad?: number;
   /** A workspace box in joint space inside the profile's limits (safety.ts), e.g. a fine-tuning session's. */
-  joint_box?: JointBox;
+  workspace_box?: WorkspaceBox;
   /** Latency assumed before the first inference has been measured (ms). */
   latency_prior_ms?: number;
   /** A joint state older than this holds the robot (ms). Default 100. */
@@ -81,7 +81,8 @@ export interface RuntimeReport {
   jitter_ms: ArrayLike<number>;
   buffer: BufferStats;
   /** holds: times the runtime stopped the robot and held it (a fault, or an interrupt), ending the episode. */
-  safety: { clamped_actions: number; rejected_chunks: number; holds: number };
+  /** box_holds: commands held at the edge of a Cartesian workspace box (counted in clamped_actions too). */
+  safety: { clamped_actions: number; box_holds: number; rejected_chunks: number; holds: number };
   /** Inference calls that failed or were rejected before their latency was measured (not in `latency`). */
   unmeasured_calls: number;
   /** Calls that found the policy unreachable for now (a remote server down): held and asked again. */

@@ -48,7 +48,7 @@ export async function startRealtime(
     stale_state_ms: opts.stale_state_ms ?? DEFAULT_STALE_STATE_MS,
     fault_timeout_ms: opts.fault_timeout_ms ?? DEFAULT_FAULT_TIMEOUT_MS,
     max_step_rad: opts.max_step_rad,
-    joint_box: opts.joint_box,
+    workspace_box: opts.workspace_box,
     spin_ms: opts.spin_ms,
     residual: opts.residual,
     residual_plugin: opts.residual_plugin,
@@ -90,7 +90,7 @@ export function startVirtual(
     stale_state_ms: opts.stale_state_ms ?? DEFAULT_STALE_STATE_MS,
     fault_timeout_ms: opts.fault_timeout_ms ?? DEFAULT_FAULT_TIMEOUT_MS,
     max_step_rad: opts.max_step_rad,
-    joint_box: opts.joint_box,
+    workspace_box: opts.workspace_box,
     residual:
       opts.residual_correction ??
       (opts.residual ? frozenResidual(sim.description, opts.residual, features) : undefined),

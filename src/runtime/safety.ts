@@ -3,6 +3,8 @@
 //  - every joint command is clamped to the joint's position limits (and a workspace box inside them), and moves
 //    at most one step per tick from the previous command (the velocity limit times the tick, or a tighter
 //    configured step);
+//  - with a Cartesian box (a UR, whose profile has its kinematics): a command that would take the flange out of
+//    the box, or further out, keeps the arm's previous command (a hold); one that brings it back is let through;
 //  - grippers are clamped to 0 (closed) .. 1 (open);
 //  - a command with any NaN or infinite value (a residual gone wrong, a bug upstream) is not sent at all:
 //    the previous command is kept, so the robot holds (comparisons with NaN are false, so without this check
@@ -11,7 +13,7 @@
 // runtime release a jump when it catches up.
 
 import type { ActionChunk } from '../policy/policy.js';
-import type { RobotDescription } from '../robot/index.js';
+import { DhChain, type RobotDescription } from '../robot/index.js';
 
 export interface SafetyLimits {
   dim: number;
@@ -21,17 +23,65 @@ export interface SafetyLimits {
   max: Float64Array;
   /** Largest change per tick. */
   max_step: Float64Array;
+  /** The box the flange must stay in, with the chain that places it; undefined: none. */
+  flange: FlangeLimit | undefined;
+}
+
+interface FlangeLimit {
+  chain: DhChain;
+  lo: Float64Array;
+  hi: Float64Array;
+  /** For each joint of the chain, its index in the action vector. */
+  joints: Int32Array;
 }
 
 export interface SafetyOptions {
   /** Per-tick step cap (rad) on top of velocity limit x tick (e.g. LeRobot's 5 degrees); default: the profile's. */
   max_step_rad?: number;
-  /** A workspace box in joint space, tighter than the profile's limits: joint name -> [lo, hi] (rad). */
-  joint_box?: JointBox;
+  /** A workspace box: joint ranges tighter than the profile's limits, and a box for the flange. */
+  workspace_box?: WorkspaceBox;
 }
 
 /** A workspace box in joint space: for the joints named, [lo, hi] in rad (the others keep their limits). */
 export type JointBox = Readonly<Record<string, readonly [number, number]>>;
+
+/** Where the flange may be, in the robot's base frame (m): [lo, hi] per axis. */
+export interface FlangeBox {
+  x: readonly [number, number];
+  y: readonly [number, number];
+  z: readonly [number, number];
+}
+
+/** SERL's safety box: in joint space, in Cartesian space (the flange's position), or both. */
+export interface WorkspaceBox {
+  joints?: JointBox;
+  flange_m?: FlangeBox;
+}
+
+const AXES = ['x', 'y', 'z'] as const;
+
+/** Why `box` cannot be used on this robot, or null (jointBoxProblem and flangeBoxProblem). */
+export function workspaceBoxProblem(desc: RobotDescription, box: WorkspaceBox): string | null {
+  const joints = box.joints ? jointBoxProblem(desc, box.joints) : null;
+  return joints ?? (box.flange_m ? flangeBoxProblem(desc, box.flange_m) : null);
+}
+
+/**
+ * Why a flange box cannot be used, or null: a robot whose profile has no kinematics, an empty range, or a home
+ * pose whose flange lies outside (the first command would already be held).
+ */
+export function flangeBoxProblem(desc: RobotDescription, box: FlangeBox): string | null {
+  if (!desc.dh) return `flange box: ${desc.robot}'s profile has no kinematics (kinematics.dh); use a joint box`;
+  for (const axis of AXES) {
+    const [lo, hi] = box[axis];
+    if (!(Number.isFinite(lo) && Number.isFinite(hi) && lo < hi)) return `flange box: ${axis} [${lo}, ${hi}] is empty`;
+  }
+  const at = new DhChain(desc.dh).flange(desc.home_rad, new Float64Array(3));
+  const outside = AXES.filter((axis, i) => at[i] < box[axis][0] || at[i] > box[axis][1]);
+  if (outside.length === 0) return null;
+  const where = Array.from(at, (v) => v.toFixed(3)).join(', ');
+  return `flange box: the home pose puts the flange at (${where}) m, outside the box in ${outside.join(', ')}`;
+}
 
 /**
  * Why `box` cannot be used on this robot, or null: an unknown joint, lo not below hi, a range outside the joint's
@@ -59,12 +109,13 @@ export function safetyLimits(desc: RobotDescription, opts: SafetyOptions = {}): 
     min: new Float64Array(dim),
     max: new Float64Array(dim),
     max_step: new Float64Array(dim),
+    flange: flangeLimit(desc, opts.workspace_box?.flange_m),
   };
   const dt = 1 / desc.control_hz;
   desc.action_names.forEach((name, i) => {
     const j = desc.joint_names.indexOf(name);
     if (j >= 0) {
-      const box = opts.joint_box?.[name];
+      const box = opts.workspace_box?.joints?.[name];
       limits.min[i] = Math.max(desc.position_limits_rad[j][0], box?.[0] ?? -Infinity);
       limits.max[i] = Math.min(desc.position_limits_rad[j][1], box?.[1] ?? Infinity);
       limits.max_step[i] = Math.min(
@@ -81,6 +132,18 @@ export function safetyLimits(desc: RobotDescription, opts: SafetyOptions = {}): 
     }
   });
   return limits;
+}
+
+function flangeLimit(desc: RobotDescription, box: FlangeBox | undefined): FlangeLimit | undefined {
+  if (!box) return undefined;
+  const problem = flangeBoxProblem(desc, box);
+  if (problem || !desc.dh) throw new Error(problem ?? 'no kinematics');
+  return {
+    chain: new DhChain(desc.dh),
+    lo: Float64Array.from(AXES, (a) => box[a][0]),
+    hi: Float64Array.from(AXES, (a) => box[a][1]),
+    joints: Int32Array.from(desc.joint_names, (n) => desc.action_names.indexOf(n)),
+  };
 }
 
 /** Why a chunk must not be used, or null if it may. */
@@ -103,6 +166,9 @@ export class SafetyFilter {
   nonfinite_commands = 0;
   rejected_chunks = 0;
   holds = 0;
+  /** Commands whose arm part was held because it would have taken the flange out of its box, or further out. */
+  box_holds = 0;
+  private readonly flangeAt = new Float64Array(3);
 
   constructor(readonly limits: SafetyLimits) {}
 
@@ -130,8 +196,31 @@ export class SafetyFilter {
       if (v !== target[i]) clamped = true;
       out[i] = v;
     }
+    const f = this.limits.flange;
+    if (f && this.leavesBox(f, out, last)) {
+      for (let j = 0; j < f.joints.length; j++) out[f.joints[j]] = last[f.joints[j]];
+      this.box_holds++;
+      clamped = true;
+    }
     if (clamped) this.clamped_actions++;
     return clamped;
+  }
+
+  /** Whether `next` puts the flange outside the box and further out than `last` did. */
+  private leavesBox(f: FlangeLimit, next: Float64Array, last: Float64Array): boolean {
+    const out = this.outside(f, next);
+    return out > 0 && out > this.outside(f, last);
+  }
+
+  /** How far outside the box the flange is for the command `at` (m; 0 inside). */
+  private outside(f: FlangeLimit, at: Float64Array): number {
+    const p = f.chain.flange(at, this.flangeAt, f.joints);
+    let sq = 0;
+    for (let k = 0; k < 3; k++) {
+      const d = p[k] < f.lo[k] ? f.lo[k] - p[k] : p[k] > f.hi[k] ? p[k] - f.hi[k] : 0;
+      sq += d * d;
+    }
+    return Math.sqrt(sq);
   }
 
   /** Record a rejected chunk and return the reason, or null if the chunk is fine. */

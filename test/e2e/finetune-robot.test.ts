@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -17,6 +17,7 @@ import { DECOMPRESS_HANDLERS } from '../../src/recording/chunk-compression.js';
 import { readEpisode } from '../../src/recording/episode-reader.js';
 import { FileReadable } from '../../src/recording/file-io.js';
 import { TOPIC_RL_DECISION } from '../../src/recording/index.js';
+import { DhChain, loadRobot } from '../../src/robot/index.js';
 import { type VlaRunChild, vlaRunChild } from './vla-run-child.js';
 
 const BIN = resolve(import.meta.dirname, '../../../bin/vla-finetune.js');
@@ -168,8 +169,19 @@ test('Ctrl-C mid-episode: the robot holds at once, exit 130, a checkpoint to res
   assert.equal(JSON.parse(again.stdout).episodes, 2);
 });
 
-test('--operator keyboard: a person starts each episode with Enter and judges it with a key', async () => {
+test('--operator keyboard: Enter starts each episode; a key or the detector topic judges it', async () => {
   const args = session('keys', '--episodes', '2', '--margin', MARGIN, '--operator', 'keyboard');
+  args.push('--success-topic', '/detector/success');
+  // and a Cartesian safety box 2 cm around the flange's home position: every command is held inside it
+  const desc = await loadRobot('ur5e');
+  const chain = new DhChain(desc.dh!);
+  const home = chain.flange(desc.home_rad, new Float64Array(3));
+  const [x, y, z] = Array.from(home, (v) => [v - 0.02, v + 0.02]);
+  await writeFile(join(dir, 'box.json'), JSON.stringify({ flange_m: { x, y, z } }));
+  args.push('--workspace-box', join(dir, 'box.json'));
+  // a detector's verdict on the endpoint's rosbridge; true already while the scene is reset: that counts for nothing
+  const detector = ep.server.advertise('/detector/success', 'std_msgs/Bool', { latch: true });
+  detector.publish({ data: true });
   const child = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -193,10 +205,14 @@ test('--operator keyboard: a person starts each episode with Enter and judges it
   await new Promise((r) => setTimeout(r, 1500));
   const before = ep.cell.commands_received;
   assert.equal(before, waiting, 'nothing is commanded before Enter');
+  detector.publish({ data: true });
+  await new Promise((r) => setTimeout(r, 300));
   child.stdin.write('\n');
-  at = await seen(/running: s success/, at);
+  at = await seen(/running: s success \(or \/detector\/success\)/, at);
   await new Promise((r) => setTimeout(r, 1000));
-  child.stdin.write('s');
+  assert.doesNotMatch(stderr, /training episode/, 'the true from before the episode ended nothing');
+  detector.publish({ data: false });
+  detector.publish({ data: true });
   at = await seen(/press Enter/, at);
   child.stdin.write('\n');
   at = await seen(/running: s success/, at);
@@ -205,13 +221,27 @@ test('--operator keyboard: a person starts each episode with Enter and judges it
   assert.equal(await done, 0, stderr);
   const s = JSON.parse(stdout);
   assert.equal(s.episodes, 2);
-  assert.equal(s.train.success_last50, 0.5, 'one judged a success, one a failure');
+  assert.equal(s.train.success_last50, 0.5, 'one a success by the detector, one a failure by its key');
   assert.equal(s.train.intervention_rate, 0);
   // each ended by its key, about a second in: far shorter than the task's own 6-8 s
   assert.ok(s.env_ticks < 2 * 150, `${s.env_ticks} ticks`);
   assert.ok(ep.cell.commands_received > before);
   assert.match(stderr, /training episode \(seed \d+\): success, \d+ ticks/);
   assert.match(stderr, /training episode \(seed \d+\): failure, \d+ ticks/);
+  // the arm went as far as the box let it, and no further
+  let farthest = 0;
+  for (const f of episodeFiles('keys')) {
+    const e = await readEpisode(f);
+    const A = desc.action_names.length;
+    for (let t = 0; t < e.ticks; t++) {
+      const p = chain.flange(e.action.subarray(t * A, t * A + 6), new Float64Array(3));
+      for (let k = 0; k < 3; k++) {
+        assert.ok(p[k] >= [x, y, z][k][0] - 1e-9 && p[k] <= [x, y, z][k][1] + 1e-9, `tick ${t}: flange at ${p}`);
+        farthest = Math.max(farthest, Math.abs(p[k] - home[k]));
+      }
+    }
+  }
+  assert.ok(farthest > 0.015, `the flange moved ${farthest} m from home: the box was tried`);
 });
 
 test('a robot actor with no learner exits 2 before anything moves', async () => {

@@ -19,6 +19,7 @@ import { createLogger } from '../../telemetry/log.js';
 import { intArg, numArg, UsageError } from '../common.js';
 import { forwardedKeys, terminalKeys } from './keys.js';
 import { alohaStart, robotRunner, rosStart } from './robot-actor.js';
+import { successTopicArg } from './robot-link-args.js';
 
 const BIN = fileURLToPath(new URL('../../../../bin/vla-finetune.js', import.meta.url));
 /** How a local actor gets its CURVE key pair (never on the command line, which `ps` shows to everyone). */
@@ -53,6 +54,10 @@ export interface ActorFlags {
   workspaceBox?: string;
   /** With --rosbridge: a person starts and judges each episode (keys from this terminal, or the learner's). */
   keyboard?: boolean;
+  /** With --keyboard: a detector's std_msgs/Bool topic that says success in place of the s key. */
+  successTopic?: string;
+  /** Where --success-topic is published (default: the UR's --rosbridge; required on the ALOHA arms). */
+  successRosbridge?: string;
   /** Episodes on the ALOHA arms over serial: left=PATH,right=PATH (robot-actor.ts). */
   ports?: string;
   /** With --ports: the Dynamixel emulator's sim link (episodes, success, task state). */
@@ -103,10 +108,10 @@ export async function actorCommand(o: ActorFlags): Promise<void> {
 function robotActor(o: ActorFlags): Pick<ActorWorkerOptions, 'runner' | 'robot'> {
   if (!o.rosbridge && !o.ports) {
     const robotOnly = [o.margin, o.learnerWait, o.record, o.workspaceBox, o.keyboard, o.simLink, o.calibration];
-    if (robotOnly.some((x) => x !== undefined))
+    if ([...robotOnly, o.successTopic, o.successRosbridge].some((x) => x !== undefined))
       throw new UsageError(
-        '--margin, --learner-wait, --record, --workspace-box, --keyboard, --sim-link and --calibration are for a ' +
-          'robot actor (--rosbridge or --ports)',
+        '--margin, --learner-wait, --record, --workspace-box, --keyboard, --success-topic, --sim-link and ' +
+          '--calibration are for a robot actor (--rosbridge or --ports)',
       );
     return {};
   }
@@ -114,6 +119,7 @@ function robotActor(o: ActorFlags): Pick<ActorWorkerOptions, 'runner' | 'robot'>
   const margin_ticks = intArg('--margin', o.margin ?? '2', 0, 1000);
   const wait_s = numArg('--learner-wait', o.learnerWait ?? '30', 0.1, 1e6);
   const log = createLogger({ name: 'vla-finetune actor' });
+  const success = successTopicArg({ ...o }, o.rosbridge, o.keyboard ? 'keyboard' : undefined);
   return {
     runner: robotRunner(o.rosbridge ? rosStart(o.rosbridge, log) : alohaStart(alohaFlags(o), log), {
       margin_ticks,
@@ -121,6 +127,7 @@ function robotActor(o: ActorFlags): Pick<ActorWorkerOptions, 'runner' | 'robot'>
       ...(o.workspaceBox ? { workspace_box: o.workspaceBox } : {}),
       // started by a learner (an IPC channel): it reads the terminal and forwards the keys
       ...(o.keyboard ? { keyboard: process.send ? forwardedKeys() : terminalKeys() } : {}),
+      ...(success ? { success_topic: { url: success.rosbridge, topic: success.topic } } : {}),
     }),
     robot: { learner_wait_ms: wait_s * 1000 },
   };

@@ -15,9 +15,10 @@ import { type EpisodeRecording, RobotRunner } from '../../rl/robot/robot-runner.
 import type { EpisodeRunner } from '../../rl/rollout-pool.js';
 import type { ClockOptions } from '../../runtime/runtime.js';
 import type { RuntimeOptions } from '../../runtime/runtime-types.js';
-import type { JointBox } from '../../runtime/safety.js';
+import type { WorkspaceBox } from '../../runtime/safety.js';
 import type { WorldLink } from '../../runtime/world-link.js';
 import type { Logger } from '../../telemetry/log.js';
+import { SuccessTopic } from '../../world/success-topic.js';
 import { UsageError } from '../common.js';
 import { startAlohaRun } from '../run/aloha-runner.js';
 import { checkRecordTarget, openRecorder, type RecordingPlan } from '../run/recorder.js';
@@ -67,6 +68,8 @@ export interface RobotActorOptions {
   workspace_box?: string;
   /** A person starts and judges each episode (--operator keyboard); then a real robot may be used. */
   keyboard?: KeySource;
+  /** With `keyboard`: a detector's std_msgs/Bool topic that says success in place of the `s` key. */
+  success_topic?: { url: string; topic: string };
 }
 
 /** How a robot is started for a session: the runtime options and world wrapper come from the runner. */
@@ -139,19 +142,42 @@ function whoJudges(run: RobotRun, c: CheckedSetup, o: RobotActorOptions, where: 
   return undefined;
 }
 
+/**
+ * What a session adds to the robot, made before it starts (a string: refused, nothing moved): the workspace
+ * box, and the detector's success topic, subscribed on a connection of its own.
+ */
+async function sessionParts(
+  o: RobotActorOptions,
+  c: CheckedSetup,
+): Promise<{ workspace_box?: WorkspaceBox; success?: SuccessTopic } | string> {
+  let workspace_box: WorkspaceBox | undefined;
+  try {
+    workspace_box = o.workspace_box ? await readWorkspaceBox(o.workspace_box, c.description) : undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+  const box = workspace_box ? { workspace_box } : {};
+  const t = o.success_topic;
+  if (!t) return box;
+  try {
+    return { ...box, success: await SuccessTopic.open(t) };
+  } catch (err) {
+    return `the success topic ${t.topic} at ${t.url}: ${(err as Error).message}; nothing moved`;
+  }
+}
+
 /** Episodes on the robot `start` sets up, in real time, with the exploring actor in its control thread. */
 export function robotRunner(start: RobotStart & { where: string }, o: RobotActorOptions): RunnerFactory {
   return async (c: CheckedSetup): Promise<EpisodeRunner | string> => {
     const max_ticks = taskTickLimit(createTask(c.task), c.description.control_hz);
     const { port1, port2 } = new MessageChannel();
     const init = controlActorInit(c, max_ticks);
-    let joint_box: JointBox | undefined;
-    try {
-      joint_box = o.workspace_box ? await readWorkspaceBox(o.workspace_box, c.description) : undefined;
-    } catch (err) {
+    const parts = await sessionParts(o, c);
+    if (typeof parts === 'string') {
       port1.close();
-      return (err as Error).message;
+      return parts;
     }
+    const { workspace_box, success } = parts;
     // with a person at the keyboard, their judgement is the episode's success (the sim's is not consulted)
     const verdict = { success: false };
     const opts = {
@@ -160,13 +186,14 @@ export function robotRunner(start: RobotStart & { where: string }, o: RobotActor
       injected: { base_ms: 0, jitter_ms: 0 },
       seed: c.seed,
       residual_plugin: { module: CONTROL_ACTOR, init, port: port2 },
-      ...(joint_box ? { joint_box } : {}),
+      ...(workspace_box ? { workspace_box } : {}),
     };
     let run: RobotRun;
     try {
       run = await start(c, opts, o.keyboard ? (w) => ({ ...w, success: () => verdict.success }) : undefined);
     } catch (err) {
       port1.close();
+      await success?.close();
       // refused (unreachable, bad settings, a model that does not fit): the user's to fix; anything else is a fault
       if (!(err instanceof UsageError)) throw err;
       return `cannot start the ${c.description.robot} at ${start.where}: ${err.message}`;
@@ -176,6 +203,7 @@ export function robotRunner(start: RobotStart & { where: string }, o: RobotActor
         await run.engine.stop();
       } finally {
         await run.policy.close();
+        await success?.close();
       }
     };
     const refused = async (why: string) => {
@@ -198,7 +226,7 @@ export function robotRunner(start: RobotStart & { where: string }, o: RobotActor
       max_ticks,
       ...(run.task_state ? { task_state: run.task_state } : {}),
       manifest: c.manifest,
-      ...(o.keyboard ? { keyboard: { operator: new KeyboardOperator(o.keyboard, say), verdict } } : {}),
+      ...(o.keyboard ? { keyboard: { operator: new KeyboardOperator(o.keyboard, say, success), verdict } } : {}),
       ...(record ? { record } : {}),
       close,
     });

@@ -10,10 +10,14 @@ import { readWorkspaceBox } from './workspace-box.js';
 
 export type RobotLink = NonNullable<FinetuneConfig['robot_link']>;
 
-/** The robot link the flags name (undefined: none, the embedded sim). */
-export async function robotLinkArg(o: Record<string, unknown>, robot: string): Promise<RobotLink | undefined> {
+/** The robot link the flags name (undefined: none, the embedded sim); `operator`: who judges the episodes. */
+export async function robotLinkArg(
+  o: Record<string, unknown>,
+  robot: string,
+  operator: string | undefined,
+): Promise<RobotLink | undefined> {
   if (o.rosbridge === undefined && o.ports === undefined) {
-    for (const flag of ['workspaceBox', 'simLink', 'calibration'])
+    for (const flag of ['workspaceBox', 'simLink', 'calibration', 'successTopic', 'successRosbridge'])
       if (o[flag] !== undefined) throw new UsageError(`--${kebab(flag)} is for a session on a robot`);
     return undefined;
   }
@@ -31,7 +35,32 @@ export async function robotLinkArg(o: Record<string, unknown>, robot: string): P
           ...(o.simLink ? { sim_link: o.simLink as string } : {}),
           ...(o.calibration ? { calibration_dir: resolve(o.calibration as string) } : {}),
         };
-  return { ...where, ...(box ? { workspace_box: resolve(box) } : {}) };
+  const success_topic = successTopicArg(o, o.rosbridge as string | undefined, operator);
+  return { ...where, ...(box ? { workspace_box: resolve(box) } : {}), ...(success_topic ? { success_topic } : {}) };
+}
+
+/** --success-topic: a detector's std_msgs/Bool on the UR's rosbridge, or on --success-rosbridge (the ALOHA arms). */
+export function successTopicArg(
+  o: Record<string, unknown>,
+  robotRosbridge: string | undefined,
+  operator: string | undefined,
+): RobotLink['success_topic'] {
+  const topic = o.successTopic as string | undefined;
+  if (topic === undefined) {
+    if (o.successRosbridge !== undefined) throw new UsageError('--success-rosbridge goes with --success-topic');
+    return undefined;
+  }
+  if (!/^\/[A-Za-z][\w/]*$/.test(topic) || topic.includes('//'))
+    throw new UsageError(`--success-topic ${topic}: expected a ROS topic name such as /detector/success`);
+  if (operator !== 'keyboard')
+    throw new UsageError(
+      "--success-topic stands in for the keyboard operator's s key (--operator keyboard; vla-finetune actor " +
+        '--keyboard): a person still resets the scene',
+    );
+  const url = (o.successRosbridge as string | undefined) ?? robotRosbridge;
+  if (url === undefined)
+    throw new UsageError(`--success-topic ${topic}: say where it is published: --success-rosbridge ws://HOST:9090`);
+  return { topic, rosbridge: rosbridgeArg(url, '--success-rosbridge') };
 }
 
 /** The robot actor beside the learner: its robot, its box, and every episode recorded in the run folder. */
@@ -44,6 +73,9 @@ export function robotActorArgs(link: RobotLink, margin: string | undefined, runD
     '--record',
     join(runDir, 'episodes'),
     ...(link.workspace_box ? ['--workspace-box', link.workspace_box] : []),
+    ...(link.success_topic
+      ? ['--success-topic', link.success_topic.topic, '--success-rosbridge', link.success_topic.rosbridge]
+      : []),
     ...(margin ? ['--margin', margin] : []),
   ];
 }
@@ -61,8 +93,8 @@ export function operatorKind(value: string, onRobot: boolean): NonNullable<Finet
   return kind;
 }
 
-function rosbridgeArg(url: string): string {
-  if (!/^wss?:\/\/[^/]+/.test(url)) throw new UsageError(`--rosbridge ${url}: expected ws://HOST:PORT`);
+function rosbridgeArg(url: string, flag = '--rosbridge'): string {
+  if (!/^wss?:\/\/[^/]+/.test(url)) throw new UsageError(`${flag} ${url}: expected ws://HOST:PORT`);
   return url;
 }
 

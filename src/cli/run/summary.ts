@@ -93,7 +93,7 @@ export interface RunSummary {
     seam_jump_ratio: number;
     stale_actions_executed: number | null;
   };
-  safety: { clamped_actions: number; rejected_chunks: number };
+  safety: { clamped_actions: number; box_holds: number; rejected_chunks: number };
   /** With --residual: its name, evaluations, and per action dimension mean |correction| / bound and share at it. */
   residual?: ResidualFigures;
   /**
@@ -176,7 +176,11 @@ export function buildSummary(
       seam_jump_ratio: Math.round(seamJumpRatio(c) * 100) / 100,
       stale_actions_executed,
     },
-    safety: { clamped_actions: r.safety.clamped_actions, rejected_chunks: r.safety.rejected_chunks },
+    safety: {
+      clamped_actions: r.safety.clamped_actions,
+      box_holds: r.safety.box_holds,
+      rejected_chunks: r.safety.rejected_chunks,
+    },
     ...(r.residual ? { residual: r.residual } : {}),
     holds: {
       stops: r.safety.holds,
@@ -234,7 +238,8 @@ export function formatSummary(s: RunSummary): string {
     `  control    ${controlLine(s.control)}`,
     `  inference  ${inferenceLine(s.inference)}`,
     `  buffer     ${bufferLine(s.buffer)}`,
-    `  safety     ${s.safety.clamped_actions} clamped, ${s.safety.rejected_chunks} chunks rejected`,
+    `  safety     ${s.safety.clamped_actions} clamped${boxHolds(s.safety.box_holds)}, ` +
+      `${s.safety.rejected_chunks} chunks rejected`,
     `  holds      ${holdsLine(s.holds)}`,
   ];
   if (s.residual) lines.splice(6, 0, `  residual   ${residualLine(s.residual)}`);
@@ -322,3 +327,6 @@ function driverWhere(d: DriverHead): string {
       .join(',')}${d.sim_link ? ` (sim link ${d.sim_link})` : ''}`;
   return '';
 }
+
+/** The commands held at a workspace box's edge (only when there is one to speak of). */
+const boxHolds = (n: number) => (n > 0 ? ` (${n} held at the workspace box)` : '');

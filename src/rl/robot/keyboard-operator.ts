@@ -3,13 +3,22 @@
 //   Enter  start the episode (the scene is reset)        s  success: the episode ends, rewarded
 //   f      failure: the episode ends                       p  pause: the robot holds, the episode is cut short
 //   q      stop the session: the robot holds at once, the learner keeps what it has
-// An episode nobody judged before its time limit is a failure. Taking the arm over from the keyboard is not here
-// yet (the scripted operator takes over in the sim). Keys come from a KeySource: this terminal, or the learner's,
-// forwarded (a process in the background may not read the terminal).
+// An episode nobody judged before its time limit is a failure. A detector may give the success instead of the
+// person (a SuccessSource: --success-topic); the keys still work. Taking the arm over from the keyboard is not
+// here yet (the scripted operator takes over in the sim). Keys come from a KeySource: this terminal, or the
+// learner's, forwarded (a process in the background may not read the terminal).
 
 /** Keys as the operator sees them: one character each ('\n' for Enter). */
 export interface KeySource {
   onKey(listener: (key: string) => void): void;
+}
+
+/** Successes from elsewhere than the keys (a detector's topic): it calls `act` once for a success while watched. */
+export interface SuccessSource {
+  /** What says success, for the prompt (e.g. "/detector/success"). */
+  readonly name: string;
+  watch(act: () => void): void;
+  unwatch(): void;
 }
 
 export type Judgement = 'success' | 'failure' | 'paused' | 'stopped';
@@ -28,6 +37,7 @@ export class KeyboardOperator {
   constructor(
     keys: KeySource,
     private readonly say: (line: string) => void,
+    private readonly success?: SuccessSource,
   ) {
     keys.onKey((key) => this.key(key));
   }
@@ -47,13 +57,16 @@ export class KeyboardOperator {
    * failure, hold it) as soon as they give one.
    */
   watch(act: (j: Judgement) => void): void {
-    this.say('running: s success, f failure, p pause, q stop');
+    const from = this.success ? ` (or ${this.success.name})` : '';
+    this.say(`running: s success${from}, f failure, p pause, q stop`);
     this.during = act;
+    this.success?.watch(() => this.judge('success'));
   }
 
   /** The episode ended: its judgement (undefined: nobody judged it in time). */
   finish(): Judgement | undefined {
     this.during = undefined;
+    this.success?.unwatch();
     return this.judged;
   }
 
@@ -85,7 +98,11 @@ export class KeyboardOperator {
             : k === 'q'
               ? 'stopped'
               : undefined;
-    if (!judgement) return;
+    if (judgement) this.judge(judgement);
+  }
+
+  /** The first judgement of a watched episode stands; a stop also ends the session after it. */
+  private judge(judgement: Judgement): void {
     if (judgement === 'stopped') this.stoppedBy = true;
     if (!this.during || this.judged) return;
     this.judged = judgement;

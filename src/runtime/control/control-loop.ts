@@ -13,7 +13,7 @@ import { type Driver, type Health, type JointState, newJointState } from '../../
 import type { ResidualCorrection } from '../../policy/residual/residual-corrector.js';
 import { actionLayout, type RobotDescription } from '../../robot/index.js';
 import type { ActionRing } from '../action-ring.js';
-import type { JointBox } from '../safety.js';
+import type { WorkspaceBox } from '../safety.js';
 import { SafetyFilter, safetyLimits } from '../safety.js';
 import { FaultStretches } from './fault-stretch.js';
 import { FreshnessWatch } from './freshness.js';
@@ -31,7 +31,7 @@ export interface ControlLoopOptions {
   fault_timeout_ms: number;
   stale_state_ms: number;
   max_step_rad?: number;
-  joint_box?: JointBox;
+  workspace_box?: WorkspaceBox;
   /** Corrects each buffered action before safety (a residual policy); evaluated in this loop's thread. */
   residual?: ResidualCorrection;
 }
@@ -73,7 +73,7 @@ export class ControlLoop {
   ) {
     this.description = driver.description;
     this.safety = new SafetyFilter(
-      safetyLimits(this.description, { max_step_rad: opts.max_step_rad, joint_box: opts.joint_box }),
+      safetyLimits(this.description, { max_step_rad: opts.max_step_rad, workspace_box: opts.workspace_box }),
     );
     this.ticker = new ControlTicker(ring, this.safety);
     this.freshness = new FreshnessWatch(opts.stale_state_ms);

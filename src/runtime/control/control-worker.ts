@@ -51,7 +51,7 @@ async function main(): Promise<void> {
     fault_timeout_ms: data.fault_timeout_ms,
     stale_state_ms: data.stale_state_ms,
     max_step_rad: data.max_step_rad,
-    joint_box: data.joint_box,
+    workspace_box: data.workspace_box,
     residual: await residualOf(desc, built.pacing),
   });
   exitAtInjectedTick(loop);

@@ -9,7 +9,7 @@ import type { SimDriver } from '../../../sim/sim-driver.js';
 import type { ResidualCorrection } from '../../policy/residual/residual-corrector.js';
 import { ActionRing, DEFAULT_RING_TICKS } from '../action-ring.js';
 import type { VirtualClock } from '../episode/clocks.js';
-import type { JointBox } from '../safety.js';
+import type { WorkspaceBox } from '../safety.js';
 import { ControlLoop, type EpisodeEnd } from './control-loop.js';
 import type { ControlPort } from './port.js';
 import type { LoopStats, ObservationMessage } from './protocol.js';
@@ -19,7 +19,7 @@ export interface InlineControlOptions {
   stale_state_ms: number;
   fault_timeout_ms: number;
   max_step_rad?: number;
-  joint_box?: JointBox;
+  workspace_box?: WorkspaceBox;
   /** Corrects each buffered action before safety (a trained residual, or the fine-tuner's exploring actor). */
   residual?: ResidualCorrection;
   /** Features each chunk carries (the policy's features_dim), kept for the residual. */
@@ -130,6 +130,7 @@ export class InlineControl implements ControlPort {
     return {
       counters: this.loop.ticker.counters,
       clamped_actions: this.loop.safety.clamped_actions,
+      box_holds: this.loop.safety.box_holds,
       overruns: 0,
       jitter_ms: new Float64Array(0),
       faults: this.loop.faults.report,

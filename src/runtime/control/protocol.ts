@@ -11,7 +11,7 @@ import type { RobotDescription } from '../../robot/index.js';
 import type { MissedTicksReport } from '../../telemetry/stall-classifier.js';
 import type { ThreadHeap } from '../../telemetry/thread-heaps.js';
 import type { ResidualPlugin } from '../runtime-types.js';
-import type { JointBox } from '../safety.js';
+import type { WorkspaceBox } from '../safety.js';
 import type { EpisodeEnd } from './control-loop.js';
 import type { FaultReport } from './fault-stretch.js';
 import type { ControlCounters } from './ticker.js';
@@ -55,7 +55,7 @@ export interface ControlWorkerData {
   ring_features: number;
   board: SharedArrayBuffer;
   max_step_rad?: number;
-  joint_box?: JointBox;
+  workspace_box?: WorkspaceBox;
   stale_state_ms: number;
   fault_timeout_ms: number;
   /** The loop waits until this long before a tick is due, then spins (ms). */
@@ -98,6 +98,8 @@ export interface ObservationMessage {
 export interface LoopStats {
   counters: ControlCounters;
   clamped_actions: number;
+  /** Commands held because they would have taken the flange out of its workspace box (safety.ts). */
+  box_holds: number;
   overruns: number;
   /**
    * Ticks that woke half a period late or more, by cause: host stalls (the whole process was not running,

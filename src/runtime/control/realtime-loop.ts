@@ -198,6 +198,7 @@ export class RealtimeLoop {
     return {
       counters: loop.ticker.counters,
       clamped_actions: loop.safety.clamped_actions,
+      box_holds: loop.safety.box_holds,
       overruns: this.overruns,
       missed_ticks,
       jitter_ms: this.jitter.slice(0, Math.min(this.jitterCount, JITTER_SAMPLES)),

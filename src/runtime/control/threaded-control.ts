@@ -9,7 +9,7 @@ import type { RobotDescription } from '../../robot/index.js';
 import { reportThreadHeap } from '../../telemetry/thread-heaps.js';
 import { ActionRing, DEFAULT_RING_TICKS } from '../action-ring.js';
 import type { ResidualPlugin } from '../runtime-types.js';
-import type { JointBox } from '../safety.js';
+import type { WorkspaceBox } from '../safety.js';
 import type { EpisodeEnd } from './control-loop.js';
 import type { ControlPort } from './port.js';
 import type {
@@ -33,7 +33,7 @@ export interface ThreadedControlOptions {
   stale_state_ms: number;
   fault_timeout_ms: number;
   max_step_rad?: number;
-  joint_box?: JointBox;
+  workspace_box?: WorkspaceBox;
   /** Spin (rather than sleep) for the last part of each period (ms). Default 1.5. */
   spin_ms?: number;
   /** A trained residual for the control thread to apply (frozen-residual.ts). */
@@ -98,7 +98,7 @@ export class ThreadedControl implements ControlPort {
       board: board.buffer,
       port: port2,
       max_step_rad: opts.max_step_rad,
-      joint_box: opts.joint_box,
+      workspace_box: opts.workspace_box,
       stale_state_ms: opts.stale_state_ms,
       fault_timeout_ms: opts.fault_timeout_ms,
       spin_ms: opts.spin_ms ?? 1.5,

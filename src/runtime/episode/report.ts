@@ -23,7 +23,7 @@ export function runtimeReport(stats: LoopStats | undefined, e: EngineFigures): R
     overruns: stats?.overruns ?? 0,
     missed_ticks: stats?.missed_ticks,
     jitter_ms: stats?.jitter_ms ?? [],
-    safety: { clamped_actions: stats?.clamped_actions ?? 0, rejected_chunks, holds },
+    safety: { clamped_actions: stats?.clamped_actions ?? 0, box_holds: stats?.box_holds ?? 0, rejected_chunks, holds },
     driver: {
       ...(stats?.faults ?? { holds: 0, holds_by_health: {}, longest_hold_ms: 0 }),
       counters: stats?.driver ?? {},
