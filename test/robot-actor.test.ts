@@ -53,10 +53,10 @@ function weights(bias: number): Float32Array[] {
   return [new Float32Array(O * 8), new Float32Array(8), new Float32Array(8 * 2 * A), b1];
 }
 
-function actor(operator: boolean) {
+function actor(operator: boolean, m = manifest) {
   const { port1, port2 } = new MessageChannel();
   const init = {
-    manifest,
+    manifest: m,
     sizes: SIZES,
     max_decisions: 50,
     ...(operator
@@ -106,6 +106,33 @@ test('the operator takes over in the very tick it decides to, and the decision s
     assert.deepEqual(d.interventions, [0]);
     assert.equal(d.inputs.length, O);
     assert.ok(Math.abs(d.u[0] + 1) < 1e-6, `u[0] = ${d.u[0]}: the operator's correction, at the bound`);
+  } finally {
+    a.close();
+  }
+});
+
+test("a person's takeover has the next tick, not the next decision; letting go hands u back", async () => {
+  const every5 = { ...manifest, every_ticks: 5 };
+  const a = actor(false, every5);
+  try {
+    await a.ask({ type: 'arm', seed: SEED, values: weights(0.5), bound: 1, explore_seed: null }, 'armed');
+    a.corrector.reset();
+    const base = Float64Array.from(plan);
+    const own = command(a.corrector, 0, base)[1] - base[1]; // the residual's own correction (tanh 0.5 x scale)
+    const pushed = new Array(A).fill(0);
+    pushed[1] = 1;
+    a.port.postMessage({ type: 'steer', u: pushed } satisfies ToControlActor);
+    await new Promise((r) => setTimeout(r, 20)); // between two ticks
+    const scale = every5.scale[1];
+    assert.ok(Math.abs(command(a.corrector, 1, base)[1] - (base[1] + scale)) < 1e-9, "tick 1 is the person's");
+    assert.ok(Math.abs(command(a.corrector, 3, base)[1] - (base[1] + scale)) < 1e-9, 'and held till they change it');
+    a.port.postMessage({ type: 'steer', u: null } satisfies ToControlActor);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.ok(Math.abs(command(a.corrector, 4, base)[1] - base[1] - own) < 1e-6, 'let go: the residual again');
+    const d = (await a.ask({ type: 'collect' }, 'decisions')) as CollectedDecisions;
+    assert.deepEqual(Array.from(d.ticks), [0, 1, 4], 'each change re-decides at once');
+    assert.deepEqual(d.interventions, [1], 'the decision the person made is an intervention');
+    assert.equal(d.u[1 * A + 1], 1);
   } finally {
     a.close();
   }
@@ -224,4 +251,35 @@ test('the keyboard operator: Enter starts, the first judgement counts, q or a st
   const third = new KeyboardOperator({ onKey: (l) => void listeners.push(l) }, () => {});
   await Promise.all([third.ready(1), Promise.resolve().then(() => press('\n'))]);
   assert.equal(third.finish(), undefined, 'nobody judged it');
+});
+
+test('keyboard takeover: t, a joint, a push; t again, or the episode ending, hands the arm back', async () => {
+  const listeners: ((k: string) => void)[] = [];
+  const press = (...keys: string[]) => {
+    for (const k of keys) for (const l of listeners) l(k);
+  };
+  const said: string[] = [];
+  const op = new KeyboardOperator({ onKey: (l) => void listeners.push(l) }, (line) => said.push(line), {
+    action_names: ['a', 'b', 'g'],
+  });
+  const steered: (number[] | null)[] = [];
+  const go = op.ready(1);
+  press('t', '\n'); // no episode yet: t does nothing
+  await go;
+  op.watch(
+    () => {},
+    (u) => steered.push(u),
+  );
+  assert.match(said.at(-1)!, /t take over/);
+  press('+', 't', ']', '+', '+', '+', '[', '-', '0', 't');
+  assert.deepEqual(steered, [[0, 0, 0], [0, 0.5, 0], [0, 1, 0], [0, 1, 0], [-0.5, 1, 0], [0, 0, 0], null]);
+  assert.ok(
+    said.some((l) => /takeover: b /.test(l)),
+    'the chosen joint is named',
+  );
+  press('t', '+');
+  assert.deepEqual(steered.at(-1), [0.5, 0, 0], 'taken again: the last joint chosen, a fresh correction');
+  assert.equal(op.finish(), undefined);
+  press('+');
+  assert.equal(steered.length, 9, 'after the episode: no more steering');
 });

@@ -171,6 +171,7 @@ episodes unless asked, a checkpoint every round, every episode recorded; Ctrl-C 
   vla-finetune --robot ur5e --rosbridge ws://127.0.0.1:9090 --run ur-1 --operator scripted --episodes 40
   vla-finetune --robot ur5e --rosbridge ws://ur-host:9090 --run ur-2 --operator keyboard --workspace-box box.json
 With --operator keyboard you start each episode with Enter and judge it: s success, f failure, p pause, q stop;
+t takes the arm over ([ ] a joint, + - push it within the residual's bound, 0 let go, t give it back);
 --success-topic /detector/success lets a detector say success instead (a true while the episode runs).
 
 Exit codes: 0 done (budget reached), 1 stopped by the collapse guard or a fault, 2 bad usage or input, 130 Ctrl-C

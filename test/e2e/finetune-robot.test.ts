@@ -76,14 +76,14 @@ const episodeFiles = (run: string) => {
 };
 
 /** The /rl/decision messages of a recorded episode. */
-async function decisionsIn(path: string): Promise<{ tick: number; takeover: boolean }[]> {
+async function decisionsIn(path: string): Promise<{ tick: number; takeover: boolean; u: number[] }[]> {
   const fh = await open(path, 'r');
   try {
     const r = await McapIndexedReader.Initialize({
       readable: new FileReadable(fh, BigInt((await fh.stat()).size)),
       decompressHandlers: DECOMPRESS_HANDLERS,
     });
-    const out: { tick: number; takeover: boolean }[] = [];
+    const out: { tick: number; takeover: boolean; u: number[] }[] = [];
     for await (const m of r.readMessages({ topics: [TOPIC_RL_DECISION] }))
       out.push(JSON.parse(new TextDecoder().decode(m.data)));
     return out;
@@ -216,13 +216,17 @@ test('--operator keyboard: Enter starts each episode; a key or the detector topi
   at = await seen(/press Enter/, at);
   child.stdin.write('\n');
   at = await seen(/running: s success/, at);
+  // the person takes the arm over: shoulder_lift_joint pushed to the residual's full bound
+  child.stdin.write('t]++');
   await new Promise((r) => setTimeout(r, 1000));
   child.stdin.write('f');
   assert.equal(await done, 0, stderr);
   const s = JSON.parse(stdout);
   assert.equal(s.episodes, 2);
   assert.equal(s.train.success_last50, 0.5, 'one a success by the detector, one a failure by its key');
-  assert.equal(s.train.intervention_rate, 0);
+  // the second episode's decisions after the takeover were the person's: about half of that round's
+  assert.ok(s.train.intervention_rate > 0.1 && s.train.intervention_rate < 0.6, JSON.stringify(s.train));
+  assert.match(stderr, /takeover: you have the arm/);
   // each ended by its key, about a second in: far shorter than the task's own 6-8 s
   assert.ok(s.env_ticks < 2 * 150, `${s.env_ticks} ticks`);
   assert.ok(ep.cell.commands_received > before);
@@ -242,6 +246,10 @@ test('--operator keyboard: Enter starts each episode; a key or the detector topi
     }
   }
   assert.ok(farthest > 0.015, `the flange moved ${farthest} m from home: the box was tried`);
+  // the takeover's decisions are recorded as such, with the person's correction
+  const taken = (await Promise.all(episodeFiles('keys').map(decisionsIn))).flat().filter((d) => d.takeover);
+  assert.ok(taken.length > 0);
+  assert.ok(taken.every((d) => d.u[1] === 1 && d.u.every((x, i) => i === 1 || x === 0)), JSON.stringify(taken[0]));
 });
 
 test('a robot actor with no learner exits 2 before anything moves', async () => {

@@ -166,6 +166,11 @@ async function sessionParts(
   }
 }
 
+/** The person at the keyboard: judges each episode (or a detector says success), and may take the arm over. */
+function keyboardOperator(keys: KeySource, c: CheckedSetup, success: SuccessTopic | undefined): KeyboardOperator {
+  return new KeyboardOperator(keys, say, { ...(success ? { success } : {}), action_names: c.description.action_names });
+}
+
 /** Episodes on the robot `start` sets up, in real time, with the exploring actor in its control thread. */
 export function robotRunner(start: RobotStart & { where: string }, o: RobotActorOptions): RunnerFactory {
   return async (c: CheckedSetup): Promise<EpisodeRunner | string> => {
@@ -226,7 +231,7 @@ export function robotRunner(start: RobotStart & { where: string }, o: RobotActor
       max_ticks,
       ...(run.task_state ? { task_state: run.task_state } : {}),
       manifest: c.manifest,
-      ...(o.keyboard ? { keyboard: { operator: new KeyboardOperator(o.keyboard, say, success), verdict } } : {}),
+      ...(o.keyboard ? { keyboard: { operator: keyboardOperator(o.keyboard, c, success), verdict } } : {}),
       ...(record ? { record } : {}),
       close,
     });

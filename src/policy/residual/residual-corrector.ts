@@ -98,6 +98,11 @@ export class ResidualCorrector implements ResidualCorrection {
     this.u.fill(0);
   }
 
+  /** The next tick evaluates afresh (an operator took over or let go between two decisions); u is kept till then. */
+  evaluateNext(): void {
+    this.lastEval = -Infinity;
+  }
+
   figures(): ResidualFigures {
     const { evaluations: n, abs_unit_sum, at_bound } = this.stats;
     const share = (xs: Float64Array) => Array.from(xs, (x) => (n > 0 ? Math.round((x / n) * 1e4) / 1e4 : 0));

@@ -1,7 +1,8 @@
 // Messages between the robot actor's main thread (robot-runner.ts) and its exploring residual in the control thread
 // (control-actor.ts), on the plug-in's own MessagePort. Per episode: arm (weights, trust region, exploration seed),
 // the run, then collect (every decision's inputs and u). Between them only the scripted operator's task state
-// flows, as the endpoint publishes it. Weights therefore change between episodes, never mid-tick.
+// flows, as the endpoint publishes it, and the keyboard operator's takeover. Weights therefore change between
+// episodes, never mid-tick.
 import type { OperatorSettings } from '../operator/scripted-operator.js';
 
 /** What the control thread builds the actor from (structured-cloned into the thread at start). */
@@ -26,6 +27,8 @@ export type ToControlActor =
       explore_seed: number | null;
     }
   | { type: 'task_state'; state: unknown }
+  /** The person at the keyboard holds the arm with this correction (u per action dimension); null: handed back. */
+  | { type: 'steer'; u: number[] | null }
   | { type: 'collect' };
 
 export interface CollectedDecisions {

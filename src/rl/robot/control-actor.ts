@@ -1,7 +1,8 @@
 // The fine-tuner's exploring actor inside the real-time control thread (a residual plug-in, runtime-types.ts): the
 // same ResidualCorrector and ActorUnit the sim rollouts use, so the robot gets base action + bound x u through the
 // one safety filter, with the decision made in the tick itself. The scripted operator runs here too, so its
-// takeover replaces u in the very tick it decides to. Each decision's inputs and u are kept in buffers sized once
+// takeover replaces u in the very tick it decides to; a person's takeover (from the keyboard) arrives between two
+// ticks and has the next one. Each decision's inputs and u are kept in buffers sized once
 // per run and handed to the main thread after the episode (actor-channel.ts). The scripted operator's plan search
 // still allocates a little at each decision (every few ticks): a simulated cell's cost, not a real robot's.
 import type { MessagePort } from 'node:worker_threads';
@@ -95,8 +96,15 @@ export function createControlResidual(
     : undefined;
   const log = new DecisionLog(inputSize(manifest), A, c.max_decisions, operator?.labelsAll === true);
   let watching = false;
-  corrector.takeover = (k, state, base, u) =>
-    watching && task ? (operator as ScriptedOperator).decide(k, state, base, u) : false;
+  // the person at the keyboard holding the arm: their correction replaces the residual's at every decision
+  let human: Float64Array | undefined;
+  corrector.takeover = (k, state, base, u) => {
+    if (human) {
+      u.set(human);
+      return true;
+    }
+    return watching && task ? (operator as ScriptedOperator).decide(k, state, base, u) : false;
+  };
   corrector.onEvaluate = (k, x, u, took) => log.add(k, x, u, took, watching ? operator?.label : undefined);
   const post = (m: FromControlActor, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
   port.on('message', (m: ToControlActor) => {
@@ -104,6 +112,9 @@ export function createControlResidual(
       if (m.type === 'task_state') {
         const t = m.state as TaskState & { seed?: number };
         if (t.seed === undefined || t.seed === armedSeed) task = t;
+      } else if (m.type === 'steer') {
+        human = m.u ? Float64Array.from(m.u, (x) => Math.max(-1, Math.min(1, x))) : undefined;
+        corrector.evaluateNext(); // the person wins in the next tick, not at the next decision
       } else if (m.type === 'arm') {
         unit.load(actorLayers(m.values, c.sizes));
         unit.bound = m.bound;
@@ -112,6 +123,7 @@ export function createControlResidual(
         if (watching) operator?.reset(m.seed);
         armedSeed = m.seed;
         task = undefined;
+        human = undefined;
         log.take(false);
         post({ type: 'armed' });
       } else if (m.type === 'collect') {

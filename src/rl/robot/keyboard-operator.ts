@@ -3,10 +3,11 @@
 //   Enter  start the episode (the scene is reset)        s  success: the episode ends, rewarded
 //   f      failure: the episode ends                       p  pause: the robot holds, the episode is cut short
 //   q      stop the session: the robot holds at once, the learner keeps what it has
+//   t      take the arm over (keyboard-takeover.ts: [ ] + - 0 steer it), t again to give it back
 // An episode nobody judged before its time limit is a failure. A detector may give the success instead of the
-// person (a SuccessSource: --success-topic); the keys still work. Taking the arm over from the keyboard is not
-// here yet (the scripted operator takes over in the sim). Keys come from a KeySource: this terminal, or the
-// learner's, forwarded (a process in the background may not read the terminal).
+// person (a SuccessSource: --success-topic); the keys still work. Keys come from a KeySource: this terminal, or
+// the learner's, forwarded (a process in the background may not read the terminal).
+import { KeyboardTakeover } from './keyboard-takeover.js';
 
 /** Keys as the operator sees them: one character each ('\n' for Enter). */
 export interface KeySource {
@@ -23,6 +24,16 @@ export interface SuccessSource {
 
 export type Judgement = 'success' | 'failure' | 'paused' | 'stopped';
 
+/** The person's correction while they hold the arm (u per action dimension), or null when they give it back. */
+export type Steer = (u: number[] | null) => void;
+
+export interface KeyboardOperatorOptions {
+  /** A detector that says success too. */
+  success?: SuccessSource;
+  /** The action dimensions, for taking the arm over (none: no takeover). */
+  action_names?: readonly string[];
+}
+
 /** The fault of an episode the operator stopped the session in (the actor ends, not as after a robot fault). */
 export const OPERATOR_STOP = 'stopped by the operator';
 /** The fault of an episode the operator paused: cut short (no terminal state), and the session goes on. */
@@ -32,13 +43,18 @@ export class KeyboardOperator {
   private waiting: ((go: boolean) => void) | undefined;
   private judged: Judgement | undefined;
   private during: ((j: Judgement) => void) | undefined;
+  private steer: Steer | undefined;
   private stoppedBy = false;
+  private readonly success: SuccessSource | undefined;
+  private readonly takeover: KeyboardTakeover | undefined;
 
   constructor(
     keys: KeySource,
     private readonly say: (line: string) => void,
-    private readonly success?: SuccessSource,
+    opts: KeyboardOperatorOptions = {},
   ) {
+    this.success = opts.success;
+    this.takeover = opts.action_names ? new KeyboardTakeover(opts.action_names, say) : undefined;
     keys.onKey((key) => this.key(key));
   }
 
@@ -54,18 +70,22 @@ export class KeyboardOperator {
 
   /**
    * The episode is running: `act` is called once with the person's judgement (end it with success, end it with a
-   * failure, hold it) as soon as they give one.
+   * failure, hold it) as soon as they give one; `steer` with their correction each time they change it.
    */
-  watch(act: (j: Judgement) => void): void {
+  watch(act: (j: Judgement) => void, steer?: Steer): void {
     const from = this.success ? ` (or ${this.success.name})` : '';
-    this.say(`running: s success${from}, f failure, p pause, q stop`);
+    const take = this.takeover ? ', t take over' : '';
+    this.say(`running: s success${from}, f failure, p pause, q stop${take}`);
     this.during = act;
+    this.steer = steer;
     this.success?.watch(() => this.judge('success'));
   }
 
   /** The episode ended: its judgement (undefined: nobody judged it in time). */
   finish(): Judgement | undefined {
     this.during = undefined;
+    this.steer = undefined;
+    this.takeover?.end();
     this.success?.unwatch();
     return this.judged;
   }
@@ -87,6 +107,10 @@ export class KeyboardOperator {
         go(true);
       }
       return;
+    }
+    if (this.during && !this.judged && this.takeover) {
+      const u = this.takeover.key(k);
+      if (u !== undefined) return void this.steer?.(u);
     }
     const judgement: Judgement | undefined =
       k === 's'

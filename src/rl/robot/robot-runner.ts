@@ -110,7 +110,11 @@ export class RobotRunner implements EpisodeRunner {
     const forward = this.forwardTaskState();
     let out: EpisodeOutcome = { seed: job.seed, success: false, ticks: 0, fault: 'the episode did not run' };
     let d: CollectedDecisions | undefined;
-    kb?.operator.watch((j) => this.judged(j));
+    // the person's takeover reaches the control thread between two ticks; the next tick is theirs
+    kb?.operator.watch(
+      (j) => this.judged(j),
+      (u) => this.p.port.postMessage({ type: 'steer', u } satisfies ToControlActor),
+    );
     try {
       out = await this.p.engine.runEpisode({
         seed: job.seed,
