@@ -249,7 +249,10 @@ test('--operator keyboard: Enter starts each episode; a key or the detector topi
   // the takeover's decisions are recorded as such, with the person's correction
   const taken = (await Promise.all(episodeFiles('keys').map(decisionsIn))).flat().filter((d) => d.takeover);
   assert.ok(taken.length > 0);
-  assert.ok(taken.every((d) => d.u[1] === 1 && d.u.every((x, i) => i === 1 || x === 0)), JSON.stringify(taken[0]));
+  assert.ok(
+    taken.every((d) => d.u[1] === 1 && d.u.every((x, i) => i === 1 || x === 0)),
+    JSON.stringify(taken[0]),
+  );
 });
 
 test('a robot actor with no learner exits 2 before anything moves', async () => {
