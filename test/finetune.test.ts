@@ -122,6 +122,7 @@ describe('vla-finetune', () => {
     const again = finetune('--resume', join(tmp, 'whole'), '--rounds', '4', '--json');
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stderr, /skipped a damaged checkpoint: .*round-000004\/arrays\.bin: damaged/);
+    assert.match(again.stderr, /moved aside to .*round-000004\.damaged/);
     assert.match(again.stderr, /resuming from .*round-000002/);
     assert.deepEqual((await loadRunState(checkpointDir(join(tmp, 'whole'), 4))).learner.actor, a.learner.actor);
   });

@@ -114,25 +114,37 @@ test('the operator takes over in the very tick it decides to, and the decision s
 test("a person's takeover has the next tick, not the next decision; letting go hands u back", async () => {
   const every5 = { ...manifest, every_ticks: 5 };
   const a = actor(false, every5);
+  const scale = every5.scale[1];
+  const pushed = new Array(A).fill(0);
+  pushed[1] = 1;
+  const steer = async (u: number[] | null) => {
+    a.port.postMessage({ type: 'steer', u } satisfies ToControlActor);
+    await new Promise((r) => setTimeout(r, 20)); // it crosses the port between two ticks
+  };
   try {
-    await a.ask({ type: 'arm', seed: SEED, values: weights(0.5), bound: 1, explore_seed: null }, 'armed');
+    await a.ask({ type: 'arm', seed: SEED, values: weights(0.5), bound: 1, explore_seed: 7 }, 'armed');
     a.corrector.reset();
     const base = Float64Array.from(plan);
-    const own = command(a.corrector, 0, base)[1] - base[1]; // the residual's own correction (tanh 0.5 x scale)
-    const pushed = new Array(A).fill(0);
-    pushed[1] = 1;
-    a.port.postMessage({ type: 'steer', u: pushed } satisfies ToControlActor);
-    await new Promise((r) => setTimeout(r, 20)); // between two ticks
-    const scale = every5.scale[1];
+    // the residual's own correction: tanh(0.5) of the bound, give or take its small exploration noise
+    const own = (k: number) => (command(a.corrector, k, base)[1] - base[1]) / scale;
+    assert.ok(Math.abs(own(0) - Math.tanh(0.5)) < 0.2);
+    await steer(pushed);
     assert.ok(Math.abs(command(a.corrector, 1, base)[1] - (base[1] + scale)) < 1e-9, "tick 1 is the person's");
     assert.ok(Math.abs(command(a.corrector, 3, base)[1] - (base[1] + scale)) < 1e-9, 'and held till they change it');
-    a.port.postMessage({ type: 'steer', u: null } satisfies ToControlActor);
-    await new Promise((r) => setTimeout(r, 20));
-    assert.ok(Math.abs(command(a.corrector, 4, base)[1] - base[1] - own) < 1e-6, 'let go: the residual again');
+    await steer(null);
+    assert.ok(Math.abs(own(4) - Math.tanh(0.5)) < 0.2, 'let go: the residual again');
     const d = (await a.ask({ type: 'collect' }, 'decisions')) as CollectedDecisions;
     assert.deepEqual(Array.from(d.ticks), [0, 1, 4], 'each change re-decides at once');
     assert.deepEqual(d.interventions, [1], 'the decision the person made is an intervention');
     assert.equal(d.u[1 * A + 1], 1);
+
+    // an evaluation (no exploration) measures the residual alone: a takeover is not taken
+    await a.ask({ type: 'arm', seed: SEED, values: weights(0.5), bound: 1, explore_seed: null }, 'armed');
+    a.corrector.reset();
+    await steer(pushed);
+    assert.ok(Math.abs(own(0) - Math.tanh(0.5)) < 1e-6);
+    const e = (await a.ask({ type: 'collect' }, 'decisions')) as CollectedDecisions;
+    assert.deepEqual(e.interventions, []);
   } finally {
     a.close();
   }

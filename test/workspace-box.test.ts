@@ -44,49 +44,58 @@ test('a flange box: leaving it, or going further out, is held; coming back passe
   };
   assert.equal(flangeBoxProblem(desc, box), null);
   const f = new SafetyFilter(safetyLimits(desc, { workspace_box: { flange_m: box } }));
-  const out = new Float64Array(7);
-  const step = (from: Float64Array, pan: number, gripper: number) => {
-    const target = Float64Array.from(from);
-    target[0] += pan;
+  // as the control tick calls it: the previous command is also where the new one is written
+  const last = Float64Array.from(home);
+  const tick = (joint: number, delta: number, gripper = 0.5) => {
+    const target = Float64Array.from(last);
+    target[joint] += delta;
     target[6] = gripper;
-    f.limit(target, from, out);
-    return Float64Array.from(out);
+    const before = last[joint];
+    f.limit(target, last, last);
+    assert.equal(last[6], gripper, 'the gripper is never held');
+    return last[joint] !== before;
   };
-  // panning turns the flange (at about -0.49, -0.13) about z: one way takes it toward +x, out of the box
-  const probe = Float64Array.from(home);
-  probe[0] += 0.01;
-  const outward = chain.flange(probe, new Float64Array(3))[0] > at[0] ? 1 : -1;
-  let last = home;
+  // panning turns the flange (at about -0.49, -0.13) about z: +pan takes it toward +x, out through that face
   let moved = 0;
-  for (let i = 0; i < 100; i++) {
-    const next = step(last, outward * 0.01, 0.5);
-    assert.equal(next[6], 0.5, 'the gripper is not held');
-    if (next[0] === last[0]) break;
-    moved++;
-    last = next;
-  }
+  while (moved < 100 && tick(0, 0.01)) moved++;
   assert.ok(moved > 0 && moved < 100, `${moved} steps outward before the hold`);
   const edge = chain.flange(last, new Float64Array(3), [0, 1, 2, 3, 4, 5]);
-  assert.ok(edge[0] <= box.x[1] + 1e-12, `the flange stayed in: x ${edge[0]} of ${box.x[1]}`);
+  assert.ok(edge[0] <= box.x[1] + 1e-12 && edge[0] > box.x[1] - 0.005, `held at the face: x ${edge[0]}`);
   assert.equal(f.box_holds, 1);
-  // back inward: passes
-  const back = step(last, -outward * 0.01, 0.5);
-  assert.notEqual(back[0], last[0]);
+  assert.ok(tick(0, -0.01), 'back inward passes');
   assert.equal(f.box_holds, 1);
 
-  // started outside (the box was drawn in while the arm was out: limits are plain data): only motion back passes
+  // started outside (the box drawn in while the arm was out: limits are plain data): 5 cm out in x, on the z face
   const g = new SafetyFilter(safetyLimits(desc, { workspace_box: { flange_m: box } }));
-  (g.limits.flange as NonNullable<typeof g.limits.flange>).hi[0] = at[0] - 0.05;
-  const o2 = new Float64Array(7);
-  const away = Float64Array.from(home);
-  away[0] += outward * 0.01;
-  g.limit(away, home, o2);
-  assert.equal(o2[0], home[0], 'further out: held');
-  const toward = Float64Array.from(home);
-  toward[0] -= outward * 0.01;
-  g.limit(toward, home, o2);
-  assert.equal(o2[0], toward[0], 'back toward the box: passes');
-  assert.equal(g.box_holds, 1);
+  const drawn = g.limits.flange as NonNullable<typeof g.limits.flange>;
+  drawn.hi[0] = at[0] - 0.05;
+  drawn.hi[2] = at[2];
+  const out = new Float64Array(7);
+  const held = (joint: number, delta: number) => {
+    const target = Float64Array.from(home);
+    target[joint] += delta;
+    g.limit(target, home, out);
+    return out[joint] === home[joint];
+  };
+  assert.ok(held(0, 0.01), 'further out in x: held');
+  // the elbow back: 1 mm less out in x but 5 mm out in z; shorter as a straight line, yet out on a new axis
+  assert.ok(held(2, -0.01), 'trading one axis for another: held');
+  assert.ok(!held(0, -0.01), 'back toward the box: passes');
+  assert.equal(g.box_holds, 2);
+});
+
+test('a DH table that does not fit the joints is refused, never read past its end', async () => {
+  const desc = await loadRobot('ur5e');
+  const dh = desc.dh!;
+  const short = {
+    ...desc,
+    dh: { d_m: dh.d_m.slice(0, 5), a_m: dh.a_m.slice(0, 5), alpha_rad: dh.alpha_rad.slice(0, 5) },
+  };
+  const wide: FlangeBox = { x: [-2, 2], y: [-2, 2], z: [-2, 2] };
+  assert.throws(
+    () => safetyLimits(short, { workspace_box: { flange_m: wide } }),
+    /DH table has 5 joints, its actions 6/,
+  );
 });
 
 test('flange boxes that cannot be used are named', async () => {

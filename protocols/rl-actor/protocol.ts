@@ -9,8 +9,8 @@
 //                                                      physics_hz?, actor_sizes, operator?}}
 //   ready {session} | refused {session, reason}      job {session, job, seed, explore_seed, version,
 //                                                      weights_id, bound, weights: n} + [n float32 arrays]
-//   result {session, job, seed, success, truncated,  bye {code: done | interrupted | version | refused,
-//     ticks, fault?, steps, mean_abs_u, interventions?}     reason}
+//   result {session, job, seed, success, truncated,  bye {code: done | version | refused, reason,
+//     ticks, fault?, steps, mean_abs_u, interventions?}     interrupted?}
 //     + [inputs: steps x obs_dim] + [u: steps x action_dim]
 //   heartbeat {session, busy, done}
 //
@@ -37,23 +37,27 @@ const Text = (max: number) => z.string().max(max);
 const nums = (max: number) => z.array(z.number().finite()).max(max);
 
 /** The robot description as plain JSON (src/robot's RobotDescription with action_source as an array). */
-const DescriptionSchema = z.object({
-  robot: z.string().min(1).max(100),
-  source: Text(1000),
-  control_hz: z.number().positive(),
-  joint_names: z.array(Text(100)).max(64),
-  gripper_names: z.array(Text(100)).max(16),
-  action_names: z.array(Text(100)).min(1).max(80),
-  position_limits_rad: z.array(z.tuple([z.number(), z.number()])).max(64),
-  velocity_limits_rad_s: nums(64),
-  max_step_rad: z.number().nonnegative().optional(),
-  home_rad: nums(64),
-  home_gripper: nums(16),
-  cameras: z.array(z.object({ name: Text(100), width: Id, height: Id, source: Text(1000).optional() })).max(16),
-  action_source: z.array(z.number().int()).max(80),
-  ros: z.unknown().optional(),
-  dh: z.object({ d_m: nums(64), a_m: nums(64), alpha_rad: nums(64) }).optional(),
-});
+const DescriptionSchema = z
+  .object({
+    robot: z.string().min(1).max(100),
+    source: Text(1000),
+    control_hz: z.number().positive(),
+    joint_names: z.array(Text(100)).max(64),
+    gripper_names: z.array(Text(100)).max(16),
+    action_names: z.array(Text(100)).min(1).max(80),
+    position_limits_rad: z.array(z.tuple([z.number(), z.number()])).max(64),
+    velocity_limits_rad_s: nums(64),
+    max_step_rad: z.number().nonnegative().optional(),
+    home_rad: nums(64),
+    home_gripper: nums(16),
+    cameras: z.array(z.object({ name: Text(100), width: Id, height: Id, source: Text(1000).optional() })).max(16),
+    action_source: z.array(z.number().int()).max(80),
+    ros: z.unknown().optional(),
+    dh: z.object({ d_m: nums(64), a_m: nums(64), alpha_rad: nums(64) }).optional(),
+  })
+  .refine((d) => !d.dh || Object.values(d.dh).every((v) => v.length === d.joint_names.length), {
+    message: 'dh needs one d_m, a_m and alpha_rad per joint',
+  });
 export type WireDescription = z.infer<typeof DescriptionSchema>;
 
 const LatencyModel = z.discriminatedUnion('kind', [
@@ -133,8 +137,11 @@ export const LearnerMessageSchema = z.discriminatedUnion('type', [
   z.object({
     v,
     type: z.literal('bye'),
-    code: z.enum(['done', 'interrupted', 'version', 'refused']),
+    code: z.enum(['done', 'version', 'refused']),
     reason: Text(4000),
+    /** The learner was interrupted (Ctrl-C): a robot's episode in progress ends as interrupted (an older actor
+     * ignores the field and ends it as done). */
+    interrupted: z.boolean().optional(),
   }),
 ]);
 export type LearnerMessage = z.infer<typeof LearnerMessageSchema>;

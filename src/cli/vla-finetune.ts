@@ -345,11 +345,15 @@ function poolFlags(o: Record<string, unknown>, c: FinetuneConfig, runDir: string
   if (robot && in_process) throw new UsageError('--in-process: on a robot, episodes run in an actor of their own');
   const actors = o.actors === undefined ? (robot ? 1 : DEFAULT_ACTORS) : intArg('--actors', o.actors as string, 0, 256);
   if (!robot && o.margin !== undefined) throw new UsageError('--margin is for a session on a robot');
-  if (robot?.workspace_box && actors === 0)
-    process.stderr.write(
-      'vla-finetune: warning: --workspace-box reaches only actors started here; give the actor on the robot host ' +
-        'its own (vla-finetune actor --workspace-box FILE)\n',
-    );
+  for (const [set, flag] of [
+    [robot?.workspace_box, '--workspace-box FILE'],
+    [robot?.success_topic, '--success-topic TOPIC'],
+  ] as const)
+    if (set && actors === 0)
+      process.stderr.write(
+        `vla-finetune: warning: ${flag.split(' ')[0]} reaches only actors started here; give the actor on the ` +
+          `robot host its own (vla-finetune actor ${flag})\n`,
+      );
   if (robot && actors > 1)
     throw new UsageError(`--actors ${actors}: one robot, one actor (1, or 0 to start it yourself)`);
   return {

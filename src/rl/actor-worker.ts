@@ -235,8 +235,8 @@ export class ActorWorker {
     }
     const msg: LearnerMessage = parsed.msg;
     if (msg.type === 'bye') {
-      const code = msg.code === 'done' || msg.code === 'interrupted' ? 0 : 2;
-      this.stop({ code, message: `the learner: ${msg.reason}`, interrupted: msg.code === 'interrupted' });
+      const code = msg.code === 'done' ? 0 : 2;
+      this.stop({ code, message: `the learner: ${msg.reason}`, interrupted: msg.interrupted === true });
     } else if (msg.type === 'setup') this.setups = this.setups.then(() => this.onSetup(msg)).catch(this.setupFailed);
     else this.setups = this.setups.then(() => this.onJob(msg, parsed.rest)).catch(this.setupFailed);
   }

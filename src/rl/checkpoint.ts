@@ -39,8 +39,18 @@ export async function writeCheckpoint(dir: string, state: unknown): Promise<void
   await mkdir(tmp, { recursive: true });
   await writeSynced(join(tmp, ARRAYS_FILE), bin);
   await writeSynced(join(tmp, STATE_FILE), Buffer.from(head));
-  await rm(dir, { recursive: true, force: true });
+  // replacing one (an older checkpoint rewritten without its buffers): the old folder moves aside first, so a crash
+  // at any point leaves one whole checkpoint under one of the two names
+  const old = join(dirname(dir), `.${basename(dir)}.old-${process.pid}`);
+  const replaced = await rename(dir, old).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return false;
+      throw err;
+    },
+  );
   await rename(tmp, dir);
+  if (replaced) await rm(old, { recursive: true, force: true });
 }
 
 /** Reads a checkpoint folder back into the value that was written. */

@@ -89,10 +89,10 @@ export const finetuneConfigSchema = z.object({
       ports: z.string().optional(),
       sim_link: z.string().optional(),
       calibration_dir: z.string().optional(),
-      /** A joint-space box file (vla-finetune --workspace-box), applied by the robot actor's safety filter. */
+      /** A workspace box file (vla-finetune --workspace-box), applied by the robot actor's safety filter. */
       workspace_box: z.string().optional(),
       /** A detector's std_msgs/Bool topic that judges success in place of the keyboard operator's s key. */
-      success_topic: z.object({ topic: z.string(), rosbridge: z.string() }).optional(),
+      success_topic: z.object({ topic: z.string(), rosbridge: z.string().optional() }).optional(),
     })
     .optional(),
   train_seed_limit: count,

@@ -75,16 +75,16 @@ export async function saveRunState(runDir: string, s: RunState): Promise<string>
 async function dropOldBuffers(runDir: string): Promise<void> {
   for (const name of (await checkpointNames(runDir)).slice(CHECKPOINTS_WITH_BUFFERS)) {
     const dir = join(runDir, CHECKPOINTS, name);
-    let s: Partial<RunState> & LearnerCheckpoint;
     try {
-      s = await readCheckpoint(dir);
+      const s = await readCheckpoint<Partial<RunState> & LearnerCheckpoint>(dir);
+      if (s.buffers_dropped) return;
+      const { online: _o, offline: _f, interventions: _i, ...learner } = s;
+      await writeCheckpoint(dir, { ...learner, buffers_dropped: true } satisfies LearnerCheckpoint);
     } catch (err) {
-      if (err instanceof CheckpointError) continue;
-      throw err;
+      // saving disk space never ends a session: the checkpoint just written is whole
+      if (!(err instanceof CheckpointError))
+        process.emitWarning(`could not drop the replay buffers of ${dir}: ${(err as Error).message}`);
     }
-    if (s.buffers_dropped) return;
-    const { online: _o, offline: _f, interventions: _i, ...learner } = s;
-    await writeCheckpoint(dir, { ...learner, buffers_dropped: true } satisfies LearnerCheckpoint);
   }
 }
 
@@ -102,11 +102,14 @@ export async function readBest(runDir: string): Promise<{ round: number; success
   }
 }
 
+/** A checkpoint that reads back whole but cannot be resumed from: its buffers were dropped. */
+export class BuffersDropped extends CheckpointError {}
+
 /** A checkpoint to resume from: its learner and its replay buffers. */
 export async function loadRunState(dir: string): Promise<RunState> {
   const s = await loadLearnerCheckpoint(dir);
   if (s.buffers_dropped)
-    throw new CheckpointError(
+    throw new BuffersDropped(
       `${dir}: its replay buffers were dropped (only the newest ${CHECKPOINTS_WITH_BUFFERS} checkpoints keep them); ` +
         'it exports, it does not resume',
     );
@@ -128,25 +131,46 @@ async function loadLearnerCheckpoint(dir: string): Promise<LearnerCheckpoint> {
   return s;
 }
 
-/**
- * The newest checkpoint that reads back whole, and the ones skipped on the way (damaged: named with what is
- * wrong). Undefined when there is none.
- */
+/** A checkpoint passed over on the way to one to resume from: damaged, or without its buffers. */
+export interface SkippedCheckpoint {
+  dir: string;
+  why: string;
+  damaged: boolean;
+}
+
+/** The newest checkpoint that resumes, and the ones skipped on the way. Undefined when there is none. */
 export async function latestRunState(
   runDir: string,
-): Promise<{ state: RunState; dir: string; skipped: string[] } | undefined> {
+): Promise<{ state: RunState; dir: string; skipped: SkippedCheckpoint[] } | undefined> {
   const names = await checkpointNames(runDir);
-  const skipped: string[] = [];
+  const skipped: SkippedCheckpoint[] = [];
   for (const name of names) {
     const dir = join(runDir, CHECKPOINTS, name);
     try {
       return { state: await loadRunState(dir), dir, skipped };
     } catch (err) {
       if (!(err instanceof CheckpointError)) throw err;
-      skipped.push(err.message);
+      skipped.push({ dir, why: err.message, damaged: !(err instanceof BuffersDropped) });
     }
   }
   return undefined;
+}
+
+/**
+ * Moves a damaged checkpoint out of the run's list (round-NNNNNN.damaged), kept for a look: it no longer counts
+ * among the newest that keep their buffers, and the round it held is written again when the run gets there.
+ */
+export async function setAsideDamaged(dir: string): Promise<string> {
+  for (let n = 0; ; n++) {
+    const to = `${dir}.damaged${n === 0 ? '' : `-${n}`}`;
+    const free = await stat(to).then(
+      () => false,
+      () => true,
+    );
+    if (!free) continue;
+    await rename(dir, to);
+    return to;
+  }
 }
 
 /** The run's checkpoint folders by name, newest first (none: an empty list). */

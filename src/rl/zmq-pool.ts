@@ -187,8 +187,8 @@ export class ZmqPool implements RolloutPool {
     this.closed = true;
     clearInterval(this.timer);
     this.fail(new Error('the actor pool is closed'));
-    const reason = why === 'done' ? 'the learner is done' : 'the learner was interrupted';
-    for (const peer of this.peers.values()) this.send(peer, [header({ v: 1, type: 'bye', code: why, reason })]);
+    const bye = why === 'done' ? { reason: 'the learner is done' } : { reason: 'interrupted', interrupted: true };
+    for (const peer of this.peers.values()) this.send(peer, [header({ v: 1, type: 'bye', code: 'done', ...bye })]);
     await this.outbox.idle();
     this.router.linger = 1000; // the byes still go out after close
     await new Promise((r) => setTimeout(r, 50));

@@ -59,6 +59,8 @@ export interface WorkspaceBox {
 }
 
 const AXES = ['x', 'y', 'z'] as const;
+/** A command no further out than the last by this much is not "further out" (rounding, not motion). */
+const BOX_SLACK_M = 1e-9;
 
 /** Why `box` cannot be used on this robot, or null (jointBoxProblem and flangeBoxProblem). */
 export function workspaceBoxProblem(desc: RobotDescription, box: WorkspaceBox): string | null {
@@ -138,11 +140,16 @@ function flangeLimit(desc: RobotDescription, box: FlangeBox | undefined): Flange
   if (!box) return undefined;
   const problem = flangeBoxProblem(desc, box);
   if (problem || !desc.dh) throw new Error(problem ?? 'no kinematics');
+  const chain = new DhChain(desc.dh);
+  const joints = Int32Array.from(desc.joint_names, (n) => desc.action_names.indexOf(n));
+  // a chain that reads past the joints would place the flange at NaN, which no comparison would hold
+  if (chain.dof !== joints.length || joints.some((i) => i < 0))
+    throw new Error(`flange box: ${desc.robot}'s DH table has ${chain.dof} joints, its actions ${joints.length}`);
   return {
-    chain: new DhChain(desc.dh),
+    chain,
     lo: Float64Array.from(AXES, (a) => box[a][0]),
     hi: Float64Array.from(AXES, (a) => box[a][1]),
-    joints: Int32Array.from(desc.joint_names, (n) => desc.action_names.indexOf(n)),
+    joints,
   };
 }
 
@@ -169,12 +176,18 @@ export class SafetyFilter {
   /** Commands whose arm part was held because it would have taken the flange out of its box, or further out. */
   box_holds = 0;
   private readonly flangeAt = new Float64Array(3);
+  /** The previous command's arm joints and its flange's overshoot per axis, kept: `out` may be `last` itself. */
+  private readonly lastArm: Float64Array;
+  private readonly overBefore = new Float64Array(3);
+  private readonly overNow = new Float64Array(3);
 
-  constructor(readonly limits: SafetyLimits) {}
+  constructor(readonly limits: SafetyLimits) {
+    this.lastArm = new Float64Array(limits.flange?.joints.length ?? 0);
+  }
 
   /**
    * The command to send for `target`, given the previous command `last`: limits applied, written to
-   * `out` (which may be `target`). Returns true if anything was changed.
+   * `out` (which may be `target`, or `last`). Returns true if anything was changed.
    */
   limit(target: Float64Array, last: Float64Array, out: Float64Array): boolean {
     const { min, max, max_step, dim } = this.limits;
@@ -185,6 +198,8 @@ export class SafetyFilter {
       this.clamped_actions++;
       return true;
     }
+    const f = this.limits.flange;
+    if (f) this.keepLast(f, last);
     let clamped = false;
     for (let i = 0; i < dim; i++) {
       let v = target[i];
@@ -196,9 +211,8 @@ export class SafetyFilter {
       if (v !== target[i]) clamped = true;
       out[i] = v;
     }
-    const f = this.limits.flange;
-    if (f && this.leavesBox(f, out, last)) {
-      for (let j = 0; j < f.joints.length; j++) out[f.joints[j]] = last[f.joints[j]];
+    if (f && this.leavesBox(f, out)) {
+      for (let j = 0; j < f.joints.length; j++) out[f.joints[j]] = this.lastArm[j];
       this.box_holds++;
       clamped = true;
     }
@@ -206,21 +220,28 @@ export class SafetyFilter {
     return clamped;
   }
 
-  /** Whether `next` puts the flange outside the box and further out than `last` did. */
-  private leavesBox(f: FlangeLimit, next: Float64Array, last: Float64Array): boolean {
-    const out = this.outside(f, next);
-    return out > 0 && out > this.outside(f, last);
+  private keepLast(f: FlangeLimit, last: Float64Array): void {
+    for (let j = 0; j < f.joints.length; j++) this.lastArm[j] = last[f.joints[j]];
+    this.overshoot(f, last, this.overBefore);
   }
 
-  /** How far outside the box the flange is for the command `at` (m; 0 inside). */
-  private outside(f: FlangeLimit, at: Float64Array): number {
+  /**
+   * Whether `next` puts the flange further outside the box than the previous command on any axis (per axis: a
+   * command already outside may not trade one axis for another).
+   */
+  private leavesBox(f: FlangeLimit, next: Float64Array): boolean {
+    this.overshoot(f, next, this.overNow);
+    for (let k = 0; k < 3; k++) if (this.overNow[k] > this.overBefore[k] + BOX_SLACK_M) return true;
+    return false;
+  }
+
+  /** How far outside the box the flange is for the command `at`, per axis (m; 0 inside; a NaN: infinitely). */
+  private overshoot(f: FlangeLimit, at: Float64Array, into: Float64Array): void {
     const p = f.chain.flange(at, this.flangeAt, f.joints);
-    let sq = 0;
     for (let k = 0; k < 3; k++) {
-      const d = p[k] < f.lo[k] ? f.lo[k] - p[k] : p[k] > f.hi[k] ? p[k] - f.hi[k] : 0;
-      sq += d * d;
+      const v = p[k];
+      into[k] = !Number.isFinite(v) ? Infinity : v < f.lo[k] ? f.lo[k] - v : v > f.hi[k] ? v - f.hi[k] : 0;
     }
-    return Math.sqrt(sq);
   }
 
   /** Record a rejected chunk and return the reason, or null if the chunk is fine. */

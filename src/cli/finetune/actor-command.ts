@@ -50,7 +50,7 @@ export interface ActorFlags {
   learnerWait?: string;
   /** With --rosbridge: a folder for every episode's MCAP file. */
   record?: string;
-  /** With --rosbridge: a joint-space box file the safety filter clamps every command to. */
+  /** With --rosbridge or --ports: a workspace box file (joints, flange) the safety filter holds every command to. */
   workspaceBox?: string;
   /** With --rosbridge: a person starts and judges each episode (keys from this terminal, or the learner's). */
   keyboard?: boolean;
@@ -127,7 +127,9 @@ function robotActor(o: ActorFlags): Pick<ActorWorkerOptions, 'runner' | 'robot'>
       ...(o.workspaceBox ? { workspace_box: o.workspaceBox } : {}),
       // started by a learner (an IPC channel): it reads the terminal and forwards the keys
       ...(o.keyboard ? { keyboard: process.send ? forwardedKeys() : terminalKeys() } : {}),
-      ...(success ? { success_topic: { url: success.rosbridge, topic: success.topic } } : {}),
+      ...(success
+        ? { success_topic: { url: success.rosbridge ?? (o.rosbridge as string), topic: success.topic } }
+        : {}),
     }),
     robot: { learner_wait_ms: wait_s * 1000 },
   };

@@ -7,7 +7,7 @@ import type { FinetuneConfig } from '../../rl/finetune-config.js';
 import { actorSizes, type FinetuneContext, type FinetuneEnd, initialState, runRounds } from '../../rl/finetune-loop.js';
 import type { OperatorSettings } from '../../rl/operator/scripted-operator.js';
 import type { ActorSetup } from '../../rl/rollout-pool.js';
-import { latestRunState, type RunState, readBest, saveRunState } from '../../rl/run-state.js';
+import { latestRunState, type RunState, readBest, saveRunState, setAsideDamaged } from '../../rl/run-state.js';
 import type { RobotDescription } from '../../robot/index.js';
 import { progress } from '../../telemetry/progress.js';
 import { tfWasm } from '../../train/tf-backend.js';
@@ -139,7 +139,10 @@ function sessionBudget(a: SessionArgs, resumed: RunState | undefined): { rounds?
 async function resumeState(runDir: string): Promise<RunState> {
   const found = await latestRunState(runDir);
   if (!found) throw new UsageError(`--resume ${runDir}: no readable checkpoint in ${runDir}/checkpoints`);
-  for (const why of found.skipped) process.stderr.write(`vla-finetune: skipped a damaged checkpoint: ${why}\n`);
+  for (const skip of found.skipped) {
+    const aside = skip.damaged ? `; moved aside to ${await setAsideDamaged(skip.dir)}` : '';
+    process.stderr.write(`vla-finetune: skipped ${skip.damaged ? 'a damaged checkpoint: ' : ''}${skip.why}${aside}\n`);
+  }
   process.stderr.write(`vla-finetune: resuming from ${found.dir} (round ${found.state.round})\n`);
   return found.state;
 }

@@ -64,7 +64,7 @@ export interface RobotActorOptions {
   margin_ticks: number;
   /** A folder for every episode's MCAP file (ticks and the residual's decisions); none: not recorded. */
   record?: string;
-  /** A joint-space box file (workspace-box.ts) the safety filter clamps every command to. */
+  /** A workspace box file (workspace-box.ts: joints, flange) the safety filter holds every command to. */
   workspace_box?: string;
   /** A person starts and judges each episode (--operator keyboard); then a real robot may be used. */
   keyboard?: KeySource;
@@ -160,7 +160,7 @@ async function sessionParts(
   const t = o.success_topic;
   if (!t) return box;
   try {
-    return { ...box, success: await SuccessTopic.open(t) };
+    return { ...box, success: await SuccessTopic.open({ ...t, onLink: say }) };
   } catch (err) {
     return `the success topic ${t.topic} at ${t.url}: ${(err as Error).message}; nothing moved`;
   }
@@ -205,7 +205,9 @@ export function robotRunner(start: RobotStart & { where: string }, o: RobotActor
     }
     const close = async () => {
       try {
-        await run.engine.stop();
+        const report = await run.engine.stop();
+        const held = report.safety.box_holds;
+        if (workspace_box?.flange_m) say(`the workspace box held ${held} command(s) at its edge in this session`);
       } finally {
         await run.policy.close();
         await success?.close();
@@ -222,8 +224,9 @@ export function robotRunner(start: RobotStart & { where: string }, o: RobotActor
     try {
       record = o.record ? await episodeFiles(o.record, c) : undefined;
     } catch (err) {
-      if (!(err instanceof UsageError)) throw err;
-      return refused(err.message);
+      if (err instanceof UsageError) return refused(err.message);
+      await refused('');
+      throw err;
     }
     return new RobotRunner({
       engine: run.engine,

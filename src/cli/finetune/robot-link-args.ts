@@ -1,6 +1,7 @@
 // Where a robot session's episodes run, from vla-finetune's flags: a UR through rosbridge (--rosbridge URL) or the
-// ALOHA arms over serial (--ports, with the emulator's --sim-link or a real rig's --calibration), and the joint
-// box (--workspace-box), checked against the robot now: nothing starts with a bad one. The robot actor beside the
+// ALOHA arms over serial (--ports, with the emulator's --sim-link or a real rig's --calibration), the workspace
+// box (--workspace-box), checked against the robot now: nothing starts with a bad one, and a detector's success
+// topic (--success-topic). The robot actor beside the
 // learner gets them as its own flags (vla-finetune actor ...).
 import { join, resolve } from 'node:path';
 import type { FinetuneConfig } from '../../rl/finetune-config.js';
@@ -39,7 +40,10 @@ export async function robotLinkArg(
   return { ...where, ...(box ? { workspace_box: resolve(box) } : {}), ...(success_topic ? { success_topic } : {}) };
 }
 
-/** --success-topic: a detector's std_msgs/Bool on the UR's rosbridge, or on --success-rosbridge (the ALOHA arms). */
+/**
+ * --success-topic: a detector's std_msgs/Bool on --success-rosbridge, or else on the UR's rosbridge (the ALOHA arms
+ * have none: there --success-rosbridge is required).
+ */
 export function successTopicArg(
   o: Record<string, unknown>,
   robotRosbridge: string | undefined,
@@ -57,10 +61,11 @@ export function successTopicArg(
       "--success-topic stands in for the keyboard operator's s key (--operator keyboard; vla-finetune actor " +
         '--keyboard): a person still resets the scene',
     );
-  const url = (o.successRosbridge as string | undefined) ?? robotRosbridge;
-  if (url === undefined)
+  // no --success-rosbridge: the UR's own, wherever it is (a resumed session may give another --rosbridge)
+  const explicit = o.successRosbridge as string | undefined;
+  if (explicit === undefined && robotRosbridge === undefined)
     throw new UsageError(`--success-topic ${topic}: say where it is published: --success-rosbridge ws://HOST:9090`);
-  return { topic, rosbridge: rosbridgeArg(url, '--success-rosbridge') };
+  return { topic, ...(explicit ? { rosbridge: rosbridgeArg(explicit, '--success-rosbridge') } : {}) };
 }
 
 /** The robot actor beside the learner: its robot, its box, and every episode recorded in the run folder. */
@@ -73,9 +78,8 @@ export function robotActorArgs(link: RobotLink, margin: string | undefined, runD
     '--record',
     join(runDir, 'episodes'),
     ...(link.workspace_box ? ['--workspace-box', link.workspace_box] : []),
-    ...(link.success_topic
-      ? ['--success-topic', link.success_topic.topic, '--success-rosbridge', link.success_topic.rosbridge]
-      : []),
+    ...(link.success_topic ? ['--success-topic', link.success_topic.topic] : []),
+    ...(link.success_topic?.rosbridge ? ['--success-rosbridge', link.success_topic.rosbridge] : []),
     ...(margin ? ['--margin', margin] : []),
   ];
 }

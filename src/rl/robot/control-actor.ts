@@ -96,6 +96,7 @@ export function createControlResidual(
     : undefined;
   const log = new DecisionLog(inputSize(manifest), A, c.max_decisions, operator?.labelsAll === true);
   let watching = false;
+  let exploring = false;
   // the person at the keyboard holding the arm: their correction replaces the residual's at every decision
   let human: Float64Array | undefined;
   corrector.takeover = (k, state, base, u) => {
@@ -113,13 +114,18 @@ export function createControlResidual(
         const t = m.state as TaskState & { seed?: number };
         if (t.seed === undefined || t.seed === armedSeed) task = t;
       } else if (m.type === 'steer') {
-        human = m.u ? Float64Array.from(m.u, (x) => Math.max(-1, Math.min(1, x))) : undefined;
+        // training episodes only: an evaluation measures the residual alone
+        if (!exploring) return;
+        human = m.u
+          ? Float64Array.from(m.u, (x) => (Number.isFinite(x) ? Math.max(-1, Math.min(1, x)) : 0))
+          : undefined;
         corrector.evaluateNext(); // the person wins in the next tick, not at the next decision
       } else if (m.type === 'arm') {
         unit.load(actorLayers(m.values, c.sizes));
         unit.bound = m.bound;
         unit.explore = m.explore_seed === null ? undefined : new Rng(m.explore_seed);
-        watching = operator !== undefined && m.explore_seed !== null;
+        exploring = m.explore_seed !== null;
+        watching = operator !== undefined && exploring;
         if (watching) operator?.reset(m.seed);
         armedSeed = m.seed;
         task = undefined;

@@ -74,7 +74,7 @@ export class KeyboardOperator {
    */
   watch(act: (j: Judgement) => void, steer?: Steer): void {
     const from = this.success ? ` (or ${this.success.name})` : '';
-    const take = this.takeover ? ', t take over' : '';
+    const take = this.takeover && steer ? ', t take over' : '';
     this.say(`running: s success${from}, f failure, p pause, q stop${take}`);
     this.during = act;
     this.steer = steer;
@@ -108,7 +108,7 @@ export class KeyboardOperator {
       }
       return;
     }
-    if (this.during && !this.judged && this.takeover) {
+    if (this.during && !this.judged && this.takeover && this.steer) {
       const u = this.takeover.key(k);
       if (u !== undefined) return void this.steer?.(u);
     }

@@ -32,13 +32,14 @@ export class KeyboardTakeover {
     const n = this.action_names.length;
     if (k === '[' || k === ']') {
       this.joint = (this.joint + (k === ']' ? 1 : n - 1)) % n;
-      this.say(`takeover: ${this.action_names[this.joint]} (${u[this.joint].toFixed(1)} of its bound)`);
+      this.say(`takeover: ${this.action_names[this.joint]} (at ${u[this.joint].toFixed(1)} of its bound)`);
       return undefined;
     }
     if (k === '+' || k === '=') u[this.joint] = Math.min(1, u[this.joint] + PUSH);
     else if (k === '-' || k === '_') u[this.joint] = Math.max(-1, u[this.joint] - PUSH);
     else if (k === '0') u.fill(0);
     else return undefined;
+    this.say(`takeover: ${this.action_names[this.joint]} at ${u[this.joint].toFixed(1)} of its bound`);
     return Array.from(u);
   }
 

@@ -110,11 +110,9 @@ export class RobotRunner implements EpisodeRunner {
     const forward = this.forwardTaskState();
     let out: EpisodeOutcome = { seed: job.seed, success: false, ticks: 0, fault: 'the episode did not run' };
     let d: CollectedDecisions | undefined;
-    // the person's takeover reaches the control thread between two ticks; the next tick is theirs
-    kb?.operator.watch(
-      (j) => this.judged(j),
-      (u) => this.p.port.postMessage({ type: 'steer', u } satisfies ToControlActor),
-    );
+    // the person's takeover (training episodes only) reaches the control thread between two ticks: the next is theirs
+    const steer = (u: number[] | null) => this.p.port.postMessage({ type: 'steer', u } satisfies ToControlActor);
+    kb?.operator.watch((j) => this.judged(j), job.explore_seed === null ? undefined : steer);
     try {
       out = await this.p.engine.runEpisode({
         seed: job.seed,
@@ -126,6 +124,7 @@ export class RobotRunner implements EpisodeRunner {
       d = (await this.ask({ type: 'collect' }, 'decisions')) as CollectedDecisions;
     } finally {
       clearInterval(forward);
+      kb?.operator.finish(); // a run that threw still stops listening (a later key or detector reaches nobody)
       await rec?.close(out, d ? this.decisionRecords(d) : []);
     }
     const A = this.p.manifest.action_names.length;
