@@ -152,9 +152,9 @@ async function fatalRun(path: Path, kind: string, s: Settings) {
     faults: `${kind}@tick=${FATAL_TICK}`,
   });
   const fault = r.summary?.fault ?? null;
-  const ok = r.exit_code === 1 && fault !== null && (r.summary?.buffer.stale_actions_executed ?? 0) === 0;
+  const ok = r.exit_code === 1 && fault !== null && (r.summary?.buffer?.stale_actions_executed ?? 0) === 0;
   s.log(`soak ${path.name}: ${kind} -> exit ${r.exit_code}, ${fault ?? 'no fault in the summary'}`);
-  return { kind, exit_code: r.exit_code, fault, ticks: r.summary?.control.ticks ?? null, pass: ok };
+  return { kind, exit_code: r.exit_code, fault, ticks: r.summary?.control?.ticks ?? null, pass: ok };
 }
 
 function pathResult(

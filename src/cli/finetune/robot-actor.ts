@@ -176,56 +176,29 @@ export function robotRunner(start: RobotStart & { where: string }, o: RobotActor
   return async (c: CheckedSetup): Promise<EpisodeRunner | string> => {
     const max_ticks = taskTickLimit(createTask(c.task), c.description.control_hz);
     const { port1, port2 } = new MessageChannel();
-    const init = controlActorInit(c, max_ticks);
     const parts = await sessionParts(o, c);
     if (typeof parts === 'string') {
       port1.close();
       return parts;
     }
-    const { workspace_box, success } = parts;
     // with a person at the keyboard, their judgement is the episode's success (the sim's is not consulted)
     const verdict = { success: false };
-    const opts = {
-      blend: 'replace' as const,
-      margin_ticks: o.margin_ticks,
-      injected: { base_ms: 0, jitter_ms: 0 },
-      seed: c.seed,
-      residual_plugin: { module: CONTROL_ACTOR, init, port: port2 },
-      ...(workspace_box ? { workspace_box } : {}),
-    };
-    let run: RobotRun;
-    try {
-      run = await start(c, opts, o.keyboard ? (w) => ({ ...w, success: () => verdict.success }) : undefined);
-    } catch (err) {
+    const plugin = { module: CONTROL_ACTOR, init: controlActorInit(c, max_ticks), port: port2 };
+    const run = await startRobot(start, o, c, { ...parts, plugin, verdict });
+    if (typeof run === 'string') {
       port1.close();
-      await success?.close();
-      // refused (unreachable, bad settings, a model that does not fit): the user's to fix; anything else is a fault
-      if (!(err instanceof UsageError)) throw err;
-      return `cannot start the ${c.description.robot} at ${start.where}: ${err.message}`;
+      return run;
     }
-    const close = async () => {
-      try {
-        const report = await run.engine.stop();
-        const held = report.safety.box_holds;
-        if (workspace_box?.flange_m) say(`the workspace box held ${held} command(s) at its edge in this session`);
-      } finally {
-        await run.policy.close();
-        await success?.close();
-      }
-    };
-    const refused = async (why: string) => {
-      await close();
-      port1.close();
-      return `${why}; nothing moved`;
-    };
-    const who = whoJudges(run, c, o, start.where);
-    if (who) return refused(who);
+    const close = closeRobot(run, parts);
     let record: Awaited<ReturnType<typeof episodeFiles>> | undefined;
     try {
+      const who = whoJudges(run, c, o, start.where);
+      if (who) throw new UsageError(who);
       record = o.record ? await episodeFiles(o.record, c) : undefined;
     } catch (err) {
-      if (err instanceof UsageError) return refused(err.message);
-      await refused('');
+      await close();
+      port1.close();
+      if (err instanceof UsageError) return `${err.message}; nothing moved`;
       throw err;
     }
     return new RobotRunner({
@@ -234,9 +207,49 @@ export function robotRunner(start: RobotStart & { where: string }, o: RobotActor
       max_ticks,
       ...(run.task_state ? { task_state: run.task_state } : {}),
       manifest: c.manifest,
-      ...(o.keyboard ? { keyboard: { operator: keyboardOperator(o.keyboard, c, success), verdict } } : {}),
+      ...(o.keyboard ? { keyboard: { operator: keyboardOperator(o.keyboard, c, parts.success), verdict } } : {}),
       ...(record ? { record } : {}),
       close,
     });
+  };
+}
+
+type SessionParts = Exclude<Awaited<ReturnType<typeof sessionParts>>, string>;
+
+/** The robot with the exploring actor plugged into its control thread; a string: refused (the user's to fix). */
+async function startRobot(
+  start: RobotStart & { where: string },
+  o: RobotActorOptions,
+  c: CheckedSetup,
+  p: SessionParts & { plugin: NonNullable<RuntimeOptions['residual_plugin']>; verdict: { success: boolean } },
+): Promise<RobotRun | string> {
+  const opts = {
+    blend: 'replace' as const,
+    margin_ticks: o.margin_ticks,
+    injected: { base_ms: 0, jitter_ms: 0 },
+    seed: c.seed,
+    residual_plugin: p.plugin,
+    ...(p.workspace_box ? { workspace_box: p.workspace_box } : {}),
+  };
+  try {
+    return await start(c, opts, o.keyboard ? (w) => ({ ...w, success: () => p.verdict.success }) : undefined);
+  } catch (err) {
+    await p.success?.close();
+    // refused (unreachable, bad settings, a model that does not fit): the user's to fix; anything else is a fault
+    if (!(err instanceof UsageError)) throw err;
+    return `cannot start the ${c.description.robot} at ${start.where}: ${err.message}`;
+  }
+}
+
+/** Ends the robot's engine, its policy and the detector's connection; says what the workspace box held. */
+function closeRobot(run: RobotRun, p: SessionParts): () => Promise<void> {
+  return async () => {
+    try {
+      const held = (await run.engine.stop()).safety.box_holds;
+      if (p.workspace_box?.flange_m) say(`the workspace box held ${held} command(s) at its edge in this session`);
+    } finally {
+      await run.policy.close();
+      await p.success?.close();
+    }
   };
 }
