@@ -71,6 +71,11 @@ test('a malformed profile is refused with the file and the field that is wrong',
         /action: action must name every joint and gripper exactly once/,
       ],
       ['gripper-home.json', { ...good, home_gripper: [2] }, /home_gripper/],
+      [
+        'short-dh.json',
+        { ...good, kinematics: { dh: { d_m: [0.1], a_m: [0], alpha_rad: [0] } } },
+        /kinematics: kinematics\.dh needs one d_m, a_m and alpha_rad per joint/,
+      ],
     ];
     for (const [name, content, expected] of cases) {
       const path = join(dir, name);
@@ -98,6 +103,7 @@ test(
             joints: joints.slice(0, 5),
             home_rad: (good.home_rad as number[]).slice(0, 5),
             action: [...joints.slice(0, 5).map((j) => j.name), 'gripper'],
+            kinematics: undefined, // the DH table is per joint: it goes with the sixth
           },
           /joints: expected 6 joints/,
         ],
