@@ -1,8 +1,7 @@
 // Where a robot session's episodes run, from vla-finetune's flags: a UR through rosbridge (--rosbridge URL) or the
 // ALOHA arms over serial (--ports, with the emulator's --sim-link or a real rig's --calibration), the workspace
-// box (--workspace-box), checked against the robot now: nothing starts with a bad one, and a detector's success
-// topic (--success-topic). The robot actor beside the
-// learner gets them as its own flags (vla-finetune actor ...).
+// box (--workspace-box, checked against the robot now: nothing starts with a bad one) and a detector's success
+// topic (--success-topic). The robot actor beside the learner gets them as its own flags (vla-finetune actor ...).
 import { join, resolve } from 'node:path';
 import type { FinetuneConfig } from '../../rl/finetune-config.js';
 import { choice, UsageError } from '../common.js';
