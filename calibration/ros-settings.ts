@@ -52,6 +52,13 @@ export const RosSettingsBaseSchema = z
     command_mode: z.enum(['forward_position', 'trajectory']),
     /** No /joint_states for this long: hold and report. */
     stale_state_ms: z.number().positive().max(10_000),
+    /**
+     * rosbridge sends /joint_states at most once per this many ms (its throttle_rate; 0: every message).
+     * The e-Series publishes at 500 Hz, ten times the control rate: every message is a JSON parse in the
+     * control thread, and at that rate the churn of short-lived buffers alone grew the process by ~10 MB
+     * per half hour (soak). Throttled, the newest state is still at most one period plus transit old.
+     */
+    joint_states_throttle_ms: z.number().int().min(0).max(1000),
     /** Reconnect back-off after the connection is lost: doubles from initial to max. */
     reconnect_initial_ms: z.number().positive(),
     reconnect_max_ms: z.number().positive(),
@@ -63,6 +70,10 @@ export const RosSettingsBaseSchema = z
 export const RosSettingsSchema = RosSettingsBaseSchema.refine((s) => s.reconnect_initial_ms <= s.reconnect_max_ms, {
   message: 'reconnect_initial_ms must not exceed reconnect_max_ms',
   path: ['reconnect_initial_ms'],
+}).refine((s) => s.joint_states_throttle_ms * 4 <= s.stale_state_ms, {
+  // a throttle near stale_state_ms would make every other state look stale and hold the robot
+  message: 'joint_states_throttle_ms must be at most a quarter of stale_state_ms',
+  path: ['joint_states_throttle_ms'],
 });
 
 export type RosTopics = z.infer<typeof RosTopicsSchema>;
@@ -116,6 +127,7 @@ export function defaultRosSettings(layout: RosLayout = 'ros2'): RosSettings {
     speed_scaling_unit: layout === 'ros2' ? 'percent' : 'fraction',
     command_mode: 'forward_position',
     stale_state_ms: 100,
+    joint_states_throttle_ms: 10,
     reconnect_initial_ms: 100,
     reconnect_max_ms: 2000,
     connect_timeout_ms: 3000,

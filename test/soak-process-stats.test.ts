@@ -74,6 +74,9 @@ test('--stats-every 0.5 --stats-file: a line every half second of a real run, an
     const control = lines.map((s) => s.thread_heaps_mb.control).filter((x) => x !== undefined);
     assert.ok(control.length > 0 && control.every((x) => x > 0.5 && x < 500), `control heap ${control}`);
     assert.equal(lines[0].thread_heaps_mb.control, undefined, 'nothing before the thread reported');
+    // with it, the heap of the stall watchdog thread it owns (a thread that never yielded grew its heap)
+    const watchdog = lines.map((s) => s.thread_heaps_mb['stall-watchdog']).filter((x) => x !== undefined);
+    assert.ok(watchdog.length > 0 && watchdog.every((x) => x > 0.5 && x < 500), `watchdog heap ${watchdog}`);
     // beside what it uses, what it keeps resident: at least as much (V8 commits whole pages)
     for (const s of lines.filter((l) => l.thread_heaps_mb.control !== undefined))
       assert.ok(s.thread_heaps_physical_mb.control >= s.thread_heaps_mb.control * 0.9, JSON.stringify(s));

@@ -309,6 +309,30 @@ test('a rosbridge without /joint_states at start is refused too', async () => {
   }
 });
 
+/** /joint_states published by the cell and read by the driver over `window_ms` (plus time for those in flight). */
+async function stateRates(d: UrDriver, ep: UrEndpoint, window_ms: number): Promise<{ sent: number; read: number }> {
+  const p0 = ep.cell.joint_states_published;
+  const r0 = d.faults.states_received;
+  await sleep(window_ms);
+  const sent = ep.cell.joint_states_published - p0;
+  await sleep(100);
+  return { sent, read: d.faults.states_received - r0 };
+}
+
+test('/joint_states: throttled by rosbridge to joint_states_throttle_ms, every message with 0', async () => {
+  assert.equal(SETTINGS.joint_states_throttle_ms, 10, 'the default');
+  await withDriver({}, SETTINGS, async (d, ep) => {
+    const { sent, read } = await stateRates(d, ep, 1000);
+    assert.ok(sent >= 200, `the cell publishes at 500 Hz (${sent} in 1 s)`);
+    assert.ok(read <= 115 && read <= sent / 3, `at most 100 Hz read: ${read} of ${sent}`);
+    assert.ok(read >= 20, `states still flow: ${read}`);
+  });
+  await withDriver({}, { ...SETTINGS, joint_states_throttle_ms: 0 }, async (d, ep) => {
+    const { sent, read } = await stateRates(d, ep, 1000);
+    assert.ok(read >= 0.9 * sent, `unthrottled, every message is read: ${read} of ${sent}`);
+  });
+});
+
 test('ros settings: layout defaults, overrides merged field by field, wrong fields named', () => {
   const ros1 = resolveRosSettings({
     layout: 'ros1',
@@ -325,4 +349,10 @@ test('ros settings: layout defaults, overrides merged field by field, wrong fiel
       err instanceof RosSettingsError && /stale_state_ms/.test(err.message) && /topics\.success/.test(err.message),
   );
   assert.throws(() => resolveRosSettings({ url: 'http://robot' }), /url: a WebSocket URL/);
+  // a throttle near the staleness limit would make the robot hold between two states
+  assert.throws(
+    () => resolveRosSettings({ joint_states_throttle_ms: 30 }),
+    /joint_states_throttle_ms: joint_states_throttle_ms must be at most a quarter of stale_state_ms/,
+  );
+  assert.equal(resolveRosSettings({ joint_states_throttle_ms: 30, stale_state_ms: 120 }).joint_states_throttle_ms, 30);
 });

@@ -45,6 +45,8 @@ export interface UrFaultCounters {
   program_stops: number;
   disconnects: number;
   reconnects: number;
+  /** /joint_states messages read (throttled by rosbridge: see joint_states_throttle_ms). */
+  states_received: number;
   /** /joint_states messages that could not be read (a joint missing, a bad number). */
   bad_states: number;
   /** Commands put on the wire (streamed or trajectory). */
@@ -61,6 +63,7 @@ export class UrDriver implements Driver {
     program_stops: 0,
     disconnects: 0,
     reconnects: 0,
+    states_received: 0,
     bad_states: 0,
     commands_published: 0,
   };
@@ -210,7 +213,14 @@ export class UrDriver implements Driver {
     const s = this.settings;
     const ros = conn.ros;
     const topics: Topics = {
-      joint_states: new Topic({ ros, name: s.topics.joint_states, messageType: MSG_TYPES.joint_state }),
+      // queue_length 0: rosbridge drops what arrives within the throttle period rather than queueing it
+      joint_states: new Topic({
+        ros,
+        name: s.topics.joint_states,
+        messageType: MSG_TYPES.joint_state,
+        throttle_rate: s.joint_states_throttle_ms,
+        queue_length: 0,
+      }),
       program: new Topic({ ros, name: s.topics.program_running, messageType: MSG_TYPES.bool }),
       scaling: new Topic({ ros, name: s.topics.speed_scaling, messageType: MSG_TYPES.float64 }),
       command:
@@ -293,6 +303,7 @@ export class UrDriver implements Driver {
       return;
     }
     this.measured_t_mono_ms = monotonicMs();
+    this.faults.states_received++;
     this.onFirstState?.();
     this.onFirstState = undefined;
   }

@@ -12,6 +12,7 @@ import {
 } from './stall-classifier.js';
 import { StallWatchdog } from './stall-watchdog.js';
 import { STEAL_EVERY_MS } from './stall-watchdog-layout.js';
+import type { ThreadHeap } from './thread-heaps.js';
 
 /** What the account reads its evidence from: the watchdog thread (tests hand in a timeline). */
 export interface EvidenceSource {
@@ -24,6 +25,8 @@ export interface EvidenceSource {
   lastStealAt(): number;
   /** When the run-queue wait was last sampled (monotonic ms): +Infinity where it never will be (none so far). */
   lastRunQueueAt(): number;
+  /** The watchdog thread's own heap, where there is such a thread. */
+  heap?(): ThreadHeap | undefined;
   stop(): Promise<void>;
 }
 
@@ -68,6 +71,11 @@ export class StallAccount {
   /** The counts so far (late ticks still waiting for evidence are not in them). */
   counts(): MissedTicksReport {
     return this.missed.report(this.watchdog !== undefined, this.watchdog?.stealTotalMs() ?? null);
+  }
+
+  /** The watchdog thread's heap as it last reported it (undefined: no watchdog thread, or no report yet). */
+  watchdogHeap(): ThreadHeap | undefined {
+    return this.watchdog?.heap?.();
   }
 
   /** Late ticks still waiting for their evidence. */

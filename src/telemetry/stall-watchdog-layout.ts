@@ -16,6 +16,18 @@ export const RUNQ_EVERY_MS = 10;
 export const BEAT_MS = 2;
 /** A beat this much later than the last one is a gap: the thread was not scheduled (ms). */
 export const GAP_MIN_MS = 5;
+/**
+ * How often the watchdog returns to its event loop (ms): V8 and Node hand a thread some of their clean-up as
+ * tasks for its event loop, which a loop that never returns to it would keep for good. Microseconds each.
+ */
+export const YIELD_EVERY_MS = 500;
+/**
+ * How often the watchdog collects its garbage in full (ms). What little its beats allocate (clock readings,
+ * /proc text) is promoted now and then, and V8 left that old generation to grow by ~0.3 MB a minute for as
+ * long as a run lasted (soak, UR path: most of the process's growth). A collection of its few MB takes a few
+ * ms of this thread alone, and is not counted as a gap.
+ */
+export const GC_EVERY_MS = 30_000;
 
 /**
  * Int32 header: [0] stop, [1] gaps written, [2] steal samples written, [3] steal readable (1) or not (0),
@@ -30,10 +42,15 @@ export const I_RUNQ = 5;
 const HEADER_INTS = 8;
 const HEADER_BYTES = 4 * HEADER_INTS;
 
-/** Float64 slots: [0] last beat (monotonic ms), [1] first steal (ms), then the gap, steal and run-queue rings. */
+/**
+ * Float64 slots: [0] last beat (monotonic ms), [1] first steal (ms), [2] [3] the watchdog thread's own V8 heap
+ * (used and physical MB, 0 before its first report), then the gap, steal and run-queue rings.
+ */
 export const F_BEAT = 0;
 export const F_STEAL0 = 1;
-export const F_GAPS = 2;
+export const F_HEAP_USED = 2;
+export const F_HEAP_PHYSICAL = 3;
+export const F_GAPS = 4;
 export const F_STEALS = F_GAPS + 2 * GAP_SLOTS;
 export const F_RUNQ = F_STEALS + 2 * STEAL_SLOTS;
 const F_SLOTS = F_RUNQ + 2 * RUNQ_SLOTS;

@@ -1,18 +1,24 @@
 // The stall watchdog's thread: beats every 2 ms and writes down each stretch it was not scheduled
 // (a gap), samples the host's steal time and how long the watched (control) thread waited for a CPU. It
 // shares nothing with the control thread but memory, so a gap it saw is a stretch in which the process as a
-// whole did not run, not just one busy thread.
+// whole did not run, not just one busy thread. Every YIELD_EVERY_MS it also posts its own heap to the shared
+// memory and lets its event loop run once; every GC_EVERY_MS it collects its garbage in full.
+import { setImmediate } from 'node:timers/promises';
 import { workerData } from 'node:worker_threads';
 import { monotonicMs } from '../util/clock.js';
+import { fullGc } from '../util/full-gc.js';
 import {
   BEAT_MS,
   F_BEAT,
   F_GAPS,
+  F_HEAP_PHYSICAL,
+  F_HEAP_USED,
   F_RUNQ,
   F_STEAL0,
   F_STEALS,
   GAP_MIN_MS,
   GAP_SLOTS,
+  GC_EVERY_MS,
   I_GAPS,
   I_RUNQ,
   I_STEAL_OK,
@@ -24,8 +30,10 @@ import {
   STEAL_EVERY_MS,
   STEAL_SLOTS,
   views,
+  YIELD_EVERY_MS,
 } from './stall-watchdog-layout.js';
 import { RunQueueWait, readStealMs } from './steal-time.js';
+import { ownHeap } from './thread-heaps.js';
 
 const { ints, f64 } = views(workerData.sab as SharedArrayBuffer);
 const steal0 = readStealMs();
@@ -36,6 +44,9 @@ if (steal0 !== undefined) {
 let last = monotonicMs();
 let nextSteal = last;
 let nextRunq = last;
+let nextYield = last;
+let nextGc = last + GC_EVERY_MS;
+const gc = fullGc();
 const tid = Atomics.load(ints, I_TID);
 const runq = tid > 0 ? new RunQueueWait(tid) : undefined;
 f64[F_BEAT] = last;
@@ -59,6 +70,24 @@ while (Atomics.load(ints, I_STOP) === 0) {
   }
   last = now;
   f64[F_BEAT] = now;
+  if (now >= nextYield) {
+    nextYield = now + YIELD_EVERY_MS;
+    if (now >= nextGc) {
+      nextGc = now + GC_EVERY_MS;
+      gc();
+    }
+    reportHeap();
+    await setImmediate();
+    // this thread's own pause is no stall of the process
+    last = monotonicMs();
+  }
+}
+
+/** This thread's heap into the shared slots, where the control thread picks it up for --stats-every. */
+function reportHeap(): void {
+  const h = ownHeap();
+  f64[F_HEAP_USED] = h.used_mb;
+  f64[F_HEAP_PHYSICAL] = h.physical_mb;
 }
 
 function sampleSteal(now: number): void {

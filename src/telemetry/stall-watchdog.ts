@@ -5,6 +5,8 @@ import type { RunQueueSample, StealSample, WatchdogGap } from './stall-classifie
 import {
   F_BEAT,
   F_GAPS,
+  F_HEAP_PHYSICAL,
+  F_HEAP_USED,
   F_RUNQ,
   F_STEALS,
   GAP_SLOTS,
@@ -20,6 +22,7 @@ import {
   views,
 } from './stall-watchdog-layout.js';
 import { currentThreadId } from './steal-time.js';
+import type { ThreadHeap } from './thread-heaps.js';
 
 export class StallWatchdog {
   private readonly ints: Int32Array;
@@ -103,6 +106,12 @@ export class StallWatchdog {
   lastRunQueueAt(): number {
     const n = Atomics.load(this.ints, I_RUNQ);
     return n === 0 ? Number.POSITIVE_INFINITY : this.f64[F_RUNQ + 2 * ((n - 1) % RUNQ_SLOTS)];
+  }
+
+  /** The watchdog thread's own V8 heap as it last posted it; undefined before it first did. */
+  heap(): ThreadHeap | undefined {
+    const physical_mb = this.f64[F_HEAP_PHYSICAL];
+    return physical_mb > 0 ? { used_mb: this.f64[F_HEAP_USED], physical_mb } : undefined;
   }
 
   async stop(): Promise<void> {

@@ -132,5 +132,9 @@ export type FromWorker =
   | ({ type: 'episode_end' } & EpisodeEnd)
   | { type: 'stats'; stats: LoopStats }
   /** The thread's own V8 heap now and then (the main thread cannot read it from outside). */
-  | { type: 'heap'; heap: ThreadHeap }
+  | {
+      type: 'heap';
+      heap: ThreadHeap /** The stall watchdog thread's, which this thread owns. */;
+      watchdog?: ThreadHeap;
+    }
   | { type: 'error'; message: string };

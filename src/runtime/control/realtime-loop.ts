@@ -12,6 +12,7 @@ import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
 import { type JointState, newJointState } from '../../../drivers/driver.js';
 import { StallAccount } from '../../telemetry/stall-account.js';
 import type { MissedTicksReport } from '../../telemetry/stall-classifier.js';
+import type { ThreadHeap } from '../../telemetry/thread-heaps.js';
 import { monotonicMs } from '../../util/clock.js';
 import { FixedRateSchedule } from '../../util/fixed-rate.js';
 import { fullGc } from '../../util/full-gc.js';
@@ -58,6 +59,11 @@ export class RealtimeLoop {
   ) {
     this.schedule = new FixedRateSchedule(1000 / loop.description.control_hz, MAX_BEHIND_TICKS);
     this.obsState = newJointState(loop.description);
+  }
+
+  /** The stall watchdog thread's heap, for this thread's heap reports (undefined until it has reported). */
+  watchdogHeap(): ThreadHeap | undefined {
+    return this.stalls?.watchdogHeap();
   }
 
   async run(): Promise<LoopStats> {

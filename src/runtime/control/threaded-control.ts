@@ -215,6 +215,7 @@ export class ThreadedControl implements ControlPort {
     }
     if (m.type === 'heap') {
       reportThreadHeap('control', m.heap);
+      if (m.watchdog) reportThreadHeap('stall-watchdog', m.watchdog);
       return;
     }
     const answered = new Set(this.waiters.filter((w) => w.type === m.type).map((w) => w.resolve));
