@@ -73,29 +73,35 @@ test('topics: publish both ways, latched delivery to late subscribers, unsubscri
   }
 });
 
-test('subscribe throttle_rate: at most one message per period, the newest one', async () => {
+test('subscribe throttle_rate: one message per period; queue_length 1 sends the newest later, 0 drops', async () => {
   const server = await RosbridgeServer.listen({ port: 0 });
-  // two clients: rosbridge merges the subscriptions of one client to one topic (minimum throttle)
-  const [conn, other] = [await open(server.url), await open(server.url)];
+  // a client each: rosbridge merges the subscriptions of one client to one topic (minimum throttle)
+  const [conn, third, other] = [await open(server.url), await open(server.url), await open(server.url)];
   try {
     const pub = server.advertise('/fast', 'std_msgs/Float64');
-    const throttled: number[] = [],
-      all: number[] = [];
-    const subscribe = (ros: Ros, throttle_rate: number, into: number[]) =>
-      new Topic<{ data: number }>({ ros, name: '/fast', messageType: 'std_msgs/Float64', throttle_rate }).subscribe(
-        (m) => into.push(m.data),
-      );
-    subscribe(conn.ros, 100, throttled);
-    subscribe(other.ros, 0, all);
-    await until('both subscriptions', () => pub.subscribers === 2);
+    const [queued, dropped, all]: number[][] = [[], [], []];
+    const subscribe = (ros: Ros, throttle_rate: number, queue_length: number, into: number[]) =>
+      new Topic<{ data: number }>({
+        ros,
+        name: '/fast',
+        messageType: 'std_msgs/Float64',
+        throttle_rate,
+        queue_length,
+      }).subscribe((m) => into.push(m.data));
+    subscribe(conn.ros, 100, 1, queued);
+    subscribe(third.ros, 100, 0, dropped);
+    subscribe(other.ros, 0, 0, all);
+    await until('three subscriptions', () => pub.subscribers === 3);
     // one burst within a single turn of the event loop: no time passes between these publishes
     for (let i = 0; i < 60; i++) pub.publish({ data: i });
     await until('the unthrottled subscriber has all 60', () => all.length === 60);
-    await until('the message that waited for the period', () => throttled.length === 2);
+    await until('the message that waited for the period', () => queued.length === 2);
     await sleep(250);
-    assert.deepEqual(throttled, [0, 59], 'the first goes out at once, then only the newest, a period later');
+    assert.deepEqual(queued, [0, 59], 'the first goes out at once, then only the newest, a period later');
+    assert.deepEqual(dropped, [0], 'without a queue, what came within the period is dropped');
   } finally {
     await other.close();
+    await third.close();
     await conn.close();
     await server.close();
   }

@@ -75,8 +75,9 @@ export function checkOp(m: unknown): ClientOp {
         type: o.type === undefined ? undefined : typeName(o, 'type'),
         id: optId(o.id),
         throttle_ms: clamp(o.throttle_rate, 0, MAX_THROTTLE_MS),
-        // rosbridge's queue_length 0 means "no queue": with a throttle the newest message waits alone
-        queue_capacity: Math.max(1, Math.floor(clamp(o.queue_length, 0, MAX_QUEUE_LENGTH))),
+        // as rosbridge_suite: with a throttle, queue_length 0 drops what comes within the period; N keeps the
+        // newest N and sends one per period
+        queue_capacity: Math.floor(clamp(o.queue_length, 0, MAX_QUEUE_LENGTH)),
       };
     case 'unsubscribe':
       return { op: 'unsubscribe', topic: name(o, 'topic'), id: optId(o.id) };

@@ -55,7 +55,7 @@ interface Subscription {
   client: WebSocket;
   id: string | undefined;
   throttle_ms: number;
-  /** Messages waiting for the throttle (the newest `queue_capacity`). */
+  /** Messages waiting for the throttle (the newest `queue_capacity`; none: dropped within the period). */
   queue: string[];
   queue_capacity: number;
   last_sent_ms: number;
@@ -330,7 +330,10 @@ export class RosbridgeServer {
     for (const s of t.subs) this.deliver(s, text);
   }
 
-  /** Send now, or (throttled) keep the newest `queue_capacity` messages and send one per throttle period. */
+  /**
+   * Send now, or (throttled) keep the newest `queue_capacity` messages and send one per throttle period; with no
+   * queue, a message within the period is dropped (rosbridge_suite's throttle and queue handlers).
+   */
   private deliver(s: Subscription, text: string): void {
     const now = performance.now();
     if (s.throttle_ms === 0 || (now - s.last_sent_ms >= s.throttle_ms && s.queue.length === 0)) {
@@ -338,6 +341,7 @@ export class RosbridgeServer {
       this.send(s.client, text);
       return;
     }
+    if (s.queue_capacity === 0) return;
     s.queue.push(text);
     if (s.queue.length > s.queue_capacity) s.queue.shift();
     if (!s.timer) this.scheduleFlush(s);

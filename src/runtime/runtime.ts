@@ -45,7 +45,9 @@ export async function startRealtime(
   // before the control thread starts: a malformed plan is refused with nothing set up
   const plan = FaultPlan.fromEnv(description.control_hz);
   const control = await ThreadedControl.start(driver, description, {
-    stale_state_ms: opts.stale_state_ms ?? DEFAULT_STALE_STATE_MS,
+    // a UR cell's ROS settings name how old its state may be (they know how often it comes: the throttle)
+    stale_state_ms:
+      opts.stale_state_ms ?? (driver.kind === 'ur' ? driver.settings.stale_state_ms : DEFAULT_STALE_STATE_MS),
     fault_timeout_ms: opts.fault_timeout_ms ?? DEFAULT_FAULT_TIMEOUT_MS,
     max_step_rad: opts.max_step_rad,
     workspace_box: opts.workspace_box,

@@ -25,9 +25,12 @@ export const YIELD_EVERY_MS = 500;
  * How often the watchdog collects its garbage in full (ms). What little its beats allocate (clock readings,
  * /proc text) is promoted now and then, and V8 left that old generation to grow by ~0.3 MB a minute for as
  * long as a run lasted (soak, UR path: most of the process's growth). A collection of its few MB takes a few
- * ms of this thread alone, and is not counted as a gap.
+ * ms (V8's helper threads join in, so the other threads may wait for a CPU that long: seen as contention),
+ * and this thread's own pause is not counted as a gap.
  */
 export const GC_EVERY_MS = 30_000;
+/** A pause of the watchdog's own (collection, event loop) longer than this is counted as a gap after all (ms). */
+export const OWN_PAUSE_MAX_MS = 50;
 
 /**
  * Int32 header: [0] stop, [1] gaps written, [2] steal samples written, [3] steal readable (1) or not (0),

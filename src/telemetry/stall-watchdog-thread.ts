@@ -25,6 +25,7 @@ import {
   I_STEALS,
   I_STOP,
   I_TID,
+  OWN_PAUSE_MAX_MS,
   RUNQ_EVERY_MS,
   RUNQ_SLOTS,
   STEAL_EVERY_MS,
@@ -78,8 +79,9 @@ while (Atomics.load(ints, I_STOP) === 0) {
     }
     reportHeap();
     await setImmediate();
-    // this thread's own pause is no stall of the process
-    last = monotonicMs();
+    // this thread's own pause is no stall of the process, unless the process stopped in the middle of it
+    const resumed = monotonicMs();
+    if (resumed - now < OWN_PAUSE_MAX_MS) last = resumed;
   }
 }
 

@@ -134,7 +134,8 @@ export type FromWorker =
   /** The thread's own V8 heap now and then (the main thread cannot read it from outside). */
   | {
       type: 'heap';
-      heap: ThreadHeap /** The stall watchdog thread's, which this thread owns. */;
+      heap: ThreadHeap;
+      /** The stall watchdog thread's, which this thread owns. */
       watchdog?: ThreadHeap;
     }
   | { type: 'error'; message: string };
