@@ -42,14 +42,15 @@ if (steal0 !== undefined) {
   f64[F_STEAL0] = steal0;
   Atomics.store(ints, I_STEAL_OK, 1);
 }
+// set up before the first beat's time is taken: a new context for gc() takes ms, and is no stall
+const gc = fullGc();
+const tid = Atomics.load(ints, I_TID);
+const runq = tid > 0 ? new RunQueueWait(tid) : undefined;
 let last = monotonicMs();
 let nextSteal = last;
 let nextRunq = last;
 let nextYield = last;
 let nextGc = last + GC_EVERY_MS;
-const gc = fullGc();
-const tid = Atomics.load(ints, I_TID);
-const runq = tid > 0 ? new RunQueueWait(tid) : undefined;
 f64[F_BEAT] = last;
 while (Atomics.load(ints, I_STOP) === 0) {
   Atomics.wait(ints, I_STOP, 0, BEAT_MS);
