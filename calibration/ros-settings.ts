@@ -55,8 +55,8 @@ export const RosSettingsBaseSchema = z
     /**
      * rosbridge sends /joint_states at most once per this many ms (its throttle_rate; 0: every message).
      * The e-Series publishes at 500 Hz, ten times the control rate: every message is a JSON parse in the
-     * control thread, and at that rate the churn of short-lived buffers alone grew the process by ~10 MB
-     * per half hour (soak). Throttled, the newest state is still at most one period plus transit old.
+     * control thread. At 10 ms it parses a fifth as much, and its resident heap was 8 MB smaller (25 -> 17 MB,
+     * soak); the newest state is still at most one period plus transit old.
      */
     joint_states_throttle_ms: z.number().int().min(0).max(1000),
     /** Reconnect back-off after the connection is lost: doubles from initial to max. */
