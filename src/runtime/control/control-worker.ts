@@ -57,8 +57,11 @@ async function main(): Promise<void> {
   exitAtInjectedTick(loop);
   post({ type: 'ready', description: desc });
   const rt = new RealtimeLoop(loop, built, createPacer(built.pacing, data.spin_ms), data.port, data.fault_timeout_ms);
-  // between ticks, rarely: a posted number costs the loop nothing it would notice
-  setInterval(() => post({ type: 'heap', heap: ownHeap(), watchdog: rt.watchdogHeap() }), HEAP_REPORT_MS).unref();
+  // between ticks, rarely: a posted number costs the loop nothing it would notice; once at once, as the sim's
+  // blocking loop runs no timer during an episode and a short run could end before the first
+  const postHeap = () => post({ type: 'heap', heap: ownHeap(), watchdog: rt.watchdogHeap() });
+  postHeap();
+  setInterval(postHeap, HEAP_REPORT_MS).unref();
   const stats = await rt.run();
   // before the stats: the main thread terminates this thread once it has them, and a driver's native
   // close (a serial port's) must not be in flight then
