@@ -1,6 +1,7 @@
 // What one soak path reports, from its vla-run summaries and process statistics: the figures and a
 // pass/fail per check. Memory is judged after a warm-up (model load, JIT, first GCs) on the longest run.
 import type { ProcessSample } from '../src/telemetry/process-stats.js';
+import type { RuntimeMiss } from '../src/telemetry/stall-classifier.js';
 import type { SoakRun } from './soak-run.js';
 
 type SampleField =
@@ -78,7 +79,7 @@ export interface LoopTotals {
     reported: boolean;
   };
   host_stalls: { start_ms: number; length_ms: number; evidence: string }[];
-  runtime_misses: { start_ms: number; late_ms: number }[];
+  runtime_misses: RuntimeMiss[];
   stale_actions_executed: number | null;
   clamped_actions: number;
   rejected_chunks: number;

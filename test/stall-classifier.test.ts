@@ -7,13 +7,15 @@ import { test } from 'node:test';
 import { type EvidenceSource, StallAccount } from '../src/telemetry/stall-account.js';
 import {
   classifyLateTick,
+  judgeEvidence,
   LISTED_MAX,
   MissedTicks,
+  measureEvidence,
   type StealSample,
   type WatchdogGap,
 } from '../src/telemetry/stall-classifier.js';
 import { StallWatchdog } from '../src/telemetry/stall-watchdog.js';
-import { currentThreadId, parseStealMs, runQueueWaitMs } from '../src/telemetry/steal-time.js';
+import { currentThreadId, firstLineField, parseStealMs, runQueueWaitMs } from '../src/telemetry/steal-time.js';
 import { monotonicMs } from '../src/util/clock.js';
 
 test('a late tick covered by a watchdog gap is a host stall; one the watchdog ran through is the runtime', () => {
@@ -163,7 +165,7 @@ test('MissedTicks counts by cause, sums lateness, and lists the longest host sta
     [...starts].sort((x, y) => x - y),
     'in time order',
   );
-  assert.deepEqual(r.runtime_examples, [{ start_ms: 2000, late_ms: 12 }]);
+  assert.deepEqual(r.runtime_examples, [{ start_ms: 2000, late_ms: 12, gap_ms: 0, steal_ms: null, runq_ms: null }]);
   assert.equal(r.steal_ms, 42);
 });
 
@@ -199,13 +201,18 @@ test('StallAccount waits for the watchdog to run after a late tick before judgin
   w.beat = 1421;
   acct.tick(1460, 1460.2);
   assert.equal(acct.pending_count, 0, 'judged as soon as it has');
-  acct.tick(1480, 1530); // 50 ms late while the watchdog kept beating: the runtime's own
+  acct.tick(1480, 1530); // 50 ms late while the watchdog beat but for 10 ms: the runtime's own
+  w.gapList.push({ start_ms: 1500, end_ms: 1510 });
   w.beat = 1531;
   const r = await acct.close(1600);
   assert.equal(r.host_stall, 1);
   assert.equal(r.runtime, 1);
   assert.equal(r.host_stalls[0].length_ms, 400);
-  assert.deepEqual(r.runtime_examples, [{ start_ms: 1480, late_ms: 50 }]);
+  assert.deepEqual(
+    r.runtime_examples,
+    [{ start_ms: 1480, late_ms: 50, gap_ms: 10, steal_ms: null, runq_ms: null }],
+    'listed with what the evidence measured: 10 ms of gap, below half of 50',
+  );
 });
 
 test('without a watchdog every miss is the runtime (nothing shows the process stopped), and it says so', async () => {
@@ -214,6 +221,43 @@ test('without a watchdog every miss is the runtime (nothing shows the process st
   const r = await acct.close(700);
   assert.equal(r.runtime, 1);
   assert.equal(r.watchdog, false);
+});
+
+test('measureEvidence: the gap cover, and the steal and run-queue rise across a late tick (null: no samples near)', () => {
+  const late = { due_ms: 1000, woke_ms: 1020 };
+  const gaps = [
+    { start_ms: 990, end_ms: 1004 },
+    { start_ms: 1010, end_ms: 1012 },
+  ];
+  const steal = [
+    { t_ms: 980, steal_ms: 100 },
+    { t_ms: 1030, steal_ms: 110 },
+  ];
+  const runq = [
+    { t_ms: 995, wait_ms: 7 },
+    { t_ms: 1025, wait_ms: 10.5 },
+  ];
+  assert.deepEqual(measureEvidence(late, gaps, steal, runq), { gap_ms: 6, steal_ms: 10, runq_ms: 3.5 });
+  assert.deepEqual(measureEvidence(late, [], [{ t_ms: 500, steal_ms: 0 }], []), {
+    gap_ms: 0,
+    steal_ms: null,
+    runq_ms: null,
+  });
+  assert.deepEqual(judgeEvidence(late, { gap_ms: 6, steal_ms: 10, runq_ms: 3.5 }), {
+    cause: 'host_stall',
+    evidence: 'steal_time',
+  });
+});
+
+test('firstLineField reads a field of the first line from bytes; refuses a field that is not all digits', () => {
+  const b = Buffer.from('cpu  14136 0 4348\ncpu0 9 9 9\n', 'latin1');
+  assert.equal(firstLineField(b, b.length, 1), 14136);
+  assert.equal(firstLineField(b, b.length, 3), 4348);
+  assert.equal(firstLineField(b, b.length, 4), undefined, 'the next line is not this one');
+  assert.equal(firstLineField(b, 9, 1), 1413, 'only the bytes read count');
+  const s = Buffer.from('12 34x 5\n', 'latin1');
+  assert.equal(firstLineField(s, s.length, 1), undefined);
+  assert.equal(firstLineField(s, s.length, 2), 5);
 });
 
 test('parseStealMs reads the 8th number of the cpu line in 1/100 s', () => {

@@ -2,10 +2,11 @@
 // the watchdog has run after it (a stall of the whole process ends for both threads at once, and the
 // control thread may look first), then judged against the watchdog's gaps and the steal time.
 import {
-  classifyLateTick,
+  judgeEvidence,
   type LateTick,
   MissedTicks,
   type MissedTicksReport,
+  measureEvidence,
   type RunQueueSample,
   type StealSample,
   type WatchdogGap,
@@ -109,7 +110,10 @@ export class StallAccount {
     if (!this.pending.some(isReady)) return;
     const ready = this.pending.filter(isReady);
     const [gaps, steal, runq] = [w?.gaps() ?? [], w?.steal() ?? [], w?.runQueue() ?? []];
-    for (const p of ready) this.missed.add(p, classifyLateTick(p, gaps, steal, runq));
+    for (const p of ready) {
+      const evidence = measureEvidence(p, gaps, steal, runq);
+      this.missed.add(p, judgeEvidence(p, evidence), evidence);
+    }
     this.pending.splice(0, this.pending.length, ...this.pending.filter((p) => !ready.includes(p)));
   }
 }

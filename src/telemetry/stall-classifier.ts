@@ -50,6 +50,30 @@ function overlapMs(a0: number, a1: number, b0: number, b1: number): number {
   return Math.max(0, Math.min(a1, b1) - Math.max(a0, b0));
 }
 
+/**
+ * What each source of evidence measured over one late tick (ms): how much of it the watchdog's gaps covered,
+ * how much steal time and run-queue wait rose across it (null: no samples close enough to say). Listed with
+ * a runtime-caused miss, so a reader sees how far each was from the HOST_SHARE that would have excused it.
+ */
+export interface Evidence {
+  gap_ms: number;
+  steal_ms: number | null;
+  runq_ms: number | null;
+}
+
+export function measureEvidence(
+  late: LateTick,
+  gaps: readonly WatchdogGap[],
+  steal: readonly StealSample[],
+  runq: readonly RunQueueSample[] = [],
+): Evidence {
+  let gap_ms = 0;
+  for (const g of gaps) gap_ms += overlapMs(g.start_ms, g.end_ms, late.due_ms, late.woke_ms);
+  const stolen = rise(late, steal, STEAL_WINDOW_MAX_MS, (s) => s.steal_ms);
+  const waited = rise(late, runq, RUNQ_WINDOW_SLACK_MS, (s) => s.wait_ms);
+  return { gap_ms, steal_ms: stolen ?? null, runq_ms: waited ?? null };
+}
+
 /** Classify one late tick against the watchdog's gaps, the steal samples and the control thread's run-queue wait. */
 export function classifyLateTick(
   late: LateTick,
@@ -57,20 +81,16 @@ export function classifyLateTick(
   steal: readonly StealSample[],
   runq: readonly RunQueueSample[] = [],
 ): Verdict {
-  const late_ms = late.woke_ms - late.due_ms;
-  let covered_ms = 0;
-  for (const g of gaps) covered_ms += overlapMs(g.start_ms, g.end_ms, late.due_ms, late.woke_ms);
-  if (covered_ms >= HOST_SHARE * late_ms) return { cause: 'host_stall', evidence: 'watchdog_gap' };
-  const stolen = stealAcross(late, steal);
-  if (stolen !== undefined && stolen >= HOST_SHARE * late_ms) return { cause: 'host_stall', evidence: 'steal_time' };
-  const waited = rise(late, runq, RUNQ_WINDOW_SLACK_MS, (s) => s.wait_ms);
-  if (waited !== undefined && waited >= HOST_SHARE * late_ms) return { cause: 'cpu_contention', evidence: 'run_queue' };
-  return { cause: 'runtime' };
+  return judgeEvidence(late, measureEvidence(late, gaps, steal, runq));
 }
 
-/** Steal time that rose between the last sample at or before the tick was due and the first after it woke. */
-function stealAcross(late: LateTick, steal: readonly StealSample[]): number | undefined {
-  return rise(late, steal, STEAL_WINDOW_MAX_MS, (s) => s.steal_ms);
+/** The cause the measured evidence points to: the first source that covers HOST_SHARE of the late stretch. */
+export function judgeEvidence(late: LateTick, e: Evidence): Verdict {
+  const share = HOST_SHARE * (late.woke_ms - late.due_ms);
+  if (e.gap_ms >= share) return { cause: 'host_stall', evidence: 'watchdog_gap' };
+  if (e.steal_ms !== null && e.steal_ms >= share) return { cause: 'host_stall', evidence: 'steal_time' };
+  if (e.runq_ms !== null && e.runq_ms >= share) return { cause: 'cpu_contention', evidence: 'run_queue' };
+  return { cause: 'runtime' };
 }
 
 /**
@@ -102,6 +122,11 @@ export interface HostStallEpisode {
   evidence: StallEvidence;
 }
 
+export interface RuntimeMiss extends Evidence {
+  start_ms: number;
+  late_ms: number;
+}
+
 export interface MissedTicksReport {
   /** A tick counts as missed when it woke this late or later (ms). */
   threshold_ms: number;
@@ -115,8 +140,11 @@ export interface MissedTicksReport {
   /** The longest host stalls (capped, in time order); `host_stalls_dropped` shorter ones were counted, not listed. */
   host_stalls: HostStallEpisode[];
   host_stalls_dropped: number;
-  /** The longest runtime-caused misses (capped, in time order): when (ms since the loop started) and how late. */
-  runtime_examples: { start_ms: number; late_ms: number }[];
+  /**
+   * The longest runtime-caused misses (capped, in time order): when (ms since the loop started), how late, and
+   * what the evidence measured over it (ms).
+   */
+  runtime_examples: RuntimeMiss[];
   /** Whether the watchdog thread ran (without it, no miss can be shown to be a host stall). */
   watchdog: boolean;
   /** Host steal time during the run (ms over all CPUs; null where /proc/stat has none). */
@@ -149,7 +177,8 @@ export class MissedTicks {
     };
   }
 
-  add(late: LateTick, verdict: Verdict): void {
+  /** Count a late tick; `evidence`, what was measured over it, is kept with a runtime-caused one. */
+  add(late: LateTick, verdict: Verdict, evidence?: Evidence): void {
     const r = this.r;
     const late_ms = late.woke_ms - late.due_ms;
     const start_ms = Math.round(late.due_ms - this.origin_ms);
@@ -160,7 +189,13 @@ export class MissedTicks {
       const ep = { start_ms, length_ms: round1(late_ms), evidence: verdict.evidence ?? 'watchdog_gap' };
       if (keepLongest(r.host_stalls, ep, (e) => e.length_ms)) r.host_stalls_dropped++;
     } else if (verdict.cause === 'runtime') {
-      keepLongest(r.runtime_examples, { start_ms, late_ms: round1(late_ms) }, (e) => e.late_ms);
+      const e = evidence ?? { gap_ms: 0, steal_ms: null, runq_ms: null };
+      const measured = {
+        gap_ms: round1(e.gap_ms),
+        steal_ms: round1OrNull(e.steal_ms),
+        runq_ms: round1OrNull(e.runq_ms),
+      };
+      keepLongest(r.runtime_examples, { start_ms, late_ms: round1(late_ms), ...measured }, (x) => x.late_ms);
     }
   }
 
@@ -201,4 +236,8 @@ function keepLongest<T extends { start_ms: number }>(list: T[], item: T, length:
 
 function round1(x: number): number {
   return Math.round(x * 10) / 10;
+}
+
+function round1OrNull(x: number | null): number | null {
+  return x === null ? null : round1(x);
 }

@@ -21,15 +21,7 @@ export const GAP_MIN_MS = 5;
  * tasks for its event loop, which a loop that never returns to it would keep for good. Microseconds each.
  */
 export const YIELD_EVERY_MS = 500;
-/**
- * How often the watchdog collects its garbage in full (ms). What little its beats allocate (clock readings,
- * /proc text) is promoted now and then, and V8 left that old generation to grow by ~0.3 MB a minute for as
- * long as a run lasted (soak, UR path: most of the process's growth). A collection of its few MB takes a few
- * ms (V8's helper threads join in, so the other threads may wait for a CPU that long: seen as contention),
- * and this thread's own pause is not counted as a gap.
- */
-export const GC_EVERY_MS = 30_000;
-/** A pause of the watchdog's own (collection, event loop) longer than this is counted as a gap after all (ms). */
+/** A pause of the watchdog's own (its event loop's turn) longer than this is counted as a gap after all (ms). */
 export const OWN_PAUSE_MAX_MS = 50;
 
 /**

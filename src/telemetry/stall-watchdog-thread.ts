@@ -2,11 +2,11 @@
 // (a gap), samples the host's steal time and how long the watched (control) thread waited for a CPU. It
 // shares nothing with the control thread but memory, so a gap it saw is a stretch in which the process as a
 // whole did not run, not just one busy thread. Every YIELD_EVERY_MS it also posts its own heap to the shared
-// memory and lets its event loop run once; every GC_EVERY_MS it collects its garbage in full.
+// memory and lets its event loop run once. Its beats allocate nothing (the /proc counters are parsed from
+// fixed buffers), so it makes no garbage to collect: no collection of its own competes with the control thread.
 import { setImmediate } from 'node:timers/promises';
 import { workerData } from 'node:worker_threads';
 import { monotonicMs } from '../util/clock.js';
-import { fullGc } from '../util/full-gc.js';
 import {
   BEAT_MS,
   F_BEAT,
@@ -18,7 +18,6 @@ import {
   F_STEALS,
   GAP_MIN_MS,
   GAP_SLOTS,
-  GC_EVERY_MS,
   I_GAPS,
   I_RUNQ,
   I_STEAL_OK,
@@ -33,24 +32,22 @@ import {
   views,
   YIELD_EVERY_MS,
 } from './stall-watchdog-layout.js';
-import { RunQueueWait, readStealMs } from './steal-time.js';
+import { RunQueueWait, StealTime } from './steal-time.js';
 import { ownHeap } from './thread-heaps.js';
 
 const { ints, f64 } = views(workerData.sab as SharedArrayBuffer);
-const steal0 = readStealMs();
+const stealTime = new StealTime();
+const steal0 = stealTime.read();
 if (steal0 !== undefined) {
   f64[F_STEAL0] = steal0;
   Atomics.store(ints, I_STEAL_OK, 1);
 }
-// set up before the first beat's time is taken: a new context for gc() takes ms, and is no stall
-const gc = fullGc();
 const tid = Atomics.load(ints, I_TID);
 const runq = tid > 0 ? new RunQueueWait(tid) : undefined;
 let last = monotonicMs();
 let nextSteal = last;
 let nextRunq = last;
 let nextYield = last;
-let nextGc = last + GC_EVERY_MS;
 f64[F_BEAT] = last;
 while (Atomics.load(ints, I_STOP) === 0) {
   Atomics.wait(ints, I_STOP, 0, BEAT_MS);
@@ -74,10 +71,6 @@ while (Atomics.load(ints, I_STOP) === 0) {
   f64[F_BEAT] = now;
   if (now >= nextYield) {
     nextYield = now + YIELD_EVERY_MS;
-    if (now >= nextGc) {
-      nextGc = now + GC_EVERY_MS;
-      gc();
-    }
     reportHeap();
     await setImmediate();
     // this thread's own pause is no stall of the process, unless the process stopped in the middle of it
@@ -94,7 +87,7 @@ function reportHeap(): void {
 }
 
 function sampleSteal(now: number): void {
-  const steal = readStealMs();
+  const steal = stealTime.read();
   if (steal === undefined) return;
   const n = Atomics.load(ints, I_STEALS);
   const at = F_STEALS + 2 * (n % STEAL_SLOTS);
