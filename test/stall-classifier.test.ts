@@ -140,15 +140,18 @@ test('a late tick the control thread spent waiting for a CPU is contention, not 
   );
 });
 
+/** Evidence for a tick whose verdict the test gives (only a runtime miss lists it). */
+const NONE = { gap_ms: 0, steal_ms: null, runq_ms: null };
+
 test('MissedTicks counts by cause, sums lateness, and lists the longest host stalls in time order', () => {
   const m = new MissedTicks(10, 5000);
-  m.add({ due_ms: 6000, woke_ms: 6500 }, { cause: 'host_stall', evidence: 'watchdog_gap' });
-  m.add({ due_ms: 7000, woke_ms: 7012 }, { cause: 'runtime' });
-  m.add({ due_ms: 7500, woke_ms: 7530 }, { cause: 'cpu_contention', evidence: 'run_queue' });
+  m.add({ due_ms: 6000, woke_ms: 6500 }, { cause: 'host_stall', evidence: 'watchdog_gap' }, NONE);
+  m.add({ due_ms: 7000, woke_ms: 7012 }, { cause: 'runtime' }, { gap_ms: 2, steal_ms: 0, runq_ms: null });
+  m.add({ due_ms: 7500, woke_ms: 7530 }, { cause: 'cpu_contention', evidence: 'run_queue' }, NONE);
   for (let i = 0; i < LISTED_MAX + 3; i++)
-    m.add({ due_ms: 8000 + i * 100, woke_ms: 8020 + i * 100 }, { cause: 'host_stall', evidence: 'steal_time' });
+    m.add({ due_ms: 8000 + i * 100, woke_ms: 8020 + i * 100 }, { cause: 'host_stall', evidence: 'steal_time' }, NONE);
   // after the list is full: a long stall must still be listed (a soak's worst is what a reader looks for)
-  m.add({ due_ms: 20_000, woke_ms: 20_300 }, { cause: 'host_stall', evidence: 'watchdog_gap' });
+  m.add({ due_ms: 20_000, woke_ms: 20_300 }, { cause: 'host_stall', evidence: 'watchdog_gap' }, NONE);
   const r = m.report(true, 42);
   assert.equal(r.total, LISTED_MAX + 7);
   assert.equal(r.cpu_contention, 1);
@@ -165,7 +168,7 @@ test('MissedTicks counts by cause, sums lateness, and lists the longest host sta
     [...starts].sort((x, y) => x - y),
     'in time order',
   );
-  assert.deepEqual(r.runtime_examples, [{ start_ms: 2000, late_ms: 12, gap_ms: 0, steal_ms: null, runq_ms: null }]);
+  assert.deepEqual(r.runtime_examples, [{ start_ms: 2000, late_ms: 12, gap_ms: 2, steal_ms: 0, runq_ms: null }]);
   assert.equal(r.steal_ms, 42);
 });
 
@@ -223,7 +226,7 @@ test('without a watchdog every miss is the runtime (nothing shows the process st
   assert.equal(r.watchdog, false);
 });
 
-test('measureEvidence: the gap cover, and the steal and run-queue rise across a late tick (null: no samples near)', () => {
+test('measureEvidence: the gap cover, the steal and run-queue rise over a late tick (null: no samples near)', () => {
   const late = { due_ms: 1000, woke_ms: 1020 };
   const gaps = [
     { start_ms: 990, end_ms: 1004 },
@@ -249,7 +252,7 @@ test('measureEvidence: the gap cover, and the steal and run-queue rise across a 
   });
 });
 
-test('firstLineField reads a field of the first line from bytes; refuses a field that is not all digits', () => {
+test('firstLineField reads a field of the first line from bytes; not one with other characters', () => {
   const b = Buffer.from('cpu  14136 0 4348\ncpu0 9 9 9\n', 'latin1');
   assert.equal(firstLineField(b, b.length, 1), 14136);
   assert.equal(firstLineField(b, b.length, 3), 4348);

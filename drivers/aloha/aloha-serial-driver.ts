@@ -13,16 +13,17 @@
 // (nothing written) unless allow_torque_off says the arms are resting.
 
 import type { ArmCalibration } from '../../calibration/motor-calibration.js';
-import { ALOHA_ARM_SIDES, ALOHA_JOINT_NAMES, type AlohaSide } from '../../protocols/aloha/motor-map.js';
+import { ALOHA_ARM_SIDES, ALOHA_JOINT_NAMES, ALOHA_READ_IDS, type AlohaSide } from '../../protocols/aloha/motor-map.js';
 import type { RobotDescription } from '../../src/robot/index.js';
 import { monotonicMs } from '../../src/util/clock.js';
 import type { Driver, Health, JointState } from '../driver.js';
 import { DriverSetupError } from '../driver.js';
 import type { BusCounters } from '../dynamixel/bus-options.js';
-import { DynamixelDeadlineError, DynamixelError } from '../dynamixel/errors.js';
+import { DynamixelDeadlineError, DynamixelError, DynamixelTimeoutError } from '../dynamixel/errors.js';
 import { AlohaArm, type AlohaArmOptions, type HardwareAlert } from './aloha-arm.js';
 import { narrowToCalibration } from './calibrated-limits.js';
 import { changesNeedingTorqueOff, type EepromApplied, TorqueOffRefused } from './eeprom-plan.js';
+import { SilentServos } from './silent-servos.js';
 
 export interface AlohaSerialDriverOptions {
   description: RobotDescription;
@@ -69,6 +70,8 @@ export class AlohaSerialDriver implements Driver {
   /** Reads of the running cycle still out, and which arms were read (1) in it. */
   private readsOut = 0;
   private readonly armRead = new Uint8Array(2);
+  /** Per arm: which servos have not answered, read after read (a fault names the one silent longest). */
+  private readonly silent = ALOHA_ARM_SIDES.map(() => new SilentServos(Math.max(...ALOHA_READ_IDS)));
   private readonly onRead = [(err?: Error) => this.armReadDone(0, err), (err?: Error) => this.armReadDone(1, err)];
   private readonly onWrite = [(err?: Error) => this.armWriteDone(0, err), (err?: Error) => this.armWriteDone(1, err)];
   /** Who waits for the cycles to stop (activate, deactivate); none on the control tick. */
@@ -250,12 +253,16 @@ export class AlohaSerialDriver implements Driver {
     const arm = this.arms[a];
     this.armRead[a] = err === undefined ? 1 : 0;
     if (err === undefined) {
+      this.silent[a].answered();
       const r = arm.reading();
       this.position.set(r.position_rad, a * JOINTS);
       this.gripper[a] = r.gripper;
     } else if (err instanceof DynamixelDeadlineError) {
       this.cycleLate = true;
-      this.why = err.message.startsWith(arm.name) ? err.message : `${arm.name}: ${err.message}`;
+      this.missedBy(a, err.ids, err.message);
+    } else if (err instanceof DynamixelTimeoutError) {
+      this.io_faults++;
+      this.missedBy(a, err.ids, err.message);
     } else {
       this.ioFault(arm, err);
     }
@@ -290,9 +297,20 @@ export class AlohaSerialDriver implements Driver {
     for (const resolve of waiters) resolve();
   }
 
+  /**
+   * Arm `a`'s read missed `ids`. The cause names the servos silent longest, and the arm with the longer silence
+   * (both arms late on one stalled tick must not hide the servo that stopped answering on one of them).
+   */
+  private missedBy(a: number, ids: readonly number[], message: string): void {
+    const arm = this.arms[a];
+    this.silent[a].missed(ids);
+    if (this.silent[a].longest() < this.silent[1 - a].longest()) return;
+    this.why = this.silent[a].describe(arm.name, ids, prefixed(arm.name, message));
+  }
+
   private ioFault(arm: AlohaArm, err: Error): void {
     this.io_faults++;
-    this.why = err.message.startsWith(arm.name) ? err.message : `${arm.name}: ${err.message}`;
+    this.why = prefixed(arm.name, err.message);
   }
 
   private async latchAlerts(): Promise<void> {
@@ -322,4 +340,9 @@ export class AlohaSerialDriver implements Driver {
     this.prev.set(this.position);
     this.measured_ms = now;
   }
+}
+
+/** An error message that names its arm first (the bus's own messages already do). */
+function prefixed(arm: string, message: string): string {
+  return message.startsWith(arm) ? message : `${arm}: ${message}`;
 }

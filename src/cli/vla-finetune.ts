@@ -137,6 +137,7 @@ const program = new Command('vla-finetune')
   .option('--curve-secret-key <file>', "encrypt the actors' link with CurveZMQ: the learner's NAME.key_secret")
   .option('--allow-client-key <file|dir>', 'with --curve-secret-key: an actor public key let in (repeat)', collect)
   .option('--margin <ticks>', 'on a robot: the robot loop keeps this buffer beyond the expected delay (default 2)')
+  .option('--robot-wait <s>', 'on a robot: how long its actor waits for a lost link before exit 1 (default 120)')
   .option(
     '--workspace-box <file>',
     'on a robot: a safety box every command is held to: joint ranges inside the limits, e.g. ' +
@@ -316,6 +317,7 @@ program
   .option('--calibration <dir>', "with --ports on a real rig: the folder of the arms' calibration files")
   .option('--margin <ticks>', 'on a robot: buffer kept beyond the expected delay, as vla-run --margin (default 2)')
   .option('--learner-wait <s>', 'on a robot: no setup from a learner this long: exit 2, nothing moved (default 30)')
+  .option('--robot-wait <s>', "on a robot: how long to wait for its lost link before exit 1 (default 120; 0: don't)")
   .option('--record <dir>', 'on a robot: every episode to an MCAP file in this folder (ticks and decisions)')
   .option('--keyboard', 'on a robot: a person starts (Enter) and judges (s, f, p, q) each episode here')
   .option('--workspace-box <file>', 'on a robot: a joint and/or flange box the safety filter holds every command to')
@@ -344,7 +346,11 @@ function poolFlags(o: Record<string, unknown>, c: FinetuneConfig, runDir: string
   const robot = c.robot_link;
   if (robot && in_process) throw new UsageError('--in-process: on a robot, episodes run in an actor of their own');
   const actors = o.actors === undefined ? (robot ? 1 : DEFAULT_ACTORS) : intArg('--actors', o.actors as string, 0, 256);
-  if (!robot && o.margin !== undefined) throw new UsageError('--margin is for a session on a robot');
+  for (const [key, flag] of [
+    ['margin', '--margin'],
+    ['robotWait', '--robot-wait'],
+  ] as const)
+    if (!robot && o[key] !== undefined) throw new UsageError(`${flag} is for a session on a robot`);
   for (const [set, flag] of [
     [robot?.workspace_box, '--workspace-box FILE'],
     [robot?.success_topic, '--success-topic TOPIC'],
@@ -362,6 +368,7 @@ function poolFlags(o: Record<string, unknown>, c: FinetuneConfig, runDir: string
       ? {
           actor_args: [
             ...robotActorArgs(robot, o.margin as string | undefined, runDir),
+            ...(o.robotWait !== undefined ? ['--robot-wait', o.robotWait as string] : []),
             ...(c.operator?.kind === 'keyboard' ? ['--keyboard'] : []),
           ],
         }

@@ -27,9 +27,10 @@ import { inputSize, parseResidualManifest } from '../policy/residual/residual-ma
 import { fileSha256 } from '../policy/residual/residual-onnx.js';
 import type { RobotDescription } from '../robot/index.js';
 import { actorLayers } from './actor-net.js';
-import { OPERATOR_PAUSE, OPERATOR_STOP } from './robot/keyboard-operator.js';
+import { OPERATOR_STOP } from './robot/keyboard-operator.js';
+import { episodeLine, RobotEpisodeEnd } from './robot/robot-episode-end.js';
 import { type EpisodeRunner, SimRunner } from './rollout-pool.js';
-import type { RolloutEpisode, RolloutSetup } from './sim-rollouts.js';
+import type { RolloutSetup } from './sim-rollouts.js';
 
 export interface ActorWorkerOptions {
   /** The learner's endpoint, tcp://HOST:PORT. */
@@ -46,8 +47,9 @@ export interface ActorWorkerOptions {
    * A robot's actor: no setup from a learner within this long ends it with code 2 (nothing has moved: the robot
    * is set up only on a setup), and a lost learner drops the episodes queued, so the robot holds after the
    * current one until the learner is back. Default: wait for ever, keep the queue (the sim's actors).
+   * `robot_wait_ms`: after an episode that lost the robot's link, how long it is waited for (robot-episode-end.ts).
    */
-  robot?: { learner_wait_ms: number };
+  robot?: { learner_wait_ms: number; robot_wait_ms: number };
   log: (line: string) => void;
 }
 
@@ -92,6 +94,8 @@ export class ActorWorker {
   private weights: { id: string; layers: DenseLayer[] } | undefined;
   private readonly jobs: QueuedJob[] = [];
   private running = false;
+  /** A robot's: whether the session goes on after an episode (a lost link is waited for). */
+  private readonly robotEnd: RobotEpisodeEnd | undefined;
   /** A learner has sent a setup (the robot actor's wait for one is over). */
   private setupSeen = false;
   /** The job loop now (a new setup waits for the episode in progress before it closes the rollouts). */
@@ -105,6 +109,7 @@ export class ActorWorker {
     this.done = new Promise((resolve) => {
       this.finish = resolve;
     });
+    this.robotEnd = opts.robot ? new RobotEpisodeEnd(opts.robot.robot_wait_ms, opts.log) : undefined;
     const c = opts.curve;
     this.sock = new Dealer({
       linger: 0,
@@ -304,7 +309,7 @@ export class ActorWorker {
         if (this.opts.robot) this.opts.log(episodeLine(ep, job.explore_seed === null));
         if (this.ended) break; // stopped during the episode: its result is not sent
         if (this.opts.robot && ep.fault === OPERATOR_STOP) return this.stop({ code: 130, message: OPERATOR_STOP });
-        const { inputs, u, labels, ...fields } = ep;
+        const { inputs, u, labels, link_lost: _, ...fields } = ep;
         this.counters.episodes++;
         this.send([
           header({ v: 1, type: 'result', session: job.session, job: job.job, ...fields, labelled: !!labels }),
@@ -312,9 +317,10 @@ export class ActorWorker {
           f32Frame(u),
           ...(labels ? [f32Frame(labels)] : []),
         ]);
-        // a robot that faulted (a protective stop, a lost link) does not start the next episode by itself
-        if (this.opts.robot && ep.fault && ep.fault !== OPERATOR_PAUSE)
-          return this.stop({ code: 1, message: `a fault stopped the robot: ${ep.fault}; --resume continues the run` });
+        // a robot that faulted does not start the next episode by itself, unless its link came back
+        const why = await this.robotEnd?.after(ep, ready.runner);
+        if (this.ended) break;
+        if (why) return this.stop({ code: 1, message: `a fault stopped the robot: ${why}; --resume continues it` });
       }
     } catch (err) {
       this.stop({ code: 1, message: `an episode failed: ${(err as Error).message}` });
@@ -322,20 +328,6 @@ export class ActorWorker {
       this.running = false;
     }
   }
-}
-
-/** A robot's episode as the person beside it follows the session. */
-function episodeLine(ep: RolloutEpisode, evaluation: boolean): string {
-  const end = ep.fault
-    ? `ended by a fault: ${ep.fault}`
-    : ep.success
-      ? 'success'
-      : ep.truncated
-        ? 'time out'
-        : 'failure';
-  const took = ep.steps > 0 ? Math.round((100 * ep.interventions.length) / ep.steps) : 0;
-  const kind = evaluation ? 'evaluation' : 'training';
-  return `${kind} episode (seed ${ep.seed}): ${end}, ${ep.ticks} ticks, operator ${took}%`;
 }
 
 /** The runner a setup asks for, or why this actor cannot run it (a sentence for the user). */

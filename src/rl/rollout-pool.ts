@@ -42,6 +42,11 @@ export interface EpisodeRunner {
   episode(job: EpisodeJob, layers: DenseLayer[], bound: number): Promise<RolloutEpisode>;
   /** Stop the episode in progress now (a robot holds); the sim, which moves nothing, need not. */
   interrupt?(why: string): void;
+  /**
+   * A robot's, after an episode whose link was lost: resolves undefined once the robot could start an episode
+   * again, or with why not after `timeout_ms` (or once interrupted). Nothing moves meanwhile.
+   */
+  awaitRobot?(timeout_ms: number, log: (line: string) => void): Promise<string | undefined>;
   close(): Promise<void>;
 }
 

@@ -40,6 +40,8 @@ export interface RolloutEpisode {
   truncated: boolean;
   ticks: number;
   fault?: string;
+  /** A robot's: the fault was its link (it may come back; robot/robot-runner.ts). Cut short, not a failure. */
+  link_lost?: boolean;
   steps: number;
   inputs: Float32Array;
   u: Float32Array;

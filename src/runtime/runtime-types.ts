@@ -59,6 +59,11 @@ export interface EpisodeOutcome {
   ticks: number;
   /** Why the runtime held the robot and stopped (a fault), if it did. */
   fault?: string;
+  /**
+   * The fault was the robot's link (a driver fault that is not latched: connection lost, stale state, no reply),
+   * or the robot could not be started: it may come back, by itself or by a person's hand (engine.robotReady()).
+   */
+  link_lost?: boolean;
 }
 
 /**

@@ -178,7 +178,7 @@ export class MissedTicks {
   }
 
   /** Count a late tick; `evidence`, what was measured over it, is kept with a runtime-caused one. */
-  add(late: LateTick, verdict: Verdict, evidence?: Evidence): void {
+  add(late: LateTick, verdict: Verdict, evidence: Evidence): void {
     const r = this.r;
     const late_ms = late.woke_ms - late.due_ms;
     const start_ms = Math.round(late.due_ms - this.origin_ms);
@@ -189,11 +189,10 @@ export class MissedTicks {
       const ep = { start_ms, length_ms: round1(late_ms), evidence: verdict.evidence ?? 'watchdog_gap' };
       if (keepLongest(r.host_stalls, ep, (e) => e.length_ms)) r.host_stalls_dropped++;
     } else if (verdict.cause === 'runtime') {
-      const e = evidence ?? { gap_ms: 0, steal_ms: null, runq_ms: null };
       const measured = {
-        gap_ms: round1(e.gap_ms),
-        steal_ms: round1OrNull(e.steal_ms),
-        runq_ms: round1OrNull(e.runq_ms),
+        gap_ms: round1(evidence.gap_ms),
+        steal_ms: round1OrNull(evidence.steal_ms),
+        runq_ms: round1OrNull(evidence.runq_ms),
       };
       keepLongest(r.runtime_examples, { start_ms, late_ms: round1(late_ms), ...measured }, (x) => x.late_ms);
     }

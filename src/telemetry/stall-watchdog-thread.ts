@@ -2,8 +2,9 @@
 // (a gap), samples the host's steal time and how long the watched (control) thread waited for a CPU. It
 // shares nothing with the control thread but memory, so a gap it saw is a stretch in which the process as a
 // whole did not run, not just one busy thread. Every YIELD_EVERY_MS it also posts its own heap to the shared
-// memory and lets its event loop run once. Its beats allocate nothing (the /proc counters are parsed from
-// fixed buffers), so it makes no garbage to collect: no collection of its own competes with the control thread.
+// memory and lets its event loop run once. Its beats read /proc into fixed buffers and parse the bytes, so all
+// they allocate is the odd clock reading (a heap number), which the young generation frees: nothing is promoted,
+// and no full collection of its own competes with the control thread for a CPU.
 import { setImmediate } from 'node:timers/promises';
 import { workerData } from 'node:worker_threads';
 import { monotonicMs } from '../util/clock.js';
@@ -78,6 +79,9 @@ while (Atomics.load(ints, I_STOP) === 0) {
     if (resumed - now < OWN_PAUSE_MAX_MS) last = resumed;
   }
 }
+// the thread shares the process's file table: what it opened outlives it unless closed
+stealTime.close();
+runq?.close();
 
 /** This thread's heap into the shared slots, where the control thread picks it up for --stats-every. */
 function reportHeap(): void {

@@ -91,7 +91,7 @@ class ProcCounter {
 
 /** The host's cumulative steal time (ms), read again and again from one open /proc/stat. */
 export class StealTime {
-  // the "cpu" line is under 120 bytes on any kernel (ten 20-digit numbers at most)
+  // the "cpu" line: "cpu" and ten numbers of at most 20 digits, under 256 bytes
   private readonly counter = new ProcCounter('/proc/stat', stealFromBytes, 256);
 
   read(): number | undefined {
@@ -101,14 +101,6 @@ export class StealTime {
   close(): void {
     this.counter.close();
   }
-}
-
-/** The host's cumulative steal time now (ms), or undefined where it cannot be read (not Linux). */
-export function readStealMs(): number | undefined {
-  const s = new StealTime();
-  const ms = s.read();
-  s.close();
-  return ms;
 }
 
 /** The id of the calling thread (Linux: /proc/thread-self -> PID/task/TID); undefined elsewhere. */

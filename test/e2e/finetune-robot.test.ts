@@ -2,7 +2,8 @@
 // one process, the robot actor in another (its control thread runs the exploring residual and the scripted
 // operator), talking the fine-tuner's ZeroMQ protocol. A short session completes, records every episode and
 // resumes; Ctrl-C holds the robot mid-episode and leaves a resumable checkpoint; an actor with no learner exits 2
-// before anything moves; a learner killed mid-session and restarted with --resume finds its actor again.
+// before anything moves; a learner killed mid-session and restarted with --resume finds its actor again; a robot
+// endpoint that goes away for longer than the fault timeout is waited for, and the session goes on.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -45,11 +46,12 @@ async function freePort(): Promise<number> {
   });
 }
 
-const session = (run: string, ...more: string[]) => [
+const session = (run: string, ...more: string[]) => sessionOn(ep.url, run, ...more);
+const sessionOn = (url: string, run: string, ...more: string[]) => [
   '--robot',
   'ur5e',
   '--rosbridge',
-  ep.url,
+  url,
   '--base',
   'models/ur5e-pick-place.onnx',
   '--run',
@@ -309,4 +311,31 @@ test('the learner killed mid-session and restarted with --resume: the robot acto
   const a = await actor.done;
   assert.equal(a.code, 0, a.stderr);
   assert.match(a.stderr, /the learner: the learner is done/);
+});
+
+test('the endpoint gone past the fault timeout: the robot holds, its actor waits, the session goes on', async () => {
+  const port = await freePort();
+  let cell = await UrEndpoint.start({ robot: 'ur5e', port });
+  const run = finetune(...sessionOn(cell.url, 'link', '--episodes', '4', '--margin', MARGIN, '--robot-wait', '60'));
+  // a run that ended without saying it is a failure, not a wait for the test's timeout
+  const seen = (re: RegExp) =>
+    Promise.race([run.stderrMatch(re), run.done.then((r) => assert.fail(`exit ${r.code} before ${re}: ${r.stderr}`))]);
+  try {
+    await seen(/actor ready/);
+    await new Promise((r) => setTimeout(r, 2500)); // inside the first episode (each takes 6 s or more)
+    await cell.stop(); // the endpoint (the robot's ROS side) restarts: gone for longer than the 5 s fault timeout
+    await seen(/the robot.s link was lost \(driver \w+ for more than 5\.0 s[^)]*\): it holds/);
+    const commands = cell.cell.commands_received;
+    cell = await UrEndpoint.start({ robot: 'ur5e', port });
+    await seen(/the robot is back: the session goes on/);
+    const r = await run.done;
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout);
+    assert.equal(s.episodes, 4, 'the episode cut short by the lost link is one of them');
+    assert.ok(commands > 0, 'the first endpoint was commanded before it went away');
+    assert.ok(cell.cell.commands_received > 100, 'the restarted endpoint was commanded: the session went on there');
+    assert.equal((r.stderr.match(/ended by a fault/g) ?? []).length, 1, r.stderr);
+  } finally {
+    await cell.stop();
+  }
 });

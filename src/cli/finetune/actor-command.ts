@@ -22,6 +22,8 @@ import { alohaStart, robotRunner, rosStart } from './robot-actor.js';
 import { successTopicArg } from './robot-link-args.js';
 
 const BIN = fileURLToPath(new URL('../../../../bin/vla-finetune.js', import.meta.url));
+/** How long a robot actor waits for a lost link to come back, by default (s): an endpoint restart, a cable. */
+export const ROBOT_WAIT_S = 120;
 /** How a local actor gets its CURVE key pair (never on the command line, which `ps` shows to everyone). */
 const CURVE_ENV = 'VLA_FINETUNE_ACTOR_CURVE';
 
@@ -38,7 +40,9 @@ Exit codes: 0 the learner is done, 1 a fault (or the learner that started it is 
 cannot run or bad usage, 130 Ctrl-C. It waits for a learner that is not there yet (and reconnects after a
 restart), saying so every 10 s. A robot actor (--rosbridge) waits --learner-wait (30 s) for its first setup,
 then exits 2 with nothing moved; when the learner goes away mid-session its robot holds after the episode in
-progress until a learner is back; Ctrl-C holds it at once.`;
+progress until a learner is back; Ctrl-C holds it at once. When the robot's link is lost (connection, stale
+state, servos not answering), the robot holds and the actor waits --robot-wait (120 s) for it, then goes on;
+a fault that needs a person (a servo's alarm) or a link that does not come back ends it with exit 1.`;
 
 export interface ActorFlags {
   learner?: string;
@@ -48,6 +52,8 @@ export interface ActorFlags {
   margin?: string;
   /** With --rosbridge: seconds to wait for a learner's setup before exit 2. */
   learnerWait?: string;
+  /** On a robot: seconds to wait for a lost link to come back before exit 1. */
+  robotWait?: string;
   /** With --rosbridge: a folder for every episode's MCAP file. */
   record?: string;
   /** With --rosbridge or --ports: a workspace box file (joints, flange) the safety filter holds every command to. */
@@ -107,17 +113,18 @@ export async function actorCommand(o: ActorFlags): Promise<void> {
  */
 function robotActor(o: ActorFlags): Pick<ActorWorkerOptions, 'runner' | 'robot'> {
   if (!o.rosbridge && !o.ports) {
-    const robotOnly = [o.margin, o.learnerWait, o.record, o.workspaceBox, o.keyboard, o.simLink, o.calibration];
-    if ([...robotOnly, o.successTopic, o.successRosbridge].some((x) => x !== undefined))
+    const robotOnly = [o.margin, o.learnerWait, o.robotWait, o.record, o.workspaceBox, o.keyboard, o.simLink];
+    if ([...robotOnly, o.calibration, o.successTopic, o.successRosbridge].some((x) => x !== undefined))
       throw new UsageError(
-        '--margin, --learner-wait, --record, --workspace-box, --keyboard, --success-topic, --sim-link and ' +
-          '--calibration are for a robot actor (--rosbridge or --ports)',
+        '--margin, --learner-wait, --robot-wait, --record, --workspace-box, --keyboard, --success-topic, ' +
+          '--sim-link and --calibration are for a robot actor (--rosbridge or --ports)',
       );
     return {};
   }
   if (o.rosbridge && o.ports) throw new UsageError('--rosbridge drives a UR, --ports the ALOHA arms: give one');
   const margin_ticks = intArg('--margin', o.margin ?? '2', 0, 1000);
   const wait_s = numArg('--learner-wait', o.learnerWait ?? '30', 0.1, 1e6);
+  const robot_wait_s = numArg('--robot-wait', o.robotWait ?? String(ROBOT_WAIT_S), 0, 1e6);
   const log = createLogger({ name: 'vla-finetune actor' });
   const success = successTopicArg({ ...o }, o.rosbridge, o.keyboard ? 'keyboard' : undefined);
   return {
@@ -131,7 +138,7 @@ function robotActor(o: ActorFlags): Pick<ActorWorkerOptions, 'runner' | 'robot'>
         ? { success_topic: { url: success.rosbridge ?? (o.rosbridge as string), topic: success.topic } }
         : {}),
     }),
-    robot: { learner_wait_ms: wait_s * 1000 },
+    robot: { learner_wait_ms: wait_s * 1000, robot_wait_ms: robot_wait_s * 1000 },
   };
 }
 

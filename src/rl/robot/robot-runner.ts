@@ -43,6 +43,9 @@ const FORWARD_MS = 5;
 const REPLY_MS = 5000;
 /** How often a stop is repeated while an episode is still being set up (ms). */
 const HOLD_REPEAT_MS = 50;
+/** While the robot's link is down: how often it is asked whether it is back, and how often that is said (ms). */
+const ROBOT_PROBE_MS = 1000;
+const ROBOT_SAY_MS = 10_000;
 
 const PAUSED = OPERATOR_PAUSE;
 const JUDGED_FAILURE = 'judged a failure by the operator';
@@ -138,10 +141,14 @@ export class RobotRunner implements EpisodeRunner {
       seed: job.seed,
       success: out.success,
       // as in the sim (sim-rollouts.ts): a fault ends the episode in a terminal state; the actor stops after it
+      // a lost link is no verdict on the policy either: cut short, like a pause
       truncated:
-        out.fault === PAUSED || (!out.success && out.fault === undefined && limit !== undefined && out.ticks >= limit),
+        out.fault === PAUSED ||
+        out.link_lost === true ||
+        (!out.success && out.fault === undefined && limit !== undefined && out.ticks >= limit),
       ticks: out.ticks,
       ...(out.fault ? { fault: out.fault } : {}),
+      ...(out.link_lost ? { link_lost: true } : {}),
       steps: d.steps,
       inputs: d.inputs,
       u: d.u,
@@ -182,6 +189,24 @@ export class RobotRunner implements EpisodeRunner {
         ...(d.labels ? { label: d.labels.subarray(i * A, (i + 1) * A) } : {}),
       };
     });
+  }
+
+  /** Ask the robot every ROBOT_PROBE_MS whether it could start an episode; say so every ROBOT_SAY_MS. */
+  async awaitRobot(timeout_ms: number, log: (line: string) => void): Promise<string | undefined> {
+    const t0 = performance.now();
+    let said = t0;
+    for (;;) {
+      if (this.stopped) return this.stopped;
+      const why = await this.p.engine.robotReady();
+      if (why === undefined) return undefined;
+      const waited = performance.now() - t0;
+      if (waited >= timeout_ms) return `${why} (waited ${(waited / 1000).toFixed(0)} s for the robot)`;
+      if (performance.now() - said >= ROBOT_SAY_MS) {
+        said = performance.now();
+        log(`still waiting for the robot (${(waited / 1000).toFixed(0)} of ${timeout_ms / 1000} s): ${why}`);
+      }
+      await new Promise((r) => setTimeout(r, ROBOT_PROBE_MS));
+    }
   }
 
   /**

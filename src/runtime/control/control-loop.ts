@@ -9,7 +9,7 @@
 //  - A stretch longer than the fault timeout, or a latched fault, ends the episode with the cause.
 // Nothing here allocates per tick.
 
-import { type Driver, type Health, type JointState, newJointState } from '../../../drivers/driver.js';
+import { type Driver, type Health, isLatched, type JointState, newJointState } from '../../../drivers/driver.js';
 import type { ResidualCorrection } from '../../policy/residual/residual-corrector.js';
 import { actionLayout, type RobotDescription } from '../../robot/index.js';
 import type { ActionRing } from '../action-ring.js';
@@ -40,6 +40,8 @@ export interface EpisodeEnd {
   ticks: number;
   success: boolean;
   fault?: string;
+  /** The fault was the robot's link, which may come back (any driver fault but a latched one). */
+  link_lost?: boolean;
 }
 
 /** Healths during which the measured pose may be commanded as a hold (the driver has a live, current reading). */
@@ -130,7 +132,7 @@ export class ControlLoop {
           `(${this.driver.problem() || 'the driver reports nothing newer'})`
         : this.driver.problem(),
     );
-    if (fatal) this.ending ??= { ticks: k, success: false, fault: fatal };
+    if (fatal) this.ending ??= { ticks: k, success: false, fault: fatal, link_lost: !isLatched(this.health) };
     this.ticker.holdForFault(k);
     return HOLD_FROM_MEASURED.has(this.health) && this.freshness.stateIsFresh(this.state.t_mono_ms, now_ms)
       ? this.holdCommand()

@@ -88,6 +88,10 @@ export class InlineControl implements ControlPort {
     return undefined;
   }
 
+  probe(): Promise<string | undefined> {
+    return this.driver.activate();
+  }
+
   onTick(listener: (r: TickRecord) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

@@ -12,6 +12,11 @@ export interface ControlPort {
   readonly ring: ActionRing;
   /** Start an episode (the sim resets from the seed); resolves once it ticks, or with why it cannot start. */
   start(seed: number, max_ticks?: number): Promise<string | undefined>;
+  /**
+   * Between episodes: whether the driver could start one now (a fresh measurement, nothing moves); why not.
+   * What a session waits on after the robot's link was lost.
+   */
+  probe(): Promise<string | undefined>;
   /** Called for every tick the loop executes, in order (`record` is a view: copy what you keep). */
   onTick(listener: (record: TickRecord) => void): () => void;
   /**

@@ -78,6 +78,8 @@ export type ControlResidualFactory = (
 export type ToWorker =
   | { type: 'start'; seed: number; max_ticks?: number }
   | { type: 'observe' }
+  /** Between episodes: is the robot there (a fresh measurement)? Nothing moves. */
+  | { type: 'probe' }
   | { type: 'end'; fault?: string }
   | { type: 'stop' };
 
@@ -128,6 +130,8 @@ export type FromWorker =
   | { type: 'setup_failed'; message: string }
   | { type: 'started' }
   | { type: 'start_failed'; reason: string }
+  /** The answer to a probe: `reason` why the robot cannot start an episode now, none when it can. */
+  | { type: 'probed'; reason?: string }
   | ObservationMessage
   | ({ type: 'episode_end' } & EpisodeEnd)
   | { type: 'stats'; stats: LoopStats }

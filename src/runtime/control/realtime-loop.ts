@@ -125,6 +125,8 @@ export class RealtimeLoop {
       case 'observe':
         this.observe = true;
         return;
+      case 'probe':
+        return this.probe();
       case 'end':
         this.loop.requestEnd(m.fault);
         return;
@@ -153,6 +155,12 @@ export class RealtimeLoop {
     this.running = true;
     this.schedule.start(performance.now());
     this.post({ type: 'started' });
+  }
+
+  /** Whether the driver could start an episode now (between episodes only: during one, the ticks say). */
+  private async probe(): Promise<void> {
+    const why = this.running ? 'an episode is running' : await this.built.driver.activate();
+    this.post({ type: 'probed', ...(why === undefined ? {} : { reason: why }) });
   }
 
   /** No more ticks for this episode; it is reported once the driver has its last command on the wire. */

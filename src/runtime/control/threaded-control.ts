@@ -141,6 +141,13 @@ export class ThreadedControl implements ControlPort {
     return m.type === 'start_failed' ? m.reason : undefined;
   }
 
+  async probe(): Promise<string | undefined> {
+    const probed = this.next('probed');
+    this.post({ type: 'probe' });
+    const m = (await probed) as Extract<FromWorker, { type: 'probed' }>;
+    return m.reason;
+  }
+
   onTick(listener: (r: TickRecord) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

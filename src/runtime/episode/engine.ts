@@ -103,7 +103,7 @@ export class EpisodeEngine {
       }
     }
     const why = await this.port.start(seed, req.max_ticks);
-    if (why) return { seed, success: false, ticks: 0, fault: `cannot start the episode: ${why}` };
+    if (why) return { seed, success: false, ticks: 0, fault: `cannot start the episode: ${why}`, link_lost: true };
     const ended = this.port.ended();
     const episode = this.episode;
     const pipeline = ticks(this.port)
@@ -129,6 +129,7 @@ export class EpisodeEngine {
       success: this.world.success ? this.world.success() : end.success,
       ticks: end.ticks,
       ...(fault ? { fault } : {}),
+      ...(this.fault === undefined && end.link_lost ? { link_lost: true } : {}),
     };
   }
 
@@ -138,6 +139,11 @@ export class EpisodeEngine {
    */
   observe(): Promise<ObservationMessage> {
     return this.port.observe();
+  }
+
+  /** Between episodes: undefined when the robot could start one now, else why not (nothing moves). */
+  robotReady(): Promise<string | undefined> {
+    return this.port.probe();
   }
 
   /** Stop the robot where it is (a fault, or the user pressed Ctrl-C) and end the episode. */
@@ -227,11 +233,8 @@ export class EpisodeEngine {
 
   /** The policy cannot be reached now: hold on (the buffer runs out) and ask again, up to the fault timeout. */
   private policyUnavailable(err: PolicyUnavailable): void {
-    const fault = this.outage.failed(
-      this.clock.now(),
-      this.opts.fault_timeout_ms ?? DEFAULT_FAULT_TIMEOUT_MS,
-      err.message,
-    );
+    const timeout_ms = this.opts.fault_timeout_ms ?? DEFAULT_FAULT_TIMEOUT_MS;
+    const fault = this.outage.failed(this.clock.now(), timeout_ms, err.message);
     if (fault) this.hold(fault);
   }
 
@@ -355,12 +358,8 @@ export class EpisodeEngine {
     );
   }
 
-  private observation(
-    m: Parameters<typeof buildObservation>[0],
-    view: Parameters<typeof buildObservation>[1],
-    asked_tick: number,
-  ): Observation {
-    return buildObservation(m, view, asked_tick, {
+  private observation(m: ObservationMessage, view: Parameters<typeof buildObservation>[1], tick: number): Observation {
+    return buildObservation(m, view, tick, {
       robot: this.port.description,
       policy: this.policy.describe(),
       buffer: this.buffer,
