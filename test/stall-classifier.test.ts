@@ -141,12 +141,12 @@ test('a late tick the control thread spent waiting for a CPU is contention, not 
 });
 
 /** Evidence for a tick whose verdict the test gives (only a runtime miss lists it). */
-const NONE = { gap_ms: 0, steal_ms: null, runq_ms: null };
+const NONE = { gap_ms: 0, steal_ms: null, runq_ms: null, cpu_ms: null };
 
 test('MissedTicks counts by cause, sums lateness, and lists the longest host stalls in time order', () => {
   const m = new MissedTicks(10, 5000);
   m.add({ due_ms: 6000, woke_ms: 6500 }, { cause: 'host_stall', evidence: 'watchdog_gap' }, NONE);
-  m.add({ due_ms: 7000, woke_ms: 7012 }, { cause: 'runtime' }, { gap_ms: 2, steal_ms: 0, runq_ms: null });
+  m.add({ due_ms: 7000, woke_ms: 7012 }, { cause: 'runtime' }, { ...NONE, gap_ms: 2, steal_ms: 0 });
   m.add({ due_ms: 7500, woke_ms: 7530 }, { cause: 'cpu_contention', evidence: 'run_queue' }, NONE);
   for (let i = 0; i < LISTED_MAX + 3; i++)
     m.add({ due_ms: 8000 + i * 100, woke_ms: 8020 + i * 100 }, { cause: 'host_stall', evidence: 'steal_time' }, NONE);
@@ -168,7 +168,7 @@ test('MissedTicks counts by cause, sums lateness, and lists the longest host sta
     [...starts].sort((x, y) => x - y),
     'in time order',
   );
-  assert.deepEqual(r.runtime_examples, [{ start_ms: 2000, late_ms: 12, gap_ms: 2, steal_ms: 0, runq_ms: null }]);
+  assert.deepEqual(r.runtime_examples, [{ start_ms: 2000, late_ms: 12, ...NONE, gap_ms: 2, steal_ms: 0 }]);
   assert.equal(r.steal_ms, 42);
 });
 
@@ -213,7 +213,7 @@ test('StallAccount waits for the watchdog to run after a late tick before judgin
   assert.equal(r.host_stalls[0].length_ms, 400);
   assert.deepEqual(
     r.runtime_examples,
-    [{ start_ms: 1480, late_ms: 50, gap_ms: 10, steal_ms: null, runq_ms: null }],
+    [{ start_ms: 1480, late_ms: 50, gap_ms: 10, steal_ms: null, runq_ms: null, cpu_ms: null }],
     'listed with what the evidence measured: 10 ms of gap, below half of 50',
   );
 });
@@ -237,16 +237,18 @@ test('measureEvidence: the gap cover, the steal and run-queue rise over a late t
     { t_ms: 1030, steal_ms: 110 },
   ];
   const runq = [
-    { t_ms: 995, wait_ms: 7 },
-    { t_ms: 1025, wait_ms: 10.5 },
+    { t_ms: 995, wait_ms: 7, cpu_ms: 40 },
+    { t_ms: 1025, wait_ms: 10.5, cpu_ms: 52 },
   ];
-  assert.deepEqual(measureEvidence(late, gaps, steal, runq), { gap_ms: 6, steal_ms: 10, runq_ms: 3.5 });
+  const measured = measureEvidence(late, gaps, steal, runq);
+  assert.deepEqual(measured, { gap_ms: 6, steal_ms: 10, runq_ms: 3.5, cpu_ms: 12 });
   assert.deepEqual(measureEvidence(late, [], [{ t_ms: 500, steal_ms: 0 }], []), {
     gap_ms: 0,
     steal_ms: null,
     runq_ms: null,
+    cpu_ms: null,
   });
-  assert.deepEqual(judgeEvidence(late, { gap_ms: 6, steal_ms: 10, runq_ms: 3.5 }), {
+  assert.deepEqual(judgeEvidence(late, measured), {
     cause: 'host_stall',
     evidence: 'steal_time',
   });

@@ -19,10 +19,11 @@ export interface StealSample {
   steal_ms: number;
 }
 
-/** The control thread's cumulative run-queue wait (ms) as sampled at t_ms. */
+/** The control thread's cumulative run-queue wait (ms) as sampled at t_ms; and its time on a CPU (NaN: unknown). */
 export interface RunQueueSample {
   t_ms: number;
   wait_ms: number;
+  cpu_ms?: number;
 }
 
 /** A tick that woke `woke_ms - due_ms` late. */
@@ -59,6 +60,11 @@ export interface Evidence {
   gap_ms: number;
   steal_ms: number | null;
   runq_ms: number | null;
+  /**
+   * How long the control thread ran on a CPU over the same window as runq_ms (not evidence of a cause; listed so
+   * that a reader can tell a thread that was busy from one that was not woken in time).
+   */
+  cpu_ms: number | null;
 }
 
 export function measureEvidence(
@@ -71,7 +77,13 @@ export function measureEvidence(
   for (const g of gaps) gap_ms += overlapMs(g.start_ms, g.end_ms, late.due_ms, late.woke_ms);
   const stolen = rise(late, steal, STEAL_WINDOW_MAX_MS, (s) => s.steal_ms);
   const waited = rise(late, runq, RUNQ_WINDOW_SLACK_MS, (s) => s.wait_ms);
-  return { gap_ms, steal_ms: stolen ?? null, runq_ms: waited ?? null };
+  const ran = rise(late, runq, RUNQ_WINDOW_SLACK_MS, (s) => s.cpu_ms ?? Number.NaN);
+  return {
+    gap_ms,
+    steal_ms: stolen ?? null,
+    runq_ms: waited ?? null,
+    cpu_ms: ran === undefined || Number.isNaN(ran) ? null : ran,
+  };
 }
 
 /** Classify one late tick against the watchdog's gaps, the steal samples and the control thread's run-queue wait. */
@@ -193,6 +205,7 @@ export class MissedTicks {
         gap_ms: round1(evidence.gap_ms),
         steal_ms: round1OrNull(evidence.steal_ms),
         runq_ms: round1OrNull(evidence.runq_ms),
+        cpu_ms: round1OrNull(evidence.cpu_ms),
       };
       keepLongest(r.runtime_examples, { start_ms, late_ms: round1(late_ms), ...measured }, (x) => x.late_ms);
     }

@@ -48,7 +48,9 @@ export const F_HEAP_PHYSICAL = 3;
 export const F_GAPS = 4;
 export const F_STEALS = F_GAPS + 2 * GAP_SLOTS;
 export const F_RUNQ = F_STEALS + 2 * STEAL_SLOTS;
-const F_SLOTS = F_RUNQ + 2 * RUNQ_SLOTS;
+/** A run-queue sample's slots: when, the wait, the time on a CPU. */
+export const RUNQ_STRIDE = 3;
+const F_SLOTS = F_RUNQ + RUNQ_STRIDE * RUNQ_SLOTS;
 
 export function newWatchdogMemory(): SharedArrayBuffer {
   return new SharedArrayBuffer(HEADER_BYTES + 8 * F_SLOTS);

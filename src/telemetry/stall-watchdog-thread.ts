@@ -28,6 +28,7 @@ import {
   OWN_PAUSE_MAX_MS,
   RUNQ_EVERY_MS,
   RUNQ_SLOTS,
+  RUNQ_STRIDE,
   STEAL_EVERY_MS,
   STEAL_SLOTS,
   views,
@@ -104,8 +105,9 @@ function sampleRunQueue(now: number): void {
   const wait = runq?.read();
   if (wait === undefined) return;
   const n = Atomics.load(ints, I_RUNQ);
-  const at = F_RUNQ + 2 * (n % RUNQ_SLOTS);
+  const at = F_RUNQ + RUNQ_STRIDE * (n % RUNQ_SLOTS);
   f64[at] = now;
   f64[at + 1] = wait;
+  f64[at + 2] = runq?.on_cpu_ms ?? Number.NaN;
   Atomics.store(ints, I_RUNQ, n + 1);
 }

@@ -18,6 +18,7 @@ import {
   I_TID,
   newWatchdogMemory,
   RUNQ_SLOTS,
+  RUNQ_STRIDE,
   STEAL_SLOTS,
   views,
 } from './stall-watchdog-layout.js';
@@ -84,8 +85,8 @@ export class StallWatchdog {
     const n = Atomics.load(this.ints, I_RUNQ);
     const out: RunQueueSample[] = [];
     for (let i = Math.max(0, n - RUNQ_SLOTS); i < n; i++) {
-      const at = F_RUNQ + 2 * (i % RUNQ_SLOTS);
-      out.push({ t_ms: this.f64[at], wait_ms: this.f64[at + 1] });
+      const at = F_RUNQ + RUNQ_STRIDE * (i % RUNQ_SLOTS);
+      out.push({ t_ms: this.f64[at], wait_ms: this.f64[at + 1], cpu_ms: this.f64[at + 2] });
     }
     return out;
   }
@@ -105,7 +106,7 @@ export class StallWatchdog {
 
   lastRunQueueAt(): number {
     const n = Atomics.load(this.ints, I_RUNQ);
-    return n === 0 ? Number.POSITIVE_INFINITY : this.f64[F_RUNQ + 2 * ((n - 1) % RUNQ_SLOTS)];
+    return n === 0 ? Number.POSITIVE_INFINITY : this.f64[F_RUNQ + RUNQ_STRIDE * ((n - 1) % RUNQ_SLOTS)];
   }
 
   /** The watchdog thread's own V8 heap as it last posted it; undefined before it first did. */

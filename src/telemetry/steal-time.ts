@@ -113,13 +113,23 @@ export function currentThreadId(): number | undefined {
   }
 }
 
-/** How long thread `tid` of this process has waited on a run queue in all (ms), re-read from one open file. */
+/**
+ * How long thread `tid` of this process has waited on a run queue in all (ms), re-read from one open file; and,
+ * from the same read, how long it has run on a CPU.
+ */
 export class RunQueueWait {
   private readonly counter: ProcCounter;
+  /** The thread's cumulative time on a CPU (ms) as of the last read(); NaN when unknown. */
+  on_cpu_ms = Number.NaN;
 
   constructor(tid: number) {
-    // "<on-cpu ns> <waiting ns> <timeslices>\n": the second number
-    this.counter = new ProcCounter(`/proc/self/task/${tid}/schedstat`, waitFromBytes, 128);
+    // "<on-cpu ns> <waiting ns> <timeslices>\n"
+    const parse = (bytes: Uint8Array, length: number) => {
+      const cpu_ns = firstLineField(bytes, length, 0);
+      this.on_cpu_ms = cpu_ns === undefined ? Number.NaN : cpu_ns / 1e6;
+      return waitFromBytes(bytes, length);
+    };
+    this.counter = new ProcCounter(`/proc/self/task/${tid}/schedstat`, parse, 128);
   }
 
   /** The cumulative wait (ms), undefined if it cannot be read. */
