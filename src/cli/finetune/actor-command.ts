@@ -23,7 +23,7 @@ import { successTopicArg } from './robot-link-args.js';
 
 const BIN = fileURLToPath(new URL('../../../../bin/vla-finetune.js', import.meta.url));
 /** How long a robot actor waits for a lost link to come back, by default (s): an endpoint restart, a cable. */
-export const ROBOT_WAIT_S = 120;
+const ROBOT_WAIT_S = 120;
 /** How a local actor gets its CURVE key pair (never on the command line, which `ps` shows to everyone). */
 const CURVE_ENV = 'VLA_FINETUNE_ACTOR_CURVE';
 

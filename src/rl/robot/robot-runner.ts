@@ -140,8 +140,8 @@ export class RobotRunner implements EpisodeRunner {
     return {
       seed: job.seed,
       success: out.success,
-      // as in the sim (sim-rollouts.ts): a fault ends the episode in a terminal state; the actor stops after it
-      // a lost link is no verdict on the policy either: cut short, like a pause
+      // as in the sim (sim-rollouts.ts): a fault ends the episode in a terminal state (robot-episode-end.ts says
+      // whether the session goes on); a lost link is no verdict on the policy: cut short, like a pause
       truncated:
         out.fault === PAUSED ||
         out.link_lost === true ||
