@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { test } from 'node:test';
-import { spinUntil } from '../src/runtime/control/pacing.js';
+import { createPacer, spinUntil } from '../src/runtime/control/pacing.js';
 
 test('spinUntil never returns before its deadline', () => {
   for (let i = 0; i < 100; i++) {
@@ -12,6 +12,28 @@ test('spinUntil never returns before its deadline', () => {
     spinUntil(deadline);
     assert.ok(performance.now() >= deadline, `spin ${i} returned early`);
   }
+});
+
+/** Keep this thread busy for `ms` (a long callback of the event loop). */
+function busy(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+}
+
+test('a yielding wait kept from its timer by a busy event loop says how late its sleep returned', async () => {
+  const pacer = createPacer('yielding', 3);
+  const deadline = performance.now() + 20; // a timer for 17 ms, then a 3 ms spin
+  setTimeout(() => busy(30), 2); // a callback that holds the thread past the timer and the deadline
+  await pacer.until(deadline);
+  assert.ok(pacer.sleep_late_ms >= 14, `the sleep returned ${pacer.sleep_late_ms} ms late; about 15 expected`);
+  await pacer.until(performance.now() - 1); // already due: no sleep, so nothing was late
+  assert.equal(pacer.sleep_late_ms, 0);
+});
+
+test('a blocking wait that did not sleep reports no late sleep (a long tick before is not the sleep)', () => {
+  const pacer = createPacer('blocking', 1);
+  pacer.until(performance.now() - 5);
+  assert.equal(pacer.sleep_late_ms, 0);
 });
 
 test('300 spins of 3 ms leave next to no garbage (a plain clock loop: hundreds of scavenges)', async () => {

@@ -141,7 +141,9 @@ test('a late tick the control thread spent waiting for a CPU is contention, not 
 });
 
 /** Evidence for a tick whose verdict the test gives (only a runtime miss lists it). */
-const NONE = { gap_ms: 0, steal_ms: null, runq_ms: null, cpu_ms: null };
+const NONE = { gap_ms: 0, steal_ms: null, runq_ms: null, cpu_ms: null, gc_ms: 0 };
+/** What a late tick built by a test does not know of its own part. */
+const NOT_OWN = { prev_tick_ms: null, sleep_late_ms: null };
 
 test('MissedTicks counts by cause, sums lateness, and lists the longest host stalls in time order', () => {
   const m = new MissedTicks(10, 5000);
@@ -168,7 +170,7 @@ test('MissedTicks counts by cause, sums lateness, and lists the longest host sta
     [...starts].sort((x, y) => x - y),
     'in time order',
   );
-  assert.deepEqual(r.runtime_examples, [{ start_ms: 2000, late_ms: 12, ...NONE, gap_ms: 2, steal_ms: 0 }]);
+  assert.deepEqual(r.runtime_examples, [{ start_ms: 2000, late_ms: 12, ...NONE, ...NOT_OWN, gap_ms: 2, steal_ms: 0 }]);
   assert.equal(r.steal_ms, 42);
 });
 
@@ -204,8 +206,10 @@ test('StallAccount waits for the watchdog to run after a late tick before judgin
   w.beat = 1421;
   acct.tick(1460, 1460.2);
   assert.equal(acct.pending_count, 0, 'judged as soon as it has');
-  acct.tick(1480, 1530); // 50 ms late while the watchdog beat but for 10 ms: the runtime's own
+  acct.tick(1480, 1530, 31.5, 18); // 50 ms late while the watchdog beat but for 10 ms: the runtime's own
   w.gapList.push({ start_ms: 1500, end_ms: 1510 });
+  acct.gcPause(1470, 1485); // a collection of the control thread, 5 ms of it in the late stretch
+  acct.gcPause(1300, 1310); // and one long before
   w.beat = 1531;
   const r = await acct.close(1600);
   assert.equal(r.host_stall, 1);
@@ -213,8 +217,8 @@ test('StallAccount waits for the watchdog to run after a late tick before judgin
   assert.equal(r.host_stalls[0].length_ms, 400);
   assert.deepEqual(
     r.runtime_examples,
-    [{ start_ms: 1480, late_ms: 50, gap_ms: 10, steal_ms: null, runq_ms: null, cpu_ms: null }],
-    'listed with what the evidence measured: 10 ms of gap, below half of 50',
+    [{ ...NONE, start_ms: 1480, late_ms: 50, gap_ms: 10, gc_ms: 5, prev_tick_ms: 31.5, sleep_late_ms: 18 }],
+    'listed with what was measured: 10 ms of gap (below half of 50), 5 of GC, the tick before and the late sleep',
   );
 });
 
@@ -240,13 +244,15 @@ test('measureEvidence: the gap cover, the steal and run-queue rise over a late t
     { t_ms: 995, wait_ms: 7, cpu_ms: 40 },
     { t_ms: 1025, wait_ms: 10.5, cpu_ms: 52 },
   ];
-  const measured = measureEvidence(late, gaps, steal, runq);
-  assert.deepEqual(measured, { gap_ms: 6, steal_ms: 10, runq_ms: 3.5, cpu_ms: 12 });
+  const gcs = [{ start_ms: 1015, end_ms: 1023 }];
+  const measured = measureEvidence(late, gaps, steal, runq, gcs);
+  assert.deepEqual(measured, { gap_ms: 6, steal_ms: 10, runq_ms: 3.5, cpu_ms: 12, gc_ms: 5 });
   assert.deepEqual(measureEvidence(late, [], [{ t_ms: 500, steal_ms: 0 }], []), {
     gap_ms: 0,
     steal_ms: null,
     runq_ms: null,
     cpu_ms: null,
+    gc_ms: 0,
   });
   assert.deepEqual(judgeEvidence(late, measured), {
     cause: 'host_stall',

@@ -2,6 +2,7 @@
 // the watchdog has run after it (a stall of the whole process ends for both threads at once, and the
 // control thread may look first), then judged against the watchdog's gaps and the steal time.
 import {
+  type GcPause,
   judgeEvidence,
   type LateTick,
   MissedTicks,
@@ -35,11 +36,16 @@ export interface EvidenceSource {
 const PENDING_MAX = 32;
 /** A watchdog that has not run this long after a late tick is not coming: judge without it (ms). */
 const EVIDENCE_WAIT_MS = 200;
+/** The control thread's last garbage collections kept, to list beside a runtime-caused miss. */
+const GC_PAUSES_KEPT = 32;
 
 export class StallAccount {
   private readonly missed: MissedTicks;
   private readonly pending: LateTick[] = [];
   private readonly watchdog: EvidenceSource | undefined;
+  /** [start_ms, end_ms] of the control thread's last collections, a ring (monotonic ms). */
+  private readonly gcRing = new Float64Array(2 * GC_PAUSES_KEPT);
+  private gcCount = 0;
 
   /**
    * `threshold_ms`: how late a tick must wake to count; `origin_ms`: the run's start (monotonic ms); `watchdog`:
@@ -61,12 +67,23 @@ export class StallAccount {
       await new Promise((r) => setTimeout(r, 5));
   }
 
-  /** A tick due at `due_ms` woke at `woke_ms` (monotonic ms). Allocates only when it was late. */
-  tick(due_ms: number, woke_ms: number): void {
+  /**
+   * A tick due at `due_ms` woke at `woke_ms` (monotonic ms); the tick before ran `prev_tick_ms`, and the wait
+   * returned from its sleep `sleep_late_ms` late (NaN: unknown). Allocates only when it was late.
+   */
+  tick(due_ms: number, woke_ms: number, prev_tick_ms = Number.NaN, sleep_late_ms = Number.NaN): void {
     if (this.pending.length > 0) this.judge(woke_ms, false);
     if (woke_ms - due_ms < this.threshold_ms) return;
     if (this.pending.length >= PENDING_MAX) this.judge(woke_ms, true);
-    this.pending.push({ due_ms, woke_ms });
+    const own = (ms: number) => (Number.isNaN(ms) ? undefined : ms);
+    this.pending.push({ due_ms, woke_ms, prev_tick_ms: own(prev_tick_ms), sleep_late_ms: own(sleep_late_ms) });
+  }
+
+  /** The control thread spent [start_ms, end_ms] (monotonic ms) in a garbage collection. */
+  gcPause(start_ms: number, end_ms: number): void {
+    const at = 2 * (this.gcCount++ % GC_PAUSES_KEPT);
+    this.gcRing[at] = start_ms;
+    this.gcRing[at + 1] = end_ms;
   }
 
   /** The counts so far (late ticks still waiting for evidence are not in them). */
@@ -110,10 +127,18 @@ export class StallAccount {
     if (!this.pending.some(isReady)) return;
     const ready = this.pending.filter(isReady);
     const [gaps, steal, runq] = [w?.gaps() ?? [], w?.steal() ?? [], w?.runQueue() ?? []];
+    const gcs = this.gcPauses();
     for (const p of ready) {
-      const evidence = measureEvidence(p, gaps, steal, runq);
+      const evidence = measureEvidence(p, gaps, steal, runq, gcs);
       this.missed.add(p, judgeEvidence(p, evidence), evidence);
     }
     this.pending.splice(0, this.pending.length, ...this.pending.filter((p) => !ready.includes(p)));
+  }
+
+  private gcPauses(): GcPause[] {
+    const out: GcPause[] = [];
+    for (let i = 0; i < Math.min(this.gcCount, GC_PAUSES_KEPT); i++)
+      out.push({ start_ms: this.gcRing[2 * i], end_ms: this.gcRing[2 * i + 1] });
+    return out;
   }
 }

@@ -26,10 +26,16 @@ export interface RunQueueSample {
   cpu_ms?: number;
 }
 
-/** A tick that woke `woke_ms - due_ms` late. */
+/**
+ * A tick that woke `woke_ms - due_ms` late; with what the control thread knows of its own part (listed with a
+ * runtime-caused miss, never used to judge): how long the tick before took to run, and how late the wait for
+ * this one returned from its sleep (a thread that was busy in its event loop returns late from a timer).
+ */
 export interface LateTick {
   due_ms: number;
   woke_ms: number;
+  prev_tick_ms?: number;
+  sleep_late_ms?: number;
 }
 
 export type StallCause = 'host_stall' | 'cpu_contention' | 'runtime';
@@ -65,6 +71,14 @@ export interface Evidence {
    * that a reader can tell a thread that was busy from one that was not woken in time).
    */
   cpu_ms: number | null;
+  /** How much of the late stretch the control thread's own garbage collections took (also not a cause). */
+  gc_ms: number;
+}
+
+/** A stretch [start_ms, end_ms] (process-wide monotonic ms) the control thread spent in a garbage collection. */
+export interface GcPause {
+  start_ms: number;
+  end_ms: number;
 }
 
 export function measureEvidence(
@@ -72,9 +86,12 @@ export function measureEvidence(
   gaps: readonly WatchdogGap[],
   steal: readonly StealSample[],
   runq: readonly RunQueueSample[] = [],
+  gcs: readonly GcPause[] = [],
 ): Evidence {
   let gap_ms = 0;
   for (const g of gaps) gap_ms += overlapMs(g.start_ms, g.end_ms, late.due_ms, late.woke_ms);
+  let gc_ms = 0;
+  for (const g of gcs) gc_ms += overlapMs(g.start_ms, g.end_ms, late.due_ms, late.woke_ms);
   const stolen = rise(late, steal, STEAL_WINDOW_MAX_MS, (s) => s.steal_ms);
   const waited = rise(late, runq, RUNQ_WINDOW_SLACK_MS, (s) => s.wait_ms);
   const ran = rise(late, runq, RUNQ_WINDOW_SLACK_MS, (s) => s.cpu_ms ?? Number.NaN);
@@ -83,6 +100,7 @@ export function measureEvidence(
     steal_ms: stolen ?? null,
     runq_ms: waited ?? null,
     cpu_ms: ran === undefined || Number.isNaN(ran) ? null : ran,
+    gc_ms,
   };
 }
 
@@ -137,6 +155,10 @@ export interface HostStallEpisode {
 export interface RuntimeMiss extends Evidence {
   start_ms: number;
   late_ms: number;
+  /** The tick before this one ran this long (null: not measured, as in tests). */
+  prev_tick_ms: number | null;
+  /** The wait for this tick returned from its sleep this late (null: not measured). */
+  sleep_late_ms: number | null;
 }
 
 export interface MissedTicksReport {
@@ -206,6 +228,9 @@ export class MissedTicks {
         steal_ms: round1OrNull(evidence.steal_ms),
         runq_ms: round1OrNull(evidence.runq_ms),
         cpu_ms: round1OrNull(evidence.cpu_ms),
+        gc_ms: round1(evidence.gc_ms),
+        prev_tick_ms: round1OrNull(late.prev_tick_ms ?? null),
+        sleep_late_ms: round1OrNull(late.sleep_late_ms ?? null),
       };
       keepLongest(r.runtime_examples, { start_ms, late_ms: round1(late_ms), ...measured }, (x) => x.late_ms);
     }

@@ -15,6 +15,11 @@ export interface Pacer {
   until(deadline_ms: number): void | Promise<void>;
   /** Idle between episodes for about `ms`. */
   idle(ms: number): void | Promise<void>;
+  /**
+   * How late the last until() returned from its sleep, before its spin (ms; 0 when it did not sleep). A thread
+   * kept busy by its own event loop (a long callback, a collection) returns late; one that slept does not.
+   */
+  sleep_late_ms: number;
 }
 
 /** A timer set this long before a tick is due, at least (ms): covers timer lateness on a loaded host. */
@@ -28,11 +33,18 @@ function blockingPacer(spin_ms: number): Pacer {
   const cell = new Int32Array(new SharedArrayBuffer(4));
   return {
     kind: 'blocking',
+    sleep_late_ms: 0,
     until(deadline) {
+      let slept = false;
+      this.sleep_late_ms = 0;
       for (;;) {
         const left = deadline - performance.now();
-        if (left <= spin_ms) break;
+        if (left <= spin_ms) {
+          if (slept) this.sleep_late_ms = spin_ms - left;
+          break;
+        }
         Atomics.wait(cell, 0, 0, left - spin_ms);
+        slept = true;
       }
       spinUntil(deadline);
     },
@@ -46,9 +58,14 @@ function yieldingPacer(yield_ms: number): Pacer {
   const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
   return {
     kind: 'yielding',
+    sleep_late_ms: 0,
     async until(deadline) {
       const left = deadline - performance.now();
-      if (left > yield_ms) await sleep(left - yield_ms);
+      this.sleep_late_ms = 0;
+      if (left > yield_ms) {
+        await sleep(left - yield_ms);
+        this.sleep_late_ms = Math.max(0, yield_ms - (deadline - performance.now()));
+      }
       spinUntil(deadline);
     },
     idle: sleep,

@@ -37,6 +37,8 @@ export class RealtimeLoop {
   private readonly jitter = new Float64Array(JITTER_SAMPLES);
   private readonly obsState: JointState;
   private jitterCount = 0;
+  /** How long the last tick ran, from its wake to its end (ms; NaN before the first of an episode). */
+  private lastTickMs = Number.NaN;
   private overruns = 0;
   private running = false;
   private observe = false;
@@ -69,6 +71,8 @@ export class RealtimeLoop {
   async run(): Promise<LoopStats> {
     const gcWatch = new PerformanceObserver((list) => {
       for (const e of list.getEntries()) {
+        const start = e.startTime + this.monoOffsetMs;
+        this.stalls?.gcPause(start, start + e.duration);
         if ((e as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR)
           this.gc.scavenges++;
         else if (!this.ranItself(e.startTime)) this.gc.other++;
@@ -98,13 +102,16 @@ export class RealtimeLoop {
     if (waiting) await waiting;
     const woke = performance.now();
     this.jitter[this.jitterCount++ % JITTER_SAMPLES] = woke - deadline;
-    this.stalls?.tick(deadline + this.monoOffsetMs, woke + this.monoOffsetMs);
+    const off = this.monoOffsetMs;
+    this.stalls?.tick(deadline + off, woke + off, this.lastTickMs, this.pacer.sleep_late_ms);
     this.loop.step(monotonicMs());
     // a request that came in while this tick slept is served now, not a tick later
     const served = this.drain();
     if (served) await served;
     if (this.observe && this.running) this.postObservation();
-    if (this.schedule.ran(1, performance.now()) > 0) this.overruns++;
+    const done = performance.now();
+    this.lastTickMs = done - woke;
+    if (this.schedule.ran(1, done) > 0) this.overruns++;
     if (this.loop.ending && this.running) await this.finish();
   }
 
@@ -153,6 +160,7 @@ export class RealtimeLoop {
     this.loop.begin(max_ticks);
     this.observe = false;
     this.running = true;
+    this.lastTickMs = Number.NaN;
     this.schedule.start(performance.now());
     this.post({ type: 'started' });
   }
