@@ -76,8 +76,8 @@ function yieldingPacer(yield_ms: number): Pacer {
  * Spin until `deadline_ms` without reading the clock in a tight loop: on Node 20 every performance.now()
  * allocates a 16-byte heap number, and a 3 ms spin read it some 30 000 times a tick (13 MB/s of garbage in
  * the control thread: scavenges every second, each promoting what was in flight, an old generation that grew
- * by tens of MB between major GCs). Instead it burns a counted loop for half of what is left, at the
- * fastest speed seen (a burn never outlasts its half), and reads the clock after each: ~30 reads a tick.
+ * by tens of MB between major GCs). Instead it burns a counted loop for a short slice (half of what is left, at
+ * most MAX_BURN_MS) at the speed it has learnt, and reads the clock after each: ~30 reads a tick.
  */
 export function spinUntil(deadline_ms: number): void {
   for (;;) {
@@ -85,7 +85,7 @@ export function spinUntil(deadline_ms: number): void {
     const left = deadline_ms - t0;
     if (left <= 0) return;
     if (left < MIN_BURN_MS) continue; // the last microseconds: plain reads
-    const n = Math.floor(left * BURN_SHARE * burn.iters_per_ms);
+    const n = Math.floor(Math.min(left * BURN_SHARE, MAX_BURN_MS) * burn.iters_per_ms);
     burnIterations(n);
     const took = performance.now() - t0;
     if (took > 0) burn.learn(n / took);
@@ -94,18 +94,26 @@ export function spinUntil(deadline_ms: number): void {
 
 /** Below this much left (ms) the spin only reads the clock. */
 const MIN_BURN_MS = 0.002;
-/** Share of what is left one burn may take at the fastest speed seen. */
+/** Share of what is left one burn may take at the speed learnt. */
 const BURN_SHARE = 0.5;
+/**
+ * The longest one burn may take at the speed learnt (ms). The same loop runs 10-20 times slower when V8 runs it
+ * unoptimised: in a fresh thread a burn optimised on-stack (OSR) is fast, and the next call starts again in the
+ * interpreter. Capped, such a burn overshoots by ~2 ms once; uncapped, the 1.5 ms burns of a 3 ms spin overshot by
+ * up to 16 ms (whole missed ticks, in the first seconds of every ALOHA run).
+ */
+const MAX_BURN_MS = 0.1;
 
 /**
- * Iterations of the burn loop per ms. It starts low (a first burn cannot overshoot) and takes any faster
- * speed at once (a CPU cannot run faster than it does); slower ones (a preempted burn, a throttled CPU) pull
- * it down a tenth at a time, which only makes the next burns shorter.
+ * Iterations of the burn loop per ms. A slower speed is taken at once (code can run slower than it did: a
+ * deoptimised loop, a preempted burn, a throttled CPU); a faster one a quarter of the way per burn, so that one
+ * fast measurement (a loop optimised mid-burn) never sizes the next burns alone. It starts low: a first burn
+ * cannot overshoot.
  */
 const burn = {
   iters_per_ms: 10_000,
   learn(speed: number): void {
-    this.iters_per_ms = speed > this.iters_per_ms ? speed : 0.9 * this.iters_per_ms + 0.1 * speed;
+    this.iters_per_ms = speed < this.iters_per_ms ? speed : this.iters_per_ms + 0.25 * (speed - this.iters_per_ms);
   },
 };
 
