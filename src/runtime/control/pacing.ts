@@ -100,7 +100,7 @@ const BURN_SHARE = 0.5;
  * The longest one burn may take at the speed learnt (ms). The same loop runs 10-20 times slower when V8 runs it
  * unoptimised: in a fresh thread a burn optimised on-stack (OSR) is fast, and the next call starts again in the
  * interpreter. Capped, such a burn overshoots by ~2 ms once; uncapped, the 1.5 ms burns of a 3 ms spin overshot by
- * up to 16 ms (whole missed ticks, in the first seconds of every ALOHA run).
+ * up to 16 ms (missed ticks in the first seconds of about half of all ALOHA runs).
  */
 const MAX_BURN_MS = 0.1;
 
