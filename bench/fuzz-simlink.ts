@@ -38,6 +38,8 @@ function invalid(rng: Rng): object {
     () => ({ op: 'hand', arm: 'left', position_rad: Array.from({ length: pick(rng, [0, 5, 7]) }, () => 0) }),
     () => ({ op: 'hand', arm: 'left', position_rad: [0, 0, 0, 0, 0, 4], timeout_ms: 10 }),
     () => ({ op: 'hand', arm: 'left', position_rad: [0, 0, 0, 0, 0, 0], timeout_ms: 1e9 }),
+    () => ({ op: 'leader', arm: 'left', position_rad: [0, 0, 0, 0, 0, pick(rng, [4, -4, 'x'])], gripper: 0.5 }),
+    () => ({ op: 'leader', arm: 'left', position_rad: [0, 0, 0, 0, 0, 0], gripper: pick(rng, [-0.1, 1.1, null]) }),
     () => ({ op: 'faults', crc_error_rate: pick(rng, [2, -0.1, 'x']) }),
     () => ({ op: 'faults', silent_ids: { left: [300] } }),
     () => ({ op: 'faults', surprise: 1 }),
@@ -60,6 +62,8 @@ function undoable(rng: Rng): object {
     { op: 'alarm', arm: 'left', id: 200, bits: 4 },
     { op: 'frame', camera: 'belly', size: 8 },
     { op: 'hand', arm: 'middle', position_rad: [0, 0, 0, 0, 0, 0], timeout_ms: 10 },
+    // the fuzzed emulator has no leader arms
+    { op: 'leader', arm: 'left', position_rad: [0, 0, 0, 0, 0, 0], gripper: 0.5 },
   ]);
 }
 

@@ -141,9 +141,9 @@ export async function writeArmCalibrationAtomic(
   }
 }
 
-/** The calibration shipped for the Dynamixel emulator's arms (calibration/aloha/<side>_follower.json). */
-export function builtinAlohaCalibrationPath(side: string): string {
+/** The calibration shipped for the Dynamixel emulator's arms (calibration/aloha/<side>_<role>.json). */
+export function builtinAlohaCalibrationPath(side: string, role: 'follower' | 'leader' = 'follower'): string {
   // this file runs from dist/calibration/; the JSON stays in the package's calibration/aloha/
   const here = dirname(fileURLToPath(import.meta.url));
-  return join(here, '..', '..', 'calibration', 'aloha', `${side}_follower.json`);
+  return join(here, '..', '..', 'calibration', 'aloha', `${side}_${role}.json`);
 }

@@ -12,6 +12,12 @@ export interface JointState {
   velocity_rad_s: Float64Array;
   /** One per gripper, 0 closed .. 1 open. */
   gripper: Float64Array;
+  /**
+   * A teleoperation device read with the robot, where the rig has one (ALOHA's leader arms): the pose a person
+   * holds it in, in the action layout, and when it was read (-Infinity: never; a driver without one leaves it).
+   * Only read: what it may command is decided above the driver (a takeover in a fine-tuning session).
+   */
+  teleop?: { t_mono_ms: number; action: Float64Array };
 }
 
 export function newJointState(desc: RobotDescription): JointState {
@@ -20,6 +26,7 @@ export function newJointState(desc: RobotDescription): JointState {
     position_rad: new Float64Array(desc.joint_names.length),
     velocity_rad_s: new Float64Array(desc.joint_names.length),
     gripper: new Float64Array(desc.gripper_names.length),
+    teleop: { t_mono_ms: -Infinity, action: new Float64Array(desc.action_names.length) },
   };
 }
 

@@ -274,7 +274,7 @@ test('keyboard takeover: t, a joint, a push; t again, or the episode ending, han
   const op = new KeyboardOperator({ onKey: (l) => void listeners.push(l) }, (line) => said.push(line), {
     action_names: ['a', 'b', 'g'],
   });
-  const steered: (number[] | null)[] = [];
+  const steered: (number[] | 'leaders' | null)[] = [];
   const go = op.ready(1);
   press('t', '\n'); // no episode yet: t does nothing
   await go;
@@ -294,4 +294,28 @@ test('keyboard takeover: t, a joint, a push; t again, or the episode ending, han
   assert.equal(op.finish(), undefined);
   press('+');
   assert.equal(steered.length, 9, 'after the episode: no more steering');
+});
+
+test('with leader arms the takeover key hands the followers to the leaders and back; no jog keys', async () => {
+  const listeners: ((k: string) => void)[] = [];
+  const press = (...keys: string[]) => {
+    for (const k of keys) for (const l of listeners) l(k);
+  };
+  const said: string[] = [];
+  const op = new KeyboardOperator({ onKey: (l) => void listeners.push(l) }, (line) => said.push(line), {
+    action_names: ['a', 'b', 'g'],
+    leaders: true,
+  });
+  const steered: (number[] | 'leaders' | null)[] = [];
+  const go = op.ready(1);
+  press('\n');
+  await go;
+  op.watch(
+    () => {},
+    (u) => steered.push(u),
+  );
+  press('t', '+', ']', '0', 't');
+  assert.deepEqual(steered, ['leaders', null]);
+  assert.ok(said.some((l) => /leader arms get the followers once each leader joint is within 9 deg/.test(l)));
+  op.finish();
 });

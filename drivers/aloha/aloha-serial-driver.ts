@@ -11,6 +11,9 @@
 // Connecting never switches torque off on an arm that may be holding itself up: the calibration's EEPROM
 // registers are read and only those that differ are written, and a motor with torque on is refused
 // (nothing written) unless allow_torque_off says the arms are resting.
+// With leader arms (a takeover device for fine-tuning sessions: leader-arms.ts), each cycle also reads them, on their
+// own buses in parallel, never writing them. A failed leader read only leaves the leader pose older
+// (JointState.teleop): the followers' health does not depend on it.
 
 import type { ArmCalibration } from '../../calibration/motor-calibration.js';
 import { ALOHA_ARM_SIDES, ALOHA_JOINT_NAMES, ALOHA_READ_IDS, type AlohaSide } from '../../protocols/aloha/motor-map.js';
@@ -23,6 +26,7 @@ import { DynamixelDeadlineError, DynamixelError, DynamixelTimeoutError } from '.
 import { AlohaArm, type AlohaArmOptions, type HardwareAlert } from './aloha-arm.js';
 import { narrowToCalibration } from './calibrated-limits.js';
 import { changesNeedingTorqueOff, type EepromApplied, TorqueOffRefused } from './eeprom-plan.js';
+import { LeaderArms, type LeaderArmsOptions } from './leader-arms.js';
 import { SilentServos } from './silent-servos.js';
 
 export interface AlohaSerialDriverOptions {
@@ -34,6 +38,8 @@ export interface AlohaSerialDriverOptions {
   allow_torque_off?: boolean;
   /** How long one read+write cycle may take (ms); default: the control period less CYCLE_MARGIN_MS. */
   cycle_budget_ms?: number;
+  /** The leader arms, read each cycle (their ports and calibrations). */
+  leaders?: LeaderArmsOptions;
 }
 
 /**
@@ -64,6 +70,7 @@ export class AlohaSerialDriver implements Driver {
   /** What configure() wrote into each arm's EEPROM (normally nothing: the registers already match). */
   configuration: EepromApplied[] = [];
   private arms: AlohaArm[] = [];
+  private leaders: LeaderArms | undefined;
   private readonly goal = new Float64Array(2 * ACTION_PER_ARM);
   private pendingKind: 'none' | 'write' | 'read' = 'none';
   private cycling = false;
@@ -73,6 +80,9 @@ export class AlohaSerialDriver implements Driver {
   /** Per arm: which servos have not answered, read after read (a fault names the one silent longest). */
   private readonly silent = ALOHA_ARM_SIDES.map(() => new SilentServos(Math.max(...ALOHA_READ_IDS)));
   private readonly onRead = [(err?: Error) => this.armReadDone(0, err), (err?: Error) => this.armReadDone(1, err)];
+  private readonly onLeadersRead = () => {
+    if (--this.readsOut === 0) this.cycleEnded();
+  };
   private readonly onWrite = [(err?: Error) => this.armWriteDone(0, err), (err?: Error) => this.armWriteDone(1, err)];
   /** Who waits for the cycles to stop (activate, deactivate); none on the control tick. */
   private idleWaiters: (() => void)[] = [];
@@ -124,6 +134,7 @@ export class AlohaSerialDriver implements Driver {
       throw err;
     }
     this.arms = arms;
+    this.leaders = await this.openLeaders();
     this.startCycle('read', Infinity, arms[0].bus.setup_timeout_ms);
     await this.idle();
   }
@@ -141,6 +152,10 @@ export class AlohaSerialDriver implements Driver {
     into.velocity_rad_s.set(this.velocity);
     into.gripper.set(this.gripper);
     into.t_mono_ms = this.measured_ms;
+    if (into.teleop && this.leaders) {
+      into.teleop.action.set(this.leaders.pose);
+      into.teleop.t_mono_ms = this.leaders.t_mono_ms;
+    }
     return this.health;
   }
 
@@ -172,7 +187,9 @@ export class AlohaSerialDriver implements Driver {
     await this.deactivate();
     // torque stays on: the arms hold their last goal instead of falling
     for (const a of this.arms) await a.close();
+    await this.leaders?.close();
     this.arms = [];
+    this.leaders = undefined;
   }
 
   counters(): Record<string, number> {
@@ -181,6 +198,7 @@ export class AlohaSerialDriver implements Driver {
       hardware_alerts: this.hardware_alerts?.length ?? 0,
       late_ticks: this.late_ticks,
       late_commands: this.late_commands,
+      ...(this.leaders ? { leader_misses: this.leaders.misses } : {}),
     };
     for (const [arm, c] of Object.entries(this.busCounters())) {
       const side = arm.split(' ')[0];
@@ -227,11 +245,25 @@ export class AlohaSerialDriver implements Driver {
     this.cycling = true;
     this.cycleLate = false;
     this.goalRefused = false;
-    this.readsOut = 2;
+    this.readsOut = this.leaders ? 3 : 2;
     if (kind === 'write') {
       for (let a = 0; a < 2; a++) this.writeArm(a);
     }
     for (let a = 0; a < 2; a++) this.arms[a].sendRead(deadline_ms, this.onRead[a], timeout_ms);
+    this.leaders?.send(deadline_ms, this.onLeadersRead, timeout_ms);
+  }
+
+  /** The leader arms, when the rig has them (read only); if they cannot be opened, the followers are closed too. */
+  private async openLeaders(): Promise<LeaderArms | undefined> {
+    if (!this.opts.leaders) return undefined;
+    try {
+      return await LeaderArms.open(this.opts.leaders, this.opts.bus);
+    } catch (err) {
+      for (const a of this.arms) await a.close();
+      this.arms = [];
+      if (err instanceof DynamixelError) throw new DriverSetupError(err.message);
+      throw err;
+    }
   }
 
   private writeArm(a: number): void {

@@ -53,6 +53,11 @@ export class SimLinkClient {
     return this.json({ op: 'hand', arm, position_rad: [...position_rad], gripper, timeout_ms });
   }
 
+  /** Hold a leader arm in a pose (an emulator with leader arms): what a person's hands do. */
+  leader(arm: string, position_rad: readonly number[], gripper: number): Promise<{ ok: true; tick: number }> {
+    return this.json({ op: 'leader', arm, position_rad: [...position_rad], gripper });
+  }
+
   /** One camera image (RGB, row-major) at the emulator's current tick. */
   async frame(camera: string, size = 224): Promise<FrameReply & { rgb: Uint8Array }> {
     const [head, rgb] = await this.call({ op: 'frame', camera, size });

@@ -11,7 +11,8 @@
 //   {"op":"status"}                           {"ok":true,"tick":k,"success":b,"done":b,"task_state":{...}}
 //                                              task_state is privileged (object poses): scripted experts only;
 //                                              also "arms" (each arm's pose) and "counters" (the servos' counters,
-//                                              goal_writes among them: what tests watch to see the arms left alone)
+//                                              goal_writes among them: what tests watch to see the arms left alone);
+//                                              with leader arms, "leaders" (each leader arm's pose)
 //   {"op":"frame","camera":"top","size":224}  {"ok":true,"camera":..,"width":w,"height":h,"tick":k}
 //                                              + frame 2: RGB bytes (w*h*3, row-major, top row first)
 //   {"op":"faults", ...FaultKnobs fields}     {"ok":true,"faults":{...}}  change the fault knobs at run time
@@ -23,6 +24,9 @@
 //                                             {"ok":true,"reached":b,"tick":k,"position_rad":[..],"gripper":g}
 //                                              an operator moves the arm's limp (torque-off) joints there by
 //                                              hand; replies once they are within 0.02 rad (or at the timeout)
+//   {"op":"leader","arm":"left","position_rad":[6 joints],"gripper":0..1}
+//                                             {"ok":true,"tick":k}  (an emulator started with leader arms) a person
+//                                              holds that leader arm there; it reads so on its bus until moved again
 //   {"op":"stats"}                            {"ok":true,"requests":n,"bad_requests":n,"failed":n}  what the
 //                                              server has refused: not one JSON frame of a known op
 //                                              (bad_requests) or not doable (failed: an unknown camera, arm...)
@@ -57,6 +61,12 @@ export const SimLinkRequestSchema = z.discriminatedUnion('op', [
     position_rad: z.array(z.number().min(-Math.PI).max(Math.PI)).length(6),
     gripper: z.number().min(0).max(1).optional(),
     timeout_ms: z.number().int().min(0).max(60_000).default(3000),
+  }),
+  z.object({
+    op: z.literal('leader'),
+    arm: z.string(),
+    position_rad: z.array(z.number().min(-Math.PI).max(Math.PI)).length(6),
+    gripper: z.number().min(0).max(1),
   }),
 ]);
 
@@ -93,6 +103,8 @@ export interface StatusReply {
   task_state: unknown;
   /** Each arm's pose (joints and gripper) as the emulator holds it. */
   arms?: Record<string, unknown>;
+  /** Each leader arm's pose (an emulator with leader arms). */
+  leaders?: Record<string, { position_rad: number[]; gripper: number }>;
   /** The emulated servos' counters per arm (requests, goal_writes, torque_off_writes, ...). */
   counters?: Record<string, unknown>;
 }

@@ -1,4 +1,5 @@
-// The emulated ALOHA follower arms: 9 servos per arm wired to the MuJoCo ALOHA sim. Each servo reads the
+// The emulated ALOHA follower arms: 9 servos per arm wired to the MuJoCo ALOHA sim (the leader arms, which only
+// report where a person holds them, are in leader-arm.ts and share the wiring here). Each servo reads the
 // angle of its joint through its mounting (a fixed offset in ticks and a direction; shadows are mounted
 // mirrored), so an uncalibrated driver sees raw ticks like on a real arm, and a calibrated one sees
 // radians. Torque-on servos command their goal to the sim; a servo with torque off stays where it is
@@ -12,6 +13,7 @@ import {
   ALOHA_GRIPPER_CLOSED_RAD,
   ALOHA_GRIPPER_OPEN_RAD,
   type AlohaMotor,
+  type AlohaRole,
   type AlohaSide,
   alohaMotors,
 } from '../../protocols/aloha/motor-map.js';
@@ -28,13 +30,19 @@ const OVERLOAD = 0x20;
  * Mounting offsets (ticks) of the emulated motors, by ID: how far each horn sits from the ideal zero.
  * Fixed so that the shipped calibration (calibration/aloha/) matches the emulator exactly.
  */
-const MOUNT_OFFSET_TICKS: Record<AlohaSide, number[]> = {
-  //      ID: 1     2    3     4    5    6     7    8     9
-  left: [0, 113, -87, 64, -142, 38, 205, -61, 92, -120],
-  right: [0, -74, 131, -45, 97, -156, -33, 118, -109, 57],
+const MOUNT_OFFSET_TICKS: Record<AlohaRole, Record<AlohaSide, number[]>> = {
+  follower: {
+    //      ID: 1     2    3     4    5    6     7    8     9
+    left: [0, 113, -87, 64, -142, 38, 205, -61, 92, -120],
+    right: [0, -74, 131, -45, 97, -156, -33, 118, -109, 57],
+  },
+  leader: {
+    left: [0, -52, 77, -23, 140, -96, 11, 63, -38, 84],
+    right: [0, 88, -41, 129, -67, 25, -118, 49, 70, -93],
+  },
 };
 
-interface WiredMotor {
+export interface WiredMotor {
   motor: AlohaMotor;
   servo: EmulatedServo;
   /** +1 or -1: direction of the horn relative to the sim joint. */
@@ -52,19 +60,7 @@ export class EmulatedAlohaArm {
     readonly side: AlohaSide,
     readonly index: number,
   ) {
-    this.wired = alohaMotors('follower').map((m) => {
-      const primary = m.shadow_of !== undefined ? alohaMotors('follower').find((p) => p.id === m.shadow_of)! : m;
-      // reversed-drive motors are mounted backwards; a shadow is mounted mirrored to its primary
-      const primarySign = primary.drive_mode === 1 ? -1 : 1;
-      return {
-        motor: m,
-        // factory state: drive mode 0, no homing offset; the shadows' Secondary_ID is set once at assembly
-        servo: new EmulatedServo({ id: m.id, model: m.model, operating_mode: 3, secondary_id: m.shadow_of }),
-        mount_sign: m.shadow_of !== undefined ? -primarySign : primarySign,
-        mount_offset_ticks: MOUNT_OFFSET_TICKS[side][m.id],
-        joint: primary.joint!,
-      };
-    });
+    this.wired = wireArm(side, 'follower');
     this.servos = this.wired.map((w) => w.servo);
   }
 
@@ -118,7 +114,7 @@ export class EmulatedAlohaArm {
   }
 
   private ticksOf(w: WiredMotor, angle_rad: number): number {
-    return CENTRE_TICKS + w.mount_offset_ticks + w.mount_sign * angle_rad * TICKS_PER_RAD;
+    return mountedTicks(w, angle_rad);
   }
 
   private angleOf(w: WiredMotor, mechanical_ticks: number): number {
@@ -126,8 +122,30 @@ export class EmulatedAlohaArm {
   }
 }
 
+/** One arm's 9 servos as mounted, in factory state (drive mode 0, no homing offset; shadows' Secondary_ID set). */
+export function wireArm(side: AlohaSide, role: AlohaRole): WiredMotor[] {
+  const motors = alohaMotors(role);
+  return motors.map((m) => {
+    const primary = m.shadow_of !== undefined ? motors.find((p) => p.id === m.shadow_of)! : m;
+    // reversed-drive motors are mounted backwards; a shadow is mounted mirrored to its primary
+    const primarySign = primary.drive_mode === 1 ? -1 : 1;
+    return {
+      motor: m,
+      servo: new EmulatedServo({ id: m.id, model: m.model, operating_mode: 3, secondary_id: m.shadow_of }),
+      mount_sign: m.shadow_of !== undefined ? -primarySign : primarySign,
+      mount_offset_ticks: MOUNT_OFFSET_TICKS[role][side][m.id],
+      joint: primary.joint!,
+    };
+  });
+}
+
+/** A joint angle (rad) -> the mechanical ticks its motor reads through its mounting. */
+export function mountedTicks(w: WiredMotor, angle_rad: number): number {
+  return CENTRE_TICKS + w.mount_offset_ticks + w.mount_sign * angle_rad * TICKS_PER_RAD;
+}
+
 /** Sim gripper opening (0 closed .. 1 open) -> gripper motor angle. */
-function gripperAngle(opening: number): number {
+export function gripperAngle(opening: number): number {
   return ALOHA_GRIPPER_CLOSED_RAD + opening * (ALOHA_GRIPPER_OPEN_RAD - ALOHA_GRIPPER_CLOSED_RAD);
 }
 
@@ -214,10 +232,11 @@ export class EmulatedAlohaRig {
 
 /**
  * The exact calibration of an emulated arm (what vla-calibrate --yes measures, without the few ticks the
- * arm settles by): shipped as calibration/aloha/<side>_follower.json.
+ * arm settles by): shipped as calibration/aloha/<side>_<role>.json. The emulated leader's gripper handle has
+ * the follower gripper's travel (a real handle's differs; its calibration's range says by how much).
  */
-export function emulatorCalibration(side: AlohaSide): ArmCalibration {
-  const motors = alohaMotors('follower');
+export function emulatorCalibration(side: AlohaSide, role: AlohaRole = 'follower'): ArmCalibration {
+  const motors = alohaMotors(role);
   const limits = alohaArms()[0].links.map((l) => l.range_rad);
   const cal: ArmCalibration = {};
   for (const m of motors) {
@@ -227,7 +246,7 @@ export function emulatorCalibration(side: AlohaSide): ArmCalibration {
     cal[m.name] = {
       id: m.id,
       drive_mode: m.drive_mode,
-      homing_offset: CENTRE_TICKS - driveSign * (CENTRE_TICKS + MOUNT_OFFSET_TICKS[side][m.id]),
+      homing_offset: CENTRE_TICKS - driveSign * (CENTRE_TICKS + MOUNT_OFFSET_TICKS[role][side][m.id]),
       range_min,
       range_max,
     };

@@ -1,5 +1,6 @@
 // The Dynamixel bus emulator: both ALOHA follower arms as X-series servos on pseudo-terminals, backed by
-// the MuJoCo ALOHA sim, plus the sim link for cameras, episode reset and success.
+// the MuJoCo ALOHA sim, plus the sim link for cameras, episode reset and success; with `leaders`, the two leader
+// arms on pseudo-terminals of their own, posed over the sim link (a person's hands: leader-arm.ts).
 // Clock: the sim steps at 50 Hz on its own (drift-free) clock, whatever the driver does, like a real rig:
 // servos keep moving towards their last goal between writes, and a driver that is late sees it. Stepping
 // per received SYNC_WRITE would be deterministic but would hide exactly the timing faults this is for.
@@ -16,8 +17,9 @@ import { SimEnv } from '../sim-env.js';
 import type { TaskName } from '../tasks/index.js';
 import { EmulatedAlohaRig } from './aloha-rig.js';
 import { FrameRenderer } from './frame-renderer.js';
+import { EmulatedLeaderArm, type LeaderPose } from './leader-arm.js';
 import { createPtyPair, type PtyPair } from './pty-pair.js';
-import type { ServoSafetyCounters } from './servo.js';
+import type { EmulatedServo, ServoSafetyCounters } from './servo.js';
 import { type ChainCounters, ServoChain } from './servo-chain.js';
 import { type SimLinkRequestParsed, SimLinkServer } from './sim-link-server.js';
 
@@ -31,6 +33,8 @@ export interface EmulatorOptions {
   sim_link_port?: number;
   /** Directory for the pty symlinks (default: a fresh temporary one, removed at stop). */
   dir?: string;
+  /** Also emulate the leader arms (their buses: leader_ports), resting where the followers start. */
+  leaders?: boolean;
 }
 
 const CONTROL_HZ = 50;
@@ -41,6 +45,9 @@ const HAND_REACHED_RAD = 0.02;
 export class DynamixelEmulator {
   readonly ports = {} as Record<AlohaSide, string>;
   readonly chains = {} as Record<AlohaSide, ServoChain>;
+  /** With `leaders`: the leader arms' ports and arms (undefined without). */
+  leader_ports: Record<AlohaSide, string> | undefined;
+  readonly leaders = {} as Record<AlohaSide, EmulatedLeaderArm>;
   sim_link: string | undefined;
   faults: FaultKnobs;
   private readonly pairs: PtyPair[] = [];
@@ -85,27 +92,48 @@ export class DynamixelEmulator {
     if (!this.opts.dir) this.ownDir = await mkdtemp(join(tmpdir(), 'vla-dxl-'));
     const dir = this.opts.dir ?? this.ownDir!;
     for (const [i, side] of ALOHA_ARM_SIDES.entries()) {
-      const pair = await createPtyPair(dir, side);
-      this.pairs.push(pair);
-      const chain = new ServoChain(
-        side,
-        this.rig.arms[i].servos,
-        () => this.faults,
-        (bytes) => pair.write(bytes),
-        1 + i,
-      );
-      const framer = new PacketFramer((p) => {
-        if (p.instruction !== 0x55) chain.handle(p);
-      });
-      pair.onData((d) => framer.push(d));
-      this.chains[side] = chain;
-      this.ports[side] = pair.user_path;
+      this.chains[side] = await this.openBus(dir, side, this.rig.arms[i].servos, 1 + i);
+      this.ports[side] = (this.pairs.at(-1) as PtyPair).user_path;
+    }
+    if (this.opts.leaders) {
+      this.leader_ports = {} as Record<AlohaSide, string>;
+      for (const [i, side] of ALOHA_ARM_SIDES.entries()) {
+        this.leaders[side] = new EmulatedLeaderArm(side, this.rig.armPose(side));
+        await this.openBus(dir, `${side}-leader`, this.leaders[side].servos, 3 + i);
+        this.leader_ports[side] = (this.pairs.at(-1) as PtyPair).user_path;
+      }
     }
     if (this.opts.sim_link !== false) {
       this.server = await SimLinkServer.bind((req) => this.onSimLink(req), this.opts.sim_link_port ?? 0);
       this.sim_link = this.server.address;
     }
     this.clock.start();
+  }
+
+  /** One bus: a pseudo-terminal pair (symlinked as `<dir>/<name>`) with a chain of servos behind it. */
+  private async openBus(dir: string, name: string, servos: EmulatedServo[], seed: number): Promise<ServoChain> {
+    const pair = await createPtyPair(dir, name);
+    this.pairs.push(pair);
+    const chain = new ServoChain(
+      name,
+      servos,
+      () => this.faults,
+      (bytes) => pair.write(bytes),
+      seed,
+    );
+    const framer = new PacketFramer((p) => {
+      if (p.instruction !== 0x55) chain.handle(p);
+    });
+    pair.onData((d) => framer.push(d));
+    return chain;
+  }
+
+  /** A person holds one leader arm in `pose` (the sim link's 'leader' op). */
+  holdLeader(side: string, pose: LeaderPose): void {
+    if (!this.leader_ports) throw new Error('this emulator has no leader arms (start it with --leaders)');
+    const arm = this.leaders[side as AlohaSide];
+    if (!arm) throw new Error(`no leader arm '${side}' (valid: ${ALOHA_ARM_SIDES.join(', ')})`);
+    arm.hold(pose);
   }
 
   setFaults(f: Partial<FaultKnobs>): FaultKnobs {
@@ -175,6 +203,9 @@ export class DynamixelEmulator {
             // beyond the protocol's fields (clients ignore them): what the fault matrix checks a stopped
             // driver against, from outside the driver: the arms' poses and the servos' write counters
             arms: Object.fromEntries(ALOHA_ARM_SIDES.map((side) => [side, this.rig.armPose(side)])),
+            ...(this.leader_ports
+              ? { leaders: Object.fromEntries(ALOHA_ARM_SIDES.map((side) => [side, this.leaders[side].pose()])) }
+              : {}),
             counters: this.counters(),
           },
         };
@@ -201,6 +232,9 @@ export class DynamixelEmulator {
         return { reply: { ok: true } };
       case 'hand':
         return { reply: { ok: true, ...(await this.moveByHand(req)) } };
+      case 'leader':
+        this.holdLeader(req.arm, { position_rad: req.position_rad, gripper: req.gripper });
+        return { reply: { ok: true, tick: this.env.tick } };
     }
   }
 

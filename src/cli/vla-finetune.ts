@@ -49,6 +49,10 @@ const program = new Command('vla-finetune')
   )
   .option('--sim-link <endpoint>', "with --ports: the Dynamixel emulator's sim link (vla-sim dynamixel prints it)")
   .option('--calibration <dir>', "with --ports on a real rig: the folder of the arms' calibration files")
+  .option(
+    '--leader-ports <left=PATH,right=PATH>',
+    "with --ports: the leader arms' ports: t (or the scripted operator) hands the followers to them",
+  )
   .option('--base <model.onnx>', 'the frozen base policy (default: models/<robot>-<task>.onnx)')
   .option('--run <name>', 'run name: letters, digits, . _ - (the folder under --runs-dir)')
   .option('--runs-dir <dir>', 'where runs live', 'runs')
@@ -315,6 +319,10 @@ program
   .option('--ports <left=PATH,right=PATH>', 'run the episodes on the ALOHA arms over serial, in real time')
   .option('--sim-link <endpoint>', "with --ports: the Dynamixel emulator's sim link (episodes, success, task state)")
   .option('--calibration <dir>', "with --ports on a real rig: the folder of the arms' calibration files")
+  .option(
+    '--leader-ports <left=PATH,right=PATH>',
+    "with --ports: the leader arms' ports: t (or the scripted operator) hands the followers to them",
+  )
   .option('--margin <ticks>', 'on a robot: buffer kept beyond the expected delay, as vla-run --margin (default 2)')
   .option('--learner-wait <s>', 'on a robot: no setup from a learner this long: exit 2, nothing moved (default 30)')
   .option('--robot-wait <s>', "on a robot: how long to wait for its lost link before exit 1 (default 120; 0: don't)")

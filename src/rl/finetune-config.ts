@@ -89,6 +89,8 @@ export const finetuneConfigSchema = z.object({
       ports: z.string().optional(),
       sim_link: z.string().optional(),
       calibration_dir: z.string().optional(),
+      /** The ALOHA leader arms (left=PATH,right=PATH): takeovers hand the followers to them. */
+      leader_ports: z.string().optional(),
       /** A workspace box file (vla-finetune --workspace-box), applied by the robot actor's safety filter. */
       workspace_box: z.string().optional(),
       /** A detector's std_msgs/Bool topic that judges success in place of the keyboard operator's s key. */

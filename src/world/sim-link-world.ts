@@ -44,6 +44,9 @@ export class SimLinkWorld {
   private generation = 0;
   private closed = false;
   private readonly loops: Promise<void>[] = [];
+  /** The leader pose waiting to be sent, and whether one is on its way (holdLeaders). */
+  private leaderPose: readonly number[] | undefined;
+  private leaderBusy = false;
   /** The last failure of the sim link, for the log (the serial side faults on its own). */
   lastError: string | undefined;
 
@@ -106,6 +109,34 @@ export class SimLinkWorld {
   /** The emulator's task state as last polled (privileged: scripted experts and operators only). */
   taskState(): unknown {
     return this.latestStatus?.task_state;
+  }
+
+  /**
+   * A person holds the leader arms in `pose` (both arms, action layout: 6 joints and the gripper each): what the
+   * scripted operator does to take the arms over (an emulator started with leader arms). Fire and forget; while one
+   * pose is on its way, only the newest waiting one follows it.
+   */
+  holdLeaders(pose: readonly number[]): void {
+    this.leaderPose = pose;
+    if (!this.leaderBusy) void this.sendLeaderPoses();
+  }
+
+  private async sendLeaderPoses(): Promise<void> {
+    this.leaderBusy = true;
+    try {
+      while (this.leaderPose && !this.closed) {
+        const p = this.leaderPose;
+        this.leaderPose = undefined;
+        for (const [i, arm] of this.hello.arms.entries()) {
+          const joints = Array.from(p.slice(i * 7, i * 7 + 6), (x) => Math.min(Math.PI, Math.max(-Math.PI, x)));
+          await this.status.leader(arm, joints, Math.min(1, Math.max(0, p[i * 7 + 6])));
+        }
+      }
+    } catch (err) {
+      this.lastError = `leader pose: ${(err as Error).message}`;
+    } finally {
+      this.leaderBusy = false;
+    }
   }
 
   /** The runtime's view of this world. */

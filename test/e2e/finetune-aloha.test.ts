@@ -3,6 +3,8 @@
 // actor driving both arms through the real AlohaSerialDriver with the exploring residual and the scripted operator
 // in its control thread. No learned ALOHA base model ships: a fixed one stands in (the home pose with the left
 // waist turned 17 degrees away: off the expert's path, so the operator steps in), which is what the path needs.
+// The emulator has its leader arms too: without --leader-ports the operator's takeover is a bounded correction,
+// with them it holds the leader arms at its plan and the followers follow them.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -20,7 +22,8 @@ const ASTRAY = [0.3, -0.96, 1.16, 0, -0.3, 0, 0.5, 0, -0.96, 1.16, 0, -0.3, 0, 0
 
 let emu: ChildProcess;
 let exited: Promise<number | null>;
-let ready: { ports: { left: string; right: string }; sim_link: string };
+type ArmPorts = { left: string; right: string };
+let ready: { ports: ArmPorts; sim_link: string; leader_ports: ArmPorts };
 let dir: string;
 let model: string;
 
@@ -37,7 +40,7 @@ before(async () => {
     constant: new Array(25 * 14).fill(0),
     action_normalization: { kind: 'mean_std', mean: ASTRAY, std: new Array(14).fill(1) },
   });
-  emu = spawn(process.execPath, [join(BIN, 'vla-sim.js'), 'dynamixel', '--robot', 'aloha', '--json'], {
+  emu = spawn(process.execPath, [join(BIN, 'vla-sim.js'), 'dynamixel', '--robot', 'aloha', '--leaders', '--json'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   exited = new Promise((r) => emu.once('exit', (code) => r(code)));
@@ -78,4 +81,33 @@ test('a short session on the emulated ALOHA rig over serial: figures, checkpoint
   assert.ok(ticks > 0.95 * s.env_ticks && ticks <= s.env_ticks + 2, `${ticks} of ${s.env_ticks} ticks recorded`);
   assert.ok(existsSync(join(dir, 'aloha', 'checkpoints', 'round-000001')));
   assert.ok(existsSync(join(dir, 'aloha', 'residual.onnx')));
+});
+
+test('with leader arms a takeover hands them the followers: the scripted operator holds them at its plan', async () => {
+  const ports = `left=${ready.ports.left},right=${ready.ports.right}`;
+  const leaders = `left=${ready.leader_ports.left},right=${ready.leader_ports.right}`;
+  const args = [
+    ...['--robot', 'aloha', '--ports', ports, '--leader-ports', leaders, '--sim-link', ready.sim_link],
+    ...['--base', model, '--run', 'leaders', '--runs-dir', dir, '--operator', 'scripted', '--takeover-deg', '3'],
+    ...['--episodes', '2', '--episodes-per-round', '2', '--margin', '10', '--json'],
+  ];
+  const r = await vlaRunChild(args, 180_000, join(BIN, 'vla-finetune.js')).done;
+  assert.equal(r.code, 0, r.stderr);
+  const s = JSON.parse(r.stdout);
+  assert.ok(s.train.intervention_rate > 0, JSON.stringify(s.train));
+  const said = [...r.stderr.matchAll(/the leader arms had the followers for (\d+) ticks?/g)].map((m) => Number(m[1]));
+  assert.equal(said.length, 2, r.stderr);
+  assert.ok(
+    said.every((n) => n > 0),
+    r.stderr,
+  );
+  // the base holds the left waist at 0.3 rad, off the plan (0); a bounded correction (3 degrees) leaves the command
+  // at 0.248 or more: only the leaders, held at the plan, can have brought it below 0.15
+  const at = join(dir, 'leaders', 'episodes');
+  for (const f of readdirSync(at).filter((x) => x.endsWith('.mcap'))) {
+    const e = await readEpisode(join(at, f));
+    let onPlan = 0;
+    for (let t = 0; t < e.ticks; t++) if (e.action[t * 14] < 0.15) onPlan++;
+    assert.ok(onPlan > e.ticks / 2, `${f}: ${onPlan} of ${e.ticks} commands on the plan`);
+  }
 });

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { curveKeyPair } from 'zeromq';
 import { PortsArgError, parseArmPorts } from '../../../drivers/aloha/ports-arg.js';
+import type { AlohaSide } from '../../../protocols/aloha/motor-map.js';
 import { readKeyFile } from '../../../protocols/policy-server/curve.js';
 import { reachableAs } from '../../../protocols/rl-actor/setup.js';
 import { ActorWorker, type ActorWorkerOptions } from '../../rl/actor-worker.js';
@@ -70,6 +71,8 @@ export interface ActorFlags {
   simLink?: string;
   /** With --ports: the folder of the arms' calibration files (a real rig). */
   calibration?: string;
+  /** With --ports: the leader arms, left=PATH,right=PATH (a takeover hands the followers to them). */
+  leaderPorts?: string;
   base?: string;
   name?: string;
   curveServerKey?: string;
@@ -114,10 +117,10 @@ export async function actorCommand(o: ActorFlags): Promise<void> {
 function robotActor(o: ActorFlags): Pick<ActorWorkerOptions, 'runner' | 'robot'> {
   if (!o.rosbridge && !o.ports) {
     const robotOnly = [o.margin, o.learnerWait, o.robotWait, o.record, o.workspaceBox, o.keyboard, o.simLink];
-    if ([...robotOnly, o.calibration, o.successTopic, o.successRosbridge].some((x) => x !== undefined))
+    if ([...robotOnly, o.calibration, o.leaderPorts, o.successTopic, o.successRosbridge].some((x) => x !== undefined))
       throw new UsageError(
         '--margin, --learner-wait, --robot-wait, --record, --workspace-box, --keyboard, --success-topic, ' +
-          '--sim-link and --calibration are for a robot actor (--rosbridge or --ports)',
+          '--sim-link, --calibration and --leader-ports are for a robot actor (--rosbridge or --ports)',
       );
     return {};
   }
@@ -143,16 +146,11 @@ function robotActor(o: ActorFlags): Pick<ActorWorkerOptions, 'runner' | 'robot'>
 }
 
 function alohaFlags(o: ActorFlags): Parameters<typeof alohaStart>[0] {
-  let ports: ReturnType<typeof parseArmPorts>;
-  try {
-    ports = parseArmPorts(o.ports);
-  } catch (err) {
-    if (err instanceof PortsArgError) throw new UsageError(err.message);
-    throw err;
-  }
-  if (!ports.left || !ports.right) throw new UsageError('--ports needs both arms: left=PATH,right=PATH');
+  const ports = bothArms('--ports', o.ports as string);
+  const leaders = o.leaderPorts === undefined ? undefined : bothArms('--leader-ports', o.leaderPorts);
   return {
-    ports: { left: ports.left, right: ports.right },
+    ports,
+    ...(leaders ? { leader_ports: leaders } : {}),
     ...(o.simLink ? { sim_link: o.simLink } : {}),
     ...(o.calibration ? { calibration_dir: o.calibration } : {}),
     allow_torque_off: false,
@@ -376,3 +374,16 @@ export function endpointArg(flag: string, value: string | undefined): string | u
 const usage = (err: Error): never => {
   throw new UsageError(err.message);
 };
+
+/** left=PATH,right=PATH: both arms' ports, or a usage error naming the flag. */
+function bothArms(flag: string, value: string): Record<AlohaSide, string> {
+  let ports: ReturnType<typeof parseArmPorts>;
+  try {
+    ports = parseArmPorts(value);
+  } catch (err) {
+    if (err instanceof PortsArgError) throw new UsageError(err.message.replace(/^--ports/, flag));
+    throw err;
+  }
+  if (!ports.left || !ports.right) throw new UsageError(`${flag} needs both arms: left=PATH,right=PATH`);
+  return { left: ports.left, right: ports.right };
+}

@@ -80,7 +80,10 @@ export type RobotStart = (
 ) => Promise<RobotRun>;
 
 /** A UR through rosbridge at `url` (vla-run --rosbridge). */
-export function rosStart(url: string, log: Logger): RobotStart & { where: string } {
+/** A robot to start, where it is (for messages), and whether it has leader arms (takeovers hand it to them). */
+export type RobotSite = RobotStart & { where: string; leaders?: boolean };
+
+export function rosStart(url: string, log: Logger): RobotSite {
   const start: RobotStart = (c, opts, wrap_world) =>
     startRosRun({
       description: c.description,
@@ -98,13 +101,20 @@ export function rosStart(url: string, log: Logger): RobotStart & { where: string
 
 /** The ALOHA arms over serial (vla-run --ports): the emulator's with its sim link, or a real rig's. */
 export function alohaStart(
-  a: { ports: Record<AlohaSide, string>; sim_link?: string; calibration_dir?: string; allow_torque_off: boolean },
+  a: {
+    ports: Record<AlohaSide, string>;
+    leader_ports?: Record<AlohaSide, string>;
+    sim_link?: string;
+    calibration_dir?: string;
+    allow_torque_off: boolean;
+  },
   log: Logger,
-): RobotStart & { where: string } {
+): RobotSite {
   const start: RobotStart = (c, opts, wrap_world) =>
     startAlohaRun({
       description: c.description,
       ports: a.ports,
+      ...(a.leader_ports ? { leader_ports: a.leader_ports } : {}),
       sim_link: a.sim_link,
       calibration_dir: a.calibration_dir,
       task: c.task,
@@ -116,17 +126,21 @@ export function alohaStart(
       log,
       ...(wrap_world ? { wrap_world } : {}),
     });
-  return Object.assign(start, { where: `left=${a.ports.left},right=${a.ports.right}` });
+  return Object.assign(start, {
+    where: `left=${a.ports.left},right=${a.ports.right}`,
+    leaders: a.leader_ports !== undefined,
+  });
 }
 
 /** What the control thread builds the exploring actor from (and the scripted operator, where there is one). */
-function controlActorInit(c: CheckedSetup, max_ticks: number): ControlActorInit {
+function controlActorInit(c: CheckedSetup, max_ticks: number, leaders: boolean): ControlActorInit {
   return {
     manifest: c.manifest,
     sizes: c.actor_sizes,
     // a hold and its resume re-evaluate at once: room for twice the decisions of an episode at the limit
     max_decisions: 2 * Math.ceil(max_ticks / c.manifest.every_ticks) + 16,
     ...(c.operator ? { operator: { settings: c.operator, robot: c.description.robot, task: c.task } } : {}),
+    ...(leaders ? { leaders } : {}),
   };
 }
 
@@ -167,12 +181,21 @@ async function sessionParts(
 }
 
 /** The person at the keyboard: judges each episode (or a detector says success), and may take the arm over. */
-function keyboardOperator(keys: KeySource, c: CheckedSetup, success: SuccessTopic | undefined): KeyboardOperator {
-  return new KeyboardOperator(keys, say, { ...(success ? { success } : {}), action_names: c.description.action_names });
+function keyboardOperator(
+  keys: KeySource,
+  c: CheckedSetup,
+  success: SuccessTopic | undefined,
+  leaders: boolean,
+): KeyboardOperator {
+  return new KeyboardOperator(keys, say, {
+    ...(success ? { success } : {}),
+    action_names: c.description.action_names,
+    leaders,
+  });
 }
 
 /** Episodes on the robot `start` sets up, in real time, with the exploring actor in its control thread. */
-export function robotRunner(start: RobotStart & { where: string }, o: RobotActorOptions): RunnerFactory {
+export function robotRunner(start: RobotSite, o: RobotActorOptions): RunnerFactory {
   return async (c: CheckedSetup): Promise<EpisodeRunner | string> => {
     const max_ticks = taskTickLimit(createTask(c.task), c.description.control_hz);
     const { port1, port2 } = new MessageChannel();
@@ -183,7 +206,7 @@ export function robotRunner(start: RobotStart & { where: string }, o: RobotActor
     }
     // with a person at the keyboard, their judgement is the episode's success (the sim's is not consulted)
     const verdict = { success: false };
-    const plugin = { module: CONTROL_ACTOR, init: controlActorInit(c, max_ticks), port: port2 };
+    const plugin = { module: CONTROL_ACTOR, init: controlActorInit(c, max_ticks, start.leaders === true), port: port2 };
     const run = await startRobot(start, o, c, { ...parts, plugin, verdict });
     if (typeof run === 'string') {
       port1.close();
@@ -206,8 +229,12 @@ export function robotRunner(start: RobotStart & { where: string }, o: RobotActor
       port: port1,
       max_ticks,
       ...(run.task_state ? { task_state: run.task_state } : {}),
+      ...(run.hold_leaders ? { hold_leaders: run.hold_leaders } : {}),
+      say,
       manifest: c.manifest,
-      ...(o.keyboard ? { keyboard: { operator: keyboardOperator(o.keyboard, c, parts.success), verdict } } : {}),
+      ...(o.keyboard
+        ? { keyboard: { operator: keyboardOperator(o.keyboard, c, parts.success, start.leaders === true), verdict } }
+        : {}),
       ...(record ? { record } : {}),
       close,
     });
@@ -218,7 +245,7 @@ type SessionParts = Exclude<Awaited<ReturnType<typeof sessionParts>>, string>;
 
 /** The robot with the exploring actor plugged into its control thread; a string: refused (the user's to fix). */
 async function startRobot(
-  start: RobotStart & { where: string },
+  start: RobotSite,
   o: RobotActorOptions,
   c: CheckedSetup,
   p: SessionParts & { plugin: NonNullable<RuntimeOptions['residual_plugin']>; verdict: { success: boolean } },

@@ -17,7 +17,7 @@ export async function robotLinkArg(
   operator: string | undefined,
 ): Promise<RobotLink | undefined> {
   if (o.rosbridge === undefined && o.ports === undefined) {
-    for (const flag of ['workspaceBox', 'simLink', 'calibration', 'successTopic', 'successRosbridge'])
+    for (const flag of ['workspaceBox', 'simLink', 'calibration', 'leaderPorts', 'successTopic', 'successRosbridge'])
       if (o[flag] !== undefined) throw new UsageError(`--${kebab(flag)} is for a session on a robot`);
     return undefined;
   }
@@ -25,6 +25,8 @@ export async function robotLinkArg(
     throw new UsageError('ALOHA runs over serial: --ports left=PATH,right=PATH (and --sim-link for the emulator)');
   if (o.ports !== undefined && robot !== 'aloha')
     throw new UsageError(`--ports drives the ALOHA arms; a ${robot} runs over ROS: --rosbridge ws://HOST:9090`);
+  if (o.leaderPorts !== undefined && o.ports === undefined)
+    throw new UsageError('--leader-ports are the ALOHA leader arms: with --ports (the followers)');
   const box = o.workspaceBox as string | undefined;
   if (box) await readWorkspaceBox(box, await robotDescription(robot, undefined, 50));
   const where =
@@ -34,6 +36,7 @@ export async function robotLinkArg(
           ports: o.ports as string,
           ...(o.simLink ? { sim_link: o.simLink as string } : {}),
           ...(o.calibration ? { calibration_dir: resolve(o.calibration as string) } : {}),
+          ...(o.leaderPorts ? { leader_ports: o.leaderPorts as string } : {}),
         };
   const success_topic = successTopicArg(o, o.rosbridge as string | undefined, operator);
   return { ...where, ...(box ? { workspace_box: resolve(box) } : {}), ...(success_topic ? { success_topic } : {}) };
@@ -74,6 +77,7 @@ export function robotActorArgs(link: RobotLink, margin: string | undefined, runD
     ...(link.ports ? ['--ports', link.ports] : []),
     ...(link.sim_link ? ['--sim-link', link.sim_link] : []),
     ...(link.calibration_dir ? ['--calibration', link.calibration_dir] : []),
+    ...(link.leader_ports ? ['--leader-ports', link.leader_ports] : []),
     '--record',
     join(runDir, 'episodes'),
     ...(link.workspace_box ? ['--workspace-box', link.workspace_box] : []),

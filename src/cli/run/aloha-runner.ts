@@ -35,8 +35,13 @@ export interface AlohaRunArgs {
   ports: Record<AlohaSide, string>;
   /** The emulator's sim link (tcp://host:port); undefined: a real rig. */
   sim_link: string | undefined;
-  /** Holds <arm>_follower.json (what vla-calibrate --out writes); undefined: the emulator's shipped files. */
+  /**
+   * Holds <arm>_follower.json (what vla-calibrate --out writes), and <arm>_leader.json with leader_ports;
+   * undefined: the emulator's shipped files.
+   */
   calibration_dir: string | undefined;
+  /** The leader arms' ports (a takeover device for fine-tuning sessions); undefined: none. */
+  leader_ports?: Record<AlohaSide, string>;
   task?: string;
   policy?: string;
   noise: number;
@@ -61,11 +66,15 @@ export async function startAlohaRun(
   a: AlohaRunArgs,
 ): Promise<RobotRun & { calibration_paths: Record<AlohaSide, string> }> {
   const calibration_paths = calibrationPaths(a.calibration_dir, a.sim_link !== undefined);
+  const leaders = a.leader_ports
+    ? {
+        ports: a.leader_ports,
+        calibration_paths: calibrationPaths(a.calibration_dir, a.sim_link !== undefined, 'leader'),
+      }
+    : undefined;
   // checked here as well as in the control thread: one clear message before anything starts
-  await loadAlohaCalibration(calibration_paths).catch((err: unknown) => {
-    if (err instanceof DriverSetupError) throw new UsageError(`${err.message}; nothing was commanded`);
-    throw err;
-  });
+  await checkCalibration(calibration_paths, 'follower');
+  if (leaders) await checkCalibration(leaders.calibration_paths, 'leader');
   const world = a.sim_link === undefined ? undefined : await openSimLink(a.sim_link);
   let policy: Policy | undefined;
   let local: LocalCameras | undefined;
@@ -94,7 +103,13 @@ export async function startAlohaRun(
     const base: WorldLink = world?.worldLink() ?? EMPTY_WORLD;
     const cams = local;
     const engine = await startOnRobot(
-      { kind: 'aloha', ports: a.ports, calibration_paths, allow_torque_off: a.allow_torque_off },
+      {
+        kind: 'aloha',
+        ports: a.ports,
+        calibration_paths,
+        allow_torque_off: a.allow_torque_off,
+        ...(leaders ? { leaders } : {}),
+      },
       a.description,
       policy,
       () => {
@@ -113,6 +128,7 @@ export async function startAlohaRun(
       max_ticks: task ? taskTickLimit(createTask(task), a.description.control_hz) : undefined,
       camera_usage: () => cams?.usage(),
       ...(world ? { frames: worldFrames(base), task_state: () => world.taskState() } : {}),
+      ...(world && leaders ? { hold_leaders: (pose: readonly number[]) => world.holdLeaders(pose) } : {}),
     };
   } catch (err) {
     await policy?.close();
@@ -120,6 +136,14 @@ export async function startAlohaRun(
     await world?.close();
     throw err;
   }
+}
+
+/** Both arms' calibration files (of one role), refused with a usage error naming what is wrong. */
+async function checkCalibration(paths: Record<AlohaSide, string>, role: 'follower' | 'leader'): Promise<void> {
+  await loadAlohaCalibration(paths, role).catch((err: unknown) => {
+    if (err instanceof DriverSetupError) throw new UsageError(`${err.message}; nothing was commanded`);
+    throw err;
+  });
 }
 
 async function openSimLink(address: string): Promise<SimLinkWorld> {
@@ -172,15 +196,19 @@ async function startCameras(
  * name its own: the shipped files describe the emulator's mounting, and would put every joint's zero in
  * the wrong place on real arms.
  */
-function calibrationPaths(dir: string | undefined, emulator: boolean): Record<AlohaSide, string> {
-  if (dir !== undefined) return { left: join(dir, 'left_follower.json'), right: join(dir, 'right_follower.json') };
+function calibrationPaths(
+  dir: string | undefined,
+  emulator: boolean,
+  role: 'follower' | 'leader' = 'follower',
+): Record<AlohaSide, string> {
+  if (dir !== undefined) return { left: join(dir, `left_${role}.json`), right: join(dir, `right_${role}.json`) };
   if (!emulator) {
     throw new UsageError(
       '--calibration DIR is required without --sim-link (a real rig): the shipped calibration describes the ' +
         "emulator's arms; write yours with vla-calibrate --robot aloha --ports ... --out DIR",
     );
   }
-  return { left: builtinAlohaCalibrationPath('left'), right: builtinAlohaCalibrationPath('right') };
+  return { left: builtinAlohaCalibrationPath('left', role), right: builtinAlohaCalibrationPath('right', role) };
 }
 
 /** The emulator runs one task: --task may only confirm it. */

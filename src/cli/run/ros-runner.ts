@@ -63,6 +63,8 @@ export interface RobotRun {
   frames?: FrameSource;
   /** The simulated world's task state as last published (privileged: for a scripted operator); none on a robot. */
   task_state?: () => unknown;
+  /** The emulator's leader arms, held in a pose (action layout): the scripted operator's hands. */
+  hold_leaders?: (pose: readonly number[]) => void;
 }
 
 export async function startRosRun(a: RosRunArgs): Promise<RobotRun & { url: string }> {

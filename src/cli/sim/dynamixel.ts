@@ -23,12 +23,14 @@ export function dynamixelCommand(program: Command): void {
     .option('--no-sim-link', 'no sim link (serial only)')
     .option('--dir <dir>', 'directory for stable symlinks to the ports (<dir>/left, <dir>/right)')
     .option('--cpu-wake-latency-us <us|off>', SIMULATOR_CPU_WAKE_HELP, '0')
+    .option('--leaders', 'also the two leader arms (ports: leader_ports), posed over the sim link')
     .option('--json', 'print one JSON line {"ports": {...}, "sim_link": ...} when ready')
     .addHelpText(
       'after',
       `
 Examples:
   vla-sim dynamixel --robot aloha --json &          prints {"ports":{"left":...,"right":...},"sim_link":...}
+  vla-sim dynamixel --robot aloha --leaders --json &   with the leader arms too (leader_ports), for takeovers
   vla-sim dynamixel --robot aloha --drop-rate 0.01 --crc-error-rate 0.01 --dir /tmp/aloha   a flaky bus
 
 The emulator runs until interrupted (Ctrl-C). Then, for example:
@@ -51,14 +53,23 @@ The emulator runs until interrupted (Ctrl-C). Then, for example:
         sim_link: o.simLink !== false,
         sim_link_port: intArg('--sim-link-port', o.simLinkPort as string, 0, 65535),
         dir: o.dir as string | undefined,
+        leaders: o.leaders === true,
       });
       const log = createLogger({ name: 'vla-sim dynamixel' });
-      const ready = { ports: emu.ports, sim_link: emu.sim_link ?? null };
+      const ready = {
+        ports: emu.ports,
+        sim_link: emu.sim_link ?? null,
+        ...(emu.leader_ports ? { leader_ports: emu.leader_ports } : {}),
+      };
       if (o.json) process.stdout.write(`${JSON.stringify(ready)}\n`);
       else {
         process.stdout.write(
           `ALOHA follower arms on ${ready.ports.left} (left) and ${ready.ports.right} (right), 1 Mbps, IDs 1-9\n`,
         );
+        if (emu.leader_ports)
+          process.stdout.write(
+            `ALOHA leader arms on ${emu.leader_ports.left} (left) and ${emu.leader_ports.right} (right)\n`,
+          );
         if (emu.sim_link) process.stdout.write(`sim link: ${emu.sim_link}\n`);
         process.stdout.write('Ctrl-C to stop\n');
       }

@@ -10,6 +10,8 @@ import { inputSize, type ResidualManifest } from './residual-manifest.js';
 export interface MeasuredState {
   position_rad: Float64Array;
   gripper: Float64Array;
+  /** The rig's teleoperation device (ALOHA's leader arms), when it has one: its pose in the action layout. */
+  teleop?: { t_mono_ms: number; action: Float64Array };
 }
 
 /** What the control tick calls; implemented here, used by src/runtime/control/ticker.ts. */
@@ -60,13 +62,18 @@ export class ResidualCorrector implements ResidualCorrection {
    * it may replace the residual's u in place, returning true when it did.
    */
   takeover: ((k: number, state: MeasuredState, base: Float64Array, u: Float64Array) => boolean) | undefined;
+  /**
+   * A person steering the arm directly, every tick (the leader arms in a fine-tuning session): may replace the
+   * whole command in place, returning true when it did (the safety filter still follows).
+   */
+  steer: ((state: MeasuredState, command: Float64Array) => boolean) | undefined;
   private readonly u: Float64Array;
   private readonly scale: Float64Array;
   private readonly horizon: number;
   private lastEval = -Infinity;
 
   constructor(
-    private readonly desc: RobotDescription,
+    desc: RobotDescription,
     readonly manifest: ResidualManifest,
     private readonly policy: UnitPolicy,
   ) {
@@ -90,6 +97,7 @@ export class ResidualCorrector implements ResidualCorrection {
       this.lastEval = k;
       this.onEvaluate?.(k, this.inputs, this.u, took);
     }
+    if (this.steer?.(state, action)) return;
     for (let i = 0; i < action.length; i++) action[i] += this.scale[i] * this.u[i];
   }
 

@@ -40,6 +40,8 @@ export class ScriptedOperator {
   private lastK = -1;
   /** The correction toward the plan at the last decision, in u's units (clipped to the bound). */
   readonly label: Float64Array;
+  /** The plan's point itself at the last decision (action layout): where leader arms would be held to take over. */
+  readonly plan_point: Float64Array;
 
   /**
    * `scale`: the residual's bound per action dimension; `is_joint`: which action dimensions are arm joints
@@ -56,6 +58,7 @@ export class ScriptedOperator {
   ) {
     this.expert = createExpert(model, task, control_hz, { noise: 0 });
     this.label = new Float64Array(scale.length);
+    this.plan_point = new Float64Array(scale.length);
   }
 
   get labelsAll(): boolean {
@@ -73,6 +76,7 @@ export class ScriptedOperator {
   /** At the decision for tick k: replaces u in place and returns true when the operator holds the arm. */
   decide(k: number, state: MeasuredState, base: Float64Array, u: Float64Array): boolean {
     const want = this.nearestOnPlan(k, state, base, u);
+    this.plan_point.set(want);
     for (let i = 0; i < u.length; i++)
       this.label[i] = this.scale[i] > 0 ? Math.max(-1, Math.min(1, (want[i] - base[i]) / this.scale[i])) : 0;
     if (this.left === 0) {

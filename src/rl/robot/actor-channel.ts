@@ -4,6 +4,7 @@
 // flows, as the endpoint publishes it, and the keyboard operator's takeover. Weights therefore change between
 // episodes, never mid-tick.
 import type { OperatorSettings } from '../operator/scripted-operator.js';
+import type { LeaderFigures } from './leader-takeover.js';
 
 /** What the control thread builds the actor from (structured-cloned into the thread at start). */
 export interface ControlActorInit {
@@ -15,6 +16,11 @@ export interface ControlActorInit {
   max_decisions: number;
   /** The scripted operator (sim endpoints only: it reads the simulated task state). */
   operator?: { settings: OperatorSettings; robot: string; task: string };
+  /**
+   * The rig's leader arms take the followers over (JointState.teleop): the scripted operator takes over by holding
+   * them at its plan (leader_pose messages), the keyboard's takeover key hands the arms to them.
+   */
+  leaders?: boolean;
 }
 
 export type ToControlActor =
@@ -29,6 +35,8 @@ export type ToControlActor =
   | { type: 'task_state'; state: unknown }
   /** The person at the keyboard holds the arm with this correction (u per action dimension); null: handed back. */
   | { type: 'steer'; u: number[] | null }
+  /** The person at the keyboard hands the followers to the leader arms (true) or back to the residual (false). */
+  | { type: 'leaders'; on: boolean }
   | { type: 'collect' };
 
 export interface CollectedDecisions {
@@ -43,6 +51,13 @@ export interface CollectedDecisions {
   labels?: Float32Array;
   /** Decisions past max_decisions that could not be kept (0 unless the episode was far longer than its limit). */
   dropped: number;
+  /** With leader arms: what they did this episode. */
+  leaders?: LeaderFigures;
 }
 
-export type FromControlActor = { type: 'armed' } | CollectedDecisions | { type: 'error'; message: string };
+export type FromControlActor =
+  | { type: 'armed' }
+  | CollectedDecisions
+  | { type: 'error'; message: string }
+  /** The scripted operator takes over through the leader arms: hold them in this pose (action layout). */
+  | { type: 'leader_pose'; pose: number[] };

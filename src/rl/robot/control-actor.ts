@@ -2,7 +2,9 @@
 // same ResidualCorrector and ActorUnit the sim rollouts use, so the robot gets base action + bound x u through the
 // one safety filter, with the decision made in the tick itself. The scripted operator runs here too, so its
 // takeover replaces u in the very tick it decides to; a person's takeover (from the keyboard) arrives between two
-// ticks and has the next one. Each decision's inputs and u are kept in buffers sized once
+// ticks and has the next one. On a rig with leader arms, a takeover (the key, or the scripted operator holding them
+// at its plan) hands the followers to the leaders, every tick (leader-takeover.ts). Each decision's inputs and u are
+// kept in buffers sized once
 // per run and handed to the main thread after the episode (actor-channel.ts). The scripted operator's plan search
 // still allocates a little at each decision (every few ticks): a simulated cell's cost, not a real robot's.
 import type { MessagePort } from 'node:worker_threads';
@@ -15,6 +17,7 @@ import { Rng } from '../../util/rng.js';
 import { ActorUnit, actorLayers } from '../actor-net.js';
 import { ScriptedOperator } from '../operator/scripted-operator.js';
 import type { CollectedDecisions, ControlActorInit, FromControlActor, ToControlActor } from './actor-channel.js';
+import { LeaderTakeover } from './leader-takeover.js';
 
 class DecisionLog {
   readonly inputs: Float32Array;
@@ -99,15 +102,28 @@ export function createControlResidual(
   let exploring = false;
   // the person at the keyboard holding the arm: their correction replaces the residual's at every decision
   let human: Float64Array | undefined;
+  const post = (m: FromControlActor, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+  const leaders = c.leaders
+    ? new LeaderTakeover(desc.action_source, Float64Array.from(manifest.scale), desc.control_hz)
+    : undefined;
+  const scratch = new Float64Array(A);
   corrector.takeover = (k, state, base, u) => {
     if (human) {
       u.set(human);
       return true;
     }
-    return watching && task ? (operator as ScriptedOperator).decide(k, state, base, u) : false;
+    if (!leaders) return watching && task ? (operator as ScriptedOperator).decide(k, state, base, u) : false;
+    if (watching && task) {
+      // the scripted operator takes over as a person would: by holding the leader arms where the plan is
+      scratch.set(u);
+      const wants = (operator as ScriptedOperator).decide(k, state, base, scratch);
+      if (wants) post({ type: 'leader_pose', pose: Array.from((operator as ScriptedOperator).plan_point) });
+      leaders.want(wants);
+    }
+    return leaders.decide(state, base, u);
   };
+  if (leaders) corrector.steer = (state, command) => exploring && leaders.steer(state, command);
   corrector.onEvaluate = (k, x, u, took) => log.add(k, x, u, took, watching ? operator?.label : undefined);
-  const post = (m: FromControlActor, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
   port.on('message', (m: ToControlActor) => {
     try {
       if (m.type === 'task_state') {
@@ -120,6 +136,10 @@ export function createControlResidual(
           ? Float64Array.from(m.u, (x) => (Number.isFinite(x) ? Math.max(-1, Math.min(1, x)) : 0))
           : undefined;
         corrector.evaluateNext(); // the person wins in the next tick, not at the next decision
+      } else if (m.type === 'leaders') {
+        if (!exploring || !leaders) return;
+        leaders.want(m.on);
+        corrector.evaluateNext();
       } else if (m.type === 'arm') {
         unit.load(actorLayers(m.values, c.sizes));
         unit.bound = m.bound;
@@ -130,10 +150,15 @@ export function createControlResidual(
         armedSeed = m.seed;
         task = undefined;
         human = undefined;
+        leaders?.reset();
         log.take(false);
         post({ type: 'armed' });
       } else if (m.type === 'collect') {
-        const d = log.take(watching);
+        leaders?.want(false);
+        const d: CollectedDecisions = {
+          ...log.take(watching),
+          ...(leaders ? { leaders: { ...leaders.figures } } : {}),
+        };
         const buffers = [d.ticks, d.inputs, d.u, ...(d.labels ? [d.labels] : [])].map((a) => a.buffer as ArrayBuffer);
         post(d, buffers);
       }

@@ -3,7 +3,8 @@
 //   Enter  start the episode (the scene is reset)        s  success: the episode ends, rewarded
 //   f      failure: the episode ends                       p  pause: the robot holds, the episode is cut short
 //   q      stop the session: the robot holds at once, the learner keeps what it has
-//   t      take the arm over (keyboard-takeover.ts: [ ] + - 0 steer it), t again to give it back
+//   t      take the arm over (keyboard-takeover.ts: [ ] + - 0 steer it, or the leader arms have it), t again to give
+//          it back
 // An episode nobody judged before its time limit is a failure. A detector may give the success instead of the
 // person (a SuccessSource: --success-topic); the keys still work. Keys come from a KeySource: this terminal, or
 // the learner's, forwarded (a process in the background may not read the terminal).
@@ -24,14 +25,19 @@ export interface SuccessSource {
 
 export type Judgement = 'success' | 'failure' | 'paused' | 'stopped';
 
-/** The person's correction while they hold the arm (u per action dimension), or null when they give it back. */
-export type Steer = (u: number[] | null) => void;
+/**
+ * The person's correction while they hold the arm (u per action dimension), 'leaders' when they hand the followers
+ * to the leader arms, or null when they give the arm back.
+ */
+export type Steer = (u: number[] | 'leaders' | null) => void;
 
 export interface KeyboardOperatorOptions {
   /** A detector that says success too. */
   success?: SuccessSource;
   /** The action dimensions, for taking the arm over (none: no takeover). */
   action_names?: readonly string[];
+  /** The rig has leader arms: the takeover key hands the followers to them. */
+  leaders?: boolean;
 }
 
 /** The fault of an episode the operator stopped the session in (the actor ends, not as after a robot fault). */
@@ -54,7 +60,7 @@ export class KeyboardOperator {
     opts: KeyboardOperatorOptions = {},
   ) {
     this.success = opts.success;
-    this.takeover = opts.action_names ? new KeyboardTakeover(opts.action_names, say) : undefined;
+    this.takeover = opts.action_names ? new KeyboardTakeover(opts.action_names, say, opts.leaders) : undefined;
     keys.onKey((key) => this.key(key));
   }
 

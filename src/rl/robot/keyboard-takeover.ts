@@ -4,9 +4,15 @@
 // a correction stays until changed:
 //   t      take the arm over / give it back          [ ]  the previous / next joint
 //   + -    push the joint half its bound further      0    let go of every joint (correction 0, still held)
+// On a rig with leader arms (ALOHA), t hands the followers to the leaders instead, and t again hands them back: the
+// person moves the leaders (leader-takeover.ts: it engages once each leader is near its follower).
+import { ENGAGE_RAD } from './leader-takeover.js';
 
-/** What a key did: a new correction (u in [-1, 1] per action dimension), null (handed back), or nothing. */
-export type TakeoverKey = number[] | null | undefined;
+/**
+ * What a key did: a new correction (u in [-1, 1] per action dimension), 'leaders' (the leader arms have the
+ * followers), null (handed back), or nothing.
+ */
+export type TakeoverKey = number[] | 'leaders' | null | undefined;
 
 /** Each press moves the correction this far (of the bound). */
 const PUSH = 0.5;
@@ -18,6 +24,7 @@ export class KeyboardTakeover {
   constructor(
     private readonly action_names: readonly string[],
     private readonly say: (line: string) => void,
+    private readonly leaders = false,
   ) {}
 
   get active(): boolean {
@@ -28,7 +35,7 @@ export class KeyboardTakeover {
   key(k: string): TakeoverKey {
     if (k === 't') return this.toggle();
     const u = this.u;
-    if (!u) return undefined;
+    if (!u || this.leaders) return undefined;
     const n = this.action_names.length;
     if (k === '[' || k === ']') {
       this.joint = (this.joint + (k === ']' ? 1 : n - 1)) % n;
@@ -55,6 +62,14 @@ export class KeyboardTakeover {
       return null;
     }
     this.u = new Float64Array(this.action_names.length);
+    if (this.leaders) {
+      const deg = ((ENGAGE_RAD * 180) / Math.PI).toFixed(0);
+      this.say(
+        `takeover: the leader arms get the followers once each leader joint is within ${deg} deg of its ` +
+          'follower; t gives them back',
+      );
+      return 'leaders';
+    }
     this.say(
       `takeover: you have the arm (${this.action_names[this.joint]}): [ ] choose a joint, + - push it, ` +
         '0 let go, t give it back',

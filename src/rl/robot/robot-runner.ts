@@ -12,6 +12,7 @@ import type { EpisodeJob, EpisodeRunner } from '../rollout-pool.js';
 import type { RolloutEpisode } from '../sim-rollouts.js';
 import type { CollectedDecisions, FromControlActor, ToControlActor } from './actor-channel.js';
 import { type Judgement, type KeyboardOperator, OPERATOR_PAUSE, OPERATOR_STOP } from './keyboard-operator.js';
+import type { LeaderFigures } from './leader-takeover.js';
 
 export interface RobotRunnerParts {
   engine: EpisodeEngine;
@@ -21,6 +22,10 @@ export interface RobotRunnerParts {
   max_ticks: number | undefined;
   /** The endpoint's task state now (simulated endpoints), forwarded to the scripted operator. */
   task_state?: () => unknown;
+  /** Hold the emulator's leader arms in a pose (action layout): how the scripted operator takes over with them. */
+  hold_leaders?: (pose: readonly number[]) => void;
+  /** A line for the person running the session (what the leader arms did in each episode). */
+  say?: (line: string) => void;
   /** The residual's manifest: where the base action sits in the inputs, and the bound of u per dimension. */
   manifest: ResidualManifest;
   /** A person who starts and judges each episode (--operator keyboard); `verdict` is the world's success. */
@@ -86,7 +91,13 @@ export class RobotRunner implements EpisodeRunner {
   private running = false;
   private holding: NodeJS.Timeout | undefined;
 
-  constructor(private readonly p: RobotRunnerParts) {}
+  constructor(private readonly p: RobotRunnerParts) {
+    const hold = p.hold_leaders;
+    if (hold)
+      p.port.on('message', (m: FromControlActor) => {
+        if (m.type === 'leader_pose') hold(m.pose);
+      });
+  }
 
   async episode(job: EpisodeJob, layers: DenseLayer[], bound: number): Promise<RolloutEpisode> {
     if (this.stopped) return stoppedEpisode(job.seed, this.stopped);
@@ -114,7 +125,12 @@ export class RobotRunner implements EpisodeRunner {
     let out: EpisodeOutcome = { seed: job.seed, success: false, ticks: 0, fault: 'the episode did not run' };
     let d: CollectedDecisions | undefined;
     // the person's takeover (training episodes only) reaches the control thread between two ticks: the next is theirs
-    const steer = (u: number[] | null) => this.p.port.postMessage({ type: 'steer', u } satisfies ToControlActor);
+    const post = (m: ToControlActor) => this.p.port.postMessage(m);
+    const steer = (u: number[] | 'leaders' | null) => {
+      if (u === 'leaders') return post({ type: 'leaders', on: true });
+      if (u === null) post({ type: 'leaders', on: false }); // either kind of takeover ends (the other is a no-op)
+      post({ type: 'steer', u });
+    };
     kb?.operator.watch((j) => this.judged(j), job.explore_seed === null ? undefined : steer);
     try {
       out = await this.p.engine.runEpisode({
@@ -125,6 +141,7 @@ export class RobotRunner implements EpisodeRunner {
       clearInterval(forward);
       if (kb) out = asJudged(out, kb.operator.finish());
       d = (await this.ask({ type: 'collect' }, 'decisions')) as CollectedDecisions;
+      if (d.leaders) this.sayLeaders(job.seed, d.leaders);
     } finally {
       clearInterval(forward);
       kb?.operator.finish(); // a run that threw still stops listening (a later key or detector reaches nobody)
@@ -156,6 +173,18 @@ export class RobotRunner implements EpisodeRunner {
       interventions: d.interventions,
       ...(d.labels ? { labels: d.labels } : {}),
     };
+  }
+
+  /** What the leader arms did in an episode, when they were asked to take over. */
+  private sayLeaders(seed: number, l: LeaderFigures): void {
+    if (l.engaged === 0 && l.too_far === 0) return;
+    const n = (k: number, what: string) => `${k} ${what}${k === 1 ? '' : 's'}`;
+    this.p.say?.(
+      `episode (seed ${seed}): the leader arms had the followers for ${n(l.ticks, 'tick')} ` +
+        `in ${n(l.engaged, 'takeover')}` +
+        (l.too_far ? `; ${n(l.too_far, 'takeover')} not taken (a leader too far from its follower)` : '') +
+        (l.stale ? `; ${n(l.stale, 'takeover')} ended by an old leader reading` : ''),
+    );
   }
 
   /** The person's judgement, as it comes: success ends the episode through the world, the others hold the robot. */

@@ -89,6 +89,9 @@ async function buildAloha(cfg: AlohaDriverConfig, description: RobotDescription)
   const { AlohaSerialDriver } = await import('../../../drivers/aloha/aloha-serial-driver.js');
   const { loadAlohaCalibration } = await import('../../../drivers/aloha/load-calibration.js');
   const calibration = await loadAlohaCalibration(cfg.calibration_paths);
+  const leaders = cfg.leaders
+    ? { ports: cfg.leaders.ports, calibration: await loadAlohaCalibration(cfg.leaders.calibration_paths, 'leader') }
+    : undefined;
   return {
     driver: new AlohaSerialDriver({
       description,
@@ -96,6 +99,7 @@ async function buildAloha(cfg: AlohaDriverConfig, description: RobotDescription)
       calibration,
       bus: cfg.bus,
       allow_torque_off: cfg.allow_torque_off,
+      ...(leaders ? { leaders } : {}),
     }),
     pacing: 'yielding',
   };

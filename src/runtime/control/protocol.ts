@@ -41,6 +41,8 @@ export interface AlohaDriverConfig {
   bus?: { timeout_ms?: number; retries?: number };
   /** The user rested the arms: an EEPROM register that differs may be written with that motor's torque off. */
   allow_torque_off?: boolean;
+  /** The leader arms, read each tick (a takeover device): their ports and calibration files. */
+  leaders?: { ports: Record<AlohaSide, string>; calibration_paths: Record<AlohaSide, string> };
 }
 
 /** What the control thread needs to build the driver it owns (driver-factory.ts). */
