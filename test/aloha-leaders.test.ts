@@ -110,3 +110,28 @@ test('leader ports that do not answer refuse the setup before anything moves', a
     await d.close();
   }
 });
+
+test('follower ports given as the leaders’ are refused (another motor model) before a follower moves', async () => {
+  const d = new AlohaSerialDriver({
+    description: ALOHA,
+    ports: emu.ports,
+    calibration: cal('follower'),
+    bus: BUS,
+    leaders: { ports: emu.ports, calibration: cal('leader') },
+  });
+  const writes = () => emu.counters().left.eeprom_writes + emu.counters().left.torque_on_writes;
+  const before = writes();
+  try {
+    await assert.rejects(d.configure(), (err: Error) => {
+      assert.ok(err instanceof DriverSetupError, String(err));
+      assert.match(
+        err.message,
+        /left leader: ID 1 \(waist\) is a XM540-W270, expected XM430-W350 \(is .* the leader arm's port\?\)/,
+      );
+      return true;
+    });
+    assert.equal(writes(), before);
+  } finally {
+    await d.close();
+  }
+});

@@ -311,11 +311,14 @@ export class AlohaArm {
     for (const m of this.motors) {
       try {
         const { model_number } = await this.bus.ping(m.id);
-        if (this.role === 'follower' && model_number !== MODEL_NUMBER[m.model]) {
+        if (model_number !== MODEL_NUMBER[m.model]) {
           const found =
             (Object.keys(MODEL_NUMBER) as ModelName[]).find((k) => MODEL_NUMBER[k] === model_number) ??
             `model ${model_number}`;
-          throw new ArmFault(`${this.name}: ID ${m.id} (${m.name}) is a ${found}, expected ${m.model}`);
+          throw new ArmFault(
+            `${this.name}: ID ${m.id} (${m.name}) is a ${found}, expected ${m.model} (is ${this.bus.path} ` +
+              `the ${this.role} arm's port?)`,
+          );
         }
       } catch (err) {
         if (err instanceof ArmFault) throw err;

@@ -11,9 +11,9 @@
 // Connecting never switches torque off on an arm that may be holding itself up: the calibration's EEPROM
 // registers are read and only those that differ are written, and a motor with torque on is refused
 // (nothing written) unless allow_torque_off says the arms are resting.
-// With leader arms (a takeover device for fine-tuning sessions: leader-arms.ts), each cycle also reads them, on their
-// own buses in parallel, never writing them. A failed leader read only leaves the leader pose older
-// (JointState.teleop): the followers' health does not depend on it.
+// With leader arms (a takeover device for fine-tuning sessions: leader-arms.ts), a cycle also sends a read of them on
+// their own buses, never waited for and never written. A failed leader read only leaves the leader pose older
+// (JointState.teleop): the followers' cycle and health do not depend on it.
 
 import type { ArmCalibration } from '../../calibration/motor-calibration.js';
 import { ALOHA_ARM_SIDES, ALOHA_JOINT_NAMES, ALOHA_READ_IDS, type AlohaSide } from '../../protocols/aloha/motor-map.js';
@@ -80,9 +80,6 @@ export class AlohaSerialDriver implements Driver {
   /** Per arm: which servos have not answered, read after read (a fault names the one silent longest). */
   private readonly silent = ALOHA_ARM_SIDES.map(() => new SilentServos(Math.max(...ALOHA_READ_IDS)));
   private readonly onRead = [(err?: Error) => this.armReadDone(0, err), (err?: Error) => this.armReadDone(1, err)];
-  private readonly onLeadersRead = () => {
-    if (--this.readsOut === 0) this.cycleEnded();
-  };
   private readonly onWrite = [(err?: Error) => this.armWriteDone(0, err), (err?: Error) => this.armWriteDone(1, err)];
   /** Who waits for the cycles to stop (activate, deactivate); none on the control tick. */
   private idleWaiters: (() => void)[] = [];
@@ -114,6 +111,8 @@ export class AlohaSerialDriver implements Driver {
    */
   async configure(): Promise<void> {
     if (this.arms.length) return;
+    // the leaders first: only read, so a wrong leader port is refused before anything is written to a follower
+    const leaders = await this.openLeaders();
     const arms: AlohaArm[] = [];
     try {
       for (const side of ALOHA_ARM_SIDES) {
@@ -130,11 +129,12 @@ export class AlohaSerialDriver implements Driver {
       for (const a of arms) await a.setTorque(true);
     } catch (err) {
       for (const a of arms) await a.close();
+      await leaders?.close();
       if (err instanceof DynamixelError) throw new DriverSetupError(err.message);
       throw err;
     }
     this.arms = arms;
-    this.leaders = await this.openLeaders();
+    this.leaders = leaders;
     this.startCycle('read', Infinity, arms[0].bus.setup_timeout_ms);
     await this.idle();
   }
@@ -181,15 +181,20 @@ export class AlohaSerialDriver implements Driver {
 
   async deactivate(): Promise<void> {
     await this.idle();
+    await this.leaders?.idle();
   }
 
   async close(): Promise<void> {
     await this.deactivate();
     // torque stays on: the arms hold their last goal instead of falling
-    for (const a of this.arms) await a.close();
-    await this.leaders?.close();
-    this.arms = [];
+    const leaders = this.leaders;
     this.leaders = undefined;
+    try {
+      for (const a of this.arms) await a.close();
+    } finally {
+      this.arms = [];
+      await leaders?.close();
+    }
   }
 
   counters(): Record<string, number> {
@@ -245,22 +250,20 @@ export class AlohaSerialDriver implements Driver {
     this.cycling = true;
     this.cycleLate = false;
     this.goalRefused = false;
-    this.readsOut = this.leaders ? 3 : 2;
+    this.readsOut = 2;
     if (kind === 'write') {
       for (let a = 0; a < 2; a++) this.writeArm(a);
     }
     for (let a = 0; a < 2; a++) this.arms[a].sendRead(deadline_ms, this.onRead[a], timeout_ms);
-    this.leaders?.send(deadline_ms, this.onLeadersRead, timeout_ms);
+    this.leaders?.send(deadline_ms, timeout_ms);
   }
 
-  /** The leader arms, when the rig has them (read only); if they cannot be opened, the followers are closed too. */
+  /** The leader arms, when the rig has them (read only). */
   private async openLeaders(): Promise<LeaderArms | undefined> {
     if (!this.opts.leaders) return undefined;
     try {
       return await LeaderArms.open(this.opts.leaders, this.opts.bus);
     } catch (err) {
-      for (const a of this.arms) await a.close();
-      this.arms = [];
       if (err instanceof DynamixelError) throw new DriverSetupError(err.message);
       throw err;
     }

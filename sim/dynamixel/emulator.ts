@@ -131,7 +131,7 @@ export class DynamixelEmulator {
   /** A person holds one leader arm in `pose` (the sim link's 'leader' op). */
   holdLeader(side: string, pose: LeaderPose): void {
     if (!this.leader_ports) throw new Error('this emulator has no leader arms (start it with --leaders)');
-    const arm = this.leaders[side as AlohaSide];
+    const arm = ALOHA_ARM_SIDES.includes(side as AlohaSide) ? this.leaders[side as AlohaSide] : undefined;
     if (!arm) throw new Error(`no leader arm '${side}' (valid: ${ALOHA_ARM_SIDES.join(', ')})`);
     arm.hold(pose);
   }

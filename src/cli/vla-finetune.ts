@@ -210,6 +210,11 @@ async function resumed(o: Record<string, unknown>): Promise<{ config: FinetuneCo
   // the robot may have moved to another address since; its episodes are the same
   const link = await robotLinkArg(o, config.robot, config.operator?.kind);
   const before = config.robot_link;
+  if (before?.leader_ports && link?.ports && !link.leader_ports)
+    throw new UsageError(
+      `${runDir} takes over through the leader arms (--leader-ports ${before.leader_ports}); with new --ports, ` +
+        'give --leader-ports too',
+    );
   const robot_link = link
     ? {
         ...link,

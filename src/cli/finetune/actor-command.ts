@@ -300,7 +300,7 @@ function startActor(
     const lines = (buffered + text).split('\n');
     buffered = lines.pop() ?? '';
     for (const line of lines.filter(Boolean)) {
-      last = line.replace(/^vla-finetune actor: /, '');
+      last = line.replace(/^vla-finetune( actor)?: /, '');
       log(`[actor ${i}] ${last}`);
     }
   });

@@ -3,6 +3,7 @@
 // box (--workspace-box, checked against the robot now: nothing starts with a bad one) and a detector's success
 // topic (--success-topic). The robot actor beside the learner gets them as its own flags (vla-finetune actor ...).
 import { join, resolve } from 'node:path';
+import { PortsArgError, parseArmPorts } from '../../../drivers/aloha/ports-arg.js';
 import type { FinetuneConfig } from '../../rl/finetune-config.js';
 import { choice, UsageError } from '../common.js';
 import { robotDescription } from '../run/robot-args.js';
@@ -25,8 +26,7 @@ export async function robotLinkArg(
     throw new UsageError('ALOHA runs over serial: --ports left=PATH,right=PATH (and --sim-link for the emulator)');
   if (o.ports !== undefined && robot !== 'aloha')
     throw new UsageError(`--ports drives the ALOHA arms; a ${robot} runs over ROS: --rosbridge ws://HOST:9090`);
-  if (o.leaderPorts !== undefined && o.ports === undefined)
-    throw new UsageError('--leader-ports are the ALOHA leader arms: with --ports (the followers)');
+  if (o.leaderPorts !== undefined) leaderPortsArg(o.leaderPorts as string, o.ports as string | undefined);
   const box = o.workspaceBox as string | undefined;
   if (box) await readWorkspaceBox(box, await robotDescription(robot, undefined, 50));
   const where =
@@ -36,7 +36,7 @@ export async function robotLinkArg(
           ports: o.ports as string,
           ...(o.simLink ? { sim_link: o.simLink as string } : {}),
           ...(o.calibration ? { calibration_dir: resolve(o.calibration as string) } : {}),
-          ...(o.leaderPorts ? { leader_ports: o.leaderPorts as string } : {}),
+          ...(o.leaderPorts !== undefined ? { leader_ports: o.leaderPorts as string } : {}),
         };
   const success_topic = successTopicArg(o, o.rosbridge as string | undefined, operator);
   return { ...where, ...(box ? { workspace_box: resolve(box) } : {}), ...(success_topic ? { success_topic } : {}) };
@@ -98,6 +98,20 @@ export function operatorKind(value: string, onRobot: boolean): NonNullable<Finet
   if (kind === 'keyboard' && !onRobot)
     throw new UsageError('--operator keyboard is for a session on a robot (--rosbridge or --ports)');
   return kind;
+}
+
+/** --leader-ports: both leader arms, beside --ports (checked here too: the learner reports it, not its actor). */
+function leaderPortsArg(value: string, ports: string | undefined): void {
+  if (ports === undefined)
+    throw new UsageError('--leader-ports are the ALOHA leader arms: with --ports (the followers)');
+  let leaders: ReturnType<typeof parseArmPorts>;
+  try {
+    leaders = parseArmPorts(value);
+  } catch (err) {
+    if (err instanceof PortsArgError) throw new UsageError(err.message.replace(/^--ports/, '--leader-ports'));
+    throw err;
+  }
+  if (!leaders.left || !leaders.right) throw new UsageError('--leader-ports needs both arms: left=PATH,right=PATH');
 }
 
 function rosbridgeArg(url: string, flag = '--rosbridge'): string {

@@ -63,8 +63,8 @@ export class ResidualCorrector implements ResidualCorrection {
    */
   takeover: ((k: number, state: MeasuredState, base: Float64Array, u: Float64Array) => boolean) | undefined;
   /**
-   * A person steering the arm directly, every tick (the leader arms in a fine-tuning session): may replace the
-   * whole command in place, returning true when it did (the safety filter still follows).
+   * A person steering the arm directly, every tick, after the correction (the leader arms in a fine-tuning session):
+   * may change the whole command in place, returning true when it replaced it (the safety filter still follows).
    */
   steer: ((state: MeasuredState, command: Float64Array) => boolean) | undefined;
   private readonly u: Float64Array;
@@ -97,8 +97,8 @@ export class ResidualCorrector implements ResidualCorrection {
       this.lastEval = k;
       this.onEvaluate?.(k, this.inputs, this.u, took);
     }
-    if (this.steer?.(state, action)) return;
     for (let i = 0; i < action.length; i++) action[i] += this.scale[i] * this.u[i];
+    this.steer?.(state, action);
   }
 
   reset(): void {

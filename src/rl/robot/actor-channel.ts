@@ -60,4 +60,6 @@ export type FromControlActor =
   | CollectedDecisions
   | { type: 'error'; message: string }
   /** The scripted operator takes over through the leader arms: hold them in this pose (action layout). */
-  | { type: 'leader_pose'; pose: number[] };
+  | { type: 'leader_pose'; pose: number[] }
+  /** For the person at the keyboard: the leaders' takeover engaged, cannot yet, or was ended by a guard. */
+  | { type: 'leader_note'; text: string };

@@ -12,7 +12,7 @@ import { type RobotName, robotModel } from '../../../sim/robots/index.js';
 import type { TaskName, TaskState } from '../../../sim/tasks/task.js';
 import { ResidualCorrector } from '../../policy/residual/residual-corrector.js';
 import { inputSize, parseResidualManifest } from '../../policy/residual/residual-manifest.js';
-import type { RobotDescription } from '../../robot/index.js';
+import { actionLayout, type RobotDescription } from '../../robot/index.js';
 import { Rng } from '../../util/rng.js';
 import { ActorUnit, actorLayers } from '../actor-net.js';
 import { ScriptedOperator } from '../operator/scripted-operator.js';
@@ -103,10 +103,9 @@ export function createControlResidual(
   // the person at the keyboard holding the arm: their correction replaces the residual's at every decision
   let human: Float64Array | undefined;
   const post = (m: FromControlActor, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
-  const leaders = c.leaders
-    ? new LeaderTakeover(desc.action_source, Float64Array.from(manifest.scale), desc.control_hz)
-    : undefined;
+  const leaders = c.leaders ? leaderTakeover(desc, manifest.scale, corrector, operator ? undefined : post) : undefined;
   const scratch = new Float64Array(A);
+  const followers = new Float64Array(A);
   corrector.takeover = (k, state, base, u) => {
     if (human) {
       u.set(human);
@@ -116,9 +115,18 @@ export function createControlResidual(
     if (watching && task) {
       // the scripted operator takes over as a person would: by holding the leader arms where the plan is
       scratch.set(u);
-      const wants = (operator as ScriptedOperator).decide(k, state, base, scratch);
-      if (wants) post({ type: 'leader_pose', pose: Array.from((operator as ScriptedOperator).plan_point) });
+      const plan = operator as ScriptedOperator;
+      const wants = plan.decide(k, state, base, scratch);
       leaders.want(wants);
+      // engaging checks the pose posted at an earlier decision (this one's is not on the leaders yet)
+      const took = leaders.decide(state, base, u);
+      if (wants) {
+        // as a person would: first bring the leaders to where the followers are, then move them along the plan
+        const pose = leaders.active ? plan.plan_point : actionLayout(desc, state, followers);
+        post({ type: 'leader_pose', pose: Array.from(pose) });
+        leaders.expect(pose);
+      }
+      return took;
     }
     return leaders.decide(state, base, u);
   };
@@ -167,4 +175,20 @@ export function createControlResidual(
     }
   });
   return corrector;
+}
+
+/**
+ * The takeover through leader arms; `note`: where to tell the person at the keyboard what it does (none for the
+ * scripted operator, whose takeovers come by the hundred).
+ */
+function leaderTakeover(
+  desc: RobotDescription,
+  scale: readonly number[],
+  corrector: ResidualCorrector,
+  note: ((m: FromControlActor) => void) | undefined,
+): LeaderTakeover {
+  const l = new LeaderTakeover(desc.action_names, desc.action_source, Float64Array.from(scale), desc.control_hz);
+  l.onRelease = () => corrector.evaluateNext();
+  if (note) l.onEvent = (text) => note({ type: 'leader_note', text });
+  return l;
 }

@@ -93,9 +93,11 @@ export class RobotRunner implements EpisodeRunner {
 
   constructor(private readonly p: RobotRunnerParts) {
     const hold = p.hold_leaders;
-    if (hold)
+    const say = p.say;
+    if (hold || say)
       p.port.on('message', (m: FromControlActor) => {
-        if (m.type === 'leader_pose') hold(m.pose);
+        if (m.type === 'leader_pose') hold?.(m.pose);
+        else if (m.type === 'leader_note') say?.(m.text);
       });
   }
 
@@ -177,13 +179,13 @@ export class RobotRunner implements EpisodeRunner {
 
   /** What the leader arms did in an episode, when they were asked to take over. */
   private sayLeaders(seed: number, l: LeaderFigures): void {
-    if (l.engaged === 0 && l.too_far === 0) return;
+    if (l.engaged === 0 && l.never_engaged === 0) return;
     const n = (k: number, what: string) => `${k} ${what}${k === 1 ? '' : 's'}`;
     this.p.say?.(
       `episode (seed ${seed}): the leader arms had the followers for ${n(l.ticks, 'tick')} ` +
         `in ${n(l.engaged, 'takeover')}` +
-        (l.too_far ? `; ${n(l.too_far, 'takeover')} not taken (a leader too far from its follower)` : '') +
-        (l.stale ? `; ${n(l.stale, 'takeover')} ended by an old leader reading` : ''),
+        (l.never_engaged ? `; ${n(l.never_engaged, 'takeover')} never engaged (a leader far from its follower)` : '') +
+        (l.ended_by_guard ? `; ${l.ended_by_guard} ended by a guard (old reading, follower behind, a hold)` : ''),
     );
   }
 
