@@ -16,6 +16,7 @@ import { benchmarkAllocation } from './alloc-bench.js';
 import { dynamixelBench } from './dynamixel-bench.js';
 import { benchmarkFuzz } from './fuzz-bench.js';
 import { benchmarkLatencyVerdicts } from './latency-bench.js';
+import { benchmarkFreshThreadSpin } from './pacing-bench.js';
 import { benchmarkPolicy } from './policy-bench.js';
 import { benchmarkRemote } from './remote-bench.js';
 import { benchmarkReplay } from './replay-bench.js';
@@ -62,6 +63,7 @@ if (only.has('runtime')) {
     latency_sweep: await benchmarkLatencySweep(log),
     jitter_uncapped: await benchmarkJitter(jitter_s, log, null),
     jitter: await benchmarkJitter(jitter_s, log, 0),
+    fresh_thread_spin: await benchmarkFreshThreadSpin(),
   };
 }
 if (only.has('ur')) {

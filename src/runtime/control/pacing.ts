@@ -85,7 +85,7 @@ export function spinUntil(deadline_ms: number): void {
     const left = deadline_ms - t0;
     if (left <= 0) return;
     if (left < MIN_BURN_MS) continue; // the last microseconds: plain reads
-    const n = Math.floor(Math.min(left * BURN_SHARE, MAX_BURN_MS) * burn.iters_per_ms);
+    const n = burn.size(left);
     burnIterations(n);
     const took = performance.now() - t0;
     if (took > 0) burn.learn(n / took);
@@ -102,20 +102,29 @@ const BURN_SHARE = 0.5;
  * interpreter. Capped, such a burn overshoots by ~2 ms once; uncapped, the 1.5 ms burns of a 3 ms spin overshot by
  * up to 16 ms (missed ticks in the first seconds of about half of all ALOHA runs).
  */
-const MAX_BURN_MS = 0.1;
+export const MAX_BURN_MS = 0.1;
 
 /**
- * Iterations of the burn loop per ms. A slower speed is taken at once (code can run slower than it did: a
+ * How many iterations of the burn loop one burn runs: its share of what is left, at most MAX_BURN_MS, at the
+ * speed learnt (iterations per ms). A slower speed is taken at once (code can run slower than it did: a
  * deoptimised loop, a preempted burn, a throttled CPU); a faster one a quarter of the way per burn, so that one
  * fast measurement (a loop optimised mid-burn) never sizes the next burns alone. It starts low: a first burn
- * cannot overshoot.
+ * cannot overshoot. (`VLA_BENCH_ONLY=runtime`'s fresh_thread_spin measures the spin in fresh threads.)
  */
-const burn = {
-  iters_per_ms: 10_000,
+export class BurnSizer {
+  iters_per_ms = 10_000;
+
+  size(left_ms: number): number {
+    return Math.floor(Math.min(left_ms * BURN_SHARE, MAX_BURN_MS) * this.iters_per_ms);
+  }
+
   learn(speed: number): void {
     this.iters_per_ms = speed < this.iters_per_ms ? speed : this.iters_per_ms + 0.25 * (speed - this.iters_per_ms);
-  },
-};
+  }
+}
+
+/** The spin's sizer: one per thread (module state is per thread), learnt over the thread's life. */
+const burn = new BurnSizer();
 
 /** Written by the burn loop so that it cannot be optimised away. */
 let sink = 0;
