@@ -30,10 +30,9 @@ const RECIPE = [
   '1000',
 ];
 
-// The endpoint's cameras as the model sees them: 64 px frames (its input size) at 30 Hz, a usual camera rate.
-// serve's default, 224 px at 10 Hz, hands the policy frames up to 100 ms older than its joint states, and the
-// shipped model scores less on them: 9/30 at 10 Hz vs 16/30 at 30 Hz (vla-run over rosbridge, seeds 0-29; 64 px at
-// 10 Hz: 10/30, so the rate is what matters, not the size).
+// The endpoint's cameras as the model sees them: 64 px frames (its input size) at 30 Hz (serve's default rate). At
+// 10 Hz, serve's old default, the policy sees frames up to 100 ms older than its joint states, and the shipped model
+// scores less: 9/30 at 10 Hz vs 16/30 at 30 Hz (vla-run over rosbridge, seeds 0-29, at 224 and at 64 px alike).
 const CAMERAS = ['--camera-size', '64', '--camera-hz', '30'];
 
 interface RoundRow {

@@ -37,7 +37,7 @@ export interface UrCellOptions {
   cameras?: string[];
   /** Image width and height (px, default 224). */
   camera_size?: number;
-  /** Camera frame rate (default 10 Hz; 0: no cameras). */
+  /** Camera frame rate (default 10 Hz, light for tests; `vla-sim serve` defaults to a real camera's 30; 0: none). */
   camera_hz?: number;
   /** Rate of /vla_sim/task_state (default 50 Hz, the runtime's rate). */
   task_state_hz?: number;

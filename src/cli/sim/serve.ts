@@ -29,7 +29,11 @@ export function serveCommand(program: Command): void {
     .option('--layout <ros2|ros1>', 'topic names of the ROS 2 or the ROS 1 UR driver', 'ros2')
     .option('--cameras <list>', 'cameras to publish, comma-separated, or "none" (default: all)')
     .option('--camera-size <px>', 'image width and height', '224')
-    .option('--camera-hz <hz>', 'camera frame rate', '10')
+    .option(
+      '--camera-hz <hz>',
+      "camera frame rate; a real camera's 30 Hz: at 10 Hz the policy sees frames up to 100 ms older than the joints",
+      '30',
+    )
     .option('--shuffle-joint-names', 'send /joint_states names in a random order every message (tests clients)')
     .option(
       '--publisher-connect-ms <ms>',
@@ -45,7 +49,8 @@ export function serveCommand(program: Command): void {
 Examples (runs until Ctrl-C):
   vla-sim serve --robot ur5e --rosbridge 9090 &
   vla-run --robot ur5e --rosbridge ws://127.0.0.1:9090 --policy expert --episodes 20 --json
-  vla-sim serve --robot ur5 --layout ros1 --camera-size 96 --camera-hz 30     ROS 1 names, smaller faster frames`,
+  vla-sim serve --robot ur5e --rosbridge 9090 --camera-size 64         frames at the shipped models' input size
+  vla-sim serve --robot ur5 --layout ros1 --camera-hz 10                   ROS 1 names, fewer frames (less CPU)`,
     )
     .action(async (o: Record<string, string | boolean | undefined>) => {
       if (o.robot === undefined) throw new UsageError(`--robot is required (valid: ${UR_ROBOTS.join(', ')})`);
