@@ -6,6 +6,8 @@
 // keeps its dashboard (success and intervention rate plotted).
 //   VLA_BENCH_RL_ROBOT_MIN   session minutes (default 45)
 //   VLA_BENCH_RL_ROBOT_DIR   where the run folder goes (default a temporary folder, kept)
+//   VLA_BENCH_RL_ROBOT_EVAL  then, against the same endpoint, held-out episodes of the session's residual alone
+//                            (deterministic, no operator) and of the base alone on the same seeds (default 60; 0: none)
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -77,18 +79,48 @@ export async function benchmarkRlRobot(log: (m: string) => void): Promise<object
     const r = await run(process.execPath, [`${ROOT}bin/vla-finetune.js`, ...args], log);
     if (r.code !== 0) throw new Error(`vla-finetune exited ${r.code}: ${r.stderr.slice(-2000)}`);
     const rows = await roundRows(join(dir, 'bench'));
+    const evalEpisodes = Number(process.env.VLA_BENCH_RL_ROBOT_EVAL ?? 60);
+    const summary = JSON.parse(r.stdout);
     const reached = rows.find((x) => x.episodes >= 50 && x.success_last50 >= 0.9);
     return {
       command: `vla-sim serve --robot ur5e --rosbridge ${port} ${CAMERAS.join(' ')} & vla-finetune ${args.join(' ')}`,
-      summary: JSON.parse(r.stdout),
+      summary,
       reached_90pct_last50_at_min: reached ? round2(reached.wall_min) : null,
       last: rows.at(-1) ?? null,
       curve: rows,
       dashboard: join(dir, 'bench', 'dashboard.html'),
+      held_out: evalEpisodes > 0 ? await heldOut(url, summary.residual, evalEpisodes, log) : null,
     };
   } finally {
     serve.kill('SIGTERM');
   }
+}
+
+/** Training seeds stay below 10000 (finetune-config's train_seed_limit); these never trained. */
+const HELD_OUT_SEED = 10000;
+
+/** The residual alone and the base alone, over the same endpoint and seeds: what the session taught, operator aside. */
+async function heldOut(url: string, residual: string, episodes: number, log: (m: string) => void): Promise<object> {
+  const model = `${ROOT}models/ur5e-pick-place.onnx`;
+  const one = async (extra: string[]) => {
+    const args = ['--robot', 'ur5e', '--rosbridge', url, '--policy', model, '--episodes', `${episodes}`];
+    args.push('--seed', `${HELD_OUT_SEED}`, '--json', ...extra);
+    log(`rl-robot: held-out episodes: vla-run ${args.join(' ')}`);
+    const r = await run(process.execPath, [`${ROOT}bin/vla-run.js`, ...args], log);
+    if (r.code !== 0) throw new Error(`vla-run exited ${r.code}: ${r.stderr.slice(-2000)}`);
+    const s = JSON.parse(r.stdout);
+    return {
+      command: `vla-run ${args.join(' ')}`,
+      successes: s.successes,
+      episodes: s.scored_episodes,
+      ci95: s.success_ci95,
+    };
+  };
+  return {
+    seeds: [HELD_OUT_SEED, HELD_OUT_SEED + episodes - 1],
+    residual: await one(['--residual', residual]),
+    base: await one([]),
+  };
 }
 
 async function roundRows(runDir: string): Promise<RoundRow[]> {

@@ -20,7 +20,7 @@ export interface SimLinkWorldOptions {
   timeout_ms?: number;
   /** Status polls per second (default 50: one per control tick). */
   poll_hz?: number;
-  /** Camera rounds per second, at most (default 10). */
+  /** Camera rounds per second, at most (default 30, a real camera's rate: slower hands the policy old frames). */
   camera_hz?: number;
 }
 
@@ -200,7 +200,7 @@ export class SimLinkWorld {
   }
 
   private async pollFrames(): Promise<void> {
-    const period_ms = 1000 / (this.opts.camera_hz ?? 10);
+    const period_ms = 1000 / (this.opts.camera_hz ?? 30);
     while (!this.closed) {
       const started = performance.now();
       for (const c of this.cameras) {

@@ -63,6 +63,9 @@ async function main(): Promise<void> {
   postHeap();
   setInterval(postHeap, HEAP_REPORT_MS).unref();
   const stats = await rt.run();
+  // once more for the exit sample: a blocking loop (the sim's) may have run no timer since the first post, which
+  // came before the stall watchdog thread had started and reported its heap
+  postHeap();
   // before the stats: the main thread terminates this thread once it has them, and a driver's native
   // close (a serial port's) must not be in flight then
   await built.driver.close();
