@@ -49,7 +49,7 @@ export function serveCommand(program: Command): void {
 Examples (runs until Ctrl-C):
   vla-sim serve --robot ur5e --rosbridge 9090 &
   vla-run --robot ur5e --rosbridge ws://127.0.0.1:9090 --policy expert --episodes 20 --json
-  vla-sim serve --robot ur5e --rosbridge 9090 --camera-size 64         frames at the shipped models' input size
+  vla-sim serve --robot ur5e --rosbridge 9090 --camera-size 64           frames at the shipped models' input size
   vla-sim serve --robot ur5 --layout ros1 --camera-hz 10                   ROS 1 names, fewer frames (less CPU)`,
     )
     .action(async (o: Record<string, string | boolean | undefined>) => {
