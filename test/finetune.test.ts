@@ -1,8 +1,9 @@
-// vla-finetune as a user runs it (short runs): an unsafe run name or an existing run folder is refused; a run
-// stopped and resumed ends with the very weights of an uninterrupted one; a damaged newest checkpoint is named and
-// the previous one used; any checkpoint exports as ONNX; a scripted operator's takeovers are counted and join the
-// offline buffer, its labels of every decision the imitation buffer; a sabotaged learning rate collapses the run,
-// which is rolled back to the best checkpoint and, collapsing again, stopped (exit 1) with the best residual kept.
+// vla-finetune as a user runs it (short runs): an unsafe run name, an existing run folder or bad layer sizes are
+// refused; a run stopped and resumed ends with the very weights of an uninterrupted one; a damaged newest
+// checkpoint is named and the previous one used; any checkpoint exports as ONNX; a scripted operator's takeovers
+// are counted and join the offline buffer, its labels of every decision the imitation buffer; a sabotaged learning
+// rate collapses the run, which is rolled back to the best checkpoint and, collapsing again, stopped (exit 1) with
+// the best residual kept.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -33,6 +34,10 @@ const SMALL_EVAL = [
   '0',
   '--warmup-updates',
   '20',
+  '--select-episodes',
+  '3',
+  '--select-candidates',
+  '2',
 ];
 
 function finetune(...args: string[]) {
@@ -49,6 +54,10 @@ describe('vla-finetune', () => {
     r = finetune(...SMALL, '--run', 'taken', '--rounds', '1');
     assert.equal(r.code, 2);
     assert.match(r.stderr, /taken exists: continue it with --resume/);
+    r = finetune(...SMALL, '--run', 'wide', '--rounds', '1', '--hidden', '256,x');
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--hidden must be 1 to 4 layer sizes .*got '256,x'/);
+    assert.equal(existsSync(join(tmp, 'wide')), false, 'no run folder was made');
   });
 
   test('on a robot: a bad workspace box, or --sim with --rosbridge, is refused before anything starts', async () => {
@@ -100,10 +109,25 @@ describe('vla-finetune', () => {
     assert.equal(summary.rounds, 4);
     assert.ok((await readFile(join(tmp, 'whole', 'residual.onnx'))).length > 1000, 'the best residual is exported');
 
-    // any checkpoint exports; the best one as the session exported it, byte for byte
-    const best = JSON.parse(await readFile(join(tmp, 'whole', 'best.json'), 'utf8')).round as number;
+    // at the end the two best-evaluated rounds ran again on 3 seeds from 30000; the better became residual.onnx
+    const selected = JSON.parse(await readFile(join(tmp, 'whole', 'selected.json'), 'utf8'));
+    const evals = (await readFile(join(tmp, 'whole', 'metrics.jsonl'), 'utf8')).split('\n').filter((l) => l);
+    const ran = evals.map((l) => JSON.parse(l)).filter((l) => l.type === 'select');
+    assert.deepEqual(
+      ran.map((l) => [l.round, l.episodes, l.seed0]),
+      [
+        [2, 3, 30000],
+        [4, 3, 30000],
+      ],
+    );
+    assert.deepEqual(selected.candidates, ran, 'selected.json holds every candidate');
+    const top = Math.max(...ran.map((l) => l.successes));
+    assert.equal(selected.round, ran.findLast((l) => l.successes === top).round, 'the best, the later on a tie');
+    assert.equal(summary.selected.round, selected.round);
+
+    // any checkpoint exports; the selected one as the session exported it, byte for byte
     const out = join(tmp, 'chosen.onnx');
-    const exported = finetune('export', join(tmp, 'whole'), '--round', String(best), '--out', out, '--json');
+    const exported = finetune('export', join(tmp, 'whole'), '--round', String(selected.round), '--out', out, '--json');
     assert.equal(exported.code, 0, exported.stderr);
     assert.equal(JSON.parse(exported.stdout).residual, out);
     assert.deepEqual(await readFile(out), await readFile(join(tmp, 'whole', 'residual.onnx')));
@@ -178,6 +202,8 @@ describe('vla-finetune', () => {
       '1',
       '--max-collapses',
       '1',
+      '--select-episodes',
+      '2',
       '--json',
     );
     assert.equal(r.code, 1, r.stderr);
@@ -186,5 +212,6 @@ describe('vla-finetune', () => {
     assert.equal(s.collapses, 1);
     assert.match(s.message, /fell below .* more than --max-collapses 1; the best residual \(round 1\) is kept/);
     assert.equal(s.best.round, 1);
+    assert.ok(s.selected, 'a run the collapse guard stopped still selects among its checkpoints');
   });
 });

@@ -275,7 +275,7 @@ describe('vla-finetune with actor processes', () => {
   const SMALL = ['--robot', 'ur5e', '--sim', '--runs-dir', tmp, '--episodes-per-round', '2', '--every-ticks', '10'];
   const MORE = [
     ...['--eval-every', '2', '--eval-episodes', '2', '--offline-episodes', '2', '--actor-delay-updates', '0'],
-    ...['--batch-size', '32', '--warmup-updates', '20'],
+    ...['--batch-size', '32', '--warmup-updates', '20', '--select-episodes', '2'],
   ];
 
   // three runs at once: each spends most of its time in fixed start-up and in learner updates, not in episodes

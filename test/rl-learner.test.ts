@@ -127,8 +127,11 @@ describe('SAC learner', () => {
       const a = [data.uniform(-1, 1), data.uniform(-1, 1)];
       buf.add({ obs: b.obs, action: a, reward: b.good(a) ? 1 : 0, terminal: i % 3 === 0, next_obs: b.obs });
     }
-    const config = { ...SMALL, critics: 3 };
+    // critics narrower than the actor (--critic-hidden): their shapes survive the checkpoint too
+    const config = { ...SMALL, critics: 3, critic_hidden: [32, 32] };
     const whole = new SacLearner(tf, config);
+    assert.deepEqual(whole.critics[0].params[0].shape, [4, 32], "the critics' own hidden size");
+    assert.deepEqual(whole.actor.params[0].shape, [2, 64], "the actor's hidden size");
     for (let i = 0; i < 4; i++) whole.update(buf);
     const dir = join(tmp, 'ckpt-000004');
     await writeCheckpoint(dir, { learner: captureLearner(whole), buffer: buf.state() });
@@ -139,6 +142,7 @@ describe('SAC learner', () => {
     const resumedBuf = ReplayBuffer.fromState(saved.buffer);
     for (let i = 0; i < 4; i++) resumed.update(resumedBuf);
     assert.equal(resumed.updates, 8, 'the update count continues');
+    assert.deepEqual(resumed.config.critic_hidden, [32, 32]);
     const [x, y] = [captureLearner(whole), captureLearner(resumed)];
     for (const key of ['actor', 'critics', 'targets'] as const)
       assert.deepEqual(x[key], y[key], `${key}: the resumed weights differ from the uninterrupted run's`);

@@ -23,6 +23,14 @@ export function intArg(what: string, value: string, min: number, max = Number.MA
   return n;
 }
 
+/** Hidden layer sizes written as "256,256": one to four layers of 1 to 4096 units. */
+export function layersArg(what: string, value: string): number[] {
+  const sizes = value.split(',').map((s) => Number(s.trim()));
+  if (sizes.length < 1 || sizes.length > 4 || sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 4096))
+    throw new UsageError(`${what} must be 1 to 4 layer sizes in [1, 4096], e.g. 256,256; got '${value}'`);
+  return sizes;
+}
+
 export function numArg(what: string, value: string, min: number, max: number): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n < min || n > max)

@@ -2,7 +2,6 @@
 // latency, safety), here in the embedded sim. A small residual learns bounded per-joint corrections from sparse
 // success; progress, held-out evaluations, checkpoints (exact resume), a collapse guard, and the best residual as
 // ONNX for `vla-run --residual`.
-import { availableParallelism } from 'node:os';
 import { Command } from 'commander';
 import { PolicyLoadError } from '../policy/onnx/manifest.js';
 import { loadModelManifest } from '../policy/onnx/onnx-file.js';
@@ -10,12 +9,14 @@ import { residualManifestFor } from '../policy/residual/residual-draft.js';
 import { fileSha256 } from '../policy/residual/residual-onnx.js';
 import { FINETUNE_DEFAULTS, type FinetuneConfig } from '../rl/finetune-config.js';
 import { runNameProblem } from '../rl/run-name.js';
-import { choice, EXIT, intArg, numArg, runProgram, UsageError } from './common.js';
-import { ACTOR_HELP, actorCommand, endpointArg, type PoolFlags } from './finetune/actor-command.js';
+import { choice, EXIT, intArg, layersArg, numArg, runProgram, UsageError } from './common.js';
+import { ACTOR_HELP, actorCommand } from './finetune/actor-command.js';
 import { EXPORT_HELP, exportCommand } from './finetune/export-command.js';
 import { readRunConfig } from './finetune/finetune-run.js';
 import { runSession } from './finetune/finetune-session.js';
-import { operatorKind, robotActorArgs, robotLinkArg } from './finetune/robot-link-args.js';
+import { DEFAULT_ACTORS, poolFlags } from './finetune/pool-flags.js';
+import { operatorKind, robotLinkArg } from './finetune/robot-link-args.js';
+import { SELECT_HELP, selectCommand } from './finetune/select-command.js';
 import { robotDescription } from './run/robot-args.js';
 import { robotArg, TASK_HELP, taskArg } from './sim/args.js';
 
@@ -24,7 +25,6 @@ const d = FINETUNE_DEFAULTS;
 // Local actor processes by default: the learner needs a core of its own. Measured on 2 cores (`rl` benchmark, and
 // 10-round runs): rounds are learner-bound, so a second actor only competes with it (rounds as fast, or slower),
 // while one actor beside the learner beats episodes in the learner's thread by ~8%; 2 actors from 3 cores.
-const DEFAULT_ACTORS = Math.max(1, Math.min(2, availableParallelism() - 1));
 const collect = (value: string, prev: string[] = []): string[] => [...prev, value];
 
 const program = new Command('vla-finetune')
@@ -72,8 +72,18 @@ const program = new Command('vla-finetune')
     String(d.schedule.eval_every_rounds),
   )
   .option('--eval-episodes <n>', 'episodes per evaluation (seeds 20000, 20001, ...)', String(d.schedule.eval_episodes))
+  .option(
+    '--select-episodes <n>',
+    'at the end, the --select-candidates best-evaluated checkpoints run again on this many seeds from 30000 each, ' +
+      'and the best becomes residual.onnx (0: the best evaluation stays; on a robot: 0)',
+    String(d.selection?.episodes),
+  )
+  .option('--select-candidates <n>', 'checkpoints run again at the end', String(d.selection?.candidates))
   .option('--offline-episodes <n>', 'base-policy episodes for the offline buffer', String(d.schedule.offline_episodes))
   .option('--scale-deg <deg>', 'largest correction per joint', String((d.residual.joint_scale_rad * 180) / Math.PI))
+  .option('--gripper-scale <x>', 'largest gripper correction (of its range)', String(d.residual.gripper_scale))
+  .option('--hidden <n,n>', "the residual actor's hidden layer sizes", d.residual.hidden.join(','))
+  .option('--critic-hidden <n,n>', "the critics' hidden layer sizes (default: the actor's)")
   .option('--no-features', 'the residual sees no base-model features, even when the base model gives them')
   .option('--every-ticks <n>', 'ticks between residual evaluations (held in between)', String(d.residual.every_ticks))
   .option(
@@ -163,9 +173,10 @@ Examples:
   vla-run --robot ur5e --sim --policy models/ur5e-pick-place.onnx --residual runs/pp-1/residual.onnx \\
       --clock fast --seed 10000 --episodes 200
 
-Training episodes use seeds below 10000; evaluations during the run use 20000 and up; keep 10000-19999 for your
-own held-out test. runs/NAME/ holds config.json, metrics.jsonl, checkpoints/, best.json, residual.onnx (the best
-so far), dashboard.html and success.png.
+Training episodes use seeds below 10000; evaluations during the run use 20000 and up, the selection at its end
+30000 and up; keep 10000-19999 for your own held-out test. runs/NAME/ holds config.json, metrics.jsonl,
+checkpoints/, best.json, residual.onnx (the best evaluated so far; at the end, the one selected), selected.json,
+dashboard.html and success.png.
 
 Episodes run in --actors processes next to the learner; actors on other machines join with
   vla-finetune --robot ur5e --sim --run pp-2 --actors 0 --learner-bind tcp://0.0.0.0:5560   (the learner)
@@ -258,6 +269,9 @@ async function fresh(o: Record<string, unknown>): Promise<{ config: FinetuneConf
     residual: {
       ...d.residual,
       joint_scale_rad: (numArg('--scale-deg', o.scaleDeg as string, 0.01, 45) * Math.PI) / 180,
+      gripper_scale: numArg('--gripper-scale', o.gripperScale as string, 0, 1),
+      hidden: layersArg('--hidden', o.hidden as string),
+      ...(o.criticHidden ? { critic_hidden: layersArg('--critic-hidden', o.criticHidden as string) } : {}),
       every_ticks: intArg('--every-ticks', o.everyTicks as string, 1, 100),
       base_features: o.features === false ? 0 : baseFacts.features,
     },
@@ -276,17 +290,17 @@ async function fresh(o: Record<string, unknown>): Promise<{ config: FinetuneConf
       episodes_per_round: intArg('--episodes-per-round', o.episodesPerRound as string, 1, 1000),
       eval_every_rounds: intArg('--eval-every', onRobotDefault('evalEvery', o.evalEvery as string, '1'), 1, 1_000_000),
       eval_episodes: intArg('--eval-episodes', onRobotDefault('evalEpisodes', o.evalEpisodes as string), 0, 10_000),
-      offline_episodes: intArg(
-        '--offline-episodes',
-        onRobotDefault('offlineEpisodes', o.offlineEpisodes as string),
-        0,
-        100_000,
-      ),
+      offline_episodes: intArg('--offline-episodes', onRobotDefault('offlineEpisodes', o.offlineEpisodes as string), 0),
       warmup_updates: intArg('--warmup-updates', o.warmupUpdates as string, 0, 10_000_000),
       initial_bound: numArg('--initial-bound', o.initialBound as string, 0.001, 1),
       bound_ramp_rounds: intArg('--bound-ramp-rounds', o.boundRampRounds as string, 0),
     },
     ...(robot_link ? { robot_link } : {}),
+    selection: {
+      seed0: d.selection?.seed0 ?? 30000,
+      candidates: intArg('--select-candidates', o.selectCandidates as string, 1, 1000),
+      episodes: intArg('--select-episodes', onRobotDefault('selectEpisodes', o.selectEpisodes as string), 0, 100_000),
+    },
     collapse: { ...d.collapse, max_collapses: intArg('--max-collapses', o.maxCollapses as string, 0, 100) },
     operator: {
       kind: operatorKind(o.operator as string, robot_link !== undefined),
@@ -352,47 +366,15 @@ program
   .addHelpText('after', EXPORT_HELP)
   .action(exportCommand);
 
-function poolFlags(o: Record<string, unknown>, c: FinetuneConfig, runDir: string): PoolFlags {
-  const in_process = o.inProcess === true;
-  if (in_process && (o.actors !== undefined || o.learnerBind !== 'tcp://127.0.0.1:0' || o.curveSecretKey))
-    throw new UsageError('--in-process runs no actors: leave out --actors, --learner-bind and the CURVE flags');
-  const robot = c.robot_link;
-  if (robot && in_process) throw new UsageError('--in-process: on a robot, episodes run in an actor of their own');
-  const actors = o.actors === undefined ? (robot ? 1 : DEFAULT_ACTORS) : intArg('--actors', o.actors as string, 0, 256);
-  for (const [key, flag] of [
-    ['margin', '--margin'],
-    ['robotWait', '--robot-wait'],
-  ] as const)
-    if (!robot && o[key] !== undefined) throw new UsageError(`${flag} is for a session on a robot`);
-  for (const [set, flag] of [
-    [robot?.workspace_box, '--workspace-box FILE'],
-    [robot?.success_topic, '--success-topic TOPIC'],
-  ] as const)
-    if (set && actors === 0)
-      process.stderr.write(
-        `vla-finetune: warning: ${flag.split(' ')[0]} reaches only actors started here; give the actor on the ` +
-          `robot host its own (vla-finetune actor ${flag})\n`,
-      );
-  if (robot && actors > 1)
-    throw new UsageError(`--actors ${actors}: one robot, one actor (1, or 0 to start it yourself)`);
-  return {
-    actors,
-    ...(robot
-      ? {
-          actor_args: [
-            ...robotActorArgs(robot, o.margin as string | undefined, runDir),
-            ...(o.robotWait !== undefined ? ['--robot-wait', o.robotWait as string] : []),
-            ...(c.operator?.kind === 'keyboard' ? ['--keyboard'] : []),
-          ],
-        }
-      : {}),
-    in_process,
-    bind: endpointArg('--learner-bind', o.learnerBind as string) as string,
-    wait_s: numArg('--actor-wait', o.actorWait as string, 0.1, 1e6),
-    actor_timeout_s: numArg('--actor-timeout', o.actorTimeout as string, 0.1, 1e6),
-    ...(o.curveSecretKey ? { curveSecretKey: o.curveSecretKey as string } : {}),
-    ...(o.allowClientKey ? { allowClientKey: o.allowClientKey as string[] } : {}),
-  };
-}
+program
+  .command('select')
+  .description("run the best-evaluated checkpoints again on more seeds; the best becomes the run's residual.onnx")
+  .argument('<run-dir>', 'the run folder (runs/NAME)')
+  .option('--candidates <n>', "how many of the best-evaluated rounds (default: the run's --select-candidates, 8)")
+  .option('--episodes <n>', "episodes each (default: the run's --select-episodes, 200)")
+  .option('--seed0 <n>', 'the first seed (default 30000)')
+  .option('--json', 'print one JSON object: every candidate and the one selected')
+  .addHelpText('after', SELECT_HELP)
+  .action(selectCommand);
 
 await runProgram(program, process.argv, 'vla-finetune');

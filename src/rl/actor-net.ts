@@ -17,6 +17,11 @@ export function actorLayers(values: Float32Array[], sizes: number[]): DenseLayer
   return sizes.slice(1).map((n_out, i) => ({ n_in: sizes[i], n_out, w: values[2 * i], b: values[2 * i + 1] }));
 }
 
+/** An actor of these sizes with every weight zero: what actors hold before the learner's first weights arrive. */
+export function zeroActor(sizes: number[]): Float32Array[] {
+  return sizes.slice(1).flatMap((n, i) => [new Float32Array(sizes[i] * n), new Float32Array(n)]);
+}
+
 /** The same network with only the mean head (the first `action_dim` outputs): what a frozen residual runs. */
 export function meanHead(layers: DenseLayer[], action_dim: number): DenseLayer[] {
   const last = layers[layers.length - 1];

@@ -20,7 +20,10 @@ export const finetuneConfigSchema = z.object({
     joint_scale_rad: positive,
     gripper_scale: z.number().nonnegative(),
     every_ticks: count,
+    /** The actor's hidden layers: the residual that ships. */
     hidden: z.array(count).min(1),
+    /** The critics' hidden layers (absent: the actor's). */
+    critic_hidden: z.array(count).min(1).optional(),
     /** Values of the base model's features output the residual sees (0: state and base action only). */
     base_features: natural,
   }),
@@ -63,6 +66,12 @@ export const finetuneConfigSchema = z.object({
     initial_bound: z.number().positive().max(1),
     bound_ramp_rounds: natural,
   }),
+  /**
+   * At the run's end, the `candidates` best-evaluated checkpoints run `episodes` more deterministic episodes each
+   * on seeds from seed0, and the best there becomes residual.onnx (checkpoint-selection.ts). Absent in runs from
+   * before it existed, or episodes 0 (on a robot): the best evaluation's residual stays.
+   */
+  selection: z.object({ candidates: count, episodes: natural, seed0: natural }).optional(),
   /**
    * Who may take the arm over in exploring episodes: none, or the sim's scripted expert (HIL-SERL's human), when
    * the command strays more than takeover_rad from its plan, for takeover_decisions decisions. Its decisions also
@@ -160,6 +169,7 @@ export const FINETUNE_DEFAULTS: Omit<FinetuneConfig, 'run' | 'robot' | 'task' | 
     initial_bound: 0.2,
     bound_ramp_rounds: 100,
   },
+  selection: { candidates: 8, episodes: 200, seed0: 30000 },
   operator: { kind: 'none', takeover_rad: (15 * Math.PI) / 180, takeover_decisions: 5 },
   train_seed_limit: 10000,
   latency_ms: 40,

@@ -72,7 +72,9 @@ export interface FinetuneContext {
 export type FinetuneEnd = { reason: 'budget' | 'collapse' | 'interrupted'; message: string; state: RunState };
 
 export function sacConfig(c: FinetuneConfig, obs_dim: number, action_dim: number): SacConfig {
-  return { ...c.learner, obs_dim, action_dim, hidden: c.residual.hidden, actor_last_scale: 0.01, seed: c.seed };
+  const { hidden, critic_hidden } = c.residual;
+  const critics = critic_hidden ? { critic_hidden } : {};
+  return { ...c.learner, obs_dim, action_dim, hidden, ...critics, actor_last_scale: 0.01, seed: c.seed };
 }
 
 /** Sizes of the actor network: inputs, hidden layers, mean and log std per action dimension. */
@@ -390,10 +392,5 @@ async function rollback(
   };
 }
 
-function sumTicks(eps: RolloutEpisode[]): number {
-  return eps.reduce((n, e) => n + e.ticks, 0);
-}
-
-function stepsOf(eps: RolloutEpisode[]): number {
-  return eps.reduce((n, e) => n + e.steps, 0);
-}
+const sumTicks = (eps: RolloutEpisode[]): number => eps.reduce((n, e) => n + e.ticks, 0);
+const stepsOf = (eps: RolloutEpisode[]): number => eps.reduce((n, e) => n + e.steps, 0);

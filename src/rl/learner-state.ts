@@ -25,7 +25,11 @@ export interface LearnerState {
 
 export function captureLearner(l: SacLearner): LearnerState {
   return {
-    config: { ...l.config, hidden: [...l.config.hidden] },
+    config: {
+      ...l.config,
+      hidden: [...l.config.hidden],
+      ...(l.config.critic_hidden ? { critic_hidden: [...l.config.critic_hidden] } : {}),
+    },
     updates: l.updates,
     rng: l.rng.getState(),
     actor: l.actor.values(),

@@ -13,7 +13,10 @@ import { newBatch, type ReplayBuffer, sampleMixed, type TransitionBatch } from '
 export interface SacConfig {
   obs_dim: number;
   action_dim: number;
+  /** The actor's hidden layers (and the critics', unless critic_hidden says otherwise). */
   hidden: number[];
+  /** The critics' hidden layers (default: hidden). */
+  critic_hidden?: number[];
   /** Critics in the ensemble (RLPD: 10; 2 is SAC's pair). */
   critics: number;
   /** Target critics whose minimum makes the TD target (2). */
@@ -107,7 +110,7 @@ export class SacLearner {
   ) {
     const c = config;
     const init = new Rng(c.seed);
-    const q = { input: c.obs_dim + c.action_dim, hidden: c.hidden, output: 1, layer_norm: true };
+    const q = { input: c.obs_dim + c.action_dim, hidden: c.critic_hidden ?? c.hidden, output: 1, layer_norm: true };
     this.actor = new Mlp(
       tf,
       {

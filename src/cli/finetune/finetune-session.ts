@@ -3,6 +3,8 @@
 // checkpoint), then print the summary.
 
 import { inputSize } from '../../policy/residual/residual-manifest.js';
+import { zeroActor } from '../../rl/actor-net.js';
+import type { Selection } from '../../rl/checkpoint-selection.js';
 import type { FinetuneConfig } from '../../rl/finetune-config.js';
 import { actorSizes, type FinetuneContext, type FinetuneEnd, initialState, runRounds } from '../../rl/finetune-loop.js';
 import type { OperatorSettings } from '../../rl/operator/scripted-operator.js';
@@ -17,6 +19,7 @@ import { type PoolFlags, startPool } from './actor-command.js';
 import { createRunDir, exportResidual, MetricsLog, RESIDUAL_FILE, runManifest } from './finetune-run.js';
 import { forwardKeys } from './keys.js';
 import { whereOf } from './robot-link-args.js';
+import { selectForRun } from './select-command.js';
 
 export interface SessionArgs {
   config: FinetuneConfig;
@@ -118,8 +121,12 @@ export async function runSession(a: SessionArgs): Promise<FinetuneEnd> {
     if (!resumed) await saveRunState(a.runDir, start);
     const end = await runRounds(ctx, start);
     bar.end();
+    // Ctrl-C wants the run to stop now; a collapse stop still has checkpoints worth choosing among
+    const sel = c.selection;
+    const selectNow = sel && end.reason !== 'interrupted' && c.schedule.eval_episodes > 0 && !c.robot_link;
+    const selected = selectNow ? await selectForRun(pool, a.runDir, c, desc, log, sel, a.json) : undefined;
     await log.dashboard(c, desc.action_names);
-    printSummary(a, end, log, (monotonicMs() - t0) / 1000);
+    printSummary(a, end, log, (monotonicMs() - t0) / 1000, selected);
     return end;
   } finally {
     process.off('SIGINT', onSignal);
@@ -152,10 +159,6 @@ function operatorSettings(o: NonNullable<FinetuneConfig['operator']>): OperatorS
   return { takeover_rad, takeover_decisions, ...(o.label_all ? { label_all: true } : {}) };
 }
 
-function zeroActor(sizes: number[]): Float32Array[] {
-  return sizes.slice(1).flatMap((n, i) => [new Float32Array(sizes[i] * n), new Float32Array(n)]);
-}
-
 function progressNote(log: MetricsLog): string {
   const r = log.rounds.at(-1);
   const e = log.evals.at(-1);
@@ -177,7 +180,19 @@ function trainFigures(log: MetricsLog): { episodes: number; success_last50: numb
   };
 }
 
-function printSummary(a: SessionArgs, end: FinetuneEnd, log: MetricsLog, session_s: number): void {
+function selectedFigures(s: Selection, c: FinetuneConfig) {
+  const { round, successes, episodes } = s;
+  const rounds = s.results.map((r) => ({ round: r.round, successes: r.successes }));
+  return { round, successes, episodes, seed0: c.selection?.seed0, rounds };
+}
+
+function printSummary(
+  a: SessionArgs,
+  end: FinetuneEnd,
+  log: MetricsLog,
+  session_s: number,
+  selected: Selection | undefined,
+): void {
   const s = end.state;
   const best = s.best;
   const bestEval = best ? log.evals.find((e) => e.round === best.round) : undefined;
@@ -194,6 +209,7 @@ function printSummary(a: SessionArgs, end: FinetuneEnd, log: MetricsLog, session
     session_s: Math.round(session_s),
     best: best ? { round: best.round, success: best.success, ci95: bestEval?.ci95 ?? null } : null,
     collapses: s.collapses,
+    selected: selected ? selectedFigures(selected, a.config) : null,
     where: whereOf(a.config.robot_link),
     train: trainFigures(log),
     residual: best || a.config.schedule.eval_episodes === 0 ? `${a.runDir}/${RESIDUAL_FILE}` : null,
@@ -213,6 +229,10 @@ function printSummary(a: SessionArgs, end: FinetuneEnd, log: MetricsLog, session
         `${pct(summary.train.intervention_rate)} of the decisions`
       : '',
     `  collapses rolled back: ${s.collapses}`,
+    selected
+      ? `  selected round ${selected.round}: ${selected.successes}/${selected.episodes} on seeds from ` +
+        `${a.config.selection?.seed0} (the best of ${selected.results.length} rounds run again)`
+      : '',
     summary.residual ? `  residual: ${summary.residual}` : '',
     `  dashboard: ${a.runDir}/dashboard.html`,
   ];
