@@ -58,6 +58,9 @@ describe('vla-finetune', () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--hidden must be 1 to 4 layer sizes .*got '256,x'/);
     assert.equal(existsSync(join(tmp, 'wide')), false, 'no run folder was made');
+    r = finetune('select', join(tmp, 'nothing'));
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /nothing: no config.json \(ENOENT\); not a run folder/);
   });
 
   test('on a robot: a bad workspace box, or --sim with --rosbridge, is refused before anything starts', async () => {
@@ -155,9 +158,10 @@ describe('vla-finetune', () => {
 
   test('--operator scripted: takeovers are counted per round and join the offline buffer', async () => {
     const args = ['--run', 'operated', '--rounds', '2', '--operator', 'scripted', '--takeover-deg', '2', '--json'];
-    args.push('--operator-labels', 'all');
+    args.push('--operator-labels', 'all', '--latency-ms', 'measured');
     const r = finetune(...SMALL, ...SMALL_EVAL, ...args);
     assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /the base model takes [\d.]+-[\d.]+ ms here \(median [\d.]+ ms, 10 calls\)/);
     const lines = (await readFile(join(tmp, 'operated', 'metrics.jsonl'), 'utf8'))
       .trim()
       .split('\n')
@@ -169,6 +173,9 @@ describe('vla-finetune', () => {
     assert.ok(state.offline.added > offline, `offline buffer ${offline} -> ${state.offline.added}: takeovers joined`);
     const config = JSON.parse(await readFile(join(tmp, 'operated', 'config.json'), 'utf8'));
     assert.equal(config.operator.kind, 'scripted');
+    // --latency-ms measured: the base model timed here, kept in the config so episodes repeat and resume exactly
+    assert.equal(config.latency_samples_ms.length, 10);
+    assert.ok(config.latency_samples_ms.every((x: number) => x >= 0 && x < 10_000), `${config.latency_samples_ms}`);
     // --operator-labels all: every decision of the training episodes is labelled for the actor to imitate
     assert.equal(config.operator.label_all, true);
     assert.equal(state.interventions?.added, state.online.added, 'as many labels as decisions');

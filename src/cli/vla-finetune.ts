@@ -96,7 +96,12 @@ const program = new Command('vla-finetune')
     'rounds over which the trust region grows to the full bound (0: none)',
     String(d.schedule.bound_ramp_rounds),
   )
-  .option('--latency-ms <ms>', 'latency the virtual clock charges each base inference', String(d.latency_ms))
+  .option(
+    '--latency-ms <ms|measured>',
+    'latency the virtual clock charges each base inference; measured: draws from the base model timed here, as ' +
+      'vla-run --clock fast charges by default',
+    String(d.latency_ms),
+  )
   .option(
     '--operator <who>',
     "none | scripted: the sim's expert takes the arm over when it strays (HIL-SERL's human; training episodes " +
@@ -206,7 +211,8 @@ Exit codes: 0 done (budget reached), 1 stopped by the collapse guard or a fault,
     const { config, runDir, resume } = o.resume !== undefined ? await resumed(o) : await fresh(o);
     const desc = await robotDescription(config.robot, undefined, 50);
     const pool = poolFlags(o, config, runDir);
-    const end = await runSession({ config, runDir, resume, budget, desc, json, pool });
+    const measure_latency = !resume && !config.robot_link && o.latencyMs === 'measured';
+    const end = await runSession({ config, runDir, resume, budget, desc, json, pool, measure_latency });
     process.exitCode = end.reason === 'collapse' ? EXIT.check_failed : end.reason === 'interrupted' ? 130 : EXIT.ok;
   });
 
@@ -265,7 +271,7 @@ async function fresh(o: Record<string, unknown>): Promise<{ config: FinetuneConf
     task,
     base: { path: base, sha256, horizon: baseFacts.horizon },
     seed: intArg('--seed', o.seed as string, 0),
-    latency_ms: numArg('--latency-ms', o.latencyMs as string, 0, 10_000),
+    latency_ms: o.latencyMs === 'measured' ? d.latency_ms : numArg('--latency-ms', o.latencyMs as string, 0, 10_000),
     residual: {
       ...d.residual,
       joint_scale_rad: (numArg('--scale-deg', o.scaleDeg as string, 0.01, 45) * Math.PI) / 180,

@@ -1,16 +1,22 @@
 // The fine-tuning dashboard, rebuilt from metrics.jsonl at every evaluation: success (training, last 50 episodes,
-// and each evaluation with its 95% interval) against wall time and against environment ticks, the critic's loss
-// and Q values, entropy and temperature, the residual's size per action dimension, the operator's intervention
-// rate, and throughput. One HTML file with every plot, and success.png (the learning curve against both) for a
+// each evaluation with its 95% interval, the selection's runs at the end on more seeds) against wall time and
+// against environment ticks, the critic's loss and Q values, entropy and temperature, the residual's size per
+// action dimension, the operator's intervention rate, and throughput. One HTML file with every plot, and success.png (the learning curve against both) for a
 // quick look.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { htmlReport, type PlotSpec, renderSvg, svgToPng } from '../plot/index.js';
+import type { SelectLine } from './checkpoint-selection.js';
 import type { EvalLine, RoundLine } from './finetune-loop.js';
 
 type Row = Record<string, number | string>;
 
-function successSpec(rounds: RoundLine[], evals: EvalLine[], x: 'wall_min' | 'env_ticks'): PlotSpec {
+function successSpec(
+  rounds: RoundLine[],
+  evals: EvalLine[],
+  selects: SelectLine[],
+  x: 'wall_min' | 'env_ticks',
+): PlotSpec {
   const title = x === 'wall_min' ? 'wall clock (min)' : 'environment ticks';
   const xOf = (l: { wall_s: number; env_ticks: number }) => (x === 'wall_min' ? l.wall_s / 60 : l.env_ticks);
   const train: Row[] = rounds.map((r) => ({
@@ -25,6 +31,11 @@ function successSpec(rounds: RoundLine[], evals: EvalLine[], x: 'wall_min' | 'en
     hi: e.ci95[1],
     series: 'evaluation',
   }));
+  // the selection's runs at the end, drawn at the time of the round they ran again
+  for (const s of selects) {
+    const at = evals.findLast((e) => e.round === s.round);
+    if (at) ev.push({ x: xOf(at), success: s.success, lo: s.ci95[0], hi: s.ci95[1], series: 'selection' });
+  }
   const enc = {
     x: { field: 'x', type: 'quantitative', title },
     color: { field: 'series', type: 'nominal', title: null },
@@ -82,6 +93,7 @@ export async function writeDashboard(
   rounds: RoundLine[],
   evals: EvalLine[],
   names: readonly string[],
+  selects: SelectLine[] = [],
 ) {
   const residual = rounds.flatMap((r) =>
     r.residual_abs_u.map((v, i) => ({ round: r.round, value: v, series: names[i] ?? `a${i}` })),
@@ -90,8 +102,8 @@ export async function writeDashboard(
     { round: r.round, value: r.updates_per_s, series: 'updates/s' },
     { round: r.round, value: r.env_ticks_per_s / 100, series: 'env ticks/s / 100' },
   ]);
-  const byWall = successSpec(rounds, evals, 'wall_min');
-  const byTicks = successSpec(rounds, evals, 'env_ticks');
+  const byWall = successSpec(rounds, evals, selects, 'wall_min');
+  const byTicks = successSpec(rounds, evals, selects, 'env_ticks');
   const html = await htmlReport(
     `vla-finetune ${run}`,
     'Rebuilt from metrics.jsonl at every evaluation. Evaluations are deterministic, on held-out seeds.',

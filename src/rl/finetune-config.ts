@@ -3,6 +3,7 @@
 // schedule of rounds and evaluations, the seeds, and the collapse guard. Training seeds stay below
 // `train_seed_limit` (10000): held-out evaluations use seeds at or above it.
 import { z } from 'zod';
+import type { LatencyModelSpec } from '../runtime/timing/latency-model.js';
 
 export const FINETUNE_FORMAT_VERSION = 1;
 
@@ -109,6 +110,12 @@ export const finetuneConfigSchema = z.object({
   train_seed_limit: count,
   /** The virtual clock charges every inference this latency (fixed, so episodes repeat exactly). */
   latency_ms: z.number().nonnegative(),
+  /**
+   * --latency-ms measured: the base model's latency timed on this machine at the run's start, as vla-run
+   * --clock fast times it by default; each inference is charged a seeded draw from these instead (episodes still
+   * repeat exactly, and a resumed run keeps them).
+   */
+  latency_samples_ms: z.array(z.number().nonnegative()).min(1).max(1000).optional(),
   seed: natural,
   collapse: z.object({
     /** A collapse: eval success below best x (1 - drop_fraction), once best is at least min_best. */
@@ -121,6 +128,11 @@ export const finetuneConfigSchema = z.object({
 });
 
 export type FinetuneConfig = z.infer<typeof finetuneConfigSchema>;
+
+/** What the run's virtual clock charges each base inference. */
+export function runLatencyModel(c: Pick<FinetuneConfig, 'latency_ms' | 'latency_samples_ms'>): LatencyModelSpec {
+  return c.latency_samples_ms ? { kind: 'samples', ms: c.latency_samples_ms } : { kind: 'fixed', ms: c.latency_ms };
+}
 
 export class FinetuneConfigError extends Error {}
 

@@ -68,8 +68,8 @@ export class SimRunner implements EpisodeRunner {
     return this.rollouts.episode(job.seed, exploreRng(job));
   }
 
-  close(): Promise<void> {
-    return this.rollouts.close();
+  async close(): Promise<void> {
+    await this.rollouts.close();
   }
 }
 

@@ -11,7 +11,7 @@ import { ResidualCorrector } from '../policy/residual/residual-corrector.js';
 import { inputSize, type ResidualManifest } from '../policy/residual/residual-manifest.js';
 import type { RobotDescription } from '../robot/index.js';
 import { type EpisodeEngine, startVirtual } from '../runtime/runtime.js';
-import type { LatencyModelSpec } from '../runtime/timing/latency-model.js';
+import { type LatencyModelSpec, parseLatencyModel } from '../runtime/timing/latency-model.js';
 import type { Rng } from '../util/rng.js';
 import { directWorld } from '../world/sim-world.js';
 import type { ActorUnit } from './actor-net.js';
@@ -51,6 +51,24 @@ export interface RolloutEpisode {
   interventions: number[];
   /** With an operator that labels every decision: its correction at each [n x action_dim], row-major. */
   labels?: Float32Array;
+}
+
+/**
+ * The base model's inference latency on this machine, timed as vla-run --clock fast times it by default (a few
+ * calls on an episode's first observation): the samples a run's virtual clock then draws from.
+ */
+export async function measureBaseLatency(s: Omit<RolloutSetup, 'latency_model'>): Promise<number[]> {
+  const rollouts = await SimRollouts.create({ ...s, latency_model: { kind: 'measured' } });
+  let spec: string | null = null;
+  try {
+    await rollouts.episode(0, undefined);
+  } finally {
+    spec = await rollouts.close();
+  }
+  const model = spec ? parseLatencyModel(spec) : undefined;
+  if (model?.kind === 'samples') return model.ms;
+  if (model?.kind === 'fixed') return [model.ms];
+  throw new Error('the base model was never timed: its first inference failed');
 }
 
 export class SimRollouts {
@@ -158,9 +176,11 @@ export class SimRollouts {
     };
   }
 
-  async close(): Promise<void> {
-    await this.engine.stop();
+  /** Ends the engine; the virtual clock's latency model as a --latency-model value (null if none was set). */
+  async close(): Promise<string | null> {
+    const report = await this.engine.stop();
     await this.policy.close();
+    return report.latency_model;
   }
 
   get obsDim(): number {

@@ -7,6 +7,7 @@ import { residualManifestFor } from '../../policy/residual/residual-draft.js';
 import { inputSize } from '../../policy/residual/residual-manifest.js';
 import { writeResidualOnnx } from '../../policy/residual/residual-onnx.js';
 import { actorLayers, meanHead } from '../../rl/actor-net.js';
+import type { SelectLine } from '../../rl/checkpoint-selection.js';
 import { writeDashboard } from '../../rl/dashboard.js';
 import { type FinetuneConfig, parseFinetuneConfig } from '../../rl/finetune-config.js';
 import { actorSizes, boundAt, type EvalLine, type RoundLine } from '../../rl/finetune-loop.js';
@@ -32,7 +33,7 @@ export async function readRunConfig(runDir: string): Promise<FinetuneConfig> {
     text = await readFile(join(runDir, CONFIG_FILE), 'utf8');
   } catch (err) {
     throw new UsageError(
-      `--resume ${runDir}: no ${CONFIG_FILE} (${(err as NodeJS.ErrnoException).code}); not a run folder`,
+      `${runDir}: no ${CONFIG_FILE} (${(err as NodeJS.ErrnoException).code}); not a run folder`,
     );
   }
   try {
@@ -46,6 +47,7 @@ export async function readRunConfig(runDir: string): Promise<FinetuneConfig> {
 export class MetricsLog {
   readonly rounds: RoundLine[] = [];
   readonly evals: EvalLine[] = [];
+  readonly selects: SelectLine[] = [];
 
   constructor(private readonly runDir: string) {}
 
@@ -64,11 +66,12 @@ export class MetricsLog {
   async add(l: { type: string; round?: number }): Promise<void> {
     if (l.type === 'round') this.rounds.push(l as RoundLine);
     if (l.type === 'eval') this.evals.push(l as EvalLine);
+    if (l.type === 'select') this.selects.push(l as SelectLine);
     await appendFile(join(this.runDir, METRICS_FILE), `${JSON.stringify(l)}\n`);
   }
 
   dashboard(config: FinetuneConfig, actionNames: readonly string[]): Promise<void> {
-    return writeDashboard(this.runDir, config.run, this.rounds, this.evals, actionNames);
+    return writeDashboard(this.runDir, config.run, this.rounds, this.evals, actionNames, this.selects);
   }
 }
 

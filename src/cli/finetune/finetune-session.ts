@@ -3,13 +3,14 @@
 // checkpoint), then print the summary.
 
 import { inputSize } from '../../policy/residual/residual-manifest.js';
-import { zeroActor } from '../../rl/actor-net.js';
+import { ActorUnit, actorLayers, zeroActor } from '../../rl/actor-net.js';
 import type { Selection } from '../../rl/checkpoint-selection.js';
-import type { FinetuneConfig } from '../../rl/finetune-config.js';
+import { type FinetuneConfig, runLatencyModel } from '../../rl/finetune-config.js';
 import { actorSizes, type FinetuneContext, type FinetuneEnd, initialState, runRounds } from '../../rl/finetune-loop.js';
 import type { OperatorSettings } from '../../rl/operator/scripted-operator.js';
 import type { ActorSetup } from '../../rl/rollout-pool.js';
 import { latestRunState, type RunState, readBest, saveRunState, setAsideDamaged } from '../../rl/run-state.js';
+import { measureBaseLatency } from '../../rl/sim-rollouts.js';
 import type { RobotDescription } from '../../robot/index.js';
 import { progress } from '../../telemetry/progress.js';
 import { tfWasm } from '../../train/tf-backend.js';
@@ -31,9 +32,33 @@ export interface SessionArgs {
   json: boolean;
   /** Where episodes run: local actor processes, actors joining over ZeroMQ, or this thread. */
   pool: PoolFlags;
+  /** --latency-ms measured: time the base model here before the run starts (a new run in the sim). */
+  measure_latency?: boolean;
 }
 
-export async function runSession(a: SessionArgs): Promise<FinetuneEnd> {
+/** The config with the base model's latency on this machine, timed in one base-only episode of the sim. */
+async function withMeasuredLatency(c: FinetuneConfig, desc: RobotDescription): Promise<FinetuneConfig> {
+  const manifest = await runManifest(c, desc);
+  const A = desc.action_names.length;
+  const sizes = actorSizes(c, inputSize(manifest), A);
+  const samples = await measureBaseLatency({
+    description: desc,
+    task: c.task as ActorSetup['task'],
+    base_path: c.base.path,
+    manifest,
+    actor: new ActorUnit(actorLayers(zeroActor(sizes), sizes), A),
+    seed: c.seed,
+  });
+  const sorted = [...samples].sort((x, y) => x - y);
+  process.stderr.write(
+    `vla-finetune: the base model takes ${sorted[0]}-${sorted.at(-1)} ms here (median ` +
+      `${sorted[sorted.length >> 1]} ms, ${samples.length} calls); the virtual clock charges draws from these\n`,
+  );
+  return { ...c, latency_samples_ms: samples };
+}
+
+export async function runSession(args: SessionArgs): Promise<FinetuneEnd> {
+  const a = args.measure_latency ? { ...args, config: await withMeasuredLatency(args.config, args.desc) } : args;
   const { config: c, desc } = a;
   const manifest = await runManifest(c, desc);
   if (manifest.base.sha256 !== c.base.sha256)
@@ -46,7 +71,7 @@ export async function runSession(a: SessionArgs): Promise<FinetuneEnd> {
     task: c.task as ActorSetup['task'],
     base_path: c.base.path,
     manifest,
-    latency_model: { kind: 'fixed', ms: c.latency_ms },
+    latency_model: runLatencyModel(c),
     seed: c.seed,
     actor_sizes: sizes,
     ...(c.operator?.kind === 'scripted' ? { operator: operatorSettings(c.operator) } : {}),

@@ -11,7 +11,7 @@ import {
   selectCheckpoint,
   selectionCandidates,
 } from '../../rl/checkpoint-selection.js';
-import type { FinetuneConfig } from '../../rl/finetune-config.js';
+import { type FinetuneConfig, runLatencyModel } from '../../rl/finetune-config.js';
 import { actorSizes, type EvalLine } from '../../rl/finetune-loop.js';
 import { LocalPool, type RolloutPool } from '../../rl/rollout-pool.js';
 import { checkpointExists } from '../../rl/run-state.js';
@@ -108,7 +108,7 @@ export async function selectCommand(runDir: string, o: SelectFlags): Promise<voi
       task: config.task as Parameters<typeof LocalPool.create>[0]['task'],
       base_path: config.base.path,
       manifest,
-      latency_model: { kind: 'fixed', ms: config.latency_ms },
+      latency_model: runLatencyModel(config),
       seed: config.seed,
       actor_sizes: sizes,
     },
@@ -121,6 +121,7 @@ export async function selectCommand(runDir: string, o: SelectFlags): Promise<voi
     await pool.close();
   }
   if (!chosen) throw new UsageError(`${runDir}: nothing to select from`);
+  await log.dashboard(config, desc.action_names);
   const out = join(runDir, RESIDUAL_FILE);
   if (o.json) {
     process.stdout.write(`${JSON.stringify({ run_dir: runDir, residual: out, ...chosen })}\n`);
