@@ -175,7 +175,10 @@ describe('vla-finetune', () => {
     assert.equal(config.operator.kind, 'scripted');
     // --latency-ms measured: the base model timed here, kept in the config so episodes repeat and resume exactly
     assert.equal(config.latency_samples_ms.length, 10);
-    assert.ok(config.latency_samples_ms.every((x: number) => x >= 0 && x < 10_000), `${config.latency_samples_ms}`);
+    assert.ok(
+      config.latency_samples_ms.every((x: number) => x >= 0 && x < 10_000),
+      `${config.latency_samples_ms}`,
+    );
     // --operator-labels all: every decision of the training episodes is labelled for the actor to imitate
     assert.equal(config.operator.label_all, true);
     assert.equal(state.interventions?.added, state.online.added, 'as many labels as decisions');

@@ -32,9 +32,7 @@ export async function readRunConfig(runDir: string): Promise<FinetuneConfig> {
   try {
     text = await readFile(join(runDir, CONFIG_FILE), 'utf8');
   } catch (err) {
-    throw new UsageError(
-      `${runDir}: no ${CONFIG_FILE} (${(err as NodeJS.ErrnoException).code}); not a run folder`,
-    );
+    throw new UsageError(`${runDir}: no ${CONFIG_FILE} (${(err as NodeJS.ErrnoException).code}); not a run folder`);
   }
   try {
     return parseFinetuneConfig(JSON.parse(text), join(runDir, CONFIG_FILE));
