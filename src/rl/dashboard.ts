@@ -1,8 +1,8 @@
 // The fine-tuning dashboard, rebuilt from metrics.jsonl at every evaluation: success (training, last 50 episodes,
 // each evaluation with its 95% interval, the selection's runs at the end on more seeds) against wall time and
 // against environment ticks, the critic's loss and Q values, entropy and temperature, the residual's size per
-// action dimension, the operator's intervention rate, and throughput. One HTML file with every plot, and success.png (the learning curve against both) for a
-// quick look.
+// action dimension, the operator's intervention rate, and throughput. One HTML file with every plot, and
+// success.png (the learning curve against both) for a quick look.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { htmlReport, type PlotSpec, renderSvg, svgToPng } from '../plot/index.js';
