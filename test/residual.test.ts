@@ -172,4 +172,29 @@ describe('vla-run --residual', () => {
     assert.match(r.stderr, /junk\.onnx: not an ONNX model|not a residual/);
     assert.equal(r.stdout, '');
   });
+  test('the shipped residuals run on their own base model and are refused on another', () => {
+    for (const [robot, task] of [
+      ['ur5e', 'pick-place'],
+      ['aloha', 'transfer-cube'],
+    ]) {
+      const base = join(ROOT, `models/${robot}-${task}.onnx`);
+      const residual = join(ROOT, `models/${robot}-${task}.residual.onnx`);
+      const args = ['--robot', robot, '--task', task, '--sim', '--clock', 'fast', '--seed', '10000', '--json'];
+      const r = vlaRun(...args, '--policy', base, '--residual', residual);
+      assert.equal(r.code, 0, r.stderr);
+      const s = JSON.parse(r.stdout);
+      assert.equal(s.fault, null);
+      assert.ok(s.residual.evaluations > 10, `${robot}: the residual ran in the tick`);
+      assert.ok(
+        s.residual.mean_abs_fraction.some((f: number) => f > 0),
+        `${robot}: and corrected something`,
+      );
+    }
+    const onAnother = vlaRun(
+      ...['--robot', 'ur5e', '--sim', '--clock', 'fast', '--policy', join(ROOT, 'models/ur5e-push.onnx')],
+      ...['--task', 'push', '--residual', join(ROOT, 'models/ur5e-pick-place.residual.onnx')],
+    );
+    assert.equal(onAnother.code, 2);
+    assert.match(onAnother.stderr, /trained on another base model/);
+  });
 });

@@ -325,12 +325,13 @@ async function writeEpisode(
   await w.close({ success: true });
 }
 
-test('the shipped pick-place and push models run an episode through vla-run (default policy)', async () => {
+test('the shipped demo models run an episode through vla-run (default policy)', async () => {
   for (const [robot, task] of [
     ['ur5', 'pick-place'],
     ['ur5e', 'pick-place'],
     ['ur5', 'push'],
     ['ur5e', 'push'],
+    ['aloha', 'transfer-cube'],
   ]) {
     const r = node(
       'vla-run',
