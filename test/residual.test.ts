@@ -175,6 +175,7 @@ describe('vla-run --residual', () => {
   test('the shipped residuals run on their own base model and are refused on another', () => {
     for (const [robot, task] of [
       ['ur5e', 'pick-place'],
+      ['ur5e', 'push'],
       ['aloha', 'transfer-cube'],
     ]) {
       const base = join(ROOT, `models/${robot}-${task}.onnx`);
