@@ -221,6 +221,7 @@ test('control ticker: a residual that returns NaN cannot move the robot (the com
         if (broken) action[0] = Number.NaN;
       },
       reset: () => undefined,
+      resume: () => undefined,
       figures: () => ({ name: 'nan', evaluations: 0, mean_abs_fraction: [], at_bound_fraction: [] }),
     },
     {

@@ -58,6 +58,9 @@ describe('vla-finetune', () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--hidden must be 1 to 4 layer sizes .*got '256,x'/);
     assert.equal(existsSync(join(tmp, 'wide')), false, 'no run folder was made');
+    r = finetune(...SMALL, '--run', 'scene', '--rounds', '1', '--start-features', '--no-features');
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--start-features needs the features --no-features turns off/);
     r = finetune('select', join(tmp, 'nothing'));
     assert.equal(r.code, 2);
     assert.match(r.stderr, /nothing: no config.json \(ENOENT\); not a run folder/);

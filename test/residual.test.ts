@@ -110,6 +110,46 @@ describe('residual file and evaluator', () => {
     assert.equal(c.stats.at_bound[0], 1);
   });
 
+  test('start_features: the first chunk’s features all episode, through a resume; a new episode renews', async () => {
+    const m = await residualManifestFor(ur5e, {
+      name: 'r',
+      base_path: BASE,
+      base_horizon: 25,
+      hidden: [8],
+      every_ticks: 1,
+      base_features: 2,
+      start_features: true,
+    });
+    assert.deepEqual(
+      m.inputs.slice(-2).map((b) => `${b.block}:${b.size}`),
+      ['base_features:2', 'start_features:2'],
+    );
+    const inputs: number[][] = [];
+    const c = new ResidualCorrector(ur5e, m, (_x, u) => u.fill(0));
+    // the last four inputs: base_features, start_features
+    c.onEvaluate = (_k, x) => inputs.push(Array.from(x.subarray(x.length - 4)));
+    const state = newJointState(ur5e);
+    const step = (k: number, features?: number[]) =>
+      c.correct(k, state, new Float64Array(7), 0, features && Float64Array.from(features));
+    step(1); // no chunk's features yet: zeros
+    step(2, [1, 2]);
+    step(3, [3, 4]);
+    c.resume();
+    step(4, [5, 6]);
+    c.reset();
+    step(5, [7, 8]);
+    assert.deepEqual(inputs, [
+      [0, 0, 0, 0],
+      [1, 2, 1, 2],
+      [3, 4, 1, 2],
+      [5, 6, 1, 2],
+      [7, 8, 7, 8],
+    ]);
+    // the two feature blocks come from one features output: sizes that differ are refused
+    const odd = { ...m, inputs: [...m.inputs.slice(0, -1), { block: 'start_features' as const, size: 3 }] };
+    assert.throws(() => new ResidualCorrector(ur5e, odd, () => undefined), /'start_features'.*gives 2 values, found 3/);
+  });
+
   test('a file that is not our residual graph, or not a residual at all, is refused', async () => {
     const m = await residualManifestFor(ur5e, { name: 'r', base_path: BASE, base_horizon: 25, hidden: [8] });
     assert.throws(() => parseResidualOnnx('x.onnx', new Uint8Array([1, 2, 3, 4])), ResidualLoadError);

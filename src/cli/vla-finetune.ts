@@ -3,18 +3,18 @@
 // success; progress, held-out evaluations, checkpoints (exact resume), a collapse guard, and the best residual as
 // ONNX for `vla-run --residual`.
 import { Command } from 'commander';
-import { PolicyLoadError } from '../policy/onnx/manifest.js';
-import { loadModelManifest } from '../policy/onnx/onnx-file.js';
 import { residualManifestFor } from '../policy/residual/residual-draft.js';
 import { fileSha256 } from '../policy/residual/residual-onnx.js';
 import { FINETUNE_DEFAULTS, type FinetuneConfig } from '../rl/finetune-config.js';
 import { runNameProblem } from '../rl/run-name.js';
 import { choice, EXIT, intArg, layersArg, numArg, runProgram, UsageError } from './common.js';
 import { ACTOR_HELP, actorCommand } from './finetune/actor-command.js';
+import { baseModel, startFeatures } from './finetune/base-model-args.js';
 import { EXPORT_HELP, exportCommand } from './finetune/export-command.js';
 import { readRunConfig } from './finetune/finetune-run.js';
 import { runSession } from './finetune/finetune-session.js';
 import { DEFAULT_ACTORS, poolFlags } from './finetune/pool-flags.js';
+import { probeCommand } from './finetune/probe-command.js';
 import { operatorKind, robotLinkArg } from './finetune/robot-link-args.js';
 import { SELECT_HELP, selectCommand } from './finetune/select-command.js';
 import { robotDescription } from './run/robot-args.js';
@@ -85,6 +85,11 @@ const program = new Command('vla-finetune')
   .option('--hidden <n,n>', "the residual actor's hidden layer sizes", d.residual.hidden.join(','))
   .option('--critic-hidden <n,n>', "the critics' hidden layer sizes (default: the actor's)")
   .option('--no-features', 'the residual sees no base-model features, even when the base model gives them')
+  .option(
+    '--start-features',
+    "the residual also sees the base model's features of the episode's first chunk, kept all episode: the scene " +
+      'before the arm entered it (a target the arm later hides)',
+  )
   .option('--every-ticks <n>', 'ticks between residual evaluations (held in between)', String(d.residual.every_ticks))
   .option(
     '--initial-bound <x>',
@@ -173,6 +178,7 @@ const program = new Command('vla-finetune')
     'after',
     `
 Examples:
+  vla-finetune probe --robot ur5e --task pick-place       first: do the base model's features place the objects?
   vla-finetune --robot ur5e --task pick-place --sim --base models/ur5e-pick-place.onnx --run pp-1 --minutes 30
   vla-finetune --resume runs/pp-1 --minutes 10
   vla-run --robot ur5e --sim --policy models/ur5e-pick-place.onnx --residual runs/pp-1/residual.onnx \\
@@ -280,6 +286,7 @@ async function fresh(o: Record<string, unknown>): Promise<{ config: FinetuneConf
       ...(o.criticHidden ? { critic_hidden: layersArg('--critic-hidden', o.criticHidden as string) } : {}),
       every_ticks: intArg('--every-ticks', o.everyTicks as string, 1, 100),
       base_features: o.features === false ? 0 : baseFacts.features,
+      ...(o.startFeatures === true ? { start_features: startFeatures(o, baseFacts.features) } : {}),
     },
     learner: {
       ...d.learner,
@@ -319,17 +326,6 @@ async function fresh(o: Record<string, unknown>): Promise<{ config: FinetuneConf
   // the base must fit the robot before the run folder exists
   await residualManifestFor(desc, { name: run, base_path: base, base_horizon: config.base.horizon, hidden: [1] });
   return { config, runDir: `${o.runsDir as string}/${run}`, resume: false };
-}
-
-/** The base model's chunk length and features size, from its manifest; a file that is no policy is bad input. */
-async function baseModel(path: string): Promise<{ horizon: number; features: number }> {
-  try {
-    const { manifest } = await loadModelManifest(path);
-    return { horizon: manifest.action.horizon, features: manifest.features?.dim ?? 0 };
-  } catch (err) {
-    if (err instanceof PolicyLoadError) throw new UsageError(`--base ${err.message}`);
-    throw err;
-  }
 }
 
 program
@@ -382,5 +378,7 @@ program
   .option('--json', 'print one JSON object: every candidate and the one selected')
   .addHelpText('after', SELECT_HELP)
   .action(selectCommand);
+
+probeCommand(program);
 
 await runProgram(program, process.argv, 'vla-finetune');

@@ -27,6 +27,8 @@ export const finetuneConfigSchema = z.object({
     critic_hidden: z.array(count).min(1).optional(),
     /** Values of the base model's features output the residual sees (0: state and base action only). */
     base_features: natural,
+    /** The residual also sees the features of the episode's first chunk (the scene before the arm entered it). */
+    start_features: z.boolean().optional(),
   }),
   learner: z.object({
     critics: count,

@@ -7,7 +7,7 @@ import { SimDriver } from '../../sim/sim-driver.js';
 import { createTask, type TaskName, taskTickLimit } from '../../sim/tasks/index.js';
 import { loadOnnxPolicy } from '../policy/load-policy.js';
 import type { Policy } from '../policy/policy.js';
-import { ResidualCorrector } from '../policy/residual/residual-corrector.js';
+import { type ResidualCorrection, ResidualCorrector } from '../policy/residual/residual-corrector.js';
 import { inputSize, type ResidualManifest } from '../policy/residual/residual-manifest.js';
 import type { RobotDescription } from '../robot/index.js';
 import { type EpisodeEngine, startVirtual } from '../runtime/runtime.js';
@@ -71,6 +71,53 @@ export async function measureBaseLatency(s: Omit<RolloutSetup, 'latency_model'>)
   throw new Error('the base model was never timed: its first inference failed');
 }
 
+/** The base model on the runtime's loop in the embedded sim, on the virtual clock. */
+export interface BaseSimSetup {
+  description: RobotDescription;
+  task: TaskName;
+  base_path: string;
+  /** Seeds the latency draws. */
+  seed: number;
+  latency_model: LatencyModelSpec;
+  physics_hz?: number;
+  residual_correction?: ResidualCorrection;
+  /** Wraps the loaded base policy (the feature probe reads what each inference saw). */
+  wrap?: (policy: Policy, driver: SimDriver) => Policy;
+}
+
+/** What fine-tuning episodes and the feature probe run on: one engine, many episodes. */
+export async function baseSimEngine(
+  s: BaseSimSetup,
+): Promise<{ engine: EpisodeEngine; policy: Policy; driver: SimDriver }> {
+  const desc = s.description;
+  const robot = desc.robot as RobotName;
+  const cameras = robotModel(robot).cameras.map((c) => c.name);
+  const loaded = await loadOnnxPolicy(s.base_path, {
+    robot: desc,
+    control_hz: desc.control_hz,
+    cameras,
+    square_cameras_only: true,
+  });
+  const driver = await SimDriver.create({
+    robot,
+    task: s.task,
+    description: desc,
+    physics_hz: s.physics_hz ?? 500,
+    control_hz: desc.control_hz,
+    time: 'virtual',
+  });
+  const policy = s.wrap ? s.wrap(loaded.policy, driver) : loaded.policy;
+  const engine = startVirtual(driver, policy, directWorld(driver), {
+    blend: 'replace',
+    margin_ticks: 2,
+    injected: { base_ms: 0, jitter_ms: 0 },
+    seed: s.seed,
+    latency_model: s.latency_model,
+    ...(s.residual_correction ? { residual_correction: s.residual_correction } : {}),
+  });
+  return { engine, policy, driver };
+}
+
 export class SimRollouts {
   private readonly obs_dim: number;
   private readonly A: number;
@@ -101,30 +148,8 @@ export class SimRollouts {
   static async create(s: RolloutSetup): Promise<SimRollouts> {
     const desc = s.description;
     const robot = desc.robot as RobotName;
-    const cameras = robotModel(robot).cameras.map((c) => c.name);
-    const { policy } = await loadOnnxPolicy(s.base_path, {
-      robot: desc,
-      control_hz: desc.control_hz,
-      cameras,
-      square_cameras_only: true,
-    });
-    const driver = await SimDriver.create({
-      robot,
-      task: s.task,
-      description: desc,
-      physics_hz: s.physics_hz ?? 500,
-      control_hz: desc.control_hz,
-      time: 'virtual',
-    });
     const corrector = new ResidualCorrector(desc, s.manifest, s.actor.unit);
-    const engine = startVirtual(driver, policy, directWorld(driver), {
-      blend: 'replace',
-      margin_ticks: 2,
-      injected: { base_ms: 0, jitter_ms: 0 },
-      seed: s.seed,
-      latency_model: s.latency_model,
-      residual_correction: corrector,
-    });
+    const { engine, policy, driver } = await baseSimEngine({ ...s, residual_correction: corrector });
     const max_ticks = taskTickLimit(createTask(s.task), desc.control_hz);
     const operator = s.operator
       ? new ScriptedOperator(

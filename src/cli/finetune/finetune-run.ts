@@ -83,6 +83,7 @@ export function runManifest(config: FinetuneConfig, desc: RobotDescription, boun
     gripper_scale: config.residual.gripper_scale * bound,
     every_ticks: config.residual.every_ticks,
     base_features: config.residual.base_features,
+    start_features: config.residual.start_features === true,
     hidden: config.residual.hidden,
   });
 }

@@ -21,8 +21,10 @@ export interface ResidualCorrection {
    * those of the chunk the action came from, when the base model gives them.
    */
   correct(k: number, state: MeasuredState, action: Float64Array, chunk_index: number, features?: Float64Array): void;
-  /** A new episode, or motion resuming after a hold: the next tick evaluates afresh. */
+  /** A new episode: the next tick evaluates afresh, and the scene of the episode's start is forgotten. */
   reset(): void;
+  /** Motion resuming after a hold within the episode: the next tick evaluates afresh; the start scene stays. */
+  resume(): void;
   /** What it did so far, for the run's summary. */
   figures(): ResidualFigures;
 }
@@ -71,6 +73,9 @@ export class ResidualCorrector implements ResidualCorrection {
   private readonly scale: Float64Array;
   private readonly horizon: number;
   private lastEval = -Infinity;
+  /** The features of the episode's first chunk (the start_features block), once seen. */
+  private readonly start: Float32Array;
+  private startSeen = false;
 
   constructor(
     desc: RobotDescription,
@@ -84,7 +89,9 @@ export class ResidualCorrector implements ResidualCorrection {
     this.horizon = manifest.base.horizon;
     this.stats = { evaluations: 0, abs_unit_sum: new Float64Array(A), at_bound: new Float64Array(A) };
     // the features' size is checked against the base model where both are known (residual-check.ts)
-    checkBlocks(desc, manifest, manifest.inputs.find((b) => b.block === 'base_features')?.size ?? 0);
+    const features = manifest.inputs.find((b) => b.block === 'base_features' || b.block === 'start_features');
+    checkBlocks(desc, manifest, features?.size ?? 0);
+    this.start = new Float32Array(features?.size ?? 0);
   }
 
   correct(k: number, state: MeasuredState, action: Float64Array, chunk_index: number, features?: Float64Array): void {
@@ -102,6 +109,11 @@ export class ResidualCorrector implements ResidualCorrection {
   }
 
   reset(): void {
+    this.resume();
+    this.startSeen = false;
+  }
+
+  resume(): void {
     this.lastEval = -Infinity;
     this.u.fill(0);
   }
@@ -143,6 +155,14 @@ export class ResidualCorrector implements ResidualCorrection {
           if (features) this.inputs.set(features, at);
           else this.inputs.fill(0, at, at + b.size);
           break;
+        case 'start_features':
+          // zeros until the episode's first chunk with features arrives; then that scene all episode
+          if (!this.startSeen && features) {
+            this.start.set(features);
+            this.startSeen = true;
+          }
+          this.inputs.set(this.start, at);
+          break;
       }
       at += b.size;
     }
@@ -183,6 +203,7 @@ export function checkBlocks(
     base_action: desc.action_names.length,
     chunk_index: 1,
     base_features: features,
+    start_features: features,
   };
   for (const b of m.inputs)
     if (b.size !== want[b.block])

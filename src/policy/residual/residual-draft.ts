@@ -19,6 +19,8 @@ export interface ResidualDraft {
   hidden: number[];
   /** Values of the base model's features output to feed the residual (0 or absent: none). */
   base_features?: number;
+  /** Also the features of the episode's first chunk (needs base_features). */
+  start_features?: boolean;
 }
 
 export async function residualManifestFor(desc: RobotDescription, d: ResidualDraft): Promise<ResidualManifest> {
@@ -37,6 +39,7 @@ export async function residualManifestFor(desc: RobotDescription, d: ResidualDra
       { block: 'base_action', size: A },
       { block: 'chunk_index', size: 1 },
       ...(d.base_features ? [{ block: 'base_features' as const, size: d.base_features }] : []),
+      ...(d.base_features && d.start_features ? [{ block: 'start_features' as const, size: d.base_features }] : []),
     ],
     scale: Array.from({ length: A }, (_, i) =>
       isGripperAction(desc, i)

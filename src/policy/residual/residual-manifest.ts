@@ -12,7 +12,9 @@ export const RESIDUAL_METADATA_KEY = 'vla_residual';
  *  - position_rad: the measured arm joints; gripper: the measured grippers (0 closed .. 1 open);
  *  - base_action: the base policy's action for this tick (action layout), before the correction;
  *  - chunk_index: where that action sits in its chunk, 0 (first) .. 1 (last): how stale the base plan is (A2C2);
- *  - base_features: what the base model saw when it planned that chunk (its features output: keypoints).
+ *  - base_features: what the base model saw when it planned that chunk (its features output: keypoints);
+ *  - start_features: what it saw in the episode's first chunk, kept all episode: the scene before the arm moved
+ *    into the view (a target the arm later hides, which the current keypoints no longer place).
  */
 export const RESIDUAL_INPUT_BLOCKS = [
   'position_rad',
@@ -20,6 +22,7 @@ export const RESIDUAL_INPUT_BLOCKS = [
   'base_action',
   'chunk_index',
   'base_features',
+  'start_features',
 ] as const;
 export type ResidualInputBlock = (typeof RESIDUAL_INPUT_BLOCKS)[number];
 

@@ -94,7 +94,7 @@ export class ControlTicker {
   resumeAfterFault(measured: ArrayLike<number>): void {
     const g = this.safety.limits.is_gripper;
     for (let i = 0; i < this.last.length; i++) if (!g[i]) this.last[i] = measured[i];
-    this.residual?.correction.reset();
+    this.residual?.correction.resume();
     this.prevChunk = -1;
     this.armed = false;
     this.minChunk = Atomics.load(this.ring.header, H_LAST_CHUNK) + 1;

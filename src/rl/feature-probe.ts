@@ -1,0 +1,162 @@
+// What a residual could know about the scene, measured before a session: a residual sees the base model's
+// features, not the scene, so it can only correct toward what those features place. In the embedded sim the true
+// poses are known: a ridge regression from each chunk's features to each object's x and y, fitted on the first
+// episodes and scored on the rest (R², RMSE), over every chunk and over each episode's first chunks (what
+// --start-features keeps: the scene before the arm moves into it and hides part of it).
+import type { SimDriver } from '../../sim/sim-driver.js';
+import { createTask, type TaskName, type TaskState, taskTickLimit } from '../../sim/tasks/index.js';
+import type { Policy } from '../policy/policy.js';
+import type { RobotDescription } from '../robot/index.js';
+import { baseSimEngine } from './sim-rollouts.js';
+
+/** The base model gives no features: there is nothing to probe. */
+export class NoFeaturesError extends Error {}
+
+/** The features of one chunk and the true positions (m) when its observation was taken. */
+export interface ProbeSample {
+  episode: number;
+  /** The chunk's place in its episode (0: the first). */
+  chunk: number;
+  features: Float32Array;
+  truth: number[];
+}
+
+export interface ProbeScore {
+  /** An object's coordinate, e.g. target_x (the sim's world frame). */
+  name: string;
+  /** Share of the held-out variance the features explain (1: placed exactly; 0 or less: not at all). */
+  r2: number;
+  rmse_cm: number;
+  /** Spread of the coordinate itself over the held-out chunks: what a probe that knows nothing misses by. */
+  std_cm: number;
+}
+
+/** The coordinates a task's state gives: every object's x and y, then its target's. */
+export function truthOf(s: TaskState): { names: string[]; values: number[] } {
+  const names: string[] = [];
+  const values: number[] = [];
+  for (const [name, pose] of Object.entries(s.objects)) {
+    names.push(`${name}_x`, `${name}_y`);
+    values.push(pose.pos[0], pose.pos[1]);
+  }
+  if (s.target) {
+    names.push('target_x', 'target_y');
+    values.push(s.target.pos[0], s.target.pos[1]);
+  }
+  return { names, values };
+}
+
+export interface ProbeRun {
+  description: RobotDescription;
+  task: TaskName;
+  base_path: string;
+  episodes: number;
+  seed0: number;
+  onEpisode?: (done: number) => void;
+}
+
+/** Runs the base model alone in the sim (the runtime's loop, virtual clock) and keeps every chunk's sample. */
+export async function collectProbeSamples(r: ProbeRun): Promise<{ names: string[]; samples: ProbeSample[] }> {
+  const samples: ProbeSample[] = [];
+  let names: string[] = [];
+  let episode = 0;
+  let chunk = 0;
+  // the true poses are read as the observation goes in: the moment the features describe
+  const wrap = (base: Policy, driver: SimDriver): Policy => ({
+    describe: () => base.describe(),
+    close: () => base.close(),
+    async infer(obs) {
+      const truth = truthOf(driver.taskState());
+      names = truth.names;
+      const out = await base.infer(obs);
+      if (out.features) samples.push({ episode, chunk: chunk++, features: out.features.slice(), truth: truth.values });
+      return out;
+    },
+  });
+  const { engine, policy } = await baseSimEngine({
+    ...r,
+    seed: r.seed0,
+    latency_model: { kind: 'fixed', ms: 5 },
+    wrap,
+  });
+  try {
+    if (!policy.describe().features_dim)
+      throw new NoFeaturesError(`${r.base_path} has no features output: a residual on it sees the robot's state only`);
+    const max_ticks = taskTickLimit(createTask(r.task), r.description.control_hz);
+    for (episode = 0; episode < r.episodes; episode++) {
+      chunk = 0;
+      await engine.runEpisode({ seed: r.seed0 + episode, max_ticks });
+      r.onEpisode?.(episode + 1);
+    }
+  } finally {
+    await engine.stop();
+    await policy.close();
+  }
+  return { names, samples };
+}
+
+/**
+ * Ridge regression (features plus a bias -> each coordinate) fitted on the samples of the first `train_fraction`
+ * of the episodes, scored on the others.
+ */
+export function probeScores(names: string[], samples: ProbeSample[], train_fraction = 0.75): ProbeScore[] {
+  const last = samples.reduce((m, s) => Math.max(m, s.episode), 0);
+  const split = Math.floor((last + 1) * train_fraction);
+  const train = samples.filter((s) => s.episode < split);
+  const test = samples.filter((s) => s.episode >= split);
+  if (train.length === 0 || test.length === 0) throw new Error('too few episodes to fit and to test the probe');
+  const D = train[0].features.length + 1;
+  const row = (s: ProbeSample) => [...s.features, 1];
+  const xtx = Array.from({ length: D }, () => new Float64Array(D));
+  const xty = names.map(() => new Float64Array(D));
+  for (const s of train) {
+    const x = row(s);
+    for (let i = 0; i < D; i++) {
+      for (let j = 0; j < D; j++) xtx[i][j] += x[i] * x[j];
+      for (let o = 0; o < names.length; o++) xty[o][i] += x[i] * s.truth[o];
+    }
+  }
+  // a small ridge keeps the solve well-posed when keypoints move together
+  for (let i = 0; i < D - 1; i++) xtx[i][i] += 1e-3 * train.length;
+  return names.map((name, o) => {
+    const w = solveLinear(xtx, xty[o]);
+    const mean = test.reduce((sum, s) => sum + s.truth[o], 0) / test.length;
+    let se = 0;
+    let sv = 0;
+    for (const s of test) {
+      const x = row(s);
+      let p = 0;
+      for (let i = 0; i < D; i++) p += w[i] * x[i];
+      se += (p - s.truth[o]) ** 2;
+      sv += (s.truth[o] - mean) ** 2;
+    }
+    const r2 = sv > 0 ? 1 - se / sv : 0;
+    const cm = (v: number) => Math.round(1e4 * Math.sqrt(v / test.length)) / 100;
+    return { name, r2: Math.round(r2 * 1000) / 1000, rmse_cm: cm(se), std_cm: cm(sv) };
+  });
+}
+
+/** Solves a x = b by Gaussian elimination with partial pivoting (a is left as it was). */
+export function solveLinear(a: Float64Array[], b: Float64Array): Float64Array {
+  const n = b.length;
+  const m = a.map((r) => Float64Array.from(r));
+  const x = Float64Array.from(b);
+  for (let c = 0; c < n; c++) {
+    let p = c;
+    for (let r = c + 1; r < n; r++) if (Math.abs(m[r][c]) > Math.abs(m[p][c])) p = r;
+    [m[c], m[p]] = [m[p], m[c]];
+    [x[c], x[p]] = [x[p], x[c]];
+    if (m[c][c] === 0) throw new Error('the probe is singular: features that never vary');
+    for (let r = c + 1; r < n; r++) {
+      const f = m[r][c] / m[c][c];
+      for (let k = c; k < n; k++) m[r][k] -= f * m[c][k];
+      x[r] -= f * x[c];
+    }
+  }
+  for (let c = n - 1; c >= 0; c--) {
+    let s = x[c];
+    for (let k = c + 1; k < n; k++) s -= m[c][k] * x[k];
+    x[c] = s / m[c][c];
+  }
+  return x;
+}
