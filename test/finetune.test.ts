@@ -11,6 +11,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { parseResidualOnnx } from '../src/policy/residual/residual-onnx.js';
 import { checkpointDir, learnerOfRound, loadRunState } from '../src/rl/run-state.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -61,6 +62,15 @@ describe('vla-finetune', () => {
     r = finetune(...SMALL, '--run', 'scene', '--rounds', '1', '--start-features', '--no-features');
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--start-features needs the features --no-features turns off/);
+    r = finetune(...SMALL, '--run', 'wrist', '--rounds', '1', '--scale-deg', '3,3,20');
+    assert.equal(r.code, 2);
+    assert.match(
+      r.stderr,
+      /--scale-deg: 3 values for 6 joints; give one for all or one per joint \(shoulder_pan_joint/,
+    );
+    r = finetune(...SMALL, '--run', 'wrist', '--rounds', '1', '--scale-deg', '3,3,3,3,3,60');
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--scale-deg must be a number in \[0.01, 45\], got '60'/);
     r = finetune('select', join(tmp, 'nothing'));
     assert.equal(r.code, 2);
     assert.match(r.stderr, /nothing: no config.json \(ENOENT\); not a run folder/);
@@ -161,7 +171,7 @@ describe('vla-finetune', () => {
 
   test('--operator scripted: takeovers are counted per round and join the offline buffer', async () => {
     const args = ['--run', 'operated', '--rounds', '2', '--operator', 'scripted', '--takeover-deg', '2', '--json'];
-    args.push('--operator-labels', 'all', '--latency-ms', 'measured');
+    args.push('--operator-labels', 'all', '--latency-ms', 'measured', '--scale-deg', '3,3,3,3,3,20');
     const r = finetune(...SMALL, ...SMALL_EVAL, ...args);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /the base model takes [\d.]+-[\d.]+ ms here \(median [\d.]+ ms, 10 calls\)/);
@@ -176,6 +186,16 @@ describe('vla-finetune', () => {
     assert.ok(state.offline.added > offline, `offline buffer ${offline} -> ${state.offline.added}: takeovers joined`);
     const config = JSON.parse(await readFile(join(tmp, 'operated', 'config.json'), 'utf8'));
     assert.equal(config.operator.kind, 'scripted');
+    // per-joint bounds: the wrist's 20 degrees against the others' 3, in the config and in the exported residual
+    assert.deepEqual(
+      config.residual.joint_scale_rad.map((x: number) => +((x * 180) / Math.PI).toFixed(6)),
+      [3, 3, 3, 3, 3, 20],
+    );
+    const residual = join(tmp, 'operated', 'residual.onnx');
+    const { manifest } = parseResidualOnnx(residual, await readFile(residual));
+    assert.ok(Math.abs(manifest.scale[5] / manifest.scale[0] - 20 / 3) < 1e-6, `scale ${manifest.scale}`);
+    const bound = manifest.scale[0] / ((3 * Math.PI) / 180);
+    assert.ok(Math.abs(manifest.scale[6] - 0.2 * bound) < 1e-6, `the gripper keeps its own: ${manifest.scale}`);
     // --latency-ms measured: the base model timed here, kept in the config so episodes repeat and resume exactly
     assert.equal(config.latency_samples_ms.length, 10);
     assert.ok(

@@ -110,6 +110,26 @@ describe('residual file and evaluator', () => {
     assert.equal(c.stats.at_bound[0], 1);
   });
 
+  test('per-joint bounds land on their joints, grippers keep theirs; a wrong-length list is refused', async () => {
+    const aloha = await loadRobot('aloha');
+    const deg = (x: number) => (x * Math.PI) / 180;
+    const per_joint = aloha.joint_names.map((_, j) => deg(j + 1));
+    const m = await residualManifestFor(aloha, {
+      name: 'r',
+      base_path: BASE,
+      base_horizon: 25,
+      hidden: [8],
+      joint_scale_rad: per_joint,
+      gripper_scale: 0.3,
+    });
+    aloha.action_names.forEach((name, i) => {
+      const j = aloha.action_source[i];
+      assert.equal(m.scale[i], j < 0 ? 0.3 : deg(j + 1), `${name}: joint ${j}`);
+    });
+    const draft = { name: 'r', base_path: BASE, base_horizon: 25, hidden: [8], joint_scale_rad: [deg(3), deg(3)] };
+    await assert.rejects(residualManifestFor(aloha, draft), /2 joint bounds for aloha's 12 joints/);
+  });
+
   test('start_features: the first chunk’s features all episode, through a resume; a new episode renews', async () => {
     const m = await residualManifestFor(ur5e, {
       name: 'r',

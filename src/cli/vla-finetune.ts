@@ -13,6 +13,7 @@ import { baseModel, startFeatures } from './finetune/base-model-args.js';
 import { EXPORT_HELP, exportCommand } from './finetune/export-command.js';
 import { readRunConfig } from './finetune/finetune-run.js';
 import { runSession } from './finetune/finetune-session.js';
+import { jointBoundsArg } from './finetune/joint-bounds-arg.js';
 import { DEFAULT_ACTORS, poolFlags } from './finetune/pool-flags.js';
 import { probeCommand } from './finetune/probe-command.js';
 import { operatorKind, robotLinkArg } from './finetune/robot-link-args.js';
@@ -80,7 +81,12 @@ const program = new Command('vla-finetune')
   )
   .option('--select-candidates <n>', 'checkpoints run again at the end', String(d.selection?.candidates))
   .option('--offline-episodes <n>', 'base-policy episodes for the offline buffer', String(d.schedule.offline_episodes))
-  .option('--scale-deg <deg>', 'largest correction per joint', String((d.residual.joint_scale_rad * 180) / Math.PI))
+  .option(
+    '--scale-deg <deg>',
+    "largest correction per joint (deg): one value, or one per joint in the robot's order (3,3,3,3,3,20: more " +
+      'for the wrist)',
+    String(Math.round((Number(d.residual.joint_scale_rad) * 180) / Math.PI)),
+  )
   .option('--gripper-scale <x>', 'largest gripper correction (of its range)', String(d.residual.gripper_scale))
   .option('--hidden <n,n>', "the residual actor's hidden layer sizes", d.residual.hidden.join(','))
   .option('--critic-hidden <n,n>', "the critics' hidden layer sizes (default: the actor's)")
@@ -270,6 +276,7 @@ async function fresh(o: Record<string, unknown>): Promise<{ config: FinetuneConf
     throw new UsageError(`--base ${base}: cannot read it (${err.code ?? err.message})`);
   });
   const baseFacts = await baseModel(base);
+  const desc = await robotDescription(robot, undefined, 50);
   const config: FinetuneConfig = {
     ...d,
     run,
@@ -280,7 +287,7 @@ async function fresh(o: Record<string, unknown>): Promise<{ config: FinetuneConf
     latency_ms: o.latencyMs === 'measured' ? d.latency_ms : numArg('--latency-ms', o.latencyMs as string, 0, 10_000),
     residual: {
       ...d.residual,
-      joint_scale_rad: (numArg('--scale-deg', o.scaleDeg as string, 0.01, 45) * Math.PI) / 180,
+      joint_scale_rad: jointBoundsArg(o.scaleDeg as string, desc.joint_names),
       gripper_scale: numArg('--gripper-scale', o.gripperScale as string, 0, 1),
       hidden: layersArg('--hidden', o.hidden as string),
       ...(o.criticHidden ? { critic_hidden: layersArg('--critic-hidden', o.criticHidden as string) } : {}),
@@ -322,7 +329,6 @@ async function fresh(o: Record<string, unknown>): Promise<{ config: FinetuneConf
       label_all: choice('--operator-labels', o.operatorLabels as string, ['takeovers', 'all'] as const) === 'all',
     },
   };
-  const desc = await robotDescription(robot, undefined, 50);
   // the base must fit the robot before the run folder exists
   await residualManifestFor(desc, { name: run, base_path: base, base_horizon: config.base.horizon, hidden: [1] });
   return { config, runDir: `${o.runsDir as string}/${run}`, resume: false };

@@ -1,8 +1,9 @@
 // What a residual could know about the scene, measured before a session: a residual sees the base model's
 // features, not the scene, so it can only correct toward what those features place. In the embedded sim the true
-// poses are known: a ridge regression from each chunk's features to each object's x and y, fitted on the first
+// poses are known: a ridge regression from each chunk's features to each object's x, y and yaw, fitted on the first
 // episodes and scored on the rest (R², RMSE), over every chunk and over each episode's first chunks (what
 // --start-features keeps: the scene before the arm moves into it and hides part of it).
+import { quatYaw } from '../../sim/experts/arm-tracker.js';
 import type { SimDriver } from '../../sim/sim-driver.js';
 import { createTask, type TaskName, type TaskState, taskTickLimit } from '../../sim/tasks/index.js';
 import type { Policy } from '../policy/policy.js';
@@ -22,28 +23,58 @@ export interface ProbeSample {
 }
 
 export interface ProbeScore {
-  /** An object's coordinate, e.g. target_x (the sim's world frame). */
+  /** An object's coordinate, e.g. target_x (the sim's world frame) or cube_yaw. */
   name: string;
-  /** Share of the held-out variance the features explain (1: placed exactly; 0 or less: not at all). */
-  r2: number;
-  rmse_cm: number;
+  /**
+   * Share of the held-out variance the features explain (1: placed exactly; 0 or less: not at all); null when
+   * the coordinate does not vary over the held-out chunks (an ALOHA cube's yaw at the start).
+   */
+  r2: number | null;
+  /** Root-mean-square error of the fit on the held-out chunks, in `unit`. */
+  rmse: number;
   /** Spread of the coordinate itself over the held-out chunks: what a probe that knows nothing misses by. */
-  std_cm: number;
+  std: number;
+  /** cm for positions, deg for yaws. */
+  unit: ProbeUnit;
 }
 
-/** The coordinates a task's state gives: every object's x and y, then its target's. */
-export function truthOf(s: TaskState): { names: string[]; values: number[] } {
-  const names: string[] = [];
-  const values: number[] = [];
+export type ProbeUnit = 'cm' | 'deg';
+
+/** One coordinate the probe fits: values in m (cm) or rad (deg). */
+export interface ProbeCoordinate {
+  name: string;
+  unit: ProbeUnit;
+}
+
+/** The coordinates a task's state gives, with their units (values in m and rad). */
+export interface ProbeTruth {
+  names: string[];
+  units: ProbeUnit[];
+  values: number[];
+}
+
+const QUARTER_TURN = Math.PI / 2;
+
+/**
+ * Every object's x, y and yaw, then its target's x and y. The yaw is taken modulo a quarter turn, into
+ * (-45, 45] degrees: the tasks' objects are cubes, which look the same and are grasped the same after a quarter
+ * turn.
+ */
+export function truthOf(s: TaskState): ProbeTruth {
+  const t: ProbeTruth = { names: [], units: [], values: [] };
   for (const [name, pose] of Object.entries(s.objects)) {
-    names.push(`${name}_x`, `${name}_y`);
-    values.push(pose.pos[0], pose.pos[1]);
+    const yaw = quatYaw(pose.quat);
+    const wrapped = yaw - QUARTER_TURN * Math.round(yaw / QUARTER_TURN);
+    t.names.push(`${name}_x`, `${name}_y`, `${name}_yaw`);
+    t.units.push('cm', 'cm', 'deg');
+    t.values.push(pose.pos[0], pose.pos[1], wrapped);
   }
   if (s.target) {
-    names.push('target_x', 'target_y');
-    values.push(s.target.pos[0], s.target.pos[1]);
+    t.names.push('target_x', 'target_y');
+    t.units.push('cm', 'cm');
+    t.values.push(s.target.pos[0], s.target.pos[1]);
   }
-  return { names, values };
+  return t;
 }
 
 export interface ProbeRun {
@@ -56,9 +87,11 @@ export interface ProbeRun {
 }
 
 /** Runs the base model alone in the sim (the runtime's loop, virtual clock) and keeps every chunk's sample. */
-export async function collectProbeSamples(r: ProbeRun): Promise<{ names: string[]; samples: ProbeSample[] }> {
+export async function collectProbeSamples(
+  r: ProbeRun,
+): Promise<{ coordinates: ProbeCoordinate[]; samples: ProbeSample[] }> {
   const samples: ProbeSample[] = [];
-  let names: string[] = [];
+  let coordinates: ProbeCoordinate[] = [];
   let episode = 0;
   let chunk = 0;
   // the true poses are read as the observation goes in: the moment the features describe
@@ -67,7 +100,7 @@ export async function collectProbeSamples(r: ProbeRun): Promise<{ names: string[
     close: () => base.close(),
     async infer(obs) {
       const truth = truthOf(driver.taskState());
-      names = truth.names;
+      coordinates = truth.names.map((name, i) => ({ name, unit: truth.units[i] }));
       const out = await base.infer(obs);
       if (out.features) samples.push({ episode, chunk: chunk++, features: out.features.slice(), truth: truth.values });
       return out;
@@ -92,14 +125,18 @@ export async function collectProbeSamples(r: ProbeRun): Promise<{ names: string[
     await engine.stop();
     await policy.close();
   }
-  return { names, samples };
+  return { coordinates, samples };
 }
 
 /**
  * Ridge regression (features plus a bias -> each coordinate) fitted on the samples of the first `train_fraction`
  * of the episodes, scored on the others.
  */
-export function probeScores(names: string[], samples: ProbeSample[], train_fraction = 0.75): ProbeScore[] {
+export function probeScores(
+  coordinates: ProbeCoordinate[],
+  samples: ProbeSample[],
+  train_fraction = 0.75,
+): ProbeScore[] {
   const last = samples.reduce((m, s) => Math.max(m, s.episode), 0);
   const split = Math.floor((last + 1) * train_fraction);
   const train = samples.filter((s) => s.episode < split);
@@ -108,17 +145,17 @@ export function probeScores(names: string[], samples: ProbeSample[], train_fract
   const D = train[0].features.length + 1;
   const row = (s: ProbeSample) => [...s.features, 1];
   const xtx = Array.from({ length: D }, () => new Float64Array(D));
-  const xty = names.map(() => new Float64Array(D));
+  const xty = coordinates.map(() => new Float64Array(D));
   for (const s of train) {
     const x = row(s);
     for (let i = 0; i < D; i++) {
       for (let j = 0; j < D; j++) xtx[i][j] += x[i] * x[j];
-      for (let o = 0; o < names.length; o++) xty[o][i] += x[i] * s.truth[o];
+      for (let o = 0; o < coordinates.length; o++) xty[o][i] += x[i] * s.truth[o];
     }
   }
   // a small ridge keeps the solve well-posed when keypoints move together
   for (let i = 0; i < D - 1; i++) xtx[i][i] += 1e-3 * train.length;
-  return names.map((name, o) => {
+  return coordinates.map(({ name, unit }, o) => {
     const w = solveLinear(xtx, xty[o]);
     const mean = test.reduce((sum, s) => sum + s.truth[o], 0) / test.length;
     let se = 0;
@@ -130,9 +167,13 @@ export function probeScores(names: string[], samples: ProbeSample[], train_fract
       se += (p - s.truth[o]) ** 2;
       sv += (s.truth[o] - mean) ** 2;
     }
-    const r2 = sv > 0 ? 1 - se / sv : 0;
-    const cm = (v: number) => Math.round(1e4 * Math.sqrt(v / test.length)) / 100;
-    return { name, r2: Math.round(r2 * 1000) / 1000, rmse_cm: cm(se), std_cm: cm(sv) };
+    // m -> cm, rad -> deg, two decimals
+    const per = unit === 'cm' ? 100 : 180 / Math.PI;
+    const rms = (v: number) => Math.round(100 * per * Math.sqrt(v / test.length)) / 100;
+    const std = rms(sv);
+    // a coordinate that does not vary (to the unit's hundredth) leaves nothing to explain
+    const r2 = std > 0 ? Math.round((1 - se / sv) * 1000) / 1000 : null;
+    return { name, r2, rmse: rms(se), std, unit };
   });
 }
 

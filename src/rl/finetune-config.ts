@@ -18,7 +18,8 @@ export const finetuneConfigSchema = z.object({
   task: z.string(),
   base: z.object({ path: z.string(), sha256: z.string(), horizon: count }),
   residual: z.object({
-    joint_scale_rad: positive,
+    /** One bound for every joint, or one per joint (the robot's joint_names order). */
+    joint_scale_rad: z.union([positive, z.array(positive).min(1)]),
     gripper_scale: z.number().nonnegative(),
     every_ticks: count,
     /** The actor's hidden layers: the residual that ships. */

@@ -79,7 +79,7 @@ export function runManifest(config: FinetuneConfig, desc: RobotDescription, boun
     name,
     base_path: config.base.path,
     base_horizon: config.base.horizon,
-    joint_scale_rad: config.residual.joint_scale_rad * bound,
+    joint_scale_rad: scaled(config.residual.joint_scale_rad, bound),
     gripper_scale: config.residual.gripper_scale * bound,
     every_ticks: config.residual.every_ticks,
     base_features: config.residual.base_features,
@@ -109,4 +109,8 @@ export async function exportResidual(
     throw new UsageError(`${config.base.path} changed since the run started (its SHA-256 differs): not exporting`);
   await writeResidualOnnx(out, manifest, layers);
   return out;
+}
+
+function scaled(x: number | readonly number[], by: number): number | number[] {
+  return typeof x === 'number' ? x * by : x.map((v) => v * by);
 }

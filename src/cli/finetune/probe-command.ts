@@ -62,10 +62,10 @@ async function probeAction(o: Record<string, string | boolean | undefined>): Pro
   } finally {
     bar.end();
   }
-  const { names, samples } = collected;
-  const whole = probeScores(names, samples);
+  const { coordinates, samples } = collected;
+  const whole = probeScores(coordinates, samples);
   const start = probeScores(
-    names,
+    coordinates,
     samples.filter((s) => s.chunk < start_chunks),
   );
   const out = { robot, task, base, episodes, chunks: samples.length, start_chunks, whole_episode: whole, start };
@@ -75,16 +75,17 @@ async function probeAction(o: Record<string, string | boolean | undefined>): Pro
   }
   const startTitle = `start (${start_chunks} chunks)`;
   const line = (w: ProbeScore, s: ProbeScore) =>
-    `  ${w.name.padEnd(12)} ${fmt(w)}   ${fmt(s)}   ${w.std_cm.toFixed(1).padStart(5)}`;
+    `  ${w.name.padEnd(12)} ${fmt(w)}   ${fmt(s)}   ${w.std.toFixed(1).padStart(5)} ${w.unit}`;
   process.stdout.write(
     [
-      `${base} on ${robot} ${task}: ${episodes} episodes, ${samples.length} chunks (features -> true x, y; ` +
+      `${base} on ${robot} ${task}: ${episodes} episodes, ${samples.length} chunks (features -> true x, y, yaw; ` +
         'held-out episodes)',
-      `  ${'coordinate'.padEnd(12)} ${'whole episode'.padEnd(20)}   ${startTitle.padEnd(20)}   spread_cm`,
+      `  ${'coordinate'.padEnd(12)} ${'whole episode'.padEnd(20)}   ${startTitle.padEnd(20)}   spread`,
       ...whole.map((w, i) => line(w, start[i])),
       '',
     ].join('\n'),
   );
 }
 
-const fmt = (s: ProbeScore) => `R² ${s.r2.toFixed(2).padStart(5)}  ${s.rmse_cm.toFixed(1).padStart(5)} cm`.padEnd(20);
+const fmt = (s: ProbeScore) =>
+  `R² ${(s.r2 === null ? 'n/a' : s.r2.toFixed(2)).padStart(5)}  ${s.rmse.toFixed(1).padStart(5)} ${s.unit}`.padEnd(20);

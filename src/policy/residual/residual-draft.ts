@@ -13,7 +13,8 @@ export interface ResidualDraft {
   base_path: string;
   /** The base policy's chunk length (for the chunk_index input). */
   base_horizon: number;
-  joint_scale_rad?: number;
+  /** One bound for every joint, or one per joint in the robot's joint_names order (rad). */
+  joint_scale_rad?: number | readonly number[];
   gripper_scale?: number;
   every_ticks?: number;
   hidden: number[];
@@ -25,6 +26,9 @@ export interface ResidualDraft {
 
 export async function residualManifestFor(desc: RobotDescription, d: ResidualDraft): Promise<ResidualManifest> {
   const A = desc.action_names.length;
+  const per_joint = d.joint_scale_rad;
+  if (typeof per_joint === 'object' && per_joint.length !== desc.joint_names.length)
+    throw new Error(`${per_joint.length} joint bounds for ${desc.robot}'s ${desc.joint_names.length} joints`);
   return {
     format_version: RESIDUAL_FORMAT_VERSION,
     kind: 'residual',
@@ -44,9 +48,14 @@ export async function residualManifestFor(desc: RobotDescription, d: ResidualDra
     scale: Array.from({ length: A }, (_, i) =>
       isGripperAction(desc, i)
         ? (d.gripper_scale ?? DEFAULT_GRIPPER_SCALE)
-        : (d.joint_scale_rad ?? DEFAULT_JOINT_SCALE_RAD),
+        : jointBound(d.joint_scale_rad, desc.action_source[i]),
     ),
     every_ticks: d.every_ticks ?? 1,
     hidden: d.hidden,
   };
+}
+
+function jointBound(scale: number | readonly number[] | undefined, joint: number): number {
+  if (scale === undefined) return DEFAULT_JOINT_SCALE_RAD;
+  return typeof scale === 'number' ? scale : scale[joint];
 }
