@@ -15,8 +15,9 @@ Examples:
   vla-finetune probe --robot aloha --episodes 100 --start-chunks 1 --json
 
 The base model runs alone in the embedded sim on seeds SEED0.. (the runtime's loop, virtual clock). A ridge
-regression maps each chunk's features to each object's x and y, fitted on the first 3/4 of the episodes and scored
-on the rest: R² (1: placed exactly, 0: not at all) and the RMSE beside the coordinate's own spread. "whole
+regression maps each chunk's features to each object's x, y and yaw (modulo a quarter turn: the tasks' cubes look
+the same after one) and the target's x and y, fitted on the first 3/4 of the episodes and scored on the rest: R²
+(1: placed exactly, 0: not at all; n/a: the coordinate never varies) and the RMSE beside its own spread. "whole
 episode" scores every chunk; "start" only each episode's first --start-chunks chunks, the scene the residual keeps
 with vla-finetune --start-features. The sim only: a robot has no true poses. Exit codes: 0 done, 2 bad usage or a
 model without features.`;
