@@ -13,6 +13,7 @@ import { baseModel, startFeatures } from './finetune/base-model-args.js';
 import { EXPORT_HELP, exportCommand } from './finetune/export-command.js';
 import { readRunConfig } from './finetune/finetune-run.js';
 import { runSession } from './finetune/finetune-session.js';
+import { headCommand } from './finetune/head-command.js';
 import { jointBoundsArg } from './finetune/joint-bounds-arg.js';
 import { DEFAULT_ACTORS, poolFlags } from './finetune/pool-flags.js';
 import { probeCommand } from './finetune/probe-command.js';
@@ -386,5 +387,6 @@ program
   .action(selectCommand);
 
 probeCommand(program);
+headCommand(program);
 
 await runProgram(program, process.argv, 'vla-finetune');

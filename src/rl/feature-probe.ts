@@ -6,7 +6,7 @@
 import { quatYaw } from '../../sim/experts/arm-tracker.js';
 import type { SimDriver } from '../../sim/sim-driver.js';
 import { createTask, type TaskName, type TaskState, taskTickLimit } from '../../sim/tasks/index.js';
-import type { Policy } from '../policy/policy.js';
+import type { CameraImage, Policy } from '../policy/policy.js';
 import type { RobotDescription } from '../robot/index.js';
 import { baseSimEngine } from './sim-rollouts.js';
 
@@ -20,6 +20,9 @@ export interface ProbeSample {
   chunk: number;
   features: Float32Array;
   truth: number[];
+  /** With ProbeRun.keep_camera: that camera's RGB image and the robot's state (raw), as the model got them. */
+  image?: Uint8Array;
+  state?: Float32Array;
 }
 
 export interface ProbeScore {
@@ -83,6 +86,10 @@ export interface ProbeRun {
   base_path: string;
   episodes: number;
   seed0: number;
+  /** Keep this camera's image and the state with each sample (what a feature head learns from). */
+  keep_camera?: string;
+  /** Called once the task's coordinates are known (after the first episode); what it throws ends the run. */
+  onCoordinates?: (coordinates: ProbeCoordinate[]) => void;
   onEpisode?: (done: number) => void;
 }
 
@@ -102,7 +109,15 @@ export async function collectProbeSamples(
       const truth = truthOf(driver.taskState());
       coordinates = truth.names.map((name, i) => ({ name, unit: truth.units[i] }));
       const out = await base.infer(obs);
-      if (out.features) samples.push({ episode, chunk: chunk++, features: out.features.slice(), truth: truth.values });
+      if (out.features) {
+        const s: ProbeSample = { episode, chunk: chunk++, features: out.features.slice(), truth: truth.values };
+        if (r.keep_camera !== undefined) {
+          // copies: the runtime reuses its frame and state buffers
+          s.image = Uint8Array.from(cameraImage(obs.images, r.keep_camera).rgb);
+          s.state = Float32Array.from(obs.state);
+        }
+        samples.push(s);
+      }
       return out;
     },
   });
@@ -119,6 +134,7 @@ export async function collectProbeSamples(
     for (episode = 0; episode < r.episodes; episode++) {
       chunk = 0;
       await engine.runEpisode({ seed: r.seed0 + episode, max_ticks });
+      if (episode === 0) r.onCoordinates?.(coordinates);
       r.onEpisode?.(episode + 1);
     }
   } finally {
@@ -126,6 +142,12 @@ export async function collectProbeSamples(
     await policy.close();
   }
   return { coordinates, samples };
+}
+
+function cameraImage(images: CameraImage[], name: string): CameraImage {
+  const img = images.find((i) => i.name === name);
+  if (!img) throw new Error(`no camera '${name}' in the observation (it has ${images.map((i) => i.name).join(', ')})`);
+  return img;
 }
 
 /**

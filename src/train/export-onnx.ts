@@ -20,6 +20,8 @@ import {
   K1,
   K2,
   keypointGrid,
+  type NetConfig,
+  type NetGeometry,
   NetVariables,
   type NetWeights,
   POOL,
@@ -130,21 +132,8 @@ export function buildOnnx(
   const grid = gb.float('keypoint_grid', [g.k * g.k, 2], keypointGrid(g.k));
   const feats: string[] = [];
   manifest.inputs.images.forEach((img, i) => {
-    const cw = w.cams[i];
     gb.input(img.input, DT.FLOAT, [1, 3, c.image_px, c.image_px]);
-    const w1 = gb.float(`${img.camera}_conv1_w`, [c.c1, 3, K1, K1], toOihw(cw.w1, K1, 3, c.c1));
-    const b1 = gb.float(`${img.camera}_conv1_b`, [c.c1], cw.b1);
-    let h = gb.op(
-      'Conv',
-      [img.input, w1, b1],
-      [attrInts('kernel_shape', [K1, K1]), attrInts('strides', [STRIDE1, STRIDE1])],
-    );
-    h = gb.op('Relu', [h]);
-    h = gb.op('MaxPool', [h], [attrInts('kernel_shape', [POOL, POOL]), attrInts('strides', [POOL, POOL])]);
-    const w2 = gb.float(`${img.camera}_conv2_w`, [c.c2, c.c1, K2, K2], toOihw(cw.w2, K2, c.c1, c.c2));
-    const b2 = gb.float(`${img.camera}_conv2_b`, [c.c2], cw.b2);
-    h = gb.op('Conv', [h, w2, b2], [attrInts('kernel_shape', [K2, K2])]);
-    h = gb.op('Reshape', [h, gb.int64(`${img.camera}_maps_shape`, [1, c.c2, g.k * g.k])]);
+    let h = cameraMapsGraph(gb, img.input, img.camera, w.cams[i], c, g);
     h = gb.op('Softmax', [h], [attrInt('axis', 2)]);
     h = gb.op('MatMul', [h, grid]);
     feats.push(gb.op('Reshape', [h, gb.int64(`${img.camera}_kp_shape`, [1, 2 * c.c2])]));
@@ -178,6 +167,29 @@ export function buildOnnx(
   const metadata: Record<string, string> = { [MANIFEST_METADATA_KEY]: JSON.stringify(manifest) };
   if (info.training !== undefined) metadata.vla_training = JSON.stringify(info.training);
   return { bytes: gb.model(manifest.name, 'vla-runtime vla-train', metadata), manifest };
+}
+
+/**
+ * One camera's convolutions as ONNX nodes, the graph twin of policy-net's cameraMaps: the NCHW image input ->
+ * [1, c2, k*k] maps (channels first, before any softmax). Initializers are named after `prefix`.
+ */
+export function cameraMapsGraph(
+  gb: GraphBuilder,
+  input: string,
+  prefix: string,
+  cw: NetWeights['cams'][number],
+  c: Pick<NetConfig, 'c1' | 'c2'>,
+  g: Pick<NetGeometry, 'k'>,
+): string {
+  const w1 = gb.float(`${prefix}_conv1_w`, [c.c1, 3, K1, K1], toOihw(cw.w1, K1, 3, c.c1));
+  const b1 = gb.float(`${prefix}_conv1_b`, [c.c1], cw.b1);
+  let h = gb.op('Conv', [input, w1, b1], [attrInts('kernel_shape', [K1, K1]), attrInts('strides', [STRIDE1, STRIDE1])]);
+  h = gb.op('Relu', [h]);
+  h = gb.op('MaxPool', [h], [attrInts('kernel_shape', [POOL, POOL]), attrInts('strides', [POOL, POOL])]);
+  const w2 = gb.float(`${prefix}_conv2_w`, [c.c2, c.c1, K2, K2], toOihw(cw.w2, K2, c.c1, c.c2));
+  const b2 = gb.float(`${prefix}_conv2_b`, [c.c2], cw.b2);
+  h = gb.op('Conv', [h, w2, b2], [attrInts('kernel_shape', [K2, K2])]);
+  return gb.op('Reshape', [h, gb.int64(`${prefix}_maps_shape`, [1, c.c2, g.k * g.k])]);
 }
 
 /** [(ky*k + kx)*cin + ci, co] -> ONNX Conv weights [co, ci, ky, kx]. */

@@ -135,15 +135,7 @@ export class NetVariables {
       c = this.config,
       g = geometry(c);
     const batch = state.shape[0];
-    const feats: TF.Tensor2D[] = [];
-    this.cams.forEach((v, i) => {
-      let h: TF.Tensor4D = tf.relu(tf.add(linear(patches1[i], v.w1), v.b1)).reshape([batch, g.s1, g.s1, c.c1]);
-      h = tf.maxPool(h, POOL, POOL, 'valid');
-      const p2 = slicePatches(tf, h, K2).reshape([batch * g.k * g.k, K2 * K2 * c.c1]) as TF.Tensor2D;
-      const maps = tf.add(linear(p2, v.w2), v.b2).reshape([batch, g.k * g.k, c.c2]);
-      const attention = tf.softmax(tf.transpose(maps, [0, 2, 1])).reshape([batch * c.c2, g.k * g.k]) as TF.Tensor2D;
-      feats.push(linear(attention, this.grid).reshape([batch, 2 * c.c2]));
-    });
+    const feats = this.cams.map((v, i) => keypoints(tf, cameraMaps(tf, v, patches1[i], batch, c, g), this.grid, c.c2));
     let z: TF.Tensor2D = tf.concat([...feats, state], 1);
     this.mlp.forEach((l, i) => {
       z = tf.add(linear(z, l.w), l.b);
@@ -156,6 +148,28 @@ export class NetVariables {
     for (const v of this.list()) v.dispose();
     this.grid.dispose();
   }
+}
+
+/** One camera's convolutions from its first-layer patches: [batch, k*k, c2] maps (before any softmax). */
+export function cameraMaps(
+  tf: typeof TF,
+  v: { w1: TF.Tensor2D; b1: TF.Tensor1D; w2: TF.Tensor2D; b2: TF.Tensor1D },
+  patches1: TF.Tensor2D,
+  batch: number,
+  c: Pick<NetConfig, 'c1' | 'c2'>,
+  g: Pick<NetGeometry, 's1' | 'k'>,
+): TF.Tensor3D {
+  let h: TF.Tensor4D = tf.relu(tf.add(linear(patches1, v.w1), v.b1)).reshape([batch, g.s1, g.s1, c.c1]);
+  h = tf.maxPool(h, POOL, POOL, 'valid');
+  const p2 = slicePatches(tf, h, K2).reshape([batch * g.k * g.k, K2 * K2 * c.c1]) as TF.Tensor2D;
+  return tf.add(linear(p2, v.w2), v.b2).reshape([batch, g.k * g.k, c.c2]);
+}
+
+/** Spatial softmax per channel, then the expected grid position: maps [batch, k*k, c2] -> [batch, 2*c2]. */
+export function keypoints(tf: typeof TF, maps: TF.Tensor3D, grid: TF.Tensor2D, c2: number): TF.Tensor2D {
+  const [batch, cells] = maps.shape;
+  const attention = tf.softmax(tf.transpose(maps, [0, 2, 1])).reshape([batch * c2, cells]) as TF.Tensor2D;
+  return linear(attention, grid).reshape([batch, 2 * c2]);
 }
 
 /** [b, h, w, c] -> [b, h-k+1, w-k+1, k*k*c] valid patches, feature index (ky*k + kx)*c + ch. */

@@ -24,12 +24,15 @@ export class GraphBuilder {
   readonly outputs: IValueInfo[] = [];
   private n = 0;
 
+  /** `prefix` starts every node output's name: a graph spliced into another keeps its names apart. */
+  constructor(private readonly prefix = '') {}
+
   input(name: string, type: number, dims: number[]): void {
     this.inputs.push(valueInfo(name, type, dims));
   }
 
   op(opType: string, inputs: string[], attribute: OnnxTypes.IAttributeProto[] = []): string {
-    const out = `${opType.toLowerCase()}_${this.n++}`;
+    const out = `${this.prefix}${opType.toLowerCase()}_${this.n++}`;
     this.nodes.push({ opType, input: inputs, output: [out], attribute, name: out });
     return out;
   }

@@ -1,0 +1,152 @@
+// Feature heads (vla-finetune head): a yaw is encoded so that turns a quarter apart look alike; a small head learns
+// how far a square in the image is turned (held-out error well below guessing); spliced into the shipped
+// pick-place model it keeps the actions and the base features bit for bit and appends its own estimates; a model
+// with a head already, or without features, is refused; the CLI writes a model vla-run loads and refuses bad usage.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, test } from 'node:test';
+import { MANIFEST_METADATA_KEY } from '../src/policy/onnx/manifest.js';
+import { loadModelManifest } from '../src/policy/onnx/onnx-file.js';
+import { type HeadConfig, initHead } from '../src/train/head-net.js';
+import { HEAD_METADATA_KEY, HeadSpliceError, spliceHead, verifyHead } from '../src/train/head-splice.js';
+import { type HeadSample, headTargets, trainHead } from '../src/train/head-trainer.js';
+import { Rng } from '../src/util/rng.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const BIN = join(ROOT, 'bin/vla-finetune.js');
+const BASE = join(ROOT, 'models/ur5e-pick-place.onnx');
+const DEG = Math.PI / 180;
+const YAW = [{ name: 'cube_yaw', unit: 'deg' as const }];
+
+/** A 64 px image of a red square turned by `yaw` about a random centre, on the table's brown. */
+function turnedSquare(yaw: number, rng: Rng): Uint8Array {
+  const px = 64;
+  const img = new Uint8Array(px * px * 3);
+  const [cx, cy] = [rng.uniform(24, 40), rng.uniform(24, 40)];
+  const [c, s] = [Math.cos(yaw), Math.sin(yaw)];
+  for (let y = 0; y < px; y++)
+    for (let x = 0; x < px; x++) {
+      const [u, v] = [c * (x - cx) + s * (y - cy), -s * (x - cx) + c * (y - cy)];
+      const inside = Math.abs(u) < 10 && Math.abs(v) < 10;
+      img.set(inside ? [200, 20, 20] : [150, 125, 100], (y * px + x) * 3);
+    }
+  return img;
+}
+
+const tinyHead = (outputs: HeadConfig['outputs']): HeadConfig => ({
+  image_px: 64,
+  camera: 'wrist',
+  c1: 8,
+  c2: 8,
+  hidden: [32],
+  state_dim: 7,
+  outputs,
+});
+
+describe('feature head', () => {
+  test('a yaw becomes sin and cos of 4 x yaw: 44 and -44 deg are 2 deg apart; positions stay in m', () => {
+    const t = headTargets(
+      [
+        { name: 'cube_x', unit: 'cm' },
+        { name: 'cube_yaw', unit: 'deg' },
+      ],
+      ['cube_yaw', 'cube_x'],
+    );
+    assert.deepEqual(
+      t.outputs.map((o) => o.name),
+      ['cube_yaw_sin4', 'cube_yaw_cos4', 'cube_x_m'],
+    );
+    const enc = t.encode([0.31, 44 * DEG]);
+    assert.ok(Math.abs(enc[0] - Math.sin(176 * DEG)) < 1e-12 && enc[2] === 0.31);
+    const [yawErr, xErr] = t.errors(t.encode([0.3, -44 * DEG]), [0.31, 44 * DEG]);
+    assert.ok(Math.abs(yawErr - 2) < 1e-9, `44 vs -44 deg: ${yawErr}`);
+    assert.ok(Math.abs(xErr - 1) < 1e-9, `0.30 vs 0.31 m: ${xErr} cm`);
+    assert.throws(() => headTargets(YAW, ['cube_roll']), /no coordinate 'cube_roll'.*cube_yaw/);
+  });
+
+  test('a small head learns how far a square is turned: held-out error well below guessing', async () => {
+    const rng = new Rng(5);
+    const samples: HeadSample[] = [];
+    for (let episode = 0; episode < 60; episode++) {
+      const yaw = rng.uniform(-45, 45) * DEG;
+      for (let k = 0; k < 8; k++)
+        samples.push({ episode, image: turnedSquare(yaw, rng), state: new Float32Array(7), truth: [yaw] });
+    }
+    const targets = headTargets(YAW, ['cube_yaw']);
+    const opts = { seed: 1, steps: 250, batch_size: 32, learning_rate: 3e-3, shift_px: 1, val_fraction: 0.2 };
+    const r = await trainHead(samples, tinyHead(targets.outputs), targets, opts);
+    const [e] = r.held_out;
+    assert.equal(r.val_samples, 12 * 8);
+    assert.ok(e.guess_error > 15, `guessing misses by about 22.5 deg: ${e.guess_error}`);
+    assert.ok(e.mean_error < 0.6 * e.guess_error, `head ${e.mean_error} deg vs guessing ${e.guess_error} deg`);
+  });
+
+  test('spliced into the shipped model: same actions and base features, 2 more features, not twice', async () => {
+    const before = new Uint8Array(readFileSync(BASE));
+    const w = initHead(tinyHead(headTargets(YAW, ['cube_yaw']).outputs), 3);
+    const after = spliceHead(before, w, { camera: 'wrist', base_sha256: 'x', training: { test: true } }, BASE);
+    const check = await verifyHead(before, after, w); // throws on any difference in actions or base features
+    assert.equal(check.features_dim, 130);
+    assert.ok(check.max_abs_diff < 1e-4, `ONNX Runtime vs tfjs: ${check.max_abs_diff}`);
+    const dir = mkdtempSync(join(tmpdir(), 'head-'));
+    const path = join(dir, 'spliced.onnx');
+    (await import('node:fs')).writeFileSync(path, after);
+    const { manifest } = await loadModelManifest(path);
+    assert.equal(manifest.features?.dim, 130);
+    assert.match(manifest.name, /\+head$/);
+    const meta = (await import('onnx-proto')).default.onnx.ModelProto.decode(after).metadataProps;
+    assert.ok(meta.some((p) => p.key === MANIFEST_METADATA_KEY));
+    const head = JSON.parse(meta.find((p) => p.key === HEAD_METADATA_KEY)?.value ?? '{}');
+    assert.deepEqual(head.outputs, ['cube_yaw_sin4', 'cube_yaw_cos4']);
+    assert.equal(head.base_features_dim, 128);
+    assert.throws(
+      () => spliceHead(after, w, { camera: 'wrist', base_sha256: 'x', training: {} }, path),
+      HeadSpliceError,
+    );
+    const other = { ...w, config: { ...w.config, camera: 'side' } };
+    assert.throws(
+      () => spliceHead(before, other, { camera: 'side', base_sha256: 'x', training: {} }, BASE),
+      /camera 'side'/,
+    );
+  });
+
+  test('vla-finetune head: writes a model vla-run loads; bad coordinate, camera or base are usage errors', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'head-cli-'));
+    const out = join(dir, 'pp.onnx');
+    const args = ['head', '--robot', 'ur5e', '--task', 'pick-place', '--episodes', '10', '--steps', '20'];
+    const ok = spawnSync(process.execPath, [BIN, ...args, '--out', out, '--json'], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(ok.status, 0, ok.stderr);
+    const report = JSON.parse(ok.stdout);
+    assert.equal(report.features_dim, 130);
+    assert.equal(report.held_out[0].name, 'cube_yaw');
+    assert.equal(JSON.parse(readFileSync(join(dir, 'pp.head.json'), 'utf8')).model, out);
+    const run = spawnSync(
+      process.execPath,
+      [join(ROOT, 'bin/vla-run.js'), '--robot', 'ur5e', '--task', 'pick-place', '--sim', '--clock', 'fast'].concat([
+        '--episodes',
+        '1',
+        '--policy',
+        out,
+        '--json',
+      ]),
+      { cwd: ROOT, encoding: 'utf8' },
+    );
+    assert.equal(run.status === 0 || run.status === 1, true, run.stderr);
+    assert.equal(JSON.parse(run.stdout).episodes, 1);
+    for (const [bad, why] of [
+      [['--predict', 'cube_roll'], /no coordinate 'cube_roll'/],
+      [['--camera', 'side'], /--camera side: the base model reads top, wrist/],
+      [['--base', out], /a feature head already/],
+    ] as const) {
+      const r = spawnSync(process.execPath, [BIN, ...args, ...bad, '--out', join(dir, 'x.onnx')], {
+        cwd: ROOT,
+        encoding: 'utf8',
+      });
+      assert.equal(r.status, 2, `${bad.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, why);
+    }
+  });
+});
