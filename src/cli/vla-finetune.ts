@@ -186,6 +186,7 @@ const program = new Command('vla-finetune')
     `
 Examples:
   vla-finetune probe --robot ur5e --task pick-place       first: do the base model's features place the objects?
+  vla-finetune head --robot ur5e --task pick-place        where they do not (the cube's turn): a feature head
   vla-finetune --robot ur5e --task pick-place --sim --base models/ur5e-pick-place.onnx --run pp-1 --minutes 30
   vla-finetune --resume runs/pp-1 --minutes 10
   vla-run --robot ur5e --sim --policy models/ur5e-pick-place.onnx --residual runs/pp-1/residual.onnx \\
