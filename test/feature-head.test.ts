@@ -8,8 +8,10 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
+import { robotDescription } from '../src/cli/run/robot-args.js';
 import { MANIFEST_METADATA_KEY } from '../src/policy/onnx/manifest.js';
 import { loadModelManifest } from '../src/policy/onnx/onnx-file.js';
+import { collectProbeSamples } from '../src/rl/feature-probe.js';
 import { type HeadConfig, initHead } from '../src/train/head-net.js';
 import { HEAD_METADATA_KEY, HeadSpliceError, spliceHead, verifyHead } from '../src/train/head-splice.js';
 import { type HeadSample, headTargets, trainHead } from '../src/train/head-trainer.js';
@@ -65,6 +67,29 @@ describe('feature head', () => {
     assert.ok(Math.abs(yawErr - 2) < 1e-9, `44 vs -44 deg: ${yawErr}`);
     assert.ok(Math.abs(xErr - 1) < 1e-9, `0.30 vs 0.31 m: ${xErr} cm`);
     assert.throws(() => headTargets(YAW, ['cube_roll']), /no coordinate 'cube_roll'.*cube_yaw/);
+  });
+
+  test("collected samples keep each chunk's own image and state (copies, not the runtime's reused buffers)", async () => {
+    const { samples } = await collectProbeSamples({
+      description: await robotDescription('ur5e', undefined, 50),
+      task: 'pick-place',
+      base_path: BASE,
+      episodes: 2,
+      seed0: 5000,
+      keep_camera: 'wrist',
+    });
+    const first = samples.filter((s) => s.episode === 0);
+    assert.ok(first.length > 3);
+    const [a, b] = [first[0], first[first.length - 1]];
+    assert.equal(a.image?.length, 64 * 64 * 3);
+    assert.ok(
+      a.image?.some((v, i) => v !== b.image?.[i]),
+      'the first and last images of an episode differ',
+    );
+    assert.ok(
+      a.state?.some((v, i) => v !== b.state?.[i]),
+      'and so do the states',
+    );
   });
 
   test('a small head learns how far a square is turned: held-out error well below guessing', async () => {
@@ -140,6 +165,7 @@ describe('feature head', () => {
       [['--predict', 'cube_roll'], /no coordinate 'cube_roll'/],
       [['--camera', 'side'], /--camera side: the base model reads top, wrist/],
       [['--base', out], /a feature head already/],
+      [['--seed0', '9995'], /reach seed 10000: keep to training seeds/],
     ] as const) {
       const r = spawnSync(process.execPath, [BIN, ...args, ...bad, '--out', join(dir, 'x.onnx')], {
         cwd: ROOT,

@@ -10,6 +10,7 @@ import type { OnnxManifest } from '../../policy/onnx/manifest.js';
 import { applyAffine, normalizer } from '../../policy/onnx/preprocess.js';
 import { fileSha256 } from '../../policy/residual/residual-onnx.js';
 import { collectProbeSamples, NoFeaturesError, type ProbeCoordinate } from '../../rl/feature-probe.js';
+import { FINETUNE_DEFAULTS } from '../../rl/finetune-config.js';
 import { progress } from '../../telemetry/progress.js';
 import type { HeadConfig } from '../../train/head-net.js';
 import { type HeadCheck, HeadSpliceError, headBaseManifest, spliceHead, verifyHead } from '../../train/head-splice.js';
@@ -89,6 +90,14 @@ function headArgs(o: Record<string, string | boolean | undefined>): HeadArgs {
   const cameras = manifest.inputs.images.map((i) => i.camera);
   const camera = (o.camera as string | undefined) ?? cameras.find((c) => c.includes('wrist')) ?? cameras[0];
   if (!cameras.includes(camera)) throw new UsageError(`--camera ${camera}: the base model reads ${cameras.join(', ')}`);
+  const episodes = intArg('--episodes', o.episodes as string, 10, 100_000);
+  const seed0 = intArg('--seed0', o.seed0 as string, 0);
+  // what the head learns from stays off the seeds residuals are evaluated and tested on
+  const TRAIN_SEED_LIMIT = FINETUNE_DEFAULTS.train_seed_limit;
+  if (seed0 + episodes > TRAIN_SEED_LIMIT)
+    throw new UsageError(
+      `--seed0 ${seed0} --episodes ${episodes} reach seed ${TRAIN_SEED_LIMIT}: keep to training seeds`,
+    );
   return {
     robot,
     task,
@@ -98,8 +107,8 @@ function headArgs(o: Record<string, string | boolean | undefined>): HeadArgs {
     options,
     bytes,
     manifest,
-    episodes: intArg('--episodes', o.episodes as string, 10, 100_000),
-    seed0: intArg('--seed0', o.seed0 as string, 0),
+    episodes,
+    seed0,
     out: (o.out as string | undefined) ?? join(dirname(base), `${basename(base, '.onnx')}.${predict.join('+')}.onnx`),
     json: o.json === true,
   };
