@@ -69,7 +69,7 @@ describe('feature head', () => {
     assert.throws(() => headTargets(YAW, ['cube_roll']), /no coordinate 'cube_roll'.*cube_yaw/);
   });
 
-  test("collected samples keep each chunk's own image and state (copies, not the runtime's reused buffers)", async () => {
+  test("collected samples keep each chunk's own image and state (copies of reused buffers)", async () => {
     const { samples } = await collectProbeSamples({
       description: await robotDescription('ur5e', undefined, 50),
       task: 'pick-place',
