@@ -8,11 +8,15 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
+import type { SimDriver } from '../sim/sim-driver.js';
+import { yawQuat } from '../sim/tasks/task.js';
 import { robotDescription } from '../src/cli/run/robot-args.js';
 import { MANIFEST_METADATA_KEY } from '../src/policy/onnx/manifest.js';
 import { loadModelManifest } from '../src/policy/onnx/onnx-file.js';
+import type { Policy } from '../src/policy/policy.js';
 import { collectProbeSamples } from '../src/rl/feature-probe.js';
-import { type HeadConfig, initHead } from '../src/train/head-net.js';
+import { headOf, NoHeadError, withTrueHeadFeatures } from '../src/rl/privileged-head.js';
+import { applyUnitYaw, type HeadConfig, initHead, unitYawPairs } from '../src/train/head-net.js';
 import { HEAD_METADATA_KEY, HeadSpliceError, spliceHead, verifyHead } from '../src/train/head-splice.js';
 import { type HeadSample, headTargets, trainHead } from '../src/train/head-trainer.js';
 import { Rng } from '../src/util/rng.js';
@@ -67,6 +71,13 @@ describe('feature head', () => {
     assert.ok(Math.abs(yawErr - 2) < 1e-9, `44 vs -44 deg: ${yawErr}`);
     assert.ok(Math.abs(xErr - 1) < 1e-9, `0.30 vs 0.31 m: ${xErr} cm`);
     assert.throws(() => headTargets(YAW, ['cube_roll']), /no coordinate 'cube_roll'.*cube_yaw/);
+    // the head's yaw pair is put on the unit circle, like the true values; a position passes as it is
+    const row = Float32Array.of(3, 4, 0.25);
+    applyUnitYaw(row, unitYawPairs(t.outputs));
+    assert.deepEqual(
+      Array.from(row, (v) => +v.toFixed(6)),
+      [0.6, 0.8, 0.25],
+    );
   });
 
   test("collected samples keep each chunk's own image and state (copies of reused buffers)", async () => {
@@ -138,6 +149,24 @@ describe('feature head', () => {
     );
   });
 
+  test("privileged head: the head's features become the true turn, the base's stay as they were", async () => {
+    const base: Policy = {
+      describe: () => ({}) as ReturnType<Policy['describe']>,
+      close: async () => {},
+      infer: async () => ({ actions: new Float32Array(7), features: Float32Array.of(0.5, -0.5, 9, 9) }),
+    } as unknown as Policy;
+    const yaw = 40 * DEG;
+    const state = { task: 'pick-place', objects: { cube: { pos: [0.4, 0.1, 0.03], quat: yawQuat(yaw) } } };
+    const driver = { taskState: () => state } as unknown as SimDriver;
+    const head = { camera: 'wrist', outputs: ['cube_yaw_sin4', 'cube_yaw_cos4'], base_features_dim: 2 };
+    const wrapped = withTrueHeadFeatures(base, driver, { ...head, base_sha256: 'x', training: {} });
+    const out = await wrapped.infer({} as Parameters<Policy['infer']>[0]);
+    const f = Array.from(out.features ?? []);
+    assert.deepEqual(f.slice(0, 2), [0.5, -0.5]);
+    assert.ok(Math.abs(f[2] - Math.sin(4 * yaw)) < 1e-6 && Math.abs(f[3] - Math.cos(4 * yaw)) < 1e-6, `${f}`);
+    assert.throws(() => headOf(BASE), NoHeadError);
+  });
+
   test('vla-finetune head: writes a model vla-run loads; bad coordinate, camera or base are usage errors', () => {
     const dir = mkdtempSync(join(tmpdir(), 'head-cli-'));
     const out = join(dir, 'pp.onnx');
@@ -174,5 +203,23 @@ describe('feature head', () => {
       assert.equal(r.status, 2, `${bad.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, why);
     }
+    // a residual learnt on the true values of the copy's head: the actors say so; the plain model is refused
+    const ft = ['--robot', 'ur5e', '--task', 'pick-place', '--sim', '--runs-dir', dir, '--rounds', '1'];
+    ft.push('--episodes-per-round', '1', '--every-ticks', '10', '--batch-size', '32', '--offline-episodes', '1');
+    ft.push('--eval-every', '5', '--warmup-updates', '5', '--privileged-head');
+    const trained = spawnSync(process.execPath, [BIN, ...ft, '--base', out, '--run', 'p'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+    assert.equal(trained.status, 0, trained.stderr);
+    assert.match(trained.stderr, /ready: ur5e pick-place, base .*, true head features, learner/);
+    const config = JSON.parse(readFileSync(join(dir, 'p', 'config.json'), 'utf8'));
+    assert.equal(config.residual.privileged_head, true);
+    const plain = spawnSync(process.execPath, [BIN, ...ft, '--base', BASE, '--run', 'q'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+    assert.equal(plain.status, 2);
+    assert.match(plain.stderr, /--privileged-head: .* has no feature head/);
   });
 });

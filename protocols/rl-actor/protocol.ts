@@ -84,6 +84,8 @@ export const WireSetupSchema = z.object({
       label_all: z.boolean().optional(),
     })
     .optional(),
+  /** The base model's feature-head outputs are replaced by the sim's true values (vla-finetune --privileged-head). */
+  privileged_head: z.boolean().optional(),
 });
 export type WireSetup = z.infer<typeof WireSetupSchema>;
 

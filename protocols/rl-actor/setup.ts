@@ -14,6 +14,7 @@ export interface SetupLike {
   physics_hz?: number;
   actor_sizes: number[];
   operator?: WireSetup['operator'];
+  privileged_head?: boolean;
 }
 
 /** An actor setup as the JSON of a setup message (checked with WireSetupSchema before it is sent). */
@@ -29,6 +30,7 @@ export function toWireSetup(s: SetupLike): WireSetup {
     ...(s.physics_hz === undefined ? {} : { physics_hz: s.physics_hz }),
     actor_sizes: s.actor_sizes,
     ...(s.operator === undefined ? {} : { operator: s.operator }),
+    ...(s.privileged_head ? { privileged_head: true } : {}),
   };
 }
 

@@ -9,7 +9,7 @@ import { FINETUNE_DEFAULTS, type FinetuneConfig } from '../rl/finetune-config.js
 import { runNameProblem } from '../rl/run-name.js';
 import { choice, EXIT, intArg, layersArg, numArg, runProgram, UsageError } from './common.js';
 import { ACTOR_HELP, actorCommand } from './finetune/actor-command.js';
-import { baseModel, startFeatures } from './finetune/base-model-args.js';
+import { baseModel, privilegedHead, startFeatures } from './finetune/base-model-args.js';
 import { EXPORT_HELP, exportCommand } from './finetune/export-command.js';
 import { readRunConfig } from './finetune/finetune-run.js';
 import { runSession } from './finetune/finetune-session.js';
@@ -97,6 +97,7 @@ const program = new Command('vla-finetune')
     "the residual also sees the base model's features of the episode's first chunk, kept all episode: the scene " +
       'before the arm entered it (a target the arm later hides)',
   )
+  .option('--privileged-head', "sim: learn on the true values of the base model's feature-head outputs, run on them")
   .option('--every-ticks <n>', 'ticks between residual evaluations (held in between)', String(d.residual.every_ticks))
   .option(
     '--initial-bound <x>',
@@ -296,6 +297,7 @@ async function fresh(o: Record<string, unknown>): Promise<{ config: FinetuneConf
       every_ticks: intArg('--every-ticks', o.everyTicks as string, 1, 100),
       base_features: o.features === false ? 0 : baseFacts.features,
       ...(o.startFeatures === true ? { start_features: startFeatures(o, baseFacts.features) } : {}),
+      ...(o.privilegedHead === true ? { privileged_head: privilegedHead(o, base) } : {}),
     },
     learner: {
       ...d.learner,

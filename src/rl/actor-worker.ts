@@ -269,7 +269,8 @@ export class ActorWorker {
       const s = msg.setup;
       this.opts.log(
         `ready: ${s.description.robot} ${s.task}, base ${this.opts.base_path ?? s.base.path} ` +
-          `(SHA-256 ${s.base.sha256.slice(0, 12)}...), learner ${this.opts.learner}`,
+          `(SHA-256 ${s.base.sha256.slice(0, 12)}...)${s.privileged_head ? ', true head features' : ''}, ` +
+          `learner ${this.opts.learner}`,
       );
     }
     this.ready.session = msg.session;
@@ -372,6 +373,7 @@ async function prepare(
     actor_sizes: sizes,
     ...(w.physics_hz === undefined ? {} : { physics_hz: w.physics_hz }),
     ...(w.operator === undefined ? {} : { operator: w.operator }),
+    ...(w.privileged_head ? { privileged_head: true } : {}),
   });
   return typeof runner === 'string' ? runner : { runner, sizes };
 }

@@ -16,6 +16,7 @@ import type { Rng } from '../util/rng.js';
 import { directWorld } from '../world/sim-world.js';
 import type { ActorUnit } from './actor-net.js';
 import { type OperatorSettings, ScriptedOperator } from './operator/scripted-operator.js';
+import { headOf, withTrueHeadFeatures } from './privileged-head.js';
 
 export interface RolloutSetup {
   description: RobotDescription;
@@ -30,6 +31,8 @@ export interface RolloutSetup {
   physics_hz?: number;
   /** A scripted operator takes over exploring episodes when the arm strays (none: the residual alone). */
   operator?: OperatorSettings;
+  /** The base model's feature-head outputs are replaced by their true values (privileged-head.ts). */
+  privileged_head?: boolean;
 }
 
 /** One episode's residual decisions: inputs [n x obs_dim] and u [n x action_dim], row-major. */
@@ -149,7 +152,12 @@ export class SimRollouts {
     const desc = s.description;
     const robot = desc.robot as RobotName;
     const corrector = new ResidualCorrector(desc, s.manifest, s.actor.unit);
-    const { engine, policy, driver } = await baseSimEngine({ ...s, residual_correction: corrector });
+    const head = s.privileged_head ? headOf(s.base_path) : undefined;
+    const { engine, policy, driver } = await baseSimEngine({
+      ...s,
+      residual_correction: corrector,
+      ...(head ? { wrap: (base: Policy, d: SimDriver) => withTrueHeadFeatures(base, d, head) } : {}),
+    });
     const max_ticks = taskTickLimit(createTask(s.task), desc.control_hz);
     const operator = s.operator
       ? new ScriptedOperator(

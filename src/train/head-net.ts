@@ -135,3 +135,31 @@ export class HeadVariables {
 
 /** The first-layer patch rows of one image of the head's size. */
 export const headPatchRows = (c: HeadConfig): number => geometry(netShape(c)).s1 ** 2;
+
+/**
+ * A yaw's (sin 4 yaw, cos 4 yaw) pair as the head gives it: put on the unit circle, the form of the true values
+ * (a residual trained on those sees the same kind of input from the head). Positions pass as they are. The
+ * matrix and offset do it in a graph too: out = z / sqrt((z * z) x pairs + offset).
+ */
+export function unitYawPairs(outputs: HeadOutput[]): { pairs: Float32Array; offset: Float32Array } {
+  const k = outputs.length;
+  const pairs = new Float32Array(k * k);
+  const offset = new Float32Array(k).fill(1);
+  outputs.forEach((o, i) => {
+    if (!o.name.endsWith('_sin4')) return;
+    for (const a of [i, i + 1]) for (const b of [i, i + 1]) pairs[a * k + b] = 1;
+    offset[i] = offset[i + 1] = 1e-12;
+  });
+  return { pairs, offset };
+}
+
+/** unitYawPairs applied to one row of outputs, in place. */
+export function applyUnitYaw(row: Float32Array, u: ReturnType<typeof unitYawPairs>): void {
+  const k = row.length;
+  const sq = Float64Array.from(row, (v) => v * v);
+  for (let j = 0; j < k; j++) {
+    let s = u.offset[j];
+    for (let i = 0; i < k; i++) s += sq[i] * u.pairs[i * k + j];
+    row[j] = row[j] / Math.sqrt(s);
+  }
+}

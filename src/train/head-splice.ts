@@ -11,7 +11,7 @@ import { MANIFEST_METADATA_KEY, type OnnxManifest, parseManifest } from '../poli
 import { Rng } from '../util/rng.js';
 import { checkSameActions } from './add-features.js';
 import { cameraMapsGraph } from './export-onnx.js';
-import type { HeadWeights } from './head-net.js';
+import { type HeadWeights, unitYawPairs } from './head-net.js';
 import { runHead } from './head-trainer.js';
 import { geometry, IMAGE_NORM, keypointGrid } from './policy-net.js';
 import { tfWasm } from './tf-backend.js';
@@ -31,6 +31,12 @@ export interface HeadMetadata {
 }
 
 export class HeadSpliceError extends Error {}
+
+/** What a model's spliced feature head gives (undefined: the model has none). */
+export function readHeadMetadata(bytes: Uint8Array): HeadMetadata | undefined {
+  const value = onnx.ModelProto.decode(bytes).metadataProps.find((p) => p.key === HEAD_METADATA_KEY)?.value;
+  return value ? (JSON.parse(value) as HeadMetadata) : undefined;
+}
 
 /** The base model's manifest, with what the head needs from it checked; refuses a model that has a head. */
 export function headBaseManifest(bytes: Uint8Array, where: string): OnnxManifest {
@@ -115,7 +121,15 @@ function headGraph(w: HeadWeights, imageInput: string, stateInput: string): { gb
     ]);
     if (i < w.mlp.length - 1) z = gb.op('Relu', [z]);
   });
-  return { gb, output: z };
+  const k = c.outputs.length;
+  const u = unitYawPairs(c.outputs);
+  const norm = gb.op('Sqrt', [
+    gb.op('Add', [
+      gb.op('MatMul', [gb.op('Mul', [z, z]), gb.float('head_pairs', [k, k], u.pairs)]),
+      gb.float('head_offset', [k], u.offset),
+    ]),
+  ]);
+  return { gb, output: gb.op('Div', [z, norm]) };
 }
 
 export interface HeadCheck {

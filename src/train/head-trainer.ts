@@ -4,12 +4,14 @@
 import type * as TF from '@tensorflow/tfjs';
 import { Rng } from '../util/rng.js';
 import {
+  applyUnitYaw,
   type HeadConfig,
   type HeadOutput,
   HeadVariables,
   type HeadWeights,
   headPatchRows,
   initHead,
+  unitYawPairs,
 } from './head-net.js';
 import { im2colFirstLayer, K1 } from './policy-net.js';
 import { tfWasm } from './tf-backend.js';
@@ -177,6 +179,7 @@ function foldTargets(w: HeadWeights, mean: number[], std: number[]): HeadWeights
 export function runHead(tf: typeof TF, w: HeadWeights, samples: HeadSample[]): Float32Array[] {
   const vars = new HeadVariables(tf, w.config, w);
   const batcher = new HeadBatcher(tf, w.config, 64);
+  const unit = unitYawPairs(w.config.outputs);
   const out: Float32Array[] = [];
   try {
     for (let i = 0; i < samples.length; i += 64) {
@@ -184,7 +187,11 @@ export function runHead(tf: typeof TF, w: HeadWeights, samples: HeadSample[]): F
       const p = tf.tidy(() => vars.forward(b.patches, b.state)).dataSync() as Float32Array;
       b.dispose();
       const k = w.config.outputs.length;
-      for (let r = 0; r * k < p.length; r++) out.push(p.slice(r * k, (r + 1) * k));
+      for (let r = 0; r * k < p.length; r++) {
+        const row = p.slice(r * k, (r + 1) * k);
+        applyUnitYaw(row, unit);
+        out.push(row);
+      }
     }
   } finally {
     vars.dispose();

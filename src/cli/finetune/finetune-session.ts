@@ -75,6 +75,7 @@ export async function runSession(args: SessionArgs): Promise<FinetuneEnd> {
     seed: c.seed,
     actor_sizes: sizes,
     ...(c.operator?.kind === 'scripted' ? { operator: operatorSettings(c.operator) } : {}),
+    ...(c.residual.privileged_head ? { privileged_head: true } : {}),
   };
   // bound first (a bad --learner-bind fails before the run folder exists), actor processes once it does
   const { pool, startActors, interruptActors, processes, close } = await startPool(

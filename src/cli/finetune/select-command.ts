@@ -111,6 +111,7 @@ export async function selectCommand(runDir: string, o: SelectFlags): Promise<voi
       latency_model: runLatencyModel(config),
       seed: config.seed,
       actor_sizes: sizes,
+      ...(config.residual.privileged_head ? { privileged_head: true } : {}),
     },
     zeroActor(sizes),
   );
