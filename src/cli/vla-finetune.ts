@@ -97,7 +97,7 @@ const program = new Command('vla-finetune')
     "the residual also sees the base model's features of the episode's first chunk, kept all episode: the scene " +
       'before the arm entered it (a target the arm later hides)',
   )
-  .option('--privileged-head', "sim: learn on the true values of the base model's feature-head outputs, run on them")
+  .option('--privileged-head', "sim: learn on the true values of what the base model's feature head estimates")
   .option('--every-ticks <n>', 'ticks between residual evaluations (held in between)', String(d.residual.every_ticks))
   .option(
     '--initial-bound <x>',
