@@ -11,7 +11,21 @@
 // not how strongly, and an orientation-tuned channel says the turn by how strongly it fires.
 import type * as TF from '@tensorflow/tfjs';
 import { Rng } from '../util/rng.js';
-import { cameraMaps, geometry, K1, K2, keypointGrid, keypoints, type NetConfig } from './policy-net.js';
+import {
+  type CameraVariables,
+  cameraMaps,
+  cameraVariables,
+  geometry,
+  K1,
+  K2,
+  keypointGrid,
+  keypoints,
+  type MlpVariables,
+  mlpVariables,
+  type NetConfig,
+  plainCamera,
+  plainMlp,
+} from './policy-net.js';
 import { linear } from './tf-backend.js';
 
 /** One estimate the head gives, in the units its name says. */
@@ -68,13 +82,8 @@ export function initHead(config: HeadConfig, seed: number): HeadWeights {
 
 /** The head's weights as trainable tfjs variables (and back). */
 export class HeadVariables {
-  readonly cam: {
-    w1: TF.Variable<TF.Rank.R2>;
-    b1: TF.Variable<TF.Rank.R1>;
-    w2: TF.Variable<TF.Rank.R2>;
-    b2: TF.Variable<TF.Rank.R1>;
-  };
-  readonly mlp: { w: TF.Variable<TF.Rank.R2>; b: TF.Variable<TF.Rank.R1> }[];
+  readonly cam: CameraVariables;
+  readonly mlp: MlpVariables;
   private readonly grid: TF.Tensor2D;
 
   constructor(
@@ -82,18 +91,9 @@ export class HeadVariables {
     readonly config: HeadConfig,
     w: HeadWeights,
   ) {
-    const c = config;
-    this.cam = {
-      w1: tf.variable(tf.tensor2d(w.cam.w1, [K1 * K1 * 3, c.c1])),
-      b1: tf.variable(tf.tensor1d(w.cam.b1)),
-      w2: tf.variable(tf.tensor2d(w.cam.w2, [K2 * K2 * c.c1, c.c2])),
-      b2: tf.variable(tf.tensor1d(w.cam.b2)),
-    };
-    this.mlp = w.mlp.map((l) => ({
-      w: tf.variable(tf.tensor2d(l.w, [l.in, l.out])),
-      b: tf.variable(tf.tensor1d(l.b)),
-    }));
-    const k = geometry(netShape(c)).k;
+    this.cam = cameraVariables(tf, w.cam, config);
+    this.mlp = mlpVariables(tf, w.mlp);
+    const k = geometry(netShape(config)).k;
     this.grid = tf.tensor2d(keypointGrid(k), [k * k, 2]);
   }
 
@@ -103,13 +103,7 @@ export class HeadVariables {
   }
 
   weights(): HeadWeights {
-    const data = (v: TF.Variable) => v.dataSync() as Float32Array;
-    const { w1, b1, w2, b2 } = this.cam;
-    return {
-      config: this.config,
-      cam: { w1: data(w1), b1: data(b1), w2: data(w2), b2: data(b2) },
-      mlp: this.mlp.map((l) => ({ w: data(l.w), b: data(l.b), in: l.w.shape[0], out: l.w.shape[1] as number })),
-    };
+    return { config: this.config, cam: plainCamera(this.cam), mlp: plainMlp(this.mlp) };
   }
 
   /** patches1: [batch * s1 * s1, 75] (im2colFirstLayer); state [batch, state_dim] normalised -> [batch, outputs]. */

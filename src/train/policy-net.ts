@@ -83,15 +83,41 @@ export function initWeights(config: NetConfig, seed: number): NetWeights {
   return { config, cams, mlp };
 }
 
+/** One camera's convolution weights as trainable variables (policy-net's and a feature head's). */
+export interface CameraVariables {
+  w1: TF.Variable<TF.Rank.R2>;
+  b1: TF.Variable<TF.Rank.R1>;
+  w2: TF.Variable<TF.Rank.R2>;
+  b2: TF.Variable<TF.Rank.R1>;
+}
+
+export type MlpVariables = { w: TF.Variable<TF.Rank.R2>; b: TF.Variable<TF.Rank.R1> }[];
+
+type PlainLayer = NetWeights['mlp'][number];
+
+export function cameraVariables(tf: typeof TF, cw: NetWeights['cams'][number], c: Pick<NetConfig, 'c1' | 'c2'>) {
+  return {
+    w1: tf.variable(tf.tensor2d(cw.w1, [K1 * K1 * 3, c.c1])),
+    b1: tf.variable(tf.tensor1d(cw.b1)),
+    w2: tf.variable(tf.tensor2d(cw.w2, [K2 * K2 * c.c1, c.c2])),
+    b2: tf.variable(tf.tensor1d(cw.b2)),
+  } as CameraVariables;
+}
+
+export const mlpVariables = (tf: typeof TF, mlp: PlainLayer[]): MlpVariables =>
+  mlp.map((l) => ({ w: tf.variable(tf.tensor2d(l.w, [l.in, l.out])), b: tf.variable(tf.tensor1d(l.b)) }));
+
+const data = (v: TF.Variable) => v.dataSync() as Float32Array;
+
+/** Variables back to plain arrays. */
+export const plainCamera = (v: CameraVariables) => ({ w1: data(v.w1), b1: data(v.b1), w2: data(v.w2), b2: data(v.b2) });
+export const plainMlp = (mlp: MlpVariables): PlainLayer[] =>
+  mlp.map((l) => ({ w: data(l.w), b: data(l.b), in: l.w.shape[0], out: l.w.shape[1] as number }));
+
 /** The weights as trainable tfjs variables (and back). */
 export class NetVariables {
-  readonly cams: {
-    w1: TF.Variable<TF.Rank.R2>;
-    b1: TF.Variable<TF.Rank.R1>;
-    w2: TF.Variable<TF.Rank.R2>;
-    b2: TF.Variable<TF.Rank.R1>;
-  }[];
-  readonly mlp: { w: TF.Variable<TF.Rank.R2>; b: TF.Variable<TF.Rank.R1> }[];
+  readonly cams: CameraVariables[];
+  readonly mlp: MlpVariables;
   private readonly grid: TF.Tensor2D;
 
   constructor(
@@ -100,16 +126,8 @@ export class NetVariables {
     w: NetWeights,
   ) {
     const c = config;
-    this.cams = w.cams.map((cw) => ({
-      w1: tf.variable(tf.tensor2d(cw.w1, [K1 * K1 * 3, c.c1])),
-      b1: tf.variable(tf.tensor1d(cw.b1)),
-      w2: tf.variable(tf.tensor2d(cw.w2, [K2 * K2 * c.c1, c.c2])),
-      b2: tf.variable(tf.tensor1d(cw.b2)),
-    }));
-    this.mlp = w.mlp.map((l) => ({
-      w: tf.variable(tf.tensor2d(l.w, [l.in, l.out])),
-      b: tf.variable(tf.tensor1d(l.b)),
-    }));
+    this.cams = w.cams.map((cw) => cameraVariables(tf, cw, c));
+    this.mlp = mlpVariables(tf, w.mlp);
     this.grid = tf.tensor2d(keypointGrid(geometry(c).k), [geometry(c).k ** 2, 2]);
   }
 
@@ -118,11 +136,10 @@ export class NetVariables {
   }
 
   weights(): NetWeights {
-    const data = (v: TF.Variable) => v.dataSync() as Float32Array;
     return {
       config: this.config,
-      cams: this.cams.map((c) => ({ w1: data(c.w1), b1: data(c.b1), w2: data(c.w2), b2: data(c.b2) })),
-      mlp: this.mlp.map((l) => ({ w: data(l.w), b: data(l.b), in: l.w.shape[0], out: l.w.shape[1] as number })),
+      cams: this.cams.map(plainCamera),
+      mlp: plainMlp(this.mlp),
     };
   }
 
