@@ -21,12 +21,12 @@ import {
   keypointGrid,
   keypoints,
   type MlpVariables,
+  mlpForward,
   mlpVariables,
   type NetConfig,
   plainCamera,
   plainMlp,
 } from './policy-net.js';
-import { linear } from './tf-backend.js';
 
 /** One estimate the head gives, in the units its name says. */
 export interface HeadOutput {
@@ -113,12 +113,7 @@ export class HeadVariables {
     const batch = state.shape[0];
     const maps = cameraMaps(tf, this.cam, patches1, batch, c, geometry(netShape(c)));
     const strength = tf.max(tf.relu(maps), 1) as TF.Tensor2D;
-    let z: TF.Tensor2D = tf.concat([keypoints(tf, maps, this.grid, c.c2), strength, state], 1);
-    this.mlp.forEach((l, i) => {
-      z = tf.add(linear(z, l.w), l.b);
-      if (i < this.mlp.length - 1) z = tf.relu(z);
-    });
-    return z;
+    return mlpForward(tf, this.mlp, tf.concat([keypoints(tf, maps, this.grid, c.c2), strength, state], 1));
   }
 
   dispose(): void {

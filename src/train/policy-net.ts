@@ -107,6 +107,15 @@ export function cameraVariables(tf: typeof TF, cw: NetWeights['cams'][number], c
 export const mlpVariables = (tf: typeof TF, mlp: PlainLayer[]): MlpVariables =>
   mlp.map((l) => ({ w: tf.variable(tf.tensor2d(l.w, [l.in, l.out])), b: tf.variable(tf.tensor1d(l.b)) }));
 
+/** The MLP on z: ReLU between layers, none after the last. */
+export function mlpForward(tf: typeof TF, mlp: MlpVariables, z: TF.Tensor2D): TF.Tensor2D {
+  mlp.forEach((l, i) => {
+    z = tf.add(linear(z, l.w), l.b);
+    if (i < mlp.length - 1) z = tf.relu(z);
+  });
+  return z;
+}
+
 const data = (v: TF.Variable) => v.dataSync() as Float32Array;
 
 /** Variables back to plain arrays. */
@@ -153,12 +162,7 @@ export class NetVariables {
       g = geometry(c);
     const batch = state.shape[0];
     const feats = this.cams.map((v, i) => keypoints(tf, cameraMaps(tf, v, patches1[i], batch, c, g), this.grid, c.c2));
-    let z: TF.Tensor2D = tf.concat([...feats, state], 1);
-    this.mlp.forEach((l, i) => {
-      z = tf.add(linear(z, l.w), l.b);
-      if (i < this.mlp.length - 1) z = tf.relu(z);
-    });
-    return z;
+    return mlpForward(tf, this.mlp, tf.concat([...feats, state], 1));
   }
 
   dispose(): void {

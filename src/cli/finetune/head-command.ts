@@ -5,11 +5,10 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Command } from 'commander';
-import { PolicyMismatch } from '../../policy/load-policy.js';
 import type { OnnxManifest } from '../../policy/onnx/manifest.js';
 import { applyAffine, normalizer } from '../../policy/onnx/preprocess.js';
 import { fileSha256 } from '../../policy/residual/residual-onnx.js';
-import { collectProbeSamples, NoFeaturesError, type ProbeCoordinate } from '../../rl/feature-probe.js';
+import type { ProbeCoordinate, ProbeRun } from '../../rl/feature-probe.js';
 import { FINETUNE_DEFAULTS } from '../../rl/finetune-config.js';
 import { progress } from '../../telemetry/progress.js';
 import type { HeadConfig } from '../../train/head-net.js';
@@ -25,6 +24,7 @@ import {
 import { intArg, UsageError } from '../common.js';
 import { robotDescription } from '../run/robot-args.js';
 import { robotArg, TASK_HELP, taskArg } from '../sim/args.js';
+import { collectForCli } from './probe-command.js';
 
 const HEAD_HELP = `
 Examples:
@@ -217,23 +217,14 @@ interface CollectArgs {
 }
 
 async function collect(a: CollectArgs, check: (c: ProbeCoordinate[]) => unknown) {
-  const { robot, task, base, camera, episodes, seed0, json } = a;
-  const bar = progress('collecting', { unit: 'episodes', json });
-  try {
-    return await collectProbeSamples({
-      description: await robotDescription(robot, undefined, 50),
-      task: task as Parameters<typeof collectProbeSamples>[0]['task'],
-      base_path: base,
-      episodes,
-      seed0,
-      keep_camera: camera,
-      onCoordinates: check,
-      onEpisode: (done) => bar.update(done, episodes, `base model alone, ${task}`),
-    });
-  } catch (err) {
-    if (err instanceof NoFeaturesError || err instanceof PolicyMismatch) throw new UsageError(`--base ${err.message}`);
-    throw err;
-  } finally {
-    bar.end();
-  }
+  const run = {
+    description: await robotDescription(a.robot, undefined, 50),
+    task: a.task as ProbeRun['task'],
+    base_path: a.base,
+    episodes: a.episodes,
+    seed0: a.seed0,
+    keep_camera: a.camera,
+    onCoordinates: check,
+  };
+  return collectForCli(run, 'collecting', a.json);
 }

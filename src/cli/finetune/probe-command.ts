@@ -3,7 +3,13 @@
 // only guess, whatever the reward, and --start-features helps where the scene's first chunks place it better.
 import type { Command } from 'commander';
 import { PolicyMismatch } from '../../policy/load-policy.js';
-import { collectProbeSamples, NoFeaturesError, type ProbeScore, probeScores } from '../../rl/feature-probe.js';
+import {
+  collectProbeSamples,
+  NoFeaturesError,
+  type ProbeRun,
+  type ProbeScore,
+  probeScores,
+} from '../../rl/feature-probe.js';
 import { progress } from '../../telemetry/progress.js';
 import { intArg, UsageError } from '../common.js';
 import { robotDescription } from '../run/robot-args.js';
@@ -46,23 +52,17 @@ async function probeAction(o: Record<string, string | boolean | undefined>): Pro
   const episodes = intArg('--episodes', o.episodes as string, 20, 100_000);
   const start_chunks = intArg('--start-chunks', o.startChunks as string, 1, 1000);
   const json = o.json === true;
-  const bar = progress('probing', { unit: 'episodes', json });
-  let collected: Awaited<ReturnType<typeof collectProbeSamples>>;
-  try {
-    collected = await collectProbeSamples({
+  const collected = await collectForCli(
+    {
       description: await robotDescription(robot, undefined, 50),
       task,
       base_path: base,
       episodes,
       seed0: intArg('--seed0', o.seed0 as string, 0),
-      onEpisode: (done) => bar.update(done, episodes, `base model alone, ${task}`),
-    });
-  } catch (err) {
-    if (err instanceof NoFeaturesError || err instanceof PolicyMismatch) throw new UsageError(`--base ${err.message}`);
-    throw err;
-  } finally {
-    bar.end();
-  }
+    },
+    'probing',
+    json,
+  );
   const { coordinates, samples } = collected;
   const whole = probeScores(coordinates, samples);
   const start = probeScores(
@@ -86,6 +86,22 @@ async function probeAction(o: Record<string, string | boolean | undefined>): Pro
       '',
     ].join('\n'),
   );
+}
+
+/** The base model alone in the sim, with a progress bar; a model that cannot be probed is bad usage (exit 2). */
+export async function collectForCli(r: ProbeRun, label: string, json: boolean) {
+  const bar = progress(label, { unit: 'episodes', json });
+  try {
+    return await collectProbeSamples({
+      ...r,
+      onEpisode: (done) => bar.update(done, r.episodes, `base model alone, ${r.task}`),
+    });
+  } catch (err) {
+    if (err instanceof NoFeaturesError || err instanceof PolicyMismatch) throw new UsageError(`--base ${err.message}`);
+    throw err;
+  } finally {
+    bar.end();
+  }
 }
 
 const fmt = (s: ProbeScore) =>
