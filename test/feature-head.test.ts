@@ -177,6 +177,11 @@ describe('feature head', () => {
     assert.equal(report.features_dim, 130);
     assert.equal(report.held_out[0].name, 'cube_yaw');
     assert.equal(JSON.parse(readFileSync(join(dir, 'pp.head.json'), 'utf8')).model, out);
+    // made again, the copy is the same file: a residual bound to its SHA-256 accepts it
+    const again = join(dir, 'again.onnx');
+    const ok2 = spawnSync(process.execPath, [BIN, ...args, '--out', again, '--json'], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(ok2.status, 0, ok2.stderr);
+    assert.deepEqual(readFileSync(again), readFileSync(out));
     const run = spawnSync(
       process.execPath,
       [join(ROOT, 'bin/vla-run.js'), '--robot', 'ur5e', '--task', 'pick-place', '--sim', '--clock', 'fast'].concat([

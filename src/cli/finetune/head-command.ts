@@ -165,8 +165,9 @@ async function writeHeadModel(a: HeadArgs, result: HeadTrainResult) {
     held_out: result.held_out,
     train_samples: result.train_samples,
     val_samples: result.val_samples,
-    train_s: Math.round(result.train_s),
   };
+  // no wall time in the model: the same command writes the same bytes, so a residual trained on one copy
+  // (bound to its SHA-256) accepts a copy made again
   let spliced: Uint8Array;
   let check: HeadCheck;
   try {
@@ -183,6 +184,7 @@ async function writeHeadModel(a: HeadArgs, result: HeadTrainResult) {
     model: a.out,
     base: a.base,
     ...training,
+    train_s: Math.round(result.train_s),
     features_dim: check.features_dim,
     export_check: check,
     losses: result.losses,
