@@ -83,7 +83,7 @@ export interface HeadTrainOptions {
 
 export const DEFAULT_HEAD_TRAIN: HeadTrainOptions = {
   seed: 0,
-  steps: 1500,
+  steps: 5000,
   batch_size: 64,
   learning_rate: 1e-3,
   shift_px: 2,

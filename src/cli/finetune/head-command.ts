@@ -51,7 +51,7 @@ export function headCommand(program: Command): void {
     .option('--base <model.onnx>', 'the base policy (default: models/<robot>-<task>.onnx)')
     .option('--predict <names>', 'coordinates to estimate, comma-separated (see vla-finetune probe)', 'cube_yaw')
     .option('--camera <name>', "the camera the head reads (default: the base model's first wrist camera)")
-    .option('--episodes <n>', 'episodes of the base model alone to learn from', '1000')
+    .option('--episodes <n>', 'episodes of the base model alone to learn from', '2000')
     .option('--seed0 <n>', 'the first seed (training seeds by convention: below 10000)', '5000')
     .option('--steps <n>', 'optimiser steps', String(DEFAULT_HEAD_TRAIN.steps))
     .option('--seed <n>', 'seed of the weights, batches and shifts', '0')
