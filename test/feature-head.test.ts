@@ -1,20 +1,24 @@
 // Feature heads (vla-finetune head): a yaw is encoded so that turns a quarter apart look alike; a small head learns
 // how far a square in the image is turned (held-out error well below guessing); spliced into the shipped
 // pick-place model it keeps the actions and the base features bit for bit and appends its own estimates; a model
-// with a head already, or without features, is refused; the CLI writes a model vla-run loads and refuses bad usage.
+// with a head already, or without features, is refused; the CLI writes a model vla-run loads and refuses bad usage;
+// a residual trained on the true values moves to a sharper copy of the same base (export --base), and only there.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
 import type { SimDriver } from '../sim/sim-driver.js';
 import { yawQuat } from '../sim/tasks/task.js';
+import { rebindBase } from '../src/cli/finetune/base-model-args.js';
 import { robotDescription } from '../src/cli/run/robot-args.js';
 import { MANIFEST_METADATA_KEY } from '../src/policy/onnx/manifest.js';
 import { loadModelManifest } from '../src/policy/onnx/onnx-file.js';
 import type { Policy } from '../src/policy/policy.js';
+import { fileSha256 } from '../src/policy/residual/residual-onnx.js';
 import { collectProbeSamples } from '../src/rl/feature-probe.js';
+import type { FinetuneConfig } from '../src/rl/finetune-config.js';
 import { headOf, NoHeadError, withTrueHeadFeatures } from '../src/rl/privileged-head.js';
 import { applyUnitYaw, type HeadConfig, initHead, unitYawPairs } from '../src/train/head-net.js';
 import { HEAD_METADATA_KEY, HeadSpliceError, spliceHead, verifyHead } from '../src/train/head-splice.js';
@@ -226,5 +230,66 @@ describe('feature head', () => {
     });
     assert.equal(plain.status, 2);
     assert.match(plain.stderr, /--privileged-head: .* has no feature head/);
+    // a sharper head made later: the privileged residual is exported for it, and vla-run takes the pair
+    const sharper = join(dir, 'sharper.onnx');
+    const made = spawnSync(process.execPath, [BIN, ...args, '--seed', '1', '--out', sharper], { cwd: ROOT });
+    assert.equal(made.status, 0, String(made.stderr));
+    const residual = join(dir, 'r.onnx');
+    const exported = spawnSync(
+      process.execPath,
+      [BIN, 'export', join(dir, 'p'), '--round', '1', '--base', sharper, '--out', residual],
+      { cwd: ROOT, encoding: 'utf8' },
+    );
+    assert.equal(exported.status, 0, exported.stderr);
+    const runWith = (policy: string) =>
+      spawnSync(
+        process.execPath,
+        [
+          join(ROOT, 'bin/vla-run.js'),
+          '--robot',
+          'ur5e',
+          '--sim',
+          '--clock',
+          'fast',
+          '--episodes',
+          '1',
+          '--json',
+        ].concat(['--policy', policy, '--residual', residual]),
+        { cwd: ROOT, encoding: 'utf8' },
+      );
+    const both = runWith(sharper);
+    assert.equal(both.status === 0 || both.status === 1, true, both.stderr);
+    assert.equal(JSON.parse(both.stdout).episodes, 1);
+    const old = runWith(out);
+    assert.equal(old.status, 2);
+    assert.match(old.stderr, /trained on another base model/);
+  });
+
+  test('export --base: only a privileged run, only a copy of the same base with the same head outputs', async () => {
+    const before = new Uint8Array(readFileSync(BASE));
+    const dir = mkdtempSync(join(tmpdir(), 'rebind-'));
+    const copy = (name: string, outputs: string[], seed: number, base_sha256 = 'b') => {
+      const w = initHead(tinyHead(outputs.map((o) => ({ name: o }))), seed);
+      writeFileSync(join(dir, name), spliceHead(before, w, { camera: 'wrist', base_sha256, training: {} }, BASE));
+      return join(dir, name);
+    };
+    const yaw = ['cube_yaw_sin4', 'cube_yaw_cos4'];
+    const was = copy('was.onnx', yaw, 1);
+    const config = {
+      run: 'rp',
+      base: { path: was, sha256: await fileSha256(was), horizon: 25 },
+      residual: { privileged_head: true },
+    } as unknown as FinetuneConfig;
+    const sharper = copy('sharper.onnx', yaw, 2);
+    const moved = await rebindBase(config, sharper);
+    assert.deepEqual(moved.base, { path: sharper, sha256: await fileSha256(sharper), horizon: 25 });
+    for (const [c, path, why] of [
+      [{ ...config, residual: {} }, sharper, /only a --privileged-head run's residual/],
+      [config, copy('target.onnx', ['target_x_m'], 3), /head gives target_x_m; the run's gives cube_yaw_sin4/],
+      [config, copy('other.onnx', yaw, 4, 'c'), /a copy of another base model/],
+      [config, BASE, /has no feature head/],
+      [{ ...config, base: { ...config.base, sha256: '0'.repeat(64) } }, sharper, /changed since the run started/],
+    ] as const)
+      await assert.rejects(rebindBase(c as FinetuneConfig, path), why);
   });
 });

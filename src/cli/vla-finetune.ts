@@ -374,6 +374,7 @@ program
   .argument('<run-dir>', 'the run folder (runs/NAME)')
   .option('--round <n>', 'the checkpointed round to export (required)')
   .option('--out <file.onnx>', 'where to write it (default RUN-DIR/residual-roundN.onnx)')
+  .option('--base <copy.onnx>', 'a --privileged-head run: for this copy of its base model (same head outputs)')
   .option('--json', "print one JSON object: the file and the round's evaluation during the run")
   .addHelpText('after', EXPORT_HELP)
   .action(exportCommand);
