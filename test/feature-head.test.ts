@@ -241,21 +241,15 @@ describe('feature head', () => {
       { cwd: ROOT, encoding: 'utf8' },
     );
     assert.equal(exported.status, 0, exported.stderr);
+    const oneEpisode = ['--robot', 'ur5e', '--sim', '--clock', 'fast', '--episodes', '1', '--json'];
     const runWith = (policy: string) =>
       spawnSync(
         process.execPath,
-        [
-          join(ROOT, 'bin/vla-run.js'),
-          '--robot',
-          'ur5e',
-          '--sim',
-          '--clock',
-          'fast',
-          '--episodes',
-          '1',
-          '--json',
-        ].concat(['--policy', policy, '--residual', residual]),
-        { cwd: ROOT, encoding: 'utf8' },
+        [join(ROOT, 'bin/vla-run.js'), ...oneEpisode, '--policy', policy, '--residual', residual],
+        {
+          cwd: ROOT,
+          encoding: 'utf8',
+        },
       );
     const both = runWith(sharper);
     assert.equal(both.status === 0 || both.status === 1, true, both.stderr);
