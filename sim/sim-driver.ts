@@ -10,7 +10,10 @@ import { homeAction, ProfileError, type RobotDescription } from '../src/robot/in
 import { monotonicMs } from '../src/util/clock.js';
 import type { CameraFrame, RayCamera } from './camera.js';
 import { type SimArmState, SimEnv, type SimOptions, type SimSnapshot } from './sim-env.js';
-import type { TaskState } from './tasks/task.js';
+import type { TaskOutcome, TaskState } from './tasks/task.js';
+
+/** The runtime reaches the sim's types only through this module. */
+export type { TaskOutcome };
 
 /** How read() stamps a state: the wall clock of the control loop, or the virtual time of its tick. */
 export type SimTimeBase = 'wall' | 'virtual';
@@ -114,6 +117,9 @@ export class SimDriver implements Driver {
   }
   taskState(): TaskState {
     return this.env.taskState();
+  }
+  taskOutcome(): TaskOutcome {
+    return this.env.taskOutcome();
   }
   snapshot(): SimSnapshot {
     return this.env.snapshot();

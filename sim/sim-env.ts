@@ -22,7 +22,7 @@ import {
   type TaskWorld,
   taskTickLimit,
 } from './tasks/index.js';
-import type { ObjectPose } from './tasks/task.js';
+import type { ObjectPose, TaskOutcome } from './tasks/task.js';
 
 export interface SimOptions {
   robot: RobotName;
@@ -250,6 +250,11 @@ export class SimEnv implements TaskWorld {
 
   taskState(): TaskState {
     return this.task.state(this);
+  }
+
+  /** How the episode stands in the scene (the task's figures: distances, flags); read at its end. */
+  taskOutcome(): TaskOutcome {
+    return this.task.outcome(this);
   }
 
   /** Everything the cameras see (joint and object positions, markers), to render elsewhere. */

@@ -130,6 +130,55 @@ test('push success: true on the target, and never after the cube was lifted', as
   }
 });
 
+test('push outcome: final distance, closest approach, how far the cube moved, lifted; reset clears them', async () => {
+  const env = await SimEnv.create({ robot: 'ur5e', task: 'push' });
+  try {
+    env.reset(4);
+    const start = env.objectPose('cube').pos;
+    const target = env.markerPos('target');
+    const at = (dx: number, z = PUSH_CUBE_HALF_M) => {
+      env.setObjectPose('cube', { pos: [target[0] + dx, target[1], z], quat: [1, 0, 0, 0] });
+      env.step();
+    };
+    at(0.07); // passes 7 cm from the centre, outside the 5 cm disc
+    at(0.3);
+    const o = env.taskOutcome();
+    assert.ok(Math.abs((o.closest_cube_to_target_m as number) - 0.07) < 0.005, `closest ${o.closest_cube_to_target_m}`);
+    assert.ok(Math.abs((o.cube_to_target_m as number) - 0.3) < 0.005, `final ${o.cube_to_target_m}`);
+    const moved = Math.hypot(target[0] + 0.3 - start[0], target[1] - start[1]);
+    assert.ok(Math.abs((o.cube_moved_m as number) - moved) < 0.005, `moved ${o.cube_moved_m} vs ${moved}`);
+    assert.equal(o.cube_lifted, false);
+    at(0.3, 0.15);
+    assert.equal(env.taskOutcome().cube_lifted, true);
+    env.reset(4);
+    env.step();
+    const fresh = env.taskOutcome();
+    assert.equal(fresh.cube_lifted, false);
+    assert.ok(
+      (fresh.closest_cube_to_target_m as number) > 0.1,
+      `closest after reset ${fresh.closest_cube_to_target_m}`,
+    );
+    assert.ok((fresh.cube_moved_m as number) < 0.005);
+  } finally {
+    env.dispose();
+  }
+});
+
+test('pick-place outcome: the highest lift and the height now; the engine hands it on with the episode', async () => {
+  const ex = await expertEngine('ur5e', 'pick-place');
+  try {
+    const r = await ex.engine.runEpisode({ seed: 0 });
+    assert.ok(r.success);
+    const o = r.task_outcome ?? {};
+    // the expert carries the cube through the air and sets it down inside the 6 cm disc
+    assert.ok((o.cube_highest_lift_m as number) > 0.03, `highest lift ${o.cube_highest_lift_m}`);
+    assert.ok((o.cube_height_m as number) < 0.005, `height ${o.cube_height_m}`);
+    assert.ok((o.cube_to_target_m as number) < 0.06, `to target ${o.cube_to_target_m}`);
+  } finally {
+    await ex.close();
+  }
+});
+
 for (const [robot, task] of [
   ['ur5e', 'pick-place'],
   ['ur5', 'pick-place'],

@@ -2,7 +2,17 @@
 import type { Rng } from '../../src/util/rng.js';
 import type { Vec3 } from '../math3d.js';
 import type { SceneObject } from '../mjcf.js';
-import { dist3, distXY, type Task, type TaskState, type TaskWorld, yawQuat } from './task.js';
+import {
+  CubeTrack,
+  dist3,
+  distXY,
+  roundM,
+  type Task,
+  type TaskOutcome,
+  type TaskState,
+  type TaskWorld,
+  yawQuat,
+} from './task.js';
 
 export const CUBE_HALF_M = 0.02;
 export const TARGET_RADIUS_M = 0.06;
@@ -17,6 +27,7 @@ export class PickPlaceTask implements Task {
   private readonly cube: Vec3 = [0, 0, 0];
   private readonly target: Vec3 = [0, 0, 0];
   private readonly tcp: Vec3 = [0, 0, 0];
+  private readonly track = new CubeTrack(CUBE_HALF_M);
 
   objects(): SceneObject[] {
     return [
@@ -40,6 +51,7 @@ export class PickPlaceTask implements Task {
   }
 
   reset(world: TaskWorld, rng: Rng): void {
+    this.track.reset();
     const cx = rng.uniform(WORKSPACE.x[0], WORKSPACE.x[1]);
     const cy = rng.uniform(WORKSPACE.y[0], WORKSPACE.y[1]);
     let tx = 0,
@@ -55,12 +67,24 @@ export class PickPlaceTask implements Task {
   evaluate(world: TaskWorld): boolean {
     const cube = world.objectPos('cube', this.cube);
     const target = world.markerPos('target', this.target);
+    this.track.update(cube, target);
     const inside = distXY(cube, target) < TARGET_RADIUS_M;
     const resting = cube[2] < CUBE_HALF_M + 0.005;
     // put down means let go: the fingers are apart or the hand has left the cube
     const tcp = world.tcpPos(0, this.tcp);
     const released = world.gripperGap_m(0) > 2 * CUBE_HALF_M + 0.01 || dist3(tcp, cube) > 0.06;
     return inside && resting && released;
+  }
+
+  /** Never lifted (a missed grasp), dropped on the way (lifted, far), or put down just outside the disc. */
+  outcome(world: TaskWorld): TaskOutcome {
+    const cube = world.objectPos('cube', [0, 0, 0]);
+    return {
+      cube_to_target_m: roundM(distXY(cube, world.markerPos('target'))),
+      closest_cube_to_target_m: roundM(this.track.closest_m),
+      cube_highest_lift_m: roundM(this.track.highest_m),
+      cube_height_m: roundM(Math.max(0, cube[2] - CUBE_HALF_M)),
+    };
   }
 
   state(world: TaskWorld): TaskState {

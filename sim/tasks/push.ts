@@ -2,7 +2,16 @@
 import type { Rng } from '../../src/util/rng.js';
 import type { Vec3 } from '../math3d.js';
 import type { SceneObject } from '../mjcf.js';
-import { distXY, type Task, type TaskState, type TaskWorld, yawQuat } from './task.js';
+import {
+  CubeTrack,
+  distXY,
+  roundM,
+  type Task,
+  type TaskOutcome,
+  type TaskState,
+  type TaskWorld,
+  yawQuat,
+} from './task.js';
 
 export const PUSH_CUBE_HALF_M = 0.025;
 export const PUSH_TARGET_RADIUS_M = 0.05;
@@ -17,6 +26,8 @@ export class PushTask implements Task {
   private lifted = false;
   private readonly cube: Vec3 = [0, 0, 0];
   private readonly target: Vec3 = [0, 0, 0];
+  private readonly start: Vec3 = [0, 0, 0];
+  private readonly track = new CubeTrack(PUSH_CUBE_HALF_M);
 
   objects(): SceneObject[] {
     const h = PUSH_CUBE_HALF_M;
@@ -42,6 +53,7 @@ export class PushTask implements Task {
 
   reset(world: TaskWorld, rng: Rng): void {
     this.lifted = false;
+    this.track.reset();
     let cx = 0,
       cy = 0,
       tx = 0,
@@ -61,12 +73,27 @@ export class PushTask implements Task {
       quat: yawQuat(rng.uniform(-Math.PI / 4, Math.PI / 4)),
     });
     world.setMarkerPos('target', [tx, ty, 0.0005]);
+    this.start[0] = cx;
+    this.start[1] = cy;
   }
 
   evaluate(world: TaskWorld): boolean {
     const cube = world.objectPos('cube', this.cube);
     if (cube[2] > PUSH_CUBE_HALF_M + LIFT_TOLERANCE_M) this.lifted = true;
-    return !this.lifted && distXY(cube, world.markerPos('target', this.target)) < PUSH_TARGET_RADIUS_M;
+    const target = world.markerPos('target', this.target);
+    this.track.update(cube, target);
+    return !this.lifted && distXY(cube, target) < PUSH_TARGET_RADIUS_M;
+  }
+
+  /** A miss that passed the disc (closest < final), one left short, one that hardly moved, one lifted. */
+  outcome(world: TaskWorld): TaskOutcome {
+    const cube = world.objectPos('cube', [0, 0, 0]);
+    return {
+      cube_to_target_m: roundM(distXY(cube, world.markerPos('target'))),
+      closest_cube_to_target_m: roundM(this.track.closest_m),
+      cube_moved_m: roundM(distXY(cube, this.start)),
+      cube_lifted: this.lifted,
+    };
   }
 
   state(world: TaskWorld): TaskState {

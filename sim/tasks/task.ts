@@ -56,7 +56,38 @@ export interface Task {
   /** Called after every control tick: updates per-episode bookkeeping and says whether the goal holds now. */
   evaluate(world: TaskWorld): boolean;
   state(world: TaskWorld): TaskState;
+  /**
+   * How the episode ended in the scene, for a person asking why it failed: distances in m, flags. Read once,
+   * when the episode ends (it may allocate).
+   */
+  outcome(world: TaskWorld): TaskOutcome;
 }
+
+/** A task's final scene figures, named with their units (`cube_to_target_m`). */
+export type TaskOutcome = Record<string, number | boolean>;
+
+/**
+ * Where the cube has been this episode: its closest approach to a target and its highest lift above its resting
+ * height. Updated after every tick by evaluate(): plain numbers, nothing allocated.
+ */
+export class CubeTrack {
+  closest_m = Infinity;
+  highest_m = 0;
+  constructor(private readonly rest_z_m: number) {}
+
+  reset(): void {
+    this.closest_m = Infinity;
+    this.highest_m = 0;
+  }
+
+  update(cube: Vec3, target?: Vec3): void {
+    if (target) this.closest_m = Math.min(this.closest_m, distXY(cube, target));
+    this.highest_m = Math.max(this.highest_m, cube[2] - this.rest_z_m);
+  }
+}
+
+/** Metres to a tenth of a millimetre: figures a person reads, not noise. */
+export const roundM = (x: number) => Math.round(x * 1e4) / 1e4;
 
 export function isTaskName(s: string): s is TaskName {
   return (TASK_NAMES as readonly string[]).includes(s);

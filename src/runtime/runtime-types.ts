@@ -2,6 +2,7 @@
 
 import type { MessagePort } from 'node:worker_threads';
 import type { JointState } from '../../drivers/driver.js';
+import type { TaskOutcome } from '../../sim/sim-driver.js';
 import type { ResidualFile } from '../policy/residual/frozen-residual.js';
 import type { ResidualFigures } from '../policy/residual/residual-corrector.js';
 import type { MissedTicksReport } from '../telemetry/stall-classifier.js';
@@ -64,6 +65,8 @@ export interface EpisodeOutcome {
    * or the robot could not be started: it may come back, by itself or by a person's hand (engine.robotReady()).
    */
   link_lost?: boolean;
+  /** In the embedded sim: the task's figures when the episode ended (e.g. cube_to_target_m), why it failed. */
+  task_outcome?: TaskOutcome;
 }
 
 /**

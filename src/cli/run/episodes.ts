@@ -72,7 +72,7 @@ export async function runEpisodes(engine: EpisodeEngine, p: EpisodePlan): Promis
       const file = await rec?.close({ ...r, end });
       results.push({ ...r, end, ...(file ? { file } : {}) });
       ticksLeft -= r.ticks;
-      p.log.info({ seed, success: r.success, ticks: r.ticks, fault: r.fault, file }, 'episode done');
+      p.log.info({ seed, success: r.success, ticks: r.ticks, fault: r.fault, file, ...r.task_outcome }, 'episode done');
       if (Number.isFinite(p.episodes) && p.episodes > 1)
         bar.update(i + 1, p.episodes, `${results.filter((x) => x.success).length} succeeded`);
       if (r.fault) break;

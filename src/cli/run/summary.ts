@@ -119,7 +119,18 @@ export interface RunSummary {
   /** Said to the user at the end (e.g. many underruns), also printed under the summary. */
   warnings: string[];
   fault: string | null;
+  /**
+   * In the embedded sim: the failed episodes' task figures (episodes_detail[].task_outcome), the median of each
+   * number and how many had each flag set: where the failures ended, at a glance.
+   */
+  failure_outcome?: FailureOutcome;
   episodes_detail: (EpisodeOutcome & { end: EpisodeEnd })[];
+}
+
+export interface FailureOutcome {
+  failures: number;
+  median: Record<string, number>;
+  flagged: Record<string, number>;
 }
 
 /** Underruns above this share of ticks get a warning and a hint. */
@@ -196,8 +207,26 @@ export function buildSummary(
     fault: episodes.find((e) => e.fault)?.fault ?? null,
     episodes_detail: episodes,
   };
+  const failed = failureOutcome(episodes);
+  if (failed) summary.failure_outcome = failed;
   summary.warnings = summaryWarnings(summary);
   return summary;
+}
+
+/** Medians and flag counts over the failed episodes that carry task figures; undefined when none does. */
+export function failureOutcome(
+  episodes: readonly (EpisodeOutcome & { end: EpisodeEnd })[],
+): FailureOutcome | undefined {
+  const figures = episodes.filter((e) => e.end === 'failure' && e.task_outcome).map((e) => e.task_outcome ?? {});
+  if (figures.length === 0) return undefined;
+  const median: Record<string, number> = {};
+  const flagged: Record<string, number> = {};
+  for (const key of Object.keys(figures[0])) {
+    const values = figures.map((f) => f[key]);
+    if (typeof values[0] === 'boolean') flagged[key] = values.filter((v) => v === true).length;
+    else median[key] = Math.round(quantile(Float64Array.from(values, Number), 0.5) * 1e4) / 1e4;
+  }
+  return { failures: figures.length, median, flagged };
 }
 
 /** The control thread's missed ticks, as the engine hands them on (absent from an engine that does not). */
@@ -242,7 +271,8 @@ export function formatSummary(s: RunSummary): string {
       `${s.safety.rejected_chunks} chunks rejected`,
     `  holds      ${holdsLine(s.holds)}`,
   ];
-  if (s.residual) lines.splice(6, 0, `  residual   ${residualLine(s.residual)}`);
+  if (s.failure_outcome) lines.splice(2, 0, `  failures   ${failuresLine(s.failure_outcome)}`);
+  if (s.residual) lines.splice(s.failure_outcome ? 7 : 6, 0, `  residual   ${residualLine(s.residual)}`);
   if (s.driver.kind !== 'sim') lines.push(`  driver     ${driverLine(s.driver)}`);
   for (const [name, c] of Object.entries(s.cameras ?? {})) {
     lines.push(`  camera     ${name} from ${c.source}: ${c.frames_served} frames served, oldest ${c.max_age_ms} ms`);
@@ -250,6 +280,16 @@ export function formatSummary(s: RunSummary): string {
   if (s.fault) lines.push(`  FAULT      ${s.fault}`);
   for (const w of s.warnings) lines.push(`  WARNING    ${w}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** "median cube_to_target 7.2 cm, ...; cube_lifted in 2": lengths in cm, a person's scale for a table top. */
+function failuresLine(f: FailureOutcome): string {
+  const figure = (key: string, v: number) =>
+    key.endsWith('_m') ? `${key.slice(0, -2)} ${(100 * v).toFixed(1)} cm` : `${key} ${v}`;
+  const medians = Object.entries(f.median).map(([k, v]) => figure(k, v));
+  const flags = Object.entries(f.flagged).map(([k, n]) => `${k} in ${n}`);
+  const of = `${f.failures} failed episode${f.failures === 1 ? '' : 's'}`;
+  return `${of}, median ${medians.join(', ')}${flags.length ? `; ${flags.join(', ')}` : ''}`;
 }
 
 function residualLine(r: ResidualFigures): string {

@@ -10,6 +10,7 @@
 // Nothing here allocates per tick.
 
 import { type Driver, type Health, isLatched, type JointState, newJointState } from '../../../drivers/driver.js';
+import type { TaskOutcome } from '../../../sim/sim-driver.js';
 import type { ResidualCorrection } from '../../policy/residual/residual-corrector.js';
 import { actionLayout, type RobotDescription } from '../../robot/index.js';
 import type { ActionRing } from '../action-ring.js';
@@ -25,6 +26,8 @@ export interface SimWorldSide {
   reset(seed: number): void;
   readonly done: boolean;
   success(): boolean;
+  /** The task's final figures in the scene (why an episode failed), read when the episode ends. */
+  outcome?(): TaskOutcome;
 }
 
 export interface ControlLoopOptions {
@@ -42,6 +45,8 @@ export interface EpisodeEnd {
   fault?: string;
   /** The fault was the robot's link, which may come back (any driver fault but a latched one). */
   link_lost?: boolean;
+  /** In a simulated world: the task's figures at the end (e.g. cube_to_target_m). */
+  task_outcome?: TaskOutcome;
 }
 
 /** Healths during which the measured pose may be commanded as a hold (the driver has a live, current reading). */
@@ -101,6 +106,7 @@ export class ControlLoop {
   /** End the episode after the current tick (a hold asked for elsewhere, or the world's success). */
   requestEnd(fault?: string): void {
     this.ending ??= { ticks: this.tick, success: this.sim?.success() ?? false, ...(fault ? { fault } : {}) };
+    this.addOutcome();
   }
 
   /** Execute the next tick at `now_ms` (the clock's monotonic time). */
@@ -122,6 +128,12 @@ export class ControlLoop {
     this.tick = k;
     const done = this.sim?.done ?? false;
     if (done || k >= this.max_ticks) this.ending ??= { ticks: k, success: this.sim?.success() ?? false };
+    if (this.ending) this.addOutcome();
+  }
+
+  /** The ending gets the sim task's figures once (a robot has none). */
+  private addOutcome(): void {
+    if (this.ending && !this.ending.task_outcome && this.sim?.outcome) this.ending.task_outcome = this.sim.outcome();
   }
 
   private faultTick(k: number, now_ms: number): Float64Array | null {

@@ -62,6 +62,7 @@ async function buildSim(cfg: SimDriverConfig, description: RobotDescription): Pr
         return driver.done;
       },
       success: () => driver.success(),
+      outcome: () => driver.taskOutcome(),
       observationExtras: () => ({ snapshot: driver.snapshot(), privileged: { task: driver.taskState() } }),
     },
   };

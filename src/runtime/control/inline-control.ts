@@ -62,6 +62,7 @@ export class InlineControl implements ControlPort {
         return driver.done;
       },
       success: () => driver.success(),
+      outcome: () => driver.taskOutcome(),
     };
     this.loop = new ControlLoop(driver, this.ring, this.board, sim, opts);
     // listeners see a tick before its command moves the sim: a recorder renders the scene of that state

@@ -130,6 +130,7 @@ export class EpisodeEngine {
       ticks: end.ticks,
       ...(fault ? { fault } : {}),
       ...(this.fault === undefined && end.link_lost ? { link_lost: true } : {}),
+      ...(end.task_outcome ? { task_outcome: end.task_outcome } : {}),
     };
   }
 
