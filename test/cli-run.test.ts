@@ -185,3 +185,24 @@ test('--clock fast repeats exactly: the latency model the summary prints gives t
   assert.equal(b.control.ticks, a.control.ticks);
   assert.equal(b.inference.latency_model, a.inference.latency_model);
 });
+
+test('push in the sim: each episode says where the cube ended; a success is a cube that reached the disc', () => {
+  const args = ['--robot', 'ur5e', '--task', 'push', '--sim', '--clock', 'fast', '--seed', '10000', '--episodes', '8'];
+  const r = vlaRun(...args, '--latency-model', 'fixed:5', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const s = JSON.parse(r.stdout);
+  const radius_m = 0.05;
+  const rounding_m = 5e-5; // the figures are given to 0.1 mm
+  for (const e of s.episodes_detail) {
+    const o = e.task_outcome;
+    const why = `seed ${e.seed}: ${JSON.stringify(o)}`;
+    if (e.success) assert.ok(!o.cube_lifted && o.closest_cube_to_target_m <= radius_m + rounding_m, why);
+    else assert.ok(o.cube_lifted || o.closest_cube_to_target_m >= radius_m - rounding_m, why);
+    assert.ok(o.closest_cube_to_target_m <= o.cube_to_target_m, `seed ${e.seed}: closest after the end`);
+  }
+  const failures = s.episodes_detail.filter((e: { success: boolean }) => !e.success).length;
+  assert.ok(failures > 0 && failures < 8, `the base model fails some of seeds 10000-10007, not all: ${failures}`);
+  assert.equal(s.failure_outcome.failures, failures);
+  const human = vlaRun(...args, '--latency-model', 'fixed:5');
+  assert.match(human.stdout, new RegExp(`failures   ${failures} failed episodes, median cube_to_target \\d+\\.\\d cm`));
+});

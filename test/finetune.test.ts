@@ -137,6 +137,16 @@ describe('vla-finetune', () => {
       ],
     );
     assert.deepEqual(selected.candidates, ran, 'selected.json holds every candidate');
+    // each evaluation says where its failed episodes ended: their task figures came over the actor link
+    for (const l of evals.map((x) => JSON.parse(x)).filter((x) => x.type === 'eval')) {
+      const failed = l.episodes - l.successes;
+      if (failed === 0) assert.equal(l.failures, undefined);
+      else {
+        assert.equal(l.failures.failures, failed, JSON.stringify(l));
+        const figures = ['closest_cube_to_target_m', 'cube_height_m', 'cube_highest_lift_m', 'cube_to_target_m'];
+        assert.deepEqual(Object.keys(l.failures.median).sort(), figures);
+      }
+    }
     const top = Math.max(...ran.map((l) => l.successes));
     assert.equal(selected.round, ran.findLast((l) => l.successes === top).round, 'the best, the later on a tie');
     assert.equal(summary.selected.round, selected.round);

@@ -10,7 +10,8 @@
 //   ready {session} | refused {session, reason}      job {session, job, seed, explore_seed, version,
 //                                                      weights_id, bound, weights: n} + [n float32 arrays]
 //   result {session, job, seed, success, truncated,  bye {code: done | version | refused, reason,
-//     ticks, fault?, steps, mean_abs_u, interventions?}     interrupted?}
+//     ticks, fault?, steps, mean_abs_u, interventions?,    interrupted?}
+//     labelled?, task_outcome?}
 //     + [inputs: steps x obs_dim] + [u: steps x action_dim]
 //   heartbeat {session, busy, done}
 //
@@ -109,6 +110,11 @@ export const ActorMessageSchema = z.discriminatedUnion('type', [
     interventions: z.array(Id).max(1_000_000).optional(),
     /** true: a third array follows, the operator's label of every decision [steps x actions]. */
     labelled: z.boolean().optional(),
+    /** In the sim: the task's figures where the episode ended (cube_to_target_m, ...); a robot has none. */
+    task_outcome: z
+      .record(z.string().max(100), z.union([z.number().finite(), z.boolean()]))
+      .refine((r) => Object.keys(r).length <= 32, 'at most 32 task figures')
+      .optional(),
   }),
   z.object({ v, type: z.literal('heartbeat'), session: Session.nullable(), busy: Id, done: Id }),
 ]);

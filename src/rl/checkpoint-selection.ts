@@ -6,7 +6,8 @@
 // and keeps the one that did best there, the later one on a tie (trained longer).
 import { wilson } from '../util/stats.js';
 import type { FinetuneConfig } from './finetune-config.js';
-import { boundAt, type EvalLine } from './finetune-loop.js';
+import { boundAt } from './finetune-loop.js';
+import type { EvalLine } from './metric-lines.js';
 import type { EpisodeJob, RolloutPool } from './rollout-pool.js';
 import { learnerOfRound } from './run-state.js';
 

@@ -7,7 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { htmlReport, type PlotSpec, renderSvg, svgToPng } from '../plot/index.js';
 import type { SelectLine } from './checkpoint-selection.js';
-import type { EvalLine, RoundLine } from './finetune-loop.js';
+import type { EvalLine, RoundLine } from './metric-lines.js';
 
 type Row = Record<string, number | string>;
 

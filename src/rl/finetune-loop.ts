@@ -5,48 +5,18 @@
 // exactly and resumes exactly. Every few rounds a deterministic evaluation on held-out seeds decides the best
 // checkpoint and guards against collapse.
 import type * as TF from '@tensorflow/tfjs';
+import { type FailureOutcome, failureOutcome } from '../runtime/episode/failure-outcome.js';
 import { wilson } from '../util/stats.js';
 import { judgeEvaluation } from './collapse-guard.js';
 import type { FinetuneConfig } from './finetune-config.js';
 import { captureLearner, restoreLearner } from './learner-state.js';
+import type { EvalLine, RoundLine } from './metric-lines.js';
 import { ReplayBuffer } from './replay-buffer.js';
 import type { ActorWeights, EpisodeJob, RolloutPool } from './rollout-pool.js';
 import { checkpointExists, learnerOfRound, markBest, type RunState, saveRunState } from './run-state.js';
 import { type SacConfig, SacLearner, type UpdateMetrics } from './sac-learner.js';
 import type { RolloutEpisode } from './sim-rollouts.js';
 import { addEpisode } from './transitions.js';
-
-export interface RoundLine {
-  type: 'round';
-  round: number;
-  wall_s: number;
-  episodes: number;
-  env_ticks: number;
-  updates: number;
-  train_success: number;
-  train_success_last50: number;
-  episode_ticks_mean: number;
-  metrics: UpdateMetrics | null;
-  residual_abs_u: number[];
-  /** Share of this round's residual decisions in which the operator held the arm. */
-  intervention_rate: number;
-  updates_per_s: number;
-  env_ticks_per_s: number;
-  lr: { critic: number; actor: number };
-}
-
-export interface EvalLine {
-  type: 'eval';
-  round: number;
-  wall_s: number;
-  env_ticks: number;
-  successes: number;
-  episodes: number;
-  success: number;
-  ci95: [number, number];
-  best: { round: number; success: number } | null;
-  verdict: string;
-}
 
 export interface FinetuneHooks {
   line(l: RoundLine | EvalLine | { type: 'rollback' | 'stop' | 'offline'; [k: string]: unknown }): Promise<void> | void;
@@ -360,8 +330,14 @@ async function evaluate(
     ci95: wilson(wins, eps.length),
     best,
     verdict: v.kind,
+    ...failuresOf(eps),
   });
   return { kind: v.kind, to_round: v.kind === 'rollback' ? v.to_round : -1, why: 'why' in v ? v.why : '', best };
+}
+
+function failuresOf(eps: readonly RolloutEpisode[]): { failures?: FailureOutcome } {
+  const failures = failureOutcome(eps.filter((e) => !e.success && !e.fault).map((e) => e.task_outcome));
+  return failures ? { failures } : {};
 }
 
 /** No held-out evaluation (eval_episodes 0): the checkpoint is written, nothing is judged. */

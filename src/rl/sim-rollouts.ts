@@ -3,6 +3,7 @@
 // in the control tick before the safety filter. Each residual evaluation is recorded (its inputs and u); the
 // episode's end gives the sparse reward. One engine serves many episodes; the actor's weights change between them.
 import { type RobotName, robotModel } from '../../sim/robots/index.js';
+import type { TaskOutcome } from '../../sim/sim-driver.js';
 import { SimDriver } from '../../sim/sim-driver.js';
 import { createTask, type TaskName, taskTickLimit } from '../../sim/tasks/index.js';
 import { loadOnnxPolicy } from '../policy/load-policy.js';
@@ -54,6 +55,8 @@ export interface RolloutEpisode {
   interventions: number[];
   /** With an operator that labels every decision: its correction at each [n x action_dim], row-major. */
   labels?: Float32Array;
+  /** In the sim: the task's figures at the end (where the cube ended: vla-finetune logs the failures'). */
+  task_outcome?: TaskOutcome;
 }
 
 /**
@@ -206,6 +209,7 @@ export class SimRollouts {
       mean_abs_u,
       interventions: this.interventions,
       ...(this.labelling ? { labels: Float32Array.from(this.labels) } : {}),
+      ...(out.task_outcome ? { task_outcome: out.task_outcome } : {}),
     };
   }
 

@@ -4,7 +4,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CheckpointError } from '../../rl/checkpoint.js';
-import type { EvalLine } from '../../rl/finetune-loop.js';
+import type { EvalLine } from '../../rl/metric-lines.js';
 import { intArg, UsageError } from '../common.js';
 import { robotDescription } from '../run/robot-args.js';
 import { rebindBase } from './base-model-args.js';

@@ -12,7 +12,8 @@ import {
   selectionCandidates,
 } from '../../rl/checkpoint-selection.js';
 import { type FinetuneConfig, runLatencyModel } from '../../rl/finetune-config.js';
-import { actorSizes, type EvalLine } from '../../rl/finetune-loop.js';
+import { actorSizes } from '../../rl/finetune-loop.js';
+import type { EvalLine } from '../../rl/metric-lines.js';
 import { LocalPool, type RolloutPool } from '../../rl/rollout-pool.js';
 import { checkpointExists } from '../../rl/run-state.js';
 import type { RobotDescription } from '../../robot/index.js';

@@ -2,6 +2,7 @@
 
 import type { ResidualFigures } from '../../policy/residual/residual-corrector.js';
 import { seamJumpRatio } from '../../runtime/control/ticker.js';
+import { type FailureOutcome, failureOutcome } from '../../runtime/episode/failure-outcome.js';
 import type { EpisodeOutcome, RuntimeReport } from '../../runtime/runtime-types.js';
 import type { MissedTicksReport } from '../../telemetry/stall-classifier.js';
 import { quantile } from '../../util/sample-ring.js';
@@ -127,12 +128,6 @@ export interface RunSummary {
   episodes_detail: (EpisodeOutcome & { end: EpisodeEnd })[];
 }
 
-export interface FailureOutcome {
-  failures: number;
-  median: Record<string, number>;
-  flagged: Record<string, number>;
-}
-
 /** Underruns above this share of ticks get a warning and a hint. */
 export const UNDERRUN_WARN_SHARE = 0.01;
 
@@ -207,26 +202,10 @@ export function buildSummary(
     fault: episodes.find((e) => e.fault)?.fault ?? null,
     episodes_detail: episodes,
   };
-  const failed = failureOutcome(episodes);
+  const failed = failureOutcome(episodes.filter((e) => e.end === 'failure').map((e) => e.task_outcome));
   if (failed) summary.failure_outcome = failed;
   summary.warnings = summaryWarnings(summary);
   return summary;
-}
-
-/** Medians and flag counts over the failed episodes that carry task figures; undefined when none does. */
-export function failureOutcome(
-  episodes: readonly (EpisodeOutcome & { end: EpisodeEnd })[],
-): FailureOutcome | undefined {
-  const figures = episodes.filter((e) => e.end === 'failure' && e.task_outcome).map((e) => e.task_outcome ?? {});
-  if (figures.length === 0) return undefined;
-  const median: Record<string, number> = {};
-  const flagged: Record<string, number> = {};
-  for (const key of Object.keys(figures[0])) {
-    const values = figures.map((f) => f[key]);
-    if (typeof values[0] === 'boolean') flagged[key] = values.filter((v) => v === true).length;
-    else median[key] = Math.round(quantile(Float64Array.from(values, Number), 0.5) * 1e4) / 1e4;
-  }
-  return { failures: figures.length, median, flagged };
 }
 
 /** The control thread's missed ticks, as the engine hands them on (absent from an engine that does not). */
