@@ -72,6 +72,25 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   'src/calibrate': ['calibration', 'drivers', 'protocols', 'src/util', 'src/telemetry'],
   'src/train': ['src/plot', 'src/policy', 'src/recording', 'src/robot', 'src/util', 'src/telemetry'],
   'src/dataset': ['src/recording', 'src/robot', 'src/util', 'src/telemetry', 'drivers'],
+  'src/world': [
+    ...['calibration', 'drivers', 'protocols', 'sim', 'src/policy', 'src/runtime', 'src/robot', 'src/codecs'],
+    ...['src/telemetry', 'src/util'],
+  ],
+  'src/latency': ['src/runtime', 'src/robot', 'src/util'],
+  'src/replay': [
+    ...['drivers', 'sim', 'src/dataset', 'src/latency', 'src/plot', 'src/policy', 'src/recording', 'src/robot'],
+    ...['src/runtime', 'src/util', 'src/world', 'src/telemetry', 'src/codecs'],
+  ],
+  'src/rl': [
+    ...['protocols', 'sim', 'src/plot', 'src/policy', 'src/recording', 'src/robot', 'src/runtime', 'src/train'],
+    ...['src/util', 'src/world', 'src/telemetry', 'drivers', 'calibration'],
+  ],
+  // the top: every layer but the entry points and the tests
+  'src/cli': [
+    ...['calibration', 'drivers', 'protocols', 'sim', 'src/calibrate', 'src/codecs', 'src/dataset', 'src/latency'],
+    ...['src/plot', 'src/policy', 'src/recording', 'src/replay', 'src/rl', 'src/robot', 'src/runtime'],
+    ...['src/telemetry', 'src/train', 'src/util', 'src/world'],
+  ],
   bin: ['src/cli'],
 };
 

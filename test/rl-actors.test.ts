@@ -271,6 +271,18 @@ describe('refusals, deadlines and malformed messages', () => {
   });
 });
 
+test('an actor stopped by a signal exits as the shell expects: SIGINT 130, SIGTERM 143', async () => {
+  const stopped = (['SIGINT', 'SIGTERM'] as const).map(async (signal) => {
+    // no learner at this endpoint: the actor says every 10 s that it is waiting, until the signal comes
+    const a = actor('tcp://127.0.0.1:9', '--name', `waiting-${signal}`);
+    await until('the actor to wait for its learner', () => /waiting for the learner/.test(a.stderr()), 30_000);
+    a.child.kill(signal);
+    return [signal, await a.exit, a.stderr()] as const;
+  });
+  for (const [signal, code, stderr] of await Promise.all(stopped))
+    assert.equal(code, signal === 'SIGINT' ? 130 : 143, `${signal}: ${stderr}`);
+});
+
 describe('vla-finetune with actor processes', () => {
   const SMALL = ['--robot', 'ur5e', '--sim', '--runs-dir', tmp, '--episodes-per-round', '2', '--every-ticks', '10'];
   const MORE = [

@@ -19,6 +19,7 @@ import { DEFAULT_ACTORS, poolFlags } from './finetune/pool-flags.js';
 import { probeCommand } from './finetune/probe-command.js';
 import { operatorKind, robotLinkArg } from './finetune/robot-link-args.js';
 import { SELECT_HELP, selectCommand } from './finetune/select-command.js';
+import { signalExitCode } from './run/interrupts.js';
 import { robotDescription } from './run/robot-args.js';
 import { robotArg, TASK_HELP, taskArg } from './sim/args.js';
 
@@ -228,7 +229,8 @@ Exit codes: 0 done (budget reached), 1 stopped by the collapse guard or a fault,
     const pool = poolFlags(o, config, runDir);
     const measure_latency = !resume && !config.robot_link && o.latencyMs === 'measured';
     const end = await runSession({ config, runDir, resume, budget, desc, json, pool, measure_latency });
-    process.exitCode = end.reason === 'collapse' ? EXIT.check_failed : end.reason === 'interrupted' ? 130 : EXIT.ok;
+    const stopped = end.reason === 'interrupted' ? signalExitCode(end.signal ?? 'SIGINT') : EXIT.ok;
+    process.exitCode = end.reason === 'collapse' ? EXIT.check_failed : stopped;
   });
 
 async function resumed(o: Record<string, unknown>): Promise<{ config: FinetuneConfig; runDir: string; resume: true }> {

@@ -23,7 +23,7 @@ import { createLogger, type Logger } from '../telemetry/log.js';
 import { choice, EXIT, intArg, numArg, runProgram, UsageError } from './common.js';
 import { alohaPorts, checkDriverFlags } from './run/driver-flags.js';
 import { runEpisodes } from './run/episodes.js';
-import { Interrupts, type StopSignal } from './run/interrupts.js';
+import { Interrupts, type StopSignal, signalExitCode } from './run/interrupts.js';
 import { defineRunOptions } from './run/options.js';
 import {
   checkRecordTarget,
@@ -110,7 +110,7 @@ async function runOnRobot(a: RunArgs, o: Flags, wakeCap: number | null, interrup
 
 type Outcome = {
   results: Parameters<typeof buildSummary>[2];
-  interrupted: string | undefined;
+  interrupted: StopSignal | undefined;
   stale: number | null;
   recording?: RecordingPlan;
 };
@@ -355,7 +355,7 @@ function printSummary(
   process.stdout.write(
     o.json ? `${JSON.stringify(summary)}\n` : `${formatSummary(summary)}${recorded ? `  ${recorded}` : ''}`,
   );
-  if (outcome.interrupted) process.exitCode = outcome.interrupted === 'SIGTERM' ? 143 : 130;
+  if (outcome.interrupted) process.exitCode = signalExitCode(outcome.interrupted);
   else if (summary.fault) process.exitCode = EXIT.check_failed;
 }
 

@@ -26,7 +26,8 @@ Examples:
   vla-sim bench --robot ur5e --task pick-place --episodes 100 --json
   vla-sim inspect demos/aloha-transfer-cube-seed0.mcap
   vla-sim model --robot ur5e > ur5e.xml
-Every command has --help with more examples. Exit codes: 0 done, 1 a check failed, 2 bad usage or input.`,
+Every command has --help with more examples. Exit codes: 0 done (the servers: also when stopped), 1 a check
+failed, 2 bad usage or input, 130 Ctrl-C and 143 SIGTERM (run).`,
   );
 
 runCommand(program);

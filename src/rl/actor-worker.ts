@@ -53,9 +53,9 @@ export interface ActorWorkerOptions {
   log: (line: string) => void;
 }
 
-/** How an actor ended: 0 the learner said bye, 1 a fault, 2 a setup it cannot satisfy, 130 interrupted. */
+/** How an actor ended: 0 the learner said bye, 1 a fault, 2 a setup it cannot satisfy, 130/143 a signal. */
 export interface ActorEnd {
-  code: 0 | 1 | 2 | 130;
+  code: 0 | 1 | 2 | 130 | 143;
   message: string;
   /** The learner's bye came from its Ctrl-C: the episode in progress ends as interrupted, like this actor's own. */
   interrupted?: boolean;

@@ -18,6 +18,7 @@ import { type ActorSetup, LocalPool, type RolloutPool } from '../../rl/rollout-p
 import { type PoolEvent, ZmqPool } from '../../rl/zmq-pool.js';
 import { createLogger } from '../../telemetry/log.js';
 import { intArg, numArg, UsageError } from '../common.js';
+import { type StopSignal, signalExitCode } from '../run/interrupts.js';
 import { forwardedKeys, terminalKeys } from './keys.js';
 import { alohaStart, robotRunner, rosStart } from './robot-actor.js';
 import { successTopicArg } from './robot-link-args.js';
@@ -93,15 +94,16 @@ export async function actorCommand(o: ActorFlags): Promise<void> {
     ...robotActor(o),
     log,
   });
-  const onSignal = () => worker.stop({ code: 130, message: 'interrupted' });
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const onSignal = (signal: StopSignal) => worker.stop({ code: signalExitCode(signal), message: 'interrupted' });
+  const handlers = { SIGINT: () => onSignal('SIGINT'), SIGTERM: () => onSignal('SIGTERM') };
+  process.once('SIGINT', handlers.SIGINT);
+  process.once('SIGTERM', handlers.SIGTERM);
   // started by a learner: its going away without a bye (killed) ends this actor too
   const onOrphan = () => worker.stop({ code: 1, message: 'the learner process that started this actor is gone' });
   if (process.send) process.once('disconnect', onOrphan);
   const end = await worker.done;
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
+  process.off('SIGINT', handlers.SIGINT);
+  process.off('SIGTERM', handlers.SIGTERM);
   process.off('disconnect', onOrphan);
   if (process.connected) process.disconnect();
   const c = worker.counters;

@@ -16,6 +16,7 @@ import { progress } from '../../telemetry/progress.js';
 import { tfWasm } from '../../train/tf-backend.js';
 import { monotonicMs } from '../../util/clock.js';
 import { UsageError } from '../common.js';
+import type { StopSignal } from '../run/interrupts.js';
 import { type PoolFlags, startPool } from './actor-command.js';
 import { createRunDir, exportResidual, MetricsLog, RESIDUAL_FILE, runManifest } from './finetune-run.js';
 import { forwardKeys } from './keys.js';
@@ -57,7 +58,10 @@ async function withMeasuredLatency(c: FinetuneConfig, desc: RobotDescription): P
   return { ...c, latency_samples_ms: samples };
 }
 
-export async function runSession(args: SessionArgs): Promise<FinetuneEnd> {
+/** How the session ended; `signal`: the one that stopped it (the exit code follows it: 130 or 143). */
+export type SessionEnd = FinetuneEnd & { signal?: StopSignal };
+
+export async function runSession(args: SessionArgs): Promise<SessionEnd> {
   const a = args.measure_latency ? { ...args, config: await withMeasuredLatency(args.config, args.desc) } : args;
   const { config: c, desc } = a;
   const manifest = await runManifest(c, desc);
@@ -97,16 +101,19 @@ export async function runSession(args: SessionArgs): Promise<FinetuneEnd> {
   }
   startActors();
   let stop = false;
-  const onSignal = () => {
+  let signal: StopSignal | undefined;
+  const onSignal = (sig: StopSignal) => {
     stop = true;
+    signal ??= sig;
     // on a robot the episode in progress ends now, held: local actors get the signal, actors that joined from
     // elsewhere the learner's bye; in the sim the round finishes (it moves nothing)
     if (!c.robot_link) return;
     interruptActors();
     void pool.close('interrupted');
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const handlers = { SIGINT: () => onSignal('SIGINT'), SIGTERM: () => onSignal('SIGTERM') };
+  process.once('SIGINT', handlers.SIGINT);
+  process.once('SIGTERM', handlers.SIGTERM);
   // a person at the keyboard: this process has the terminal, the robot actor beside it gets the keys; q stops
   const stopKeys =
     c.operator?.kind === 'keyboard' && c.robot_link
@@ -153,10 +160,10 @@ export async function runSession(args: SessionArgs): Promise<FinetuneEnd> {
     const selected = selectNow ? await selectForRun(pool, a.runDir, c, desc, log, sel, a.json) : undefined;
     await log.dashboard(c, desc.action_names);
     printSummary(a, end, log, (monotonicMs() - t0) / 1000, selected);
-    return end;
+    return signal ? { ...end, signal } : end;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', handlers.SIGINT);
+    process.off('SIGTERM', handlers.SIGTERM);
     stopKeys?.();
     await close();
   }

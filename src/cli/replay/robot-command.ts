@@ -21,7 +21,7 @@ import { createLogger } from '../../telemetry/log.js';
 import { choice, EXIT, numArg, UsageError } from '../common.js';
 import { alohaPorts } from '../run/driver-flags.js';
 import { type EpisodeEnd, runEpisodes } from '../run/episodes.js';
-import { Interrupts } from '../run/interrupts.js';
+import { Interrupts, signalExitCode } from '../run/interrupts.js';
 import { wakeCapArg } from '../run/run-args.js';
 import { startOnRobot } from '../run/start-robot.js';
 
@@ -104,7 +104,7 @@ async function replayOnRobot(file: string, o: Flags, interrupts: Interrupts, log
   const parts = robotReplay(ep, description, { speed_rad_s, settle_s });
   await inputStep(() => confirmMotion(planText(ep, driver, speed_rad_s, settle_s), { yes: o.yes === true }));
   if (interrupts.signal) {
-    process.exitCode = interrupts.signal === 'SIGTERM' ? 143 : 130; // before anything moved
+    process.exitCode = signalExitCode(interrupts.signal); // before anything moved
     return;
   }
   const engine = await startOnRobot(driver, description, parts.policy, () => parts.world, {
@@ -142,7 +142,7 @@ async function replayOnRobot(file: string, o: Flags, interrupts: Interrupts, log
       interrupts.signal,
     );
     process.stdout.write(o.json ? `${JSON.stringify(summary)}\n` : formatRobotSummary(summary));
-    if (interrupts.signal) process.exitCode = interrupts.signal === 'SIGTERM' ? 143 : 130;
+    if (interrupts.signal) process.exitCode = signalExitCode(interrupts.signal);
     else if (summary.end !== 'completed') process.exitCode = EXIT.check_failed;
   }
 }

@@ -23,6 +23,7 @@ import { parseInjectedLatency, parseLatencyModel } from '../../runtime/timing/la
 import { createLogger, type Logger } from '../../telemetry/log.js';
 import { progress } from '../../telemetry/progress.js';
 import { choice, EXIT, intArg, numArg, UsageError } from '../common.js';
+import { signalExitCode } from '../run/interrupts.js';
 import { parseOr } from '../run/run-args.js';
 import { NOISE_HELP, physicsHzArg } from '../sim/args.js';
 
@@ -83,7 +84,7 @@ A recording from the embedded sim starts from its recorded sim state and replays
 deterministic); one from a robot (vla-run --rosbridge/--ports --record) starts from its seed's scene with the
 arms at the first recorded joint state, and the report shows where the sim leaves it.
 Exit codes: 0 done, 1 a replay fault or --fail-above exceeded, 2 bad usage or input (nothing ran; with
---keep-going: only when no episode could be replayed), 130 interrupted.`,
+--keep-going: only when no episode could be replayed), 130 Ctrl-C, 143 SIGTERM.`,
     )
     .action(simAction);
 }
@@ -174,7 +175,7 @@ async function simAction(inputs: string[], o: Flags): Promise<void> {
     failures,
   );
   process.stdout.write(a.json ? `${JSON.stringify(summary)}\n` : formatSimSummary(summary, labels));
-  if (interrupts.signal) process.exitCode = interrupts.signal === 'SIGTERM' ? 143 : 130;
+  if (interrupts.signal) process.exitCode = signalExitCode(interrupts.signal);
   else if (failures.length || summary.replay_faults || summary.failed_check) process.exitCode = EXIT.check_failed;
   // checked before anything ran, a file can still fail in its replay (the sim refuses its start state)
   else if (skipped.length > skippedBefore && !a.keep_going) process.exitCode = EXIT.usage;
@@ -291,7 +292,7 @@ async function dispatch(
 class SimInterrupts {
   signal: 'SIGINT' | 'SIGTERM' | undefined;
   private readonly handler = (sig: 'SIGINT' | 'SIGTERM') => {
-    if (this.signal) process.exit(this.signal === 'SIGTERM' ? 143 : 130);
+    if (this.signal) process.exit(signalExitCode(this.signal));
     this.signal = sig;
     this.log.warn(`${sig}: stopping the replays (the summary of those done follows); once more exits at once`);
     this.stop();

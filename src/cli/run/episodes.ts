@@ -5,7 +5,7 @@ import type { EpisodeEngine } from '../../runtime/runtime.js';
 import type { EpisodeOutcome, TickRecorder } from '../../runtime/runtime-types.js';
 import type { Logger } from '../../telemetry/log.js';
 import { progress } from '../../telemetry/progress.js';
-import { Interrupts } from './interrupts.js';
+import { Interrupts, type StopSignal } from './interrupts.js';
 
 export interface EpisodePlan {
   episodes: number;
@@ -38,7 +38,7 @@ export type EpisodeEnd = 'success' | 'failure' | 'truncated' | 'interrupted' | '
 
 export interface EpisodesResult {
   results: (EpisodeOutcome & { end: EpisodeEnd; file?: string })[];
-  interrupted: string | undefined;
+  interrupted: StopSignal | undefined;
 }
 
 export async function runEpisodes(engine: EpisodeEngine, p: EpisodePlan): Promise<EpisodesResult> {

@@ -6,7 +6,10 @@ import type { Logger } from '../../telemetry/log.js';
 
 export type StopSignal = 'SIGINT' | 'SIGTERM';
 
-const EXIT_CODE: Record<StopSignal, number> = { SIGINT: 130, SIGTERM: 143 };
+const EXIT_CODE = { SIGINT: 130, SIGTERM: 143 } as const;
+
+/** The exit code of a command a signal stopped. */
+export const signalExitCode = (signal: StopSignal): 130 | 143 => EXIT_CODE[signal];
 
 export class Interrupts {
   /** The first signal received, if any. */

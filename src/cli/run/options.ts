@@ -123,7 +123,8 @@ export function defineRunOptions(program: Command): Command {
     .option(
       '--max-in-flight <n>',
       'inference requests out at once: 2 asks again before the last chunk landed, for a slow model or a remote ' +
-        'server that can work on two observations (the latency tolerated grows from about H/2 to about H ticks)',
+        'server that can work on two observations (the latency tolerated grows from about H/2 ticks to about 2H/3 ' +
+        'with 2, toward H with more; vla-latency computes it)',
       '1',
     )
     .option(

@@ -6,6 +6,7 @@ import { createLogger } from '../../telemetry/log.js';
 import { wilson } from '../../util/stats.js';
 import { choice, intArg, numArg } from '../common.js';
 import { type EpisodesResult, runEpisodes } from '../run/episodes.js';
+import { signalExitCode } from '../run/interrupts.js';
 import {
   checkRecordTarget,
   formatRecordedFiles,
@@ -148,7 +149,7 @@ function printRunSummary(
     ...(outcome.interrupted ? { interrupted: outcome.interrupted } : {}),
     recordings: files,
   };
-  if (outcome.interrupted) process.exitCode = outcome.interrupted === 'SIGTERM' ? 143 : 130;
+  if (outcome.interrupted) process.exitCode = signalExitCode(outcome.interrupted);
   if (o.json) {
     process.stdout.write(`${JSON.stringify(summary)}\n`);
     return;
