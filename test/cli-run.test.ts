@@ -186,11 +186,16 @@ test('--clock fast repeats exactly: the latency model the summary prints gives t
   assert.equal(b.inference.latency_model, a.inference.latency_model);
 });
 
-test('push in the sim: each episode says where the cube ended; a success is a cube that reached the disc', () => {
+test('push in the sim: each episode says where the cube ended; a success is a cube that reached the disc', async () => {
   const args = ['--robot', 'ur5e', '--task', 'push', '--sim', '--clock', 'fast', '--seed', '10000', '--episodes', '8'];
-  const r = vlaRun(...args, '--latency-model', 'fixed:5', '--json');
+  const dir = await mkdtemp(join(tmpdir(), 'vla-figures-'));
+  const r = vlaRun(...args, '--latency-model', 'fixed:5', '--json', '--record', dir, '--record-cameras', 'none');
   assert.equal(r.code, 0, r.stderr);
   const s = JSON.parse(r.stdout);
+  // the recordings keep the same figures (vla-sim inspect prints them)
+  for (const e of s.episodes_detail)
+    assert.deepEqual((await readEpisode(join(dir, `ur5e-push-seed${e.seed}.mcap`))).task_outcome, e.task_outcome);
+  await rm(dir, { recursive: true, force: true });
   const radius_m = 0.05;
   const rounding_m = 5e-5; // the figures are given to 0.1 mm
   for (const e of s.episodes_detail) {

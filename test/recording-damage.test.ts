@@ -164,6 +164,11 @@ test('hand-made files: a valid one reads, broken ones are named precisely', asyn
       /bad "vla\.episode" metadata: "seed" is "abc"/,
     ],
     [
+      'bad-figures',
+      { metadata: new Map([...md(1), ['task_outcome', '{"cube_to_target_m": "far"}']]), messages: [joint(0), act(0)] },
+      /bad "vla\.episode" metadata: "task_outcome" is not a JSON object of numbers and true\/false/,
+    ],
+    [
       'bad-json',
       { metadata: md(1), messages: [[TOPIC_JOINT_STATE, 0, '{"tick": 0, "position": [1,'], act(0)] },
       /\/joint_state message at log time \d+ is not valid JSON/,

@@ -214,6 +214,16 @@ test('how an episode ended: outcome and fault round trip; a contradiction is ref
   await assert.rejects(w.close({ success: true, outcome: 'interrupted' }), /outcome "interrupted" does not go/);
 });
 
+test("the sim task's figures at the end round trip; a file without them reads as before", async () => {
+  const path = tmp();
+  const w = await EpisodeWriter.open(path, META);
+  await w.writeTick(tickRecord(0));
+  const task_outcome = { cube_to_target_m: 0.1412, closest_cube_to_target_m: 0.0632, cube_lifted: false };
+  await w.close({ success: false, task_outcome });
+  assert.deepEqual((await readEpisode(path)).task_outcome, task_outcome);
+  assert.equal((await readEpisode((await goldenFile()).path)).task_outcome, undefined);
+});
+
 test('writeTick rejects records that do not match the meta, and the file stays valid', async () => {
   const path = tmp();
   const w = await EpisodeWriter.open(path, META);

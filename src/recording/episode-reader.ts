@@ -40,6 +40,8 @@ export interface Episode {
   outcome: EpisodeOutcomeName;
   /** Why the robot was stopped, for an interrupted episode. */
   fault?: string;
+  /** In the sim: the task's figures when the episode ended (e.g. cube_to_target_m); absent from older files. */
+  task_outcome?: Record<string, number | boolean>;
   ticks: number;
   tick: Int32Array;
   stamp_ns: BigInt64Array;
@@ -140,7 +142,7 @@ async function readOpen(path: string, fh: FileHandle, wantFrames: boolean, recov
   } catch (err) {
     return fail(`bad "${EPISODE_METADATA_NAME}" metadata: ${reasonOf(err)}`, err);
   }
-  const { meta, success, ticks, outcome, fault, format_version } = decoded;
+  const { meta, success, ticks, outcome, fault, format_version, task_outcome } = decoded;
 
   // Route channels by topic; anything else in the file (extra topics) is left alone.
   const kinds = new Map<number, { kind: 'joint' | 'action' | string; encoding: string }>();
@@ -201,6 +203,7 @@ async function readOpen(path: string, fh: FileHandle, wantFrames: boolean, recov
     success,
     outcome,
     ...(fault !== undefined ? { fault } : {}),
+    ...(task_outcome !== undefined ? { task_outcome } : {}),
     ticks,
     tick: asm.tick,
     stamp_ns: asm.stamp_ns,

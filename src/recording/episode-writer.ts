@@ -82,6 +82,8 @@ export interface EpisodeResult {
   outcome?: EpisodeOutcomeName;
   /** Why the robot was stopped (an interrupted episode). */
   fault?: string;
+  /** In the sim: the task's figures when the episode ended (metadata `task_outcome`, JSON). */
+  task_outcome?: Record<string, number | boolean>;
 }
 
 /**
@@ -271,6 +273,7 @@ export class EpisodeWriter {
       success: result.success,
       outcome,
       ...(result.fault !== undefined ? { fault: result.fault } : {}),
+      ...(result.task_outcome !== undefined ? { task_outcome: result.task_outcome } : {}),
       ticks: t.ticks,
       start_ns: t.firstStamp,
       end_ns: t.ticks > 0 ? t.lastStamp : undefined,

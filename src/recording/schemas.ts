@@ -176,6 +176,8 @@ export interface EpisodeSummary {
   ticks: number;
   start_ns?: bigint;
   end_ns?: bigint;
+  /** In the sim: the task's figures when the episode ended (e.g. cube_to_target_m), why it failed. */
+  task_outcome?: Record<string, number | boolean>;
 }
 
 export interface DecodedMetadata {
@@ -185,6 +187,7 @@ export interface DecodedMetadata {
   outcome: EpisodeOutcomeName;
   fault?: string;
   ticks: number;
+  task_outcome?: Record<string, number | boolean>;
 }
 
 export function encodeEpisodeMetadata(meta: EpisodeMeta, summary: EpisodeSummary): Map<string, string> {
@@ -207,6 +210,7 @@ export function encodeEpisodeMetadata(meta: EpisodeMeta, summary: EpisodeSummary
   if (meta.tick_clock !== undefined) m.set('tick_clock', meta.tick_clock);
   encodeReplayMeta(meta, m);
   if (summary.fault !== undefined) m.set('fault', summary.fault);
+  if (summary.task_outcome !== undefined) m.set('task_outcome', JSON.stringify(summary.task_outcome));
   if (summary.start_ns !== undefined) m.set('start_time_ns', String(summary.start_ns));
   if (summary.end_ns !== undefined) m.set('end_time_ns', String(summary.end_ns));
   return m;
@@ -278,6 +282,9 @@ export function decodeEpisodeMetadata(m: ReadonlyMap<string, string>): DecodedMe
     throw new Error(`"outcome" is "${outcome}" but "success" is "${successText}"`);
   }
   const fault = m.get('fault');
+  const task_outcome = m.has('task_outcome') ? json('task_outcome') : undefined;
+  if (task_outcome !== undefined && !isFigures(task_outcome))
+    throw new Error('"task_outcome" is not a JSON object of numbers and true/false');
   return {
     meta,
     format_version: Number(version),
@@ -285,7 +292,13 @@ export function decodeEpisodeMetadata(m: ReadonlyMap<string, string>): DecodedMe
     outcome,
     ...(fault !== undefined ? { fault } : {}),
     ticks,
+    ...(task_outcome !== undefined ? { task_outcome } : {}),
   };
+}
+
+function isFigures(v: unknown): v is Record<string, number | boolean> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  return Object.values(v).every((x) => typeof x === 'boolean' || (typeof x === 'number' && Number.isFinite(x)));
 }
 
 function oneOf<T extends string>(key: string, value: string, valid: readonly T[]): T {

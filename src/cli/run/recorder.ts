@@ -297,8 +297,9 @@ function virtualFrames(p: RecordingPlan): ((k: number) => RecordedFrame[]) | und
 export function recordedResult(r: EpisodeOutcome & { end?: string }): EpisodeResult {
   if (r.end === 'interrupted' || r.end === 'fault' || r.fault)
     return { success: false, outcome: 'interrupted', ...(r.fault ? { fault: r.fault } : {}) };
-  if (r.end === 'truncated') return { success: false, outcome: 'truncated' };
-  return { success: r.success, outcome: r.success ? 'success' : 'failure' };
+  const figures = r.task_outcome ? { task_outcome: r.task_outcome } : {};
+  if (r.end === 'truncated') return { success: false, outcome: 'truncated', ...figures };
+  return { success: r.success, outcome: r.success ? 'success' : 'failure', ...figures };
 }
 
 /** One line about the files written, for a text summary ("" when none). */

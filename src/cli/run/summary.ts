@@ -261,11 +261,14 @@ export function formatSummary(s: RunSummary): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** "median cube_to_target 7.2 cm, ...; cube_lifted in 2": lengths in cm, a person's scale for a table top. */
+/** A task figure for people: lengths in cm (a table top's scale), "cube_to_target 7.2 cm"; others as they are. */
+export function figureText(key: string, v: number | boolean): string {
+  return typeof v === 'number' && key.endsWith('_m') ? `${key.slice(0, -2)} ${(100 * v).toFixed(1)} cm` : `${key} ${v}`;
+}
+
+/** "11 failed episodes, median cube_to_target 7.2 cm, ...; cube_lifted in 2". */
 function failuresLine(f: FailureOutcome): string {
-  const figure = (key: string, v: number) =>
-    key.endsWith('_m') ? `${key.slice(0, -2)} ${(100 * v).toFixed(1)} cm` : `${key} ${v}`;
-  const medians = Object.entries(f.median).map(([k, v]) => figure(k, v));
+  const medians = Object.entries(f.median).map(([k, v]) => figureText(k, v));
   const flags = Object.entries(f.flagged).map(([k, n]) => `${k} in ${n}`);
   const of = `${f.failures} failed episode${f.failures === 1 ? '' : 's'}`;
   return `${of}, median ${medians.join(', ')}${flags.length ? `; ${flags.join(', ')}` : ''}`;

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { EpisodeFileError, readEpisode, recoveredLine } from '../../recording/index.js';
 import { UsageError } from '../common.js';
+import { figureText } from '../run/summary.js';
 
 export function inspectCommand(program: Command): void {
   program
@@ -40,6 +41,7 @@ before its first complete tick.`,
         success: ep.success,
         outcome: ep.outcome,
         ...(ep.fault !== undefined ? { fault: ep.fault } : {}),
+        ...(ep.task_outcome !== undefined ? { task_outcome: ep.task_outcome } : {}),
         ticks: ep.ticks,
         duration_s: ep.ticks / ep.meta.control_hz,
         tick_clock: ep.meta.tick_clock ?? null,
@@ -61,6 +63,12 @@ before its first complete tick.`,
         process.stdout.write(
           `  cameras: ${summary.cameras.map((c) => `${c.name} ${c.width}x${c.height}`).join(', ') || 'none'}\n`,
         );
+        if (ep.task_outcome)
+          process.stdout.write(
+            `  ended: ${Object.entries(ep.task_outcome)
+              .map(([k, v]) => figureText(k, v))
+              .join(', ')}\n`,
+          );
         if (ep.recovered) process.stdout.write(`  ${recoveredLine(ep)}\n`);
       }
     });
