@@ -57,6 +57,8 @@ export interface Trajectories {
 /** How a run ended: the task's success or time limit, the recording's length reached first, or a fault. */
 export type ReplayEnd = 'success' | 'failure' | 'stopped' | 'fault';
 
+type Figures = Record<string, number | boolean>;
+
 export interface EpisodeReplay {
   file: string;
   robot: string;
@@ -67,8 +69,9 @@ export interface EpisodeReplay {
   mode: 'recorded' | 'policy';
   policy: string;
   start: StartReport;
-  recorded: { outcome: EpisodeOutcomeName; ticks: number; success_time_s: number | null };
-  replay: { end: ReplayEnd; ticks: number; success_time_s: number | null; fault?: string };
+  /** task_outcome: the sim task's figures when the episode ended (a sim recording's, and the replay's). */
+  recorded: { outcome: EpisodeOutcomeName; ticks: number; success_time_s: number | null; task_outcome?: Figures };
+  replay: { end: ReplayEnd; ticks: number; success_time_s: number | null; fault?: string; task_outcome?: Figures };
   divergence: Divergence;
   /** Recorded-actions replay: the commands sent against the recorded ones (none may differ in the sim). */
   commands: CommandMismatch | null;
@@ -120,12 +123,14 @@ export async function replayInSim(ep: Episode, job: SimReplayJob): Promise<Episo
       outcome: ep.outcome,
       ticks: ep.ticks,
       success_time_s: ep.outcome === 'success' ? (ep.tick[ep.ticks - 1] + 1) / hz : null,
+      ...(ep.task_outcome ? { task_outcome: ep.task_outcome } : {}),
     },
     replay: {
       end: replayEnd(outcome, task_limit),
       ticks: outcome.ticks,
       success_time_s: outcome.success ? outcome.ticks / hz : null,
       ...(outcome.fault ? { fault: outcome.fault } : {}),
+      ...(outcome.task_outcome ? { task_outcome: outcome.task_outcome } : {}),
     },
     divergence: divergence(ep, trace, job.threshold),
     commands: job.mode.kind === 'recorded' ? commandMismatch(ep, trace) : null,
