@@ -221,6 +221,7 @@ export class SimEnv implements TaskWorld {
 
   /** Advance one control tick and update the task's success. */
   step(): void {
+    if (this.tickCount === 0) this.task.begin?.(this);
     for (let i = 0; i < this.substeps; i++) this.mj.mj_step(this.model, this.data);
     this.tickCount++;
     if (this.task.evaluate(this)) this.achieved = true;
@@ -254,7 +255,10 @@ export class SimEnv implements TaskWorld {
 
   /** How the episode stands in the scene (the task's figures: distances, flags); read at its end. */
   taskOutcome(): TaskOutcome {
-    return this.task.outcome(this);
+    // only what JSON and the actors' protocol carry: finite numbers and flags
+    const figures = this.task.outcome(this);
+    for (const [k, v] of Object.entries(figures)) if (typeof v === 'number' && !Number.isFinite(v)) delete figures[k];
+    return figures;
   }
 
   /** Everything the cameras see (joint and object positions, markers), to render elsewhere. */

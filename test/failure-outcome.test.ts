@@ -13,3 +13,8 @@ test('failure outcome: none without failed episodes that carry task figures (a r
   assert.equal(failureOutcome([undefined, undefined]), undefined);
   assert.equal(failureOutcome([]), undefined);
 });
+
+test('failure outcome: keys from any episode, each over the episodes that gave it', () => {
+  const f = failureOutcome([{ a_m: 0.1 }, { a_m: 0.3, b_m: 0.2 }, { b_m: 0.4, lifted: true }]);
+  assert.deepEqual(f, { failures: 3, median: { a_m: 0.2, b_m: 0.3 }, flagged: { lifted: 1 } });
+});

@@ -129,7 +129,7 @@ test('--actions recorded on sim recordings: every command bit for bit, divergenc
     assert.equal(e.commands.compared, e.recorded.ticks, 'every recorded tick was played');
     assert.equal(e.replay.end, 'success');
     assert.equal(e.replay.success_time_s, e.recorded.success_time_s);
-    // the scene ends where the recording's did: the task's figures to the 0.1 mm they are kept to
+    // the scene ends where the recording's did: an exact replay gives the very same task figures
     assert.ok(e.recorded.task_outcome, 'a sim recording keeps its task figures');
     assert.deepEqual(e.replay.task_outcome, e.recorded.task_outcome);
     assert.deepEqual(e.warnings, []);

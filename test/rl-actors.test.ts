@@ -275,7 +275,7 @@ test('an actor stopped by a signal exits as the shell expects: SIGINT 130, SIGTE
   const stopped = (['SIGINT', 'SIGTERM'] as const).map(async (signal) => {
     // no learner at this endpoint: the actor says every 10 s that it is waiting, until the signal comes
     const a = actor('tcp://127.0.0.1:9', '--name', `waiting-${signal}`);
-    await until('the actor to wait for its learner', () => /waiting for the learner/.test(a.stderr()), 30_000);
+    await until('the actor to wait for its learner', () => /the learner at /.test(a.stderr()), 60_000);
     a.child.kill(signal);
     return [signal, await a.exit, a.stderr()] as const;
   });

@@ -77,6 +77,10 @@ export class PushTask implements Task {
     this.start[1] = cy;
   }
 
+  begin(world: TaskWorld): void {
+    world.objectPos('cube', this.start);
+  }
+
   evaluate(world: TaskWorld): boolean {
     const cube = world.objectPos('cube', this.cube);
     if (cube[2] > PUSH_CUBE_HALF_M + LIFT_TOLERANCE_M) this.lifted = true;
@@ -88,9 +92,11 @@ export class PushTask implements Task {
   /** A miss that passed the disc (closest < final), one left short, one that hardly moved, one lifted. */
   outcome(world: TaskWorld): TaskOutcome {
     const cube = world.objectPos('cube', [0, 0, 0]);
+    const now_m = distXY(cube, world.markerPos('target'));
     return {
-      cube_to_target_m: roundM(distXY(cube, world.markerPos('target'))),
-      closest_cube_to_target_m: roundM(this.track.closest_m),
+      cube_to_target_m: roundM(now_m),
+      // no tick may have run (an episode held before its first): then the closest is where it stands
+      closest_cube_to_target_m: roundM(Math.min(this.track.closest_m, now_m)),
       cube_moved_m: roundM(distXY(cube, this.start)),
       cube_lifted: this.lifted,
     };

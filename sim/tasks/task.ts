@@ -53,6 +53,11 @@ export interface Task {
    */
   readonly contacts: readonly ContactPair[];
   reset(world: TaskWorld, rng: Rng): void;
+  /**
+   * Called once, as the episode's first tick starts, on the scene as it stands then (a replay may have put back a
+   * recorded start after reset): where the objects start, for outcome().
+   */
+  begin?(world: TaskWorld): void;
   /** Called after every control tick: updates per-episode bookkeeping and says whether the goal holds now. */
   evaluate(world: TaskWorld): boolean;
   state(world: TaskWorld): TaskState;

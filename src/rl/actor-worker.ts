@@ -138,11 +138,13 @@ export class ActorWorker {
     this.sock.connect(opts.learner);
   }
 
-  /** Ends the actor (Ctrl-C: 130); resolves `done`. A robot holds at once, mid-episode or not. */
+  /** Ends the actor (a signal: 130 or 143); resolves `done`. A robot holds at once, mid-episode or not. */
   stop(end: ActorEnd): void {
     if (this.ended) return;
     this.ended = true;
-    this.ready?.runner.interrupt?.(end.code === 130 || end.interrupted ? 'interrupted' : end.message);
+    this.ready?.runner.interrupt?.(
+      end.code === 130 || end.code === 143 || end.interrupted ? 'interrupted' : end.message,
+    );
     clearInterval(this.heartbeat);
     clearInterval(this.waiting);
     this.jobs.length = 0;

@@ -80,7 +80,7 @@ export interface ActorFlags {
   curveClientKey?: string;
 }
 
-/** `vla-finetune actor`: runs until the learner says bye (0), refuses a setup it cannot run (2) or Ctrl-C (130). */
+/** `vla-finetune actor`: runs until the learner says bye (0), refuses a setup (2), or a signal (130, 143). */
 export async function actorCommand(o: ActorFlags): Promise<void> {
   const learner = endpointArg('--learner', o.learner);
   if (!learner)

@@ -16,10 +16,12 @@ export function failureOutcome(failed: readonly (TaskOutcome | undefined)[]): Fa
   if (figures.length === 0) return undefined;
   const median: Record<string, number> = {};
   const flagged: Record<string, number> = {};
-  for (const key of Object.keys(figures[0])) {
+  // every key any episode gave (actors of other versions may give others); each over the episodes that gave it
+  for (const key of new Set(figures.flatMap((f) => Object.keys(f)))) {
     const values = figures.map((f) => f[key]);
-    if (typeof values[0] === 'boolean') flagged[key] = values.filter((v) => v === true).length;
-    else median[key] = Math.round(quantile(Float64Array.from(values, Number), 0.5) * 1e4) / 1e4;
+    const numbers = values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+    if (values.some((v) => typeof v === 'boolean')) flagged[key] = values.filter((v) => v === true).length;
+    else if (numbers.length > 0) median[key] = Math.round(quantile(Float64Array.from(numbers), 0.5) * 1e4) / 1e4;
   }
   return { failures: figures.length, median, flagged };
 }
