@@ -84,9 +84,21 @@ test('run --json prints exactly one JSON object; inspect reads what run recorded
     assert.equal(summary.episodes, 2);
     assert.equal(summary.successes, 2);
     assert.equal(summary.recordings.length, 2);
+    assert.equal(summary.failure_outcome, undefined, 'no failures, no failure figures');
     const i = vlaSim('inspect', summary.recordings[0].path, '--json');
     assert.equal(i.code, 0, i.stderr);
-    assert.equal(JSON.parse(i.stdout).success, true);
+    const inspected = JSON.parse(i.stdout);
+    assert.equal(inspected.success, true);
+    // put down inside the 6 cm disc, and lifted on the way
+    assert.ok(inspected.task_outcome.cube_to_target_m <= 0.06, JSON.stringify(inspected.task_outcome));
+    assert.ok(inspected.task_outcome.cube_highest_lift_m > 0.03, JSON.stringify(inspected.task_outcome));
+    assert.match(vlaSim('inspect', summary.recordings[0].path).stdout, /ended: cube_to_target \d+\.\d cm/);
+    // a clumsy expert fails some: where those ended, in the JSON and on the line for people
+    const clumsy = ['run', '--robot', 'ur5e', '--clock', 'fast', '--episodes', '6', '--noise', '2'];
+    const c = JSON.parse(vlaSim(...clumsy, '--json').stdout);
+    assert.ok(c.successes < 6, `noise 2 fails some of seeds 0-5: ${c.successes}/6`);
+    assert.equal(c.failure_outcome.failures, 6 - c.successes);
+    assert.match(vlaSim(...clumsy).stdout, /failures: \d failed episodes?, median cube_to_target \d+\.\d cm/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

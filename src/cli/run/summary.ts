@@ -267,7 +267,7 @@ export function figureText(key: string, v: number | boolean): string {
 }
 
 /** "11 failed episodes, median cube_to_target 7.2 cm, ...; cube_lifted in 2". */
-function failuresLine(f: FailureOutcome): string {
+export function failuresLine(f: FailureOutcome): string {
   const medians = Object.entries(f.median).map(([k, v]) => figureText(k, v));
   const flags = Object.entries(f.flagged).map(([k, n]) => `${k} in ${n}`);
   const of = `${f.failures} failed episode${f.failures === 1 ? '' : 's'}`;

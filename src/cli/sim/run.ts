@@ -2,6 +2,7 @@
 // buffer, safety and control loop as vla-run, on the real-time or the fast clock, optionally recorded to
 // MCAP with vla-run's path rule and flags (recorder.ts), camera frames included on either clock.
 import { type Command, Option } from 'commander';
+import { type FailureOutcome, failureOutcome } from '../../runtime/episode/failure-outcome.js';
 import { createLogger } from '../../telemetry/log.js';
 import { wilson } from '../../util/stats.js';
 import { choice, intArg, numArg } from '../common.js';
@@ -20,6 +21,7 @@ import {
 } from '../run/recorder.js';
 import { robotDescription } from '../run/robot-args.js';
 import { startSimRun } from '../run/sim-runner.js';
+import { failuresLine } from '../run/summary.js';
 import { cameraListArg, NOISE_HELP, physicsHzArg, robotArg, TASK_HELP, taskArg } from './args.js';
 
 type Flags = Record<string, string | boolean | undefined>;
@@ -146,6 +148,7 @@ function printRunSummary(
     mean_ticks: results.length ? results.reduce((a, r) => a + r.ticks, 0) / results.length : 0,
     underruns,
     failed_seeds: scored.filter((r) => !r.success).map((r) => r.seed),
+    ...failureFigures(scored),
     ...(outcome.interrupted ? { interrupted: outcome.interrupted } : {}),
     recordings: files,
   };
@@ -160,5 +163,12 @@ function printRunSummary(
       `${successes}/${scored.length} episodes succeeded (${(100 * summary.success_rate).toFixed(0)}%)` +
       `${unscored ? `, ${unscored} cut short (not scored)` : ''}, mean ${summary.mean_ticks.toFixed(0)} ticks\n`,
   );
+  if (summary.failure_outcome) process.stdout.write(`  failures: ${failuresLine(summary.failure_outcome)}\n`);
   process.stdout.write(formatRecordedFiles(files, run.record ?? ''));
+}
+
+/** Where the failed episodes ended (the task's figures), as vla-run's summary gives it. */
+function failureFigures(scored: EpisodesResult['results']): { failure_outcome?: FailureOutcome } {
+  const f = failureOutcome(scored.filter((r) => !r.success).map((r) => r.task_outcome));
+  return f ? { failure_outcome: f } : {};
 }
