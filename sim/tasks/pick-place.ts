@@ -79,11 +79,8 @@ export class PickPlaceTask implements Task {
   /** Never lifted (a missed grasp), dropped on the way (lifted, far), or put down just outside the disc. */
   outcome(world: TaskWorld): TaskOutcome {
     const cube = world.objectPos('cube', [0, 0, 0]);
-    const now_m = distXY(cube, world.markerPos('target'));
     return {
-      cube_to_target_m: roundM(now_m),
-      // no tick may have run (an episode held before its first): then the closest is where it stands
-      closest_cube_to_target_m: roundM(Math.min(this.track.closest_m, now_m)),
+      ...this.track.targetFigures(cube, world.markerPos('target')),
       cube_highest_lift_m: roundM(this.track.highest_m),
       cube_height_m: roundM(Math.max(0, cube[2] - CUBE_HALF_M)),
     };

@@ -92,11 +92,8 @@ export class PushTask implements Task {
   /** A miss that passed the disc (closest < final), one left short, one that hardly moved, one lifted. */
   outcome(world: TaskWorld): TaskOutcome {
     const cube = world.objectPos('cube', [0, 0, 0]);
-    const now_m = distXY(cube, world.markerPos('target'));
     return {
-      cube_to_target_m: roundM(now_m),
-      // no tick may have run (an episode held before its first): then the closest is where it stands
-      closest_cube_to_target_m: roundM(Math.min(this.track.closest_m, now_m)),
+      ...this.track.targetFigures(cube, world.markerPos('target')),
       cube_moved_m: roundM(distXY(cube, this.start)),
       cube_lifted: this.lifted,
     };

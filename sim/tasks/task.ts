@@ -89,6 +89,12 @@ export class CubeTrack {
     if (target) this.closest_m = Math.min(this.closest_m, distXY(cube, target));
     this.highest_m = Math.max(this.highest_m, cube[2] - this.rest_z_m);
   }
+
+  /** The cube's distance to the target now, and its closest this episode (where it stands if no tick ran). */
+  targetFigures(cube: Vec3, target: Vec3): { cube_to_target_m: number; closest_cube_to_target_m: number } {
+    const now_m = distXY(cube, target);
+    return { cube_to_target_m: roundM(now_m), closest_cube_to_target_m: roundM(Math.min(this.closest_m, now_m)) };
+  }
 }
 
 /** Metres to a tenth of a millimetre: figures a person reads, not noise. */
