@@ -296,7 +296,8 @@ export function decodeEpisodeMetadata(m: ReadonlyMap<string, string>): DecodedMe
   };
 }
 
-function isFigures(v: unknown): v is Record<string, number | boolean> {
+/** A task's figures as recordings keep them: an object of finite numbers and true/false. */
+export function isFigures(v: unknown): v is Record<string, number | boolean> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
   return Object.values(v).every((x) => typeof x === 'boolean' || (typeof x === 'number' && Number.isFinite(x)));
 }

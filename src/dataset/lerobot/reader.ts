@@ -151,7 +151,7 @@ function episodeHead(
   ref: EpisodeRef,
   taskIndex: number,
   succeeded: boolean | undefined,
-): Pick<Episode, 'path' | 'meta' | 'format_version' | 'success' | 'outcome' | 'fault'> {
+): Pick<Episode, 'path' | 'meta' | 'format_version' | 'success' | 'outcome' | 'fault' | 'task_outcome'> {
   const path = `${ds.root}#${ref.index}`;
   const cameras = plan.cameras.map(({ name, width, height }) => ({ name, width, height }));
   if (ref.vla) {
@@ -164,6 +164,7 @@ function episodeHead(
       success: v.success,
       outcome: v.outcome,
       ...(v.fault !== undefined ? { fault: v.fault } : {}),
+      ...(v.task_outcome !== undefined ? { task_outcome: v.task_outcome } : {}),
     };
   }
   const meta: EpisodeMeta = {

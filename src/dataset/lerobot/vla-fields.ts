@@ -10,7 +10,7 @@
 //    unknown episode columns (load_episodes drops only stats/*) and copies them when it aggregates datasets.
 // Nothing goes into info.json beyond LeRobot's own keys: its DatasetInfo drops unknown keys with a warning.
 import type { EpisodeMeta } from '../../recording/episode-writer.js';
-import { EPISODE_OUTCOMES, type EpisodeOutcomeName } from '../../recording/schemas.js';
+import { EPISODE_OUTCOMES, type EpisodeOutcomeName, isFigures } from '../../recording/schemas.js';
 
 export const VLA_COLUMNS = {
   position_rad: 'vla.position_rad',
@@ -32,6 +32,8 @@ export interface VlaEpisodeRecord {
   success: boolean;
   outcome: EpisodeOutcomeName;
   fault?: string;
+  /** In the sim: the task's figures when the episode ended (the recording's `task_outcome`). */
+  task_outcome?: Record<string, number | boolean>;
   /** The recording it was exported from. */
   source?: string;
   /** Camera name -> its video feature key. */
@@ -85,6 +87,7 @@ export function decodeVlaRecord(text: unknown): VlaEpisodeRecord {
   if (typeof meta.seed !== 'number') fail('meta.seed must be a number');
   if (!(EPISODE_OUTCOMES as readonly unknown[]).includes(rec.outcome)) fail(`outcome ${JSON.stringify(rec.outcome)}`);
   if (typeof rec.success !== 'boolean' || typeof rec.format_version !== 'number') fail('success or format_version');
+  if (rec.task_outcome !== undefined && !isFigures(rec.task_outcome)) fail('task_outcome');
   const features = rec.camera_features as Record<string, unknown>;
   if (typeof features !== 'object' || features === null || !Object.values(features).every((v) => typeof v === 'string'))
     fail('camera_features');

@@ -155,6 +155,7 @@ export class DatasetWriter {
       success: ep.success,
       outcome: ep.outcome,
       ...(ep.fault !== undefined ? { fault: ep.fault } : {}),
+      ...(ep.task_outcome !== undefined ? { task_outcome: ep.task_outcome } : {}),
       source,
       camera_features: Object.fromEntries(s.cameras.map((c) => [c.name, cameraFeature(c.name)])),
       ...(Object.keys(stale).length > 0 ? { stale_frames: stale } : {}),
