@@ -170,6 +170,22 @@ describe('residual file and evaluator', () => {
     assert.throws(() => new ResidualCorrector(ur5e, odd, () => undefined), /'start_features'.*gives 2 values, found 3/);
   });
 
+  test('episode_time: the episode tick over the control rate in tens of seconds, after chunk_index', async () => {
+    const d = { name: 'r', base_path: BASE, base_horizon: 25, hidden: [8], every_ticks: 2 };
+    const m = await residualManifestFor(ur5e, { ...d, episode_time: true });
+    const blocks = m.inputs.map((b) => b.block);
+    assert.deepEqual(blocks.slice(3, 5), ['chunk_index', 'episode_time']);
+    assert.equal((await residualManifestFor(ur5e, d)).inputs.length, blocks.length - 1, 'off unless asked for');
+    const at = 6 + 1 + 7 + 1; // after position_rad (6), gripper (1), base_action (7), chunk_index (1)
+    const seen: number[] = [];
+    const c = new ResidualCorrector(ur5e, m, (_x, u) => u.fill(0));
+    c.onEvaluate = (k, x) => seen.push(k, x[at]);
+    const state = newJointState(ur5e);
+    for (const k of [1, 2, 3, 250]) c.correct(k, state, new Float64Array(7), 0);
+    // evaluated at ticks 1, 3 (every 2 ticks) and 250: at 50 Hz, 250 ticks are 5 s, 0.5 in tens of seconds
+    assert.equal(ur5e.control_hz, 50);
+    assert.deepEqual(seen, [1, 0.002, 3, 0.006, 250, 0.5].map(Math.fround));
+  });
   test('a file that is not our residual graph, or not a residual at all, is refused', async () => {
     const m = await residualManifestFor(ur5e, { name: 'r', base_path: BASE, base_horizon: 25, hidden: [8] });
     assert.throws(() => parseResidualOnnx('x.onnx', new Uint8Array([1, 2, 3, 4])), ResidualLoadError);

@@ -98,6 +98,7 @@ const program = new Command('vla-finetune')
     "the residual also sees the base model's features of the episode's first chunk, kept all episode: the scene " +
       'before the arm entered it (a target the arm later hides)',
   )
+  .option('--episode-time', 'the residual also sees how long the episode has run (where along the task it is)')
   .option('--privileged-head', "sim: learn on the true values of what the base model's feature head estimates")
   .option('--every-ticks <n>', 'ticks between residual evaluations (held in between)', String(d.residual.every_ticks))
   .option(
@@ -299,6 +300,7 @@ async function fresh(o: Record<string, unknown>): Promise<{ config: FinetuneConf
       every_ticks: intArg('--every-ticks', o.everyTicks as string, 1, 100),
       base_features: o.features === false ? 0 : baseFacts.features,
       ...(o.startFeatures === true ? { start_features: startFeatures(o, baseFacts.features) } : {}),
+      ...(o.episodeTime === true ? { episode_time: true } : {}),
       ...(o.privilegedHead === true ? { privileged_head: privilegedHead(o, base) } : {}),
     },
     learner: {

@@ -30,6 +30,8 @@ export const finetuneConfigSchema = z.object({
     base_features: natural,
     /** The residual also sees the features of the episode's first chunk (the scene before the arm entered it). */
     start_features: z.boolean().optional(),
+    /** The residual also sees how long the episode has run. */
+    episode_time: z.boolean().optional(),
     /** Sim only: trained on the true values of the base model's feature-head outputs (deployed: the head's). */
     privileged_head: z.boolean().optional(),
   }),

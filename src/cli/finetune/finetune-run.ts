@@ -85,6 +85,7 @@ export function runManifest(config: FinetuneConfig, desc: RobotDescription, boun
     every_ticks: config.residual.every_ticks,
     base_features: config.residual.base_features,
     start_features: config.residual.start_features === true,
+    episode_time: config.residual.episode_time === true,
     hidden: config.residual.hidden,
   });
 }

@@ -51,6 +51,9 @@ export interface ResidualStats {
   at_bound: Float64Array;
 }
 
+/** The episode_time input's unit (s): tens of seconds keep it near the other inputs' scale over a task. */
+const EPISODE_TIME_UNIT_S = 10;
+
 export class ResidualCorrector implements ResidualCorrection {
   readonly inputs: Float32Array;
   readonly stats: ResidualStats;
@@ -97,7 +100,7 @@ export class ResidualCorrector implements ResidualCorrection {
   correct(k: number, state: MeasuredState, action: Float64Array, chunk_index: number, features?: Float64Array): void {
     const every = this.manifest.every_ticks;
     if (k - this.lastEval >= every) {
-      this.fill(state, action, chunk_index, features);
+      this.fill(k, state, action, chunk_index, features);
       this.policy(this.inputs, this.u);
       const took = this.takeover?.(k, state, action, this.u) ?? false;
       this.count();
@@ -134,7 +137,7 @@ export class ResidualCorrector implements ResidualCorrection {
     };
   }
 
-  private fill(state: MeasuredState, action: Float64Array, chunk_index: number, features?: Float64Array): void {
+  private fill(k: number, state: MeasuredState, action: Float64Array, chunk_index: number, features?: Float64Array) {
     let at = 0;
     for (const b of this.manifest.inputs) {
       switch (b.block) {
@@ -149,6 +152,9 @@ export class ResidualCorrector implements ResidualCorrection {
           break;
         case 'chunk_index':
           this.inputs[at] = this.horizon > 1 ? Math.min(1, Math.max(0, chunk_index / (this.horizon - 1))) : 0;
+          break;
+        case 'episode_time':
+          this.inputs[at] = k / this.manifest.control_hz / EPISODE_TIME_UNIT_S;
           break;
         case 'base_features':
           // a chunk whose features are no longer kept (rare: 8 chunks back) reads as zeros, never as garbage
@@ -202,6 +208,7 @@ export function checkBlocks(
     gripper: desc.gripper_names.length,
     base_action: desc.action_names.length,
     chunk_index: 1,
+    episode_time: 1,
     base_features: features,
     start_features: features,
   };

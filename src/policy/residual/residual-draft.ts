@@ -22,6 +22,8 @@ export interface ResidualDraft {
   base_features?: number;
   /** Also the features of the episode's first chunk (needs base_features). */
   start_features?: boolean;
+  /** Also how long the episode has run (the episode_time block). */
+  episode_time?: boolean;
 }
 
 export async function residualManifestFor(desc: RobotDescription, d: ResidualDraft): Promise<ResidualManifest> {
@@ -42,6 +44,7 @@ export async function residualManifestFor(desc: RobotDescription, d: ResidualDra
       { block: 'gripper', size: desc.gripper_names.length },
       { block: 'base_action', size: A },
       { block: 'chunk_index', size: 1 },
+      ...(d.episode_time ? [{ block: 'episode_time' as const, size: 1 }] : []),
       ...(d.base_features ? [{ block: 'base_features' as const, size: d.base_features }] : []),
       ...(d.base_features && d.start_features ? [{ block: 'start_features' as const, size: d.base_features }] : []),
     ],

@@ -14,7 +14,9 @@ export const RESIDUAL_METADATA_KEY = 'vla_residual';
  *  - chunk_index: where that action sits in its chunk, 0 (first) .. 1 (last): how stale the base plan is (A2C2);
  *  - base_features: what the base model saw when it planned that chunk (its features output: keypoints);
  *  - start_features: what it saw in the episode's first chunk, kept all episode: the scene before the arm moved
- *    into the view (a target the arm later hides, which the current keypoints no longer place).
+ *    into the view (a target the arm later hides, which the current keypoints no longer place);
+ *  - episode_time: how long the episode has run, in tens of seconds (tick / control_hz / 10): where along the task
+ *    the arm should be by now, which the scene alone does not say (a cube already at its target, or not yet moved).
  */
 export const RESIDUAL_INPUT_BLOCKS = [
   'position_rad',
@@ -23,6 +25,7 @@ export const RESIDUAL_INPUT_BLOCKS = [
   'chunk_index',
   'base_features',
   'start_features',
+  'episode_time',
 ] as const;
 export type ResidualInputBlock = (typeof RESIDUAL_INPUT_BLOCKS)[number];
 
