@@ -18,7 +18,7 @@ import { header } from '../protocols/rl-actor/protocol.js';
 import { residualManifestFor } from '../src/policy/residual/residual-draft.js';
 import { type ActorSetup, type EpisodeJob, LocalPool } from '../src/rl/rollout-pool.js';
 import { checkpointDir, loadRunState } from '../src/rl/run-state.js';
-import { type PoolEvent, ZmqPool } from '../src/rl/zmq-pool.js';
+import { MAX_BAD_RESULTS, type PoolEvent, ZmqPool } from '../src/rl/zmq-pool.js';
 import { loadRobot } from '../src/robot/index.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -246,6 +246,41 @@ describe('refusals, deadlines and malformed messages', () => {
       assert.deepEqual([...(ep.labels ?? [])], new Array(7).fill(-1), "the operator's labels of every decision");
       assert.deepEqual(pool.counters.malformed, { not_json: 1, version: 1, schema: 1, result: 4 });
       assert.equal(pool.counters.stale_results, 1);
+    } finally {
+      fake.close();
+      await pool.close();
+    }
+  });
+
+  test('a malformed result sends its job out again; one that keeps coming back fails the run, naming it', {
+    timeout: 30_000,
+  }, async () => {
+    const pool = await ZmqPool.start({ bind: 'tcp://127.0.0.1:0', setup });
+    const fake = new Dealer({ linger: 0 });
+    fake.connect(pool.endpoint);
+    const recv = async () => JSON.parse(((await fake.receive()) as Buffer[])[0].toString());
+    try {
+      await fake.send([header({ v: 1, type: 'hello', actor: 'broken', pid: 1, host: 'h' })]);
+      const { session } = await recv();
+      await fake.send([header({ v: 1, type: 'ready', session })]);
+      const result = pool.run(jobs(7, 1), weights(1, 0, 1));
+      result.catch(() => undefined); // asserted below
+      const sent: number[] = [];
+      for (let i = 0; i < MAX_BAD_RESULTS; i++) {
+        const job = await recv(); // the first time and after each bad result: the same job again
+        sent.push(job.job);
+        const head = { v: 1, type: 'result', session, job: job.job, seed: 7, success: false, truncated: true } as const;
+        const bad = { ...head, ticks: 9, steps: 1, mean_abs_u: new Array(7).fill(0) };
+        await fake.send([
+          header(bad),
+          Buffer.from(new Float32Array(14).buffer),
+          Buffer.from(new Float32Array(7).buffer),
+        ]);
+      }
+      assert.deepEqual(new Set(sent).size, 1, 'one job, sent again each time');
+      await assert.rejects(result, /^Error: 5 malformed results for one episode \(seed 7\); the last: job \d+: /);
+      assert.equal(pool.counters.malformed.result, MAX_BAD_RESULTS);
+      assert.equal(pool.counters.jobs_requeued, MAX_BAD_RESULTS - 1);
     } finally {
       fake.close();
       await pool.close();

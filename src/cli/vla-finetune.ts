@@ -212,8 +212,8 @@ With --operator keyboard you start each episode with Enter and judge it: s succe
 t takes the arm over ([ ] a joint, + - push it within the residual's bound, 0 let go, t give it back);
 --success-topic /detector/success lets a detector say success instead (a true while the episode runs).
 
-Exit codes: 0 done (budget reached), 1 stopped by the collapse guard or a fault, 2 bad usage or input, 130 Ctrl-C
-(a checkpoint is written first).`,
+Exit codes: 0 done (budget reached), 1 stopped by the collapse guard or a fault, no actor came, or one kept sending
+malformed results, 2 bad usage or input, 130 Ctrl-C and 143 SIGTERM (a checkpoint is written first).`,
   )
   .action(async (o: Record<string, string | boolean | undefined>) => {
     const json = o.json === true;

@@ -25,59 +25,19 @@ import {
 } from '../../protocols/rl-actor/protocol.js';
 import { isLoopback, reachableAs, toWireSetup } from '../../protocols/rl-actor/setup.js';
 import { inputSize } from '../policy/residual/residual-manifest.js';
-import type { ActorSetup, ActorWeights, EpisodeJob, RolloutPool } from './rollout-pool.js';
+import type { ActorWeights, EpisodeJob, RolloutPool } from './rollout-pool.js';
 import type { RolloutEpisode } from './sim-rollouts.js';
+import {
+  type Batch,
+  MAX_BAD_RESULTS,
+  NoActorError,
+  type Peer,
+  type Pending,
+  type WireWeights,
+  type ZmqPoolOptions,
+} from './zmq-pool-parts.js';
 
-export interface ZmqPoolOptions {
-  /** ZeroMQ endpoint to bind, e.g. tcp://127.0.0.1:0 (port 0: any free port; see `endpoint`). */
-  bind: string;
-  setup: ActorSetup;
-  /** CurveZMQ: the learner's secret key and the public keys of the actors let in (Z85). */
-  curve?: { secret_key: string; allowed_client_keys: readonly string[] };
-  /** How often actors send a heartbeat (default 1000 ms). */
-  heartbeat_ms?: number;
-  /** An actor silent this long (learner stalls not counted) is lost; its jobs go to others (default 15 s). */
-  actor_timeout_ms?: number;
-  /** Episodes waiting and no ready actor this long: the waiting runs fail with NoActorError (default 120 s). */
-  wait_ms?: number;
-  /** Jobs an actor holds at once (default 4: a whole round, run while the learner trains on the last). */
-  jobs_per_actor?: number;
-  on_event?: (e: PoolEvent) => void;
-}
-
-export type PoolEvent =
-  | { type: 'actor_ready'; actor: string }
-  | { type: 'actor_back'; actor: string }
-  | { type: 'actor_refused'; actor: string; reason: string }
-  | { type: 'actor_lost'; actor: string; silent_ms: number; requeued: number }
-  | { type: 'malformed'; kind: string; message: string }
-  | { type: 'warning'; message: string };
-
-/** No actor was ready to take the waiting episodes within the deadline. */
-export class NoActorError extends Error {
-  override readonly name = 'NoActorError';
-}
-
-interface Peer {
-  rid: Buffer;
-  name: string;
-  state: 'setup' | 'ready' | 'lost';
-  was_ready: boolean;
-  outstanding: Map<number, Pending>;
-  /** The weights this actor was last sent (it keeps them), null: send them with its next job. */
-  weights_id: string | null;
-  last_seen: number;
-}
-
-type Batch = {
-  results: RolloutEpisode[];
-  left: number;
-  resolve: (eps: RolloutEpisode[]) => void;
-  reject: (e: Error) => void;
-};
-/** Weights as frames, named by a hash of their values (a version number may be reused after a rollback). */
-type WireWeights = { id: string; version: number; frames: Buffer[] };
-type Pending = { id: number; batch: Batch; index: number; job: EpisodeJob; weights: WireWeights; bound: number };
+export { MAX_BAD_RESULTS, NoActorError, type PoolEvent, type ZmqPoolOptions } from './zmq-pool-parts.js';
 
 export class ZmqPool implements RolloutPool {
   /** The bound endpoint (a port 0 resolved to the real one). */
@@ -164,7 +124,11 @@ export class ZmqPool implements RolloutPool {
     return new Promise((resolve, reject) => {
       const batch: Batch = { results: new Array(jobs.length), left: jobs.length, resolve, reject };
       jobs.forEach((job, index) => {
-        const p: Pending = { id: this.nextJob++, batch, index, job, weights: w, bound: weights.bound ?? 1 };
+        const p: Pending = {
+          id: this.nextJob++,
+          ...{ batch, index, job, weights: w, bound: weights.bound ?? 1 },
+          bad_results: 0,
+        };
         this.pending.set(p.id, p);
         this.queue.push(p);
       });
@@ -264,15 +228,13 @@ export class ZmqPool implements RolloutPool {
     const held = msg.interventions ?? [];
     if (typeof arrays === 'string' || msg.seed !== p.job.seed || msg.mean_abs_u.length !== A || !stepsIn(held, msg)) {
       const why = typeof arrays === 'string' ? arrays : `seed ${msg.seed} / ${msg.mean_abs_u.length} mean |u| / steps`;
-      this.malformed('result', `job ${msg.job}: ${why} (expected seed ${p.job.seed}, ${A} actions)`);
+      this.badResult(p, `job ${msg.job}: ${why} (expected seed ${p.job.seed}, ${A} actions)`);
       return;
     }
     const [inputs, u, labels] = arrays;
     const { session: _s, job: _j, v: _v, type: _t, labelled: _l, ...fields } = msg;
     const ep: RolloutEpisode = { ...fields, interventions: held, inputs, u, ...(labels ? { labels } : {}) };
-    this.pending.delete(p.id);
-    for (const other of this.peers.values()) other.outstanding.delete(p.id);
-    if (this.queue.includes(p)) this.queue.splice(this.queue.indexOf(p), 1);
+    this.forget(p);
     this.counters.episodes++;
     p.batch.results[p.index] = ep;
     if (--p.batch.left === 0) p.batch.resolve(p.batch.results);
@@ -369,6 +331,31 @@ export class ZmqPool implements RolloutPool {
     this.queue.unshift(...jobs);
     this.counters.jobs_requeued += jobs.length;
     return jobs.length;
+  }
+
+  /** The job goes out again, to the front of the queue; after MAX_BAD_RESULTS its run fails naming the last. */
+  private badResult(p: Pending, why: string): void {
+    this.malformed('result', why);
+    for (const peer of this.peers.values()) peer.outstanding.delete(p.id);
+    if (++p.bad_results >= MAX_BAD_RESULTS) {
+      const err = new Error(
+        `${p.bad_results} malformed results for one episode (seed ${p.job.seed}); the last: ${why}`,
+      );
+      for (const q of [...this.pending.values()]) if (q.batch === p.batch) this.forget(q);
+      p.batch.reject(err);
+      return;
+    }
+    if (!this.queue.includes(p)) this.queue.unshift(p);
+    this.counters.jobs_requeued++;
+    this.pump();
+  }
+
+  /** The job is no longer waited for: out of the pending set, the queue and every actor's list. */
+  private forget(p: Pending): void {
+    this.pending.delete(p.id);
+    for (const peer of this.peers.values()) peer.outstanding.delete(p.id);
+    const at = this.queue.indexOf(p);
+    if (at >= 0) this.queue.splice(at, 1);
   }
 
   /** A lost actor spoke again (it was slow, not dead): it gets jobs again, and weights with the next. */
