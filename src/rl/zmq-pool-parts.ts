@@ -14,6 +14,8 @@ export interface ZmqPoolOptions {
   actor_timeout_ms?: number;
   /** Episodes waiting and no ready actor this long: the waiting runs fail with NoActorError (default 120 s). */
   wait_ms?: number;
+  /** Malformed results one episode may get before its run fails (default MAX_BAD_RESULTS). */
+  max_bad_results?: number;
   /** Jobs an actor holds at once (default 4: a whole round, run while the learner trains on the last). */
   jobs_per_actor?: number;
   on_event?: (e: PoolEvent) => void;

@@ -333,11 +333,11 @@ export class ZmqPool implements RolloutPool {
     return jobs.length;
   }
 
-  /** The job goes out again, to the front of the queue; after MAX_BAD_RESULTS its run fails naming the last. */
+  /** The job goes out again, to the front of the queue; after max_bad_results its run fails naming the last. */
   private badResult(p: Pending, why: string): void {
     this.malformed('result', why);
     for (const peer of this.peers.values()) peer.outstanding.delete(p.id);
-    if (++p.bad_results >= MAX_BAD_RESULTS) {
+    if (++p.bad_results >= (this.opts.max_bad_results ?? MAX_BAD_RESULTS)) {
       const err = new Error(
         `${p.bad_results} malformed results for one episode (seed ${p.job.seed}); the last: ${why}`,
       );
