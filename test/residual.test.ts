@@ -110,6 +110,22 @@ describe('residual file and evaluator', () => {
     assert.equal(c.stats.at_bound[0], 1);
   });
 
+  test('a gripper correction stays in 0..1: an open gripper pushed to open further stays at 1', async () => {
+    const m = await residualManifestFor(ur5e, { name: 'r', base_path: BASE, base_horizon: 25, hidden: [8] });
+    const gripper = ur5e.action_names.length - 1;
+    let push = 1;
+    const c = new ResidualCorrector(ur5e, m, (_x, u) => u.fill(push));
+    const command = (k: number, base_gripper: number) => {
+      const a = new Float64Array(7).fill(0.1);
+      a[gripper] = base_gripper;
+      c.correct(k, newJointState(ur5e), a, 0);
+      return [+a[0].toFixed(6), +a[gripper].toFixed(6)];
+    };
+    assert.deepEqual(command(1, 1), [+(0.1 + m.scale[0]).toFixed(6), 1], 'the joint moves, the open gripper stays');
+    assert.deepEqual(command(2, 0.5), [+(0.1 + m.scale[0]).toFixed(6), 0.5 + m.scale[gripper]]);
+    push = -1;
+    assert.deepEqual(command(3, 0.1)[1], 0, 'closing past closed stays closed');
+  });
   test('per-joint bounds land on their joints, grippers keep theirs; a wrong-length list is refused', async () => {
     const aloha = await loadRobot('aloha');
     const deg = (x: number) => (x * Math.PI) / 180;

@@ -2,7 +2,7 @@
 // network, re-evaluated every `every_ticks` ticks and held in between, then the runtime's one safety filter. The
 // same corrector runs a frozen residual (deployment: u = tanh(mean)) and the fine-tuner's exploring actor (u drawn
 // around it, each evaluation reported so the actor can record its transition). Nothing here allocates per tick.
-import type { RobotDescription } from '../../robot/index.js';
+import { isGripperAction, type RobotDescription } from '../../robot/index.js';
 import type { DenseStack } from './dense-stack.js';
 import { inputSize, type ResidualManifest } from './residual-manifest.js';
 
@@ -74,6 +74,8 @@ export class ResidualCorrector implements ResidualCorrection {
   steer: ((state: MeasuredState, command: Float64Array) => boolean) | undefined;
   private readonly u: Float64Array;
   private readonly scale: Float64Array;
+  /** The action dimensions that are grippers (0 closed .. 1 open). */
+  private readonly grippers: number[];
   private readonly horizon: number;
   private lastEval = -Infinity;
   /** The features of the episode's first chunk (the start_features block), once seen. */
@@ -89,6 +91,7 @@ export class ResidualCorrector implements ResidualCorrection {
     this.inputs = new Float32Array(inputSize(manifest));
     this.u = new Float64Array(A);
     this.scale = Float64Array.from(manifest.scale);
+    this.grippers = Array.from({ length: A }, (_, i) => i).filter((i) => isGripperAction(desc, i));
     this.horizon = manifest.base.horizon;
     this.stats = { evaluations: 0, abs_unit_sum: new Float64Array(A), at_bound: new Float64Array(A) };
     // the features' size is checked against the base model where both are known (residual-check.ts)
@@ -108,6 +111,9 @@ export class ResidualCorrector implements ResidualCorrection {
       this.onEvaluate?.(k, this.inputs, this.u, took);
     }
     for (let i = 0; i < action.length; i++) action[i] += this.scale[i] * this.u[i];
+    // a gripper's correction stays in its 0..1 range: one that pushes a fully open or closed gripper further is no
+    // event for the safety filter to count (the command it sends is the same)
+    for (const i of this.grippers) action[i] = Math.min(1, Math.max(0, action[i]));
     this.steer?.(state, action);
   }
 
