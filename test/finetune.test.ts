@@ -179,6 +179,39 @@ describe('vla-finetune', () => {
     assert.deepEqual((await loadRunState(checkpointDir(join(tmp, 'whole'), 4))).learner.actor, a.learner.actor);
   });
 
+  test('a run stopped before its first checkpoint resumes afresh, from any folder, its base found', async () => {
+    const early = join(tmp, 'early');
+    const none = finetune(
+      ...SMALL,
+      ...SMALL_EVAL,
+      '--run',
+      'early',
+      '--rounds',
+      '1',
+      '--actors',
+      '0',
+      '--actor-wait',
+      '1',
+    );
+    assert.equal(none.code, 1, none.stderr);
+    assert.match(none.stderr, /no actor ready at /);
+    assert.equal(existsSync(join(early, 'checkpoints')), false, 'stopped before its first checkpoint');
+    // as a run from before base paths were stored absolute: relative to the folder it started in
+    const config = JSON.parse(await readFile(join(early, 'config.json'), 'utf8'));
+    assert.equal(config.base.path, join(ROOT, 'models/ur5e-pick-place.onnx'), 'stored absolute');
+    config.base.path = 'models/ur5e-pick-place.onnx';
+    await writeFile(join(early, 'config.json'), JSON.stringify(config));
+    // from another folder, where models/ is not: the shipped model of that name is found
+    const again = spawnSync(process.execPath, [BIN, '--resume', early, '--rounds', '1', '--json'], {
+      cwd: tmp,
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stderr, /early has no checkpoint yet: starting it afresh from its config\.json/);
+    assert.equal((await loadRunState(checkpointDir(early, 1))).round, 1);
+  });
+
   test('--operator scripted: takeovers are counted per round and join the offline buffer', async () => {
     const args = ['--run', 'operated', '--rounds', '2', '--operator', 'scripted', '--takeover-deg', '2', '--json'];
     args.push('--operator-labels', 'all', '--latency-ms', 'measured', '--scale-deg', '3,3,3,3,3,20');

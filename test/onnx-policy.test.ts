@@ -219,7 +219,8 @@ describe('manifest', () => {
     ]);
     assert.equal(errors.length, 5);
     assert.match(errors[3], /^control rate: expected 50 Hz \(robot ur5e\), found 30 Hz.*vla-run --hz 30/);
-    assert.match(errors[4], /^robot: expected ur5e, found aloha.*--allow-robot-mismatch/);
+    // the flag would not help a layout that differs: it is not offered
+    assert.equal(errors[4], "robot: expected ur5e, found aloha (the robot policy 'act-aloha' was trained for)");
     assert.deepEqual(warnings, []);
     const accepted = checkPolicyFitsRobot(aloha, ur5e, { allow_robot_mismatch: true });
     const robotLine = accepted.find((p) => p.message.startsWith('robot:'));

@@ -2,7 +2,10 @@
 // latency, safety), here in the embedded sim. A small residual learns bounded per-joint corrections from sparse
 // success; progress, held-out evaluations, checkpoints (exact resume), a collapse guard, and the best residual as
 // ONNX for `vla-run --residual`.
+
+import { resolve } from 'node:path';
 import { Command } from 'commander';
+import { shippedModelPath } from '../policy/default-policy.js';
 import { residualManifestFor } from '../policy/residual/residual-draft.js';
 import { fileSha256 } from '../policy/residual/residual-onnx.js';
 import { FINETUNE_DEFAULTS, type FinetuneConfig } from '../rl/finetune-config.js';
@@ -277,7 +280,8 @@ async function fresh(o: Record<string, unknown>): Promise<{ config: FinetuneConf
   if (!run) throw new UsageError('--run <name> is required (or --resume <run-dir>)');
   const problem = runNameProblem(run);
   if (problem) throw new UsageError(problem);
-  const base = (o.base as string | undefined) ?? `models/${robot}-${task}.onnx`;
+  // stored absolute: the run resumes, exports and selects from any folder
+  const base = resolve((o.base as string | undefined) ?? shippedModelPath(robot, task));
   const sha256 = await fileSha256(base).catch((err: NodeJS.ErrnoException) => {
     throw new UsageError(`--base ${base}: cannot read it (${err.code ?? err.message})`);
   });

@@ -22,6 +22,7 @@ import {
 } from '../../protocols/rl-actor/protocol.js';
 import { descriptionFromWire } from '../../protocols/rl-actor/setup.js';
 import { TASKS_BY_ROBOT } from '../../sim/tasks/index.js';
+import { locateModel } from '../policy/default-policy.js';
 import type { DenseLayer } from '../policy/residual/dense-stack.js';
 import { inputSize, parseResidualManifest } from '../policy/residual/residual-manifest.js';
 import { fileSha256 } from '../policy/residual/residual-onnx.js';
@@ -349,7 +350,7 @@ async function prepare(
   } catch (err) {
     return (err as Error).message;
   }
-  const path = base_override ?? w.base.path;
+  const path = base_override ?? locateModel(w.base.path) ?? w.base.path;
   const sha = await fileSha256(path).catch((err: NodeJS.ErrnoException) => err);
   if (sha instanceof Error)
     return (

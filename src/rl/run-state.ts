@@ -173,6 +173,11 @@ export async function setAsideDamaged(dir: string): Promise<string> {
   }
 }
 
+/** Whether the run has any checkpoint folder at all (readable or not). */
+export async function hasCheckpoints(runDir: string): Promise<boolean> {
+  return (await checkpointNames(runDir)).length > 0;
+}
+
 /** The run's checkpoint folders by name, newest first (none: an empty list). */
 async function checkpointNames(runDir: string): Promise<string[]> {
   try {

@@ -3,6 +3,7 @@
 // dashboard.html and success.png. This module starts or resumes the session and writes what the loop reports.
 import { appendFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { locateModel } from '../../policy/default-policy.js';
 import { residualManifestFor } from '../../policy/residual/residual-draft.js';
 import { inputSize } from '../../policy/residual/residual-manifest.js';
 import { writeResidualOnnx } from '../../policy/residual/residual-onnx.js';
@@ -35,11 +36,20 @@ export async function readRunConfig(runDir: string): Promise<FinetuneConfig> {
   } catch (err) {
     throw new UsageError(`${runDir}: no ${CONFIG_FILE} (${(err as NodeJS.ErrnoException).code}); not a run folder`);
   }
+  let config: FinetuneConfig;
   try {
-    return parseFinetuneConfig(JSON.parse(text), join(runDir, CONFIG_FILE));
+    config = parseFinetuneConfig(JSON.parse(text), join(runDir, CONFIG_FILE));
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+  // runs from before paths were stored absolute name the base relative to the folder they started in
+  const base = locateModel(config.base.path);
+  if (!base)
+    throw new UsageError(
+      `${runDir}: its base model ${config.base.path} is not here (SHA-256 ${config.base.sha256.slice(0, 12)}...); ` +
+        'run from the folder the run started in, or put the file back',
+    );
+  return { ...config, base: { ...config.base, path: base } };
 }
 
 /** Collects the loop's lines: appends them to metrics.jsonl and keeps them for the dashboard. */

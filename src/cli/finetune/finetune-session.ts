@@ -2,6 +2,8 @@
 // ends it, and keep what a user looks at up to date (metrics.jsonl, the dashboard and the best residual at every
 // checkpoint), then print the summary.
 
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { inputSize } from '../../policy/residual/residual-manifest.js';
 import { ActorUnit, actorLayers, zeroActor } from '../../rl/actor-net.js';
 import type { Selection } from '../../rl/checkpoint-selection.js';
@@ -9,7 +11,14 @@ import { type FinetuneConfig, runLatencyModel } from '../../rl/finetune-config.j
 import { actorSizes, type FinetuneContext, type FinetuneEnd, initialState, runRounds } from '../../rl/finetune-loop.js';
 import type { OperatorSettings } from '../../rl/operator/scripted-operator.js';
 import type { ActorSetup } from '../../rl/rollout-pool.js';
-import { latestRunState, type RunState, readBest, saveRunState, setAsideDamaged } from '../../rl/run-state.js';
+import {
+  hasCheckpoints,
+  latestRunState,
+  type RunState,
+  readBest,
+  saveRunState,
+  setAsideDamaged,
+} from '../../rl/run-state.js';
 import { measureBaseLatency } from '../../rl/sim-rollouts.js';
 import type { RobotDescription } from '../../robot/index.js';
 import { progress } from '../../telemetry/progress.js';
@@ -18,7 +27,7 @@ import { monotonicMs } from '../../util/clock.js';
 import { UsageError } from '../common.js';
 import type { StopSignal } from '../run/interrupts.js';
 import { type PoolFlags, startPool } from './actor-command.js';
-import { createRunDir, exportResidual, MetricsLog, RESIDUAL_FILE, runManifest } from './finetune-run.js';
+import { createRunDir, exportResidual, METRICS_FILE, MetricsLog, RESIDUAL_FILE, runManifest } from './finetune-run.js';
 import { forwardKeys } from './keys.js';
 import { whereOf } from './robot-link-args.js';
 import { selectForRun } from './select-command.js';
@@ -176,8 +185,15 @@ function sessionBudget(a: SessionArgs, resumed: RunState | undefined): { rounds?
   return { ...rest, rounds };
 }
 
-async function resumeState(runDir: string): Promise<RunState> {
+/** The state to resume from; undefined: the run stopped before its first checkpoint, and starts again afresh. */
+async function resumeState(runDir: string): Promise<RunState | undefined> {
   const found = await latestRunState(runDir);
+  if (!found && !(await hasCheckpoints(runDir))) {
+    // a session that failed before its first checkpoint (no actor came, a refused base model) left only config.json
+    await rm(join(runDir, METRICS_FILE), { force: true });
+    process.stderr.write(`vla-finetune: ${runDir} has no checkpoint yet: starting it afresh from its config.json\n`);
+    return undefined;
+  }
   if (!found) throw new UsageError(`--resume ${runDir}: no readable checkpoint in ${runDir}/checkpoints`);
   for (const skip of found.skipped) {
     const aside = skip.damaged ? `; moved aside to ${await setAsideDamaged(skip.dir)}` : '';

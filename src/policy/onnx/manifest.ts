@@ -390,7 +390,10 @@ export function checkPolicyFitsRobot(
   }
   if (desc.robot !== undefined && desc.robot !== robot.name) {
     const msg = `robot: expected ${robot.name}, found ${desc.robot} (the robot ${policy} was trained for)`;
+    // the flag accepts another robot's name, not another layout: offer it only when nothing else is wrong
+    const layoutDiffers = problems.some((p) => p.severity === 'error');
     if (accept.allow_robot_mismatch) warn(`${msg}; run anyway (--allow-robot-mismatch)`);
+    else if (layoutDiffers) err(msg);
     else err(`${msg}; if its action layout really is this robot's, say so with --allow-robot-mismatch`);
   }
   return problems;
