@@ -71,6 +71,10 @@ describe('vla-finetune', () => {
     r = finetune(...SMALL, '--run', 'wrist', '--rounds', '1', '--scale-deg', '3,3,3,3,3,60');
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--scale-deg must be a number in \[0.01, 45\], got '60'/);
+    r = finetune(...SMALL, '--run', 'other', '--rounds', '1', '--base', 'models/aloha-transfer-cube.onnx');
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--base .*aloha-transfer-cube\.onnx does not fit ur5e: action dimension: expected 7/);
+    assert.equal(existsSync(join(tmp, 'other')), false, 'refused before a run folder was made');
     r = finetune('select', join(tmp, 'nothing'));
     assert.equal(r.code, 2);
     assert.match(r.stderr, /nothing: no config.json \(ENOENT\); not a run folder/);

@@ -285,8 +285,8 @@ async function fresh(o: Record<string, unknown>): Promise<{ config: FinetuneConf
   const sha256 = await fileSha256(base).catch((err: NodeJS.ErrnoException) => {
     throw new UsageError(`--base ${base}: cannot read it (${err.code ?? err.message})`);
   });
-  const baseFacts = await baseModel(base);
   const desc = await robotDescription(robot, undefined, 50);
+  const baseFacts = await baseModel(base, desc);
   const config: FinetuneConfig = {
     ...d,
     run,

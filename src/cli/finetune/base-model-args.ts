@@ -1,9 +1,12 @@
 // The base model as vla-finetune's options name it: its chunk length and features, and what they allow.
-import { PolicyLoadError } from '../../policy/onnx/manifest.js';
+
+import { policyFit } from '../../policy/load-policy.js';
+import { describeManifest, type OnnxManifest, PolicyLoadError } from '../../policy/onnx/manifest.js';
 import { loadModelManifest } from '../../policy/onnx/onnx-file.js';
 import { fileSha256 } from '../../policy/residual/residual-onnx.js';
 import type { FinetuneConfig } from '../../rl/finetune-config.js';
 import { headOf, NoHeadError } from '../../rl/privileged-head.js';
+import type { RobotDescription } from '../../robot/index.js';
 import { UsageError } from '../common.js';
 
 /** --start-features needs the base model's features (and no --no-features). */
@@ -25,15 +28,27 @@ export function privilegedHead(o: Record<string, unknown>, base: string): true {
   return true;
 }
 
-/** The base model's chunk length and features size, from its manifest; a file that is no policy is bad input. */
-export async function baseModel(path: string): Promise<{ horizon: number; features: number }> {
+/**
+ * The base model's chunk length and features size, from its manifest; a file that is no policy, or a policy that
+ * does not fit the robot (its layout, cameras or rate), is bad input, refused before a run folder is made.
+ */
+export async function baseModel(path: string, desc: RobotDescription): Promise<{ horizon: number; features: number }> {
+  let manifest: OnnxManifest;
   try {
-    const { manifest } = await loadModelManifest(path);
-    return { horizon: manifest.action.horizon, features: manifest.features?.dim ?? 0 };
+    ({ manifest } = await loadModelManifest(path));
   } catch (err) {
     if (err instanceof PolicyLoadError) throw new UsageError(`--base ${err.message}`);
     throw err;
   }
+  const cameras = desc.cameras.map((c) => c.name);
+  const fit = policyFit(describeManifest(manifest), {
+    robot: desc,
+    control_hz: desc.control_hz,
+    cameras,
+    square_cameras_only: false,
+  });
+  if (fit.errors.length) throw new UsageError(`--base ${path} does not fit ${desc.robot}: ${fit.errors.join('; ')}`);
+  return { horizon: manifest.action.horizon, features: manifest.features?.dim ?? 0 };
 }
 
 /**
