@@ -164,7 +164,8 @@ const program = new Command('vla-finetune')
   )
   .option(
     '--actors <n>',
-    `rollout actor processes started on this machine (default ${DEFAULT_ACTORS}); 0: only actors that join from ` +
+    `rollout actor processes started on this machine (default ${DEFAULT_ACTORS} here: 1 on 2 cores, 2 from 3 cores); ` +
+      '0: only actors that join from ' +
       'other machines (vla-finetune actor --learner tcp://HOST:PORT)',
   )
   .option('--in-process', "episodes in the learner's own thread between its updates: no actor processes, no sockets")
