@@ -184,6 +184,7 @@ describe('vla-finetune', () => {
   });
 
   test('a run stopped before its first checkpoint resumes afresh, from any folder, its base found', async () => {
+    // (and a run too short for its actor to start learning warns that its residual is still the initial one)
     const early = join(tmp, 'early');
     const none = finetune(
       ...SMALL,
@@ -204,6 +205,7 @@ describe('vla-finetune', () => {
     const config = JSON.parse(await readFile(join(early, 'config.json'), 'utf8'));
     assert.equal(config.base.path, join(ROOT, 'models/ur5e-pick-place.onnx'), 'stored absolute');
     config.base.path = 'models/ur5e-pick-place.onnx';
+    config.learner.actor_delay_updates = 100_000; // and too short a run to start the actor: it says so
     await writeFile(join(early, 'config.json'), JSON.stringify(config));
     // from another folder, where models/ is not: the shipped model of that name is found
     const again = spawnSync(process.execPath, [BIN, '--resume', early, '--rounds', '1', '--json'], {
@@ -213,6 +215,7 @@ describe('vla-finetune', () => {
     });
     assert.equal(again.status, 0, again.stderr);
     assert.match(again.stderr, /early has no checkpoint yet: starting it afresh from its config\.json/);
+    assert.match(again.stderr, /warning: the actor has not started learning yet \(\d+ of the 100000 critic updates/);
     assert.equal((await loadRunState(checkpointDir(early, 1))).round, 1);
   });
 

@@ -14,12 +14,12 @@ import { choice, EXIT, intArg, layersArg, numArg, runProgram, UsageError } from 
 import { ACTOR_HELP, actorCommand } from './finetune/actor-command.js';
 import { baseModel, privilegedHead, startFeatures } from './finetune/base-model-args.js';
 import { EXPORT_HELP, exportCommand } from './finetune/export-command.js';
-import { readRunConfig } from './finetune/finetune-run.js';
 import { runSession } from './finetune/finetune-session.js';
 import { headCommand } from './finetune/head-command.js';
 import { jointBoundsArg } from './finetune/joint-bounds-arg.js';
 import { DEFAULT_ACTORS, poolFlags } from './finetune/pool-flags.js';
 import { probeCommand } from './finetune/probe-command.js';
+import { resumed } from './finetune/resume-args.js';
 import { operatorKind, robotLinkArg } from './finetune/robot-link-args.js';
 import { SELECT_HELP, selectCommand } from './finetune/select-command.js';
 import { signalExitCode } from './run/interrupts.js';
@@ -237,32 +237,6 @@ malformed results, 2 bad usage or input, 130 Ctrl-C and 143 SIGTERM (a checkpoin
     const stopped = end.reason === 'interrupted' ? signalExitCode(end.signal ?? 'SIGINT') : EXIT.ok;
     process.exitCode = end.reason === 'collapse' ? EXIT.check_failed : stopped;
   });
-
-async function resumed(o: Record<string, unknown>): Promise<{ config: FinetuneConfig; runDir: string; resume: true }> {
-  for (const flag of ['robot', 'task', 'base', 'run'])
-    if (o[flag] !== undefined) throw new UsageError(`--${flag} comes from the run's config.json with --resume`);
-  if (o.sim) throw new UsageError('--sim: a resumed run runs where its config.json says');
-  const runDir = o.resume as string;
-  const config = await readRunConfig(runDir);
-  if ((o.rosbridge !== undefined || o.ports !== undefined) && !config.robot_link)
-    throw new UsageError(`${runDir} is a run in the embedded sim; it resumes there`);
-  // the robot may have moved to another address since; its episodes are the same
-  const link = await robotLinkArg(o, config.robot, config.operator?.kind);
-  const before = config.robot_link;
-  if (before?.leader_ports && link?.ports && !link.leader_ports)
-    throw new UsageError(
-      `${runDir} takes over through the leader arms (--leader-ports ${before.leader_ports}); with new --ports, ` +
-        'give --leader-ports too',
-    );
-  const robot_link = link
-    ? {
-        ...link,
-        workspace_box: link.workspace_box ?? before?.workspace_box,
-        success_topic: link.success_topic ?? before?.success_topic,
-      }
-    : before;
-  return { config: { ...config, ...(robot_link ? { robot_link } : {}) }, runDir, resume: true };
-}
 
 async function fresh(o: Record<string, unknown>): Promise<{ config: FinetuneConfig; runDir: string; resume: false }> {
   if ([o.sim, o.rosbridge, o.ports].filter((x) => x !== undefined).length !== 1)

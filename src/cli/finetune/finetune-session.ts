@@ -235,6 +235,12 @@ function selectedFigures(s: Selection, c: FinetuneConfig) {
   return { round, successes, episodes, seed0: c.selection?.seed0, rounds };
 }
 
+/** The base-only episodes of the offline buffer are counted among a run's episodes: say how many. */
+function baseOnly(c: FinetuneConfig): string {
+  const n = c.schedule.offline_episodes;
+  return n > 0 ? ` (${n} of them the base alone)` : '';
+}
+
 function printSummary(
   a: SessionArgs,
   end: FinetuneEnd,
@@ -263,11 +269,18 @@ function printSummary(
     train: trainFigures(log),
     residual: best || a.config.schedule.eval_episodes === 0 ? `${a.runDir}/${RESIDUAL_FILE}` : null,
   };
+  const delay = a.config.learner.actor_delay_updates;
+  if (s.learner.updates < delay)
+    process.stderr.write(
+      `vla-finetune: warning: the actor has not started learning yet (${s.learner.updates} of the ${delay} critic ` +
+        'updates --actor-delay-updates waits for): the residual is still the near-zero one it started as; ' +
+        'resume the run for more rounds\n',
+    );
   if (a.json) return void process.stdout.write(`${JSON.stringify(summary)}\n`);
   const pct = (x: number) => `${Math.round(100 * x)}%`;
   const lines = [
     `${a.config.run}: ${end.message}`,
-    `  ${s.round} rounds, ${s.counters.episodes} episodes, ${s.counters.env_ticks} env ticks, ` +
+    `  ${s.round} rounds, ${s.counters.episodes} episodes${baseOnly(a.config)}, ${s.counters.env_ticks} env ticks, ` +
       `${s.counters.updates} updates`,
     best
       ? `  best evaluation ${pct(best.success)} at round ${best.round}` +
