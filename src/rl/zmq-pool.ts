@@ -320,7 +320,9 @@ export class ZmqPool implements RolloutPool {
         : '';
     return (
       `no actor ready at ${this.endpoint} for ${Math.round(wait_ms / 1000)} s with ${this.pending.size} episode(s) ` +
-      `waiting${refused}; start one with: vla-finetune actor --learner ${reachableAs(this.endpoint, hostname())}`
+      `waiting${refused}; start one with: vla-finetune actor --learner ${reachableAs(this.endpoint, hostname())}` +
+      // a port the system picked is another one next time: a fixed one lets actors be started before the learner
+      (/:0$/.test(this.opts.bind) ? ' while the learner runs (--learner-bind tcp://HOST:PORT fixes the port)' : '')
     );
   }
 
