@@ -55,9 +55,16 @@ export async function runProgram(program: Command, argv: string[], tool: string)
   program.configureOutput({
     outputError: (str, write) => {
       commanderMessage = str.trim().replace(/^error: /, '');
-      write(str);
+      write(`${tool}: ${commanderMessage}\n`); // as every other error of ours: the tool, then what is wrong
     },
   });
+  // piped help (`| less`, a CI log) wraps too, at 100 columns; a terminal's own width otherwise
+  const width = process.stdout.isTTY ? process.stdout.columns : 100;
+  const wrapHelp = (c: Command): void => {
+    c.configureHelp({ ...c.configureHelp(), helpWidth: width });
+    for (const sub of c.commands) wrapHelp(sub);
+  };
+  wrapHelp(program);
   const fail = (code: number, message: string): void => {
     process.exitCode = code;
     if (json) process.stdout.write(`${JSON.stringify({ error: message, exit_code: code })}\n`);

@@ -69,11 +69,12 @@ export function defineRunOptions(program: Command): Command {
     )
     .option('--task <name>', TASK_HELP)
     .option(
-      '--policy <expert|tick-stamp|model.onnx|zmq://host:port|ws://host:port>',
-      'an ONNX policy with its manifest, the scripted expert (sim only), tick-stamp (a diagnostic: every action ' +
-        'says its tick, and the summary counts those executed at another), a policy served by vla-serve ' +
-        '(zmq:// or tcp://; ?server_key=...&client_key=...&jpeg_quality=N&timeout_ms=N also work), or an openpi ' +
-        'server (ws://, with --openpi-map); default: the demo model in models/ for the robot and task, else the expert',
+      '--policy <spec>',
+      'model.onnx: an ONNX policy with its manifest; expert: the scripted expert (sim only); tick-stamp: a ' +
+        'diagnostic (every action says its tick, and the summary counts those executed at another); ' +
+        'zmq://host:port (or tcp://): a policy served by vla-serve (?server_key=...&client_key=...&jpeg_quality=N&' +
+        'timeout_ms=N also work); ws://host:port: an openpi server (with --openpi-map); default: the demo model ' +
+        'in models/ for the robot and task, else the expert',
     )
     .option(
       '--curve-server-key <key|file>',
