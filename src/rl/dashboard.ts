@@ -57,7 +57,9 @@ function successSpec(
   } as PlotSpec;
 }
 
-function seriesSpec(title: string, rows: Row[], yTitle: string): PlotSpec {
+/** `share`: a y between 0 and 1, shown in percent (an axis of all zeros otherwise prints 0.000000). */
+function seriesSpec(title: string, rows: Row[], yTitle: string, share = false): PlotSpec {
+  const y = share ? { scale: { domain: [0, 1] }, axis: { format: '%' } } : {};
   return {
     width: 640,
     height: 200,
@@ -65,8 +67,9 @@ function seriesSpec(title: string, rows: Row[], yTitle: string): PlotSpec {
     data: { values: rows },
     mark: 'line',
     encoding: {
-      x: { field: 'round', type: 'quantitative' },
-      y: { field: 'value', type: 'quantitative', title: yTitle },
+      // rounds are whole: no 1.5 on the axis of a short run
+      x: { field: 'round', type: 'quantitative', title: 'round', axis: { format: 'd', tickMinStep: 1 } },
+      y: { field: 'value', type: 'quantitative', title: yTitle, ...y },
       color: { field: 'series', type: 'nominal', title: null },
     },
   } as PlotSpec;
@@ -129,12 +132,12 @@ export async function writeDashboard(
       {
         heading: 'Residual size',
         note: 'Mean |u| per action dimension (1 = at its bound).',
-        plot: seriesSpec('Residual |u|', residual, '|u|'),
+        plot: seriesSpec('Residual |u|', residual, '|u| (share of its bound)', true),
       },
       {
         heading: 'Interventions',
         note: "Share of each round's residual decisions in which the operator held the arm (--operator).",
-        plot: seriesSpec('Intervention rate', interventionRows(rounds), 'share'),
+        plot: seriesSpec('Intervention rate', interventionRows(rounds), 'share of decisions', true),
       },
       { heading: 'Throughput', plot: seriesSpec('Updates and environment ticks per second', rates, 'per second') },
     ],
