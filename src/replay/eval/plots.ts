@@ -117,7 +117,7 @@ export function fanSpec(f: FanEpisode, names: readonly string[], title: string):
     }
   }
   const x = { field: 'tick', type: 'quantitative', title: 'tick' };
-  const y = { field: 'value', type: 'quantitative', title: null, scale: { zero: false } };
+  const y = { field: 'value', type: 'quantitative', title: 'rad; gripper 0..1', scale: { zero: false } };
   const only = (series: string) => [{ filter: `datum.series === '${series}'` }];
   return {
     title,

@@ -93,7 +93,7 @@ export function trajectorySpec(t: Trajectories): PlotSpec {
       height: 110,
       encoding: {
         x: { field: 't_s', type: 'quantitative', title: 'time (s)' },
-        y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false } },
+        y: { field: 'value', type: 'quantitative', title: 'rad; gripper 0..1', scale: { zero: false } },
         color: {
           field: 'run',
           type: 'nominal',
