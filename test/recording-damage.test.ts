@@ -48,7 +48,7 @@ test('missing file, directory, empty file, not MCAP', async () => {
   await expectFileError(tmp('nope.mcap'), /file not found/);
   const sub = tmp('adir.mcap');
   await mkdir(sub);
-  await expectFileError(sub, /not a regular file|is a directory/);
+  await expectFileError(sub, /a folder, not an episode file: give one of its .mcap files|is a directory/);
   const empty = tmp('empty.mcap');
   await writeFile(empty, '');
   await expectFileError(empty, /empty file/);

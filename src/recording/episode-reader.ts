@@ -95,6 +95,7 @@ async function readOpen(path: string, fh: FileHandle, wantFrames: boolean, recov
   let size: number;
   try {
     const st = await fh.stat();
+    if (st.isDirectory()) fail('a folder, not an episode file: give one of its .mcap files');
     if (!st.isFile()) fail('not a regular file');
     size = st.size;
   } catch (err) {
