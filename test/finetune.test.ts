@@ -141,6 +141,16 @@ describe('vla-finetune', () => {
       ],
     );
     assert.deepEqual(selected.candidates, ran, 'selected.json holds every candidate');
+    // the resumed run's selection reused the round its first session had already run on these seeds
+    const splitLines = (await readFile(join(tmp, 'split', 'metrics.jsonl'), 'utf8')).split('\n').filter((l) => l);
+    const splitRan = splitLines.map((l) => JSON.parse(l)).filter((l) => l.type === 'select');
+    assert.deepEqual(
+      splitRan.map((l) => l.round),
+      [2, 4],
+      'round 2 selected once',
+    );
+    const splitSelected = JSON.parse(await readFile(join(tmp, 'split', 'selected.json'), 'utf8'));
+    assert.deepEqual(splitSelected.candidates, ran, 'the same scores as the uninterrupted run');
     // each evaluation says where its failed episodes ended: their task figures came over the actor link
     for (const l of evals.map((x) => JSON.parse(x)).filter((x) => x.type === 'eval')) {
       const failed = l.episodes - l.successes;

@@ -51,7 +51,8 @@ export function selectionCandidates(evals: readonly Pick<EvalLine, 'round' | 'su
 
 /**
  * Runs each candidate round's residual (as its checkpoint holds it, in the trust region it was trained for) on
- * the same seeds without exploration, and returns the best. `line` gets one SelectLine per candidate as it ends.
+ * the same seeds without exploration, and returns the best. `line` gets one SelectLine per candidate as it ends;
+ * `scored`: lines of an earlier selection (a resumed run's), whose rounds on the same seeds are reused, not rerun.
  */
 export async function selectCheckpoint(
   pool: RolloutPool,
@@ -60,11 +61,18 @@ export async function selectCheckpoint(
   candidates: { round: number; eval_success: number }[],
   s: SelectionSettings,
   line: (l: SelectLine) => Promise<void> | void,
+  scored: readonly SelectLine[] = [],
 ): Promise<Selection> {
   if (candidates.length === 0) throw new Error('no evaluated checkpoint to select from');
   const jobs: EpisodeJob[] = Array.from({ length: s.episodes }, (_, i) => ({ seed: s.seed0 + i, explore_seed: null }));
   const results: SelectLine[] = [];
   for (const c of candidates) {
+    // a round a resumed run's earlier session already ran on these seeds scores the same again: not run twice
+    const known = scored.find((l) => l.round === c.round && l.seed0 === s.seed0 && l.episodes === s.episodes);
+    if (known) {
+      results.push(known);
+      continue;
+    }
     const saved = await learnerOfRound(runDir, c.round);
     const weights = { version: c.round, values: saved.learner.actor, bound: boundAt(config, c.round + 1) };
     const eps = await pool.run(jobs, weights);

@@ -65,10 +65,11 @@ export class MetricsLog {
     const text = await readFile(join(this.runDir, METRICS_FILE), 'utf8').catch(() => '');
     for (const line of text.split('\n')) {
       if (!line.trim()) continue;
-      const l = JSON.parse(line) as RoundLine | EvalLine;
+      const l = JSON.parse(line) as RoundLine | EvalLine | SelectLine;
       if (l.round > upToRound) continue; // rounds redone after the checkpoint resumed from
       if (l.type === 'round') this.rounds.push(l);
       if (l.type === 'eval') this.evals.push(l);
+      if (l.type === 'select') this.selects.push(l); // scores the next selection reuses
     }
   }
 

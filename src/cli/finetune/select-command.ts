@@ -8,6 +8,7 @@ import { zeroActor } from '../../rl/actor-net.js';
 import {
   type Selection,
   type SelectionSettings,
+  type SelectLine,
   selectCheckpoint,
   selectionCandidates,
 } from '../../rl/checkpoint-selection.js';
@@ -31,7 +32,8 @@ Examples:
 
 Each candidate runs deterministically (no exploration, no operator) in the embedded sim on seeds SEED0 and up, on
 the run's virtual clock; the best (the later round on a tie) is exported as RUN-DIR/residual.onnx, and
-RUN-DIR/selected.json and metrics.jsonl ("type":"select") hold every candidate's score. Keep the seeds apart from
+RUN-DIR/selected.json and metrics.jsonl ("type":"select") hold every candidate's score; a round metrics.jsonl
+already scores on the same seeds is not run again (it would score the same). Keep the seeds apart from
 your own test (10000-19999 by convention). Exit codes: 0 selected, 2 no such run or no evaluated checkpoint.`;
 
 /**
@@ -54,10 +56,11 @@ export async function selectForRun(
   const bar = progress('selecting', { unit: 'checkpoints', json });
   bar.update(0, candidates.length, `${s.episodes} episodes each from seed ${s.seed0}`);
   let done = 0;
-  const chosen = await selectCheckpoint(pool, runDir, config, candidates, s, async (l) => {
+  const report = async (l: SelectLine) => {
     await log.add(l);
     bar.update(++done, candidates.length, `round ${l.round}: ${l.successes}/${l.episodes}`);
-  });
+  };
+  const chosen = await selectCheckpoint(pool, runDir, config, candidates, s, report, log.selects);
   bar.end();
   await exportResidual(runDir, config, desc, chosen.round);
   const tmp = join(runDir, `.${SELECTED_FILE}.tmp`);
