@@ -235,6 +235,10 @@ function selectedFigures(s: Selection, c: FinetuneConfig) {
   return { round, successes, episodes, seed0: c.selection?.seed0, rounds };
 }
 
+function plural(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? '' : 's'}`;
+}
+
 /** The base-only episodes of the offline buffer are counted among a run's episodes: say how many. */
 function baseOnly(c: FinetuneConfig): string {
   const n = c.schedule.offline_episodes;
@@ -287,13 +291,13 @@ function printSummary(
         (bestEval ? ` (95% CI ${pct(bestEval.ci95[0])}-${pct(bestEval.ci95[1])}, ${bestEval.episodes} seeds)` : '')
       : '  no evaluation yet',
     summary.train.episodes > 0
-      ? `  training episodes (last 50): ${pct(summary.train.success_last50)} succeeded; operator took over in ` +
-        `${pct(summary.train.intervention_rate)} of the decisions`
+      ? `  training episodes (last ${s.recent.length}): ${pct(summary.train.success_last50)} succeeded` +
+        (a.config.operator ? `; operator took over in ${pct(summary.train.intervention_rate)} of the decisions` : '')
       : '',
     `  collapses rolled back: ${s.collapses}`,
     selected
       ? `  selected round ${selected.round}: ${selected.successes}/${selected.episodes} on seeds from ` +
-        `${a.config.selection?.seed0} (the best of ${selected.results.length} rounds run again)`
+        `${a.config.selection?.seed0} (the best of ${plural(selected.results.length, 'round')} run again)`
       : '',
     summary.residual ? `  residual: ${summary.residual}` : '',
     `  dashboard: ${a.runDir}/dashboard.html`,
