@@ -292,7 +292,9 @@ function printSummary(
       : '  no evaluation yet',
     summary.train.episodes > 0
       ? `  training episodes (last ${s.recent.length}): ${pct(summary.train.success_last50)} succeeded` +
-        (a.config.operator ? `; operator took over in ${pct(summary.train.intervention_rate)} of the decisions` : '')
+        (a.config.operator && a.config.operator.kind !== 'none'
+          ? `; operator took over in ${pct(summary.train.intervention_rate)} of the decisions`
+          : '')
       : '',
     `  collapses rolled back: ${s.collapses}`,
     selected
