@@ -75,7 +75,7 @@ export class ResidualCorrector implements ResidualCorrection {
   private readonly u: Float64Array;
   private readonly scale: Float64Array;
   /** The action dimensions that are grippers (0 closed .. 1 open). */
-  private readonly grippers: number[];
+  private readonly grippers: Int32Array;
   private readonly horizon: number;
   private lastEval = -Infinity;
   /** The features of the episode's first chunk (the start_features block), once seen. */
@@ -91,7 +91,7 @@ export class ResidualCorrector implements ResidualCorrection {
     this.inputs = new Float32Array(inputSize(manifest));
     this.u = new Float64Array(A);
     this.scale = Float64Array.from(manifest.scale);
-    this.grippers = Array.from({ length: A }, (_, i) => i).filter((i) => isGripperAction(desc, i));
+    this.grippers = Int32Array.from({ length: A }, (_, i) => i).filter((i) => isGripperAction(desc, i));
     this.horizon = manifest.base.horizon;
     this.stats = { evaluations: 0, abs_unit_sum: new Float64Array(A), at_bound: new Float64Array(A) };
     // the features' size is checked against the base model where both are known (residual-check.ts)
@@ -113,7 +113,10 @@ export class ResidualCorrector implements ResidualCorrection {
     for (let i = 0; i < action.length; i++) action[i] += this.scale[i] * this.u[i];
     // a gripper's correction stays in its 0..1 range: one that pushes a fully open or closed gripper further is no
     // event for the safety filter to count (the command it sends is the same)
-    for (const i of this.grippers) action[i] = Math.min(1, Math.max(0, action[i]));
+    for (let g = 0; g < this.grippers.length; g++) {
+      const i = this.grippers[g];
+      action[i] = Math.min(1, Math.max(0, action[i]));
+    }
     this.steer?.(state, action);
   }
 
