@@ -124,11 +124,8 @@ export class ZmqPool implements RolloutPool {
     return new Promise((resolve, reject) => {
       const batch: Batch = { results: new Array(jobs.length), left: jobs.length, resolve, reject };
       jobs.forEach((job, index) => {
-        const p: Pending = {
-          id: this.nextJob++,
-          ...{ batch, index, job, weights: w, bound: weights.bound ?? 1 },
-          bad_results: 0,
-        };
+        const bound = weights.bound ?? 1;
+        const p: Pending = { id: this.nextJob++, batch, index, job, weights: w, bound, bad_results: 0 };
         this.pending.set(p.id, p);
         this.queue.push(p);
       });

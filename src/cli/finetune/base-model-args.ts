@@ -1,5 +1,4 @@
 // The base model as vla-finetune's options name it: its chunk length and features, and what they allow.
-
 import { policyFit } from '../../policy/load-policy.js';
 import { describeManifest, type OnnxManifest, PolicyLoadError } from '../../policy/onnx/manifest.js';
 import { loadModelManifest } from '../../policy/onnx/onnx-file.js';
