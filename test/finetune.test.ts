@@ -75,6 +75,12 @@ describe('vla-finetune', () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--base .*aloha-transfer-cube\.onnx does not fit ur5e: action dimension: expected 7/);
     assert.equal(existsSync(join(tmp, 'other')), false, 'refused before a run folder was made');
+    r = finetune(...SMALL, '--run', 'fb', '--rounds', '1', '--operator', 'scripted', '--operator-expert', 'feedback');
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--operator-expert feedback: no state-feedback expert for pick-place .*for: push/);
+    r = finetune(...SMALL, '--run', 'fb', '--rounds', '1', '--task', 'push', '--operator-expert', 'feedback');
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--operator-expert feedback is for the scripted operator \(--operator scripted\)/);
     r = finetune('select', join(tmp, 'nothing'));
     assert.equal(r.code, 2);
     assert.match(r.stderr, /nothing: no config.json \(ENOENT\); not a run folder/);

@@ -321,7 +321,10 @@ test('real clock: an episode that ends with a request in flight does not make th
     outcomes.map((o) => o.fault ?? 'ok'),
     Array(5).fill('ok'),
   );
-  assert.ok(policy.requests >= 5, `${policy.requests} requests`);
+  // asking twice would throw in infer() (a fault above). Requests keep coming across episodes, but not one per
+  // episode for sure: an episode that starts while the last one's request is out may end before it can ask its own
+  // (a loaded machine has given 4 for 5 episodes)
+  assert.ok(policy.requests >= 3, `${policy.requests} requests`);
 });
 
 test('real clock: the control thread collects its garbage in full between episodes, counted apart', async () => {

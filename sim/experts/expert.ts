@@ -33,3 +33,16 @@ export interface ScriptedExpert {
    */
   chunk(obs: ExpertObservation, horizon: number, first_tick?: number): Float64Array;
 }
+
+/**
+ * An expert as state feedback: the command for the next tick from the observation alone, with no plan kept between
+ * calls (what a scripted operator's corrections can be learnt from where a policy strays).
+ */
+export interface FeedbackExpert {
+  readonly action_dim: number;
+  /**
+   * The next tick's action; `base`, the action another policy is about to give, sets the pace where the expert
+   * only says where to go. The returned array is reused by the next call.
+   */
+  action(obs: ExpertObservation, base?: ArrayLike<number>): Float64Array;
+}

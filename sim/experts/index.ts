@@ -1,11 +1,12 @@
 import type { RobotModel } from '../robots/index.js';
 import type { TaskName } from '../tasks/task.js';
 import { AlohaTransferCubeExpert } from './aloha-transfer-cube.js';
-import type { ExpertOptions, ScriptedExpert } from './expert.js';
+import type { ExpertOptions, FeedbackExpert, ScriptedExpert } from './expert.js';
 import { UrPickPlaceExpert } from './ur-pick-place.js';
 import { UrPushExpert } from './ur-push.js';
+import { UrPushFeedback } from './ur-push-feedback.js';
 
-export type { ExpertObservation, ExpertOptions, ScriptedExpert } from './expert.js';
+export type { ExpertObservation, ExpertOptions, FeedbackExpert, ScriptedExpert } from './expert.js';
 
 export function createExpert(
   robot: RobotModel,
@@ -24,4 +25,14 @@ export function createExpert(
     default:
       throw new Error(`no scripted expert for ${robot.name} / ${task}`);
   }
+}
+
+/** The tasks whose expert also exists as state feedback (ur-push-feedback.ts). */
+export const FEEDBACK_TASKS: readonly TaskName[] = ['push'];
+
+export function createFeedbackExpert(robot: RobotModel, task: TaskName): FeedbackExpert {
+  if (robot.name !== 'aloha' && task === 'push') return new UrPushFeedback(robot.arms[0]);
+  throw new Error(
+    `no state-feedback expert for ${robot.name} / ${task} (there is one for: ${FEEDBACK_TASKS.join(', ')})`,
+  );
 }

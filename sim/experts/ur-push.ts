@@ -11,15 +11,15 @@ import { ArmTracker, nearestYaw, TickNoise, topDownRot, yawOf } from './arm-trac
 import { CartesianPlan, moveTicks } from './cartesian-plan.js';
 import type { ExpertObservation, ExpertOptions, ScriptedExpert } from './expert.js';
 
-const HOVER_Z_M = 0.12;
+export const HOVER_Z_M = 0.12;
 /** TCP height while pushing: the pad tips run 8 mm above the table, below the cube's middle. */
-const PUSH_Z_M = 0.024;
+export const PUSH_Z_M = 0.024;
 /** Gripper opening while pushing: pads ~19 mm either side of the centre line, inside the 50 mm face. */
-const PUSH_GRIPPER = 0.3;
+export const PUSH_GRIPPER = 0.3;
 /** Start this far behind the cube face (m), so the descent cannot land on the cube. */
-const RUN_UP_M = 0.04;
-const SPEED_M_S = 0.35;
-const PUSH_SPEED_M_S = 0.1;
+export const RUN_UP_M = 0.04;
+export const SPEED_M_S = 0.35;
+export const PUSH_SPEED_M_S = 0.1;
 
 type Phase = 'approach' | 'push' | 'retreat';
 
@@ -140,7 +140,7 @@ export class UrPushExpert implements ScriptedExpert {
   }
 }
 
-function unitXY(from: Vec3, to: Vec3): [number, number] {
+export function unitXY(from: Vec3, to: Vec3): [number, number] {
   const dx = to[0] - from[0],
     dy = to[1] - from[1];
   const l = Math.hypot(dx, dy) || 1;

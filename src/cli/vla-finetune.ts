@@ -20,7 +20,7 @@ import { jointBoundsArg } from './finetune/joint-bounds-arg.js';
 import { DEFAULT_ACTORS, poolFlags } from './finetune/pool-flags.js';
 import { probeCommand } from './finetune/probe-command.js';
 import { resumed } from './finetune/resume-args.js';
-import { operatorKind, robotLinkArg } from './finetune/robot-link-args.js';
+import { operatorExpert, operatorKind, robotLinkArg } from './finetune/robot-link-args.js';
 import { SELECT_HELP, selectCommand } from './finetune/select-command.js';
 import { signalExitCode } from './run/interrupts.js';
 import { robotDescription } from './run/robot-args.js';
@@ -136,6 +136,12 @@ const program = new Command('vla-finetune')
     '--operator-labels <which>',
     'takeovers | all: which decisions the actor imitates (all: the scripted operator labels every one, DAgger-style)',
     'takeovers',
+  )
+  .option(
+    '--operator-expert <how>',
+    "plan | feedback: where the scripted operator's corrections point (plan: the expert's plan made at the " +
+      "episode's start; feedback: its next command from the arm's and the scene's state, push only)",
+    'plan',
   )
   .option('--actor-lr <x>', "the actor's learning rate", String(d.learner.actor_lr))
   .option('--batch-size <n>', 'transitions per critic minibatch (half online, half offline)', `${d.learner.batch_size}`)
@@ -314,6 +320,7 @@ async function fresh(o: Record<string, unknown>): Promise<{ config: FinetuneConf
       takeover_rad: (numArg('--takeover-deg', o.takeoverDeg as string, 0.01, 180) * Math.PI) / 180,
       takeover_decisions: intArg('--takeover-decisions', o.takeoverDecisions as string, 1, 100_000),
       label_all: choice('--operator-labels', o.operatorLabels as string, ['takeovers', 'all'] as const) === 'all',
+      expert: operatorExpert(o.operatorExpert as string, o.operator as string, task),
     },
   };
   // the base must fit the robot before the run folder exists

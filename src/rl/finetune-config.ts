@@ -84,7 +84,8 @@ export const finetuneConfigSchema = z.object({
    * Who may take the arm over in exploring episodes: none, or the sim's scripted expert (HIL-SERL's human), when
    * the command strays more than takeover_rad from its plan, for takeover_decisions decisions. Its decisions also
    * join the offline buffer as demonstrations. Absent in runs from before it existed: none. label_all: the
-   * actor imitates its correction at every decision, not only its takeovers (absent: takeovers only).
+   * actor imitates its correction at every decision, not only its takeovers (absent: takeovers only). expert:
+   * where its corrections point, the plan made at the episode's start or the state-feedback expert (absent: plan).
    */
   operator: z
     .object({
@@ -92,6 +93,7 @@ export const finetuneConfigSchema = z.object({
       takeover_rad: positive,
       takeover_decisions: count,
       label_all: z.boolean().optional(),
+      expert: z.enum(['plan', 'feedback']).optional(),
     })
     .optional(),
   /**

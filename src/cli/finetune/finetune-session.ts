@@ -205,7 +205,12 @@ async function resumeState(runDir: string): Promise<RunState | undefined> {
 
 function operatorSettings(o: NonNullable<FinetuneConfig['operator']>): OperatorSettings {
   const { takeover_rad, takeover_decisions } = o;
-  return { takeover_rad, takeover_decisions, ...(o.label_all ? { label_all: true } : {}) };
+  return {
+    takeover_rad,
+    takeover_decisions,
+    ...(o.label_all ? { label_all: true } : {}),
+    ...(o.expert === 'feedback' ? { expert: 'feedback' as const } : {}),
+  };
 }
 
 function progressNote(log: MetricsLog): string {

@@ -4,6 +4,8 @@
 // topic (--success-topic). The robot actor beside the learner gets them as its own flags (vla-finetune actor ...).
 import { join, resolve } from 'node:path';
 import { PortsArgError, parseArmPorts } from '../../../drivers/aloha/ports-arg.js';
+import { FEEDBACK_TASKS } from '../../../sim/experts/index.js';
+import type { TaskName } from '../../../sim/tasks/task.js';
 import type { FinetuneConfig } from '../../rl/finetune-config.js';
 import { choice, UsageError } from '../common.js';
 import { robotDescription } from '../run/robot-args.js';
@@ -98,6 +100,18 @@ export function operatorKind(value: string, onRobot: boolean): NonNullable<Finet
   if (kind === 'keyboard' && !onRobot)
     throw new UsageError('--operator keyboard is for a session on a robot (--rosbridge or --ports)');
   return kind;
+}
+
+/** --operator-expert: 'feedback' needs the scripted operator and a task whose expert exists as state feedback. */
+export function operatorExpert(value: string, kind: string, task: TaskName): 'plan' | 'feedback' {
+  const expert = choice('--operator-expert', value, ['plan', 'feedback'] as const);
+  if (expert === 'feedback' && kind !== 'scripted')
+    throw new UsageError('--operator-expert feedback is for the scripted operator (--operator scripted)');
+  if (expert === 'feedback' && !FEEDBACK_TASKS.includes(task))
+    throw new UsageError(
+      `--operator-expert feedback: no state-feedback expert for ${task} (there is one for: ${FEEDBACK_TASKS.join(', ')})`,
+    );
+  return expert;
 }
 
 /** --leader-ports: both leader arms, beside --ports (checked here too: the learner reports it, not its actor). */

@@ -7,8 +7,14 @@
 // decisions. While it holds the arm, u is the correction toward that point clipped to the residual's bound,
 // clip((expert - base) / scale, -1, 1): what a bounded residual could have done, so the learner can use it as its
 // own action (and imitate it). A correction that depended on a clock the residual cannot see could not be learnt.
+// With `expert: 'feedback'` the corrections point instead at the expert's next command from the state alone.
 // Evaluations never have an operator.
-import { createExpert, type ScriptedExpert } from '../../../sim/experts/index.js';
+import {
+  createExpert,
+  createFeedbackExpert,
+  type FeedbackExpert,
+  type ScriptedExpert,
+} from '../../../sim/experts/index.js';
 import type { RobotModel } from '../../../sim/robots/index.js';
 import type { TaskName, TaskState } from '../../../sim/tasks/task.js';
 import type { MeasuredState } from '../../policy/residual/residual-corrector.js';
@@ -24,6 +30,12 @@ export interface OperatorSettings {
    * by taking over.
    */
   label_all?: boolean;
+  /**
+   * Where the corrections point. 'plan' (the default): the nearest point of the plan the expert made at the
+   * episode's start. 'feedback': the expert's next command computed afresh from the arm's and the scene's state
+   * (sim/experts/ur-push-feedback.ts): no plan, no phase, so the same state always gets the same correction.
+   */
+  expert?: 'plan' | 'feedback';
 }
 
 /** How far ahead of the last matched point of the plan the next match is looked for (ticks). */
@@ -33,6 +45,7 @@ const TIE_RAD = 1e-3;
 
 export class ScriptedOperator {
   private readonly expert: ScriptedExpert;
+  private readonly feedback: FeedbackExpert | undefined;
   /** Decisions left in the current takeover (0: the residual has the arm). */
   private left = 0;
   /** The plan tick matched at the last decision, and that decision's tick (-1: none yet this episode). */
@@ -57,6 +70,7 @@ export class ScriptedOperator {
     private readonly taskState: () => TaskState,
   ) {
     this.expert = createExpert(model, task, control_hz, { noise: 0 });
+    this.feedback = settings.expert === 'feedback' ? createFeedbackExpert(model, task) : undefined;
     this.label = new Float64Array(scale.length);
     this.plan_point = new Float64Array(scale.length);
   }
@@ -75,7 +89,14 @@ export class ScriptedOperator {
 
   /** At the decision for tick k: replaces u in place and returns true when the operator holds the arm. */
   decide(k: number, state: MeasuredState, base: Float64Array, u: Float64Array): boolean {
-    const want = this.nearestOnPlan(k, state, base, u);
+    const want = this.feedback
+      ? this.feedback.action({
+          tick: k - 1,
+          position_rad: state.position_rad,
+          gripper: state.gripper,
+          task: this.taskState(),
+        })
+      : this.nearestOnPlan(k, state, base, u);
     this.plan_point.set(want);
     for (let i = 0; i < u.length; i++)
       this.label[i] = this.scale[i] > 0 ? Math.max(-1, Math.min(1, (want[i] - base[i]) / this.scale[i])) : 0;

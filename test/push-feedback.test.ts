@@ -1,0 +1,97 @@
+// The push expert as state feedback: its command depends on the state and the proposed base action alone (no plan,
+// no clock), it solves the task by itself in the sim, and the scripted operator built on it labels the same state
+// the same way whatever came before.
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { createFeedbackExpert } from '../sim/experts/index.js';
+import { ArmKinematics } from '../sim/kinematics.js';
+import { SimEnv } from '../sim/sim-env.js';
+import { ScriptedOperator } from '../src/rl/operator/scripted-operator.js';
+
+const env = await SimEnv.create({ robot: 'ur5e', task: 'push' });
+after(() => env.dispose());
+
+const DIM = 7;
+const SCALE_RAD = (6 * Math.PI) / 180;
+const scale = Float64Array.from([...Array(6).fill(SCALE_RAD), 0.2]);
+const isJoint = [true, true, true, true, true, true, false];
+
+function observe(tick: number) {
+  const s = env.readState(env.newState());
+  return { tick, position_rad: s.position_rad, gripper: s.gripper, task: env.taskState() };
+}
+
+test('the feedback expert alone pushes the cube onto the target', () => {
+  const expert = createFeedbackExpert(env.robot, 'push');
+  const wins: number[] = [];
+  for (let seed = 0; seed < 4; seed++) {
+    env.reset(seed);
+    while (!env.done) {
+      env.applyAction(expert.action(observe(env.tick)));
+      env.step();
+    }
+    if (env.success) wins.push(seed);
+  }
+  assert.deepEqual(wins, [0, 1, 2, 3]);
+});
+
+test('the same state and base action give the same command, whatever was asked before', () => {
+  const expert = createFeedbackExpert(env.robot, 'push');
+  env.reset(5);
+  const first = observe(0);
+  const base = Float64Array.from(expert.action(first));
+  const a = Float64Array.from(expert.action(first, base));
+  for (let t = 0; t < 30; t++) {
+    env.applyAction(expert.action(observe(env.tick)));
+    env.step();
+  }
+  expert.action(observe(env.tick), base);
+  assert.deepEqual(Array.from(expert.action(first, base)), Array.from(a));
+});
+
+test("the pace is the base action's, between a shortest and a longest lead", () => {
+  const expert = createFeedbackExpert(env.robot, 'push');
+  const kin = new ArmKinematics(env.robot.arms[0]);
+  env.reset(6);
+  const obs = observe(0);
+  const here = kin.forward(obs.position_rad).pos;
+  const tcpMoved = (q: ArrayLike<number>) => {
+    const p = kin.forward(q).pos;
+    return Math.hypot(p[0] - here[0], p[1] - here[1], p[2] - here[2]);
+  };
+  /** A base action `times` as far along (in joint space) as the stalled base's command. */
+  const stalled = [...obs.position_rad, 0.3];
+  const step = Float64Array.from(expert.action(obs, stalled));
+  const along = (times: number) => stalled.map((q, i) => (i < 6 ? q + times * (step[i] - q) : q));
+  const cmd = (times: number) => tcpMoved(expert.action(obs, along(times)));
+  assert.ok(tcpMoved(step) > 0.01, `a stalled base is still moved on: ${tcpMoved(step)} m`);
+  assert.ok(cmd(3) > 2.5 * tcpMoved(step), `a base 3x as far gets ${cmd(3)} m, the stalled one ${tcpMoved(step)} m`);
+  assert.ok(cmd(20) < 10 * tcpMoved(step), `a rushing base is held back: ${cmd(20)} m`);
+});
+
+test('the operator with the feedback expert labels a state the same way after different histories', () => {
+  const op = () => {
+    const o = new ScriptedOperator(
+      env.robot,
+      'push',
+      env.control_hz,
+      scale,
+      isJoint,
+      { takeover_rad: 100, takeover_decisions: 1, expert: 'feedback' },
+      () => env.taskState(),
+    );
+    o.reset(7);
+    return o;
+  };
+  env.reset(7);
+  const s = env.readState(env.newState());
+  const base = Float64Array.from([...s.position_rad, 1]);
+  base[1] -= 0.2; // the shoulder lifted off the way
+  const fresh = op();
+  fresh.decide(40, s, base, new Float64Array(DIM));
+  const used = op();
+  for (let k = 1; k < 40; k += 5) used.decide(k, s, Float64Array.from([...s.position_rad, 0.3]), new Float64Array(DIM));
+  used.decide(40, s, base, new Float64Array(DIM));
+  assert.deepEqual(Array.from(used.label), Array.from(fresh.label));
+  assert.equal(fresh.label[1], 1, 'the shoulder is pulled back toward the way, clipped to the bound');
+});
