@@ -276,6 +276,19 @@ describe('vla-finetune', () => {
     assert.match(bad.stderr, /unknown --operator 'human' \(valid: none, scripted, keyboard\)/);
   });
 
+  test('vla-finetune operator: the operator alone within the bound, beside the base alone', () => {
+    const r = finetune('operator', '--task', 'push', '--scale-deg', '6', '--episodes', '4', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.deepEqual(out.joint_bound_deg.map(Math.round), [6, 6, 6, 6, 6, 6]);
+    assert.equal(out.with_operator.episodes, 4);
+    assert.ok(out.base_alone.successes < 4, 'seeds 30000-30003 hold one the base fails');
+    assert.equal(out.base_alone.failures.failures, 4 - out.base_alone.successes);
+    assert.equal(out.with_operator.successes, 4, 'the operator rescues it within the bound');
+    const plan = finetune('operator', '--task', 'push', '--operator-expert', 'feedback', '--episodes', '1', '--json');
+    assert.equal(JSON.parse(plan.stdout).expert, 'feedback');
+  });
+
   test('a sabotaged learning rate collapses the run: rolled back to the best, then stopped (exit 1)', () => {
     const r = finetune(
       ...SMALL,

@@ -17,6 +17,7 @@ import { EXPORT_HELP, exportCommand } from './finetune/export-command.js';
 import { runSession } from './finetune/finetune-session.js';
 import { headCommand } from './finetune/head-command.js';
 import { jointBoundsArg } from './finetune/joint-bounds-arg.js';
+import { operatorCommand } from './finetune/operator-command.js';
 import { DEFAULT_ACTORS, poolFlags } from './finetune/pool-flags.js';
 import { probeCommand } from './finetune/probe-command.js';
 import { resumed } from './finetune/resume-args.js';
@@ -200,6 +201,7 @@ const program = new Command('vla-finetune')
 Examples:
   vla-finetune probe --robot ur5e --task pick-place       first: do the base model's features place the objects?
   vla-finetune head --robot ur5e --task pick-place        where they do not (the cube's turn): a feature head
+  vla-finetune operator --robot ur5e --task push --scale-deg 6   can the operator do it within the bound?
   vla-finetune --robot ur5e --task pick-place --sim --base models/ur5e-pick-place.onnx --run pp-1 --minutes 30
   vla-finetune --resume runs/pp-1 --minutes 10
   vla-run --robot ur5e --sim --policy models/ur5e-pick-place.onnx --residual runs/pp-1/residual.onnx \\
@@ -381,6 +383,7 @@ program
   .action(selectCommand);
 
 probeCommand(program);
+operatorCommand(program);
 headCommand(program);
 
 await runProgram(program, process.argv, 'vla-finetune');

@@ -1,0 +1,129 @@
+// `vla-finetune operator`: before a session, what the scripted operator alone achieves within the residual's bound,
+// holding the arm at every decision (and the base alone beside it). It is the ceiling of what a residual that learns
+// from its corrections can reach: a session whose operator cannot do the task within the bound cannot learn it, and
+// one whose operator can shows how much a residual leaves on the table (docs/finetune-results.md, ur5e push).
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { createTask, taskTickLimit } from '../../../sim/tasks/index.js';
+import { shippedModelPath } from '../../policy/default-policy.js';
+import { residualManifestFor } from '../../policy/residual/residual-draft.js';
+import { inputSize } from '../../policy/residual/residual-manifest.js';
+import { ActorUnit, actorLayers, zeroActor } from '../../rl/actor-net.js';
+import { SimRollouts } from '../../rl/sim-rollouts.js';
+import { failureOutcome } from '../../runtime/episode/failure-outcome.js';
+import { progress } from '../../telemetry/progress.js';
+import { Rng } from '../../util/rng.js';
+import { wilson } from '../../util/stats.js';
+import { intArg, numArg } from '../common.js';
+import { robotDescription } from '../run/robot-args.js';
+import { failuresLine } from '../run/summary.js';
+import { robotArg, TASK_HELP, taskArg } from '../sim/args.js';
+import { baseModel } from './base-model-args.js';
+import { jointBoundsArg } from './joint-bounds-arg.js';
+import { operatorExpert } from './robot-link-args.js';
+
+const OPERATOR_HELP = `
+Examples:
+  vla-finetune operator --robot ur5e --task push --scale-deg 6
+  vla-finetune operator --robot ur5e --task push --scale-deg 4 --operator-expert feedback --json
+
+The base model runs in the embedded sim on seeds SEED0.. (the runtime's loop, virtual clock), first alone, then
+with the scripted operator holding the arm at every residual decision: base action + bound x clip((expert - base) /
+bound, -1, 1), the most a residual with that bound could do toward the expert (vla-finetune --operator scripted).
+Success counts with their 95% intervals and where the failures ended. Exit codes: 0 done, 2 bad usage.`;
+
+export function operatorCommand(program: Command): void {
+  program
+    .command('operator')
+    .description('what the scripted operator alone achieves within the residual bound: the ceiling of a session')
+    .option('--robot <name>', 'ur5 | ur5e | aloha', 'ur5e')
+    .option('--task <name>', TASK_HELP)
+    .option('--base <model.onnx>', 'the base policy (default: the shipped model for the robot and task)')
+    .option('--scale-deg <deg>', 'the residual bound per arm joint (deg): one for all or one per joint', '3')
+    .option('--gripper-scale <x>', 'the residual bound of each gripper (of its 0..1 range)', '0.2')
+    .option('--every-ticks <n>', 'ticks between residual decisions', '5')
+    .option('--operator-expert <how>', 'plan | feedback: where the corrections point (vla-finetune --help)', 'plan')
+    .option('--episodes <n>', 'episodes of each', '200')
+    .option('--seed0 <n>', 'the first seed', '30000')
+    .option('--latency-ms <ms>', "the base model's latency on the virtual clock", '5')
+    .option('--json', 'print one JSON object on stdout')
+    .addHelpText('after', OPERATOR_HELP)
+    .action(operatorAction);
+}
+
+async function operatorAction(o: Record<string, string | boolean | undefined>): Promise<void> {
+  const robot = robotArg(o.robot as string);
+  const task = taskArg(robot, o.task as string | undefined);
+  const expert = operatorExpert(o.operatorExpert as string, 'scripted', task);
+  const base_path = resolve((o.base as string | undefined) ?? shippedModelPath(robot, task));
+  const episodes = intArg('--episodes', o.episodes as string, 1, 100_000);
+  const seed0 = intArg('--seed0', o.seed0 as string, 0);
+  const json = o.json === true;
+  const desc = await robotDescription(robot, undefined, 50);
+  const { horizon } = await baseModel(base_path, desc);
+  const manifest = await residualManifestFor(desc, {
+    name: 'operator-check',
+    base_path,
+    base_horizon: horizon,
+    hidden: [1],
+    joint_scale_rad: jointBoundsArg(o.scaleDeg as string, desc.joint_names),
+    gripper_scale: numArg('--gripper-scale', o.gripperScale as string, 0, 1),
+    every_ticks: intArg('--every-ticks', o.everyTicks as string, 1, 100),
+  });
+  const A = desc.action_names.length;
+  const sizes = [inputSize(manifest), 1, 2 * A];
+  // the actor's own u is never used: the operator replaces it at every decision (base alone: u = tanh(0) = 0)
+  const rollouts = await SimRollouts.create({
+    description: desc,
+    task,
+    base_path,
+    manifest,
+    actor: new ActorUnit(actorLayers(zeroActor(sizes), sizes), A),
+    latency_model: { kind: 'fixed', ms: numArg('--latency-ms', o.latencyMs as string, 0, 10_000) },
+    seed: 0,
+    operator: { takeover_rad: 0, takeover_decisions: 1, expert },
+  });
+  const max_ticks = taskTickLimit(createTask(task), desc.control_hz);
+  const bar = progress('operator check', { unit: 'episodes', json });
+  const tally = async (withOperator: boolean, done0: number) => {
+    const wins: number[] = [];
+    const failed = [];
+    for (let i = 0; i < episodes; i++) {
+      const seed = seed0 + i;
+      const ep = await rollouts.episode(seed, withOperator ? new Rng(seed) : undefined);
+      if (ep.success) wins.push(seed);
+      else failed.push(ep.task_outcome);
+      bar.update(done0 + i + 1, 2 * episodes, withOperator ? 'with the operator' : 'base alone');
+    }
+    const ci95 = wilson(wins.length, episodes);
+    return { successes: wins.length, episodes, ci95, failures: failureOutcome(failed) ?? null };
+  };
+  let out: Record<string, unknown>;
+  try {
+    const base_alone = await tally(false, 0);
+    const with_operator = await tally(true, episodes);
+    const joint_bound_deg = manifest.scale.filter((_, i) => desc.action_source[i] >= 0).map((r) => (r * 180) / Math.PI);
+    out = { robot, task, base: base_path, seed0, max_ticks, joint_bound_deg, expert, base_alone, with_operator };
+  } finally {
+    bar.end();
+    await rollouts.close();
+  }
+  process.stdout.write(json ? `${JSON.stringify(out)}\n` : textReport(out));
+}
+
+function textReport(out: Record<string, unknown>): string {
+  type Tally = { successes: number; episodes: number; ci95: [number, number]; failures: unknown };
+  const line = (name: string, t: Tally) => {
+    const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+    const f = t.failures ? `\n    ${failuresLine(t.failures as Parameters<typeof failuresLine>[0])}` : '';
+    return `  ${name.padEnd(18)} ${t.successes}/${t.episodes} (${pct(t.successes / t.episodes)}, 95% CI ${pct(t.ci95[0])}-${pct(t.ci95[1])})${f}\n`;
+  };
+  const seeds = `seeds ${out.seed0}-${(out.seed0 as number) + (out.base_alone as Tally).episodes - 1}`;
+  const deg = [...new Set((out.joint_bound_deg as number[]).map((d) => d.toFixed(1)))].join('/');
+  const aim = out.expert === 'feedback' ? "the expert's next command from the state" : "the expert's plan";
+  return (
+    `${out.robot} ${out.task}, ${seeds}; bound ${deg} deg per joint; the operator corrects toward ${aim}:\n` +
+    line('base alone', out.base_alone as Tally) +
+    line('with the operator', out.with_operator as Tally)
+  );
+}
