@@ -82,3 +82,32 @@ test('every decision carries the correction the operator would make, taken over 
   assert.ok(op.label[1] < -0.2 && op.label[1] > -0.9, `the label pulls the shoulder back: ${op.label[1]}`);
   for (const x of op.label) assert.ok(Math.abs(x) <= 1);
 });
+
+test('correction noise moves the applied correction, not the label, the same way for the same seed', () => {
+  const noisy = () => {
+    const op = new ScriptedOperator(
+      env.robot,
+      'pick-place',
+      env.control_hz,
+      scale,
+      isJoint,
+      { takeover_rad: 0, takeover_decisions: 1, correction_noise: 0.3 },
+      () => task,
+    );
+    op.reset(SEED);
+    return op;
+  };
+  const clean = operator();
+  const [a, b] = [noisy(), noisy()];
+  const base = row(66);
+  base[1] += 0.5 * SCALE_RAD;
+  const [uc, ua, ub] = [new Float64Array(DIM), new Float64Array(DIM), new Float64Array(DIM)];
+  clean.decide(66, state, base, uc);
+  assert.equal(a.decide(66, state, base, ua), true);
+  b.decide(66, state, base, ub);
+  assert.deepEqual([...a.label], [...clean.label], 'the label is the clean correction');
+  assert.deepEqual([...ua], [...ub], 'the same seed draws the same noise');
+  const moved = ua.reduce((m, x, i) => Math.max(m, Math.abs(x - a.label[i])), 0);
+  assert.ok(moved > 0.05, `the applied correction moved by ${moved}`);
+  for (const x of ua) assert.ok(Math.abs(x) <= 1);
+});

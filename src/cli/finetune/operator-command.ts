@@ -26,10 +26,13 @@ const OPERATOR_HELP = `
 Examples:
   vla-finetune operator --robot ur5e --task push --scale-deg 6
   vla-finetune operator --robot ur5e --task push --scale-deg 4 --operator-expert feedback --json
+  vla-finetune operator --robot ur5e --task push --scale-deg 6 --correction-noise 0.1
 
 The base model runs in the embedded sim on seeds SEED0.. (the runtime's loop, virtual clock), first alone, then
 with the scripted operator holding the arm at every residual decision: base action + bound x clip((expert - base) /
 bound, -1, 1), the most a residual with that bound could do toward the expert (vla-finetune --operator scripted).
+--correction-noise adds Gaussian noise to each applied correction, as a residual that imitates the operator
+imperfectly would: how precisely must one reproduce the corrections?
 Success counts with their 95% intervals and where the failures ended. Exit codes: 0 done, 2 bad usage.`;
 
 export function operatorCommand(program: Command): void {
@@ -43,6 +46,7 @@ export function operatorCommand(program: Command): void {
     .option('--gripper-scale <x>', 'the residual bound of each gripper (of its 0..1 range)', '0.2')
     .option('--every-ticks <n>', 'ticks between residual decisions', '5')
     .option('--operator-expert <how>', 'plan | feedback: where the corrections point (vla-finetune --help)', 'plan')
+    .option('--correction-noise <sd>', 'Gaussian noise on each applied correction (units of the bound)', '0')
     .option('--episodes <n>', 'episodes of each', '200')
     .option('--seed0 <n>', 'the first seed', '30000')
     .option('--latency-ms <ms>', "the base model's latency on the virtual clock", '5')
@@ -59,6 +63,7 @@ async function operatorAction(o: Record<string, string | boolean | undefined>): 
   const episodes = intArg('--episodes', o.episodes as string, 1, 100_000);
   const seed0 = intArg('--seed0', o.seed0 as string, 0);
   const json = o.json === true;
+  const correction_noise = numArg('--correction-noise', o.correctionNoise as string, 0, 10);
   const desc = await robotDescription(robot, undefined, 50);
   const { horizon } = await baseModel(base_path, desc);
   const manifest = await residualManifestFor(desc, {
@@ -81,7 +86,7 @@ async function operatorAction(o: Record<string, string | boolean | undefined>): 
     actor: new ActorUnit(actorLayers(zeroActor(sizes), sizes), A),
     latency_model: { kind: 'fixed', ms: numArg('--latency-ms', o.latencyMs as string, 0, 10_000) },
     seed: 0,
-    operator: { takeover_rad: 0, takeover_decisions: 1, expert },
+    operator: { takeover_rad: 0, takeover_decisions: 1, expert, correction_noise },
   });
   const max_ticks = taskTickLimit(createTask(task), desc.control_hz);
   const bar = progress('operator check', { unit: 'episodes', json });
@@ -103,7 +108,18 @@ async function operatorAction(o: Record<string, string | boolean | undefined>): 
     const base_alone = await tally(false, 0);
     const with_operator = await tally(true, episodes);
     const joint_bound_deg = manifest.scale.filter((_, i) => desc.action_source[i] >= 0).map((r) => (r * 180) / Math.PI);
-    out = { robot, task, base: base_path, seed0, max_ticks, joint_bound_deg, expert, base_alone, with_operator };
+    out = {
+      robot,
+      task,
+      base: base_path,
+      seed0,
+      max_ticks,
+      joint_bound_deg,
+      expert,
+      correction_noise,
+      base_alone,
+      with_operator,
+    };
   } finally {
     bar.end();
     await rollouts.close();
@@ -120,7 +136,9 @@ function textReport(out: Record<string, unknown>): string {
   };
   const seeds = `seeds ${out.seed0}-${(out.seed0 as number) + (out.base_alone as Tally).episodes - 1}`;
   const deg = [...new Set((out.joint_bound_deg as number[]).map((d) => d.toFixed(1)))].join('/');
-  const aim = out.expert === 'feedback' ? "the expert's next command from the state" : "the expert's plan";
+  const aim =
+    (out.expert === 'feedback' ? "the expert's next command from the state" : "the expert's plan") +
+    (out.correction_noise ? `, noise of sd ${out.correction_noise} (of the bound) on each correction` : '');
   return (
     `${out.robot} ${out.task}, ${seeds}; bound ${deg} deg per joint; the operator corrects toward ${aim}:\n` +
     line('base alone', out.base_alone as Tally) +

@@ -18,6 +18,7 @@ import {
 import type { RobotModel } from '../../../sim/robots/index.js';
 import type { TaskName, TaskState } from '../../../sim/tasks/task.js';
 import type { MeasuredState } from '../../policy/residual/residual-corrector.js';
+import { Rng } from '../../util/rng.js';
 
 export interface OperatorSettings {
   /** Take over when an arm joint of the command is further than this from the expert's (rad). */
@@ -36,6 +37,11 @@ export interface OperatorSettings {
    * (sim/experts/ur-push-feedback.ts): no plan, no phase, so the same state always gets the same correction.
    */
   expert?: 'plan' | 'feedback';
+  /**
+   * Gaussian noise added to the correction the operator applies (not to its label), in units of the bound, drawn
+   * afresh at each decision: how precisely must a residual reproduce the corrections (vla-finetune operator)?
+   */
+  correction_noise?: number;
 }
 
 /** How far ahead of the last matched point of the plan the next match is looked for (ticks). */
@@ -46,6 +52,7 @@ const TIE_RAD = 1e-3;
 export class ScriptedOperator {
   private readonly expert: ScriptedExpert;
   private readonly feedback: FeedbackExpert | undefined;
+  private noise = new Rng(0);
   /** Decisions left in the current takeover (0: the residual has the arm). */
   private left = 0;
   /** The plan tick matched at the last decision, and that decision's tick (-1: none yet this episode). */
@@ -82,6 +89,7 @@ export class ScriptedOperator {
   /** A new episode from `seed`: the expert plans afresh and the residual has the arm. */
   reset(seed: number): void {
     this.expert.reset(seed);
+    this.noise = new Rng(seed).fork(7);
     this.left = 0;
     this.phase = -1;
     this.lastK = -1;
@@ -109,6 +117,8 @@ export class ScriptedOperator {
     }
     this.left--;
     u.set(this.label);
+    const sd = this.settings.correction_noise ?? 0;
+    if (sd > 0) for (let i = 0; i < u.length; i++) u[i] = Math.max(-1, Math.min(1, u[i] + sd * this.noise.normal()));
     return true;
   }
 
