@@ -40,9 +40,6 @@ export interface ScriptedExpert {
  */
 export interface FeedbackExpert {
   readonly action_dim: number;
-  /**
-   * The next tick's action; `base`, the action another policy is about to give, sets the pace where the expert
-   * only says where to go. The returned array is reused by the next call.
-   */
-  action(obs: ExpertObservation, base?: ArrayLike<number>): Float64Array;
+  /** The next tick's action; the returned array is reused by the next call. */
+  action(obs: ExpertObservation): Float64Array;
 }

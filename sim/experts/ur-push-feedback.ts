@@ -12,13 +12,12 @@ import type { ExpertObservation, FeedbackExpert } from './expert.js';
 import { HOVER_Z_M, PUSH_GRIPPER, PUSH_SPEED_M_S, PUSH_Z_M, RUN_UP_M, SPEED_M_S, unitXY } from './ur-push.js';
 
 /**
- * How far ahead of the measured pose a command is put, as time at the phase's speed (s): the pace is the base
- * action's (its command projected on the way to the goal), kept within these so a stalling base is moved on and a
- * rushing one held back. A human corrects where the arm goes more than how fast.
+ * How far ahead of the measured pose each command is put, as time at the phase's speed (s). The operator's pace is
+ * its own: it does not follow the base action's (the base is trained on the planning expert's pace and, within the
+ * residual's bound, sets most of it anyway).
  */
-const MIN_LEAD_S = 0.06;
-const MAX_LEAD_S = 0.3;
-/** The wrist's turn per command toward the pusher's yaw (rad): the turn rate at the longest lead. */
+const LEAD_S = 0.06;
+/** The wrist's turn per command toward the pusher's yaw (rad). */
 const MAX_TURN_RAD = 0.45;
 /** Descent and lift speed (m/s). */
 const VERTICAL_SPEED_M_S = 0.15;
@@ -38,22 +37,20 @@ export class UrPushFeedback implements FeedbackExpert {
   private readonly kin: ArmKinematics;
   private readonly stand_m: number;
   private readonly out = new Float64Array(7);
-  private readonly basePose = { pos: [0, 0, 0] as Vec3, rot: new Float64Array(9) };
 
   constructor(arm: ArmSpec) {
     this.kin = new ArmKinematics(arm);
     this.stand_m = PUSH_CUBE_HALF_M + arm.gripper.pad_half_m[1];
   }
 
-  action(obs: ExpertObservation, base?: ArrayLike<number>): Float64Array {
+  action(obs: ExpertObservation): Float64Array {
     const here = this.kin.forward(obs.position_rad);
-    const proposed = base ? this.kin.forward(base, this.basePose).pos : undefined;
     const cube = obs.task.objects.cube.pos;
     const target = obs.task.target!.pos;
     const u = unitXY(cube, target);
     const yaw = nearestYaw(Math.atan2(-u[1], -u[0]), Math.PI, yawOf(here.rot));
     const { goal, speed_m_s } = this.goal(here.pos, cube, target, u);
-    const pos = stepToward(here.pos, goal, proposed, speed_m_s);
+    const pos = stepToward(here.pos, goal, speed_m_s * LEAD_S);
     const cmdYaw = yawOf(here.rot) + Math.max(-MAX_TURN_RAD, Math.min(MAX_TURN_RAD, yaw - yawOf(here.rot)));
     const q = this.kin.solve({ pos, rot: topDownRot(cmdYaw) }, obs.position_rad).q;
     for (let j = 0; j < 6; j++) this.out[j] = q[j];
@@ -88,17 +85,11 @@ export class UrPushFeedback implements FeedbackExpert {
   }
 }
 
-/**
- * The point on the way from `from` to `to` as far along as the proposed command goes (its projection on the way),
- * kept between the shortest and longest lead at `speed_m_s`; without a proposal, the shortest lead.
- */
-function stepToward(from: Vec3, to: Vec3, proposed: Vec3 | undefined, speed_m_s: number): Vec3 {
+/** The point `max_m` from `from` toward `to`, or `to` itself when nearer. */
+function stepToward(from: Vec3, to: Vec3, max_m: number): Vec3 {
   const d = [to[0] - from[0], to[1] - from[1], to[2] - from[2]];
   const l = Math.hypot(d[0], d[1], d[2]);
   if (l < 1e-9) return [from[0], from[1], from[2]];
-  const along = proposed
-    ? ((proposed[0] - from[0]) * d[0] + (proposed[1] - from[1]) * d[1] + (proposed[2] - from[2]) * d[2]) / l
-    : 0;
-  const step = Math.min(l, Math.max(speed_m_s * MIN_LEAD_S, Math.min(speed_m_s * MAX_LEAD_S, along)));
+  const step = Math.min(l, max_m);
   return [from[0] + (d[0] * step) / l, from[1] + (d[1] * step) / l, from[2] + (d[2] * step) / l];
 }

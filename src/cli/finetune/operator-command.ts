@@ -132,7 +132,8 @@ function textReport(out: Record<string, unknown>): string {
   const line = (name: string, t: Tally) => {
     const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
     const f = t.failures ? `\n    ${failuresLine(t.failures as Parameters<typeof failuresLine>[0])}` : '';
-    return `  ${name.padEnd(18)} ${t.successes}/${t.episodes} (${pct(t.successes / t.episodes)}, 95% CI ${pct(t.ci95[0])}-${pct(t.ci95[1])})${f}\n`;
+    const ci = `95% CI ${pct(t.ci95[0])}-${pct(t.ci95[1])}`;
+    return `  ${name.padEnd(18)} ${t.successes}/${t.episodes} (${pct(t.successes / t.episodes)}, ${ci})${f}\n`;
   };
   const seeds = `seeds ${out.seed0}-${(out.seed0 as number) + (out.base_alone as Tally).episodes - 1}`;
   const deg = [...new Set((out.joint_bound_deg as number[]).map((d) => d.toFixed(1)))].join('/');

@@ -109,7 +109,8 @@ export function operatorExpert(value: string, kind: string, task: TaskName): 'pl
     throw new UsageError('--operator-expert feedback is for the scripted operator (--operator scripted)');
   if (expert === 'feedback' && !FEEDBACK_TASKS.includes(task))
     throw new UsageError(
-      `--operator-expert feedback: no state-feedback expert for ${task} (there is one for: ${FEEDBACK_TASKS.join(', ')})`,
+      `--operator-expert feedback: no state-feedback expert for ${task} ` +
+        `(there is one for: ${FEEDBACK_TASKS.join(', ')})`,
     );
   return expert;
 }
