@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { createExpert } from '../sim/experts/index.js';
 import { SimEnv } from '../sim/sim-env.js';
-import { ScriptedOperator } from '../src/rl/operator/scripted-operator.js';
+import { type OperatorSettings, ScriptedOperator } from '../src/rl/operator/scripted-operator.js';
 
 const env = await SimEnv.create({ robot: 'ur5e', task: 'pick-place' });
 after(() => env.dispose());
@@ -28,17 +28,14 @@ function expertPath(ticks: number): Float64Array {
 const PATH = expertPath(220);
 const row = (tick: number) => PATH.slice((tick - 1) * DIM, tick * DIM);
 
-function operator(): ScriptedOperator {
+function operator(settings: Partial<OperatorSettings> = {}): ScriptedOperator {
   const op = new ScriptedOperator(
     env.robot,
     'pick-place',
     env.control_hz,
     scale,
     isJoint,
-    {
-      takeover_rad: SCALE_RAD,
-      takeover_decisions: 1,
-    },
+    { takeover_rad: SCALE_RAD, takeover_decisions: 1, ...settings },
     () => task,
   );
   op.reset(SEED);
@@ -84,21 +81,8 @@ test('every decision carries the correction the operator would make, taken over 
 });
 
 test('correction noise moves the applied correction, not the label, the same way for the same seed', () => {
-  const noisy = () => {
-    const op = new ScriptedOperator(
-      env.robot,
-      'pick-place',
-      env.control_hz,
-      scale,
-      isJoint,
-      { takeover_rad: 0, takeover_decisions: 1, correction_noise: 0.3 },
-      () => task,
-    );
-    op.reset(SEED);
-    return op;
-  };
   const clean = operator();
-  const [a, b] = [noisy(), noisy()];
+  const [a, b] = [1, 2].map(() => operator({ takeover_rad: 0, correction_noise: 0.3 }));
   const base = row(66);
   base[1] += 0.5 * SCALE_RAD;
   const [uc, ua, ub] = [new Float64Array(DIM), new Float64Array(DIM), new Float64Array(DIM)];
