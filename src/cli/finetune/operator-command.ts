@@ -4,14 +4,13 @@
 // one whose operator can shows how much a residual leaves on the table (docs/finetune-results.md, ur5e push).
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { createTask, taskTickLimit } from '../../../sim/tasks/index.js';
 import { shippedModelPath } from '../../policy/default-policy.js';
 import { residualManifestFor } from '../../policy/residual/residual-draft.js';
 import { inputSize } from '../../policy/residual/residual-manifest.js';
 import { ActorUnit, actorLayers, zeroActor } from '../../rl/actor-net.js';
 import { SimRollouts } from '../../rl/sim-rollouts.js';
-import { failureOutcome } from '../../runtime/episode/failure-outcome.js';
-import { progress } from '../../telemetry/progress.js';
+import { type FailureOutcome, failureOutcome } from '../../runtime/episode/failure-outcome.js';
+import { type Progress, progress } from '../../telemetry/progress.js';
 import { Rng } from '../../util/rng.js';
 import { wilson } from '../../util/stats.js';
 import { intArg, numArg } from '../common.js';
@@ -55,6 +54,26 @@ export function operatorCommand(program: Command): void {
     .action(operatorAction);
 }
 
+/** One pass over the seeds: successes, their 95% interval, where the failures ended. */
+interface Tally {
+  successes: number;
+  episodes: number;
+  ci95: [number, number];
+  failures: FailureOutcome | null;
+}
+
+interface OperatorCheck {
+  robot: string;
+  task: string;
+  base: string;
+  seed0: number;
+  joint_bound_deg: number[];
+  expert: 'plan' | 'feedback';
+  correction_noise: number;
+  base_alone: Tally;
+  with_operator: Tally;
+}
+
 async function operatorAction(o: Record<string, string | boolean | undefined>): Promise<void> {
   const robot = robotArg(o.robot as string);
   const task = taskArg(robot, o.task as string | undefined);
@@ -88,38 +107,14 @@ async function operatorAction(o: Record<string, string | boolean | undefined>): 
     seed: 0,
     operator: { takeover_rad: 0, takeover_decisions: 1, expert, correction_noise },
   });
-  const max_ticks = taskTickLimit(createTask(task), desc.control_hz);
   const bar = progress('operator check', { unit: 'episodes', json });
-  const tally = async (withOperator: boolean, done0: number) => {
-    const wins: number[] = [];
-    const failed = [];
-    for (let i = 0; i < episodes; i++) {
-      const seed = seed0 + i;
-      const ep = await rollouts.episode(seed, withOperator ? new Rng(seed) : undefined);
-      if (ep.success) wins.push(seed);
-      else failed.push(ep.task_outcome);
-      bar.update(done0 + i + 1, 2 * episodes, withOperator ? 'with the operator' : 'base alone');
-    }
-    const ci95 = wilson(wins.length, episodes);
-    return { successes: wins.length, episodes, ci95, failures: failureOutcome(failed) ?? null };
-  };
-  let out: Record<string, unknown>;
+  let out: OperatorCheck;
   try {
-    const base_alone = await tally(false, 0);
-    const with_operator = await tally(true, episodes);
+    const pass = (withOperator: boolean) => tally(rollouts, seed0, episodes, withOperator, bar);
+    const base_alone = await pass(false);
+    const with_operator = await pass(true);
     const joint_bound_deg = manifest.scale.filter((_, i) => desc.action_source[i] >= 0).map((r) => (r * 180) / Math.PI);
-    out = {
-      robot,
-      task,
-      base: base_path,
-      seed0,
-      max_ticks,
-      joint_bound_deg,
-      expert,
-      correction_noise,
-      base_alone,
-      with_operator,
-    };
+    out = { robot, task, base: base_path, seed0, joint_bound_deg, expert, correction_noise, base_alone, with_operator };
   } finally {
     bar.end();
     await rollouts.close();
@@ -127,22 +122,41 @@ async function operatorAction(o: Record<string, string | boolean | undefined>): 
   process.stdout.write(json ? `${JSON.stringify(out)}\n` : textReport(out));
 }
 
-function textReport(out: Record<string, unknown>): string {
-  type Tally = { successes: number; episodes: number; ci95: [number, number]; failures: unknown };
+/** The seeds from seed0, base alone or with the operator (it watches exploring episodes only: explore is set). */
+async function tally(
+  rollouts: SimRollouts,
+  seed0: number,
+  episodes: number,
+  withOperator: boolean,
+  bar: Progress,
+): Promise<Tally> {
+  let successes = 0;
+  const failed = [];
+  for (let i = 0; i < episodes; i++) {
+    const ep = await rollouts.episode(seed0 + i, withOperator ? new Rng(seed0 + i) : undefined);
+    if (ep.success) successes++;
+    else failed.push(ep.task_outcome);
+    const done = (withOperator ? episodes : 0) + i + 1;
+    bar.update(done, 2 * episodes, withOperator ? 'with the operator' : 'base alone');
+  }
+  return { successes, episodes, ci95: wilson(successes, episodes), failures: failureOutcome(failed) ?? null };
+}
+
+function textReport(out: OperatorCheck): string {
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
   const line = (name: string, t: Tally) => {
-    const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-    const f = t.failures ? `\n    ${failuresLine(t.failures as Parameters<typeof failuresLine>[0])}` : '';
+    const f = t.failures ? `\n    ${failuresLine(t.failures)}` : '';
     const ci = `95% CI ${pct(t.ci95[0])}-${pct(t.ci95[1])}`;
     return `  ${name.padEnd(18)} ${t.successes}/${t.episodes} (${pct(t.successes / t.episodes)}, ${ci})${f}\n`;
   };
-  const seeds = `seeds ${out.seed0}-${(out.seed0 as number) + (out.base_alone as Tally).episodes - 1}`;
-  const deg = [...new Set((out.joint_bound_deg as number[]).map((d) => d.toFixed(1)))].join('/');
+  const seeds = `seeds ${out.seed0}-${out.seed0 + out.base_alone.episodes - 1}`;
+  const deg = [...new Set(out.joint_bound_deg.map((d) => d.toFixed(1)))].join('/');
   const aim =
     (out.expert === 'feedback' ? "the expert's next command from the state" : "the expert's plan") +
     (out.correction_noise ? `, noise of sd ${out.correction_noise} (of the bound) on each correction` : '');
   return (
     `${out.robot} ${out.task}, ${seeds}; bound ${deg} deg per joint; the operator corrects toward ${aim}:\n` +
-    line('base alone', out.base_alone as Tally) +
-    line('with the operator', out.with_operator as Tally)
+    line('base alone', out.base_alone) +
+    line('with the operator', out.with_operator)
   );
 }
