@@ -222,7 +222,7 @@ test('control ticker: a residual that returns NaN cannot move the robot (the com
       },
       reset: () => undefined,
       resume: () => undefined,
-      figures: () => ({ name: 'nan', evaluations: 0, mean_abs_fraction: [], at_bound_fraction: [] }),
+      figures: () => ({ name: 'nan', frame: 'joint', evaluations: 0, mean_abs_fraction: [], at_bound_fraction: [] }),
     },
     {
       t_mono_ms: 0,

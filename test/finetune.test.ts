@@ -81,6 +81,15 @@ describe('vla-finetune', () => {
     r = finetune(...SMALL, '--run', 'fb', '--rounds', '1', '--task', 'push', '--operator-expert', 'feedback');
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--operator-expert feedback is for the scripted operator \(--operator scripted\)/);
+    r = finetune(...SMALL, '--run', 'tool', '--rounds', '1', '--scale-cm', '2');
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--scale-cm bounds the tool frame: add --frame tool/);
+    r = finetune(...SMALL, '--run', 'tool', '--rounds', '1', '--frame', 'tool', '--scale-cm', '3,3');
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--scale-cm with --frame tool: one value or three \(x,y,z\), found '3,3'/);
+    r = finetune('operator', '--robot', 'aloha', '--frame', 'tool');
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--frame tool: aloha's profile has no kinematics/);
     r = finetune('select', join(tmp, 'nothing'));
     assert.equal(r.code, 2);
     assert.match(r.stderr, /nothing: no config.json \(ENOENT\); not a run folder/);
@@ -287,6 +296,13 @@ describe('vla-finetune', () => {
     assert.equal(out.with_operator.successes, 4, 'the operator rescues it within the bound');
     const plan = finetune('operator', '--task', 'push', '--operator-expert', 'feedback', '--episodes', '1', '--json');
     assert.equal(JSON.parse(plan.stdout).expert, 'feedback');
+    // the tool frame: the flange moved up to 3, 3, 0.5 cm and turned up to 1, 1, 6 degrees
+    const args = ['--task', 'push', '--frame', 'tool', '--scale-cm', '3,3,0.5', '--scale-deg', '1,1,6'];
+    const tool = finetune('operator', ...args, '--operator-expert', 'feedback', '--episodes', '2', '--json');
+    assert.equal(tool.code, 0, tool.stderr);
+    const t = JSON.parse(tool.stdout);
+    assert.deepEqual(t.tool_bound, { translation_cm: [3, 3, 0.5], rotation_deg: [1, 1, 6] });
+    assert.equal(t.with_operator.successes, 2);
   });
 
   test('a sabotaged learning rate collapses the run: rolled back to the best, then stopped (exit 1)', () => {

@@ -5,14 +5,16 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { createFeedbackExpert } from '../sim/experts/index.js';
 import { SimEnv } from '../sim/sim-env.js';
+import { correctionFrame } from '../src/policy/residual/correction-frame.js';
 import { ScriptedOperator } from '../src/rl/operator/scripted-operator.js';
+import { loadRobot } from '../src/robot/index.js';
 
 const env = await SimEnv.create({ robot: 'ur5e', task: 'push' });
 after(() => env.dispose());
 
 const DIM = 7;
 const SCALE_RAD = (6 * Math.PI) / 180;
-const scale = Float64Array.from([...Array(6).fill(SCALE_RAD), 0.2]);
+const frame = correctionFrame(await loadRobot('ur5e'), { scale: [...Array(6).fill(SCALE_RAD), 0.2] });
 const isJoint = [true, true, true, true, true, true, false];
 
 function observe(tick: number) {
@@ -54,7 +56,7 @@ test('the operator with the feedback expert labels a state the same way after di
       env.robot,
       'push',
       env.control_hz,
-      scale,
+      frame,
       isJoint,
       { takeover_rad: 100, takeover_decisions: 1, expert: 'feedback' },
       () => env.taskState(),

@@ -16,7 +16,7 @@ import { residualManifestFor } from '../src/policy/residual/residual-draft.js';
 import { ResidualLoadError, type ResidualManifest } from '../src/policy/residual/residual-manifest.js';
 import { buildResidualOnnx, parseResidualOnnx, writeResidualOnnx } from '../src/policy/residual/residual-onnx.js';
 import { readEpisode } from '../src/recording/index.js';
-import { loadRobot } from '../src/robot/index.js';
+import { DhChain, loadRobot } from '../src/robot/index.js';
 import { Rng } from '../src/util/rng.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -245,6 +245,42 @@ describe('vla-run --residual', () => {
     const first = plain.action.findIndex((v, i) => v !== withShift.action[i]);
     const tick = Math.floor(first / 7);
     assert.ok(Math.abs(withShift.action[tick * 7] - plain.action[tick * 7] - 0.5 * m.scale[0]) < 1e-9);
+  });
+
+  test('a tool-frame residual moves the flange along the base frame: a constant one lifts it, nothing else', async () => {
+    const tool = { translation_m: [0.02, 0.02, 0.01], rotation_rad: [0.02, 0.02, 0.1] } as const;
+    const m = await residualManifestFor(ur5e, { name: 't', base_path: BASE, base_horizon: 25, hidden: [8], tool });
+    assert.equal(m.frame, 'tool');
+    assert.deepEqual(m.scale, [0.02, 0.02, 0.01, 0.02, 0.02, 0.1, 0.2]);
+    const lift = join(tmp, 'lift.onnx');
+    await writeResidualOnnx(lift, m, constantLayers(m, [0, 0, 0.5, 0, 0, 0, 0]));
+    const run = async (name: string, extra: string[]) => {
+      const out = join(tmp, `${name}.mcap`);
+      const args = ['--robot', 'ur5e', '--sim', '--clock', 'fast', '--policy', BASE, '--latency-model', 'fixed:40'];
+      const r = vlaRun(...args, '--record', out, '--record-cameras', 'none', '--json', '--duration', '2', ...extra);
+      assert.equal(r.code, 0, r.stderr);
+      // a run of one episode with --duration writes its recording per seed
+      return { episode: await readEpisode(out.replace('.mcap', '-seed0.mcap'), { frames: false }), stdout: r.stdout };
+    };
+    const plain = await run('plain-t', []);
+    const lifted = await run('lift', ['--residual', lift]);
+    assert.equal(JSON.parse(lifted.stdout).residual.frame, 'tool');
+    // the first command that differs: the plain run's plus a 5 mm lift of the flange, x and y unmoved
+    const a = plain.episode.action;
+    const b = lifted.episode.action;
+    const tick = Math.floor(a.findIndex((v, i) => v !== b[i]) / 7);
+    const chain = new DhChain(ur5e.dh!);
+    const at = (xs: ArrayLike<number>) =>
+      chain.flange(Array.from(xs).slice(tick * 7, tick * 7 + 6), new Float64Array(3));
+    const [p, q] = [at(a), at(b)];
+    assert.ok(Math.abs(q[2] - p[2] - 0.005) < 2e-4, `lifted ${(q[2] - p[2]) * 1000} mm`);
+    assert.ok(Math.hypot(q[0] - p[0], q[1] - p[1]) < 2e-4, `moved ${(q[0] - p[0]) * 1000}, ${(q[1] - p[1]) * 1000} mm`);
+    // an arm without kinematics in its profile cannot take one
+    const aloha = await loadRobot('aloha');
+    await assert.rejects(
+      residualManifestFor(aloha, { name: 't', base_path: BASE, base_horizon: 25, hidden: [8], tool }),
+      /no kinematics/,
+    );
   });
 
   test('a residual for another base model, or without its base, exits 2 before anything moves', async () => {

@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { createExpert } from '../sim/experts/index.js';
 import { SimEnv } from '../sim/sim-env.js';
+import { correctionFrame } from '../src/policy/residual/correction-frame.js';
 import { type OperatorSettings, ScriptedOperator } from '../src/rl/operator/scripted-operator.js';
+import { loadRobot } from '../src/robot/index.js';
 
 const env = await SimEnv.create({ robot: 'ur5e', task: 'pick-place' });
 after(() => env.dispose());
@@ -12,7 +14,7 @@ after(() => env.dispose());
 const SEED = 3;
 const DIM = 7;
 const SCALE_RAD = (3 * Math.PI) / 180;
-const scale = Float64Array.from([...Array(6).fill(SCALE_RAD), 0.2]);
+const frame = correctionFrame(await loadRobot('ur5e'), { scale: [...Array(6).fill(SCALE_RAD), 0.2] });
 const isJoint = [true, true, true, true, true, true, false];
 
 env.reset(SEED);
@@ -33,7 +35,7 @@ function operator(settings: Partial<OperatorSettings> = {}): ScriptedOperator {
     env.robot,
     'pick-place',
     env.control_hz,
-    scale,
+    frame,
     isJoint,
     { takeover_rad: SCALE_RAD, takeover_decisions: 1, ...settings },
     () => task,

@@ -23,6 +23,7 @@ import { probeCommand } from './finetune/probe-command.js';
 import { resumed } from './finetune/resume-args.js';
 import { operatorExpert, operatorKind, robotLinkArg } from './finetune/robot-link-args.js';
 import { SELECT_HELP, selectCommand } from './finetune/select-command.js';
+import { FRAME_HELP, SCALE_CM_HELP, toolFrameArg } from './finetune/tool-frame-arg.js';
 import { signalExitCode } from './run/interrupts.js';
 import { robotDescription } from './run/robot-args.js';
 import { robotArg, TASK_HELP, taskArg } from './sim/args.js';
@@ -94,6 +95,8 @@ const program = new Command('vla-finetune')
     String(Math.round((Number(d.residual.joint_scale_rad) * 180) / Math.PI)),
   )
   .option('--gripper-scale <x>', 'largest gripper correction (of its range)', String(d.residual.gripper_scale))
+  .option('--frame <frame>', FRAME_HELP, 'joint')
+  .option('--scale-cm <cm>', SCALE_CM_HELP)
   .option('--hidden <n,n>', "the residual actor's hidden layer sizes", d.residual.hidden.join(','))
   .option('--critic-hidden <n,n>', "the critics' hidden layer sizes (default: the actor's)")
   .option('--no-features', 'the residual sees no base-model features, even when the base model gives them')
@@ -270,6 +273,7 @@ async function fresh(o: Record<string, unknown>): Promise<{ config: FinetuneConf
   });
   const desc = await robotDescription(robot, undefined, 50);
   const baseFacts = await baseModel(base, desc);
+  const tool = toolFrameArg(o, desc);
   const config: FinetuneConfig = {
     ...d,
     run,
@@ -280,8 +284,10 @@ async function fresh(o: Record<string, unknown>): Promise<{ config: FinetuneConf
     latency_ms: o.latencyMs === 'measured' ? d.latency_ms : numArg('--latency-ms', o.latencyMs as string, 0, 10_000),
     residual: {
       ...d.residual,
-      joint_scale_rad: jointBoundsArg(o.scaleDeg as string, desc.joint_names),
+      // the tool frame's --scale-deg turns the tool; the joint bounds keep their default, unused
+      joint_scale_rad: tool ? d.residual.joint_scale_rad : jointBoundsArg(o.scaleDeg as string, desc.joint_names),
       gripper_scale: numArg('--gripper-scale', o.gripperScale as string, 0, 1),
+      ...(tool ? { tool } : {}),
       hidden: layersArg('--hidden', o.hidden as string),
       ...(o.criticHidden ? { critic_hidden: layersArg('--critic-hidden', o.criticHidden as string) } : {}),
       every_ticks: intArg('--every-ticks', o.everyTicks as string, 1, 100),

@@ -34,6 +34,16 @@ export const finetuneConfigSchema = z.object({
     episode_time: z.boolean().optional(),
     /** Sim only: trained on the true values of the base model's feature-head outputs (deployed: the head's). */
     privileged_head: z.boolean().optional(),
+    /**
+     * Correct in the tool's frame (correction-frame.ts): the flange's translation (m) and rotation (rad) bounds
+     * replace joint_scale_rad. Absent: the joint frame.
+     */
+    tool: z
+      .object({
+        translation_m: z.tuple([positive, positive, positive]),
+        rotation_rad: z.tuple([positive, positive, positive]),
+      })
+      .optional(),
   }),
   learner: z.object({
     critics: count,

@@ -167,7 +167,7 @@ export class SimRollouts {
           robotModel(robot),
           s.task,
           desc.control_hz,
-          Float64Array.from(s.manifest.scale),
+          corrector.frame,
           Array.from(desc.action_source, (src) => src >= 0),
           s.operator,
           () => driver.taskState(),

@@ -1,9 +1,11 @@
 // A fine-tuning session on disk: runs/NAME/ holds config.json (what the run is), metrics.jsonl (a line per round,
 // evaluation, rollback), checkpoints/, best.json, residual.onnx (the best residual, exported at every new best),
 // dashboard.html and success.png. This module starts or resumes the session and writes what the loop reports.
+
 import { appendFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { locateModel } from '../../policy/default-policy.js';
+import { correctionNames } from '../../policy/residual/correction-frame.js';
 import { residualManifestFor } from '../../policy/residual/residual-draft.js';
 import { inputSize } from '../../policy/residual/residual-manifest.js';
 import { writeResidualOnnx } from '../../policy/residual/residual-onnx.js';
@@ -80,19 +82,24 @@ export class MetricsLog {
     await appendFile(join(this.runDir, METRICS_FILE), `${JSON.stringify(l)}\n`);
   }
 
-  dashboard(config: FinetuneConfig, actionNames: readonly string[]): Promise<void> {
-    return writeDashboard(this.runDir, config.run, this.rounds, this.evals, actionNames, this.selects);
+  dashboard(config: FinetuneConfig, desc: RobotDescription): Promise<void> {
+    const names = correctionNames(desc, config.residual.tool ? 'tool' : 'joint');
+    return writeDashboard(this.runDir, config.run, this.rounds, this.evals, names, this.selects);
   }
 }
 
 /** The residual's manifest for a run at full bound: what its actor's inputs are (the same for every round). */
 export function runManifest(config: FinetuneConfig, desc: RobotDescription, bound = 1, name = config.run) {
+  const tool = config.residual.tool;
   return residualManifestFor(desc, {
     name,
     base_path: config.base.path,
     base_horizon: config.base.horizon,
     joint_scale_rad: scaled(config.residual.joint_scale_rad, bound),
     gripper_scale: config.residual.gripper_scale * bound,
+    ...(tool
+      ? { tool: { translation_m: times(tool.translation_m, bound), rotation_rad: times(tool.rotation_rad, bound) } }
+      : {}),
     every_ticks: config.residual.every_ticks,
     base_features: config.residual.base_features,
     start_features: config.residual.start_features === true,
@@ -122,6 +129,10 @@ export async function exportResidual(
     throw new UsageError(`${config.base.path} changed since the run started (its SHA-256 differs): not exporting`);
   await writeResidualOnnx(out, manifest, layers);
   return out;
+}
+
+function times(v: readonly [number, number, number], by: number): [number, number, number] {
+  return [v[0] * by, v[1] * by, v[2] * by];
 }
 
 function scaled(x: number | readonly number[], by: number): number | number[] {

@@ -146,7 +146,7 @@ export async function runSession(args: SessionArgs): Promise<SessionEnd> {
       line: async (l) => {
         await log.add(l);
         if (l.type === 'round') bar.update(l.round, budget.rounds ?? l.round + 1, progressNote(log));
-        if (l.type === 'eval') await log.dashboard(c, desc.action_names);
+        if (l.type === 'eval') await log.dashboard(c, desc);
       },
       checkpointed: async (round, best) => {
         // without held-out evaluations (on a robot) nothing is judged best: the newest residual is the one to try
@@ -167,7 +167,7 @@ export async function runSession(args: SessionArgs): Promise<SessionEnd> {
     const sel = c.selection;
     const selectNow = sel && end.reason !== 'interrupted' && c.schedule.eval_episodes > 0 && !c.robot_link;
     const selected = selectNow ? await selectForRun(pool, a.runDir, c, desc, log, sel, a.json) : undefined;
-    await log.dashboard(c, desc.action_names);
+    await log.dashboard(c, desc);
     printSummary(a, end, log, (monotonicMs() - t0) / 1000, selected);
     return signal ? { ...end, signal } : end;
   } finally {

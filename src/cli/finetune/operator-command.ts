@@ -20,12 +20,14 @@ import { robotArg, TASK_HELP, taskArg } from '../sim/args.js';
 import { baseModel } from './base-model-args.js';
 import { jointBoundsArg } from './joint-bounds-arg.js';
 import { operatorExpert } from './robot-link-args.js';
+import { FRAME_HELP, SCALE_CM_HELP, toolFrameArg } from './tool-frame-arg.js';
 
 const OPERATOR_HELP = `
 Examples:
   vla-finetune operator --robot ur5e --task push --scale-deg 6
   vla-finetune operator --robot ur5e --task push --scale-deg 4 --operator-expert feedback --json
   vla-finetune operator --robot ur5e --task push --scale-deg 6 --correction-noise 0.1
+  vla-finetune operator --robot ur5e --task push --frame tool --scale-cm 3 --scale-deg 6
 
 The base model runs in the embedded sim on seeds SEED0.. (the runtime's loop, virtual clock), first alone, then
 with the scripted operator holding the arm at every residual decision: base action + bound x clip((expert - base) /
@@ -43,6 +45,8 @@ export function operatorCommand(program: Command): void {
     .option('--base <model.onnx>', 'the base policy (default: the shipped model for the robot and task)')
     .option('--scale-deg <deg>', 'the residual bound per arm joint (deg): one for all or one per joint', '3')
     .option('--gripper-scale <x>', 'the residual bound of each gripper (of its 0..1 range)', '0.2')
+    .option('--frame <frame>', FRAME_HELP, 'joint')
+    .option('--scale-cm <cm>', SCALE_CM_HELP)
     .option('--every-ticks <n>', 'ticks between residual decisions', '5')
     .option('--operator-expert <how>', 'plan | feedback: where the corrections point (vla-finetune --help)', 'plan')
     .option('--correction-noise <sd>', 'Gaussian noise on each applied correction (units of the bound)', '0')
@@ -67,7 +71,9 @@ interface OperatorCheck {
   task: string;
   base: string;
   seed0: number;
-  joint_bound_deg: number[];
+  /** The joint frame's bound per arm joint, or the tool frame's translation and rotation bounds. */
+  joint_bound_deg?: number[];
+  tool_bound?: { translation_cm: number[]; rotation_deg: number[] };
   expert: 'plan' | 'feedback';
   correction_noise: number;
   base_alone: Tally;
@@ -85,12 +91,13 @@ async function operatorAction(o: Record<string, string | boolean | undefined>): 
   const correction_noise = numArg('--correction-noise', o.correctionNoise as string, 0, 10);
   const desc = await robotDescription(robot, undefined, 50);
   const { horizon } = await baseModel(base_path, desc);
+  const tool = toolFrameArg(o, desc);
   const manifest = await residualManifestFor(desc, {
     name: 'operator-check',
     base_path,
     base_horizon: horizon,
     hidden: [1],
-    joint_scale_rad: jointBoundsArg(o.scaleDeg as string, desc.joint_names),
+    ...(tool ? { tool } : { joint_scale_rad: jointBoundsArg(o.scaleDeg as string, desc.joint_names) }),
     gripper_scale: numArg('--gripper-scale', o.gripperScale as string, 0, 1),
     every_ticks: intArg('--every-ticks', o.everyTicks as string, 1, 100),
   });
@@ -113,8 +120,16 @@ async function operatorAction(o: Record<string, string | boolean | undefined>): 
     const pass = (withOperator: boolean) => tally(rollouts, seed0, episodes, withOperator, bar);
     const base_alone = await pass(false);
     const with_operator = await pass(true);
-    const joint_bound_deg = manifest.scale.filter((_, i) => desc.action_source[i] >= 0).map((r) => (r * 180) / Math.PI);
-    out = { robot, task, base: base_path, seed0, joint_bound_deg, expert, correction_noise, base_alone, with_operator };
+    const deg = (rad: number) => (rad * 180) / Math.PI;
+    const bound = tool
+      ? {
+          tool_bound: {
+            translation_cm: tool.translation_m.map((m) => m * 100),
+            rotation_deg: tool.rotation_rad.map(deg),
+          },
+        }
+      : { joint_bound_deg: manifest.scale.filter((_, i) => desc.action_source[i] >= 0).map(deg) };
+    out = { robot, task, base: base_path, seed0, ...bound, expert, correction_noise, base_alone, with_operator };
   } finally {
     bar.end();
     await rollouts.close();
@@ -142,6 +157,8 @@ async function tally(
   return { successes, episodes, ci95: wilson(successes, episodes), failures: failureOutcome(failed) ?? null };
 }
 
+const xyz = (v: number[]) => v.map((x) => x.toFixed(1)).join('/');
+
 function textReport(out: OperatorCheck): string {
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
   const line = (name: string, t: Tally) => {
@@ -150,12 +167,15 @@ function textReport(out: OperatorCheck): string {
     return `  ${name.padEnd(18)} ${t.successes}/${t.episodes} (${pct(t.successes / t.episodes)}, ${ci})${f}\n`;
   };
   const seeds = `seeds ${out.seed0}-${out.seed0 + out.base_alone.episodes - 1}`;
-  const deg = [...new Set(out.joint_bound_deg.map((d) => d.toFixed(1)))].join('/');
+  const t = out.tool_bound;
+  const bound = t
+    ? `the tool moved up to ${xyz(t.translation_cm)} cm and turned up to ${xyz(t.rotation_deg)} deg (x/y/z)`
+    : `${[...new Set((out.joint_bound_deg ?? []).map((d) => d.toFixed(1)))].join('/')} deg per joint`;
   const aim =
     (out.expert === 'feedback' ? "the expert's next command from the state" : "the expert's plan") +
     (out.correction_noise ? `, noise of sd ${out.correction_noise} (of the bound) on each correction` : '');
   return (
-    `${out.robot} ${out.task}, ${seeds}; bound ${deg} deg per joint; the operator corrects toward ${aim}:\n` +
+    `${out.robot} ${out.task}, ${seeds}; bound ${bound}; the operator corrects toward ${aim}:\n` +
     line('base alone', out.base_alone) +
     line('with the operator', out.with_operator)
   );

@@ -3,11 +3,13 @@
 // control thread (rl/robot). Episodes are reset and judged by the simulated endpoint (`vla-sim serve`, `vla-sim
 // dynamixel` with its sim link; the scripted operator reads their task state), or by a person at the keyboard
 // (--operator keyboard), who is what a real cell needs: a real robot without one is refused before anything moves.
+
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import type { AlohaSide } from '../../../protocols/aloha/motor-map.js';
 import { createTask, taskTickLimit } from '../../../sim/tasks/index.js';
+import { correctionNames } from '../../policy/residual/correction-frame.js';
 import type { CheckedSetup, RunnerFactory } from '../../rl/actor-worker.js';
 import type { ControlActorInit } from '../../rl/robot/actor-channel.js';
 import { KeyboardOperator, type KeySource } from '../../rl/robot/keyboard-operator.js';
@@ -189,7 +191,7 @@ function keyboardOperator(
 ): KeyboardOperator {
   return new KeyboardOperator(keys, say, {
     ...(success ? { success } : {}),
-    action_names: c.description.action_names,
+    action_names: correctionNames(c.description, c.manifest.frame),
     leaders,
   });
 }

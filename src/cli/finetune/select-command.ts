@@ -126,7 +126,7 @@ export async function selectCommand(runDir: string, o: SelectFlags): Promise<voi
     await pool.close();
   }
   if (!chosen) throw new UsageError(`${runDir}: nothing to select from`);
-  await log.dashboard(config, desc.action_names);
+  await log.dashboard(config, desc);
   const out = join(runDir, RESIDUAL_FILE);
   if (o.json) {
     process.stdout.write(`${JSON.stringify({ run_dir: runDir, residual: out, ...chosen })}\n`);

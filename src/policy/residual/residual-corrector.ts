@@ -1,8 +1,10 @@
-// The residual in the control tick: command = base action + scale * u, with u in [-1, 1]^A from the residual
-// network, re-evaluated every `every_ticks` ticks and held in between, then the runtime's one safety filter. The
+// The residual in the control tick: command = base action + the change u asks for, with u in [-1, 1]^A from the
+// residual network: scale * u per joint, or in the tool's frame mapped to the joints (correction-frame.ts). It is
+// re-evaluated every `every_ticks` ticks and held in between, then the runtime's one safety filter. The
 // same corrector runs a frozen residual (deployment: u = tanh(mean)) and the fine-tuner's exploring actor (u drawn
 // around it, each evaluation reported so the actor can record its transition). Nothing here allocates per tick.
 import { isGripperAction, type RobotDescription } from '../../robot/index.js';
+import { type CorrectionFrame, correctionFrame, toolFrameProblem } from './correction-frame.js';
 import type { DenseStack } from './dense-stack.js';
 import { inputSize, type ResidualManifest } from './residual-manifest.js';
 
@@ -32,6 +34,8 @@ export interface ResidualCorrection {
 /** A residual's activity over a run: how often it was evaluated and how hard it pushed, per action dimension. */
 export interface ResidualFigures {
   name: string;
+  /** What the correction moves: each joint, or the tool (correction-frame.ts). */
+  frame: 'joint' | 'tool';
   evaluations: number;
   /** Mean |correction| / its bound. */
   mean_abs_fraction: number[];
@@ -72,8 +76,11 @@ export class ResidualCorrector implements ResidualCorrection {
    * may change the whole command in place, returning true when it replaced it (the safety filter still follows).
    */
   steer: ((state: MeasuredState, command: Float64Array) => boolean) | undefined;
+  /** What u means: the change to the base action it asks for. */
+  readonly frame: CorrectionFrame;
   private readonly u: Float64Array;
-  private readonly scale: Float64Array;
+  /** The change u asked for at the last evaluation (action layout), held with it. */
+  private readonly delta: Float64Array;
   /** The action dimensions that are grippers (0 closed .. 1 open). */
   private readonly grippers: Int32Array;
   private readonly horizon: number;
@@ -90,13 +97,14 @@ export class ResidualCorrector implements ResidualCorrection {
     const A = desc.action_names.length;
     this.inputs = new Float32Array(inputSize(manifest));
     this.u = new Float64Array(A);
-    this.scale = Float64Array.from(manifest.scale);
+    this.delta = new Float64Array(A);
     this.grippers = Int32Array.from({ length: A }, (_, i) => i).filter((i) => isGripperAction(desc, i));
     this.horizon = manifest.base.horizon;
     this.stats = { evaluations: 0, abs_unit_sum: new Float64Array(A), at_bound: new Float64Array(A) };
     // the features' size is checked against the base model where both are known (residual-check.ts)
     const features = manifest.inputs.find((b) => b.block === 'base_features' || b.block === 'start_features');
     checkBlocks(desc, manifest, features?.size ?? 0);
+    this.frame = correctionFrame(desc, manifest);
     this.start = new Float32Array(features?.size ?? 0);
   }
 
@@ -106,11 +114,12 @@ export class ResidualCorrector implements ResidualCorrection {
       this.fill(k, state, action, chunk_index, features);
       this.policy(this.inputs, this.u);
       const took = this.takeover?.(k, state, action, this.u) ?? false;
+      this.frame.delta(action, this.u, this.delta);
       this.count();
       this.lastEval = k;
       this.onEvaluate?.(k, this.inputs, this.u, took);
     }
-    for (let i = 0; i < action.length; i++) action[i] += this.scale[i] * this.u[i];
+    for (let i = 0; i < action.length; i++) action[i] += this.delta[i];
     // a gripper's correction stays in its 0..1 range: one that pushes a fully open or closed gripper further is no
     // event for the safety filter to count (the command it sends is the same)
     for (let g = 0; g < this.grippers.length; g++) {
@@ -128,6 +137,7 @@ export class ResidualCorrector implements ResidualCorrection {
   resume(): void {
     this.lastEval = -Infinity;
     this.u.fill(0);
+    this.delta.fill(0);
   }
 
   /** The next tick evaluates afresh (an operator took over or let go between two decisions); u is kept till then. */
@@ -140,6 +150,7 @@ export class ResidualCorrector implements ResidualCorrection {
     const share = (xs: Float64Array) => Array.from(xs, (x) => (n > 0 ? Math.round((x / n) * 1e4) / 1e4 : 0));
     return {
       name: this.manifest.name,
+      frame: this.manifest.frame ?? 'joint',
       evaluations: n,
       mean_abs_fraction: share(abs_unit_sum),
       at_bound_fraction: share(at_bound),
@@ -209,9 +220,11 @@ export function deterministicUnit(net: DenseStack): UnitPolicy {
  */
 export function checkBlocks(
   desc: RobotDescription,
-  m: Pick<ResidualManifest, 'inputs' | 'action_names'>,
+  m: Pick<ResidualManifest, 'inputs' | 'action_names' | 'frame'>,
   features = 0,
 ): void {
+  const problem = m.frame === 'tool' ? toolFrameProblem(desc) : null;
+  if (problem) throw new Error(`residual frame 'tool': ${problem}`);
   const want: Record<string, number> = {
     position_rad: desc.joint_names.length,
     gripper: desc.gripper_names.length,

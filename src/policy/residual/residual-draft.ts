@@ -1,12 +1,19 @@
 // The manifest of a new residual for a base model on a robot: what the fine-tuner writes and tests build on.
 import { basename } from 'node:path';
 import { isGripperAction, type RobotDescription } from '../../robot/index.js';
+import { toolFrameProblem } from './correction-frame.js';
 import { RESIDUAL_FORMAT_VERSION, type ResidualManifest } from './residual-manifest.js';
 import { fileSha256 } from './residual-onnx.js';
 
 /** Default bound of a correction: 3 degrees per joint, a fifth of a gripper's range. */
 export const DEFAULT_JOINT_SCALE_RAD = (3 * Math.PI) / 180;
 export const DEFAULT_GRIPPER_SCALE = 0.2;
+
+/** The tool frame's bounds: translation along the base frame's x, y, z (m), rotation about them (rad). */
+export interface ToolBounds {
+  translation_m: readonly [number, number, number];
+  rotation_rad: readonly [number, number, number];
+}
 
 export interface ResidualDraft {
   name: string;
@@ -24,11 +31,18 @@ export interface ResidualDraft {
   start_features?: boolean;
   /** Also how long the episode has run (the episode_time block). */
   episode_time?: boolean;
+  /**
+   * Correct in the tool's frame (correction-frame.ts): the flange's translation bound (m) and rotation bound (rad)
+   * then replace the joint bounds.
+   */
+  tool?: ToolBounds;
 }
 
 export async function residualManifestFor(desc: RobotDescription, d: ResidualDraft): Promise<ResidualManifest> {
   const A = desc.action_names.length;
   const per_joint = d.joint_scale_rad;
+  const problem = d.tool ? toolFrameProblem(desc) : null;
+  if (problem) throw new Error(problem);
   if (typeof per_joint === 'object' && per_joint.length !== desc.joint_names.length)
     throw new Error(`${per_joint.length} joint bounds for ${desc.robot}'s ${desc.joint_names.length} joints`);
   return {
@@ -51,11 +65,19 @@ export async function residualManifestFor(desc: RobotDescription, d: ResidualDra
     scale: Array.from({ length: A }, (_, i) =>
       isGripperAction(desc, i)
         ? (d.gripper_scale ?? DEFAULT_GRIPPER_SCALE)
-        : jointBound(d.joint_scale_rad, desc.action_source[i]),
+        : d.tool
+          ? toolBound(d.tool, desc.action_source[i])
+          : jointBound(d.joint_scale_rad, desc.action_source[i]),
     ),
+    ...(d.tool ? { frame: 'tool' as const } : {}),
     every_ticks: d.every_ticks ?? 1,
     hidden: d.hidden,
   };
+}
+
+/** Tool dimension `dim` (x, y, z, rx, ry, rz): the first three translate, the last three turn. */
+function toolBound(tool: ToolBounds, dim: number): number {
+  return dim < 3 ? tool.translation_m[dim] : tool.rotation_rad[dim - 3];
 }
 
 function jointBound(scale: number | readonly number[] | undefined, joint: number): number {

@@ -41,8 +41,18 @@ export const residualManifestSchema = z.object({
   action_names: z.array(z.string()).min(1),
   base: z.object({ name: z.string(), sha256, horizon: count }),
   inputs: z.array(z.object({ block: z.enum(RESIDUAL_INPUT_BLOCKS), size: count })).min(1),
-  /** Largest correction per action dimension: rad for joints, a fraction of the 0..1 range for grippers. */
+  /**
+   * Largest correction per action dimension: rad for joints, a fraction of the 0..1 range for grippers. In the
+   * tool frame the arm joints' slots hold the tool's dimensions in joint order: m for x, y, z, rad for rx, ry, rz.
+   */
   scale: z.array(z.number().nonnegative().finite()),
+  /**
+   * What the correction's arm dimensions are (correction-frame.ts): 'joint' (absent) one per arm joint; 'tool' the
+   * flange's translation and rotation in the robot's base frame, mapped to the joints by the arm's kinematics.
+   */
+  frame: z.enum(['joint', 'tool']).optional(),
+  /** Tool frame: the largest joint change one correction may map to (rad). */
+  max_joint_rad: z.number().positive().finite().optional(),
   /** The correction is re-evaluated every this many ticks and held in between. */
   every_ticks: count,
   hidden: z.array(count),

@@ -5,8 +5,8 @@
 // command about to be given (base action + scale x u), searching forward from the last point found, and compares
 // the two there; when an arm joint is off by more than `takeover_rad`, it takes over for `takeover_decisions`
 // decisions. While it holds the arm, u is the correction toward that point clipped to the residual's bound,
-// clip((expert - base) / scale, -1, 1): what a bounded residual could have done, so the learner can use it as its
-// own action (and imitate it). A correction that depended on a clock the residual cannot see could not be learnt.
+// clip((expert - base) / scale, -1, 1) in the residual's frame (joints, or the tool's motion: correction-frame.ts):
+// what a bounded residual could have done, so the learner can use it as its own action (and imitate it). A correction that depended on a clock the residual cannot see could not be learnt.
 // With `expert: 'feedback'` the corrections point instead at the expert's next command from the state alone.
 // Evaluations never have an operator.
 import {
@@ -17,6 +17,7 @@ import {
 } from '../../../sim/experts/index.js';
 import type { RobotModel } from '../../../sim/robots/index.js';
 import type { TaskName, TaskState } from '../../../sim/tasks/task.js';
+import type { CorrectionFrame } from '../../policy/residual/correction-frame.js';
 import type { MeasuredState } from '../../policy/residual/residual-corrector.js';
 import { Rng } from '../../util/rng.js';
 
@@ -62,24 +63,27 @@ export class ScriptedOperator {
   readonly label: Float64Array;
   /** The plan's point itself at the last decision (action layout): where leader arms would be held to take over. */
   readonly plan_point: Float64Array;
+  /** The command the residual proposes at the decision (base action + the change its u asks for). */
+  private readonly command: Float64Array;
 
   /**
-   * `scale`: the residual's bound per action dimension; `is_joint`: which action dimensions are arm joints
-   * (grippers do not trigger a takeover, but are corrected during one); `taskState`: the sim's true task state.
+   * `frame`: what the residual's u means (its bound per dimension); `is_joint`: which action dimensions are arm
+   * joints (grippers do not trigger a takeover, but are corrected during one); `taskState`: the sim's true state.
    */
   constructor(
     model: RobotModel,
     task: TaskName,
     control_hz: number,
-    private readonly scale: Float64Array,
+    private readonly frame: CorrectionFrame,
     private readonly is_joint: readonly boolean[],
     private readonly settings: OperatorSettings,
     private readonly taskState: () => TaskState,
   ) {
     this.expert = createExpert(model, task, control_hz, { noise: 0 });
     this.feedback = settings.expert === 'feedback' ? createFeedbackExpert(model, task) : undefined;
-    this.label = new Float64Array(scale.length);
-    this.plan_point = new Float64Array(scale.length);
+    this.label = new Float64Array(is_joint.length);
+    this.plan_point = new Float64Array(is_joint.length);
+    this.command = new Float64Array(is_joint.length);
   }
 
   get labelsAll(): boolean {
@@ -97,6 +101,9 @@ export class ScriptedOperator {
 
   /** At the decision for tick k: replaces u in place and returns true when the operator holds the arm. */
   decide(k: number, state: MeasuredState, base: Float64Array, u: Float64Array): boolean {
+    const command = this.command;
+    this.frame.delta(base, u, command);
+    for (let i = 0; i < command.length; i++) command[i] += base[i];
     const want = this.feedback
       ? this.feedback.action({
           tick: k - 1,
@@ -104,14 +111,12 @@ export class ScriptedOperator {
           gripper: state.gripper,
           task: this.taskState(),
         })
-      : this.nearestOnPlan(k, state, base, u);
+      : this.nearestOnPlan(k, state, command);
     this.plan_point.set(want);
-    for (let i = 0; i < u.length; i++)
-      this.label[i] = this.scale[i] > 0 ? Math.max(-1, Math.min(1, (want[i] - base[i]) / this.scale[i])) : 0;
+    this.frame.unitToward(base, want, this.label);
     if (this.left === 0) {
       let worst = 0;
-      for (let i = 0; i < u.length; i++)
-        if (this.is_joint[i]) worst = Math.max(worst, Math.abs(base[i] + this.scale[i] * u[i] - want[i]));
+      for (let i = 0; i < u.length; i++) if (this.is_joint[i]) worst = Math.max(worst, Math.abs(command[i] - want[i]));
       if (worst <= this.settings.takeover_rad) return false;
       this.left = this.settings.takeover_decisions;
     }
@@ -127,19 +132,19 @@ export class ScriptedOperator {
    * equally near points (a hold: the arm waits while the gripper closes) the one the time since the last decision
    * leads to, so the plan's gripper moves on while the arm holds still.
    */
-  private nearestOnPlan(k: number, state: MeasuredState, base: Float64Array, u: Float64Array): Float64Array {
+  private nearestOnPlan(k: number, state: MeasuredState, command: Float64Array): Float64Array {
     const from = this.phase < 0 ? k : this.phase;
     const expected = this.phase < 0 ? k : this.phase + (k - this.lastK);
     const obs = { tick: from - 1, position_rad: state.position_rad, gripper: state.gripper, task: this.taskState() };
     const path = this.expert.chunk(obs, SEARCH_AHEAD_TICKS + 1, from);
-    const dim = u.length;
+    const dim = command.length;
     const dist = new Float64Array(SEARCH_AHEAD_TICKS + 1);
     let nearest = Infinity;
     for (let t = 0; t <= SEARCH_AHEAD_TICKS; t++) {
       let d2 = 0;
       for (let i = 0; i < dim; i++) {
         if (!this.is_joint[i]) continue;
-        const e = base[i] + this.scale[i] * u[i] - path[t * dim + i];
+        const e = command[i] - path[t * dim + i];
         d2 += e * e;
       }
       dist[t] = Math.sqrt(d2);

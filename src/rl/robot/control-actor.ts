@@ -91,7 +91,7 @@ export function createControlResidual(
         robotModel(op.robot as RobotName),
         op.task as TaskName,
         desc.control_hz,
-        Float64Array.from(manifest.scale),
+        corrector.frame,
         Array.from(desc.action_source, (src) => src >= 0),
         op.settings,
         () => task as TaskState,

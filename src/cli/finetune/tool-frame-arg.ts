@@ -1,0 +1,48 @@
+// --frame tool: the residual corrects the flange's motion (translation bound --scale-cm, rotation bound
+// --scale-deg; one value for all three axes or one per axis of the robot's base frame) instead of each joint
+// (correction-frame.ts). Only for an arm whose profile has its DH table.
+import { toolFrameProblem } from '../../policy/residual/correction-frame.js';
+import type { RobotDescription } from '../../robot/index.js';
+import { numArg, UsageError } from '../common.js';
+
+export const FRAME_HELP =
+  'joint | tool: what the correction moves, each joint by up to --scale-deg, or the tool (the flange) by up to ' +
+  '--scale-cm and turned by up to --scale-deg, along and about the base frame x,y,z, through the arm kinematics';
+export const SCALE_CM_HELP =
+  'with --frame tool: the largest translation of the tool per correction (cm), one value or x,y,z (3,3,1: less ' +
+  'room up and down)';
+
+const MAX_CM = 20;
+const MAX_DEG = 45;
+
+export interface ToolFrameOptions {
+  frame?: string;
+  scaleCm?: string;
+  scaleDeg?: string;
+}
+
+/** The tool bounds when --frame tool, undefined for the joint frame; a UsageError for what cannot be. */
+export function toolFrameArg(
+  o: ToolFrameOptions,
+  desc: RobotDescription,
+): { translation_m: [number, number, number]; rotation_rad: [number, number, number] } | undefined {
+  const frame = o.frame ?? 'joint';
+  if (frame !== 'joint' && frame !== 'tool') throw new UsageError(`--frame: joint or tool, found '${frame}'`);
+  if (frame === 'joint') {
+    if (o.scaleCm !== undefined) throw new UsageError('--scale-cm bounds the tool frame: add --frame tool');
+    return undefined;
+  }
+  const problem = toolFrameProblem(desc);
+  if (problem) throw new UsageError(`--frame tool: ${problem}`);
+  return {
+    translation_m: xyz('--scale-cm', o.scaleCm ?? '2', MAX_CM, 0.01),
+    rotation_rad: xyz('--scale-deg', o.scaleDeg ?? '3', MAX_DEG, Math.PI / 180),
+  };
+}
+
+function xyz(flag: string, value: string, max: number, unit: number): [number, number, number] {
+  const parts = value.split(',').map((p) => numArg(flag, p.trim(), 0.01, max) * unit);
+  if (parts.length === 1) return [parts[0], parts[0], parts[0]];
+  if (parts.length === 3) return [parts[0], parts[1], parts[2]];
+  throw new UsageError(`${flag} with --frame tool: one value or three (x,y,z), found '${value}'`);
+}
