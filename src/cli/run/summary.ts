@@ -279,7 +279,8 @@ function residualLine(r: ResidualFigures): string {
   const mean = r.mean_abs_fraction.reduce((a, b) => a + b, 0) / Math.max(1, r.mean_abs_fraction.length);
   return (
     `${r.name}: ${r.evaluations} evaluations, mean |correction| ${Math.round(100 * mean)}% of its bound ` +
-    `(largest ${r.frame === 'tool' ? 'tool axis' : 'joint'} ${pct(r.mean_abs_fraction)}), at the bound up to ${pct(r.at_bound_fraction)} of the time`
+    `(largest ${r.frame === 'tool' ? 'tool axis' : 'joint'} ${pct(r.mean_abs_fraction)}), ` +
+    `at the bound up to ${pct(r.at_bound_fraction)} of the time`
   );
 }
 

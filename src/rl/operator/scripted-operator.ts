@@ -6,7 +6,8 @@
 // the two there; when an arm joint is off by more than `takeover_rad`, it takes over for `takeover_decisions`
 // decisions. While it holds the arm, u is the correction toward that point clipped to the residual's bound,
 // clip((expert - base) / scale, -1, 1) in the residual's frame (joints, or the tool's motion: correction-frame.ts):
-// what a bounded residual could have done, so the learner can use it as its own action (and imitate it). A correction that depended on a clock the residual cannot see could not be learnt.
+// what a bounded residual could have done, so the learner can use it as its own action (and imitate it). A
+// correction that depended on a clock the residual cannot see could not be learnt.
 // With `expert: 'feedback'` the corrections point instead at the expert's next command from the state alone.
 // Evaluations never have an operator.
 import {
