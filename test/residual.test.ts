@@ -202,6 +202,38 @@ describe('residual file and evaluator', () => {
     assert.equal(ur5e.control_hz, 50);
     assert.deepEqual(seen, [1, 0.002, 3, 0.006, 250, 0.5].map(Math.fround));
   });
+  test('tool_pose: where the base action puts the flange, its position and x and z axes', async () => {
+    const m = await residualManifestFor(ur5e, {
+      name: 'r',
+      base_path: BASE,
+      base_horizon: 25,
+      hidden: [8],
+      tool_pose: true,
+    });
+    assert.deepEqual(m.inputs.slice(4, 5), [{ block: 'tool_pose', size: 9 }]);
+    const at = 6 + 1 + 7 + 1;
+    let seen: Float32Array | undefined;
+    const c = new ResidualCorrector(ur5e, m, (_x, u) => u.fill(0));
+    c.onEvaluate = (_k, x) => {
+      seen = x.slice(at, at + 9);
+    };
+    const action = Float64Array.from([...ur5e.home_rad, 1]);
+    c.correct(1, newJointState(ur5e), action, 0);
+    const pos = new Float64Array(3);
+    const rot = new Float64Array(9);
+    new DhChain(ur5e.dh!).pose(ur5e.home_rad, pos, rot);
+    const want = [...pos, rot[0], rot[3], rot[6], rot[2], rot[5], rot[8]];
+    assert.deepEqual(Array.from(seen ?? []), want.map(Math.fround));
+    const aloha = await loadRobot('aloha');
+    const alohaDraft = { name: 'r', base_path: BASE, base_horizon: 25, hidden: [8] };
+    const am = await residualManifestFor(aloha, alohaDraft);
+    const odd = { ...am, inputs: [...am.inputs, { block: 'tool_pose' as const, size: 9 }] };
+    assert.throws(
+      () => new ResidualCorrector(aloha, odd, () => undefined),
+      /'tool_pose': aloha's profile has no kinematics/,
+    );
+  });
+
   test('a file that is not our residual graph, or not a residual at all, is refused', async () => {
     const m = await residualManifestFor(ur5e, { name: 'r', base_path: BASE, base_horizon: 25, hidden: [8] });
     assert.throws(() => parseResidualOnnx('x.onnx', new Uint8Array([1, 2, 3, 4])), ResidualLoadError);

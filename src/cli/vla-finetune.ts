@@ -23,7 +23,7 @@ import { probeCommand } from './finetune/probe-command.js';
 import { resumed } from './finetune/resume-args.js';
 import { operatorExpert, operatorKind, robotLinkArg } from './finetune/robot-link-args.js';
 import { SELECT_HELP, selectCommand } from './finetune/select-command.js';
-import { FRAME_HELP, SCALE_CM_HELP, toolFrameArg } from './finetune/tool-frame-arg.js';
+import { FRAME_HELP, SCALE_CM_HELP, TOOL_POSE_HELP, toolFrameArg, toolPoseArg } from './finetune/tool-frame-arg.js';
 import { signalExitCode } from './run/interrupts.js';
 import { robotDescription } from './run/robot-args.js';
 import { robotArg, TASK_HELP, taskArg } from './sim/args.js';
@@ -106,6 +106,7 @@ const program = new Command('vla-finetune')
       'before the arm entered it (a target the arm later hides)',
   )
   .option('--episode-time', 'the residual also sees how long the episode has run (where along the task it is)')
+  .option('--tool-pose', TOOL_POSE_HELP)
   .option('--privileged-head', "sim: learn on the true values of what the base model's feature head estimates")
   .option('--every-ticks <n>', 'ticks between residual evaluations (held in between)', String(d.residual.every_ticks))
   .option(
@@ -294,6 +295,7 @@ async function fresh(o: Record<string, unknown>): Promise<{ config: FinetuneConf
       base_features: o.features === false ? 0 : baseFacts.features,
       ...(o.startFeatures === true ? { start_features: startFeatures(o, baseFacts.features) } : {}),
       ...(o.episodeTime === true ? { episode_time: true } : {}),
+      ...(o.toolPose === true ? { tool_pose: toolPoseArg(desc) } : {}),
       ...(o.privilegedHead === true ? { privileged_head: privilegedHead(o, base) } : {}),
     },
     learner: {

@@ -32,6 +32,8 @@ export const finetuneConfigSchema = z.object({
     start_features: z.boolean().optional(),
     /** The residual also sees how long the episode has run. */
     episode_time: z.boolean().optional(),
+    /** The residual also sees where the base action puts the flange (needs the arm's kinematics). */
+    tool_pose: z.boolean().optional(),
     /** Sim only: trained on the true values of the base model's feature-head outputs (deployed: the head's). */
     privileged_head: z.boolean().optional(),
     /**

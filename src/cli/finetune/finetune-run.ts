@@ -104,6 +104,7 @@ export function runManifest(config: FinetuneConfig, desc: RobotDescription, boun
     base_features: config.residual.base_features,
     start_features: config.residual.start_features === true,
     episode_time: config.residual.episode_time === true,
+    tool_pose: config.residual.tool_pose === true,
     hidden: config.residual.hidden,
   });
 }

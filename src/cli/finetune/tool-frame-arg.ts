@@ -12,6 +12,10 @@ export const SCALE_CM_HELP =
   'with --frame tool: the largest translation of the tool per correction (cm), one value or x,y,z (3,3,1: less ' +
   'room up and down)';
 
+export const TOOL_POSE_HELP =
+  'the residual also sees where the base action puts the flange (position and axes, base frame), through the arm ' +
+  'kinematics: a correction toward the scene is then nearly a difference of positions';
+
 const MAX_CM = 20;
 const MAX_DEG = 45;
 
@@ -45,4 +49,10 @@ function xyz(flag: string, value: string, max: number, unit: number): [number, n
   if (parts.length === 1) return [parts[0], parts[0], parts[0]];
   if (parts.length === 3) return [parts[0], parts[1], parts[2]];
   throw new UsageError(`${flag} with --frame tool: one value or three (x,y,z), found '${value}'`);
+}
+
+/** --tool-pose: true, when the robot's profile has the kinematics to compute it. */
+export function toolPoseArg(desc: RobotDescription): true {
+  if (!desc.dh) throw new UsageError(`--tool-pose: ${desc.robot}'s profile has no kinematics (kinematics.dh)`);
+  return true;
 }

@@ -3,10 +3,10 @@
 // re-evaluated every `every_ticks` ticks and held in between, then the runtime's one safety filter. The
 // same corrector runs a frozen residual (deployment: u = tanh(mean)) and the fine-tuner's exploring actor (u drawn
 // around it, each evaluation reported so the actor can record its transition). Nothing here allocates per tick.
-import { isGripperAction, type RobotDescription } from '../../robot/index.js';
+import { DhChain, isGripperAction, type RobotDescription } from '../../robot/index.js';
 import { type CorrectionFrame, correctionFrame, toolFrameProblem } from './correction-frame.js';
 import type { DenseStack } from './dense-stack.js';
-import { inputSize, type ResidualManifest } from './residual-manifest.js';
+import { inputSize, type ResidualManifest, TOOL_POSE_SIZE } from './residual-manifest.js';
 
 /** The measured state the residual reads (the driver's JointState; policies do not import drivers). */
 export interface MeasuredState {
@@ -88,6 +88,8 @@ export class ResidualCorrector implements ResidualCorrection {
   /** The features of the episode's first chunk (the start_features block), once seen. */
   private readonly start: Float32Array;
   private startSeen = false;
+  /** The arm's kinematics, when the residual reads the tool_pose block. */
+  private readonly kinematics: ToolKinematics | undefined;
 
   constructor(
     desc: RobotDescription,
@@ -105,6 +107,7 @@ export class ResidualCorrector implements ResidualCorrection {
     const features = manifest.inputs.find((b) => b.block === 'base_features' || b.block === 'start_features');
     checkBlocks(desc, manifest, features?.size ?? 0);
     this.frame = correctionFrame(desc, manifest);
+    this.kinematics = manifest.inputs.some((b) => b.block === 'tool_pose') ? toolKinematics(desc) : undefined;
     this.start = new Float32Array(features?.size ?? 0);
   }
 
@@ -176,6 +179,9 @@ export class ResidualCorrector implements ResidualCorrection {
         case 'episode_time':
           this.inputs[at] = k / this.manifest.control_hz / EPISODE_TIME_UNIT_S;
           break;
+        case 'tool_pose':
+          this.fillToolPose(action, at);
+          break;
         case 'base_features':
           // a chunk whose features are no longer kept (rare: 8 chunks back) reads as zeros, never as garbage
           if (features) this.inputs.set(features, at);
@@ -194,6 +200,20 @@ export class ResidualCorrector implements ResidualCorrection {
     }
   }
 
+  /** The flange pose of the base action: position, then the x and z columns of its rotation (see the manifest). */
+  private fillToolPose(action: Float64Array, at: number): void {
+    const { chain, pos, rot, slot } = this.kinematics as ToolKinematics;
+    chain.pose(action, pos, rot, slot);
+    const x = this.inputs;
+    x[at] = pos[0];
+    x[at + 1] = pos[1];
+    x[at + 2] = pos[2];
+    for (let r = 0; r < 3; r++) {
+      x[at + 3 + r] = rot[r * 3];
+      x[at + 6 + r] = rot[r * 3 + 2];
+    }
+  }
+
   private count(): void {
     const s = this.stats;
     s.evaluations++;
@@ -203,6 +223,20 @@ export class ResidualCorrector implements ResidualCorrection {
       if (a > 0.95) s.at_bound[i]++;
     }
   }
+}
+
+/** The flange's pose from an action: the chain, where each joint sits in the action layout, scratch buffers. */
+interface ToolKinematics {
+  chain: DhChain;
+  slot: Int32Array;
+  pos: Float64Array;
+  rot: Float64Array;
+}
+
+function toolKinematics(desc: RobotDescription): ToolKinematics {
+  if (!desc.dh) throw new Error(`residual input 'tool_pose': ${desc.robot}'s profile has no kinematics`);
+  const slot = Int32Array.from(desc.joint_names, (_, j) => desc.action_source.indexOf(j));
+  return { chain: new DhChain(desc.dh), slot, pos: new Float64Array(3), rot: new Float64Array(9) };
 }
 
 /** The frozen residual of a deployment: u = tanh(network(inputs)). */
@@ -231,6 +265,7 @@ export function checkBlocks(
     base_action: desc.action_names.length,
     chunk_index: 1,
     episode_time: 1,
+    tool_pose: TOOL_POSE_SIZE,
     base_features: features,
     start_features: features,
   };

@@ -2,7 +2,7 @@
 import { basename } from 'node:path';
 import { isGripperAction, type RobotDescription } from '../../robot/index.js';
 import { toolFrameProblem } from './correction-frame.js';
-import { RESIDUAL_FORMAT_VERSION, type ResidualManifest } from './residual-manifest.js';
+import { RESIDUAL_FORMAT_VERSION, type ResidualManifest, TOOL_POSE_SIZE } from './residual-manifest.js';
 import { fileSha256 } from './residual-onnx.js';
 
 /** Default bound of a correction: 3 degrees per joint, a fifth of a gripper's range. */
@@ -31,6 +31,8 @@ export interface ResidualDraft {
   start_features?: boolean;
   /** Also how long the episode has run (the episode_time block). */
   episode_time?: boolean;
+  /** Also where the base action puts the flange (the tool_pose block; needs the arm's kinematics). */
+  tool_pose?: boolean;
   /**
    * Correct in the tool's frame (correction-frame.ts): the flange's translation bound (m) and rotation bound (rad)
    * then replace the joint bounds.
@@ -59,6 +61,7 @@ export async function residualManifestFor(desc: RobotDescription, d: ResidualDra
       { block: 'base_action', size: A },
       { block: 'chunk_index', size: 1 },
       ...(d.episode_time ? [{ block: 'episode_time' as const, size: 1 }] : []),
+      ...(d.tool_pose ? [{ block: 'tool_pose' as const, size: TOOL_POSE_SIZE }] : []),
       ...(d.base_features ? [{ block: 'base_features' as const, size: d.base_features }] : []),
       ...(d.base_features && d.start_features ? [{ block: 'start_features' as const, size: d.base_features }] : []),
     ],

@@ -16,7 +16,10 @@ export const RESIDUAL_METADATA_KEY = 'vla_residual';
  *  - start_features: what it saw in the episode's first chunk, kept all episode: the scene before the arm moved
  *    into the view (a target the arm later hides, which the current keypoints no longer place);
  *  - episode_time: how long the episode has run, in tens of seconds (tick / control_hz / 10): where along the task
- *    the arm should be by now, which the scene alone does not say (a cube already at its target, or not yet moved).
+ *    the arm should be by now, which the scene alone does not say (a cube already at its target, or not yet moved);
+ *  - tool_pose: where the base action puts the flange, through the arm's kinematics: its position (m) and its x and
+ *    z axes in the base frame (9 values). A correction toward a place in the scene is then nearly a difference of
+ *    two positions, where from the joints the network must learn the arm's kinematics first.
  */
 export const RESIDUAL_INPUT_BLOCKS = [
   'position_rad',
@@ -26,7 +29,10 @@ export const RESIDUAL_INPUT_BLOCKS = [
   'base_features',
   'start_features',
   'episode_time',
+  'tool_pose',
 ] as const;
+/** The tool_pose block: position (3), x axis (3), z axis (3). */
+export const TOOL_POSE_SIZE = 9;
 export type ResidualInputBlock = (typeof RESIDUAL_INPUT_BLOCKS)[number];
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 in lowercase hex');
