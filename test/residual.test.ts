@@ -202,31 +202,33 @@ describe('residual file and evaluator', () => {
     assert.equal(ur5e.control_hz, 50);
     assert.deepEqual(seen, [1, 0.002, 3, 0.006, 250, 0.5].map(Math.fround));
   });
-  test('tool_pose: where the base action puts the flange, its position and x and z axes', async () => {
-    const m = await residualManifestFor(ur5e, {
-      name: 'r',
-      base_path: BASE,
-      base_horizon: 25,
-      hidden: [8],
-      tool_pose: true,
-    });
-    assert.deepEqual(m.inputs.slice(4, 5), [{ block: 'tool_pose', size: 9 }]);
+  test('tool_pose and measured_tool_pose: where the base action puts the flange, and where it is', async () => {
+    const draft = { name: 'r', base_path: BASE, base_horizon: 25, hidden: [8] };
+    const m = await residualManifestFor(ur5e, { ...draft, tool_pose: true, measured_tool_pose: true });
+    assert.deepEqual(m.inputs.slice(4, 6), [
+      { block: 'tool_pose', size: 9 },
+      { block: 'measured_tool_pose', size: 9 },
+    ]);
     const at = 6 + 1 + 7 + 1;
     let seen: Float32Array | undefined;
     const c = new ResidualCorrector(ur5e, m, (_x, u) => u.fill(0));
     c.onEvaluate = (_k, x) => {
-      seen = x.slice(at, at + 9);
+      seen = x.slice(at, at + 18);
     };
-    const action = Float64Array.from([...ur5e.home_rad, 1]);
-    c.correct(1, newJointState(ur5e), action, 0);
-    const pos = new Float64Array(3);
-    const rot = new Float64Array(9);
-    new DhChain(ur5e.dh!).pose(ur5e.home_rad, pos, rot);
-    const want = [...pos, rot[0], rot[3], rot[6], rot[2], rot[5], rot[8]];
+    const state = newJointState(ur5e);
+    state.position_rad.set([0.1, -1.2, 1.5, -1.9, -1.6, 0.3]);
+    c.correct(1, state, Float64Array.from([...ur5e.home_rad, 1]), 0);
+    const chain = new DhChain(ur5e.dh!);
+    const pose = (q: ArrayLike<number>) => {
+      const pos = new Float64Array(3);
+      const rot = new Float64Array(9);
+      chain.pose(q, pos, rot);
+      return [...pos, rot[0], rot[3], rot[6], rot[2], rot[5], rot[8]];
+    };
+    const want = [...pose(ur5e.home_rad), ...pose(state.position_rad)];
     assert.deepEqual(Array.from(seen ?? []), want.map(Math.fround));
     const aloha = await loadRobot('aloha');
-    const alohaDraft = { name: 'r', base_path: BASE, base_horizon: 25, hidden: [8] };
-    const am = await residualManifestFor(aloha, alohaDraft);
+    const am = await residualManifestFor(aloha, draft);
     const odd = { ...am, inputs: [...am.inputs, { block: 'tool_pose' as const, size: 9 }] };
     assert.throws(
       () => new ResidualCorrector(aloha, odd, () => undefined),

@@ -16,6 +16,7 @@ import { baseModel, privilegedHead, startFeatures } from './finetune/base-model-
 import { EXPORT_HELP, exportCommand } from './finetune/export-command.js';
 import { runSession } from './finetune/finetune-session.js';
 import { headCommand } from './finetune/head-command.js';
+import { imitationCommand } from './finetune/imitation-command.js';
 import { jointBoundsArg } from './finetune/joint-bounds-arg.js';
 import { operatorCommand } from './finetune/operator-command.js';
 import { DEFAULT_ACTORS, poolFlags } from './finetune/pool-flags.js';
@@ -295,7 +296,7 @@ async function fresh(o: Record<string, unknown>): Promise<{ config: FinetuneConf
       base_features: o.features === false ? 0 : baseFacts.features,
       ...(o.startFeatures === true ? { start_features: startFeatures(o, baseFacts.features) } : {}),
       ...(o.episodeTime === true ? { episode_time: true } : {}),
-      ...(o.toolPose === true ? { tool_pose: toolPoseArg(desc) } : {}),
+      ...(o.toolPose === true ? { tool_pose: toolPoseArg(desc), measured_tool_pose: true } : {}),
       ...(o.privilegedHead === true ? { privileged_head: privilegedHead(o, base) } : {}),
     },
     learner: {
@@ -392,6 +393,7 @@ program
 
 probeCommand(program);
 operatorCommand(program);
+imitationCommand(program);
 headCommand(program);
 
 await runProgram(program, process.argv, 'vla-finetune');

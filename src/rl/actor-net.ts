@@ -32,6 +32,20 @@ export function meanHead(layers: DenseLayer[], action_dim: number): DenseLayer[]
 }
 
 /**
+ * A frozen residual's mean head as an actor (meanHead's inverse): the log-std outputs added with zero weights, so
+ * the fine-tuner's rollouts can run a shipped residual deterministically.
+ */
+export function withLogStdHead(layers: DenseLayer[], action_dim: number): DenseLayer[] {
+  const last = layers[layers.length - 1];
+  if (last.n_out !== action_dim) throw new Error(`residual gives ${last.n_out} outputs, expected ${action_dim}`);
+  const w = new Float32Array(last.n_in * 2 * action_dim);
+  for (let i = 0; i < last.n_in; i++) w.set(last.w.subarray(i * action_dim, (i + 1) * action_dim), i * 2 * action_dim);
+  const b = new Float32Array(2 * action_dim);
+  b.set(last.b);
+  return [...layers.slice(0, -1), { n_in: last.n_in, n_out: 2 * action_dim, w, b }];
+}
+
+/**
  * A UnitPolicy over swappable actor weights: exploring (noise from `rng`) or deterministic. Allocation-free per
  * call; `load` swaps in new weights between episodes (never mid-tick).
  */

@@ -34,6 +34,8 @@ export const finetuneConfigSchema = z.object({
     episode_time: z.boolean().optional(),
     /** The residual also sees where the base action puts the flange (needs the arm's kinematics). */
     tool_pose: z.boolean().optional(),
+    /** Also where the flange is (runs from before it: the base action's pose only). */
+    measured_tool_pose: z.boolean().optional(),
     /** Sim only: trained on the true values of the base model's feature-head outputs (deployed: the head's). */
     privileged_head: z.boolean().optional(),
     /**

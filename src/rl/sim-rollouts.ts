@@ -178,15 +178,16 @@ export class SimRollouts {
 
   /**
    * One episode from `seed`; `explore` draws the actor's noise from it, undefined evaluates deterministically.
-   * The operator (if any) watches exploring episodes only: an evaluation measures the residual alone.
+   * The operator (if any) watches exploring episodes only: an evaluation measures the residual alone. `watch`: it
+   * watches a deterministic one too (vla-finetune imitation: its labels beside a trained residual's decisions).
    */
-  async episode(seed: number, explore: Rng | undefined): Promise<RolloutEpisode> {
+  async episode(seed: number, explore: Rng | undefined, watch = false): Promise<RolloutEpisode> {
     this.inputs = [];
     this.us = [];
     this.interventions = [];
     this.labels = [];
     this.actor.explore = explore;
-    const operator = explore ? this.operator : undefined;
+    const operator = explore || watch ? this.operator : undefined;
     this.labelling = operator?.labelsAll === true;
     operator?.reset(seed);
     this.corrector.takeover = operator ? (k, state, base, u) => operator.decide(k, state, base, u) : undefined;

@@ -105,6 +105,7 @@ export function runManifest(config: FinetuneConfig, desc: RobotDescription, boun
     start_features: config.residual.start_features === true,
     episode_time: config.residual.episode_time === true,
     tool_pose: config.residual.tool_pose === true,
+    measured_tool_pose: config.residual.measured_tool_pose === true,
     hidden: config.residual.hidden,
   });
 }

@@ -13,8 +13,8 @@ export const SCALE_CM_HELP =
   'room up and down)';
 
 export const TOOL_POSE_HELP =
-  'the residual also sees where the base action puts the flange (position and axes, base frame), through the arm ' +
-  'kinematics: a correction toward the scene is then nearly a difference of positions';
+  'the residual also sees where the base action puts the flange and where it is (position and axes, base frame), ' +
+  'through the arm kinematics: a correction toward the scene is then nearly a difference of positions';
 
 const MAX_CM = 20;
 const MAX_DEG = 45;

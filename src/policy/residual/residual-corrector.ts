@@ -107,7 +107,8 @@ export class ResidualCorrector implements ResidualCorrection {
     const features = manifest.inputs.find((b) => b.block === 'base_features' || b.block === 'start_features');
     checkBlocks(desc, manifest, features?.size ?? 0);
     this.frame = correctionFrame(desc, manifest);
-    this.kinematics = manifest.inputs.some((b) => b.block === 'tool_pose') ? toolKinematics(desc) : undefined;
+    const posed = manifest.inputs.some((b) => b.block === 'tool_pose' || b.block === 'measured_tool_pose');
+    this.kinematics = posed ? toolKinematics(desc) : undefined;
     this.start = new Float32Array(features?.size ?? 0);
   }
 
@@ -180,7 +181,10 @@ export class ResidualCorrector implements ResidualCorrection {
           this.inputs[at] = k / this.manifest.control_hz / EPISODE_TIME_UNIT_S;
           break;
         case 'tool_pose':
-          this.fillToolPose(action, at);
+          this.fillToolPose(action, at, this.kinematics?.slot);
+          break;
+        case 'measured_tool_pose':
+          this.fillToolPose(state.position_rad, at);
           break;
         case 'base_features':
           // a chunk whose features are no longer kept (rare: 8 chunks back) reads as zeros, never as garbage
@@ -200,10 +204,13 @@ export class ResidualCorrector implements ResidualCorrection {
     }
   }
 
-  /** The flange pose of the base action: position, then the x and z columns of its rotation (see the manifest). */
-  private fillToolPose(action: Float64Array, at: number): void {
-    const { chain, pos, rot, slot } = this.kinematics as ToolKinematics;
-    chain.pose(action, pos, rot, slot);
+  /**
+   * The flange pose of joint angles (the arm's in joint order, or at `slot` of an action): position, then the x and
+   * z columns of its rotation (see the manifest).
+   */
+  private fillToolPose(q: Float64Array, at: number, slot?: Int32Array): void {
+    const { chain, pos, rot } = this.kinematics as ToolKinematics;
+    chain.pose(q, pos, rot, slot);
     const x = this.inputs;
     x[at] = pos[0];
     x[at + 1] = pos[1];
@@ -266,6 +273,7 @@ export function checkBlocks(
     chunk_index: 1,
     episode_time: 1,
     tool_pose: TOOL_POSE_SIZE,
+    measured_tool_pose: TOOL_POSE_SIZE,
     base_features: features,
     start_features: features,
   };

@@ -33,6 +33,8 @@ export interface ResidualDraft {
   episode_time?: boolean;
   /** Also where the base action puts the flange (the tool_pose block; needs the arm's kinematics). */
   tool_pose?: boolean;
+  /** Also where the flange is (the measured_tool_pose block). */
+  measured_tool_pose?: boolean;
   /**
    * Correct in the tool's frame (correction-frame.ts): the flange's translation bound (m) and rotation bound (rad)
    * then replace the joint bounds.
@@ -62,6 +64,7 @@ export async function residualManifestFor(desc: RobotDescription, d: ResidualDra
       { block: 'chunk_index', size: 1 },
       ...(d.episode_time ? [{ block: 'episode_time' as const, size: 1 }] : []),
       ...(d.tool_pose ? [{ block: 'tool_pose' as const, size: TOOL_POSE_SIZE }] : []),
+      ...(d.measured_tool_pose ? [{ block: 'measured_tool_pose' as const, size: TOOL_POSE_SIZE }] : []),
       ...(d.base_features ? [{ block: 'base_features' as const, size: d.base_features }] : []),
       ...(d.base_features && d.start_features ? [{ block: 'start_features' as const, size: d.base_features }] : []),
     ],

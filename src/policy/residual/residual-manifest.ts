@@ -19,7 +19,9 @@ export const RESIDUAL_METADATA_KEY = 'vla_residual';
  *    the arm should be by now, which the scene alone does not say (a cube already at its target, or not yet moved);
  *  - tool_pose: where the base action puts the flange, through the arm's kinematics: its position (m) and its x and
  *    z axes in the base frame (9 values). A correction toward a place in the scene is then nearly a difference of
- *    two positions, where from the joints the network must learn the arm's kinematics first.
+ *    two positions, where from the joints the network must learn the arm's kinematics first;
+ *  - measured_tool_pose: the same for the measured joints, where the flange is now (a correction that sets the
+ *    pace, the command a step ahead of the arm, is then a difference of the two poses).
  */
 export const RESIDUAL_INPUT_BLOCKS = [
   'position_rad',
@@ -30,8 +32,9 @@ export const RESIDUAL_INPUT_BLOCKS = [
   'start_features',
   'episode_time',
   'tool_pose',
+  'measured_tool_pose',
 ] as const;
-/** The tool_pose block: position (3), x axis (3), z axis (3). */
+/** The tool_pose and measured_tool_pose blocks: position (3), x axis (3), z axis (3). */
 export const TOOL_POSE_SIZE = 9;
 export type ResidualInputBlock = (typeof RESIDUAL_INPUT_BLOCKS)[number];
 
