@@ -305,6 +305,29 @@ describe('vla-finetune', () => {
     assert.equal(t.with_operator.successes, 2);
   });
 
+  test('vla-finetune imitation: a shipped residual against the operator on its own states', () => {
+    const args = ['--task', 'push', '--residual', 'models/ur5e-push.residual.onnx', '--operator-expert', 'feedback'];
+    const r = finetune('imitation', ...args, '--episodes', '3', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.episodes, 3);
+    const d = out.successes > 0 ? out.in_successes : out.in_failures;
+    assert.deepEqual(Object.keys(d.rms_per_dimension), [
+      'shoulder_pan_joint',
+      'shoulder_lift_joint',
+      'elbow_joint',
+      'wrist_1_joint',
+      'wrist_2_joint',
+      'wrist_3_joint',
+      'gripper',
+    ]);
+    // a trained residual does not agree with its operator exactly, and cannot disagree by more than 2 per dimension
+    assert.ok(d.sum_sq_per_decision > 0 && d.sum_sq_per_decision < 4 * 7, `${d.sum_sq_per_decision}`);
+    const other = finetune('imitation', '--task', 'push', '--residual', 'models/ur5e-pick-place.residual.onnx');
+    assert.equal(other.code, 2);
+    assert.match(other.stderr, /was trained on another base model: expected ur5e-pick-place\.onnx/);
+  });
+
   test('a sabotaged learning rate collapses the run: rolled back to the best, then stopped (exit 1)', () => {
     const r = finetune(
       ...SMALL,

@@ -9,12 +9,13 @@ import type { Command } from 'commander';
 import { shippedModelPath } from '../../policy/default-policy.js';
 import { correctionNames } from '../../policy/residual/correction-frame.js';
 import { loadResidualFor } from '../../policy/residual/residual-check.js';
+import { ResidualLoadError } from '../../policy/residual/residual-manifest.js';
 import { parseResidualOnnx } from '../../policy/residual/residual-onnx.js';
 import { ActorUnit, withLogStdHead } from '../../rl/actor-net.js';
 import { type RolloutEpisode, SimRollouts } from '../../rl/sim-rollouts.js';
 import { progress } from '../../telemetry/progress.js';
 import { wilson } from '../../util/stats.js';
-import { intArg, numArg } from '../common.js';
+import { intArg, numArg, UsageError } from '../common.js';
 import { robotDescription } from '../run/robot-args.js';
 import { robotArg, TASK_HELP, taskArg } from '../sim/args.js';
 import { operatorExpert } from './robot-link-args.js';
@@ -77,7 +78,10 @@ async function imitationAction(o: Record<string, string | boolean | undefined>):
   const json = o.json === true;
   const desc = await robotDescription(robot, undefined, 50);
   const path = resolve(o.residual as string);
-  const file = await loadResidualFor(path, base_path, desc);
+  // a residual for another base model or robot is bad usage here as in vla-run (exit 2)
+  const file = await loadResidualFor(path, base_path, desc).catch((err) => {
+    throw err instanceof ResidualLoadError ? new UsageError(err.message) : err;
+  });
   const { manifest, net } = parseResidualOnnx(path, file.bytes);
   const A = desc.action_names.length;
   const rollouts = await SimRollouts.create({
