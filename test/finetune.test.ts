@@ -285,6 +285,39 @@ describe('vla-finetune', () => {
     assert.match(bad.stderr, /unknown --operator 'human' \(valid: none, scripted, keyboard\)/);
   });
 
+  test('--frame tool --tool-pose: the session corrects the tool and the residual it exports says so', async () => {
+    const args = [
+      '--run',
+      'tooled',
+      '--rounds',
+      '2',
+      '--task',
+      'push',
+      '--operator',
+      'scripted',
+      '--takeover-deg',
+      '2',
+    ];
+    args.push('--frame', 'tool', '--scale-cm', '3,3,0.5', '--scale-deg', '1,1,6', '--tool-pose', '--json');
+    const r = finetune(...SMALL, ...SMALL_EVAL, ...args);
+    assert.equal(r.code, 0, r.stderr);
+    const config = JSON.parse(await readFile(join(tmp, 'tooled', 'config.json'), 'utf8'));
+    assert.deepEqual(config.residual.tool.translation_m, [0.03, 0.03, 0.005]);
+    assert.equal(config.residual.tool_pose, true);
+    const residual = join(tmp, 'tooled', 'residual.onnx');
+    const { manifest } = parseResidualOnnx(residual, await readFile(residual));
+    assert.equal(manifest.frame, 'tool');
+    const blocks = manifest.inputs.map((b) => b.block);
+    assert.ok(blocks.includes('tool_pose') && blocks.includes('measured_tool_pose'), `${blocks}`);
+    // exported at the trust region of its round: the tool's bounds shrink with the joints' as they would
+    const bound = manifest.scale[6] / 0.2;
+    assert.ok(Math.abs(manifest.scale[2] - 0.005 * bound) < 1e-9, `${manifest.scale}`);
+    const rounds = (await readFile(join(tmp, 'tooled', 'metrics.jsonl'), 'utf8'))
+      .split('\n')
+      .filter((l) => l.includes('"round"'));
+    assert.ok(rounds.length >= 2);
+  });
+
   test('vla-finetune operator: the operator alone within the bound, beside the base alone', () => {
     const r = finetune('operator', '--task', 'push', '--scale-deg', '6', '--episodes', '4', '--json');
     assert.equal(r.code, 0, r.stderr);

@@ -24,7 +24,7 @@ import { probeCommand } from './finetune/probe-command.js';
 import { resumed } from './finetune/resume-args.js';
 import { operatorExpert, operatorKind, robotLinkArg } from './finetune/robot-link-args.js';
 import { SELECT_HELP, selectCommand } from './finetune/select-command.js';
-import { FRAME_HELP, SCALE_CM_HELP, TOOL_POSE_HELP, toolFrameArg, toolPoseArg } from './finetune/tool-frame-arg.js';
+import { toolFrameArg, toolFrameOptions, toolPoseArg } from './finetune/tool-frame-arg.js';
 import { signalExitCode } from './run/interrupts.js';
 import { robotDescription } from './run/robot-args.js';
 import { robotArg, TASK_HELP, taskArg } from './sim/args.js';
@@ -96,8 +96,6 @@ const program = new Command('vla-finetune')
     String(Math.round((Number(d.residual.joint_scale_rad) * 180) / Math.PI)),
   )
   .option('--gripper-scale <x>', 'largest gripper correction (of its range)', String(d.residual.gripper_scale))
-  .option('--frame <frame>', FRAME_HELP, 'joint')
-  .option('--scale-cm <cm>', SCALE_CM_HELP)
   .option('--hidden <n,n>', "the residual actor's hidden layer sizes", d.residual.hidden.join(','))
   .option('--critic-hidden <n,n>', "the critics' hidden layer sizes (default: the actor's)")
   .option('--no-features', 'the residual sees no base-model features, even when the base model gives them')
@@ -107,7 +105,6 @@ const program = new Command('vla-finetune')
       'before the arm entered it (a target the arm later hides)',
   )
   .option('--episode-time', 'the residual also sees how long the episode has run (where along the task it is)')
-  .option('--tool-pose', TOOL_POSE_HELP)
   .option('--privileged-head', "sim: learn on the true values of what the base model's feature head estimates")
   .option('--every-ticks <n>', 'ticks between residual evaluations (held in between)', String(d.residual.every_ticks))
   .option(
@@ -207,6 +204,7 @@ Examples:
   vla-finetune probe --robot ur5e --task pick-place       first: do the base model's features place the objects?
   vla-finetune head --robot ur5e --task pick-place        where they do not (the cube's turn): a feature head
   vla-finetune operator --robot ur5e --task push --scale-deg 6   can the operator do it within the bound?
+  vla-finetune imitation --task push --residual runs/p1/residual.onnx   how closely does a residual follow it?
   vla-finetune --robot ur5e --task pick-place --sim --base models/ur5e-pick-place.onnx --run pp-1 --minutes 30
   vla-finetune --resume runs/pp-1 --minutes 10
   vla-run --robot ur5e --sim --policy models/ur5e-pick-place.onnx --residual runs/pp-1/residual.onnx \\
@@ -250,6 +248,7 @@ malformed results, 2 bad usage or input, 130 Ctrl-C and 143 SIGTERM (a checkpoin
     const stopped = end.reason === 'interrupted' ? signalExitCode(end.signal ?? 'SIGINT') : EXIT.ok;
     process.exitCode = end.reason === 'collapse' ? EXIT.check_failed : stopped;
   });
+toolFrameOptions(program, true);
 
 async function fresh(o: Record<string, unknown>): Promise<{ config: FinetuneConfig; runDir: string; resume: false }> {
   if ([o.sim, o.rosbridge, o.ports].filter((x) => x !== undefined).length !== 1)

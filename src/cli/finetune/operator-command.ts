@@ -20,7 +20,7 @@ import { robotArg, TASK_HELP, taskArg } from '../sim/args.js';
 import { baseModel } from './base-model-args.js';
 import { jointBoundsArg } from './joint-bounds-arg.js';
 import { operatorExpert } from './robot-link-args.js';
-import { FRAME_HELP, SCALE_CM_HELP, toolFrameArg } from './tool-frame-arg.js';
+import { toolFrameArg, toolFrameOptions } from './tool-frame-arg.js';
 
 const OPERATOR_HELP = `
 Examples:
@@ -37,16 +37,15 @@ imperfectly would: how precisely must one reproduce the corrections?
 Success counts with their 95% intervals and where the failures ended. Exit codes: 0 done, 2 bad usage.`;
 
 export function operatorCommand(program: Command): void {
-  program
+  const cmd = program
     .command('operator')
     .description('what the scripted operator alone achieves within the residual bound: the ceiling of a session')
     .option('--robot <name>', 'ur5 | ur5e | aloha', 'ur5e')
     .option('--task <name>', TASK_HELP)
     .option('--base <model.onnx>', 'the base policy (default: the shipped model for the robot and task)')
     .option('--scale-deg <deg>', 'the residual bound per arm joint (deg): one for all or one per joint', '3')
-    .option('--gripper-scale <x>', 'the residual bound of each gripper (of its 0..1 range)', '0.2')
-    .option('--frame <frame>', FRAME_HELP, 'joint')
-    .option('--scale-cm <cm>', SCALE_CM_HELP)
+    .option('--gripper-scale <x>', 'the residual bound of each gripper (of its 0..1 range)', '0.2');
+  toolFrameOptions(cmd, false)
     .option('--every-ticks <n>', 'ticks between residual decisions', '5')
     .option('--operator-expert <how>', 'plan | feedback: where the corrections point (vla-finetune --help)', 'plan')
     .option('--correction-noise <sd>', 'Gaussian noise on each applied correction (units of the bound)', '0')

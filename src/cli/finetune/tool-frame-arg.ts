@@ -1,20 +1,27 @@
 // --frame tool: the residual corrects the flange's motion (translation bound --scale-cm, rotation bound
 // --scale-deg; one value for all three axes or one per axis of the robot's base frame) instead of each joint
 // (correction-frame.ts). Only for an arm whose profile has its DH table.
+import type { Command } from 'commander';
 import { toolFrameProblem } from '../../policy/residual/correction-frame.js';
 import type { RobotDescription } from '../../robot/index.js';
 import { numArg, UsageError } from '../common.js';
 
-export const FRAME_HELP =
+const FRAME_HELP =
   'joint | tool: what the correction moves, each joint by up to --scale-deg, or the tool (the flange) by up to ' +
   '--scale-cm and turned by up to --scale-deg, along and about the base frame x,y,z, through the arm kinematics';
-export const SCALE_CM_HELP =
+const SCALE_CM_HELP =
   'with --frame tool: the largest translation of the tool per correction (cm), one value or x,y,z (3,3,1: less ' +
   'room up and down)';
 
-export const TOOL_POSE_HELP =
+const TOOL_POSE_HELP =
   'the residual also sees where the base action puts the flange and where it is (position and axes, base frame), ' +
   'through the arm kinematics: a correction toward the scene is then nearly a difference of positions';
+
+/** Adds --frame and --scale-cm (and, for a session, --tool-pose) to a command. */
+export function toolFrameOptions(cmd: Command, pose: boolean): Command {
+  cmd.option('--frame <frame>', FRAME_HELP, 'joint').option('--scale-cm <cm>', SCALE_CM_HELP);
+  return pose ? cmd.option('--tool-pose', TOOL_POSE_HELP) : cmd;
+}
 
 const MAX_CM = 20;
 const MAX_DEG = 45;
