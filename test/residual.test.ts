@@ -281,7 +281,7 @@ describe('vla-run --residual', () => {
     assert.ok(Math.abs(withShift.action[tick * 7] - plain.action[tick * 7] - 0.5 * m.scale[0]) < 1e-9);
   });
 
-  test('a tool-frame residual moves the flange along the base frame: a constant one lifts it, nothing else', async () => {
+  test('a tool-frame residual moves the flange in the base frame: a constant one lifts it, nothing else', async () => {
     const tool = { translation_m: [0.02, 0.02, 0.01], rotation_rad: [0.02, 0.02, 0.1] } as const;
     const m = await residualManifestFor(ur5e, { name: 't', base_path: BASE, base_horizon: 25, hidden: [8], tool });
     assert.equal(m.frame, 'tool');
