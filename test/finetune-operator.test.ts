@@ -27,7 +27,17 @@ describe('vla-finetune and its scripted operator', () => {
       '--takeover-deg',
       '2',
     ];
-    args.push('--frame', 'tool', '--scale-cm', '3,3,0.5', '--scale-deg', '1,1,6', '--tool-pose', '--json');
+    args.push(
+      '--frame',
+      'tool',
+      '--scale-cm',
+      '3,3,0.5',
+      '--scale-deg',
+      '1,1,6',
+      '--tool-pose',
+      '--measured-tool-pose',
+      '--json',
+    );
     const r = finetune(...SMALL, ...SMALL_EVAL, ...args);
     assert.equal(r.code, 0, r.stderr);
     const config = JSON.parse(await readFile(join(tmp, 'tooled', 'config.json'), 'utf8'));
@@ -41,6 +51,9 @@ describe('vla-finetune and its scripted operator', () => {
     // exported at the trust region of its round: the tool's bounds shrink with the joints' as they would
     const bound = manifest.scale[6] / 0.2;
     assert.ok(Math.abs(manifest.scale[2] - 0.005 * bound) < 1e-9, `${manifest.scale}`);
+    const half = finetune(...SMALL, '--run', 'half', '--rounds', '1', '--measured-tool-pose');
+    assert.equal(half.code, 2);
+    assert.match(half.stderr, /--measured-tool-pose needs --tool-pose/);
     const rounds = (await readFile(join(tmp, 'tooled', 'metrics.jsonl'), 'utf8'))
       .split('\n')
       .filter((l) => l.includes('"round"'));

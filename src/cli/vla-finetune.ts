@@ -295,7 +295,7 @@ async function fresh(o: Record<string, unknown>): Promise<{ config: FinetuneConf
       base_features: o.features === false ? 0 : baseFacts.features,
       ...(o.startFeatures === true ? { start_features: startFeatures(o, baseFacts.features) } : {}),
       ...(o.episodeTime === true ? { episode_time: true } : {}),
-      ...(o.toolPose === true ? { tool_pose: toolPoseArg(desc), measured_tool_pose: true } : {}),
+      ...toolPoseArg(o, desc),
       ...(o.privilegedHead === true ? { privileged_head: privilegedHead(o, base) } : {}),
     },
     learner: {

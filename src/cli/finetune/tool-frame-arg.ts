@@ -14,13 +14,14 @@ const SCALE_CM_HELP =
   'room up and down)';
 
 const TOOL_POSE_HELP =
-  'the residual also sees where the base action puts the flange and where it is (position and axes, base frame), ' +
-  'through the arm kinematics: a correction toward the scene is then nearly a difference of positions';
+  'the residual also sees where the base action puts the flange (position and axes, base frame), through the arm ' +
+  'kinematics: a correction toward the scene is then nearly a difference of positions';
+const MEASURED_POSE_HELP = 'with --tool-pose: also where the flange is, from the measured joints';
 
 /** Adds --frame and --scale-cm (and, for a session, --tool-pose) to a command. */
 export function toolFrameOptions(cmd: Command, pose: boolean): Command {
   cmd.option('--frame <frame>', FRAME_HELP, 'joint').option('--scale-cm <cm>', SCALE_CM_HELP);
-  return pose ? cmd.option('--tool-pose', TOOL_POSE_HELP) : cmd;
+  return pose ? cmd.option('--tool-pose', TOOL_POSE_HELP).option('--measured-tool-pose', MEASURED_POSE_HELP) : cmd;
 }
 
 const MAX_CM = 20;
@@ -58,8 +59,14 @@ function xyz(flag: string, value: string, max: number, unit: number): [number, n
   throw new UsageError(`${flag} with --frame tool: one value or three (x,y,z), found '${value}'`);
 }
 
-/** --tool-pose: true, when the robot's profile has the kinematics to compute it. */
-export function toolPoseArg(desc: RobotDescription): true {
+/** --tool-pose [--measured-tool-pose]: the blocks asked for, when the robot's profile can compute them. */
+export function toolPoseArg(
+  o: { toolPose?: unknown; measuredToolPose?: unknown },
+  desc: RobotDescription,
+): { tool_pose?: true; measured_tool_pose?: true } {
+  if (o.measuredToolPose === true && o.toolPose !== true)
+    throw new UsageError('--measured-tool-pose needs --tool-pose');
+  if (o.toolPose !== true) return {};
   if (!desc.dh) throw new UsageError(`--tool-pose: ${desc.robot}'s profile has no kinematics (kinematics.dh)`);
-  return true;
+  return { tool_pose: true, ...(o.measuredToolPose === true ? { measured_tool_pose: true as const } : {}) };
 }
