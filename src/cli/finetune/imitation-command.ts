@@ -18,6 +18,7 @@ import { wilson } from '../../util/stats.js';
 import { intArg, numArg, UsageError } from '../common.js';
 import { robotDescription } from '../run/robot-args.js';
 import { robotArg, TASK_HELP, taskArg } from '../sim/args.js';
+import { simCheckOptions } from './operator-command.js';
 import { operatorExpert } from './robot-link-args.js';
 
 const IMITATION_HELP = `
@@ -32,20 +33,15 @@ dimensions (units of the bound), in the successful and in the failed episodes, a
 Exit codes: 0 done, 2 bad usage (a residual for another base model or robot).`;
 
 export function imitationCommand(program: Command): void {
-  program
+  const cmd = program
     .command('imitation')
     .description('how closely a trained residual follows the scripted operator on its own states')
     .option('--robot <name>', 'ur5 | ur5e | aloha', 'ur5e')
     .option('--task <name>', TASK_HELP)
     .requiredOption('--residual <file.onnx>', 'the trained residual')
-    .option('--base <model.onnx>', 'its base policy (default: the shipped model for the robot and task)')
-    .option('--operator-expert <how>', 'plan | feedback: where the corrections point (vla-finetune --help)', 'plan')
-    .option('--episodes <n>', 'episodes', '40')
-    .option('--seed0 <n>', 'the first seed (20000: the fine-tuner evaluates there)', '20000')
-    .option('--latency-ms <ms>', "the base model's latency on the virtual clock", '5')
-    .option('--json', 'print one JSON object on stdout')
-    .addHelpText('after', IMITATION_HELP)
-    .action(imitationAction);
+    .option('--base <model.onnx>', 'its base policy (default: the shipped model for the robot and task)');
+  // seeds from 20000: where the fine-tuner evaluates
+  simCheckOptions(cmd, '40', '20000').addHelpText('after', IMITATION_HELP).action(imitationAction);
 }
 
 /** The disagreement over a set of decisions: its mean summed square, and per action dimension its RMS. */

@@ -47,14 +47,18 @@ export function operatorCommand(program: Command): void {
     .option('--gripper-scale <x>', 'the residual bound of each gripper (of its 0..1 range)', '0.2');
   toolFrameOptions(cmd, false)
     .option('--every-ticks <n>', 'ticks between residual decisions', '5')
+    .option('--correction-noise <sd>', 'Gaussian noise on each applied correction (units of the bound)', '0');
+  simCheckOptions(cmd, '200', '30000').addHelpText('after', OPERATOR_HELP).action(operatorAction);
+}
+
+/** The options of a check in the sim with the scripted operator (this one and `vla-finetune imitation`). */
+export function simCheckOptions(cmd: Command, episodes: string, seed0: string): Command {
+  return cmd
     .option('--operator-expert <how>', 'plan | feedback: where the corrections point (vla-finetune --help)', 'plan')
-    .option('--correction-noise <sd>', 'Gaussian noise on each applied correction (units of the bound)', '0')
-    .option('--episodes <n>', 'episodes of each', '200')
-    .option('--seed0 <n>', 'the first seed', '30000')
+    .option('--episodes <n>', 'episodes (the operator check: of each, the base alone and with the operator)', episodes)
+    .option('--seed0 <n>', 'the first seed', seed0)
     .option('--latency-ms <ms>', "the base model's latency on the virtual clock", '5')
-    .option('--json', 'print one JSON object on stdout')
-    .addHelpText('after', OPERATOR_HELP)
-    .action(operatorAction);
+    .option('--json', 'print one JSON object on stdout');
 }
 
 /** One pass over the seeds: successes, their 95% interval, where the failures ended. */
