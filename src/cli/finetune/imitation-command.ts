@@ -6,7 +6,6 @@
 // the operator check (`vla-finetune operator --correction-noise`) gives a threshold for.
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { shippedModelPath } from '../../policy/default-policy.js';
 import { correctionNames } from '../../policy/residual/correction-frame.js';
 import { loadResidualFor } from '../../policy/residual/residual-check.js';
 import { ResidualLoadError } from '../../policy/residual/residual-manifest.js';
@@ -15,11 +14,10 @@ import { ActorUnit, withLogStdHead } from '../../rl/actor-net.js';
 import { type RolloutEpisode, SimRollouts } from '../../rl/sim-rollouts.js';
 import { progress } from '../../telemetry/progress.js';
 import { wilson } from '../../util/stats.js';
-import { intArg, numArg, UsageError } from '../common.js';
+import { UsageError } from '../common.js';
 import { robotDescription } from '../run/robot-args.js';
-import { robotArg, TASK_HELP, taskArg } from '../sim/args.js';
-import { simCheckOptions } from './operator-command.js';
-import { operatorExpert } from './robot-link-args.js';
+import { TASK_HELP } from '../sim/args.js';
+import { simCheckArgs, simCheckOptions } from './operator-command.js';
 
 const IMITATION_HELP = `
 Examples:
@@ -65,13 +63,7 @@ interface ImitationCheck {
 }
 
 async function imitationAction(o: Record<string, string | boolean | undefined>): Promise<void> {
-  const robot = robotArg(o.robot as string);
-  const task = taskArg(robot, o.task as string | undefined);
-  const expert = operatorExpert(o.operatorExpert as string, 'scripted', task);
-  const base_path = resolve((o.base as string | undefined) ?? shippedModelPath(robot, task));
-  const episodes = intArg('--episodes', o.episodes as string, 1, 100_000);
-  const seed0 = intArg('--seed0', o.seed0 as string, 0);
-  const json = o.json === true;
+  const { robot, task, expert, base_path, episodes, seed0, json, latency_ms } = simCheckArgs(o);
   const desc = await robotDescription(robot, undefined, 50);
   const path = resolve(o.residual as string);
   // a residual for another base model or robot is bad usage here as in vla-run (exit 2)
@@ -86,7 +78,7 @@ async function imitationAction(o: Record<string, string | boolean | undefined>):
     base_path,
     manifest,
     actor: new ActorUnit(withLogStdHead(net.layers, A), A),
-    latency_model: { kind: 'fixed', ms: numArg('--latency-ms', o.latencyMs as string, 0, 10_000) },
+    latency_model: { kind: 'fixed', ms: latency_ms },
     seed: 0,
     // it never takes over (no command is further than infinity from its own): it only labels
     operator: { takeover_rad: Number.POSITIVE_INFINITY, takeover_decisions: 1, label_all: true, expert },

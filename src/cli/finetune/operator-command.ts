@@ -83,14 +83,24 @@ interface OperatorCheck {
   with_operator: Tally;
 }
 
-async function operatorAction(o: Record<string, string | boolean | undefined>): Promise<void> {
+/** What simCheckOptions' flags (and --robot, --task, --base) say. */
+export function simCheckArgs(o: Record<string, string | boolean | undefined>) {
   const robot = robotArg(o.robot as string);
   const task = taskArg(robot, o.task as string | undefined);
-  const expert = operatorExpert(o.operatorExpert as string, 'scripted', task);
-  const base_path = resolve((o.base as string | undefined) ?? shippedModelPath(robot, task));
-  const episodes = intArg('--episodes', o.episodes as string, 1, 100_000);
-  const seed0 = intArg('--seed0', o.seed0 as string, 0);
-  const json = o.json === true;
+  return {
+    robot,
+    task,
+    expert: operatorExpert(o.operatorExpert as string, 'scripted', task),
+    base_path: resolve((o.base as string | undefined) ?? shippedModelPath(robot, task)),
+    episodes: intArg('--episodes', o.episodes as string, 1, 100_000),
+    seed0: intArg('--seed0', o.seed0 as string, 0),
+    json: o.json === true,
+    latency_ms: numArg('--latency-ms', o.latencyMs as string, 0, 10_000),
+  };
+}
+
+async function operatorAction(o: Record<string, string | boolean | undefined>): Promise<void> {
+  const { robot, task, expert, base_path, episodes, seed0, json, latency_ms } = simCheckArgs(o);
   const correction_noise = numArg('--correction-noise', o.correctionNoise as string, 0, 10);
   const desc = await robotDescription(robot, undefined, 50);
   const { horizon } = await baseModel(base_path, desc);
@@ -113,7 +123,7 @@ async function operatorAction(o: Record<string, string | boolean | undefined>): 
     base_path,
     manifest,
     actor: new ActorUnit(actorLayers(zeroActor(sizes), sizes), A),
-    latency_model: { kind: 'fixed', ms: numArg('--latency-ms', o.latencyMs as string, 0, 10_000) },
+    latency_model: { kind: 'fixed', ms: latency_ms },
     seed: 0,
     operator: { takeover_rad: 0, takeover_decisions: 1, expert, correction_noise },
   });
