@@ -83,19 +83,7 @@ async function imitationAction(o: Record<string, string | boolean | undefined>):
     // it never takes over (no command is further than infinity from its own): it only labels
     operator: { takeover_rad: Number.POSITIVE_INFINITY, takeover_decisions: 1, label_all: true, expert },
   });
-  const bar = progress('imitation check', { unit: 'episodes', json });
-  const won: RolloutEpisode[] = [];
-  const lost: RolloutEpisode[] = [];
-  try {
-    for (let i = 0; i < episodes; i++) {
-      const ep = await rollouts.episode(seed0 + i, undefined, true);
-      (ep.success ? won : lost).push(ep);
-      bar.update(i + 1, episodes, `${won.length} succeeded`);
-    }
-  } finally {
-    bar.end();
-    await rollouts.close();
-  }
+  const { won, lost } = await watchEpisodes(rollouts, seed0, episodes, json);
   const names = correctionNames(desc, manifest.frame);
   const out: ImitationCheck = {
     robot,
@@ -110,6 +98,24 @@ async function imitationAction(o: Record<string, string | boolean | undefined>):
     in_failures: disagreement(lost, names),
   };
   process.stdout.write(json ? `${JSON.stringify(out)}\n` : textReport(out));
+}
+
+/** The residual's episodes from seed0, the operator watching: split by outcome. Closes the rollouts. */
+async function watchEpisodes(rollouts: SimRollouts, seed0: number, episodes: number, json: boolean) {
+  const bar = progress('imitation check', { unit: 'episodes', json });
+  const won: RolloutEpisode[] = [];
+  const lost: RolloutEpisode[] = [];
+  try {
+    for (let i = 0; i < episodes; i++) {
+      const ep = await rollouts.episode(seed0 + i, undefined, true);
+      (ep.success ? won : lost).push(ep);
+      bar.update(i + 1, episodes, `${won.length} succeeded`);
+    }
+  } finally {
+    bar.end();
+    await rollouts.close();
+  }
+  return { won, lost };
 }
 
 /** The residual's u against the operator's label at each decision of these episodes. */

@@ -9,6 +9,7 @@ import { residualManifestFor } from '../../policy/residual/residual-draft.js';
 import { inputSize } from '../../policy/residual/residual-manifest.js';
 import { ActorUnit, actorLayers, zeroActor } from '../../rl/actor-net.js';
 import { SimRollouts } from '../../rl/sim-rollouts.js';
+import type { RobotDescription } from '../../robot/index.js';
 import { type FailureOutcome, failureOutcome } from '../../runtime/episode/failure-outcome.js';
 import { type Progress, progress } from '../../telemetry/progress.js';
 import { Rng } from '../../util/rng.js';
@@ -133,21 +134,27 @@ async function operatorAction(o: Record<string, string | boolean | undefined>): 
     const pass = (withOperator: boolean) => tally(rollouts, seed0, episodes, withOperator, bar);
     const base_alone = await pass(false);
     const with_operator = await pass(true);
-    const deg = (rad: number) => (rad * 180) / Math.PI;
-    const bound = tool
-      ? {
-          tool_bound: {
-            translation_cm: tool.translation_m.map((m) => m * 100),
-            rotation_deg: tool.rotation_rad.map(deg),
-          },
-        }
-      : { joint_bound_deg: manifest.scale.filter((_, i) => desc.action_source[i] >= 0).map(deg) };
+    const bound = boundFigures(tool, manifest.scale, desc);
     out = { robot, task, base: base_path, seed0, ...bound, expert, correction_noise, base_alone, with_operator };
   } finally {
     bar.end();
     await rollouts.close();
   }
   process.stdout.write(json ? `${JSON.stringify(out)}\n` : textReport(out));
+}
+
+/** The bound as the report gives it: the tool's in cm and degrees, or each arm joint's in degrees. */
+function boundFigures(
+  tool: { translation_m: number[]; rotation_rad: number[] } | undefined,
+  scale: readonly number[],
+  desc: RobotDescription,
+): Pick<OperatorCheck, 'joint_bound_deg' | 'tool_bound'> {
+  const deg = (rad: number) => (rad * 180) / Math.PI;
+  if (tool)
+    return {
+      tool_bound: { translation_cm: tool.translation_m.map((m) => m * 100), rotation_deg: tool.rotation_rad.map(deg) },
+    };
+  return { joint_bound_deg: scale.filter((_, i) => desc.action_source[i] >= 0).map(deg) };
 }
 
 /** The seeds from seed0, base alone or with the operator (it watches exploring episodes only: explore is set). */
