@@ -3,7 +3,7 @@
 // joint target is the motion that target asks for; a robot without kinematics is refused.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { correctionFrame, toolFrameProblem } from '../src/policy/residual/correction-frame.js';
+import { correctionFrame, correctionNames, toolFrameProblem } from '../src/policy/residual/correction-frame.js';
 import { DhChain, loadRobot } from '../src/robot/index.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -89,8 +89,8 @@ test('the joint frame is scale x u, as before; the tool frame is refused without
     Array.from(out),
     scale.map((s, i) => s * u[i]),
   );
-  assert.equal(joint.names, ur5e.action_names);
-  assert.deepEqual(tool.names, [
+  assert.equal(correctionNames(ur5e, 'joint'), ur5e.action_names);
+  assert.deepEqual(correctionNames(ur5e, 'tool'), [
     'tool_x_m',
     'tool_y_m',
     'tool_z_m',

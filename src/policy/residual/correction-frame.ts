@@ -8,8 +8,6 @@ import { DhChain, isGripperAction, type RobotDescription } from '../../robot/ind
 import type { ResidualManifest } from './residual-manifest.js';
 
 export interface CorrectionFrame {
-  /** Names of u's dimensions, in the action layout's slots (the tool frame names its arm slots tool_x_m ...). */
-  readonly names: readonly string[];
   /** The change to the base action `base` (action layout) that the unit correction u asks for, into `out`. */
   delta(base: ArrayLike<number>, u: ArrayLike<number>, out: Float64Array): void;
   /** The unit correction that takes `base` toward `want` (both action layout), each dimension clipped to [-1, 1]. */
@@ -30,7 +28,7 @@ export function toolFrameProblem(desc: RobotDescription): string | null {
   return null;
 }
 
-/** The names of u's dimensions in a frame (the dashboard's and the summary's labels). */
+/** The names of u's dimensions in a frame, in the action layout's slots (the tool frame's arm slots: tool_x_m ...). */
 export function correctionNames(desc: RobotDescription, frame: 'joint' | 'tool' | undefined): readonly string[] {
   if (frame !== 'tool') return desc.action_names;
   return desc.action_names.map((name, i) => {
@@ -43,7 +41,7 @@ export function correctionFrame(
   desc: RobotDescription,
   m: Pick<ResidualManifest, 'scale' | 'frame' | 'max_joint_rad'>,
 ): CorrectionFrame {
-  if (m.frame !== 'tool') return new JointFrame(desc, Float64Array.from(m.scale));
+  if (m.frame !== 'tool') return new JointFrame(Float64Array.from(m.scale));
   const problem = toolFrameProblem(desc);
   if (problem) throw new Error(problem);
   return new ToolFrame(desc, Float64Array.from(m.scale), m.max_joint_rad ?? DEFAULT_MAX_JOINT_RAD);
@@ -52,13 +50,7 @@ export function correctionFrame(
 const clip1 = (x: number) => Math.max(-1, Math.min(1, x));
 
 class JointFrame implements CorrectionFrame {
-  readonly names: readonly string[];
-  constructor(
-    desc: RobotDescription,
-    private readonly scale: Float64Array,
-  ) {
-    this.names = desc.action_names;
-  }
+  constructor(private readonly scale: Float64Array) {}
 
   delta(_base: ArrayLike<number>, u: ArrayLike<number>, out: Float64Array): void {
     for (let i = 0; i < out.length; i++) out[i] = this.scale[i] * u[i];
@@ -70,7 +62,6 @@ class JointFrame implements CorrectionFrame {
 }
 
 class ToolFrame implements CorrectionFrame {
-  readonly names: readonly string[];
   private readonly chain: DhChain;
   /** For each arm joint j, its slot in the action layout (tool dimension j sits there too). */
   private readonly slot: Int32Array;
@@ -94,7 +85,6 @@ class ToolFrame implements CorrectionFrame {
     this.grippers = Int32Array.from({ length: desc.action_names.length }, (_, i) => i).filter((i) =>
       isGripperAction(desc, i),
     );
-    this.names = correctionNames(desc, 'tool');
   }
 
   /** dq = J^T (J J^T + damping^2 I)^-1 v: the least joint motion giving the tool motion v, then capped per joint. */
