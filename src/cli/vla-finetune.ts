@@ -19,7 +19,7 @@ import { headCommand } from './finetune/head-command.js';
 import { imitationCommand } from './finetune/imitation-command.js';
 import { jointBoundsArg } from './finetune/joint-bounds-arg.js';
 import { operatorCommand } from './finetune/operator-command.js';
-import { DEFAULT_ACTORS, poolFlags } from './finetune/pool-flags.js';
+import { poolFlags, poolOptions } from './finetune/pool-flags.js';
 import { probeCommand } from './finetune/probe-command.js';
 import { resumed } from './finetune/resume-args.js';
 import { operatorExpert, operatorKind, robotLinkArg } from './finetune/robot-link-args.js';
@@ -30,11 +30,6 @@ import { robotDescription } from './run/robot-args.js';
 import { robotArg, TASK_HELP, taskArg } from './sim/args.js';
 
 const d = FINETUNE_DEFAULTS;
-
-// Local actor processes by default: the learner needs a core of its own. Measured on 2 cores (`rl` benchmark, and
-// 10-round runs): rounds are learner-bound, so a second actor only competes with it (rounds as fast, or slower),
-// while one actor beside the learner beats episodes in the learner's thread by ~8%; 2 actors from 3 cores.
-const collect = (value: string, prev: string[] = []): string[] => [...prev, value];
 
 const program = new Command('vla-finetune')
   .description(
@@ -171,18 +166,6 @@ const program = new Command('vla-finetune')
     'rollbacks to the best checkpoint before the run stops',
     String(d.collapse.max_collapses),
   )
-  .option(
-    '--actors <n>',
-    `rollout actor processes started on this machine (default ${DEFAULT_ACTORS} here: 1 on 2 cores, 2 from 3 cores); ` +
-      '0: only actors that join from ' +
-      'other machines (vla-finetune actor --learner tcp://HOST:PORT)',
-  )
-  .option('--in-process', "episodes in the learner's own thread between its updates: no actor processes, no sockets")
-  .option('--learner-bind <endpoint>', 'where actors connect (port 0: any free port)', 'tcp://127.0.0.1:0')
-  .option('--actor-wait <s>', 'episodes waiting and no actor ready this long: the run stops (exit 1)', '120')
-  .option('--actor-timeout <s>', 'an actor silent this long is lost; its episodes run on the others', '15')
-  .option('--curve-secret-key <file>', "encrypt the actors' link with CurveZMQ: the learner's NAME.key_secret")
-  .option('--allow-client-key <file|dir>', 'with --curve-secret-key: an actor public key let in (repeat)', collect)
   .option('--margin <ticks>', 'on a robot: the robot loop keeps this buffer beyond the expected delay (default 2)')
   .option('--robot-wait <s>', 'on a robot: how long its actor waits for a lost link before exit 1 (default 120)')
   .option(
@@ -249,6 +232,7 @@ malformed results, 2 bad usage or input, 130 Ctrl-C and 143 SIGTERM (a checkpoin
     process.exitCode = end.reason === 'collapse' ? EXIT.check_failed : stopped;
   });
 toolFrameOptions(program, true);
+poolOptions(program);
 
 async function fresh(o: Record<string, unknown>): Promise<{ config: FinetuneConfig; runDir: string; resume: false }> {
   if ([o.sim, o.rosbridge, o.ports].filter((x) => x !== undefined).length !== 1)

@@ -1,13 +1,34 @@
 // Where a session's episodes run, from its flags: local actor processes (how many), actors joining over ZeroMQ
 // (the bind address, CURVE keys, how long to wait), or the learner's own thread; on a robot, its one actor.
 import { availableParallelism } from 'node:os';
+import type { Command } from 'commander';
 import type { FinetuneConfig } from '../../rl/finetune-config.js';
 import { intArg, numArg, UsageError } from '../common.js';
 import { endpointArg, type PoolFlags } from './actor-command.js';
 import { robotActorArgs } from './robot-link-args.js';
 
-/** On 2 cores one actor: a round is learner-bound there, and a second actor competes with the learner. */
+// Local actor processes by default: the learner needs a core of its own. Measured on 2 cores (`rl` benchmark, and
+// 10-round runs): rounds are learner-bound, so a second actor only competes with it (rounds as fast, or slower),
+// while one actor beside the learner beats episodes in the learner's thread by ~8%; 2 actors from 3 cores.
 export const DEFAULT_ACTORS = Math.max(1, Math.min(2, availableParallelism() - 1));
+
+const collect = (value: string, prev: string[] = []): string[] => [...prev, value];
+
+/** The learner's options for where episodes run: local actor processes, remote actors, CURVE keys. */
+export function poolOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--actors <n>',
+      `rollout actor processes started on this machine (default ${DEFAULT_ACTORS} here: 1 on 2 cores, 2 from 3 ` +
+        'cores); 0: only actors that join from other machines (vla-finetune actor --learner tcp://HOST:PORT)',
+    )
+    .option('--in-process', "episodes in the learner's own thread between its updates: no actor processes, no sockets")
+    .option('--learner-bind <endpoint>', 'where actors connect (port 0: any free port)', 'tcp://127.0.0.1:0')
+    .option('--actor-wait <s>', 'episodes waiting and no actor ready this long: the run stops (exit 1)', '120')
+    .option('--actor-timeout <s>', 'an actor silent this long is lost; its episodes run on the others', '15')
+    .option('--curve-secret-key <file>', "encrypt the actors' link with CurveZMQ: the learner's NAME.key_secret")
+    .option('--allow-client-key <file|dir>', 'with --curve-secret-key: an actor public key let in (repeat)', collect);
+}
 
 export function poolFlags(o: Record<string, unknown>, c: FinetuneConfig, runDir: string): PoolFlags {
   const in_process = o.inProcess === true;
