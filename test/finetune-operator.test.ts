@@ -95,4 +95,25 @@ describe('vla-finetune and its scripted operator', () => {
     assert.equal(other.code, 2);
     assert.match(other.stderr, /was trained on another base model: expected ur5e-pick-place\.onnx/);
   });
+
+  test('--warm-start-episodes: the operator holds the arm through them and the actor is fitted before round 1', async () => {
+    const args = ['--run', 'warm', '--rounds', '1', '--task', 'push', '--operator', 'scripted', '--scale-deg', '6'];
+    const warmArgs = ['--warm-start-episodes', '6', '--warm-start-epochs', '10', '--json'];
+    const r = finetune(...SMALL, ...SMALL_EVAL, ...args, ...warmArgs);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = (await readFile(join(tmp, 'warm', 'metrics.jsonl'), 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+    const warm = lines.find((l) => l.type === 'warm_start');
+    assert.equal(warm.episodes, 6);
+    assert.ok(warm.labels >= 6 * 10, `${warm.labels} labelled decisions`);
+    assert.equal(warm.loss_per_epoch.length, 10);
+    assert.ok(warm.loss_per_epoch[9] < warm.loss_per_epoch[0], `${warm.loss_per_epoch}`);
+    const config = JSON.parse(await readFile(join(tmp, 'warm', 'config.json'), 'utf8'));
+    assert.deepEqual(config.warm_start, { episodes: 6, epochs: 10, lr: 0.001 });
+    const bare = finetune(...SMALL, '--run', 'bare', '--rounds', '1', '--warm-start-episodes', '6');
+    assert.equal(bare.code, 2);
+    assert.match(bare.stderr, /--warm-start-episodes needs --operator scripted/);
+  });
 });

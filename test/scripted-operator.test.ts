@@ -97,3 +97,15 @@ test('correction noise moves the applied correction, not the label, the same way
   assert.ok(moved > 0.05, `the applied correction moved by ${moved}`);
   for (const x of ua) assert.ok(Math.abs(x) <= 1);
 });
+
+test('an episode the operator holds (the warm start): it takes every decision, even on the plan', () => {
+  const op = operator();
+  op.reset(SEED, true);
+  for (let k = 1; k <= 200; k += 5) {
+    const u = new Float64Array(DIM);
+    assert.equal(op.decide(k, state, row(k), u), true, `left to the residual at tick ${k}`);
+    assert.deepEqual([...u], [...op.label], 'u is its correction');
+  }
+  op.reset(SEED);
+  assert.equal(op.decide(1, state, row(1), new Float64Array(DIM)), false, "the next episode is the residual's");
+});

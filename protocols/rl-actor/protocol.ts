@@ -7,7 +7,7 @@
 //   hello {actor, pid, host}                         setup {session, heartbeat_ms, setup: {description, task,
 //                                                      base: {path, sha256}, manifest, latency_model, seed,
 //                                                      physics_hz?, actor_sizes, operator?}}
-//   ready {session} | refused {session, reason}      job {session, job, seed, explore_seed, version,
+//   ready {session} | refused {session, reason}      job {session, job, seed, explore_seed, hold?, version,
 //                                                      weights_id, bound, weights: n} + [n float32 arrays]
 //   result {session, job, seed, success, truncated,  bye {code: done | version | refused, reason,
 //     ticks, fault?, steps, mean_abs_u, interventions?,    interrupted?}
@@ -136,6 +136,8 @@ export const LearnerMessageSchema = z.discriminatedUnion('type', [
     job: Id,
     seed: Id,
     explore_seed: Id.nullable(),
+    /** The scripted operator holds the arm throughout (the imitation warm start's episodes; the sim only). */
+    hold: z.boolean().optional(),
     version: z.number().int(),
     weights_id: z.string().regex(/^[0-9a-f]{16}$/),
     bound: z.number().positive().max(1),

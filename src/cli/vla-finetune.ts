@@ -25,6 +25,7 @@ import { resumed } from './finetune/resume-args.js';
 import { operatorExpert, operatorKind, robotLinkArg } from './finetune/robot-link-args.js';
 import { SELECT_HELP, selectCommand } from './finetune/select-command.js';
 import { toolFrameArg, toolFrameOptions, toolPoseArg } from './finetune/tool-frame-arg.js';
+import { warmStartArg, warmStartOptions } from './finetune/warm-start-args.js';
 import { signalExitCode } from './run/interrupts.js';
 import { robotDescription } from './run/robot-args.js';
 import { robotArg, TASK_HELP, taskArg } from './sim/args.js';
@@ -190,6 +191,8 @@ Examples:
   vla-finetune imitation --task push --residual runs/p1/residual.onnx   how closely does a residual follow it?
   vla-finetune --robot ur5e --task pick-place --sim --base models/ur5e-pick-place.onnx --run pp-1 --minutes 30
   vla-finetune --resume runs/pp-1 --minutes 10
+  vla-finetune --robot ur5e --task push --sim --run ws-1 --operator scripted --operator-expert feedback \\
+      --warm-start-episodes 6000 --actors 2      the operator's episodes first, the actor fitted to them (round 0)
   vla-run --robot ur5e --sim --policy models/ur5e-pick-place.onnx --residual runs/pp-1/residual.onnx \\
       --clock fast --seed 10000 --episodes 200
 
@@ -232,6 +235,7 @@ malformed results, 2 bad usage or input, 130 Ctrl-C and 143 SIGTERM (a checkpoin
     process.exitCode = end.reason === 'collapse' ? EXIT.check_failed : stopped;
   });
 toolFrameOptions(program, true);
+warmStartOptions(program);
 poolOptions(program);
 
 async function fresh(o: Record<string, unknown>): Promise<{ config: FinetuneConfig; runDir: string; resume: false }> {
@@ -317,6 +321,7 @@ async function fresh(o: Record<string, unknown>): Promise<{ config: FinetuneConf
       expert: operatorExpert(o.operatorExpert as string, o.operator as string, task),
     },
   };
+  Object.assign(config, warmStartArg(o, config, program.getOptionValueSource('boundRampRounds') !== 'default'));
   // the base must fit the robot before the run folder exists
   await residualManifestFor(desc, { name: run, base_path: base, base_horizon: config.base.horizon, hidden: [1] });
   return { config, runDir: `${o.runsDir as string}/${run}`, resume: false };

@@ -111,6 +111,12 @@ export const finetuneConfigSchema = z.object({
     })
     .optional(),
   /**
+   * The imitation warm start (warm-start.ts; the sim's scripted operator only): before round 1, `episodes`
+   * episodes the operator holds throughout, every decision labelled, and the actor fitted to the labels for
+   * `epochs` passes, its learning rate falling from `lr` along a half cosine. Absent: none.
+   */
+  warm_start: z.object({ episodes: count, epochs: count, lr: positive }).optional(),
+  /**
    * Where episodes run: absent, the embedded sim; `rosbridge`, a UR through rosbridge, `ports`, the ALOHA arms over
    * serial, in real time, from one actor on the robot host. --resume may point it elsewhere.
    */

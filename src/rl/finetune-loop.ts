@@ -17,13 +17,18 @@ import { checkpointExists, learnerOfRound, markBest, type RunState, saveRunState
 import { type SacConfig, SacLearner, type UpdateMetrics } from './sac-learner.js';
 import type { RolloutEpisode } from './sim-rollouts.js';
 import { addEpisode } from './transitions.js';
+import { type WarmStartLine, warmStart } from './warm-start.js';
 
 export interface FinetuneHooks {
-  line(l: RoundLine | EvalLine | { type: 'rollback' | 'stop' | 'offline'; [k: string]: unknown }): Promise<void> | void;
+  line(
+    l: RoundLine | EvalLine | WarmStartLine | { type: 'rollback' | 'stop' | 'offline'; [k: string]: unknown },
+  ): Promise<void> | void;
   /** A checkpoint of `round` was written (`best`: it is the new best). */
   checkpointed?(round: number, best: boolean): Promise<void> | void;
   /** Asked at every round's end: stop now (Ctrl-C), after writing a checkpoint. */
   stopRequested?(): boolean;
+  /** The warm start's progress: operator episodes, then fitting epochs. */
+  warmStartProgress?(phase: 'episodes' | 'epochs', done: number, total: number): void;
 }
 
 export interface FinetuneContext {
@@ -83,9 +88,13 @@ function evalJobs(c: FinetuneConfig): EpisodeJob[] {
   }));
 }
 
-/** A fresh run's state: offline episodes of the base (residual near zero), then critic warm-up on them. */
+/**
+ * A fresh run's state: offline episodes of the base (residual near zero), then critic warm-up on them; with a warm
+ * start, the actor fitted to the operator's episodes and evaluated (round 0).
+ */
 export async function initialState(ctx: FinetuneContext): Promise<RunState> {
   const { config: c, obs_dim: O, action_dim: A } = ctx;
+  const t0 = ctx.now_s();
   const learner = new SacLearner(ctx.tf, sacConfig(c, O, A));
   try {
     const offline = new ReplayBuffer(c.schedule.buffer_capacity, O, A);
@@ -99,24 +108,37 @@ export async function initialState(ctx: FinetuneContext): Promise<RunState> {
     for (let i = 0; i < c.schedule.warmup_updates && offline.size > 0; i++) learner.update(offline);
     const successes = eps.filter((e) => e.success).length;
     await ctx.hooks.line({ type: 'offline', episodes: eps.length, successes, transitions: offline.size });
-    return {
+    const demos = new ReplayBuffer(c.schedule.buffer_capacity, O, A);
+    const warm = c.warm_start
+      ? await warmStart(c, c.warm_start, ctx.pool, learner, demos, mixSeed(c.seed, -2, 0, 2), {
+          progress: ctx.hooks.warmStartProgress,
+        })
+      : undefined;
+    if (warm) await ctx.hooks.line(warm);
+    const s: RunState = {
       round: 0,
       learner: captureLearner(learner),
-      pipeline_actor: v0.values,
+      pipeline_actor: warm ? learner.actor.values() : v0.values,
       online: new ReplayBuffer(c.schedule.buffer_capacity, O, A).state(),
       offline: offline.state(),
+      ...(warm ? { interventions: demos.state() } : {}),
       best: null,
       collapses: 0,
       lr: { critic: c.learner.lr, actor: c.learner.actor_lr },
       counters: {
-        episodes: eps.length,
-        env_ticks: sumTicks(eps),
+        episodes: eps.length + (warm?.episodes ?? 0),
+        env_ticks: sumTicks(eps) + (warm?.env_ticks ?? 0),
         updates: learner.updates,
         train_successes: 0,
-        wall_s: 0,
+        // the learning curve's clock includes the offline episodes and the warm start
+        wall_s: ctx.now_s() - t0,
       },
       recent: [],
     };
+    if (!warm || c.schedule.eval_episodes === 0) return s;
+    // the warm-started actor is a residual in its own right: evaluated as round 0, the selection may choose it
+    const judged = await evaluate(ctx, s, { version: 0, values: learner.actor.values(), bound: boundAt(c, 1) });
+    return { ...s, best: judged.best, counters: { ...s.counters, wall_s: ctx.now_s() - t0 } };
   } finally {
     learner.dispose();
   }

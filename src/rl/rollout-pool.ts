@@ -12,6 +12,8 @@ export interface EpisodeJob {
   seed: number;
   /** Seeds the actor's exploration noise; null evaluates the residual deterministically. */
   explore_seed: number | null;
+  /** The scripted operator holds the arm at every decision (the imitation warm start; the sim only). */
+  hold?: boolean;
 }
 
 export interface ActorWeights {
@@ -65,7 +67,7 @@ export class SimRunner implements EpisodeRunner {
   episode(job: EpisodeJob, layers: DenseLayer[], bound: number): Promise<RolloutEpisode> {
     this.unit.load(layers);
     this.unit.bound = bound;
-    return this.rollouts.episode(job.seed, exploreRng(job));
+    return this.rollouts.episode(job.seed, exploreRng(job), false, job.hold === true);
   }
 
   async close(): Promise<void> {

@@ -192,6 +192,21 @@ export class SacLearner {
     return this.demoBatch;
   }
 
+  /** An optimiser of the actor's parameters apart from the rounds' (the warm start's own: warm-start.ts). */
+  actorOptimizer(lr: number): Adam {
+    return new Adam(this.tf, this.actor.params, lr);
+  }
+
+  /** One step of imitation alone on a batch of the operator's decisions (the warm start); returns its loss. */
+  imitationStep(b: TransitionBatch, opt: Adam): number {
+    const tf = this.tf;
+    return tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(() => this.imitationLoss(b), this.actor.params);
+      opt.apply(this.actor.params.map((p) => grads[p.name]));
+      return value.dataSync()[0];
+    });
+  }
+
   /**
    * Actions in [-1, 1] for `n` observations (row-major): sampled with noise from `explore` (an actor's own Rng,
    * never the learner's), or tanh(mean) without it, as evaluation does.

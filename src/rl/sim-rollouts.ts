@@ -180,16 +180,18 @@ export class SimRollouts {
    * One episode from `seed`; `explore` draws the actor's noise from it, undefined evaluates deterministically.
    * The operator (if any) watches exploring episodes only: an evaluation measures the residual alone. `watch`: it
    * watches a deterministic one too (vla-finetune imitation: its labels beside a trained residual's decisions).
+   * `hold`: the operator holds the arm at every decision (the imitation warm start's demonstrations).
    */
-  async episode(seed: number, explore: Rng | undefined, watch = false): Promise<RolloutEpisode> {
+  async episode(seed: number, explore: Rng | undefined, watch = false, hold = false): Promise<RolloutEpisode> {
     this.inputs = [];
     this.us = [];
     this.interventions = [];
     this.labels = [];
     this.actor.explore = explore;
-    const operator = explore || watch ? this.operator : undefined;
+    const operator = explore || watch || hold ? this.operator : undefined;
+    if (hold && !operator) throw new Error('an episode the operator holds needs an operator (--operator scripted)');
     this.labelling = operator?.labelsAll === true;
-    operator?.reset(seed);
+    operator?.reset(seed, hold);
     this.corrector.takeover = operator ? (k, state, base, u) => operator.decide(k, state, base, u) : undefined;
     const out = await this.engine.runEpisode({ seed, max_ticks: this.max_ticks });
     const steps = this.us.length / this.A;

@@ -264,6 +264,7 @@ export class ZmqPool implements RolloutPool {
       job: p.id,
       seed: p.job.seed,
       explore_seed: p.job.explore_seed,
+      ...(p.job.hold ? { hold: true } : {}),
       version: p.weights.version,
       weights_id: p.weights.id,
       bound: p.bound,

@@ -35,7 +35,7 @@ export async function exportCommand(runDir: string, o: ExportFlags): Promise<voi
   const run = await readRunConfig(runDir);
   const config = o.base === undefined ? run : await rebindBase(run, o.base);
   if (o.round === undefined) throw new UsageError(`--round N is required; ${runDir} has ${await roundsOf(runDir)}`);
-  const round = intArg('--round', o.round, 1);
+  const round = intArg('--round', o.round, 0);
   const out = o.out ?? join(runDir, `residual-round${round}.onnx`);
   const desc = await robotDescription(config.robot, undefined, 50);
   try {

@@ -14,6 +14,7 @@ import type { ActorSetup } from '../../rl/rollout-pool.js';
 import {
   hasCheckpoints,
   latestRunState,
+  markBest,
   type RunState,
   readBest,
   saveRunState,
@@ -21,7 +22,7 @@ import {
 } from '../../rl/run-state.js';
 import { measureBaseLatency } from '../../rl/sim-rollouts.js';
 import type { RobotDescription } from '../../robot/index.js';
-import { progress } from '../../telemetry/progress.js';
+import { type Progress, progress } from '../../telemetry/progress.js';
 import { tfWasm } from '../../train/tf-backend.js';
 import { monotonicMs } from '../../util/clock.js';
 import { UsageError } from '../common.js';
@@ -155,12 +156,18 @@ export async function runSession(args: SessionArgs): Promise<SessionEnd> {
         if (b) await exportResidual(a.runDir, c, desc, b.round);
       },
       stopRequested: () => stop,
+      warmStartProgress: warmStartBars(a.json),
     },
   };
   try {
     const start: RunState = resumed ?? (await initialState(ctx));
     // a run that stops before its first round (a robot that refuses the setup) can still be resumed
     if (!resumed) await saveRunState(a.runDir, start);
+    // a warm start's actor was evaluated (round 0): the run's residual until a round does better
+    if (!resumed && start.best) {
+      await markBest(a.runDir, start.best);
+      await ctx.hooks.checkpointed?.(0, true);
+    }
     const end = await runRounds(ctx, start);
     bar.end();
     // Ctrl-C wants the run to stop now; a collapse stop still has checkpoints worth choosing among
@@ -177,6 +184,21 @@ export async function runSession(args: SessionArgs): Promise<SessionEnd> {
     await close();
   }
 }
+
+/** One bar per phase of the warm start (its operator episodes, then its fitting epochs), ended when full. */
+function warmStartBars(json: boolean): (phase: 'episodes' | 'epochs', done: number, total: number) => void {
+  const bars = new Map<string, Progress>();
+  return (phase, done, total) => {
+    const bar = bars.get(phase) ?? progress(`warm start (${phase})`, { unit: phase, json });
+    bars.set(phase, bar);
+    bar.update(done, total);
+    if (done >= total) bar.end();
+  };
+}
+
+/** What the residual was before the actor's first update: the warm start's fit, or near zero. */
+const startedAs = (c: FinetuneConfig): string =>
+  c.warm_start ? "the warm start's fit to the operator" : 'the near-zero one it started as';
 
 function sessionBudget(a: SessionArgs, resumed: RunState | undefined): { rounds?: number; minutes?: number } {
   const { episodes, ...rest } = a.budget;
@@ -244,10 +266,15 @@ function plural(n: number, what: string): string {
   return `${n} ${what}${n === 1 ? '' : 's'}`;
 }
 
-/** The base-only episodes of the offline buffer are counted among a run's episodes: say how many. */
+/** The base-only episodes of the offline buffer and the warm start's are counted among a run's: say how many. */
 function baseOnly(c: FinetuneConfig): string {
   const n = c.schedule.offline_episodes;
-  return n > 0 ? ` (${n} of them the base alone)` : '';
+  const parts = [
+    n > 0 ? `${n} of them the base alone` : '',
+    c.warm_start ? `${c.warm_start.episodes} the warm start's` : '',
+  ];
+  const said = parts.filter(Boolean).join(', ');
+  return said ? ` (${said})` : '';
 }
 
 function printSummary(
@@ -282,7 +309,7 @@ function printSummary(
   if (s.learner.updates < delay)
     process.stderr.write(
       `vla-finetune: warning: the actor has not started learning yet (${s.learner.updates} of the ${delay} critic ` +
-        'updates --actor-delay-updates waits for): the residual is still the near-zero one it started as; ' +
+        `updates --actor-delay-updates waits for): the residual is still ${startedAs(a.config)}; ` +
         'resume the run for more rounds\n',
     );
   if (a.json) return void process.stdout.write(`${JSON.stringify(summary)}\n`);

@@ -57,6 +57,8 @@ export class ScriptedOperator {
   private noise = new Rng(0);
   /** Decisions left in the current takeover (0: the residual has the arm). */
   private left = 0;
+  /** This episode the operator holds the arm at every decision (an imitation warm start's episode). */
+  private holds = false;
   /** The plan tick matched at the last decision, and that decision's tick (-1: none yet this episode). */
   private phase = -1;
   private lastK = -1;
@@ -91,8 +93,12 @@ export class ScriptedOperator {
     return this.settings.label_all === true;
   }
 
-  /** A new episode from `seed`: the expert plans afresh and the residual has the arm. */
-  reset(seed: number): void {
+  /**
+   * A new episode from `seed`: the expert plans afresh and the residual has the arm, or with `hold` the operator
+   * has it throughout (the warm start's demonstrations: every decision is its correction).
+   */
+  reset(seed: number, hold = false): void {
+    this.holds = hold;
     this.expert.reset(seed);
     this.noise = new Rng(seed).fork(7);
     this.left = 0;
@@ -115,6 +121,7 @@ export class ScriptedOperator {
       : this.nearestOnPlan(k, state, command);
     this.plan_point.set(want);
     this.frame.unitToward(base, want, this.label);
+    if (this.holds) this.left = 1;
     if (this.left === 0) {
       let worst = 0;
       for (let i = 0; i < u.length; i++) if (this.is_joint[i]) worst = Math.max(worst, Math.abs(command[i] - want[i]));
