@@ -96,7 +96,7 @@ describe('vla-finetune and its scripted operator', () => {
     assert.match(other.stderr, /was trained on another base model: expected ur5e-pick-place\.onnx/);
   });
 
-  test('--warm-start-episodes: the operator holds the arm through them and the actor is fitted before round 1', async () => {
+  test('--warm-start-episodes: the operator holds the arm in them, the actor is fitted before round 1', async () => {
     const args = ['--run', 'warm', '--rounds', '1', '--task', 'push', '--operator', 'scripted', '--scale-deg', '6'];
     const warmArgs = ['--warm-start-episodes', '6', '--warm-start-epochs', '10', '--json'];
     const r = finetune(...SMALL, ...SMALL_EVAL, ...args, ...warmArgs);

@@ -37,7 +37,8 @@ function successSpec(
     if (at) ev.push({ x: xOf(at), success: s.success, lo: s.ci95[0], hi: s.ci95[1], series: 'selection' });
   }
   const enc = {
-    x: { field: 'x', type: 'quantitative', title },
+    // from zero: a warm start's minutes and episodes before round 0 are part of what the curve cost
+    x: { field: 'x', type: 'quantitative', title, scale: { zero: true } },
     color: { field: 'series', type: 'nominal', title: null },
   };
   const y = { field: 'success', type: 'quantitative', title: 'success rate', scale: { domain: [0, 1] } };
